@@ -1,0 +1,8 @@
+/**
+ * guestmem: QEMU's physical-memory API (regions, flat views, address spaces, dispatch, RAM
+ * blocks, dirty logging) on the Foreign Function and Memory API.
+ */
+module dev.guestmem.engine {
+    requires transitive dev.guestmem.linux;
+    exports dev.guestmem.cli;
+}

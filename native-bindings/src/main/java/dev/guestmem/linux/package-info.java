@@ -1,0 +1,2 @@
+/** Linux system calls and struct layouts in jextract's shape. */
+package dev.guestmem.linux;
