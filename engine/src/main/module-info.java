@@ -1,0 +1,14 @@
+/**
+ * guestmem: QEMU's physical-memory API (regions, flat views, address spaces, dispatch, RAM
+ * blocks, dirty logging) on the Foreign Function and Memory API.
+ */
+module dev.guestmem.engine {
+    requires transitive dev.guestmem.linux;
+    exports dev.guestmem;
+    exports dev.guestmem.access;
+    exports dev.guestmem.cli;
+    exports dev.guestmem.dispatch;
+    exports dev.guestmem.flat;
+    exports dev.guestmem.ram;
+    exports dev.guestmem.region;
+}
