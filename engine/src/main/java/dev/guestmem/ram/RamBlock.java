@@ -18,7 +18,42 @@ public final class RamBlock {
         this.idstr = idstr;
         this.usedLength = size;
         this.arena = Arena.ofShared();
-        this.segment = arena.allocate(size, 4096);
+        // Reserve lazily (MAP_NORESERVE): a 4 GiB guest costs nothing until it is touched.
+        this.segment = mmapAnonymous(size).reinterpret(size, arena, seg -> munmap(seg, size));
+    }
+
+    private static final java.lang.foreign.Linker LINKER = java.lang.foreign.Linker.nativeLinker();
+    private static final java.lang.invoke.MethodHandle MMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("mmap").orElseThrow(),
+            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS,
+                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG));
+    private static final java.lang.invoke.MethodHandle MUNMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("munmap").orElseThrow(),
+            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG));
+
+    private static MemorySegment mmapAnonymous(long size) {
+        try {
+            // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, size, 3, 0x02 | 0x20 | 0x4000, -1, 0L);
+            if (p.address() == -1L) {
+                throw new IllegalStateException("mmap of " + size + " bytes failed");
+            }
+            return p;
+        } catch (Throwable t) {
+            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
+        }
+    }
+
+    private static void munmap(MemorySegment seg, long size) {
+        try {
+            int rc = (int) MUNMAP.invokeExact(seg, size);
+            assert rc == 0;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     /**
