@@ -205,7 +205,7 @@ STRUCTS = {
     "uffdio_range": ("struct uffdio_range: a start address and length.",
                      [("start", "u64"), ("len", "u64")], []),
     "uffdio_register": ("struct uffdio_register: UFFDIO_REGISTER's argument; ioctls comes back as the "
-                        "bit set (1 << _UFFDIO_*) allowed on the range.",
+                        "bit set {@code 1L << _UFFDIO_*} allowed on the range.",
                         [("range", ("struct", "uffdio_range")), ("mode", "u64"), ("ioctls", "u64")], []),
     "uffdio_copy": ("struct uffdio_copy: UFFDIO_COPY's argument; copy receives the bytes copied or a "
                     "negated errno.",
@@ -366,9 +366,9 @@ def gen_struct(cname):
     L.append("    private %s() {}\n" % cname)
     L.append("    private static final GroupLayout $LAYOUT = %s.withName(\"%s\");\n"
              % (group_expr("structLayout", fields, 4), cname))
-    L.append("    /** @return the layout of {@code struct %s} */" % cname)
+    L.append("    /**\n     * Returns the layout of {@code struct %s}.\n     *\n     * @return the layout\n     */" % cname)
     L.append("    public static GroupLayout layout() {\n        return $LAYOUT;\n    }\n")
-    L.append("    /** @return {@code sizeof(struct %s)} */" % cname)
+    L.append("    /**\n     * Returns {@code sizeof(struct %s)}.\n     *\n     * @return the size in bytes\n     */" % cname)
     L.append("    public static long sizeof() {\n        return $LAYOUT.byteSize();\n    }\n")
     L.append("    /**\n     * Allocates one zero-filled struct.\n     *\n     * @param allocator where to allocate it\n"
              "     * @return the new segment, {@link #sizeof()} bytes\n     */")
@@ -398,10 +398,10 @@ def gen_struct(cname):
         if isinstance(kind, str):
             _, jt, _, lcls = SCALARS[kind]
             L.append("    private static final %s %s$LAYOUT = (%s) $LAYOUT.select(%s);\n" % (lcls, jname, lcls, sel))
-            L.append("    /** @return the layout of field {@code %s} */" % cpath)
+            L.append("    /**\n     * Returns the layout of field {@code %s}.\n     *\n     * @return the layout\n     */" % cpath)
             L.append("    public static %s %s$layout() {\n        return %s$LAYOUT;\n    }\n" % (lcls, jname, jname))
             L.append("    private static final long %s$OFFSET = %d;\n" % (jname, off))
-            L.append("    /** @return the byte offset of field {@code %s} */" % cpath)
+            L.append("    /**\n     * Returns the byte offset of field {@code %s}.\n     *\n     * @return the offset\n     */" % cpath)
             L.append("    public static long %s$offset() {\n        return %s$OFFSET;\n    }\n" % (jname, jname))
             L.append("    /**\n     * Reads field {@code %s}.\n     *\n     * @param struct the struct\n"
                      "     * @return the field's value\n     */" % cpath)
@@ -414,10 +414,10 @@ def gen_struct(cname):
         else:
             lcls = "SequenceLayout" if kind[0] == "array" else "GroupLayout"
             L.append("    private static final %s %s$LAYOUT = (%s) $LAYOUT.select(%s);\n" % (lcls, jname, lcls, sel))
-            L.append("    /** @return the layout of field {@code %s} */" % cpath)
+            L.append("    /**\n     * Returns the layout of field {@code %s}.\n     *\n     * @return the layout\n     */" % cpath)
             L.append("    public static %s %s$layout() {\n        return %s$LAYOUT;\n    }\n" % (lcls, jname, jname))
             L.append("    private static final long %s$OFFSET = %d;\n" % (jname, off))
-            L.append("    /** @return the byte offset of field {@code %s} */" % cpath)
+            L.append("    /**\n     * Returns the byte offset of field {@code %s}.\n     *\n     * @return the offset\n     */" % cpath)
             L.append("    public static long %s$offset() {\n        return %s$OFFSET;\n    }\n" % (jname, jname))
             L.append("    /**\n     * Returns field {@code %s} as a slice of the struct (writes go through).\n     *\n"
                      "     * @param struct the struct\n     * @return the slice\n     */" % cpath)
@@ -510,8 +510,8 @@ def gen_header(funcs, consts, vals):
         lit = ("%dL" if t == "long" else "%d") % v
         L.append("")
         L.append("    private static final %s %s = %s;\n" % (t, c, lit))
-        L.append("    /**\n     * {@snippet lang=c :\n     * #define %s %d\n     * }\n     *\n"
-                 "     * @return %s\n     */" % (c, v, v))
+        L.append("    /**\n     * Returns the value of the C macro {@code %s}.\n     * {@snippet lang=c :\n     * #define %s %d\n     * }\n     *\n"
+                 "     * @return %s\n     */" % (c, c, v, v))
         L.append("    public static %s %s() {\n        return %s;\n    }" % (t, c, c))
     L.append("}")
     return "\n".join(L) + "\n"

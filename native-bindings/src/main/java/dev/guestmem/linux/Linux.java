@@ -2192,6 +2192,7 @@ public final class Linux {
     private static final int PROT_NONE = 0;
 
     /**
+     * Returns the value of the C macro {@code PROT_NONE}.
      * {@snippet lang=c :
      * #define PROT_NONE 0
      * }
@@ -2205,6 +2206,7 @@ public final class Linux {
     private static final int PROT_READ = 1;
 
     /**
+     * Returns the value of the C macro {@code PROT_READ}.
      * {@snippet lang=c :
      * #define PROT_READ 1
      * }
@@ -2218,6 +2220,7 @@ public final class Linux {
     private static final int PROT_WRITE = 2;
 
     /**
+     * Returns the value of the C macro {@code PROT_WRITE}.
      * {@snippet lang=c :
      * #define PROT_WRITE 2
      * }
@@ -2231,6 +2234,7 @@ public final class Linux {
     private static final int PROT_EXEC = 4;
 
     /**
+     * Returns the value of the C macro {@code PROT_EXEC}.
      * {@snippet lang=c :
      * #define PROT_EXEC 4
      * }
@@ -2244,6 +2248,7 @@ public final class Linux {
     private static final int MAP_SHARED = 1;
 
     /**
+     * Returns the value of the C macro {@code MAP_SHARED}.
      * {@snippet lang=c :
      * #define MAP_SHARED 1
      * }
@@ -2257,6 +2262,7 @@ public final class Linux {
     private static final int MAP_PRIVATE = 2;
 
     /**
+     * Returns the value of the C macro {@code MAP_PRIVATE}.
      * {@snippet lang=c :
      * #define MAP_PRIVATE 2
      * }
@@ -2270,6 +2276,7 @@ public final class Linux {
     private static final int MAP_SHARED_VALIDATE = 3;
 
     /**
+     * Returns the value of the C macro {@code MAP_SHARED_VALIDATE}.
      * {@snippet lang=c :
      * #define MAP_SHARED_VALIDATE 3
      * }
@@ -2283,6 +2290,7 @@ public final class Linux {
     private static final int MAP_FIXED = 16;
 
     /**
+     * Returns the value of the C macro {@code MAP_FIXED}.
      * {@snippet lang=c :
      * #define MAP_FIXED 16
      * }
@@ -2296,6 +2304,7 @@ public final class Linux {
     private static final int MAP_ANONYMOUS = 32;
 
     /**
+     * Returns the value of the C macro {@code MAP_ANONYMOUS}.
      * {@snippet lang=c :
      * #define MAP_ANONYMOUS 32
      * }
@@ -2309,6 +2318,7 @@ public final class Linux {
     private static final int MAP_NORESERVE = 16384;
 
     /**
+     * Returns the value of the C macro {@code MAP_NORESERVE}.
      * {@snippet lang=c :
      * #define MAP_NORESERVE 16384
      * }
@@ -2322,6 +2332,7 @@ public final class Linux {
     private static final int MAP_POPULATE = 32768;
 
     /**
+     * Returns the value of the C macro {@code MAP_POPULATE}.
      * {@snippet lang=c :
      * #define MAP_POPULATE 32768
      * }
@@ -2335,6 +2346,7 @@ public final class Linux {
     private static final int MAP_HUGETLB = 262144;
 
     /**
+     * Returns the value of the C macro {@code MAP_HUGETLB}.
      * {@snippet lang=c :
      * #define MAP_HUGETLB 262144
      * }
@@ -2348,6 +2360,7 @@ public final class Linux {
     private static final int MAP_FIXED_NOREPLACE = 1048576;
 
     /**
+     * Returns the value of the C macro {@code MAP_FIXED_NOREPLACE}.
      * {@snippet lang=c :
      * #define MAP_FIXED_NOREPLACE 1048576
      * }
@@ -2361,6 +2374,7 @@ public final class Linux {
     private static final int MS_ASYNC = 1;
 
     /**
+     * Returns the value of the C macro {@code MS_ASYNC}.
      * {@snippet lang=c :
      * #define MS_ASYNC 1
      * }
@@ -2374,6 +2388,7 @@ public final class Linux {
     private static final int MS_INVALIDATE = 2;
 
     /**
+     * Returns the value of the C macro {@code MS_INVALIDATE}.
      * {@snippet lang=c :
      * #define MS_INVALIDATE 2
      * }
@@ -2387,6 +2402,7 @@ public final class Linux {
     private static final int MS_SYNC = 4;
 
     /**
+     * Returns the value of the C macro {@code MS_SYNC}.
      * {@snippet lang=c :
      * #define MS_SYNC 4
      * }
@@ -2400,6 +2416,7 @@ public final class Linux {
     private static final int MADV_NORMAL = 0;
 
     /**
+     * Returns the value of the C macro {@code MADV_NORMAL}.
      * {@snippet lang=c :
      * #define MADV_NORMAL 0
      * }
@@ -2413,6 +2430,7 @@ public final class Linux {
     private static final int MADV_RANDOM = 1;
 
     /**
+     * Returns the value of the C macro {@code MADV_RANDOM}.
      * {@snippet lang=c :
      * #define MADV_RANDOM 1
      * }
@@ -2426,6 +2444,7 @@ public final class Linux {
     private static final int MADV_SEQUENTIAL = 2;
 
     /**
+     * Returns the value of the C macro {@code MADV_SEQUENTIAL}.
      * {@snippet lang=c :
      * #define MADV_SEQUENTIAL 2
      * }
@@ -2439,6 +2458,7 @@ public final class Linux {
     private static final int MADV_WILLNEED = 3;
 
     /**
+     * Returns the value of the C macro {@code MADV_WILLNEED}.
      * {@snippet lang=c :
      * #define MADV_WILLNEED 3
      * }
@@ -2452,6 +2472,7 @@ public final class Linux {
     private static final int MADV_DONTNEED = 4;
 
     /**
+     * Returns the value of the C macro {@code MADV_DONTNEED}.
      * {@snippet lang=c :
      * #define MADV_DONTNEED 4
      * }
@@ -2465,6 +2486,7 @@ public final class Linux {
     private static final int MADV_FREE = 8;
 
     /**
+     * Returns the value of the C macro {@code MADV_FREE}.
      * {@snippet lang=c :
      * #define MADV_FREE 8
      * }
@@ -2478,6 +2500,7 @@ public final class Linux {
     private static final int MADV_REMOVE = 9;
 
     /**
+     * Returns the value of the C macro {@code MADV_REMOVE}.
      * {@snippet lang=c :
      * #define MADV_REMOVE 9
      * }
@@ -2491,6 +2514,7 @@ public final class Linux {
     private static final int MADV_DONTFORK = 10;
 
     /**
+     * Returns the value of the C macro {@code MADV_DONTFORK}.
      * {@snippet lang=c :
      * #define MADV_DONTFORK 10
      * }
@@ -2504,6 +2528,7 @@ public final class Linux {
     private static final int MADV_DOFORK = 11;
 
     /**
+     * Returns the value of the C macro {@code MADV_DOFORK}.
      * {@snippet lang=c :
      * #define MADV_DOFORK 11
      * }
@@ -2517,6 +2542,7 @@ public final class Linux {
     private static final int MADV_MERGEABLE = 12;
 
     /**
+     * Returns the value of the C macro {@code MADV_MERGEABLE}.
      * {@snippet lang=c :
      * #define MADV_MERGEABLE 12
      * }
@@ -2530,6 +2556,7 @@ public final class Linux {
     private static final int MADV_UNMERGEABLE = 13;
 
     /**
+     * Returns the value of the C macro {@code MADV_UNMERGEABLE}.
      * {@snippet lang=c :
      * #define MADV_UNMERGEABLE 13
      * }
@@ -2543,6 +2570,7 @@ public final class Linux {
     private static final int MADV_HUGEPAGE = 14;
 
     /**
+     * Returns the value of the C macro {@code MADV_HUGEPAGE}.
      * {@snippet lang=c :
      * #define MADV_HUGEPAGE 14
      * }
@@ -2556,6 +2584,7 @@ public final class Linux {
     private static final int MADV_NOHUGEPAGE = 15;
 
     /**
+     * Returns the value of the C macro {@code MADV_NOHUGEPAGE}.
      * {@snippet lang=c :
      * #define MADV_NOHUGEPAGE 15
      * }
@@ -2569,6 +2598,7 @@ public final class Linux {
     private static final int MADV_DONTDUMP = 16;
 
     /**
+     * Returns the value of the C macro {@code MADV_DONTDUMP}.
      * {@snippet lang=c :
      * #define MADV_DONTDUMP 16
      * }
@@ -2582,6 +2612,7 @@ public final class Linux {
     private static final int MADV_DODUMP = 17;
 
     /**
+     * Returns the value of the C macro {@code MADV_DODUMP}.
      * {@snippet lang=c :
      * #define MADV_DODUMP 17
      * }
@@ -2595,6 +2626,7 @@ public final class Linux {
     private static final int MADV_POPULATE_READ = 22;
 
     /**
+     * Returns the value of the C macro {@code MADV_POPULATE_READ}.
      * {@snippet lang=c :
      * #define MADV_POPULATE_READ 22
      * }
@@ -2608,6 +2640,7 @@ public final class Linux {
     private static final int MADV_POPULATE_WRITE = 23;
 
     /**
+     * Returns the value of the C macro {@code MADV_POPULATE_WRITE}.
      * {@snippet lang=c :
      * #define MADV_POPULATE_WRITE 23
      * }
@@ -2621,6 +2654,7 @@ public final class Linux {
     private static final int MFD_CLOEXEC = 1;
 
     /**
+     * Returns the value of the C macro {@code MFD_CLOEXEC}.
      * {@snippet lang=c :
      * #define MFD_CLOEXEC 1
      * }
@@ -2634,6 +2668,7 @@ public final class Linux {
     private static final int MFD_ALLOW_SEALING = 2;
 
     /**
+     * Returns the value of the C macro {@code MFD_ALLOW_SEALING}.
      * {@snippet lang=c :
      * #define MFD_ALLOW_SEALING 2
      * }
@@ -2647,6 +2682,7 @@ public final class Linux {
     private static final int MFD_HUGETLB = 4;
 
     /**
+     * Returns the value of the C macro {@code MFD_HUGETLB}.
      * {@snippet lang=c :
      * #define MFD_HUGETLB 4
      * }
@@ -2660,6 +2696,7 @@ public final class Linux {
     private static final int F_GETFD = 1;
 
     /**
+     * Returns the value of the C macro {@code F_GETFD}.
      * {@snippet lang=c :
      * #define F_GETFD 1
      * }
@@ -2673,6 +2710,7 @@ public final class Linux {
     private static final int F_SETFD = 2;
 
     /**
+     * Returns the value of the C macro {@code F_SETFD}.
      * {@snippet lang=c :
      * #define F_SETFD 2
      * }
@@ -2686,6 +2724,7 @@ public final class Linux {
     private static final int F_GETFL = 3;
 
     /**
+     * Returns the value of the C macro {@code F_GETFL}.
      * {@snippet lang=c :
      * #define F_GETFL 3
      * }
@@ -2699,6 +2738,7 @@ public final class Linux {
     private static final int F_SETFL = 4;
 
     /**
+     * Returns the value of the C macro {@code F_SETFL}.
      * {@snippet lang=c :
      * #define F_SETFL 4
      * }
@@ -2712,6 +2752,7 @@ public final class Linux {
     private static final int F_DUPFD_CLOEXEC = 1030;
 
     /**
+     * Returns the value of the C macro {@code F_DUPFD_CLOEXEC}.
      * {@snippet lang=c :
      * #define F_DUPFD_CLOEXEC 1030
      * }
@@ -2725,6 +2766,7 @@ public final class Linux {
     private static final int FD_CLOEXEC = 1;
 
     /**
+     * Returns the value of the C macro {@code FD_CLOEXEC}.
      * {@snippet lang=c :
      * #define FD_CLOEXEC 1
      * }
@@ -2738,6 +2780,7 @@ public final class Linux {
     private static final int F_ADD_SEALS = 1033;
 
     /**
+     * Returns the value of the C macro {@code F_ADD_SEALS}.
      * {@snippet lang=c :
      * #define F_ADD_SEALS 1033
      * }
@@ -2751,6 +2794,7 @@ public final class Linux {
     private static final int F_GET_SEALS = 1034;
 
     /**
+     * Returns the value of the C macro {@code F_GET_SEALS}.
      * {@snippet lang=c :
      * #define F_GET_SEALS 1034
      * }
@@ -2764,6 +2808,7 @@ public final class Linux {
     private static final int F_SEAL_SEAL = 1;
 
     /**
+     * Returns the value of the C macro {@code F_SEAL_SEAL}.
      * {@snippet lang=c :
      * #define F_SEAL_SEAL 1
      * }
@@ -2777,6 +2822,7 @@ public final class Linux {
     private static final int F_SEAL_SHRINK = 2;
 
     /**
+     * Returns the value of the C macro {@code F_SEAL_SHRINK}.
      * {@snippet lang=c :
      * #define F_SEAL_SHRINK 2
      * }
@@ -2790,6 +2836,7 @@ public final class Linux {
     private static final int F_SEAL_GROW = 4;
 
     /**
+     * Returns the value of the C macro {@code F_SEAL_GROW}.
      * {@snippet lang=c :
      * #define F_SEAL_GROW 4
      * }
@@ -2803,6 +2850,7 @@ public final class Linux {
     private static final int F_SEAL_WRITE = 8;
 
     /**
+     * Returns the value of the C macro {@code F_SEAL_WRITE}.
      * {@snippet lang=c :
      * #define F_SEAL_WRITE 8
      * }
@@ -2816,6 +2864,7 @@ public final class Linux {
     private static final int F_SEAL_FUTURE_WRITE = 16;
 
     /**
+     * Returns the value of the C macro {@code F_SEAL_FUTURE_WRITE}.
      * {@snippet lang=c :
      * #define F_SEAL_FUTURE_WRITE 16
      * }
@@ -2829,6 +2878,7 @@ public final class Linux {
     private static final int O_RDONLY = 0;
 
     /**
+     * Returns the value of the C macro {@code O_RDONLY}.
      * {@snippet lang=c :
      * #define O_RDONLY 0
      * }
@@ -2842,6 +2892,7 @@ public final class Linux {
     private static final int O_WRONLY = 1;
 
     /**
+     * Returns the value of the C macro {@code O_WRONLY}.
      * {@snippet lang=c :
      * #define O_WRONLY 1
      * }
@@ -2855,6 +2906,7 @@ public final class Linux {
     private static final int O_RDWR = 2;
 
     /**
+     * Returns the value of the C macro {@code O_RDWR}.
      * {@snippet lang=c :
      * #define O_RDWR 2
      * }
@@ -2868,6 +2920,7 @@ public final class Linux {
     private static final int O_CREAT = 64;
 
     /**
+     * Returns the value of the C macro {@code O_CREAT}.
      * {@snippet lang=c :
      * #define O_CREAT 64
      * }
@@ -2881,6 +2934,7 @@ public final class Linux {
     private static final int O_EXCL = 128;
 
     /**
+     * Returns the value of the C macro {@code O_EXCL}.
      * {@snippet lang=c :
      * #define O_EXCL 128
      * }
@@ -2894,6 +2948,7 @@ public final class Linux {
     private static final int O_TRUNC = 512;
 
     /**
+     * Returns the value of the C macro {@code O_TRUNC}.
      * {@snippet lang=c :
      * #define O_TRUNC 512
      * }
@@ -2907,6 +2962,7 @@ public final class Linux {
     private static final int O_APPEND = 1024;
 
     /**
+     * Returns the value of the C macro {@code O_APPEND}.
      * {@snippet lang=c :
      * #define O_APPEND 1024
      * }
@@ -2920,6 +2976,7 @@ public final class Linux {
     private static final int O_NONBLOCK = 2048;
 
     /**
+     * Returns the value of the C macro {@code O_NONBLOCK}.
      * {@snippet lang=c :
      * #define O_NONBLOCK 2048
      * }
@@ -2933,6 +2990,7 @@ public final class Linux {
     private static final int O_DIRECTORY = 65536;
 
     /**
+     * Returns the value of the C macro {@code O_DIRECTORY}.
      * {@snippet lang=c :
      * #define O_DIRECTORY 65536
      * }
@@ -2946,6 +3004,7 @@ public final class Linux {
     private static final int O_CLOEXEC = 524288;
 
     /**
+     * Returns the value of the C macro {@code O_CLOEXEC}.
      * {@snippet lang=c :
      * #define O_CLOEXEC 524288
      * }
@@ -2959,6 +3018,7 @@ public final class Linux {
     private static final int FALLOC_FL_KEEP_SIZE = 1;
 
     /**
+     * Returns the value of the C macro {@code FALLOC_FL_KEEP_SIZE}.
      * {@snippet lang=c :
      * #define FALLOC_FL_KEEP_SIZE 1
      * }
@@ -2972,6 +3032,7 @@ public final class Linux {
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
 
     /**
+     * Returns the value of the C macro {@code FALLOC_FL_PUNCH_HOLE}.
      * {@snippet lang=c :
      * #define FALLOC_FL_PUNCH_HOLE 2
      * }
@@ -2985,6 +3046,7 @@ public final class Linux {
     private static final int FALLOC_FL_ZERO_RANGE = 16;
 
     /**
+     * Returns the value of the C macro {@code FALLOC_FL_ZERO_RANGE}.
      * {@snippet lang=c :
      * #define FALLOC_FL_ZERO_RANGE 16
      * }
@@ -2998,6 +3060,7 @@ public final class Linux {
     private static final int S_IFMT = 61440;
 
     /**
+     * Returns the value of the C macro {@code S_IFMT}.
      * {@snippet lang=c :
      * #define S_IFMT 61440
      * }
@@ -3011,6 +3074,7 @@ public final class Linux {
     private static final int S_IFREG = 32768;
 
     /**
+     * Returns the value of the C macro {@code S_IFREG}.
      * {@snippet lang=c :
      * #define S_IFREG 32768
      * }
@@ -3024,6 +3088,7 @@ public final class Linux {
     private static final int S_IFDIR = 16384;
 
     /**
+     * Returns the value of the C macro {@code S_IFDIR}.
      * {@snippet lang=c :
      * #define S_IFDIR 16384
      * }
@@ -3037,6 +3102,7 @@ public final class Linux {
     private static final int POLLIN = 1;
 
     /**
+     * Returns the value of the C macro {@code POLLIN}.
      * {@snippet lang=c :
      * #define POLLIN 1
      * }
@@ -3050,6 +3116,7 @@ public final class Linux {
     private static final int POLLPRI = 2;
 
     /**
+     * Returns the value of the C macro {@code POLLPRI}.
      * {@snippet lang=c :
      * #define POLLPRI 2
      * }
@@ -3063,6 +3130,7 @@ public final class Linux {
     private static final int POLLOUT = 4;
 
     /**
+     * Returns the value of the C macro {@code POLLOUT}.
      * {@snippet lang=c :
      * #define POLLOUT 4
      * }
@@ -3076,6 +3144,7 @@ public final class Linux {
     private static final int POLLERR = 8;
 
     /**
+     * Returns the value of the C macro {@code POLLERR}.
      * {@snippet lang=c :
      * #define POLLERR 8
      * }
@@ -3089,6 +3158,7 @@ public final class Linux {
     private static final int POLLHUP = 16;
 
     /**
+     * Returns the value of the C macro {@code POLLHUP}.
      * {@snippet lang=c :
      * #define POLLHUP 16
      * }
@@ -3102,6 +3172,7 @@ public final class Linux {
     private static final int POLLNVAL = 32;
 
     /**
+     * Returns the value of the C macro {@code POLLNVAL}.
      * {@snippet lang=c :
      * #define POLLNVAL 32
      * }
@@ -3115,6 +3186,7 @@ public final class Linux {
     private static final int EFD_SEMAPHORE = 1;
 
     /**
+     * Returns the value of the C macro {@code EFD_SEMAPHORE}.
      * {@snippet lang=c :
      * #define EFD_SEMAPHORE 1
      * }
@@ -3128,6 +3200,7 @@ public final class Linux {
     private static final int EFD_CLOEXEC = 524288;
 
     /**
+     * Returns the value of the C macro {@code EFD_CLOEXEC}.
      * {@snippet lang=c :
      * #define EFD_CLOEXEC 524288
      * }
@@ -3141,6 +3214,7 @@ public final class Linux {
     private static final int EFD_NONBLOCK = 2048;
 
     /**
+     * Returns the value of the C macro {@code EFD_NONBLOCK}.
      * {@snippet lang=c :
      * #define EFD_NONBLOCK 2048
      * }
@@ -3154,6 +3228,7 @@ public final class Linux {
     private static final int AF_UNIX = 1;
 
     /**
+     * Returns the value of the C macro {@code AF_UNIX}.
      * {@snippet lang=c :
      * #define AF_UNIX 1
      * }
@@ -3167,6 +3242,7 @@ public final class Linux {
     private static final int SOCK_STREAM = 1;
 
     /**
+     * Returns the value of the C macro {@code SOCK_STREAM}.
      * {@snippet lang=c :
      * #define SOCK_STREAM 1
      * }
@@ -3180,6 +3256,7 @@ public final class Linux {
     private static final int SOCK_DGRAM = 2;
 
     /**
+     * Returns the value of the C macro {@code SOCK_DGRAM}.
      * {@snippet lang=c :
      * #define SOCK_DGRAM 2
      * }
@@ -3193,6 +3270,7 @@ public final class Linux {
     private static final int SOCK_SEQPACKET = 5;
 
     /**
+     * Returns the value of the C macro {@code SOCK_SEQPACKET}.
      * {@snippet lang=c :
      * #define SOCK_SEQPACKET 5
      * }
@@ -3206,6 +3284,7 @@ public final class Linux {
     private static final int SOCK_NONBLOCK = 2048;
 
     /**
+     * Returns the value of the C macro {@code SOCK_NONBLOCK}.
      * {@snippet lang=c :
      * #define SOCK_NONBLOCK 2048
      * }
@@ -3219,6 +3298,7 @@ public final class Linux {
     private static final int SOCK_CLOEXEC = 524288;
 
     /**
+     * Returns the value of the C macro {@code SOCK_CLOEXEC}.
      * {@snippet lang=c :
      * #define SOCK_CLOEXEC 524288
      * }
@@ -3232,6 +3312,7 @@ public final class Linux {
     private static final int SOL_SOCKET = 1;
 
     /**
+     * Returns the value of the C macro {@code SOL_SOCKET}.
      * {@snippet lang=c :
      * #define SOL_SOCKET 1
      * }
@@ -3245,6 +3326,7 @@ public final class Linux {
     private static final int SCM_RIGHTS = 1;
 
     /**
+     * Returns the value of the C macro {@code SCM_RIGHTS}.
      * {@snippet lang=c :
      * #define SCM_RIGHTS 1
      * }
@@ -3258,6 +3340,7 @@ public final class Linux {
     private static final int MSG_CTRUNC = 8;
 
     /**
+     * Returns the value of the C macro {@code MSG_CTRUNC}.
      * {@snippet lang=c :
      * #define MSG_CTRUNC 8
      * }
@@ -3271,6 +3354,7 @@ public final class Linux {
     private static final int MSG_TRUNC = 32;
 
     /**
+     * Returns the value of the C macro {@code MSG_TRUNC}.
      * {@snippet lang=c :
      * #define MSG_TRUNC 32
      * }
@@ -3284,6 +3368,7 @@ public final class Linux {
     private static final int MSG_DONTWAIT = 64;
 
     /**
+     * Returns the value of the C macro {@code MSG_DONTWAIT}.
      * {@snippet lang=c :
      * #define MSG_DONTWAIT 64
      * }
@@ -3297,6 +3382,7 @@ public final class Linux {
     private static final int MSG_NOSIGNAL = 16384;
 
     /**
+     * Returns the value of the C macro {@code MSG_NOSIGNAL}.
      * {@snippet lang=c :
      * #define MSG_NOSIGNAL 16384
      * }
@@ -3310,6 +3396,7 @@ public final class Linux {
     private static final int MSG_CMSG_CLOEXEC = 1073741824;
 
     /**
+     * Returns the value of the C macro {@code MSG_CMSG_CLOEXEC}.
      * {@snippet lang=c :
      * #define MSG_CMSG_CLOEXEC 1073741824
      * }
@@ -3323,6 +3410,7 @@ public final class Linux {
     private static final int _SC_PAGESIZE = 30;
 
     /**
+     * Returns the value of the C macro {@code _SC_PAGESIZE}.
      * {@snippet lang=c :
      * #define _SC_PAGESIZE 30
      * }
@@ -3336,6 +3424,7 @@ public final class Linux {
     private static final int SYS_userfaultfd = 323;
 
     /**
+     * Returns the value of the C macro {@code SYS_userfaultfd}.
      * {@snippet lang=c :
      * #define SYS_userfaultfd 323
      * }
@@ -3349,6 +3438,7 @@ public final class Linux {
     private static final int SYS_memfd_create = 319;
 
     /**
+     * Returns the value of the C macro {@code SYS_memfd_create}.
      * {@snippet lang=c :
      * #define SYS_memfd_create 319
      * }
@@ -3362,6 +3452,7 @@ public final class Linux {
     private static final int EPERM = 1;
 
     /**
+     * Returns the value of the C macro {@code EPERM}.
      * {@snippet lang=c :
      * #define EPERM 1
      * }
@@ -3375,6 +3466,7 @@ public final class Linux {
     private static final int ENOENT = 2;
 
     /**
+     * Returns the value of the C macro {@code ENOENT}.
      * {@snippet lang=c :
      * #define ENOENT 2
      * }
@@ -3388,6 +3480,7 @@ public final class Linux {
     private static final int EINTR = 4;
 
     /**
+     * Returns the value of the C macro {@code EINTR}.
      * {@snippet lang=c :
      * #define EINTR 4
      * }
@@ -3401,6 +3494,7 @@ public final class Linux {
     private static final int EIO = 5;
 
     /**
+     * Returns the value of the C macro {@code EIO}.
      * {@snippet lang=c :
      * #define EIO 5
      * }
@@ -3414,6 +3508,7 @@ public final class Linux {
     private static final int ENXIO = 6;
 
     /**
+     * Returns the value of the C macro {@code ENXIO}.
      * {@snippet lang=c :
      * #define ENXIO 6
      * }
@@ -3427,6 +3522,7 @@ public final class Linux {
     private static final int EBADF = 9;
 
     /**
+     * Returns the value of the C macro {@code EBADF}.
      * {@snippet lang=c :
      * #define EBADF 9
      * }
@@ -3440,6 +3536,7 @@ public final class Linux {
     private static final int EAGAIN = 11;
 
     /**
+     * Returns the value of the C macro {@code EAGAIN}.
      * {@snippet lang=c :
      * #define EAGAIN 11
      * }
@@ -3453,6 +3550,7 @@ public final class Linux {
     private static final int ENOMEM = 12;
 
     /**
+     * Returns the value of the C macro {@code ENOMEM}.
      * {@snippet lang=c :
      * #define ENOMEM 12
      * }
@@ -3466,6 +3564,7 @@ public final class Linux {
     private static final int EACCES = 13;
 
     /**
+     * Returns the value of the C macro {@code EACCES}.
      * {@snippet lang=c :
      * #define EACCES 13
      * }
@@ -3479,6 +3578,7 @@ public final class Linux {
     private static final int EFAULT = 14;
 
     /**
+     * Returns the value of the C macro {@code EFAULT}.
      * {@snippet lang=c :
      * #define EFAULT 14
      * }
@@ -3492,6 +3592,7 @@ public final class Linux {
     private static final int EBUSY = 16;
 
     /**
+     * Returns the value of the C macro {@code EBUSY}.
      * {@snippet lang=c :
      * #define EBUSY 16
      * }
@@ -3505,6 +3606,7 @@ public final class Linux {
     private static final int EEXIST = 17;
 
     /**
+     * Returns the value of the C macro {@code EEXIST}.
      * {@snippet lang=c :
      * #define EEXIST 17
      * }
@@ -3518,6 +3620,7 @@ public final class Linux {
     private static final int EXDEV = 18;
 
     /**
+     * Returns the value of the C macro {@code EXDEV}.
      * {@snippet lang=c :
      * #define EXDEV 18
      * }
@@ -3531,6 +3634,7 @@ public final class Linux {
     private static final int ENODEV = 19;
 
     /**
+     * Returns the value of the C macro {@code ENODEV}.
      * {@snippet lang=c :
      * #define ENODEV 19
      * }
@@ -3544,6 +3648,7 @@ public final class Linux {
     private static final int ENOTDIR = 20;
 
     /**
+     * Returns the value of the C macro {@code ENOTDIR}.
      * {@snippet lang=c :
      * #define ENOTDIR 20
      * }
@@ -3557,6 +3662,7 @@ public final class Linux {
     private static final int EISDIR = 21;
 
     /**
+     * Returns the value of the C macro {@code EISDIR}.
      * {@snippet lang=c :
      * #define EISDIR 21
      * }
@@ -3570,6 +3676,7 @@ public final class Linux {
     private static final int EINVAL = 22;
 
     /**
+     * Returns the value of the C macro {@code EINVAL}.
      * {@snippet lang=c :
      * #define EINVAL 22
      * }
@@ -3583,6 +3690,7 @@ public final class Linux {
     private static final int ENFILE = 23;
 
     /**
+     * Returns the value of the C macro {@code ENFILE}.
      * {@snippet lang=c :
      * #define ENFILE 23
      * }
@@ -3596,6 +3704,7 @@ public final class Linux {
     private static final int EMFILE = 24;
 
     /**
+     * Returns the value of the C macro {@code EMFILE}.
      * {@snippet lang=c :
      * #define EMFILE 24
      * }
@@ -3609,6 +3718,7 @@ public final class Linux {
     private static final int ENOTTY = 25;
 
     /**
+     * Returns the value of the C macro {@code ENOTTY}.
      * {@snippet lang=c :
      * #define ENOTTY 25
      * }
@@ -3622,6 +3732,7 @@ public final class Linux {
     private static final int EFBIG = 27;
 
     /**
+     * Returns the value of the C macro {@code EFBIG}.
      * {@snippet lang=c :
      * #define EFBIG 27
      * }
@@ -3635,6 +3746,7 @@ public final class Linux {
     private static final int ENOSPC = 28;
 
     /**
+     * Returns the value of the C macro {@code ENOSPC}.
      * {@snippet lang=c :
      * #define ENOSPC 28
      * }
@@ -3648,6 +3760,7 @@ public final class Linux {
     private static final int ESPIPE = 29;
 
     /**
+     * Returns the value of the C macro {@code ESPIPE}.
      * {@snippet lang=c :
      * #define ESPIPE 29
      * }
@@ -3661,6 +3774,7 @@ public final class Linux {
     private static final int EPIPE = 32;
 
     /**
+     * Returns the value of the C macro {@code EPIPE}.
      * {@snippet lang=c :
      * #define EPIPE 32
      * }
@@ -3674,6 +3788,7 @@ public final class Linux {
     private static final int ERANGE = 34;
 
     /**
+     * Returns the value of the C macro {@code ERANGE}.
      * {@snippet lang=c :
      * #define ERANGE 34
      * }
@@ -3687,6 +3802,7 @@ public final class Linux {
     private static final int ENOSYS = 38;
 
     /**
+     * Returns the value of the C macro {@code ENOSYS}.
      * {@snippet lang=c :
      * #define ENOSYS 38
      * }
@@ -3700,6 +3816,7 @@ public final class Linux {
     private static final int ENAMETOOLONG = 36;
 
     /**
+     * Returns the value of the C macro {@code ENAMETOOLONG}.
      * {@snippet lang=c :
      * #define ENAMETOOLONG 36
      * }
@@ -3713,6 +3830,7 @@ public final class Linux {
     private static final int ENOTSOCK = 88;
 
     /**
+     * Returns the value of the C macro {@code ENOTSOCK}.
      * {@snippet lang=c :
      * #define ENOTSOCK 88
      * }
@@ -3726,6 +3844,7 @@ public final class Linux {
     private static final int EOPNOTSUPP = 95;
 
     /**
+     * Returns the value of the C macro {@code EOPNOTSUPP}.
      * {@snippet lang=c :
      * #define EOPNOTSUPP 95
      * }
@@ -3739,6 +3858,7 @@ public final class Linux {
     private static final int EADDRINUSE = 98;
 
     /**
+     * Returns the value of the C macro {@code EADDRINUSE}.
      * {@snippet lang=c :
      * #define EADDRINUSE 98
      * }
@@ -3752,6 +3872,7 @@ public final class Linux {
     private static final int ENOTCONN = 107;
 
     /**
+     * Returns the value of the C macro {@code ENOTCONN}.
      * {@snippet lang=c :
      * #define ENOTCONN 107
      * }
@@ -3765,6 +3886,7 @@ public final class Linux {
     private static final int ETIMEDOUT = 110;
 
     /**
+     * Returns the value of the C macro {@code ETIMEDOUT}.
      * {@snippet lang=c :
      * #define ETIMEDOUT 110
      * }
@@ -3778,6 +3900,7 @@ public final class Linux {
     private static final int ECONNREFUSED = 111;
 
     /**
+     * Returns the value of the C macro {@code ECONNREFUSED}.
      * {@snippet lang=c :
      * #define ECONNREFUSED 111
      * }
@@ -3791,6 +3914,7 @@ public final class Linux {
     private static final long UFFD_API = 170L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_API}.
      * {@snippet lang=c :
      * #define UFFD_API 170
      * }
@@ -3804,6 +3928,7 @@ public final class Linux {
     private static final int UFFD_USER_MODE_ONLY = 1;
 
     /**
+     * Returns the value of the C macro {@code UFFD_USER_MODE_ONLY}.
      * {@snippet lang=c :
      * #define UFFD_USER_MODE_ONLY 1
      * }
@@ -3817,6 +3942,7 @@ public final class Linux {
     private static final int _UFFDIO_REGISTER = 0;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_REGISTER}.
      * {@snippet lang=c :
      * #define _UFFDIO_REGISTER 0
      * }
@@ -3830,6 +3956,7 @@ public final class Linux {
     private static final int _UFFDIO_UNREGISTER = 1;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_UNREGISTER}.
      * {@snippet lang=c :
      * #define _UFFDIO_UNREGISTER 1
      * }
@@ -3843,6 +3970,7 @@ public final class Linux {
     private static final int _UFFDIO_WAKE = 2;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_WAKE}.
      * {@snippet lang=c :
      * #define _UFFDIO_WAKE 2
      * }
@@ -3856,6 +3984,7 @@ public final class Linux {
     private static final int _UFFDIO_COPY = 3;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_COPY}.
      * {@snippet lang=c :
      * #define _UFFDIO_COPY 3
      * }
@@ -3869,6 +3998,7 @@ public final class Linux {
     private static final int _UFFDIO_ZEROPAGE = 4;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_ZEROPAGE}.
      * {@snippet lang=c :
      * #define _UFFDIO_ZEROPAGE 4
      * }
@@ -3882,6 +4012,7 @@ public final class Linux {
     private static final int _UFFDIO_WRITEPROTECT = 6;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_WRITEPROTECT}.
      * {@snippet lang=c :
      * #define _UFFDIO_WRITEPROTECT 6
      * }
@@ -3895,6 +4026,7 @@ public final class Linux {
     private static final int _UFFDIO_CONTINUE = 7;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_CONTINUE}.
      * {@snippet lang=c :
      * #define _UFFDIO_CONTINUE 7
      * }
@@ -3908,6 +4040,7 @@ public final class Linux {
     private static final int _UFFDIO_API = 63;
 
     /**
+     * Returns the value of the C macro {@code _UFFDIO_API}.
      * {@snippet lang=c :
      * #define _UFFDIO_API 63
      * }
@@ -3921,6 +4054,7 @@ public final class Linux {
     private static final long UFFDIO_API = 3222841919L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_API}.
      * {@snippet lang=c :
      * #define UFFDIO_API 3222841919
      * }
@@ -3934,6 +4068,7 @@ public final class Linux {
     private static final long UFFDIO_REGISTER = 3223366144L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_REGISTER}.
      * {@snippet lang=c :
      * #define UFFDIO_REGISTER 3223366144
      * }
@@ -3947,6 +4082,7 @@ public final class Linux {
     private static final long UFFDIO_UNREGISTER = 2148575745L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_UNREGISTER}.
      * {@snippet lang=c :
      * #define UFFDIO_UNREGISTER 2148575745
      * }
@@ -3960,6 +4096,7 @@ public final class Linux {
     private static final long UFFDIO_WAKE = 2148575746L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_WAKE}.
      * {@snippet lang=c :
      * #define UFFDIO_WAKE 2148575746
      * }
@@ -3973,6 +4110,7 @@ public final class Linux {
     private static final long UFFDIO_COPY = 3223890435L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_COPY}.
      * {@snippet lang=c :
      * #define UFFDIO_COPY 3223890435
      * }
@@ -3986,6 +4124,7 @@ public final class Linux {
     private static final long UFFDIO_ZEROPAGE = 3223366148L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_ZEROPAGE}.
      * {@snippet lang=c :
      * #define UFFDIO_ZEROPAGE 3223366148
      * }
@@ -3999,6 +4138,7 @@ public final class Linux {
     private static final long UFFDIO_WRITEPROTECT = 3222841862L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_WRITEPROTECT}.
      * {@snippet lang=c :
      * #define UFFDIO_WRITEPROTECT 3222841862
      * }
@@ -4012,6 +4152,7 @@ public final class Linux {
     private static final long UFFDIO_CONTINUE = 3223366151L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_CONTINUE}.
      * {@snippet lang=c :
      * #define UFFDIO_CONTINUE 3223366151
      * }
@@ -4025,6 +4166,7 @@ public final class Linux {
     private static final int UFFD_EVENT_PAGEFAULT = 18;
 
     /**
+     * Returns the value of the C macro {@code UFFD_EVENT_PAGEFAULT}.
      * {@snippet lang=c :
      * #define UFFD_EVENT_PAGEFAULT 18
      * }
@@ -4038,6 +4180,7 @@ public final class Linux {
     private static final int UFFD_EVENT_FORK = 19;
 
     /**
+     * Returns the value of the C macro {@code UFFD_EVENT_FORK}.
      * {@snippet lang=c :
      * #define UFFD_EVENT_FORK 19
      * }
@@ -4051,6 +4194,7 @@ public final class Linux {
     private static final int UFFD_EVENT_REMAP = 20;
 
     /**
+     * Returns the value of the C macro {@code UFFD_EVENT_REMAP}.
      * {@snippet lang=c :
      * #define UFFD_EVENT_REMAP 20
      * }
@@ -4064,6 +4208,7 @@ public final class Linux {
     private static final int UFFD_EVENT_REMOVE = 21;
 
     /**
+     * Returns the value of the C macro {@code UFFD_EVENT_REMOVE}.
      * {@snippet lang=c :
      * #define UFFD_EVENT_REMOVE 21
      * }
@@ -4077,6 +4222,7 @@ public final class Linux {
     private static final int UFFD_EVENT_UNMAP = 22;
 
     /**
+     * Returns the value of the C macro {@code UFFD_EVENT_UNMAP}.
      * {@snippet lang=c :
      * #define UFFD_EVENT_UNMAP 22
      * }
@@ -4090,6 +4236,7 @@ public final class Linux {
     private static final int UFFD_PAGEFAULT_FLAG_WRITE = 1;
 
     /**
+     * Returns the value of the C macro {@code UFFD_PAGEFAULT_FLAG_WRITE}.
      * {@snippet lang=c :
      * #define UFFD_PAGEFAULT_FLAG_WRITE 1
      * }
@@ -4103,6 +4250,7 @@ public final class Linux {
     private static final int UFFD_PAGEFAULT_FLAG_WP = 2;
 
     /**
+     * Returns the value of the C macro {@code UFFD_PAGEFAULT_FLAG_WP}.
      * {@snippet lang=c :
      * #define UFFD_PAGEFAULT_FLAG_WP 2
      * }
@@ -4116,6 +4264,7 @@ public final class Linux {
     private static final int UFFD_PAGEFAULT_FLAG_MINOR = 4;
 
     /**
+     * Returns the value of the C macro {@code UFFD_PAGEFAULT_FLAG_MINOR}.
      * {@snippet lang=c :
      * #define UFFD_PAGEFAULT_FLAG_MINOR 4
      * }
@@ -4129,6 +4278,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_PAGEFAULT_FLAG_WP = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_PAGEFAULT_FLAG_WP}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_PAGEFAULT_FLAG_WP 1
      * }
@@ -4142,6 +4292,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_EVENT_FORK = 2L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_EVENT_FORK}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_EVENT_FORK 2
      * }
@@ -4155,6 +4306,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_EVENT_REMAP = 4L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_EVENT_REMAP}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_EVENT_REMAP 4
      * }
@@ -4168,6 +4320,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_EVENT_REMOVE = 8L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_EVENT_REMOVE}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_EVENT_REMOVE 8
      * }
@@ -4181,6 +4334,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_MISSING_HUGETLBFS = 16L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_MISSING_HUGETLBFS}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_MISSING_HUGETLBFS 16
      * }
@@ -4194,6 +4348,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_MISSING_SHMEM = 32L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_MISSING_SHMEM}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_MISSING_SHMEM 32
      * }
@@ -4207,6 +4362,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_EVENT_UNMAP = 64L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_EVENT_UNMAP}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_EVENT_UNMAP 64
      * }
@@ -4220,6 +4376,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_SIGBUS = 128L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_SIGBUS}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_SIGBUS 128
      * }
@@ -4233,6 +4390,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_THREAD_ID = 256L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_THREAD_ID}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_THREAD_ID 256
      * }
@@ -4246,6 +4404,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_MINOR_HUGETLBFS = 512L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_MINOR_HUGETLBFS}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_MINOR_HUGETLBFS 512
      * }
@@ -4259,6 +4418,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_MINOR_SHMEM = 1024L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_MINOR_SHMEM}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_MINOR_SHMEM 1024
      * }
@@ -4272,6 +4432,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_EXACT_ADDRESS = 2048L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_EXACT_ADDRESS}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_EXACT_ADDRESS 2048
      * }
@@ -4285,6 +4446,7 @@ public final class Linux {
     private static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 4096L;
 
     /**
+     * Returns the value of the C macro {@code UFFD_FEATURE_WP_HUGETLBFS_SHMEM}.
      * {@snippet lang=c :
      * #define UFFD_FEATURE_WP_HUGETLBFS_SHMEM 4096
      * }
@@ -4298,6 +4460,7 @@ public final class Linux {
     private static final long UFFDIO_REGISTER_MODE_MISSING = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_REGISTER_MODE_MISSING}.
      * {@snippet lang=c :
      * #define UFFDIO_REGISTER_MODE_MISSING 1
      * }
@@ -4311,6 +4474,7 @@ public final class Linux {
     private static final long UFFDIO_REGISTER_MODE_WP = 2L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_REGISTER_MODE_WP}.
      * {@snippet lang=c :
      * #define UFFDIO_REGISTER_MODE_WP 2
      * }
@@ -4324,6 +4488,7 @@ public final class Linux {
     private static final long UFFDIO_REGISTER_MODE_MINOR = 4L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_REGISTER_MODE_MINOR}.
      * {@snippet lang=c :
      * #define UFFDIO_REGISTER_MODE_MINOR 4
      * }
@@ -4337,6 +4502,7 @@ public final class Linux {
     private static final long UFFDIO_COPY_MODE_DONTWAKE = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_COPY_MODE_DONTWAKE}.
      * {@snippet lang=c :
      * #define UFFDIO_COPY_MODE_DONTWAKE 1
      * }
@@ -4350,6 +4516,7 @@ public final class Linux {
     private static final long UFFDIO_COPY_MODE_WP = 2L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_COPY_MODE_WP}.
      * {@snippet lang=c :
      * #define UFFDIO_COPY_MODE_WP 2
      * }
@@ -4363,6 +4530,7 @@ public final class Linux {
     private static final long UFFDIO_ZEROPAGE_MODE_DONTWAKE = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_ZEROPAGE_MODE_DONTWAKE}.
      * {@snippet lang=c :
      * #define UFFDIO_ZEROPAGE_MODE_DONTWAKE 1
      * }
@@ -4376,6 +4544,7 @@ public final class Linux {
     private static final long UFFDIO_WRITEPROTECT_MODE_WP = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_WRITEPROTECT_MODE_WP}.
      * {@snippet lang=c :
      * #define UFFDIO_WRITEPROTECT_MODE_WP 1
      * }
@@ -4389,6 +4558,7 @@ public final class Linux {
     private static final long UFFDIO_WRITEPROTECT_MODE_DONTWAKE = 2L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_WRITEPROTECT_MODE_DONTWAKE}.
      * {@snippet lang=c :
      * #define UFFDIO_WRITEPROTECT_MODE_DONTWAKE 2
      * }
@@ -4402,6 +4572,7 @@ public final class Linux {
     private static final long UFFDIO_CONTINUE_MODE_DONTWAKE = 1L;
 
     /**
+     * Returns the value of the C macro {@code UFFDIO_CONTINUE_MODE_DONTWAKE}.
      * {@snippet lang=c :
      * #define UFFDIO_CONTINUE_MODE_DONTWAKE 1
      * }

@@ -4,7 +4,9 @@ package dev.guestmem.linux;
 public class NativeCallException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The C function or syscall that failed. */
     private final String call;
+    /** The errno it left. */
     private final int errno;
 
     /**
@@ -20,12 +22,20 @@ public class NativeCallException extends RuntimeException {
         this.errno = errno;
     }
 
-    /** @return the C function or syscall that failed */
+    /**
+     * Returns the name of the call that failed.
+     *
+     * @return the C function or syscall that failed
+     */
     public String call() {
         return call;
     }
 
-    /** @return the errno value it left */
+    /**
+     * Returns the errno the call left.
+     *
+     * @return the errno value it left
+     */
     public int errno() {
         return errno;
     }

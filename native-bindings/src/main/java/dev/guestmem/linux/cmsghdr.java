@@ -30,12 +30,20 @@ public final class cmsghdr {
         Linux.C_INT.withName("cmsg_level"),
         Linux.C_INT.withName("cmsg_type")).withName("cmsghdr");
 
-    /** @return the layout of {@code struct cmsghdr} */
+    /**
+     * Returns the layout of {@code struct cmsghdr}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct cmsghdr)} */
+    /**
+     * Returns {@code sizeof(struct cmsghdr)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -84,14 +92,22 @@ public final class cmsghdr {
 
     private static final OfLong cmsg_len$LAYOUT = (OfLong) $LAYOUT.select(groupElement("cmsg_len"));
 
-    /** @return the layout of field {@code cmsg_len} */
+    /**
+     * Returns the layout of field {@code cmsg_len}.
+     *
+     * @return the layout
+     */
     public static OfLong cmsg_len$layout() {
         return cmsg_len$LAYOUT;
     }
 
     private static final long cmsg_len$OFFSET = 0;
 
-    /** @return the byte offset of field {@code cmsg_len} */
+    /**
+     * Returns the byte offset of field {@code cmsg_len}.
+     *
+     * @return the offset
+     */
     public static long cmsg_len$offset() {
         return cmsg_len$OFFSET;
     }
@@ -118,14 +134,22 @@ public final class cmsghdr {
 
     private static final OfInt cmsg_level$LAYOUT = (OfInt) $LAYOUT.select(groupElement("cmsg_level"));
 
-    /** @return the layout of field {@code cmsg_level} */
+    /**
+     * Returns the layout of field {@code cmsg_level}.
+     *
+     * @return the layout
+     */
     public static OfInt cmsg_level$layout() {
         return cmsg_level$LAYOUT;
     }
 
     private static final long cmsg_level$OFFSET = 8;
 
-    /** @return the byte offset of field {@code cmsg_level} */
+    /**
+     * Returns the byte offset of field {@code cmsg_level}.
+     *
+     * @return the offset
+     */
     public static long cmsg_level$offset() {
         return cmsg_level$OFFSET;
     }
@@ -152,14 +176,22 @@ public final class cmsghdr {
 
     private static final OfInt cmsg_type$LAYOUT = (OfInt) $LAYOUT.select(groupElement("cmsg_type"));
 
-    /** @return the layout of field {@code cmsg_type} */
+    /**
+     * Returns the layout of field {@code cmsg_type}.
+     *
+     * @return the layout
+     */
     public static OfInt cmsg_type$layout() {
         return cmsg_type$LAYOUT;
     }
 
     private static final long cmsg_type$OFFSET = 12;
 
-    /** @return the byte offset of field {@code cmsg_type} */
+    /**
+     * Returns the byte offset of field {@code cmsg_type}.
+     *
+     * @return the offset
+     */
     public static long cmsg_type$offset() {
         return cmsg_type$OFFSET;
     }

@@ -29,12 +29,20 @@ public final class iovec {
         Linux.C_POINTER.withName("iov_base"),
         Linux.C_LONG.withName("iov_len")).withName("iovec");
 
-    /** @return the layout of {@code struct iovec} */
+    /**
+     * Returns the layout of {@code struct iovec}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct iovec)} */
+    /**
+     * Returns {@code sizeof(struct iovec)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -83,14 +91,22 @@ public final class iovec {
 
     private static final AddressLayout iov_base$LAYOUT = (AddressLayout) $LAYOUT.select(groupElement("iov_base"));
 
-    /** @return the layout of field {@code iov_base} */
+    /**
+     * Returns the layout of field {@code iov_base}.
+     *
+     * @return the layout
+     */
     public static AddressLayout iov_base$layout() {
         return iov_base$LAYOUT;
     }
 
     private static final long iov_base$OFFSET = 0;
 
-    /** @return the byte offset of field {@code iov_base} */
+    /**
+     * Returns the byte offset of field {@code iov_base}.
+     *
+     * @return the offset
+     */
     public static long iov_base$offset() {
         return iov_base$OFFSET;
     }
@@ -117,14 +133,22 @@ public final class iovec {
 
     private static final OfLong iov_len$LAYOUT = (OfLong) $LAYOUT.select(groupElement("iov_len"));
 
-    /** @return the layout of field {@code iov_len} */
+    /**
+     * Returns the layout of field {@code iov_len}.
+     *
+     * @return the layout
+     */
     public static OfLong iov_len$layout() {
         return iov_len$LAYOUT;
     }
 
     private static final long iov_len$OFFSET = 8;
 
-    /** @return the byte offset of field {@code iov_len} */
+    /**
+     * Returns the byte offset of field {@code iov_len}.
+     *
+     * @return the offset
+     */
     public static long iov_len$offset() {
         return iov_len$OFFSET;
     }

@@ -37,12 +37,20 @@ public final class msghdr {
         Linux.C_INT.withName("msg_flags"),
         MemoryLayout.paddingLayout(4)).withName("msghdr");
 
-    /** @return the layout of {@code struct msghdr} */
+    /**
+     * Returns the layout of {@code struct msghdr}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct msghdr)} */
+    /**
+     * Returns {@code sizeof(struct msghdr)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -91,14 +99,22 @@ public final class msghdr {
 
     private static final AddressLayout msg_name$LAYOUT = (AddressLayout) $LAYOUT.select(groupElement("msg_name"));
 
-    /** @return the layout of field {@code msg_name} */
+    /**
+     * Returns the layout of field {@code msg_name}.
+     *
+     * @return the layout
+     */
     public static AddressLayout msg_name$layout() {
         return msg_name$LAYOUT;
     }
 
     private static final long msg_name$OFFSET = 0;
 
-    /** @return the byte offset of field {@code msg_name} */
+    /**
+     * Returns the byte offset of field {@code msg_name}.
+     *
+     * @return the offset
+     */
     public static long msg_name$offset() {
         return msg_name$OFFSET;
     }
@@ -125,14 +141,22 @@ public final class msghdr {
 
     private static final OfInt msg_namelen$LAYOUT = (OfInt) $LAYOUT.select(groupElement("msg_namelen"));
 
-    /** @return the layout of field {@code msg_namelen} */
+    /**
+     * Returns the layout of field {@code msg_namelen}.
+     *
+     * @return the layout
+     */
     public static OfInt msg_namelen$layout() {
         return msg_namelen$LAYOUT;
     }
 
     private static final long msg_namelen$OFFSET = 8;
 
-    /** @return the byte offset of field {@code msg_namelen} */
+    /**
+     * Returns the byte offset of field {@code msg_namelen}.
+     *
+     * @return the offset
+     */
     public static long msg_namelen$offset() {
         return msg_namelen$OFFSET;
     }
@@ -159,14 +183,22 @@ public final class msghdr {
 
     private static final AddressLayout msg_iov$LAYOUT = (AddressLayout) $LAYOUT.select(groupElement("msg_iov"));
 
-    /** @return the layout of field {@code msg_iov} */
+    /**
+     * Returns the layout of field {@code msg_iov}.
+     *
+     * @return the layout
+     */
     public static AddressLayout msg_iov$layout() {
         return msg_iov$LAYOUT;
     }
 
     private static final long msg_iov$OFFSET = 16;
 
-    /** @return the byte offset of field {@code msg_iov} */
+    /**
+     * Returns the byte offset of field {@code msg_iov}.
+     *
+     * @return the offset
+     */
     public static long msg_iov$offset() {
         return msg_iov$OFFSET;
     }
@@ -193,14 +225,22 @@ public final class msghdr {
 
     private static final OfLong msg_iovlen$LAYOUT = (OfLong) $LAYOUT.select(groupElement("msg_iovlen"));
 
-    /** @return the layout of field {@code msg_iovlen} */
+    /**
+     * Returns the layout of field {@code msg_iovlen}.
+     *
+     * @return the layout
+     */
     public static OfLong msg_iovlen$layout() {
         return msg_iovlen$LAYOUT;
     }
 
     private static final long msg_iovlen$OFFSET = 24;
 
-    /** @return the byte offset of field {@code msg_iovlen} */
+    /**
+     * Returns the byte offset of field {@code msg_iovlen}.
+     *
+     * @return the offset
+     */
     public static long msg_iovlen$offset() {
         return msg_iovlen$OFFSET;
     }
@@ -227,14 +267,22 @@ public final class msghdr {
 
     private static final AddressLayout msg_control$LAYOUT = (AddressLayout) $LAYOUT.select(groupElement("msg_control"));
 
-    /** @return the layout of field {@code msg_control} */
+    /**
+     * Returns the layout of field {@code msg_control}.
+     *
+     * @return the layout
+     */
     public static AddressLayout msg_control$layout() {
         return msg_control$LAYOUT;
     }
 
     private static final long msg_control$OFFSET = 32;
 
-    /** @return the byte offset of field {@code msg_control} */
+    /**
+     * Returns the byte offset of field {@code msg_control}.
+     *
+     * @return the offset
+     */
     public static long msg_control$offset() {
         return msg_control$OFFSET;
     }
@@ -261,14 +309,22 @@ public final class msghdr {
 
     private static final OfLong msg_controllen$LAYOUT = (OfLong) $LAYOUT.select(groupElement("msg_controllen"));
 
-    /** @return the layout of field {@code msg_controllen} */
+    /**
+     * Returns the layout of field {@code msg_controllen}.
+     *
+     * @return the layout
+     */
     public static OfLong msg_controllen$layout() {
         return msg_controllen$LAYOUT;
     }
 
     private static final long msg_controllen$OFFSET = 40;
 
-    /** @return the byte offset of field {@code msg_controllen} */
+    /**
+     * Returns the byte offset of field {@code msg_controllen}.
+     *
+     * @return the offset
+     */
     public static long msg_controllen$offset() {
         return msg_controllen$OFFSET;
     }
@@ -295,14 +351,22 @@ public final class msghdr {
 
     private static final OfInt msg_flags$LAYOUT = (OfInt) $LAYOUT.select(groupElement("msg_flags"));
 
-    /** @return the layout of field {@code msg_flags} */
+    /**
+     * Returns the layout of field {@code msg_flags}.
+     *
+     * @return the layout
+     */
     public static OfInt msg_flags$layout() {
         return msg_flags$LAYOUT;
     }
 
     private static final long msg_flags$OFFSET = 48;
 
-    /** @return the byte offset of field {@code msg_flags} */
+    /**
+     * Returns the byte offset of field {@code msg_flags}.
+     *
+     * @return the offset
+     */
     public static long msg_flags$offset() {
         return msg_flags$OFFSET;
     }

@@ -30,12 +30,20 @@ public final class pollfd {
         Linux.C_SHORT.withName("events"),
         Linux.C_SHORT.withName("revents")).withName("pollfd");
 
-    /** @return the layout of {@code struct pollfd} */
+    /**
+     * Returns the layout of {@code struct pollfd}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct pollfd)} */
+    /**
+     * Returns {@code sizeof(struct pollfd)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -84,14 +92,22 @@ public final class pollfd {
 
     private static final OfInt fd$LAYOUT = (OfInt) $LAYOUT.select(groupElement("fd"));
 
-    /** @return the layout of field {@code fd} */
+    /**
+     * Returns the layout of field {@code fd}.
+     *
+     * @return the layout
+     */
     public static OfInt fd$layout() {
         return fd$LAYOUT;
     }
 
     private static final long fd$OFFSET = 0;
 
-    /** @return the byte offset of field {@code fd} */
+    /**
+     * Returns the byte offset of field {@code fd}.
+     *
+     * @return the offset
+     */
     public static long fd$offset() {
         return fd$OFFSET;
     }
@@ -118,14 +134,22 @@ public final class pollfd {
 
     private static final OfShort events$LAYOUT = (OfShort) $LAYOUT.select(groupElement("events"));
 
-    /** @return the layout of field {@code events} */
+    /**
+     * Returns the layout of field {@code events}.
+     *
+     * @return the layout
+     */
     public static OfShort events$layout() {
         return events$LAYOUT;
     }
 
     private static final long events$OFFSET = 4;
 
-    /** @return the byte offset of field {@code events} */
+    /**
+     * Returns the byte offset of field {@code events}.
+     *
+     * @return the offset
+     */
     public static long events$offset() {
         return events$OFFSET;
     }
@@ -152,14 +176,22 @@ public final class pollfd {
 
     private static final OfShort revents$LAYOUT = (OfShort) $LAYOUT.select(groupElement("revents"));
 
-    /** @return the layout of field {@code revents} */
+    /**
+     * Returns the layout of field {@code revents}.
+     *
+     * @return the layout
+     */
     public static OfShort revents$layout() {
         return revents$LAYOUT;
     }
 
     private static final long revents$OFFSET = 6;
 
-    /** @return the byte offset of field {@code revents} */
+    /**
+     * Returns the byte offset of field {@code revents}.
+     *
+     * @return the offset
+     */
     public static long revents$offset() {
         return revents$OFFSET;
     }

@@ -29,12 +29,20 @@ public final class sockaddr_un {
         Linux.C_SHORT.withName("sun_family"),
         MemoryLayout.sequenceLayout(108, Linux.C_CHAR).withName("sun_path")).withName("sockaddr_un");
 
-    /** @return the layout of {@code struct sockaddr_un} */
+    /**
+     * Returns the layout of {@code struct sockaddr_un}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct sockaddr_un)} */
+    /**
+     * Returns {@code sizeof(struct sockaddr_un)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -83,14 +91,22 @@ public final class sockaddr_un {
 
     private static final OfShort sun_family$LAYOUT = (OfShort) $LAYOUT.select(groupElement("sun_family"));
 
-    /** @return the layout of field {@code sun_family} */
+    /**
+     * Returns the layout of field {@code sun_family}.
+     *
+     * @return the layout
+     */
     public static OfShort sun_family$layout() {
         return sun_family$LAYOUT;
     }
 
     private static final long sun_family$OFFSET = 0;
 
-    /** @return the byte offset of field {@code sun_family} */
+    /**
+     * Returns the byte offset of field {@code sun_family}.
+     *
+     * @return the offset
+     */
     public static long sun_family$offset() {
         return sun_family$OFFSET;
     }
@@ -117,14 +133,22 @@ public final class sockaddr_un {
 
     private static final SequenceLayout sun_path$LAYOUT = (SequenceLayout) $LAYOUT.select(groupElement("sun_path"));
 
-    /** @return the layout of field {@code sun_path} */
+    /**
+     * Returns the layout of field {@code sun_path}.
+     *
+     * @return the layout
+     */
     public static SequenceLayout sun_path$layout() {
         return sun_path$LAYOUT;
     }
 
     private static final long sun_path$OFFSET = 2;
 
-    /** @return the byte offset of field {@code sun_path} */
+    /**
+     * Returns the byte offset of field {@code sun_path}.
+     *
+     * @return the offset
+     */
     public static long sun_path$offset() {
         return sun_path$OFFSET;
     }

@@ -43,12 +43,20 @@ public final class stat {
         timespec.layout().withName("st_ctim"),
         MemoryLayout.sequenceLayout(3, Linux.C_LONG).withName("__glibc_reserved")).withName("stat");
 
-    /** @return the layout of {@code struct stat} */
+    /**
+     * Returns the layout of {@code struct stat}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct stat)} */
+    /**
+     * Returns {@code sizeof(struct stat)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -97,14 +105,22 @@ public final class stat {
 
     private static final OfLong st_dev$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_dev"));
 
-    /** @return the layout of field {@code st_dev} */
+    /**
+     * Returns the layout of field {@code st_dev}.
+     *
+     * @return the layout
+     */
     public static OfLong st_dev$layout() {
         return st_dev$LAYOUT;
     }
 
     private static final long st_dev$OFFSET = 0;
 
-    /** @return the byte offset of field {@code st_dev} */
+    /**
+     * Returns the byte offset of field {@code st_dev}.
+     *
+     * @return the offset
+     */
     public static long st_dev$offset() {
         return st_dev$OFFSET;
     }
@@ -131,14 +147,22 @@ public final class stat {
 
     private static final OfLong st_ino$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_ino"));
 
-    /** @return the layout of field {@code st_ino} */
+    /**
+     * Returns the layout of field {@code st_ino}.
+     *
+     * @return the layout
+     */
     public static OfLong st_ino$layout() {
         return st_ino$LAYOUT;
     }
 
     private static final long st_ino$OFFSET = 8;
 
-    /** @return the byte offset of field {@code st_ino} */
+    /**
+     * Returns the byte offset of field {@code st_ino}.
+     *
+     * @return the offset
+     */
     public static long st_ino$offset() {
         return st_ino$OFFSET;
     }
@@ -165,14 +189,22 @@ public final class stat {
 
     private static final OfLong st_nlink$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_nlink"));
 
-    /** @return the layout of field {@code st_nlink} */
+    /**
+     * Returns the layout of field {@code st_nlink}.
+     *
+     * @return the layout
+     */
     public static OfLong st_nlink$layout() {
         return st_nlink$LAYOUT;
     }
 
     private static final long st_nlink$OFFSET = 16;
 
-    /** @return the byte offset of field {@code st_nlink} */
+    /**
+     * Returns the byte offset of field {@code st_nlink}.
+     *
+     * @return the offset
+     */
     public static long st_nlink$offset() {
         return st_nlink$OFFSET;
     }
@@ -199,14 +231,22 @@ public final class stat {
 
     private static final OfInt st_mode$LAYOUT = (OfInt) $LAYOUT.select(groupElement("st_mode"));
 
-    /** @return the layout of field {@code st_mode} */
+    /**
+     * Returns the layout of field {@code st_mode}.
+     *
+     * @return the layout
+     */
     public static OfInt st_mode$layout() {
         return st_mode$LAYOUT;
     }
 
     private static final long st_mode$OFFSET = 24;
 
-    /** @return the byte offset of field {@code st_mode} */
+    /**
+     * Returns the byte offset of field {@code st_mode}.
+     *
+     * @return the offset
+     */
     public static long st_mode$offset() {
         return st_mode$OFFSET;
     }
@@ -233,14 +273,22 @@ public final class stat {
 
     private static final OfInt st_uid$LAYOUT = (OfInt) $LAYOUT.select(groupElement("st_uid"));
 
-    /** @return the layout of field {@code st_uid} */
+    /**
+     * Returns the layout of field {@code st_uid}.
+     *
+     * @return the layout
+     */
     public static OfInt st_uid$layout() {
         return st_uid$LAYOUT;
     }
 
     private static final long st_uid$OFFSET = 28;
 
-    /** @return the byte offset of field {@code st_uid} */
+    /**
+     * Returns the byte offset of field {@code st_uid}.
+     *
+     * @return the offset
+     */
     public static long st_uid$offset() {
         return st_uid$OFFSET;
     }
@@ -267,14 +315,22 @@ public final class stat {
 
     private static final OfInt st_gid$LAYOUT = (OfInt) $LAYOUT.select(groupElement("st_gid"));
 
-    /** @return the layout of field {@code st_gid} */
+    /**
+     * Returns the layout of field {@code st_gid}.
+     *
+     * @return the layout
+     */
     public static OfInt st_gid$layout() {
         return st_gid$LAYOUT;
     }
 
     private static final long st_gid$OFFSET = 32;
 
-    /** @return the byte offset of field {@code st_gid} */
+    /**
+     * Returns the byte offset of field {@code st_gid}.
+     *
+     * @return the offset
+     */
     public static long st_gid$offset() {
         return st_gid$OFFSET;
     }
@@ -301,14 +357,22 @@ public final class stat {
 
     private static final OfInt __pad0$LAYOUT = (OfInt) $LAYOUT.select(groupElement("__pad0"));
 
-    /** @return the layout of field {@code __pad0} */
+    /**
+     * Returns the layout of field {@code __pad0}.
+     *
+     * @return the layout
+     */
     public static OfInt __pad0$layout() {
         return __pad0$LAYOUT;
     }
 
     private static final long __pad0$OFFSET = 36;
 
-    /** @return the byte offset of field {@code __pad0} */
+    /**
+     * Returns the byte offset of field {@code __pad0}.
+     *
+     * @return the offset
+     */
     public static long __pad0$offset() {
         return __pad0$OFFSET;
     }
@@ -335,14 +399,22 @@ public final class stat {
 
     private static final OfLong st_rdev$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_rdev"));
 
-    /** @return the layout of field {@code st_rdev} */
+    /**
+     * Returns the layout of field {@code st_rdev}.
+     *
+     * @return the layout
+     */
     public static OfLong st_rdev$layout() {
         return st_rdev$LAYOUT;
     }
 
     private static final long st_rdev$OFFSET = 40;
 
-    /** @return the byte offset of field {@code st_rdev} */
+    /**
+     * Returns the byte offset of field {@code st_rdev}.
+     *
+     * @return the offset
+     */
     public static long st_rdev$offset() {
         return st_rdev$OFFSET;
     }
@@ -369,14 +441,22 @@ public final class stat {
 
     private static final OfLong st_size$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_size"));
 
-    /** @return the layout of field {@code st_size} */
+    /**
+     * Returns the layout of field {@code st_size}.
+     *
+     * @return the layout
+     */
     public static OfLong st_size$layout() {
         return st_size$LAYOUT;
     }
 
     private static final long st_size$OFFSET = 48;
 
-    /** @return the byte offset of field {@code st_size} */
+    /**
+     * Returns the byte offset of field {@code st_size}.
+     *
+     * @return the offset
+     */
     public static long st_size$offset() {
         return st_size$OFFSET;
     }
@@ -403,14 +483,22 @@ public final class stat {
 
     private static final OfLong st_blksize$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_blksize"));
 
-    /** @return the layout of field {@code st_blksize} */
+    /**
+     * Returns the layout of field {@code st_blksize}.
+     *
+     * @return the layout
+     */
     public static OfLong st_blksize$layout() {
         return st_blksize$LAYOUT;
     }
 
     private static final long st_blksize$OFFSET = 56;
 
-    /** @return the byte offset of field {@code st_blksize} */
+    /**
+     * Returns the byte offset of field {@code st_blksize}.
+     *
+     * @return the offset
+     */
     public static long st_blksize$offset() {
         return st_blksize$OFFSET;
     }
@@ -437,14 +525,22 @@ public final class stat {
 
     private static final OfLong st_blocks$LAYOUT = (OfLong) $LAYOUT.select(groupElement("st_blocks"));
 
-    /** @return the layout of field {@code st_blocks} */
+    /**
+     * Returns the layout of field {@code st_blocks}.
+     *
+     * @return the layout
+     */
     public static OfLong st_blocks$layout() {
         return st_blocks$LAYOUT;
     }
 
     private static final long st_blocks$OFFSET = 64;
 
-    /** @return the byte offset of field {@code st_blocks} */
+    /**
+     * Returns the byte offset of field {@code st_blocks}.
+     *
+     * @return the offset
+     */
     public static long st_blocks$offset() {
         return st_blocks$OFFSET;
     }
@@ -471,14 +567,22 @@ public final class stat {
 
     private static final GroupLayout st_atim$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("st_atim"));
 
-    /** @return the layout of field {@code st_atim} */
+    /**
+     * Returns the layout of field {@code st_atim}.
+     *
+     * @return the layout
+     */
     public static GroupLayout st_atim$layout() {
         return st_atim$LAYOUT;
     }
 
     private static final long st_atim$OFFSET = 72;
 
-    /** @return the byte offset of field {@code st_atim} */
+    /**
+     * Returns the byte offset of field {@code st_atim}.
+     *
+     * @return the offset
+     */
     public static long st_atim$offset() {
         return st_atim$OFFSET;
     }
@@ -505,14 +609,22 @@ public final class stat {
 
     private static final GroupLayout st_mtim$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("st_mtim"));
 
-    /** @return the layout of field {@code st_mtim} */
+    /**
+     * Returns the layout of field {@code st_mtim}.
+     *
+     * @return the layout
+     */
     public static GroupLayout st_mtim$layout() {
         return st_mtim$LAYOUT;
     }
 
     private static final long st_mtim$OFFSET = 88;
 
-    /** @return the byte offset of field {@code st_mtim} */
+    /**
+     * Returns the byte offset of field {@code st_mtim}.
+     *
+     * @return the offset
+     */
     public static long st_mtim$offset() {
         return st_mtim$OFFSET;
     }
@@ -539,14 +651,22 @@ public final class stat {
 
     private static final GroupLayout st_ctim$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("st_ctim"));
 
-    /** @return the layout of field {@code st_ctim} */
+    /**
+     * Returns the layout of field {@code st_ctim}.
+     *
+     * @return the layout
+     */
     public static GroupLayout st_ctim$layout() {
         return st_ctim$LAYOUT;
     }
 
     private static final long st_ctim$OFFSET = 104;
 
-    /** @return the byte offset of field {@code st_ctim} */
+    /**
+     * Returns the byte offset of field {@code st_ctim}.
+     *
+     * @return the offset
+     */
     public static long st_ctim$offset() {
         return st_ctim$OFFSET;
     }
@@ -573,14 +693,22 @@ public final class stat {
 
     private static final SequenceLayout __glibc_reserved$LAYOUT = (SequenceLayout) $LAYOUT.select(groupElement("__glibc_reserved"));
 
-    /** @return the layout of field {@code __glibc_reserved} */
+    /**
+     * Returns the layout of field {@code __glibc_reserved}.
+     *
+     * @return the layout
+     */
     public static SequenceLayout __glibc_reserved$layout() {
         return __glibc_reserved$LAYOUT;
     }
 
     private static final long __glibc_reserved$OFFSET = 120;
 
-    /** @return the byte offset of field {@code __glibc_reserved} */
+    /**
+     * Returns the byte offset of field {@code __glibc_reserved}.
+     *
+     * @return the offset
+     */
     public static long __glibc_reserved$offset() {
         return __glibc_reserved$OFFSET;
     }

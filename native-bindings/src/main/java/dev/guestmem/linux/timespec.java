@@ -28,12 +28,20 @@ public final class timespec {
         Linux.C_LONG.withName("tv_sec"),
         Linux.C_LONG.withName("tv_nsec")).withName("timespec");
 
-    /** @return the layout of {@code struct timespec} */
+    /**
+     * Returns the layout of {@code struct timespec}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct timespec)} */
+    /**
+     * Returns {@code sizeof(struct timespec)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -82,14 +90,22 @@ public final class timespec {
 
     private static final OfLong tv_sec$LAYOUT = (OfLong) $LAYOUT.select(groupElement("tv_sec"));
 
-    /** @return the layout of field {@code tv_sec} */
+    /**
+     * Returns the layout of field {@code tv_sec}.
+     *
+     * @return the layout
+     */
     public static OfLong tv_sec$layout() {
         return tv_sec$LAYOUT;
     }
 
     private static final long tv_sec$OFFSET = 0;
 
-    /** @return the byte offset of field {@code tv_sec} */
+    /**
+     * Returns the byte offset of field {@code tv_sec}.
+     *
+     * @return the offset
+     */
     public static long tv_sec$offset() {
         return tv_sec$OFFSET;
     }
@@ -116,14 +132,22 @@ public final class timespec {
 
     private static final OfLong tv_nsec$LAYOUT = (OfLong) $LAYOUT.select(groupElement("tv_nsec"));
 
-    /** @return the layout of field {@code tv_nsec} */
+    /**
+     * Returns the layout of field {@code tv_nsec}.
+     *
+     * @return the layout
+     */
     public static OfLong tv_nsec$layout() {
         return tv_nsec$LAYOUT;
     }
 
     private static final long tv_nsec$OFFSET = 8;
 
-    /** @return the byte offset of field {@code tv_nsec} */
+    /**
+     * Returns the byte offset of field {@code tv_nsec}.
+     *
+     * @return the offset
+     */
     public static long tv_nsec$offset() {
         return tv_nsec$OFFSET;
     }

@@ -56,12 +56,20 @@ public final class uffd_msg {
                 Linux.C_LONG_LONG.withName("reserved2"),
                 Linux.C_LONG_LONG.withName("reserved3")).withName("reserved")).withName("arg")).withName("uffd_msg");
 
-    /** @return the layout of {@code struct uffd_msg} */
+    /**
+     * Returns the layout of {@code struct uffd_msg}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffd_msg)} */
+    /**
+     * Returns {@code sizeof(struct uffd_msg)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -110,14 +118,22 @@ public final class uffd_msg {
 
     private static final OfByte event$LAYOUT = (OfByte) $LAYOUT.select(groupElement("event"));
 
-    /** @return the layout of field {@code event} */
+    /**
+     * Returns the layout of field {@code event}.
+     *
+     * @return the layout
+     */
     public static OfByte event$layout() {
         return event$LAYOUT;
     }
 
     private static final long event$OFFSET = 0;
 
-    /** @return the byte offset of field {@code event} */
+    /**
+     * Returns the byte offset of field {@code event}.
+     *
+     * @return the offset
+     */
     public static long event$offset() {
         return event$OFFSET;
     }
@@ -144,14 +160,22 @@ public final class uffd_msg {
 
     private static final OfByte reserved1$LAYOUT = (OfByte) $LAYOUT.select(groupElement("reserved1"));
 
-    /** @return the layout of field {@code reserved1} */
+    /**
+     * Returns the layout of field {@code reserved1}.
+     *
+     * @return the layout
+     */
     public static OfByte reserved1$layout() {
         return reserved1$LAYOUT;
     }
 
     private static final long reserved1$OFFSET = 1;
 
-    /** @return the byte offset of field {@code reserved1} */
+    /**
+     * Returns the byte offset of field {@code reserved1}.
+     *
+     * @return the offset
+     */
     public static long reserved1$offset() {
         return reserved1$OFFSET;
     }
@@ -178,14 +202,22 @@ public final class uffd_msg {
 
     private static final OfShort reserved2$LAYOUT = (OfShort) $LAYOUT.select(groupElement("reserved2"));
 
-    /** @return the layout of field {@code reserved2} */
+    /**
+     * Returns the layout of field {@code reserved2}.
+     *
+     * @return the layout
+     */
     public static OfShort reserved2$layout() {
         return reserved2$LAYOUT;
     }
 
     private static final long reserved2$OFFSET = 2;
 
-    /** @return the byte offset of field {@code reserved2} */
+    /**
+     * Returns the byte offset of field {@code reserved2}.
+     *
+     * @return the offset
+     */
     public static long reserved2$offset() {
         return reserved2$OFFSET;
     }
@@ -212,14 +244,22 @@ public final class uffd_msg {
 
     private static final OfInt reserved3$LAYOUT = (OfInt) $LAYOUT.select(groupElement("reserved3"));
 
-    /** @return the layout of field {@code reserved3} */
+    /**
+     * Returns the layout of field {@code reserved3}.
+     *
+     * @return the layout
+     */
     public static OfInt reserved3$layout() {
         return reserved3$LAYOUT;
     }
 
     private static final long reserved3$OFFSET = 4;
 
-    /** @return the byte offset of field {@code reserved3} */
+    /**
+     * Returns the byte offset of field {@code reserved3}.
+     *
+     * @return the offset
+     */
     public static long reserved3$offset() {
         return reserved3$OFFSET;
     }
@@ -246,14 +286,22 @@ public final class uffd_msg {
 
     private static final GroupLayout arg$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("arg"));
 
-    /** @return the layout of field {@code arg} */
+    /**
+     * Returns the layout of field {@code arg}.
+     *
+     * @return the layout
+     */
     public static GroupLayout arg$layout() {
         return arg$LAYOUT;
     }
 
     private static final long arg$OFFSET = 8;
 
-    /** @return the byte offset of field {@code arg} */
+    /**
+     * Returns the byte offset of field {@code arg}.
+     *
+     * @return the offset
+     */
     public static long arg$offset() {
         return arg$OFFSET;
     }
@@ -280,14 +328,22 @@ public final class uffd_msg {
 
     private static final OfLong flags$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("pagefault"), groupElement("flags"));
 
-    /** @return the layout of field {@code arg.pagefault.flags} */
+    /**
+     * Returns the layout of field {@code arg.pagefault.flags}.
+     *
+     * @return the layout
+     */
     public static OfLong flags$layout() {
         return flags$LAYOUT;
     }
 
     private static final long flags$OFFSET = 8;
 
-    /** @return the byte offset of field {@code arg.pagefault.flags} */
+    /**
+     * Returns the byte offset of field {@code arg.pagefault.flags}.
+     *
+     * @return the offset
+     */
     public static long flags$offset() {
         return flags$OFFSET;
     }
@@ -314,14 +370,22 @@ public final class uffd_msg {
 
     private static final OfLong address$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("pagefault"), groupElement("address"));
 
-    /** @return the layout of field {@code arg.pagefault.address} */
+    /**
+     * Returns the layout of field {@code arg.pagefault.address}.
+     *
+     * @return the layout
+     */
     public static OfLong address$layout() {
         return address$LAYOUT;
     }
 
     private static final long address$OFFSET = 16;
 
-    /** @return the byte offset of field {@code arg.pagefault.address} */
+    /**
+     * Returns the byte offset of field {@code arg.pagefault.address}.
+     *
+     * @return the offset
+     */
     public static long address$offset() {
         return address$OFFSET;
     }
@@ -348,14 +412,22 @@ public final class uffd_msg {
 
     private static final OfInt ptid$LAYOUT = (OfInt) $LAYOUT.select(groupElement("arg"), groupElement("pagefault"), groupElement("feat"), groupElement("ptid"));
 
-    /** @return the layout of field {@code arg.pagefault.feat.ptid} */
+    /**
+     * Returns the layout of field {@code arg.pagefault.feat.ptid}.
+     *
+     * @return the layout
+     */
     public static OfInt ptid$layout() {
         return ptid$LAYOUT;
     }
 
     private static final long ptid$OFFSET = 24;
 
-    /** @return the byte offset of field {@code arg.pagefault.feat.ptid} */
+    /**
+     * Returns the byte offset of field {@code arg.pagefault.feat.ptid}.
+     *
+     * @return the offset
+     */
     public static long ptid$offset() {
         return ptid$OFFSET;
     }
@@ -382,14 +454,22 @@ public final class uffd_msg {
 
     private static final OfInt fork_ufd$LAYOUT = (OfInt) $LAYOUT.select(groupElement("arg"), groupElement("fork"), groupElement("ufd"));
 
-    /** @return the layout of field {@code arg.fork.ufd} */
+    /**
+     * Returns the layout of field {@code arg.fork.ufd}.
+     *
+     * @return the layout
+     */
     public static OfInt fork_ufd$layout() {
         return fork_ufd$LAYOUT;
     }
 
     private static final long fork_ufd$OFFSET = 8;
 
-    /** @return the byte offset of field {@code arg.fork.ufd} */
+    /**
+     * Returns the byte offset of field {@code arg.fork.ufd}.
+     *
+     * @return the offset
+     */
     public static long fork_ufd$offset() {
         return fork_ufd$OFFSET;
     }
@@ -416,14 +496,22 @@ public final class uffd_msg {
 
     private static final OfLong remap_from$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("remap"), groupElement("from"));
 
-    /** @return the layout of field {@code arg.remap.from} */
+    /**
+     * Returns the layout of field {@code arg.remap.from}.
+     *
+     * @return the layout
+     */
     public static OfLong remap_from$layout() {
         return remap_from$LAYOUT;
     }
 
     private static final long remap_from$OFFSET = 8;
 
-    /** @return the byte offset of field {@code arg.remap.from} */
+    /**
+     * Returns the byte offset of field {@code arg.remap.from}.
+     *
+     * @return the offset
+     */
     public static long remap_from$offset() {
         return remap_from$OFFSET;
     }
@@ -450,14 +538,22 @@ public final class uffd_msg {
 
     private static final OfLong remap_to$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("remap"), groupElement("to"));
 
-    /** @return the layout of field {@code arg.remap.to} */
+    /**
+     * Returns the layout of field {@code arg.remap.to}.
+     *
+     * @return the layout
+     */
     public static OfLong remap_to$layout() {
         return remap_to$LAYOUT;
     }
 
     private static final long remap_to$OFFSET = 16;
 
-    /** @return the byte offset of field {@code arg.remap.to} */
+    /**
+     * Returns the byte offset of field {@code arg.remap.to}.
+     *
+     * @return the offset
+     */
     public static long remap_to$offset() {
         return remap_to$OFFSET;
     }
@@ -484,14 +580,22 @@ public final class uffd_msg {
 
     private static final OfLong remap_len$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("remap"), groupElement("len"));
 
-    /** @return the layout of field {@code arg.remap.len} */
+    /**
+     * Returns the layout of field {@code arg.remap.len}.
+     *
+     * @return the layout
+     */
     public static OfLong remap_len$layout() {
         return remap_len$LAYOUT;
     }
 
     private static final long remap_len$OFFSET = 24;
 
-    /** @return the byte offset of field {@code arg.remap.len} */
+    /**
+     * Returns the byte offset of field {@code arg.remap.len}.
+     *
+     * @return the offset
+     */
     public static long remap_len$offset() {
         return remap_len$OFFSET;
     }
@@ -518,14 +622,22 @@ public final class uffd_msg {
 
     private static final OfLong remove_start$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("remove"), groupElement("start"));
 
-    /** @return the layout of field {@code arg.remove.start} */
+    /**
+     * Returns the layout of field {@code arg.remove.start}.
+     *
+     * @return the layout
+     */
     public static OfLong remove_start$layout() {
         return remove_start$LAYOUT;
     }
 
     private static final long remove_start$OFFSET = 8;
 
-    /** @return the byte offset of field {@code arg.remove.start} */
+    /**
+     * Returns the byte offset of field {@code arg.remove.start}.
+     *
+     * @return the offset
+     */
     public static long remove_start$offset() {
         return remove_start$OFFSET;
     }
@@ -552,14 +664,22 @@ public final class uffd_msg {
 
     private static final OfLong remove_end$LAYOUT = (OfLong) $LAYOUT.select(groupElement("arg"), groupElement("remove"), groupElement("end"));
 
-    /** @return the layout of field {@code arg.remove.end} */
+    /**
+     * Returns the layout of field {@code arg.remove.end}.
+     *
+     * @return the layout
+     */
     public static OfLong remove_end$layout() {
         return remove_end$LAYOUT;
     }
 
     private static final long remove_end$OFFSET = 16;
 
-    /** @return the byte offset of field {@code arg.remove.end} */
+    /**
+     * Returns the byte offset of field {@code arg.remove.end}.
+     *
+     * @return the offset
+     */
     public static long remove_end$offset() {
         return remove_end$OFFSET;
     }

@@ -30,12 +30,20 @@ public final class uffdio_api {
         Linux.C_LONG_LONG.withName("features"),
         Linux.C_LONG_LONG.withName("ioctls")).withName("uffdio_api");
 
-    /** @return the layout of {@code struct uffdio_api} */
+    /**
+     * Returns the layout of {@code struct uffdio_api}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_api)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_api)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -84,14 +92,22 @@ public final class uffdio_api {
 
     private static final OfLong api$LAYOUT = (OfLong) $LAYOUT.select(groupElement("api"));
 
-    /** @return the layout of field {@code api} */
+    /**
+     * Returns the layout of field {@code api}.
+     *
+     * @return the layout
+     */
     public static OfLong api$layout() {
         return api$LAYOUT;
     }
 
     private static final long api$OFFSET = 0;
 
-    /** @return the byte offset of field {@code api} */
+    /**
+     * Returns the byte offset of field {@code api}.
+     *
+     * @return the offset
+     */
     public static long api$offset() {
         return api$OFFSET;
     }
@@ -118,14 +134,22 @@ public final class uffdio_api {
 
     private static final OfLong features$LAYOUT = (OfLong) $LAYOUT.select(groupElement("features"));
 
-    /** @return the layout of field {@code features} */
+    /**
+     * Returns the layout of field {@code features}.
+     *
+     * @return the layout
+     */
     public static OfLong features$layout() {
         return features$LAYOUT;
     }
 
     private static final long features$OFFSET = 8;
 
-    /** @return the byte offset of field {@code features} */
+    /**
+     * Returns the byte offset of field {@code features}.
+     *
+     * @return the offset
+     */
     public static long features$offset() {
         return features$OFFSET;
     }
@@ -152,14 +176,22 @@ public final class uffdio_api {
 
     private static final OfLong ioctls$LAYOUT = (OfLong) $LAYOUT.select(groupElement("ioctls"));
 
-    /** @return the layout of field {@code ioctls} */
+    /**
+     * Returns the layout of field {@code ioctls}.
+     *
+     * @return the layout
+     */
     public static OfLong ioctls$layout() {
         return ioctls$LAYOUT;
     }
 
     private static final long ioctls$OFFSET = 16;
 
-    /** @return the byte offset of field {@code ioctls} */
+    /**
+     * Returns the byte offset of field {@code ioctls}.
+     *
+     * @return the offset
+     */
     public static long ioctls$offset() {
         return ioctls$OFFSET;
     }

@@ -30,12 +30,20 @@ public final class uffdio_continue {
         Linux.C_LONG_LONG.withName("mode"),
         Linux.C_LONG_LONG.withName("mapped")).withName("uffdio_continue");
 
-    /** @return the layout of {@code struct uffdio_continue} */
+    /**
+     * Returns the layout of {@code struct uffdio_continue}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_continue)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_continue)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -84,14 +92,22 @@ public final class uffdio_continue {
 
     private static final GroupLayout range$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("range"));
 
-    /** @return the layout of field {@code range} */
+    /**
+     * Returns the layout of field {@code range}.
+     *
+     * @return the layout
+     */
     public static GroupLayout range$layout() {
         return range$LAYOUT;
     }
 
     private static final long range$OFFSET = 0;
 
-    /** @return the byte offset of field {@code range} */
+    /**
+     * Returns the byte offset of field {@code range}.
+     *
+     * @return the offset
+     */
     public static long range$offset() {
         return range$OFFSET;
     }
@@ -118,14 +134,22 @@ public final class uffdio_continue {
 
     private static final OfLong mode$LAYOUT = (OfLong) $LAYOUT.select(groupElement("mode"));
 
-    /** @return the layout of field {@code mode} */
+    /**
+     * Returns the layout of field {@code mode}.
+     *
+     * @return the layout
+     */
     public static OfLong mode$layout() {
         return mode$LAYOUT;
     }
 
     private static final long mode$OFFSET = 16;
 
-    /** @return the byte offset of field {@code mode} */
+    /**
+     * Returns the byte offset of field {@code mode}.
+     *
+     * @return the offset
+     */
     public static long mode$offset() {
         return mode$OFFSET;
     }
@@ -152,14 +176,22 @@ public final class uffdio_continue {
 
     private static final OfLong mapped$LAYOUT = (OfLong) $LAYOUT.select(groupElement("mapped"));
 
-    /** @return the layout of field {@code mapped} */
+    /**
+     * Returns the layout of field {@code mapped}.
+     *
+     * @return the layout
+     */
     public static OfLong mapped$layout() {
         return mapped$LAYOUT;
     }
 
     private static final long mapped$OFFSET = 24;
 
-    /** @return the byte offset of field {@code mapped} */
+    /**
+     * Returns the byte offset of field {@code mapped}.
+     *
+     * @return the offset
+     */
     public static long mapped$offset() {
         return mapped$OFFSET;
     }

@@ -31,12 +31,20 @@ public final class uffdio_copy {
         Linux.C_LONG_LONG.withName("mode"),
         Linux.C_LONG_LONG.withName("copy")).withName("uffdio_copy");
 
-    /** @return the layout of {@code struct uffdio_copy} */
+    /**
+     * Returns the layout of {@code struct uffdio_copy}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_copy)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_copy)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -85,14 +93,22 @@ public final class uffdio_copy {
 
     private static final OfLong dst$LAYOUT = (OfLong) $LAYOUT.select(groupElement("dst"));
 
-    /** @return the layout of field {@code dst} */
+    /**
+     * Returns the layout of field {@code dst}.
+     *
+     * @return the layout
+     */
     public static OfLong dst$layout() {
         return dst$LAYOUT;
     }
 
     private static final long dst$OFFSET = 0;
 
-    /** @return the byte offset of field {@code dst} */
+    /**
+     * Returns the byte offset of field {@code dst}.
+     *
+     * @return the offset
+     */
     public static long dst$offset() {
         return dst$OFFSET;
     }
@@ -119,14 +135,22 @@ public final class uffdio_copy {
 
     private static final OfLong src$LAYOUT = (OfLong) $LAYOUT.select(groupElement("src"));
 
-    /** @return the layout of field {@code src} */
+    /**
+     * Returns the layout of field {@code src}.
+     *
+     * @return the layout
+     */
     public static OfLong src$layout() {
         return src$LAYOUT;
     }
 
     private static final long src$OFFSET = 8;
 
-    /** @return the byte offset of field {@code src} */
+    /**
+     * Returns the byte offset of field {@code src}.
+     *
+     * @return the offset
+     */
     public static long src$offset() {
         return src$OFFSET;
     }
@@ -153,14 +177,22 @@ public final class uffdio_copy {
 
     private static final OfLong len$LAYOUT = (OfLong) $LAYOUT.select(groupElement("len"));
 
-    /** @return the layout of field {@code len} */
+    /**
+     * Returns the layout of field {@code len}.
+     *
+     * @return the layout
+     */
     public static OfLong len$layout() {
         return len$LAYOUT;
     }
 
     private static final long len$OFFSET = 16;
 
-    /** @return the byte offset of field {@code len} */
+    /**
+     * Returns the byte offset of field {@code len}.
+     *
+     * @return the offset
+     */
     public static long len$offset() {
         return len$OFFSET;
     }
@@ -187,14 +219,22 @@ public final class uffdio_copy {
 
     private static final OfLong mode$LAYOUT = (OfLong) $LAYOUT.select(groupElement("mode"));
 
-    /** @return the layout of field {@code mode} */
+    /**
+     * Returns the layout of field {@code mode}.
+     *
+     * @return the layout
+     */
     public static OfLong mode$layout() {
         return mode$LAYOUT;
     }
 
     private static final long mode$OFFSET = 24;
 
-    /** @return the byte offset of field {@code mode} */
+    /**
+     * Returns the byte offset of field {@code mode}.
+     *
+     * @return the offset
+     */
     public static long mode$offset() {
         return mode$OFFSET;
     }
@@ -221,14 +261,22 @@ public final class uffdio_copy {
 
     private static final OfLong copy$LAYOUT = (OfLong) $LAYOUT.select(groupElement("copy"));
 
-    /** @return the layout of field {@code copy} */
+    /**
+     * Returns the layout of field {@code copy}.
+     *
+     * @return the layout
+     */
     public static OfLong copy$layout() {
         return copy$LAYOUT;
     }
 
     private static final long copy$OFFSET = 32;
 
-    /** @return the byte offset of field {@code copy} */
+    /**
+     * Returns the byte offset of field {@code copy}.
+     *
+     * @return the offset
+     */
     public static long copy$offset() {
         return copy$OFFSET;
     }

@@ -28,12 +28,20 @@ public final class uffdio_range {
         Linux.C_LONG_LONG.withName("start"),
         Linux.C_LONG_LONG.withName("len")).withName("uffdio_range");
 
-    /** @return the layout of {@code struct uffdio_range} */
+    /**
+     * Returns the layout of {@code struct uffdio_range}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_range)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_range)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -82,14 +90,22 @@ public final class uffdio_range {
 
     private static final OfLong start$LAYOUT = (OfLong) $LAYOUT.select(groupElement("start"));
 
-    /** @return the layout of field {@code start} */
+    /**
+     * Returns the layout of field {@code start}.
+     *
+     * @return the layout
+     */
     public static OfLong start$layout() {
         return start$LAYOUT;
     }
 
     private static final long start$OFFSET = 0;
 
-    /** @return the byte offset of field {@code start} */
+    /**
+     * Returns the byte offset of field {@code start}.
+     *
+     * @return the offset
+     */
     public static long start$offset() {
         return start$OFFSET;
     }
@@ -116,14 +132,22 @@ public final class uffdio_range {
 
     private static final OfLong len$LAYOUT = (OfLong) $LAYOUT.select(groupElement("len"));
 
-    /** @return the layout of field {@code len} */
+    /**
+     * Returns the layout of field {@code len}.
+     *
+     * @return the layout
+     */
     public static OfLong len$layout() {
         return len$LAYOUT;
     }
 
     private static final long len$OFFSET = 8;
 
-    /** @return the byte offset of field {@code len} */
+    /**
+     * Returns the byte offset of field {@code len}.
+     *
+     * @return the offset
+     */
     public static long len$offset() {
         return len$OFFSET;
     }

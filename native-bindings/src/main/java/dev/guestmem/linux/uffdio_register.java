@@ -9,8 +9,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout.OfLong;
 
 /**
- * struct uffdio_register: UFFDIO_REGISTER's argument; ioctls comes back as the bit set (1 <<
- * _UFFDIO_*) allowed on the range.
+ * struct uffdio_register: UFFDIO_REGISTER's argument; ioctls comes back as the bit set {@code 1L
+ * << _UFFDIO_*} allowed on the range.
  *
  * <p>Generated in jextract's shape by {@code jextract/standin/gen_bindings.py} from
  * {@code jextract/guestmem_linux.h}; x86_64 Linux layout ({@value #SIZEOF} bytes), checked against gcc
@@ -30,12 +30,20 @@ public final class uffdio_register {
         Linux.C_LONG_LONG.withName("mode"),
         Linux.C_LONG_LONG.withName("ioctls")).withName("uffdio_register");
 
-    /** @return the layout of {@code struct uffdio_register} */
+    /**
+     * Returns the layout of {@code struct uffdio_register}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_register)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_register)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -84,14 +92,22 @@ public final class uffdio_register {
 
     private static final GroupLayout range$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("range"));
 
-    /** @return the layout of field {@code range} */
+    /**
+     * Returns the layout of field {@code range}.
+     *
+     * @return the layout
+     */
     public static GroupLayout range$layout() {
         return range$LAYOUT;
     }
 
     private static final long range$OFFSET = 0;
 
-    /** @return the byte offset of field {@code range} */
+    /**
+     * Returns the byte offset of field {@code range}.
+     *
+     * @return the offset
+     */
     public static long range$offset() {
         return range$OFFSET;
     }
@@ -118,14 +134,22 @@ public final class uffdio_register {
 
     private static final OfLong mode$LAYOUT = (OfLong) $LAYOUT.select(groupElement("mode"));
 
-    /** @return the layout of field {@code mode} */
+    /**
+     * Returns the layout of field {@code mode}.
+     *
+     * @return the layout
+     */
     public static OfLong mode$layout() {
         return mode$LAYOUT;
     }
 
     private static final long mode$OFFSET = 16;
 
-    /** @return the byte offset of field {@code mode} */
+    /**
+     * Returns the byte offset of field {@code mode}.
+     *
+     * @return the offset
+     */
     public static long mode$offset() {
         return mode$OFFSET;
     }
@@ -152,14 +176,22 @@ public final class uffdio_register {
 
     private static final OfLong ioctls$LAYOUT = (OfLong) $LAYOUT.select(groupElement("ioctls"));
 
-    /** @return the layout of field {@code ioctls} */
+    /**
+     * Returns the layout of field {@code ioctls}.
+     *
+     * @return the layout
+     */
     public static OfLong ioctls$layout() {
         return ioctls$LAYOUT;
     }
 
     private static final long ioctls$OFFSET = 24;
 
-    /** @return the byte offset of field {@code ioctls} */
+    /**
+     * Returns the byte offset of field {@code ioctls}.
+     *
+     * @return the offset
+     */
     public static long ioctls$offset() {
         return ioctls$OFFSET;
     }

@@ -28,12 +28,20 @@ public final class uffdio_writeprotect {
         uffdio_range.layout().withName("range"),
         Linux.C_LONG_LONG.withName("mode")).withName("uffdio_writeprotect");
 
-    /** @return the layout of {@code struct uffdio_writeprotect} */
+    /**
+     * Returns the layout of {@code struct uffdio_writeprotect}.
+     *
+     * @return the layout
+     */
     public static GroupLayout layout() {
         return $LAYOUT;
     }
 
-    /** @return {@code sizeof(struct uffdio_writeprotect)} */
+    /**
+     * Returns {@code sizeof(struct uffdio_writeprotect)}.
+     *
+     * @return the size in bytes
+     */
     public static long sizeof() {
         return $LAYOUT.byteSize();
     }
@@ -82,14 +90,22 @@ public final class uffdio_writeprotect {
 
     private static final GroupLayout range$LAYOUT = (GroupLayout) $LAYOUT.select(groupElement("range"));
 
-    /** @return the layout of field {@code range} */
+    /**
+     * Returns the layout of field {@code range}.
+     *
+     * @return the layout
+     */
     public static GroupLayout range$layout() {
         return range$LAYOUT;
     }
 
     private static final long range$OFFSET = 0;
 
-    /** @return the byte offset of field {@code range} */
+    /**
+     * Returns the byte offset of field {@code range}.
+     *
+     * @return the offset
+     */
     public static long range$offset() {
         return range$OFFSET;
     }
@@ -116,14 +132,22 @@ public final class uffdio_writeprotect {
 
     private static final OfLong mode$LAYOUT = (OfLong) $LAYOUT.select(groupElement("mode"));
 
-    /** @return the layout of field {@code mode} */
+    /**
+     * Returns the layout of field {@code mode}.
+     *
+     * @return the layout
+     */
     public static OfLong mode$layout() {
         return mode$LAYOUT;
     }
 
     private static final long mode$OFFSET = 16;
 
-    /** @return the byte offset of field {@code mode} */
+    /**
+     * Returns the byte offset of field {@code mode}.
+     *
+     * @return the offset
+     */
     public static long mode$offset() {
         return mode$OFFSET;
     }
