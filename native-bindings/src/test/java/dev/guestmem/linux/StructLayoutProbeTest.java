@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.PaddingLayout;
+import java.lang.invoke.MethodHandle;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
@@ -132,9 +135,12 @@ class StructLayoutProbeTest {
         assertEquals(symbols("--include-constant"),
                 constantMethods().stream().map(Method::getName).collect(Collectors.toCollection(TreeSet::new)));
         for (String f : symbols("--include-function")) {
-            for (String companion : List.of("$descriptor", "$handle", "$address")) {
-                Linux.class.getMethod(f + companion);
-            }
+            // links every downcall (holders initialise lazily), so a bad descriptor or option fails here
+            FunctionDescriptor d = (FunctionDescriptor) Linux.class.getMethod(f + "$descriptor").invoke(null);
+            MethodHandle h = (MethodHandle) Linux.class.getMethod(f + "$handle").invoke(null);
+            MemorySegment a = (MemorySegment) Linux.class.getMethod(f + "$address").invoke(null);
+            assertEquals(d.argumentLayouts().size() + 1, h.type().parameterCount(), f + ": errno capture + C parameters");
+            assertTrue(a.address() != 0, f);
             assertTrue(List.of(Linux.class.getMethods()).stream().anyMatch(m -> m.getName().equals(f)), f);
         }
     }
@@ -197,6 +203,7 @@ class StructLayoutProbeTest {
         assertEquals(EXPECTED.size(), actual.size(), "every probe printed one line");
         assertTrue(mismatches.isEmpty(), "Java disagrees with C:\n" + String.join("\n", mismatches));
         assertTrue(EXPECTED.size() > 300, "probed " + EXPECTED.size() + " values");
+        System.out.println("StructLayoutProbeTest: " + EXPECTED.size() + " values agree with gcc");
     }
 
     static boolean gccPresent() {
