@@ -1,89 +1,902 @@
 package dev.guestmem.ram;
 
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Guest RAM: host memory behind RAM, ROM and ROM-device regions, as QEMU's {@code RAMBlock}.
- * Placeholder (anonymous memory only) until the RAM-block package lands.
+ * Guest RAM: the host memory behind RAM, ROM and ROM-device regions, as QEMU's {@code RAMBlock}
+ * ({@code system/physmem.c}). Its bytes are a native {@link MemorySegment} that belongs to a shared
+ * {@link Arena} owned by the block.
+ *
+ * <h2 id="create">Creating blocks</h2>
+ * {@snippet lang=java :
+ * RamBlock ram = RamBlock.anonymous("pc.ram", 1L << 30);                  // qemu_ram_alloc
+ * RamBlock shared = RamBlock.builder("mem0", 256L << 20).memfd().build();  // memory-backend-memfd
+ * RamBlock pmem = RamBlock.builder("nvdimm0", 64L << 20)
+ *         .file(Path.of("/dev/shm/nvdimm0"))                                 // memory-backend-file
+ *         .shared(true)
+ *         .prealloc()
+ *         .build();
+ * RamBlock vram = RamBlock.builder("vga.vram", 8L << 20)
+ *         .resizeable(64L << 20, (id, size, host) -> System.out.println(id + " now " + size))
+ *         .build();
+ * }
+ * Bad arguments throw {@link InvalidRamBlockException}; kernel failures throw
+ * {@link RamBackendException} with the call and errno. Either way nothing stays mapped or open.
+ *
+ * <h2 id="lengths">Lengths and addresses</h2>
+ * {@link #maxLength()} bytes are reserved up front (page aligned, {@code MAP_NORESERVE} unless
+ * {@code noreserve(false)}); {@link #usedLength()} is the size in use, as requested (QEMU keeps the
+ * region size unaligned too) and changes only through {@link #resize(long)} on resizeable blocks.
+ * {@link #offset()} is the block's place in its {@link RamList}'s ram_addr space.
+ *
+ * <h2 id="lifetime">Lifetime</h2>
+ * A block starts with one reference, the creator's, dropped by {@link #close()}. Holders that may
+ * outlive the creator's use (a region, a DMA mapping) take {@link #ref()} and drop it with
+ * {@link #unref()}, like QEMU's owner reference counting. When the last reference goes the block
+ * leaves its list and its arena closes; closing waits until no thread is inside an access to the
+ * segment, then unmaps and closes the fd, exactly once. After that any access through
+ * {@link #segment()} fails with {@link IllegalStateException} instead of touching unmapped memory.
+ * Closing a shared arena costs tens of microseconds and deoptimises other threads' frames: release
+ * blocks rarely, never per access.
+ *
+ * <h2 id="sigbus">SIGBUS</h2>
+ * A file truncated under a mapping makes the kernel raise SIGBUS on the missing pages; the JDK turns
+ * that into {@code InternalError}. The checked accessors ({@link #read}, {@link #write},
+ * {@link #ldqHe}, {@link #stqHe}, {@link #ldlHe}, {@link #stlHe}) catch it, mark the block
+ * {@linkplain #isBroken() broken} and report a clear error. Creation prevents what it can: the file
+ * must cover the block, memfds are sealed against shrinking and growing, and {@code prealloc()}
+ * allocates the file's blocks up front.
+ *
+ * <p><b>Thread safety.</b> Accessors and the checked access methods may be called from any thread
+ * without locking. {@link #resize(long)} is a topology change: call it under the owning system's
+ * lock; it publishes the new length and segment with volatile stores. {@link #ref()},
+ * {@link #unref()} and {@link #close()} are atomic and may race with each other and with accesses.
  */
-public final class RamBlock {
+public final class RamBlock implements AutoCloseable {
+    /** QEMU's {@code RAM_ADDR_INVALID}: no block holds this ram address / host address. */
+    public static final long RAM_ADDR_INVALID = -1L;
+
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+
     private final String idstr;
-    private final long usedLength;
+    private final RamBackend backend;
+    private final int flags;
+    private final long maxLength;
+    private final RamMapping mapping;
     private final Arena arena;
-    private final MemorySegment segment;
-    private long offset;
+    /** The whole reservation, {@code maxLength} bytes, in {@link #arena}. */
+    private final MemorySegment maxSegment;
+    private final ResizeCallback resized;
+    private final AtomicInteger refs = new AtomicInteger(1);
+    private final AtomicBoolean creatorReleased = new AtomicBoolean();
 
-    private RamBlock(String idstr, long size) {
-        this.idstr = idstr;
-        this.usedLength = size;
+    /** Size in use; volatile: written by {@link #resize} under the system lock, read anywhere. */
+    private volatile long usedLength;
+    /** {@link #maxSegment} cut to {@link #usedLength}; republished with it. */
+    private volatile MemorySegment usedSegment;
+    private volatile String brokenReason;
+    /** Place in the owning list's ram_addr space; written by {@link RamList} under its lock. */
+    private volatile long offset;
+    /** The list holding the block, or null; written by {@link RamList} under its lock. */
+    private volatile RamList list;
+
+    /**
+     * Called after a resizeable block's used length changed, like QEMU's {@code resized} hook
+     * passed to {@code qemu_ram_alloc_resizeable}.
+     */
+    @FunctionalInterface
+    public interface ResizeCallback {
+        /**
+         * Reports a new used length.
+         *
+         * @param idstr the block name
+         * @param newSize the new used length as requested (unaligned)
+         * @param host the block's whole reservation
+         */
+        void resized(String idstr, long newSize, MemorySegment host);
+    }
+
+    private RamBlock(RamSpec spec, RamMapping mapping, ResizeCallback resized) {
+        this.idstr = spec.idstr();
+        this.backend = spec.backend();
+        int f = spec.flags();
+        if (backend instanceof RamBackend.Host || backend instanceof RamBackend.RamDevice) {
+            f |= RamFlags.PREALLOC;
+        }
+        if (mapping.readOnlyFd()) {
+            f |= RamFlags.READONLY_FD;
+        }
+        this.flags = f;
+        this.maxLength = mapping.mappedLength();
+        this.mapping = mapping;
+        this.resized = resized;
         this.arena = Arena.ofShared();
-        // Reserve lazily (MAP_NORESERVE): a 4 GiB guest costs nothing until it is touched.
-        this.segment = mmapAnonymous(size).reinterpret(size, arena, seg -> munmap(seg, size));
-    }
-
-    private static final java.lang.foreign.Linker LINKER = java.lang.foreign.Linker.nativeLinker();
-    private static final java.lang.invoke.MethodHandle MMAP = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("mmap").orElseThrow(),
-            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS,
-                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
-                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
-                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG));
-    private static final java.lang.invoke.MethodHandle MUNMAP = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("munmap").orElseThrow(),
-            java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
-                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG));
-
-    private static MemorySegment mmapAnonymous(long size) {
-        try {
-            // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, size, 3, 0x02 | 0x20 | 0x4000, -1, 0L);
-            if (p.address() == -1L) {
-                throw new IllegalStateException("mmap of " + size + " bytes failed");
-            }
-            return p;
-        } catch (Throwable t) {
-            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
-        }
-    }
-
-    private static void munmap(MemorySegment seg, long size) {
-        try {
-            int rc = (int) MUNMAP.invokeExact(seg, size);
-            assert rc == 0;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        // The arena's close runs the cleanup once, after the JDK has waited out every thread that
+        // was inside an access: that is what makes release safe against concurrent readers.
+        this.maxSegment = mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release());
+        this.usedLength = spec.usedLength();
+        this.usedSegment = maxSegment.asSlice(0, spec.usedLength());
     }
 
     /**
-     * Allocates anonymous RAM.
+     * Allocates anonymous private RAM ({@code qemu_ram_alloc}), reserved lazily.
      *
      * @param idstr block name
-     * @param size size in bytes
+     * @param size size in bytes, &gt; 0
      * @return the block
+     * @throws InvalidRamBlockException for size 0 or a size that overflows when page aligned
+     * @throws RamBackendException if mmap fails
      */
     public static RamBlock anonymous(String idstr, long size) {
-        return new RamBlock(idstr, size);
+        return builder(idstr, size).build();
     }
 
-    /** @return the block's name */
+    /**
+     * Starts describing a block; anonymous private memory unless a backend is chosen.
+     *
+     * @param idstr block name, unique within a {@link RamList}
+     * @param size used length in bytes, &gt; 0
+     * @return a builder
+     */
+    public static Builder builder(String idstr, long size) {
+        return new Builder(idstr, size);
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    /** @return the block's name ({@code RAMBlock.idstr}) */
     public String idstr() {
         return idstr;
     }
 
-    /** @return bytes in use */
+    /** @return where the bytes come from */
+    public RamBackend backend() {
+        return backend;
+    }
+
+    /** @return the {@link RamFlags} bits in force (including implied PREALLOC and READONLY_FD) */
+    public int flags() {
+        return flags;
+    }
+
+    /** @return bytes in use, as requested (not page aligned) */
     public long usedLength() {
         return usedLength;
     }
 
-    /** @return the host memory */
-    public MemorySegment segment() {
-        return segment;
+    /** @return bytes reserved, page aligned; equal to the aligned used length unless resizeable */
+    public long maxLength() {
+        return maxLength;
     }
 
-    /** @return offset in the ram-address space */
+    /** @return host page size backing the block ({@code qemu_ram_pagesize}): 4 KiB, or the huge page size */
+    public long pageSize() {
+        return mapping.pageSize();
+    }
+
+    /**
+     * Returns the memory in use: {@link #usedLength()} bytes in the block's shared arena. Accesses
+     * after the block is released throw {@link IllegalStateException}; accesses to a page whose file
+     * was truncated throw {@code InternalError} (use the checked accessors to turn that into an error).
+     *
+     * @return the host memory ({@code RAMBlock.host}, {@code qemu_map_ram_ptr})
+     */
+    public MemorySegment segment() {
+        return usedSegment;
+    }
+
+    /** @return the whole reservation, {@link #maxLength()} bytes, in the block's arena */
+    public MemorySegment maxSegment() {
+        return maxSegment;
+    }
+
+    /** @return the host address of byte 0 */
+    public long hostAddress() {
+        return maxSegment.address();
+    }
+
+    /**
+     * Returns the block's offset in its list's ram_addr space ({@code RAMBlock.offset}); 0 while no
+     * {@link RamList} holds it (as if it were alone in a list, where QEMU would also place it at 0).
+     *
+     * @return the ram_addr of byte 0
+     */
     public long offset() {
         return offset;
+    }
+
+    /** @return the list holding the block, or null */
+    public RamList ramList() {
+        return list;
+    }
+
+    /** @return the descriptor behind the block ({@code qemu_get_ram_fd}), -1 if none; closed when the block is released, so {@code dup} it to keep it */
+    public int fd() {
+        return mapping.fd();
+    }
+
+    /** @return where the mapping starts in the fd's file ({@code qemu_ram_get_fd_offset}) */
+    public long fdOffset() {
+        return mapping.fdOffset();
+    }
+
+    /** @return whether writes reach other mappers of the fd ({@code qemu_ram_is_shared}) */
+    public boolean isShared() {
+        return (flags & RamFlags.SHARED) != 0;
+    }
+
+    /** @return whether the mapping is read-only */
+    public boolean isReadOnly() {
+        return (flags & RamFlags.READONLY) != 0;
+    }
+
+    /** @return whether {@link #resize(long)} may change the used length ({@code qemu_ram_is_resizeable}) */
+    public boolean isResizeable() {
+        return (flags & RamFlags.RESIZEABLE) != 0;
+    }
+
+    /** @return whether this is RAM device memory (access with guest access sizes only) */
+    public boolean isRamDevice() {
+        return backend instanceof RamBackend.RamDevice;
+    }
+
+    /** @return whether {@code MADV_HUGEPAGE} was asked for and accepted */
+    public boolean isHugepageAdvised() {
+        return mapping.hugepageAdvised();
+    }
+
+    /** @return whether the last reference is gone and the memory unmapped */
+    public boolean isReleased() {
+        return !arena.scope().isAlive();
+    }
+
+    /** @return whether a checked access hit SIGBUS (backing store gone) */
+    public boolean isBroken() {
+        return brokenReason != null;
+    }
+
+    /** @return why the block is broken, or null */
+    public String brokenReason() {
+        return brokenReason;
+    }
+
+    /**
+     * Tells whether a host address lies in the reservation ({@code host - block->host < max_length}).
+     *
+     * @param hostAddress a host address
+     * @return true if it is inside
+     */
+    public boolean containsHost(long hostAddress) {
+        return Long.compareUnsigned(hostAddress - maxSegment.address(), maxLength) < 0;
+    }
+
+    // ------------------------------------------------------------------ checked access
+
+    /**
+     * Copies block bytes out, turning SIGBUS into an error: the bulk read of the access path.
+     *
+     * @param ramOffset first byte in the block
+     * @param dst destination
+     * @param dstOffset where in {@code dst}
+     * @param length bytes
+     * @return {@link MemTxResult#OK}; {@link MemTxResult#DECODE_ERROR} if the range is outside the
+     *     used length; {@link MemTxResult#ERROR} if the block is broken or released
+     * @implNote Allocation-free unless the access faults.
+     */
+    public int read(long ramOffset, MemorySegment dst, long dstOffset, long length) {
+        if (!inUse(ramOffset, length)) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        if (brokenReason != null) {
+            return MemTxResult.ERROR;
+        }
+        try {
+            MemorySegment.copy(usedSegment, ramOffset, dst, dstOffset, length);
+            return MemTxResult.OK;
+        } catch (InternalError e) {
+            markBroken(ramOffset, length, e);
+            return MemTxResult.ERROR;
+        } catch (IllegalStateException released) {
+            return MemTxResult.ERROR;
+        }
+    }
+
+    /**
+     * Copies bytes into the block, turning SIGBUS into an error.
+     *
+     * @param ramOffset first byte in the block
+     * @param src source
+     * @param srcOffset where in {@code src}
+     * @param length bytes
+     * @return {@link MemTxResult#OK}; {@link MemTxResult#DECODE_ERROR} if the range is outside the
+     *     used length; {@link MemTxResult#ACCESS_ERROR} if the mapping is read-only;
+     *     {@link MemTxResult#ERROR} if the block is broken or released
+     * @implNote Allocation-free unless the access faults.
+     */
+    public int write(long ramOffset, MemorySegment src, long srcOffset, long length) {
+        if (!inUse(ramOffset, length)) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        if (isReadOnly()) {
+            return MemTxResult.ACCESS_ERROR;
+        }
+        if (brokenReason != null) {
+            return MemTxResult.ERROR;
+        }
+        try {
+            MemorySegment.copy(src, srcOffset, usedSegment, ramOffset, length);
+            return MemTxResult.OK;
+        } catch (InternalError e) {
+            markBroken(ramOffset, length, e);
+            return MemTxResult.ERROR;
+        } catch (IllegalStateException released) {
+            return MemTxResult.ERROR;
+        }
+    }
+
+    /**
+     * Loads 8 bytes in host byte order ({@code ldq_he_p}) with SIGBUS checking.
+     *
+     * @param ramOffset byte offset in the block
+     * @return the value
+     * @throws RamBlockBrokenException if the backing store is gone (now or before)
+     * @throws IndexOutOfBoundsException outside the used length
+     * @throws IllegalStateException after release
+     */
+    public long ldqHe(long ramOffset) {
+        checkNotBroken();
+        try {
+            return usedSegment.get(LONG, ramOffset);
+        } catch (InternalError e) {
+            throw markBroken(ramOffset, 8, e);
+        }
+    }
+
+    /**
+     * Stores 8 bytes in host byte order ({@code stq_he_p}) with SIGBUS checking.
+     *
+     * @param ramOffset byte offset in the block
+     * @param value the value
+     * @throws RamBlockBrokenException if the backing store is gone (now or before)
+     * @throws IndexOutOfBoundsException outside the used length
+     * @throws IllegalStateException after release
+     * @throws UnsupportedOperationException if the mapping is read-only
+     */
+    public void stqHe(long ramOffset, long value) {
+        checkNotBroken();
+        checkWritable();
+        try {
+            usedSegment.set(LONG, ramOffset, value);
+        } catch (InternalError e) {
+            throw markBroken(ramOffset, 8, e);
+        }
+    }
+
+    /**
+     * Loads 4 bytes in host byte order ({@code ldl_he_p}) with SIGBUS checking.
+     *
+     * @param ramOffset byte offset in the block
+     * @return the value
+     * @throws RamBlockBrokenException if the backing store is gone (now or before)
+     * @throws IndexOutOfBoundsException outside the used length
+     * @throws IllegalStateException after release
+     */
+    public int ldlHe(long ramOffset) {
+        checkNotBroken();
+        try {
+            return usedSegment.get(INT, ramOffset);
+        } catch (InternalError e) {
+            throw markBroken(ramOffset, 4, e);
+        }
+    }
+
+    /**
+     * Stores 4 bytes in host byte order ({@code stl_he_p}) with SIGBUS checking.
+     *
+     * @param ramOffset byte offset in the block
+     * @param value the value
+     * @throws RamBlockBrokenException if the backing store is gone (now or before)
+     * @throws IndexOutOfBoundsException outside the used length
+     * @throws IllegalStateException after release
+     * @throws UnsupportedOperationException if the mapping is read-only
+     */
+    public void stlHe(long ramOffset, int value) {
+        checkNotBroken();
+        checkWritable();
+        try {
+            usedSegment.set(INT, ramOffset, value);
+        } catch (InternalError e) {
+            throw markBroken(ramOffset, 4, e);
+        }
+    }
+
+    // ------------------------------------------------------------------ backing store operations
+
+    /**
+     * Writes a range back to the backing file and waits ({@code qemu_ram_msync} /
+     * {@code qemu_ram_writeback}: {@code msync(MS_SYNC)} on the page-aligned cover of the range).
+     * Does nothing for blocks without a file descriptor.
+     *
+     * @param ramOffset first byte
+     * @param length bytes
+     * @throws InvalidRamBlockException if the range is outside the reservation
+     * @throws RamBackendException if msync fails (EIO: the disk is full or failing)
+     */
+    public void msync(long ramOffset, long length) {
+        checkRange("msync", ramOffset, length, maxLength);
+        if (mapping.fd() < 0 || length == 0) {
+            return;
+        }
+        long page = LinuxCalls.pageSize();
+        long start = ramOffset & -page;
+        long end = RamMapper.alignUp(ramOffset + length, page);
+        try {
+            LinuxCalls.msync(maxSegment.asSlice(start, end - start), end - start, Linux.MS_SYNC());
+        } catch (NativeCallException e) {
+            throw new RamBackendException(idstr, "msync of [0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")", e);
+        }
+    }
+
+    /**
+     * Writes the whole block back ({@link #msync(long, long)} over the used length).
+     *
+     * @throws RamBackendException if msync fails
+     */
+    public void msync() {
+        msync(0, usedLength);
+    }
+
+    /**
+     * Drops a range's contents so the host can reclaim the memory ({@code ram_block_discard_range}):
+     * shared fd-backed blocks punch a hole in the file ({@code FALLOC_FL_PUNCH_HOLE}) and drop the
+     * pages ({@code MADV_DONTNEED}); private blocks drop their pages, so anonymous memory reads as
+     * zero and a private file mapping reads the file again.
+     *
+     * @param ramOffset first byte, a multiple of {@link #pageSize()}
+     * @param length bytes, a multiple of {@link #pageSize()}
+     * @throws InvalidRamBlockException if the range is unaligned or outside the reservation
+     * @throws RamBackendException if the block does not own its memory, or the kernel refuses
+     */
+    public void discard(long ramOffset, long length) {
+        checkRange("discard", ramOffset, length, maxLength);
+        long page = pageSize();
+        if (((ramOffset | length) & (page - 1)) != 0) {
+            throw new InvalidRamBlockException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
+                    + Long.toHexString(length) + ") is not aligned to the page size 0x" + Long.toHexString(page));
+        }
+        if (!mapping.ownsMemory()) {
+            throw new RamBackendException(idstr, "cannot discard caller-owned memory (" + backend + ")");
+        }
+        if (length == 0) {
+            return;
+        }
+        try {
+            if (mapping.fd() >= 0 && isShared()) {
+                LinuxCalls.fallocate(mapping.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(),
+                        mapping.fdOffset() + ramOffset, length);
+            }
+            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, Linux.MADV_DONTNEED());
+        } catch (NativeCallException e) {
+            throw new RamBackendException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
+                    + Long.toHexString(length) + ")", e);
+        }
+    }
+
+    /**
+     * Changes the used length of a resizeable block ({@code qemu_ram_resize}). Call under the owning
+     * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it.
+     * Bytes beyond the old used length keep whatever the reservation held.
+     *
+     * @param newSize the new used length, &gt; 0
+     * @throws InvalidRamBlockException if the block is not resizeable and {@code newSize} differs
+     *     from the used length ("size mismatch"), or {@code newSize} exceeds {@link #maxLength()}
+     */
+    public synchronized void resize(long newSize) {
+        long old = usedLength;
+        if (!isResizeable()) {
+            if (newSize != old) {
+                throw new InvalidRamBlockException(idstr, "size mismatch: 0x" + Long.toHexString(newSize)
+                        + " != 0x" + Long.toHexString(old) + " and the block is not resizeable");
+            }
+            return;
+        }
+        if (newSize <= 0 || newSize > maxLength) {
+            throw new InvalidRamBlockException(idstr, "size 0x" + Long.toHexString(newSize) + " is 0 or larger than max length 0x"
+                    + Long.toHexString(maxLength));
+        }
+        if (newSize == old) {
+            return;
+        }
+        RamList l = list;
+        if (l != null) {
+            l.notifyResize(this, old, newSize);
+        }
+        usedSegment = maxSegment.asSlice(0, newSize);
+        usedLength = newSize; // volatile: publishes the segment written just before
+        if (resized != null) {
+            resized.resized(idstr, newSize, maxSegment);
+        }
+    }
+
+    // ------------------------------------------------------------------ lifetime
+
+    /**
+     * Takes a reference that keeps the memory mapped until the matching {@link #unref()}
+     * ({@code memory_region_ref} on the owner).
+     *
+     * @return this block
+     * @throws IllegalStateException if the block is already released
+     */
+    public RamBlock ref() {
+        for (;;) {
+            int r = refs.get();
+            if (r <= 0) {
+                throw released("ref");
+            }
+            if (refs.compareAndSet(r, r + 1)) {
+                return this;
+            }
+        }
+    }
+
+    /**
+     * Drops a reference taken with {@link #ref()}; the last one releases the block.
+     *
+     * @throws IllegalStateException if no reference is held
+     */
+    public void unref() {
+        for (;;) {
+            int r = refs.get();
+            if (r <= 0) {
+                throw released("unref");
+            }
+            if (refs.compareAndSet(r, r - 1)) {
+                if (r == 1) {
+                    free();
+                }
+                return;
+            }
+        }
+    }
+
+    /** @return the number of references held (diagnostics) */
+    public int refCount() {
+        return Math.max(0, refs.get());
+    }
+
+    /**
+     * Drops the creator's reference; idempotent. When no {@link #ref()} is outstanding the block is
+     * released now: it leaves its list, waits out concurrent accesses, unmaps and closes its fd.
+     *
+     * @throws RamBackendException if munmap or close failed (the block is released anyway)
+     */
+    @Override
+    public void close() {
+        if (creatorReleased.compareAndSet(false, true)) {
+            unref();
+        }
+    }
+
+    /** QEMU's {@code qemu_ram_free}: leave the list, then close the arena (munmap + close once). */
+    private void free() {
+        RamList l = list;
+        if (l != null) {
+            l.remove(this);
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        for (;;) {
+            try {
+                arena.close();
+                return;
+            } catch (IllegalStateException busy) {
+                // A native call holds the segment (a pread/pwrite into guest RAM): closing is refused
+                // rather than waited for, so wait here; accesses from Java code are waited out by close.
+                if (!arena.scope().isAlive()) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new RamBackendException(idstr, "release: the memory stayed in use by a native call for 10 s");
+                }
+                Thread.onSpinWait();
+                Thread.yield();
+            } catch (NativeCallException e) {
+                throw new RamBackendException(idstr, "release", e);
+            }
+        }
+    }
+
+    // package-private hooks for RamList, called under its lock
+    void placeInList(RamList l, long ramOffset) {
+        this.offset = ramOffset;
+        this.list = l;
+    }
+
+    void leaveList() {
+        this.list = null;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private boolean inUse(long ramOffset, long length) {
+        long used = usedLength;
+        return ramOffset >= 0 && length >= 0 && ramOffset <= used - length;
+    }
+
+    private void checkNotBroken() {
+        String why = brokenReason;
+        if (why != null) {
+            throw new RamBlockBrokenException(idstr, why, null);
+        }
+    }
+
+    private void checkWritable() {
+        if (isReadOnly()) {
+            throw new UnsupportedOperationException("RAM block '" + idstr + "' is mapped read-only");
+        }
+    }
+
+    private RamBlockBrokenException markBroken(long ramOffset, long length, InternalError e) {
+        String why = "SIGBUS on [0x" + Long.toHexString(ramOffset) + ", +0x" + Long.toHexString(length)
+                + "): the backing store is gone (file truncated, memfd shrunk or hugetlb pool empty)";
+        if (brokenReason == null) {
+            brokenReason = why; // racy first-writer-wins is fine: every candidate says the block is broken
+        }
+        return new RamBlockBrokenException(idstr, why, e);
+    }
+
+    private void checkRange(String what, long ramOffset, long length, long limit) {
+        if (ramOffset < 0 || length < 0 || ramOffset > limit - length) {
+            throw new InvalidRamBlockException(idstr, what + " of [0x" + Long.toHexString(ramOffset) + ", +0x"
+                    + Long.toHexString(length) + ") is outside the block (0x" + Long.toHexString(limit) + " bytes)");
+        }
+    }
+
+    private IllegalStateException released(String op) {
+        return new IllegalStateException("RAM block '" + idstr + "': " + op + " after the last reference was dropped");
+    }
+
+    @Override
+    public String toString() {
+        return "RamBlock[" + idstr + " offset=0x" + Long.toHexString(offset) + " used=0x" + Long.toHexString(usedLength)
+                + " max=0x" + Long.toHexString(maxLength) + " " + backend + " flags=" + RamFlags.toString(flags)
+                + (isReleased() ? " released" : "") + (isBroken() ? " broken" : "") + "]";
+    }
+
+    // ------------------------------------------------------------------ builder
+
+    /**
+     * Describes a block before it is mapped. Defaults: anonymous, private, {@code NORESERVE}, not
+     * resizeable, page alignment (2 MiB for anonymous blocks of 2 MiB or more, QEMU's
+     * {@code QEMU_VMALLOC_ALIGN}), no hints. Memfd and fd backends default to shared.
+     *
+     * <p><b>Thread safety.</b> Not thread-safe; use from one thread, then {@link #build()}.
+     */
+    public static final class Builder {
+        private final String idstr;
+        private final long size;
+        private RamBackend backend = new RamBackend.Anonymous();
+        private Boolean shared;
+        private int flags = RamFlags.NORESERVE;
+        private int badFlags;
+        private long maxLength;
+        private ResizeCallback resized;
+        private long align = 1;
+        private boolean hugepages;
+        private boolean prealloc;
+
+        private Builder(String idstr, long size) {
+            this.idstr = Objects.requireNonNull(idstr, "idstr");
+            this.size = size;
+        }
+
+        /**
+         * Chooses the backend.
+         *
+         * @param b the backend
+         * @return this builder
+         */
+        public Builder backend(RamBackend b) {
+            this.backend = Objects.requireNonNull(b, "backend");
+            return this;
+        }
+
+        /** @return this builder, with anonymous memory */
+        public Builder anonymous() {
+            return backend(new RamBackend.Anonymous());
+        }
+
+        /** @return this builder, with a sealed memfd (shared by default) */
+        public Builder memfd() {
+            return backend(new RamBackend.Memfd(false));
+        }
+
+        /**
+         * Uses a file at offset 0, created if missing (private unless {@link #shared(boolean)}).
+         *
+         * @param path the file
+         * @return this builder
+         */
+        public Builder file(Path path) {
+            return backend(new RamBackend.File(path, 0, true));
+        }
+
+        /**
+         * Uses an existing file at an offset.
+         *
+         * @param path the file
+         * @param offset where the block starts in it, page aligned
+         * @return this builder
+         */
+        public Builder file(Path path, long offset) {
+            return backend(new RamBackend.File(path, offset, false));
+        }
+
+        /**
+         * Uses a descriptor the caller holds (duplicated; shared by default).
+         *
+         * @param fd the descriptor
+         * @param offset where the block starts in its file, page aligned
+         * @return this builder
+         */
+        public Builder fd(int fd, long offset) {
+            return backend(new RamBackend.Fd(fd, offset));
+        }
+
+        /**
+         * Uses caller-owned memory ({@code qemu_ram_alloc_from_ptr}).
+         *
+         * @param host native memory of at least the size
+         * @return this builder
+         */
+        public Builder host(MemorySegment host) {
+            return backend(new RamBackend.Host(host));
+        }
+
+        /**
+         * Uses caller-owned device memory ({@code memory_region_init_ram_device_ptr}).
+         *
+         * @param host native device memory of at least the size
+         * @return this builder
+         */
+        public Builder ramDevice(MemorySegment host) {
+            return backend(new RamBackend.RamDevice(host));
+        }
+
+        /**
+         * Maps {@code MAP_SHARED} (true) or {@code MAP_PRIVATE} (false) ({@code share=on|off}).
+         *
+         * @param on whether to share
+         * @return this builder
+         */
+        public Builder shared(boolean on) {
+            this.shared = on;
+            return this;
+        }
+
+        /** @return this builder, with a read-only mapping of a read-only fd ({@code readonly=on}) */
+        public Builder readOnly() {
+            flags |= RamFlags.READONLY | RamFlags.READONLY_FD;
+            return this;
+        }
+
+        /**
+         * Reserves swap for the mapping (false) or not ({@code MAP_NORESERVE}, the default).
+         *
+         * @param on whether to skip the reservation
+         * @return this builder
+         */
+        public Builder noreserve(boolean on) {
+            flags = on ? flags | RamFlags.NORESERVE : flags & ~RamFlags.NORESERVE;
+            return this;
+        }
+
+        /**
+         * Sets QEMU {@code RAM_*} bits ({@link RamFlags}); replaces earlier flag choices, and
+         * {@link RamFlags#SHARED} decides sharing unless {@link #shared(boolean)} is called later.
+         *
+         * @param ramFlags the bits; unknown bits make {@link #build()} fail
+         * @return this builder
+         */
+        public Builder flags(int ramFlags) {
+            this.badFlags = ramFlags & ~RamFlags.ALLOWED;
+            this.flags = ramFlags & RamFlags.ALLOWED;
+            this.shared = (ramFlags & RamFlags.SHARED) != 0;
+            if ((ramFlags & RamFlags.RESIZEABLE) != 0 && maxLength == 0) {
+                maxLength = size;
+            }
+            return this;
+        }
+
+        /**
+         * Makes the block resizeable up to {@code maxLength} ({@code qemu_ram_alloc_resizeable}):
+         * the whole maximum is reserved up front with {@code MAP_NORESERVE}.
+         *
+         * @param maxLength bytes to reserve, at least the size
+         * @param callback told of each new used length, or null
+         * @return this builder
+         */
+        public Builder resizeable(long maxLength, ResizeCallback callback) {
+            this.flags |= RamFlags.RESIZEABLE | RamFlags.NORESERVE;
+            this.maxLength = maxLength;
+            this.resized = callback;
+            return this;
+        }
+
+        /**
+         * Aligns the host address ({@code qemu_ram_mmap}'s align), a power of two.
+         *
+         * @param bytes the alignment
+         * @return this builder
+         */
+        public Builder align(long bytes) {
+            this.align = bytes;
+            return this;
+        }
+
+        /** @return this builder, advising transparent huge pages ({@code MADV_HUGEPAGE}); hugetlbfs files and {@code MFD_HUGETLB} memfds use huge pages anyway */
+        public Builder hugepages() {
+            this.hugepages = true;
+            return this;
+        }
+
+        /** @return this builder, allocating the file's blocks ({@code fallocate}) and populating every page up front ({@code prealloc=on}) */
+        public Builder prealloc() {
+            this.prealloc = true;
+            return this;
+        }
+
+        /**
+         * Validates, maps and returns the block.
+         *
+         * @return the new block, not yet in any {@link RamList}
+         * @throws InvalidRamBlockException for bad arguments (nothing is mapped or opened)
+         * @throws RamBackendException if a syscall fails (everything done so far is undone)
+         */
+        public RamBlock build() {
+            RamSpec spec = validate();
+            RamMapping m = RamMapper.map(spec);
+            return new RamBlock(spec, m, resized);
+        }
+
+        private RamSpec validate() {
+            if (badFlags != 0) {
+                throw new InvalidRamBlockException(idstr, "unknown or unsupported RAM flags 0x" + Integer.toHexString(badFlags)
+                        + " (allowed: " + RamFlags.toString(RamFlags.ALLOWED) + ")");
+            }
+            long limit = Long.MAX_VALUE - (1L << 30); // room for page and alignment rounding
+            if (size <= 0 || size > limit) {
+                throw new InvalidRamBlockException(idstr, "size 0x" + Long.toHexString(size) + " must be > 0 and <= 0x"
+                        + Long.toHexString(limit));
+            }
+            long max = (flags & RamFlags.RESIZEABLE) != 0 ? maxLength : size;
+            if (max < size || max > limit) {
+                throw new InvalidRamBlockException(idstr, "max length 0x" + Long.toHexString(max) + " is below the size 0x"
+                        + Long.toHexString(size) + " or above 0x" + Long.toHexString(limit));
+            }
+            if (align <= 0 || (align & (align - 1)) != 0 || align > (1L << 30)) {
+                throw new InvalidRamBlockException(idstr, "alignment 0x" + Long.toHexString(align) + " is not a power of two <= 1 GiB");
+            }
+            boolean isShared = shared != null ? shared
+                    : backend instanceof RamBackend.Memfd || backend instanceof RamBackend.Fd;
+            int f = isShared ? flags | RamFlags.SHARED : flags & ~RamFlags.SHARED;
+            if (backend instanceof RamBackend.Memfd && (f & RamFlags.READONLY) != 0) {
+                throw new InvalidRamBlockException(idstr, "a read-only memfd block would hold only zeros");
+            }
+            if (backend instanceof RamBackend.Anonymous && (f & RamFlags.READONLY_FD) != 0) {
+                f &= ~RamFlags.READONLY_FD; // no fd: READONLY alone says it all
+            }
+            return new RamSpec(idstr, backend, f, size, max, align, hugepages, prealloc);
+        }
     }
 }

@@ -1,0 +1,357 @@
+package dev.guestmem.ram;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One machine's RAM blocks and their ram_addr space: QEMU's {@code ram_list} with
+ * {@code find_ram_offset}, {@code qemu_get_ram_block}, {@code qemu_ram_block_from_host},
+ * {@code qemu_ram_addr_from_host}, {@code qemu_ram_block_by_name} and the
+ * {@code RAMBlockNotifier} hooks. A {@code MemorySystem} holds one; it also works standalone.
+ *
+ * <h2 id="placement">Placement</h2>
+ * {@link #add(RamBlock)} places a block like QEMU's {@code find_ram_offset}: the first block goes
+ * at 0; otherwise every gap that starts after a block (its end rounded up to 64 target pages, one
+ * {@code long} of dirty bitmap, so bitmap syncs take the word-at-a-time path) is a candidate, and
+ * the smallest gap that fits {@link RamBlock#maxLength()} wins, ties to the first found.
+ *
+ * <p><b>Thread safety.</b> {@link #add}, {@link #remove}, {@link #addNotifier} and resizes are
+ * serialised by the list's own lock ({@code ram_list.mutex}). Lookups take no lock: they read an
+ * immutable snapshot published with a volatile store after each change (release; pairs with the
+ * volatile load at the start of every lookup), so a lookup sees either the old or the new set of
+ * blocks, never a mix.
+ */
+public final class RamList {
+    /** Target page bits used for the ram_addr space (4 KiB, as the dirty bitmaps). */
+    public static final int TARGET_PAGE_BITS = 12;
+    /** Block starts are rounded to this: 64 pages, one long of each dirty bitmap. */
+    public static final long OFFSET_ALIGN = (long) Long.SIZE << TARGET_PAGE_BITS;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final List<RamBlockNotifier> notifiers = new CopyOnWriteArrayList<>();
+    /** Blocks ordered by ram_addr offset; replaced, never mutated. */
+    private volatile RamBlock[] byOffset = new RamBlock[0];
+    /** Same blocks ordered by host address; replaced with {@link #byOffset}. */
+    private volatile RamBlock[] byHost = new RamBlock[0];
+    /** QEMU's {@code ram_list.mru_block}: a racy hint, any value is correct to start from. */
+    private volatile RamBlock mru;
+
+    /** Creates an empty list. */
+    public RamList() {
+    }
+
+    /**
+     * A host address resolved to a block ({@code qemu_ram_block_from_host}).
+     *
+     * @param block the block holding the address
+     * @param offset offset inside the block (rounded down to a page if asked)
+     */
+    public record HostLocation(RamBlock block, long offset) {
+        /** @return the ram_addr of the location ({@code block.offset() + offset}) */
+        public long ramAddr() {
+            return block.offset() + offset;
+        }
+    }
+
+    /**
+     * Adds a block and places it in the ram_addr space ({@code ram_block_add}); notifiers hear of it.
+     *
+     * @param block a block not in any list and not released
+     * @return the ram_addr offset given to it
+     * @throws InvalidRamBlockException if another block has the same idstr, or the block is in a list
+     * @throws IllegalStateException if the block is released
+     */
+    public long add(RamBlock block) {
+        lock.lock();
+        try {
+            if (block.isReleased()) {
+                throw new IllegalStateException("RAM block '" + block.idstr() + "' is released");
+            }
+            if (block.ramList() != null) {
+                throw new InvalidRamBlockException(block.idstr(), "already in a RAM list at offset 0x" + Long.toHexString(block.offset()));
+            }
+            for (RamBlock b : byOffset) {
+                if (b.idstr().equals(block.idstr())) {
+                    throw new InvalidRamBlockException(block.idstr(), "a block with this name is already registered");
+                }
+            }
+            long offset = findRamOffset(byOffset, block.maxLength());
+            if (offset == RamBlock.RAM_ADDR_INVALID) {
+                throw new InvalidRamBlockException(block.idstr(), "no gap of 0x" + Long.toHexString(block.maxLength())
+                        + " bytes left in the ram_addr space");
+            }
+            block.placeInList(this, offset);
+            RamBlock[] next = Arrays.copyOf(byOffset, byOffset.length + 1);
+            next[next.length - 1] = block;
+            publish(next);
+            for (RamBlockNotifier n : notifiers) {
+                n.ramBlockAdded(block);
+            }
+            return offset;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Removes a block ({@code qemu_ram_free}'s list part); notifiers hear of it first. Releasing the
+     * block's last reference calls this itself.
+     *
+     * @param block the block
+     * @return whether it was in this list
+     */
+    public boolean remove(RamBlock block) {
+        lock.lock();
+        try {
+            if (block.ramList() != this) {
+                return false;
+            }
+            for (RamBlockNotifier n : notifiers) {
+                n.ramBlockRemoved(block);
+            }
+            RamBlock[] cur = byOffset;
+            List<RamBlock> next = new ArrayList<>(cur.length);
+            for (RamBlock b : cur) {
+                if (b != block) {
+                    next.add(b);
+                }
+            }
+            publish(next.toArray(new RamBlock[0]));
+            if (mru == block) {
+                mru = null;
+            }
+            block.leaveList();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Registers a notifier ({@code ram_block_notifier_add}); it hears of every block already in the
+     * list at once, as in QEMU.
+     *
+     * @param notifier the notifier
+     */
+    public void addNotifier(RamBlockNotifier notifier) {
+        lock.lock();
+        try {
+            notifiers.add(notifier);
+            for (RamBlock b : byOffset) {
+                notifier.ramBlockAdded(b);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Unregisters a notifier ({@code ram_block_notifier_remove}).
+     *
+     * @param notifier the notifier
+     */
+    public void removeNotifier(RamBlockNotifier notifier) {
+        lock.lock();
+        try {
+            notifiers.remove(notifier);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void notifyResize(RamBlock block, long oldSize, long newSize) {
+        lock.lock();
+        try {
+            for (RamBlockNotifier n : notifiers) {
+                n.ramBlockResized(block, oldSize, newSize);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ lookups (lock-free)
+
+    /** @return the blocks ordered by ram_addr offset (a snapshot) */
+    public List<RamBlock> blocks() {
+        return List.of(byOffset);
+    }
+
+    /**
+     * Finds a block by name ({@code qemu_ram_block_by_name}).
+     *
+     * @param idstr the name
+     * @return the block, or null
+     */
+    public RamBlock blockByName(String idstr) {
+        for (RamBlock b : byOffset) {
+            if (b.idstr().equals(idstr)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Finds the block holding a ram_addr ({@code qemu_get_ram_block}:
+     * {@code addr - block->offset < block->max_length}).
+     *
+     * @param ramAddr an address in the ram_addr space
+     * @return the block, or null if no block holds it (QEMU aborts)
+     */
+    public RamBlock blockFromRamAddr(long ramAddr) {
+        RamBlock hint = mru;
+        if (hint != null && Long.compareUnsigned(ramAddr - hint.offset(), hint.maxLength()) < 0 && hint.ramList() == this) {
+            return hint;
+        }
+        RamBlock[] blocks = byOffset;
+        int lo = 0;
+        int hi = blocks.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            RamBlock b = blocks[mid];
+            if (Long.compareUnsigned(ramAddr, b.offset()) < 0) {
+                hi = mid - 1;
+            } else if (Long.compareUnsigned(ramAddr - b.offset(), b.maxLength()) >= 0) {
+                lo = mid + 1;
+            } else {
+                mru = b;
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Resolves a host address to a block and offset ({@code qemu_ram_block_from_host}).
+     *
+     * @param hostAddress a host address
+     * @param roundOffset round the offset down to the block's page size
+     * @return the location, or null if no block's reservation holds the address
+     */
+    public HostLocation blockFromHost(long hostAddress, boolean roundOffset) {
+        RamBlock b = findHost(hostAddress);
+        if (b == null) {
+            return null;
+        }
+        long off = hostAddress - b.hostAddress();
+        if (roundOffset) {
+            off &= -b.pageSize();
+        }
+        return new HostLocation(b, off);
+    }
+
+    /**
+     * Returns the ram_addr of a host address ({@code qemu_ram_addr_from_host}).
+     *
+     * @param hostAddress a host address
+     * @return its ram_addr, or {@link RamBlock#RAM_ADDR_INVALID}
+     */
+    public long ramAddrFromHost(long hostAddress) {
+        RamBlock b = findHost(hostAddress);
+        return b == null ? RamBlock.RAM_ADDR_INVALID : b.offset() + (hostAddress - b.hostAddress());
+    }
+
+    /** @return one past the last page used by any block ({@code last_ram_page}), in target pages */
+    public long lastRamPage() {
+        long last = 0;
+        for (RamBlock b : byOffset) {
+            last = Math.max(last, b.offset() + b.maxLength());
+        }
+        return (last + (1L << TARGET_PAGE_BITS) - 1) >>> TARGET_PAGE_BITS;
+    }
+
+    private RamBlock findHost(long hostAddress) {
+        RamBlock hint = mru;
+        if (hint != null && hint.containsHost(hostAddress) && hint.ramList() == this) {
+            return hint;
+        }
+        RamBlock[] blocks = byHost;
+        int lo = 0;
+        int hi = blocks.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            RamBlock b = blocks[mid];
+            if (Long.compareUnsigned(hostAddress, b.hostAddress()) < 0) {
+                hi = mid - 1;
+            } else if (!b.containsHost(hostAddress)) {
+                lo = mid + 1;
+            } else {
+                mru = b;
+                return b;
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------ placement
+
+    /**
+     * QEMU's {@code find_ram_offset} over {@code blocks}: 0 for an empty list, else the start of the
+     * smallest gap after some block (rounded up to {@link #OFFSET_ALIGN}) that holds {@code size}.
+     *
+     * @param blocks the placed blocks, any order
+     * @param size bytes needed, &gt; 0
+     * @return the offset, or {@link RamBlock#RAM_ADDR_INVALID} if nothing fits
+     */
+    static long findRamOffset(RamBlock[] blocks, long size) {
+        long[] offsets = new long[blocks.length];
+        long[] lengths = new long[blocks.length];
+        for (int i = 0; i < blocks.length; i++) {
+            offsets[i] = blocks[i].offset();
+            lengths[i] = blocks[i].maxLength();
+        }
+        return findRamOffset(offsets, lengths, size);
+    }
+
+    /**
+     * {@link #findRamOffset(RamBlock[], long)} on plain arrays (for tests and tools).
+     *
+     * @param offsets block offsets
+     * @param lengths block max lengths
+     * @param size bytes needed, &gt; 0
+     * @return the offset, or {@link RamBlock#RAM_ADDR_INVALID} if nothing fits
+     */
+    static long findRamOffset(long[] offsets, long[] lengths, long size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("size 0x" + Long.toHexString(size) + " must be > 0 (it would hand out one offset twice)");
+        }
+        if (offsets.length == 0) {
+            return 0;
+        }
+        long best = RamBlock.RAM_ADDR_INVALID;
+        long minGap = -1L; // unsigned max
+        for (int i = 0; i < offsets.length; i++) {
+            long end = offsets[i] + lengths[i];
+            long candidate = (end + OFFSET_ALIGN - 1) & -OFFSET_ALIGN;
+            if (Long.compareUnsigned(candidate, end) < 0) {
+                continue; // rounding wrapped past 2^64: no room after this block
+            }
+            long next = -1L; // RAM_ADDR_MAX
+            for (int j = 0; j < offsets.length; j++) {
+                if (Long.compareUnsigned(offsets[j], candidate) >= 0 && Long.compareUnsigned(offsets[j], next) < 0) {
+                    next = offsets[j];
+                }
+            }
+            long gap = next - candidate;
+            if (Long.compareUnsigned(gap, size) >= 0 && Long.compareUnsigned(gap, minGap) < 0) {
+                best = candidate;
+                minGap = gap;
+            }
+        }
+        return best;
+    }
+
+    private void publish(RamBlock[] blocks) {
+        RamBlock[] sortedOffset = blocks.clone();
+        Arrays.sort(sortedOffset, Comparator.comparingLong(RamBlock::offset));
+        RamBlock[] sortedHost = blocks.clone();
+        Arrays.sort(sortedHost, (a, b) -> Long.compareUnsigned(a.hostAddress(), b.hostAddress()));
+        byHost = sortedHost;
+        byOffset = sortedOffset; // release: lookups load this first (acquire) and then byHost
+    }
+}
