@@ -1,0 +1,224 @@
+package dev.guestmem.dispatch;
+
+import dev.guestmem.flat.FlatRange;
+import dev.guestmem.mmio.ReentrancyGuard;
+import dev.guestmem.mmio.RamDeviceOps;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One entry of a dispatch table's sections array, as QEMU's {@code MemoryRegionSection} in {@code PhysPageMap.sections}: the
+ * addresses {@code [start, last]} of the address space are served by {@link #region()} from
+ * {@link #offsetWithinRegion()} on.
+ *
+ * <p>Besides QEMU's fields a section carries what the access path needs precomputed so that it
+ * never reads a region's mutable state: the host segment and the segment offset of {@code start}
+ * for RAM-like sections, which accesses may be direct ({@code memory_access_is_direct}, evaluated at
+ * build time from the region's own flags), the MMIO ops (the synthetic RAM-device ops for RAM
+ * device regions) and the owner's re-entrancy guard.
+ *
+ * <p><b>Thread safety.</b> Immutable; built under the topology lock and published with the
+ * {@link dev.guestmem.flat.FlatView} that owns the table.
+ */
+public final class PhysSection {
+    /** Reads may be served straight from {@link #segment()} (RAM, ROM, ROMD-mode ROM device). */
+    public static final int DIRECT_READ = 1;
+    /** Non-debug writes may go straight to {@link #segment()} (RAM that is not read-only). */
+    public static final int DIRECT_WRITE = 1 << 1;
+    /** Debug writes may go straight to {@link #segment()} ({@code attrs.debug} may write ROM). */
+    public static final int DIRECT_WRITE_DEBUG = 1 << 2;
+    /** QEMU's {@code memory_region_is_ram}: RAM, ROM and RAM device (for {@code attrs.memory}). */
+    public static final int IS_RAM = 1 << 3;
+    /** The unassigned section (index 0). */
+    public static final int UNASSIGNED = 1 << 4;
+    /** The region is an IOMMU. */
+    public static final int IOMMU = 1 << 5;
+    /** A page-level section that must be resolved through its {@link Subpage}. */
+    public static final int SUBPAGE = 1 << 6;
+    /** The range is read-only for the guest as rendered (inherited flag: TLB fills use this). */
+    public static final int READONLY = 1 << 7;
+    /** Writes need dirty tracking (the range's dirty-log mask is not zero). */
+    public static final int DIRTY_LOGGING = 1 << 8;
+
+    private final FlatRange range;
+    private final MemoryRegion region;
+    private final long start;
+    private final long last;
+    private final long offsetWithinRegion;
+    private final int flags;
+    private final MemorySegment segment;
+    private final long segmentOffset;
+    private final RamBlock ramBlock;
+    private final MemoryRegionOps ops;
+    private final ReentrancyGuard guard;
+    private final Subpage subpage;
+
+    private PhysSection(FlatRange range, MemoryRegion region, long start, long last, long offsetWithinRegion,
+                                int flags, MemorySegment segment, long segmentOffset, RamBlock ramBlock,
+                                MemoryRegionOps ops, ReentrancyGuard guard, Subpage subpage) {
+        this.range = range;
+        this.region = region;
+        this.start = start;
+        this.last = last;
+        this.offsetWithinRegion = offsetWithinRegion;
+        this.flags = flags;
+        this.segment = segment;
+        this.segmentOffset = segmentOffset;
+        this.ramBlock = ramBlock;
+        this.ops = ops;
+        this.guard = guard;
+        this.subpage = subpage;
+    }
+
+    /** The dummy section 0: nothing is mapped; covers all 2^64 addresses ({@code io_mem_unassigned}). */
+    static PhysSection unassigned() {
+        return new PhysSection(null, null, 0, -1L, 0, UNASSIGNED, null, 0, null, null, null, null);
+    }
+
+    /** A page-level section standing for a subpage table ({@code subpage_init}). */
+    static PhysSection forSubpage(long pageStart, long pageSize, Subpage subpage) {
+        return new PhysSection(null, null, pageStart, pageStart + pageSize - 1, 0, SUBPAGE, null, 0, null,
+                null, null, subpage);
+    }
+
+    /**
+     * Builds the section for the piece {@code [start, last]} of a flat range. Called under the
+     * topology lock (reads the region's own flags, as QEMU's access path does at access time).
+     */
+    static PhysSection of(FlatRange r, long start, long last) {
+        MemoryRegion mr = r.region();
+        long offsetWithinRegion = r.offsetInRegion() + (start - r.start());
+        int flags = 0;
+        MemorySegment seg = null;
+        long segOff = 0;
+        RamBlock block = mr.ramBlock();
+        MemoryRegionOps ops = mr.ops();
+        boolean romd = mr.isRomDevice() && r.romdMode();
+        // memory_region_supports_direct_access: ROMD-mode ROM device, or RAM that is not a RAM device.
+        boolean supportsDirect = romd || (mr.isRam() && !mr.isRamDevice());
+        if (supportsDirect && block != null) {
+            flags |= DIRECT_READ | DIRECT_WRITE_DEBUG;
+            // memory_access_is_direct: non-debug writes only if the MR's own readonly and rom_device
+            // flags are clear (not the inherited readonly: QEMU quirk, see QEMU-SEMANTICS.md §1).
+            if (!mr.isReadonly() && !mr.isRomDevice()) {
+                flags |= DIRECT_WRITE;
+            }
+        }
+        if (block != null) {
+            seg = block.segment();
+            segOff = offsetWithinRegion;
+        }
+        if (mr.isRam()) {
+            flags |= IS_RAM;
+        }
+        if (mr.isRamDevice() && block != null) {
+            ops = RamDeviceOps.of(block);
+        }
+        if (mr.isIommu()) {
+            flags |= IOMMU;
+        }
+        if (r.readonly()) {
+            flags |= READONLY;
+        }
+        if (r.dirtyLogMask() != 0) {
+            flags |= DIRTY_LOGGING;
+        }
+        // QEMU guards when mr->dev is set and the MR is not ram_device, ram, rom_device or readonly.
+        ReentrancyGuard guard = null;
+        if (mr.owner() != null && !mr.isReentrancyGuardDisabled() && !mr.isRam() && !mr.isRamDevice()
+                && !mr.isRomDevice() && !mr.isReadonly()) {
+            guard = ReentrancyGuard.of(mr.owner());
+        }
+        return new PhysSection(r, mr, start, last, offsetWithinRegion, flags, seg, segOff, block, ops, guard,
+                null);
+    }
+
+    /**
+     * Whether {@code addr} lies in this section ({@code section_covers_addr}).
+     *
+     * @param addr an address (unsigned)
+     * @return whether {@code start <= addr <= last}
+     */
+    public boolean covers(long addr) {
+        return Long.compareUnsigned(addr - start, last - start) <= 0;
+    }
+
+    /** @return the flat range this section was cut from, or null for the unassigned and subpage sections */
+    public FlatRange flatRange() {
+        return range;
+    }
+
+    /** @return the region (null for the unassigned section and page-level subpage sections) */
+    public MemoryRegion region() {
+        return region;
+    }
+
+    /** @return the first address ({@code offset_within_address_space}) */
+    public long start() {
+        return start;
+    }
+
+    /** @return the last address, inclusive */
+    public long last() {
+        return last;
+    }
+
+    /** @return the size minus one (so that 2^64 fits) */
+    public long sizeMinusOne() {
+        return last - start;
+    }
+
+    /** @return the offset in the region of {@link #start()} */
+    public long offsetWithinRegion() {
+        return offsetWithinRegion;
+    }
+
+    /** @return the flag bits ({@link #DIRECT_READ} ...) */
+    public int flags() {
+        return flags;
+    }
+
+    /** @return whether this is the unassigned section */
+    public boolean isUnassigned() {
+        return (flags & UNASSIGNED) != 0;
+    }
+
+    /** @return the host memory of the region's RAM block, or null */
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    /** @return the offset in {@link #segment()} of {@link #start()} */
+    public long segmentOffset() {
+        return segmentOffset;
+    }
+
+    /** @return the RAM block behind the region, or null */
+    public RamBlock ramBlock() {
+        return ramBlock;
+    }
+
+    /** @return the MMIO ops used for non-direct accesses, or null (unassigned behaviour) */
+    public MemoryRegionOps ops() {
+        return ops;
+    }
+
+    /** @return the owner's re-entrancy guard, or null when the guard does not apply */
+    public ReentrancyGuard guard() {
+        return guard;
+    }
+
+    /** @return the subpage table of a page-level subpage section, else null */
+    public Subpage subpage() {
+        return subpage;
+    }
+
+    @Override
+    public String toString() {
+        return "Section[" + Long.toHexString(start) + ".." + Long.toHexString(last) + " "
+                + (region == null ? (subpage != null ? "subpage" : "unassigned") : region.name()) + " @"
+                + Long.toHexString(offsetWithinRegion) + " flags=0x" + Integer.toHexString(flags) + "]";
+    }
+}

@@ -1,0 +1,291 @@
+package dev.guestmem.mmio;
+
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.region.Endianness;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.MmioValue;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.nio.ByteOrder;
+
+/**
+ * MMIO dispatch with QEMU's access-size rules ({@code system/memory.c}):
+ * {@code memory_region_access_valid}, {@code access_with_adjusted_size}, {@code adjust_endianness},
+ * the device re-entrancy guard, and {@code memory_access_size} for the buffer paths.
+ *
+ * <p>Rules, in order, for one guest access of {@code size} bytes at region offset {@code addr}:
+ * <ol>
+ * <li>Validity: {@code valid.accepts} may veto; if {@code !valid.unaligned} the offset must be a
+ *     multiple of the size; if {@code valid.max != 0} the size must lie in
+ *     {@code [valid.min, valid.max]}. Invalid: reads give 0, writes are dropped, result
+ *     {@code DECODE_ERROR}, no byte swap.</li>
+ * <li>Writes: the value is byte-swapped first when the access's endianness differs from the
+ *     device's.</li>
+ * <li>Re-entrancy guard (owner set, not opted out, not RAM/ROM device/read-only): a re-entry gives
+ *     {@code ACCESS_ERROR} and one warning per device.</li>
+ * <li>Splitting: {@code access = max(min(size, impl.max), impl.min)} (defaults 1 and 4); the device
+ *     is called at {@code addr + i} for {@code i = 0, access, ...  < size}, with no realignment.
+ *     Chunk {@code i} of a little-endian device lands at bit {@code 8i}; of a big-endian one at bit
+ *     {@code 8(size - access - i)} (a negative shift shifts right, which is how an access narrower
+ *     than {@code impl.min} takes the high end of a wider big-endian read). Results are ORed and all
+ *     chunks run even after an error.</li>
+ * <li>Reads: the value is cut to {@code size} bytes, then byte-swapped if the endianness differs.</li>
+ * </ol>
+ * A region with no read (write) callback at all answers {@code DECODE_ERROR} instead of QEMU's NULL
+ * call (CVE-2020-15469). A callback that throws is reported as {@code MEMTX_ERROR}.
+ *
+ * <p><b>Thread safety.</b> Stateless; thread-safety of the device callbacks is the device's business.
+ */
+public final class MmioDispatch {
+    private static final Logger LOG = System.getLogger("dev.guestmem.guest-error");
+    private static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
+
+    private MmioDispatch() {
+    }
+
+    /**
+     * @param e a device endianness
+     * @return whether it is big-endian ({@code devend_big_endian}; NATIVE is the host's order)
+     */
+    public static boolean isBigEndian(Endianness e) {
+        return e == Endianness.BIG || (e == Endianness.NATIVE && HOST_BIG);
+    }
+
+    /**
+     * {@code memory_region_access_valid}.
+     *
+     * @param ops the region's ops
+     * @param name region name for the log
+     * @param addr offset in the region
+     * @param size access size (1, 2, 4 or 8)
+     * @param isWrite whether it is a write
+     * @param attrs attributes
+     * @return whether the device takes the access
+     */
+    public static boolean accessValid(MemoryRegionOps ops, String name, long addr, int size, boolean isWrite,
+                                      MemTxAttrs attrs) {
+        MemoryRegionOps.Accepts accepts = ops.accepts();
+        if (accepts != null && !accepts.accepts(addr, size, isWrite, attrs)) {
+            invalid(isWrite, addr, size, name, "rejected");
+            return false;
+        }
+        if (!ops.validUnaligned() && (addr & (size - 1)) != 0) {
+            invalid(isWrite, addr, size, name, "unaligned");
+            return false;
+        }
+        int max = ops.validMaxAccessSize();
+        if (max == 0) {
+            return true; // zero means "any size" for compatibility; min is then ignored
+        }
+        if (size > max || size < ops.validMinAccessSize()) {
+            invalid(isWrite, addr, size, name, "invalid size (min:" + ops.validMinAccessSize() + " max:" + max + ")");
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * {@code memory_region_dispatch_read}: one guest read of {@code size} bytes.
+     *
+     * @param ops the region's ops, or null (unassigned: decode error)
+     * @param guard the owner's re-entrancy guard, or null
+     * @param name region name for logs
+     * @param addr offset in the region
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian ({@code MO_BE})
+     * @param attrs attributes
+     * @param out receives the value (0 on decode or access error); also the scratch for
+     *     {@code read_with_attrs} callbacks
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; P4.
+     */
+    public static int read(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, int size,
+                           boolean bigEndian, MemTxAttrs attrs, MmioValue out) {
+        out.value = 0;
+        if (ops == null || !accessValid(ops, name, addr, size, false, attrs)) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        MemoryRegionOps.Read plain = ops.read();
+        MemoryRegionOps.ReadWithAttrs withAttrs = ops.readWithAttrs();
+        if (plain == null && withAttrs == null) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        int entered = 0;
+        if (guard != null) {
+            entered = guard.enter(Thread.currentThread());
+            if (entered < 0) {
+                blocked(guard, name, addr);
+                return MemTxResult.ACCESS_ERROR;
+            }
+        }
+        boolean devBig = isBigEndian(ops.endianness());
+        int accessSize = Math.max(Math.min(size, ops.implMaxAccessSize()), ops.implMinAccessSize());
+        long mask = accessSize == 8 ? -1L : (1L << (accessSize * 8)) - 1;
+        long value = 0;
+        int r = MemTxResult.OK;
+        try {
+            for (int i = 0; i < size; i += accessSize) {
+                int shift = devBig ? (size - accessSize - i) * 8 : i * 8;
+                long tmp;
+                try {
+                    if (plain != null) {
+                        tmp = plain.read(addr + i, accessSize);
+                    } else {
+                        out.value = 0;
+                        r |= withAttrs.read(addr + i, accessSize, attrs, out);
+                        tmp = out.value;
+                    }
+                } catch (RuntimeException e) {
+                    deviceThrew(name, addr + i, e);
+                    r |= MemTxResult.ERROR;
+                    tmp = 0;
+                }
+                value |= shift >= 0 ? (tmp & mask) << shift : (tmp & mask) >>> -shift;
+            }
+        } finally {
+            if (entered > 0) {
+                guard.exit();
+            }
+        }
+        value = truncate(value, size);
+        if (bigEndian != devBig) {
+            value = swap(value, size);
+        }
+        out.value = value;
+        return r;
+    }
+
+    /**
+     * {@code memory_region_dispatch_write}: one guest write of {@code size} bytes.
+     *
+     * @param ops the region's ops, or null (unassigned: decode error)
+     * @param guard the owner's re-entrancy guard, or null
+     * @param name region name for logs
+     * @param addr offset in the region
+     * @param data the value in the low {@code size} bytes
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian
+     * @param attrs attributes
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free.
+     */
+    public static int write(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, long data, int size,
+                            boolean bigEndian, MemTxAttrs attrs) {
+        if (ops == null || !accessValid(ops, name, addr, size, true, attrs)) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        MemoryRegionOps.Write plain = ops.write();
+        MemoryRegionOps.WriteWithAttrs withAttrs = ops.writeWithAttrs();
+        if (plain == null && withAttrs == null) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        boolean devBig = isBigEndian(ops.endianness());
+        long value = truncate(data, size);
+        if (bigEndian != devBig) {
+            value = swap(value, size);
+        }
+        int entered = 0;
+        if (guard != null) {
+            entered = guard.enter(Thread.currentThread());
+            if (entered < 0) {
+                blocked(guard, name, addr);
+                return MemTxResult.ACCESS_ERROR;
+            }
+        }
+        int accessSize = Math.max(Math.min(size, ops.implMaxAccessSize()), ops.implMinAccessSize());
+        long mask = accessSize == 8 ? -1L : (1L << (accessSize * 8)) - 1;
+        int r = MemTxResult.OK;
+        try {
+            for (int i = 0; i < size; i += accessSize) {
+                int shift = devBig ? (size - accessSize - i) * 8 : i * 8;
+                long tmp = shift >= 0 ? (value >>> shift) & mask : (value << -shift) & mask;
+                try {
+                    if (plain != null) {
+                        plain.write(addr + i, tmp, accessSize);
+                    } else {
+                        r |= withAttrs.write(addr + i, tmp, accessSize, attrs);
+                    }
+                } catch (RuntimeException e) {
+                    deviceThrew(name, addr + i, e);
+                    r |= MemTxResult.ERROR;
+                }
+            }
+        } finally {
+            if (entered > 0) {
+                guard.exit();
+            }
+        }
+        return r;
+    }
+
+    /**
+     * {@code memory_access_size}: the size of the next MMIO chunk of a buffer access of {@code l}
+     * bytes at region offset {@code addr}: at most {@code valid.max} (4 when unset), at most the
+     * address's natural alignment unless {@code impl.unaligned}, rounded down to a power of two.
+     *
+     * @param ops the region's ops, or null (unassigned ops: max 4, aligned)
+     * @param l remaining length (unsigned; at least 1)
+     * @param addr offset in the region
+     * @return the chunk size, 1 to 8
+     */
+    public static int accessSize(MemoryRegionOps ops, long l, long addr) {
+        long max = ops == null ? 0 : ops.validMaxAccessSize();
+        if (max == 0) {
+            max = 4;
+        }
+        if (ops == null || !ops.implUnaligned()) {
+            long alignMax = addr & -addr;
+            if (alignMax != 0 && alignMax < max) {
+                max = alignMax;
+            }
+        }
+        if (Long.compareUnsigned(l, max) > 0) {
+            l = max;
+        }
+        return Integer.highestOneBit((int) l);
+    }
+
+    /**
+     * @param v a value
+     * @param size bytes to keep
+     * @return the low {@code size} bytes of {@code v}
+     */
+    public static long truncate(long v, int size) {
+        return size == 8 ? v : v & ((1L << (size * 8)) - 1);
+    }
+
+    /**
+     * {@code bswap16/32/64} of the low {@code size} bytes.
+     *
+     * @param v a value whose bits above {@code size} bytes are zero
+     * @param size 1, 2, 4 or 8
+     * @return the swapped value
+     */
+    public static long swap(long v, int size) {
+        return switch (size) {
+            case 2 -> Short.toUnsignedLong(Short.reverseBytes((short) v));
+            case 4 -> Integer.toUnsignedLong(Integer.reverseBytes((int) v));
+            case 8 -> Long.reverseBytes(v);
+            default -> v;
+        };
+    }
+
+    private static void invalid(boolean isWrite, long addr, int size, String name, String reason) {
+        if (LOG.isLoggable(Level.DEBUG)) {
+            LOG.log(Level.DEBUG, "Invalid {0} at addr 0x{1}, size {2}, region ''{3}'', reason: {4}",
+                    isWrite ? "write" : "read", Long.toHexString(addr), size, name, reason);
+        }
+    }
+
+    private static void blocked(ReentrancyGuard guard, String name, long addr) {
+        if (guard.firstWarning()) {
+            LOG.log(Level.WARNING, "Blocked re-entrant IO on MemoryRegion: {0} at addr: 0x{1}", name,
+                    Long.toHexString(addr).toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    private static void deviceThrew(String name, long addr, RuntimeException e) {
+        LOG.log(Level.ERROR, "MMIO callback of region ''" + name + "'' at 0x" + Long.toHexString(addr) + " threw", e);
+    }
+}

@@ -1,0 +1,96 @@
+package dev.guestmem.mmio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * A device's MMIO re-entrancy guard, as QEMU's {@code MemReentrancyGuard.engaged_in_io}: while one
+ * of the device's callbacks runs, an access that reaches any of the same device's guarded regions
+ * from the same thread is refused with {@code MEMTX_ACCESS_ERROR} (CVE-2021-3750 class).
+ *
+ * <p>The "device" is a region's owner object; there is one guard per owner, shared by every region,
+ * view and address space that shows it (looked up once, at dispatch-build time).
+ *
+ * <p><b>Thread safety.</b> QEMU's flag is a plain bool because device I/O runs under the BQL. Here
+ * accesses may come from many threads at once, so the guard records which thread engaged it
+ * ({@code compareAndSet} from null): a re-entry is the same thread finding its own mark. A second
+ * thread that finds the guard engaged by another thread proceeds without engaging it (concurrent
+ * I/O to one device, which QEMU serialises with the BQL, is not re-entrancy); only the thread that
+ * engaged the guard releases it.
+ */
+public final class ReentrancyGuard {
+    private static final VarHandle ENGAGED;
+    /** Owner -> guard. Weak so that dropped devices do not leak; looked up only when views are built. */
+    private static final Map<Object, ReentrancyGuard> GUARDS = Collections.synchronizedMap(new WeakHashMap<>());
+
+    static {
+        try {
+            ENGAGED = MethodHandles.lookup().findVarHandle(ReentrancyGuard.class, "engaged", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // accessed through ENGAGED
+    private volatile Thread engaged;
+    private volatile boolean warned;
+
+    private ReentrancyGuard() {
+    }
+
+    /**
+     * The guard of an owner (device).
+     *
+     * @param owner the owner object
+     * @return its guard, created on first use
+     */
+    public static ReentrancyGuard of(Object owner) {
+        return GUARDS.computeIfAbsent(owner, o -> new ReentrancyGuard());
+    }
+
+    /**
+     * Tries to enter the device.
+     *
+     * @param self {@link Thread#currentThread()}
+     * @return 1 if this call engaged the guard (call {@link #exit} after), 0 if it entered without
+     *     engaging (another thread is inside), -1 if this is a re-entry from the same thread (refuse)
+     * @implNote Allocation-free; one volatile read and, when free, one CAS (P4).
+     */
+    public int enter(Thread self) {
+        Thread t = engaged;
+        if (t == self) {
+            return -1;
+        }
+        if (t == null && ENGAGED.compareAndSet(this, (Thread) null, self)) {
+            return 1;
+        }
+        return 0;
+    }
+
+    /** Releases the guard; only after {@link #enter} returned 1 on this thread. */
+    public void exit() {
+        // release; pairs with the volatile read / CAS in enter()
+        ENGAGED.setRelease(this, (Thread) null);
+    }
+
+    /** @return whether any thread is inside the device */
+    public boolean isEngaged() {
+        return engaged != null;
+    }
+
+    /**
+     * {@code warn_report_once}: true the first time only.
+     *
+     * @return whether the caller should log
+     */
+    boolean firstWarning() {
+        if (warned) {
+            return false;
+        }
+        warned = true;
+        return true;
+    }
+}
