@@ -5,7 +5,12 @@ import java.util.Objects;
 
 /**
  * An alias ({@code memory_region_init_alias}): a window of {@code size} bytes onto {@code target}
- * starting at {@code aliasOffset}. Never appears in a flat view; its own subregions are ignored.
+ * starting at {@code aliasOffset}. Never appears in a flat view; its own subregions are ignored by
+ * rendering. The window must lie inside the target ({@code aliasOffset + size <= target.size()}),
+ * checked when the alias is created and when its offset or size changes (QEMU checks nothing; a
+ * window beyond the target is always a machine-model bug).
+ *
+ * <p><b>Thread safety.</b> As {@link MemoryRegion}: mutators take the topology lock.
  */
 public final class AliasRegion extends MemoryRegion {
     MemoryRegion target;
@@ -20,12 +25,31 @@ public final class AliasRegion extends MemoryRegion {
      * @param target the region it shows
      * @param aliasOffset offset in {@code target} of the window's start
      * @param size window size, {@code -1L} for 2^64
+     * @throws ForeignRegionException if {@code target} belongs to another system
+     * @throws InvalidRangeException if the window passes the target's end
      */
     public AliasRegion(MemorySystem system, Object owner, String name, MemoryRegion target, long aliasOffset,
                        long size) {
         super(system, owner, name, size);
         this.target = Objects.requireNonNull(target, "target");
+        if (target.system() != system) {
+            throw new ForeignRegionException(target, this);
+        }
+        checkWindow(name, target, aliasOffset, size);
         this.aliasOffset = aliasOffset;
+        system.lock().lock();
+        try {
+            target.addAliasReferrer(this);
+        } finally {
+            system.lock().unlock();
+        }
+    }
+
+    private static void checkWindow(String name, MemoryRegion target, long aliasOffset, long size) {
+        if (Int128.ofUnsigned(aliasOffset).add(Int128.ofSize(size)).compareTo(target.size128()) > 0) {
+            throw new InvalidRangeException("alias '" + name + "' of '" + target.name() + "'", aliasOffset, size,
+                    "passes the target's size " + target.size128());
+        }
     }
 
     @Override
@@ -46,5 +70,34 @@ public final class AliasRegion extends MemoryRegion {
     /** @return offset in the target of the window's start */
     public long aliasOffset() {
         return aliasOffset;
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_alias_offset}: slides the window over the target.
+     *
+     * @param offset new offset in the target
+     * @throws InvalidRangeException if the window would pass the target's end
+     */
+    public void setAliasOffset(long offset) {
+        lock();
+        try {
+            if (offset == aliasOffset) {
+                return;
+            }
+            checkWindow(name(), target, offset, size());
+            flagChange(() -> aliasOffset = offset);
+        } finally {
+            unlock();
+        }
+    }
+
+    @Override
+    void checkSize(long newSize) {
+        checkWindow(name(), target, aliasOffset, newSize);
+    }
+
+    @Override
+    void onFinalize() {
+        target.removeAliasReferrer(this);
     }
 }

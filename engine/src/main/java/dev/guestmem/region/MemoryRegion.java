@@ -2,7 +2,13 @@ package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.ram.RamBlock;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A node of the memory-region tree, as QEMU's {@code MemoryRegion}. The kinds form a closed set:
@@ -12,16 +18,41 @@ import java.util.Objects;
  * <p>Sizes are unsigned 64-bit; as in QEMU's {@code memory_region_init}, a size argument of
  * {@code -1L} ({@code UINT64_MAX}) means 2^64, and {@link #size()} reports 2^64 as {@code -1L}.
  *
- * <p><b>Thread safety.</b> Every mutating method must be called with the owning
- * {@link MemorySystem}'s topology lock held (or takes it). Getters read plain fields and are meant
- * for the topology thread; the access path never reads regions' mutable state, only the immutable
- * {@link dev.guestmem.flat.FlatView} rendered from them.
+ * <h2 id="order">Subregion order</h2>
+ * {@link #subregions()} is QEMU's list order: a subregion is inserted before the first sibling whose
+ * priority is {@code <=} its own, so the list is priority-descending and, among equal priorities, the
+ * newest comes first and wins where siblings overlap. {@link #setAddress} removes and re-adds, so a
+ * moved region becomes the newest among its equals.
+ *
+ * <h2 id="setters">Setters</h2>
+ * Every setter has QEMU's shape: return if unchanged, begin a transaction, change the field, mark an
+ * update pending (if the region is enabled, for flag setters), commit. Inside an outer
+ * {@link MemorySystem#transactionBegin()} the views change only at the outermost commit.
+ * Invalid input throws a {@link RegionException} subtype before anything changes.
+ *
+ * <h2 id="refs">References</h2>
+ * A region starts with one reference (its creator's). Mapping it into a container, showing it in a
+ * live flat view and every {@link MemoryRegionSection#copy()} take one more. {@link #destroy()} drops
+ * the creator's reference (QEMU's {@code object_unparent}); when the count reaches zero on a destroyed
+ * region the region is finalized, which is where a RAM region gives its block back.
+ *
+ * <p><b>Thread safety.</b> Every mutating method takes the owning {@link MemorySystem}'s topology lock
+ * (a {@link ReentrantLock}, QEMU's BQL), so it may be called from any thread. Getters read plain fields
+ * and are meant for the topology thread (or a caller holding the lock); the access path never reads
+ * regions' mutable state, only the immutable {@link dev.guestmem.flat.FlatView} rendered from them.
  */
 public abstract sealed class MemoryRegion
         permits ContainerRegion, RamRegion, IoRegion, RomDeviceRegion, AliasRegion, IommuRegion {
 
     /** QEMU's {@code UINT64_MAX} size argument: a region of 2^64 bytes. */
     public static final long SIZE_2_64 = -1L;
+
+    /** Dirty-log client {@code DIRTY_MEMORY_VGA}. */
+    public static final int DIRTY_MEMORY_VGA = 0;
+    /** Dirty-log client {@code DIRTY_MEMORY_CODE}. */
+    public static final int DIRTY_MEMORY_CODE = 1;
+    /** Dirty-log client {@code DIRTY_MEMORY_MIGRATION}. */
+    public static final int DIRTY_MEMORY_MIGRATION = 2;
 
     private final MemorySystem system;
     private final Object owner;
@@ -37,6 +68,20 @@ public abstract sealed class MemoryRegion
     boolean nonvolatile;
     boolean unmergeable;
     boolean disableReentrancyGuard;
+
+    /** QEMU list order (see the class javadoc). */
+    private final ArrayList<MemoryRegion> subregionList = new ArrayList<>();
+    /** Aliases whose target is this region: views through them must be re-rendered when it changes. */
+    private final ArrayList<AliasRegion> aliasReferrers = new ArrayList<>(0);
+    /** QEMU's {@code mapped_via_alias}. */
+    int mappedViaAlias;
+    /** QEMU's {@code vga_logging_count}. */
+    private int vgaLoggingCount;
+    /** The region's own dirty-log mask (only the VGA bit can be set, via {@link #setLog}). */
+    private int ownDirtyLogMask;
+    private int refCount = 1;
+    private boolean destroyed;
+    private boolean finalized;
 
     MemoryRegion(MemorySystem system, Object owner, String name, long size) {
         this.system = Objects.requireNonNull(system, "system");
@@ -63,6 +108,11 @@ public abstract sealed class MemoryRegion
     /** @return the size, {@code -1L} for 2^64 (QEMU's {@code memory_region_size}) */
     public final long size() {
         return size;
+    }
+
+    /** @return the size as a 128-bit value (2^64 exactly for {@code -1L}) */
+    public final Int128 size128() {
+        return Int128.ofSize(size);
     }
 
     /** @return the offset in the container */
@@ -146,6 +196,592 @@ public abstract sealed class MemoryRegion
     /** @return the MMIO callbacks (I/O, ROM device, RAM device), or null */
     public MemoryRegionOps ops() {
         return null;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Subregions (memory_region_add_subregion*, memory_region_del_subregion)
+
+    /**
+     * The subregions in QEMU's list order (priority-descending, newest first among equals).
+     *
+     * @return an immutable snapshot of the list
+     */
+    public final List<MemoryRegion> subregions() {
+        lock();
+        try {
+            return List.copyOf(subregionList);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_add_subregion}: maps {@code sub} at {@code offset} with priority 0.
+     *
+     * @param offset offset in this region (unsigned)
+     * @param sub the region to map
+     * @throws RegionAlreadyMappedException if {@code sub} already has a container
+     * @throws ForeignRegionException if {@code sub} belongs to another system
+     * @throws RegionCycleException if {@code sub} is this region or contains it (also through aliases)
+     * @throws InvalidRangeException if {@code offset + sub.size()} passes 2^64
+     */
+    public final void addSubregion(long offset, MemoryRegion sub) {
+        addSubregionOverlap(offset, sub, 0);
+    }
+
+    /**
+     * QEMU's {@code memory_region_add_subregion_overlap}: maps {@code sub} at {@code offset} with the
+     * given priority; where siblings overlap, the higher priority wins, and among equal priorities the
+     * most recently added.
+     *
+     * @param offset offset in this region (unsigned)
+     * @param sub the region to map
+     * @param priority signed priority
+     * @throws RegionAlreadyMappedException if {@code sub} already has a container
+     * @throws ForeignRegionException if {@code sub} belongs to another system
+     * @throws RegionCycleException if {@code sub} is this region or contains it (also through aliases)
+     * @throws InvalidRangeException if {@code offset + sub.size()} passes 2^64
+     */
+    public final void addSubregionOverlap(long offset, MemoryRegion sub, int priority) {
+        Objects.requireNonNull(sub, "sub");
+        lock();
+        try {
+            checkCanAdd(offset, sub);
+            system.transactionBegin();
+            try {
+                sub.priority = priority;
+                addSubregionCommon(offset, sub);
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    private void checkCanAdd(long offset, MemoryRegion sub) {
+        if (sub.system != system) {
+            throw new ForeignRegionException(sub, this);
+        }
+        if (sub.container != null) {
+            throw new RegionAlreadyMappedException(sub, sub.container, this);
+        }
+        if (Int128.ofUnsigned(offset).add(sub.size128()).compareTo(Int128.TWO_64) > 0) {
+            throw new InvalidRangeException("subregion '" + sub.name + "' in '" + name + "'", offset, sub.size,
+                    "ends beyond 2^64");
+        }
+        String path = pathTo(sub, this);
+        if (path != null) {
+            String msg = "adding '" + sub.name + "' to '" + name + "' would close the cycle " + path
+                    + " -> " + sub.name;
+            throw path.contains("=alias=>") ? new AliasCycleException(msg) : new RegionCycleException(msg);
+        }
+    }
+
+    /**
+     * Finds a path from {@code from} to {@code to} along subregion and alias-target edges.
+     *
+     * @return a printable path, or null if {@code to} is not reachable
+     */
+    static String pathTo(MemoryRegion from, MemoryRegion to) {
+        return pathTo(from, to, Collections.newSetFromMap(new IdentityHashMap<>()));
+    }
+
+    private static String pathTo(MemoryRegion from, MemoryRegion to, Set<MemoryRegion> seen) {
+        if (from == to) {
+            return from.name;
+        }
+        if (!seen.add(from)) {
+            return null;
+        }
+        if (from instanceof AliasRegion a) {
+            String p = pathTo(a.target, to, seen);
+            if (p != null) {
+                return from.name + " =alias=> " + p;
+            }
+        }
+        for (MemoryRegion c : from.subregionList) {
+            String p = pathTo(c, to, seen);
+            if (p != null) {
+                return from.name + " -> " + p;
+            }
+        }
+        return null;
+    }
+
+    /** QEMU's {@code memory_region_add_subregion_common}; validation done, transaction open. */
+    private void addSubregionCommon(long offset, MemoryRegion sub) {
+        sub.container = this;
+        sub.addr = offset;
+        for (MemoryRegion a = sub; a instanceof AliasRegion alias; a = alias.target) {
+            alias.target.mappedViaAlias++;
+        }
+        sub.ref();
+        // memory_region_update_container_subregions: before the first sibling with priority <= own.
+        int i = 0;
+        int n = subregionList.size();
+        while (i < n && subregionList.get(i).priority > sub.priority) {
+            i++;
+        }
+        subregionList.add(i, sub);
+        if (enabled && sub.enabled) {
+            system.markUpdatePending();
+        }
+        system.invalidate(this, Int128.ofUnsigned(offset), Int128.ofUnsigned(offset).add(sub.size128()));
+    }
+
+    /**
+     * QEMU's {@code memory_region_del_subregion}: unmaps {@code sub}.
+     *
+     * @param sub a subregion of this region
+     * @throws NotASubregionException if {@code sub}'s container is not this region
+     */
+    public final void delSubregion(MemoryRegion sub) {
+        Objects.requireNonNull(sub, "sub");
+        lock();
+        try {
+            if (sub.container != this) {
+                throw new NotASubregionException(sub, this);
+            }
+            system.transactionBegin();
+            try {
+                delSubregionCommon(sub);
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    private void delSubregionCommon(MemoryRegion sub) {
+        system.invalidate(this, Int128.ofUnsigned(sub.addr), Int128.ofUnsigned(sub.addr).add(sub.size128()));
+        sub.container = null;
+        for (MemoryRegion a = sub; a instanceof AliasRegion alias; a = alias.target) {
+            alias.target.mappedViaAlias--;
+            assert alias.target.mappedViaAlias >= 0;
+        }
+        subregionList.remove(sub);
+        if (enabled && sub.enabled) {
+            system.markUpdatePending();
+        }
+        sub.unref();
+    }
+
+    /** @return QEMU's {@code memory_region_is_mapped}: has a container or is the target of a mapped alias */
+    public final boolean isMapped() {
+        return container != null || mappedViaAlias > 0;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Setters
+
+    /**
+     * QEMU's {@code memory_region_set_enabled}. A disabled region and its subtree render as if removed:
+     * they do not obscure lower-priority siblings.
+     *
+     * @param enabled the new state
+     */
+    public final void setEnabled(boolean enabled) {
+        lock();
+        try {
+            if (enabled == this.enabled) {
+                return;
+            }
+            system.transactionBegin();
+            try {
+                invalidateSelf();
+                this.enabled = enabled;
+                system.markUpdatePending();
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_address}: moves the region inside its container. Implemented as
+     * delete + re-add (QEMU's {@code memory_region_readd_subregion}), keeping the priority, so the
+     * region becomes the newest among siblings of equal priority. Without a container only the field
+     * changes.
+     *
+     * @param addr new offset in the container (unsigned)
+     * @throws InvalidRangeException if {@code addr + size()} passes 2^64
+     */
+    public final void setAddress(long addr) {
+        lock();
+        try {
+            if (addr == this.addr) {
+                return;
+            }
+            if (Int128.ofUnsigned(addr).add(size128()).compareTo(Int128.TWO_64) > 0) {
+                throw new InvalidRangeException("region '" + name + "' moved", addr, size, "ends beyond 2^64");
+            }
+            MemoryRegion c = container;
+            if (c == null) {
+                // The region may be the root of a view: its own address shifts what it renders.
+                system.transactionBegin();
+                try {
+                    invalidateSelf();
+                    this.addr = addr;
+                    invalidateSelf();
+                    system.markUpdatePending();
+                } finally {
+                    system.transactionCommit();
+                }
+                return;
+            }
+            system.transactionBegin();
+            try {
+                ref();
+                invalidateSelfOnly();
+                c.delSubregionCommon(this);
+                c.addSubregionCommon(addr, this);
+                invalidateSelfOnly();
+                unref();
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_size}.
+     *
+     * @param size new size, {@code -1L} for 2^64
+     * @throws InvalidRangeException if the region would end beyond 2^64 in its container, or it is an
+     *         alias whose window would pass its target's end
+     */
+    public final void setSize(long size) {
+        lock();
+        try {
+            if (size == this.size) {
+                return;
+            }
+            if (container != null
+                    && Int128.ofUnsigned(addr).add(Int128.ofSize(size)).compareTo(Int128.TWO_64) > 0) {
+                throw new InvalidRangeException("region '" + name + "' resized", addr, size, "ends beyond 2^64");
+            }
+            checkSize(size);
+            system.transactionBegin();
+            try {
+                invalidateSelf();
+                this.size = size;
+                invalidateSelf();
+                system.markUpdatePending();
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Kind-specific validation of a new size (aliases check their window).
+     *
+     * @param newSize the size about to be set
+     */
+    void checkSize(long newSize) {
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_readonly}. The flag is inherited by everything rendered below
+     * this region (through containers and aliases).
+     *
+     * @param readonly the new flag
+     */
+    public final void setReadonly(boolean readonly) {
+        lock();
+        try {
+            if (readonly == this.readonly) {
+                return;
+            }
+            flagChange(() -> this.readonly = readonly);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_nonvolatile}.
+     *
+     * @param nonvolatile the new flag
+     */
+    public final void setNonvolatile(boolean nonvolatile) {
+        lock();
+        try {
+            if (nonvolatile == this.nonvolatile) {
+                return;
+            }
+            flagChange(() -> this.nonvolatile = nonvolatile);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_unmergeable}: flat ranges of this region (and of everything
+     * rendered below it) are never merged with their neighbours.
+     *
+     * @param unmergeable the new flag
+     */
+    public final void setUnmergeable(boolean unmergeable) {
+        lock();
+        try {
+            if (unmergeable == this.unmergeable) {
+                return;
+            }
+            flagChange(() -> this.unmergeable = unmergeable);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * The common tail of flag setters: begin, change, mark pending if enabled, commit.
+     *
+     * @param change the field assignment
+     */
+    final void flagChange(Runnable change) {
+        system.transactionBegin();
+        try {
+            change.run();
+            if (enabled) {
+                invalidateSelf();
+                system.markUpdatePending();
+            }
+        } finally {
+            system.transactionCommit();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_log}: turns VGA dirty logging on or off. Reference-counted: each
+     * {@code true} needs a matching {@code false}; views change only on 0-to-1 and 1-to-0.
+     *
+     * @param log whether to log
+     * @param client the dirty-log client; only {@link #DIRTY_MEMORY_VGA} may be set this way
+     * @throws IllegalArgumentException if {@code client} is not VGA, or logging is turned off more
+     *         often than on
+     */
+    public final void setLog(boolean log, int client) {
+        if (client != DIRTY_MEMORY_VGA) {
+            throw new IllegalArgumentException("only DIRTY_MEMORY_VGA (0) can be set per region, not " + client);
+        }
+        lock();
+        try {
+            if (!log && vgaLoggingCount == 0) {
+                throw new IllegalArgumentException("setLog(false) on '" + name + "' without a matching setLog(true)");
+            }
+            int old = vgaLoggingCount;
+            vgaLoggingCount += log ? 1 : -1;
+            if ((old != 0) == (vgaLoggingCount != 0)) {
+                return;
+            }
+            int mask = 1 << client;
+            flagChange(() -> ownDirtyLogMask = (ownDirtyLogMask & ~mask) | (log ? mask : 0));
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_get_dirty_log_mask}: the region's own (VGA) mask, plus MIGRATION while
+     * global dirty tracking is on and the region has a migratable RAM block or is an IOMMU, plus CODE
+     * when the system emulates with TCG and the region has a RAM block.
+     *
+     * @return the mask of active dirty-log clients ({@code 1 << client})
+     */
+    public final int dirtyLogMask() {
+        int mask = ownDirtyLogMask;
+        RamBlock rb = ramBlock();
+        if (system.isGlobalDirtyTracking() && ((rb != null && isMigratable(rb)) || isIommu())) {
+            mask |= 1 << DIRTY_MEMORY_MIGRATION;
+        }
+        if (system.isTcgEnabled() && rb != null) {
+            mask |= 1 << DIRTY_MEMORY_CODE;
+        }
+        return mask;
+    }
+
+    /**
+     * QEMU's {@code qemu_ram_is_migratable}. Hook for the RAM package: every block migrates until
+     * blocks carry the flag.
+     */
+    private static boolean isMigratable(RamBlock rb) {
+        return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Lookup
+
+    /**
+     * QEMU's {@code memory_region_find}: finds what the address space containing this region shows at
+     * {@code [addr, addr + size)}, where {@code addr} is relative to this region. The region is
+     * located by walking containers up to a root that is an address space's root; the answer comes
+     * from that address space's current view, so it is resolved through aliases to a terminal region.
+     * The returned section holds a reference on its region: call {@link MemoryRegionSection#release()}.
+     *
+     * @param addr offset relative to this region (unsigned)
+     * @param size length in bytes (unsigned)
+     * @return the first flat range intersecting the window, clipped to it, or
+     *         {@link MemoryRegionSection#empty()} when nothing is mapped there or no address space
+     *         shows this region's tree
+     */
+    public final MemoryRegionSection find(long addr, long size) {
+        lock();
+        try {
+            MemoryRegionSection s = system.find(this, addr, size);
+            if (s.region() != null) {
+                s.region().ref();
+            }
+            return s;
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_present}: whether something other than this region itself is mapped
+     * at {@code offset}.
+     *
+     * @param offset offset in this region
+     * @return whether a region other than this one serves that byte
+     */
+    public final boolean present(long offset) {
+        lock();
+        try {
+            MemoryRegion mr = system.find(this, offset, 1).region();
+            return mr != null && mr != this;
+        } finally {
+            unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Reference counting
+
+    /** QEMU's {@code memory_region_ref}: takes a reference. */
+    public final void ref() {
+        lock();
+        try {
+            if (finalized) {
+                throw new IllegalStateException("region '" + name + "' is already finalized");
+            }
+            refCount++;
+        } finally {
+            unlock();
+        }
+    }
+
+    /** QEMU's {@code memory_region_unref}: drops a reference; the last one on a destroyed region finalizes it. */
+    public final void unref() {
+        lock();
+        try {
+            if (refCount <= 0) {
+                throw new IllegalStateException("unref of '" + name + "' with no reference left");
+            }
+            if (--refCount == 0) {
+                finalizeRegion();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Drops the creator's reference (QEMU's {@code object_unparent}). The region must not be mapped in
+     * a container any more; it stays usable while others still reference it (old views, sections).
+     *
+     * @throws IllegalStateException if it is still a subregion, or already destroyed
+     */
+    public final void destroy() {
+        lock();
+        try {
+            if (destroyed) {
+                throw new IllegalStateException("region '" + name + "' destroyed twice");
+            }
+            if (container != null) {
+                throw new IllegalStateException("region '" + name + "' is still a subregion of '"
+                        + container.name + "'");
+            }
+            destroyed = true;
+            unref();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return the current reference count */
+    public final int refCount() {
+        return refCount;
+    }
+
+    /** @return whether {@link #destroy()} was called */
+    public final boolean isDestroyed() {
+        return destroyed;
+    }
+
+    /** @return whether the last reference went after {@link #destroy()} */
+    public final boolean isFinalized() {
+        return finalized;
+    }
+
+    private void finalizeRegion() {
+        if (!destroyed) {
+            // Only transient references came and went (for example a find() and its release()).
+            refCount = 0;
+            return;
+        }
+        finalized = true;
+        onFinalize();
+    }
+
+    /**
+     * Called once, under the topology lock, when the last reference to a destroyed region goes: QEMU's
+     * {@code memory_region_finalize}. Aliases stop referring to their target here. RAM kinds override
+     * this to release their block (hook for the RAM package).
+     */
+    void onFinalize() {
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Internals shared with the kinds
+
+    /** @return the aliases whose target is this region (topology lock held) */
+    public final List<AliasRegion> aliasReferrers() {
+        return Collections.unmodifiableList(aliasReferrers);
+    }
+
+    final void addAliasReferrer(AliasRegion a) {
+        aliasReferrers.add(a);
+    }
+
+    final void removeAliasReferrer(AliasRegion a) {
+        aliasReferrers.remove(a);
+    }
+
+    /** Marks this region's whole extent as changed (for the views that show it). */
+    final void invalidateSelf() {
+        system.invalidate(this, Int128.ZERO, size128());
+    }
+
+    /** Marks only views rooted at this region (it moved; the container windows are marked separately). */
+    private void invalidateSelfOnly() {
+        system.invalidateRootOnly(this);
+    }
+
+    final void lock() {
+        system.lock().lock();
+    }
+
+    final void unlock() {
+        system.lock().unlock();
     }
 
     @Override

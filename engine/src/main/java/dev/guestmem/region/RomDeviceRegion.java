@@ -28,6 +28,24 @@ public final class RomDeviceRegion extends MemoryRegion {
         this.ops = Objects.requireNonNull(ops, "ops");
     }
 
+    /**
+     * QEMU's {@code memory_region_rom_device_set_romd}: in ROMD mode reads come straight from the block;
+     * otherwise every access goes to the ops.
+     *
+     * @param romdMode the new mode
+     */
+    public void setRomd(boolean romdMode) {
+        lock();
+        try {
+            if (romdMode == this.romdMode) {
+                return;
+            }
+            flagChange(() -> this.romdMode = romdMode);
+        } finally {
+            unlock();
+        }
+    }
+
     @Override
     public boolean terminates() {
         return true;
