@@ -5,4 +5,5 @@
 module dev.guestmem.engine {
     requires transitive dev.guestmem.linux;
     exports dev.guestmem.cli;
+    exports dev.guestmem.dirty;
 }
