@@ -1,0 +1,276 @@
+package dev.guestmem.snapshot;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.zip.CRC32C;
+
+/**
+ * A snapshot file opened for reading: the whole file is mapped read-only, the header and table are
+ * checked (magic, version, lengths, both checksums, every page location in range) on
+ * {@link #open(Path)}, and pages are read straight from the mapping.
+ *
+ * <p>Thread safety: safe for concurrent readers (the mapping is in a shared arena and never
+ * written). {@link #close()} unmaps; it must not race with readers.
+ */
+public final class SnapshotFile implements AutoCloseable {
+    static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * One block's entry in the table.
+     *
+     * @param index position in the table
+     * @param name the block's name
+     * @param usedLength its size in bytes
+     * @param pageSize its page size
+     * @param pageCount {@code usedLength / pageSize}
+     * @param storedPages pages whose bytes are in the file
+     * @param entriesOffset file offset of its page entries
+     */
+    public record BlockInfo(int index, String name, long usedLength, long pageSize, long pageCount,
+            long storedPages, long entriesOffset) {
+    }
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment map;
+    private final long id;
+    private final long baseId;
+    private final boolean incremental;
+    private final long dataOffset;
+    private final long tableOffset;
+    private final List<BlockInfo> blocks;
+    private final Map<String, BlockInfo> byName;
+
+    private SnapshotFile(Path path, Arena arena, MemorySegment map) {
+        this.path = path;
+        this.arena = arena;
+        this.map = map;
+        long size = map.byteSize();
+        if (size < SnapshotFormat.HEADER_SIZE) {
+            throw corrupt("file is " + size + " bytes, shorter than the " + SnapshotFormat.HEADER_SIZE + "-byte header");
+        }
+        if (map.get(U64, SnapshotFormat.H_MAGIC) != SnapshotFormat.MAGIC) {
+            throw corrupt(String.format("bad magic 0x%016x (expected 0x%016x): not a snapshot or never completed",
+                    map.get(U64, SnapshotFormat.H_MAGIC), SnapshotFormat.MAGIC));
+        }
+        int headerCrc = crc(map.asSlice(0, SnapshotFormat.H_HEADER_CRC));
+        if (headerCrc != map.get(U32, SnapshotFormat.H_HEADER_CRC)) {
+            throw corrupt(String.format("header checksum 0x%08x, computed 0x%08x", map.get(U32, SnapshotFormat.H_HEADER_CRC), headerCrc));
+        }
+        int version = map.get(U32, SnapshotFormat.H_VERSION);
+        if (version != SnapshotFormat.VERSION) {
+            throw corrupt("format version " + version + ", this code reads " + SnapshotFormat.VERSION);
+        }
+        int flags = map.get(U32, SnapshotFormat.H_FLAGS);
+        this.incremental = (flags & SnapshotFormat.FLAG_INCREMENTAL) != 0;
+        this.id = map.get(U64, SnapshotFormat.H_ID);
+        this.baseId = map.get(U64, SnapshotFormat.H_BASE);
+        long fileLen = map.get(U64, SnapshotFormat.H_FILE_LEN);
+        if (fileLen != size) {
+            throw corrupt("header says " + fileLen + " bytes, file has " + size);
+        }
+        this.dataOffset = map.get(U64, SnapshotFormat.H_DATA_OFF);
+        this.tableOffset = map.get(U64, SnapshotFormat.H_TABLE_OFF);
+        long tableLen = map.get(U64, SnapshotFormat.H_TABLE_LEN);
+        if (dataOffset != SnapshotFormat.DATA_ALIGN || tableOffset < dataOffset || tableLen < 0
+                || tableOffset + tableLen != size) {
+            throw corrupt("bad layout: data at " + dataOffset + ", table at " + tableOffset + " length " + tableLen);
+        }
+        MemorySegment table = map.asSlice(tableOffset, tableLen);
+        int tableCrc = crc(table);
+        if (tableCrc != map.get(U32, SnapshotFormat.H_TABLE_CRC)) {
+            throw corrupt(String.format("table checksum 0x%08x, computed 0x%08x", map.get(U32, SnapshotFormat.H_TABLE_CRC), tableCrc));
+        }
+        int count = map.get(U32, SnapshotFormat.H_BLOCKS);
+        List<BlockInfo> list = new ArrayList<>();
+        Map<String, BlockInfo> names = new HashMap<>();
+        long off = 0;
+        for (int i = 0; i < count; i++) {
+            int nameLen = table.get(U32, off);
+            if (nameLen <= 0 || nameLen > SnapshotFormat.MAX_NAME_BYTES || off + 4 + nameLen > tableLen) {
+                throw corrupt("block " + i + ": bad name length " + nameLen);
+            }
+            String name = new String(table.asSlice(off + 4, nameLen).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            off += (4 + nameLen + 7) & ~7L;
+            BlockInfo b = new BlockInfo(i, name, table.get(U64, off), table.get(U64, off + 8), table.get(U64, off + 16),
+                    table.get(U64, off + 24), table.get(U64, off + 32));
+            off += 40;
+            if (b.pageSize() < SnapshotFormat.MIN_PAGE_SIZE || Long.bitCount(b.pageSize()) != 1
+                    || b.pageCount() * b.pageSize() != b.usedLength() || b.entriesOffset() < tableOffset
+                    || b.entriesOffset() + b.pageCount() * SnapshotFormat.ENTRY_SIZE > size) {
+                throw corrupt("block '" + name + "': inconsistent entry " + b);
+            }
+            if (names.put(name, b) != null) {
+                throw corrupt("block name '" + name + "' appears twice");
+            }
+            list.add(b);
+        }
+        this.blocks = Collections.unmodifiableList(list);
+        this.byName = names;
+        for (BlockInfo b : list) {
+            long stored = 0;
+            for (long p = 0; p < b.pageCount(); p++) {
+                long loc = location(b.index(), p);
+                if (loc == SnapshotFormat.ABSENT && !incremental) {
+                    throw corrupt("block '" + b.name() + "' page " + p + " absent in a full snapshot");
+                }
+                if (loc > SnapshotFormat.ABSENT) {
+                    if (loc % SnapshotFormat.DATA_ALIGN != 0 || loc < dataOffset || loc + b.pageSize() > tableOffset) {
+                        throw corrupt("block '" + b.name() + "' page " + p + " at bad offset " + loc);
+                    }
+                    stored++;
+                }
+            }
+            if (stored != b.storedPages()) {
+                throw corrupt("block '" + b.name() + "' says " + b.storedPages() + " stored pages, has " + stored);
+            }
+        }
+    }
+
+    /**
+     * Opens and checks a snapshot file.
+     *
+     * @param path the file
+     * @return the open snapshot; close it to unmap
+     * @throws SnapshotException if it cannot be read or fails a check (the message says which)
+     */
+    public static SnapshotFile open(Path path) {
+        Objects.requireNonNull(path, "path");
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment map = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            return new SnapshotFile(path, arena, map);
+        } catch (IOException e) {
+            arena.close();
+            throw new SnapshotException("cannot read snapshot " + path + ": " + e, e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** @return the file's path */
+    public Path path() {
+        return path;
+    }
+
+    /** @return this snapshot's id */
+    public long id() {
+        return id;
+    }
+
+    /** @return the id of the snapshot this one applies on top of, 0 for a full snapshot */
+    public long baseId() {
+        return baseId;
+    }
+
+    /** @return true for an incremental snapshot */
+    public boolean incremental() {
+        return incremental;
+    }
+
+    /** @return the blocks, in table order */
+    public List<BlockInfo> blocks() {
+        return blocks;
+    }
+
+    /**
+     * Looks a block up by name.
+     *
+     * @param name the block's name
+     * @return its entry, or null if the snapshot has no such block
+     */
+    public BlockInfo block(String name) {
+        return byName.get(name);
+    }
+
+    /** @return the whole file, mapped read-only */
+    public MemorySegment mapping() {
+        return map;
+    }
+
+    /**
+     * Returns where a page is.
+     *
+     * @param block the block's index
+     * @param page the page's index in the block
+     * @return {@link SnapshotFormat#ZERO}, {@link SnapshotFormat#ABSENT}, or the file offset of its bytes
+     */
+    public long location(int block, long page) {
+        BlockInfo b = blocks.get(block);
+        Objects.checkIndex(page, b.pageCount());
+        return map.get(U64, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE);
+    }
+
+    /**
+     * Returns a page's stored checksum.
+     *
+     * @param block the block's index
+     * @param page the page's index in the block
+     * @return CRC32C of the page's bytes (0 for zero and absent pages)
+     */
+    public int checksum(int block, long page) {
+        BlockInfo b = blocks.get(block);
+        Objects.checkIndex(page, b.pageCount());
+        return map.get(U32, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE + 8);
+    }
+
+    /**
+     * Returns a stored page's bytes.
+     *
+     * @param block the block's index
+     * @param page the page's index in the block
+     * @return a read-only slice of the mapping, or null for a zero or absent page
+     */
+    public MemorySegment pageData(int block, long page) {
+        long loc = location(block, page);
+        return loc > SnapshotFormat.ABSENT ? map.asSlice(loc, blocks.get(block).pageSize()) : null;
+    }
+
+    /**
+     * Checks a stored page against its checksum.
+     *
+     * @param block the block's index
+     * @param page the page's index in the block
+     * @return true if the page is not stored or its bytes match
+     */
+    public boolean verify(int block, long page) {
+        MemorySegment data = pageData(block, page);
+        return data == null || crc(data) == checksum(block, page);
+    }
+
+    /** Unmaps the file. Pages returned by {@link #pageData} must not be used afterwards. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("SnapshotFile[%s id=%016x base=%016x %d blocks]", path, id, baseId, blocks.size());
+    }
+
+    static int crc(MemorySegment seg) {
+        CRC32C c = new CRC32C();
+        c.update(seg.asByteBuffer());
+        return (int) c.getValue();
+    }
+
+    private SnapshotException corrupt(String what) {
+        return new SnapshotException("snapshot " + path + " is corrupt: " + what);
+    }
+}
