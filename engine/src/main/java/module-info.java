@@ -6,4 +6,5 @@ module dev.guestmem.engine {
     requires transitive dev.guestmem.linux;
     exports dev.guestmem.cli;
     exports dev.guestmem.dirty;
+    exports dev.guestmem.snapshot;
 }
