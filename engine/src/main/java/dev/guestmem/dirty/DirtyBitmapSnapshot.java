@@ -98,7 +98,7 @@ public final class DirtyBitmapSnapshot {
      * @return the ram_addr of that page, or -1 if none
      */
     public long nextDirtyPage(long ramAddr) {
-        if (Long.compareUnsigned(ramAddr, end) >= 0) {
+        if (bits.length == 0 || Long.compareUnsigned(ramAddr, end) >= 0) {
             return -1;
         }
         long page = Long.compareUnsigned(ramAddr, start) <= 0 ? 0 : (ramAddr - start) >>> DirtyMemory.TARGET_PAGE_BITS;
