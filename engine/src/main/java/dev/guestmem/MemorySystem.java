@@ -1,22 +1,92 @@
 package dev.guestmem;
 
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.flat.FlatRange;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.flat.FlatViewRenderer;
+import dev.guestmem.flat.FlatViewRoots;
+import dev.guestmem.flat.IncrementalRender;
+import dev.guestmem.flat.TopologyDirt;
+import dev.guestmem.listener.ListenerList;
+import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.listener.TopologyDiff;
+import dev.guestmem.region.ForeignRegionException;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Owns everything QEMU keeps in globals for one machine: address spaces, the transaction depth and
- * pending updates, listeners, the RAM list and global dirty-log state. Two systems never interact.
+ * Owns everything QEMU keeps in globals for one machine: address spaces (in creation order), the
+ * transaction depth and pending update, listeners (the global list and one list per address space),
+ * the cache of shared flat views, and global dirty-log state. Two systems never interact, and a region
+ * belongs to exactly one system.
  *
- * <p><b>Thread safety.</b> Topology changes happen under {@link #lock()} (QEMU's BQL role).
+ * <h2 id="tx">Transactions</h2>
+ * {@link #transactionBegin()} / {@link #transactionCommit()} nest; only the outermost commit updates
+ * views, and only if a change marked an update pending ({@code memory_region_transaction_commit}).
+ * Then listeners see, in order: {@code begin} on every listener; per address space in creation order
+ * the two topology passes; {@code commit} on every listener. Unlike QEMU, a commit re-renders only
+ * views whose flat-view root's subtree changed, and within them only the changed address windows;
+ * listeners of an address space whose view was reused still get their {@code regionNop} calls, so
+ * what they observe is what QEMU does.
+ *
+ * <h2 id="views">View sharing</h2>
+ * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
+ * {@link FlatView} instance; a root resolving to nothing shares this system's permanent empty view.
+ * Regions shown in a live view hold a reference ({@link MemoryRegion#ref()}) until the view is dropped
+ * from the cache.
+ *
+ * <p><b>Thread safety.</b> All methods take {@link #lock()} (QEMU's BQL role), a reentrant lock, so
+ * they may be called from any thread. Views are published to readers by {@link AddressSpace#publish}
+ * (release); the access path never takes the lock.
  */
 public final class MemorySystem {
+    /** Global dirty-log flag {@code GLOBAL_DIRTY_MIGRATION}. */
+    public static final int GLOBAL_DIRTY_MIGRATION = 1;
+    /** Global dirty-log flag {@code GLOBAL_DIRTY_DIRTY_RATE}. */
+    public static final int GLOBAL_DIRTY_DIRTY_RATE = 2;
+    /** Global dirty-log flag {@code GLOBAL_DIRTY_LIMIT}. */
+    public static final int GLOBAL_DIRTY_LIMIT = 4;
+
     private final ReentrantLock lock = new ReentrantLock();
     private final boolean tcgEnabled;
     private int transactionDepth;
     private boolean updatePending;
-    private boolean globalDirtyTracking;
+    private int globalDirtyTracking;
+
+    /** One per address space, creation order ({@code address_spaces}). */
+    private final List<AsEntry> spaces = new ArrayList<>();
+    /** Every registered listener ({@code memory_listeners}). */
+    private final ListenerList globalListeners = new ListenerList();
+    /** Listeners registered for every address space; new address spaces get them too. */
+    private final ListenerList allSpacesListeners = new ListenerList();
+    /** Where each listener is registered: an address space, or null for all. */
+    private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
+
+    /** The permanent empty view shared by every address space whose root resolves to nothing. */
+    private final FlatView emptyView = new FlatView(null, List.of());
+    /** {@code flat_views}: flat-view root to its current view (null key: {@link #emptyView}). */
+    private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
+    private final TopologyDirt dirt = new TopologyDirt();
+    private long fullRenders;
+    private long windowRenders;
+
+    private static final class AsEntry {
+        final AddressSpace as;
+        final ListenerList listeners = new ListenerList();
+
+        AsEntry(AddressSpace as) {
+            this.as = as;
+        }
+    }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
     public MemorySystem() {
@@ -31,6 +101,7 @@ public final class MemorySystem {
      */
     public MemorySystem(boolean tcgEnabled) {
         this.tcgEnabled = tcgEnabled;
+        flatViews.put(null, emptyView);
     }
 
     /** @return the topology lock */
@@ -43,67 +114,540 @@ public final class MemorySystem {
         return tcgEnabled;
     }
 
-    /** @return whether global dirty tracking is on */
+    /** @return whether global dirty tracking is on ({@code global_dirty_tracking != 0}) */
     public boolean isGlobalDirtyTracking() {
+        return globalDirtyTracking != 0;
+    }
+
+    /** @return the global dirty-tracking flags */
+    public int globalDirtyTrackingFlags() {
         return globalDirtyTracking;
     }
 
-    /** QEMU's {@code memory_region_transaction_begin}. */
+    /** @return this system's permanent empty view */
+    public FlatView emptyView() {
+        return emptyView;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Transactions
+
+    /** QEMU's {@code memory_region_transaction_begin}: takes the lock and deepens the transaction. */
     public void transactionBegin() {
         lock.lock();
         transactionDepth++;
     }
 
-    /** QEMU's {@code memory_region_transaction_commit}. */
+    /**
+     * QEMU's {@code memory_region_transaction_commit}: ends one level; at depth 0 with an update
+     * pending, rebuilds stale views and tells listeners. Releases the lock taken by the matching begin.
+     *
+     * @throws IllegalStateException without a matching {@link #transactionBegin()} on this thread
+     */
     public void transactionCommit() {
         if (!lock.isHeldByCurrentThread()) {
-            throw new IllegalStateException("transactionCommit without the topology lock");
+            throw new IllegalStateException("transactionCommit without the topology lock (no transactionBegin)");
+        }
+        if (transactionDepth == 0) {
+            throw new IllegalStateException("transactionCommit without transactionBegin");
         }
         try {
-            if (transactionDepth == 0) {
-                throw new IllegalStateException("transactionCommit without transactionBegin");
-            }
             transactionDepth--;
             if (transactionDepth == 0 && updatePending) {
-                updatePending = false;
+                updateTopology();
             }
         } finally {
             lock.unlock();
         }
     }
 
-    /** Internal: a change that needs new views happened (topology lock held). */
+    /** @return the current transaction depth */
+    public int transactionDepth() {
+        return transactionDepth;
+    }
+
+    /** Internal, for region setters: a change that needs new views happened (topology lock held). */
     public void markUpdatePending() {
+        assert lock.isHeldByCurrentThread();
         updatePending = true;
     }
 
     /**
-     * Internal: the window {@code [start, end)} of {@code region} (region-local) changed.
+     * Internal, for region setters: the window {@code [start, end)} of {@code region} (region-local) may
+     * render differently.
      *
      * @param region the region
      * @param start first changed offset
      * @param end end of the change (exclusive)
      */
     public void invalidate(MemoryRegion region, Int128 start, Int128 end) {
+        assert lock.isHeldByCurrentThread();
+        dirt.mark(region, start, end);
     }
 
     /**
-     * Internal: views rendered from {@code region} itself changed (it moved).
+     * Internal, for region setters: views rendered from {@code region} itself must be rebuilt (it moved).
      *
      * @param region the region
      */
     public void invalidateRootOnly(MemoryRegion region) {
+        assert lock.isHeldByCurrentThread();
+        dirt.markRootMoved(region);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Address spaces
+
+    /**
+     * QEMU's {@code address_space_init}: creates an address space and renders and publishes its view
+     * at once, even inside a transaction.
+     *
+     * @param root the root region (of this system)
+     * @param name the name shown by mtree
+     * @return the address space
+     * @throws ForeignRegionException if {@code root} belongs to another system
+     */
+    public AddressSpace addressSpace(MemoryRegion root, String name) {
+        Objects.requireNonNull(root, "root");
+        lock.lock();
+        try {
+            if (root.system() != this) {
+                throw new ForeignRegionException(root, root);
+            }
+            AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
+            root.ref();
+            AsEntry e = new AsEntry(as);
+            spaces.add(e);
+            for (MemoryListener l : allSpacesListeners.snapshot()) {
+                e.listeners.add(l);
+            }
+            MemoryRegion key = FlatViewRoots.of(root);
+            FlatView view = flatViews.get(key);
+            if (view == null) {
+                view = newView(key, FlatViewRenderer.render(key));
+                flatViews.put(key, view);
+                refRegions(view, 1);
+                fullRenders++;
+            }
+            if (!e.listeners.isEmpty()) {
+                e.listeners.forward(MemoryListener::begin);
+                TopologyDiff.update(e.listeners, null, view);
+                e.listeners.forward(MemoryListener::commit);
+            }
+            as.publish(view);
+            return as;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
-     * Internal: {@code memory_region_find_rcu}.
+     * QEMU's {@code address_space_destroy}: forgets an address space. Listeners registered to it alone
+     * must be unregistered first.
+     *
+     * @param as the address space
+     * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
+     */
+    public void destroyAddressSpace(AddressSpace as) {
+        lock.lock();
+        try {
+            AsEntry e = entry(as);
+            for (MemoryListener l : e.listeners.snapshot()) {
+                if (registrations.get(l) == as) {
+                    throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
+                }
+            }
+            spaces.remove(e);
+            retainViews(currentViews());
+            as.root().unref();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** @return the address spaces in creation order */
+    public List<AddressSpace> addressSpaces() {
+        lock.lock();
+        try {
+            List<AddressSpace> out = new ArrayList<>(spaces.size());
+            for (AsEntry e : spaces) {
+                out.add(e.as);
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private AsEntry entry(AddressSpace as) {
+        for (AsEntry e : spaces) {
+            if (e.as == as) {
+                return e;
+            }
+        }
+        throw new IllegalStateException("address space " + as + " does not belong to this system");
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Listeners
+
+    /**
+     * QEMU's {@code memory_listener_register}: registers a listener for one address space (or, with
+     * {@code as == null}, for every address space, including ones created later) and replays the
+     * current view: {@code begin}, {@code logGlobalStart} if global tracking is on, per range
+     * {@code regionAdd} and {@code logStart(0, mask)} if the range logs, {@code commit}.
+     *
+     * @param listener the listener
+     * @param as the address space, or null for all
+     * @throws IllegalStateException if the listener is already registered
+     */
+    public void registerListener(MemoryListener listener, AddressSpace as) {
+        Objects.requireNonNull(listener, "listener");
+        lock.lock();
+        try {
+            if (registrations.containsKey(listener)) {
+                throw new IllegalStateException("listener " + listener + " is already registered");
+            }
+            List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+            registrations.put(listener, as);
+            globalListeners.add(listener);
+            if (as == null) {
+                allSpacesListeners.add(listener);
+            }
+            for (AsEntry e : targets) {
+                e.listeners.add(listener);
+            }
+            if (as == null && targets.isEmpty()) {
+                return;
+            }
+            for (AsEntry e : targets) {
+                listener.begin();
+                if (isGlobalDirtyTracking()) {
+                    listener.logGlobalStart();
+                }
+                FlatView view = e.as.currentMap();
+                for (int i = 0; i < view.rangeCount(); i++) {
+                    FlatRange fr = view.range(i);
+                    MemoryRegionSection s = MemoryRegionSection.of(fr, view);
+                    listener.regionAdd(s);
+                    if (fr.dirtyLogMask() != 0) {
+                        listener.logStart(s, 0, fr.dirtyLogMask());
+                    }
+                }
+                listener.commit();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_listener_unregister}: replays removal ({@code begin}, per range
+     * {@code logStop(mask, 0)} if it logs and {@code regionDel}, ascending, {@code commit}) and forgets
+     * the listener. Unregistering a listener that is not registered does nothing.
+     *
+     * @param listener the listener
+     */
+    public void unregisterListener(MemoryListener listener) {
+        lock.lock();
+        try {
+            if (!registrations.containsKey(listener)) {
+                return;
+            }
+            registrations.remove(listener);
+            globalListeners.remove(listener);
+            allSpacesListeners.remove(listener);
+            for (AsEntry e : spaces) {
+                if (!e.listeners.remove(listener)) {
+                    continue;
+                }
+                listener.begin();
+                FlatView view = e.as.currentMap();
+                for (int i = 0; i < view.rangeCount(); i++) {
+                    FlatRange fr = view.range(i);
+                    MemoryRegionSection s = MemoryRegionSection.of(fr, view);
+                    if (fr.dirtyLogMask() != 0) {
+                        listener.logStop(s, fr.dirtyLogMask(), 0);
+                    }
+                    listener.regionDel(s);
+                }
+                listener.commit();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Global dirty logging
+
+    /** QEMU's {@code memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION)}. */
+    public void globalDirtyLogStart() {
+        globalDirtyLogStart(GLOBAL_DIRTY_MIGRATION);
+    }
+
+    /**
+     * QEMU's {@code memory_global_dirty_log_start}: on the first flag, {@code logGlobalStart} on every
+     * listener (forward), then a re-render so RAM ranges gain the MIGRATION bit ({@code logStart}).
+     *
+     * @param flags {@code GLOBAL_DIRTY_*} flags
+     */
+    public void globalDirtyLogStart(int flags) {
+        checkDirtyFlags(flags);
+        lock.lock();
+        try {
+            int old = globalDirtyTracking;
+            globalDirtyTracking |= flags;
+            if (old == 0 && globalDirtyTracking != 0) {
+                globalListeners.forward(MemoryListener::logGlobalStart);
+                transactionBegin();
+                try {
+                    dirt.markAll();
+                    updatePending = true;
+                } finally {
+                    transactionCommit();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** QEMU's {@code memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION)}. */
+    public void globalDirtyLogStop() {
+        globalDirtyLogStop(GLOBAL_DIRTY_MIGRATION);
+    }
+
+    /**
+     * QEMU's {@code memory_global_dirty_log_stop} (applied at once; QEMU postpones it while the VM is
+     * stopped): when the last flag goes, a re-render ({@code logStop}), then {@code logGlobalStop} on
+     * every listener (reverse).
+     *
+     * @param flags {@code GLOBAL_DIRTY_*} flags, all currently set
+     * @throws IllegalStateException if a flag is not set
+     */
+    public void globalDirtyLogStop(int flags) {
+        checkDirtyFlags(flags);
+        lock.lock();
+        try {
+            if ((globalDirtyTracking & flags) != flags) {
+                throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
+                        + " not all set (current 0x" + Integer.toHexString(globalDirtyTracking) + ")");
+            }
+            globalDirtyTracking &= ~flags;
+            if (globalDirtyTracking == 0) {
+                transactionBegin();
+                try {
+                    dirt.markAll();
+                    updatePending = true;
+                } finally {
+                    transactionCommit();
+                }
+                globalListeners.reverse(MemoryListener::logGlobalStop);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void checkDirtyFlags(int flags) {
+        if (flags == 0 || (flags & ~7) != 0) {
+            throw new IllegalArgumentException("global dirty flags must be a non-empty subset of 7, not " + flags);
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_sync_dirty_bitmap}: calls {@code logSync} on each listener for every
+     * logging range of its address space's current view, optionally only ranges of one region.
+     *
+     * @param region only ranges of this region, or null for all
+     */
+    public void syncDirtyBitmap(MemoryRegion region) {
+        lock.lock();
+        try {
+            for (MemoryListener l : globalListeners.snapshot()) {
+                for (AsEntry e : spaces) {
+                    if (!e.listeners.contains(l)) {
+                        continue;
+                    }
+                    FlatView view = e.as.currentMap();
+                    for (int i = 0; i < view.rangeCount(); i++) {
+                        FlatRange fr = view.range(i);
+                        if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
+                            l.logSync(MemoryRegionSection.of(fr, view));
+                        }
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Lookup
+
+    /**
+     * Internal: QEMU's {@code memory_region_find_rcu} (no reference taken; see {@link MemoryRegion#find}).
+     * A zero size finds nothing.
      *
      * @param region the region addresses are relative to
      * @param addr offset in it
      * @param size length
-     * @return the section, no reference taken
+     * @return the section, or {@link MemoryRegionSection#empty()}
      */
     public MemoryRegionSection find(MemoryRegion region, long addr, long size) {
-        return MemoryRegionSection.empty();
+        lock.lock();
+        try {
+            if (size == 0) {
+                return MemoryRegionSection.empty();
+            }
+            addr += region.addr();
+            MemoryRegion root = region;
+            while (root.container() != null) {
+                root = root.container();
+                addr += root.addr();
+            }
+            AddressSpace as = null;
+            for (AsEntry e : spaces) {
+                if (e.as.root() == root) {
+                    as = e.as;
+                    break;
+                }
+            }
+            if (as == null) {
+                return MemoryRegionSection.empty();
+            }
+            FlatView view = as.currentMap();
+            int i = view.firstIntersecting(addr, size);
+            if (i < 0) {
+                return MemoryRegionSection.empty();
+            }
+            FlatRange fr = view.range(i);
+            Int128 wEnd = Int128.min(Int128.ofUnsigned(addr).addUnsigned(size), Int128.TWO_64);
+            Int128 start = Int128.max(Int128.ofUnsigned(addr), Int128.ofUnsigned(fr.start()));
+            Int128 end = Int128.min(wEnd, Int128.ofUnsigned(fr.last()).addUnsigned(1));
+            long secSize = end.sub(start).lo(); // 2^64 wraps to 0, the section's encoding of 2^64
+            return new MemoryRegionSection(fr.region(), view, fr.offsetInRegion() + (start.lo() - fr.start()),
+                    secSize, start.lo(), fr.readonly(), fr.nonvolatile(), fr.unmergeable());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Topology update
+
+    /** The body of an effective commit (depth 0, update pending). */
+    private void updateTopology() {
+        // flatviews_reset: one view per distinct flat-view root of every address space.
+        Map<MemoryRegion, FlatView> next = new IdentityHashMap<>();
+        next.put(null, emptyView);
+        MemoryRegion[] keys = new MemoryRegion[spaces.size()];
+        for (int i = 0; i < spaces.size(); i++) {
+            MemoryRegion key = FlatViewRoots.of(spaces.get(i).as.root());
+            keys[i] = key;
+            if (!next.containsKey(key)) {
+                next.put(key, viewFor(key));
+            }
+        }
+        updatePending = false;
+        dirt.clear();
+        globalListeners.forward(MemoryListener::begin);
+        for (int i = 0; i < spaces.size(); i++) {
+            setFlatview(spaces.get(i), next.get(keys[i]));
+        }
+        globalListeners.forward(MemoryListener::commit);
+        retainViews(next);
+    }
+
+    /** The view for a flat-view root: the cached one if nothing under it changed, else patched or rebuilt. */
+    private FlatView viewFor(MemoryRegion key) {
+        FlatView old = flatViews.get(key);
+        if (old != null && !dirt.isDirty(key)) {
+            return old;
+        }
+        if (old != null) {
+            List<TopologyDirt.Window> windows = dirt.addressWindows(key);
+            if (windows != null) {
+                List<FlatRange> patched = IncrementalRender.patch(old, key, windows);
+                if (patched != null) {
+                    windowRenders++;
+                    return newView(key, patched);
+                }
+            }
+        }
+        fullRenders++;
+        return newView(key, FlatViewRenderer.render(key));
+    }
+
+    private FlatView newView(MemoryRegion key, List<FlatRange> ranges) {
+        return key == null ? emptyView : new FlatView(key, ranges);
+    }
+
+    /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
+    private void setFlatview(AsEntry e, FlatView view) {
+        FlatView old = e.as.currentMap();
+        if (old == view && view == emptyView) {
+            return;
+        }
+        if (!e.listeners.isEmpty()) {
+            TopologyDiff.update(e.listeners, old, view);
+        }
+        // Release; pairs with the acquire in AddressSpace.currentMap().
+        e.as.publish(view);
+    }
+
+    private Map<MemoryRegion, FlatView> currentViews() {
+        Map<MemoryRegion, FlatView> m = new IdentityHashMap<>();
+        m.put(null, emptyView);
+        for (AsEntry e : spaces) {
+            FlatView v = e.as.currentMap();
+            m.put(v.root(), v);
+        }
+        return m;
+    }
+
+    /** Makes {@code next} the view cache, moving region references from dropped views to new ones. */
+    private void retainViews(Map<MemoryRegion, FlatView> next) {
+        Set<FlatView> keep = Collections.newSetFromMap(new IdentityHashMap<>());
+        keep.addAll(next.values());
+        Set<FlatView> had = Collections.newSetFromMap(new IdentityHashMap<>());
+        had.addAll(flatViews.values());
+        for (FlatView v : keep) {
+            if (!had.contains(v)) {
+                refRegions(v, 1);
+            }
+        }
+        for (FlatView v : had) {
+            if (!keep.contains(v)) {
+                refRegions(v, -1);
+            }
+        }
+        flatViews = next;
+    }
+
+    private static void refRegions(FlatView v, int delta) {
+        Set<MemoryRegion> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (int i = 0; i < v.rangeCount(); i++) {
+            MemoryRegion mr = v.range(i).region();
+            if (seen.add(mr)) {
+                if (delta > 0) {
+                    mr.ref();
+                } else {
+                    mr.unref();
+                }
+            }
+        }
+    }
+
+    /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
+    public long fullRenderCount() {
+        return fullRenders;
+    }
+
+    /** @return how many views were patched by re-rendering only changed windows */
+    public long windowRenderCount() {
+        return windowRenders;
     }
 }

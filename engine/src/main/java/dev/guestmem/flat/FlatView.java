@@ -10,7 +10,7 @@ import java.util.List;
  *
  * <p><b>Thread safety.</b> Immutable once constructed and safely published by
  * {@code AddressSpace}'s release store; any thread may read it. Address spaces whose roots render the
- * same share one instance.
+ * same share one instance (see {@link FlatViewRoots}).
  */
 public final class FlatView {
     private final MemoryRegion root;
@@ -50,6 +50,81 @@ public final class FlatView {
     /** @return the ranges in address order (a copy) */
     public List<FlatRange> ranges() {
         return List.of(ranges);
+    }
+
+    /** Callback of {@link #forEachRange}: QEMU's {@code flatview_cb}. */
+    @FunctionalInterface
+    public interface RangeCallback {
+        /**
+         * Visits one range.
+         *
+         * @param start first address of the range
+         * @param size size (0 = 2^64)
+         * @param range the range
+         * @return true to stop the iteration
+         */
+        boolean visit(long start, long size, FlatRange range);
+    }
+
+    /**
+     * QEMU's {@code flatview_for_each_range}: visits the ranges in address order until the callback
+     * returns true.
+     *
+     * @param cb the callback
+     */
+    public void forEachRange(RangeCallback cb) {
+        for (FlatRange r : ranges) {
+            if (cb.visit(r.start(), r.size(), r)) {
+                break;
+            }
+        }
+    }
+
+    /**
+     * Finds the range containing an address (binary search; not the access hot path, which uses the
+     * dispatch table).
+     *
+     * @param addr an address (unsigned)
+     * @return the index of the range containing it, or {@code -(insertion point) - 1}
+     */
+    public int lookup(long addr) {
+        int lo = 0;
+        int hi = ranges.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            FlatRange r = ranges[mid];
+            if (Long.compareUnsigned(r.last(), addr) < 0) {
+                lo = mid + 1;
+            } else if (Long.compareUnsigned(r.start(), addr) > 0) {
+                hi = mid - 1;
+            } else {
+                return mid;
+            }
+        }
+        return -lo - 1;
+    }
+
+    /**
+     * The first range intersecting {@code [addr, addr + size)}.
+     *
+     * @param addr first address (unsigned)
+     * @param size length, at least 1 (unsigned; the window is clipped at 2^64)
+     * @return its index, or -1 if none
+     */
+    public int firstIntersecting(long addr, long size) {
+        int i = lookup(addr);
+        if (i >= 0) {
+            return i;
+        }
+        i = -i - 1;
+        if (i >= ranges.length) {
+            return -1;
+        }
+        long lastAddr = addr + size - 1;
+        if (Long.compareUnsigned(lastAddr, addr) < 0) {
+            lastAddr = -1L; // window passes 2^64: clip
+        }
+        return Long.compareUnsigned(ranges[i].start(), lastAddr) <= 0 ? i : -1;
     }
 
     /** @return the dispatch table built for this view */

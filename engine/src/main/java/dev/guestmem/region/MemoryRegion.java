@@ -71,6 +71,7 @@ public abstract sealed class MemoryRegion
 
     /** QEMU list order (see the class javadoc). */
     private final ArrayList<MemoryRegion> subregionList = new ArrayList<>();
+    private final List<MemoryRegion> unmodifiableSubregions = Collections.unmodifiableList(subregionList);
     /** Aliases whose target is this region: views through them must be re-rendered when it changes. */
     private final ArrayList<AliasRegion> aliasReferrers = new ArrayList<>(0);
     /** QEMU's {@code mapped_via_alias}. */
@@ -213,6 +214,17 @@ public abstract sealed class MemoryRegion
         } finally {
             unlock();
         }
+    }
+
+    /**
+     * The live subregion list, for renderers and printers that walk the tree.
+     *
+     * @implNote Topology lock held; do not keep the list beyond the locked section (it is the
+     *           region's own list behind an unmodifiable view).
+     * @return the subregions in QEMU's list order (an unmodifiable live view)
+     */
+    public final List<MemoryRegion> subregionList() {
+        return unmodifiableSubregions;
     }
 
     /**

@@ -1,0 +1,182 @@
+package dev.guestmem.flat;
+
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.Int128;
+import dev.guestmem.region.MemoryRegion;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * QEMU's {@code render_memory_region} and {@code flatview_simplify}: turns a region tree into sorted,
+ * non-overlapping {@link FlatRange}s.
+ *
+ * <p>The walk is QEMU's: depth first, subregions in list order (priority-descending, newest first),
+ * disabled subtrees skipped, attributes ORed down (through aliases too), each region clipped to its
+ * parent's clip, alias bases computed in signed 128-bit arithmetic, and a terminating region filling
+ * the gaps its earlier-rendered children left inside its clip. Whatever is already rendered wins.
+ *
+ * <p>Unlike QEMU, the ranges rendered so far live in a {@link TreeMap} keyed by start address, so
+ * filling gaps costs O(k log n) for k ranges inside the clip instead of a rescan and a memmove per
+ * insertion: rendering 10,000 sibling regions is no longer quadratic. The result is identical.
+ *
+ * <p>Rendering can be restricted to a window of the address space ({@link #renderWindow}); the
+ * ranges it produces are exactly the full render's ranges intersected with the window, which is what
+ * lets a commit re-render only the addresses a change touched.
+ *
+ * <p><b>Thread safety.</b> One instance per render; callers hold the topology lock.
+ */
+public final class FlatViewRenderer {
+    private final TreeMap<Long, FlatRange> ranges = new TreeMap<>(Long::compareUnsigned);
+
+    private FlatViewRenderer() {
+    }
+
+    /**
+     * Renders {@code root} over the whole address space and merges ({@code generate_memory_topology}
+     * without the dispatch build).
+     *
+     * @param root the flat-view root, or null for the empty view
+     * @return the simplified ranges in address order
+     */
+    public static List<FlatRange> render(MemoryRegion root) {
+        return renderWindow(root, Int128.ZERO, Int128.TWO_64, true);
+    }
+
+    /**
+     * Renders {@code root} restricted to the addresses {@code [start, end)}.
+     *
+     * @param root the flat-view root, or null
+     * @param start first address of the window ({@code >= 0})
+     * @param end end of the window ({@code <= 2^64})
+     * @param simplify whether to merge the result ({@code flatview_simplify})
+     * @return the ranges in address order
+     */
+    public static List<FlatRange> renderWindow(MemoryRegion root, Int128 start, Int128 end, boolean simplify) {
+        FlatViewRenderer r = new FlatViewRenderer();
+        if (root != null && start.compareTo(end) < 0) {
+            r.renderRegion(root, Int128.ZERO, start, end, false, false, false);
+        }
+        List<FlatRange> out = new ArrayList<>(r.ranges.values());
+        return simplify ? simplify(out) : out;
+    }
+
+    /** QEMU's {@code render_memory_region}. Clip is {@code [clipStart, clipEnd)} inside {@code [0, 2^64]}. */
+    private void renderRegion(MemoryRegion mr, Int128 base, Int128 clipStart, Int128 clipEnd, boolean readonly,
+                              boolean nonvolatile, boolean unmergeable) {
+        if (!mr.isEnabled()) {
+            return;
+        }
+        base = base.addUnsigned(mr.addr());
+        readonly |= mr.isReadonly();
+        nonvolatile |= mr.isNonvolatile();
+        unmergeable |= mr.isUnmergeable();
+
+        Int128 cs = Int128.max(base, clipStart);
+        Int128 ce = Int128.min(base.add(mr.size128()), clipEnd);
+        if (cs.compareTo(ce) >= 0) {
+            return;
+        }
+
+        if (mr instanceof AliasRegion alias) {
+            MemoryRegion target = alias.target();
+            Int128 aliasBase = base.subUnsigned(target.addr()).subUnsigned(alias.aliasOffset());
+            renderRegion(target, aliasBase, cs, ce, readonly, nonvolatile, unmergeable);
+            return;
+        }
+
+        for (MemoryRegion sub : mr.subregionList()) {
+            renderRegion(sub, base, cs, ce, readonly, nonvolatile, unmergeable);
+        }
+
+        if (!mr.terminates()) {
+            return;
+        }
+        fillGaps(mr, base, cs, ce, readonly, nonvolatile, unmergeable);
+    }
+
+    /** Inserts pieces of {@code mr} into every gap of {@code [cs, ce)} (the terminating case). */
+    private void fillGaps(MemoryRegion mr, Int128 base, Int128 cs, Int128 ce, boolean readonly,
+                          boolean nonvolatile, boolean unmergeable) {
+        int mask = mr.dirtyLogMask();
+        boolean romd = mr.isRomd();
+        long cur = cs.lo();                 // cs < 2^64 because cs < ce <= 2^64
+        long last = ce.subUnsigned(1).lo(); // inclusive, so an end at 2^64 needs no 65th bit
+        Map.Entry<Long, FlatRange> e = ranges.floorEntry(cur);
+        if (e != null && Long.compareUnsigned(e.getValue().last(), cur) >= 0) {
+            if (Long.compareUnsigned(e.getValue().last(), last) >= 0) {
+                return;
+            }
+            cur = e.getValue().last() + 1;
+        }
+        while (true) {
+            e = ranges.ceilingEntry(cur);
+            if (e == null || Long.compareUnsigned(e.getKey(), last) > 0) {
+                insert(mr, base, cur, last, readonly, nonvolatile, romd, unmergeable, mask);
+                return;
+            }
+            FlatRange next = e.getValue();
+            if (next.start() != cur) {
+                insert(mr, base, cur, next.start() - 1, readonly, nonvolatile, romd, unmergeable, mask);
+            }
+            if (Long.compareUnsigned(next.last(), last) >= 0) {
+                return;
+            }
+            cur = next.last() + 1;
+        }
+    }
+
+    private void insert(MemoryRegion mr, Int128 base, long start, long last, boolean readonly, boolean nonvolatile,
+                        boolean romd, boolean unmergeable, int mask) {
+        long offsetInRegion = Int128.ofUnsigned(start).sub(base).lo();
+        ranges.put(start, new FlatRange(start, last, mr, offsetInRegion, readonly, nonvolatile, romd, unmergeable,
+                mask));
+    }
+
+    /**
+     * QEMU's {@code flatview_simplify}: one left-to-right pass merging neighbours that {@link #canMerge}.
+     *
+     * @param in ranges in address order
+     * @return the merged ranges
+     */
+    public static List<FlatRange> simplify(List<FlatRange> in) {
+        List<FlatRange> out = new ArrayList<>(in.size());
+        int n = in.size();
+        int i = 0;
+        while (i < n) {
+            FlatRange cur = in.get(i);
+            int j = i + 1;
+            while (j < n && canMerge(in.get(j - 1), in.get(j))) {
+                j++;
+            }
+            if (j > i + 1) {
+                cur = new FlatRange(cur.start(), in.get(j - 1).last(), cur.region(), cur.offsetInRegion(),
+                        cur.readonly(), cur.nonvolatile(), cur.romdMode(), cur.unmergeable(), cur.dirtyLogMask());
+            }
+            out.add(cur);
+            i = j;
+        }
+        return out;
+    }
+
+    /**
+     * QEMU's {@code can_merge}: {@code r1} ends where {@code r2} starts, same region, contiguous
+     * offsets, equal dirty-log mask, ROMD mode, read-only and non-volatile flags, neither unmergeable.
+     *
+     * @param r1 the lower range
+     * @param r2 the upper range
+     * @return whether they can be one range
+     */
+    public static boolean canMerge(FlatRange r1, FlatRange r2) {
+        return r1.last() != -1L && r1.last() + 1 == r2.start()
+                && r1.region() == r2.region()
+                && Int128.ofUnsigned(r1.offsetInRegion()).add(Int128.ofUnsigned(r1.last()).subUnsigned(r1.start())
+                        .addUnsigned(1)).equals(Int128.ofUnsigned(r2.offsetInRegion()))
+                && r1.dirtyLogMask() == r2.dirtyLogMask()
+                && r1.romdMode() == r2.romdMode()
+                && r1.readonly() == r2.readonly()
+                && r1.nonvolatile() == r2.nonvolatile()
+                && !r1.unmergeable() && !r2.unmergeable();
+    }
+}

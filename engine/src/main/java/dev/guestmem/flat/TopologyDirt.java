@@ -1,0 +1,162 @@
+package dev.guestmem.flat;
+
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.Int128;
+import dev.guestmem.region.MemoryRegion;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What changed since the last commit, so that a commit re-renders only stale views, and within a
+ * stale view only the changed windows. QEMU has no counterpart: it re-renders every view on every
+ * effective commit.
+ *
+ * <p>A change is recorded as a window {@code [start, end)} in the changed region's own coordinates and
+ * propagated upwards: to the container (shifted by the region's offset, clipped to the container's
+ * size) and to every alias whose target the region is (shifted by minus the alias offset, clipped to
+ * the alias window), recursively. A view is stale when its flat-view root received a window.
+ * Propagation is a superset: changes under disabled ancestors are recorded too; re-rendering them is
+ * harmless.
+ *
+ * <p><b>Thread safety.</b> Not thread-safe; topology lock held.
+ */
+public final class TopologyDirt {
+    /** Past this many windows a region is simply marked dirty as a whole. */
+    private static final int MAX_WINDOWS = 16;
+
+    /**
+     * A changed window in some region's coordinates.
+     *
+     * @param start first changed offset
+     * @param end end (exclusive)
+     */
+    public record Window(Int128 start, Int128 end) {
+    }
+
+    private final Map<MemoryRegion, List<Window>> windows = new IdentityHashMap<>();
+    private final Set<MemoryRegion> whole = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<MemoryRegion> rootMoved = Collections.newSetFromMap(new IdentityHashMap<>());
+    private boolean all;
+
+    /** Creates an empty record. */
+    public TopologyDirt() {
+    }
+
+    /**
+     * Records that {@code [start, end)} of {@code region} (region-local) may render differently.
+     *
+     * @param region the region
+     * @param start first offset
+     * @param end end offset (exclusive)
+     */
+    public void mark(MemoryRegion region, Int128 start, Int128 end) {
+        if (all) {
+            return;
+        }
+        Int128 s = Int128.max(start, Int128.ZERO);
+        Int128 e = Int128.min(end, region.size128());
+        if (s.compareTo(e) >= 0 || whole.contains(region)) {
+            return;
+        }
+        List<Window> list = windows.computeIfAbsent(region, k -> new ArrayList<>(2));
+        for (Window w : list) {
+            if (w.start.compareTo(s) <= 0 && w.end.compareTo(e) >= 0) {
+                return; // already covered, and already propagated
+            }
+        }
+        if (list.size() >= MAX_WINDOWS) {
+            windows.remove(region);
+            whole.add(region);
+            s = Int128.ZERO;
+            e = region.size128();
+        } else {
+            list.add(new Window(s, e));
+        }
+        MemoryRegion c = region.container();
+        if (c != null) {
+            mark(c, s.addUnsigned(region.addr()), e.addUnsigned(region.addr()));
+        }
+        for (AliasRegion a : region.aliasReferrers()) {
+            mark(a, s.subUnsigned(a.aliasOffset()), e.subUnsigned(a.aliasOffset()));
+        }
+    }
+
+    /**
+     * Records that views rendered from {@code region} itself must be rebuilt entirely (it moved, so
+     * everything it renders shifts).
+     *
+     * @param region the region
+     */
+    public void markRootMoved(MemoryRegion region) {
+        rootMoved.add(region);
+    }
+
+    /** Records that every view must be rebuilt (global dirty logging changed). */
+    public void markAll() {
+        all = true;
+        windows.clear();
+        whole.clear();
+        rootMoved.clear();
+    }
+
+    /**
+     * @param root a flat-view root
+     * @return whether its view must be rebuilt or patched
+     */
+    public boolean isDirty(MemoryRegion root) {
+        return all || rootMoved.contains(root) || whole.contains(root) || windows.containsKey(root);
+    }
+
+    /**
+     * The changed windows of a flat-view root, in address-space coordinates, sorted and merged.
+     *
+     * @param root a flat-view root
+     * @return the windows, or null if the view must be rebuilt entirely
+     */
+    public List<Window> addressWindows(MemoryRegion root) {
+        if (all || rootMoved.contains(root) || whole.contains(root)) {
+            return null;
+        }
+        List<Window> list = windows.get(root);
+        if (list == null) {
+            return List.of();
+        }
+        // The view renders root at base 0 + root.addr: shift, then clip to [0, 2^64).
+        List<Window> shifted = new ArrayList<>(list.size());
+        for (Window w : list) {
+            Int128 s = Int128.max(w.start.addUnsigned(root.addr()), Int128.ZERO);
+            Int128 e = Int128.min(w.end.addUnsigned(root.addr()), Int128.TWO_64);
+            if (s.compareTo(e) < 0) {
+                shifted.add(new Window(s, e));
+            }
+        }
+        shifted.sort((a, b) -> a.start.compareTo(b.start));
+        List<Window> merged = new ArrayList<>(shifted.size());
+        for (Window w : shifted) {
+            if (!merged.isEmpty() && merged.getLast().end.compareTo(w.start) >= 0) {
+                Window last = merged.removeLast();
+                merged.add(new Window(last.start, Int128.max(last.end, w.end)));
+            } else {
+                merged.add(w);
+            }
+        }
+        return merged;
+    }
+
+    /** @return whether nothing was recorded */
+    public boolean isEmpty() {
+        return !all && windows.isEmpty() && whole.isEmpty() && rootMoved.isEmpty();
+    }
+
+    /** Forgets everything (after a commit rebuilt the views). */
+    public void clear() {
+        all = false;
+        windows.clear();
+        whole.clear();
+        rootMoved.clear();
+    }
+}

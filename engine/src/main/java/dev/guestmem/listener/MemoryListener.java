@@ -1,0 +1,95 @@
+package dev.guestmem.listener;
+
+import dev.guestmem.region.MemoryRegionSection;
+
+/**
+ * Observer of an address space's flat view, as QEMU's {@code MemoryListener}. Every method has a
+ * no-op default. A commit calls, in this order: {@link #begin()} on every listener of the system,
+ * then per address space (creation order) one pass over the old and new views in increasing address
+ * order calling {@link #regionDel} (listeners in reverse priority order), and a second pass calling
+ * {@link #regionNop}, {@link #logStart}, {@link #logStop} and {@link #regionAdd}, then {@link #commit()}
+ * on every listener.
+ *
+ * <p>Priority: listeners with lower priority are called first for add/start and last for del/stop
+ * (QEMU's {@code MEMORY_LISTENER_PRIORITY_*}); equal priorities keep registration order.
+ *
+ * <p>Eventfd and coalesced-MMIO hooks are not modelled.
+ *
+ * <p><b>Thread safety.</b> Callbacks run on the thread that commits, with the topology lock held.
+ * They must not change the topology.
+ */
+public interface MemoryListener {
+    /** @return the priority (QEMU's {@code MemoryListener.priority}); default 0 */
+    default int priority() {
+        return 0;
+    }
+
+    /** A topology update begins (global, once per effective commit). */
+    default void begin() {
+    }
+
+    /** A topology update ends (global). */
+    default void commit() {
+    }
+
+    /**
+     * A range appeared (or changed attributes: it was deleted first).
+     *
+     * @param section the range (its {@code flatView} is the address space's old view, as in QEMU)
+     */
+    default void regionAdd(MemoryRegionSection section) {
+    }
+
+    /**
+     * A range disappeared (or is about to be re-added with other attributes).
+     *
+     * @param section the range
+     */
+    default void regionDel(MemoryRegionSection section) {
+    }
+
+    /**
+     * A range is unchanged (its dirty-log mask may have changed).
+     *
+     * @param section the range
+     */
+    default void regionNop(MemoryRegionSection section) {
+    }
+
+    /**
+     * Dirty logging clients were added to an unchanged range, or the listener was registered and the
+     * range logs ({@code oldMask == 0}).
+     *
+     * @param section the range
+     * @param oldMask the previous client mask
+     * @param newMask the new client mask
+     */
+    default void logStart(MemoryRegionSection section, int oldMask, int newMask) {
+    }
+
+    /**
+     * Dirty logging clients were removed from an unchanged range, or the listener is being removed.
+     *
+     * @param section the range
+     * @param oldMask the previous client mask
+     * @param newMask the new client mask
+     */
+    default void logStop(MemoryRegionSection section, int oldMask, int newMask) {
+    }
+
+    /**
+     * Pull dirty bits for a logging range into the dirty bitmaps.
+     *
+     * @param section the range
+     */
+    default void logSync(MemoryRegionSection section) {
+    }
+
+    /** Global dirty tracking started. */
+    default void logGlobalStart() {
+    }
+
+    /** Global dirty tracking stopped. */
+    default void logGlobalStop() {
+    }
+}
