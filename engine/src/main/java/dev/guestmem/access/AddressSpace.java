@@ -1,26 +1,76 @@
 package dev.guestmem.access;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.AddressSpaceDispatch;
+import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.region.MemoryRegion;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A view of the region tree from one bus master (a CPU, a DMA-capable device), as QEMU's
- * {@code AddressSpace}: a root region and the {@link FlatView} currently rendered from it.
+ * {@code AddressSpace}: a root region, the {@link FlatView} currently rendered from it, and the
+ * accessors of {@code system/physmem.c} and {@code memory_ldst.c.inc}.
+ *
+ * <h2 id="access">Accessing memory</h2>
+ * {@snippet lang=java :
+ * AddressSpace as = ...;                       // from MemorySystem.addressSpace(root, "memory")
+ * MemTxResultHolder r = new MemTxResultHolder(); // reuse: accesses allocate nothing
+ * int v = as.ldlLe(0x1000, MemTxAttrs.UNSPECIFIED, r);
+ * if (!r.isOk()) { ... }                       // DECODE_ERROR for holes, ERROR, ACCESS_ERROR
+ * int res = as.stqBe(0x2000, 42L, MemTxAttrs.UNSPECIFIED);
+ * res |= as.write(0x3000, MemTxAttrs.UNSPECIFIED, bytes, 0, bytes.length);
+ * }
+ * Loads and stores of 2, 4 and 8 bytes to RAM are single host loads and stores (never byte copies,
+ * so a concurrent reader never sees a torn aligned value). An access that crosses from one section
+ * into another goes, as in QEMU, as MMIO to the first region (RAM then answers DECODE_ERROR);
+ * guests make aligned accesses. MMIO follows {@link dev.guestmem.mmio.MmioDispatch}'s size rules.
+ * Accesses whose end would wrap past 2^64 are refused with {@link MemTxResult#DECODE_ERROR}.
+ *
+ * <h2 id="lifetime">RAM lifetime</h2>
+ * A thread may still use a view that was replaced a moment ago. Its RAM segments belong to shared
+ * arenas: once a block is released its arena is closed and the access returns
+ * {@link MemTxResult#ERROR} instead of touching unmapped memory; a SIGBUS on a truncated file mapping
+ * also gives {@link MemTxResult#ERROR} and marks the block broken.
  *
  * <p><b>Thread safety.</b> The one happens-before edge: everything written before the topology
  * thread publishes a view with {@link #publish(FlatView)} (release) is visible to a thread that
- * loads it with {@link #currentMap()} (acquire). Accesses never take the topology lock.
+ * loads it with {@link #currentMap()} or an accessor (acquire). Accesses never take the topology
+ * lock and may run on any number of threads; {@link #generation()} changes (release, after the view)
+ * with every publication.
  */
 public final class AddressSpace {
+    /** QEMU's {@code DEFAULT_MAX_BOUNCE_BUFFER_SIZE}: bounce bytes a space may have mapped at once. */
+    public static final long DEFAULT_MAX_BOUNCE_BUFFER_SIZE = 4096;
+
     private static final VarHandle CURRENT_MAP;
+    private static final VarHandle DISPATCH;
+    private static final VarHandle GENERATION;
+    private static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
+    private static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
+    private static final ValueLayout.OfShort U16_NE = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt U32_LE = FlatViewAccess.U32_LE;
+    private static final ValueLayout.OfInt U32_BE = FlatViewAccess.U32_BE;
+    private static final ValueLayout.OfInt U32_NE = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64_LE = FlatViewAccess.U64_LE;
+    private static final ValueLayout.OfLong U64_BE = FlatViewAccess.U64_BE;
+    private static final ValueLayout.OfLong U64_NE = ValueLayout.JAVA_LONG_UNALIGNED;
 
     static {
         try {
-            CURRENT_MAP = MethodHandles.lookup().findVarHandle(AddressSpace.class, "currentMap", FlatView.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            CURRENT_MAP = l.findVarHandle(AddressSpace.class, "currentMap", FlatView.class);
+            DISPATCH = l.findVarHandle(AddressSpace.class, "currentDispatch", AddressSpaceDispatch.class);
+            GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -31,10 +81,19 @@ public final class AddressSpace {
     private final String name;
     @SuppressWarnings("unused") // accessed through CURRENT_MAP
     private FlatView currentMap;
+    @SuppressWarnings("unused") // accessed through DISPATCH
+    private AddressSpaceDispatch currentDispatch;
+    @SuppressWarnings("unused") // accessed through GENERATION
+    private long generation;
+    private volatile DirtyMemory dirtyMemory;
+    final AtomicLong bounceBufferSize = new AtomicLong();
+    private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
+    private final List<Runnable> mapClients = new ArrayList<>();
+    final AtomicLong liveMappings = new AtomicLong();
 
     /**
-     * Creates an address space. Internal: use the system's factory, which renders and publishes the
-     * first view ({@code address_space_init}).
+     * Creates an address space with an empty view. Internal: use the system's factory, which renders
+     * and publishes the first view ({@code address_space_init}).
      *
      * @param system the owning system
      * @param root the root region
@@ -44,6 +103,9 @@ public final class AddressSpace {
         this.system = Objects.requireNonNull(system, "system");
         this.root = Objects.requireNonNull(root, "root");
         this.name = Objects.requireNonNull(name, "name");
+        FlatView empty = new FlatView(null, List.of());
+        CURRENT_MAP.setRelease(this, empty);
+        DISPATCH.setRelease(this, empty.dispatch());
     }
 
     /** @return the owning system */
@@ -71,13 +133,1084 @@ public final class AddressSpace {
     }
 
     /**
-     * Publishes a new view (release). Internal: topology lock held.
+     * The current view's dispatch table (acquire; pairs with the release in {@link #publish}).
+     *
+     * @return the dispatch table
+     * @implNote Hot path: one acquire load (a plain load on x86).
+     */
+    public AddressSpaceDispatch dispatch() {
+        return (AddressSpaceDispatch) DISPATCH.getAcquire(this);
+    }
+
+    /**
+     * Publishes a new view ({@code address_space_set_flatview}'s RCU store). Internal: topology lock
+     * held, so there is one writer. Order: view, then dispatch, then generation, each a release
+     * store; a reader that sees the new generation therefore sees the new view (TLB fills read the
+     * generation first, so an entry is never tagged newer than the view it was built from).
      *
      * @param view the new view
      */
     public void publish(FlatView view) {
-        CURRENT_MAP.setRelease(this, Objects.requireNonNull(view, "view"));
+        Objects.requireNonNull(view, "view");
+        CURRENT_MAP.setRelease(this, view);
+        DISPATCH.setRelease(this, view.dispatch());
+        GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
     }
+
+    /**
+     * A number that changes whenever a translation handed out for this space could have changed:
+     * every {@link #publish} increments it. Soft TLBs tag entries with it.
+     *
+     * @return the generation (acquire; pairs with the release in {@link #publish})
+     * @implNote Hot path (P3): one acquire load.
+     */
+    public long generation() {
+        return (long) GENERATION.getAcquire(this);
+    }
+
+    /** @return the dirty-memory bitmaps direct writes are logged to, or null */
+    public DirtyMemory dirtyMemory() {
+        return dirtyMemory;
+    }
+
+    /**
+     * Sets the dirty-memory bitmaps that writes to sections with a dirty-log mask mark
+     * ({@code invalidate_and_set_dirty}). Internal: the memory system wires this.
+     *
+     * @param dirty the system's dirty memory, or null
+     */
+    public void setDirtyMemory(DirtyMemory dirty) {
+        this.dirtyMemory = dirty;
+    }
+
+    /**
+     * {@code address_space_translate}: section, offset in region and usable length of an access,
+     * following IOMMUs. RAM lengths are clamped to the section; MMIO lengths are not.
+     *
+     * @param addr guest address (unsigned)
+     * @param len wanted length (unsigned)
+     * @param isWrite whether the access writes (IOMMU permission)
+     * @param attrs attributes (IOMMU index)
+     * @param out receives the section, {@code xlat} and {@code plen}
+     * @return the section (the unassigned section when nothing or a denying IOMMU is there)
+     * @implNote Allocation-free, lock-free.
+     */
+    public PhysSection translate(long addr, long len, boolean isWrite, MemTxAttrs attrs, Translation out) {
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            return FlatViewAccess.translate(currentMap(), addr, len, isWrite, attrs, out, sc.e);
+        } finally {
+            sc.release();
+        }
+    }
+
+    // ------------------------------------------------------------------ buffers
+
+    /**
+     * {@code address_space_read}: copies {@code len} guest bytes into {@code buf}.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param buf destination
+     * @param off offset in {@code buf}
+     * @param len bytes
+     * @return the ORed {@link MemTxResult} of all chunks (bytes of failed chunks read as 0)
+     * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code buf}
+     * @implNote Allocation-free; one {@code MemorySegment.copy} per RAM section (P5).
+     */
+    public int read(long addr, MemTxAttrs attrs, byte[] buf, int off, int len) {
+        Objects.checkFromIndexSize(off, len, buf.length);
+        return FlatViewAccess.rw(this, addr, attrs, buf, off, null, 0, len, false);
+    }
+
+    /**
+     * {@code address_space_read} into a segment.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param dst destination
+     * @param off offset in {@code dst}
+     * @param len bytes
+     * @return the ORed {@link MemTxResult}
+     * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code dst}
+     */
+    public int read(long addr, MemTxAttrs attrs, MemorySegment dst, long off, long len) {
+        Objects.checkFromIndexSize(off, len, dst.byteSize());
+        return FlatViewAccess.rw(this, addr, attrs, null, 0, dst, off, len, false);
+    }
+
+    /**
+     * {@code address_space_write}: copies {@code len} bytes from {@code buf} to the guest. Writes to
+     * ROM are dropped (DECODE_ERROR, as ROM has no write callbacks); use {@link #writeRom}.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes ({@code debug} may write ROM)
+     * @param buf source
+     * @param off offset in {@code buf}
+     * @param len bytes
+     * @return the ORed {@link MemTxResult}
+     * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code buf}
+     */
+    public int write(long addr, MemTxAttrs attrs, byte[] buf, int off, int len) {
+        Objects.checkFromIndexSize(off, len, buf.length);
+        return FlatViewAccess.rw(this, addr, attrs, buf, off, null, 0, len, true);
+    }
+
+    /**
+     * {@code address_space_write} from a segment.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param src source
+     * @param off offset in {@code src}
+     * @param len bytes
+     * @return the ORed {@link MemTxResult}
+     * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code src}
+     */
+    public int write(long addr, MemTxAttrs attrs, MemorySegment src, long off, long len) {
+        Objects.checkFromIndexSize(off, len, src.byteSize());
+        return FlatViewAccess.rw(this, addr, attrs, null, 0, src, off, len, true);
+    }
+
+    /**
+     * {@code address_space_rw}.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param buf buffer
+     * @param off offset in {@code buf}
+     * @param len bytes
+     * @param isWrite direction
+     * @return the ORed {@link MemTxResult}
+     */
+    public int rw(long addr, MemTxAttrs attrs, byte[] buf, int off, int len, boolean isWrite) {
+        return isWrite ? write(addr, attrs, buf, off, len) : read(addr, attrs, buf, off, len);
+    }
+
+    /**
+     * {@code address_space_write_rom}: writes RAM, ROM and ROMD-mode ROM devices directly (firmware
+     * loading); other parts of the range are skipped.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param buf source
+     * @param off offset in {@code buf}
+     * @param len bytes
+     * @return {@link MemTxResult#OK} (QEMU ignores what it skips), DECODE_ERROR if the range wraps
+     */
+    public int writeRom(long addr, MemTxAttrs attrs, byte[] buf, int off, int len) {
+        Objects.checkFromIndexSize(off, len, buf.length);
+        return FlatViewAccess.writeRom(this, addr, attrs, buf, off, null, 0, len);
+    }
+
+    /**
+     * {@code address_space_set}: fills {@code len} guest bytes with {@code c}, 512 bytes a write.
+     *
+     * @param addr guest address (unsigned)
+     * @param c the byte
+     * @param len bytes (unsigned)
+     * @param attrs attributes
+     * @return the ORed {@link MemTxResult}
+     */
+    public int set(long addr, byte c, long len, MemTxAttrs attrs) {
+        if (len != 0 && Long.compareUnsigned(len - 1, -1L - addr) > 0) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            byte[] fill = sc.fill;
+            java.util.Arrays.fill(fill, c);
+            int r = MemTxResult.OK;
+            long done = 0;
+            while (done != len) {
+                int l = Long.compareUnsigned(len - done, fill.length) < 0 ? (int) (len - done) : fill.length;
+                r |= FlatViewAccess.rw(this, addr + done, attrs, fill, 0, null, 0, l, true);
+                done += l;
+            }
+            return r;
+        } finally {
+            sc.release();
+        }
+    }
+
+    // ------------------------------------------------------------------ DMA map / unmap
+
+    /** @return the bounce-buffer limit ({@code max_bounce_buffer_size}) */
+    public long maxBounceBufferSize() {
+        return maxBounceBufferSize;
+    }
+
+    /**
+     * Sets the bounce-buffer limit (PCI's {@code x-max-bounce-buffer-size}).
+     *
+     * @param bytes the limit, at least 0
+     * @throws IllegalArgumentException if negative
+     */
+    public void setMaxBounceBufferSize(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("max bounce buffer size " + bytes + " < 0");
+        }
+        this.maxBounceBufferSize = bytes;
+    }
+
+    /** @return bounce bytes currently mapped */
+    public long bounceBufferSize() {
+        return bounceBufferSize.get();
+    }
+
+    /** @return mappings handed out by {@link #map} and not yet unmapped */
+    public long liveMappings() {
+        return liveMappings.get();
+    }
+
+    /**
+     * {@code address_space_map}: maps {@code [addr, addr+len)} for DMA. RAM comes back directly (the
+     * length extended across following ranges of the same region, clamped to the block); anything
+     * else goes through a zero-filled bounce buffer bounded per address space (partial grants are
+     * normal). Call {@link DmaMapping#unmap} exactly once.
+     *
+     * @param addr guest address (unsigned)
+     * @param len wanted length (unsigned)
+     * @param isWrite whether the device will write
+     * @param attrs attributes
+     * @return the mapping ({@link DmaMapping#length()} may be less than {@code len}), or null when
+     *     {@code len} is 0 or no bounce space is left (register a map client to retry)
+     */
+    public DmaMapping map(long addr, long len, boolean isWrite, MemTxAttrs attrs) {
+        return DmaMapping.map(this, addr, len, isWrite, attrs);
+    }
+
+    /**
+     * {@code address_space_register_map_client}: runs {@code client} once when bounce space may be
+     * available: at once if it is now, else after the next bounce unmap.
+     *
+     * @param client one-shot callback (runs on the unmapping thread)
+     */
+    public void registerMapClient(Runnable client) {
+        Objects.requireNonNull(client, "client");
+        synchronized (mapClients) {
+            mapClients.add(client);
+        }
+        if (bounceBufferSize.get() < maxBounceBufferSize) {
+            notifyMapClients();
+        }
+    }
+
+    /**
+     * {@code address_space_unregister_map_client}.
+     *
+     * @param client a registered callback
+     */
+    public void unregisterMapClient(Runnable client) {
+        synchronized (mapClients) {
+            mapClients.remove(client);
+        }
+    }
+
+    /** Runs and removes every registered map client (they are one-shot). */
+    void notifyMapClients() {
+        Runnable[] run;
+        synchronized (mapClients) {
+            run = mapClients.toArray(new Runnable[0]);
+            mapClients.clear();
+        }
+        for (Runnable r : run) {
+            r.run();
+        }
+    }
+
+    // ------------------------------------------------------------------ ld/st (memory_ldst.c.inc)
+
+    /**
+     * Loads 1 byte  ({@code address_space_ldub}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value (zero-extended), 0 on error
+     */
+    public int ldub(long addr) {
+        return ldub(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 1 byte  ({@code address_space_ldub}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 1-byte segment load when the MRU covers the access.
+     */
+    public int ldub(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 0) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = Byte.toUnsignedInt(s.segment().get(ValueLayout.JAVA_BYTE, so));
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 1, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 1, false, attrs, result);
+    }
+
+    /**
+     * Stores 1 byte  ({@code address_space_stb}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 8 bits used)
+     * @return a {@link MemTxResult}
+     */
+    public int stb(long addr, int val) {
+        return stb(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 1 byte  ({@code address_space_stb}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 8 bits used)
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stb(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 0) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(ValueLayout.JAVA_BYTE, so, (byte) val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 1, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 1, false, val & 0xFFL, attrs);
+    }
+
+    /**
+     * Loads 2 bytes in the target's (host) byte order ({@code address_space_lduw}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value (zero-extended), 0 on error
+     */
+    public int lduw(long addr) {
+        return lduw(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 2 bytes in the target's (host) byte order ({@code address_space_lduw}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     */
+    public int lduw(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = Short.toUnsignedInt(s.segment().get(U16_NE, so));
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 2, FlatViewAccess.HOST_BIG, attrs, result);
+    }
+
+    /**
+     * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @return a {@link MemTxResult}
+     */
+    public int stw(long addr, int val) {
+        return stw(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stw(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U16_NE, so, (short) val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 2, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 2, FlatViewAccess.HOST_BIG, val & 0xFFFFL, attrs);
+    }
+
+    /**
+     * Loads 2 bytes little-endian ({@code address_space_lduw_le}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value (zero-extended), 0 on error
+     */
+    public int lduwLe(long addr) {
+        return lduwLe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 2 bytes little-endian ({@code address_space_lduw_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     */
+    public int lduwLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = Short.toUnsignedInt(s.segment().get(U16_LE, so));
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 2, false, attrs, result);
+    }
+
+    /**
+     * Stores 2 bytes little-endian ({@code address_space_stw_le}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @return a {@link MemTxResult}
+     */
+    public int stwLe(long addr, int val) {
+        return stwLe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 2 bytes little-endian ({@code address_space_stw_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stwLe(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U16_LE, so, (short) val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 2, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 2, false, val & 0xFFFFL, attrs);
+    }
+
+    /**
+     * Loads 2 bytes big-endian ({@code address_space_lduw_be}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value (zero-extended), 0 on error
+     */
+    public int lduwBe(long addr) {
+        return lduwBe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 2 bytes big-endian ({@code address_space_lduw_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     */
+    public int lduwBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = Short.toUnsignedInt(s.segment().get(U16_BE, so));
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 2, true, attrs, result);
+    }
+
+    /**
+     * Stores 2 bytes big-endian ({@code address_space_stw_be}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @return a {@link MemTxResult}
+     */
+    public int stwBe(long addr, int val) {
+        return stwBe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 2 bytes big-endian ({@code address_space_stw_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value (low 16 bits used)
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stwBe(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U16_BE, so, (short) val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 2, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 2, true, val & 0xFFFFL, attrs);
+    }
+
+    /**
+     * Loads 4 bytes in the target's (host) byte order ({@code address_space_ldl}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public int ldl(long addr) {
+        return ldl(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 4 bytes in the target's (host) byte order ({@code address_space_ldl}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     */
+    public int ldl(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = s.segment().get(U32_NE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 4, FlatViewAccess.HOST_BIG, attrs, result);
+    }
+
+    /**
+     * Stores 4 bytes in the target's (host) byte order ({@code address_space_stl}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stl(long addr, int val) {
+        return stl(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 4 bytes in the target's (host) byte order ({@code address_space_stl}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stl(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U32_NE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 4, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 4, FlatViewAccess.HOST_BIG, Integer.toUnsignedLong(val), attrs);
+    }
+
+    /**
+     * Loads 4 bytes little-endian ({@code address_space_ldl_le}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public int ldlLe(long addr) {
+        return ldlLe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 4 bytes little-endian ({@code address_space_ldl_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     */
+    public int ldlLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = s.segment().get(U32_LE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 4, false, attrs, result);
+    }
+
+    /**
+     * Stores 4 bytes little-endian ({@code address_space_stl_le}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stlLe(long addr, int val) {
+        return stlLe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 4 bytes little-endian ({@code address_space_stl_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stlLe(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U32_LE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 4, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 4, false, Integer.toUnsignedLong(val), attrs);
+    }
+
+    /**
+     * Loads 4 bytes big-endian ({@code address_space_ldl_be}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public int ldlBe(long addr) {
+        return ldlBe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 4 bytes big-endian ({@code address_space_ldl_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     */
+    public int ldlBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    int v = s.segment().get(U32_BE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
+                }
+            }
+        }
+        return (int) FlatViewAccess.load(this, addr, 4, true, attrs, result);
+    }
+
+    /**
+     * Stores 4 bytes big-endian ({@code address_space_stl_be}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stlBe(long addr, int val) {
+        return stlBe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 4 bytes big-endian ({@code address_space_stl_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stlBe(long addr, int val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U32_BE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 4, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 4, true, Integer.toUnsignedLong(val), attrs);
+    }
+
+    /**
+     * Loads 8 bytes in the target's (host) byte order ({@code address_space_ldq}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public long ldq(long addr) {
+        return ldq(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 8 bytes in the target's (host) byte order ({@code address_space_ldq}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     */
+    public long ldq(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    long v = s.segment().get(U64_NE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.loadFault(s, so, 8, e, result);
+                }
+            }
+        }
+        return FlatViewAccess.load(this, addr, 8, FlatViewAccess.HOST_BIG, attrs, result);
+    }
+
+    /**
+     * Stores 8 bytes in the target's (host) byte order ({@code address_space_stq}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stq(long addr, long val) {
+        return stq(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 8 bytes in the target's (host) byte order ({@code address_space_stq}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stq(long addr, long val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U64_NE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 8, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 8, FlatViewAccess.HOST_BIG, val, attrs);
+    }
+
+    /**
+     * Loads 8 bytes little-endian ({@code address_space_ldq_le}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public long ldqLe(long addr) {
+        return ldqLe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 8 bytes little-endian ({@code address_space_ldq_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     */
+    public long ldqLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    long v = s.segment().get(U64_LE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.loadFault(s, so, 8, e, result);
+                }
+            }
+        }
+        return FlatViewAccess.load(this, addr, 8, false, attrs, result);
+    }
+
+    /**
+     * Stores 8 bytes little-endian ({@code address_space_stq_le}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stqLe(long addr, long val) {
+        return stqLe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 8 bytes little-endian ({@code address_space_stq_le}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stqLe(long addr, long val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U64_LE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 8, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 8, false, val, attrs);
+    }
+
+    /**
+     * Loads 8 bytes big-endian ({@code address_space_ldq_be}), attributes unspecified, result discarded.
+     *
+     * @param addr guest address (unsigned)
+     * @return the value, 0 on error
+     */
+    public long ldqBe(long addr) {
+        return ldqBe(addr, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /**
+     * Loads 8 bytes big-endian ({@code address_space_ldq_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
+     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     */
+    public long ldqBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    long v = s.segment().get(U64_BE, so);
+                    if (result != null) {
+                        result.set(MemTxResult.OK);
+                    }
+                    return v;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.loadFault(s, so, 8, e, result);
+                }
+            }
+        }
+        return FlatViewAccess.load(this, addr, 8, true, attrs, result);
+    }
+
+    /**
+     * Stores 8 bytes big-endian ({@code address_space_stq_be}), attributes unspecified.
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stqBe(long addr, long val) {
+        return stqBe(addr, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 8 bytes big-endian ({@code address_space_stq_be}).
+     *
+     * @param addr guest address (unsigned)
+     * @param val the value
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
+     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     */
+    public int stqBe(long addr, long val, MemTxAttrs attrs) {
+        PhysSection s = dispatch().mru();
+        if (s != null) {
+            long off = addr - s.start();
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
+                long so = s.segmentOffset() + off;
+                try {
+                    s.segment().set(U64_BE, so, val);
+                    return MemTxResult.OK;
+                } catch (IllegalStateException | InternalError e) {
+                    return FlatViewAccess.ramFault(s, so, 8, e);
+                }
+            }
+        }
+        return FlatViewAccess.store(this, addr, 8, true, val, attrs);
+    }
+
 
     @Override
     public String toString() {

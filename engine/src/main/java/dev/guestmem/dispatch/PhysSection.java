@@ -180,6 +180,11 @@ public final class PhysSection {
         return flags;
     }
 
+    /** @return the dirty-log clients of the range at render time ({@code dirty_log_mask}), 0 if none */
+    public int dirtyLogMask() {
+        return range == null ? 0 : range.dirtyLogMask();
+    }
+
     /** @return whether this is the unassigned section */
     public boolean isUnassigned() {
         return (flags & UNASSIGNED) != 0;

@@ -1,0 +1,405 @@
+package dev.guestmem.access;
+
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.dispatch.Translation;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.mmio.MmioDispatch;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The slow access paths over one {@link FlatView}, as QEMU's {@code flatview_translate},
+ * {@code flatview_read/write(_continue)}, {@code address_space_ld/st*_internal} and
+ * {@code address_space_write_rom}. {@link AddressSpace} inlines the RAM fast path and falls back here.
+ *
+ * <p>Guest faults come back as {@link MemTxResult} bits, never as exceptions: a released RAM block
+ * ({@link IllegalStateException} from its closed arena) or a SIGBUS on a truncated file mapping
+ * ({@link InternalError}, which also marks the block broken) give {@link MemTxResult#ERROR}.
+ *
+ * <p><b>Thread safety.</b> Stateless; called by any thread without locks. The view passed in is an
+ * immutable snapshot; IOMMU hops load the target space's current view with acquire.
+ */
+final class FlatViewAccess {
+    static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
+    static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+
+    private FlatViewAccess() {
+    }
+
+    /** {@code memory_access_is_direct}, from the flags precomputed at build time. */
+    static boolean isDirect(PhysSection s, boolean isWrite, MemTxAttrs attrs) {
+        int f = s.flags();
+        if (!isWrite) {
+            return (f & PhysSection.DIRECT_READ) != 0;
+        }
+        return (f & (attrs.debug() ? PhysSection.DIRECT_WRITE_DEBUG : PhysSection.DIRECT_WRITE)) != 0;
+    }
+
+    static String name(PhysSection s) {
+        MemoryRegion mr = s.region();
+        return mr == null ? "unassigned" : mr.name();
+    }
+
+    /**
+     * {@code flatview_translate} / {@code flatview_do_translate}: section lookup, RAM length clamp and
+     * the IOMMU loop.
+     */
+    static PhysSection translate(FlatView v, long addr, long len, boolean isWrite, MemTxAttrs attrs, Translation t,
+                                 IommuTlbEntry e) {
+        PhysSection s = v.dispatch().translateInternal(addr, len, true, t);
+        while ((s.flags() & PhysSection.IOMMU) != 0) {
+            IommuTranslator tr = ((IommuRegion) s.region()).translator();
+            long xlat = t.xlat();
+            long plen = t.plen();
+            e.targetAs = null;
+            e.perm = IommuTlbEntry.NONE;
+            if (tr != null) {
+                tr.translate(xlat, isWrite ? IommuTlbEntry.WO : IommuTlbEntry.RO, tr.attrsToIndex(attrs), e);
+            }
+            if ((e.perm & (isWrite ? IommuTlbEntry.WO : IommuTlbEntry.RO)) == 0 || e.targetAs == null) {
+                PhysSection u = v.dispatch().unassignedSection();
+                t.set(u, xlat, plen);
+                return u;
+            }
+            long mask = e.addrMask;
+            addr = (e.translatedAddr & ~mask) | (xlat & mask);
+            long toPageEnd = (addr | mask) - addr + 1; // 0 means 2^64
+            if (toPageEnd != 0 && Long.compareUnsigned(plen, toPageEnd) > 0) {
+                plen = toPageEnd;
+            }
+            v = e.targetAs.currentMap(); // acquire; the target's current view (QEMU: no iteration limit)
+            s = v.dispatch().translateInternal(addr, plen, true, t);
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------------ RAM faults
+
+    /** A direct RAM access threw: released block (ISE) or SIGBUS (InternalError, marks it broken). */
+    static int ramFault(PhysSection s, long segOffset, long len, Throwable fault) {
+        RamBlock b = s.ramBlock();
+        if (fault instanceof InternalError && b != null && !b.isBroken()) {
+            // Re-run the access through the block's checked accessor: it faults again, catches the
+            // InternalError and marks the block broken with its own diagnostics.
+            b.read(segOffset, MemorySegment.ofArray(new byte[(int) Math.min(len, 8)]), 0, Math.min(len, 8));
+        }
+        return MemTxResult.ERROR;
+    }
+
+    static long loadFault(PhysSection s, long segOffset, int size, Throwable fault, MemTxResultHolder res) {
+        int r = ramFault(s, segOffset, size, fault);
+        if (res != null) {
+            res.set(r);
+        }
+        return 0;
+    }
+
+    /** Marks a direct write dirty ({@code invalidate_and_set_dirty}). */
+    static void dirty(AddressSpace as, PhysSection s, long segOffset, long len) {
+        DirtyMemory dm = as.dirtyMemory();
+        RamBlock b = s.ramBlock();
+        if (dm != null && b != null) {
+            dm.invalidateAndSetDirty(b.offset() + segOffset, len, s.dirtyLogMask());
+        }
+    }
+
+    // ------------------------------------------------------------------ single loads and stores
+
+    static long getRaw(MemorySegment seg, long off, int size, boolean big) {
+        return switch (size) {
+            case 1 -> Byte.toUnsignedLong(seg.get(ValueLayout.JAVA_BYTE, off));
+            case 2 -> Short.toUnsignedLong(seg.get(big ? U16_BE : U16_LE, off));
+            case 4 -> Integer.toUnsignedLong(seg.get(big ? U32_BE : U32_LE, off));
+            default -> seg.get(big ? U64_BE : U64_LE, off);
+        };
+    }
+
+    static void setRaw(MemorySegment seg, long off, int size, boolean big, long v) {
+        switch (size) {
+            case 1 -> seg.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+            case 2 -> seg.set(big ? U16_BE : U16_LE, off, (short) v);
+            case 4 -> seg.set(big ? U32_BE : U32_LE, off, (int) v);
+            default -> seg.set(big ? U64_BE : U64_LE, off, v);
+        }
+    }
+
+    /**
+     * {@code address_space_ld*_internal}: one load of {@code size} bytes. If the translated length is
+     * short of the size (an access crossing a section), the whole access goes as MMIO to the first
+     * region, as in QEMU (for RAM that means unassigned ops: decode error, 0).
+     */
+    static long load(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
+        if (Long.compareUnsigned(addr, -size) > 0) { // addr + size wraps past 2^64
+            if (res != null) {
+                res.set(MemTxResult.DECODE_ERROR);
+            }
+            return 0;
+        }
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            PhysSection s = translate(as.currentMap(), addr, size, false, attrs, sc.t, sc.e);
+            long xlat = sc.t.xlat();
+            long l = sc.t.plen();
+            int r;
+            long val;
+            if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, false, attrs)) {
+                r = MmioDispatch.read(s.ops(), s.guard(), name(s), xlat, size, big, attrs, sc.v);
+                val = sc.v.value;
+            } else {
+                try {
+                    val = getRaw(s.segment(), xlat, size, big);
+                    r = MemTxResult.OK;
+                } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+                    r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
+                    val = 0;
+                }
+            }
+            if (res != null) {
+                res.set(r);
+            }
+            return val;
+        } finally {
+            sc.release();
+        }
+    }
+
+    /** {@code address_space_st*_internal}. */
+    static int store(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+        if (Long.compareUnsigned(addr, -size) > 0) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            PhysSection s = translate(as.currentMap(), addr, size, true, attrs, sc.t, sc.e);
+            long xlat = sc.t.xlat();
+            long l = sc.t.plen();
+            if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
+                return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
+            }
+            try {
+                setRaw(s.segment(), xlat, size, big, val);
+            } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+                return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
+            }
+            if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+                dirty(as, s, xlat, size);
+            }
+            return MemTxResult.OK;
+        } finally {
+            sc.release();
+        }
+    }
+
+    // ------------------------------------------------------------------ buffers
+
+    /** Stores the low {@code n} bytes of {@code v} in host order ({@code stn_he_p}). */
+    private static void putHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n, long v) {
+        for (int i = 0; i < n; i++) {
+            byte b = (byte) (HOST_BIG ? v >>> (8 * (n - 1 - i)) : v >>> (8 * i));
+            if (arr != null) {
+                arr[arrOff + i] = b;
+            } else {
+                seg.set(ValueLayout.JAVA_BYTE, segOff + i, b);
+            }
+        }
+    }
+
+    /** Loads {@code n} bytes in host order ({@code ldn_he_p}). */
+    private static long getHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n) {
+        long v = 0;
+        for (int i = 0; i < n; i++) {
+            long b = Byte.toUnsignedLong(arr != null ? arr[arrOff + i] : seg.get(ValueLayout.JAVA_BYTE, segOff + i));
+            v |= HOST_BIG ? b << (8 * (n - 1 - i)) : b << (8 * i);
+        }
+        return v;
+    }
+
+    private static void zero(byte[] arr, int arrOff, MemorySegment seg, long segOff, long n) {
+        if (arr != null) {
+            java.util.Arrays.fill(arr, arrOff, arrOff + (int) n, (byte) 0);
+        } else {
+            seg.asSlice(segOff, n).fill((byte) 0);
+        }
+    }
+
+    /**
+     * {@code flatview_read} / {@code flatview_write}: a buffer access, chunk by chunk: direct RAM
+     * chunks are one copy each (clamped to the section); MMIO chunks follow {@code memory_access_size}.
+     * Results are ORed and the loop always runs to the end. Exactly one of {@code arr} and
+     * {@code seg} is non-null. An access whose end wraps past 2^64 is refused whole with
+     * {@link MemTxResult#DECODE_ERROR} (QEMU would wrap to address 0).
+     */
+    static int rw(AddressSpace as, long addr, MemTxAttrs attrs, byte[] arr, int arrOff, MemorySegment seg,
+                  long segOff, long len, boolean isWrite) {
+        if (len == 0) {
+            return MemTxResult.OK;
+        }
+        if (Long.compareUnsigned(len - 1, -1L - addr) > 0) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        FlatView v = as.currentMap();
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            int result = MemTxResult.OK;
+            long done = 0;
+            boolean first = true;
+            while (done != len) {
+                long a = addr + done;
+                long rem = len - done;
+                PhysSection s = translate(v, a, rem, isWrite, attrs, sc.t, sc.e);
+                long xlat = sc.t.xlat();
+                long l = sc.t.plen();
+                // flatview_access_allowed: attrs.memory refuses non-RAM (and stops the access).
+                if (attrs.memory() && (s.flags() & PhysSection.IS_RAM) == 0) {
+                    if (first) {
+                        return MemTxResult.ACCESS_ERROR;
+                    }
+                    result |= MemTxResult.ACCESS_ERROR;
+                    done += l;
+                    continue;
+                }
+                first = false;
+                int ai = arrOff + (int) done;
+                long so = segOff + done;
+                if (isDirect(s, isWrite, attrs)) {
+                    MemorySegment ram = s.segment();
+                    long avail = ram.byteSize() - xlat; // qemu_ram_ptr_length: clamp to the block
+                    if (avail <= 0) {
+                        result |= MemTxResult.DECODE_ERROR;
+                        done += l;
+                        continue;
+                    }
+                    if (Long.compareUnsigned(l, avail) > 0) {
+                        l = avail;
+                    }
+                    try {
+                        copy(ram, xlat, arr, ai, seg, so, l, isWrite);
+                        if (isWrite && (s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+                            dirty(as, s, xlat, l);
+                        }
+                    } catch (IllegalStateException | InternalError e) {
+                        result |= ramFault(s, xlat, l, e);
+                        if (!isWrite) {
+                            zero(arr, ai, seg, so, l);
+                        }
+                    }
+                    done += l;
+                    continue;
+                }
+                MemoryRegionOps ops = s.ops();
+                int c = MmioDispatch.accessSize(ops, rem, xlat);
+                if (ops == null && c == 4) {
+                    // Nothing decodes here: every 4-byte chunk that stays inside the section is a
+                    // side-effect-free decode error, so take them all at once (same result as QEMU's
+                    // chunk-by-chunk loop, without 2^30 iterations over a 4 GiB hole).
+                    long inSection = s.last() - a + 1; // 0 means 2^64
+                    long span = inSection == 0 || Long.compareUnsigned(rem, inSection) < 0 ? rem : inSection;
+                    long k = span >>> 2;
+                    if (k > 1) {
+                        if (!isWrite) {
+                            zero(arr, ai, seg, so, k << 2);
+                        }
+                        result |= MemTxResult.DECODE_ERROR;
+                        done += k << 2;
+                        continue;
+                    }
+                }
+                if (isWrite) {
+                    long val = getHostBytes(arr, ai, seg, so, c);
+                    result |= MmioDispatch.write(ops, s.guard(), name(s), xlat, val, c, HOST_BIG, attrs);
+                } else {
+                    result |= MmioDispatch.read(ops, s.guard(), name(s), xlat, c, HOST_BIG, attrs, sc.v);
+                    putHostBytes(arr, ai, seg, so, c, sc.v.value);
+                }
+                done += c;
+            }
+            return result;
+        } finally {
+            sc.release();
+        }
+    }
+
+    private static void copy(MemorySegment ram, long ramOff, byte[] arr, int ai, MemorySegment seg, long so, long l,
+                             boolean isWrite) {
+        if (arr != null) {
+            if (isWrite) {
+                MemorySegment.copy(arr, ai, ram, ValueLayout.JAVA_BYTE, ramOff, (int) l);
+            } else {
+                MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, ramOff, arr, ai, (int) l);
+            }
+        } else if (isWrite) {
+            MemorySegment.copy(seg, so, ram, ramOff, l);
+        } else {
+            MemorySegment.copy(ram, ramOff, seg, so, l);
+        }
+    }
+
+    /**
+     * {@code address_space_write_rom}: writes RAM and ROM (and ROMD-mode ROM devices) directly;
+     * other chunks are skipped silently. Always {@link MemTxResult#OK}, as in QEMU, except a write
+     * wrapping past 2^64, which is refused with {@link MemTxResult#DECODE_ERROR}.
+     */
+    static int writeRom(AddressSpace as, long addr, MemTxAttrs attrs, byte[] arr, int arrOff, MemorySegment seg,
+                        long segOff, long len) {
+        if (len == 0) {
+            return MemTxResult.OK;
+        }
+        if (Long.compareUnsigned(len - 1, -1L - addr) > 0) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        FlatView v = as.currentMap();
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            long done = 0;
+            while (done != len) {
+                long a = addr + done;
+                long rem = len - done;
+                PhysSection s = translate(v, a, rem, true, attrs, sc.t, sc.e);
+                long xlat = sc.t.xlat();
+                long l = sc.t.plen();
+                // memory_region_supports_direct_access == what a debug write may do directly
+                if ((s.flags() & PhysSection.DIRECT_WRITE_DEBUG) == 0) {
+                    l = MmioDispatch.accessSize(s.ops(), rem, xlat);
+                    if (l == 4) { // skip whole 4-byte chunks inside the section at once (nothing is written)
+                        long inSection = s.last() - a + 1;
+                        long span = inSection == 0 || Long.compareUnsigned(rem, inSection) < 0 ? rem : inSection;
+                        if ((span >>> 2) > 1) {
+                            l = (span >>> 2) << 2;
+                        }
+                    }
+                } else {
+                    MemorySegment ram = s.segment();
+                    long avail = ram.byteSize() - xlat;
+                    if (avail > 0) {
+                        if (Long.compareUnsigned(l, avail) > 0) {
+                            l = avail;
+                        }
+                        try {
+                            copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true);
+                            if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+                                dirty(as, s, xlat, l);
+                            }
+                        } catch (IllegalStateException | InternalError e) {
+                            ramFault(s, xlat, l, e);
+                        }
+                    }
+                }
+                done += l;
+            }
+            return MemTxResult.OK;
+        } finally {
+            sc.release();
+        }
+    }
+}

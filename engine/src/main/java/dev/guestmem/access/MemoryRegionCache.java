@@ -1,0 +1,410 @@
+package dev.guestmem.access;
+
+import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.dispatch.Translation;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.mmio.MmioDispatch;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.MmioValue;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+
+/**
+ * A translation cached for repeated device accesses to one guest range (virtio rings), as QEMU's
+ * {@code MemoryRegionCache}: {@link #init} translates once; accessors take offsets relative to the
+ * cached address. RAM is accessed through a cached segment slice; anything else is dispatched as
+ * MMIO at consecutive offsets of the cached region without looking the address up again (QEMU's
+ * 2024 fix), or, for an IOMMU, redone through the address space.
+ *
+ * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
+ * through the RAM fast path do not mark pages dirty; call {@link #invalidate} afterwards, as in
+ * QEMU. Offsets outside {@code [0, length)} are programming errors and throw
+ * {@link IndexOutOfBoundsException} (QEMU asserts).
+ *
+ * <p><b>Thread safety.</b> Not thread-safe: one cache per device queue, used by one thread at a
+ * time; {@link #init} and {@link #destroy} must not race with accesses.
+ */
+public final class MemoryRegionCache {
+    private static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
+    private static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
+    private static final ValueLayout.OfInt U32_LE = FlatViewAccess.U32_LE;
+    private static final ValueLayout.OfInt U32_BE = FlatViewAccess.U32_BE;
+    private static final ValueLayout.OfLong U64_LE = FlatViewAccess.U64_LE;
+    private static final ValueLayout.OfLong U64_BE = FlatViewAccess.U64_BE;
+
+    private final Translation t = new Translation();
+    private final MmioValue v = new MmioValue();
+    private AddressSpace as;
+    private FlatView view;
+    private PhysSection section;
+    private long addr;
+    private long xlat;
+    private long len;
+    private boolean isWrite;
+    private MemorySegment ptr;
+    private RamBlock block;
+
+    /** Creates an empty cache ({@code address_space_cache_init_empty}): destroy is safe. */
+    public MemoryRegionCache() {
+    }
+
+    /**
+     * {@code address_space_cache_init}: translates {@code [addr, addr+len)} once (subpages resolved,
+     * IOMMUs not followed), clamps the length to the section (CVE-2020-27821), and for RAM extends it
+     * across following ranges of the same region and keeps a segment slice.
+     *
+     * @param as the address space
+     * @param addr guest address (unsigned)
+     * @param len wanted length, &gt; 0
+     * @param isWrite whether writes will be made
+     * @return the usable length, possibly less than {@code len}
+     * @throws IllegalArgumentException if {@code len} is 0
+     */
+    public long init(AddressSpace as, long addr, long len, boolean isWrite) {
+        if (len == 0) {
+            throw new IllegalArgumentException("cache length must be > 0");
+        }
+        destroy();
+        this.as = Objects.requireNonNull(as, "as");
+        this.view = as.currentMap();
+        this.addr = addr;
+        this.isWrite = isWrite;
+        PhysSection s = view.dispatch().translateInternal(addr, len, true, t);
+        this.section = s;
+        this.xlat = t.xlat();
+        long inSection = s.last() - addr + 1; // 0 means 2^64
+        long l = inSection != 0 && Long.compareUnsigned(len, inSection) > 0 ? inSection : len;
+        if (FlatViewAccess.isDirect(s, isWrite, MemTxAttrs.UNSPECIFIED) && (s.flags() & PhysSection.IOMMU) == 0) {
+            long done = l;
+            Translation t2 = new Translation();
+            while (Long.compareUnsigned(done, len) < 0) {
+                PhysSection n = view.dispatch().translateInternal(addr + done, len - done, true, t2);
+                if (n.region() != s.region() || t2.xlat() != xlat + done
+                        || !FlatViewAccess.isDirect(n, isWrite, MemTxAttrs.UNSPECIFIED)) {
+                    break;
+                }
+                done += t2.plen();
+            }
+            MemorySegment ram = s.segment();
+            long avail = ram.byteSize() - xlat;
+            if (Long.compareUnsigned(done, avail) > 0) {
+                done = Math.max(avail, 0);
+            }
+            RamBlock b = s.ramBlock();
+            boolean refd = false;
+            try {
+                b.ref();
+                refd = true;
+                this.ptr = ram.asSlice(xlat, done);
+                this.block = b;
+            } catch (RuntimeException released) {
+                // block released or shrunk under us: fall back to the slow path
+                this.ptr = null;
+                if (refd) {
+                    b.unref();
+                }
+            }
+            l = done;
+        }
+        this.len = l;
+        return l;
+    }
+
+    /** {@code address_space_cache_destroy}: drops the view and the block reference. Idempotent. */
+    public void destroy() {
+        if (block != null) {
+            block.unref();
+        }
+        block = null;
+        ptr = null;
+        view = null;
+        section = null;
+        as = null;
+        len = 0;
+    }
+
+    /** @return the usable length ({@code cache->len}) */
+    public long length() {
+        return len;
+    }
+
+    /** @return whether accesses go straight to RAM */
+    public boolean isDirect() {
+        return ptr != null;
+    }
+
+    private void check(long off, long n) {
+        Objects.checkFromIndexSize(off, n, len);
+    }
+
+    private long load(long off, int size, boolean big, MemTxResultHolder res) {
+        check(off, size);
+        if (ptr != null) {
+            try {
+                long val = FlatViewAccess.getRaw(ptr, off, size, big);
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
+                return val;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.loadFault(section, xlat + off, size, e, res);
+            }
+        }
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            return FlatViewAccess.load(as, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+        }
+        int r = MmioDispatch.read(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, size, big,
+                MemTxAttrs.UNSPECIFIED, v);
+        if (res != null) {
+            res.set(r);
+        }
+        return v.value;
+    }
+
+    private int store(long off, int size, boolean big, long val) {
+        check(off, size);
+        if (ptr != null && isWrite) {
+            try {
+                FlatViewAccess.setRaw(ptr, off, size, big, val);
+                return MemTxResult.OK;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(section, xlat + off, size, e);
+            }
+        }
+        if ((section.flags() & PhysSection.IOMMU) != 0 || ptr != null) {
+            return FlatViewAccess.store(as, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
+        }
+        return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, val, size,
+                big, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the byte ({@code address_space_ldub_cached})
+     */
+    public int ldub(long off, MemTxResultHolder res) {
+        return (int) load(off, 1, false, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the little-endian 16-bit value ({@code address_space_lduw_le_cached})
+     */
+    public int lduwLe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 2) {
+            try {
+                return Short.toUnsignedInt(ptr.get(U16_LE, off));
+            } catch (IllegalStateException | InternalError e) {
+                return (int) FlatViewAccess.loadFault(section, xlat + off, 2, e, res);
+            }
+        }
+        return (int) load(off, 2, false, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the big-endian 16-bit value
+     */
+    public int lduwBe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 2) {
+            try {
+                return Short.toUnsignedInt(ptr.get(U16_BE, off));
+            } catch (IllegalStateException | InternalError e) {
+                return (int) FlatViewAccess.loadFault(section, xlat + off, 2, e, res);
+            }
+        }
+        return (int) load(off, 2, true, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the little-endian 32-bit value ({@code address_space_ldl_le_cached})
+     */
+    public int ldlLe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 4) {
+            try {
+                return ptr.get(U32_LE, off);
+            } catch (IllegalStateException | InternalError e) {
+                return (int) FlatViewAccess.loadFault(section, xlat + off, 4, e, res);
+            }
+        }
+        return (int) load(off, 4, false, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the big-endian 32-bit value
+     */
+    public int ldlBe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 4) {
+            try {
+                return ptr.get(U32_BE, off);
+            } catch (IllegalStateException | InternalError e) {
+                return (int) FlatViewAccess.loadFault(section, xlat + off, 4, e, res);
+            }
+        }
+        return (int) load(off, 4, true, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the little-endian 64-bit value ({@code address_space_ldq_le_cached})
+     */
+    public long ldqLe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 8) {
+            try {
+                return ptr.get(U64_LE, off);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.loadFault(section, xlat + off, 8, e, res);
+            }
+        }
+        return load(off, 8, false, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param res result holder or null
+     * @return the big-endian 64-bit value
+     */
+    public long ldqBe(long off, MemTxResultHolder res) {
+        if (ptr != null && off >= 0 && off <= len - 8) {
+            try {
+                return ptr.get(U64_BE, off);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.loadFault(section, xlat + off, 8, e, res);
+            }
+        }
+        return load(off, 8, true, res);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the byte
+     * @return a {@link MemTxResult} ({@code address_space_stb_cached})
+     */
+    public int stb(long off, int val) {
+        return store(off, 1, false, val & 0xFFL);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value (low 16 bits)
+     * @return a {@link MemTxResult}
+     */
+    public int stwLe(long off, int val) {
+        return store(off, 2, false, val & 0xFFFFL);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value (low 16 bits)
+     * @return a {@link MemTxResult}
+     */
+    public int stwBe(long off, int val) {
+        return store(off, 2, true, val & 0xFFFFL);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stlLe(long off, int val) {
+        return store(off, 4, false, Integer.toUnsignedLong(val));
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stlBe(long off, int val) {
+        return store(off, 4, true, Integer.toUnsignedLong(val));
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stqLe(long off, long val) {
+        return store(off, 8, false, val);
+    }
+
+    /**
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stqBe(long off, long val) {
+        return store(off, 8, true, val);
+    }
+
+    /**
+     * {@code address_space_read_cached}.
+     *
+     * @param off offset from the cached address
+     * @param buf destination
+     * @param bufOff offset in {@code buf}
+     * @param n bytes
+     * @return a {@link MemTxResult}
+     */
+    public int read(long off, byte[] buf, int bufOff, int n) {
+        check(off, n);
+        if (ptr != null) {
+            try {
+                MemorySegment.copy(ptr, ValueLayout.JAVA_BYTE, off, buf, bufOff, n);
+                return MemTxResult.OK;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(section, xlat + off, n, e);
+            }
+        }
+        return as.read(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+    }
+
+    /**
+     * {@code address_space_write_cached}: RAM writes are not marked dirty; see {@link #invalidate}.
+     *
+     * @param off offset from the cached address
+     * @param buf source
+     * @param bufOff offset in {@code buf}
+     * @param n bytes
+     * @return a {@link MemTxResult}
+     */
+    public int write(long off, byte[] buf, int bufOff, int n) {
+        check(off, n);
+        if (ptr != null && isWrite) {
+            try {
+                MemorySegment.copy(buf, bufOff, ptr, ValueLayout.JAVA_BYTE, off, n);
+                return MemTxResult.OK;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(section, xlat + off, n, e);
+            }
+        }
+        return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+    }
+
+    /**
+     * {@code address_space_cache_invalidate}: marks {@code [off, off+n)} dirty after direct writes.
+     *
+     * @param off offset from the cached address
+     * @param n bytes
+     * @throws IllegalStateException if the cache was not initialised for writing
+     */
+    public void invalidate(long off, long n) {
+        if (!isWrite) {
+            throw new IllegalStateException("cache was not initialised for writing");
+        }
+        check(off, n);
+        if (ptr != null && (section.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+            FlatViewAccess.dirty(as, section, xlat + off, n);
+        }
+    }
+}
