@@ -156,6 +156,17 @@ public abstract sealed class MemoryRegion
         return disableReentrancyGuard;
     }
 
+    /**
+     * Opts this region out of the device re-entrancy guard ({@code mr->disable_reentrancy_guard}),
+     * for devices that legitimately access their own registers from a callback. Set it before the
+     * region is mapped: the access path reads it when the flat view's dispatch table is built.
+     *
+     * @param disabled true to turn the guard off
+     */
+    public final void setReentrancyGuardDisabled(boolean disabled) {
+        this.disableReentrancyGuard = disabled;
+    }
+
     /** @return whether this region fills the parts of its range its subregions leave free */
     public abstract boolean terminates();
 
