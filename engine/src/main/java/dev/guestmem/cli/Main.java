@@ -1,16 +1,74 @@
 package dev.guestmem.cli;
 
-/** Command-line entry point behind the {@code ./guestmem} launcher. */
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Command-line entry point behind the {@code ./guestmem} launcher: a table of subcommands. To add
+ * one, add one {@code entry(...)} line to {@link #COMMANDS}.
+ *
+ * <p><b>Thread safety.</b> Runs on the launcher's main thread.
+ */
 public final class Main {
+    /** Subcommand name, one-line usage, implementation. */
+    private record Entry(String usage, Command command) {
+    }
+
+    private static final Map<String, Entry> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        entry("mtree", "mtree [-D] [--annotated] [--flat] FILE   print QEMU 'info mtree' text back, or its flat views",
+                MtreeCommand::run);
+    }
+
+    private static void entry(String name, String usage, Command command) {
+        COMMANDS.put(name, new Entry(usage, command));
+    }
+
     private Main() {
+    }
+
+    /**
+     * Runs one command and exits with its status.
+     *
+     * @param args the command and its arguments
+     */
+    public static void main(String[] args) {
+        int status = run(args, System.out, System.err);
+        System.out.flush();
+        System.exit(status);
     }
 
     /**
      * Runs one command.
      *
      * @param args the command and its arguments
+     * @param out standard output
+     * @param err standard error
+     * @return the exit status
      */
-    public static void main(String[] args) {
-        System.out.println("guestmem: nothing here yet");
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            usage(args.length == 0 ? err : out);
+            return args.length == 0 ? Command.USAGE : Command.OK;
+        }
+        Entry e = COMMANDS.get(args[0]);
+        if (e == null) {
+            err.println("guestmem: unknown command '" + args[0] + "'");
+            usage(err);
+            return Command.USAGE;
+        }
+        List<String> rest = Arrays.asList(args).subList(1, args.length);
+        return e.command().run(rest, out, err);
+    }
+
+    private static void usage(PrintStream s) {
+        s.println("usage: ./guestmem COMMAND [ARGS]");
+        for (Entry e : COMMANDS.values()) {
+            s.println("  " + e.usage());
+        }
     }
 }

@@ -48,27 +48,7 @@ public final class MtreeWriter {
     private static void node(StringBuilder sb, MtreeNode n, int level, MtreeDialect dialect) {
         boolean show = !n.hidden() && (!n.disabled() || dialect != MtreeDialect.PLAIN);
         if (show) {
-            sb.append("[DETECTED OVERFLOW!] ".repeat(n.overflowMarks()));
-            sb.append("  ".repeat(level));
-            sb.append(hex(n.start())).append('-').append(hex(n.end()));
-            sb.append(" (prio ").append(n.priority()).append(", ");
-            if (n.nonvolatile()) {
-                sb.append("nv-");
-            }
-            sb.append(dialect == MtreeDialect.ANNOTATED ? n.type().text() : n.type().qemuText()).append("): ");
-            if (n.isAlias()) {
-                MtreeAlias a = n.alias();
-                sb.append("alias ").append(n.name()).append(" @").append(a.target()).append(' ')
-                        .append(hex(a.targetStart())).append('-').append(hex(a.targetEnd()));
-                if (n.readonlyMarker() && dialect == MtreeDialect.ANNOTATED) {
-                    sb.append(" [readonly]");
-                }
-            } else {
-                sb.append(n.name());
-            }
-            if (n.disabled()) {
-                sb.append(" [disabled]");
-            }
+            line(sb, n, level, dialect);
             sb.append('\n');
         } else if (n.overflowMarks() > 0) {
             // QEMU prints the warning before deciding to hide the line: it prefixes the next line.
@@ -76,6 +56,47 @@ public final class MtreeWriter {
         }
         for (MtreeNode c : n.children()) {
             node(sb, c, level + 1, dialect);
+        }
+    }
+
+    /**
+     * Formats one node's line (with its overflow prefixes, without a line terminator).
+     *
+     * @param n a visible node
+     * @param level its depth (the root is level 1)
+     * @param dialect {@code container} and {@code [readonly]} print only in the annotated dialect
+     * @return the line
+     */
+    static String line(MtreeNode n, int level, MtreeDialect dialect) {
+        if (n.hidden()) {
+            return "(a region plain info mtree left out)";
+        }
+        StringBuilder sb = new StringBuilder();
+        line(sb, n, level, dialect);
+        return sb.toString();
+    }
+
+    private static void line(StringBuilder sb, MtreeNode n, int level, MtreeDialect dialect) {
+        sb.append("[DETECTED OVERFLOW!] ".repeat(n.overflowMarks()));
+        sb.append("  ".repeat(level));
+        sb.append(hex(n.start())).append('-').append(hex(n.end()));
+        sb.append(" (prio ").append(n.priority()).append(", ");
+        if (n.nonvolatile()) {
+            sb.append("nv-");
+        }
+        sb.append(dialect == MtreeDialect.ANNOTATED ? n.type().text() : n.type().qemuText()).append("): ");
+        if (n.isAlias()) {
+            MtreeAlias a = n.alias();
+            sb.append("alias ").append(n.name()).append(" @").append(a.target()).append(' ')
+                    .append(hex(a.targetStart())).append('-').append(hex(a.targetEnd()));
+            if (n.readonlyMarker() && dialect == MtreeDialect.ANNOTATED) {
+                sb.append(" [readonly]");
+            }
+        } else {
+            sb.append(n.name());
+        }
+        if (n.disabled()) {
+            sb.append(" [disabled]");
         }
     }
 

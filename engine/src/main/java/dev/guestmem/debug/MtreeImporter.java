@@ -1,0 +1,608 @@
+package dev.guestmem.debug;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionException;
+import dev.guestmem.region.RomDeviceRegion;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Rebuilds a {@link MemorySystem} from {@code info mtree} text: the region tree with stand-in
+ * regions of the same names, sizes, priorities, aliases and flags, and the address spaces.
+ * Nothing here knows a region name: every fact comes from the text and the rules below.
+ *
+ * <h2 id="types">Kinds</h2>
+ * {@code ram}, {@code rom} (read-only RAM) and {@code ramd} become {@link RamRegion}s over lazily
+ * reserved anonymous blocks, {@code romd} a {@link RomDeviceRegion} in ROMD mode (writes ignored),
+ * {@code container} a {@link ContainerRegion}, {@code i/o} an {@link IoRegion} without callbacks
+ * (a reservation: it terminates). With {@link Rules#QEMU} (plain and {@code -D} text) an {@code i/o}
+ * region with printed subregions (or subregions plain text shows under a left-out disabled region)
+ * is a container instead, and no alias is read-only by itself; with {@link Rules#ANNOTATED}
+ * {@code [readonly]} sets an alias's own read-only flag. {@code nv-} sets the non-volatile flag,
+ * {@code [disabled]} clears the enabled flag. A region plain text left out (a hidden node) becomes a
+ * disabled container.
+ *
+ * <h2 id="identity">Which printings are one region</h2>
+ * A region appears once in every printing (address-space tree or {@code memory-region:} block)
+ * that contains it, always with the same subtree. Each printed node gets a signature: its line's
+ * facts (name, type, size, priority, flags, alias part, offset from its parent's start, or its start
+ * for a printing's root) and its children's signatures in order. The roots of the printings are
+ * processed from the largest subtree down; each root is made one region with the first node of
+ * another printing (in text order) that has its signature, and their subtrees pairwise, unless
+ * that node's region already is the root of another printing of the same kind (two address-space
+ * groups have different roots, two {@code memory-region:} blocks are different targets). Nodes
+ * that are not roots are never matched on their own: a region has one container, so its
+ * printings follow from its container's.
+ *
+ * <h2 id="aliases">Alias targets</h2>
+ * QEMU queues every alias's target (disabled aliases too) and prints each distinct target once, as
+ * a {@code memory-region:} block, in the order the walk first met it; the walk is the text order.
+ * So {@code @NAME} names one of the blocks headed {@code NAME} whose root has the type the alias
+ * line shows ({@code i/o} also matches {@code container}). When several fit, walking the aliases in
+ * text order: the next block not yet referenced is taken if it fits and either no referenced block
+ * fits or no later alias could reference it; otherwise the first referenced block that fits.
+ *
+ * <h2 id="age">Sibling order</h2>
+ * Text does not show the age of equal-priority siblings. Siblings are added in the order that
+ * makes the one printed first at an address the newest, and at different addresses the one at the
+ * higher address the newer (the fixtures' README rule): by address ascending, at one address
+ * last-printed first, each added as the newest.
+ *
+ * <h2 id="roots">Roots</h2>
+ * A region that is in no printed container (an address-space root, an alias target reached only
+ * through aliases) but is printed at a non-zero address or priority is mapped into an unnamed-in-
+ * the-text holder container ({@value #HOLDER_NAME}) so that it keeps them; rendering through an
+ * alias cancels the target's own address, so this changes no flat view.
+ *
+ * <p><b>Thread safety.</b> Stateless; each import builds its own system.
+ */
+public final class MtreeImporter {
+    /** Name of the container that holds rootless regions printed at a non-zero address or priority. */
+    public static final String HOLDER_NAME = "mtree-import-holder";
+    /** Name of the disabled alias that stands for one plain text left out (see {@code memory-region:} blocks). */
+    public static final String UNSEEN_ALIAS_NAME = "(disabled alias, not printed)";
+    /** Name given to a region plain text left out and no header names. */
+    public static final String HIDDEN_NAME = "(disabled, not printed)";
+
+    /** Which facts the text is read for. */
+    public enum Rules {
+        /** The annotated dialect: types and {@code [readonly]} taken as they stand. */
+        ANNOTATED,
+        /** QEMU's own text: {@code i/o} with subregions is a container, no alias is read-only by itself. */
+        QEMU;
+
+        /**
+         * @param doc a parsed text
+         * @return {@link #ANNOTATED} when the text uses a word only that dialect has, else {@link #QEMU}
+         */
+        public static Rules detect(MtreeDocument doc) {
+            return doc.looksAnnotated() ? ANNOTATED : QEMU;
+        }
+    }
+
+    private MtreeImporter() {
+    }
+
+    /**
+     * Imports a text with the rules its words call for ({@link Rules#detect}).
+     *
+     * @param doc the parsed text
+     * @return the machine
+     * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
+     */
+    public static MtreeImport importDocument(MtreeDocument doc) {
+        return importDocument(doc, Rules.detect(doc));
+    }
+
+    /**
+     * Imports a text.
+     *
+     * @param doc the parsed text
+     * @param rules how to read types and markers
+     * @return the machine
+     * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
+     */
+    public static MtreeImport importDocument(MtreeDocument doc, Rules rules) {
+        return new Run(doc, rules).run();
+    }
+
+    /** A printed node with its place. */
+    private static final class Occ {
+        final int id;
+        final MtreeNode node;
+        final Occ parent;
+        final int printing;
+        final List<Occ> children = new ArrayList<>();
+        int sig;
+
+        Occ(int id, MtreeNode node, Occ parent, int printing) {
+            this.id = id;
+            this.node = node;
+            this.parent = parent;
+            this.printing = printing;
+        }
+
+        long rel() {
+            return parent == null ? node.start() : node.start() - parent.node.start();
+        }
+
+        int line() {
+            return node.line();
+        }
+    }
+
+    /** One import. */
+    private static final class Run {
+        private static final MemoryRegionOps IGNORE_OPS = MemoryRegionOps.builder()
+                .read((addr, size) -> 0L)
+                .write((addr, data, size) -> { })
+                .build();
+
+        final MtreeDocument doc;
+        final Rules rules;
+        final List<Occ> occs = new ArrayList<>();
+        final List<Occ> roots = new ArrayList<>();
+        final Map<String, Integer> sigIds = new HashMap<>();
+        int[] uf;
+        boolean[] hasAsRoot;
+        boolean[] hasBlockRoot;
+        final Map<Integer, Integer> aliasTarget = new HashMap<>();
+        final Map<Integer, MemoryRegion> made = new HashMap<>();
+        final Map<Integer, Boolean> making = new HashMap<>();
+        final List<MemoryRegion> regionOrder = new ArrayList<>();
+        final List<RamBlock> blocks = new ArrayList<>();
+        MemorySystem sys;
+        ContainerRegion holder;
+
+        Run(MtreeDocument doc, Rules rules) {
+            this.doc = doc;
+            this.rules = rules;
+        }
+
+        MtreeImport run() {
+            for (int p = 0; p < doc.blocks().size(); p++) {
+                roots.add(collect(doc.blocks().get(p).root(), null, p));
+            }
+            uf = new int[occs.size()];
+            hasAsRoot = new boolean[occs.size()];
+            hasBlockRoot = new boolean[occs.size()];
+            for (int i = 0; i < uf.length; i++) {
+                uf[i] = i;
+            }
+            for (int p = 0; p < roots.size(); p++) {
+                if (isAs(p)) {
+                    hasAsRoot[roots.get(p).id] = true;
+                } else {
+                    hasBlockRoot[roots.get(p).id] = true;
+                }
+            }
+            unifyPrintings();
+            resolveAliases();
+            sys = new MemorySystem();
+            List<AddressSpace> spaces = new ArrayList<>();
+            boolean ok = false;
+            sys.transactionBegin();
+            try {
+                for (Occ o : occs) {
+                    region(find(o.id));
+                }
+                assemble();
+                addUnseenAliases();
+                ok = true;
+            } finally {
+                sys.transactionCommit();
+                if (!ok) {
+                    blocks.forEach(RamBlock::close);
+                }
+            }
+            for (int p = 0; p < roots.size(); p++) {
+                if (doc.blocks().get(p) instanceof MtreeBlock.AddressSpaceGroup g) {
+                    MemoryRegion root = made.get(find(roots.get(p).id));
+                    for (String name : g.names()) {
+                        spaces.add(sys.addressSpace(root, name));
+                    }
+                }
+            }
+            return new MtreeImport(sys, spaces, regionOrder, blocks);
+        }
+
+        boolean isAs(int printing) {
+            return doc.blocks().get(printing) instanceof MtreeBlock.AddressSpaceGroup;
+        }
+
+        Occ collect(MtreeNode n, Occ parent, int printing) {
+            Occ o = new Occ(occs.size(), n, parent, printing);
+            occs.add(o);
+            StringBuilder key = new StringBuilder();
+            for (MtreeNode c : n.children()) {
+                Occ co = collect(c, o, printing);
+                o.children.add(co);
+            }
+            if (n.hidden()) {
+                key.append("H|");
+            } else {
+                key.append(n.name()).append('\u0000').append(n.type()).append('\u0000').append(n.size())
+                        .append('\u0000').append(n.priority()).append('\u0000').append(n.nonvolatile())
+                        .append('\u0000').append(n.disabled()).append('\u0000').append(n.readonlyMarker());
+                if (n.isAlias()) {
+                    key.append("\u0000@").append(n.alias().target()).append('\u0000')
+                            .append(n.alias().targetStart());
+                }
+                key.append('|');
+            }
+            key.append(o.rel());
+            for (Occ co : o.children) {
+                key.append(',').append(co.sig);
+            }
+            o.sig = sigIds.computeIfAbsent(key.toString(), k -> sigIds.size());
+            return o;
+        }
+
+        int find(int i) {
+            while (uf[i] != i) {
+                uf[i] = uf[uf[i]];
+                i = uf[i];
+            }
+            return i;
+        }
+
+        void union(int a, int b) {
+            int ra = find(a);
+            int rb = find(b);
+            if (ra == rb) {
+                return;
+            }
+            // Keep the earlier-printed node as the class's representative.
+            if (rb < ra) {
+                int t = ra;
+                ra = rb;
+                rb = t;
+            }
+            uf[rb] = ra;
+            hasAsRoot[ra] |= hasAsRoot[rb];
+            hasBlockRoot[ra] |= hasBlockRoot[rb];
+        }
+
+        void unionSubtree(Occ a, Occ b) {
+            union(a.id, b.id);
+            for (int i = 0; i < a.children.size(); i++) {
+                unionSubtree(a.children.get(i), b.children.get(i));
+            }
+        }
+
+        void unifyPrintings() {
+            Map<Integer, List<Occ>> bySig = new HashMap<>();
+            for (Occ o : occs) {
+                bySig.computeIfAbsent(o.sig, k -> new ArrayList<>()).add(o);
+            }
+            List<Integer> order = new ArrayList<>();
+            for (int p = 0; p < roots.size(); p++) {
+                order.add(p);
+            }
+            order.sort(Comparator.comparingInt((Integer p) -> -roots.get(p).node.subtreeSize())
+                    .thenComparingInt(p -> p));
+            for (int p : order) {
+                Occ r = roots.get(p);
+                boolean as = isAs(p);
+                List<Occ> cands = bySig.get(r.sig);
+                boolean already = false;
+                Occ pick = null;
+                for (Occ c : cands) {
+                    if (c.printing == p) {
+                        continue;
+                    }
+                    int cr = find(c.id);
+                    if (cr == find(r.id)) {
+                        already = true;
+                        break;
+                    }
+                    if (pick == null && !(as ? hasAsRoot[cr] : hasBlockRoot[cr])) {
+                        pick = c;
+                    }
+                }
+                if (!already && pick != null) {
+                    unionSubtree(r, pick);
+                }
+            }
+        }
+
+        /** Aliases in walk order (text order, depth first), visible ones only. */
+        List<Occ> aliasWalk() {
+            List<Occ> out = new ArrayList<>();
+            for (Occ o : occs) {
+                if (!o.node.hidden() && o.node.isAlias()) {
+                    out.add(o);
+                }
+            }
+            return out;
+        }
+
+        boolean fits(Occ alias, Occ blockRoot) {
+            MtreeNode t = blockRoot.node;
+            if (t.hidden()) {
+                return true;
+            }
+            MtreeType want = alias.node.type();
+            MtreeType have = t.type() == MtreeType.CONTAINER ? MtreeType.IO : t.type();
+            return want == have;
+        }
+
+        void resolveAliases() {
+            List<Occ> blockRoots = new ArrayList<>();
+            for (int p = 0; p < roots.size(); p++) {
+                if (!isAs(p)) {
+                    blockRoots.add(roots.get(p));
+                }
+            }
+            boolean[] opened = new boolean[blockRoots.size()];
+            int next = 0;
+            List<Occ> walk = aliasWalk();
+            for (int w = 0; w < walk.size(); w++) {
+                Occ a = walk.get(w);
+                int cls = find(a.id);
+                if (aliasTarget.containsKey(cls)) {
+                    continue;
+                }
+                String target = a.node.alias().target();
+                List<Integer> cands = new ArrayList<>();
+                for (int b = 0; b < blockRoots.size(); b++) {
+                    Occ br = blockRoots.get(b);
+                    String bn = ((MtreeBlock.RegionBlock) doc.blocks().get(br.printing)).name();
+                    if (bn.equals(target) && fits(a, br)) {
+                        cands.add(b);
+                    }
+                }
+                int chosen;
+                if (cands.isEmpty()) {
+                    aliasTarget.put(cls, fallbackTarget(a));
+                    continue;
+                }
+                Integer firstOpened = null;
+                for (int b : cands) {
+                    if (opened[b]) {
+                        firstOpened = b;
+                        break;
+                    }
+                }
+                boolean nextFits = next < blockRoots.size() && cands.contains(next);
+                if (nextFits && (firstOpened == null || !laterReference(walk, w, blockRoots.get(next), target))) {
+                    chosen = next;
+                } else if (firstOpened != null) {
+                    chosen = firstOpened;
+                } else {
+                    chosen = cands.getFirst();
+                }
+                opened[chosen] = true;
+                while (next < blockRoots.size() && opened[next]) {
+                    next++;
+                }
+                aliasTarget.put(cls, find(blockRoots.get(chosen).id));
+            }
+        }
+
+        boolean laterReference(List<Occ> walk, int w, Occ blockRoot, String target) {
+            for (int i = w + 1; i < walk.size(); i++) {
+                Occ a = walk.get(i);
+                if (a.node.alias().target().equals(target) && fits(a, blockRoot)
+                        && find(a.id) != find(walk.get(w).id) && !aliasTarget.containsKey(find(a.id))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Text without the target's block (cut short, hand-written): any region of that name and type. */
+        int fallbackTarget(Occ a) {
+            for (Occ o : occs) {
+                if (!o.node.hidden() && o.node.name().equals(a.node.alias().target()) && !o.node.isAlias()
+                        && fits(a, o)) {
+                    return find(o.id);
+                }
+            }
+            throw new MtreeParseException(a.line(), aliasLine(a),
+                    "alias target '" + a.node.alias().target() + "' is printed nowhere (no memory-region block)");
+        }
+
+        String aliasLine(Occ a) {
+            int depth = 1;
+            for (Occ p = a.parent; p != null; p = p.parent) {
+                depth++;
+            }
+            return MtreeWriter.line(a.node, depth, MtreeDialect.ANNOTATED);
+        }
+
+        /** The class's representative: its first-printed non-hidden member, else its first member. */
+        Occ rep(int cls) {
+            Occ first = null;
+            for (Occ o : occs) {
+                if (find(o.id) == cls) {
+                    if (!o.node.hidden()) {
+                        return o;
+                    }
+                    if (first == null) {
+                        first = o;
+                    }
+                }
+            }
+            return first;
+        }
+
+        String hiddenName(int cls) {
+            for (int p = 0; p < roots.size(); p++) {
+                Occ r = roots.get(p);
+                if (find(r.id) == cls && r.node.name() != null) {
+                    return r.node.name();
+                }
+            }
+            return HIDDEN_NAME;
+        }
+
+        MemoryRegion region(int cls) {
+            MemoryRegion done = made.get(cls);
+            if (done != null) {
+                return done;
+            }
+            Occ o = rep(cls);
+            MtreeNode n = o.node;
+            if (making.putIfAbsent(cls, Boolean.TRUE) != null) {
+                throw new MtreeParseException(n.line(), aliasLine(o), "alias cycle through '" + n.name() + "'");
+            }
+            MemoryRegion r;
+            long size = n.size();
+            if (n.hidden()) {
+                // The size of a region plain text left out is unknown: let it reach the top of the
+                // address space, so any alias window onto it and any subregion fits.
+                size = n.start() == 0 ? MemoryRegion.SIZE_2_64 : -n.start();
+                r = new ContainerRegion(sys, null, hiddenName(cls), size);
+                r.setEnabled(false);
+            } else {
+                try {
+                    r = create(cls, o, n, size);
+                } catch (RuntimeException e) {
+                    throw new MtreeParseException(n.line(), aliasLine(o), "cannot make this region: " + e.getMessage());
+                }
+                if (n.nonvolatile()) {
+                    r.setNonvolatile(true);
+                }
+                if (n.isAlias() && n.readonlyMarker() && rules == Rules.ANNOTATED) {
+                    r.setReadonly(true);
+                }
+                if (n.disabled()) {
+                    r.setEnabled(false);
+                }
+            }
+            made.put(cls, r);
+            regionOrder.add(r);
+            return r;
+        }
+
+        MemoryRegion create(int cls, Occ o, MtreeNode n, long size) {
+            String name = n.name();
+            if (n.isAlias()) {
+                MemoryRegion target = region(aliasTarget.get(cls));
+                long windowSize = size;
+                if (n.start() == n.end() && target.size() != MemoryRegion.SIZE_2_64
+                        && Long.compareUnsigned(n.alias().targetStart(), target.size()) >= 0) {
+                    // QEMU prints size 0 like size 1; a window starting at the target's end is empty.
+                    windowSize = 0;
+                }
+                return new AliasRegion(sys, null, name, target, n.alias().targetStart(), windowSize);
+            }
+            return switch (n.type()) {
+                case RAM -> new RamRegion(sys, null, name, ram(name, size), false, false);
+                case ROM -> new RamRegion(sys, null, name, ram(name, size), true, false);
+                case RAMD -> new RamRegion(sys, null, name, ram(name, size), false, true);
+                case ROMD -> new RomDeviceRegion(sys, null, IGNORE_OPS, name, ram(name, size));
+                case CONTAINER -> new ContainerRegion(sys, null, name, size);
+                case IO -> rules == Rules.QEMU && !o.children.isEmpty()
+                        ? new ContainerRegion(sys, null, name, size)
+                        : new IoRegion(sys, null, null, name, size);
+            };
+        }
+
+        RamBlock ram(String name, long size) {
+            RamBlock b = RamBlock.anonymous(name, size);
+            blocks.add(b);
+            return b;
+        }
+
+        void assemble() {
+            boolean[] placed = new boolean[occs.size()];
+            for (int cls = 0; cls < occs.size(); cls++) {
+                if (find(cls) != cls) {
+                    continue;
+                }
+                Occ o = rep(cls);
+                MemoryRegion parent = made.get(cls);
+                Integer[] idx = new Integer[o.children.size()];
+                for (int i = 0; i < idx.length; i++) {
+                    idx[i] = i;
+                }
+                // Oldest first: address ascending; at one address the last printed is the oldest.
+                Arrays.sort(idx, (x, y) -> {
+                    int c = Long.compareUnsigned(o.children.get(x).rel(), o.children.get(y).rel());
+                    return c != 0 ? c : Integer.compare(y, x);
+                });
+                for (int i : idx) {
+                    Occ k = o.children.get(i);
+                    int kc = find(k.id);
+                    if (placed[kc]) {
+                        throw new MtreeParseException(k.line(), aliasLine(k),
+                                "region printed under two different containers");
+                    }
+                    placed[kc] = true;
+                    map(parent, k.rel(), made.get(kc), k.node.priority(), k);
+                }
+            }
+            for (int cls = 0; cls < occs.size(); cls++) {
+                if (find(cls) != cls || placed[cls]) {
+                    continue;
+                }
+                Occ o = rep(cls);
+                if (o.node.start() != 0 || o.node.priority() != 0) {
+                    if (holder == null) {
+                        holder = new ContainerRegion(sys, null, HOLDER_NAME, MemoryRegion.SIZE_2_64);
+                    }
+                    map(holder, o.node.start(), made.get(cls), o.node.priority(), o);
+                }
+            }
+        }
+
+        /**
+         * A {@code memory-region:} block that no printed alias names was queued by an alias plain
+         * text left out (a disabled one). Stand in for it with a disabled alias under the first
+         * address space's root, so that the block prints again; disabled, it renders nothing.
+         */
+        void addUnseenAliases() {
+            List<MemoryRegion> homes = new ArrayList<>();
+            for (int p = 0; p < roots.size(); p++) {
+                if (isAs(p)) {
+                    homes.add(made.get(find(roots.get(p).id)));
+                }
+            }
+            Set<Integer> targeted = new HashSet<>(aliasTarget.values());
+            for (int p = 0; p < roots.size(); p++) {
+                int cls = find(roots.get(p).id);
+                if (isAs(p) || !targeted.add(cls)) {
+                    continue;
+                }
+                MemoryRegion target = made.get(cls);
+                AliasRegion a = new AliasRegion(sys, null, UNSEEN_ALIAS_NAME, target, 0, target.size());
+                a.setEnabled(false);
+                regionOrder.add(a);
+                // The first address-space root that does not contain the target (that would be a cycle).
+                for (MemoryRegion home : homes) {
+                    try {
+                        home.addSubregionOverlap(0, a, Integer.MIN_VALUE);
+                        break;
+                    } catch (RegionException e) {
+                        // try the next root
+                    }
+                }
+            }
+        }
+
+        void map(MemoryRegion parent, long offset, MemoryRegion child, int prio, Occ where) {
+            try {
+                parent.addSubregionOverlap(offset, child, prio);
+            } catch (RegionException e) {
+                throw new MtreeParseException(where.line(), aliasLine(where),
+                        "cannot map this region: " + e.getMessage());
+            }
+        }
+    }
+}
