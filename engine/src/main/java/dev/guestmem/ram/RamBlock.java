@@ -6,7 +6,6 @@ import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -53,7 +52,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A file truncated under a mapping makes the kernel raise SIGBUS on the missing pages; the JDK turns
  * that into {@code InternalError}. The checked accessors ({@link #read}, {@link #write},
  * {@link #ldqHe}, {@link #stqHe}, {@link #ldlHe}, {@link #stlHe}) catch it, mark the block
- * {@linkplain #isBroken() broken} and report a clear error. Creation prevents what it can: the file
+ * {@linkplain #isBroken() broken} and report a clear error. They make each access a real call (a
+ * few ns) because HotSpot reports the fault asynchronously, at the next safepoint poll: an access
+ * inlined into a hot loop would surface the error outside any {@code try} around it. Raw
+ * {@link #segment()} accesses get no such help: their callers must be ready for
+ * {@code InternalError} themselves. Creation prevents what it can: the file
  * must cover the block, memfds are sealed against shrinking and growing, and {@code prealloc()}
  * allocates the file's blocks up front.
  *
@@ -65,9 +68,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class RamBlock implements AutoCloseable {
     /** QEMU's {@code RAM_ADDR_INVALID}: no block holds this ram address / host address. */
     public static final long RAM_ADDR_INVALID = -1L;
-
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
 
     private final String idstr;
     private final RamBackend backend;
@@ -302,7 +302,7 @@ public final class RamBlock implements AutoCloseable {
             return MemTxResult.ERROR;
         }
         try {
-            MemorySegment.copy(usedSegment, ramOffset, dst, dstOffset, length);
+            SigbusFence.copy(usedSegment, ramOffset, dst, dstOffset, length);
             return MemTxResult.OK;
         } catch (InternalError e) {
             markBroken(ramOffset, length, e);
@@ -335,7 +335,7 @@ public final class RamBlock implements AutoCloseable {
             return MemTxResult.ERROR;
         }
         try {
-            MemorySegment.copy(src, srcOffset, usedSegment, ramOffset, length);
+            SigbusFence.copy(src, srcOffset, usedSegment, ramOffset, length);
             return MemTxResult.OK;
         } catch (InternalError e) {
             markBroken(ramOffset, length, e);
@@ -357,7 +357,7 @@ public final class RamBlock implements AutoCloseable {
     public long ldqHe(long ramOffset) {
         checkNotBroken();
         try {
-            return usedSegment.get(LONG, ramOffset);
+            return SigbusFence.getLong(usedSegment, ramOffset);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -377,7 +377,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            usedSegment.set(LONG, ramOffset, value);
+            SigbusFence.putLong(usedSegment, ramOffset, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -395,7 +395,7 @@ public final class RamBlock implements AutoCloseable {
     public int ldlHe(long ramOffset) {
         checkNotBroken();
         try {
-            return usedSegment.get(INT, ramOffset);
+            return SigbusFence.getInt(usedSegment, ramOffset);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }
@@ -415,7 +415,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            usedSegment.set(INT, ramOffset, value);
+            SigbusFence.putInt(usedSegment, ramOffset, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }

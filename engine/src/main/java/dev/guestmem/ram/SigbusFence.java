@@ -1,0 +1,127 @@
+package dev.guestmem.ram;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
+/**
+ * Memory accesses that C2 cannot inline into their caller, so that a SIGBUS they raise surfaces
+ * inside the caller's {@code try}.
+ *
+ * <p>Why: when a compiled unsafe access faults, HotSpot skips the instruction (the load yields
+ * garbage) and queues the {@code InternalError} as an asynchronous exception, thrown at the thread's
+ * next safepoint poll. Inlined methods have no polls of their own, so if the access is inlined into
+ * a hot loop the error appears at the loop's next poll or its method's return, outside any
+ * {@code try} around the single access: seen in {@code RamSigbusTest.c2CompiledHotLoopSurvivesTruncation}
+ * before this class existed. Every compiled method polls on return, so routing the access through a
+ * call that stays a real call makes the error appear in the callee's frame, inside the caller's
+ * {@code try}.
+ *
+ * <p>How: the calls go through method handles held in non-final static fields. C2 only inlines
+ * through constant method handles; these are not constants, so each access is a real call to a
+ * separately compiled method. It costs a few nanoseconds an access: this is the checked path, not
+ * the dispatch hot path.
+ *
+ * <p><b>Thread safety.</b> The handles are written once in the class initialiser (which
+ * happens-before any use) and never again.
+ */
+final class SigbusFence {
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+
+    // Deliberately not final: a final handle would be a constant that C2 inlines through.
+    private static MethodHandle getLong;
+    private static MethodHandle putLong;
+    private static MethodHandle getInt;
+    private static MethodHandle putInt;
+    private static MethodHandle copy;
+
+    static {
+        MethodHandles.Lookup l = MethodHandles.lookup();
+        try {
+            getLong = l.findStatic(SigbusFence.class, "getLong0", MethodType.methodType(long.class, MemorySegment.class, long.class));
+            putLong = l.findStatic(SigbusFence.class, "putLong0", MethodType.methodType(void.class, MemorySegment.class, long.class, long.class));
+            getInt = l.findStatic(SigbusFence.class, "getInt0", MethodType.methodType(int.class, MemorySegment.class, long.class));
+            putInt = l.findStatic(SigbusFence.class, "putInt0", MethodType.methodType(void.class, MemorySegment.class, long.class, int.class));
+            copy = l.findStatic(SigbusFence.class, "copy0", MethodType.methodType(void.class, MemorySegment.class, long.class,
+                    MemorySegment.class, long.class, long.class));
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private SigbusFence() {
+    }
+
+    static long getLong(MemorySegment s, long off) {
+        try {
+            return (long) getLong.invokeExact(s, off);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static void putLong(MemorySegment s, long off, long v) {
+        try {
+            putLong.invokeExact(s, off, v);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int getInt(MemorySegment s, long off) {
+        try {
+            return (int) getInt.invokeExact(s, off);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static void putInt(MemorySegment s, long off, int v) {
+        try {
+            putInt.invokeExact(s, off, v);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
+        try {
+            copy.invokeExact(src, srcOff, dst, dstOff, len);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static long getLong0(MemorySegment s, long off) {
+        return s.get(LONG, off);
+    }
+
+    private static void putLong0(MemorySegment s, long off, long v) {
+        s.set(LONG, off, v);
+    }
+
+    private static int getInt0(MemorySegment s, long off) {
+        return s.get(INT, off);
+    }
+
+    private static void putInt0(MemorySegment s, long off, int v) {
+        s.set(INT, off, v);
+    }
+
+    private static void copy0(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
+        MemorySegment.copy(src, srcOff, dst, dstOff, len);
+    }
+}
