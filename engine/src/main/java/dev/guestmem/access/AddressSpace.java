@@ -103,7 +103,7 @@ public final class AddressSpace {
         this.system = Objects.requireNonNull(system, "system");
         this.root = Objects.requireNonNull(root, "root");
         this.name = Objects.requireNonNull(name, "name");
-        FlatView empty = new FlatView(null, List.of());
+        FlatView empty = system.emptyView();
         CURRENT_MAP.setRelease(this, empty);
         DISPATCH.setRelease(this, empty.dispatch());
     }

@@ -1,0 +1,104 @@
+package dev.guestmem.tlb;
+
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.dispatch.AddressSpaceDispatch;
+import dev.guestmem.dispatch.PhysPageMap;
+import dev.guestmem.dispatch.PhysSection;
+
+/**
+ * The JIT fast path: for a guest page, the host memory behind it and what may be done there
+ * directly, tagged with a generation that changes whenever the answer could change. This is QEMU's
+ * {@code tlb_set_page} input ({@code address_space_translate_for_iotlb}, without IOMMUs) for Java
+ * emulators.
+ *
+ * <h2 id="pattern">The soft-TLB pattern</h2>
+ * {@snippet lang=java :
+ * // per vCPU: a direct-mapped TLB of N entries, index = page number mod N
+ * long page = addr & ~0xFFFL;
+ * TlbEntry e = tlb[(int) (addr >>> 12) & (N - 1)];
+ * if (e.pageAddr() != page || e.generation() != as.generation() || !e.readDirect()) {
+ *     GuestTlb.fill(as, addr, e);                 // slow path: refill
+ * }
+ * if (e.readDirect()) {
+ *     try {
+ *         return e.segment().get(JAVA_INT_UNALIGNED, e.hostOffset() + (addr - page));
+ *     } catch (IllegalStateException | InternalError gone) {
+ *         // released or SIGBUS between the check and the load: take the slow path below
+ *     }
+ * }
+ * return as.ldl(addr);                            // MMIO, unassigned, or a fault: full dispatch
+ * }
+ * Stores check {@link TlbEntry#writeDirect()}; a page that is RAM but read-only for the guest, or
+ * whose writes must be logged (dirty logging, translated code), is readable directly and writable only
+ * through the address space, which drops, dispatches or logs as QEMU does. A runnable version is
+ * {@code SoftTlbExample} in the engine's tests.
+ *
+ * <p>Entries are valid for as long as {@link AddressSpace#generation()} is unchanged: every published
+ * view (any region added, removed, moved, resized, enabled, disabled, made read-only, switched to or
+ * from ROMD, or its dirty logging changed) increments it. A load that passed the generation check may
+ * still race with a topology change; it then reads either the old or the new memory, or fails with
+ * {@link IllegalStateException} if the old block was released (never unmapped memory).
+ *
+ * <p><b>Thread safety.</b> Stateless; {@link #fill} may be called from any thread without locks. It
+ * reads the generation (acquire) before the dispatch table (acquire), so an entry is never tagged with
+ * a generation newer than the table it was built from.
+ */
+public final class GuestTlb {
+    /** The page is not a single directly readable RAM section (MMIO, subpage, ROM device in I/O mode). */
+    public static final int TLB_MMIO = 1;
+    /** Guest writes may not go to the segment: ROM, ROMD-mode ROM device, or read-only as rendered. */
+    public static final int TLB_READONLY = 1 << 1;
+    /** Writes must go through the address space so they are logged (dirty logging or code pages). */
+    public static final int TLB_NOTDIRTY = 1 << 2;
+    /** Nothing is mapped at the page. */
+    public static final int TLB_INVALID = 1 << 3;
+
+    /** Page size of entries. */
+    public static final long PAGE_SIZE = PhysPageMap.PAGE_SIZE;
+
+    private GuestTlb() {
+    }
+
+    /**
+     * Fills {@code out} for the page holding {@code addr}.
+     *
+     * @param as the address space
+     * @param addr any guest address in the page (unsigned)
+     * @param out the entry to fill
+     * @return whether the page is directly readable ({@link TlbEntry#readDirect()})
+     * @implNote Allocation-free, lock-free.
+     */
+    public static boolean fill(AddressSpace as, long addr, TlbEntry out) {
+        long gen = as.generation(); // first: see the class comment
+        AddressSpaceDispatch d = as.dispatch();
+        long page = addr & ~(PAGE_SIZE - 1);
+        PhysSection s = d.physPageFind(page);
+        out.pageAddr = page;
+        out.generation = gen;
+        out.segment = null;
+        out.hostOffset = 0;
+        if (s.isUnassigned()) {
+            out.flags = TLB_INVALID | TLB_MMIO;
+            return false;
+        }
+        int f = s.flags();
+        long off = page - s.start();
+        boolean wholePage = s.subpage() == null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE_SIZE - 1) >= 0;
+        if (!wholePage || (f & PhysSection.DIRECT_READ) == 0) {
+            out.flags = TLB_MMIO | TLB_READONLY;
+            return false;
+        }
+        int flags = 0;
+        if ((f & PhysSection.DIRECT_WRITE) == 0 || (f & PhysSection.READONLY) != 0) {
+            flags |= TLB_READONLY;
+        }
+        if ((f & PhysSection.DIRTY_LOGGING) != 0) {
+            flags |= TLB_NOTDIRTY;
+        }
+        out.segment = s.segment();
+        out.hostOffset = s.segmentOffset() + off;
+        out.flags = flags;
+        return true;
+    }
+}

@@ -1,0 +1,71 @@
+package dev.guestmem.tlb;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One cached translation of a guest page for a JIT's soft TLB, filled by {@link GuestTlb#fill}: the
+ * host segment and the offset of the page in it, what the emulator may do directly, and the
+ * address space {@linkplain dev.guestmem.access.AddressSpace#generation() generation} it was filled
+ * under.
+ *
+ * <p>A direct load of {@code n} bytes at guest address {@code addr} in the page is
+ * {@code segment().get(layout, hostOffset() + (addr - pageAddr()))}; it must still catch
+ * {@link IllegalStateException} (the block was released after the generation check) and
+ * {@link InternalError} (SIGBUS) and fall back to the address space, whose accessors turn both into
+ * a {@link dev.guestmem.access.MemTxResult}.
+ *
+ * <p><b>Thread safety.</b> None: a reusable holder owned by one vCPU thread.
+ */
+public final class TlbEntry {
+    long pageAddr;
+    MemorySegment segment;
+    long hostOffset;
+    int flags;
+    long generation;
+
+    /** Creates an empty entry (flags {@link GuestTlb#TLB_INVALID}). */
+    public TlbEntry() {
+        this.flags = GuestTlb.TLB_INVALID;
+    }
+
+    /** @return the guest address of the page (page aligned) */
+    public long pageAddr() {
+        return pageAddr;
+    }
+
+    /** @return the host memory of the page's RAM block, or null when the page is not direct */
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    /** @return offset in {@link #segment()} of the page's first byte */
+    public long hostOffset() {
+        return hostOffset;
+    }
+
+    /** @return the {@code TLB_*} flags of {@link GuestTlb} */
+    public int flags() {
+        return flags;
+    }
+
+    /** @return the address space generation the entry was filled under */
+    public long generation() {
+        return generation;
+    }
+
+    /** @return whether loads may use {@link #segment()} directly */
+    public boolean readDirect() {
+        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID)) == 0;
+    }
+
+    /** @return whether stores may use {@link #segment()} directly */
+    public boolean writeDirect() {
+        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID | GuestTlb.TLB_READONLY | GuestTlb.TLB_NOTDIRTY)) == 0;
+    }
+
+    @Override
+    public String toString() {
+        return "TlbEntry[page=0x" + Long.toHexString(pageAddr) + " flags=0x" + Integer.toHexString(flags) + " gen="
+                + generation + "]";
+    }
+}
