@@ -1,6 +1,7 @@
 package dev.guestmem.bench;
 
 import dev.guestmem.bench.ram.RamBenchGroup;
+import dev.guestmem.bench.topology.TopologyGroup;
 import java.util.List;
 
 /**
@@ -11,7 +12,8 @@ import java.util.List;
 public final class BenchGroups {
     /** Every group, in the order {@code bench} lists them. */
     public static final List<BenchGroup> ALL = List.of(
-            new RamBenchGroup()
+            new RamBenchGroup(),
+            new TopologyGroup()
     );
 
     private BenchGroups() {
