@@ -688,6 +688,7 @@ public final class RamBlock implements AutoCloseable {
         private RamBackend backend = new RamBackend.Anonymous();
         private Boolean shared;
         private int flags = RamFlags.NORESERVE;
+        private boolean noreserveExplicit;
         private int badFlags;
         private long maxLength;
         private ResizeCallback resized;
@@ -791,13 +792,15 @@ public final class RamBlock implements AutoCloseable {
         }
 
         /**
-         * Reserves swap for the mapping (false) or not ({@code MAP_NORESERVE}, the default).
+         * Reserves swap for the mapping (false) or not ({@code MAP_NORESERVE}, the default except for
+     * huge-page backings, which reserve pool pages at mmap unless this is set explicitly).
          *
          * @param on whether to skip the reservation
          * @return this builder
          */
         public Builder noreserve(boolean on) {
             flags = on ? flags | RamFlags.NORESERVE : flags & ~RamFlags.NORESERVE;
+            noreserveExplicit = on;
             return this;
         }
 
@@ -811,6 +814,7 @@ public final class RamBlock implements AutoCloseable {
         public Builder flags(int ramFlags) {
             this.badFlags = ramFlags & ~RamFlags.ALLOWED;
             this.flags = ramFlags & RamFlags.ALLOWED;
+            this.noreserveExplicit = (ramFlags & RamFlags.NORESERVE) != 0;
             this.shared = (ramFlags & RamFlags.SHARED) != 0;
             if ((ramFlags & RamFlags.RESIZEABLE) != 0 && maxLength == 0) {
                 maxLength = size;
@@ -896,7 +900,7 @@ public final class RamBlock implements AutoCloseable {
             if (backend instanceof RamBackend.Anonymous && (f & RamFlags.READONLY_FD) != 0) {
                 f &= ~RamFlags.READONLY_FD; // no fd: READONLY alone says it all
             }
-            return new RamSpec(idstr, backend, f, size, max, align, hugepages, prealloc);
+            return new RamSpec(idstr, backend, f, size, max, align, hugepages, prealloc, noreserveExplicit);
         }
     }
 }

@@ -42,7 +42,7 @@ final class RamMapper {
         long length = alignUp(spec.maxLength(), page);
         long align = Math.max(spec.align(), length >= VMALLOC_ALIGN ? VMALLOC_ALIGN : page);
         int mapFlags = Linux.MAP_ANONYMOUS() | (spec.shared() ? Linux.MAP_SHARED() : Linux.MAP_PRIVATE());
-        MemorySegment host = mmapAligned(spec, length, align, mapFlags, -1, 0);
+        MemorySegment host = mmapAligned(spec, length, align, mapFlags, -1, 0, false);
         return finish(spec, host, length, -1, 0, page, true, false);
     }
 
@@ -168,7 +168,8 @@ final class RamMapper {
         int mapFlags = spec.shared() ? Linux.MAP_SHARED() : Linux.MAP_PRIVATE();
         MemorySegment host;
         try {
-            host = mmapAligned(spec, length, Math.max(spec.align(), page), mapFlags, fd, offset);
+            host = mmapAligned(spec, length, Math.max(spec.align(), page), mapFlags, fd, offset,
+                    page > LinuxCalls.pageSize());
         } catch (RuntimeException e) {
             closeQuietly(fd);
             throw e;
@@ -230,10 +231,15 @@ final class RamMapper {
      * {@code length + align} bytes of PROT_NONE, map the block MAP_FIXED at the first aligned
      * address inside, and unmap the head and tail of the reservation.
      */
-    private static MemorySegment mmapAligned(RamSpec spec, long length, long align, int mapFlags, int fd, long offset) {
+    private static MemorySegment mmapAligned(RamSpec spec, long length, long align, int mapFlags, int fd, long offset,
+                                              boolean hugePageBacked) {
         int prot = Linux.PROT_READ() | (spec.readOnly() ? 0 : Linux.PROT_WRITE());
-        int flags = mapFlags | (spec.noreserve() ? Linux.MAP_NORESERVE() : 0);
         long page = LinuxCalls.pageSize();
+        // Huge pages: without MAP_NORESERVE, mmap reserves pool pages and fails with ENOMEM when the
+        // pool is short; with it, the mapping succeeds and the first touch of a missing page is a
+        // SIGBUS (hazard 2). So huge-page mappings reserve unless NORESERVE was asked for explicitly.
+        boolean noreserve = spec.noreserve() && (!hugePageBacked || spec.noreserveExplicit());
+        int flags = mapFlags | (noreserve ? Linux.MAP_NORESERVE() : 0);
         String what = "mapping 0x" + Long.toHexString(length) + " bytes" + (fd >= 0 ? " of fd at offset 0x" + Long.toHexString(offset) : "");
         try {
             if (align <= page) {

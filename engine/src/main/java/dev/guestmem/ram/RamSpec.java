@@ -12,9 +12,11 @@ package dev.guestmem.ram;
  * @param align minimum alignment of the host address (power of two, 1 for none)
  * @param hugepages advise transparent huge pages
  * @param prealloc allocate backing store and populate pages up front
+ * @param noreserveExplicit whether NORESERVE was asked for rather than defaulted (hugetlb mappings
+ *     drop a defaulted NORESERVE so an empty pool fails at mmap instead of SIGBUS at first touch)
  */
 record RamSpec(String idstr, RamBackend backend, int flags, long usedLength, long maxLength, long align,
-               boolean hugepages, boolean prealloc) {
+               boolean hugepages, boolean prealloc, boolean noreserveExplicit) {
 
     boolean shared() {
         return (flags & RamFlags.SHARED) != 0;
