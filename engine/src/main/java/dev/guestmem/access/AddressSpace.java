@@ -445,7 +445,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 0) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 0) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = Byte.toUnsignedInt(s.segment().get(ValueLayout.JAVA_BYTE, so));
@@ -486,7 +487,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 0) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -524,7 +526,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = Short.toUnsignedInt(s.segment().get(U16_NE, so));
@@ -565,7 +568,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -603,7 +607,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = Short.toUnsignedInt(s.segment().get(U16_LE, so));
@@ -644,7 +649,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -682,7 +688,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 1) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = Short.toUnsignedInt(s.segment().get(U16_BE, so));
@@ -723,7 +730,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 1) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -761,7 +769,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = s.segment().get(U32_NE, so);
@@ -802,7 +811,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -840,7 +850,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = s.segment().get(U32_LE, so);
@@ -881,7 +892,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -919,7 +931,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 3) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
                     int v = s.segment().get(U32_BE, so);
@@ -960,7 +973,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 3) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -998,7 +1012,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {
                     long v = s.segment().get(U64_NE, so);
@@ -1039,7 +1054,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -1077,7 +1093,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {
                     long v = s.segment().get(U64_LE, so);
@@ -1118,7 +1135,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {
@@ -1156,7 +1174,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & PhysSection.DIRECT_READ) != 0 && off >= 0 && off <= s.sizeMinusOne() - 7) {
+            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
+                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {
                     long v = s.segment().get(U64_BE, so);
@@ -1197,7 +1216,8 @@ public final class AddressSpace {
         PhysSection s = dispatch().mru();
         if (s != null) {
             long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING)) == PhysSection.DIRECT_WRITE
+            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
+                    == PhysSection.DIRECT_WRITE
                     && off >= 0 && off <= s.sizeMinusOne() - 7) {
                 long so = s.segmentOffset() + off;
                 try {

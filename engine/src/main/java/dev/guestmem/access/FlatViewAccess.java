@@ -158,7 +158,8 @@ final class FlatViewAccess {
                 val = sc.v.value;
             } else {
                 try {
-                    val = getRaw(s.segment(), xlat, size, big);
+                    val = (s.flags() & PhysSection.FAULT_PRONE) != 0
+                            ? FaultFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
                     r = MemTxResult.OK;
                 } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
                     r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
@@ -188,7 +189,11 @@ final class FlatViewAccess {
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
             }
             try {
-                setRaw(s.segment(), xlat, size, big, val);
+                if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
+                    FaultFence.set(s.segment(), xlat, size, big, val);
+                } else {
+                    setRaw(s.segment(), xlat, size, big, val);
+                }
             } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
                 return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
             }
@@ -284,7 +289,7 @@ final class FlatViewAccess {
                         l = avail;
                     }
                     try {
-                        copy(ram, xlat, arr, ai, seg, so, l, isWrite);
+                        copy(ram, xlat, arr, ai, seg, so, l, isWrite, (s.flags() & PhysSection.FAULT_PRONE) != 0);
                         if (isWrite && (s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
                             dirty(as, s, xlat, l);
                         }
@@ -330,8 +335,22 @@ final class FlatViewAccess {
         }
     }
 
-    private static void copy(MemorySegment ram, long ramOff, byte[] arr, int ai, MemorySegment seg, long so, long l,
-                             boolean isWrite) {
+    static void copy(MemorySegment ram, long ramOff, byte[] arr, int ai, MemorySegment seg, long so, long l,
+                     boolean isWrite, boolean fenced) {
+        if (fenced) {
+            if (arr != null) {
+                if (isWrite) {
+                    FaultFence.fromArray(arr, ai, ram, ramOff, (int) l);
+                } else {
+                    FaultFence.toArray(ram, ramOff, arr, ai, (int) l);
+                }
+            } else if (isWrite) {
+                FaultFence.copy(seg, so, ram, ramOff, l);
+            } else {
+                FaultFence.copy(ram, ramOff, seg, so, l);
+            }
+            return;
+        }
         if (arr != null) {
             if (isWrite) {
                 MemorySegment.copy(arr, ai, ram, ValueLayout.JAVA_BYTE, ramOff, (int) l);
@@ -386,7 +405,8 @@ final class FlatViewAccess {
                             l = avail;
                         }
                         try {
-                            copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true);
+                            copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true,
+                                    (s.flags() & PhysSection.FAULT_PRONE) != 0);
                             if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
                                 dirty(as, s, xlat, l);
                             }

@@ -43,6 +43,8 @@ public final class MemoryRegionCache {
     private long len;
     private boolean isWrite;
     private MemorySegment ptr;
+    /** The block may SIGBUS: access {@link #ptr} only through {@link FaultFence}. */
+    private boolean fenced;
     private RamBlock block;
 
     /** Creates an empty cache ({@code address_space_cache_init_empty}): destroy is safe. */
@@ -98,6 +100,7 @@ public final class MemoryRegionCache {
                 refd = true;
                 this.ptr = ram.asSlice(xlat, done);
                 this.block = b;
+                this.fenced = (s.flags() & PhysSection.FAULT_PRONE) != 0;
             } catch (RuntimeException released) {
                 // block released or shrunk under us: fall back to the slow path
                 this.ptr = null;
@@ -142,7 +145,7 @@ public final class MemoryRegionCache {
         check(off, size);
         if (ptr != null) {
             try {
-                long val = FlatViewAccess.getRaw(ptr, off, size, big);
+                long val = fenced ? FaultFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
                 if (res != null) {
                     res.set(MemTxResult.OK);
                 }
@@ -166,7 +169,11 @@ public final class MemoryRegionCache {
         check(off, size);
         if (ptr != null && isWrite) {
             try {
-                FlatViewAccess.setRaw(ptr, off, size, big, val);
+                if (fenced) {
+                    FaultFence.set(ptr, off, size, big, val);
+                } else {
+                    FlatViewAccess.setRaw(ptr, off, size, big, val);
+                }
                 return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, size, e);
@@ -194,7 +201,7 @@ public final class MemoryRegionCache {
      * @return the little-endian 16-bit value ({@code address_space_lduw_le_cached})
      */
     public int lduwLe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 2) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
             try {
                 return Short.toUnsignedInt(ptr.get(U16_LE, off));
             } catch (IllegalStateException | InternalError e) {
@@ -210,7 +217,7 @@ public final class MemoryRegionCache {
      * @return the big-endian 16-bit value
      */
     public int lduwBe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 2) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
             try {
                 return Short.toUnsignedInt(ptr.get(U16_BE, off));
             } catch (IllegalStateException | InternalError e) {
@@ -226,7 +233,7 @@ public final class MemoryRegionCache {
      * @return the little-endian 32-bit value ({@code address_space_ldl_le_cached})
      */
     public int ldlLe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 4) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
             try {
                 return ptr.get(U32_LE, off);
             } catch (IllegalStateException | InternalError e) {
@@ -242,7 +249,7 @@ public final class MemoryRegionCache {
      * @return the big-endian 32-bit value
      */
     public int ldlBe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 4) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
             try {
                 return ptr.get(U32_BE, off);
             } catch (IllegalStateException | InternalError e) {
@@ -258,7 +265,7 @@ public final class MemoryRegionCache {
      * @return the little-endian 64-bit value ({@code address_space_ldq_le_cached})
      */
     public long ldqLe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 8) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
             try {
                 return ptr.get(U64_LE, off);
             } catch (IllegalStateException | InternalError e) {
@@ -274,7 +281,7 @@ public final class MemoryRegionCache {
      * @return the big-endian 64-bit value
      */
     public long ldqBe(long off, MemTxResultHolder res) {
-        if (ptr != null && off >= 0 && off <= len - 8) {
+        if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
             try {
                 return ptr.get(U64_BE, off);
             } catch (IllegalStateException | InternalError e) {
@@ -360,7 +367,7 @@ public final class MemoryRegionCache {
         check(off, n);
         if (ptr != null) {
             try {
-                MemorySegment.copy(ptr, ValueLayout.JAVA_BYTE, off, buf, bufOff, n);
+                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, false, fenced);
                 return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
@@ -382,7 +389,7 @@ public final class MemoryRegionCache {
         check(off, n);
         if (ptr != null && isWrite) {
             try {
-                MemorySegment.copy(buf, bufOff, ptr, ValueLayout.JAVA_BYTE, off, n);
+                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);
                 return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);

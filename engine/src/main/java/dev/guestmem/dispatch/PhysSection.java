@@ -3,6 +3,7 @@ package dev.guestmem.dispatch;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.mmio.ReentrancyGuard;
 import dev.guestmem.mmio.RamDeviceOps;
+import dev.guestmem.ram.RamBackend;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -41,6 +42,11 @@ public final class PhysSection {
     public static final int READONLY = 1 << 7;
     /** Writes need dirty tracking (the range's dirty-log mask is not zero). */
     public static final int DIRTY_LOGGING = 1 << 8;
+    /**
+     * The block may raise SIGBUS (file or fd backed, hugetlb, foreign host memory): accesses must be
+     * real calls so the asynchronous {@code InternalError} is caught (see {@code FaultFence}).
+     */
+    public static final int FAULT_PRONE = 1 << 9;
 
     private final FlatRange range;
     private final MemoryRegion region;
@@ -109,6 +115,9 @@ public final class PhysSection {
         if (block != null) {
             seg = block.segment();
             segOff = offsetWithinRegion;
+            if (faultProne(block)) {
+                flags |= FAULT_PRONE;
+            }
         }
         if (mr.isRam()) {
             flags |= IS_RAM;
@@ -133,6 +142,14 @@ public final class PhysSection {
         }
         return new PhysSection(r, mr, start, last, offsetWithinRegion, flags, seg, segOff, block, ops, guard,
                 null);
+    }
+
+    /** Anonymous memory and sealed small-page memfds cannot SIGBUS; anything file-like can. */
+    private static boolean faultProne(RamBlock b) {
+        if (b.pageSize() > 4096) {
+            return true; // hugetlb: SIGBUS when the pool runs dry
+        }
+        return !(b.backend() instanceof RamBackend.Anonymous || b.backend() instanceof RamBackend.Memfd);
     }
 
     /**

@@ -52,6 +52,15 @@ public final class GuestTlb {
     public static final int TLB_NOTDIRTY = 1 << 2;
     /** Nothing is mapped at the page. */
     public static final int TLB_INVALID = 1 << 3;
+    /**
+     * The page's block may raise SIGBUS (file or fd backed, hugetlb). HotSpot delivers that fault as
+     * an asynchronous {@code InternalError} at the next safepoint poll, which an access inlined into
+     * a hot loop cannot catch around itself; {@link TlbEntry#readDirect()} and
+     * {@link TlbEntry#writeDirect()} therefore treat such pages as slow. An emulator that catches
+     * {@code InternalError} at its dispatch loop (as QEMU's {@code cpu_loop_exit} recovers from
+     * faults) may use the segment anyway.
+     */
+    public static final int TLB_FAULT_PRONE = 1 << 4;
 
     /** Page size of entries. */
     public static final long PAGE_SIZE = PhysPageMap.PAGE_SIZE;
@@ -89,6 +98,7 @@ public final class GuestTlb {
             out.flags = TLB_MMIO | TLB_READONLY;
             return false;
         }
+        boolean direct = (f & PhysSection.FAULT_PRONE) == 0;
         int flags = 0;
         if ((f & PhysSection.DIRECT_WRITE) == 0 || (f & PhysSection.READONLY) != 0) {
             flags |= TLB_READONLY;
@@ -96,9 +106,12 @@ public final class GuestTlb {
         if ((f & PhysSection.DIRTY_LOGGING) != 0) {
             flags |= TLB_NOTDIRTY;
         }
+        if ((f & PhysSection.FAULT_PRONE) != 0) {
+            flags |= TLB_FAULT_PRONE;
+        }
         out.segment = s.segment();
         out.hostOffset = s.segmentOffset() + off;
         out.flags = flags;
-        return true;
+        return direct;
     }
 }

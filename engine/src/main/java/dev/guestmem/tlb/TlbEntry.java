@@ -55,12 +55,13 @@ public final class TlbEntry {
 
     /** @return whether loads may use {@link #segment()} directly */
     public boolean readDirect() {
-        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID)) == 0;
+        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID | GuestTlb.TLB_FAULT_PRONE)) == 0;
     }
 
     /** @return whether stores may use {@link #segment()} directly */
     public boolean writeDirect() {
-        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID | GuestTlb.TLB_READONLY | GuestTlb.TLB_NOTDIRTY)) == 0;
+        return (flags & (GuestTlb.TLB_MMIO | GuestTlb.TLB_INVALID | GuestTlb.TLB_READONLY | GuestTlb.TLB_NOTDIRTY
+                | GuestTlb.TLB_FAULT_PRONE)) == 0;
     }
 
     @Override
