@@ -1,0 +1,352 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.snapshot.SnapshotBlock;
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotFile;
+import dev.guestmem.snapshot.SnapshotRestorer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * Lazy restore of RAM blocks with userfaultfd: the blocks' pages are dropped and their ranges
+ * registered in MISSING mode, and a {@link PageServerProcess} in another process serves each first
+ * touch from the page source (a snapshot chain, or a remote process), prefetching the rest when idle.
+ * Guest threads simply access the memory; a missing page makes the access wait in the kernel until
+ * the other process has copied it in.
+ *
+ * <h2>Why another process (ARCHITECTURE.md hazard 1)</h2>
+ * A thread waiting on a missing page is "in Java" for the JVM, so a safepoint (any GC) waits for it.
+ * If the handler were a Java thread of this JVM it would block at that safepoint and never serve
+ * the fault. The page server's JVM has its own safepoints, which this JVM's threads never join.
+ *
+ * <h2>Failure: the page source or the server dies</h2>
+ * Closing the last reference to a userfaultfd makes the kernel unregister its ranges and retry the
+ * waiting faults as ordinary ones: missing anonymous pages come back as zeros, silently. So this
+ * object keeps its own reference to the userfaultfd for as long as the restore is open. If the
+ * page source fails, the server poisons every missing page (UFFDIO_POISON, Linux 6.6+): waiting and
+ * later accesses get SIGBUS, reported by the JVM as an {@code InternalError} at the access, and
+ * {@link #awaitComplete} throws with the reason. If the server process itself dies, a watchdog thread
+ * here sees its socket close and poisons the missing pages through this process's reference. That
+ * watchdog is a Java thread, so it can itself be held by a safepoint that waits for a stuck
+ * faulting thread (the hazard above): it works when no GC is requested in the meantime; see
+ * {@code docs} and the report for the residual risk.
+ *
+ * <p>Thread safety: any thread may access the restored memory at any time; the methods of this
+ * class may be called from any thread.
+ */
+public final class LazyRestore implements AutoCloseable {
+    /** Where a restore stands. */
+    public enum State {
+        /** Pages are still being served. */
+        RESTORING,
+        /** Every page is present; the ranges can be unregistered. */
+        COMPLETE,
+        /** The page source or server failed; missing pages were poisoned. */
+        BROKEN,
+        /** Closed. */
+        CLOSED
+    }
+
+    /**
+     * Restore options.
+     *
+     * @param prefetch install the pages nobody touched in the background
+     * @param verify check each snapshot page's checksum before installing it
+     */
+    public record Options(boolean prefetch, boolean verify) {
+        /** Prefetch and verify. */
+        public static final Options DEFAULT = new Options(true, true);
+    }
+
+    private final PageServerProcess server;
+    private final boolean ownsServer;
+    private final Uffd uffd;
+    private final List<SnapshotBlock> targets;
+    private final Wire ctl;
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private final LinkedBlockingQueue<String> replies = new LinkedBlockingQueue<>();
+    private volatile State state = State.RESTORING;
+    private volatile String failure;
+    private volatile FaultMetrics lastMetrics = FaultMetrics.NONE;
+    private volatile boolean closing;
+    private final Thread watchdog;
+
+    private LazyRestore(PageServerProcess server, boolean ownsServer, List<SnapshotBlock> targets, String sourceLine, Options options) {
+        this.server = server;
+        this.ownsServer = ownsServer;
+        this.targets = List.copyOf(targets);
+        long[] features = new long[1];
+        this.uffd = Uffd.open(features);
+        if ((features[0] & Uffd.FEATURE_POISON) == 0) {
+            System.err.println("guestmem: kernel lacks UFFD_FEATURE_POISON; a failed page source will leave faulting threads waiting");
+        }
+        StringBuilder cfg = new StringBuilder(sourceLine).append('\n');
+        try {
+            for (SnapshotBlock t : this.targets) {
+                long addr = t.segment().address();
+                if (addr % t.pageSize() != 0) {
+                    throw new LazyRestoreException("block '" + t.name() + "' at 0x" + Long.toHexString(addr)
+                            + " is not aligned to its page size " + t.pageSize() + " (map it with mmap)");
+                }
+                dropPages(t);
+                long ioctls = uffd.registerMissing(addr, t.usedLength());
+                boolean zeropage = (ioctls & (1L << Linux._UFFDIO_ZEROPAGE())) != 0;
+                cfg.append("block\t").append(t.name()).append('\t').append(addr).append('\t').append(t.usedLength())
+                        .append('\t').append(t.pageSize()).append('\t').append(zeropage ? 1 : 0).append('\n');
+            }
+            cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
+            cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
+            cfg.append("go\n");
+            LinuxCalls.sendWithFds(server.socket(), cfg.toString().getBytes(StandardCharsets.UTF_8), uffd.fd);
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+        this.ctl = new Wire(server.socket());
+        this.watchdog = Thread.ofPlatform().daemon().name("guestmem-uffd-watchdog-" + server.pid()).start(this::watch);
+        try {
+            if (!ready.await(60, TimeUnit.SECONDS)) {
+                throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LazyRestoreException("interrupted while starting", e);
+        }
+        if (state == State.BROKEN) {
+            String why = failure;
+            close();
+            throw new LazyRestoreException("lazy restore failed to start: " + why);
+        }
+    }
+
+    /**
+     * Starts restoring blocks from a snapshot chain.
+     *
+     * @param server a started page server, used by this restore only
+     * @param chain the snapshots (the server maps the same files itself)
+     * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd); their
+     *     current contents are discarded
+     * @param options prefetch and verification
+     * @return the running restore; the targets can be accessed at once
+     * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
+     * @throws LazyRestoreException if registration or the server's start fails
+     */
+    public static LazyRestore start(PageServerProcess server, SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
+        SnapshotRestorer.checkTargets(chain, targets);
+        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
+                .collect(Collectors.joining("\t"));
+        return new LazyRestore(server, false, targets, "source\tsnapshot\t" + paths, options);
+    }
+
+    /**
+     * Starts restoring blocks from a remote page source ({@link PageSourceServer}), postcopy style.
+     *
+     * @param server a started page server, used by this restore only
+     * @param sourceSocket the page source's Unix socket
+     * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd)
+     * @param options prefetch (verification applies to snapshot sources only)
+     * @return the running restore
+     * @throws LazyRestoreException if registration, the connection to the source or the server's start fails
+     */
+    public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
+        return new LazyRestore(server, false, targets, "source\tremote\t" + sourceSocket, options);
+    }
+
+    /**
+     * Starts a page server process and a restore from a snapshot chain; the server is stopped on close.
+     *
+     * @param chain the snapshots
+     * @param targets the blocks to restore
+     * @param options prefetch and verification
+     * @return the running restore
+     */
+    public static LazyRestore start(SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
+        SnapshotRestorer.checkTargets(chain, targets);
+        PageServerProcess server = PageServerProcess.start(List.of());
+        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
+                .collect(Collectors.joining("\t"));
+        try {
+            return new LazyRestore(server, true, targets, "source\tsnapshot\t" + paths, options);
+        } catch (RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    private static void dropPages(SnapshotBlock t) {
+        try {
+            LinuxCalls.madvise(t.segment(), t.usedLength(), Linux.MADV_REMOVE()); // shared memory: free the pages
+        } catch (NativeCallException e) {
+            LinuxCalls.madvise(t.segment(), t.usedLength(), Linux.MADV_DONTNEED()); // private anonymous memory
+        }
+    }
+
+    private void watch() {
+        String exit = "closed its socket";
+        try {
+            for (String line = ctl.readLine(); line != null; line = ctl.readLine()) {
+                if (Boolean.getBoolean("guestmem.uffd.debug")) {
+                    System.err.println("uffd watchdog <- " + line + " at " + System.currentTimeMillis());
+                }
+                if (line.equals("ready")) {
+                    ready.countDown();
+                } else if (line.startsWith("done ")) {
+                    lastMetrics = FaultMetrics.fromWire(line);
+                    state = State.COMPLETE;
+                    finished.countDown();
+                } else if (line.startsWith("broken ") || line.startsWith("error ")) {
+                    failure = "page source failed: " + line.substring(line.indexOf(' ') + 1);
+                    state = State.BROKEN;
+                    ready.countDown();
+                    finished.countDown();
+                } else if (line.startsWith("stats ")) {
+                    lastMetrics = FaultMetrics.fromWire(line);
+                    replies.offer(line);
+                }
+            }
+        } catch (RuntimeException e) {
+            exit = "failed: " + e.getMessage();
+        }
+        if (closing || state == State.COMPLETE || state == State.BROKEN) {
+            replies.offer("eof");
+            return;
+        }
+        // The server died with pages missing. Poison them through our own reference so the waiting
+        // threads get an error; without it they would wait for ever (or, had we closed the fd, read zeros).
+        long poisoned = 0;
+        synchronized (this) {
+            if (state == State.RESTORING) {
+                failure = "page server process " + server.pid() + " " + exit + " while pages were missing";
+                state = State.BROKEN;
+                for (SnapshotBlock t : targets) {
+                    poisoned += uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
+                }
+            }
+        }
+        String code;
+        try {
+            code = server.process().waitFor(2, TimeUnit.SECONDS) ? "exit code " + server.process().exitValue() : "still running";
+        } catch (InterruptedException e) {
+            code = "unknown";
+        }
+        failure = failure + " (" + code + "); " + poisoned + " missing pages poisoned";
+        ready.countDown();
+        finished.countDown();
+        replies.offer("eof");
+    }
+
+    /** @return where the restore stands */
+    public State state() {
+        return state;
+    }
+
+    /** @return why the restore broke, or null */
+    public String failure() {
+        return failure;
+    }
+
+    /** @return the page server's pid */
+    public long serverPid() {
+        return server.pid();
+    }
+
+    /**
+     * Waits until every page is present.
+     *
+     * @param timeout how long to wait
+     * @return true if complete, false on timeout
+     * @throws LazyRestoreException if the restore broke (with the reason)
+     * @throws InterruptedException if interrupted
+     */
+    public boolean awaitComplete(Duration timeout) throws InterruptedException {
+        boolean done = finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        if (state == State.BROKEN) {
+            throw new LazyRestoreException(failure);
+        }
+        return done && state == State.COMPLETE;
+    }
+
+    /**
+     * Asks the server for its metrics (faults served, bytes, latency percentiles).
+     *
+     * @return the server's current metrics, or the last ones received if it has gone
+     */
+    public FaultMetrics metrics() {
+        if (state == State.RESTORING || state == State.COMPLETE) {
+            try {
+                replies.clear();
+                ctl.sendLine("stats");
+                String line = replies.poll(10, TimeUnit.SECONDS);
+                if (line != null && line.startsWith("stats ")) {
+                    return FaultMetrics.fromWire(line);
+                }
+            } catch (NativeCallException e) {
+                // gone: fall through
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return lastMetrics;
+    }
+
+    /**
+     * Ends the restore: pages still missing are poisoned (never silently zero), the ranges are
+     * unregistered, the userfaultfd closed and the server told to quit (and stopped if owned).
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (state == State.CLOSED) {
+                return;
+            }
+            closing = true;
+            if (state != State.COMPLETE) {
+                for (SnapshotBlock t : targets) {
+                    uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
+                }
+            }
+            for (SnapshotBlock t : targets) {
+                uffd.unregister(t.segment().address(), t.usedLength());
+            }
+            try {
+                ctl.sendLine("quit");
+            } catch (NativeCallException e) {
+                // already gone
+            }
+            state = State.CLOSED;
+        }
+        try {
+            watchdog.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        uffd.close();
+        ctl.close();
+        if (ownsServer) {
+            server.close();
+        } else {
+            try {
+                server.process().waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LazyRestore[" + targets.stream().map(SnapshotBlock::name).toList() + " " + state
+                + (failure != null ? ": " + failure : "") + "]";
+    }
+
+}

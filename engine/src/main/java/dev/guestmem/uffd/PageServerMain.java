@@ -1,0 +1,371 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.pollfd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The userfaultfd handler process (ARCHITECTURE.md hazard 1: faults must not be served by a Java
+ * thread of the faulting JVM). Started by {@link PageServerProcess} with one argument, the guest's
+ * Unix socket; it connects, receives the userfaultfd with SCM_RIGHTS and the layout as text, then
+ * serves every fault with UFFDIO_COPY (UFFDIO_ZEROPAGE for zero pages) from its {@link PageSource},
+ * prefetching the rest in the background when idle.
+ *
+ * <h2>Control protocol (lines, tab-separated fields)</h2>
+ * Guest to server, in the message carrying the fd: {@code source\tsnapshot\tPATH[\tPATH...]} or
+ * {@code source\tremote\tSOCKET}, one {@code block\tNAME\tADDRESS\tLENGTH\tPAGESIZE\tZEROPAGE(0|1)}
+ * per block, {@code prefetch\t0|1}, {@code verify\t0|1}, {@code go}. Later: {@code stats},
+ * {@code quit}. Server to guest: {@code ready}, {@code done METRICS} once every page is present,
+ * {@code broken REASON} when the page source fails, {@code stats METRICS} per request,
+ * {@code error REASON} if the layout is refused.
+ *
+ * <h2>Failure</h2>
+ * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
+ * still missing (UFFDIO_POISON) and answers later faults with poison: each faulting thread gets
+ * SIGBUS, which the JVM turns into an {@code InternalError} at the access, instead of waiting for
+ * ever or reading invented bytes. The guest is told {@code broken}.
+ *
+ * <p>Thread safety: single-threaded.
+ */
+public final class PageServerMain {
+    private static final int MSG = 32;
+    private static final int BATCH_MSGS = 64;
+    private static final int PREFETCH_PAGES = 64;
+    private static final int MAX_SAMPLES = 1 << 20;
+    private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+
+    private final Uffd uffd;
+    private final Wire ctl;
+    private PageSource source;
+    private final List<String> names = new ArrayList<>();
+    private long[] start = new long[0];
+    private long[] length = new long[0];
+    private long[] pageSize = new long[0];
+    private boolean[] zeropageOk = new boolean[0];
+    private long[][] present;
+    private long populated;
+    private long total;
+    private boolean prefetch;
+    private boolean broken;
+    private boolean doneSent;
+    private int cursorBlock;
+    private long cursorPage;
+    private final MemorySegment zeroPage;
+    private final Arena arena = Arena.ofConfined();
+    // metrics
+    private long faults;
+    private long faultBytes;
+    private long zeroFaults;
+    private long prefetched;
+    private final long[] samples = new long[MAX_SAMPLES];
+    private int sampleCount;
+
+    private PageServerMain(Uffd uffd, Wire ctl, long maxPage) {
+        this.uffd = uffd;
+        this.ctl = ctl;
+        this.zeroPage = arena.allocate(Math.max(maxPage, 4096), 4096);
+    }
+
+    /**
+     * Runs the handler.
+     *
+     * @param args the guest's control socket path
+     */
+    public static void main(String[] args) {
+        int sock = LinuxCalls.unixConnect(args[0]);
+        LinuxCalls.Received first = LinuxCalls.recvWithFds(sock, 65536, 1);
+        if (first.fds().length != 1) {
+            System.err.println("page server: no userfaultfd received");
+            System.exit(2);
+        }
+        Wire ctl = new Wire(sock);
+        ctl.push(first.data());
+        List<String> lines = new ArrayList<>();
+        for (String line = ctl.readLine(); line != null && !line.equals("go"); line = ctl.readLine()) {
+            lines.add(line);
+        }
+        long maxPage = 4096;
+        for (String l : lines) {
+            String[] f = l.split("\t");
+            if (f[0].equals("block")) {
+                maxPage = Math.max(maxPage, Long.parseLong(f[4]));
+            }
+        }
+        PageServerMain server = new PageServerMain(new Uffd(first.fds()[0]), ctl, maxPage);
+        try {
+            server.configure(lines);
+        } catch (RuntimeException e) {
+            ctl.sendLine("error " + e.getMessage());
+            System.exit(3);
+        }
+        server.run();
+        System.exit(0);
+    }
+
+    private void configure(List<String> lines) {
+        List<Path> snapshots = new ArrayList<>();
+        String remote = null;
+        boolean verify = false;
+        for (String l : lines) {
+            String[] f = l.split("\t");
+            switch (f[0]) {
+                case "source" -> {
+                    if (f[1].equals("snapshot")) {
+                        for (int i = 2; i < f.length; i++) {
+                            snapshots.add(Path.of(f[i]));
+                        }
+                    } else {
+                        remote = f[2];
+                    }
+                }
+                case "block" -> {
+                    int n = names.size();
+                    names.add(f[1]);
+                    start = Arrays.copyOf(start, n + 1);
+                    length = Arrays.copyOf(length, n + 1);
+                    pageSize = Arrays.copyOf(pageSize, n + 1);
+                    zeropageOk = Arrays.copyOf(zeropageOk, n + 1);
+                    start[n] = Long.parseLong(f[2]);
+                    length[n] = Long.parseLong(f[3]);
+                    pageSize[n] = Long.parseLong(f[4]);
+                    zeropageOk[n] = f[5].equals("1");
+                }
+                case "prefetch" -> prefetch = f[1].equals("1");
+                case "verify" -> verify = f[1].equals("1");
+                default -> throw new IllegalArgumentException("unknown layout line: " + l);
+            }
+        }
+        present = new long[names.size()][];
+        long maxPage = 4096;
+        for (int b = 0; b < names.size(); b++) {
+            long pages = length[b] / pageSize[b];
+            present[b] = new long[(int) ((pages + 63) >>> 6)];
+            total += pages;
+            maxPage = Math.max(maxPage, pageSize[b]);
+        }
+        source = remote != null ? new RemotePageSource(remote, names, maxPage)
+                : new SnapshotPageSource(snapshots, names, verify);
+    }
+
+    private void run() {
+        MemorySegment pfds = pollfd.allocateArray(2, arena);
+        MemorySegment msgs = arena.allocate(MSG * BATCH_MSGS, 8);
+        pollfd.fd(pfds, uffd.fd);
+        pollfd.events(pfds, (short) Linux.POLLIN());
+        MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
+        pollfd.fd(p1, ctl.fd);
+        pollfd.events(p1, (short) Linux.POLLIN());
+        ctl.sendLine("ready");
+        while (true) {
+            boolean wantPrefetch = prefetch && !broken && populated < total;
+            int n = LinuxCalls.poll(pfds, 2, wantPrefetch ? 0 : 1000);
+            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0) {
+                drainFaults(msgs);
+            }
+            if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+                String line = ctl.readLine();
+                if (line == null || line.equals("quit")) {
+                    return;
+                }
+                if (line.equals("stats")) {
+                    ctl.sendLine("stats " + metrics().toWire());
+                }
+            }
+            if (n == 0 && wantPrefetch) {
+                prefetchBatch();
+            }
+            if (!doneSent && !broken && populated == total) {
+                doneSent = true;
+                if (DEBUG) {
+                    System.err.println("page server: all " + total + " pages present at " + System.currentTimeMillis());
+                }
+                ctl.sendLine("done " + metrics().toWire());
+            }
+        }
+    }
+
+    private void drainFaults(MemorySegment msgs) {
+        while (true) {
+            long n = Linux.read(uffd.fd, msgs, msgs.byteSize());
+            if (n <= 0) {
+                return; // EAGAIN: nothing pending
+            }
+            for (long off = 0; off + MSG <= n; off += MSG) {
+                if (Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off)) != Linux.UFFD_EVENT_PAGEFAULT()) {
+                    continue;
+                }
+                long t0 = System.nanoTime();
+                serveFault(msgs.get(ValueLayout.JAVA_LONG, off + 16));
+                if (sampleCount < MAX_SAMPLES) {
+                    samples[sampleCount++] = System.nanoTime() - t0;
+                }
+            }
+        }
+    }
+
+    private void serveFault(long addr) {
+        int b = 0;
+        while (b < start.length && !(Long.compareUnsigned(addr, start[b]) >= 0 && Long.compareUnsigned(addr - start[b], length[b]) < 0)) {
+            b++;
+        }
+        if (b == start.length) {
+            return; // not ours: cannot happen, the uffd only covers our ranges
+        }
+        long page = (addr - start[b]) / pageSize[b];
+        faults++;
+        long dst = start[b] + page * pageSize[b];
+        if (broken) {
+            long r = uffd.poison(dst, pageSize[b]);
+            if (r < 0) {
+                uffd.wake(dst, pageSize[b]);
+            }
+            return;
+        }
+        if (isPresent(b, page)) {
+            uffd.wake(dst, pageSize[b]); // a second fault on a page installed meanwhile
+            return;
+        }
+        MemorySegment src;
+        try {
+            src = source.page(b, page);
+        } catch (RuntimeException e) {
+            fail(e.getMessage());
+            return;
+        }
+        long r = install(b, dst, src, pageSize[b]);
+        if (r == pageSize[b]) {
+            if (src == null) {
+                zeroFaults++;
+            }
+            faultBytes += r;
+        }
+        markPresent(b, page, 1);
+    }
+
+    /** Installs one run of pages; returns bytes installed, retrying EAGAIN; EEXIST ends the run early. */
+    private long install(int b, long dst, MemorySegment src, long len) {
+        while (true) {
+            long r;
+            if (src != null) {
+                r = uffd.copy(dst, src.address(), len);
+            } else if (zeropageOk[b]) {
+                r = uffd.zeropage(dst, len);
+            } else {
+                r = len <= zeroPage.byteSize() ? uffd.copy(dst, zeroPage.address(), len) : uffd.copy(dst, zeroPage.address(), pageSize[b]);
+            }
+            if (r == -Linux.EAGAIN()) {
+                continue;
+            }
+            if (r == -Linux.EEXIST()) {
+                uffd.wake(dst, pageSize[b]);
+                return 0;
+            }
+            if (r < 0) {
+                fail("UFFDIO_COPY at 0x" + Long.toHexString(dst) + " failed: " + LinuxCalls.strerror((int) -r));
+                return 0;
+            }
+            return r;
+        }
+    }
+
+    private void prefetchBatch() {
+        int b = cursorBlock;
+        long p = cursorPage;
+        while (b < present.length) {
+            long pages = length[b] / pageSize[b];
+            while (p < pages && isPresent(b, p)) {
+                p++;
+            }
+            if (p < pages) {
+                break;
+            }
+            b++;
+            p = 0;
+        }
+        if (b >= present.length) {
+            cursorBlock = b;
+            return;
+        }
+        long ps = pageSize[b];
+        long pages = length[b] / ps;
+        MemorySegment first;
+        try {
+            first = source.page(b, p);
+        } catch (RuntimeException e) {
+            fail(e.getMessage());
+            return;
+        }
+        long count = 1;
+        if (source.stablePages()) {
+            long maxRun = first == null && !zeropageOk[b] ? 1 : PREFETCH_PAGES;
+            while (count < maxRun && p + count < pages && !isPresent(b, p + count)) {
+                MemorySegment next;
+                try {
+                    next = source.page(b, p + count);
+                } catch (RuntimeException e) {
+                    break; // served (and failed) when it is reached on its own
+                }
+                boolean contiguous = first == null ? next == null
+                        : next != null && next.address() == first.address() + count * ps;
+                if (!contiguous) {
+                    break;
+                }
+                count++;
+            }
+        }
+        long r = install(b, start[b] + p * ps, first, count * ps);
+        long done = r / ps;
+        markPresent(b, p, done);
+        prefetched += done;
+        if (done < count) {
+            markPresent(b, p + done, 1); // EEXIST: a fault installed it
+        }
+        cursorBlock = b;
+        cursorPage = p + Math.max(done, 1);
+    }
+
+    private boolean isPresent(int b, long page) {
+        return (present[b][(int) (page >>> 6)] & (1L << page)) != 0;
+    }
+
+    private void markPresent(int b, long page, long count) {
+        for (long p = page; p < page + count; p++) {
+            long[] w = present[b];
+            int i = (int) (p >>> 6);
+            if ((w[i] & (1L << p)) == 0) {
+                w[i] |= 1L << p;
+                populated++;
+            }
+        }
+    }
+
+    private void fail(String reason) {
+        if (broken) {
+            return;
+        }
+        broken = true;
+        long poisoned = 0;
+        for (int b = 0; b < start.length; b++) {
+            poisoned += uffd.poisonMissing(start[b], length[b], pageSize[b]);
+        }
+        ctl.sendLine("broken " + reason + " (" + poisoned + " missing pages poisoned)");
+    }
+
+    private FaultMetrics metrics() {
+        long[] s = Arrays.copyOf(samples, sampleCount);
+        Arrays.sort(s);
+        return new FaultMetrics(faults, faultBytes, zeroFaults, prefetched, populated, total, pct(s, 0.50), pct(s, 0.90),
+                pct(s, 0.99), s.length == 0 ? 0 : s[s.length - 1]);
+    }
+
+    private static long pct(long[] sorted, double q) {
+        return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    }
+}

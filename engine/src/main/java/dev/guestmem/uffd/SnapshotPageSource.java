@@ -1,0 +1,79 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotException;
+import dev.guestmem.snapshot.SnapshotFile;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * Pages from a snapshot chain mapped in this process: a page is handed to UFFDIO_COPY straight
+ * from the file mapping (the kernel reads the page cache), optionally after its checksum is checked.
+ *
+ * <p>Thread safety: one thread at a time (the checksum state is shared).
+ */
+public final class SnapshotPageSource implements PageSource {
+    private final List<SnapshotFile> files;
+    private final SnapshotChain chain;
+    private final String[] names;
+    private final boolean verify;
+    private final CRC32C crc = new CRC32C();
+
+    /**
+     * Opens the files and checks the chain.
+     *
+     * @param paths the snapshot files, full one first
+     * @param blockNames the layout's block names, in layout order
+     * @param verify check each page's CRC32C before handing it out
+     * @throws SnapshotException if a file is bad, the chain broken or a block missing
+     */
+    public SnapshotPageSource(List<Path> paths, List<String> blockNames, boolean verify) {
+        List<SnapshotFile> opened = new ArrayList<>();
+        try {
+            for (Path p : paths) {
+                opened.add(SnapshotFile.open(p));
+            }
+            this.chain = new SnapshotChain(opened);
+            for (String n : blockNames) {
+                if (opened.getFirst().block(n) == null) {
+                    throw new SnapshotException("snapshot " + paths.getFirst() + " has no block '" + n + "'");
+                }
+            }
+        } catch (RuntimeException e) {
+            opened.forEach(SnapshotFile::close);
+            throw e;
+        }
+        this.files = opened;
+        this.names = blockNames.toArray(String[]::new);
+        this.verify = verify;
+    }
+
+    @Override
+    public MemorySegment page(int block, long page) {
+        MemorySegment data = chain.page(names[block], page);
+        if (data != null && verify) {
+            SnapshotFile f = files.get(chain.newestFileOf(names[block], page));
+            crc.reset();
+            crc.update(data.asByteBuffer());
+            int expected = f.checksum(f.block(names[block]).index(), page);
+            if ((int) crc.getValue() != expected) {
+                throw new PageSourceException(String.format("block '%s' page %d in %s fails its checksum (0x%08x, stored 0x%08x)",
+                        names[block], page, f.path(), (int) crc.getValue(), expected));
+            }
+        }
+        return data;
+    }
+
+    @Override
+    public boolean stablePages() {
+        return true;
+    }
+
+    @Override
+    public void close() {
+        files.forEach(SnapshotFile::close);
+    }
+}

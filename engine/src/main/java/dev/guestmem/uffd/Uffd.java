@@ -1,0 +1,176 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.linux.uffdio_api;
+import dev.guestmem.linux.uffdio_copy;
+import dev.guestmem.linux.uffdio_range;
+import dev.guestmem.linux.uffdio_register;
+import dev.guestmem.linux.uffdio_zeropage;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The userfaultfd operations lazy restore needs, on one descriptor, with their argument structs
+ * allocated once (the fault path does not allocate).
+ *
+ * <p>{@code UFFDIO_POISON} (Linux 6.6) and {@code UFFD_FEATURE_POISON} are not in the bindings'
+ * headers (built against older uapi headers), so their values are here:
+ * {@code _IOWR(0xAA, 0x08, struct uffdio_poison)} with the 32-byte struct
+ * {@code {uffdio_range range; u64 mode; s64 updated}}.
+ *
+ * <p>Thread safety: one thread at a time per instance (the structs are reused).
+ */
+final class Uffd {
+    /** {@code UFFD_FEATURE_POISON}, 1 << 14. */
+    static final long FEATURE_POISON = 1L << 14;
+    /** {@code UFFDIO_POISON}. */
+    static final long UFFDIO_POISON = 0xC020_AA08L;
+
+    final int fd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment copy = uffdio_copy.allocate(arena);
+    private final MemorySegment zero = uffdio_zeropage.allocate(arena);
+    private final MemorySegment range = uffdio_range.allocate(arena);
+    private final MemorySegment poison = arena.allocate(32, 8);
+
+    Uffd(int fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * Opens a userfaultfd and negotiates the API with the features lazy restore needs.
+     *
+     * @return the descriptor's wrapper and whether poison is available, as the features word
+     */
+    static Uffd open(long[] featuresOut) {
+        int fd = LinuxCalls.userfaultfd(Linux.O_CLOEXEC() | Linux.O_NONBLOCK());
+        long wanted = Linux.UFFD_FEATURE_MISSING_SHMEM() | FEATURE_POISON;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment api = uffdio_api.allocate(a);
+            uffdio_api.api(api, Linux.UFFD_API());
+            uffdio_api.features(api, wanted);
+            try {
+                LinuxCalls.ioctl(fd, Linux.UFFDIO_API(), api);
+            } catch (NativeCallException e) {
+                // an older kernel without poison: a fresh fd, the API without it
+                LinuxCalls.close(fd);
+                fd = LinuxCalls.userfaultfd(Linux.O_CLOEXEC() | Linux.O_NONBLOCK());
+                uffdio_api.api(api, Linux.UFFD_API());
+                uffdio_api.features(api, Linux.UFFD_FEATURE_MISSING_SHMEM());
+                LinuxCalls.ioctl(fd, Linux.UFFDIO_API(), api);
+            }
+            featuresOut[0] = uffdio_api.features(api);
+        }
+        return new Uffd(fd);
+    }
+
+    /** Registers a range in MISSING mode; returns the ioctls allowed on it. */
+    long registerMissing(long start, long len) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment reg = uffdio_register.allocate(a);
+            uffdio_range.start(uffdio_register.range(reg), start);
+            uffdio_range.len(uffdio_register.range(reg), len);
+            uffdio_register.mode(reg, Linux.UFFDIO_REGISTER_MODE_MISSING());
+            LinuxCalls.ioctl(fd, Linux.UFFDIO_REGISTER(), reg);
+            return uffdio_register.ioctls(reg);
+        }
+    }
+
+    /** Unregisters a range (wakes anything still waiting in it). */
+    void unregister(long start, long len) {
+        uffdio_range.start(range, start);
+        uffdio_range.len(range, len);
+        LinuxCalls.ioctl(fd, Linux.UFFDIO_UNREGISTER(), range);
+    }
+
+    /**
+     * UFFDIO_COPY; returns bytes copied (len on success), or {@code -errno} if it stopped early
+     * (EEXIST: a page was already there; EAGAIN: the mm was changing).
+     */
+    long copy(long dst, long src, long len) {
+        uffdio_copy.dst(copy, dst);
+        uffdio_copy.src(copy, src);
+        uffdio_copy.len(copy, len);
+        uffdio_copy.mode(copy, 0);
+        uffdio_copy.copy(copy, 0);
+        int rc = Linux.ioctl(fd, Linux.UFFDIO_COPY(), copy);
+        if (rc == 0) {
+            return len;
+        }
+        int errno = Linux.errno();
+        long done = uffdio_copy.copy(copy);
+        return done > 0 ? done : -errno;
+    }
+
+    /** UFFDIO_ZEROPAGE; same result convention as {@link #copy}. */
+    long zeropage(long dst, long len) {
+        MemorySegment r = uffdio_zeropage.range(zero);
+        uffdio_range.start(r, dst);
+        uffdio_range.len(r, len);
+        uffdio_zeropage.mode(zero, 0);
+        uffdio_zeropage.zeropage(zero, 0);
+        int rc = Linux.ioctl(fd, Linux.UFFDIO_ZEROPAGE(), zero);
+        if (rc == 0) {
+            return len;
+        }
+        int errno = Linux.errno();
+        long done = uffdio_zeropage.zeropage(zero);
+        return done > 0 ? done : -errno;
+    }
+
+    /** UFFDIO_POISON; same result convention as {@link #copy}. */
+    long poison(long dst, long len) {
+        poison.set(ValueLayout.JAVA_LONG, 0, dst);
+        poison.set(ValueLayout.JAVA_LONG, 8, len);
+        poison.set(ValueLayout.JAVA_LONG, 16, 0);
+        poison.set(ValueLayout.JAVA_LONG, 24, 0);
+        int rc = Linux.ioctl(fd, UFFDIO_POISON, poison);
+        if (rc == 0) {
+            return len;
+        }
+        int errno = Linux.errno();
+        long done = poison.get(ValueLayout.JAVA_LONG, 24);
+        return done > 0 ? done : -errno;
+    }
+
+    /** UFFDIO_WAKE on a range. */
+    void wake(long start, long len) {
+        uffdio_range.start(range, start);
+        uffdio_range.len(range, len);
+        Linux.ioctl(fd, Linux.UFFDIO_WAKE(), range);
+    }
+
+    /**
+     * Poisons every page of a range that is not present yet, so that threads waiting on those
+     * pages, and any later access to them, get SIGBUS instead of waiting or seeing invented bytes.
+     *
+     * @return pages poisoned
+     */
+    long poisonMissing(long start, long len, long pageSize) {
+        long off = 0;
+        long poisoned = 0;
+        while (off < len) {
+            long r = poison(start + off, len - off);
+            if (r >= 0) {
+                poisoned += r / pageSize;
+                off += r;
+                continue;
+            }
+            if (-r == Linux.EEXIST()) {
+                off += pageSize; // present: keep it
+            } else if (-r != Linux.EAGAIN()) {
+                throw new NativeCallException("ioctl(UFFDIO_POISON)", (int) -r, LinuxCalls.strerror((int) -r));
+            }
+        }
+        return poisoned;
+    }
+
+    /** Closes the descriptor. */
+    void close() {
+        Linux.close(fd);
+        arena.close();
+    }
+}

@@ -1,0 +1,259 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.snapshot.ProgressListener;
+import dev.guestmem.snapshot.SnapshotBlock;
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotFile;
+import dev.guestmem.snapshot.SnapshotWriter;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A guest JVM for {@link LazyRestoreTest}: runs one lazy-restore scenario and prints
+ * {@code RESULT key=value...}. It runs in its own process so the test can bound it with a timeout
+ * even if the whole JVM deadlocks at a safepoint (which a JUnit timeout could not do).
+ * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-source}.
+ */
+public final class LazyRestoreScenario {
+    static final long PAGE = 4096;
+
+    private LazyRestoreScenario() {
+    }
+
+    /**
+     * Runs a scenario.
+     *
+     * @param args mode and its arguments
+     * @throws Exception on failure (exit code 1)
+     */
+    public static void main(String[] args) throws Exception {
+        Path dir = Files.createTempDirectory("guestmem-lazy");
+        try {
+            switch (args[0]) {
+                case "storm" -> storm(dir, Long.parseLong(args[1]) << 20, args[2].equals("1"), Integer.parseInt(args[3]));
+                case "kill-server" -> killServer(dir);
+                case "kill-source" -> killSource(dir);
+                default -> throw new IllegalArgumentException(args[0]);
+            }
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path p : files.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+        System.exit(0);
+    }
+
+    static MemorySegment mapAnonymous(long size) {
+        return LinuxCalls.mmap(MemorySegment.NULL, size, Linux.PROT_READ() | Linux.PROT_WRITE(),
+                Linux.MAP_PRIVATE() | Linux.MAP_ANONYMOUS() | Linux.MAP_NORESERVE(), -1, 0);
+    }
+
+    /** Source RAM: one page in four zero, the others a per-page pattern with random noise. */
+    static MemorySegment makeSource(long size, long seed) {
+        MemorySegment src = mapAnonymous(size);
+        Random r = new Random(seed);
+        for (long p = 0; p < size / PAGE; p++) {
+            if (p % 4 == 3) {
+                continue;
+            }
+            long base = p * PAGE;
+            long x = r.nextLong();
+            for (long o = 0; o < PAGE; o += 8) {
+                x = x * 6364136223846793005L + 1442695040888963407L;
+                src.set(ValueLayout.JAVA_LONG, base + o, x ^ p);
+            }
+        }
+        return src;
+    }
+
+    static Path snapshot(Path dir, MemorySegment src) {
+        Path file = dir.resolve("ram.gms");
+        SnapshotWriter.write(file, List.of(new SnapshotBlock("pc.ram", src, PAGE)), ProgressListener.NONE);
+        return file;
+    }
+
+    private static void storm(Path dir, long size, boolean prefetch, int seconds) throws Exception {
+        MemorySegment src = makeSource(size, 42);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong gcs = new AtomicLong();
+        List<Thread> storm = new ArrayList<>();
+        storm.add(Thread.ofPlatform().daemon().start(() -> {
+            while (!stop.get()) {
+                System.gc();
+                gcs.incrementAndGet();
+            }
+        }));
+        storm.add(Thread.ofPlatform().daemon().start(() -> {
+            List<byte[]> keep = new ArrayList<>();
+            Random r = new Random();
+            while (!stop.get()) {
+                keep.add(new byte[1 + r.nextInt(64 << 10)]);
+                if (keep.size() > 200) {
+                    keep.subList(0, 100).clear();
+                }
+            }
+        }));
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(List.of());
+                LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
+                        List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(prefetch, true))) {
+            long pages = size / PAGE;
+            AtomicLong mismatches = new AtomicLong();
+            AtomicLong touched = new AtomicLong();
+            // the storm runs at least this long, through and after the restore
+            long stormUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            List<Thread> readers = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                long seed = t;
+                readers.add(Thread.ofPlatform().start(() -> {
+                    Random r = new Random(seed);
+                    // each reader walks a random permutation of the pages, checking every byte
+                    long[] order = new long[(int) pages];
+                    for (int i = 0; i < order.length; i++) {
+                        order[i] = i;
+                    }
+                    for (int i = order.length - 1; i > 0; i--) {
+                        int j = r.nextInt(i + 1);
+                        long tmp = order[i];
+                        order[i] = order[j];
+                        order[j] = tmp;
+                    }
+                    for (long p : order) {
+                        MemorySegment got = target.asSlice(p * PAGE, PAGE);
+                        if (got.mismatch(src.asSlice(p * PAGE, PAGE)) != -1) {
+                            mismatches.incrementAndGet();
+                        }
+                        touched.incrementAndGet();
+                    }
+                }));
+            }
+            for (Thread t : readers) {
+                t.join();
+            }
+            boolean complete = restore.awaitComplete(java.time.Duration.ofSeconds(60));
+            while (System.nanoTime() < stormUntil) {
+                Thread.sleep(10);
+            }
+            long whole = target.mismatch(src);
+            FaultMetrics m = restore.metrics();
+            stop.set(true);
+            System.out.println("RESULT mismatches=" + mismatches.get() + " whole=" + whole + " complete=" + complete
+                    + " touched=" + touched.get() + " gcs=" + gcs.get() + " " + m.toWire());
+            System.out.println("METRICS " + m);
+        }
+    }
+
+    private static void signal(long pid, String sig) throws Exception {
+        new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start().waitFor();
+    }
+
+    /** Touches a page on a new thread; returns what happened within the time limit. */
+    private static String touch(MemorySegment target, long page, long timeoutMillis) throws Exception {
+        AtomicReference<String> result = new AtomicReference<>("hang");
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                result.set("value=" + target.get(ValueLayout.JAVA_LONG, page * PAGE));
+            } catch (InternalError e) {
+                result.set("error=" + e.getClass().getSimpleName());
+            }
+        });
+        t.join(timeoutMillis);
+        return result.get();
+    }
+
+    private static void killServer(Path dir) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 7);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(List.of());
+                LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
+                        List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, true))) {
+            String before = touch(target, 5, 10_000);
+            boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
+            signal(server.pid(), "STOP"); // the next fault waits...
+            AtomicReference<String> waiting = new AtomicReference<>("hang");
+            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                } catch (InternalError e) {
+                    waiting.set("error=" + e.getClass().getSimpleName());
+                }
+            });
+            Thread.sleep(300);
+            signal(server.pid(), "KILL"); // ...and the server dies while it waits
+            waiter.join(20_000);
+            String after = touch(target, 100, 20_000);
+            String already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
+            System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " after=" + after
+                    + " already=" + (already.equals(before) ? "ok" : already) + " state=" + restore.state());
+            System.out.println("FAILURE " + restore.failure());
+        }
+    }
+
+    private static void killSource(Path dir) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 9);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        String sock = "@guestmem-test-source-" + ProcessHandle.current().pid();
+        Process source = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                PageSourceServer.class.getName(), sock, file.toString()).redirectErrorStream(true).start();
+        try {
+            String hello = new java.io.BufferedReader(new java.io.InputStreamReader(source.getInputStream())).readLine();
+            if (hello == null || !hello.startsWith("listening")) {
+                throw new IllegalStateException("page source did not start: " + hello);
+            }
+            try (PageServerProcess server = PageServerProcess.start(List.of());
+                    LazyRestore restore = LazyRestore.startRemote(server, sock,
+                            List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, false))) {
+                String before = touch(target, 5, 10_000);
+                boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
+                String zero = touch(target, 3, 10_000); // page 3 is a zero page
+                signal(source.pid(), "STOP");
+                AtomicReference<String> waiting = new AtomicReference<>("hang");
+                Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                    } catch (InternalError e) {
+                        waiting.set("error=" + e.getClass().getSimpleName());
+                    }
+                });
+                Thread.sleep(300);
+                signal(source.pid(), "KILL");
+                waiter.join(20_000);
+                String after = touch(target, 100, 20_000);
+                String await;
+                try {
+                    restore.awaitComplete(java.time.Duration.ofSeconds(20));
+                    await = "no-error";
+                } catch (LazyRestoreException e) {
+                    await = "LazyRestoreException";
+                    System.out.println("FAILURE " + e.getMessage());
+                }
+                System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " zero=" + zero + " waiting=" + waiting.get()
+                        + " after=" + after + " await=" + await + " state=" + restore.state());
+            }
+        } finally {
+            source.destroyForcibly();
+        }
+    }
+}
