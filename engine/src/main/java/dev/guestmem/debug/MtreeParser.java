@@ -35,7 +35,7 @@ public final class MtreeParser {
     private static final String DISABLED = " [disabled]";
     private static final String READONLY = " [readonly]";
     private static final Pattern LINE = Pattern.compile(
-            "( *)([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16}) \\(prio (-?[0-9]{1,10}), (nv-)?([a-z/]+)\\): (.*)");
+            "( *)([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16}) \\(prio (-?[0-9]+), (nv-)?([a-z/]+)\\): (.*)");
     private static final Pattern ALIAS = Pattern.compile(
             "alias (.*?) @(.*) ([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16})");
     private static final Pattern OWNER = Pattern.compile(

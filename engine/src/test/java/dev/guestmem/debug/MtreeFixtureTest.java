@@ -56,6 +56,26 @@ class MtreeFixtureTest {
                             MtreeWriter.write(MtreeDumper.dump(imp.addressSpaces()), MtreeDialect.PLAIN));
                 }
             }));
+            tests.add(DynamicTest.dynamicTest(m + ": -D import renders as the fallback rules read the annotated text", () -> {
+                MtreeDocument annotated = MtreeParser.parse(Fixtures.read(m, "annotated"));
+                MtreeDocument rewritten = FallbackRules.rewrite(annotated, false);
+                try (MtreeImport imp = load(m, "disabled", MtreeImporter.Rules.QEMU);
+                     MtreeImport ref = MtreeImporter.importDocument(rewritten, MtreeImporter.Rules.ANNOTATED)) {
+                    String flat = FlatViewPrinter.print(imp.addressSpaces());
+                    sameNormalised(FlatViewPrinter.print(ref.addressSpaces()), flat);
+                    if (rewritten.equals(annotated)) {
+                        // The fallback rules miss nothing on this machine: QEMU's own text suffices.
+                        sameNormalised(Fixtures.read(m, "flat"), flat);
+                    }
+                }
+            }));
+            tests.add(DynamicTest.dynamicTest(m + ": plain import renders as the plain fallback rules read the annotated text", () -> {
+                MtreeDocument rewritten = FallbackRules.rewrite(MtreeParser.parse(Fixtures.read(m, "annotated")), true);
+                try (MtreeImport imp = load(m, "mtree", MtreeImporter.Rules.QEMU);
+                     MtreeImport ref = MtreeImporter.importDocument(rewritten, MtreeImporter.Rules.ANNOTATED)) {
+                    sameNormalised(FlatViewPrinter.print(ref.addressSpaces()), FlatViewPrinter.print(imp.addressSpaces()));
+                }
+            }));
             tests.add(DynamicTest.dynamicTest(m + ": -D import prints itself and plain", () -> {
                 try (MtreeImport imp = load(m, "disabled", MtreeImporter.Rules.QEMU)) {
                     MtreeDocument back = MtreeDumper.dump(imp.addressSpaces());
