@@ -7,4 +7,5 @@ module dev.guestmem.engine {
     exports dev.guestmem.cli;
     exports dev.guestmem.dirty;
     exports dev.guestmem.snapshot;
+    exports dev.guestmem.uffd;
 }
