@@ -1,0 +1,47 @@
+package dev.guestmem.bench.dirty;
+
+import dev.guestmem.bench.BenchGroup;
+import dev.guestmem.bench.BenchResults;
+import dev.guestmem.bench.Target;
+import java.util.List;
+
+/**
+ * Group {@code dirty}: P8 (4-byte store plus {@code invalidateAndSetDirty} for all three clients
+ * against the store alone, {@link DirtyStoreBench}) and P9 (snapshot-and-clear of a 64 GiB bitmap,
+ * absolute milliseconds, the worse of all-clean and 1% dirty, {@link DirtySnapshotBench}).
+ *
+ * <p><b>Thread safety.</b> Immutable.
+ */
+public final class DirtyGroup implements BenchGroup {
+    /** Creates the group. */
+    public DirtyGroup() {
+    }
+
+    @Override
+    public String name() {
+        return "dirty";
+    }
+
+    @Override
+    public String includeRegex() {
+        return "dev\\.guestmem\\.bench\\.dirty\\..*";
+    }
+
+    @Override
+    public List<Target> targets() {
+        return List.of(
+                Target.atMost("P8", 1.5, DirtyGroup::p8),
+                Target.atMost("P9", 5, DirtyGroup::p9));
+    }
+
+    /** Logged store time over plain store time. */
+    static double p8(BenchResults r) {
+        return r.score("DirtyStoreBench.storeLoggingOn") / r.score("DirtyStoreBench.storeLoggingOff");
+    }
+
+    /** Milliseconds of a 64 GiB snapshot-and-clear, the worse of 0% and 1% dirty pages. */
+    static double p9(BenchResults r) {
+        return Math.max(r.score("DirtySnapshotBench.snapshotAndClear", "density=0"),
+                r.score("DirtySnapshotBench.snapshotAndClear", "density=0.01"));
+    }
+}
