@@ -1,5 +1,6 @@
 package dev.guestmem.bench;
 
+import dev.guestmem.bench.dirty.DirtyGroup;
 import dev.guestmem.bench.ram.RamBenchGroup;
 import dev.guestmem.bench.topology.TopologyGroup;
 import java.util.List;
@@ -13,7 +14,8 @@ public final class BenchGroups {
     /** Every group, in the order {@code bench} lists them. */
     public static final List<BenchGroup> ALL = List.of(
             new RamBenchGroup(),
-            new TopologyGroup()
+            new TopologyGroup(),
+            new DirtyGroup()
     );
 
     private BenchGroups() {
