@@ -208,6 +208,23 @@ final class FlatViewAccess {
 
     // ------------------------------------------------------------------ buffers
 
+    /**
+     * Bytes from {@code a} (at most {@code rem}) that certainly belong to section {@code s}. The
+     * unassigned section nominally covers all 2^64 addresses, so for it only the rest of a page that
+     * is unassigned as a whole counts (a partly mapped page is a subpage: no shortcut there).
+     */
+    private static long silentSpan(FlatView v, PhysSection s, long a, long rem) {
+        long last = s.last();
+        if (s.isUnassigned()) {
+            if (!v.dispatch().physPageFind(a).isUnassigned()) {
+                return 0;
+            }
+            last = a | (dev.guestmem.dispatch.PhysPageMap.PAGE_SIZE - 1);
+        }
+        long in = last - a + 1; // 0 means 2^64
+        return in == 0 || Long.compareUnsigned(rem, in) < 0 ? rem : in;
+    }
+
     /** Stores the low {@code n} bytes of {@code v} in host order ({@code stn_he_p}). */
     private static void putHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n, long v) {
         for (int i = 0; i < n; i++) {
@@ -308,9 +325,7 @@ final class FlatViewAccess {
                     // Nothing decodes here: every 4-byte chunk that stays inside the section is a
                     // side-effect-free decode error, so take them all at once (same result as QEMU's
                     // chunk-by-chunk loop, without 2^30 iterations over a 4 GiB hole).
-                    long inSection = s.last() - a + 1; // 0 means 2^64
-                    long span = inSection == 0 || Long.compareUnsigned(rem, inSection) < 0 ? rem : inSection;
-                    long k = span >>> 2;
+                    long k = silentSpan(v, s, a, rem) >>> 2;
                     if (k > 1) {
                         if (!isWrite) {
                             zero(arr, ai, seg, so, k << 2);
@@ -391,8 +406,7 @@ final class FlatViewAccess {
                 if ((s.flags() & PhysSection.DIRECT_WRITE_DEBUG) == 0) {
                     l = MmioDispatch.accessSize(s.ops(), rem, xlat);
                     if (l == 4) { // skip whole 4-byte chunks inside the section at once (nothing is written)
-                        long inSection = s.last() - a + 1;
-                        long span = inSection == 0 || Long.compareUnsigned(rem, inSection) < 0 ? rem : inSection;
+                        long span = silentSpan(v, s, a, rem);
                         if ((span >>> 2) > 1) {
                             l = (span >>> 2) << 2;
                         }
