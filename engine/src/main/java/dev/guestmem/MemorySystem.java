@@ -76,6 +76,12 @@ public final class MemorySystem {
     /** {@code flat_views}: flat-view root to its current view (null key: {@link #emptyView}). */
     private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
     private final TopologyDirt dirt = new TopologyDirt();
+    /** Views patched from an old view during the current commit, with their reference deltas. */
+    private final Map<FlatView, Derivation> derived = new IdentityHashMap<>();
+
+    /** A patched view's origin: its ranges' region references move by {@code delta} from {@code from}. */
+    private record Derivation(FlatView from, Map<MemoryRegion, Integer> delta) {
+    }
     private long fullRenders;
     private long windowRenders;
 
@@ -193,6 +199,14 @@ public final class MemorySystem {
     public void invalidateRootOnly(MemoryRegion region) {
         assert lock.isHeldByCurrentThread();
         dirt.markRootMoved(region);
+        // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
+        // disabled container sets no pending update there, leaving that view stale. Here it does.
+        for (AsEntry e : spaces) {
+            if (e.as.currentMap().root() == region) {
+                updatePending = true;
+                break;
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -570,10 +584,12 @@ public final class MemorySystem {
         if (old != null) {
             List<TopologyDirt.Window> windows = dirt.addressWindows(key);
             if (windows != null) {
-                List<FlatRange> patched = IncrementalRender.patch(old, key, windows);
+                IncrementalRender.Result patched = IncrementalRender.patch(old, key, windows);
                 if (patched != null) {
                     windowRenders++;
-                    return newView(key, patched);
+                    FlatView v = newView(key, patched.ranges());
+                    derived.put(v, new Derivation(old, patched.refDelta()));
+                    return v;
                 }
             }
         }
@@ -608,35 +624,59 @@ public final class MemorySystem {
         return m;
     }
 
-    /** Makes {@code next} the view cache, moving region references from dropped views to new ones. */
+    /**
+     * Makes {@code next} the view cache. As in QEMU, every range of a live view holds a reference on
+     * its region: new views take theirs, dropped views give theirs back, and a patched view inherits
+     * its origin's references adjusted by the patch's delta (so a small change costs little).
+     */
     private void retainViews(Map<MemoryRegion, FlatView> next) {
         Set<FlatView> keep = Collections.newSetFromMap(new IdentityHashMap<>());
         keep.addAll(next.values());
         Set<FlatView> had = Collections.newSetFromMap(new IdentityHashMap<>());
         had.addAll(flatViews.values());
+        Set<FlatView> inherited = Collections.newSetFromMap(new IdentityHashMap<>());
+        // Take new references before dropping old ones so nothing reaches zero in between.
         for (FlatView v : keep) {
-            if (!had.contains(v)) {
+            if (had.contains(v)) {
+                continue;
+            }
+            Derivation d = derived.get(v);
+            if (d != null && had.contains(d.from()) && !keep.contains(d.from()) && inherited.add(d.from())) {
+                d.delta().forEach((mr, delta) -> {
+                    for (int k = 0; k < delta; k++) {
+                        mr.ref();
+                    }
+                });
+            } else {
                 refRegions(v, 1);
             }
         }
+        for (FlatView v : keep) {
+            Derivation d = derived.get(v);
+            if (d != null && inherited.contains(d.from()) && !had.contains(v)) {
+                d.delta().forEach((mr, delta) -> {
+                    for (int k = 0; k > delta; k--) {
+                        mr.unref();
+                    }
+                });
+            }
+        }
         for (FlatView v : had) {
-            if (!keep.contains(v)) {
+            if (!keep.contains(v) && !inherited.contains(v)) {
                 refRegions(v, -1);
             }
         }
+        derived.clear();
         flatViews = next;
     }
 
     private static void refRegions(FlatView v, int delta) {
-        Set<MemoryRegion> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (int i = 0; i < v.rangeCount(); i++) {
             MemoryRegion mr = v.range(i).region();
-            if (seen.add(mr)) {
-                if (delta > 0) {
-                    mr.ref();
-                } else {
-                    mr.unref();
-                }
+            if (delta > 0) {
+                mr.ref();
+            } else {
+                mr.unref();
             }
         }
     }

@@ -86,14 +86,35 @@ public final class FlatViewRenderer {
             return;
         }
 
-        for (MemoryRegion sub : mr.subregionList()) {
-            renderRegion(sub, base, cs, ce, readonly, nonvolatile, unmergeable);
+        List<MemoryRegion> subs = mr.subregionList();
+        for (int i = 0, n = subs.size(); i < n; i++) {
+            MemoryRegion sub = subs.get(i);
+            if (!quickReject(sub, base, cs, ce)) {
+                renderRegion(sub, base, cs, ce, readonly, nonvolatile, unmergeable);
+            }
         }
 
         if (!mr.terminates()) {
             return;
         }
         fillGaps(mr, base, cs, ce, readonly, nonvolatile, unmergeable);
+    }
+
+    /**
+     * Allocation-free test that {@code sub} lies entirely outside the clip, for the common case where
+     * everything fits in 64 bits; false when unsure (the full 128-bit test in {@link #renderRegion}
+     * decides). Keeps windowed renders of containers with thousands of children cheap.
+     */
+    private static boolean quickReject(MemoryRegion sub, Int128 base, Int128 cs, Int128 ce) {
+        if (base.hi() != 0 || ce.hi() != 0 || sub.size() == -1L) {
+            return false;
+        }
+        long start = base.lo() + sub.addr();
+        long end = start + sub.size();
+        if (Long.compareUnsigned(start, base.lo()) < 0 || Long.compareUnsigned(end, start) < 0) {
+            return false; // passes 2^64
+        }
+        return Long.compareUnsigned(end, cs.lo()) <= 0 || Long.compareUnsigned(start, ce.lo()) >= 0;
     }
 
     /** Inserts pieces of {@code mr} into every gap of {@code [cs, ce)} (the terminating case). */
@@ -158,6 +179,18 @@ public final class FlatViewRenderer {
             i = j;
         }
         return out;
+    }
+
+    /**
+     * Merges two ranges that {@link #canMerge}.
+     *
+     * @param r1 the lower range
+     * @param r2 the upper range
+     * @return one range covering both
+     */
+    public static FlatRange merge(FlatRange r1, FlatRange r2) {
+        return new FlatRange(r1.start(), r2.last(), r1.region(), r1.offsetInRegion(), r1.readonly(),
+                r1.nonvolatile(), r1.romdMode(), r1.unmergeable(), r1.dirtyLogMask());
     }
 
     /**

@@ -2,18 +2,25 @@ package dev.guestmem.flat;
 
 import dev.guestmem.region.MemoryRegion;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Patches a view by re-rendering only the address windows a commit changed, then splicing them into
- * the old ranges and merging again.
+ * the old ranges and merging at the seams.
  *
  * <p>Why the result equals a full render: {@link FlatViewRenderer#renderWindow} yields exactly the
  * full render's pieces intersected with the window; outside the windows nothing changed (every change
  * was propagated up to the root as a window, see {@link TopologyDirt}); and {@code flatview_simplify}'s
  * result is the canonical maximal merge of mergeable neighbours, so cutting mergeable ranges at window
- * edges and merging again changes nothing. Unmergeable ranges are the exception (a cut would stay
- * visible), so when one straddles or touches a window edge this gives up and the caller renders in full.
+ * edges and merging again changes nothing. The old ranges between windows are already maximally merged,
+ * so merging is only checked inside the fresh pieces and at the seams. Unmergeable ranges are the
+ * exception (a cut would stay visible), so when one straddles or touches a window edge this gives up
+ * and the caller renders in full.
+ *
+ * <p>The patch also reports how many ranges each region gained or lost ({@link Result#refDelta}), so
+ * that per-range region references move without touching the unchanged ranges.
  *
  * <p><b>Thread safety.</b> Stateless; topology lock held.
  */
@@ -22,32 +29,96 @@ public final class IncrementalRender {
     }
 
     /**
+     * A patched view's ranges and the change in ranges per region.
+     *
+     * @param ranges the new simplified ranges
+     * @param refDelta per region, new range count minus old range count (zero entries omitted or kept)
+     */
+    public record Result(List<FlatRange> ranges, Map<MemoryRegion, Integer> refDelta) {
+    }
+
+    /** Output list with merge-at-append and reference bookkeeping. */
+    private static final class Out {
+        final ArrayList<FlatRange> list;
+        final Map<MemoryRegion, Integer> delta = new IdentityHashMap<>();
+        /** Whether the last element is a verbatim old range (then an old successor needs no merge test). */
+        boolean lastIsOld;
+
+        Out(int capacity) {
+            this.list = new ArrayList<>(capacity);
+        }
+
+        void count(FlatRange r, int d) {
+            delta.merge(r.region(), d, Integer::sum);
+        }
+
+        /** Appends an old range as it was (already counted in the old view). */
+        void addOld(FlatRange r) {
+            if (!lastIsOld && !list.isEmpty() && FlatViewRenderer.canMerge(list.getLast(), r)) {
+                FlatRange prev = list.removeLast();
+                count(prev, -1);
+                count(r, -1);
+                FlatRange m = FlatViewRenderer.merge(prev, r);
+                count(m, 1);
+                list.add(m);
+                lastIsOld = false;
+                return;
+            }
+            list.add(r);
+            lastIsOld = true;
+        }
+
+        /** Appends a range that is not in the old view. */
+        void addNew(FlatRange r) {
+            count(r, 1);
+            if (!list.isEmpty() && FlatViewRenderer.canMerge(list.getLast(), r)) {
+                FlatRange prev = list.removeLast();
+                count(prev, -1);
+                count(r, -1);
+                r = FlatViewRenderer.merge(prev, r);
+                count(r, 1);
+            }
+            list.add(r);
+            lastIsOld = false;
+        }
+    }
+
+    /**
      * Re-renders {@code root} inside {@code windows} and splices the result into {@code old}.
      *
      * @param old the view rendered from {@code root} before the changes
      * @param root the flat-view root
      * @param windows sorted, disjoint, non-adjacent address windows inside {@code [0, 2^64)}
-     * @return the new simplified ranges, or null if a full render is needed
+     * @return the new ranges and reference deltas, or null if a full render is needed
      */
-    public static List<FlatRange> patch(FlatView old, MemoryRegion root, List<TopologyDirt.Window> windows) {
+    public static Result patch(FlatView old, MemoryRegion root, List<TopologyDirt.Window> windows) {
         int n = old.rangeCount();
-        List<FlatRange> src = new ArrayList<>(old.ranges());
-        List<FlatRange> out = new ArrayList<>(n + 4 * windows.size() + 4);
+        Out out = new Out(n + 4 * windows.size() + 4);
         int i = 0;
+        FlatRange tail = null; // trimmed remainder of old range i, replacing it
         for (TopologyDirt.Window w : windows) {
             long ws = w.start().lo();
             long wl = w.end().subUnsigned(1).lo(); // last address inside the window
-            while (i < n && Long.compareUnsigned(src.get(i).last(), ws) < 0) {
-                out.add(src.get(i++));
+            while (i < n && Long.compareUnsigned(cur(old, i, tail).last(), ws) < 0) {
+                emit(out, old, i, tail);
+                tail = null;
+                i++;
             }
-            if (i < n && Long.compareUnsigned(src.get(i).start(), ws) < 0) {
-                FlatRange r = src.get(i);
+            if (i < n && Long.compareUnsigned(cur(old, i, tail).start(), ws) < 0) {
+                FlatRange r = cur(old, i, tail);
                 if (r.unmergeable()) {
                     return null;
                 }
-                out.add(trim(r, r.start(), ws - 1));
+                out.addNew(trim(r, r.start(), ws - 1));
+                // r itself is consumed below (inside or straddling the window end)
             }
-            while (i < n && Long.compareUnsigned(src.get(i).last(), wl) <= 0) {
+            while (i < n && Long.compareUnsigned(cur(old, i, tail).last(), wl) <= 0) {
+                if (tail == null) {
+                    out.count(old.range(i), -1);
+                } else {
+                    out.count(tail, -1);
+                }
+                tail = null;
                 i++;
             }
             List<FlatRange> fresh = FlatViewRenderer.renderWindow(root, w.start(), w.end(), false);
@@ -58,25 +129,42 @@ public final class IncrementalRender {
                     return null;
                 }
             }
-            out.addAll(fresh);
-            if (i < n && Long.compareUnsigned(src.get(i).start(), wl) <= 0) {
-                FlatRange r = src.get(i);
+            for (FlatRange f : fresh) {
+                out.addNew(f);
+            }
+            if (i < n && Long.compareUnsigned(cur(old, i, tail).start(), wl) <= 0) {
+                FlatRange r = cur(old, i, tail);
                 if (r.unmergeable()) {
                     return null;
                 }
-                // Keep the tail for the next window (which may cut it again) or the final copy.
-                src.set(i, trim(r, wl + 1, r.last()));
+                out.count(r, -1);
+                tail = trim(r, wl + 1, r.last());
+                out.count(tail, 1);
             }
         }
         while (i < n) {
-            out.add(src.get(i++));
+            emit(out, old, i, tail);
+            tail = null;
+            i++;
         }
-        return FlatViewRenderer.simplify(out);
+        return new Result(out.list, out.delta);
+    }
+
+    private static FlatRange cur(FlatView old, int i, FlatRange tail) {
+        return tail != null ? tail : old.range(i);
+    }
+
+    private static void emit(Out out, FlatView old, int i, FlatRange tail) {
+        if (tail == null) {
+            out.addOld(old.range(i));
+        } else {
+            // the tail was counted when it was made; append it as if it were old
+            out.addOld(tail);
+        }
     }
 
     private static FlatRange trim(FlatRange r, long start, long last) {
         return new FlatRange(start, last, r.region(), r.offsetInRegion() + (start - r.start()), r.readonly(),
                 r.nonvolatile(), r.romdMode(), r.unmergeable(), r.dirtyLogMask());
     }
-
 }

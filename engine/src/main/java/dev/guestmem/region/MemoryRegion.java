@@ -447,10 +447,10 @@ public abstract sealed class MemoryRegion
                 // The region may be the root of a view: its own address shifts what it renders.
                 system.transactionBegin();
                 try {
-                    invalidateSelf();
+                    // QEMU only sets the field; a view rendered from this region shifts, so it is
+                    // rebuilt (and an update marked pending only when such a view exists).
+                    invalidateSelfOnly();
                     this.addr = addr;
-                    invalidateSelf();
-                    system.markUpdatePending();
                 } finally {
                     system.transactionCommit();
                 }

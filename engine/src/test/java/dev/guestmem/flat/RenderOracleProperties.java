@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.TreeSet;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -64,6 +65,16 @@ class RenderOracleProperties {
     @Provide
     Arbitrary<List<Integer>> choices() {
         return Arbitraries.integers().between(0, 1 << 16).list().ofMinSize(0).ofMaxSize(160);
+    }
+
+    /** Regression: a root view whose root region (no container) moved must be rebuilt, not patched. */
+    @Example
+    void rootWithoutContainerMoved() {
+        flatViewMatchesPerAddressOracle(List.of(
+                0, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,
+                0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1,
+                0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 8));
     }
 
     @Property(shrinking = ShrinkingMode.FULL)
