@@ -5,6 +5,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.InvalidRangeException;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -165,6 +166,7 @@ public final class MtreeImporter {
         final Map<Integer, Boolean> making = new HashMap<>();
         final List<MemoryRegion> regionOrder = new ArrayList<>();
         final List<RamBlock> blocks = new ArrayList<>();
+        final List<String> warnings = new ArrayList<>();
         MemorySystem sys;
         ContainerRegion holder;
 
@@ -217,7 +219,7 @@ public final class MtreeImporter {
                     }
                 }
             }
-            return new MtreeImport(sys, spaces, regionOrder, blocks);
+            return new MtreeImport(sys, spaces, regionOrder, blocks, warnings);
         }
 
         boolean isAs(int printing) {
@@ -500,7 +502,19 @@ public final class MtreeImporter {
                     // QEMU prints size 0 like size 1; a window starting at the target's end is empty.
                     windowSize = 0;
                 }
-                return new AliasRegion(sys, null, name, target, n.alias().targetStart(), windowSize);
+                try {
+                    return new AliasRegion(sys, null, name, target, n.alias().targetStart(), windowSize);
+                } catch (InvalidRangeException e) {
+                    // QEMU lets a window pass its target's end (rendering clips it to the target);
+                    // the engine does not. Keep the part that renders and say so.
+                    long room = Long.compareUnsigned(n.alias().targetStart(), target.size()) >= 0 ? 0
+                            : target.size() - n.alias().targetStart();
+                    warnings.add("line " + n.line() + ": alias '" + name + "' window of " + sizeText(windowSize)
+                            + " bytes at 0x" + Long.toHexString(n.alias().targetStart()) + " passes the end of '"
+                            + target.name() + "' (" + sizeText(target.size()) + " bytes); shortened to 0x"
+                            + Long.toHexString(room) + " (renders the same, prints differently)");
+                    return new AliasRegion(sys, null, name, target, n.alias().targetStart(), room);
+                }
             }
             return switch (n.type()) {
                 case RAM -> new RamRegion(sys, null, name, ram(name, size), false, false);
@@ -512,6 +526,10 @@ public final class MtreeImporter {
                         ? new ContainerRegion(sys, null, name, size)
                         : new IoRegion(sys, null, null, name, size);
             };
+        }
+
+        static String sizeText(long size) {
+            return size == MemoryRegion.SIZE_2_64 ? "2^64" : "0x" + Long.toHexString(size);
         }
 
         RamBlock ram(String name, long size) {
