@@ -39,6 +39,8 @@ public final class PageServerMain {
     private static final int BATCH_MSGS = 64;
     private static final int PREFETCH_PAGES = 64;
     private static final int MAX_SAMPLES = 1 << 20;
+    /** Test hook: stop serving after this many faults (a hung handler), from {@code guestmem.uffd.stallAfterFaults}. */
+    private static final long STALL_AFTER = Long.getLong("guestmem.uffd.stallAfterFaults", Long.MAX_VALUE);
     private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
 
     private final Uffd uffd;
@@ -219,7 +221,9 @@ public final class PageServerMain {
             return; // not ours: cannot happen, the uffd only covers our ranges
         }
         long page = (addr - start[b]) / pageSize[b];
-        faults++;
+        if (++faults > STALL_AFTER) {
+            PageSourceServer.stall();
+        }
         long dst = start[b] + page * pageSize[b];
         if (broken) {
             long r = uffd.poison(dst, pageSize[b]);

@@ -20,6 +20,8 @@ import java.util.List;
  * <p>Thread safety: {@link #serve()} runs on one thread.
  */
 public final class PageSourceServer implements AutoCloseable {
+    /** Test hook: stop answering after this many requests (a hung source), from {@code guestmem.pagesource.stallAfter}. */
+    private static final long STALL_AFTER = Long.getLong("guestmem.pagesource.stallAfter", Long.MAX_VALUE);
     private final int listenFd;
     private final List<SnapshotFile> files = new ArrayList<>();
     private final SnapshotChain chain;
@@ -67,7 +69,11 @@ public final class PageSourceServer implements AutoCloseable {
                         continue;
                     }
                     wire.sendLine("ok");
+                    long served = 0;
                     while (Wire.readFully(fd, req, 16)) {
+                        if (++served > STALL_AFTER) {
+                            stall();
+                        }
                         int block = req.get(ValueLayout.JAVA_INT, 0);
                         long page = req.get(ValueLayout.JAVA_LONG, 8);
                         MemorySegment data;
@@ -99,6 +105,14 @@ public final class PageSourceServer implements AutoCloseable {
                     // the client went away mid-request: wait for the next one
                 }
             }
+        }
+    }
+
+    static void stall() {
+        try {
+            Thread.sleep(Long.MAX_VALUE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

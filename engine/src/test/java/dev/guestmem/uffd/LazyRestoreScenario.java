@@ -92,27 +92,28 @@ public final class LazyRestoreScenario {
         MemorySegment target = mapAnonymous(size);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong gcs = new AtomicLong();
-        List<Thread> storm = new ArrayList<>();
-        storm.add(Thread.ofPlatform().daemon().start(() -> {
-            while (!stop.get()) {
-                System.gc();
-                gcs.incrementAndGet();
-            }
-        }));
-        storm.add(Thread.ofPlatform().daemon().start(() -> {
-            List<byte[]> keep = new ArrayList<>();
-            Random r = new Random();
-            while (!stop.get()) {
-                keep.add(new byte[1 + r.nextInt(64 << 10)]);
-                if (keep.size() > 200) {
-                    keep.subList(0, 100).clear();
-                }
-            }
-        }));
         try (SnapshotFile f = SnapshotFile.open(file);
                 PageServerProcess server = PageServerProcess.start(List.of());
                 LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
                         List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(prefetch, true))) {
+            // the storm starts once the restore is registered: every fault below is served under it
+            List<Thread> storm = new ArrayList<>();
+            storm.add(Thread.ofPlatform().daemon().start(() -> {
+                while (!stop.get()) {
+                    System.gc();
+                    gcs.incrementAndGet();
+                }
+            }));
+            storm.add(Thread.ofPlatform().daemon().start(() -> {
+                List<byte[]> keep = new ArrayList<>();
+                Random r = new Random();
+                while (!stop.get()) {
+                    keep.add(new byte[1 + r.nextInt(64 << 10)]);
+                    if (keep.size() > 200) {
+                        keep.subList(0, 100).clear();
+                    }
+                }
+            }));
             long pages = size / PAGE;
             AtomicLong mismatches = new AtomicLong();
             AtomicLong touched = new AtomicLong();
@@ -183,12 +184,12 @@ public final class LazyRestoreScenario {
         Path file = snapshot(dir, src);
         MemorySegment target = mapAnonymous(size);
         try (SnapshotFile f = SnapshotFile.open(file);
-                PageServerProcess server = PageServerProcess.start(List.of());
+                PageServerProcess server = PageServerProcess.start(List.of("-Dguestmem.uffd.stallAfterFaults=1"));
                 LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
                         List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, true))) {
             String before = touch(target, 5, 10_000);
             boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
-            signal(server.pid(), "STOP"); // the next fault waits...
+            // the server stalls on the next fault, so the next access waits...
             AtomicReference<String> waiting = new AtomicReference<>("hang");
             Thread waiter = Thread.ofPlatform().daemon().start(() -> {
                 try {
@@ -215,7 +216,7 @@ public final class LazyRestoreScenario {
         MemorySegment target = mapAnonymous(size);
         String sock = "@guestmem-test-source-" + ProcessHandle.current().pid();
         Process source = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "--enable-native-access=ALL-UNNAMED", "-Dguestmem.pagesource.stallAfter=2", "-cp", System.getProperty("java.class.path"),
                 PageSourceServer.class.getName(), sock, file.toString()).redirectErrorStream(true).start();
         try {
             String hello = new java.io.BufferedReader(new java.io.InputStreamReader(source.getInputStream())).readLine();
@@ -228,7 +229,7 @@ public final class LazyRestoreScenario {
                 String before = touch(target, 5, 10_000);
                 boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
                 String zero = touch(target, 3, 10_000); // page 3 is a zero page
-                signal(source.pid(), "STOP");
+                // the source answers no third request: the next access waits...
                 AtomicReference<String> waiting = new AtomicReference<>("hang");
                 Thread waiter = Thread.ofPlatform().daemon().start(() -> {
                     try {

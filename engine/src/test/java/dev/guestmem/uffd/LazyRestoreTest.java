@@ -69,7 +69,7 @@ class LazyRestoreTest {
     /** R8: lazy restore under System.gc() in a loop plus allocation pressure; every byte equal. */
     @Test
     void restoresEveryByteUnderAGcStormWithoutPrefetch() throws Exception {
-        Map<String, String> r = run(180, "storm", STRESS ? "1024" : "48", "0", STRESS ? Integer.getInteger("guestmem.stress.seconds", 2).toString() : "1");
+        Map<String, String> r = run(180, "storm", STRESS ? "256" : "4", "0", STRESS ? Integer.getInteger("guestmem.stress.seconds", 2).toString() : "1");
         assertEquals("0", r.get("mismatches"), r.get("output"));
         assertEquals("-1", r.get("whole"), r.get("output"));
         assertEquals("true", r.get("complete"), r.get("output"));
@@ -86,7 +86,7 @@ class LazyRestoreTest {
     /** R8 with background prefetch racing the faults. */
     @Test
     void restoresEveryByteUnderAGcStormWithPrefetch() throws Exception {
-        Map<String, String> r = run(180, "storm", STRESS ? "1024" : "48", "1", "1");
+        Map<String, String> r = run(180, "storm", STRESS ? "256" : "4", "1", "1");
         assertEquals("0", r.get("mismatches"), r.get("output"));
         assertEquals("-1", r.get("whole"), r.get("output"));
         assertEquals("true", r.get("complete"), r.get("output"));
