@@ -1,0 +1,130 @@
+package dev.guestmem.bench.access;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.RamRegion;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * TARGETS P1 (hot set) and P2 (random over 256 MiB): a 4-byte little-endian guest load followed by a
+ * store of the value plus one, through {@link AddressSpace#ldlLe}/{@link AddressSpace#stlLe}, against
+ * the same load and store straight on the RAM block's segment at the same offsets.
+ *
+ * <p>The RAM region is mapped at 1 GiB in a PC-like system address space next to a few other
+ * regions, so lookups go through a real dispatch table. Each invocation walks 1024 precomputed
+ * 4-byte-aligned offsets: {@code set=hot} keeps them in 16 KiB (L1), {@code set=random} spreads them
+ * over 256 MiB (memory-bound; the block is pre-faulted).
+ *
+ * <p><b>Thread safety.</b> JMH state, one thread.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx1g"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class LoadStoreBench {
+    static final int OPS = 1024;
+    static final long BASE = 1L << 30;
+    static final long RAM = 256L << 20;
+    private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** {@code hot}: 16 KiB working set; {@code random}: 256 MiB. */
+    @Param({"hot", "random"})
+    public String set;
+
+    private RamBlock block;
+    private MemorySegment seg;
+    private AddressSpace as;
+    private long[] offsets;
+
+    /** Creates the state (JMH). */
+    public LoadStoreBench() {
+    }
+
+    /** Builds the machine and the offsets. */
+    @Setup(Level.Trial)
+    public void setUp() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        block = RamBlock.anonymous("pc.ram", RAM);
+        seg = block.segment();
+        seg.fill((byte) 1); // pre-fault every page for both variants
+        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", block, false, false));
+        root.addSubregion(0, new RamRegion(sys, null, "low", RamBlock.anonymous("low", 0xA0000), false, false));
+        root.addSubregion(0xFFFC0000L, new RamRegion(sys, null, "bios", RamBlock.anonymous("bios", 0x40000), true,
+                false));
+        as = sys.addressSpace(root, "memory");
+        SplittableRandom rnd = new SplittableRandom(1);
+        long span = set.equals("hot") ? 16 << 10 : RAM;
+        offsets = new long[OPS];
+        for (int i = 0; i < OPS; i++) {
+            offsets[i] = rnd.nextLong(span / 4) * 4;
+        }
+    }
+
+    /** Releases the RAM. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        block.close();
+    }
+
+    /**
+     * Baseline: the segment load and store.
+     *
+     * @return a sum, so nothing is dead code
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public int raw() {
+        MemorySegment s = seg;
+        long[] o = offsets;
+        int sum = 0;
+        for (int i = 0; i < o.length; i++) {
+            int v = s.get(LE, o[i]);
+            s.set(LE, o[i], v + 1);
+            sum += v;
+        }
+        return sum;
+    }
+
+    /**
+     * The same through the address space.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    public int addressSpace() {
+        AddressSpace a = as;
+        long[] o = offsets;
+        int sum = 0;
+        for (int i = 0; i < o.length; i++) {
+            long addr = BASE + o[i];
+            int v = a.ldlLe(addr);
+            a.stlLe(addr, v + 1);
+            sum += v;
+        }
+        return sum;
+    }
+}
