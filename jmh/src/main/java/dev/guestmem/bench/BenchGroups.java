@@ -1,5 +1,6 @@
 package dev.guestmem.bench;
 
+import dev.guestmem.bench.access.AccessGroup;
 import dev.guestmem.bench.dirty.DirtyGroup;
 import dev.guestmem.bench.ram.RamBenchGroup;
 import dev.guestmem.bench.topology.TopologyGroup;
@@ -15,7 +16,8 @@ public final class BenchGroups {
     public static final List<BenchGroup> ALL = List.of(
             new RamBenchGroup(),
             new TopologyGroup(),
-            new DirtyGroup()
+            new DirtyGroup(),
+            new AccessGroup()
     );
 
     private BenchGroups() {
