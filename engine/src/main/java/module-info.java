@@ -6,6 +6,7 @@ module dev.guestmem.engine {
     requires transitive dev.guestmem.linux;
     exports dev.guestmem.cli;
     exports dev.guestmem.dirty;
+    exports dev.guestmem.ram;
     exports dev.guestmem.snapshot;
     exports dev.guestmem.uffd;
 }
