@@ -2,6 +2,7 @@ package dev.guestmem.debug;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.ram.InvalidRamBlockException;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
@@ -20,6 +21,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Rebuilds a {@link MemorySystem} from {@code info mtree} text: the region tree with stand-in
@@ -118,7 +120,25 @@ public final class MtreeImporter {
      * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
      */
     public static MtreeImport importDocument(MtreeDocument doc, Rules rules) {
-        return new Run(doc, rules).run();
+        return new Run(doc, rules, null).run();
+    }
+
+    /**
+     * Imports a text over caller-supplied RAM: each {@code ram}, {@code rom}, {@code ramd} or
+     * {@code romd} region whose name {@code ramBlocks} maps to a block is made over that block
+     * instead of a stand-in (a machine's real guest RAM, shared with the process that printed the
+     * text). Supplied blocks stay the caller's: {@link MtreeImport#close()} leaves them open.
+     *
+     * @param doc the parsed text
+     * @param rules how to read types and markers
+     * @param ramBlocks region name to block, or null for a stand-in; called once per such region
+     * @return the machine
+     * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
+     * @throws dev.guestmem.ram.InvalidRamBlockException if a supplied block's used length differs
+     *     from the region's size in the text (nothing is kept)
+     */
+    public static MtreeImport importDocument(MtreeDocument doc, Rules rules, Function<String, RamBlock> ramBlocks) {
+        return new Run(doc, rules, ramBlocks).run();
     }
 
     /** A printed node with its place. */
@@ -170,9 +190,12 @@ public final class MtreeImporter {
         MemorySystem sys;
         ContainerRegion holder;
 
-        Run(MtreeDocument doc, Rules rules) {
+        final Function<String, RamBlock> supplied;
+
+        Run(MtreeDocument doc, Rules rules, Function<String, RamBlock> supplied) {
             this.doc = doc;
             this.rules = rules;
+            this.supplied = supplied;
         }
 
         MtreeImport run() {
@@ -533,6 +556,15 @@ public final class MtreeImporter {
         }
 
         RamBlock ram(String name, long size) {
+            RamBlock real = supplied == null ? null : supplied.apply(name);
+            if (real != null) {
+                if (real.usedLength() != size) {
+                    throw new InvalidRamBlockException(real.idstr(), "supplied for region '" + name + "' with 0x"
+                            + Long.toHexString(real.usedLength()) + " bytes; the text's region has 0x"
+                            + Long.toHexString(size));
+                }
+                return real; // the caller's: not in blocks, so never closed here
+            }
             RamBlock b = RamBlock.anonymous(name, size);
             blocks.add(b);
             return b;
