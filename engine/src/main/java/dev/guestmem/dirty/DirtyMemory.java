@@ -121,7 +121,7 @@ public final class DirtyMemory {
 
     private final ReentrantLock extendLock = new ReentrantLock();
     private final ReentrantLock clearLock = new ReentrantLock();
-    @SuppressWarnings("unused") // accessed through BLOCKS
+    /** Written through BLOCKS (release); read with acquire, or plainly in {@link #pageAllDirty}. */
     private DirtyMemoryBlocks blocks = DirtyMemoryBlocks.EMPTY;
     @SuppressWarnings("unused") // accessed through CLEAN_EPOCH
     private long cleanEpoch;
@@ -297,7 +297,7 @@ public final class DirtyMemory {
      * @throws IllegalArgumentException on a bad mask or a range outside {@link #sizeBytes()}
      */
     public boolean allDirty(long ramAddr, long length, int mask) {
-        return rangeIncludesClean(ramAddr, length, mask) == 0;
+        return pageAllDirty(ramAddr, length, mask) || rangeIncludesClean(ramAddr, length, mask) == 0;
     }
 
     /**
@@ -334,22 +334,10 @@ public final class DirtyMemory {
      *     it is a mask test plus one opaque load per client, with no atomic and no fence.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask, CodeInvalidator invalidator) {
-        if (mask == 0) {
+        if (mask == 0 || pageAllDirty(ramAddr, length, mask)) {
             return;
         }
-        int dirtyMask = rangeIncludesClean(ramAddr, length, mask);
-        if (dirtyMask == 0) {
-            return;
-        }
-        if ((dirtyMask & MASK_CODE) != 0 && invalidator != null) {
-            invalidator.invalidateCode(ramAddr, length);
-            dirtyMask &= ~MASK_CODE;
-            if (dirtyMask == 0) {
-                return;
-            }
-        }
-        // Validated by rangeIncludesClean; re-load the array: extend may only have grown it.
-        setRange(lvBlocks(), ramAddr, length, dirtyMask);
+        invalidateAndSetDirtySlow(ramAddr, length, mask, invalidator);
     }
 
     /**
@@ -363,23 +351,52 @@ public final class DirtyMemory {
      * @implNote Hot path (P8); reads the registered hook only when CODE has a clean page.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask) {
-        if (mask == 0) {
+        if (mask == 0 || pageAllDirty(ramAddr, length, mask)) {
             return;
         }
+        invalidateAndSetDirtySlow(ramAddr, length, mask, codeInvalidator);
+    }
+
+    /**
+     * The fast answer for the common store: true if the range lies inside one page that is dirty
+     * for every client of a valid {@code mask}. False means "take the general path", which also
+     * validates the arguments. Kept small so that it inlines into store loops.
+     */
+    private boolean pageAllDirty(long ramAddr, long length, int mask) {
+        // Plain read, on purpose: DirtyMemoryBlocks publishes through final fields, and every
+        // generation shares the bitmaps of the previous one, so a stale generation has the same bits
+        // and only lacks new blocks, which fail the limit test below and go to the acquiring path.
+        DirtyMemoryBlocks b = blocks;
+        long page = ramAddr >>> TARGET_PAGE_BITS;
+        // 1 <= length <= one page cannot wrap (ramAddr < limitBytes < 2^53); unsigned compare
+        // rejects ramAddr beyond the covered space, negative ones included.
+        if (length <= 0 || length > TARGET_PAGE_SIZE || ((ramAddr + length - 1) >>> TARGET_PAGE_BITS) != page
+                || Long.compareUnsigned(ramAddr, b.limitBytes) >= 0 || (mask & ~DIRTY_CLIENTS_ALL) != 0) {
+            return false;
+        }
+        long[][] bitmaps = b.bitmaps;
+        int base = (int) (page >>> BLOCK_BITS) * DIRTY_MEMORY_NUM;
+        int word = (int) (page >>> 6) & (DIRTY_MEMORY_BLOCK_SIZE / Long.SIZE - 1);
+        long bit = 1L << page;
+        return ((mask & MASK_VGA) == 0 || ((long) AtomicBitmap.WORDS.getOpaque(bitmaps[base], word) & bit) != 0)
+                && ((mask & MASK_CODE) == 0 || ((long) AtomicBitmap.WORDS.getOpaque(bitmaps[base + 1], word) & bit) != 0)
+                && ((mask & MASK_MIGRATION) == 0
+                        || ((long) AtomicBitmap.WORDS.getOpaque(bitmaps[base + 2], word) & bit) != 0);
+    }
+
+    private void invalidateAndSetDirtySlow(long ramAddr, long length, int mask, CodeInvalidator invalidator) {
         int dirtyMask = rangeIncludesClean(ramAddr, length, mask);
         if (dirtyMask == 0) {
             return;
         }
-        if ((dirtyMask & MASK_CODE) != 0) {
-            CodeInvalidator invalidator = codeInvalidator;
-            if (invalidator != null) {
-                invalidator.invalidateCode(ramAddr, length);
-                dirtyMask &= ~MASK_CODE;
-                if (dirtyMask == 0) {
-                    return;
-                }
+        if ((dirtyMask & MASK_CODE) != 0 && invalidator != null) {
+            invalidator.invalidateCode(ramAddr, length);
+            dirtyMask &= ~MASK_CODE;
+            if (dirtyMask == 0) {
+                return;
             }
         }
+        // Validated by rangeIncludesClean; re-load the array: extend may only have grown it.
         setRange(lvBlocks(), ramAddr, length, dirtyMask);
     }
 
