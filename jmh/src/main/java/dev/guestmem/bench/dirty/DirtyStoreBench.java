@@ -31,6 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       path calls it. The pages start dirty for every client (a new block), which is the steady
  *       state between two snapshots: the call is the "all clients still dirty?" check and no atomic.
  *   </li>
+ *   <li>{@link #storeLoggingOnSoftTlb}: informational, the JIT fast path of the clean-epoch
+ *       protocol ({@link DirtyMemory#cleanEpoch()}): a per-page cached epoch, validated once with {@code allDirty}; a store whose
+ *       page entry matches {@code cleanEpoch()} skips logging, others take {@code
+ *       invalidateAndSetDirty} and refill the entry.</li>
  * </ul>
  * Each invocation stores to 1024 pseudo-random 4-byte-aligned offsets spread over 64 pages (256
  * KiB of RAM, 32 KiB of it hot per pass), the same offsets for both methods.
@@ -54,6 +58,7 @@ public class DirtyStoreBench {
     private MemorySegment ram;
     private DirtyMemory dirty;
     private long[] offsets;
+    private long[] tlbEpoch;
     private int value;
 
     /** Creates the state (JMH). */
@@ -72,6 +77,8 @@ public class DirtyStoreBench {
         for (int i = 0; i < STORES; i++) {
             offsets[i] = rnd.nextLong(RAM_SIZE / 4) * 4;
         }
+        tlbEpoch = new long[(int) (RAM_SIZE >>> DirtyMemory.TARGET_PAGE_BITS)];
+        java.util.Arrays.fill(tlbEpoch, -1); // odd: never equal to a stable epoch
     }
 
     /** Frees the RAM. */
@@ -113,6 +120,36 @@ public class DirtyStoreBench {
             long off = offs[i];
             seg.set(U32, off, v + i);
             d.invalidateAndSetDirty(RAM_ADDR + off, 4, DirtyMemory.DIRTY_CLIENTS_ALL);
+        }
+        return v;
+    }
+
+    /**
+     * Stores through a soft-TLB-like per-page epoch cache: logging only on a miss.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    public int storeLoggingOnSoftTlb() {
+        MemorySegment seg = ram;
+        DirtyMemory d = dirty;
+        long[] offs = offsets;
+        long[] tlb = tlbEpoch;
+        int v = value++;
+        for (int i = 0; i < offs.length; i++) {
+            long off = offs[i];
+            int slot = (int) (off >>> DirtyMemory.TARGET_PAGE_BITS);
+            seg.set(U32, off, v + i);
+            if (tlb[slot] != d.cleanEpoch()) {
+                d.invalidateAndSetDirty(RAM_ADDR + off, 4, DirtyMemory.DIRTY_CLIENTS_ALL);
+                long page = RAM_ADDR + ((long) slot << DirtyMemory.TARGET_PAGE_BITS);
+                long e = d.cleanEpoch();
+                if (d.allDirty(page, DirtyMemory.TARGET_PAGE_SIZE, DirtyMemory.DIRTY_CLIENTS_ALL)
+                        && d.validateCleanEpoch(e)) {
+                    tlb[slot] = e;
+                }
+            }
         }
         return v;
     }
