@@ -146,33 +146,51 @@ final class FlatViewAccess {
             }
             return 0;
         }
+        PhysSection s = as.dispatch().lookupRegion(addr, true);
+        if ((s.flags() & PhysSection.IOMMU) == 0) {
+            // No IOMMU: translate_internal inline, no scratch objects (P4).
+            long off = addr - s.start();
+            long xlat = off + s.offsetWithinRegion();
+            boolean whole = (s.flags() & PhysSection.IS_RAM) == 0
+                    || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
+            MemoryRegionOps ops = s.ops();
+            if (!whole || !isDirect(s, false, attrs)) {
+                if (ops == null || ops.read() != null) {
+                    return MmioDispatch.readValue(ops, s.guard(), name(s), xlat, size, big, attrs, null, res);
+                }
+            } else {
+                return loadRam(s, xlat, size, big, res);
+            }
+        }
         AccessScratch sc = AccessScratch.acquire();
         try {
-            PhysSection s = translate(as.currentMap(), addr, size, false, attrs, sc.t, sc.e);
+            s = translate(as.currentMap(), addr, size, false, attrs, sc.t, sc.e);
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
-            int r;
-            long val;
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, false, attrs)) {
-                r = MmioDispatch.read(s.ops(), s.guard(), name(s), xlat, size, big, attrs, sc.v);
-                val = sc.v.value;
-            } else {
-                try {
-                    val = (s.flags() & PhysSection.FAULT_PRONE) != 0
-                            ? FaultFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
-                    r = MemTxResult.OK;
-                } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
-                    r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
-                    val = 0;
-                }
+                return MmioDispatch.readValue(s.ops(), s.guard(), name(s), xlat, size, big, attrs, sc.v, res);
             }
-            if (res != null) {
-                res.set(r);
-            }
-            return val;
+            return loadRam(s, xlat, size, big, res);
         } finally {
             sc.release();
         }
+    }
+
+    private static long loadRam(PhysSection s, long xlat, int size, boolean big, MemTxResultHolder res) {
+        int r;
+        long val;
+        try {
+            val = (s.flags() & PhysSection.FAULT_PRONE) != 0
+                    ? FaultFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
+            r = MemTxResult.OK;
+        } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+            r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
+            val = 0;
+        }
+        if (res != null) {
+            res.set(r);
+        }
+        return val;
     }
 
     /** {@code address_space_st*_internal}. */
@@ -180,30 +198,45 @@ final class FlatViewAccess {
         if (Long.compareUnsigned(addr, -size) > 0) {
             return MemTxResult.DECODE_ERROR;
         }
+        PhysSection s = as.dispatch().lookupRegion(addr, true);
+        if ((s.flags() & PhysSection.IOMMU) == 0) {
+            long off = addr - s.start();
+            long xlat = off + s.offsetWithinRegion();
+            boolean whole = (s.flags() & PhysSection.IS_RAM) == 0
+                    || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
+            if (!whole || !isDirect(s, true, attrs)) {
+                return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
+            }
+            return storeRam(as, s, xlat, size, big, val);
+        }
         AccessScratch sc = AccessScratch.acquire();
         try {
-            PhysSection s = translate(as.currentMap(), addr, size, true, attrs, sc.t, sc.e);
+            s = translate(as.currentMap(), addr, size, true, attrs, sc.t, sc.e);
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
             }
-            try {
-                if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
-                    FaultFence.set(s.segment(), xlat, size, big, val);
-                } else {
-                    setRaw(s.segment(), xlat, size, big, val);
-                }
-            } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
-                return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
-            }
-            if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-                dirty(as, s, xlat, size);
-            }
-            return MemTxResult.OK;
+            return storeRam(as, s, xlat, size, big, val);
         } finally {
             sc.release();
         }
+    }
+
+    private static int storeRam(AddressSpace as, PhysSection s, long xlat, int size, boolean big, long val) {
+        try {
+            if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
+                FaultFence.set(s.segment(), xlat, size, big, val);
+            } else {
+                setRaw(s.segment(), xlat, size, big, val);
+            }
+        } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+            return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
+        }
+        if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+            dirty(as, s, xlat, size);
+        }
+        return MemTxResult.OK;
     }
 
     // ------------------------------------------------------------------ buffers

@@ -2,6 +2,7 @@ package dev.guestmem.mmio;
 
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
 import dev.guestmem.region.Endianness;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MmioValue;
@@ -102,21 +103,47 @@ public final class MmioDispatch {
      */
     public static int read(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, int size,
                            boolean bigEndian, MemTxAttrs attrs, MmioValue out) {
-        out.value = 0;
+        MemTxResultHolder res = RESULT.get();
+        out.value = readValue(ops, guard, name, addr, size, bigEndian, attrs, out, res);
+        return res.get();
+    }
+
+    private static final ThreadLocal<MemTxResultHolder> RESULT = ThreadLocal.withInitial(MemTxResultHolder::new);
+
+    /**
+     * {@code memory_region_dispatch_read} returning the value: the form the access path uses.
+     *
+     * @param ops the region's ops, or null (unassigned: decode error)
+     * @param guard the owner's re-entrancy guard, or null
+     * @param name region name for logs
+     * @param addr offset in the region
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian ({@code MO_BE})
+     * @param attrs attributes
+     * @param scratch out-parameter for {@code read_with_attrs} callbacks; may be null when the ops
+     *     have a plain {@code read}
+     * @param res receives the {@link MemTxResult} (may be null)
+     * @return the value, 0 on decode or access error
+     * @implNote Allocation-free, lock-free, CAS-free; P4.
+     */
+    public static long readValue(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, int size,
+                                 boolean bigEndian, MemTxAttrs attrs, MmioValue scratch, MemTxResultHolder res) {
         if (ops == null || !accessValid(ops, name, addr, size, false, attrs)) {
-            return MemTxResult.DECODE_ERROR;
+            return fail(res, MemTxResult.DECODE_ERROR);
         }
         MemoryRegionOps.Read plain = ops.read();
         MemoryRegionOps.ReadWithAttrs withAttrs = ops.readWithAttrs();
         if (plain == null && withAttrs == null) {
-            return MemTxResult.DECODE_ERROR;
+            return fail(res, MemTxResult.DECODE_ERROR);
         }
         int entered = 0;
+        Thread self = null;
         if (guard != null) {
-            entered = guard.enter(Thread.currentThread());
+            self = Thread.currentThread();
+            entered = guard.enter(self);
             if (entered < 0) {
                 blocked(guard, name, addr);
-                return MemTxResult.ACCESS_ERROR;
+                return fail(res, MemTxResult.ACCESS_ERROR);
             }
         }
         boolean devBig = isBigEndian(ops.endianness());
@@ -132,9 +159,9 @@ public final class MmioDispatch {
                     if (plain != null) {
                         tmp = plain.read(addr + i, accessSize);
                     } else {
-                        out.value = 0;
-                        r |= withAttrs.read(addr + i, accessSize, attrs, out);
-                        tmp = out.value;
+                        scratch.value = 0;
+                        r |= withAttrs.read(addr + i, accessSize, attrs, scratch);
+                        tmp = scratch.value;
                     }
                 } catch (RuntimeException e) {
                     deviceThrew(name, addr + i, e);
@@ -145,15 +172,24 @@ public final class MmioDispatch {
             }
         } finally {
             if (entered > 0) {
-                guard.exit();
+                guard.exit(self);
             }
         }
         value = truncate(value, size);
         if (bigEndian != devBig) {
             value = swap(value, size);
         }
-        out.value = value;
-        return r;
+        if (res != null) {
+            res.set(r);
+        }
+        return value;
+    }
+
+    private static long fail(MemTxResultHolder res, int r) {
+        if (res != null) {
+            res.set(r);
+        }
+        return 0;
     }
 
     /**
@@ -186,8 +222,10 @@ public final class MmioDispatch {
             value = swap(value, size);
         }
         int entered = 0;
+        Thread self = null;
         if (guard != null) {
-            entered = guard.enter(Thread.currentThread());
+            self = Thread.currentThread();
+            entered = guard.enter(self);
             if (entered < 0) {
                 blocked(guard, name, addr);
                 return MemTxResult.ACCESS_ERROR;
@@ -213,7 +251,7 @@ public final class MmioDispatch {
             }
         } finally {
             if (entered > 0) {
-                guard.exit();
+                guard.exit(self);
             }
         }
         return r;

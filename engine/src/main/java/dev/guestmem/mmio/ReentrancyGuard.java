@@ -16,10 +16,9 @@ import java.util.WeakHashMap;
  *
  * <p><b>Thread safety.</b> QEMU's flag is a plain bool because device I/O runs under the BQL. Here
  * accesses may come from many threads at once, so the guard records which thread engaged it
- * ({@code compareAndSet} from null): a re-entry is the same thread finding its own mark. A second
- * thread that finds the guard engaged by another thread proceeds without engaging it (concurrent
- * I/O to one device, which QEMU serialises with the BQL, is not re-entrancy); only the thread that
- * engaged the guard releases it.
+ * (opaque accesses, no CAS): a re-entry is the same thread finding its own mark. A second thread
+ * that finds the guard engaged by another thread proceeds without engaging it (concurrent I/O to one
+ * device, which QEMU serialises with the BQL, is not re-entrancy); a thread clears only its own mark.
  */
 public final class ReentrancyGuard {
     private static final VarHandle ENGAGED;
@@ -35,7 +34,7 @@ public final class ReentrancyGuard {
     }
 
     @SuppressWarnings("unused") // accessed through ENGAGED
-    private volatile Thread engaged;
+    private Thread engaged;
     private volatile boolean warned;
 
     private ReentrancyGuard() {
@@ -57,28 +56,39 @@ public final class ReentrancyGuard {
      * @param self {@link Thread#currentThread()}
      * @return 1 if this call engaged the guard (call {@link #exit} after), 0 if it entered without
      *     engaging (another thread is inside), -1 if this is a re-entry from the same thread (refuse)
-     * @implNote Allocation-free; one volatile read and, when free, one CAS (P4).
+     * @implNote Allocation-free and CAS-free (P4): an opaque read and, when free, an opaque write. Two
+     *     threads that both find the guard free may both write it; then one of them is simply not
+     *     recorded. That can only hide a re-entry of a thread whose I/O raced with another thread's
+     *     (no false refusal: a thread only ever finds its own mark while it is inside), and
+     *     {@link #exit} clears only its own mark, so the guard never stays engaged.
      */
     public int enter(Thread self) {
-        Thread t = engaged;
+        Thread t = (Thread) ENGAGED.getOpaque(this);
         if (t == self) {
             return -1;
         }
-        if (t == null && ENGAGED.compareAndSet(this, (Thread) null, self)) {
+        if (t == null) {
+            ENGAGED.setOpaque(this, self);
             return 1;
         }
         return 0;
     }
 
-    /** Releases the guard; only after {@link #enter} returned 1 on this thread. */
-    public void exit() {
-        // release; pairs with the volatile read / CAS in enter()
-        ENGAGED.setRelease(this, (Thread) null);
+    /**
+     * Releases the guard after {@link #enter} returned 1 on this thread (unless another thread's
+     * mark replaced this one in the meantime).
+     *
+     * @param self {@link Thread#currentThread()}
+     */
+    public void exit(Thread self) {
+        if (ENGAGED.getOpaque(this) == self) {
+            ENGAGED.setOpaque(this, (Thread) null);
+        }
     }
 
     /** @return whether any thread is inside the device */
     public boolean isEngaged() {
-        return engaged != null;
+        return ENGAGED.getOpaque(this) != null;
     }
 
     /**

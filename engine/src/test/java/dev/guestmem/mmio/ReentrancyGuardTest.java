@@ -101,7 +101,7 @@ class ReentrancyGuardTest {
         t.join();
         assertEquals(0, seen[0], "concurrent I/O proceeds without engaging");
         assertEquals(-1, g.enter(Thread.currentThread()), "same thread again: re-entry");
-        g.exit();
+        g.exit(Thread.currentThread());
         assertFalse(g.isEngaged());
     }
 }
