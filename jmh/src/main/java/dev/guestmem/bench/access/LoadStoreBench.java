@@ -31,9 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * the same load and store straight on the RAM block's segment at the same offsets.
  *
  * <p>The RAM region is mapped at 1 GiB in a PC-like system address space next to a few other
- * regions, so lookups go through a real dispatch table. Each invocation walks 1024 precomputed
- * 4-byte-aligned offsets: {@code set=hot} keeps them in 16 KiB (L1), {@code set=random} spreads them
- * over 256 MiB (memory-bound; the block is pre-faulted).
+ * regions, so lookups go through a real dispatch table. Each invocation walks the next 1024 of a
+ * table of precomputed 4-byte-aligned offsets: {@code set=hot} keeps 1024 offsets in 16 KiB (L1),
+ * {@code set=random} cycles through 2^20 offsets spread over 256 MiB, so loads miss the caches and
+ * the TLB (memory-bound; the block is pre-faulted).
  *
  * <p><b>Thread safety.</b> JMH state, one thread.
  */
@@ -57,6 +58,7 @@ public class LoadStoreBench {
     private MemorySegment seg;
     private AddressSpace as;
     private long[] offsets;
+    private int cursor;
 
     /** Creates the state (JMH). */
     public LoadStoreBench() {
@@ -77,8 +79,8 @@ public class LoadStoreBench {
         as = sys.addressSpace(root, "memory");
         SplittableRandom rnd = new SplittableRandom(1);
         long span = set.equals("hot") ? 16 << 10 : RAM;
-        offsets = new long[OPS];
-        for (int i = 0; i < OPS; i++) {
+        offsets = new long[set.equals("hot") ? OPS : 1 << 20];
+        for (int i = 0; i < offsets.length; i++) {
             offsets[i] = rnd.nextLong(span / 4) * 4;
         }
     }
@@ -99,8 +101,10 @@ public class LoadStoreBench {
     public int raw() {
         MemorySegment s = seg;
         long[] o = offsets;
+        int c = cursor;
+        cursor = (c + OPS) & (o.length - 1);
         int sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = c; i < c + OPS; i++) {
             int v = s.get(LE, o[i]);
             s.set(LE, o[i], v + 1);
             sum += v;
@@ -118,8 +122,10 @@ public class LoadStoreBench {
     public int addressSpace() {
         AddressSpace a = as;
         long[] o = offsets;
+        int c = cursor;
+        cursor = (c + OPS) & (o.length - 1);
         int sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = c; i < c + OPS; i++) {
             long addr = BASE + o[i];
             int v = a.ldlLe(addr);
             a.stlLe(addr, v + 1);
