@@ -28,8 +28,8 @@ import java.util.Map;
  * when the range is read-only, else the region's type, and {@code @OFFSET} shows a non-zero offset
  * into the region.
  *
- * <p><b>Thread safety.</b> Reads published views (safe from any thread) and region names and
- * priorities (topology thread).
+ * <p><b>Thread safety.</b> Reads published views (safe from any thread) and region names,
+ * priorities and types: {@link #print(MemorySystem)} holds the topology lock for that.
  */
 public final class FlatViewPrinter {
     private FlatViewPrinter() {
@@ -42,7 +42,12 @@ public final class FlatViewPrinter {
      * @return the text
      */
     public static String print(MemorySystem system) {
-        return print(system.addressSpaces());
+        system.lock().lock();
+        try {
+            return print(system.addressSpaces());
+        } finally {
+            system.lock().unlock();
+        }
     }
 
     /**

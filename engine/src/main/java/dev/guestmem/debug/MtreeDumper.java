@@ -35,8 +35,9 @@ import java.util.Set;
  *     {@code container}, and its own read-only flag as the annotated {@code [readonly]}.</li>
  * </ul>
  *
- * <p><b>Thread safety.</b> Reads the region tree: call with the topology lock held or while no
- * thread changes the topology.
+ * <p><b>Thread safety.</b> Reads the region tree: {@link #dump(MemorySystem)} holds the topology
+ * lock while it walks; {@link #dump(List)} expects the caller to hold it (or no thread to change
+ * the topology).
  */
 public final class MtreeDumper {
     private static final Comparator<String> STRCMP = (a, b) ->
@@ -52,7 +53,12 @@ public final class MtreeDumper {
      * @return the document QEMU would print
      */
     public static MtreeDocument dump(MemorySystem system) {
-        return dump(system.addressSpaces());
+        system.lock().lock();
+        try {
+            return dump(system.addressSpaces());
+        } finally {
+            system.lock().unlock();
+        }
     }
 
     /**

@@ -187,6 +187,7 @@ public final class MtreeImporter {
         final List<MemoryRegion> regionOrder = new ArrayList<>();
         final List<RamBlock> blocks = new ArrayList<>();
         final List<String> warnings = new ArrayList<>();
+        final Set<String> blockNames = new HashSet<>();
         MemorySystem sys;
         ContainerRegion holder;
 
@@ -366,6 +367,15 @@ public final class MtreeImporter {
             return want == have;
         }
 
+        boolean windowFits(Occ alias, Occ blockRoot) {
+            MtreeNode t = blockRoot.node;
+            if (t.hidden() || t.size() == MemoryRegion.SIZE_2_64) {
+                return true;
+            }
+            return Long.compareUnsigned(alias.node.alias().targetEnd(), t.size() - 1) <= 0
+                    && Long.compareUnsigned(alias.node.alias().targetStart(), alias.node.alias().targetEnd()) <= 0;
+        }
+
         void resolveAliases() {
             List<Occ> blockRoots = new ArrayList<>();
             for (int p = 0; p < roots.size(); p++) {
@@ -373,6 +383,99 @@ public final class MtreeImporter {
                     blockRoots.add(roots.get(p));
                 }
             }
+            // First with windows inside their targets (the engine requires it, boards nearly always
+            // do it), then with the type alone (QEMU allows a window past its target's end).
+            if (!resolveInQueueOrder(blockRoots, true) && !resolveInQueueOrder(blockRoots, false)) {
+                resolveGreedily(blockRoots);
+            }
+        }
+
+        boolean compatible(Occ alias, Occ blockRoot, boolean window) {
+            String bn = ((MtreeBlock.RegionBlock) doc.blocks().get(blockRoot.printing)).name();
+            return bn.equals(alias.node.alias().target()) && fits(alias, blockRoot)
+                    && (!window || windowFits(alias, blockRoot)) && find(alias.id) != find(blockRoot.id)
+                    && !isAncestor(blockRoot, alias);
+        }
+
+        /** Whether {@code target}'s region contains {@code alias} (an alias to it would be a cycle). */
+        boolean isAncestor(Occ target, Occ alias) {
+            int t = find(target.id);
+            for (Occ p = alias.parent; p != null; p = p.parent) {
+                if (find(p.id) == t) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /**
+         * Exact rule when every alias is printed (-D, annotated): the k-th block is the k-th distinct
+         * target met in walk order. With {@code window}, a target must also hold the alias's window. Finds, by dynamic programming over (alias, blocks opened), an
+         * assignment whose first references open the blocks in printed order; at each alias it
+         * reuses an already-opened block when that still allows a complete assignment (preferring
+         * one the window fits), else opens the next block. Returns false when no assignment exists
+         * (plain text, whose disabled aliases are not printed, or hand-edited text).
+         */
+        boolean resolveInQueueOrder(List<Occ> blockRoots, boolean window) {
+            List<Occ> walk = aliasWalk();
+            int w0 = walk.size();
+            int nb = blockRoots.size();
+            boolean[] first = new boolean[w0];
+            Set<Integer> seen = new HashSet<>();
+            for (int w = 0; w < w0; w++) {
+                first[w] = seen.add(find(walk.get(w).id));
+            }
+            // feasible[w][n]: aliases w.. can be assigned when blocks 0..n-1 are open.
+            boolean[][] feasible = new boolean[w0 + 1][nb + 1];
+            feasible[w0][nb] = true;
+            for (int w = w0 - 1; w >= 0; w--) {
+                Occ a = walk.get(w);
+                for (int n = 0; n <= nb; n++) {
+                    if (!first[w]) {
+                        feasible[w][n] = feasible[w + 1][n];
+                        continue;
+                    }
+                    boolean ok = n < nb && compatible(a, blockRoots.get(n), window) && feasible[w + 1][n + 1];
+                    if (!ok && feasible[w + 1][n]) {
+                        for (int b = 0; b < n && !ok; b++) {
+                            ok = compatible(a, blockRoots.get(b), window);
+                        }
+                    }
+                    feasible[w][n] = ok;
+                }
+            }
+            if (!feasible[0][0]) {
+                return false;
+            }
+            int n = 0;
+            for (int w = 0; w < w0; w++) {
+                if (!first[w]) {
+                    continue;
+                }
+                Occ a = walk.get(w);
+                int reuse = -1;
+                if (feasible[w + 1][n]) {
+                    for (int b = 0; b < n; b++) {
+                        if (compatible(a, blockRoots.get(b), window)
+                                && (reuse < 0 || !windowFits(a, blockRoots.get(reuse)) && windowFits(a, blockRoots.get(b)))) {
+                            reuse = b;
+                        }
+                    }
+                }
+                boolean open = n < nb && compatible(a, blockRoots.get(n), window) && feasible[w + 1][n + 1];
+                int chosen;
+                if (reuse >= 0 && !(open && windowFits(a, blockRoots.get(n)) && !windowFits(a, blockRoots.get(reuse)))) {
+                    chosen = reuse;
+                } else {
+                    chosen = n++;
+                }
+                aliasTarget.put(find(a.id), find(blockRoots.get(chosen).id));
+            }
+            return true;
+        }
+
+        /** Fallback when no exact assignment exists: per alias, by the heuristics in the class doc. */
+        void resolveGreedily(List<Occ> blockRoots) {
             boolean[] opened = new boolean[blockRoots.size()];
             int next = 0;
             List<Occ> walk = aliasWalk();
@@ -390,6 +493,11 @@ public final class MtreeImporter {
                     if (bn.equals(target) && fits(a, br)) {
                         cands.add(b);
                     }
+                }
+                // QEMU allows a window to pass its target's end, but boards rarely do: prefer targets it fits.
+                List<Integer> fitting = cands.stream().filter(b -> windowFits(a, blockRoots.get(b))).toList();
+                if (!fitting.isEmpty()) {
+                    cands = fitting;
                 }
                 int chosen;
                 if (cands.isEmpty()) {
@@ -422,7 +530,7 @@ public final class MtreeImporter {
         boolean laterReference(List<Occ> walk, int w, Occ blockRoot, String target) {
             for (int i = w + 1; i < walk.size(); i++) {
                 Occ a = walk.get(i);
-                if (a.node.alias().target().equals(target) && fits(a, blockRoot)
+                if (a.node.alias().target().equals(target) && fits(a, blockRoot) && windowFits(a, blockRoot)
                         && find(a.id) != find(walk.get(w).id) && !aliasTarget.containsKey(find(a.id))) {
                     return true;
                 }
@@ -565,7 +673,13 @@ public final class MtreeImporter {
                 }
                 return real; // the caller's: not in blocks, so never closed here
             }
-            RamBlock b = RamBlock.anonymous(name, size);
+            // RAM block names are unique in a system (QEMU makes them so with the owner's path,
+            // which the text does not show); region names need not be.
+            String idstr = name;
+            for (int k = 2; !blockNames.add(idstr); k++) {
+                idstr = name + "#" + k;
+            }
+            RamBlock b = RamBlock.anonymous(idstr, size);
             blocks.add(b);
             return b;
         }
