@@ -29,7 +29,10 @@ import java.util.function.Function;
  * Nothing here knows a region name: every fact comes from the text and the rules below.
  *
  * <h2 id="types">Kinds</h2>
- * {@code ram}, {@code rom} (read-only RAM) and {@code ramd} become {@link RamRegion}s over lazily
+ * A printed range of one byte is read as size 1; QEMU prints size 0 the same way, so an alias
+ * window of one byte that would start at its target's end is read as size 0.
+ *
+ * <p>{@code ram}, {@code rom} (read-only RAM) and {@code ramd} become {@link RamRegion}s over lazily
  * reserved anonymous blocks, {@code romd} a {@link RomDeviceRegion} in ROMD mode (writes ignored),
  * {@code container} a {@link ContainerRegion}, {@code i/o} an {@link IoRegion} without callbacks
  * (a reservation: it terminates). With {@link Rules#QEMU} (plain and {@code -D} text) an {@code i/o}
@@ -37,7 +40,8 @@ import java.util.function.Function;
  * is a container instead, and no alias is read-only by itself; with {@link Rules#ANNOTATED}
  * {@code [readonly]} sets an alias's own read-only flag. {@code nv-} sets the non-volatile flag,
  * {@code [disabled]} clears the enabled flag. A region plain text left out (a hidden node) becomes a
- * disabled container.
+ * disabled container named by its {@code memory-region:} header or {@value #HIDDEN_NAME}; its size
+ * is unknown, so it reaches up to 2^64. RAM block names are made unique ({@code name#2}, ...).
  *
  * <h2 id="identity">Which printings are one region</h2>
  * A region appears once in every printing (address-space tree or {@code memory-region:} block)
@@ -55,9 +59,17 @@ import java.util.function.Function;
  * QEMU queues every alias's target (disabled aliases too) and prints each distinct target once, as
  * a {@code memory-region:} block, in the order the walk first met it; the walk is the text order.
  * So {@code @NAME} names one of the blocks headed {@code NAME} whose root has the type the alias
- * line shows ({@code i/o} also matches {@code container}). When several fit, walking the aliases in
- * text order: the next block not yet referenced is taken if it fits and either no referenced block
- * fits or no later alias could reference it; otherwise the first referenced block that fits.
+ * line shows ({@code i/o} also matches {@code container}), that is not the alias itself and does
+ * not contain it, and the k-th block is the k-th distinct target met. An assignment with that
+ * property is found by dynamic programming over (alias in walk order, blocks opened so far): first
+ * requiring each window to lie inside its target (the engine requires it), then without that (QEMU
+ * allows a window past its target's end; such an alias is then shortened with a
+ * {@linkplain MtreeImport#warnings() warning}). At each alias an already-opened block is reused when
+ * the rest can still be assigned, else the next block is opened. With one block per name this is
+ * simply the block of that name. Plain text hides disabled aliases, so an assignment may not exist:
+ * then each alias takes the next block if it fits and no opened one does, else the first opened one
+ * that fits; a block no printed alias names gets a disabled stand-in alias
+ * ({@value #UNSEEN_ALIAS_NAME}) under the first address-space root, so that it prints again.
  *
  * <h2 id="age">Sibling order</h2>
  * Text does not show the age of equal-priority siblings. Siblings are added in the order that
