@@ -21,12 +21,20 @@ final class AtomicBitmap {
     private AtomicBitmap() {
     }
 
-    /** @return mask of the bits {@code [from & 63, 64)} of the first word of a range */
+    /**
+     * Returns mask of the bits {@code [from & 63, 64)} of the first word of a range.
+     *
+     * @return mask of the bits {@code [from & 63, 64)} of the first word of a range
+     */
     static long headMask(long from) {
         return -1L << from;
     }
 
-    /** @return mask of the bits below {@code to} in the last word of a range (all when 64-aligned) */
+    /**
+     * Returns mask of the bits below {@code to} in the last word of a range (all when 64-aligned).
+     *
+     * @return mask of the bits below {@code to} in the last word of a range (all when 64-aligned)
+     */
     static long tailMask(long to) {
         return -1L >>> -to;
     }

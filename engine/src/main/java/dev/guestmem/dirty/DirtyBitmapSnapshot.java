@@ -35,17 +35,29 @@ public final class DirtyBitmapSnapshot {
         this.dirtyPages = dirtyPages;
     }
 
-    /** @return first ram_addr of the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN}) */
+    /**
+     * Returns first ram_addr of the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN}).
+     *
+     * @return first ram_addr of the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN})
+     */
     public long start() {
         return start;
     }
 
-    /** @return ram_addr after the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN}) */
+    /**
+     * Returns ram_addr after the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN}).
+     *
+     * @return ram_addr after the window (a multiple of {@link DirtyMemory#SNAPSHOT_ALIGN})
+     */
     public long end() {
         return end;
     }
 
-    /** @return number of dirty pages in the snapshot */
+    /**
+     * Returns number of dirty pages in the snapshot.
+     *
+     * @return number of dirty pages in the snapshot
+     */
     public long dirtyPageCount() {
         return dirtyPages;
     }
@@ -116,7 +128,11 @@ public final class DirtyBitmapSnapshot {
         }
     }
 
-    /** @return a copy of the bits: bit {@code i} of word {@code i >>> 6} is page {@code i} of the window */
+    /**
+     * Returns a copy of the bits: bit {@code i} of word {@code i >>> 6} is page {@code i} of the window.
+     *
+     * @return a copy of the bits: bit {@code i} of word {@code i >>> 6} is page {@code i} of the window
+     */
     public long[] toLongArray() {
         return bits.clone();
     }

@@ -160,7 +160,11 @@ public final class DirtyMemory {
         }
     }
 
-    /** @return bytes of ram_addr space covered (a multiple of 8 GiB) */
+    /**
+     * Returns bytes of ram_addr space covered (a multiple of 8 GiB).
+     *
+     * @return bytes of ram_addr space covered (a multiple of 8 GiB)
+     */
     public long sizeBytes() {
         return lvBlocks().limitBytes;
     }
@@ -410,7 +414,11 @@ public final class DirtyMemory {
         this.codeInvalidator = invalidator;
     }
 
-    /** @return the registered code-invalidation hook, or {@code null} */
+    /**
+     * Returns the registered code-invalidation hook, or {@code null}.
+     *
+     * @return the registered code-invalidation hook, or {@code null}
+     */
     public CodeInvalidator codeInvalidator() {
         return codeInvalidator;
     }

@@ -39,7 +39,11 @@ final class DirtyMemoryBlocks {
         return new DirtyMemoryBlocks(grown, newNumBlocks);
     }
 
-    /** @return the bitmap of {@code client} for {@code block} */
+    /**
+     * Returns the bitmap of {@code client} for {@code block}.
+     *
+     * @return the bitmap of {@code client} for {@code block}
+     */
     long[] bitmap(int block, int client) {
         return bitmaps[block * DirtyMemory.DIRTY_MEMORY_NUM + client];
     }
