@@ -22,6 +22,8 @@ public final class Main {
     static {
         entry("mtree", "mtree [-D] [--annotated] [--flat] FILE   print QEMU 'info mtree' text back, or its flat views",
                 MtreeCommand::run);
+        entry("xp", "xp --mtree MTREE --ram REGION=PATH [--as NAME] [/FMT] ADDR   print guest memory as QEMU's xp", XpCommand::run);
+        entry("share", "share serve|attach SOCKET ...   share guest RAM with another process (SCM_RIGHTS)", ShareCommand::run);
     }
 
     private static void entry(String name, String usage, Command command) {

@@ -1,0 +1,313 @@
+package dev.guestmem.cli;
+
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.share.MemoryDump;
+import dev.guestmem.share.Numbers;
+import dev.guestmem.share.RamShareServer;
+import dev.guestmem.share.ShareException;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
+import dev.guestmem.share.XpFormat;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code ./guestmem share serve|attach SOCKET ...}: two processes sharing guest RAM. {@code serve}
+ * makes a memfd RAM block, lays it out at a guest address and hands its descriptor and layout to
+ * every process that connects ({@code SCM_RIGHTS}); {@code attach} maps what it is given. Each side
+ * then reads and writes through its own guestmem AddressSpace, so two terminals watch each other's
+ * writes:
+ * <pre>
+ * terminal 1: ./guestmem share serve /tmp/ram.sock --size 64M
+ *             &gt; write 0x1000 hello from one
+ * terminal 2: ./guestmem share attach /tmp/ram.sock
+ *             &gt; read 0x1000 14          prints "hello from one"
+ *             &gt; write 0x2000 hi back
+ * terminal 1: &gt; xp /8xb 0x2000
+ * </pre>
+ * Commands come from standard input, one a line, or from {@code --do CMD} options (then standard
+ * input is not read).
+ *
+ * <p><b>Thread safety.</b> Runs on the launcher's main thread; {@code serve} accepts peers on one
+ * daemon thread.
+ */
+public final class ShareCommand {
+    private static final String USAGE = """
+            usage: ./guestmem share serve SOCKET [--size 64M] [--addr 0x0] [--name ram0] [--linger SECONDS] [--do CMD]...
+                   ./guestmem share attach SOCKET [--timeout SECONDS] [--do CMD]...
+            commands (standard input, or --do):
+              xp /FMT ADDR             print guest memory as QEMU's xp does (FMT: count, x|d|u|o|c, b|h|w|g)
+              read ADDR LEN            print LEN bytes as a quoted string
+              write ADDR TEXT          write TEXT's UTF-8 bytes
+              writex ADDR HEXBYTES     write raw bytes, such as 0xdeadbeef
+              wait ADDR TEXT [SECONDS] wait until the bytes at ADDR are TEXT (default 30 s)
+              layout                   print the shared regions
+              quit""";
+
+    private ShareCommand() {
+    }
+
+    /**
+     * Runs the command with the process's standard input.
+     *
+     * @param args arguments after {@code share}
+     * @param out standard output
+     * @param err standard error
+     * @return the exit status
+     */
+    public static int run(List<String> args, PrintStream out, PrintStream err) {
+        return run(args, System.in, out, err);
+    }
+
+    /**
+     * Runs the command.
+     *
+     * @param args arguments after {@code share}
+     * @param in where commands are read when no {@code --do} is given
+     * @param out standard output
+     * @param err standard error
+     * @return the exit status
+     */
+    public static int run(List<String> args, InputStream in, PrintStream out, PrintStream err) {
+        if (args.size() < 2 || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
+            err.println(USAGE);
+            return Command.USAGE;
+        }
+        String mode = args.get(0);
+        String socket = args.get(1);
+        long size = 64L << 20;
+        long addr = 0;
+        String name = "ram0";
+        long lingerSeconds = 0;
+        long timeoutSeconds = 30;
+        List<String> commands = new ArrayList<>();
+        try {
+            for (int i = 2; i < args.size(); i++) {
+                String a = args.get(i);
+                if (i + 1 >= args.size()) {
+                    throw new IllegalArgumentException("option " + a + " needs a value");
+                }
+                String v = args.get(++i);
+                switch (a) {
+                    case "--size" -> size = Numbers.parseSize(v);
+                    case "--addr" -> addr = Numbers.parseAddress(v);
+                    case "--name" -> name = v;
+                    case "--linger" -> lingerSeconds = Long.parseLong(v);
+                    case "--timeout" -> timeoutSeconds = Long.parseLong(v);
+                    case "--do" -> commands.add(v);
+                    default -> throw new IllegalArgumentException("unknown option " + a);
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("guestmem share: " + e.getMessage());
+            err.println(USAGE);
+            return Command.USAGE;
+        }
+        try {
+            if (mode.equals("serve")) {
+                return serve(socket, new SharedRamRegion(name, addr, size), lingerSeconds, commands, in, out, err);
+            }
+            try (SharedMachine m = SharedMachine.attach(socket, Duration.ofSeconds(timeoutSeconds))) {
+                out.println("attached to " + socket + " (pid " + LinuxCalls.getpid() + "): " + describe(m));
+                out.flush();
+                return console(m, commands, in, out, err);
+            }
+        } catch (ShareException | IllegalArgumentException e) {
+            err.println("guestmem share: " + e.getMessage());
+            return Command.FAILED;
+        }
+    }
+
+    private static int serve(String socket, SharedRamRegion region, long lingerSeconds, List<String> commands,
+                             InputStream in, PrintStream out, PrintStream err) {
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(region));
+             RamShareServer server = RamShareServer.listen(socket, m)) {
+            Thread acceptor = Thread.ofPlatform().daemon().name("share-accept").start(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    try {
+                        if (server.serveOne(Duration.ofMillis(200))) {
+                            err.println("[served peer #" + server.served() + "]");
+                        }
+                    } catch (ShareException e) {
+                        err.println("[" + e.getMessage() + "]");
+                    } catch (RuntimeException e) {
+                        return; // closed under us
+                    }
+                }
+            });
+            out.println("serving " + describe(m) + " on " + socket + " (pid " + LinuxCalls.getpid() + ")");
+            out.flush();
+            int status = console(m, commands, in, out, err);
+            if (lingerSeconds > 0) {
+                try {
+                    Thread.sleep(Duration.ofSeconds(lingerSeconds));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            acceptor.interrupt();
+            try {
+                acceptor.join(Duration.ofSeconds(2));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return status;
+        }
+    }
+
+    private static String describe(SharedMachine m) {
+        StringBuilder sb = new StringBuilder();
+        for (SharedRamRegion r : m.layout()) {
+            sb.append(sb.isEmpty() ? "" : ", ").append("memfd RAM '").append(r.name()).append("' 0x")
+                    .append(Long.toHexString(r.size())).append(" bytes at guest 0x").append(Long.toHexString(r.guestAddr()));
+        }
+        return sb.toString();
+    }
+
+    /** Runs commands from the list, or from {@code in} when the list is empty. */
+    private static int console(SharedMachine m, List<String> commands, InputStream in, PrintStream out, PrintStream err) {
+        if (!commands.isEmpty()) {
+            for (String c : commands) {
+                int s = execute(m, c, out, err);
+                if (s != Command.OK) {
+                    return s;
+                }
+            }
+            return Command.OK;
+        }
+        out.println("type 'help' for commands");
+        out.flush();
+        try {
+            BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.strip().equals("quit")) {
+                    break;
+                }
+                execute(m, line, out, err);
+                out.flush();
+            }
+        } catch (IOException e) {
+            err.println("guestmem share: reading commands: " + e.getMessage());
+            return Command.FAILED;
+        }
+        return Command.OK;
+    }
+
+    /**
+     * Runs one console command against a machine.
+     *
+     * @return {@link Command#OK}, or {@link Command#FAILED} with a message on {@code err}
+     */
+    static int execute(SharedMachine m, String line, PrintStream out, PrintStream err) {
+        String[] w = line.strip().split("\\s+", 3);
+        AddressSpace as = m.addressSpace();
+        try {
+            switch (w[0]) {
+                case "" -> {
+                    return Command.OK;
+                }
+                case "help" -> out.println(USAGE.substring(USAGE.indexOf("commands")));
+                case "layout" -> out.println(describe(m));
+                case "xp" -> {
+                    need(w, 3, "xp /FMT ADDR");
+                    StringBuilder sb = new StringBuilder();
+                    MemoryDump.dump(XpFormat.parse(w[1]), Numbers.parseAddress(w[2]), false, (a, buf, len) ->
+                            as.read(a, MemTxAttrs.UNSPECIFIED, buf, 0, len) == MemTxResult.OK ? null : MemoryDump.CANNOT_ACCESS, sb);
+                    out.print(sb);
+                }
+                case "read" -> {
+                    need(w, 3, "read ADDR LEN");
+                    byte[] buf = new byte[Math.toIntExact(Numbers.parseAddress(w[2]))];
+                    int r = as.read(Numbers.parseAddress(w[1]), MemTxAttrs.UNSPECIFIED, buf, 0, buf.length);
+                    if (r != MemTxResult.OK) {
+                        throw new IllegalArgumentException("read failed: " + MemTxResult.toString(r));
+                    }
+                    out.println(quote(buf));
+                }
+                case "write", "writex" -> {
+                    need(w, 3, w[0] + " ADDR " + (w[0].equals("write") ? "TEXT" : "HEXBYTES"));
+                    byte[] data = w[0].equals("write") ? w[2].getBytes(StandardCharsets.UTF_8) : Numbers.parseHexBytes(w[2]);
+                    long a = Numbers.parseAddress(w[1]);
+                    int r = as.write(a, MemTxAttrs.UNSPECIFIED, data, 0, data.length);
+                    if (r != MemTxResult.OK) {
+                        throw new IllegalArgumentException("write failed: " + MemTxResult.toString(r));
+                    }
+                    out.println("wrote " + data.length + " bytes at 0x" + Long.toHexString(a));
+                }
+                case "wait" -> {
+                    need(w, 3, "wait ADDR TEXT [SECONDS]");
+                    return await(as, Numbers.parseAddress(w[1]), w[2], out, err);
+                }
+                default -> throw new IllegalArgumentException("unknown command '" + w[0] + "' (try help)");
+            }
+            return Command.OK;
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            err.println("guestmem share: " + e.getMessage());
+            return Command.FAILED;
+        }
+    }
+
+    private static int await(AddressSpace as, long addr, String rest, PrintStream out, PrintStream err) {
+        String text = rest;
+        long seconds = 30;
+        int sp = rest.lastIndexOf(' ');
+        if (sp > 0 && rest.substring(sp + 1).chars().allMatch(Character::isDigit)) {
+            text = rest.substring(0, sp);
+            seconds = Long.parseLong(rest.substring(sp + 1));
+        }
+        byte[] want = text.getBytes(StandardCharsets.UTF_8);
+        byte[] have = new byte[want.length];
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        while (true) {
+            as.read(addr, MemTxAttrs.UNSPECIFIED, have, 0, have.length);
+            if (Arrays.equals(want, have)) {
+                out.println("saw " + quote(want) + " at 0x" + Long.toHexString(addr));
+                return Command.OK;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                err.println("guestmem share: timed out after " + seconds + " s waiting for " + quote(want) + " at 0x"
+                        + Long.toHexString(addr) + "; it holds " + quote(have));
+                return Command.FAILED;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Command.FAILED;
+            }
+        }
+    }
+
+    private static void need(String[] w, int n, String usage) {
+        if (w.length < n) {
+            throw new IllegalArgumentException("usage: " + usage);
+        }
+    }
+
+    private static String quote(byte[] b) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (byte x : b) {
+            int c = x & 0xff;
+            if (c == '"' || c == '\\') {
+                sb.append('\\').append((char) c);
+            } else if (c >= 32 && c < 127) {
+                sb.append((char) c);
+            } else {
+                sb.append(String.format("\\x%02x", c));
+            }
+        }
+        return sb.append('"').toString();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.guestmem.share;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The text a {@link RamShareServer} sends to each peer, with one descriptor per region passed by
+ * {@code SCM_RIGHTS} on the first byte, in region order:
+ * <pre>
+ * guestmem-share 1
+ * region NAME GUESTADDR SIZE        (hex, no 0x; one line per region)
+ * end
+ * </pre>
+ * A peer in any language can read it: receive with {@code recvmsg}, take the descriptors, read
+ * lines until {@code end}, {@code mmap(MAP_SHARED)} each descriptor with the region's size.
+ *
+ * <p><b>Thread safety.</b> Stateless.
+ */
+public final class ShareProtocol {
+    /** First line of every message. */
+    public static final String MAGIC = "guestmem-share 1";
+    /** Last line of every message. */
+    public static final String END = "end";
+    /** Most regions (and descriptors) in one message. */
+    public static final int MAX_REGIONS = 16;
+
+    private ShareProtocol() {
+    }
+
+    /**
+     * Encodes a layout.
+     *
+     * @param regions the regions, at most {@link #MAX_REGIONS}
+     * @return the message bytes
+     * @throws IllegalArgumentException if there are no regions or too many
+     */
+    public static byte[] encode(List<SharedRamRegion> regions) {
+        if (regions.isEmpty() || regions.size() > MAX_REGIONS) {
+            throw new IllegalArgumentException(regions.size() + " regions; between 1 and " + MAX_REGIONS + " can be shared");
+        }
+        StringBuilder sb = new StringBuilder(MAGIC).append('\n');
+        for (SharedRamRegion r : regions) {
+            sb.append("region ").append(r.name()).append(' ').append(Long.toHexString(r.guestAddr())).append(' ')
+                    .append(Long.toHexString(r.size())).append('\n');
+        }
+        sb.append(END).append('\n');
+        return sb.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Decodes a complete message (everything up to and including the {@code end} line).
+     *
+     * @param text the message
+     * @return the regions in order
+     * @throws ShareException if the text is not a message of this protocol
+     */
+    public static List<SharedRamRegion> decode(String text) {
+        String[] lines = text.split("\n");
+        if (lines.length < 2 || !lines[0].equals(MAGIC)) {
+            throw new ShareException("not a guestmem-share message (first line '" + (lines.length > 0 ? lines[0] : "") + "')");
+        }
+        List<SharedRamRegion> out = new ArrayList<>();
+        for (int i = 1; i < lines.length; i++) {
+            String[] f = lines[i].split(" ");
+            if (f.length == 1 && f[0].equals(END)) {
+                if (out.isEmpty()) {
+                    throw new ShareException("message shares no region");
+                }
+                return out;
+            }
+            if (f.length != 4 || !f[0].equals("region")) {
+                throw new ShareException("bad line " + (i + 1) + " '" + lines[i] + "'");
+            }
+            try {
+                out.add(new SharedRamRegion(f[1], Long.parseUnsignedLong(f[2], 16), Long.parseUnsignedLong(f[3], 16)));
+            } catch (IllegalArgumentException e) {
+                throw new ShareException("bad line " + (i + 1) + " '" + lines[i] + "': " + e.getMessage());
+            }
+        }
+        throw new ShareException("message ends without '" + END + "'");
+    }
+}

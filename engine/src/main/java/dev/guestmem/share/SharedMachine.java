@@ -1,0 +1,202 @@
+package dev.guestmem.share;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A minimal machine over shareable RAM: a {@code system} container with one RAM region per
+ * {@link SharedRamRegion} at its guest address, and the {@code memory} address space over it.
+ * The serving side makes one with {@link #createMemfd}, the peer with {@link #attach}; both then
+ * read and write the same bytes through their own {@link AddressSpace}.
+ *
+ * {@snippet lang=java :
+ * try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 64L << 20)));
+ *      RamShareServer server = RamShareServer.listen("/tmp/ram.sock", m)) {
+ *     server.serveOne(Duration.ofSeconds(30));             // the peer calls SharedMachine.attach
+ *     m.addressSpace().stl(0x1000, 42);                     // the peer sees 42 at 0x1000
+ * }
+ * }
+ *
+ * <p><b>Thread safety.</b> Accessors and guest accesses through {@link #addressSpace()} may be used
+ * from any thread. {@link #close()} releases the RAM: call it once, after accesses have stopped
+ * (accesses racing with it fail cleanly, as for any released {@link RamBlock}).
+ */
+public final class SharedMachine implements AutoCloseable {
+    private final MemorySystem system;
+    private final AddressSpace as;
+    private final List<SharedRamRegion> layout;
+    private final List<RamBlock> blocks;
+
+    private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks) {
+        this.layout = List.copyOf(layout);
+        this.blocks = List.copyOf(blocks);
+        this.system = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(system, null, "system", MemoryRegion.SIZE_2_64);
+        system.transactionBegin();
+        try {
+            for (int i = 0; i < layout.size(); i++) {
+                root.addSubregion(layout.get(i).guestAddr(), new RamRegion(system, null, layout.get(i).name(), blocks.get(i),
+                        false, false));
+            }
+        } finally {
+            system.transactionCommit();
+        }
+        this.as = system.addressSpace(root, "memory");
+    }
+
+    /**
+     * Creates a machine whose RAM blocks are new sealed memfds (zero-filled), ready to be served.
+     *
+     * @param layout the regions; they must not overlap
+     * @return the machine, owning its blocks
+     * @throws IllegalArgumentException if the layout is empty, too long or overlapping
+     * @throws dev.guestmem.ram.RamBackendException if a memfd cannot be made
+     */
+    public static SharedMachine createMemfd(List<SharedRamRegion> layout) {
+        checkLayout(layout);
+        List<RamBlock> made = new ArrayList<>();
+        try {
+            for (SharedRamRegion r : layout) {
+                made.add(RamBlock.builder(r.name(), r.size()).memfd().build());
+            }
+            return new SharedMachine(layout, made);
+        } catch (RuntimeException e) {
+            made.forEach(RamBlock::close);
+            throw e;
+        }
+    }
+
+    /**
+     * Builds a machine over blocks the caller made; the machine takes them over and closes them.
+     *
+     * @param layout the regions
+     * @param blocks one block per region, each of the region's size; shareable blocks (memfd,
+     *     shared file) have a descriptor a server can pass on
+     * @return the machine
+     * @throws IllegalArgumentException if the lists do not match or the layout overlaps
+     */
+    public static SharedMachine of(List<SharedRamRegion> layout, List<RamBlock> blocks) {
+        checkLayout(layout);
+        if (blocks.size() != layout.size()) {
+            throw new IllegalArgumentException(layout.size() + " regions but " + blocks.size() + " blocks");
+        }
+        for (int i = 0; i < blocks.size(); i++) {
+            if (blocks.get(i).usedLength() != layout.get(i).size()) {
+                throw new IllegalArgumentException("block '" + blocks.get(i).idstr() + "' has 0x"
+                        + Long.toHexString(blocks.get(i).usedLength()) + " bytes, region '" + layout.get(i).name()
+                        + "' 0x" + Long.toHexString(layout.get(i).size()));
+            }
+        }
+        return new SharedMachine(layout, blocks);
+    }
+
+    /**
+     * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
+     * region {@code MAP_SHARED}.
+     *
+     * @param socketPath the server's Unix socket
+     * @param timeout how long to wait for the whole message
+     * @return the machine, owning its mappings
+     * @throws ShareException if the server cannot be reached, sends something else or too late
+     */
+    public static SharedMachine attach(String socketPath, Duration timeout) {
+        int sock;
+        try {
+            sock = LinuxCalls.unixConnect(socketPath);
+        } catch (NativeCallException e) {
+            throw new ShareException("cannot connect to " + socketPath + ": " + e.getMessage(), e);
+        }
+        List<Integer> fds = new ArrayList<>();
+        try {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            StringBuilder text = new StringBuilder();
+            while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
+                Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
+                LinuxCalls.Received got = LinuxCalls.recvWithFds(sock, 64 * 1024, ShareProtocol.MAX_REGIONS);
+                for (int fd : got.fds()) {
+                    fds.add(fd);
+                }
+                if (got.data().length == 0) {
+                    throw new ShareException(socketPath + " closed after " + text.length() + " bytes of the layout");
+                }
+                if (got.controlTruncated()) {
+                    throw new ShareException(socketPath + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors");
+                }
+                text.append(new String(got.data(), StandardCharsets.US_ASCII));
+            }
+            List<SharedRamRegion> layout = ShareProtocol.decode(text.toString());
+            if (fds.size() != layout.size()) {
+                throw new ShareException(socketPath + " sent " + layout.size() + " regions but " + fds.size() + " descriptors");
+            }
+            List<RamBlock> blocks = new ArrayList<>();
+            try {
+                for (int i = 0; i < layout.size(); i++) {
+                    blocks.add(RamBlock.builder(layout.get(i).name(), layout.get(i).size()).fd(fds.get(i), 0).build());
+                }
+                checkLayout(layout);
+                return new SharedMachine(layout, blocks);
+            } catch (RuntimeException e) {
+                blocks.forEach(RamBlock::close);
+                throw e;
+            }
+        } finally {
+            // The blocks hold their own duplicates.
+            fds.forEach(LinuxCalls::close);
+            LinuxCalls.close(sock);
+        }
+    }
+
+    private static void checkLayout(List<SharedRamRegion> layout) {
+        if (layout.isEmpty() || layout.size() > ShareProtocol.MAX_REGIONS) {
+            throw new IllegalArgumentException(layout.size() + " regions; between 1 and " + ShareProtocol.MAX_REGIONS
+                    + " can be shared");
+        }
+        for (int i = 0; i < layout.size(); i++) {
+            for (int j = i + 1; j < layout.size(); j++) {
+                SharedRamRegion a = layout.get(i);
+                SharedRamRegion b = layout.get(j);
+                boolean disjoint = Long.compareUnsigned(a.guestAddr() + a.size() - 1, b.guestAddr()) < 0
+                        || Long.compareUnsigned(b.guestAddr() + b.size() - 1, a.guestAddr()) < 0;
+                if (!disjoint) {
+                    throw new IllegalArgumentException("regions '" + a.name() + "' and '" + b.name() + "' overlap");
+                }
+            }
+        }
+    }
+
+    /** @return the address space {@code memory} over the shared RAM */
+    public AddressSpace addressSpace() {
+        return as;
+    }
+
+    /** @return the system that owns the regions */
+    public MemorySystem system() {
+        return system;
+    }
+
+    /** @return the regions in order */
+    public List<SharedRamRegion> layout() {
+        return layout;
+    }
+
+    /** @return the blocks, in region order */
+    public List<RamBlock> blocks() {
+        return blocks;
+    }
+
+    /** Releases the RAM (this side's mappings; the peer keeps its own). */
+    @Override
+    public void close() {
+        blocks.forEach(RamBlock::close);
+    }
+}
