@@ -7,6 +7,7 @@ module dev.guestmem.engine {
     exports dev.guestmem.cli;
     exports dev.guestmem.dirty;
     exports dev.guestmem.ram;
+    exports dev.guestmem.share;
     exports dev.guestmem.snapshot;
     exports dev.guestmem.uffd;
 }
