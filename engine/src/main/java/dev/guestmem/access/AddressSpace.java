@@ -304,6 +304,37 @@ public final class AddressSpace {
     }
 
     /**
+     * {@code address_space_rw} over a segment.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param buf buffer
+     * @param off offset in {@code buf}
+     * @param len bytes
+     * @param isWrite direction
+     * @return the ORed {@link MemTxResult}
+     */
+    public int rw(long addr, MemTxAttrs attrs, MemorySegment buf, long off, long len, boolean isWrite) {
+        return isWrite ? write(addr, attrs, buf, off, len) : read(addr, attrs, buf, off, len);
+    }
+
+    /**
+     * {@code address_space_write_rom} from a segment.
+     *
+     * @param addr guest address (unsigned)
+     * @param attrs attributes
+     * @param src source
+     * @param off offset in {@code src}
+     * @param len bytes
+     * @return {@link MemTxResult#OK}, DECODE_ERROR if the range wraps
+     * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code src}
+     */
+    public int writeRom(long addr, MemTxAttrs attrs, MemorySegment src, long off, long len) {
+        Objects.checkFromIndexSize(off, len, src.byteSize());
+        return FlatViewAccess.writeRom(this, addr, attrs, null, 0, src, off, len);
+    }
+
+    /**
      * {@code address_space_set}: fills {@code len} guest bytes with {@code c}, 512 bytes a write.
      *
      * @param addr guest address (unsigned)
