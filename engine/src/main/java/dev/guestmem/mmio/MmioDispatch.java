@@ -147,32 +147,31 @@ public final class MmioDispatch {
             }
         }
         boolean devBig = isBigEndian(ops.endianness());
-        int accessSize = Math.max(Math.min(size, ops.implMaxAccessSize()), ops.implMinAccessSize());
-        long mask = accessSize == 8 ? -1L : (1L << (accessSize * 8)) - 1;
-        long value = 0;
+        long value;
         int r = MemTxResult.OK;
-        try {
-            for (int i = 0; i < size; i += accessSize) {
-                int shift = devBig ? (size - accessSize - i) * 8 : i * 8;
-                long tmp;
-                try {
-                    if (plain != null) {
-                        tmp = plain.read(addr + i, accessSize);
-                    } else {
-                        scratch.value = 0;
-                        r |= withAttrs.read(addr + i, accessSize, attrs, scratch);
-                        tmp = scratch.value;
-                    }
-                } catch (RuntimeException e) {
-                    deviceThrew(name, addr + i, e);
-                    r |= MemTxResult.ERROR;
-                    tmp = 0;
+        if (plain != null && size <= ops.implMaxAccessSize() && size >= ops.implMinAccessSize()) {
+            // One chunk of the access's own size (the common case): a single callback, kept small
+            // so that it inlines into the access path (P4).
+            try {
+                value = plain.read(addr, size);
+            } catch (RuntimeException e) {
+                deviceThrew(name, addr, e);
+                r = MemTxResult.ERROR;
+                value = 0;
+            } finally {
+                if (entered > 0) {
+                    guard.exit(self);
                 }
-                value |= shift >= 0 ? (tmp & mask) << shift : (tmp & mask) >>> -shift;
             }
-        } finally {
-            if (entered > 0) {
-                guard.exit(self);
+        } else {
+            MemTxResultHolder h = res != null ? res : RESULT.get();
+            try {
+                value = readChunks(plain, withAttrs, devBig, name, addr, size, attrs, scratch, ops, h);
+                r = h.get();
+            } finally {
+                if (entered > 0) {
+                    guard.exit(self);
+                }
             }
         }
         value = truncate(value, size);
@@ -182,6 +181,36 @@ public final class MmioDispatch {
         if (res != null) {
             res.set(r);
         }
+        return value;
+    }
+
+    /** {@code access_with_adjusted_size}'s loop for reads that need splitting or widening. */
+    private static long readChunks(MemoryRegionOps.Read plain, MemoryRegionOps.ReadWithAttrs withAttrs, boolean devBig,
+                                   String name, long addr, int size, MemTxAttrs attrs, MmioValue scratch,
+                                   MemoryRegionOps ops, MemTxResultHolder res) {
+        int accessSize = Math.max(Math.min(size, ops.implMaxAccessSize()), ops.implMinAccessSize());
+        long mask = accessSize == 8 ? -1L : (1L << (accessSize * 8)) - 1;
+        long value = 0;
+        int r = MemTxResult.OK;
+        for (int i = 0; i < size; i += accessSize) {
+            int shift = devBig ? (size - accessSize - i) * 8 : i * 8;
+            long tmp;
+            try {
+                if (plain != null) {
+                    tmp = plain.read(addr + i, accessSize);
+                } else {
+                    scratch.value = 0;
+                    r |= withAttrs.read(addr + i, accessSize, attrs, scratch);
+                    tmp = scratch.value;
+                }
+            } catch (RuntimeException e) {
+                deviceThrew(name, addr + i, e);
+                r |= MemTxResult.ERROR;
+                tmp = 0;
+            }
+            value |= shift >= 0 ? (tmp & mask) << shift : (tmp & mask) >>> -shift;
+        }
+        res.set(r); // set after the callbacks: a nested access cannot clobber it
         return value;
     }
 
