@@ -1,6 +1,7 @@
 package dev.guestmem.bench;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * A named set of JMH benchmarks and the TARGETS.md lines they decide. Each group lives in its own
@@ -26,5 +27,15 @@ public interface BenchGroup {
      */
     default List<String> profilers() {
         return List.of();
+    }
+
+    /**
+     * JMH parameters {@code --quick} sets (smaller problem sizes, so a group still runs in a minute
+     * or two); a {@code -p} for the same name wins.
+     *
+     * @return parameter name to comma-separated values, empty by default
+     */
+    default Map<String, String> quickParams() {
+        return Map.of();
     }
 }

@@ -143,6 +143,13 @@ public final class BenchMain {
                 opts.addProfiler(p.substring(0, colon), p.substring(colon + 1));
             }
         }
+        if (quick) {
+            group.quickParams().forEach((k, v) -> {
+                if (params.stream().noneMatch(kv -> kv[0].equals(k))) {
+                    opts.param(k, v.split(","));
+                }
+            });
+        }
         for (String[] kv : params) {
             opts.param(kv[0], kv[1].split(","));
         }
