@@ -3,6 +3,7 @@ package dev.guestmem.bench;
 import dev.guestmem.bench.access.AccessGroup;
 import dev.guestmem.bench.dirty.DirtyGroup;
 import dev.guestmem.bench.ram.RamBenchGroup;
+import dev.guestmem.bench.restore.RestoreGroup;
 import dev.guestmem.bench.topology.TopologyGroup;
 import java.util.List;
 
@@ -17,7 +18,8 @@ public final class BenchGroups {
             new RamBenchGroup(),
             new TopologyGroup(),
             new DirtyGroup(),
-            new AccessGroup()
+            new AccessGroup(),
+            new RestoreGroup()
     );
 
     private BenchGroups() {
