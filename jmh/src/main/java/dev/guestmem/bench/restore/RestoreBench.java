@@ -198,30 +198,53 @@ public class RestoreBench {
         }
     }
 
-    /** A page server process started before the timed part, and the restore it runs. */
+    /**
+     * A page server process started before the timed part, fresh target memory, and the restore
+     * the benchmark starts. The state owns the target so that teardown ends the restore before the
+     * memory is unmapped.
+     */
     @State(Scope.Thread)
     public static class Server {
         PageServerProcess server;
         LazyRestore restore;
+        MemorySegment ram;
+        long size;
 
         /** Creates the state. */
         public Server() {
         }
 
-        /** Starts the server (a JVM start is not part of a restore's latency: it runs ahead, as Firecracker's does). */
+        /**
+         * Maps the target and starts the server (a JVM start is not part of a restore's latency:
+         * it runs ahead, as Firecracker's does).
+         *
+         * @param s the snapshot
+         */
         @Setup(Level.Invocation)
-        public void start() {
+        public void start(Snapshot s) {
+            size = s.size;
+            ram = mapAnonymous(size);
             server = PageServerProcess.start(List.of());
         }
 
-        /** Ends the restore and the server. */
+        /**
+         * Lets the restore finish, ends it and the server, unmaps the target.
+         *
+         * @throws InterruptedException if interrupted while waiting
+         */
         @TearDown(Level.Invocation)
-        public void stop() {
+        public void stop() throws InterruptedException {
             if (restore != null) {
+                restore.awaitComplete(java.time.Duration.ofSeconds(120));
                 restore.close();
                 restore = null;
             }
             server.close();
+            LinuxCalls.munmap(ram, size);
+        }
+
+        List<SnapshotBlock> blocks() {
+            return List.of(new SnapshotBlock(BLOCK, ram, PAGE));
         }
     }
 
@@ -230,6 +253,8 @@ public class RestoreBench {
     public static class JavaFaulting {
         PageServerProcess server;
         LazyRestore restore;
+        MemorySegment ram;
+        long size;
 
         /** Creates the state. */
         public JavaFaulting() {
@@ -239,19 +264,21 @@ public class RestoreBench {
          * Starts server and restore.
          *
          * @param s the snapshot
-         * @param t the target
          */
         @Setup(Level.Invocation)
-        public void start(Snapshot s, Target t) {
+        public void start(Snapshot s) {
+            size = s.size;
+            ram = mapAnonymous(size);
             server = PageServerProcess.start(List.of());
-            restore = LazyRestore.start(server, s.chain, t.blocks(), NO_PREFETCH);
+            restore = LazyRestore.start(server, s.chain, List.of(new SnapshotBlock(BLOCK, ram, PAGE)), NO_PREFETCH);
         }
 
-        /** Ends them. */
+        /** Ends them (the untouched pages are never served: no prefetch), then unmaps. */
         @TearDown(Level.Invocation)
         public void stop() {
             restore.close();
             server.close();
+            LinuxCalls.munmap(ram, size);
         }
     }
 
@@ -263,6 +290,8 @@ public class RestoreBench {
         int conn = -1;
         Process handler;
         String socket;
+        MemorySegment ram;
+        long size;
 
         /** Creates the state. */
         public CFaulting() {
@@ -272,11 +301,12 @@ public class RestoreBench {
          * Registers the target and hands the uffd to a new handler process.
          *
          * @param s the snapshot
-         * @param t the target
          * @throws IOException if the handler cannot start
          */
         @Setup(Level.Invocation)
-        public void start(Snapshot s, Target t) throws IOException {
+        public void start(Snapshot s) throws IOException {
+            size = s.size;
+            ram = mapAnonymous(size);
             uffd = LinuxCalls.userfaultfd(Linux.O_CLOEXEC() | Linux.O_NONBLOCK());
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment api = uffdio_api.allocate(a);
@@ -284,8 +314,8 @@ public class RestoreBench {
                 uffdio_api.features(api, 0);
                 LinuxCalls.ioctl(uffd, Linux.UFFDIO_API(), api);
                 MemorySegment reg = uffdio_register.allocate(a);
-                uffdio_range.start(uffdio_register.range(reg), t.ram.address());
-                uffdio_range.len(uffdio_register.range(reg), t.size);
+                uffdio_range.start(uffdio_register.range(reg), ram.address());
+                uffdio_range.len(uffdio_register.range(reg), size);
                 uffdio_register.mode(reg, Linux.UFFDIO_REGISTER_MODE_MISSING());
                 LinuxCalls.ioctl(uffd, Linux.UFFDIO_REGISTER(), reg);
             }
@@ -293,7 +323,7 @@ public class RestoreBench {
             listen = LinuxCalls.unixListen(socket);
             handler = s.handler.start(socket, s.image);
             conn = LinuxCalls.unixAccept(listen);
-            LinuxCalls.sendWithFds(conn, (t.ram.address() + " " + t.size + "\n").getBytes(StandardCharsets.US_ASCII), uffd);
+            LinuxCalls.sendWithFds(conn, (ram.address() + " " + size + "\n").getBytes(StandardCharsets.US_ASCII), uffd);
             LinuxCalls.Received ready = LinuxCalls.recvWithFds(conn, 1, 0);
             if (ready.data().length != 1) {
                 throw new IllegalStateException("C handler did not start");
@@ -313,6 +343,7 @@ public class RestoreBench {
                 handler.destroyForcibly();
             }
             LinuxCalls.close(uffd);
+            LinuxCalls.munmap(ram, size);
             try {
                 Files.deleteIfExists(Path.of(socket));
             } catch (IOException e) {
@@ -343,56 +374,52 @@ public class RestoreBench {
      * Lazy restore up to the guest's first completed access.
      *
      * @param s the snapshot
-     * @param t the target
-     * @param srv the running page server
+     * @param srv the running page server and target
      * @return the word read
      */
     @Benchmark
-    public long lazyFirstAccess(Snapshot s, Target t, Server srv) {
-        srv.restore = LazyRestore.start(srv.server, s.chain, t.blocks(), PREFETCH);
-        return t.ram.get(ValueLayout.JAVA_LONG, s.firstPage * PAGE);
+    public long lazyFirstAccess(Snapshot s, Server srv) {
+        srv.restore = LazyRestore.start(srv.server, s.chain, srv.blocks(), PREFETCH);
+        return srv.ram.get(ValueLayout.JAVA_LONG, s.firstPage * PAGE);
     }
 
     /**
      * {@value #FAULTS} random page faults served by the Java page server process.
      *
      * @param s the snapshot
-     * @param t the target
-     * @param j the registered restore
+     * @param j the registered restore and its target
      * @return a sum of the words read
      */
     @Benchmark
-    public long javaRandomFaults(Snapshot s, Target t, JavaFaulting j) {
-        return touch(s.randomPages, t.ram);
+    public long javaRandomFaults(Snapshot s, JavaFaulting j) {
+        return touch(s.randomPages, j.ram);
     }
 
     /**
      * The same faults served by the minimal C handler process.
      *
      * @param s the snapshot
-     * @param t the target
-     * @param c the registered uffd and handler
+     * @param c the registered uffd, handler and target
      * @return a sum of the words read
      */
     @Benchmark
-    public long cRandomFaults(Snapshot s, Target t, CFaulting c) {
-        return touch(s.randomPages, t.ram);
+    public long cRandomFaults(Snapshot s, CFaulting c) {
+        return touch(s.randomPages, c.ram);
     }
 
     /**
      * Lazy restore with prefetch while the guest reads every page in order.
      *
      * @param s the snapshot
-     * @param t the target
-     * @param srv the running page server
+     * @param srv the running page server and target
      * @return a sum of the words read
      */
     @Benchmark
-    public long lazySequentialPrefetch(Snapshot s, Target t, Server srv) {
-        srv.restore = LazyRestore.start(srv.server, s.chain, t.blocks(), PREFETCH);
+    public long lazySequentialPrefetch(Snapshot s, Server srv) {
+        srv.restore = LazyRestore.start(srv.server, s.chain, srv.blocks(), PREFETCH);
         long sum = 0;
-        for (long o = 0; o < t.size; o += PAGE) {
-            sum += t.ram.get(ValueLayout.JAVA_LONG, o);
+        for (long o = 0; o < srv.size; o += PAGE) {
+            sum += srv.ram.get(ValueLayout.JAVA_LONG, o);
         }
         return sum;
     }
