@@ -1,6 +1,7 @@
 package dev.guestmem;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRenderer;
@@ -14,6 +15,9 @@ import dev.guestmem.region.ForeignRegionException;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockNotifier;
+import dev.guestmem.ram.RamList;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -26,8 +30,9 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Owns everything QEMU keeps in globals for one machine: address spaces (in creation order), the
  * transaction depth and pending update, listeners (the global list and one list per address space),
- * the cache of shared flat views, and global dirty-log state. Two systems never interact, and a region
- * belongs to exactly one system.
+ * the cache of shared flat views, the RAM list ({@code ram_list}: every RAM block placed in one
+ * ram_addr space), the dirty-memory bitmaps indexed by ram_addr, and global dirty-log state. Two systems
+ * never interact, and a region belongs to exactly one system.
  *
  * <h2 id="tx">Transactions</h2>
  * {@link #transactionBegin()} / {@link #transactionCommit()} nest; only the outermost commit updates
@@ -58,6 +63,10 @@ public final class MemorySystem {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final boolean tcgEnabled;
+    /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
+    private final RamList ramList = new RamList();
+    /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
+    private final DirtyMemory dirtyMemory = new DirtyMemory();
     private int transactionDepth;
     private boolean updatePending;
     private int globalDirtyTracking;
@@ -108,6 +117,31 @@ public final class MemorySystem {
     public MemorySystem(boolean tcgEnabled) {
         this.tcgEnabled = tcgEnabled;
         flatViews.put(null, emptyView);
+        ramList.addNotifier(new DirtyBitmapSizer());
+    }
+
+    /** Keeps the dirty bitmaps as large as the ram_addr space; new blocks start dirty (QEMU's ram_block_add). */
+    private final class DirtyBitmapSizer implements RamBlockNotifier {
+        @Override
+        public void ramBlockAdded(RamBlock block) {
+            dirtyMemory.extend(block.offset() + block.maxLength());
+            dirtyMemory.newBlockDirty(block.offset(), block.usedLength(), block.maxLength());
+        }
+
+        @Override
+        public void ramBlockResized(RamBlock block, long oldSize, long newSize) {
+            dirtyMemory.resizeDirty(block.offset(), oldSize, newSize);
+        }
+    }
+
+    /** @return the RAM list: every RAM block of this system with its ram_addr offset */
+    public RamList ramList() {
+        return ramList;
+    }
+
+    /** @return the dirty-memory bitmaps (VGA, CODE, MIGRATION clients) indexed by ram_addr page */
+    public DirtyMemory dirtyMemory() {
+        return dirtyMemory;
     }
 
     /** @return the topology lock */
@@ -229,6 +263,7 @@ public final class MemorySystem {
                 throw new ForeignRegionException(root, root);
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
+            as.setDirtyMemory(dirtyMemory);
             root.ref();
             AsEntry e = new AsEntry(as);
             spaces.add(e);

@@ -766,6 +766,25 @@ public abstract sealed class MemoryRegion
     }
 
     /**
+     * Makes {@code block} the backing of a RAM kind of this system: places it in the system's RAM list
+     * if it is in none yet ({@code ram_block_add}) and takes a reference that {@link #onFinalize()}
+     * gives back, so the block is unmapped only after the region is gone and no view shows it.
+     *
+     * @param system the region's system
+     * @param block the block
+     * @return the block
+     * @throws IllegalArgumentException if the block is in another system's RAM list
+     */
+    static RamBlock adoptBlock(MemorySystem system, RamBlock block) {
+        if (block.ramList() == null) {
+            system.ramList().add(block);
+        } else if (block.ramList() != system.ramList()) {
+            throw new IllegalArgumentException("RAM block '" + block.idstr() + "' belongs to another system's RAM list");
+        }
+        return block.ref();
+    }
+
+    /**
      * Called once, under the topology lock, when the last reference to a destroyed region goes: QEMU's
      * {@code memory_region_finalize}. Aliases stop referring to their target here. RAM kinds override
      * this to release their block (hook for the RAM package).

@@ -20,17 +20,59 @@ public final class RamRegion extends MemoryRegion {
      * @param system the owning system
      * @param owner owner object, or null
      * @param name name
-     * @param block the backing block (its used length is the region size)
+     * @param block the backing block (its used length is the region size); placed in the system's RAM
+     *        list if it is in none, and referenced until the region is finalized
      * @param rom whether the guest may only read it
      * @param ramDevice whether it is RAM device memory
      */
     public RamRegion(MemorySystem system, Object owner, String name, RamBlock block, boolean rom,
                      boolean ramDevice) {
         super(system, owner, name, Objects.requireNonNull(block, "block").usedLength());
-        this.block = block;
+        this.block = adoptBlock(system, block);
         this.readonly = rom;
         this.ramDevice = ramDevice;
         this.ramDeviceOps = null;
+    }
+
+    /**
+     * QEMU's {@code memory_region_init_ram}: anonymous RAM that the region owns (its block is unmapped
+     * once the region is destroyed and no view shows it).
+     *
+     * @param system the owning system
+     * @param owner owner object, or null
+     * @param name name (also the block's idstr)
+     * @param size size in bytes
+     * @return the region
+     */
+    public static RamRegion allocate(MemorySystem system, Object owner, String name, long size) {
+        return owning(system, owner, name, RamBlock.anonymous(name, size), false);
+    }
+
+    /**
+     * QEMU's {@code memory_region_init_rom}: like {@link #allocate} but read-only for the guest.
+     *
+     * @param system the owning system
+     * @param owner owner object, or null
+     * @param name name (also the block's idstr)
+     * @param size size in bytes
+     * @return the region
+     */
+    public static RamRegion allocateRom(MemorySystem system, Object owner, String name, long size) {
+        return owning(system, owner, name, RamBlock.anonymous(name, size), true);
+    }
+
+    private static RamRegion owning(MemorySystem system, Object owner, String name, RamBlock block, boolean rom) {
+        try {
+            return new RamRegion(system, owner, name, block, rom, false);
+        } finally {
+            block.close(); // the region holds its own reference; a failed construction frees the block
+        }
+    }
+
+    /** Gives back the block reference taken at construction ({@code memory_region_finalize}). */
+    @Override
+    void onFinalize() {
+        block.unref();
     }
 
     @Override

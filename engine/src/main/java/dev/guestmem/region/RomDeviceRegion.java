@@ -20,11 +20,12 @@ public final class RomDeviceRegion extends MemoryRegion {
      * @param owner owner object, or null
      * @param ops callbacks for writes and non-ROMD reads
      * @param name name
-     * @param block the backing block
+     * @param block the backing block; placed in the system's RAM list if it is in none, and
+     *        referenced until the region is finalized
      */
     public RomDeviceRegion(MemorySystem system, Object owner, MemoryRegionOps ops, String name, RamBlock block) {
         super(system, owner, name, Objects.requireNonNull(block, "block").usedLength());
-        this.block = block;
+        this.block = adoptBlock(system, block);
         this.ops = Objects.requireNonNull(ops, "ops");
     }
 
@@ -44,6 +45,33 @@ public final class RomDeviceRegion extends MemoryRegion {
         } finally {
             unlock();
         }
+    }
+
+    /**
+     * QEMU's {@code memory_region_init_rom_device}: a ROM device with anonymous memory that the region
+     * owns.
+     *
+     * @param system the owning system
+     * @param owner owner object, or null
+     * @param ops callbacks for writes and non-ROMD reads
+     * @param name name (also the block's idstr)
+     * @param size size in bytes
+     * @return the region
+     */
+    public static RomDeviceRegion allocate(MemorySystem system, Object owner, MemoryRegionOps ops, String name,
+                                           long size) {
+        RamBlock block = RamBlock.anonymous(name, size);
+        try {
+            return new RomDeviceRegion(system, owner, ops, name, block);
+        } finally {
+            block.close(); // the region holds its own reference; a failed construction frees the block
+        }
+    }
+
+    /** Gives back the block reference taken at construction ({@code memory_region_finalize}). */
+    @Override
+    void onFinalize() {
+        block.unref();
     }
 
     @Override

@@ -38,6 +38,7 @@ class AccessStressTest {
     private final Map<Long, Set<Long>> bases = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong(1);
     private final AtomicLong released = new AtomicLong();
+    private final List<RamBlock> removedBlocks = new java.util.ArrayList<>();
     private final List<String> failures = new CopyOnWriteArrayList<>();
 
     private RamRegion newRegion() {
@@ -151,7 +152,9 @@ class AccessStressTest {
                 default -> {
                     root.delSubregion(r);
                     released.incrementAndGet(); // counted first: readers may see ERROR from now on
-                    r.ramBlock().close();
+                    r.ramBlock().close(); // the creator's reference
+                    r.destroy(); // the region's: no view shows it any more, so the block is unmapped
+                    removedBlocks.add(r.ramBlock());
                     slots[i] = newRegion();
                     place(slots[i], SLOT * (i + 1));
                 }
@@ -166,6 +169,9 @@ class AccessStressTest {
         assertTrue(loads.get() > 1000, "readers made progress: " + loads.get());
         assertTrue(changes > 10, "the writer made progress: " + changes);
         assertEquals(0, as.liveMappings(), "no leaked mapping");
+        for (RamBlock b : removedBlocks) {
+            assertTrue(b.isReleased(), "removed and destroyed, so unmapped: " + b.idstr());
+        }
         assertEquals(0, as.bounceBufferSize());
         System.out.printf("stress: %d s, %d topology changes, %d loads+stores, %d DMA maps, %d blocks released%n",
                 seconds, changes, loads.get(), maps.get(), released.get());
