@@ -20,6 +20,7 @@ public final class Main {
     private static final Map<String, Entry> COMMANDS = new LinkedHashMap<>();
 
     static {
+        entry("demo", "demo   build a small PC-like machine, access it, and print its memory map", DemoCommand::run);
         entry("mtree", "mtree [-D] [--annotated] [--flat] FILE   print QEMU 'info mtree' text back, or its flat views",
                 MtreeCommand::run);
         entry("xp", "xp --mtree MTREE --ram REGION=PATH [--as NAME] [/FMT] ADDR   print guest memory as QEMU's xp", XpCommand::run);
