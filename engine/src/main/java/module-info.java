@@ -4,10 +4,20 @@
  */
 module dev.guestmem.engine {
     requires transitive dev.guestmem.linux;
+
+    exports dev.guestmem;
+    exports dev.guestmem.access;
     exports dev.guestmem.cli;
+    exports dev.guestmem.debug;
     exports dev.guestmem.dirty;
+    exports dev.guestmem.dispatch;
+    exports dev.guestmem.flat;
+    exports dev.guestmem.listener;
+    exports dev.guestmem.mmio;
     exports dev.guestmem.ram;
+    exports dev.guestmem.region;
     exports dev.guestmem.share;
     exports dev.guestmem.snapshot;
+    exports dev.guestmem.tlb;
     exports dev.guestmem.uffd;
 }

@@ -27,12 +27,37 @@ final class LineSocket implements AutoCloseable {
         this.path = path;
         this.timeout = timeout;
         try {
-            this.fd = LinuxCalls.unixConnect(path);
+            this.fd = connect(path, timeout);
         } catch (NativeCallException e) {
             arena.close();
             throw new ShareException("cannot connect to " + path + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Connects, retrying while the server has bound its socket but not yet called listen (QEMU creates
+     * the socket file first, so ECONNREFUSED right after start-up is normal), up to the timeout.
+     */
+    private static int connect(String path, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (;;) {
+            try {
+                return LinuxCalls.unixConnect(path);
+            } catch (NativeCallException e) {
+                if (e.errno() != ECONNREFUSED || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new ShareException("interrupted while connecting to " + path, ie);
+            }
+        }
+    }
+
+    private static final int ECONNREFUSED = dev.guestmem.linux.Linux.ECONNREFUSED();
 
     void writeLine(String line) {
         byte[] b = (line + "\n").getBytes(StandardCharsets.UTF_8);

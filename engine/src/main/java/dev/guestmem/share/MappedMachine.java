@@ -41,7 +41,6 @@ import java.util.TreeSet;
  */
 // Its API names engine types (AddressSpace, MemorySystem, the mtree model) whose packages the
 // module does not export yet: callers inside the module (the CLI) and on the class path use them.
-@SuppressWarnings("exports")
 public final class MappedMachine implements AutoCloseable {
     /**
      * One region's bytes.

@@ -33,7 +33,6 @@ import java.util.List;
  */
 // Its API names engine types (AddressSpace, MemorySystem, the mtree model) whose packages the
 // module does not export yet: callers inside the module (the CLI) and on the class path use them.
-@SuppressWarnings("exports")
 public final class SharedMachine implements AutoCloseable {
     private final MemorySystem system;
     private final AddressSpace as;
