@@ -1,0 +1,672 @@
+package dev.guestmem.docs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.DmaMapping;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.debug.FlatViewPrinter;
+import dev.guestmem.debug.MtreeDialect;
+import dev.guestmem.debug.MtreeDumper;
+import dev.guestmem.debug.MtreeWriter;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.Endianness;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.region.RamRegion;
+import dev.guestmem.snapshot.DirtyPages;
+import dev.guestmem.snapshot.ProgressListener;
+import dev.guestmem.snapshot.SnapshotBlock;
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotFile;
+import dev.guestmem.snapshot.SnapshotRestorer;
+import dev.guestmem.snapshot.SnapshotWriter;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
+import dev.guestmem.uffd.LazyRestore;
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The examples of {@code docs/guide.md}, verbatim: the code between each {@code tag::NAME[]} and
+ * {@code end::NAME[]} comment is what the guide shows (checked by {@link #guideShowsTheseExamples}).
+ */
+class GuideExamplesTest {
+    private static final long KIB = 1L << 10;
+    private static final long MIB = 1L << 20;
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+
+    @Test
+    void buildAMachine() {
+        // tag::machine[]
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 64 * MIB);      // memory_region_init_ram
+        system.addSubregion(0, ram);
+        RamRegion bios = RamRegion.allocateRom(sys, null, "bios", 64 * KIB); // memory_region_init_rom
+        system.addSubregion(0xffff0000L, bios);
+        // the first 64 KiB of RAM are also visible at 0xe0000000
+        system.addSubregion(0xe0000000L, new AliasRegion(sys, null, "ram-window", ram, 0, 64 * KIB));
+        // a device with four 32-bit little-endian registers; other sizes are refused
+        long[] regs = new long[4];
+        MemoryRegionOps ops = MemoryRegionOps.builder()
+                .read((addr, size) -> regs[(int) (addr >> 2)])
+                .write((addr, data, size) -> regs[(int) (addr >> 2)] = data)
+                .valid(4, 4, false)
+                .endianness(Endianness.LITTLE)
+                .build();
+        IoRegion timer = new IoRegion(sys, "timer0", ops, "timer", 0x10);   // owner "timer0"
+        system.addSubregion(0x10000000L, timer);
+        // a 4 KiB frame buffer over RAM at 0x8000: priority 1 beats the RAM's 0
+        RamRegion vram = RamRegion.allocate(sys, null, "vram", 4 * KIB);
+        system.addSubregionOverlap(0x8000, vram, 1);
+        AddressSpace as = sys.addressSpace(system, "memory");
+
+        System.out.print(MtreeWriter.write(MtreeDumper.dump(sys), MtreeDialect.PLAIN)); // info mtree
+        System.out.print(FlatViewPrinter.print(sys));                                   // info mtree -f
+        // end::machine[]
+        String tree = MtreeWriter.write(MtreeDumper.dump(sys), MtreeDialect.PLAIN);
+        assertTrue(tree.contains("  00000000e0000000-00000000e000ffff (prio 0, ram): alias ram-window @ram "
+                + "0000000000000000-000000000000ffff"), tree);
+        assertTrue(tree.contains("  0000000000008000-0000000000008fff (prio 1, ram): vram"), tree);
+        String flat = FlatViewPrinter.print(sys);
+        assertTrue(flat.contains("  0000000000008000-0000000000008fff (prio 1, ram): vram"), flat);
+        assertTrue(flat.contains("  0000000000009000-0000000003ffffff (prio 0, ram): ram @0000000000009000"), flat);
+        assertEquals(MemTxResult.OK, as.stlLe(0x10000004L, 7));
+        assertEquals(7, regs[1]);
+        assertEquals(MemTxResult.DECODE_ERROR, as.stb(0x10000004L, 1), "valid(4, 4) refuses a byte");
+    }
+
+    @Test
+    void equalPriorityNewestWins() {
+        // tag::overlap[]
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+        RamRegion a = RamRegion.allocate(sys, null, "a", 4 * KIB);
+        RamRegion b = RamRegion.allocate(sys, null, "b", 4 * KIB);
+        a.ramBlock().segment().fill((byte) 0xaa);
+        b.ramBlock().segment().fill((byte) 0xbb);
+        root.addSubregionOverlap(0x1000, a, 0);
+        root.addSubregionOverlap(0x1000, b, 0);   // same place, same priority: added last, wins
+        AddressSpace as = sys.addressSpace(root, "memory");
+        System.out.printf("0x%x%n", as.ldub(0x1000));   // prints 0xbb
+        // end::overlap[]
+        assertEquals(0xbb, as.ldub(0x1000));
+    }
+
+    @Test
+    void transactions() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        IoRegion bar = new IoRegion(sys, null, MemoryRegionOps.builder().read((a, s) -> 0x8086)
+                .write((a, d, s) -> { }).build(), "bar", 0x1000);
+        system.addSubregion(0xfe000000L, bar);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        long before = as.generation();
+        // tag::transaction[]
+        sys.transactionBegin();          // memory_region_transaction_begin
+        try {
+            bar.setAddress(0xfd000000L);  // nothing is re-rendered yet...
+            ram.setEnabled(false);
+        } finally {
+            sys.transactionCommit();     // ...one render, one publication, listeners told once
+        }
+        // end::transaction[]
+        assertEquals(before + 1, as.generation(), "one publication for both changes");
+        assertEquals(0x8086, as.lduwLe(0xfd000000L));
+        assertEquals(0, as.ldub(0));
+    }
+
+    @Test
+    void accessGuestMemory() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        system.addSubregion(0, RamRegion.allocate(sys, null, "ram", 64 * MIB));
+        system.addSubregion(0xffff0000L, RamRegion.allocateRom(sys, null, "bios", 64 * KIB));
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::access[]
+        as.stlLe(0x100, 0x11223344);                       // returns a MemTxResult int: OK
+        int b0 = as.ldub(0x100);                           // 0x44
+        int le = as.lduwLe(0x100);                         // 0x3344
+        int be = as.ldlBe(0x100);                          // 0x44332211
+        as.stqBe(0x200, 0x0102030405060708L);              // 01 02 03 ... 08 in memory
+
+        // with attributes and a reusable result holder: nothing allocated per access
+        MemTxResultHolder res = new MemTxResultHolder();
+        long q = as.ldqLe(0x200, MemTxAttrs.UNSPECIFIED, res);   // 0x0807060504030201, res OK
+        int nothing = as.ldlLe(0x4000_0000L, MemTxAttrs.UNSPECIFIED, res); // unassigned: 0
+        String why = MemTxResult.toString(res.get());            // "DECODE_ERROR"
+
+        // bulk copies cross region boundaries and return the ORed result
+        byte[] text = "hello".getBytes(StandardCharsets.US_ASCII);
+        int w = as.write(0x1000, MemTxAttrs.UNSPECIFIED, text, 0, text.length);  // OK
+        byte[] back = new byte[5];
+        int r = as.read(0x1000, MemTxAttrs.UNSPECIFIED, back, 0, back.length);   // OK, "hello"
+
+        // ROM: guest writes are dropped with DECODE_ERROR, as in QEMU; a loader uses writeRom
+        int dropped = as.stlLe(0xffff0000L, 0xdeadbeef);                        // nothing written
+        as.writeRom(0xffff0000L, MemTxAttrs.UNSPECIFIED, text, 0, text.length);  // the firmware image
+        int rom0 = as.ldub(0xffff0000L);                                         // 'h'
+        // end::access[]
+        assertEquals(0x44, b0);
+        assertEquals(0x3344, le);
+        assertEquals(0x44332211, be);
+        assertEquals(0x01, as.ldub(0x200));
+        assertEquals(0x0807060504030201L, q);
+        assertEquals(0, nothing);
+        assertEquals("DECODE_ERROR", why);
+        assertEquals(MemTxResult.OK, w);
+        assertEquals(MemTxResult.OK, r);
+        assertArrayEquals(text, back);
+        assertEquals(MemTxResult.DECODE_ERROR, dropped);
+        assertEquals(0, as.ldlLe(0xffff0008L));
+        assertEquals('h', rom0);
+    }
+
+    @Test
+    void mmioSplitting() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::split[]
+        List<String> calls = new ArrayList<>();
+        MemoryRegionOps byteWide = MemoryRegionOps.builder()
+                .read((addr, size) -> {
+                    calls.add("read @" + addr + " size " + size);
+                    return 0x10 + addr;
+                })
+                .write((addr, data, size) -> { })
+                .impl(1, 1, false)                 // the callbacks only do single bytes
+                .endianness(Endianness.BIG)
+                .build();
+        system.addSubregion(0x2000, new IoRegion(sys, "dev", byteWide, "dev", 0x100));
+        int v = as.ldlBe(0x2000);   // one 4-byte guest access, four device calls
+        System.out.println(calls);  // [read @0 size 1, read @1 size 1, read @2 size 1, read @3 size 1]
+        System.out.printf("0x%08x%n", v);  // 0x10111213
+        // end::split[]
+        assertEquals(List.of("read @0 size 1", "read @1 size 1", "read @2 size 1", "read @3 size 1"), calls);
+        assertEquals(0x10111213, v);
+    }
+
+    @Test
+    void softTlb() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        system.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
+        // tag::tlb-use[]
+        GuideSoftTlb tlb = new GuideSoftTlb(as);
+        tlb.stl(0x1000, 42);                    // miss: fill, then a direct store into the segment
+        int hit = tlb.ldl(0x1000);              // hit: one tag + generation compare, one load
+        int mmio = tlb.ldl(0x200000);           // MMIO page: readDirect() is false, as.ldl() is used
+        ram.setAddress(0x100000);               // any topology change bumps as.generation()...
+        int moved = tlb.ldl(0x101000);          // ...so every entry refills: 42 again, from the new place
+        // end::tlb-use[]
+        assertEquals(42, hit);
+        assertEquals(0xd0, mmio);
+        assertEquals(42, moved);
+        assertEquals(3, tlb.fills(), "0x1000, 0x200000, then 0x101000 after the move");
+    }
+
+    @Test
+    void selfModifyingCode() {
+        // tag::code[]
+        MemorySystem sys = new MemorySystem(true);          // a translator runs: RAM logs the CODE client
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        DirtyMemory dirty = sys.dirtyMemory();
+        List<String> dropped = new ArrayList<>();
+        dirty.setCodeInvalidator((ramAddr, length) -> {
+            dropped.add("drop translations of ram_addr 0x" + Long.toHexString(ramAddr));
+            // no translations left on the page: let later writes take the fast path again
+            dirty.setDirtyRange(ramAddr & ~0xfffL, 4096, DirtyMemory.MASK_CODE);
+        });
+        // the JIT translates code from guest page 0x3000: clear CODE there (tlb_protect_code)
+        long pageRamAddr = ram.ramBlock().offset() + 0x3000;
+        dirty.resetDirty(pageRamAddr, 4096, DirtyMemory.DIRTY_MEMORY_CODE);
+
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0x3000, e);
+        boolean direct = e.writeDirect();   // false: TLB_NOTDIRTY, stores must go through as
+        as.stlLe(0x3010, 0x90909090);       // the guest patches its own code
+        as.stlLe(0x3020, 0x90909090);       // page unprotected by the hook: no second call
+        System.out.println(dropped);        // [drop translations of ram_addr 0x3010]
+        // end::code[]
+        assertFalse(direct);
+        assertNotEquals(0, e.flags() & GuestTlb.TLB_NOTDIRTY);
+        assertEquals(List.of("drop translations of ram_addr 0x" + Long.toHexString(pageRamAddr + 0x10)), dropped);
+    }
+
+    @Test
+    void reentrancyGuard() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::reentrancy[]
+        Object nic = new Object();                 // the device: owner of its regions
+        int[] inner = {-1};
+        MemoryRegionOps doorbell = MemoryRegionOps.builder()
+                .read((addr, size) -> 0)
+                .write((addr, data, size) -> {
+                    // a buggy "DMA" that targets the device's own registers (CVE-2021-3750 class)
+                    inner[0] = as.stlLe(0xfe000000L, 1);
+                })
+                .build();
+        system.addSubregion(0xfe000000L, new IoRegion(sys, nic, doorbell, "nic-mmio", 0x1000));
+        as.stlLe(0xfe000004L, 1);
+        System.out.println(MemTxResult.toString(inner[0]));   // ACCESS_ERROR: refused, no recursion
+        // end::reentrancy[]
+        assertEquals(MemTxResult.ACCESS_ERROR, inner[0]);
+    }
+
+    @Test
+    void listenersAndDirtyLogging() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        RamRegion vram = RamRegion.allocate(sys, null, "vram", 64 * KIB);
+        system.addSubregion(0xa0000000L, vram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::listener[]
+        List<String> seen = new ArrayList<>();
+        MemoryListener kvmLike = new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + s.region().name() + " @0x" + Long.toHexString(s.offsetWithinAddressSpace()));
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                seen.add("del " + s.region().name() + " @0x" + Long.toHexString(s.offsetWithinAddressSpace()));
+            }
+
+            @Override
+            public void regionNop(MemoryRegionSection s) {
+                seen.add("nop " + s.region().name());
+            }
+
+            @Override
+            public void logStart(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("log_start " + s.region().name() + " mask " + oldMask + "->" + newMask);
+            }
+        };
+        sys.registerListener(kvmLike, as);  // replay: region_add for everything already mapped
+        System.out.println(seen);            // [add ram @0x0, add vram @0xa0000000]
+        seen.clear();
+        vram.setAddress(0xb0000000L);        // a move is a del and an add; unchanged ranges are nops
+        System.out.println(seen);            // [del vram @0xa0000000, nop ram, add vram @0xb0000000]
+        seen.clear();
+        vram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);  // a display starts tracking its frame buffer
+        System.out.println(seen);            // [nop ram, nop vram, log_start vram mask 0->1]
+        List<String> logged = List.copyOf(seen);
+        seen.clear();
+        sys.unregisterListener(kvmLike);     // region_del for everything still mapped
+        System.out.println(seen);            // [del ram @0x0, del vram @0xb0000000]
+        // end::listener[]
+        assertEquals(List.of("nop ram", "nop vram", "log_start vram mask 0->1"), logged);
+        assertEquals(List.of("del ram @0x0", "del vram @0xb0000000"), seen);
+    }
+
+    @Test
+    void listenerSequences() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        system.addSubregion(0, RamRegion.allocate(sys, null, "ram", MIB));
+        RamRegion vram = RamRegion.allocate(sys, null, "vram", 64 * KIB);
+        system.addSubregion(0xa0000000L, vram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + s.region().name() + " @0x" + Long.toHexString(s.offsetWithinAddressSpace()));
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                seen.add("del " + s.region().name() + " @0x" + Long.toHexString(s.offsetWithinAddressSpace()));
+            }
+
+            @Override
+            public void regionNop(MemoryRegionSection s) {
+                seen.add("nop " + s.region().name());
+            }
+        }, as);
+        assertEquals(List.of("add ram @0x0", "add vram @0xa0000000"), seen);
+        seen.clear();
+        vram.setAddress(0xb0000000L);
+        assertEquals(List.of("del vram @0xa0000000", "nop ram", "add vram @0xb0000000"), seen);
+    }
+
+    @Test
+    void vgaDirtyLog() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion vram = RamRegion.allocate(sys, null, "vram", 64 * KIB);
+        system.addSubregion(0xa0000000L, vram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::dirty[]
+        vram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);
+        DirtyMemory dirty = sys.dirtyMemory();
+        long base = vram.ramBlock().offset();       // dirty bitmaps are indexed by ram_addr
+        long size = vram.size();
+        dirty.snapshotAndClearDirty(base, size, DirtyMemory.DIRTY_MEMORY_VGA); // new blocks start dirty
+        as.stlLe(0xa0002010L, 0xffffff);            // the guest draws a pixel...
+        as.stlLe(0xa0005000L, 0xffffff);            // ...and another, three pages further
+        DirtyBitmapSnapshot snap = dirty.snapshotAndClearDirty(base, size, DirtyMemory.DIRTY_MEMORY_VGA);
+        List<Long> pages = new ArrayList<>();
+        snap.forEachDirtyPage(ramAddr -> pages.add((ramAddr - base) / 4096));
+        System.out.println(pages);                  // [2, 5]: redraw those two pages
+        // end::dirty[]
+        assertEquals(List.of(2L, 5L), pages);
+        assertEquals(2, snap.dirtyPageCount());
+    }
+
+    @Test
+    void globalDirtyLog() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::migration[]
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void logGlobalStart() {
+                seen.add("log_global_start");
+            }
+
+            @Override
+            public void logStart(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("log_start " + s.region().name() + " " + oldMask + "->" + newMask);
+            }
+        }, as);
+        sys.globalDirtyLogStart();   // migration begins: every RAM region logs the MIGRATION client
+        System.out.println(seen);    // [log_global_start, log_start ram 0->4]
+        sys.globalDirtyLogStop();
+        // end::migration[]
+        assertEquals(List.of("log_global_start", "log_start ram 0->4"), seen);
+    }
+
+    @Test
+    void dma() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        system.addSubregion(0, RamRegion.allocate(sys, null, "ram", MIB));
+        system.addSubregion(0x10000000L, new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((a, s) -> 0).write((a, d, s) -> { }).build(), "fifo", 0x10000));
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::dma[]
+        // RAM maps directly: the segment is guest memory
+        DmaMapping m = as.map(0x4000, 8192, true, MemTxAttrs.UNSPECIFIED);
+        m.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0xcafe);
+        boolean bounced = m.isBounce();                   // false
+        m.unmap(8192);                                    // bytes written: marks them dirty
+        int seen = as.ldlLe(0x4000);                      // 0xcafe
+
+        // MMIO maps through a bounded bounce buffer; when it is exhausted map returns null
+        as.setMaxBounceBufferSize(4096);
+        DmaMapping b1 = as.map(0x10000000L, 4096, false, MemTxAttrs.UNSPECIFIED);  // isBounce()
+        DmaMapping b2 = as.map(0x10001000L, 4096, false, MemTxAttrs.UNSPECIFIED);  // null: no space
+        boolean[] retry = {false};
+        as.registerMapClient(() -> retry[0] = true);      // called once space is back
+        b1.unmap(0);                                      // retry[0] is now true
+
+        // a region cache for a descriptor ring the device reads over and over (virtio)
+        MemoryRegionCache ring = new MemoryRegionCache();
+        long cached = ring.init(as, 0x8000, 256, true);   // 256: all of it is directly accessible
+        ring.stwLe(2, 7);                                 // avail->idx = 7
+        int idx = ring.lduwLe(2, new MemTxResultHolder());
+        ring.destroy();
+        // end::dma[]
+        assertEquals(0xcafe, seen);
+        assertFalse(bounced);
+        assertTrue(b1.isBounce());
+        assertNull(b2);
+        assertTrue(retry[0]);
+        assertEquals(256, cached);
+        assertTrue(ring.length() == 0 || ring.length() == 256);
+        assertEquals(7, idx);
+        assertEquals(7, as.lduwLe(0x8002));
+    }
+
+    @Test
+    void ramBackends(@TempDir Path dir) throws IOException {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::backends[]
+        // memory-backend-memfd,share=on: an fd another process can map (sealed against resizing)
+        RamBlock mem0 = RamBlock.builder("mem0", 2 * MIB).memfd().build();
+        system.addSubregion(0, new RamRegion(sys, null, "mem0", mem0, false, false));
+        mem0.close();                       // the region holds its own reference
+
+        // memory-backend-file,share=on: guest writes reach the file
+        Path file = dir.resolve("guest.ram");
+        RamBlock pmem = RamBlock.builder("pmem", 2 * MIB).file(file).shared(true).build();
+        system.addSubregion(0x100000000L, new RamRegion(sys, null, "pmem", pmem, false, false));
+        as.stqLe(0x100000000L, 0x1122334455667788L);
+        pmem.msync();                       // qemu_ram_msync: written back and waited for
+        byte[] head = new byte[8];
+        try (FileChannel ch = FileChannel.open(file)) {
+            ch.read(java.nio.ByteBuffer.wrap(head));    // 88 77 66 55 44 33 22 11
+        }
+        pmem.discard(0, 4096);              // punches a hole: the page reads as zero again
+        long after = as.ldqLe(0x100000000L);          // 0
+        pmem.close();
+        // end::backends[]
+        assertTrue(mem0.fd() >= 0 && mem0.isShared());
+        assertArrayEquals(new byte[] {(byte) 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}, head);
+        assertEquals(0, after);
+    }
+
+    @Test
+    void resizeable() {
+        MemorySystem sys = new MemorySystem();
+        // tag::resize[]
+        List<String> told = new ArrayList<>();
+        RamBlock vram = RamBlock.builder("vga.vram", 8 * MIB)
+                .resizeable(64 * MIB, (id, size, host) -> told.add(id + " now " + (size >> 20) + " MiB"))
+                .build();                   // 64 MiB reserved, 8 MiB in use
+        sys.ramList().add(vram);            // placed in the machine's ram_addr space
+        sys.lock().lock();                  // a resize is a topology change: under the system lock
+        try {
+            vram.resize(16 * MIB);          // e.g. an incoming migration brings a bigger size
+        } finally {
+            sys.lock().unlock();
+        }
+        System.out.println(told);           // [vga.vram now 16 MiB]
+        // end::resize[]
+        assertEquals(List.of("vga.vram now 16 MiB"), told);
+        assertEquals(16 * MIB, vram.usedLength());
+        vram.close();
+    }
+
+    @Test
+    void releaseSemantics() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::release[]
+        RamRegion hotplug = RamRegion.allocate(sys, null, "dimm0", MIB);
+        system.addSubregion(0x40000000L, hotplug);
+        RamBlock block = hotplug.ramBlock();
+        DmaMapping inFlight = as.map(0x40000000L, 4096, true, MemTxAttrs.UNSPECIFIED);
+
+        system.delSubregion(hotplug);       // unplug: no longer in the memory map...
+        hotplug.destroy();                  // ...and its creator lets go
+        boolean stillMapped = !block.isReleased();   // true: the DMA mapping holds the block
+        inFlight.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1);  // safe: memory still mapped
+        inFlight.unmap(1);                  // last user gone: the block is unmapped now
+        boolean released = block.isReleased();       // true
+        // block.segment().get(...) would now throw IllegalStateException, never touch unmapped memory
+        // end::release[]
+        assertTrue(stillMapped);
+        assertTrue(released);
+        assertTrue(hotplug.isFinalized());
+    }
+
+    @Test
+    void sigbus(@TempDir Path dir) throws IOException {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        Path file = dir.resolve("ram.img");
+        // tag::sigbus[]
+        RamBlock disk = RamBlock.builder("ram.img", 1 * MIB).file(file).shared(true).build();
+        system.addSubregion(0, new RamRegion(sys, null, "ram.img", disk, false, false));
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.truncate(0);                 // someone else shrinks the file under the mapping
+        }
+        MemTxResultHolder res = new MemTxResultHolder();
+        int v = as.ldlLe(0x8000, MemTxAttrs.UNSPECIFIED, res);   // SIGBUS, caught: 0 and ERROR
+        System.out.println(MemTxResult.toString(res.get()) + " " + disk.isBroken()); // ERROR true
+        System.out.println(disk.brokenReason());
+        // end::sigbus[]
+        assertEquals(0, v);
+        assertEquals(MemTxResult.ERROR, res.get());
+        assertTrue(disk.isBroken());
+        assertNotNull(disk.brokenReason());
+        disk.close();
+    }
+
+    @Test
+    void snapshots(@TempDir Path dir) {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 4 * MIB);
+        system.addSubregion(0, ram);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::snapshot[]
+        List<SnapshotBlock> blocks = List.of(new SnapshotBlock("ram", ram.ramBlock().segment(), 4096));
+        DirtyMemory dirty = sys.dirtyMemory();
+        long base = ram.ramBlock().offset();
+        as.stlLe(0x1000, 1);
+        sys.globalDirtyLogStart();              // MIGRATION client on: writes are logged from here
+        dirty.snapshotAndClearDirty(base, ram.size(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        long fullId = SnapshotWriter.write(dir.resolve("full.gms"), blocks, ProgressListener.NONE);
+
+        as.stlLe(0x3000, 2);                    // one page changes after the full snapshot
+        DirtyBitmapSnapshot changed = dirty.snapshotAndClearDirty(base, ram.size(),
+                DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        DirtyPages pages = from -> {
+            long next = changed.nextDirtyPage(base + from * 4096);
+            return next < 0 ? -1 : (next - base) / 4096;
+        };
+        SnapshotWriter.writeIncremental(dir.resolve("inc1.gms"), fullId, blocks, Map.of("ram", pages),
+                ProgressListener.NONE);         // holds page 3 only
+        sys.globalDirtyLogStop();
+
+        // eager restore into fresh RAM: the full file, then the increment on top
+        RamBlock fresh = RamBlock.anonymous("ram", 4 * MIB);
+        try (SnapshotFile full = SnapshotFile.open(dir.resolve("full.gms"));
+             SnapshotFile inc = SnapshotFile.open(dir.resolve("inc1.gms"))) {
+            SnapshotChain chain = new SnapshotChain(List.of(full, inc));
+            SnapshotRestorer.restore(chain, List.of(new SnapshotBlock("ram", fresh.segment(), 4096)),
+                    true, ProgressListener.NONE);     // true: check every page's CRC32C
+        }
+        int p1 = fresh.ldlHe(0x1000);            // 1
+        int p3 = fresh.ldlHe(0x3000);            // 2
+        // end::snapshot[]
+        assertEquals(1, p1);
+        assertEquals(2, p3);
+        try (SnapshotFile inc = SnapshotFile.open(dir.resolve("inc1.gms"))) {
+            assertTrue(inc.incremental());
+            assertEquals(fullId, inc.baseId());
+        }
+        fresh.close();
+    }
+
+    @Test
+    void lazyRestore(@TempDir Path dir) throws InterruptedException {
+        RamBlock saved = RamBlock.anonymous("ram", 4 * MIB);
+        saved.stlHe(0x2000, 0x5a5a);
+        SnapshotWriter.write(dir.resolve("full.gms"),
+                List.of(new SnapshotBlock("ram", saved.segment(), 4096)), ProgressListener.NONE);
+        saved.close();
+        // tag::lazy[]
+        RamBlock ram = RamBlock.anonymous("ram", 4 * MIB);
+        try (SnapshotFile full = SnapshotFile.open(dir.resolve("full.gms"));
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(full),
+                     List.of(new SnapshotBlock("ram", ram.segment(), 4096)), LazyRestore.Options.DEFAULT)) {
+            // the guest can run now; a first touch waits in the kernel until the page server copies it
+            int v = ram.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x2000);   // 0x5a5a
+            boolean done = restore.awaitComplete(Duration.ofSeconds(30));        // prefetch finishes the rest
+            System.out.println(Integer.toHexString(v) + " " + restore.state() + " " + restore.metrics());
+            // end::lazy[]
+            assertEquals(0x5a5a, v);
+            assertTrue(done);
+            assertEquals(LazyRestore.State.COMPLETE, restore.state());
+        }
+        ram.close();
+    }
+
+    /** Every tagged example above appears verbatim (re-indented) in docs/guide.md. */
+    @Test
+    void guideShowsTheseExamples() throws IOException {
+        Path self = Path.of("src/test/java/dev/guestmem/docs/GuideExamplesTest.java");
+        Path helper = Path.of("src/test/java/dev/guestmem/docs/GuideSoftTlb.java");
+        String guide = Files.readString(Path.of("../docs/guide.md"));
+        int found = 0;
+        for (Path p : List.of(self, helper)) {
+            Matcher m = Pattern.compile("(?s)// tag::([a-z-]+)\\[\\]\\n(.*?)\\n\\s*// end::\\1\\[\\]")
+                    .matcher(Files.readString(p));
+            while (m.find()) {
+                String body = dedent(m.group(2));
+                assertTrue(guide.contains(body), "docs/guide.md lacks example '" + m.group(1) + "':\n" + body);
+                found++;
+            }
+        }
+        assertTrue(found >= 15, "found " + found + " tagged examples");
+    }
+
+    private static String dedent(String block) {
+        List<String> lines = block.lines().toList();
+        int indent = lines.stream().filter(l -> !l.isBlank())
+                .mapToInt(l -> l.length() - l.stripLeading().length()).min().orElse(0);
+        StringBuilder sb = new StringBuilder();
+        for (String l : lines) {
+            sb.append(l.isBlank() ? "" : l.substring(indent)).append('\n');
+        }
+        return sb.toString();
+    }
+}
