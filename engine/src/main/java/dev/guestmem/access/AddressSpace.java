@@ -55,6 +55,8 @@ public final class AddressSpace {
     private static final VarHandle CURRENT_MAP;
     private static final VarHandle DISPATCH;
     private static final VarHandle GENERATION;
+    private static final VarHandle FAST;
+    private static final boolean HOST_BIG = FlatViewAccess.HOST_BIG;
     private static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
     private static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
     private static final ValueLayout.OfShort U16_NE = ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -71,6 +73,7 @@ public final class AddressSpace {
             CURRENT_MAP = l.findVarHandle(AddressSpace.class, "currentMap", FlatView.class);
             DISPATCH = l.findVarHandle(AddressSpace.class, "currentDispatch", AddressSpaceDispatch.class);
             GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
+            FAST = l.findVarHandle(AddressSpace.class, "fastSection", PhysSection.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -85,6 +88,8 @@ public final class AddressSpace {
     private AddressSpaceDispatch currentDispatch;
     @SuppressWarnings("unused") // accessed through GENERATION
     private long generation;
+    @SuppressWarnings("unused") // accessed through FAST
+    private PhysSection fastSection;
     private volatile DirtyMemory dirtyMemory;
     final AtomicLong bounceBufferSize = new AtomicLong();
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
@@ -106,6 +111,7 @@ public final class AddressSpace {
         FlatView empty = system.emptyView();
         CURRENT_MAP.setRelease(this, empty);
         DISPATCH.setRelease(this, empty.dispatch());
+        FAST.setRelease(this, empty.dispatch().unassignedSection());
     }
 
     /** @return the owning system */
@@ -153,8 +159,45 @@ public final class AddressSpace {
     public void publish(FlatView view) {
         Objects.requireNonNull(view, "view");
         CURRENT_MAP.setRelease(this, view);
-        DISPATCH.setRelease(this, view.dispatch());
+        // Volatile (not release) stores: the Dekker pairing with cacheFastSection needs store-load
+        // order on both sides, so a refill racing with this publication never outlives it.
+        DISPATCH.setVolatile(this, view.dispatch());
+        FAST.setVolatile(this, view.dispatch().unassignedSection());
         GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
+    }
+
+    /**
+     * The fast RAM section: the last directly accessible RAM section an access of this space
+     * resolved (a per-space copy of the dispatch table's MRU, one load closer to the data). Starts,
+     * and is reset by every {@link #publish}, as the unassigned section, which no access takes
+     * directly.
+     *
+     * @return the section (acquire; never null)
+     * @implNote Hot path (P1, P2, P8): one acquire load (a plain load on x86) of an immutable object
+     *     whose final fields give start, size, flags, segment and segment offset.
+     */
+    PhysSection fastSection() {
+        return (PhysSection) FAST.getAcquire(this);
+    }
+
+    /**
+     * Makes {@code s}, found in {@code d}, the fast section. Called by the slow path after a lookup.
+     * A refill racing with {@link #publish} must not leave a section of the old table cached: the
+     * refill stores the section and then re-reads the dispatch table, the publisher stores the table
+     * and then resets the section, all volatile, so one of the two sees the other and the stale
+     * section is taken back (compare-and-set, so a newer refill is left alone).
+     *
+     * @param d the table {@code s} was looked up in
+     * @param s a directly readable RAM section of {@code d}
+     */
+    void cacheFastSection(AddressSpaceDispatch d, PhysSection s) {
+        if (FAST.getOpaque(this) == s) {
+            return;
+        }
+        FAST.setVolatile(this, s);
+        if (DISPATCH.getVolatile(this) != d) {
+            FAST.compareAndSet(this, s, d.unassignedSection());
+        }
     }
 
     /**
@@ -451,9 +494,11 @@ public final class AddressSpace {
     }
 
     // ------------------------------------------------------------------ ld/st (memory_ldst.c.inc)
+    // Each variant is one call into LdSt's shared per-width implementation with a static final
+    // layout, so C2 inlines it with the byte order constant-folded (hot path: P1, P2, P8).
 
     /**
-     * Loads 1 byte  ({@code address_space_ldub}), attributes unspecified, result discarded.
+     * Loads 1 byte ({@code address_space_ldub}), attributes unspecified, result discarded.
      *
      * @param addr guest address (unsigned)
      * @return the value (zero-extended), 0 on error
@@ -463,41 +508,23 @@ public final class AddressSpace {
     }
 
     /**
-     * Loads 1 byte  ({@code address_space_ldub}).
+     * Loads 1 byte ({@code address_space_ldub}).
      *
      * @param addr guest address (unsigned)
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value (zero-extended), 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 1-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int ldub(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 0) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = Byte.toUnsignedInt(s.segment().get(ValueLayout.JAVA_BYTE, so));
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 1, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 1, false, attrs, result);
+        return LdSt.ld8(this, addr, attrs, result);
     }
 
     /**
-     * Stores 1 byte  ({@code address_space_stb}), attributes unspecified.
+     * Stores 1 byte ({@code address_space_stb}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 8 bits used)
+     * @param val low 8 bits used
      * @return a {@link MemTxResult}
      */
     public int stb(long addr, int val) {
@@ -505,32 +532,17 @@ public final class AddressSpace {
     }
 
     /**
-     * Stores 1 byte  ({@code address_space_stb}).
+     * Stores 1 byte ({@code address_space_stb}).
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 8 bits used)
+     * @param val low 8 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stb(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 0) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(ValueLayout.JAVA_BYTE, so, (byte) val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 1, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 1, false, val & 0xFFL, attrs);
+        return LdSt.st8(this, addr, val, attrs);
     }
 
     /**
@@ -550,35 +562,17 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value (zero-extended), 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int lduw(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = Short.toUnsignedInt(s.segment().get(U16_NE, so));
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 2, FlatViewAccess.HOST_BIG, attrs, result);
+        return LdSt.ld16(this, addr, U16_NE, HOST_BIG, attrs, result);
     }
 
     /**
      * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @return a {@link MemTxResult}
      */
     public int stw(long addr, int val) {
@@ -589,29 +583,14 @@ public final class AddressSpace {
      * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}).
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stw(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U16_NE, so, (short) val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 2, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 2, FlatViewAccess.HOST_BIG, val & 0xFFFFL, attrs);
+        return LdSt.st16(this, addr, val, U16_NE, HOST_BIG, attrs);
     }
 
     /**
@@ -631,35 +610,17 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value (zero-extended), 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int lduwLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = Short.toUnsignedInt(s.segment().get(U16_LE, so));
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 2, false, attrs, result);
+        return LdSt.ld16(this, addr, U16_LE, false, attrs, result);
     }
 
     /**
      * Stores 2 bytes little-endian ({@code address_space_stw_le}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @return a {@link MemTxResult}
      */
     public int stwLe(long addr, int val) {
@@ -670,29 +631,14 @@ public final class AddressSpace {
      * Stores 2 bytes little-endian ({@code address_space_stw_le}).
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stwLe(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U16_LE, so, (short) val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 2, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 2, false, val & 0xFFFFL, attrs);
+        return LdSt.st16(this, addr, val, U16_LE, false, attrs);
     }
 
     /**
@@ -712,35 +658,17 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value (zero-extended), 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 2-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int lduwBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = Short.toUnsignedInt(s.segment().get(U16_BE, so));
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 2, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 2, true, attrs, result);
+        return LdSt.ld16(this, addr, U16_BE, true, attrs, result);
     }
 
     /**
      * Stores 2 bytes big-endian ({@code address_space_stw_be}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @return a {@link MemTxResult}
      */
     public int stwBe(long addr, int val) {
@@ -751,29 +679,14 @@ public final class AddressSpace {
      * Stores 2 bytes big-endian ({@code address_space_stw_be}).
      *
      * @param addr guest address (unsigned)
-     * @param val the value (low 16 bits used)
+     * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stwBe(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 1) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U16_BE, so, (short) val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 2, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 2, true, val & 0xFFFFL, attrs);
+        return LdSt.st16(this, addr, val, U16_BE, true, attrs);
     }
 
     /**
@@ -793,28 +706,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int ldl(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = s.segment().get(U32_NE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 4, FlatViewAccess.HOST_BIG, attrs, result);
+        return LdSt.ld32(this, addr, U32_NE, HOST_BIG, attrs, result);
     }
 
     /**
@@ -835,26 +730,11 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stl(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U32_NE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 4, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 4, FlatViewAccess.HOST_BIG, Integer.toUnsignedLong(val), attrs);
+        return LdSt.st32(this, addr, val, U32_NE, HOST_BIG, attrs);
     }
 
     /**
@@ -874,28 +754,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int ldlLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = s.segment().get(U32_LE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 4, false, attrs, result);
+        return LdSt.ld32(this, addr, U32_LE, false, attrs, result);
     }
 
     /**
@@ -916,26 +778,11 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stlLe(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U32_LE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 4, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 4, false, Integer.toUnsignedLong(val), attrs);
+        return LdSt.st32(this, addr, val, U32_LE, false, attrs);
     }
 
     /**
@@ -955,28 +802,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 4-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public int ldlBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    int v = s.segment().get(U32_BE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return (int) FlatViewAccess.loadFault(s, so, 4, e, result);
-                }
-            }
-        }
-        return (int) FlatViewAccess.load(this, addr, 4, true, attrs, result);
+        return LdSt.ld32(this, addr, U32_BE, true, attrs, result);
     }
 
     /**
@@ -997,26 +826,11 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stlBe(long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 3) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U32_BE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 4, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 4, true, Integer.toUnsignedLong(val), attrs);
+        return LdSt.st32(this, addr, val, U32_BE, true, attrs);
     }
 
     /**
@@ -1036,28 +850,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public long ldq(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    long v = s.segment().get(U64_NE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.loadFault(s, so, 8, e, result);
-                }
-            }
-        }
-        return FlatViewAccess.load(this, addr, 8, FlatViewAccess.HOST_BIG, attrs, result);
+        return LdSt.ld64(this, addr, U64_NE, HOST_BIG, attrs, result);
     }
 
     /**
@@ -1078,26 +874,11 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stq(long addr, long val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U64_NE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 8, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 8, FlatViewAccess.HOST_BIG, val, attrs);
+        return LdSt.st64(this, addr, val, U64_NE, HOST_BIG, attrs);
     }
 
     /**
@@ -1117,28 +898,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public long ldqLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    long v = s.segment().get(U64_LE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.loadFault(s, so, 8, e, result);
-                }
-            }
-        }
-        return FlatViewAccess.load(this, addr, 8, false, attrs, result);
+        return LdSt.ld64(this, addr, U64_LE, false, attrs, result);
     }
 
     /**
@@ -1159,26 +922,11 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stqLe(long addr, long val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U64_LE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 8, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 8, false, val, attrs);
+        return LdSt.st64(this, addr, val, U64_LE, false, attrs);
     }
 
     /**
@@ -1198,28 +946,10 @@ public final class AddressSpace {
      * @param attrs transaction attributes
      * @param result receives the {@link MemTxResult}, or null
      * @return the value, 0 on error
-     * @implNote Hot path (P1): allocation-free, lock-free; one acquire load of the dispatch table, an
-     *     opaque load of its MRU section and one 8-byte segment load when the MRU covers the access.
+     * @implNote Hot path (P1): allocation-free, lock-free; see {@link #fastSection()}.
      */
     public long ldqBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    long v = s.segment().get(U64_BE, so);
-                    if (result != null) {
-                        result.set(MemTxResult.OK);
-                    }
-                    return v;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.loadFault(s, so, 8, e, result);
-                }
-            }
-        }
-        return FlatViewAccess.load(this, addr, 8, true, attrs, result);
+        return LdSt.ld64(this, addr, U64_BE, true, attrs, result);
     }
 
     /**
@@ -1240,28 +970,12 @@ public final class AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1): allocation-free, lock-free; direct when the MRU section is writable
-     *     RAM without dirty logging, else the slow path (which marks dirty pages).
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     public int stqBe(long addr, long val, MemTxAttrs attrs) {
-        PhysSection s = dispatch().mru();
-        if (s != null) {
-            long off = addr - s.start();
-            if ((s.flags() & (PhysSection.DIRECT_WRITE | PhysSection.DIRTY_LOGGING | PhysSection.FAULT_PRONE))
-                    == PhysSection.DIRECT_WRITE
-                    && off >= 0 && off <= s.sizeMinusOne() - 7) {
-                long so = s.segmentOffset() + off;
-                try {
-                    s.segment().set(U64_BE, so, val);
-                    return MemTxResult.OK;
-                } catch (IllegalStateException | InternalError e) {
-                    return FlatViewAccess.ramFault(s, so, 8, e);
-                }
-            }
-        }
-        return FlatViewAccess.store(this, addr, 8, true, val, attrs);
+        return LdSt.st64(this, addr, val, U64_BE, true, attrs);
     }
-
 
     @Override
     public String toString() {

@@ -1,6 +1,7 @@
 package dev.guestmem.access;
 
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
@@ -146,7 +147,11 @@ final class FlatViewAccess {
             }
             return 0;
         }
-        PhysSection s = as.dispatch().lookupRegion(addr, true);
+        AddressSpaceDispatch d = as.dispatch();
+        PhysSection s = d.lookupRegion(addr, true);
+        if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
+            as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
+        }
         if ((s.flags() & PhysSection.IOMMU) == 0) {
             // No IOMMU: translate_internal inline, no scratch objects (P4).
             long off = addr - s.start();
@@ -198,7 +203,11 @@ final class FlatViewAccess {
         if (Long.compareUnsigned(addr, -size) > 0) {
             return MemTxResult.DECODE_ERROR;
         }
-        PhysSection s = as.dispatch().lookupRegion(addr, true);
+        AddressSpaceDispatch d = as.dispatch();
+        PhysSection s = d.lookupRegion(addr, true);
+        if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
+            as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
+        }
         if ((s.flags() & PhysSection.IOMMU) == 0) {
             long off = addr - s.start();
             long xlat = off + s.offsetWithinRegion();

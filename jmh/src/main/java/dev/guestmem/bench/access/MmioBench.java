@@ -24,6 +24,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * re-entrancy guard of the owning device, the callback, endianness) against calling the same
  * callback object directly, over 16 registers of a device mapped at 0xFEB00000 beside RAM.
  *
+ * <p>Both arms poll a volatile exit-request flag before each access and read the callback (or the
+ * address space) from a field, as an emulator's CPU loop does (see {@code LoadStoreBench}).
+ *
  * <p><b>Thread safety.</b> JMH state, one thread.
  */
 @State(Scope.Thread)
@@ -40,6 +43,8 @@ public class MmioBench {
     private MemoryRegionOps.Read read;
     private AddressSpace as;
     private long[] offsets;
+    /** The CPU loop's exit request; never set, read once per guest access (see LoadStoreBench). */
+    private volatile boolean exitRequest;
 
     /** Creates the state (JMH). */
     public MmioBench() {
@@ -73,11 +78,13 @@ public class MmioBench {
     @Benchmark
     @OperationsPerInvocation(OPS)
     public long direct() {
-        MemoryRegionOps.Read f = read;
         long[] o = offsets;
         long sum = 0;
         for (int i = 0; i < o.length; i++) {
-            sum += f.read(o[i], 4);
+            if (exitRequest) {
+                break;
+            }
+            sum += read.read(o[i], 4);
         }
         return sum;
     }
@@ -90,11 +97,13 @@ public class MmioBench {
     @Benchmark
     @OperationsPerInvocation(OPS)
     public long dispatch() {
-        AddressSpace a = as;
         long[] o = offsets;
         long sum = 0;
         for (int i = 0; i < o.length; i++) {
-            sum += a.ldlLe(BASE + o[i]);
+            if (exitRequest) {
+                break;
+            }
+            sum += as.ldlLe(BASE + o[i]);
         }
         return sum;
     }
