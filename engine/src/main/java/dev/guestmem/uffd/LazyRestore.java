@@ -34,11 +34,19 @@ import java.util.stream.Collectors;
  * object keeps its own reference to the userfaultfd for as long as the restore is open. If the
  * page source fails, the server poisons every missing page (UFFDIO_POISON, Linux 6.6+): waiting and
  * later accesses get SIGBUS, reported by the JVM as an {@code InternalError} at the access, and
- * {@link #awaitComplete} throws with the reason. If the server process itself dies, a watchdog thread
- * here sees its socket close and poisons the missing pages through this process's reference. That
- * watchdog is a Java thread, so it can itself be held by a safepoint that waits for a stuck
- * faulting thread (the hazard above): it works when no GC is requested in the meantime; see
- * {@code docs} and the report for the residual risk.
+ * {@link #awaitComplete} throws with the reason.
+ *
+ * <p>If the server process itself dies (SIGKILL, crash, OOM kill), the first line is the
+ * <em>guardian</em> process ({@link GuardianMain}) started with the server: it holds a duplicate of
+ * the userfaultfd and one end of a socket pair whose other end only the server holds, so the
+ * server's death is an EOF there, whatever killed it; it then poisons every missing page and exits.
+ * No Java thread of this JVM takes part, so a safepoint that waits for a thread stuck on a fault
+ * cannot stop it: the poison wakes that thread with SIGBUS, the safepoint completes. The second
+ * line is a watchdog thread here that sees the server's socket close, poisons too (EEXIST on what
+ * the guardian already did), marks the restore {@link State#BROKEN} and records the reason. If the
+ * guardian dies first, {@link #guardianLost()} says so (also on stderr) and only the watchdog is
+ * left, which a pending safepoint can hold (the hazard again): a restore that has lost its
+ * guardian should be finished or closed, not left to run.
  *
  * <p>Thread safety: any thread may access the restored memory at any time; the methods of this
  * class may be called from any thread.
@@ -80,6 +88,12 @@ public final class LazyRestore implements AutoCloseable {
     private volatile FaultMetrics lastMetrics = FaultMetrics.NONE;
     private volatile boolean closing;
     private final Thread watchdog;
+    private final Wire guard;
+    private final CountDownLatch armed = new CountDownLatch(1);
+    private final CountDownLatch guardianEnded = new CountDownLatch(1);
+    private volatile String guardianReport;
+    private volatile String guardianLost;
+    private final Thread guardianWatcher;
 
     private LazyRestore(PageServerProcess server, boolean ownsServer, List<SnapshotBlock> targets, String sourceLine, Options options) {
         this.server = server;
@@ -107,16 +121,38 @@ public final class LazyRestore implements AutoCloseable {
             cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
             cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
             cfg.append("go\n");
-            LinuxCalls.sendWithFds(server.socket(), cfg.toString().getBytes(StandardCharsets.UTF_8), uffd.fd);
+            StringBuilder arm = new StringBuilder();
+            for (SnapshotBlock t : this.targets) {
+                arm.append("range\t").append(t.segment().address()).append('\t').append(t.usedLength()).append('\t')
+                        .append(t.pageSize()).append('\n');
+            }
+            arm.append("arm\n");
+            // The liveness pair: one end to the server, one to the guardian, none kept here, so the
+            // guardian's end reads EOF exactly when the server process is gone (any death, SIGKILL
+            // included). The guardian is armed first, so no fault is served unguarded.
+            int[] liveness = LinuxCalls.socketpair();
+            try {
+                LinuxCalls.sendWithFds(server.guardianSocket(), arm.toString().getBytes(StandardCharsets.UTF_8), uffd.fd, liveness[1]);
+                LinuxCalls.sendWithFds(server.socket(), cfg.toString().getBytes(StandardCharsets.UTF_8), uffd.fd, liveness[0]);
+            } finally {
+                LinuxCalls.close(liveness[0]);
+                LinuxCalls.close(liveness[1]);
+            }
         } catch (RuntimeException e) {
             uffd.close();
             throw e;
         }
         this.ctl = new Wire(server.socket());
+        this.guard = new Wire(server.guardianSocket());
         this.watchdog = Thread.ofPlatform().daemon().name("guestmem-uffd-watchdog-" + server.pid()).start(this::watch);
+        this.guardianWatcher = Thread.ofPlatform().daemon().name("guestmem-uffd-guardian-" + server.guardian().pid())
+                .start(this::watchGuardian);
         try {
             if (!ready.await(60, TimeUnit.SECONDS)) {
                 throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
+            }
+            if (state != State.BROKEN && !armed.await(60, TimeUnit.SECONDS)) {
+                throw new LazyRestoreException("guardian " + server.guardian().pid() + " did not answer within 60 s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -239,10 +275,62 @@ public final class LazyRestore implements AutoCloseable {
         } catch (InterruptedException e) {
             code = "unknown";
         }
-        failure = failure + " (" + code + "); " + poisoned + " missing pages poisoned";
+        try {
+            guardianEnded.await(2, TimeUnit.SECONDS); // its report, if it acted first
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        String g = guardianReport != null ? "guardian " + guardianReport
+                : guardianLost != null ? "no guardian (" + guardianLost + ")" : "guardian: no report";
+        failure = failure + " (" + code + "); " + g + "; watchdog poisoned " + poisoned + " more";
         ready.countDown();
         finished.countDown();
         replies.offer("eof");
+    }
+
+    private void watchGuardian() {
+        try {
+            for (String line = guard.readLine(); line != null; line = guard.readLine()) {
+                if (Boolean.getBoolean("guestmem.uffd.debug")) {
+                    System.err.println("uffd guardian watcher <- " + line + " at " + System.currentTimeMillis());
+                }
+                if (line.equals("armed")) {
+                    armed.countDown();
+                } else if (line.startsWith("poisoned ")) {
+                    guardianReport = "poisoned " + line.substring(9) + " missing pages";
+                } else if (line.startsWith("error ")) {
+                    guardianLost = "guardian refused the restore: " + line.substring(6);
+                }
+            }
+        } catch (RuntimeException e) {
+            // its socket failed: the same as its end
+        }
+        if (!closing && guardianReport == null && state == State.RESTORING) {
+            // Still restoring and no guardian: a server death from now on is caught only by the
+            // watchdog thread of this JVM, which a pending safepoint can hold (hazard 1).
+            String code;
+            try {
+                Process g = server.guardian();
+                code = g.waitFor(2, TimeUnit.SECONDS) ? "exit code " + g.exitValue() : "still running";
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                code = "unknown";
+            }
+            guardianLost = "guardian process " + server.guardian().pid() + " ended (" + code
+                    + ") while the restore was running; only this JVM's watchdog now covers a page-server death";
+            System.err.println("guestmem: " + guardianLost);
+        }
+        armed.countDown();
+        guardianEnded.countDown();
+    }
+
+    /**
+     * Tells whether the guardian process still covers a page-server death.
+     *
+     * @return null while it does (or after it acted), else why not
+     */
+    public String guardianLost() {
+        return guardianLost;
     }
 
     /** @return where the restore stands */
@@ -319,6 +407,11 @@ public final class LazyRestore implements AutoCloseable {
                 uffd.unregister(t.segment().address(), t.usedLength());
             }
             try {
+                guard.sendLine("disarm"); // before the server quits, so the guardian reads it first
+            } catch (NativeCallException e) {
+                // already gone
+            }
+            try {
                 ctl.sendLine("quit");
             } catch (NativeCallException e) {
                 // already gone
@@ -327,6 +420,7 @@ public final class LazyRestore implements AutoCloseable {
         }
         try {
             watchdog.join(5000);
+            guardianWatcher.join(5000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

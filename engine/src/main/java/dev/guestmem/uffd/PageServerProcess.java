@@ -13,9 +13,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A page-server process ({@link PageServerMain}) started from this JVM's own java binary and class
- * or module path, connected to this process by a Unix socket. Start it before the restore (JVM
- * start-up takes a few hundred milliseconds) and hand it to {@link LazyRestore#start}.
+ * A page-server process ({@link PageServerMain}) and its guardian process ({@link GuardianMain}),
+ * started together from this JVM's own java binary and class or module path, each connected to
+ * this process by a Unix socket. Start it before the restore (JVM start-up takes a few hundred
+ * milliseconds; the two JVMs start in parallel) and hand it to {@link LazyRestore#start}: that is
+ * the warm start, and the restore's latency then counts only the server's setup of the source.
  *
  * <p>Thread safety: start and close from one thread; the socket belongs to the restore it is given to.
  */
@@ -23,73 +25,108 @@ public final class PageServerProcess implements AutoCloseable {
     private static final AtomicLong COUNTER = new AtomicLong();
     private final Process process;
     private final int socket;
+    private final Process guardian;
+    private final int guardianSocket;
 
-    private PageServerProcess(Process process, int socket) {
+    private PageServerProcess(Process process, int socket, Process guardian, int guardianSocket) {
         this.process = process;
         this.socket = socket;
+        this.guardian = guardian;
+        this.guardianSocket = guardianSocket;
     }
 
     /**
-     * Starts a page server and waits until it has connected.
+     * Starts a page server and its guardian ({@link GuardianMain}), both at once, and waits until
+     * both have connected.
      *
      * @param extraJvmOptions options for the server's JVM (heap size, GC), may be empty
      * @return the running server
-     * @throws LazyRestoreException if it cannot be started or does not connect within 60 seconds
+     * @throws LazyRestoreException if either cannot be started or does not connect within 60 seconds
      */
     public static PageServerProcess start(List<String> extraJvmOptions) {
-        String name = "@guestmem-uffd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet() + "-" + System.nanoTime();
-        int listen = LinuxCalls.unixListen(name);
+        String base = "@guestmem-uffd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet() + "-" + System.nanoTime();
+        int listen = LinuxCalls.unixListen(base);
+        int guardListen = -1;
         Process p = null;
+        Process g = null;
+        int sock = -1;
         try {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.add("-Xmx256m");
-            cmd.add("-XX:+UseSerialGC");
-            cmd.addAll(extraJvmOptions);
-            if (Boolean.getBoolean("guestmem.uffd.debug")) {
-                cmd.add("-Dguestmem.uffd.debug=true");
-            }
-            String modulePath = System.getProperty("jdk.module.path");
-            if (PageServerMain.class.getModule().isNamed() && modulePath != null) {
-                cmd.add("--enable-native-access=dev.guestmem.linux,dev.guestmem.engine");
-                cmd.add("-p");
-                cmd.add(modulePath);
-                cmd.add("-m");
-                cmd.add("dev.guestmem.engine/" + PageServerMain.class.getName());
-            } else {
-                cmd.add("--enable-native-access=ALL-UNNAMED");
-                cmd.add("-cp");
-                cmd.add(System.getProperty("java.class.path"));
-                cmd.add(PageServerMain.class.getName());
-            }
-            cmd.add(name);
-            p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment pfd = pollfd.allocate(arena);
-                pollfd.fd(pfd, listen);
-                pollfd.events(pfd, (short) Linux.POLLIN());
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                while (LinuxCalls.poll(pfd, 1, 100) == 0) {
-                    if (!p.isAlive()) {
-                        throw new LazyRestoreException("page server process exited with code " + p.exitValue() + " before connecting");
-                    }
-                    if (System.nanoTime() > deadline) {
-                        throw new LazyRestoreException("page server process did not connect within 60 s");
-                    }
-                }
-            }
-            return new PageServerProcess(p, LinuxCalls.unixAccept(listen));
+            guardListen = LinuxCalls.unixListen(base + "-guardian");
+            List<String> serverOpts = new ArrayList<>(List.of("-Xmx256m", "-XX:+UseSerialGC", "-Xshare:auto"));
+            serverOpts.addAll(extraJvmOptions);
+            p = launch(serverOpts, PageServerMain.class, base);
+            // the guardian only waits and, once, poisons: a small heap and C1 start it fastest
+            g = launch(List.of("-Xmx32m", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData"),
+                    GuardianMain.class, base + "-guardian");
+            sock = accept(listen, p, "page server");
+            int guard = accept(guardListen, g, "guardian");
+            return new PageServerProcess(p, sock, g, guard);
         } catch (IOException e) {
+            destroy(p, g);
             throw new LazyRestoreException("cannot start the page server process: " + e, e);
         } catch (RuntimeException e) {
-            if (p != null) {
-                p.destroyForcibly();
+            destroy(p, g);
+            if (sock >= 0) {
+                LinuxCalls.close(sock);
             }
             throw e;
         } finally {
             LinuxCalls.close(listen);
+            if (guardListen >= 0) {
+                LinuxCalls.close(guardListen);
+            }
         }
+    }
+
+    private static void destroy(Process... ps) {
+        for (Process x : ps) {
+            if (x != null) {
+                x.destroyForcibly();
+            }
+        }
+    }
+
+    private static Process launch(List<String> jvmOptions, Class<?> main, String socketName) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        if (Boolean.getBoolean("guestmem.uffd.debug")) {
+            cmd.add("-Dguestmem.uffd.debug=true");
+        }
+        String modulePath = System.getProperty("jdk.module.path");
+        if (main.getModule().isNamed() && modulePath != null) {
+            cmd.add("--enable-native-access=dev.guestmem.linux,dev.guestmem.engine");
+            cmd.add("-p");
+            cmd.add(modulePath);
+            cmd.add("-m");
+            cmd.add("dev.guestmem.engine/" + main.getName());
+        } else {
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(main.getName());
+        }
+        cmd.add(socketName);
+        return new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    private static int accept(int listen, Process p, String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pfd = pollfd.allocate(arena);
+            pollfd.fd(pfd, listen);
+            pollfd.events(pfd, (short) Linux.POLLIN());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (LinuxCalls.poll(pfd, 1, 100) == 0) {
+                if (!p.isAlive()) {
+                    throw new LazyRestoreException(what + " process exited with code " + p.exitValue() + " before connecting");
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new LazyRestoreException(what + " process did not connect within 60 s");
+                }
+            }
+        }
+        return LinuxCalls.unixAccept(listen);
     }
 
     /** @return the server's process */
@@ -106,17 +143,36 @@ public final class PageServerProcess implements AutoCloseable {
         return socket;
     }
 
-    /** Stops the server (if still running) and waits up to 5 seconds for it to exit. */
+    /** @return the guardian's process ({@link GuardianMain}) */
+    public Process guardian() {
+        return guardian;
+    }
+
+    int guardianSocket() {
+        return guardianSocket;
+    }
+
+    /**
+     * Stops the server and its guardian (if still running) and waits up to 5 seconds for each to
+     * exit. The guardian is stopped first, by hanging up on it, so it does not take the server's
+     * exit for a death; close the restore using this server before.
+     */
     @Override
     public void close() {
-        process.destroy();
+        LinuxCalls.close(guardianSocket);
+        stop(guardian);
+        stop(process);
+    }
+
+    private static void stop(Process p) {
+        p.destroy();
         try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
+            if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            process.destroyForcibly();
+            p.destroyForcibly();
         }
     }
 }

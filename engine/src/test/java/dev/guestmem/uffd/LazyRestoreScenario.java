@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * A guest JVM for {@link LazyRestoreTest}: runs one lazy-restore scenario and prints
  * {@code RESULT key=value...}. It runs in its own process so the test can bound it with a timeout
  * even if the whole JVM deadlocks at a safepoint (which a JUnit timeout could not do).
- * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-source}.
+ * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-source},
+ * {@code kill-server-gc}, {@code kill-guardian-then-server}.
  */
 public final class LazyRestoreScenario {
     static final long PAGE = 4096;
@@ -44,6 +45,8 @@ public final class LazyRestoreScenario {
                 case "storm" -> storm(dir, Long.parseLong(args[1]) << 20, args[2].equals("1"), Integer.parseInt(args[3]));
                 case "kill-server" -> killServer(dir);
                 case "kill-source" -> killSource(dir);
+                case "kill-server-gc" -> killServerUnderGc(dir);
+                case "kill-guardian-then-server" -> killGuardianThenServer(dir);
                 default -> throw new IllegalArgumentException(args[0]);
             }
         } finally {
@@ -205,6 +208,99 @@ public final class LazyRestoreScenario {
             String already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " after=" + after
                     + " already=" + (already.equals(before) ? "ok" : already) + " state=" + restore.state());
+            System.out.println("FAILURE " + restore.failure());
+        }
+    }
+
+    /**
+     * Hazard 1 with a dead server: a thread waits on a fault, another runs System.gc() in a loop
+     * (so a safepoint is pending and every other Java thread here, the watchdog included, stops at
+     * it), and the server is SIGKILLed by a process started beforehand (this JVM's own threads
+     * cannot be relied on to do it once the safepoint is pending).
+     */
+    private static void killServerUnderGc(Path dir) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 11);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong gcs = new AtomicLong();
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(List.of("-Dguestmem.uffd.stallAfterFaults=1"));
+                LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
+                        List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, true))) {
+            String before = touch(target, 5, 10_000);
+            boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
+            Thread gc = Thread.ofPlatform().daemon().start(() -> {
+                while (!stop.get()) {
+                    System.gc();
+                    gcs.incrementAndGet();
+                }
+            });
+            // the killer runs outside this JVM: started now, it fires while the fault below waits
+            Process killer = new ProcessBuilder("sh", "-c", "sleep 1; kill -KILL " + server.pid()).inheritIO().start();
+            AtomicReference<String> waiting = new AtomicReference<>("hang");
+            AtomicLong waitedMillis = new AtomicLong(-1);
+            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                long t0 = System.nanoTime();
+                try {
+                    waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                } catch (InternalError e) {
+                    waiting.set("error=" + e.getClass().getSimpleName());
+                }
+                waitedMillis.set((System.nanoTime() - t0) / 1_000_000);
+            });
+            waiter.join(30_000);
+            killer.waitFor(10, TimeUnit.SECONDS);
+            long gcsDuring = gcs.get();
+            String after = touch(target, 100, 20_000);
+            stop.set(true);
+            gc.join(10_000);
+            try {
+                restore.awaitComplete(java.time.Duration.ofSeconds(20));
+            } catch (LazyRestoreException e) {
+                // expected: reported through failure() below
+            }
+            System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " waitedMillis="
+                    + waitedMillis.get() + " after=" + after + " gcs=" + gcsDuring + " state=" + restore.state());
+            System.out.println("FAILURE " + restore.failure());
+        }
+    }
+
+    /** The guardian is killed first (the restore reports it), then the server: the watchdog alone acts. */
+    private static void killGuardianThenServer(Path dir) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 13);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(List.of("-Dguestmem.uffd.stallAfterFaults=1"));
+                LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
+                        List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, true))) {
+            String before = touch(target, 5, 10_000);
+            boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
+            signal(server.guardian().pid(), "KILL");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (restore.guardianLost() == null && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            String lost = restore.guardianLost();
+            String stateAfterGuardian = restore.state().toString();
+            AtomicReference<String> waiting = new AtomicReference<>("hang");
+            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                } catch (InternalError e) {
+                    waiting.set("error=" + e.getClass().getSimpleName());
+                }
+            });
+            Thread.sleep(300);
+            signal(server.pid(), "KILL");
+            waiter.join(20_000);
+            String after = touch(target, 100, 20_000);
+            System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " lost=" + (lost != null) + " stateAfterGuardian="
+                    + stateAfterGuardian + " waiting=" + waiting.get() + " after=" + after + " state=" + restore.state());
+            System.out.println("LOST " + lost);
             System.out.println("FAILURE " + restore.failure());
         }
     }

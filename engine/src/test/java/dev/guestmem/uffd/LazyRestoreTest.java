@@ -111,6 +111,36 @@ class LazyRestoreTest {
         assertTrue(r.get("output").contains("FAILURE page server process"), r.get("output"));
     }
 
+    /**
+     * Hazard 1 with a dead server: SIGKILL while a thread waits on a fault and another runs
+     * System.gc() in a loop. The guardian process poisons the missing pages, so the waiting access
+     * ends with an error and the JVM goes on; no Java thread of the guest was needed.
+     */
+    @Test
+    void killedServerUnderAGcStormFailsTheWaitingAccessWithoutAJavaThread() throws Exception {
+        Map<String, String> r = run(90, "kill-server-gc");
+        assertEquals("ok", r.get("before"), r.get("output"));
+        assertEquals("error=InternalError", r.get("waiting"), r.get("output"));
+        assertEquals("error=InternalError", r.get("after"), r.get("output"));
+        assertTrue(Long.parseLong(r.get("gcs")) > 0, "the GC loop ran: " + r.get("output"));
+        assertEquals("BROKEN", r.get("state"), r.get("output"));
+        String failure = r.get("output");
+        assertTrue(failure.contains("FAILURE page server process") && failure.contains("guardian poisoned"), failure);
+    }
+
+    /** The guardian dies first: the restore says so and goes on; the server's later death is caught by the watchdog. */
+    @Test
+    void killedGuardianIsReportedAndTheWatchdogStillCatchesTheServer() throws Exception {
+        Map<String, String> r = run(90, "kill-guardian-then-server");
+        assertEquals("ok", r.get("before"), r.get("output"));
+        assertEquals("true", r.get("lost"), r.get("output"));
+        assertEquals("RESTORING", r.get("stateAfterGuardian"), r.get("output"));
+        assertEquals("error=InternalError", r.get("waiting"), r.get("output"));
+        assertEquals("error=InternalError", r.get("after"), r.get("output"));
+        assertEquals("BROKEN", r.get("state"), r.get("output"));
+        assertTrue(r.get("output").contains("no guardian (guardian process"), r.get("output"));
+    }
+
     /** The remote page source dies while a fault waits on it: error, not hang, not zeros. */
     @Test
     void deadRemoteSourceFailsTheWaitingAccess() throws Exception {

@@ -1,0 +1,113 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.pollfd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The guardian process of a lazy restore: the part of hazard 1's answer that covers the page
+ * server's death. Started by {@link PageServerProcess} next to the page server, it receives from
+ * the guest, with SCM_RIGHTS, a duplicate of the restore's userfaultfd and one end of a socket pair
+ * whose other end only the page server holds, plus the registered ranges. It then sleeps in
+ * {@code poll}. When the page server dies (its end closes: EOF or hang-up on ours, whatever
+ * killed it, SIGKILL included) while the restore is armed, the guardian poisons every page still
+ * missing (UFFDIO_POISON per range; EEXIST on a present page is stepped over), which wakes every
+ * thread waiting on a fault with SIGBUS, and tells the guest {@code poisoned N}.
+ *
+ * <p>Why a process of its own: a Java thread of the guest JVM cannot be relied on to do this,
+ * because a safepoint requested while a guest thread waits on a fault stops every Java thread of
+ * that JVM, a watchdog included, until the fault is resolved. This process shares no safepoint
+ * with the guest; its own JVM never touches guest memory, so nothing here can wait on a fault.
+ *
+ * <h2>Protocol (lines)</h2>
+ * Guest to guardian, in the message carrying the two descriptors: one
+ * {@code range\tSTART\tLENGTH\tPAGESIZE} per block, then {@code arm}. Later: {@code disarm} (the
+ * restore completed or is being closed: exit without poisoning). Guardian to guest: {@code armed},
+ * {@code poisoned N} after a server death, {@code error REASON}. EOF from the guest (its JVM
+ * died) makes the guardian exit without touching anything.
+ *
+ * <p>Thread safety: single-threaded.
+ */
+public final class GuardianMain {
+    private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+
+    private GuardianMain() {
+    }
+
+    /**
+     * Runs the guardian.
+     *
+     * @param args the guest's guardian socket name
+     */
+    public static void main(String[] args) {
+        int sock = LinuxCalls.unixConnect(args[0]);
+        Wire ctl = new Wire(sock);
+        LinuxCalls.Received first = LinuxCalls.recvWithFds(sock, 65536, 2);
+        if (first.data().length == 0) {
+            System.exit(0); // the guest hung up before any restore: nothing to guard
+        }
+        if (first.fds().length != 2) {
+            ctl.sendLine("error expected the userfaultfd and the server's liveness socket, got " + first.fds().length + " descriptors");
+            System.exit(2);
+        }
+        ctl.push(first.data());
+        Uffd uffd = new Uffd(first.fds()[0]);
+        int liveness = first.fds()[1];
+        List<long[]> ranges = new ArrayList<>();
+        for (String line = ctl.readLine(); line != null && !line.equals("arm"); line = ctl.readLine()) {
+            String[] f = line.split("\t");
+            if (f[0].equals("range")) {
+                ranges.add(new long[] {Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])});
+            }
+        }
+        ctl.sendLine("armed");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pfds = pollfd.allocateArray(2, arena);
+            MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
+            pollfd.fd(pfds, sock);
+            pollfd.events(pfds, (short) Linux.POLLIN());
+            pollfd.fd(p1, liveness);
+            pollfd.events(p1, (short) Linux.POLLIN());
+            MemorySegment one = arena.allocate(64);
+            while (true) {
+                LinuxCalls.poll(pfds, 2, -1);
+                // the guest's line first: a disarm written before the server was told to quit is
+                // already here when the server's hang-up arrives
+                if ((pollfd.revents(pfds) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+                    String line = ctl.readLine();
+                    if (line == null || line.equals("disarm")) {
+                        System.exit(0);
+                    }
+                }
+                if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+                    long n = Linux.read(liveness, one, one.byteSize());
+                    if (n > 0) {
+                        continue; // the server never writes on it; ignore
+                    }
+                    long poisoned = 0;
+                    String err = null;
+                    for (long[] r : ranges) {
+                        try {
+                            poisoned += uffd.poisonMissing(r[0], r[1], r[2]);
+                        } catch (RuntimeException e) {
+                            err = e.getMessage(); // unregistered meanwhile (closed): nothing waits there
+                        }
+                    }
+                    if (DEBUG) {
+                        System.err.println("guardian: page server gone, " + poisoned + " pages poisoned" + (err != null ? " (" + err + ")" : ""));
+                    }
+                    try {
+                        ctl.sendLine("poisoned " + poisoned + (err != null ? " " + err : ""));
+                    } catch (RuntimeException e) {
+                        // the guest is gone too
+                    }
+                    System.exit(0);
+                }
+            }
+        }
+    }
+}
