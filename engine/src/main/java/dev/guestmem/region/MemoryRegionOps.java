@@ -97,6 +97,7 @@ public final class MemoryRegionOps {
     private final int implMinAccessSize;
     private final int implMaxAccessSize;
     private final boolean implUnaligned;
+    private final int plainReadSizes;
 
     private MemoryRegionOps(Builder b) {
         this.read = b.read;
@@ -111,6 +112,25 @@ public final class MemoryRegionOps {
         this.implMinAccessSize = b.implMin;
         this.implMaxAccessSize = b.implMax;
         this.implUnaligned = b.implUnaligned;
+        int sizes = 0;
+        for (int size = 1; size <= 8; size <<= 1) {
+            boolean valid = validMaxAccessSize == 0 || (size <= validMaxAccessSize && size >= validMinAccessSize);
+            if (read != null && accepts == null && valid && size >= implMinAccessSize() && size <= implMaxAccessSize()) {
+                sizes |= size;
+            }
+        }
+        this.plainReadSizes = sizes;
+    }
+
+    /**
+     * The access sizes (bit {@code size} for 1, 2, 4, 8) whose reads are one call of the plain
+     * {@link #read()} callback with no {@link #accepts()} hook and no size adjustment: the MMIO fast
+     * path's precomputed decision (TARGETS P4). Alignment is still checked per access.
+     *
+     * @return the size mask
+     */
+    public int plainReadSizes() {
+        return plainReadSizes;
     }
 
     /** @return a builder with QEMU's defaults (little-endian, any valid size, impl 1..4) */
