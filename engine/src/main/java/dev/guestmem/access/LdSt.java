@@ -1,6 +1,8 @@
 package dev.guestmem.access;
 
 import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.mmio.MmioDispatch;
+import dev.guestmem.region.MemoryRegionOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -21,6 +23,9 @@ import java.lang.foreign.ValueLayout;
 final class LdSt {
     private static final int READ_MASK = PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE;
     private static final int WRITE_MASK = PhysSection.DIRECT_WRITE | PhysSection.FAULT_PRONE;
+    /** Sections whose loads are not a plain MMIO dispatch of their own ops. */
+    private static final int NOT_PLAIN_IO = PhysSection.DIRECT_READ | PhysSection.IOMMU | PhysSection.SUBPAGE
+            | PhysSection.UNASSIGNED;
 
     private LdSt() {
     }
@@ -63,6 +68,26 @@ final class LdSt {
         }
     }
 
+    /**
+     * A load that missed the fast RAM section: a plain single-chunk MMIO read of the dispatch
+     * table's MRU section through {@link MmioDispatch#readPlain} (P4), else the full dispatch.
+     */
+    private static long ioOrSlow(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs,
+                                 MemTxResultHolder res) {
+        PhysSection s = as.dispatch().mru();
+        if (s != null && (s.flags() & NOT_PLAIN_IO) == 0) {
+            MemoryRegionOps ops = s.ops();
+            long off = addr - s.start();
+            if (ops != null && (ops.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
+                long xlat = off + s.offsetWithinRegion();
+                if ((xlat & (size - 1)) == 0 || ops.validUnaligned()) {
+                    return MmioDispatch.readPlain(ops, s.guard(), s.region(), xlat, size, big, attrs, res);
+                }
+            }
+        }
+        return FlatViewAccess.load(as, addr, size, big, attrs, res);
+    }
+
     static int ld8(AddressSpace as, long addr, MemTxAttrs attrs, MemTxResultHolder res) {
         PhysSection s = as.fastSection();
         long so = readOffset(s, addr, 1);
@@ -75,7 +100,7 @@ final class LdSt {
                 return (int) FlatViewAccess.loadFault(s, so, 1, e, res);
             }
         }
-        return (int) FlatViewAccess.load(as, addr, 1, false, attrs, res);
+        return (int) ioOrSlow(as, addr, 1, false, attrs, res);
     }
 
     static int ld16(AddressSpace as, long addr, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs,
@@ -91,7 +116,7 @@ final class LdSt {
                 return (int) FlatViewAccess.loadFault(s, so, 2, e, res);
             }
         }
-        return (int) FlatViewAccess.load(as, addr, 2, big, attrs, res);
+        return (int) ioOrSlow(as, addr, 2, big, attrs, res);
     }
 
     static int ld32(AddressSpace as, long addr, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs,
@@ -107,7 +132,7 @@ final class LdSt {
                 return (int) FlatViewAccess.loadFault(s, so, 4, e, res);
             }
         }
-        return (int) FlatViewAccess.load(as, addr, 4, big, attrs, res);
+        return (int) ioOrSlow(as, addr, 4, big, attrs, res);
     }
 
     static long ld64(AddressSpace as, long addr, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs,
@@ -123,7 +148,7 @@ final class LdSt {
                 return FlatViewAccess.loadFault(s, so, 8, e, res);
             }
         }
-        return FlatViewAccess.load(as, addr, 8, big, attrs, res);
+        return ioOrSlow(as, addr, 8, big, attrs, res);
     }
 
     static int st8(AddressSpace as, long addr, int val, MemTxAttrs attrs) {

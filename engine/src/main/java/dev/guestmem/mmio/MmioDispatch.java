@@ -4,6 +4,7 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
 import dev.guestmem.region.Endianness;
+import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MmioValue;
 import java.lang.System.Logger;
@@ -109,6 +110,58 @@ public final class MmioDispatch {
     }
 
     private static final ThreadLocal<MemTxResultHolder> RESULT = ThreadLocal.withInitial(MemTxResultHolder::new);
+
+    /**
+     * The common MMIO read as a small method that inlines into the access path (TARGETS P4): the
+     * caller has established that {@code size} is in {@link MemoryRegionOps#plainReadSizes()} and
+     * that the access is aligned or the device takes unaligned accesses, so what is left of
+     * {@link #readValue} is the re-entrancy guard, one callback, truncation and the byte order.
+     * A refused re-entry goes through {@link #readValue}, which logs it.
+     *
+     * @param ops the region's ops
+     * @param guard the owner's re-entrancy guard, or null
+     * @param region the region (for the log when the device throws)
+     * @param addr offset in the region
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian
+     * @param attrs attributes (only for the refused path)
+     * @param res receives the result, or null
+     * @return the value (0 on error)
+     * @implNote Hot path (P4): allocation-free, lock-free, CAS-free.
+     */
+    public static long readPlain(MemoryRegionOps ops, ReentrancyGuard guard, MemoryRegion region, long addr, int size,
+                                 boolean bigEndian, MemTxAttrs attrs, MemTxResultHolder res) {
+        Thread self = null;
+        int entered = 0;
+        if (guard != null) {
+            self = Thread.currentThread();
+            entered = guard.enter(self);
+            if (entered < 0) {
+                return readValue(ops, guard, region.name(), addr, size, bigEndian, attrs, null, res);
+            }
+        }
+        long value;
+        int r = MemTxResult.OK;
+        try {
+            value = ops.read().read(addr, size);
+        } catch (RuntimeException e) {
+            deviceThrew(region.name(), addr, e);
+            r = MemTxResult.ERROR;
+            value = 0;
+        } finally {
+            if (entered > 0) {
+                guard.exit(self);
+            }
+        }
+        value = truncate(value, size);
+        if (bigEndian != isBigEndian(ops.endianness())) {
+            value = swap(value, size);
+        }
+        if (res != null) {
+            res.set(r);
+        }
+        return value;
+    }
 
     /**
      * {@code memory_region_dispatch_read} returning the value: the form the access path uses.
