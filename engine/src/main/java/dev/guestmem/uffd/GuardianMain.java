@@ -34,6 +34,8 @@ import java.util.List;
  */
 public final class GuardianMain {
     private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+    /** Test hook (negative control): take the server's death and do nothing, from {@code guestmem.uffd.test.inertGuardian}. */
+    private static final boolean INERT = Boolean.getBoolean("guestmem.uffd.test.inertGuardian");
 
     private GuardianMain() {
     }
@@ -42,8 +44,9 @@ public final class GuardianMain {
      * Runs the guardian.
      *
      * @param args the guest's guardian socket name
+     * @throws InterruptedException never (the inert test hook sleeps)
      */
-    public static void main(String[] args) {
+    public static void main(String[] args) throws InterruptedException {
         int sock = LinuxCalls.unixConnect(args[0]);
         Wire ctl = new Wire(sock);
         LinuxCalls.Received first = LinuxCalls.recvWithFds(sock, 65536, 2);
@@ -87,6 +90,9 @@ public final class GuardianMain {
                     long n = Linux.read(liveness, one, one.byteSize());
                     if (n > 0) {
                         continue; // the server never writes on it; ignore
+                    }
+                    if (INERT) {
+                        Thread.sleep(60_000); // long enough for the test to see the hang; then go
                     }
                     long poisoned = 0;
                     String err = null;

@@ -93,6 +93,9 @@ public final class PageServerProcess implements AutoCloseable {
         if (Boolean.getBoolean("guestmem.uffd.debug")) {
             cmd.add("-Dguestmem.uffd.debug=true");
         }
+        if (Boolean.getBoolean("guestmem.uffd.test.inertGuardian")) {
+            cmd.add("-Dguestmem.uffd.test.inertGuardian=true"); // a test's negative control
+        }
         String modulePath = System.getProperty("jdk.module.path");
         if (main.getModule().isNamed() && modulePath != null) {
             cmd.add("--enable-native-access=dev.guestmem.linux,dev.guestmem.engine");
