@@ -4,7 +4,6 @@ import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -41,7 +40,7 @@ public final class AddressSpaceDispatch {
     @SuppressWarnings("unused") // accessed through MRU
     private PhysSection mru;
 
-    private AddressSpaceDispatch(FlatView view, PhysPageMap map, PhysSection[] sections) {
+    AddressSpaceDispatch(FlatView view, PhysPageMap map, PhysSection[] sections) {
         this.view = view;
         this.map = map;
         this.sections = sections;
@@ -57,12 +56,28 @@ public final class AddressSpaceDispatch {
      * @return its dispatch table
      */
     public static AddressSpaceDispatch build(FlatView view) {
-        Builder b = new Builder();
-        for (int i = 0; i < view.rangeCount(); i++) {
-            b.add(view.range(i));
+        FlatRange[] ranges = new FlatRange[view.rangeCount()];
+        for (int i = 0; i < ranges.length; i++) {
+            ranges[i] = view.range(i);
         }
-        b.map.compact();
-        return new AddressSpaceDispatch(view, b.map, b.sections.toArray(new PhysSection[0]));
+        return DispatchBuilder.full(view, ranges);
+    }
+
+    /**
+     * Derives the table of a view patched from {@code old}'s view by editing a copy of {@code old}
+     * only in the changed windows (see {@link DispatchBuilder}); lookups answer exactly as
+     * {@link #build(FlatView)} would. Falls back to a full build when that is cheaper or safer.
+     *
+     * @param old the table of the view {@code view} was patched from ({@code old} is not changed)
+     * @param view the new view
+     * @param windowStart first address of each changed window, ascending
+     * @param windowLast last address (inclusive) of each window; outside the windows and their
+     *     immediate neighbours both views have the same ranges
+     * @return the new view's table
+     */
+    public static AddressSpaceDispatch buildIncremental(AddressSpaceDispatch old, FlatView view, long[] windowStart,
+                                                        long[] windowLast) {
+        return DispatchBuilder.incremental(old, view, windowStart, windowLast);
     }
 
     /**
@@ -72,12 +87,7 @@ public final class AddressSpaceDispatch {
      * @return the table
      */
     public static AddressSpaceDispatch build(List<FlatRange> ranges) {
-        Builder b = new Builder();
-        for (FlatRange r : ranges) {
-            b.add(r);
-        }
-        b.map.compact();
-        return new AddressSpaceDispatch(null, b.map, b.sections.toArray(new PhysSection[0]));
+        return DispatchBuilder.full(null, ranges.toArray(new FlatRange[0]));
     }
 
     /** @return the view this table serves (null when built from bare ranges) */
@@ -181,72 +191,5 @@ public final class AddressSpaceDispatch {
         }
         out.set(s, off + s.offsetWithinRegion(), l);
         return s;
-    }
-
-    /** Accumulates sections and the page map while a table is built. */
-    private static final class Builder {
-        final PhysPageMap map = new PhysPageMap();
-        final List<PhysSection> sections = new ArrayList<>();
-
-        Builder() {
-            sections.add(PhysSection.unassigned());
-        }
-
-        private int addSection(PhysSection s) {
-            sections.add(s);
-            if (sections.size() > PhysPageMap.NIL) {
-                throw new IllegalStateException("more than " + PhysPageMap.NIL + " sections in one view");
-            }
-            return sections.size() - 1;
-        }
-
-        /** {@code flatview_add_to_dispatch}. */
-        void add(FlatRange r) {
-            long s = r.start();
-            long l = r.last();
-            if ((s & PAGE_OFFSET_MASK) != 0) {
-                long pageLast = s | PAGE_OFFSET_MASK;
-                long e = Long.compareUnsigned(pageLast, l) < 0 ? pageLast : l;
-                registerSubpage(r, s, e);
-                if (e == l) {
-                    return;
-                }
-                s = e + 1;
-            }
-            long sizeMinus1 = l - s;
-            // whole pages in [s, l]; sizeMinus1 = 2^64 - 1 gives 2^52 pages without overflow.
-            long pages = (sizeMinus1 >>> PhysPageMap.PAGE_BITS) + ((sizeMinus1 & PAGE_OFFSET_MASK) == PAGE_OFFSET_MASK ? 1 : 0);
-            if (pages != 0) {
-                long wholeLast = s + (pages << PhysPageMap.PAGE_BITS) - 1;
-                int idx = addSection(PhysSection.of(r, s, wholeLast));
-                map.set(s >>> PhysPageMap.PAGE_BITS, pages, idx);
-                if (wholeLast == l) {
-                    return;
-                }
-                s = wholeLast + 1;
-            }
-            registerSubpage(r, s, l);
-        }
-
-        /** {@code register_subpage}. */
-        private void registerSubpage(FlatRange r, long first, long last) {
-            long base = first & ~PAGE_OFFSET_MASK;
-            PhysSection existing = sections.get(map.find(base));
-            if (!existing.covers(base)) {
-                existing = sections.get(0);
-            }
-            Subpage sp = existing.subpage();
-            if (sp == null) {
-                if (!existing.isUnassigned()) {
-                    throw new IllegalStateException("page 0x" + Long.toHexString(base) + " already mapped by "
-                            + existing + " while adding " + r);
-                }
-                sp = new Subpage(base);
-                int idx = addSection(PhysSection.forSubpage(base, PhysPageMap.PAGE_SIZE, sp));
-                map.set(base >>> PhysPageMap.PAGE_BITS, 1, idx);
-            }
-            int idx = addSection(PhysSection.of(r, first, last));
-            sp.register((int) (first & PAGE_OFFSET_MASK), (int) (last & PAGE_OFFSET_MASK), idx);
-        }
     }
 }

@@ -40,9 +40,47 @@ public final class PhysPageMap {
     private int[] nodes;
     private int nodeCount;
     private int root = entry(1, NIL);
+    /**
+     * The tree as built, before {@link #compact()} (compaction forgets which index a skipped level had,
+     * so a compacted tree cannot be edited). Kept so that the next view's table can be derived from
+     * this one ({@link DispatchBuilder#incremental}); never read by lookups.
+     */
+    private int[] raw;
+    private int rawRoot;
+    /** While building: leaves at any level may be overwritten or cleared (incremental builds). */
+    private boolean overwrite;
+    /** Node count of the last full build in this table's lineage (garbage accounting). */
+    private int baseNodes;
+    /** Section count of the last full build in this lineage (garbage accounting; set by the builder). */
+    int baseSections;
+    /** Whether this table was derived from an older one rather than built from scratch. */
+    private boolean incremental;
 
     PhysPageMap() {
         this.nodes = new int[L2_SIZE * 16];
+    }
+
+    /**
+     * A map to be edited into the next view's map: a copy of {@code old}'s uncompacted tree, in
+     * overwrite mode. {@code old} is not changed (readers may still use it).
+     */
+    PhysPageMap(PhysPageMap old) {
+        this.nodes = Arrays.copyOf(old.raw, Math.max(old.raw.length + 8 * L2_SIZE, L2_SIZE * 16));
+        this.nodeCount = old.raw.length / L2_SIZE;
+        this.root = old.rawRoot;
+        this.overwrite = true;
+        this.baseNodes = old.baseNodes;
+        this.incremental = true;
+    }
+
+    /** @return whether this table was derived from an older table (incremental build) */
+    public boolean isIncremental() {
+        return incremental;
+    }
+
+    /** @return the node count of the last full build this table descends from */
+    int baseNodes() {
+        return baseNodes;
     }
 
     static int entry(int skip, int ptr) {
@@ -111,21 +149,51 @@ public final class PhysPageMap {
         root = setLevel(root, cursor, section, LEVELS - 1);
     }
 
-    /** {@code phys_page_set_level}; returns the (possibly newly allocated) entry. */
+    /**
+     * Unmaps {@code nb} pages from page {@code index} (incremental builds only): aligned blocks become
+     * empty interior entries, level-0 entries section 0, and leaves that straddle the edges are split.
+     *
+     * @param index first page number
+     * @param nb number of pages (at least 1)
+     */
+    void clear(long index, long nb) {
+        if (!overwrite) {
+            throw new IllegalStateException("clear on a map that is not being derived");
+        }
+        long[] cursor = {index, nb};
+        root = setLevel(root, cursor, -1, LEVELS - 1);
+    }
+
+    /** {@code phys_page_set_level}; returns the (possibly newly allocated) entry. A leaf of -1 clears. */
     private int setLevel(int lp, long[] cursor, int leaf, int level) {
         long step = 1L << (level * L2_BITS);
         if (skip(lp) != 0 && ptr(lp) == NIL) {
+            if (leaf < 0) {
+                // Nothing mapped below: skip to the end of this node's span (or of the request).
+                long span = 1L << ((level + 1) * L2_BITS); // at most 2^54 pages: no overflow
+                long left = span - (cursor[0] & (span - 1));
+                long adv = Long.compareUnsigned(left, cursor[1]) > 0 ? cursor[1] : left;
+                cursor[0] += adv;
+                cursor[1] -= adv;
+                return lp;
+            }
             lp = entry(skip(lp), allocNode(level == 0));
         }
         if (skip(lp) == 0) {
-            throw new IllegalStateException("page 0x" + Long.toHexString(cursor[0]) + " is already mapped at level "
-                    + level);
+            if (!overwrite) {
+                throw new IllegalStateException("page 0x" + Long.toHexString(cursor[0]) + " is already mapped at level "
+                        + level);
+            }
+            // A leaf covering a larger block than the request: split it into a node of equal leaves.
+            int n = allocNode(level == 0);
+            Arrays.fill(nodes, n * L2_SIZE, (n + 1) * L2_SIZE, lp);
+            lp = entry(1, n);
         }
         int base = ptr(lp) * L2_SIZE;
         int i = (int) ((cursor[0] >>> (level * L2_BITS)) & (L2_SIZE - 1));
         while (cursor[1] != 0 && i < L2_SIZE) {
             if ((cursor[0] & (step - 1)) == 0 && Long.compareUnsigned(cursor[1], step) >= 0) {
-                nodes[base + i] = entry(0, leaf);
+                nodes[base + i] = leaf >= 0 ? entry(0, leaf) : level == 0 ? entry(0, 0) : entry(1, NIL);
                 cursor[0] += step;
                 cursor[1] -= step;
             } else {
@@ -140,6 +208,12 @@ public final class PhysPageMap {
 
     /** {@code address_space_dispatch_compact}: skips levels that have a single child. */
     void compact() {
+        raw = Arrays.copyOf(nodes, nodeCount * L2_SIZE);
+        rawRoot = root;
+        if (!incremental) {
+            baseNodes = nodeCount;
+        }
+        overwrite = false;
         if (skip(root) != 0) {
             root = compactEntry(root);
         }

@@ -29,6 +29,36 @@ public final class FlatView {
         this.dispatch = AddressSpaceDispatch.build(this);
     }
 
+    private FlatView(MemoryRegion root, FlatRange[] ranges, FlatView from, long[] windowStart, long[] windowLast) {
+        this.root = root;
+        this.ranges = ranges;
+        this.dispatch = AddressSpaceDispatch.buildIncremental(from.dispatch, this, windowStart, windowLast);
+    }
+
+    /**
+     * Internal, for the commit path: a view patched from {@code from} by {@link IncrementalRender},
+     * whose dispatch table is derived from {@code from}'s by rebuilding only the changed windows
+     * (lookups answer as a full build would).
+     *
+     * @param root the flat-view root
+     * @param ranges the patched ranges (sorted, non-overlapping)
+     * @param from the view they were patched from
+     * @param windows the windows that were re-rendered (address-space coordinates, sorted, disjoint);
+     *     ranges of either view that neither intersect nor touch a window are in both views
+     * @return the view
+     */
+    public static FlatView patched(MemoryRegion root, List<FlatRange> ranges, FlatView from,
+                                   List<TopologyDirt.Window> windows) {
+        long[] ws = new long[windows.size()];
+        long[] wl = new long[windows.size()];
+        for (int i = 0; i < ws.length; i++) {
+            TopologyDirt.Window w = windows.get(i);
+            ws[i] = w.start().lo();
+            wl[i] = w.end().subUnsigned(1).lo();
+        }
+        return new FlatView(root, ranges.toArray(new FlatRange[0]), from, ws, wl);
+    }
+
     /** @return the region this view was rendered from, or null for the empty view */
     public MemoryRegion root() {
         return root;
