@@ -108,6 +108,9 @@ public final class DirtyMemory {
 
     private static final VarHandle BLOCKS;
     private static final VarHandle CLEAN_EPOCH;
+    private static final VarHandle EPOCH_CHUNK = MethodHandles.arrayElementVarHandle(int[][].class);
+    /** Pages per chunk of the all-dirty epoch cache: 4096 (16 MiB of RAM in a 16 KiB int array). */
+    private static final int EPOCH_CHUNK_BITS = 12;
 
     static {
         try {
@@ -126,6 +129,14 @@ public final class DirtyMemory {
     @SuppressWarnings("unused") // accessed through CLEAN_EPOCH
     private long cleanEpoch;
     private volatile CodeInvalidator codeInvalidator;
+    /**
+     * The all-dirty epoch cache (QEMU's TLB_NOTDIRTY idea, kept here so every writer shares it): for a
+     * page, {@code epoch + 1} (odd) when the page was seen dirty for every client at clean epoch
+     * {@code epoch}; anything else is a miss. A clear advances the epoch, which invalidates every entry
+     * at once, so clears never touch the cache. Chunks are created lazily on a miss; the outer array
+     * is replaced (grown) under the extend lock. Read plainly: a stale outer array or chunk only misses.
+     */
+    private int[][] epochChunks = new int[0][];
 
     /** Creates dirty memory covering no RAM; {@link #extend} or {@link #newBlockDirty} grow it. */
     public DirtyMemory() {
@@ -335,13 +346,17 @@ public final class DirtyMemory {
      * @param invalidator code-invalidation hook, or {@code null}
      * @throws IllegalArgumentException on a bad mask or a range outside {@link #sizeBytes()}
      * @implNote Hot path (P8): lock-free, allocation-free; once the pages are dirty for every client
-     *     it is a mask test plus one opaque load per client, with no atomic and no fence.
+     *     it is the epoch-cache test: one acquire load of the clean epoch and two array loads.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask, CodeInvalidator invalidator) {
-        if (mask == 0 || pageAllDirty(ramAddr, length, mask)) {
+        long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
+        if (mask == 0 || epochCacheHit(ramAddr, length, e)) {
             return;
         }
-        invalidateAndSetDirtySlow(ramAddr, length, mask, invalidator);
+        if (!pageAllDirty(ramAddr, length, mask)) {
+            invalidateAndSetDirtySlow(ramAddr, length, mask, invalidator);
+        }
+        cacheAllDirty(ramAddr, length, e);
     }
 
     /**
@@ -355,10 +370,70 @@ public final class DirtyMemory {
      * @implNote Hot path (P8); reads the registered hook only when CODE has a clean page.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask) {
-        if (mask == 0 || pageAllDirty(ramAddr, length, mask)) {
+        long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
+        if (mask == 0 || epochCacheHit(ramAddr, length, e)) {
             return;
         }
-        invalidateAndSetDirtySlow(ramAddr, length, mask, codeInvalidator);
+        if (!pageAllDirty(ramAddr, length, mask)) {
+            invalidateAndSetDirtySlow(ramAddr, length, mask, codeInvalidator);
+        }
+        cacheAllDirty(ramAddr, length, e);
+    }
+
+    /**
+     * The P8 fast check: the written range lies in one page whose epoch-cache entry says "dirty for
+     * every client at the current clean epoch {@code e}". A page cached at epoch {@code e} cannot have
+     * been cleared since (every clear advances the epoch first), so nothing needs marking. Kept tiny
+     * so it inlines into store loops: one acquire load of the epoch by the caller, two array loads.
+     */
+    private boolean epochCacheHit(long ramAddr, long length, long e) {
+        long page = ramAddr >>> TARGET_PAGE_BITS;
+        int[][] c = epochChunks;
+        long ci = page >>> EPOCH_CHUNK_BITS;
+        if (ci >= c.length || length <= 0 || ((ramAddr + length - 1) >>> TARGET_PAGE_BITS) != page) {
+            return false;
+        }
+        int[] chunk = c[(int) ci];
+        return chunk != null && chunk[(int) page & ((1 << EPOCH_CHUNK_BITS) - 1)] == (int) (e + 1) && (e & 1) == 0;
+    }
+
+    /**
+     * After a logged write at epoch {@code e} (read before the marking): records the page in the epoch
+     * cache if it is now dirty for every client and no clear has started since {@code e} (the
+     * seqlock validation of {@link #validateCleanEpoch}). Miss path only.
+     */
+    private void cacheAllDirty(long ramAddr, long length, long e) {
+        long page = ramAddr >>> TARGET_PAGE_BITS;
+        if ((e & 1) != 0 || length <= 0 || ((ramAddr + length - 1) >>> TARGET_PAGE_BITS) != page
+                || Long.compareUnsigned(ramAddr, lvBlocks().limitBytes) >= 0
+                || !pageAllDirty(page << TARGET_PAGE_BITS, TARGET_PAGE_SIZE, DIRTY_CLIENTS_ALL)) {
+            return;
+        }
+        long ci = page >>> EPOCH_CHUNK_BITS;
+        int[][] c = epochChunks;
+        if (ci >= c.length) {
+            extendLock.lock();
+            try {
+                c = epochChunks;
+                if (ci >= c.length) {
+                    long chunks = (lvBlocks().limitBytes >>> TARGET_PAGE_BITS) >>> EPOCH_CHUNK_BITS;
+                    c = java.util.Arrays.copyOf(c, (int) Math.max(chunks, ci + 1));
+                    epochChunks = c;
+                }
+            } finally {
+                extendLock.unlock();
+            }
+        }
+        int[] chunk = (int[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
+        if (chunk == null) {
+            chunk = new int[1 << EPOCH_CHUNK_BITS];
+            if (!EPOCH_CHUNK.compareAndSet(c, (int) ci, (int[]) null, chunk)) {
+                chunk = (int[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
+            }
+        }
+        if (validateCleanEpoch(e)) {
+            chunk[(int) page & ((1 << EPOCH_CHUNK_BITS) - 1)] = (int) (e + 1);
+        }
     }
 
     /**
