@@ -1,6 +1,12 @@
 package dev.guestmem.bench.dirty;
 
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -35,7 +41,14 @@ import org.openjdk.jmh.annotations.Warmup;
  *       protocol ({@link DirtyMemory#cleanEpoch()}): a per-page cached epoch, validated once with {@code allDirty}; a store whose
  *       page entry matches {@code cleanEpoch()} skips logging, others take {@code
  *       invalidateAndSetDirty} and refill the entry.</li>
+ *   <li>{@link #guestLoggingOff} / {@link #guestLoggingOn}: the engine's own path, {@link
+ *       AddressSpace#stlLe} into a RAM region of a system without logging, and of a system with the
+ *       VGA client on the region, CODE on ({@code tcg_enabled}) and global MIGRATION logging
+ *       started: the store, then the "all clients dirty?" check. P8 is the worse of the two
+ *       ratios (raw and guest path).</li>
  * </ul>
+ * Every arm has the shape of an emulator loop: it polls a volatile exit-request flag before each
+ * store and takes its memory from a field (see {@code LoadStoreBench}).
  * Each invocation stores to 1024 pseudo-random 4-byte-aligned offsets spread over 64 pages (256
  * KiB of RAM, 32 KiB of it hot per pass), the same offsets for both methods.
  *
@@ -60,6 +73,12 @@ public class DirtyStoreBench {
     private long[] offsets;
     private long[] tlbEpoch;
     private int value;
+    private RamBlock offBlock;
+    private RamBlock onBlock;
+    private AddressSpace asOff;
+    private AddressSpace asOn;
+    /** The CPU loop's exit request; never set, read once per store. */
+    private volatile boolean exitRequest;
 
     /** Creates the state (JMH). */
     public DirtyStoreBench() {
@@ -79,12 +98,28 @@ public class DirtyStoreBench {
         }
         tlbEpoch = new long[(int) (RAM_SIZE >>> DirtyMemory.TARGET_PAGE_BITS)];
         java.util.Arrays.fill(tlbEpoch, -1); // odd: never equal to a stable epoch
+        MemorySystem off = new MemorySystem(false);
+        offBlock = RamBlock.anonymous("ram.off", RAM_SIZE);
+        asOff = machine(off, offBlock);
+        MemorySystem on = new MemorySystem(true); // CODE client on RAM
+        onBlock = RamBlock.anonymous("ram.on", RAM_SIZE);
+        asOn = machine(on, onBlock);
+        ((MemoryRegion) asOn.root().subregions().get(0)).setLog(true, MemoryRegion.DIRTY_MEMORY_VGA);
+        on.globalDirtyLogStart();
+    }
+
+    private static AddressSpace machine(MemorySystem sys, RamBlock block) {
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        root.addSubregion(RAM_ADDR, new RamRegion(sys, null, "ram", block, false, false));
+        return sys.addressSpace(root, "memory");
     }
 
     /** Frees the RAM. */
     @TearDown(Level.Trial)
     public void tearDown() {
         arena.close();
+        offBlock.close();
+        onBlock.close();
     }
 
     /**
@@ -95,11 +130,13 @@ public class DirtyStoreBench {
     @Benchmark
     @OperationsPerInvocation(STORES)
     public int storeLoggingOff() {
-        MemorySegment seg = ram;
         long[] offs = offsets;
         int v = value++;
         for (int i = 0; i < offs.length; i++) {
-            seg.set(U32, offs[i], v + i);
+            if (exitRequest) {
+                break;
+            }
+            ram.set(U32, offs[i], v + i);
         }
         return v;
     }
@@ -112,14 +149,15 @@ public class DirtyStoreBench {
     @Benchmark
     @OperationsPerInvocation(STORES)
     public int storeLoggingOn() {
-        MemorySegment seg = ram;
-        DirtyMemory d = dirty;
         long[] offs = offsets;
         int v = value++;
         for (int i = 0; i < offs.length; i++) {
+            if (exitRequest) {
+                break;
+            }
             long off = offs[i];
-            seg.set(U32, off, v + i);
-            d.invalidateAndSetDirty(RAM_ADDR + off, 4, DirtyMemory.DIRTY_CLIENTS_ALL);
+            ram.set(U32, off, v + i);
+            dirty.invalidateAndSetDirty(RAM_ADDR + off, 4, DirtyMemory.DIRTY_CLIENTS_ALL);
         }
         return v;
     }
@@ -150,6 +188,44 @@ public class DirtyStoreBench {
                     tlb[slot] = e;
                 }
             }
+        }
+        return v;
+    }
+
+    /**
+     * Baseline on the engine's path: {@code stlLe} into RAM with no dirty logging.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    public int guestLoggingOff() {
+        long[] offs = offsets;
+        int v = value++;
+        for (int i = 0; i < offs.length; i++) {
+            if (exitRequest) {
+                break;
+            }
+            v += asOff.stlLe(RAM_ADDR + offs[i], v + i);
+        }
+        return v;
+    }
+
+    /**
+     * {@code stlLe} into RAM logged for all three clients.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    public int guestLoggingOn() {
+        long[] offs = offsets;
+        int v = value++;
+        for (int i = 0; i < offs.length; i++) {
+            if (exitRequest) {
+                break;
+            }
+            v += asOn.stlLe(RAM_ADDR + offs[i], v + i);
         }
         return v;
     }
