@@ -6,11 +6,16 @@ import dev.guestmem.linux.pollfd;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotFile;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 /**
  * A page-server process ({@link PageServerMain}) and its guardian process ({@link GuardianMain}),
@@ -130,6 +135,41 @@ public final class PageServerProcess implements AutoCloseable {
             }
         }
         return LinuxCalls.unixAccept(listen);
+    }
+
+    /**
+     * Has the server open and check a snapshot chain's files now, ahead of the restore (the warm
+     * start: a restore from the same files, in the same order, then finds them open). Call it at
+     * snapshot-open time, before {@link LazyRestore#start}, at most once per restore.
+     *
+     * @param chain the snapshots the restore will use
+     * @throws LazyRestoreException if the server refuses the files (the reason is in the message)
+     */
+    public void preload(SnapshotChain chain) {
+        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
+                .collect(Collectors.joining("\t"));
+        try (Arena arena = Arena.ofConfined()) {
+            byte[] line = ("preload\t" + paths + "\n").getBytes(StandardCharsets.UTF_8);
+            MemorySegment out = arena.allocate(line.length);
+            MemorySegment.copy(line, 0, out, ValueLayout.JAVA_BYTE, 0, line.length);
+            Wire.writeFully(socket, out, line.length);
+            // the reply, byte by byte: nothing may be read past its newline (the restore's Wire reads next)
+            MemorySegment one = arena.allocate(1);
+            StringBuilder reply = new StringBuilder();
+            while (true) {
+                if (LinuxCalls.read(socket, one, 1) == 0) {
+                    throw new LazyRestoreException("page server " + pid() + " closed its socket during preload");
+                }
+                char c = (char) one.get(ValueLayout.JAVA_BYTE, 0);
+                if (c == '\n') {
+                    break;
+                }
+                reply.append(c);
+            }
+            if (!reply.toString().equals("preloaded")) {
+                throw new LazyRestoreException("page server " + pid() + " could not preload " + paths + ": " + reply);
+            }
+        }
     }
 
     /** @return the server's process */

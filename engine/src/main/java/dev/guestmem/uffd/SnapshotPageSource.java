@@ -31,11 +31,31 @@ public final class SnapshotPageSource implements PageSource {
      * @throws SnapshotException if a file is bad, the chain broken or a block missing
      */
     public SnapshotPageSource(List<Path> paths, List<String> blockNames, boolean verify) {
+        this(openFiles(paths), paths, blockNames, verify);
+    }
+
+    /**
+     * Opens and checks snapshot files (closing those opened if one fails).
+     *
+     * @param paths the files
+     * @return the open files, in order
+     */
+    static List<SnapshotFile> openFiles(List<Path> paths) {
         List<SnapshotFile> opened = new ArrayList<>();
         try {
             for (Path p : paths) {
                 opened.add(SnapshotFile.open(p));
             }
+            return opened;
+        } catch (RuntimeException e) {
+            opened.forEach(SnapshotFile::close);
+            throw e;
+        }
+    }
+
+    /** Uses files already opened (and checked) by {@link #openFiles}; closes them if the chain is refused. */
+    SnapshotPageSource(List<SnapshotFile> opened, List<Path> paths, List<String> blockNames, boolean verify) {
+        try {
             this.chain = new SnapshotChain(opened);
             for (String n : blockNames) {
                 if (opened.getFirst().block(n) == null) {
