@@ -622,7 +622,7 @@ public final class MemorySystem {
                 IncrementalRender.Result patched = IncrementalRender.patch(old, key, windows);
                 if (patched != null) {
                     windowRenders++;
-                    FlatView v = key == null ? emptyView : FlatView.patched(key, patched.ranges(), old, windows);
+                    FlatView v = key == null ? emptyView : FlatView.patched(key, patched.rangeArray(), old, windows);
                     derived.put(v, new Derivation(old, patched.refDelta()));
                     return v;
                 }

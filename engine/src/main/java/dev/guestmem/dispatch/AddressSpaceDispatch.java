@@ -113,6 +113,11 @@ public final class AddressSpaceDispatch {
         return sections[i];
     }
 
+    /** The sections array itself, for {@link DispatchBuilder} (read only). */
+    PhysSection[] sectionArray() {
+        return sections;
+    }
+
     /** @return section 0, the unassigned section */
     public PhysSection unassignedSection() {
         return unassigned;

@@ -27,7 +27,7 @@ import java.util.Arrays;
  * outside the spans therefore resolve to exactly what they resolved to before, which is what a full
  * build of the new view gives them because their ranges are unchanged. Then the copy is compacted
  * ({@code address_space_dispatch_compact}) for lookups. Unreachable sections and nodes accumulate
- * until they outnumber the live ones twice, and then a full build starts a new lineage.
+ * until they exceed a quarter of the last full build's, and then a full build starts a new lineage.
  *
  * <p>The tree's shape can differ from a full build's (an emptied node stays, leaves may sit one level
  * lower); every lookup ({@code phys_page_find} with its covers check, subpage resolution) answers the
@@ -61,12 +61,9 @@ final class DispatchBuilder {
 
     private DispatchBuilder(AddressSpaceDispatch old) {
         map = new PhysPageMap(old.pageMap());
-        int n = old.sectionCount();
-        sections = new PhysSection[n + 64];
-        for (int i = 0; i < n; i++) {
-            sections[i] = old.section(i);
-        }
-        count = n;
+        PhysSection[] from = old.sectionArray();
+        sections = Arrays.copyOf(from, from.length + 64);
+        count = from.length;
         map.baseSections = old.pageMap().baseSections;
     }
 
@@ -107,8 +104,9 @@ final class DispatchBuilder {
                                             long[] windowLast) {
         FlatView oldView = old.view();
         PhysPageMap oldMap = old.pageMap();
-        if (oldView == null || old.sectionCount() > 2 * oldMap.baseSections + 256
-                || oldMap.nodeCount() > 2 * oldMap.baseNodes() + 64) {
+        // Garbage bound: a quarter more than live keeps the copies small and full rebuilds rare.
+        if (oldView == null || old.sectionCount() > oldMap.baseSections + (oldMap.baseSections >> 2) + 256
+                || oldMap.nodeCount() > oldMap.baseNodes() + (oldMap.baseNodes() >> 2) + 16) {
             return full(view, rangesOf(view));
         }
         long[] spans = spans(oldView, view, windowStart, windowLast);

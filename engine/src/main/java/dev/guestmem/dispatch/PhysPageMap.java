@@ -65,7 +65,7 @@ public final class PhysPageMap {
      * overwrite mode. {@code old} is not changed (readers may still use it).
      */
     PhysPageMap(PhysPageMap old) {
-        this.nodes = Arrays.copyOf(old.raw, Math.max(old.raw.length + 8 * L2_SIZE, L2_SIZE * 16));
+        this.nodes = Arrays.copyOf(old.raw, old.raw.length + 4 * L2_SIZE);
         this.nodeCount = old.raw.length / L2_SIZE;
         this.root = old.rawRoot;
         this.overwrite = true;
@@ -217,7 +217,9 @@ public final class PhysPageMap {
         if (skip(root) != 0) {
             root = compactEntry(root);
         }
-        nodes = Arrays.copyOf(nodes, Math.max(nodeCount * L2_SIZE, 1));
+        if (!incremental) {
+            nodes = Arrays.copyOf(nodes, Math.max(nodeCount * L2_SIZE, 1));
+        } // a derived map has only a few spare nodes: keep them rather than copy again
     }
 
     /** {@code phys_page_compact}. */

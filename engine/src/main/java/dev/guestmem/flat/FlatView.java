@@ -41,13 +41,14 @@ public final class FlatView {
      * (lookups answer as a full build would).
      *
      * @param root the flat-view root
-     * @param ranges the patched ranges (sorted, non-overlapping)
+     * @param ranges the patched ranges (sorted, non-overlapping); the view keeps this array, so the
+     *     caller must not change it afterwards
      * @param from the view they were patched from
      * @param windows the windows that were re-rendered (address-space coordinates, sorted, disjoint);
      *     ranges of either view that neither intersect nor touch a window are in both views
      * @return the view
      */
-    public static FlatView patched(MemoryRegion root, List<FlatRange> ranges, FlatView from,
+    public static FlatView patched(MemoryRegion root, FlatRange[] ranges, FlatView from,
                                    List<TopologyDirt.Window> windows) {
         long[] ws = new long[windows.size()];
         long[] wl = new long[windows.size()];
@@ -56,7 +57,12 @@ public final class FlatView {
             ws[i] = w.start().lo();
             wl[i] = w.end().subUnsigned(1).lo();
         }
-        return new FlatView(root, ranges.toArray(new FlatRange[0]), from, ws, wl);
+        return new FlatView(root, ranges, from, ws, wl);
+    }
+
+    /** The ranges array itself (package-internal, read only: {@link IncrementalRender} copies runs of it). */
+    FlatRange[] rangeArray() {
+        return ranges;
     }
 
     /** @return the region this view was rendered from, or null for the empty view */

@@ -1,7 +1,8 @@
 package dev.guestmem.flat;
 
 import dev.guestmem.region.MemoryRegion;
-import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,21 +32,79 @@ public final class IncrementalRender {
     /**
      * A patched view's ranges and the change in ranges per region.
      *
-     * @param ranges the new simplified ranges
+     * @param rangeArray the new simplified ranges, exactly sized (handed over, not copied, to the view)
      * @param refDelta per region, new range count minus old range count (zero entries omitted or kept)
      */
-    public record Result(List<FlatRange> ranges, Map<MemoryRegion, Integer> refDelta) {
+    public record Result(FlatRange[] rangeArray, Map<MemoryRegion, Integer> refDelta) {
+        /** @return the new ranges as an unmodifiable list */
+        public List<FlatRange> ranges() {
+            return Collections.unmodifiableList(Arrays.asList(rangeArray));
+        }
+    }
+
+    /** A growable array of ranges (the list operations {@link Out} needs, bulk copies included). */
+    private static final class RangeBuffer {
+        FlatRange[] a;
+        int size;
+
+        RangeBuffer(int capacity) {
+            a = new FlatRange[Math.max(capacity, 4)];
+        }
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+
+        FlatRange getLast() {
+            return a[size - 1];
+        }
+
+        FlatRange removeLast() {
+            FlatRange r = a[--size];
+            a[size] = null;
+            return r;
+        }
+
+        void add(FlatRange r) {
+            if (size == a.length) {
+                a = Arrays.copyOf(a, size * 2);
+            }
+            a[size++] = r;
+        }
+
+        void addAll(FlatRange[] from, int start, int count) {
+            if (size + count > a.length) {
+                a = Arrays.copyOf(a, Math.max(size + count, size * 2));
+            }
+            System.arraycopy(from, start, a, size, count);
+            size += count;
+        }
+
+        FlatRange[] toArray() {
+            return size == a.length ? a : Arrays.copyOf(a, size);
+        }
     }
 
     /** Output list with merge-at-append and reference bookkeeping. */
     private static final class Out {
-        final ArrayList<FlatRange> list;
+        final RangeBuffer list;
         final Map<MemoryRegion, Integer> delta = new IdentityHashMap<>();
         /** Whether the last element is a verbatim old range (then an old successor needs no merge test). */
         boolean lastIsOld;
 
         Out(int capacity) {
-            this.list = new ArrayList<>(capacity);
+            this.list = new RangeBuffer(capacity);
+        }
+
+        /**
+         * Appends old ranges {@code [from, to)} verbatim after one old range was appended: they are
+         * maximally merged among themselves and with it, so no merge test is needed.
+         */
+        void addOldRun(FlatView old, int from, int to) {
+            if (to > from) {
+                list.addAll(old.rangeArray(), from, to - from);
+                lastIsOld = true;
+            }
         }
 
         void count(FlatRange r, int d) {
@@ -99,10 +158,14 @@ public final class IncrementalRender {
         for (TopologyDirt.Window w : windows) {
             long ws = w.start().lo();
             long wl = w.end().subUnsigned(1).lo(); // last address inside the window
-            while (i < n && Long.compareUnsigned(cur(old, i, tail).last(), ws) < 0) {
+            if (i < n && Long.compareUnsigned(cur(old, i, tail).last(), ws) < 0) {
                 emit(out, old, i, tail);
                 tail = null;
                 i++;
+                // Old ranges wholly before the window: one bulk copy (they need no merge test).
+                int j = firstEndingAtOrAfter(old, ws, i);
+                out.addOldRun(old, i, j);
+                i = j;
             }
             if (i < n && Long.compareUnsigned(cur(old, i, tail).start(), ws) < 0) {
                 FlatRange r = cur(old, i, tail);
@@ -142,12 +205,26 @@ public final class IncrementalRender {
                 out.count(tail, 1);
             }
         }
-        while (i < n) {
+        if (i < n) {
             emit(out, old, i, tail);
-            tail = null;
-            i++;
+            out.addOldRun(old, i + 1, n);
         }
-        return new Result(out.list, out.delta);
+        return new Result(out.list.toArray(), out.delta);
+    }
+
+    /** The first index {@code >= from} of an old range whose last address is {@code >= addr}. */
+    private static int firstEndingAtOrAfter(FlatView old, long addr, int from) {
+        int lo = from;
+        int hi = old.rangeCount();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (Long.compareUnsigned(old.range(mid).last(), addr) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     private static FlatRange cur(FlatView old, int i, FlatRange tail) {

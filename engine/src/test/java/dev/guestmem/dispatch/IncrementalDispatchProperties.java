@@ -271,7 +271,7 @@ class IncrementalDispatchProperties {
             while (oi < old.size()) {
                 next.add(old.get(oi++));
             }
-            FlatView patched = FlatView.patched(regions[0], next, view, windows);
+            FlatView patched = FlatView.patched(regions[0], next.toArray(new FlatRange[0]), view, windows);
             assertEquals(next, patched.ranges());
             assertSameLookups(patched, view, rnd);
             view = patched;
