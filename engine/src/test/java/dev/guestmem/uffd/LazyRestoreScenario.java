@@ -298,6 +298,11 @@ public final class LazyRestoreScenario {
             signal(server.pid(), "KILL");
             waiter.join(20_000);
             String after = touch(target, 100, 20_000);
+            try {
+                restore.awaitComplete(java.time.Duration.ofSeconds(20)); // until the watchdog's report is whole
+            } catch (LazyRestoreException e) {
+                // expected: reported through failure() below
+            }
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " lost=" + (lost != null) + " stateAfterGuardian="
                     + stateAfterGuardian + " waiting=" + waiting.get() + " after=" + after + " state=" + restore.state());
             System.out.println("LOST " + lost);
