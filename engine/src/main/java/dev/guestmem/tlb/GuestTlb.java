@@ -33,6 +33,12 @@ import dev.guestmem.dispatch.PhysSection;
  * through the address space, which drops, dispatches or logs as QEMU does. A runnable version is
  * {@code SoftTlbExample} in the engine's tests.
  *
+ * <p>The cheapest hit (TARGETS P3, {@code SoftTlbBench}) keeps one generation for the whole TLB
+ * instead of one per entry, as QEMU does: compare {@link AddressSpace#generation()} where the CPU
+ * loop already polls its exit request (block entry), flush every entry when it moved, and have a
+ * topology listener raise the exit request so a running loop notices ({@code tcg_commit} then
+ * {@code tlb_flush}). The hit is then the tag compare and the segment access only.
+ *
  * <p>Entries are valid for as long as {@link AddressSpace#generation()} is unchanged: every published
  * view (any region added, removed, moved, resized, enabled, disabled, made read-only, switched to or
  * from ROMD, or its dirty logging changed) increments it. A load that passed the generation check may
