@@ -33,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *       simplify, build the dispatch table (P6; the baseline of P7).</li>
  *   <li>{@link #barMoveCommit}: one BAR moves (alternating between two free slots) through
  *       {@code setAddress}, i.e. a whole commit of an address space whose view is patched only in the
- *       changed windows, plus the dispatch build of the new view (P7).</li>
+ *       changed windows, plus the new view's dispatch table, derived from the old table by rebuilding
+ *       only the pages of those windows (P7).</li>
  * </ul>
  *
  * <p><b>Thread safety.</b> JMH state, one thread.
@@ -99,8 +100,8 @@ public class TopologyBench {
     }
 
     /**
-     * P7: one BAR move committed (incremental re-render of the changed windows, dispatch build,
-     * publication).
+     * P7: one BAR move committed (incremental re-render of the changed windows, incremental dispatch
+     * build, publication).
      *
      * @return the new address (so the work is not eliminated)
      */
