@@ -41,12 +41,34 @@ public final class GuardianMain {
     }
 
     /**
+     * Links the downcalls the guardian uses (on descriptor -1: each fails at once with EBADF) so
+     * that arming and poisoning run without first-call linking; done before it connects.
+     */
+    private static void warmUp() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(64);
+            MemorySegment pfd = pollfd.allocate(a);
+            pollfd.fd(pfd, -1);
+            pollfd.events(pfd, (short) Linux.POLLIN());
+            LinuxCalls.poll(pfd, 1, 0);
+            Linux.read(-1, buf, 1);
+            Linux.write(-1, buf, 1);
+            Uffd u = new Uffd(-1);
+            u.poison(0, 4096);
+            u.arenaClose();
+        } catch (RuntimeException e) {
+            // best effort
+        }
+    }
+
+    /**
      * Runs the guardian.
      *
      * @param args the guest's guardian socket name
      * @throws InterruptedException never (the inert test hook sleeps)
      */
     public static void main(String[] args) throws InterruptedException {
+        warmUp();
         int sock = LinuxCalls.unixConnect(args[0]);
         Wire ctl = new Wire(sock);
         LinuxCalls.Received first = LinuxCalls.recvWithFds(sock, 65536, 2);

@@ -89,7 +89,6 @@ public final class LazyRestore implements AutoCloseable {
     private volatile boolean closing;
     private final Thread watchdog;
     private final Wire guard;
-    private final CountDownLatch armed = new CountDownLatch(1);
     private final CountDownLatch guardianEnded = new CountDownLatch(1);
     private volatile String guardianReport;
     private volatile String guardianLost;
@@ -129,7 +128,7 @@ public final class LazyRestore implements AutoCloseable {
             arm.append("arm\n");
             // The liveness pair: one end to the server, one to the guardian, none kept here, so the
             // guardian's end reads EOF exactly when the server process is gone (any death, SIGKILL
-            // included). The guardian is armed first, so no fault is served unguarded.
+            // included). The guardian's message goes first, so it is queued before any fault can be served.
             int[] liveness = LinuxCalls.socketpair();
             try {
                 LinuxCalls.sendWithFds(server.guardianSocket(), arm.toString().getBytes(StandardCharsets.UTF_8), uffd.fd, liveness[1]);
@@ -151,9 +150,10 @@ public final class LazyRestore implements AutoCloseable {
             if (!ready.await(60, TimeUnit.SECONDS)) {
                 throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
             }
-            if (state != State.BROKEN && !armed.await(60, TimeUnit.SECONDS)) {
-                throw new LazyRestoreException("guardian " + server.guardian().pid() + " did not answer within 60 s");
-            }
+            // No wait for the guardian's "armed": the userfaultfd and its end of the liveness pair
+            // are already queued on its socket, so a server death before it reads them is seen the
+            // moment it does (the pair reads EOF then). Only the guardian's own death can lose it,
+            // and that is reported (guardianLost).
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LazyRestoreException("interrupted while starting", e);
@@ -295,7 +295,7 @@ public final class LazyRestore implements AutoCloseable {
                     System.err.println("uffd guardian watcher <- " + line + " at " + System.currentTimeMillis());
                 }
                 if (line.equals("armed")) {
-                    armed.countDown();
+                    continue;
                 } else if (line.startsWith("poisoned ")) {
                     guardianReport = "poisoned " + line.substring(9) + " missing pages";
                 } else if (line.startsWith("error ")) {
@@ -320,7 +320,6 @@ public final class LazyRestore implements AutoCloseable {
                     + ") while the restore was running; only this JVM's watchdog now covers a page-server death";
             System.err.println("guestmem: " + guardianLost);
         }
-        armed.countDown();
         guardianEnded.countDown();
     }
 

@@ -168,6 +168,11 @@ final class Uffd {
         return poisoned;
     }
 
+    /** Frees the argument structs without closing the descriptor (for a wrapper of a borrowed or invalid one). */
+    void arenaClose() {
+        arena.close();
+    }
+
     /** Closes the descriptor. */
     void close() {
         Linux.close(fd);
