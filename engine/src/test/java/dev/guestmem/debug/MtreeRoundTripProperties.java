@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Random;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
 
 /**
  * Random region trees (repeated names, overlaps, priorities, disabled regions, aliases of aliases,
@@ -25,7 +24,6 @@ import net.jqwik.api.lifecycle.AddLifecycleHook;
  * the flat views come back the same (the flat views when no two alias targets share a name). Equal-priority siblings are added by address ascending (the
  * README's age convention), in random order at one address.
  */
-@AddLifecycleHook(TriesHook.class)
 class MtreeRoundTripProperties {
     private static final String[] NAMES = {"a", "b", "dev", "dev", "bank", "pci", "x y"};
 

@@ -54,7 +54,7 @@ class DirtyMemoryPropertyTest {
         return op.list().ofMinSize(1).ofMaxSize(40);
     }
 
-    @Property(tries = 1000)
+    @Property
     void behavesLikeBitSetModel(@ForAll("ops") List<Op> ops) {
         DirtyMemory d = new DirtyMemory();
         d.extend(BASE + PAGES * PAGE);

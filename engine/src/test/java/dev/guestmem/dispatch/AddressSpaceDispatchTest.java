@@ -104,7 +104,7 @@ class AddressSpaceDispatchTest {
         return ranges;
     }
 
-    @Property(tries = 1000)
+    @Property
     void lookupMatchesNaiveScan(@ForAll("boundaries") List<Long> points, @ForAll long seed) {
         List<FlatRange> ranges = rangesFrom(points, seed);
         AddressSpaceDispatch d = AddressSpaceDispatch.build(ranges);

@@ -8,7 +8,6 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.TopologyDirt;
-import dev.guestmem.flat.TriesFromSystemProperty;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.Int128;
@@ -25,7 +24,6 @@ import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
 
 /**
  * Incremental dispatch builds ({@link AddressSpaceDispatch#buildIncremental}) against full builds of
@@ -39,7 +37,6 @@ import net.jqwik.api.lifecycle.AddLifecycleHook;
  * windows directly, including ranges trimmed at the window edges and merged across them, with
  * sub-page sizes and addresses near 2^64.
  */
-@AddLifecycleHook(TriesFromSystemProperty.class)
 class IncrementalDispatchProperties {
     private static final long[] SIZES = {0x1000, 0x2000, 0x800, 0x10000, 0x400, -1L, 0x3000, 0x1800, 0x200000,
         0x40_0000_0000L};

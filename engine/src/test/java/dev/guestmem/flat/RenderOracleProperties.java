@@ -23,7 +23,6 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.ShrinkingMode;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
 
 /**
  * Differential test (TARGETS R2): random region trees, changed between renders, against a naive
@@ -37,7 +36,7 @@ import net.jqwik.api.lifecycle.AddLifecycleHook;
  * and checked for QEMU's shape (sorted, disjoint, maximally merged). Trees are driven by a list of
  * integer choices so jqwik shrinks a failure to the fewest, smallest choices.
  */
-@AddLifecycleHook(TriesFromSystemProperty.class)
+
 class RenderOracleProperties {
     private static final BigInteger TWO_64 = BigInteger.ONE.shiftLeft(64);
     private static final long[] SIZES = {0x1000, 0x2000, 0x800, 0x10000, 0x400, -1L, 0x3000, 0};
