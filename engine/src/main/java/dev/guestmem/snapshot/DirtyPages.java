@@ -1,11 +1,13 @@
 package dev.guestmem.snapshot;
 
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
+import dev.guestmem.dirty.DirtyMemory;
 import java.util.Objects;
 
 /**
  * The pages of one block written since the previous snapshot, as the migration dirty-log client
- * will report them: the input of an incremental snapshot. The dirty-log package feeds it from its
- * bitmaps; tests build one from a hand-made bitmap with {@link #ofBitmap(long[], long)}.
+ * reports them: the input of an incremental snapshot. {@link #ofDirtyLog} feeds it from the
+ * dirty-log bitmaps; {@link #ofBitmap(long[], long)} from a plain bitmap.
  *
  * <p>Thread safety: implementations need not be thread-safe; the writer calls one instance from one
  * thread, and the caller must not change the bitmap behind it while it is read.
@@ -48,6 +50,43 @@ public interface DirtyPages {
                 p = (long) (word + 1) << 6;
             }
             return -1;
+        };
+    }
+
+    /**
+     * The pages of one RAM block that a dirty-log snapshot says were written: how an incremental
+     * snapshot is fed from the MIGRATION client ({@code DirtyMemory.snapshotAndClearDirty(block.offset(),
+     * block.usedLength(), DIRTY_MEMORY_MIGRATION)}). The dirty log counts 4 KiB target pages in the
+     * ram_addr space; a snapshot page of {@code pageSize} bytes is dirty when any of its target pages
+     * is. The snapshot's window may be larger than the block (it is rounded to 64 pages): pages past
+     * {@code pageCount} are ignored.
+     *
+     * @param snapshot the dirty-log snapshot covering the block
+     * @param blockRamAddr the block's offset in the ram_addr space ({@code RamBlock.offset()})
+     * @param pageSize the snapshot's page size for the block (a multiple of 4 KiB)
+     * @param pageCount pages in the block
+     * @return the view
+     * @throws IllegalArgumentException if {@code pageSize} is not a positive multiple of 4 KiB
+     */
+    static DirtyPages ofDirtyLog(DirtyBitmapSnapshot snapshot, long blockRamAddr, long pageSize, long pageCount) {
+        Objects.requireNonNull(snapshot, "snapshot");
+        if (pageSize <= 0 || pageSize % DirtyMemory.TARGET_PAGE_SIZE != 0) {
+            throw new IllegalArgumentException("page size " + pageSize + " is not a multiple of "
+                    + DirtyMemory.TARGET_PAGE_SIZE);
+        }
+        return from -> {
+            if (from < 0) {
+                throw new IllegalArgumentException("negative page index " + from);
+            }
+            if (from >= pageCount) {
+                return -1;
+            }
+            long ramAddr = snapshot.nextDirtyPage(blockRamAddr + from * pageSize);
+            if (ramAddr == -1 || Long.compareUnsigned(ramAddr, blockRamAddr) < 0) {
+                return -1;
+            }
+            long page = (ramAddr - blockRamAddr) / pageSize;
+            return page < pageCount ? page : -1;
         };
     }
 
