@@ -335,6 +335,11 @@ public abstract sealed class MemoryRegion
     /** QEMU's {@code memory_region_add_subregion_common}; validation done, transaction open. */
     private void addSubregionCommon(long offset, MemoryRegion sub) {
         sub.container = this;
+        if (sub.addr != offset) {
+            // A view rendered from the subregion itself (an address space rooted there) shifts with
+            // its address, even while it was out of any container: rebuild it, as setAddress does.
+            sub.invalidateSelfOnly();
+        }
         sub.addr = offset;
         for (MemoryRegion a = sub; a instanceof AliasRegion alias; a = alias.target) {
             alias.target.mappedViaAlias++;

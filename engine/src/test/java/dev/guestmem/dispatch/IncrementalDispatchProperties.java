@@ -15,6 +15,7 @@ import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RegionException;
 import java.util.ArrayList;
+import dev.guestmem.testing.Choices;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeSet;
@@ -42,24 +43,6 @@ class IncrementalDispatchProperties {
         0x40_0000_0000L};
     private static final long[] ADDRS = {0, 0x400, 0x800, 0x1000, 0x1800, 0x2000, 0x3000, 0x8000, 0x1ff000,
         0x200000, 0x3fe00, 0xffff_ffff_ffff_f000L, 0xffff_ffff_ffff_e000L, 0xffff_ffff_ffff_f800L};
-
-    /** A stream of choices; past its end every choice is 0. */
-    private static final class Choices {
-        private final List<Integer> values;
-        private int next;
-
-        Choices(List<Integer> values) {
-            this.values = values;
-        }
-
-        int next(int bound) {
-            return next < values.size() ? values.get(next++) % bound : 0;
-        }
-
-        long pick(long[] from) {
-            return from[next(from.length)];
-        }
-    }
 
     @Provide
     Arbitrary<List<Integer>> choices() {
