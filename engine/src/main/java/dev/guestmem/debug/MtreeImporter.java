@@ -194,6 +194,9 @@ public final class MtreeImporter {
         boolean[] hasAsRoot;
         boolean[] hasBlockRoot;
         final Map<Integer, Integer> aliasTarget = new HashMap<>();
+        /** (alias class, target class) pairs that closed an alias cycle: never chosen again. */
+        final Set<Long> forbidden = new HashSet<>();
+        static final int MAX_CYCLE_RETRIES = 64;
         final Map<Integer, MemoryRegion> made = new HashMap<>();
         final Map<Integer, Boolean> making = new HashMap<>();
         final List<MemoryRegion> regionOrder = new ArrayList<>();
@@ -397,14 +400,69 @@ public final class MtreeImporter {
             }
             // First with windows inside their targets (the engine requires it, boards nearly always
             // do it), then with the type alone (QEMU allows a window past its target's end).
-            if (!resolveInQueueOrder(blockRoots, true) && !resolveInQueueOrder(blockRoots, false)) {
-                resolveGreedily(blockRoots);
+            // Namesakes can make an assignment that closes an alias cycle (alias b @dev picks the alias
+            // named dev, which picked b): forbid one edge of the cycle and solve again.
+            Map<Integer, Integer> before = new HashMap<>(aliasTarget);
+            for (int attempt = 0; attempt < MAX_CYCLE_RETRIES; attempt++) {
+                if (!resolveInQueueOrder(blockRoots, true) && !resolveInQueueOrder(blockRoots, false)) {
+                    break;
+                }
+                long edge = aliasCycleEdge();
+                if (edge == -1) {
+                    return;
+                }
+                forbidden.add(edge);
+                aliasTarget.clear();
+                aliasTarget.putAll(before);
             }
+            resolveGreedily(blockRoots);
+        }
+
+        /**
+         * Finds a cycle in the current assignment, through alias targets and through containment (an
+         * alias whose target contains an alias that leads back to it renders forever).
+         *
+         * @return one (alias, target) pair on a cycle, or -1 if there is none
+         */
+        long aliasCycleEdge() {
+            Map<Integer, Set<Integer>> contains = new HashMap<>();
+            for (Occ o : aliasWalk()) {
+                int a = find(o.id);
+                for (Occ p = o.parent; p != null; p = p.parent) {
+                    contains.computeIfAbsent(find(p.id), k -> new HashSet<>()).add(a);
+                }
+            }
+            for (Map.Entry<Integer, Integer> e : aliasTarget.entrySet()) {
+                int start = e.getKey();
+                java.util.ArrayDeque<Integer> queue = new java.util.ArrayDeque<>();
+                Set<Integer> seen = new HashSet<>();
+                queue.add(e.getValue());
+                while (!queue.isEmpty()) {
+                    int x = queue.poll();
+                    if (x == start) {
+                        return pair(start, e.getValue());
+                    }
+                    if (!seen.add(x)) {
+                        continue;
+                    }
+                    Integer t = aliasTarget.get(x);
+                    if (t != null) {
+                        queue.add(t);
+                    }
+                    queue.addAll(contains.getOrDefault(x, Set.of()));
+                }
+            }
+            return -1;
+        }
+
+        private static long pair(int aliasClass, int targetClass) {
+            return ((long) aliasClass << 32) | (targetClass & 0xffff_ffffL);
         }
 
         boolean compatible(Occ alias, Occ blockRoot, boolean window) {
             String bn = ((MtreeBlock.RegionBlock) doc.blocks().get(blockRoot.printing)).name();
             return bn.equals(alias.node.alias().target()) && fits(alias, blockRoot)
+                    && !forbidden.contains(pair(find(alias.id), find(blockRoot.id)))
                     && (!window || windowFits(alias, blockRoot)) && find(alias.id) != find(blockRoot.id)
                     && !isAncestor(blockRoot, alias);
         }
@@ -531,12 +589,29 @@ public final class MtreeImporter {
                 } else {
                     chosen = cands.getFirst();
                 }
+                chosen = acyclicChoice(cls, chosen, cands, blockRoots);
                 opened[chosen] = true;
                 while (next < blockRoots.size() && opened[next]) {
                     next++;
                 }
                 aliasTarget.put(cls, find(blockRoots.get(chosen).id));
             }
+        }
+
+        /** The preferred candidate unless it closes an alias cycle; then the first one that does not. */
+        int acyclicChoice(int aliasClass, int preferred, List<Integer> cands, List<Occ> blockRoots) {
+            List<Integer> order = new ArrayList<>();
+            order.add(preferred);
+            order.addAll(cands);
+            for (int b : order) {
+                aliasTarget.put(aliasClass, find(blockRoots.get(b).id));
+                boolean cyclic = aliasCycleEdge() != -1;
+                aliasTarget.remove(aliasClass);
+                if (!cyclic) {
+                    return b;
+                }
+            }
+            return preferred;
         }
 
         boolean laterReference(List<Occ> walk, int w, Occ blockRoot, String target) {
