@@ -181,6 +181,19 @@ public final class LazyRestoreScenario {
         return result.get();
     }
 
+    /**
+     * Waits until the restore has ended and its failure report is whole: the guardian can unblock a
+     * waiting access before the guest's watchdog has recorded the server's death. A failed restore
+     * is expected here; callers read it through {@code failure()}.
+     */
+    private static void awaitEnd(LazyRestore restore) throws InterruptedException {
+        try {
+            restore.awaitComplete(java.time.Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            // expected: reported through failure()
+        }
+    }
+
     private static void killServer(Path dir) throws Exception {
         long size = 16L << 20;
         MemorySegment src = makeSource(size, 7);
@@ -206,12 +219,7 @@ public final class LazyRestoreScenario {
             waiter.join(20_000);
             String after = touch(target, 100, 20_000);
             String already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
-            try {
-                // the guardian may unblock the waiter before the guest's watchdog has recorded the death
-                restore.awaitComplete(java.time.Duration.ofSeconds(20));
-            } catch (LazyRestoreException e) {
-                // expected: reported through failure() below
-            }
+            awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " after=" + after
                     + " already=" + (already.equals(before) ? "ok" : already) + " state=" + restore.state());
             System.out.println("FAILURE " + restore.failure());
@@ -262,11 +270,7 @@ public final class LazyRestoreScenario {
             String after = touch(target, 100, 20_000);
             stop.set(true);
             gc.join(10_000);
-            try {
-                restore.awaitComplete(java.time.Duration.ofSeconds(20));
-            } catch (LazyRestoreException e) {
-                // expected: reported through failure() below
-            }
+            awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " waitedMillis="
                     + waitedMillis.get() + " after=" + after + " gcs=" + gcsDuring + " state=" + restore.state());
             System.out.println("FAILURE " + restore.failure());
@@ -304,11 +308,7 @@ public final class LazyRestoreScenario {
             signal(server.pid(), "KILL");
             waiter.join(20_000);
             String after = touch(target, 100, 20_000);
-            try {
-                restore.awaitComplete(java.time.Duration.ofSeconds(20)); // until the watchdog's report is whole
-            } catch (LazyRestoreException e) {
-                // expected: reported through failure() below
-            }
+            awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " lost=" + (lost != null) + " stateAfterGuardian="
                     + stateAfterGuardian + " waiting=" + waiting.get() + " after=" + after + " state=" + restore.state());
             System.out.println("LOST " + lost);
