@@ -10,8 +10,9 @@ import java.util.Arrays;
  *
  * <h2>Incremental build</h2>
  * QEMU builds a new table for every new view. Here, when the new view differs from the old one only
- * inside some windows (what {@code IncrementalRender} produces), the new table starts as a copy of
- * the old table's uncompacted radix tree and sections array; then for each window:
+ * inside some windows (what {@code IncrementalRender} produces), the new table starts from the old
+ * table's uncompacted radix tree (edited in place: it belongs to the writer, see {@link RadixTree}) and
+ * sections array (shared, new sections appended in a copy); then for each window:
  * <ol>
  *   <li>the window is widened to the hull of every old and new range that intersects or touches it
  *       (ranges merged or trimmed at a window's seams differ from their old selves), then to whole
@@ -25,9 +26,10 @@ import java.util.Arrays;
  * </ol>
  * Sections of unchanged ranges keep their index (and object); new sections are appended. Pages
  * outside the spans therefore resolve to exactly what they resolved to before, which is what a full
- * build of the new view gives them because their ranges are unchanged. Then the copy is compacted
- * ({@code address_space_dispatch_compact}) for lookups. Unreachable sections and nodes accumulate
- * until they exceed a quarter of the last full build's, and then a full build starts a new lineage.
+ * build of the new view gives them because their ranges are unchanged. Then the changed nodes are
+ * compacted ({@code address_space_dispatch_compact}) into new nodes of the lineage's pool; the
+ * unchanged ones are shared with the old table. Unreachable sections and raw nodes accumulate until
+ * they exceed a quarter of the last full build's, and then a full build starts a new lineage.
  *
  * <p>The tree's shape can differ from a full build's (an emptied node stays, leaves may sit one level
  * lower); every lookup ({@code phys_page_find} with its covers check, subpage resolution) answers the
@@ -47,29 +49,41 @@ final class DispatchBuilder {
         }
     }
 
-    final PhysPageMap map;
-    private PhysSection[] sections;
-    private int count;
+    final RadixTree map;
+    /** The sections of the table derived from (section 0 included), shared and never written. */
+    private final PhysSection[] inherited;
+    /** Sections added by this build, numbered from {@code inherited.length}. */
+    private PhysSection[] added = new PhysSection[16];
+    private int addedCount;
+    private final int baseSections;
 
     /** A builder for a full build. */
     DispatchBuilder() {
-        map = new PhysPageMap();
-        sections = new PhysSection[64];
-        sections[0] = PhysSection.unassigned();
-        count = 1;
+        map = new RadixTree();
+        inherited = new PhysSection[] {PhysSection.unassigned()};
+        baseSections = -1;
     }
 
     private DispatchBuilder(AddressSpaceDispatch old) {
-        map = new PhysPageMap(old.pageMap());
-        PhysSection[] from = old.sectionArray();
-        sections = Arrays.copyOf(from, from.length + 64);
-        count = from.length;
-        map.baseSections = old.pageMap().baseSections;
+        map = old.pageMap().tree();
+        map.beginDerive();
+        inherited = old.sectionArray();
+        baseSections = old.pageMap().baseSections;
     }
 
-    /** @return the sections built so far (trimmed copy) */
+    private int count() {
+        return inherited.length + addedCount;
+    }
+
+    private PhysSection section(int i) {
+        return i < inherited.length ? inherited[i] : added[i - inherited.length];
+    }
+
+    /** @return the sections built so far (one exactly sized copy) */
     PhysSection[] sections() {
-        return Arrays.copyOf(sections, count);
+        PhysSection[] out = Arrays.copyOf(inherited, count());
+        System.arraycopy(added, 0, out, inherited.length, addedCount);
+        return out;
     }
 
     /**
@@ -84,9 +98,7 @@ final class DispatchBuilder {
         for (FlatRange r : ranges) {
             b.add(r, 0, -1L);
         }
-        b.map.baseSections = b.count;
-        b.map.compact();
-        return new AddressSpaceDispatch(view, b.map, b.sections());
+        return new AddressSpaceDispatch(view, b.map.publish(b.count(), false), b.sections());
     }
 
     /**
@@ -104,9 +116,10 @@ final class DispatchBuilder {
                                             long[] windowLast) {
         FlatView oldView = old.view();
         PhysPageMap oldMap = old.pageMap();
-        // Garbage bound: a quarter more than live keeps the copies small and full rebuilds rare.
+        // Garbage bound: a quarter more than live keeps the copies small and full rebuilds rare. A
+        // table whose lineage has moved on (its tree was edited for another table) is rebuilt too.
         if (oldView == null || old.sectionCount() > oldMap.baseSections + (oldMap.baseSections >> 2) + 256
-                || oldMap.nodeCount() > oldMap.baseNodes() + (oldMap.baseNodes() >> 2) + 16) {
+                || !oldMap.tree().derivable(oldMap)) {
             return full(view, rangesOf(view));
         }
         long[] spans = spans(oldView, view, windowStart, windowLast);
@@ -127,10 +140,11 @@ final class DispatchBuilder {
                 }
             }
         } catch (WindowMismatch e) {
+            // The tree was edited in place and now matches no table: beginDerive made the lineage
+            // underivable, and the full build starts a new one.
             return full(view, rangesOf(view));
         }
-        b.map.compact();
-        return new AddressSpaceDispatch(view, b.map, b.sections());
+        return new AddressSpaceDispatch(view, b.map.publish(b.baseSections, true), b.sections());
     }
 
     private static FlatRange[] rangesOf(FlatView view) {
@@ -193,14 +207,14 @@ final class DispatchBuilder {
     }
 
     private int addSection(PhysSection s) {
-        if (count == sections.length) {
-            sections = Arrays.copyOf(sections, count * 2);
+        if (addedCount == added.length) {
+            added = Arrays.copyOf(added, addedCount * 2);
         }
-        sections[count++] = s;
-        if (count > PhysPageMap.NIL) {
+        added[addedCount++] = s;
+        if (count() > PhysPageMap.NIL) {
             throw new IllegalStateException("more than " + PhysPageMap.NIL + " sections in one view");
         }
-        return count - 1;
+        return count() - 1;
     }
 
     /** Whether the piece {@code [first, last]} lies in the span {@code [lo, hi]}; straddling is a mismatch. */
@@ -253,9 +267,9 @@ final class DispatchBuilder {
     /** {@code register_subpage}. */
     private void registerSubpage(FlatRange r, long first, long last) {
         long base = first & ~PAGE_OFFSET_MASK;
-        PhysSection existing = sections[map.find(base)];
+        PhysSection existing = section(map.find(base));
         if (!existing.covers(base)) {
-            existing = sections[0];
+            existing = section(0);
         }
         Subpage sp = existing.subpage();
         if (sp == null) {
