@@ -3,6 +3,7 @@ package dev.guestmem.access;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
@@ -73,7 +74,7 @@ public final class AddressSpace {
             CURRENT_MAP = l.findVarHandle(AddressSpace.class, "currentMap", FlatView.class);
             DISPATCH = l.findVarHandle(AddressSpace.class, "currentDispatch", AddressSpaceDispatch.class);
             GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
-            FAST = l.findVarHandle(AddressSpace.class, "fastSection", PhysSection.class);
+            FAST = l.findVarHandle(AddressSpace.class, "fastWindow", DirectWindow.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -89,7 +90,7 @@ public final class AddressSpace {
     @SuppressWarnings("unused") // accessed through GENERATION
     private long generation;
     @SuppressWarnings("unused") // accessed through FAST
-    private PhysSection fastSection;
+    private DirectWindow fastWindow;
     private volatile DirtyMemory dirtyMemory;
     final AtomicLong bounceBufferSize = new AtomicLong();
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
@@ -111,7 +112,7 @@ public final class AddressSpace {
         FlatView empty = system.emptyView();
         CURRENT_MAP.setRelease(this, empty);
         DISPATCH.setRelease(this, empty.dispatch());
-        FAST.setRelease(this, empty.dispatch().unassignedSection());
+        FAST.setRelease(this, empty.dispatch().unassignedSection().window());
     }
 
     /** @return the owning system */
@@ -162,41 +163,42 @@ public final class AddressSpace {
         // Volatile (not release) stores: the Dekker pairing with cacheFastSection needs store-load
         // order on both sides, so a refill racing with this publication never outlives it.
         DISPATCH.setVolatile(this, view.dispatch());
-        FAST.setVolatile(this, view.dispatch().unassignedSection());
+        FAST.setVolatile(this, view.dispatch().unassignedSection().window());
         GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
     }
 
     /**
-     * The fast RAM section: the last directly accessible RAM section an access of this space
-     * resolved (a per-space copy of the dispatch table's MRU, one load closer to the data). Starts,
-     * and is reset by every {@link #publish}, as the unassigned section, which no access takes
-     * directly.
+     * The fast window: the {@link DirectWindow} of the last directly accessible RAM section an
+     * access of this space resolved (a per-space copy of the dispatch table's MRU, one load closer to
+     * the data). Starts, and is reset by every {@link #publish}, as the unassigned section's window,
+     * whose slices are empty so no access takes it.
      *
-     * @return the section (acquire; never null)
+     * @return the window (acquire; never null)
      * @implNote Hot path (P1, P2, P8): one acquire load (a plain load on x86) of an immutable object
-     *     whose final fields give start, size, flags, segment and segment offset.
+     *     whose final fields give the guest start and the read and write slices.
      */
-    PhysSection fastSection() {
-        return (PhysSection) FAST.getAcquire(this);
+    DirectWindow fastWindow() {
+        return (DirectWindow) FAST.getAcquire(this);
     }
 
     /**
-     * Makes {@code s}, found in {@code d}, the fast section. Called by the slow path after a lookup.
-     * A refill racing with {@link #publish} must not leave a section of the old table cached: the
-     * refill stores the section and then re-reads the dispatch table, the publisher stores the table
-     * and then resets the section, all volatile, so one of the two sees the other and the stale
-     * section is taken back (compare-and-set, so a newer refill is left alone).
+     * Makes the window of {@code s}, found in {@code d}, the fast window. Called by the slow path
+     * after a lookup. A refill racing with {@link #publish} must not leave a window of the old table
+     * cached: the refill stores the window and then re-reads the dispatch table, the publisher stores
+     * the table and then resets the window, all volatile, so one of the two sees the other and the
+     * stale window is taken back (compare-and-set, so a newer refill is left alone).
      *
      * @param d the table {@code s} was looked up in
      * @param s a directly readable RAM section of {@code d}
      */
     void cacheFastSection(AddressSpaceDispatch d, PhysSection s) {
-        if (FAST.getOpaque(this) == s) {
+        DirectWindow w = s.window();
+        if (FAST.getOpaque(this) == w) {
             return;
         }
-        FAST.setVolatile(this, s);
+        FAST.setVolatile(this, w);
         if (DISPATCH.getVolatile(this) != d) {
-            FAST.compareAndSet(this, s, d.unassignedSection());
+            FAST.compareAndSet(this, w, d.unassignedSection().window());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.guestmem.access;
 
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.region.MemoryRegionOps;
@@ -21,8 +22,6 @@ import java.lang.foreign.ValueLayout;
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
  */
 final class LdSt {
-    private static final int READ_MASK = PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE;
-    private static final int WRITE_MASK = PhysSection.DIRECT_WRITE | PhysSection.FAULT_PRONE;
     /** Sections whose loads are not a plain MMIO dispatch of their own ops. */
     private static final int NOT_PLAIN_IO = PhysSection.DIRECT_READ | PhysSection.IOMMU | PhysSection.SUBPAGE
             | PhysSection.UNASSIGNED;
@@ -31,24 +30,20 @@ final class LdSt {
     }
 
     /**
-     * The segment offset of a direct read of {@code n} bytes at {@code addr} in {@code s}, or -1 when
-     * the access is not a plain direct read of that section. Kept tiny so it inlines everywhere.
+     * Whether an access of {@code n} bytes at offset {@code off} of a direct window fits in it. A
+     * non-direct section's window has length 0, so this one test is the whole fast-path decision.
+     * It is written as the JDK's own bounds check of the access that follows ({@code checkIndex(off,
+     * byteSize - n + 1)}: the limit's sign test, then an unsigned compare), so that C2 finds the
+     * segment's check dominated by this one and drops it; the access then costs what a raw one does
+     * plus the window's two loads. An address below the section makes {@code off} wrap to a huge
+     * unsigned value, so it fails too.
      */
-    private static long readOffset(PhysSection s, long addr, int n) {
-        long off = addr - s.start();
-        if ((s.flags() & READ_MASK) == PhysSection.DIRECT_READ && off >= 0 && off <= s.sizeMinusOne() - (n - 1)) {
-            return s.segmentOffset() + off;
+    static boolean fits(long off, MemorySegment window, int n) {
+        long limit = window.byteSize() - n + 1;
+        if (limit < 0) {
+            return false;
         }
-        return -1;
-    }
-
-    /** As {@link #readOffset} for a direct write; dirty-logged sections pass (the caller marks). */
-    private static long writeOffset(PhysSection s, long addr, int n) {
-        long off = addr - s.start();
-        if ((s.flags() & WRITE_MASK) == PhysSection.DIRECT_WRITE && off >= 0 && off <= s.sizeMinusOne() - (n - 1)) {
-            return s.segmentOffset() + off;
-        }
-        return -1;
+        return Long.compareUnsigned(off, limit) < 0;
     }
 
     private static void ok(MemTxResultHolder res) {
@@ -58,14 +53,25 @@ final class LdSt {
     }
 
     /**
-     * After a direct store to a dirty-logged section: marks the bytes dirty unless every client of
-     * the section's mask already has the page dirty (QEMU's TLB_NOTDIRTY shortcut). Out of line: the
-     * no-logging store never calls it.
+     * A store that missed the window's plain write slice: a direct store to dirty-logged RAM, then
+     * the dirty marking (which skips pages every client already has dirty: QEMU's TLB_NOTDIRTY
+     * shortcut), else the full dispatch. Out of line from the unlogged store.
      */
-    private static void afterStore(AddressSpace as, PhysSection s, long so, int n) {
-        if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-            FlatViewAccess.dirty(as, s, so, n);
+    private static int loggedOrSlow(AddressSpace as, DirectWindow w, long addr, long off, int size, boolean big,
+                                    long val, MemTxAttrs attrs) {
+        MemorySegment ram = w.loggedWrite();
+        if (fits(off, ram, size)) {
+            PhysSection s = w.section();
+            long so = s.segmentOffset() + off;
+            try {
+                FlatViewAccess.setRaw(ram, off, size, big, val);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(s, so, size, e);
+            }
+            FlatViewAccess.dirty(as, s, so, size);
+            return MemTxResult.OK;
         }
+        return FlatViewAccess.store(as, addr, size, big, val, attrs);
     }
 
     /**
@@ -89,15 +95,16 @@ final class LdSt {
     }
 
     static int ld8(AddressSpace as, long addr, MemTxAttrs attrs, MemTxResultHolder res) {
-        PhysSection s = as.fastSection();
-        long so = readOffset(s, addr, 1);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.read();
+        long off = addr - w.start();
+        if (fits(off, ram, 1)) {
             try {
-                int v = Byte.toUnsignedInt(s.segment().get(ValueLayout.JAVA_BYTE, so));
+                int v = Byte.toUnsignedInt(ram.get(ValueLayout.JAVA_BYTE, off));
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(s, so, 1, e, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 1, e, res);
             }
         }
         return (int) ioOrSlow(as, addr, 1, false, attrs, res);
@@ -105,15 +112,16 @@ final class LdSt {
 
     static int ld16(AddressSpace as, long addr, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
-        PhysSection s = as.fastSection();
-        long so = readOffset(s, addr, 2);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.read();
+        long off = addr - w.start();
+        if (fits(off, ram, 2)) {
             try {
-                int v = Short.toUnsignedInt(s.segment().get(l, so));
+                int v = Short.toUnsignedInt(ram.get(l, off));
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(s, so, 2, e, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 2, e, res);
             }
         }
         return (int) ioOrSlow(as, addr, 2, big, attrs, res);
@@ -121,15 +129,16 @@ final class LdSt {
 
     static int ld32(AddressSpace as, long addr, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
-        PhysSection s = as.fastSection();
-        long so = readOffset(s, addr, 4);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.read();
+        long off = addr - w.start();
+        if (fits(off, ram, 4)) {
             try {
-                int v = s.segment().get(l, so);
+                int v = ram.get(l, off);
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(s, so, 4, e, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 4, e, res);
             }
         }
         return (int) ioOrSlow(as, addr, 4, big, attrs, res);
@@ -137,78 +146,78 @@ final class LdSt {
 
     static long ld64(AddressSpace as, long addr, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs,
                      MemTxResultHolder res) {
-        PhysSection s = as.fastSection();
-        long so = readOffset(s, addr, 8);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.read();
+        long off = addr - w.start();
+        if (fits(off, ram, 8)) {
             try {
-                long v = s.segment().get(l, so);
+                long v = ram.get(l, off);
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.loadFault(s, so, 8, e, res);
+                return FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 8, e, res);
             }
         }
         return ioOrSlow(as, addr, 8, big, attrs, res);
     }
 
     static int st8(AddressSpace as, long addr, int val, MemTxAttrs attrs) {
-        PhysSection s = as.fastSection();
-        long so = writeOffset(s, addr, 1);
-        if (so >= 0) {
-            MemorySegment seg = s.segment();
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.write();
+        long off = addr - w.start();
+        if (fits(off, ram, 1)) {
             try {
-                seg.set(ValueLayout.JAVA_BYTE, so, (byte) val);
+                ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(s, so, 1, e);
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, e);
             }
-            afterStore(as, s, so, 1);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
+        return loggedOrSlow(as, w, addr, off, 1, false, val & 0xFFL, attrs);
     }
 
     static int st16(AddressSpace as, long addr, int val, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs) {
-        PhysSection s = as.fastSection();
-        long so = writeOffset(s, addr, 2);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.write();
+        long off = addr - w.start();
+        if (fits(off, ram, 2)) {
             try {
-                s.segment().set(l, so, (short) val);
+                ram.set(l, off, (short) val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(s, so, 2, e);
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
             }
-            afterStore(as, s, so, 2);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
+        return loggedOrSlow(as, w, addr, off, 2, big, val & 0xFFFFL, attrs);
     }
 
     static int st32(AddressSpace as, long addr, int val, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs) {
-        PhysSection s = as.fastSection();
-        long so = writeOffset(s, addr, 4);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.write();
+        long off = addr - w.start();
+        if (fits(off, ram, 4)) {
             try {
-                s.segment().set(l, so, val);
+                ram.set(l, off, val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(s, so, 4, e);
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
             }
-            afterStore(as, s, so, 4);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
+        return loggedOrSlow(as, w, addr, off, 4, big, Integer.toUnsignedLong(val), attrs);
     }
 
     static int st64(AddressSpace as, long addr, long val, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs) {
-        PhysSection s = as.fastSection();
-        long so = writeOffset(s, addr, 8);
-        if (so >= 0) {
+        DirectWindow w = as.fastWindow();
+        MemorySegment ram = w.write();
+        long off = addr - w.start();
+        if (fits(off, ram, 8)) {
             try {
-                s.segment().set(l, so, val);
+                ram.set(l, off, val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(s, so, 8, e);
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
             }
-            afterStore(as, s, so, 8);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 8, big, val, attrs);
+        return loggedOrSlow(as, w, addr, off, 8, big, val, attrs);
     }
 }

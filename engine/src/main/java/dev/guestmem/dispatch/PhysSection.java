@@ -60,6 +60,7 @@ public final class PhysSection {
     private final MemoryRegionOps ops;
     private final ReentrancyGuard guard;
     private final Subpage subpage;
+    private final DirectWindow window;
 
     private PhysSection(FlatRange range, MemoryRegion region, long start, long last, long offsetWithinRegion,
                                 int flags, MemorySegment segment, long segmentOffset, RamBlock ramBlock,
@@ -76,6 +77,29 @@ public final class PhysSection {
         this.ops = ops;
         this.guard = guard;
         this.subpage = subpage;
+        boolean logged = (flags & DIRTY_LOGGING) != 0;
+        boolean readonly = (flags & READONLY) != 0;
+        MemorySegment read = directSlice(DIRECT_READ);
+        MemorySegment write = logged || readonly ? MemorySegment.NULL : directSlice(DIRECT_WRITE);
+        MemorySegment loggedWrite = logged && !readonly ? directSlice(DIRECT_WRITE) : MemorySegment.NULL;
+        this.window = new DirectWindow(start, read, write, loggedWrite, this);
+    }
+
+    /**
+     * The window for {@code kind} ({@link #DIRECT_READ} or {@link #DIRECT_WRITE}): a slice of the
+     * block covering exactly this section when it allows that kind of direct access and cannot fault,
+     * else {@link MemorySegment#NULL} (length 0: every bounds test fails, so such sections take the
+     * slow path). Fault-prone blocks are excluded because their accesses must go through the fence.
+     */
+    private MemorySegment directSlice(int kind) {
+        if ((flags & (kind | FAULT_PRONE)) != kind || segment == null) {
+            return MemorySegment.NULL;
+        }
+        long size = last - start + 1;
+        if (size <= 0 || segmentOffset < 0 || segmentOffset > segment.byteSize() - size) {
+            return MemorySegment.NULL; // not representable as a slice: leave it to the slow path
+        }
+        return segment.asSlice(segmentOffset, size);
     }
 
     /** The dummy section 0: nothing is mapped; covers all 2^64 addresses ({@code io_mem_unassigned}). */
@@ -215,6 +239,16 @@ public final class PhysSection {
     /** @return the offset in {@link #segment()} of {@link #start()} */
     public long segmentOffset() {
         return segmentOffset;
+    }
+
+    /**
+     * The section's direct window: its host bytes for direct loads and stores (empty slices where
+     * the section is not direct), built with the table so that caching it allocates nothing.
+     *
+     * @return the window (never null)
+     */
+    public DirectWindow window() {
+        return window;
     }
 
     /** @return the RAM block behind the region, or null */

@@ -92,6 +92,7 @@ public final class GuestTlb {
         out.generation = gen;
         out.segment = null;
         out.hostOffset = 0;
+        out.window = s.window();
         if (s.isUnassigned()) {
             out.flags = TLB_INVALID | TLB_MMIO;
             return false;

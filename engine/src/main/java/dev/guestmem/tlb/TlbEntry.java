@@ -1,5 +1,6 @@
 package dev.guestmem.tlb;
 
+import dev.guestmem.dispatch.DirectWindow;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -22,6 +23,7 @@ public final class TlbEntry {
     long hostOffset;
     int flags;
     long generation;
+    DirectWindow window = DirectWindow.empty();
 
     /** Creates an empty entry (flags {@link GuestTlb#TLB_INVALID}). */
     public TlbEntry() {
@@ -41,6 +43,19 @@ public final class TlbEntry {
     /** @return offset in {@link #segment()} of the page's first byte */
     public long hostOffset() {
         return hostOffset;
+    }
+
+    /**
+     * The direct window of the section holding the page (immutable, shared with the dispatch table:
+     * an emulator may cache it as its TLB entry). Its {@link DirectWindow#read()} and
+     * {@link DirectWindow#write()} slices are empty where the page is not directly readable or
+     * writable (MMIO, ROM stores, logged or read-only pages, fault-prone blocks), so one bounds test
+     * decides a hit; an address in another page of the same section hits too, correctly.
+     *
+     * @return the window (never null)
+     */
+    public DirectWindow window() {
+        return window;
     }
 
     /** @return the {@code TLB_*} flags of {@link GuestTlb} */

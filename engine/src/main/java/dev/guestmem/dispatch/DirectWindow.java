@@ -1,0 +1,102 @@
+package dev.guestmem.dispatch;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The host bytes of one dispatch-table section, as the direct access paths see them: byte 0 of each
+ * slice is guest address {@link #start()}, and a slice is empty where that kind of direct access is
+ * not allowed. A direct access of {@code n} bytes at guest address {@code addr} is then one test and
+ * one segment access:
+ * {@snippet lang=java :
+ * long off = addr - window.start();
+ * MemorySegment ram = window.read();
+ * long limit = ram.byteSize() - n + 1;        // the JDK's own bounds test, so C2 folds the two
+ * if (limit >= 0 && Long.compareUnsigned(off, limit) < 0) {
+ *     return ram.get(JAVA_INT_UNALIGNED, off);  // still catch IllegalStateException / InternalError
+ * }
+ * // else: not this section, or not direct: the address space's accessors
+ * }
+ * An address below the section wraps {@code off} to a huge unsigned value and an empty slice has a
+ * negative limit, so the same test rejects other sections, MMIO, ROM stores and logged stores.
+ *
+ * <p>Every section of a dispatch table has its window, built with the table, so caching one (the
+ * address space's fast window, an emulator's soft TLB) allocates nothing. A window is only valid
+ * for the view it came from: see {@link dev.guestmem.access.AddressSpace#generation()}.
+ *
+ * <p><b>Thread safety.</b> Immutable (final fields: safe to publish through a race).
+ */
+public final class DirectWindow {
+    private static final DirectWindow EMPTY = PhysSection.unassigned().window();
+
+    private final long start;
+    private final MemorySegment read;
+    private final MemorySegment write;
+    private final MemorySegment loggedWrite;
+    private final PhysSection section;
+
+    DirectWindow(long start, MemorySegment read, MemorySegment write, MemorySegment loggedWrite,
+                 PhysSection section) {
+        this.start = start;
+        this.read = read;
+        this.write = write;
+        this.loggedWrite = loggedWrite;
+        this.section = section;
+    }
+
+    /**
+     * A window no access can use (empty slices; the unassigned section's): what a soft-TLB entry
+     * holds before its first fill and after a flush.
+     *
+     * @return the shared empty window
+     */
+    public static DirectWindow empty() {
+        return EMPTY;
+    }
+
+    /** @return the guest address of byte 0 of every slice (the section's first address) */
+    public long start() {
+        return start;
+    }
+
+    /**
+     * The slice loads may read directly: RAM, ROM, a ROM device in ROMD mode, on a block that cannot
+     * raise SIGBUS; else empty.
+     *
+     * @return the slice (never null)
+     * @implNote Hot path (P1-P3).
+     */
+    public MemorySegment read() {
+        return read;
+    }
+
+    /**
+     * The slice stores may write directly with nothing else to do: RAM that is neither read-only
+     * (own or inherited flag) nor dirty-logged, on a block that cannot raise SIGBUS; else empty.
+     *
+     * @return the slice (never null)
+     */
+    public MemorySegment write() {
+        return write;
+    }
+
+    /**
+     * The slice of a dirty-logged RAM section that stores may write directly when the writer then
+     * marks the bytes dirty (the address space's store path does); empty for every other section.
+     *
+     * @return the slice (never null)
+     */
+    public MemorySegment loggedWrite() {
+        return loggedWrite;
+    }
+
+    /** @return the section this window belongs to */
+    public PhysSection section() {
+        return section;
+    }
+
+    @Override
+    public String toString() {
+        return "DirectWindow[0x" + Long.toHexString(start) + " read=" + read.byteSize() + " write=" + write.byteSize()
+                + " logged=" + loggedWrite.byteSize() + "]";
+    }
+}
