@@ -11,6 +11,7 @@ import dev.guestmem.flat.TopologyDirt;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.listener.TopologyDiff;
+import dev.guestmem.mmio.ReentrancyGuards;
 import dev.guestmem.region.ForeignRegionException;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
@@ -65,6 +66,7 @@ public final class MemorySystem {
     private final boolean tcgEnabled;
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
     private final RamList ramList = new RamList();
+    private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private int transactionDepth;
@@ -137,6 +139,16 @@ public final class MemorySystem {
     /** @return the RAM list: every RAM block of this system with its ram_addr offset */
     public RamList ramList() {
         return ramList;
+    }
+
+    /**
+     * The MMIO re-entrancy guards of this machine's devices: one per region owner, shared by all of
+     * the owner's regions (QEMU keeps the guard in the DeviceState).
+     *
+     * @return the registry
+     */
+    public ReentrancyGuards reentrancyGuards() {
+        return reentrancyGuards;
     }
 
     /** @return the dirty-memory bitmaps (VGA, CODE, MIGRATION clients) indexed by ram_addr page */

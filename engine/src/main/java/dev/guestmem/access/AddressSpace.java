@@ -57,6 +57,7 @@ public final class AddressSpace {
     private static final VarHandle DISPATCH;
     private static final VarHandle GENERATION;
     private static final VarHandle FAST;
+    private static final VarHandle FAST_IO;
     private static final boolean HOST_BIG = FlatViewAccess.HOST_BIG;
     private static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
     private static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
@@ -75,6 +76,7 @@ public final class AddressSpace {
             DISPATCH = l.findVarHandle(AddressSpace.class, "currentDispatch", AddressSpaceDispatch.class);
             GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
             FAST = l.findVarHandle(AddressSpace.class, "fastWindow", DirectWindow.class);
+            FAST_IO = l.findVarHandle(AddressSpace.class, "fastIo", PhysSection.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -91,6 +93,8 @@ public final class AddressSpace {
     private long generation;
     @SuppressWarnings("unused") // accessed through FAST
     private DirectWindow fastWindow;
+    @SuppressWarnings("unused") // accessed through FAST_IO
+    private PhysSection fastIo;
     private volatile DirtyMemory dirtyMemory;
     final AtomicLong bounceBufferSize = new AtomicLong();
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
@@ -113,6 +117,7 @@ public final class AddressSpace {
         CURRENT_MAP.setRelease(this, empty);
         DISPATCH.setRelease(this, empty.dispatch());
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
+        FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
     }
 
     /** @return the owning system */
@@ -164,6 +169,7 @@ public final class AddressSpace {
         // order on both sides, so a refill racing with this publication never outlives it.
         DISPATCH.setVolatile(this, view.dispatch());
         FAST.setVolatile(this, view.dispatch().unassignedSection().window());
+        FAST_IO.setVolatile(this, view.dispatch().unassignedSection());
         GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
     }
 
@@ -199,6 +205,35 @@ public final class AddressSpace {
         FAST.setVolatile(this, w);
         if (DISPATCH.getVolatile(this) != d) {
             FAST.compareAndSet(this, w, d.unassignedSection().window());
+        }
+    }
+
+    /**
+     * The fast MMIO section: the last plain MMIO section ({@link PhysSection#plainReadSizes()} not
+     * 0) a load of this space resolved. Reset by {@link #publish} and refilled exactly as
+     * {@link #fastWindow()}.
+     *
+     * @return the section (acquire; never null)
+     * @implNote Hot path (P4).
+     */
+    PhysSection fastIo() {
+        return (PhysSection) FAST_IO.getAcquire(this);
+    }
+
+    /**
+     * Makes {@code s}, found in {@code d}, the fast MMIO section (the refill protocol of
+     * {@link #cacheFastSection}).
+     *
+     * @param d the table {@code s} was looked up in
+     * @param s a plain MMIO section of {@code d}
+     */
+    void cacheFastIo(AddressSpaceDispatch d, PhysSection s) {
+        if (FAST_IO.getOpaque(this) == s) {
+            return;
+        }
+        FAST_IO.setVolatile(this, s);
+        if (DISPATCH.getVolatile(this) != d) {
+            FAST_IO.compareAndSet(this, s, d.unassignedSection());
         }
     }
 

@@ -151,6 +151,8 @@ final class FlatViewAccess {
         PhysSection s = d.lookupRegion(addr, true);
         if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
             as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
+        } else if (s.plainReadSizes() != 0) {
+            as.cacheFastIo(d, s); // the next load of this device takes LdSt's MMIO fast path
         }
         if ((s.flags() & PhysSection.IOMMU) == 0) {
             // No IOMMU: translate_internal inline, no scratch objects (P4).

@@ -22,10 +22,6 @@ import java.lang.foreign.ValueLayout;
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
  */
 final class LdSt {
-    /** Sections whose loads are not a plain MMIO dispatch of their own ops. */
-    private static final int NOT_PLAIN_IO = PhysSection.DIRECT_READ | PhysSection.IOMMU | PhysSection.SUBPAGE
-            | PhysSection.UNASSIGNED;
-
     private LdSt() {
     }
 
@@ -75,20 +71,19 @@ final class LdSt {
     }
 
     /**
-     * A load that missed the fast RAM section: a plain single-chunk MMIO read of the dispatch
-     * table's MRU section through {@link MmioDispatch#readPlain} (P4), else the full dispatch.
+     * A load that missed the fast window: a plain single-chunk MMIO read of the space's fast MMIO
+     * section through {@link MmioDispatch#readPlain} (P4), else the full dispatch (which refills
+     * both fast slots).
      */
     private static long ioOrSlow(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs,
                                  MemTxResultHolder res) {
-        PhysSection s = as.dispatch().mru();
-        if (s != null && (s.flags() & NOT_PLAIN_IO) == 0) {
-            MemoryRegionOps ops = s.ops();
-            long off = addr - s.start();
-            if (ops != null && (ops.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
-                long xlat = off + s.offsetWithinRegion();
-                if ((xlat & (size - 1)) == 0 || ops.validUnaligned()) {
-                    return MmioDispatch.readPlain(ops, s.guard(), s.region(), xlat, size, big, attrs, res);
-                }
+        PhysSection s = as.fastIo();
+        long off = addr - s.start();
+        if ((s.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
+            long xlat = off + s.offsetWithinRegion();
+            if ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) {
+                return MmioDispatch.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,
+                        s.deviceBigEndian(), attrs, res);
             }
         }
         return FlatViewAccess.load(as, addr, size, big, attrs, res);

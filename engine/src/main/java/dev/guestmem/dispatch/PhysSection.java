@@ -1,6 +1,7 @@
 package dev.guestmem.dispatch;
 
 import dev.guestmem.flat.FlatRange;
+import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
 import dev.guestmem.mmio.RamDeviceOps;
 import dev.guestmem.ram.RamBackend;
@@ -61,6 +62,12 @@ public final class PhysSection {
     private final ReentrancyGuard guard;
     private final Subpage subpage;
     private final DirectWindow window;
+    // The plain MMIO read fast path (P4), decided once here: the callback, the sizes it serves in one
+    // call (0 when the section is not plain MMIO), and the device's alignment and byte order.
+    private final MemoryRegionOps.Read plainRead;
+    private final int plainReadSizes;
+    private final boolean plainReadUnaligned;
+    private final boolean deviceBigEndian;
 
     private PhysSection(FlatRange range, MemoryRegion region, long start, long last, long offsetWithinRegion,
                                 int flags, MemorySegment segment, long segmentOffset, RamBlock ramBlock,
@@ -83,6 +90,11 @@ public final class PhysSection {
         MemorySegment write = logged || readonly ? MemorySegment.NULL : directSlice(DIRECT_WRITE);
         MemorySegment loggedWrite = logged && !readonly ? directSlice(DIRECT_WRITE) : MemorySegment.NULL;
         this.window = new DirectWindow(start, read, write, loggedWrite, this);
+        boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
+        this.plainRead = plainIo ? ops.read() : null;
+        this.plainReadSizes = plainIo && ops.read() != null ? ops.plainReadSizes() : 0;
+        this.plainReadUnaligned = plainIo && ops.validUnaligned();
+        this.deviceBigEndian = ops != null && MmioDispatch.isBigEndian(ops.endianness());
     }
 
     /**
@@ -162,7 +174,7 @@ public final class PhysSection {
         ReentrancyGuard guard = null;
         if (mr.owner() != null && !mr.isReentrancyGuardDisabled() && !mr.isRam() && !mr.isRamDevice()
                 && !mr.isRomDevice() && !mr.isReadonly()) {
-            guard = ReentrancyGuard.of(mr.owner());
+            guard = mr.system().reentrancyGuards().of(mr.owner());
         }
         return new PhysSection(r, mr, start, last, offsetWithinRegion, flags, seg, segOff, block, ops, guard,
                 null);
@@ -249,6 +261,33 @@ public final class PhysSection {
      */
     public DirectWindow window() {
         return window;
+    }
+
+    /**
+     * The access sizes (bit {@code size}) a load may serve with one call of {@link #plainRead()}:
+     * the ops' {@link MemoryRegionOps#plainReadSizes()} for a plain MMIO section, 0 for anything
+     * else (RAM, ROMD, IOMMU, subpage, unassigned). Alignment is still the caller's to check.
+     *
+     * @return the size bits
+     * @implNote Hot path (P4).
+     */
+    public int plainReadSizes() {
+        return plainReadSizes;
+    }
+
+    /** @return the plain read callback of a plain MMIO section, else null */
+    public MemoryRegionOps.Read plainRead() {
+        return plainRead;
+    }
+
+    /** @return whether the device takes unaligned accesses ({@code valid.unaligned}) */
+    public boolean plainReadUnaligned() {
+        return plainReadUnaligned;
+    }
+
+    /** @return whether the device's callbacks speak big-endian (its endianness on this host) */
+    public boolean deviceBigEndian() {
+        return deviceBigEndian;
     }
 
     /** @return the RAM block behind the region, or null */

@@ -119,22 +119,27 @@ public final class MmioDispatch {
      * A refused re-entry goes through {@link #readValue}, which logs it.
      *
      * @param ops the region's ops
+     * @param read {@code ops.read()}, precomputed by the caller's section (one load less)
      * @param guard the owner's re-entrancy guard, or null
      * @param region the region (for the log when the device throws)
      * @param addr offset in the region
      * @param size 1, 2, 4 or 8
      * @param bigEndian whether the access is big-endian
+     * @param deviceBig whether the device is big-endian ({@link #isBigEndian} of its endianness,
+     *     precomputed by the caller's section)
      * @param attrs attributes (only for the refused path)
      * @param res receives the result, or null
      * @return the value (0 on error)
-     * @implNote Hot path (P4): allocation-free, lock-free, CAS-free.
+     * @implNote Hot path (P4): allocation-free, lock-free, CAS-free; the guard stores a thread id,
+     *     so no GC write barrier either.
      */
-    public static long readPlain(MemoryRegionOps ops, ReentrancyGuard guard, MemoryRegion region, long addr, int size,
-                                 boolean bigEndian, MemTxAttrs attrs, MemTxResultHolder res) {
-        Thread self = null;
+    public static long readPlain(MemoryRegionOps ops, MemoryRegionOps.Read read, ReentrancyGuard guard,
+                                 MemoryRegion region, long addr, int size, boolean bigEndian, boolean deviceBig,
+                                 MemTxAttrs attrs, MemTxResultHolder res) {
+        long self = 0;
         int entered = 0;
         if (guard != null) {
-            self = Thread.currentThread();
+            self = Thread.currentThread().threadId();
             entered = guard.enter(self);
             if (entered < 0) {
                 return readValue(ops, guard, region.name(), addr, size, bigEndian, attrs, null, res);
@@ -143,7 +148,7 @@ public final class MmioDispatch {
         long value;
         int r = MemTxResult.OK;
         try {
-            value = ops.read().read(addr, size);
+            value = read.read(addr, size);
         } catch (RuntimeException e) {
             deviceThrew(region.name(), addr, e);
             r = MemTxResult.ERROR;
@@ -154,7 +159,7 @@ public final class MmioDispatch {
             }
         }
         value = truncate(value, size);
-        if (bigEndian != isBigEndian(ops.endianness())) {
+        if (bigEndian != deviceBig) {
             value = swap(value, size);
         }
         if (res != null) {
@@ -190,9 +195,9 @@ public final class MmioDispatch {
             return fail(res, MemTxResult.DECODE_ERROR);
         }
         int entered = 0;
-        Thread self = null;
+        long self = 0;
         if (guard != null) {
-            self = Thread.currentThread();
+            self = Thread.currentThread().threadId();
             entered = guard.enter(self);
             if (entered < 0) {
                 blocked(guard, name, addr);
@@ -304,9 +309,9 @@ public final class MmioDispatch {
             value = swap(value, size);
         }
         int entered = 0;
-        Thread self = null;
+        long self = 0;
         if (guard != null) {
-            self = Thread.currentThread();
+            self = Thread.currentThread().threadId();
             entered = guard.enter(self);
             if (entered < 0) {
                 blocked(guard, name, addr);

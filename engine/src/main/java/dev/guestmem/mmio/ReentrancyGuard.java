@@ -2,58 +2,49 @@ package dev.guestmem.mmio;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
 
 /**
  * A device's MMIO re-entrancy guard, as QEMU's {@code MemReentrancyGuard.engaged_in_io}: while one
  * of the device's callbacks runs, an access that reaches any of the same device's guarded regions
  * from the same thread is refused with {@code MEMTX_ACCESS_ERROR} (CVE-2021-3750 class).
  *
- * <p>The "device" is a region's owner object; there is one guard per owner, shared by every region,
- * view and address space that shows it (looked up once, at dispatch-build time).
+ * <p>The "device" is a region's owner object; there is one guard per owner and memory system
+ * ({@link ReentrancyGuards}), shared by every region, view and address space that shows it (looked
+ * up once, at dispatch-build time).
  *
  * <p><b>Thread safety.</b> QEMU's flag is a plain bool because device I/O runs under the BQL. Here
- * accesses may come from many threads at once, so the guard records which thread engaged it
- * (opaque accesses, no CAS): a re-entry is the same thread finding its own mark. A second thread
- * that finds the guard engaged by another thread proceeds without engaging it (concurrent I/O to one
- * device, which QEMU serialises with the BQL, is not re-entrancy); a thread clears only its own mark.
+ * accesses may come from many threads at once, so the guard records which thread engaged it, by
+ * {@linkplain Thread#threadId() thread id} (opaque accesses of a {@code long}: atomic, no CAS, and
+ * no GC write barrier as a reference would need): a re-entry is the same thread finding its own
+ * mark. A second thread that finds the guard engaged by another thread proceeds without engaging it
+ * (concurrent I/O to one device, which QEMU serialises with the BQL, is not re-entrancy); a thread
+ * clears only its own mark.
  */
 public final class ReentrancyGuard {
+    /** No thread inside (thread ids are positive). */
+    private static final long FREE = 0;
     private static final VarHandle ENGAGED;
-    /** Owner -> guard. Weak so that dropped devices do not leak; looked up only when views are built. */
-    private static final Map<Object, ReentrancyGuard> GUARDS = Collections.synchronizedMap(new WeakHashMap<>());
 
     static {
         try {
-            ENGAGED = MethodHandles.lookup().findVarHandle(ReentrancyGuard.class, "engaged", Thread.class);
+            ENGAGED = MethodHandles.lookup().findVarHandle(ReentrancyGuard.class, "engaged", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
     @SuppressWarnings("unused") // accessed through ENGAGED
-    private Thread engaged;
+    private long engaged;
     private volatile boolean warned;
 
-    private ReentrancyGuard() {
-    }
-
-    /**
-     * The guard of an owner (device).
-     *
-     * @param owner the owner object
-     * @return its guard, created on first use
-     */
-    public static ReentrancyGuard of(Object owner) {
-        return GUARDS.computeIfAbsent(owner, o -> new ReentrancyGuard());
+    /** Creates a free guard; {@link ReentrancyGuards#of} keeps one per owner. */
+    ReentrancyGuard() {
     }
 
     /**
      * Tries to enter the device.
      *
-     * @param self {@link Thread#currentThread()}
+     * @param self {@code Thread.currentThread().threadId()}
      * @return 1 if this call engaged the guard (call {@link #exit} after), 0 if it entered without
      *     engaging (another thread is inside), -1 if this is a re-entry from the same thread (refuse)
      * @implNote Allocation-free and CAS-free (P4): an opaque read and, when free, an opaque write. Two
@@ -62,12 +53,12 @@ public final class ReentrancyGuard {
      *     (no false refusal: a thread only ever finds its own mark while it is inside), and
      *     {@link #exit} clears only its own mark, so the guard never stays engaged.
      */
-    public int enter(Thread self) {
-        Thread t = (Thread) ENGAGED.getOpaque(this);
+    public int enter(long self) {
+        long t = (long) ENGAGED.getOpaque(this);
         if (t == self) {
             return -1;
         }
-        if (t == null) {
+        if (t == FREE) {
             ENGAGED.setOpaque(this, self);
             return 1;
         }
@@ -78,17 +69,17 @@ public final class ReentrancyGuard {
      * Releases the guard after {@link #enter} returned 1 on this thread (unless another thread's
      * mark replaced this one in the meantime).
      *
-     * @param self {@link Thread#currentThread()}
+     * @param self {@code Thread.currentThread().threadId()}
      */
-    public void exit(Thread self) {
-        if (ENGAGED.getOpaque(this) == self) {
-            ENGAGED.setOpaque(this, (Thread) null);
+    public void exit(long self) {
+        if ((long) ENGAGED.getOpaque(this) == self) {
+            ENGAGED.setOpaque(this, FREE);
         }
     }
 
     /** @return whether any thread is inside the device */
     public boolean isEngaged() {
-        return ENGAGED.getOpaque(this) != null;
+        return (long) ENGAGED.getOpaque(this) != FREE;
     }
 
     /**

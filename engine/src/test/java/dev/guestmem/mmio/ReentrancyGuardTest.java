@@ -2,6 +2,8 @@ package dev.guestmem.mmio;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
@@ -60,7 +62,7 @@ class ReentrancyGuardTest {
         // the guard was released: a plain access to b works
         assertEquals(0x42, holder[0].ldlLe(0x2008, MemTxAttrs.UNSPECIFIED, outer));
         assertEquals(MemTxResult.OK, outer.get());
-        assertFalse(ReentrancyGuard.of(device).isEngaged());
+        assertFalse(sys.reentrancyGuards().of(device).isEngaged());
     }
 
     @Test
@@ -93,15 +95,29 @@ class ReentrancyGuardTest {
 
     @Test
     void anotherThreadInsideTheDeviceIsNotReentrancy() throws Exception {
-        ReentrancyGuard g = ReentrancyGuard.of(new Object());
-        assertEquals(1, g.enter(Thread.currentThread()));
+        ReentrancyGuard g = sys.reentrancyGuards().of(new Object());
+        long me = Thread.currentThread().threadId();
+        assertEquals(1, g.enter(me));
         int[] seen = new int[1];
-        Thread t = new Thread(() -> seen[0] = g.enter(Thread.currentThread()));
+        Thread t = new Thread(() -> seen[0] = g.enter(Thread.currentThread().threadId()));
         t.start();
         t.join();
         assertEquals(0, seen[0], "concurrent I/O proceeds without engaging");
-        assertEquals(-1, g.enter(Thread.currentThread()), "same thread again: re-entry");
-        g.exit(Thread.currentThread());
+        assertEquals(-1, g.enter(me), "same thread again: re-entry");
+        g.exit(me);
         assertFalse(g.isEngaged());
+    }
+
+    @Test
+    void eachMachineHasItsOwnGuardForTheSameDevice() {
+        Object device = new Object();
+        ReentrancyGuard here = sys.reentrancyGuards().of(device);
+        ReentrancyGuard there = new MemorySystem().reentrancyGuards().of(device);
+        assertSame(here, sys.reentrancyGuards().of(device), "one guard per device in a machine");
+        assertNotSame(here, there, "no guard shared between two machines");
+        long me = Thread.currentThread().threadId();
+        assertEquals(1, here.enter(me));
+        assertFalse(there.isEngaged(), "I/O in one machine does not block the other");
+        here.exit(me);
     }
 }
