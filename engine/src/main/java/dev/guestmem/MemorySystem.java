@@ -20,12 +20,10 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamBlockNotifier;
 import dev.guestmem.ram.RamList;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -602,7 +600,7 @@ public final class MemorySystem {
     /** The body of an effective commit (depth 0, update pending). */
     private void updateTopology() {
         // flatviews_reset: one view per distinct flat-view root of every address space.
-        Map<MemoryRegion, FlatView> next = new IdentityHashMap<>();
+        Map<MemoryRegion, FlatView> next = new IdentityHashMap<>(spaces.size() + 1);
         next.put(null, emptyView);
         MemoryRegion[] keys = new MemoryRegion[spaces.size()];
         for (int i = 0; i < spaces.size(); i++) {
@@ -662,7 +660,7 @@ public final class MemorySystem {
     }
 
     private Map<MemoryRegion, FlatView> currentViews() {
-        Map<MemoryRegion, FlatView> m = new IdentityHashMap<>();
+        Map<MemoryRegion, FlatView> m = new IdentityHashMap<>(spaces.size() + 1);
         m.put(null, emptyView);
         for (AsEntry e : spaces) {
             FlatView v = e.as.currentMap();
@@ -675,20 +673,20 @@ public final class MemorySystem {
      * Makes {@code next} the view cache. As in QEMU, every range of a live view holds a reference on
      * its region: new views take theirs, dropped views give theirs back, and a patched view inherits
      * its origin's references adjusted by the patch's delta (so a small change costs little).
+     *
+     * <p>Both maps are keyed by flat-view root and a view's key is its root, so "was cached" and "stays
+     * cached" are one lookup by key each, and a patched view can only inherit from the view its key
+     * had (no identity sets, no pass over anything but the two small maps).
      */
     private void retainViews(Map<MemoryRegion, FlatView> next) {
-        Set<FlatView> keep = Collections.newSetFromMap(new IdentityHashMap<>());
-        keep.addAll(next.values());
-        Set<FlatView> had = Collections.newSetFromMap(new IdentityHashMap<>());
-        had.addAll(flatViews.values());
-        Set<FlatView> inherited = Collections.newSetFromMap(new IdentityHashMap<>());
         // Take new references before dropping old ones so nothing reaches zero in between.
-        for (FlatView v : keep) {
-            if (had.contains(v)) {
-                continue;
+        next.forEach((key, v) -> {
+            FlatView had = flatViews.get(key);
+            if (had == v) {
+                return;
             }
             Derivation d = derived.get(v);
-            if (d != null && had.contains(d.from()) && !keep.contains(d.from()) && inherited.add(d.from())) {
+            if (d != null && d.from() == had) {
                 d.delta().forEach((mr, delta) -> {
                     for (int k = 0; k < delta; k++) {
                         mr.ref();
@@ -697,22 +695,28 @@ public final class MemorySystem {
             } else {
                 refRegions(v, 1);
             }
-        }
-        for (FlatView v : keep) {
-            Derivation d = derived.get(v);
-            if (d != null && inherited.contains(d.from()) && !had.contains(v)) {
+        });
+        next.forEach((key, v) -> {
+            FlatView had = flatViews.get(key);
+            Derivation d = had == v ? null : derived.get(v);
+            if (d != null && d.from() == had) {
                 d.delta().forEach((mr, delta) -> {
                     for (int k = 0; k > delta; k--) {
                         mr.unref();
                     }
                 });
             }
-        }
-        for (FlatView v : had) {
-            if (!keep.contains(v) && !inherited.contains(v)) {
-                refRegions(v, -1);
+        });
+        flatViews.forEach((key, had) -> {
+            FlatView v = next.get(key);
+            if (v == had) {
+                return;
             }
-        }
+            Derivation d = v == null ? null : derived.get(v);
+            if (d == null || d.from() != had) {
+                refRegions(had, -1); // dropped, not inherited
+            }
+        });
         derived.clear();
         flatViews = next;
     }

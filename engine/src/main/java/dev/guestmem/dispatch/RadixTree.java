@@ -68,6 +68,10 @@ final class RadixTree {
 
     private int[] pool;
     private int poolCount;
+    /** Free nodes a repacked pool gets beyond twice the raw nodes; doubles while pools fill fast. */
+    private int slack = 64;
+    /** Publications since the last repack. */
+    private int publications;
 
     /** The publication a table must carry to be derivable; bumped on every edit. */
     private long version;
@@ -259,6 +263,7 @@ final class RadixTree {
         if (!done) {
             repack();
         }
+        publications++;
         for (int k = 0; k < visitedCount; k++) {
             int n = visited[k];
             Arrays.fill(slotDirty, n * WORDS, (n + 1) * WORDS, 0L);
@@ -272,12 +277,18 @@ final class RadixTree {
 
     /**
      * A fresh pool holding the compacted form of every reachable raw node. Sized from the raw node
-     * count (an upper bound of the reachable nodes) with room for many commits, so that the repack's
-     * pass over the tree is amortised over them; the bytes a commit costs are the nodes it appends
-     * either way.
+     * count (an upper bound of the reachable nodes) plus a slack that grows while pools fill within a
+     * few dozen commits, so that the repack's pass over the tree is amortised over many commits on a
+     * busy lineage while an idle one keeps a small pool; the bytes a commit costs are the nodes it
+     * appends either way. The slack stops at 256 nodes (512 KiB), which keeps a small machine's pool
+     * under G1's humongous-object size.
      */
     private void repack() {
-        pool = new int[(2 * rawCount + 64) * L2_SIZE];
+        if (pool != null && publications < 64 && slack < 256) {
+            slack *= 2; // a busy lineage: fewer, larger pools (same bytes per commit, fewer passes)
+        }
+        publications = 0;
+        pool = new int[(2 * rawCount + slack) * L2_SIZE];
         poolCount = 0;
         if (ptr(rawRoot) != NIL) {
             compactSubtree(ptr(rawRoot));
