@@ -49,28 +49,6 @@ final class LdSt {
     }
 
     /**
-     * A store that missed the window's plain write slice: a direct store to dirty-logged RAM, then
-     * the dirty marking (which skips pages every client already has dirty: QEMU's TLB_NOTDIRTY
-     * shortcut), else the full dispatch. Out of line from the unlogged store.
-     */
-    private static int loggedOrSlow(AddressSpace as, DirectWindow w, long addr, long off, int size, boolean big,
-                                    long val, MemTxAttrs attrs) {
-        MemorySegment ram = w.loggedWrite();
-        if (fits(off, ram, size)) {
-            PhysSection s = w.section();
-            long so = s.segmentOffset() + off;
-            try {
-                FlatViewAccess.setRaw(ram, off, size, big, val);
-            } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(s, so, size, e);
-            }
-            FlatViewAccess.dirty(as, s, so, size);
-            return MemTxResult.OK;
-        }
-        return FlatViewAccess.store(as, addr, size, big, val, attrs);
-    }
-
-    /**
      * A load that missed the fast window: a plain single-chunk MMIO read of the space's fast MMIO
      * section through {@link MmioDispatch#readPlain} (P4), else the full dispatch (which refills
      * both fast slots).
@@ -168,7 +146,17 @@ final class LdSt {
             }
             return MemTxResult.OK;
         }
-        return loggedOrSlow(as, w, addr, off, 1, false, val & 0xFFL, attrs);
+        ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
+        if (fits(off, ram, 1)) {
+            try {
+                ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, e);
+            }
+            w.markDirty(off, 1);
+            return MemTxResult.OK;
+        }
+        return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
     }
 
     static int st16(AddressSpace as, long addr, int val, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs) {
@@ -183,7 +171,17 @@ final class LdSt {
             }
             return MemTxResult.OK;
         }
-        return loggedOrSlow(as, w, addr, off, 2, big, val & 0xFFFFL, attrs);
+        ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
+        if (fits(off, ram, 2)) {
+            try {
+                ram.set(l, off, (short) val);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
+            }
+            w.markDirty(off, 2);
+            return MemTxResult.OK;
+        }
+        return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
     }
 
     static int st32(AddressSpace as, long addr, int val, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs) {
@@ -198,7 +196,17 @@ final class LdSt {
             }
             return MemTxResult.OK;
         }
-        return loggedOrSlow(as, w, addr, off, 4, big, Integer.toUnsignedLong(val), attrs);
+        ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
+        if (fits(off, ram, 4)) {
+            try {
+                ram.set(l, off, val);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
+            }
+            w.markDirty(off, 4);
+            return MemTxResult.OK;
+        }
+        return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
     }
 
     static int st64(AddressSpace as, long addr, long val, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs) {
@@ -213,6 +221,16 @@ final class LdSt {
             }
             return MemTxResult.OK;
         }
-        return loggedOrSlow(as, w, addr, off, 8, big, val, attrs);
+        ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
+        if (fits(off, ram, 8)) {
+            try {
+                ram.set(l, off, val);
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
+            }
+            w.markDirty(off, 8);
+            return MemTxResult.OK;
+        }
+        return FlatViewAccess.store(as, addr, 8, big, val, attrs);
     }
 }

@@ -1,5 +1,6 @@
 package dev.guestmem.dispatch;
 
+import dev.guestmem.dirty.DirtyMemory;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -33,14 +34,21 @@ public final class DirectWindow {
     private final MemorySegment write;
     private final MemorySegment loggedWrite;
     private final PhysSection section;
+    // for loggedWrite: where the bytes live in ram_addr space, and who logs them
+    private final DirtyMemory dirty;
+    private final long ramAddr;
+    private final int dirtyMask;
 
     DirectWindow(long start, MemorySegment read, MemorySegment write, MemorySegment loggedWrite,
-                 PhysSection section) {
+                 PhysSection section, DirtyMemory dirty, long ramAddr, int dirtyMask) {
         this.start = start;
         this.read = read;
         this.write = write;
         this.loggedWrite = loggedWrite;
         this.section = section;
+        this.dirty = dirty;
+        this.ramAddr = ramAddr;
+        this.dirtyMask = dirtyMask;
     }
 
     /**
@@ -87,6 +95,20 @@ public final class DirectWindow {
      */
     public MemorySegment loggedWrite() {
         return loggedWrite;
+    }
+
+    /**
+     * After a direct store of {@code n} bytes at offset {@code off} of {@link #loggedWrite()}: marks
+     * them dirty for the section's clients ({@code invalidate_and_set_dirty}; a page every client
+     * already has dirty costs one epoch-cache check). The ram_addr, mask and bitmaps were read when
+     * the table was built, so this reads no mutable state of the region or the block.
+     *
+     * @param off offset in the slice
+     * @param n bytes stored
+     * @implNote Hot path (P8).
+     */
+    public void markDirty(long off, int n) {
+        dirty.invalidateAndSetDirty(ramAddr + off, n, dirtyMask);
     }
 
     /** @return the section this window belongs to */

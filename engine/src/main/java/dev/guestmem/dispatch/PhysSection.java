@@ -1,5 +1,6 @@
 package dev.guestmem.dispatch;
 
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
@@ -89,7 +90,15 @@ public final class PhysSection {
         MemorySegment read = directSlice(DIRECT_READ);
         MemorySegment write = logged || readonly ? MemorySegment.NULL : directSlice(DIRECT_WRITE);
         MemorySegment loggedWrite = logged && !readonly ? directSlice(DIRECT_WRITE) : MemorySegment.NULL;
-        this.window = new DirectWindow(start, read, write, loggedWrite, this);
+        DirtyMemory dirty = null;
+        long ramAddr = 0;
+        int mask = 0;
+        if (loggedWrite.byteSize() > 0) { // the block sits in the system's RAM list from region creation on
+            dirty = region.system().dirtyMemory();
+            ramAddr = ramBlock.offset() + segmentOffset;
+            mask = range.dirtyLogMask();
+        }
+        this.window = new DirectWindow(start, read, write, loggedWrite, this, dirty, ramAddr, mask);
         boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
         this.plainRead = plainIo ? ops.read() : null;
         this.plainReadSizes = plainIo && ops.read() != null ? ops.plainReadSizes() : 0;

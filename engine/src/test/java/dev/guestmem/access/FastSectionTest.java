@@ -1,9 +1,13 @@
 package dev.guestmem.access;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -57,6 +61,43 @@ class FastSectionTest {
             assertEquals(MemTxResult.DECODE_ERROR, r.get());
             assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(BASE + 0x14, 1));
             assertEquals(9, b.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x14));
+        }
+    }
+
+    /**
+     * A dirty-logged store that takes the fast window marks the right ram_addr: the block is the
+     * second of the system (ram_addr not 0) and the window belongs to an alias into its middle, so
+     * both the block offset and the section's offset in the block count.
+     */
+    @Test
+    void loggedFastStoresMarkTheirOwnRamAddr() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        try (RamBlock first = RamBlock.anonymous("first", 0x10000); RamBlock second = RamBlock.anonymous("second", 0x10000)) {
+            RamRegion r1 = new RamRegion(sys, null, "first", first, false, false);
+            RamRegion r2 = new RamRegion(sys, null, "second", second, false, false);
+            root.addSubregion(0, r1);
+            root.addSubregion(0x100000, new AliasRegion(sys, null, "window", r2, 0x3000, 0x4000));
+            AddressSpace as = sys.addressSpace(root, "memory");
+            sys.globalDirtyLogStart();
+            DirtyMemory dirty = sys.dirtyMemory();
+            dirty.clearDirtyRange(0, dirty.sizeBytes());
+            long page = DirtyMemory.TARGET_PAGE_SIZE;
+            for (int i = 0; i < 3; i++) { // the first store fills the fast window, the others take it
+                assertEquals(MemTxResult.OK, as.stlLe(0x100000 + 0x1010 + i * 4, 0x40 + i));
+            }
+            long expected = second.offset() + 0x3000 + 0x1000; // page of window offset 0x1010
+            assertTrue(second.offset() > 0, "the second block is not at ram_addr 0");
+            for (long p = 0; p < dirty.sizeBytes(); p += page) {
+                assertEquals(p == expected, dirty.getDirty(p, page, DirtyMemory.DIRTY_MEMORY_MIGRATION),
+                        "ram_addr page 0x" + Long.toHexString(p));
+            }
+            assertEquals(0x42, second.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x3000 + 0x1018));
+            // a store after the clear is logged again, also on the fast path
+            dirty.clearDirtyRange(0, dirty.sizeBytes());
+            assertEquals(MemTxResult.OK, as.stlLe(0x100000 + 0x2000, 1));
+            assertTrue(dirty.getDirty(second.offset() + 0x5000, page, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+            assertFalse(dirty.getDirty(expected, page, DirtyMemory.DIRTY_MEMORY_MIGRATION));
         }
     }
 }
