@@ -22,6 +22,16 @@ import java.lang.foreign.ValueLayout;
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
  */
 final class LdSt {
+    static final boolean HOST_BIG = FlatViewAccess.HOST_BIG;
+    static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
+    static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
+    static final ValueLayout.OfShort U16_NE = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfInt U32_LE = FlatViewAccess.U32_LE;
+    static final ValueLayout.OfInt U32_BE = FlatViewAccess.U32_BE;
+    static final ValueLayout.OfInt U32_NE = ValueLayout.JAVA_INT_UNALIGNED;
+    static final ValueLayout.OfLong U64_LE = FlatViewAccess.U64_LE;
+    static final ValueLayout.OfLong U64_BE = FlatViewAccess.U64_BE;
+    static final ValueLayout.OfLong U64_NE = ValueLayout.JAVA_LONG_UNALIGNED;
     private LdSt() {
     }
 
