@@ -33,11 +33,30 @@ import dev.guestmem.dispatch.PhysSection;
  * through the address space, which drops, dispatches or logs as QEMU does. A runnable version is
  * {@code SoftTlbExample} in the engine's tests.
  *
- * <p>The cheapest hit (TARGETS P3, {@code SoftTlbBench}) keeps one generation for the whole TLB
- * instead of one per entry, as QEMU does: compare {@link AddressSpace#generation()} where the CPU
- * loop already polls its exit request (block entry), flush every entry when it moved, and have a
- * topology listener raise the exit request so a running loop notices ({@code tcg_commit} then
- * {@code tlb_flush}). The hit is then the tag compare and the segment access only.
+ * <h2 id="windows">The window form (cheapest hit)</h2>
+ * The fastest TLB (TARGETS P3, {@code SoftTlbBench.tlbHit}) keeps, per entry, the section's
+ * immutable {@link dev.guestmem.dispatch.DirectWindow} ({@link TlbEntry#window()}): no copy, no
+ * allocation, and one bounds test is both the tag compare and the range check. It keeps one
+ * generation for the whole TLB, as QEMU does: compare {@link AddressSpace#generation()} where the CPU
+ * loop already polls its exit request (block entry), flush every entry to
+ * {@link dev.guestmem.dispatch.DirectWindow#empty()} when it moved, and have a topology listener
+ * raise the exit request so a running loop notices ({@code tcg_commit} then {@code tlb_flush}).
+ * {@snippet lang=java :
+ * DirectWindow w = windows[(int) (addr >>> 12) & (N - 1)];
+ * long off = addr - w.start();
+ * MemorySegment ram = w.read();                    // w.write() for stores
+ * long limit = ram.byteSize() - 3;                 // 4 bytes: the JDK's own test, which C2 then shares
+ * if (limit >= 0 && Long.compareUnsigned(off, limit) < 0) {
+ *     return ram.get(JAVA_INT_UNALIGNED, off);    // catch IllegalStateException/InternalError as above
+ * }
+ * if (GuestTlb.fill(as, addr, scratch) && scratch.generation() == tlbGeneration) {
+ *     windows[(int) (addr >>> 12) & (N - 1)] = scratch.window();
+ * }
+ * return as.ldlLe(addr);
+ * }
+ * An entry may also hit for other pages of the same section, which is correct: the window covers
+ * exactly the section. Empty slices (MMIO, ROM stores, logged or read-only pages, fault-prone blocks)
+ * fail the test, so the same code handles every kind of page.
  *
  * <p>Entries are valid for as long as {@link AddressSpace#generation()} is unchanged: every published
  * view (any region added, removed, moved, resized, enabled, disabled, made read-only, switched to or

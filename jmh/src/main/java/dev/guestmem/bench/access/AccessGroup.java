@@ -7,7 +7,9 @@ import java.util.List;
 
 /**
  * Group {@code access}: the access path against its raw baselines, each measured in the same run.
- * P1/P2 {@link LoadStoreBench}, P3 {@link SoftTlbBench}, P4 {@link MmioBench} (ratio, and the absolute
+ * P1 {@link LoadStoreBench} ({@code set=hot}), P2 {@link ChaseBench} (random dependent walk over
+ * 256 MiB: memory-latency-bound) and {@code P2ind} the independent random addresses of
+ * {@link LoadStoreBench} ({@code set=random}: bound by misses in flight), P3 {@link SoftTlbBench}, P4 {@link MmioBench} (ratio, and the absolute
  * ns as {@code P4ns}), P5 {@link BulkBench} (worst of read/write at 64 KiB and 1 MiB, as a throughput
  * ratio), P12 {@link ChurnBench}, P13 the largest {@code gc.alloc.rate.norm} (bytes per operation) of
  * the P1, P3 and P4 paths; the group always runs JMH's GC profiler for it.
@@ -39,7 +41,8 @@ public final class AccessGroup implements BenchGroup {
         return List.of(
                 Target.atMost("P1", 2.0, r -> r.score("LoadStoreBench.addressSpace", "set=hot")
                         / r.score("LoadStoreBench.raw", "set=hot")),
-                Target.atMost("P2", 1.2, r -> r.score("LoadStoreBench.addressSpace", "set=random")
+                Target.atMost("P2", 1.2, r -> r.score("ChaseBench.addressSpace") / r.score("ChaseBench.raw")),
+                Target.atMost("P2ind", 1.2, r -> r.score("LoadStoreBench.addressSpace", "set=random")
                         / r.score("LoadStoreBench.raw", "set=random")),
                 Target.atMost("P3", 1.1, r -> r.score("SoftTlbBench.tlbHit") / r.score("SoftTlbBench.raw")),
                 Target.atMost("P4", 2.0, r -> r.score("MmioBench.dispatch") / r.score("MmioBench.direct")),
