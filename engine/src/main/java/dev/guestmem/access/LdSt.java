@@ -10,13 +10,15 @@ import java.lang.foreign.ValueLayout;
 /**
  * The shared implementation of QEMU's {@code memory_ldst.c.inc} family: one load and one store per
  * access width, parameterised by the byte order's {@code static final} layout, so that each public
- * {@code ld*}/{@code st*} variant of {@link AddressSpace} is a one-line call that C2 inlines with a
- * constant layout.
+ * {@code ld*}/{@code st*} variant of {@link LoadStoreAccessors} is a one-line call that C2 inlines
+ * with a constant layout.
  *
- * <p>The fast case is the address space's {@linkplain AddressSpace#fastSection() fast RAM section}
- * (one acquire load of an immutable {@link PhysSection}, then its final fields and one segment
- * access). Anything else (MMIO, another section, dirty logging without a dirty page, a fault-prone
- * block) takes {@link FlatViewAccess}'s full dispatch, which also refills the fast section.
+ * <p>The fast case is the address space's fast window (one acquire load of an immutable
+ * {@link DirectWindow}, its start and slice, then {@link #fits}, which C2 merges with the segment's
+ * own bounds check, and the segment access). Stores to dirty-logged RAM take the window's logged
+ * slice and then mark the bytes through the window. A load that misses tries the space's fast MMIO
+ * section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
+ * IOMMU, subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills both.
  *
  * <p><b>Thread safety.</b> Stateless; allocation-free and lock-free on every path without an IOMMU.
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
