@@ -57,9 +57,9 @@ final class DispatchBuilder {
     private int addedCount;
     private final int baseSections;
 
-    /** A builder for a full build. */
-    DispatchBuilder() {
-        map = new RadixTree();
+    /** A builder for a full build (a new lineage, replacing {@code predecessor}'s if not null). */
+    DispatchBuilder(RadixTree predecessor) {
+        map = predecessor == null ? new RadixTree() : new RadixTree(predecessor);
         inherited = new PhysSection[] {PhysSection.unassigned()};
         baseSections = -1;
     }
@@ -94,7 +94,11 @@ final class DispatchBuilder {
      * @return the table
      */
     static AddressSpaceDispatch full(FlatView view, FlatRange[] ranges) {
-        DispatchBuilder b = new DispatchBuilder();
+        return full(view, ranges, null);
+    }
+
+    private static AddressSpaceDispatch full(FlatView view, FlatRange[] ranges, RadixTree predecessor) {
+        DispatchBuilder b = new DispatchBuilder(predecessor);
         for (FlatRange r : ranges) {
             b.add(r, 0, -1L);
         }
@@ -120,7 +124,7 @@ final class DispatchBuilder {
         // table whose lineage has moved on (its tree was edited for another table) is rebuilt too.
         if (oldView == null || old.sectionCount() > oldMap.baseSections + (oldMap.baseSections >> 2) + 256
                 || !oldMap.tree().derivable(oldMap)) {
-            return full(view, rangesOf(view));
+            return full(view, rangesOf(view), oldMap.tree());
         }
         long[] spans = spans(oldView, view, windowStart, windowLast);
         DispatchBuilder b = new DispatchBuilder(old);
@@ -142,7 +146,7 @@ final class DispatchBuilder {
         } catch (WindowMismatch e) {
             // The tree was edited in place and now matches no table: beginDerive made the lineage
             // underivable, and the full build starts a new one.
-            return full(view, rangesOf(view));
+            return full(view, rangesOf(view), oldMap.tree());
         }
         return new AddressSpaceDispatch(view, b.map.publish(b.baseSections, true), b.sections());
     }

@@ -69,7 +69,7 @@ final class RadixTree {
     private int[] pool;
     private int poolCount;
     /** Free nodes a repacked pool gets beyond twice the raw nodes; doubles while pools fill fast. */
-    private int slack = 64;
+    private int slack = 32;
     /** Publications since the last repack. */
     private int publications;
 
@@ -80,6 +80,14 @@ final class RadixTree {
 
     /** A new, empty lineage (full build). */
     RadixTree() {
+    }
+
+    /**
+     * A new, empty lineage replacing {@code predecessor} (a busy view's periodic full rebuild): it
+     * starts with the headroom the predecessor learned.
+     */
+    RadixTree(RadixTree predecessor) {
+        this.slack = predecessor.slack;
     }
 
     /**
@@ -261,7 +269,7 @@ final class RadixTree {
             }
         }
         if (!done) {
-            repack();
+            repack(incremental);
         }
         publications++;
         for (int k = 0; k < visitedCount; k++) {
@@ -276,19 +284,25 @@ final class RadixTree {
     }
 
     /**
-     * A fresh pool holding the compacted form of every reachable raw node. Sized from the raw node
-     * count (an upper bound of the reachable nodes) plus a slack that grows while pools fill within a
-     * few dozen commits, so that the repack's pass over the tree is amortised over many commits on a
-     * busy lineage while an idle one keeps a small pool; the bytes a commit costs are the nodes it
-     * appends either way. The slack stops at 256 nodes (512 KiB), which keeps a small machine's pool
+     * A fresh pool holding the compacted form of every reachable raw node. A full build's pool is
+     * sized to the raw node count (an upper bound of the reachable nodes); a derived table's repack
+     * gets twice that plus a slack that grows while pools fill within a few dozen commits, so that
+     * the repack's pass over the tree is amortised over many commits on a busy lineage while an idle
+     * one keeps a small pool; the bytes a commit costs are the nodes it appends either way. The slack stops at 256 nodes (512 KiB), which keeps a small machine's pool
      * under G1's humongous-object size.
      */
-    private void repack() {
-        if (pool != null && publications < 64 && slack < 256) {
-            slack *= 2; // a busy lineage: fewer, larger pools (same bytes per commit, fewer passes)
+    private void repack(boolean headroom) {
+        if (!headroom) {
+            // A full build: exactly sized (raw nodes bound the reachable ones). Many full builds are
+            // never derived from; the first derivation repacks with headroom.
+            pool = new int[Math.max(rawCount, 1) * L2_SIZE];
+        } else {
+            if (publications < 64 && slack < 256) {
+                slack *= 2; // a busy lineage: fewer, larger pools (same bytes per commit, fewer passes)
+            }
+            pool = new int[(2 * rawCount + slack) * L2_SIZE];
         }
         publications = 0;
-        pool = new int[(2 * rawCount + slack) * L2_SIZE];
         poolCount = 0;
         if (ptr(rawRoot) != NIL) {
             compactSubtree(ptr(rawRoot));
