@@ -1,0 +1,257 @@
+package dev.guestmem.bench.access;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.CompilerControl;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * P1-P4 measured so that machine noise hits a target and its baseline alike: every invocation runs
+ * the guest arm and the raw arm of one target back to back (1024 accesses each, the same loops as
+ * {@link LoadStoreBench}, {@link ChaseBench}, {@link SoftTlbBench} and {@link MmioBench}), in an
+ * order that alternates each invocation, and times each arm with {@code System.nanoTime()} into
+ * auxiliary counters. A ratio is then guest nanoseconds over raw nanoseconds of the same
+ * invocations. On this shared 2-core machine, separate JMH runs of the two arms saw different
+ * neighbours' load, which moved single ratios by 2x; interleaving removes that (the same approach as
+ * P11's {@code RamInterleavedBench}). A timer read costs about 20-30 ns against 1-400 us per arm.
+ *
+ * <p>Each arm runs behind a {@link CompilerControl.Mode#DONT_INLINE} method, so C2 compiles it as
+ * its own unit, as JMH compiles a standalone benchmark method.
+ *
+ * <p><b>Thread safety.</b> JMH state, one benchmark thread.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx2g"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class InterleavedAccessBench {
+    private LoadStoreBench hot;
+    private LoadStoreBench random;
+    private ChaseBench chase;
+    private SoftTlbBench tlb;
+    private MmioBench mmio;
+    private long op;
+    private int sink;
+
+    /** Nanoseconds per arm in an iteration (JMH reports them as secondary results). */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Times {
+        /** P1 guest arm. */
+        public long p1GuestNs;
+        /** P1 raw arm. */
+        public long p1RawNs;
+        /** P2 guest arm (dependent walk). */
+        public long p2GuestNs;
+        /** P2 raw arm. */
+        public long p2RawNs;
+        /** P2ind guest arm (independent random addresses). */
+        public long p2indGuestNs;
+        /** P2ind raw arm. */
+        public long p2indRawNs;
+        /** P3 soft-TLB hit arm. */
+        public long p3GuestNs;
+        /** P3 raw arm. */
+        public long p3RawNs;
+        /** P4 dispatch arm. */
+        public long p4GuestNs;
+        /** P4 direct-call arm. */
+        public long p4RawNs;
+
+        /** Clears the counters. */
+        @Setup(Level.Iteration)
+        public void reset() {
+            p1GuestNs = 0;
+            p1RawNs = 0;
+            p2GuestNs = 0;
+            p2RawNs = 0;
+            p2indGuestNs = 0;
+            p2indRawNs = 0;
+            p3GuestNs = 0;
+            p3RawNs = 0;
+            p4GuestNs = 0;
+            p4RawNs = 0;
+        }
+    }
+
+    /** Creates the state (JMH). */
+    public InterleavedAccessBench() {
+    }
+
+    /** Builds the five machines exactly as their own benchmarks do. */
+    @Setup(Level.Trial)
+    public void setUp() {
+        hot = new LoadStoreBench();
+        hot.set = "hot";
+        hot.setUp();
+        random = new LoadStoreBench();
+        random.set = "random";
+        random.setUp();
+        chase = new ChaseBench();
+        chase.setUp();
+        tlb = new SoftTlbBench();
+        tlb.setUp();
+        mmio = new MmioBench();
+        mmio.setUp();
+    }
+
+    /** Releases the RAM. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        hot.tearDown();
+        random.tearDown();
+        chase.tearDown();
+        tlb.tearDown();
+    }
+
+    /**
+     * One invocation: each target's two arms, back to back, the order alternating.
+     *
+     * @param t the counters
+     * @return a sum, so nothing is dead code
+     */
+    @Benchmark
+    public int interleaved(Times t) {
+        boolean guestFirst = (op++ & 1) == 0;
+        long a;
+        long b;
+        long c;
+        if (guestFirst) {
+            a = System.nanoTime();
+            p1Guest();
+            b = System.nanoTime();
+            p1Raw();
+            c = System.nanoTime();
+            t.p1GuestNs += b - a;
+            t.p1RawNs += c - b;
+            a = System.nanoTime();
+            p2Guest();
+            b = System.nanoTime();
+            p2Raw();
+            c = System.nanoTime();
+            t.p2GuestNs += b - a;
+            t.p2RawNs += c - b;
+            a = System.nanoTime();
+            p2indGuest();
+            b = System.nanoTime();
+            p2indRaw();
+            c = System.nanoTime();
+            t.p2indGuestNs += b - a;
+            t.p2indRawNs += c - b;
+            a = System.nanoTime();
+            p3Guest();
+            b = System.nanoTime();
+            p3Raw();
+            c = System.nanoTime();
+            t.p3GuestNs += b - a;
+            t.p3RawNs += c - b;
+            a = System.nanoTime();
+            p4Guest();
+            b = System.nanoTime();
+            p4Raw();
+            c = System.nanoTime();
+            t.p4GuestNs += b - a;
+            t.p4RawNs += c - b;
+        } else {
+            a = System.nanoTime();
+            p1Raw();
+            b = System.nanoTime();
+            p1Guest();
+            c = System.nanoTime();
+            t.p1RawNs += b - a;
+            t.p1GuestNs += c - b;
+            a = System.nanoTime();
+            p2Raw();
+            b = System.nanoTime();
+            p2Guest();
+            c = System.nanoTime();
+            t.p2RawNs += b - a;
+            t.p2GuestNs += c - b;
+            a = System.nanoTime();
+            p2indRaw();
+            b = System.nanoTime();
+            p2indGuest();
+            c = System.nanoTime();
+            t.p2indRawNs += b - a;
+            t.p2indGuestNs += c - b;
+            a = System.nanoTime();
+            p3Raw();
+            b = System.nanoTime();
+            p3Guest();
+            c = System.nanoTime();
+            t.p3RawNs += b - a;
+            t.p3GuestNs += c - b;
+            a = System.nanoTime();
+            p4Raw();
+            b = System.nanoTime();
+            p4Guest();
+            c = System.nanoTime();
+            t.p4RawNs += b - a;
+            t.p4GuestNs += c - b;
+        }
+        return sink;
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p1Guest() {
+        sink += hot.addressSpace();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p1Raw() {
+        sink += hot.raw();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p2Guest() {
+        sink += chase.addressSpace();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p2Raw() {
+        sink += chase.raw();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p2indGuest() {
+        sink += random.addressSpace();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p2indRaw() {
+        sink += random.raw();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p3Guest() {
+        sink += tlb.tlbHit();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p3Raw() {
+        sink += tlb.raw();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p4Guest() {
+        sink += (int) mmio.dispatch();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p4Raw() {
+        sink += (int) mmio.direct();
+    }
+}
