@@ -160,8 +160,11 @@ public class SoftTlbBench {
                 break;
             }
             long addr = BASE + o[i];
-            int idx = (int) (addr >>> 12) & TLB_MASK;
-            DirectWindow w = windows[idx];
+            DirectWindow[] tlb = windows;
+            // masked with the array's own length - 1: C2 then proves the index in bounds (the
+            // power-of-two table idiom of HashMap) and drops the array range check
+            int idx = (int) (addr >>> 12) & (tlb.length - 1);
+            DirectWindow w = tlb[idx];
             long off = addr - w.start();
             MemorySegment ram = w.read();
             long limit = ram.byteSize() - 3; // the JDK's own bounds test, so C2 folds it into this one
