@@ -9,9 +9,11 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The shared implementation of QEMU's {@code memory_ldst.c.inc} family: one load and one store per
- * access width, parameterised by the byte order's {@code static final} layout, so that each public
- * {@code ld*}/{@code st*} variant of {@link LoadStoreAccessors} is a one-line call that C2 inlines
- * with a constant layout.
+ * access width, parameterised by the access's byte order, so that each public {@code ld*}/{@code st*}
+ * variant of {@link LoadStoreAccessors} is a one-line call. Segments are always accessed through the
+ * native-order {@code static final} layout and the value swapped when needed: a standalone compile
+ * of a body (hot from many call sites) then has no non-constant VarHandle and stays small, which
+ * keeps C2 willing to inline it into every caller ("already compiled into a big method" otherwise).
  *
  * <p>The fast case is the address space's fast window (one acquire load of an immutable
  * {@link DirectWindow}, its start and slice, then {@link #fits}, which C2 merges with the segment's
@@ -25,14 +27,8 @@ import java.lang.foreign.ValueLayout;
  */
 final class LdSt {
     static final boolean HOST_BIG = FlatViewAccess.HOST_BIG;
-    static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
-    static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
     static final ValueLayout.OfShort U16_NE = ValueLayout.JAVA_SHORT_UNALIGNED;
-    static final ValueLayout.OfInt U32_LE = FlatViewAccess.U32_LE;
-    static final ValueLayout.OfInt U32_BE = FlatViewAccess.U32_BE;
     static final ValueLayout.OfInt U32_NE = ValueLayout.JAVA_INT_UNALIGNED;
-    static final ValueLayout.OfLong U64_LE = FlatViewAccess.U64_LE;
-    static final ValueLayout.OfLong U64_BE = FlatViewAccess.U64_BE;
     static final ValueLayout.OfLong U64_NE = ValueLayout.JAVA_LONG_UNALIGNED;
     private LdSt() {
     }
@@ -52,6 +48,22 @@ final class LdSt {
             return false;
         }
         return Long.compareUnsigned(off, limit) < 0;
+    }
+
+    // Segment accesses always use the native-order layout (a static final, so even a standalone
+    // compile of a shared body has a constant VarHandle and stays small enough for C2 to inline it
+    // into callers), then swap when the access's byte order is not the host's. Inlined into an
+    // accessor, big is a constant and the test folds away (or leaves one bswap).
+    private static short order(short v, boolean big) {
+        return big != HOST_BIG ? Short.reverseBytes(v) : v;
+    }
+
+    private static int order(int v, boolean big) {
+        return big != HOST_BIG ? Integer.reverseBytes(v) : v;
+    }
+
+    private static long order(long v, boolean big) {
+        return big != HOST_BIG ? Long.reverseBytes(v) : v;
     }
 
     private static void ok(MemTxResultHolder res) {
@@ -95,14 +107,14 @@ final class LdSt {
         return (int) ioOrSlow(as, addr, 1, false, attrs, res);
     }
 
-    static int ld16(AddressSpace as, long addr, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs,
+    static int ld16(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 2)) {
             try {
-                int v = Short.toUnsignedInt(ram.get(l, off));
+                int v = Short.toUnsignedInt(order(ram.get(U16_NE, off), big));
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
@@ -112,14 +124,14 @@ final class LdSt {
         return (int) ioOrSlow(as, addr, 2, big, attrs, res);
     }
 
-    static int ld32(AddressSpace as, long addr, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs,
+    static int ld32(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 4)) {
             try {
-                int v = ram.get(l, off);
+                int v = order(ram.get(U32_NE, off), big);
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
@@ -129,14 +141,14 @@ final class LdSt {
         return (int) ioOrSlow(as, addr, 4, big, attrs, res);
     }
 
-    static long ld64(AddressSpace as, long addr, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs,
+    static long ld64(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                      MemTxResultHolder res) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 8)) {
             try {
-                long v = ram.get(l, off);
+                long v = order(ram.get(U64_NE, off), big);
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
@@ -171,13 +183,13 @@ final class LdSt {
         return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
     }
 
-    static int st16(AddressSpace as, long addr, int val, ValueLayout.OfShort l, boolean big, MemTxAttrs attrs) {
+    static int st16(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.write();
         long off = addr - w.start();
         if (fits(off, ram, 2)) {
             try {
-                ram.set(l, off, (short) val);
+                ram.set(U16_NE, off, order((short) val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
             }
@@ -186,7 +198,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 2)) {
             try {
-                ram.set(l, off, (short) val);
+                ram.set(U16_NE, off, order((short) val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
             }
@@ -196,13 +208,13 @@ final class LdSt {
         return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
     }
 
-    static int st32(AddressSpace as, long addr, int val, ValueLayout.OfInt l, boolean big, MemTxAttrs attrs) {
+    static int st32(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.write();
         long off = addr - w.start();
         if (fits(off, ram, 4)) {
             try {
-                ram.set(l, off, val);
+                ram.set(U32_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
             }
@@ -211,7 +223,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 4)) {
             try {
-                ram.set(l, off, val);
+                ram.set(U32_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
             }
@@ -221,13 +233,13 @@ final class LdSt {
         return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
     }
 
-    static int st64(AddressSpace as, long addr, long val, ValueLayout.OfLong l, boolean big, MemTxAttrs attrs) {
+    static int st64(AddressSpace as, long addr, long val, boolean big, MemTxAttrs attrs) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.write();
         long off = addr - w.start();
         if (fits(off, ram, 8)) {
             try {
-                ram.set(l, off, val);
+                ram.set(U64_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
             }
@@ -236,7 +248,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 8)) {
             try {
-                ram.set(l, off, val);
+                ram.set(U64_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
             }

@@ -89,7 +89,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int lduw(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld16(self(), addr, LdSt.U16_NE, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld16(self(), addr, LdSt.HOST_BIG, attrs, result);
     }
 
     /**
@@ -114,7 +114,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stw(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st16(self(), addr, val, LdSt.U16_NE, LdSt.HOST_BIG, attrs);
+        return LdSt.st16(self(), addr, val, LdSt.HOST_BIG, attrs);
     }
 
     /**
@@ -137,7 +137,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int lduwLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld16(self(), addr, LdSt.U16_LE, false, attrs, result);
+        return LdSt.ld16(self(), addr, false, attrs, result);
     }
 
     /**
@@ -162,7 +162,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stwLe(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st16(self(), addr, val, LdSt.U16_LE, false, attrs);
+        return LdSt.st16(self(), addr, val, false, attrs);
     }
 
     /**
@@ -185,7 +185,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int lduwBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld16(self(), addr, LdSt.U16_BE, true, attrs, result);
+        return LdSt.ld16(self(), addr, true, attrs, result);
     }
 
     /**
@@ -210,7 +210,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stwBe(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st16(self(), addr, val, LdSt.U16_BE, true, attrs);
+        return LdSt.st16(self(), addr, val, true, attrs);
     }
 
     /**
@@ -233,7 +233,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int ldl(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld32(self(), addr, LdSt.U32_NE, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld32(self(), addr, LdSt.HOST_BIG, attrs, result);
     }
 
     /**
@@ -258,7 +258,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stl(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st32(self(), addr, val, LdSt.U32_NE, LdSt.HOST_BIG, attrs);
+        return LdSt.st32(self(), addr, val, LdSt.HOST_BIG, attrs);
     }
 
     /**
@@ -281,7 +281,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int ldlLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld32(self(), addr, LdSt.U32_LE, false, attrs, result);
+        return LdSt.ld32(self(), addr, false, attrs, result);
     }
 
     /**
@@ -306,7 +306,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stlLe(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st32(self(), addr, val, LdSt.U32_LE, false, attrs);
+        return LdSt.st32(self(), addr, val, false, attrs);
     }
 
     /**
@@ -329,7 +329,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int ldlBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld32(self(), addr, LdSt.U32_BE, true, attrs, result);
+        return LdSt.ld32(self(), addr, true, attrs, result);
     }
 
     /**
@@ -354,7 +354,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stlBe(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st32(self(), addr, val, LdSt.U32_BE, true, attrs);
+        return LdSt.st32(self(), addr, val, true, attrs);
     }
 
     /**
@@ -377,7 +377,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default long ldq(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld64(self(), addr, LdSt.U64_NE, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld64(self(), addr, LdSt.HOST_BIG, attrs, result);
     }
 
     /**
@@ -402,7 +402,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stq(long addr, long val, MemTxAttrs attrs) {
-        return LdSt.st64(self(), addr, val, LdSt.U64_NE, LdSt.HOST_BIG, attrs);
+        return LdSt.st64(self(), addr, val, LdSt.HOST_BIG, attrs);
     }
 
     /**
@@ -425,7 +425,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default long ldqLe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld64(self(), addr, LdSt.U64_LE, false, attrs, result);
+        return LdSt.ld64(self(), addr, false, attrs, result);
     }
 
     /**
@@ -450,7 +450,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stqLe(long addr, long val, MemTxAttrs attrs) {
-        return LdSt.st64(self(), addr, val, LdSt.U64_LE, false, attrs);
+        return LdSt.st64(self(), addr, val, false, attrs);
     }
 
     /**
@@ -473,7 +473,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default long ldqBe(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld64(self(), addr, LdSt.U64_BE, true, attrs, result);
+        return LdSt.ld64(self(), addr, true, attrs, result);
     }
 
     /**
@@ -498,6 +498,6 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stqBe(long addr, long val, MemTxAttrs attrs) {
-        return LdSt.st64(self(), addr, val, LdSt.U64_BE, true, attrs);
+        return LdSt.st64(self(), addr, val, true, attrs);
     }
 }
