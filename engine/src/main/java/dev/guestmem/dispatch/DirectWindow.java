@@ -27,7 +27,8 @@ import java.lang.foreign.MemorySegment;
  * <p><b>Thread safety.</b> Immutable (final fields: safe to publish through a race).
  */
 public final class DirectWindow {
-    private static final DirectWindow EMPTY = PhysSection.unassigned().window();
+    private static final DirectWindow EMPTY = new DirectWindow(0, MemorySegment.NULL, MemorySegment.NULL,
+            MemorySegment.NULL, null, null, 0, 0);
 
     private final long start;
     private final MemorySegment read;
@@ -52,8 +53,9 @@ public final class DirectWindow {
     }
 
     /**
-     * A window no access can use (empty slices; the unassigned section's): what a soft-TLB entry
-     * holds before its first fill and after a flush.
+     * A window no access can use (empty slices, no section): the window of every section that has
+     * no direct access at all (MMIO, unassigned, subpages, fault-prone RAM), so that those cost no
+     * object each, and what a soft-TLB entry holds before its first fill and after a flush.
      *
      * @return the shared empty window
      */
@@ -111,7 +113,7 @@ public final class DirectWindow {
         dirty.invalidateAndSetDirty(ramAddr + off, n, dirtyMask);
     }
 
-    /** @return the section this window belongs to */
+    /** @return the section this window belongs to (null for {@link #empty()}) */
     public PhysSection section() {
         return section;
     }
