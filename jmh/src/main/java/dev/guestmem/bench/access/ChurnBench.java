@@ -10,6 +10,7 @@ import dev.guestmem.region.RamRegion;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -26,39 +27,70 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * TARGETS P12: 4-byte loads from two threads while a third changes the topology (moves a device
- * region, every 100 us) against the same loads while the third thread only sleeps as long. Reported
- * per group as the secondary results {@code churnLoads} and {@code quietLoads}: invocations per us
- * of the two reader threads together, one invocation being 256 loads. (An earlier version declared
- * {@code @OperationsPerInvocation(256)} on the readers; JMH does not apply it to secondary results
- * of a group, so the figures were invocations labelled as loads and looked ~100x slower than
- * {@code LoadStoreBench}. A stand-alone loop of the same loads runs at ~2.1 ns a load, i.e. ~550 ns
- * an invocation, which is what the group reported. The churn/quiet ratio was never affected.)
+ * TARGETS P12: 4-byte loads from two threads while a third changes the topology, against the same
+ * loads with no topology change, both in one run. The third thread alternates 20 ms phases: in a
+ * churn phase it moves a device region (a full commit and publication) and parks 100 us, in a quiet
+ * phase it only parks 100 us. Each reader invocation (1024 loads) is timed and credited to the phase
+ * it ran in (invocations that straddle a phase change are left out), so both sides of the ratio see
+ * the same neighbours, the same JIT state and the same scheduling of three threads on two cores:
+ * P12 = (churn invocations / churn ns) / (quiet invocations / quiet ns).
  *
- * <p><b>Thread safety.</b> The machine is shared by the three threads of a group (Scope.Group); the
- * readers never lock.
+ * <p>The writer is warmed in setup (thousands of commits), so the commits measured are steady-state
+ * ones, not the first seconds of interpreted and C1 code. An earlier form ran the churn and quiet
+ * groups as separate JMH runs; on this shared machine their quiet side alone swung 2x between runs.
+ *
+ * <p><b>Thread safety.</b> The machine is shared by the three threads of the group (Scope.Group);
+ * the readers never lock; the phase is a volatile written by the writer only.
  */
 @State(Scope.Group)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
 public class ChurnBench {
-    static final int OPS = 256;
+    static final int OPS = 1024;
     static final long BASE = 1L << 30;
+    static final long PHASE_NS = 20_000_000L;
+    static final int WARM_COMMITS = 20_000;
 
     private RamBlock block;
     private AddressSpace as;
     private IoRegion dev;
     private long[] offsets;
     private long changes;
+    private long phaseEnd;
+    /** 1 during a churn phase, 0 during a quiet one; advanced by the writer only. */
+    private volatile int phase;
+
+    /** Per-reader time and invocations in each phase (JMH sums them over the readers). */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Phases {
+        /** Reader invocations completed inside churn phases. */
+        public long churnInvocations;
+        /** Their nanoseconds. */
+        public long churnNs;
+        /** Reader invocations completed inside quiet phases. */
+        public long quietInvocations;
+        /** Their nanoseconds. */
+        public long quietNs;
+
+        /** Clears the counters. */
+        @Setup(Level.Iteration)
+        public void reset() {
+            churnInvocations = 0;
+            churnNs = 0;
+            quietInvocations = 0;
+            quietNs = 0;
+        }
+    }
 
     /** Creates the state (JMH). */
     public ChurnBench() {
     }
 
-    /** Builds the machine. */
+    /** Builds the machine and warms the writer's commit path. */
     @Setup(Level.Trial)
     public void setUp() {
         MemorySystem sys = new MemorySystem();
@@ -78,6 +110,9 @@ public class ChurnBench {
         for (int i = 0; i < OPS; i++) {
             offsets[i] = rnd.nextLong((16 << 10) / 4) * 4;
         }
+        for (int i = 0; i < WARM_COMMITS; i++) {
+            moveBar();
+        }
     }
 
     /** Releases the RAM. */
@@ -86,54 +121,54 @@ public class ChurnBench {
         block.close();
     }
 
-    private int loads() {
+    private void moveBar() {
+        dev.setAddress((changes++ & 1) == 0 ? 0xE0100000L : 0xE0000000L);
+    }
+
+    /**
+     * A reader: 1024 loads, credited to the phase they ran in.
+     *
+     * @param p the reader's counters
+     * @return a sum
+     */
+    @Benchmark
+    @Group("churn")
+    @GroupThreads(2)
+    public int reader(Phases p) {
+        int before = phase;
+        long t0 = System.nanoTime();
         AddressSpace a = as;
         long[] o = offsets;
         int sum = 0;
         for (int i = 0; i < o.length; i++) {
             sum += a.ldlLe(BASE + o[i]);
         }
+        long dt = System.nanoTime() - t0;
+        if (phase == before) {
+            if (before == 1) {
+                p.churnInvocations++;
+                p.churnNs += dt;
+            } else {
+                p.quietInvocations++;
+                p.quietNs += dt;
+            }
+        }
         return sum;
     }
 
-    /**
-     * Reader while the topology changes.
-     *
-     * @return a sum
-     */
-    @Benchmark
-    @Group("churn")
-    @GroupThreads(2)
-    public int churnLoads() {
-        return loads();
-    }
-
-    /** The topology writer: one BAR move (a full commit and publication), then a 100 us pause. */
+    /** The third thread: in a churn phase one BAR move then a 100 us pause, in a quiet phase the pause only. */
     @Benchmark
     @Group("churn")
     @GroupThreads(1)
-    public void churnWriter() {
-        dev.setAddress((changes++ & 1) == 0 ? 0xE0100000L : 0xE0000000L);
-        LockSupport.parkNanos(100_000);
-    }
-
-    /**
-     * Reader with no topology change.
-     *
-     * @return a sum
-     */
-    @Benchmark
-    @Group("quiet")
-    @GroupThreads(2)
-    public int quietLoads() {
-        return loads();
-    }
-
-    /** The idle third thread: the same pause, no change. */
-    @Benchmark
-    @Group("quiet")
-    @GroupThreads(1)
-    public void quietWriter() {
+    public void writer() {
+        long now = System.nanoTime();
+        if (now - phaseEnd >= 0) {
+            phase ^= 1;
+            phaseEnd = now + PHASE_NS;
+        }
+        if (phase == 1) {
+            moveBar();
+        }
         LockSupport.parkNanos(100_000);
     }
 }
