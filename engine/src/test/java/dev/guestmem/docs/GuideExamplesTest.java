@@ -244,6 +244,35 @@ class GuideExamplesTest {
     }
 
     @Test
+    void windowTlb() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        system.addSubregion(0, ram);
+        system.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
+        // tag::window-tlb-use[]
+        GuideWindowTlb tlb = new GuideWindowTlb(as);
+        tlb.enterBlock();
+        tlb.stl(0x1000, 42);                    // miss: the entry takes the RAM section's window
+        int hit = tlb.ldl(0x1000);              // hit: one bounds test, one load
+        int near = tlb.ldl(0x1000 + 0x40000);   // another page of the same RAM section: its own slot, one fill
+        int mmio = tlb.ldl(0x200000);           // MMIO: the window is empty, as.ldl() answers
+        ram.setAddress(0x100000);               // the generation moves...
+        tlb.enterBlock();                       // ...so the next block starts with an empty TLB
+        int moved = tlb.ldl(0x101000);          // 42 again, from the new place
+        // end::window-tlb-use[]
+        assertEquals(42, hit);
+        assertEquals(0, near);
+        assertEquals(0xd0, mmio);
+        assertEquals(42, moved);
+        assertEquals(0, as.ldl(0x1000), "after the move nothing is at 0x1000");
+        assertEquals(42, ram.ramBlock().segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x1000));
+        assertEquals(3, tlb.fills(), "0x1000, 0x41000, 0x101000 (the MMIO page is never cached)");
+    }
+
+    @Test
     void selfModifyingCode() {
         // tag::code[]
         MemorySystem sys = new MemorySystem(true);          // a translator runs: RAM logs the CODE client
@@ -645,9 +674,10 @@ class GuideExamplesTest {
     void guideShowsTheseExamples() throws IOException {
         Path self = Path.of("src/test/java/dev/guestmem/docs/GuideExamplesTest.java");
         Path helper = Path.of("src/test/java/dev/guestmem/docs/GuideSoftTlb.java");
+        Path windows = Path.of("src/test/java/dev/guestmem/docs/GuideWindowTlb.java");
         String guide = Files.readString(Path.of("../docs/guide.md"));
         int found = 0;
-        for (Path p : List.of(self, helper)) {
+        for (Path p : List.of(self, helper, windows)) {
             Matcher m = Pattern.compile("(?s)// tag::([a-z-]+)\\[\\]\\n(.*?)\\n\\s*// end::\\1\\[\\]")
                     .matcher(Files.readString(p));
             while (m.find()) {
