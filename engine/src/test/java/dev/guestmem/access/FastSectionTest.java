@@ -100,4 +100,93 @@ class FastSectionTest {
             assertFalse(dirty.getDirty(expected, page, DirtyMemory.DIRTY_MEMORY_MIGRATION));
         }
     }
+
+    private static IoRegion device(MemorySystem sys, long id, String name) {
+        return new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                .read((addr, size) -> id << 24 | addr).write((addr, v, size) -> { }).build(), name, 0x1000);
+    }
+
+    /** The fast MMIO slot never answers for a device that a newer view no longer shows there. */
+    @Test
+    void fastMmioSlotFollowsEveryPublication() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        IoRegion a = device(sys, 0xA, "a");
+        IoRegion b = device(sys, 0xB, "b");
+        root.addSubregion(BASE, a);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0xA00_0010, as.ldlLe(BASE + 0x10, MemTxAttrs.UNSPECIFIED, r)); // slow, then cached
+        assertEquals(0xA00_0018, as.ldlLe(BASE + 0x18, MemTxAttrs.UNSPECIFIED, r)); // fast
+        a.setAddress(BASE + 0x10000);
+        assertEquals(0, as.ldlLe(BASE + 0x10, MemTxAttrs.UNSPECIFIED, r));
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+        root.addSubregion(BASE, b);
+        assertEquals(0xB00_0010, as.ldlLe(BASE + 0x10, MemTxAttrs.UNSPECIFIED, r));
+        assertEquals(0xA00_0010, as.ldlLe(BASE + 0x10010, MemTxAttrs.UNSPECIFIED, r));
+        assertEquals(0xB00_0020, as.ldlLe(BASE + 0x20, MemTxAttrs.UNSPECIFIED, r)); // after a's refill
+        b.setEnabled(false);
+        assertEquals(0, as.ldlLe(BASE + 0x20, MemTxAttrs.UNSPECIFIED, r));
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+    }
+
+    /**
+     * Readers load one device register while a writer keeps swapping which device (or nothing) is
+     * mapped there: every answer is one a published view gave, and once the writer stops, the next
+     * load answers for the last view (no stale slot survives the refill race).
+     */
+    @Test
+    void fastMmioSlotUnderChurn() throws Exception {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        IoRegion a = device(sys, 0xA, "a");
+        IoRegion b = device(sys, 0xB, "b");
+        root.addSubregion(BASE, a);
+        root.addSubregion(BASE + 0x100000, b);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread[] readers = new Thread[2];
+        for (int t = 0; t < readers.length; t++) {
+            readers[t] = new Thread(() -> {
+                MemTxResultHolder r = new MemTxResultHolder();
+                while (!stop.get()) {
+                    int v = as.ldlLe(BASE + 0x40, MemTxAttrs.UNSPECIFIED, r);
+                    boolean ok = r.get() == MemTxResult.OK ? v == 0xA00_0040 || v == 0xB00_0040
+                            : r.get() == MemTxResult.DECODE_ERROR && v == 0;
+                    if (!ok) {
+                        bad.add(Integer.toHexString(v) + " result " + r.get());
+                    }
+                }
+            });
+            readers[t].start();
+        }
+        long seconds = Boolean.getBoolean("guestmem.stress") ? Long.getLong("guestmem.stress.seconds", 2) : 1;
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        long n = 0;
+        while (System.nanoTime() < end) {
+            switch ((int) (n++ % 3)) {
+                case 0 -> { // b over a's place
+                    a.setAddress(BASE + 0x200000);
+                    b.setAddress(BASE);
+                }
+                case 1 -> b.setAddress(BASE + 0x100000); // nothing there
+                default -> a.setAddress(BASE); // a back
+            }
+        }
+        stop.set(true);
+        for (Thread t : readers) {
+            t.join();
+        }
+        assertEquals(java.util.List.of(), bad.subList(0, Math.min(5, bad.size())), bad.size() + " bad answers");
+        MemTxResultHolder r = new MemTxResultHolder();
+        int last = as.ldlLe(BASE + 0x40, MemTxAttrs.UNSPECIFIED, r);
+        int expected = switch ((int) ((n - 1) % 3)) {
+            case 0 -> 0xB00_0040;
+            case 1 -> 0;
+            default -> 0xA00_0040;
+        };
+        assertEquals(expected, last, "after " + n + " changes the slot answers for the last view");
+        assertTrue(n > 100, "the writer made changes: " + n);
+    }
 }
