@@ -183,7 +183,7 @@ class AccessModelPropertyTest {
         }
     }
 
-    @Property(tries = 300)
+    @Property
     void accessesMatchTheModel(@ForAll("layouts") List<Leaf> raw, @ForAll boolean top, @ForAll long seed) {
         List<Leaf> leaves = place(raw, top);
         MemorySystem sys = new MemorySystem();

@@ -37,7 +37,7 @@ class RamListTest {
         assertThrows(IllegalArgumentException.class, () -> RamList.findRamOffset(new long[0], new long[0], 0));
     }
 
-    @Property(tries = 300)
+    @Property
     void placementIsAlignedDisjointAndBestFit(@ForAll("ops") List<long[]> ops) {
         List<long[]> placed = new ArrayList<>(); // {offset, length}
         for (long[] op : ops) {

@@ -9,7 +9,7 @@ import net.jqwik.api.constraints.Size;
 
 class DirtyPagesTest {
     /** ofBitmap's nextDirty agrees with a bit-by-bit scan for every start index. */
-    @Property(tries = 300)
+    @Property
     void bitmapIteratorMatchesANaiveScan(@ForAll @Size(max = 5) long[] bitmap, @ForAll @IntRange(max = 320) int pages) {
         int pageCount = Math.min(pages, bitmap.length * 64);
         DirtyPages d = DirtyPages.ofBitmap(bitmap, pageCount);
