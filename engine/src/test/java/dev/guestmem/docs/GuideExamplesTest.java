@@ -220,15 +220,25 @@ class GuideExamplesTest {
         assertEquals(0x10111213, v);
     }
 
+    /** The machine of the two soft-TLB examples: 1 MiB of RAM at 0, a device answering 0xd0 at 2 MiB. */
+    private record TlbMachine(AddressSpace as, RamRegion ram) {
+        static TlbMachine create() {
+            MemorySystem sys = new MemorySystem();
+            ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+            AddressSpace as = sys.addressSpace(system, "memory");
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+            system.addSubregion(0, ram);
+            system.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder()
+                    .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
+            return new TlbMachine(as, ram);
+        }
+    }
+
     @Test
     void softTlb() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
-        AddressSpace as = sys.addressSpace(system, "memory");
-        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
-        system.addSubregion(0, ram);
-        system.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder()
-                .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
+        TlbMachine m = TlbMachine.create();
+        AddressSpace as = m.as();
+        RamRegion ram = m.ram();
         // tag::tlb-use[]
         GuideSoftTlb tlb = new GuideSoftTlb(as);
         tlb.stl(0x1000, 42);                    // miss: fill, then a direct store into the segment
@@ -245,13 +255,9 @@ class GuideExamplesTest {
 
     @Test
     void windowTlb() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
-        AddressSpace as = sys.addressSpace(system, "memory");
-        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
-        system.addSubregion(0, ram);
-        system.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder()
-                .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
+        TlbMachine m = TlbMachine.create();
+        AddressSpace as = m.as();
+        RamRegion ram = m.ram();
         // tag::window-tlb-use[]
         GuideWindowTlb tlb = new GuideWindowTlb(as);
         tlb.enterBlock();

@@ -1,10 +1,7 @@
 package dev.guestmem.bench.access;
 
-import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.ram.RamBlock;
-import dev.guestmem.region.ContainerRegion;
-import dev.guestmem.region.RamRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -48,7 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class ChaseBench {
     static final int OPS = 1024;
-    static final long BASE = 1L << 30;
+    static final long BASE = LoadStoreBench.BASE;
     static final long RAM = 256L << 20;
     /** One chain slot per 256 bytes: 2^20 slots, each on its own cache line. */
     static final int SLOTS = 1 << 20;
@@ -70,14 +67,10 @@ public class ChaseBench {
     /** Builds the machine and writes one random cycle through all slots into guest RAM. */
     @Setup(Level.Trial)
     public void setUp() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
         block = RamBlock.anonymous("pc.ram", RAM);
         seg = block.segment();
         seg.fill((byte) 0); // pre-fault every page
-        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", block, false, false));
-        root.addSubregion(0, new RamRegion(sys, null, "low", RamBlock.anonymous("low", 0xA0000), false, false));
-        as = sys.addressSpace(root, "memory");
+        as = LoadStoreBench.pcLikeMachine(block); // the same map as P1
         int[] order = new int[SLOTS];
         for (int i = 0; i < SLOTS; i++) {
             order[i] = i;

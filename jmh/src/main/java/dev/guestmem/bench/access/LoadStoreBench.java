@@ -77,22 +77,33 @@ public class LoadStoreBench {
     /** Builds the machine and the offsets. */
     @Setup(Level.Trial)
     public void setUp() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
         block = RamBlock.anonymous("pc.ram", RAM);
         seg = block.segment();
         seg.fill((byte) 1); // pre-fault every page for both variants
-        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", block, false, false));
-        root.addSubregion(0, new RamRegion(sys, null, "low", RamBlock.anonymous("low", 0xA0000), false, false));
-        root.addSubregion(0xFFFC0000L, new RamRegion(sys, null, "bios", RamBlock.anonymous("bios", 0x40000), true,
-                false));
-        as = sys.addressSpace(root, "memory");
+        as = pcLikeMachine(block);
         SplittableRandom rnd = new SplittableRandom(1);
         long span = set.equals("hot") ? 16 << 10 : RAM;
         offsets = new long[set.equals("hot") ? OPS : 1 << 20];
         for (int i = 0; i < offsets.length; i++) {
             offsets[i] = rnd.nextLong(span / 4) * 4;
         }
+    }
+
+    /**
+     * The PC-like map of the access benchmarks: {@code ram} at {@link #BASE} (1 GiB), 640 KiB of low
+     * RAM at 0 and a 256 KiB BIOS ROM below 4 GiB, so lookups go through a real dispatch table.
+     *
+     * @param ram the main RAM block
+     * @return the machine's address space
+     */
+    static AddressSpace pcLikeMachine(RamBlock ram) {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", ram, false, false));
+        root.addSubregion(0, new RamRegion(sys, null, "low", RamBlock.anonymous("low", 0xA0000), false, false));
+        root.addSubregion(0xFFFC0000L, new RamRegion(sys, null, "bios", RamBlock.anonymous("bios", 0x40000), true,
+                false));
+        return sys.addressSpace(root, "memory");
     }
 
     /** Releases the RAM. */
