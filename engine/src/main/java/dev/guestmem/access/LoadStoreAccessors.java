@@ -62,7 +62,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val low 8 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stb(long addr, int val, MemTxAttrs attrs) {
@@ -110,7 +110,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stw(long addr, int val, MemTxAttrs attrs) {
@@ -158,7 +158,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stwLe(long addr, int val, MemTxAttrs attrs) {
@@ -206,7 +206,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val low 16 bits used
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stwBe(long addr, int val, MemTxAttrs attrs) {
@@ -254,7 +254,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stl(long addr, int val, MemTxAttrs attrs) {
@@ -302,7 +302,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stlLe(long addr, int val, MemTxAttrs attrs) {
@@ -350,7 +350,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stlBe(long addr, int val, MemTxAttrs attrs) {
@@ -398,7 +398,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stq(long addr, long val, MemTxAttrs attrs) {
@@ -446,7 +446,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stqLe(long addr, long val, MemTxAttrs attrs) {
@@ -494,7 +494,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @param val the value
      * @param attrs transaction attributes
      * @return a {@link MemTxResult}
-     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast section is
+     * @implNote Hot path (P1, P8): allocation-free, lock-free; direct when the fast window is
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stqBe(long addr, long val, MemTxAttrs attrs) {
