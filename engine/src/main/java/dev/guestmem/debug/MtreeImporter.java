@@ -48,12 +48,25 @@ import java.util.function.Function;
  * that contains it, always with the same subtree. Each printed node gets a signature: its line's
  * facts (name, type, size, priority, flags, alias part, offset from its parent's start, or its start
  * for a printing's root) and its children's signatures in order. The roots of the printings are
- * processed from the largest subtree down; each root is made one region with the first node of
- * another printing (in text order) that has its signature, and their subtrees pairwise, unless
- * that node's region already is the root of another printing of the same kind (two address-space
- * groups have different roots, two {@code memory-region:} blocks are different targets). Nodes
- * that are not roots are never matched on their own: a region has one container, so its
- * printings follow from its container's.
+ * processed from the largest subtree down; each root is made one region with a node of another
+ * printing that has its signature (by default the first in text order), and their subtrees
+ * pairwise, unless that node's region already is the root of another printing of the same kind
+ * (two address-space groups have different roots, two {@code memory-region:} blocks are different
+ * targets). Nodes that are not roots are never matched on their own: a region has one container,
+ * so its printings follow from its container's.
+ *
+ * <h2 id="readings">Readings</h2>
+ * When several regions have a root's signature (namesakes with equal lines and subtrees, such as
+ * two {@code alias bank @bank} lines at the same offsets), the text alone does not say which one
+ * the root prints, and the choice decides which alias may target which block (an alias cannot
+ * target itself, and the k-th block must be the k-th target met). Likewise, when an assignment of
+ * alias targets closes an alias cycle, one (alias, target) pair of the cycle is forbidden and the
+ * assignment solved again, and which pair is a choice (by default the pair of the alias met last in
+ * the walk: the assignment settles earlier aliases first). Each way of choosing is a reading. The importer builds the default reading, prints it again (in the dialect the text's
+ * words show: annotated, {@code -D} or plain) and keeps it if it prints the input; otherwise it
+ * tries the other readings in depth-first order of the choices, at most {@value #MAX_READINGS} in
+ * all, and keeps the first that prints the input, else the first that could be built. Among
+ * readings that explain the text equally well, this prefers the one whose printing is the text.
  *
  * <h2 id="aliases">Alias targets</h2>
  * QEMU queues every alias's target (disabled aliases too) and prints each distinct target once, as
@@ -132,7 +145,7 @@ public final class MtreeImporter {
      * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
      */
     public static MtreeImport importDocument(MtreeDocument doc, Rules rules) {
-        return new Run(doc, rules, null).run();
+        return importDocument(doc, rules, null);
     }
 
     /**
@@ -150,7 +163,88 @@ public final class MtreeImporter {
      *     from the region's size in the text (nothing is kept)
      */
     public static MtreeImport importDocument(MtreeDocument doc, Rules rules, Function<String, RamBlock> ramBlocks) {
-        return new Run(doc, rules, ramBlocks).run();
+        if (ramBlocks == null) {
+            return closestReading(doc, rules).built;
+        }
+        // Search with stand-ins (the caller's function is called once per region), then build
+        // the chosen reading over the caller's blocks.
+        Reading r = closestReading(doc, rules);
+        r.built.close();
+        return new Run(doc, rules, ramBlocks, r.choices).run();
+    }
+
+    /** At most this many readings of the text are built before the first one is kept. */
+    static final int MAX_READINGS = 64;
+
+    /** A reading of the text: the namesake choices that made it and the machine built from them. */
+    private record Reading(List<Integer> choices, MtreeImport built) {
+    }
+
+    /**
+     * Builds readings of the text (see <a href="#readings">Readings</a>) until one prints the
+     * text again.
+     *
+     * @return the first reading that prints the text again, else the first that could be built
+     * @throws MtreeParseException the first reading's error if no reading could be built
+     */
+    private static Reading closestReading(MtreeDocument doc, Rules rules) {
+        MtreeDialect dialect = comparisonDialect(doc);
+        String want = null;
+        List<Integer> choices = List.of();
+        Reading first = null;
+        MtreeParseException firstError = null;
+        for (int attempt = 0; attempt < MAX_READINGS && choices != null; attempt++) {
+            Run run = new Run(doc, rules, null, choices);
+            MtreeImport imp;
+            try {
+                imp = run.run();
+            } catch (MtreeParseException e) {
+                firstError = firstError == null ? e : firstError;
+                choices = run.nextChoices();
+                continue;
+            }
+            Reading reading = new Reading(run.taken, imp);
+            choices = run.nextChoices();
+            if (first == null && choices == null) {
+                return reading; // the only reading there is: nothing to compare
+            }
+            if (want == null) {
+                want = MtreeWriter.write(doc, dialect);
+            }
+            if (want.equals(MtreeWriter.write(MtreeDumper.dump(imp.system()), dialect))) {
+                if (first != null) {
+                    first.built.close();
+                }
+                return reading;
+            }
+            if (first == null) {
+                first = reading;
+            } else {
+                imp.close();
+            }
+        }
+        if (first == null) {
+            throw firstError;
+        }
+        return first;
+    }
+
+    /** The dialect the text was printed in, as far as its words tell: the one to compare re-printings in. */
+    static MtreeDialect comparisonDialect(MtreeDocument doc) {
+        if (doc.looksAnnotated()) {
+            return MtreeDialect.ANNOTATED;
+        }
+        boolean hidden = false;
+        boolean disabled = false;
+        java.util.ArrayDeque<MtreeNode> todo = new java.util.ArrayDeque<>();
+        doc.blocks().forEach(b -> todo.add(b.root()));
+        while (!todo.isEmpty()) {
+            MtreeNode n = todo.poll();
+            hidden |= n.hidden();
+            disabled |= !n.hidden() && n.disabled();
+            todo.addAll(n.children());
+        }
+        return disabled && !hidden ? MtreeDialect.DISABLED : MtreeDialect.PLAIN;
     }
 
     /** A printed node with its place. */
@@ -208,10 +302,45 @@ public final class MtreeImporter {
 
         final Function<String, RamBlock> supplied;
 
-        Run(MtreeDocument doc, Rules rules, Function<String, RamBlock> supplied) {
+        /** Which option to take at each namesake decision (missing ones: the first). */
+        final List<Integer> choices;
+        /** The options taken at each decision with more than one, in decision order. */
+        final List<Integer> taken = new ArrayList<>();
+        /** How many options each of those decisions had. */
+        final List<Integer> optionCounts = new ArrayList<>();
+
+        Run(MtreeDocument doc, Rules rules, Function<String, RamBlock> supplied, List<Integer> choices) {
             this.doc = doc;
             this.rules = rules;
             this.supplied = supplied;
+            this.choices = choices;
+        }
+
+        /** Takes an option at a decision with {@code options} options, as {@link #choices} say. */
+        int decide(int options) {
+            if (options == 1) {
+                return 0;
+            }
+            int i = taken.size();
+            int k = i < choices.size() ? Math.min(choices.get(i), options - 1) : 0;
+            taken.add(k);
+            optionCounts.add(options);
+            return k;
+        }
+
+        /**
+         * @return the choices of the next reading in depth-first order (the last decision that has
+         *     an untried option takes it; later decisions start over), or null after the last one
+         */
+        List<Integer> nextChoices() {
+            for (int j = taken.size() - 1; j >= 0; j--) {
+                if (taken.get(j) + 1 < optionCounts.get(j)) {
+                    List<Integer> next = new ArrayList<>(taken.subList(0, j));
+                    next.add(taken.get(j) + 1);
+                    return next;
+                }
+            }
+            return null;
         }
 
         MtreeImport run() {
@@ -341,7 +470,8 @@ public final class MtreeImporter {
                 boolean as = isAs(p);
                 List<Occ> cands = bySig.get(r.sig);
                 boolean already = false;
-                Occ pick = null;
+                // One option per region (class), in text order of its first candidate printing.
+                Map<Integer, Occ> options = new java.util.LinkedHashMap<>();
                 for (Occ c : cands) {
                     if (c.printing == p) {
                         continue;
@@ -351,12 +481,12 @@ public final class MtreeImporter {
                         already = true;
                         break;
                     }
-                    if (pick == null && !(as ? hasAsRoot[cr] : hasBlockRoot[cr])) {
-                        pick = c;
+                    if (!(as ? hasAsRoot[cr] : hasBlockRoot[cr])) {
+                        options.putIfAbsent(cr, c);
                     }
                 }
-                if (!already && pick != null) {
-                    unionSubtree(r, pick);
+                if (!already && !options.isEmpty()) {
+                    unionSubtree(r, new ArrayList<>(options.values()).get(decide(options.size())));
                 }
             }
         }
@@ -402,16 +532,19 @@ public final class MtreeImporter {
             // do it), then with the type alone (QEMU allows a window past its target's end).
             // Namesakes can make an assignment that closes an alias cycle (alias b @dev picks the alias
             // named dev, which picked b): forbid one edge of the cycle and solve again.
+            // Which edge of the cycle to forbid is a reading decision (see the class doc): by
+            // default the one whose alias comes last in the walk, as the assignment decides the
+            // earlier aliases first and the later ones adapt to them.
             Map<Integer, Integer> before = new HashMap<>(aliasTarget);
             for (int attempt = 0; attempt < MAX_CYCLE_RETRIES; attempt++) {
                 if (!resolveInQueueOrder(blockRoots, true) && !resolveInQueueOrder(blockRoots, false)) {
                     break;
                 }
-                long edge = aliasCycleEdge();
-                if (edge == -1) {
+                List<Long> cycle = aliasCycle();
+                if (cycle.isEmpty()) {
                     return;
                 }
-                forbidden.add(edge);
+                forbidden.add(cycle.get(decide(cycle.size())));
                 aliasTarget.clear();
                 aliasTarget.putAll(before);
             }
@@ -422,37 +555,68 @@ public final class MtreeImporter {
          * Finds a cycle in the current assignment, through alias targets and through containment (an
          * alias whose target contains an alias that leads back to it renders forever).
          *
-         * @return one (alias, target) pair on a cycle, or -1 if there is none
+         * @return the (alias, target) pairs on one cycle, the alias last in the walk first; empty if
+         *     there is none
          */
-        long aliasCycleEdge() {
+        List<Long> aliasCycle() {
             Map<Integer, Set<Integer>> contains = new HashMap<>();
-            for (Occ o : aliasWalk()) {
+            Map<Integer, Integer> walkIndex = new HashMap<>();
+            List<Occ> walk = aliasWalk();
+            for (int w = 0; w < walk.size(); w++) {
+                Occ o = walk.get(w);
                 int a = find(o.id);
+                walkIndex.putIfAbsent(a, w);
                 for (Occ p = o.parent; p != null; p = p.parent) {
                     contains.computeIfAbsent(find(p.id), k -> new HashSet<>()).add(a);
                 }
             }
-            for (Map.Entry<Integer, Integer> e : aliasTarget.entrySet()) {
-                int start = e.getKey();
+            List<Integer> starts = new ArrayList<>(aliasTarget.keySet());
+            starts.sort(null); // the map's order is not the text's: make the search repeatable
+            for (int start : starts) {
+                int first = aliasTarget.get(start);
+                // Breadth-first from the alias's target; for each class reached, the class it was
+                // reached from and the alias edge used (-1 for containment).
+                Map<Integer, Integer> prev = new HashMap<>();
+                Map<Integer, Long> via = new HashMap<>();
                 java.util.ArrayDeque<Integer> queue = new java.util.ArrayDeque<>();
-                Set<Integer> seen = new HashSet<>();
-                queue.add(e.getValue());
+                prev.put(first, start);
+                via.put(first, pair(start, first));
+                queue.add(first);
                 while (!queue.isEmpty()) {
                     int x = queue.poll();
                     if (x == start) {
-                        return pair(start, e.getValue());
+                        List<Long> edges = new ArrayList<>();
+                        int y = start;
+                        do {
+                            if (via.get(y) != -1L) {
+                                edges.add(via.get(y));
+                            }
+                            y = prev.get(y);
+                        } while (y != start);
+                        edges.sort(Comparator.comparingInt((Long e) -> -walkIndex.get((int) (e >>> 32))));
+                        return edges;
                     }
-                    if (!seen.add(x)) {
-                        continue;
-                    }
+                    List<Integer> next = new ArrayList<>();
+                    List<Long> how = new ArrayList<>();
                     Integer t = aliasTarget.get(x);
                     if (t != null) {
-                        queue.add(t);
+                        next.add(t);
+                        how.add(pair(x, t));
                     }
-                    queue.addAll(contains.getOrDefault(x, Set.of()));
+                    for (int c : contains.getOrDefault(x, Set.of())) {
+                        next.add(c);
+                        how.add(-1L);
+                    }
+                    for (int i = 0; i < next.size(); i++) {
+                        if (!prev.containsKey(next.get(i))) {
+                            prev.put(next.get(i), x);
+                            via.put(next.get(i), how.get(i));
+                            queue.add(next.get(i));
+                        }
+                    }
                 }
             }
-            return -1;
+            return List.of();
         }
 
         private static long pair(int aliasClass, int targetClass) {
@@ -605,7 +769,7 @@ public final class MtreeImporter {
             order.addAll(cands);
             for (int b : order) {
                 aliasTarget.put(aliasClass, find(blockRoots.get(b).id));
-                boolean cyclic = aliasCycleEdge() != -1;
+                boolean cyclic = !aliasCycle().isEmpty();
                 aliasTarget.remove(aliasClass);
                 if (!cyclic) {
                     return b;
