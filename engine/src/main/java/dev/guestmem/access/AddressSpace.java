@@ -59,6 +59,7 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle GENERATION;
     private static final VarHandle FAST;
     private static final VarHandle FAST_IO;
+    private static final VarHandle SLOT_LOCK;
 
     static {
         try {
@@ -68,6 +69,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
             FAST = l.findVarHandle(AddressSpace.class, "fastWindow", DirectWindow.class);
             FAST_IO = l.findVarHandle(AddressSpace.class, "fastIo", PhysSection.class);
+            SLOT_LOCK = l.findVarHandle(AddressSpace.class, "slotLock", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -86,6 +88,9 @@ public final class AddressSpace implements LoadStoreAccessors {
     private DirectWindow fastWindow;
     @SuppressWarnings("unused") // accessed through FAST_IO
     private PhysSection fastIo;
+    /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
+    @SuppressWarnings("unused") // accessed through SLOT_LOCK
+    private int slotLock;
     private volatile DirtyMemory dirtyMemory;
     final AtomicLong bounceBufferSize = new AtomicLong();
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
@@ -155,13 +160,30 @@ public final class AddressSpace implements LoadStoreAccessors {
      */
     public void publish(FlatView view) {
         Objects.requireNonNull(view, "view");
-        CURRENT_MAP.setRelease(this, view);
-        // Volatile (not release) stores: the Dekker pairing with cacheFastSection needs store-load
-        // order on both sides, so a refill racing with this publication never outlives it.
-        DISPATCH.setVolatile(this, view.dispatch());
-        FAST.setVolatile(this, view.dispatch().unassignedSection().window());
-        FAST_IO.setVolatile(this, view.dispatch().unassignedSection());
-        GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
+        lockSlots(); // a refill in progress finishes first; later ones see the new table
+        try {
+            CURRENT_MAP.setRelease(this, view);
+            DISPATCH.setRelease(this, view.dispatch());
+            FAST.setRelease(this, view.dispatch().unassignedSection().window());
+            FAST_IO.setRelease(this, view.dispatch().unassignedSection());
+            GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
+        } finally {
+            unlockSlots();
+        }
+    }
+
+    /**
+     * Takes the fast slots' lock for a publication, waiting for a refill that holds it (a refill
+     * holds it for a few stores, never while it could block).
+     */
+    private void lockSlots() {
+        while (!SLOT_LOCK.compareAndSet(this, 0, 1)) {
+            Thread.onSpinWait();
+        }
+    }
+
+    private void unlockSlots() {
+        SLOT_LOCK.setRelease(this, 0);
     }
 
     /**
@@ -180,23 +202,25 @@ public final class AddressSpace implements LoadStoreAccessors {
 
     /**
      * Makes the window of {@code s}, found in {@code d}, the fast window. Called by the slow path
-     * after a lookup. A refill racing with {@link #publish} must not leave a window of the old table
-     * cached: the refill stores the window and then re-reads the dispatch table, the publisher stores
-     * the table and then resets the window, all volatile, so one of the two sees the other and the
-     * stale window is taken back (compare-and-set, so a newer refill is left alone).
+     * after a lookup. A window looked up in an older table must never be installed once a newer table
+     * is published (an access started after {@link #publish} returned would reach memory the commit
+     * unmapped). So a refill installs only under the slots' lock and only if {@code d} is still the
+     * current table; {@link #publish} swaps table and slots under the same lock. A refill that finds
+     * the lock taken simply does not cache: the access itself is already done, and the next miss
+     * tries again, so readers never wait.
      *
      * @param d the table {@code s} was looked up in
      * @param s a directly readable RAM section of {@code d}
      */
     void cacheFastSection(AddressSpaceDispatch d, PhysSection s) {
         DirectWindow w = s.window();
-        if (FAST.getOpaque(this) == w) {
+        if (FAST.getOpaque(this) == w || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
             return;
         }
-        FAST.setVolatile(this, w);
-        if (DISPATCH.getVolatile(this) != d) {
-            FAST.compareAndSet(this, w, d.unassignedSection().window());
+        if (DISPATCH.getAcquire(this) == d) {
+            FAST.setRelease(this, w);
         }
+        unlockSlots();
     }
 
     /**
@@ -213,19 +237,19 @@ public final class AddressSpace implements LoadStoreAccessors {
 
     /**
      * Makes {@code s}, found in {@code d}, the fast MMIO section (the refill protocol of
-     * {@link #cacheFastSection}).
+     * {@link #cacheFastSection}: under the slots' lock, only from the current table).
      *
      * @param d the table {@code s} was looked up in
      * @param s a plain MMIO section of {@code d}
      */
     void cacheFastIo(AddressSpaceDispatch d, PhysSection s) {
-        if (FAST_IO.getOpaque(this) == s) {
+        if (FAST_IO.getOpaque(this) == s || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
             return;
         }
-        FAST_IO.setVolatile(this, s);
-        if (DISPATCH.getVolatile(this) != d) {
-            FAST_IO.compareAndSet(this, s, d.unassignedSection());
+        if (DISPATCH.getAcquire(this) == d) {
+            FAST_IO.setRelease(this, s);
         }
+        unlockSlots();
     }
 
     /**
