@@ -273,7 +273,6 @@ public final class MemorySystem {
                 throw new ForeignRegionException(root, root);
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
-            as.setDirtyMemory(dirtyMemory);
             root.ref();
             AsEntry e = new AsEntry(as);
             spaces.add(e);

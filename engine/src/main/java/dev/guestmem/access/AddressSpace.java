@@ -91,7 +91,6 @@ public final class AddressSpace implements LoadStoreAccessors {
     /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
     @SuppressWarnings("unused") // accessed through SLOT_LOCK
     private int slotLock;
-    private volatile DirtyMemory dirtyMemory;
     final AtomicLong bounceBufferSize = new AtomicLong();
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
     private final List<Runnable> mapClients = new ArrayList<>();
@@ -263,19 +262,15 @@ public final class AddressSpace implements LoadStoreAccessors {
         return (long) GENERATION.getAcquire(this);
     }
 
-    /** @return the dirty-memory bitmaps direct writes are logged to, or null */
-    public DirtyMemory dirtyMemory() {
-        return dirtyMemory;
-    }
-
     /**
-     * Sets the dirty-memory bitmaps that writes to sections with a dirty-log mask mark
-     * ({@code invalidate_and_set_dirty}). Internal: the memory system wires this.
+     * The dirty-memory bitmaps writes to logged sections mark: the system's, the same ones the
+     * fast path's windows captured when their table was built (one source, so the two paths never
+     * disagree).
      *
-     * @param dirty the system's dirty memory, or null
+     * @return the system's dirty memory
      */
-    public void setDirtyMemory(DirtyMemory dirty) {
-        this.dirtyMemory = dirty;
+    public DirtyMemory dirtyMemory() {
+        return system.dirtyMemory();
     }
 
     /**

@@ -177,7 +177,7 @@ final class LdSt {
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, e);
             }
-            w.markDirty(off, 1);
+            w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 1, w.dirtyMask());
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
@@ -202,7 +202,7 @@ final class LdSt {
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
             }
-            w.markDirty(off, 2);
+            w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 2, w.dirtyMask());
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
@@ -227,7 +227,7 @@ final class LdSt {
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
             }
-            w.markDirty(off, 4);
+            w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask());
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
@@ -252,7 +252,7 @@ final class LdSt {
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
             }
-            w.markDirty(off, 8);
+            w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 8, w.dirtyMask());
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 8, big, val, attrs);

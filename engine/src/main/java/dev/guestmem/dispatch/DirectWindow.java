@@ -70,7 +70,7 @@ public final class DirectWindow {
 
     /**
      * The slice loads may read directly: RAM, ROM, a ROM device in ROMD mode, on a block that cannot
-     * raise SIGBUS; else empty.
+     * raise SIGBUS; else empty. Read-only, so a window handed out cannot write ROM.
      *
      * @return the slice (never null)
      * @implNote Hot path (P1-P3).
@@ -100,17 +100,25 @@ public final class DirectWindow {
     }
 
     /**
-     * After a direct store of {@code n} bytes at offset {@code off} of {@link #loggedWrite()}: marks
-     * them dirty for the section's clients ({@code invalidate_and_set_dirty}; a page every client
-     * already has dirty costs one epoch-cache check). The ram_addr, mask and bitmaps were read when
-     * the table was built, so this reads no mutable state of the region or the block.
+     * The bitmaps a store through {@link #loggedWrite()} marks (the system's), null when the
+     * window has no logged slice. The store path marks {@code dirtyMemory().invalidateAndSetDirty(
+     * ramAddr() + off, n, dirtyMask())}; ram_addr, mask and bitmaps were taken when the table was
+     * built, so it reads no mutable state of the region or the block.
      *
-     * @param off offset in the slice
-     * @param n bytes stored
-     * @implNote Hot path (P8).
+     * @return the dirty memory, or null
      */
-    public void markDirty(long off, int n) {
-        dirty.invalidateAndSetDirty(ramAddr + off, n, dirtyMask);
+    public DirtyMemory dirtyMemory() {
+        return dirty;
+    }
+
+    /** @return the ram_addr of byte 0 of {@link #loggedWrite()} (0 without a logged slice) */
+    public long ramAddr() {
+        return ramAddr;
+    }
+
+    /** @return the section's dirty-log clients ({@code dirty_log_mask}), 0 without a logged slice */
+    public int dirtyMask() {
+        return dirtyMask;
     }
 
     /** @return the section this window belongs to (null for {@link #empty()}) */

@@ -87,7 +87,9 @@ public final class PhysSection {
         this.subpage = subpage;
         boolean logged = (flags & DIRTY_LOGGING) != 0;
         boolean readonly = (flags & READONLY) != 0;
+        // read-only view: a window handed to a JIT must not let it write ROM through the read slice
         MemorySegment read = directSlice(DIRECT_READ);
+        read = read.byteSize() > 0 ? read.asReadOnly() : read;
         MemorySegment write = logged || readonly ? MemorySegment.NULL : directSlice(DIRECT_WRITE);
         MemorySegment loggedWrite = logged && !readonly ? directSlice(DIRECT_WRITE) : MemorySegment.NULL;
         DirtyMemory dirty = null;

@@ -56,18 +56,19 @@ class DmaMappingTest {
         RamBlock blk = RamBlock.anonymous("ram", 0x4000);
         RamRegion r = new RamRegion(tv.system, null, "ram", blk, false, false);
         AddressSpace as = tv.map(0, 0x3FFF, r, 0, false, 1 << DirtyMemory.DIRTY_MEMORY_MIGRATION).space();
-        DirtyMemory dm = new DirtyMemory();
-        dm.extend(0x4000);
-        as.setDirtyMemory(dm);
-        dm.snapshotAndClearDirty(0, 0x4000, DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        DirtyMemory dm = tv.system.dirtyMemory();
+        long base = blk.offset(); // the block's ram_addr in its system
+        dm.snapshotAndClearDirty(base, 0x4000, DirtyMemory.DIRTY_MEMORY_MIGRATION);
         DmaMapping m = as.map(0x2000, 0x100, true, U);
-        assertFalse(dm.getDirty(0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertFalse(dm.getDirty(base + 0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
         m.unmap(0x10);
-        assertTrue(dm.getDirty(0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
-        assertFalse(dm.getDirty(0x1000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
-        // the ordinary store path logs too
+        assertTrue(dm.getDirty(base + 0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertFalse(dm.getDirty(base + 0x1000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        // the ordinary store path logs too, the slow first store and the fast ones after it
         assertEquals(MemTxResult.OK, as.stl(0x3000, 1));
-        assertTrue(dm.getDirty(0x3000, 4, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertEquals(MemTxResult.OK, as.stl(0x1ff0, 1));
+        assertTrue(dm.getDirty(base + 0x3000, 4, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertTrue(dm.getDirty(base + 0x1ff0, 4, DirtyMemory.DIRTY_MEMORY_MIGRATION));
     }
 
     @Test

@@ -120,4 +120,25 @@ class ReentrancyGuardTest {
         assertFalse(there.isEngaged(), "I/O in one machine does not block the other");
         here.exit(me);
     }
+
+    /** Two devices whose owner objects are equal but distinct are two devices: no shared guard. */
+    @Test
+    void equalOwnersAreStillDifferentDevices() {
+        record Dev(String model) {
+        }
+        Dev nic0 = new Dev("e1000");
+        Dev nic1 = new Dev("e1000");
+        AddressSpace[] holder = new AddressSpace[1];
+        MemTxResultHolder inner = new MemTxResultHolder();
+        IoRegion a = new IoRegion(sys, nic0, MemoryRegionOps.builder().read((addr, size) -> {
+            holder[0].ldlLe(0x2000, MemTxAttrs.UNSPECIFIED, inner); // nic0 "DMAs" from nic1
+            return 1;
+        }).build(), "nic0", 0x100);
+        IoRegion b = new IoRegion(sys, nic1, MemoryRegionOps.builder().read((addr, size) -> 7).build(), "nic1", 0x100);
+        holder[0] = space(a, b);
+        holder[0].ldlLe(0x1000);
+        assertEquals(MemTxResult.OK, inner.get(), "another device, even with an equal owner object");
+        assertNotSame(sys.reentrancyGuards().of(nic0), sys.reentrancyGuards().of(nic1));
+        assertSame(sys.reentrancyGuards().of(nic0), sys.reentrancyGuards().of(nic0));
+    }
 }

@@ -3,6 +3,7 @@ package dev.guestmem.tlb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -104,5 +105,22 @@ class GuestTlbTest {
             assertEquals(GuestTlb.TLB_NOTDIRTY, n.flags() & GuestTlb.TLB_NOTDIRTY);
         });
         change(0x500000, () -> sys.globalDirtyLogStop(), n -> assertTrue(n.writeDirect()));
+    }
+
+    /** A window handed to a JIT reads ROM but cannot write it: the read slice is read-only, the write slice empty. */
+    @Test
+    void romWindowCannotBeWritten() {
+        RamBlock romBlock = RamBlock.anonymous("rom", 0x1000);
+        romBlock.segment().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0x10, (byte) 0x5a);
+        root.addSubregion(0x200000, new RamRegion(sys, null, "rom", romBlock, true, false));
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0x200000, e);
+        assertEquals(0x200000, e.window().start());
+        assertEquals((byte) 0x5a, e.window().read().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0x10));
+        assertTrue(e.window().read().isReadOnly());
+        assertEquals(0, e.window().write().byteSize());
+        assertThrows(IllegalArgumentException.class, // "read-only segment"
+                () -> e.window().read().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0x10, (byte) 1));
+        assertEquals((byte) 0x5a, romBlock.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0x10));
     }
 }
