@@ -148,7 +148,12 @@ public class SoftTlbBench {
     @OperationsPerInvocation(OPS)
     public int tlbHit() {
         long[] o = offsets;
-        enterBlock(); // see tlbHitPageTag
+        long gen = as.generation(); // block entry: see tlbHitPageTag
+        if (gen != tlbGeneration) {
+            java.util.Arrays.fill(windows, DirectWindow.empty());
+            java.util.Arrays.fill(tags, -1L);
+            tlbGeneration = gen;
+        }
         int sum = 0;
         for (int i = 0; i < o.length; i++) {
             if (exitRequest) {
@@ -172,16 +177,6 @@ public class SoftTlbBench {
         return sum;
     }
 
-    /** Block entry: flushes both TLB forms when the address space's generation moved. */
-    private void enterBlock() {
-        long gen = as.generation();
-        if (gen != tlbGeneration) {
-            java.util.Arrays.fill(windows, DirectWindow.empty());
-            java.util.Arrays.fill(tags, -1L);
-            tlbGeneration = gen;
-        }
-    }
-
     private int windowMiss(long addr, int idx) {
         if (GuestTlb.fill(as, addr, scratch) && scratch.generation() == tlbGeneration) {
             windows[idx] = scratch.window();
@@ -202,7 +197,11 @@ public class SoftTlbBench {
         // QEMU's model: a topology change kicks the vCPUs out of their loop (exit request) and each
         // flushes its TLB (tcg_commit -> tlb_flush) before running on. Here the generation is
         // compared at loop entry and the TLB flushed when it moved, so a hit is a tag compare only.
-        enterBlock();
+        long gen = as.generation();
+        if (gen != tlbGeneration) {
+            java.util.Arrays.fill(tags, -1L);
+            tlbGeneration = gen;
+        }
         int sum = 0;
         for (int i = 0; i < o.length; i++) {
             if (exitRequest) {
