@@ -55,7 +55,8 @@ public final class AccessGroup implements BenchGroup {
     /** Guest time over raw time of one target's arms, from the interleaved run's counters. */
     static double interleaved(BenchResults r, String id) {
         String b = "InterleavedAccessBench.interleaved";
-        return r.secondary(b, "", id + "GuestNs") / r.secondary(b, "", id + "RawNs");
+        String p = "target=" + id; // each target's pair runs in its own fork
+        return r.secondary(b, p, id + "GuestNs") / r.secondary(b, p, id + "RawNs");
     }
 
     /** Worst throughput ratio (baseline time over access time) of the four bulk cases. */
