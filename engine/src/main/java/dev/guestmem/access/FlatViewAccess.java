@@ -1,6 +1,5 @@
 package dev.guestmem.access;
 
-import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
@@ -108,10 +107,9 @@ final class FlatViewAccess {
 
     /** Marks a direct write dirty ({@code invalidate_and_set_dirty}). */
     static void dirty(AddressSpace as, PhysSection s, long segOffset, long len) {
-        DirtyMemory dm = as.dirtyMemory();
         RamBlock b = s.ramBlock();
-        if (dm != null && b != null) {
-            dm.invalidateAndSetDirty(b.offset() + segOffset, len, s.dirtyLogMask());
+        if (b != null) { // the system's bitmaps: never null since an address space logs to its system
+            as.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, s.dirtyLogMask());
         }
     }
 

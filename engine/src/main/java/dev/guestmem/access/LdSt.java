@@ -37,10 +37,10 @@ final class LdSt {
      * Whether an access of {@code n} bytes at offset {@code off} of a direct window fits in it. A
      * non-direct section's window has length 0, so this one test is the whole fast-path decision.
      * It is written as the JDK's own bounds check of the access that follows ({@code checkIndex(off,
-     * byteSize - n + 1)}: the limit's sign test, then an unsigned compare), so that C2 finds the
-     * segment's check dominated by this one and drops it; the access then costs what a raw one does
-     * plus the window's two loads. An address below the section makes {@code off} wrap to a huge
-     * unsigned value, so it fails too.
+     * byteSize - n + 1)}: the limit's sign test, then an unsigned compare), so that C2 shares the
+     * limit and its sign test with the segment's check (the compiled code keeps the unsigned compare
+     * twice, one macro-fused compare-and-branch each). An address below the section makes
+     * {@code off} wrap to a huge unsigned value, so it fails too.
      */
     static boolean fits(long off, MemorySegment window, int n) {
         long limit = window.byteSize() - n + 1;
