@@ -9,6 +9,7 @@ import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MmioValue;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
 import java.nio.ByteOrder;
 
 /**
@@ -42,6 +43,8 @@ import java.nio.ByteOrder;
 public final class MmioDispatch {
     private static final Logger LOG = System.getLogger("dev.guestmem.guest-error");
     private static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
+    /** The one package {@link #engineAccess} serves. */
+    private static final String TRUSTED_PACKAGE = "dev.guestmem.access";
 
     private MmioDispatch() {
     }
@@ -64,9 +67,17 @@ public final class MmioDispatch {
      * @param isWrite whether it is a write
      * @param attrs attributes
      * @return whether the device takes the access
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (no guest access has
+     *     another size; the device's {@code accepts} hook is not asked)
      */
     public static boolean accessValid(MemoryRegionOps ops, String name, long addr, int size, boolean isWrite,
                                       MemTxAttrs attrs) {
+        checkSize(size);
+        return valid(ops, name, addr, size, isWrite, attrs);
+    }
+
+    private static boolean valid(MemoryRegionOps ops, String name, long addr, int size, boolean isWrite,
+                                 MemTxAttrs attrs) {
         MemoryRegionOps.Accepts accepts = ops.accepts();
         if (accepts != null && !accepts.accepts(addr, size, isWrite, attrs)) {
             invalid(isWrite, addr, size, name, "rejected");
@@ -100,6 +111,7 @@ public final class MmioDispatch {
      * @param out receives the value (0 on decode or access error); also the scratch for
      *     {@code read_with_attrs} callbacks
      * @return a {@link MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (the device is not called)
      * @implNote Allocation-free; P4.
      */
     public static int read(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, int size,
@@ -112,60 +124,129 @@ public final class MmioDispatch {
     private static final ThreadLocal<MemTxResultHolder> RESULT = ThreadLocal.withInitial(MemTxResultHolder::new);
 
     /**
-     * The common MMIO read as a small method that inlines into the access path (TARGETS P4): the
-     * caller has established that {@code size} is in {@link MemoryRegionOps#plainReadSizes()} and
-     * that the access is aligned or the device takes unaligned accesses, so what is left of
-     * {@link #readValue} is the re-entrancy guard, one callback, truncation and the byte order.
-     * A refused re-entry goes through {@link #readValue}, which logs it.
+     * Kept for one commit while the access path moves to {@link EngineAccess#readPlain}; same
+     * contract.
      *
      * @param ops the region's ops
-     * @param read {@code ops.read()}, precomputed by the caller's section (one load less)
+     * @param read {@code ops.read()}
      * @param guard the owner's re-entrancy guard, or null
-     * @param region the region (for the log when the device throws)
+     * @param region the region
      * @param addr offset in the region
      * @param size 1, 2, 4 or 8
      * @param bigEndian whether the access is big-endian
-     * @param deviceBig whether the device is big-endian ({@link #isBigEndian} of its endianness,
-     *     precomputed by the caller's section)
-     * @param attrs attributes (only for the refused path)
+     * @param deviceBig whether the device is big-endian
+     * @param attrs attributes
      * @param res receives the result, or null
      * @return the value (0 on error)
-     * @implNote Hot path (P4): allocation-free, lock-free, CAS-free; the guard stores a thread id,
-     *     so no GC write barrier either.
      */
     public static long readPlain(MemoryRegionOps ops, MemoryRegionOps.Read read, ReentrancyGuard guard,
                                  MemoryRegion region, long addr, int size, boolean bigEndian, boolean deviceBig,
                                  MemTxAttrs attrs, MemTxResultHolder res) {
-        long self = 0;
-        int entered = 0;
-        if (guard != null) {
-            self = Thread.currentThread().threadId();
-            entered = guard.enter(self);
-            if (entered < 0) {
-                return readValue(ops, guard, region.name(), addr, size, bigEndian, attrs, null, res);
+        return EngineAccess.INSTANCE.readPlain(ops, read, guard, region, addr, size, bigEndian, deviceBig, attrs, res);
+    }
+
+    /**
+     * The access package's capability for the MMIO entry points that trust their caller, as the
+     * JDK's {@code jdk.internal.access.SharedSecrets}: {@code dev.guestmem.access} takes it once, in a
+     * class initialiser, from {@link #engineAccess}, which hands it only to a full-privilege
+     * {@link MethodHandles.Lookup} of a class of that package in this module. Code outside the
+     * engine cannot obtain one, so it cannot call a device with sizes its ops forbid nor reach a
+     * device's re-entrancy guard except through the checking entry points ({@link #read},
+     * {@link #readValue}, {@link #write}).
+     *
+     * <p>Held in a {@code static final} field, the instance is a constant to C2 and the class is
+     * final: a call through it compiles to the same direct, inlinable call as a static method, with
+     * no added load, check or allocation (TARGETS P4).
+     *
+     * <p><b>Thread safety.</b> Stateless; any thread.
+     */
+    public static final class EngineAccess {
+        private static final EngineAccess INSTANCE = new EngineAccess();
+
+        private EngineAccess() {
+        }
+
+        /**
+         * The common MMIO read as a small method that inlines into the access path (TARGETS P4):
+         * the caller has established, from a dispatch section built for {@code region}, that
+         * {@code read} is {@code ops.read()}, that {@code size} is in
+         * {@link MemoryRegionOps#plainReadSizes()}, that the access is aligned or the device takes
+         * unaligned accesses, and that {@code guard} is the region's guard; so what is left of
+         * {@link #readValue} is the re-entrancy guard, one callback, truncation and the byte order.
+         * A refused re-entry goes through {@link #readValue}, which logs it. Nothing here checks
+         * those premises: that is why only the access package can call it.
+         *
+         * @param ops the region's ops
+         * @param read {@code ops.read()}, precomputed by the caller's section (one load less)
+         * @param guard the owner's re-entrancy guard, or null
+         * @param region the region (for the log when the device throws)
+         * @param addr offset in the region
+         * @param size 1, 2, 4 or 8
+         * @param bigEndian whether the access is big-endian
+         * @param deviceBig whether the device is big-endian ({@link #isBigEndian} of its
+         *     endianness, precomputed by the caller's section)
+         * @param attrs attributes (only for the refused path)
+         * @param res receives the result, or null
+         * @return the value (0 on error)
+         * @implNote Hot path (P4): allocation-free, lock-free, CAS-free; the guard stores a thread
+         *     id, so no GC write barrier either.
+         */
+        public long readPlain(MemoryRegionOps ops, MemoryRegionOps.Read read, ReentrancyGuard guard,
+                              MemoryRegion region, long addr, int size, boolean bigEndian, boolean deviceBig,
+                              MemTxAttrs attrs, MemTxResultHolder res) {
+            long self = 0;
+            int entered = 0;
+            if (guard != null) {
+                self = Thread.currentThread().threadId();
+                entered = guard.enter(self);
+                if (entered < 0) {
+                    return readValue(ops, guard, region.name(), addr, size, bigEndian, attrs, null, res);
+                }
             }
-        }
-        long value;
-        int r = MemTxResult.OK;
-        try {
-            value = read.read(addr, size);
-        } catch (RuntimeException e) {
-            deviceThrew(region.name(), addr, e);
-            r = MemTxResult.ERROR;
-            value = 0;
-        } finally {
-            if (entered > 0) {
-                guard.exit(self);
+            long value;
+            int r = MemTxResult.OK;
+            try {
+                value = read.read(addr, size);
+            } catch (RuntimeException e) {
+                deviceThrew(region.name(), addr, e);
+                r = MemTxResult.ERROR;
+                value = 0;
+            } finally {
+                if (entered > 0) {
+                    guard.exit(self);
+                }
             }
+            value = truncate(value, size);
+            if (bigEndian != deviceBig) {
+                value = swap(value, size);
+            }
+            if (res != null) {
+                res.set(r);
+            }
+            return value;
         }
-        value = truncate(value, size);
-        if (bigEndian != deviceBig) {
-            value = swap(value, size);
+    }
+
+    /**
+     * Hands the access package its {@link EngineAccess}; call once, from a class initialiser.
+     *
+     * {@snippet lang=java :
+     * // in a class of dev.guestmem.access
+     * private static final MmioDispatch.EngineAccess MMIO = MmioDispatch.engineAccess(MethodHandles.lookup());
+     * }
+     *
+     * @param caller the caller's own {@link MethodHandles#lookup()}
+     * @return the capability
+     * @throws IllegalCallerException unless {@code caller} has full privilege access on a class of
+     *     package {@code dev.guestmem.access} in this module
+     */
+    public static EngineAccess engineAccess(MethodHandles.Lookup caller) {
+        Class<?> c = caller.lookupClass();
+        if (!caller.hasFullPrivilegeAccess() || c.getModule() != MmioDispatch.class.getModule()
+                || !c.getPackageName().equals(TRUSTED_PACKAGE)) {
+            throw untrustedCaller(caller);
         }
-        if (res != null) {
-            res.set(r);
-        }
-        return value;
+        return EngineAccess.INSTANCE;
     }
 
     /**
@@ -182,11 +263,13 @@ public final class MmioDispatch {
      *     have a plain {@code read}
      * @param res receives the {@link MemTxResult} (may be null)
      * @return the value, 0 on decode or access error
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (the device is not called)
      * @implNote Allocation-free, lock-free, CAS-free; P4.
      */
     public static long readValue(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, int size,
                                  boolean bigEndian, MemTxAttrs attrs, MmioValue scratch, MemTxResultHolder res) {
-        if (ops == null || !accessValid(ops, name, addr, size, false, attrs)) {
+        checkSize(size);
+        if (ops == null || !valid(ops, name, addr, size, false, attrs)) {
             return fail(res, MemTxResult.DECODE_ERROR);
         }
         MemoryRegionOps.Read plain = ops.read();
@@ -272,6 +355,16 @@ public final class MmioDispatch {
         return value;
     }
 
+    /**
+     * QEMU asserts a power-of-two {@code MemOp} size; every engine caller passes one, so this costs
+     * one predictable branch. Bits 1, 2, 4 and 8 of 0x116.
+     */
+    private static void checkSize(int size) {
+        if (size < 1 || size > 8 || ((0x116 >>> size) & 1) == 0) {
+            throw invalidSize(size);
+        }
+    }
+
     private static long fail(MemTxResultHolder res, int r) {
         if (res != null) {
             res.set(r);
@@ -291,11 +384,13 @@ public final class MmioDispatch {
      * @param bigEndian whether the access is big-endian
      * @param attrs attributes
      * @return a {@link MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (the device is not called)
      * @implNote Allocation-free.
      */
     public static int write(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, long data, int size,
                             boolean bigEndian, MemTxAttrs attrs) {
-        if (ops == null || !accessValid(ops, name, addr, size, true, attrs)) {
+        checkSize(size);
+        if (ops == null || !valid(ops, name, addr, size, true, attrs)) {
             return MemTxResult.DECODE_ERROR;
         }
         MemoryRegionOps.Write plain = ops.write();
@@ -412,5 +507,13 @@ public final class MmioDispatch {
 
     private static void deviceThrew(String name, long addr, RuntimeException e) {
         LOG.log(Level.ERROR, "MMIO callback of region ''" + name + "'' at 0x" + Long.toHexString(addr) + " threw", e);
+    }
+
+    private static IllegalCallerException untrustedCaller(MethodHandles.Lookup caller) {
+        return new IllegalCallerException("MMIO engine access is for " + TRUSTED_PACKAGE + " only, not " + caller);
+    }
+
+    private static IllegalArgumentException invalidSize(int size) {
+        return new IllegalArgumentException("MMIO access size " + size + " is not 1, 2, 4 or 8");
     }
 }

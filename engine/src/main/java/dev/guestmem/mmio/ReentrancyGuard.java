@@ -19,6 +19,13 @@ import java.lang.invoke.VarHandle;
  * mark. A second thread that finds the guard engaged by another thread proceeds without engaging it
  * (concurrent I/O to one device, which QEMU serialises with the BQL, is not re-entrancy); a thread
  * clears only its own mark.
+ *
+ * <p>Only {@link MmioDispatch} engages and releases a guard, always as a pair around the device's
+ * callbacks ({@code try}/{@code finally}, on the calling thread). {@link #enter} and {@link #exit}
+ * are package-private for that reason: they take a thread id on trust, so code outside could mark
+ * the guard for another thread (refusing that thread's I/O), leave it engaged, or release another
+ * thread's mark while its callback runs (letting a re-entry through). From outside the package a
+ * guard can only be observed ({@link #isEngaged}).
  */
 public final class ReentrancyGuard {
     /** No thread inside (thread ids are positive). */
@@ -53,7 +60,7 @@ public final class ReentrancyGuard {
      *     (no false refusal: a thread only ever finds its own mark while it is inside), and
      *     {@link #exit} clears only its own mark, so the guard never stays engaged.
      */
-    public int enter(long self) {
+    int enter(long self) {
         long t = (long) ENGAGED.getOpaque(this);
         if (t == self) {
             return -1;
@@ -71,7 +78,7 @@ public final class ReentrancyGuard {
      *
      * @param self {@code Thread.currentThread().threadId()}
      */
-    public void exit(long self) {
+    void exit(long self) {
         if ((long) ENGAGED.getOpaque(this) == self) {
             ENGAGED.setOpaque(this, FREE);
         }
