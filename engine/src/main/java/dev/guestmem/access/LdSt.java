@@ -72,10 +72,14 @@ final class LdSt {
         }
     }
 
+    /** The trusting MMIO read, only for this package; a constant, so calls through it inline (P4). */
+    private static final MmioDispatch.EngineAccess MMIO =
+            MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
+
     /**
      * A load that missed the fast window: a plain single-chunk MMIO read of the space's fast MMIO
-     * section through {@link MmioDispatch#readPlain} (P4), else the full dispatch (which refills
-     * both fast slots).
+     * section through {@link MmioDispatch.EngineAccess#readPlain} (P4), else the full dispatch (which
+     * refills both fast slots).
      */
     private static long ioOrSlow(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs,
                                  MemTxResultHolder res) {
@@ -84,7 +88,7 @@ final class LdSt {
         if ((s.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
             long xlat = off + s.offsetWithinRegion();
             if ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) {
-                return MmioDispatch.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,
+                return MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,
                         s.deviceBigEndian(), attrs, res);
             }
         }
