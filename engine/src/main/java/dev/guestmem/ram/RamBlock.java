@@ -49,8 +49,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * blocks rarely, never per access.
  *
  * <h2 id="sigbus">SIGBUS</h2>
- * A file truncated under a mapping makes the kernel raise SIGBUS on the missing pages; the JDK turns
- * that into {@code InternalError}. The checked accessors ({@link #read}, {@link #write},
+ * A file truncated under a mapping makes the kernel raise SIGBUS on the missing pages, and so does
+ * the first write to a page with no disk block yet (any read, on tmpfs) when the file system is
+ * full; the JDK turns that into {@code InternalError}. The checked accessors ({@link #read}, {@link #write},
  * {@link #ldqHe}, {@link #stqHe}, {@link #ldlHe}, {@link #stlHe}) catch it, mark the block
  * {@linkplain #isBroken() broken} and report a clear error. They make each access a real call (a
  * few ns) because HotSpot reports the fault asynchronously, at the next safepoint poll: an access
@@ -58,7 +59,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #segment()} accesses get no such help: their callers must be ready for
  * {@code InternalError} themselves. Creation prevents what it can: the file
  * must cover the block, memfds are sealed against shrinking and growing, and {@code prealloc()}
- * allocates the file's blocks up front.
+ * allocates the file's blocks up front, so a full disk fails {@link Builder#build()} with
+ * {@link RamBackendException} (ENOSPC from {@code fallocate}) instead of faulting later. A full
+ * disk found by {@link #msync(long, long)} is a {@link RamBackendException} there.
  *
  * <p><b>Thread safety.</b> Accessors and the checked access methods may be called from any thread
  * without locking. {@link #resize(long)} is a topology change: call it under the owning system's
@@ -86,6 +89,8 @@ public final class RamBlock implements AutoCloseable {
     /** {@link #maxSegment} cut to {@link #usedLength}; republished with it. */
     private volatile MemorySegment usedSegment;
     private volatile String brokenReason;
+    /** The first failed msync; set once (racy first-writer-wins, any failure will do), never cleared. */
+    private volatile WritebackFailure writebackFailure;
     /** Place in the owning list's ram_addr space; written by {@link RamList} under its lock. */
     private volatile long offset;
     /** The list holding the block, or null; written by {@link RamList} under its lock. */
@@ -428,10 +433,19 @@ public final class RamBlock implements AutoCloseable {
      * {@code qemu_ram_writeback}: {@code msync(MS_SYNC)} on the page-aligned cover of the range).
      * Does nothing for blocks without a file descriptor.
      *
+     * <p>A failed msync is final for the block: every later msync throws too, naming the first
+     * failure, and {@link #writebackError()} says what failed. Why: the kernel reports a write-back
+     * error to each open file once, and leaves the pages it could not write clean, so the next
+     * msync would succeed without writing them (on Linux 6.18 ext4, a file whose msync failed with
+     * ENOSPC read back as zeros after a later msync "succeeded" and the disk had room again). What
+     * earlier msyncs wrote stays in the file; guest accesses to the block keep working.
+     *
      * @param ramOffset first byte
      * @param length bytes
      * @throws InvalidRamBlockException if the range is outside the reservation
-     * @throws RamBackendException if msync fails (EIO: the disk is full or failing)
+     * @throws RamBackendException if msync fails (ENOSPC: the file system is full; EIO: the device
+     *     failed or a thin-provisioned one is full), or failed before on this block; carries the
+     *     call {@code "msync"} and its errno
      */
     public void msync(long ramOffset, long length) {
         checkRange("msync", ramOffset, length, maxLength);
@@ -441,11 +455,32 @@ public final class RamBlock implements AutoCloseable {
         long page = LinuxCalls.pageSize();
         long start = ramOffset & -page;
         long end = RamMapper.alignUp(ramOffset + length, page);
+        String range = "[0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")";
+        WritebackFailure failed = writebackFailure;
+        if (failed != null) {
+            throw new RamBackendException(idstr, "msync of " + range + " refused: " + failed.reason(), failed.cause());
+        }
         try {
             LinuxCalls.msync(maxSegment.asSlice(start, end - start), end - start, Linux.MS_SYNC());
         } catch (NativeCallException e) {
-            throw new RamBackendException(idstr, "msync of [0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")", e);
+            String why = RamFaultCause.msync(e.errno());
+            if (writebackFailure == null) {
+                writebackFailure = new WritebackFailure("msync of " + range + " failed with errno " + e.errno()
+                        + " (" + why + ")", e);
+            }
+            throw new RamBackendException(idstr, "msync of " + range + " failed: " + why, e);
         }
+    }
+
+    /**
+     * Tells whether and why the block's file may lack data: set by the first failed
+     * {@link #msync(long, long)} and never cleared.
+     *
+     * @return the first msync failure (range, errno and meaning), or {@code null} if none failed
+     */
+    public String writebackError() {
+        WritebackFailure failed = writebackFailure;
+        return failed == null ? null : failed.reason();
     }
 
     /**
@@ -647,8 +682,8 @@ public final class RamBlock implements AutoCloseable {
     }
 
     private RamBlockBrokenException markBroken(long ramOffset, long length, InternalError e) {
-        String why = "SIGBUS on [0x" + Long.toHexString(ramOffset) + ", +0x" + Long.toHexString(length)
-                + "): the backing store is gone (file truncated, memfd shrunk or hugetlb pool empty)";
+        String why = "SIGBUS on [0x" + Long.toHexString(ramOffset) + ", +0x" + Long.toHexString(length) + "): "
+                + RamFaultCause.sigbus(mapping.fd(), mapping.fdOffset(), usedLength, mapping.pageSize());
         if (brokenReason == null) {
             brokenReason = why; // racy first-writer-wins is fine: every candidate says the block is broken
         }
@@ -671,6 +706,10 @@ public final class RamBlock implements AutoCloseable {
         return "RamBlock[" + idstr + " offset=0x" + Long.toHexString(offset) + " used=0x" + Long.toHexString(usedLength)
                 + " max=0x" + Long.toHexString(maxLength) + " " + backend + " flags=" + RamFlags.toString(flags)
                 + (isReleased() ? " released" : "") + (isBroken() ? " broken" : "") + "]";
+    }
+
+    /** The first failed msync: what it was, and the syscall's error, kept as the cause of later refusals. */
+    private record WritebackFailure(String reason, NativeCallException cause) {
     }
 
     // ------------------------------------------------------------------ builder

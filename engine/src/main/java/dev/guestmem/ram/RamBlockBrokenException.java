@@ -2,8 +2,9 @@ package dev.guestmem.ram;
 
 /**
  * A checked access ({@link RamBlock#ldqHe}, {@link RamBlock#stqHe}...) touched a page that no
- * longer has backing store: the file under the mapping was truncated, the memfd shrunk or the
- * hugetlb pool ran dry, so the kernel raised SIGBUS and the JDK turned it into an
+ * longer has backing store: the file under the mapping was truncated, the memfd shrunk, the
+ * hugetlb pool ran dry or the file system was full when the page needed a block, so the kernel
+ * raised SIGBUS and the JDK turned it into an
  * {@link InternalError}. The block is marked broken ({@link RamBlock#isBroken()}) and every later
  * checked access fails at once.
  *
