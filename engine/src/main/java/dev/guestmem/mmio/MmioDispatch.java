@@ -124,28 +124,6 @@ public final class MmioDispatch {
     private static final ThreadLocal<MemTxResultHolder> RESULT = ThreadLocal.withInitial(MemTxResultHolder::new);
 
     /**
-     * Kept for one commit while the access path moves to {@link EngineAccess#readPlain}; same
-     * contract.
-     *
-     * @param ops the region's ops
-     * @param read {@code ops.read()}
-     * @param guard the owner's re-entrancy guard, or null
-     * @param region the region
-     * @param addr offset in the region
-     * @param size 1, 2, 4 or 8
-     * @param bigEndian whether the access is big-endian
-     * @param deviceBig whether the device is big-endian
-     * @param attrs attributes
-     * @param res receives the result, or null
-     * @return the value (0 on error)
-     */
-    public static long readPlain(MemoryRegionOps ops, MemoryRegionOps.Read read, ReentrancyGuard guard,
-                                 MemoryRegion region, long addr, int size, boolean bigEndian, boolean deviceBig,
-                                 MemTxAttrs attrs, MemTxResultHolder res) {
-        return EngineAccess.INSTANCE.readPlain(ops, read, guard, region, addr, size, bigEndian, deviceBig, attrs, res);
-    }
-
-    /**
      * The access package's capability for the MMIO entry points that trust their caller, as the
      * JDK's {@code jdk.internal.access.SharedSecrets}: {@code dev.guestmem.access} takes it once, in a
      * class initialiser, from {@link #engineAccess}, which hands it only to a full-privilege

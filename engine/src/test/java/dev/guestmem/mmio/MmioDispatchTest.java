@@ -18,6 +18,7 @@ import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MmioValue;
 import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -69,6 +70,17 @@ class MmioDispatchTest {
         assertFalse(teleported.hasFullPrivilegeAccess());
         assertThrows(IllegalCallerException.class, () -> MmioDispatch.engineAccess(teleported));
         assertThrows(NullPointerException.class, () -> MmioDispatch.engineAccess(null));
+    }
+
+    @Test
+    void noPublicEntryPointSkipsTheChecks() {
+        Set<String> publicStatics = Arrays.stream(MmioDispatch.class.getMethods())
+                .filter(m -> m.getDeclaringClass() == MmioDispatch.class && Modifier.isStatic(m.getModifiers()))
+                .map(Method::getName).collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(new TreeSet<>(List.of("accessSize", "accessValid", "engineAccess", "isBigEndian", "read",
+                "readValue", "swap", "truncate", "write")), publicStatics,
+                "a new public entry point must check sizes and pair the guard itself");
+        assertEquals(0, MmioDispatch.EngineAccess.class.getConstructors().length);
     }
 
     @Test
