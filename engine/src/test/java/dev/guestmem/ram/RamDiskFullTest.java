@@ -10,8 +10,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.linux.Linux;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -20,6 +25,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -78,6 +84,37 @@ class RamDiskFullTest {
             }
             assertFileHolds(file, 0, 16 * PAGE, (byte) 0x5a);
             assertFileHolds(file, 32 * PAGE, PAGE, (byte) 0);
+        }
+    }
+
+    @Test
+    void guestStoresThroughTheAddressSpaceGetErrorNotACrash() throws IOException {
+        try (FullFileSystem fs = FullFileSystem.tmpfs(1L << 20)) {
+            Path file = fs.dir().resolve("guest.ram");
+            MemorySystem sys = new MemorySystem();
+            ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+            AddressSpace as = sys.addressSpace(system, "memory");
+            RamBlock b = RamBlock.builder("full.as", SIZE).file(file).shared(true).build();
+            RamRegion ram = new RamRegion(sys, null, "full.as", b, false, false);
+            system.addSubregion(0x100000, ram);
+            b.close(); // the region holds its own reference
+            try {
+                assertEquals(MemTxResult.OK, as.stqLe(0x100000, 0x1122334455667788L));
+                b.msync();
+                fs.fill();
+                // The first store faults, the rest find the block broken: each is ERROR, also once this loop is compiled.
+                for (int i = 0; i < 20_000; i++) {
+                    assertEquals(MemTxResult.ERROR, as.stqLe(0x100000 + 8 * PAGE + (i & 0xff) * 8L, i));
+                }
+                assertTrue(b.isBroken());
+                assertTrue(b.brokenReason().contains("file system holding the backing file is full"), b.brokenReason());
+            } finally {
+                system.delSubregion(ram);
+                ram.destroy();
+            }
+            assertTrue(b.isReleased(), "the region let go of the block, so the file system can be unmounted");
+            assertJvmAlive();
+            assertFileHolds(file, 0, 8, new byte[] {(byte) 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11});
         }
     }
 
@@ -183,6 +220,12 @@ class RamDiskFullTest {
     }
 
     private static void assertFileHolds(Path file, long offset, long length, byte value) throws IOException {
+        byte[] expected = new byte[(int) length];
+        Arrays.fill(expected, value);
+        assertFileHolds(file, offset, length, expected);
+    }
+
+    private static void assertFileHolds(Path file, long offset, long length, byte[] expected) throws IOException {
         ByteBuffer bb = ByteBuffer.allocate((int) length);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             while (bb.hasRemaining()) {
@@ -191,9 +234,9 @@ class RamDiskFullTest {
             }
         }
         for (int i = 0; i < length; i++) {
-            if (bb.get(i) != value) {
+            if (bb.get(i) != expected[i]) {
                 throw new AssertionError("file " + file + " byte 0x" + Long.toHexString(offset + i) + " is 0x"
-                        + Integer.toHexString(bb.get(i) & 0xff) + ", expected 0x" + Integer.toHexString(value & 0xff));
+                        + Integer.toHexString(bb.get(i) & 0xff) + ", expected 0x" + Integer.toHexString(expected[i] & 0xff));
             }
         }
     }
