@@ -29,8 +29,19 @@ import org.openjdk.jmh.annotations.Warmup;
  * A pair that took over three times its recent typical time is left out whole (a preemption, see
  * {@code record}); {@code keptPairs} and {@code droppedPairs} say how many.
  *
- * <p>Each arm runs behind a {@link CompilerControl.Mode#DONT_INLINE} method, so C2 compiles it as
- * its own unit, as JMH compiles a standalone benchmark method.
+ * <p>Each arm's loop is its own compile unit: the loop methods of the benchmark classes are
+ * {@link CompilerControl.Mode#DONT_INLINE}, here and under JMH's own stub. Inlined into a harness
+ * method, C2 kept the harness's values live across the loop and, short of registers, carried one of
+ * them through an XMM register and back on every iteration: a loop-carried chain of two moves (about
+ * six cycles) that capped whichever arm had it at about 2 ns per access, whatever the arm did. The
+ * raw arms of P1 and P3 and the guest arm of P4 had it, which made P3 read 1.07 and P4 1.4-1.7 before.
+ * The loops read their offsets from a field on every access for the same reason (a local array kept
+ * live for deoptimization was the value carried). Check a change with
+ * {@code -XX:CompileCommand=print,*LoadStoreBench.raw}: no {@code vmovd}/{@code vmovq} pair and no
+ * stack store inside the loop.
+ *
+ * <p>The {@code ctl} target is the harness's control: the P1 raw loop against a line-for-line copy
+ * of it ({@link LoadStoreBench#rawControl()}); identical work must read 1.00.
  *
  * <p><b>Thread safety.</b> JMH state, one benchmark thread.
  */
@@ -46,16 +57,16 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 5;
-    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4"};
+    private static final int TARGETS = 6;
+    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl"};
 
     /**
-     * Which target's pair this JVM runs: one per fork by default, so the other targets' arms do
-     * not shape the shared profiles of the access path (in one JVM, the MMIO arm makes the RAM
+     * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
+     * fork by default, so the other targets' arms do not shape the shared profiles of the access path (in one JVM, the MMIO arm makes the RAM
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl"})
     public String target;
 
     private int first;
@@ -89,6 +100,10 @@ public class InterleavedAccessBench {
         public long p4GuestNs;
         /** P4 direct-call arm. */
         public long p4RawNs;
+        /** Control: the P1 raw loop's identical copy (see {@code LoadStoreBench.rawControl}). */
+        public long ctlGuestNs;
+        /** Control: the P1 raw loop. */
+        public long ctlRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@code record}). */
@@ -107,6 +122,8 @@ public class InterleavedAccessBench {
             p3RawNs = 0;
             p4GuestNs = 0;
             p4RawNs = 0;
+            ctlGuestNs = 0;
+            ctlRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -220,9 +237,13 @@ public class InterleavedAccessBench {
                 t.p3GuestNs += guest;
                 t.p3RawNs += raw;
             }
-            default -> {
+            case 4 -> {
                 t.p4GuestNs += guest;
                 t.p4RawNs += raw;
+            }
+            default -> {
+                t.ctlGuestNs += guest;
+                t.ctlRawNs += raw;
             }
         }
     }
@@ -233,7 +254,8 @@ public class InterleavedAccessBench {
             case 1 -> p2Guest();
             case 2 -> p2indGuest();
             case 3 -> p3Guest();
-            default -> p4Guest();
+            case 4 -> p4Guest();
+            default -> ctlCopy();
         }
     }
 
@@ -243,7 +265,8 @@ public class InterleavedAccessBench {
             case 1 -> p2Raw();
             case 2 -> p2indRaw();
             case 3 -> p3Raw();
-            default -> p4Raw();
+            case 4 -> p4Raw();
+            default -> p1Raw();
         }
     }
 
@@ -290,6 +313,11 @@ public class InterleavedAccessBench {
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private void p4Guest() {
         sink += (int) mmio.dispatch();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void ctlCopy() {
+        sink += hot.rawControl();
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)

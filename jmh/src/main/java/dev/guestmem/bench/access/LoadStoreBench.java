@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.CompilerControl;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -119,16 +120,41 @@ public class LoadStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int raw() {
-        long[] o = offsets;
         int c = cursor;
-        cursor = (c + OPS) & (o.length - 1);
+        cursor = (c + OPS) & (offsets.length - 1);
         int sum = 0;
         for (int i = c; i < c + OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + o[i];
+            long addr = BASE + offsets[i];
+            MemorySegment s = seg;
+            int v = s.get(LE, addr - BASE);
+            s.set(LE, addr - BASE, v + 1);
+            sum += v;
+        }
+        return sum;
+    }
+
+    /**
+     * The harness control: a line-for-line copy of {@link #raw()}, compiled as its own method.
+     * {@code InterleavedAccessBench}'s {@code ctl} target times it against {@link #raw()}; identical
+     * work must measure 1.0, which shows the pairing and the compiled arms favour neither side.
+     *
+     * @return a sum
+     */
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int rawControl() {
+        int c = cursor;
+        cursor = (c + OPS) & (offsets.length - 1);
+        int sum = 0;
+        for (int i = c; i < c + OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            long addr = BASE + offsets[i];
             MemorySegment s = seg;
             int v = s.get(LE, addr - BASE);
             s.set(LE, addr - BASE, v + 1);
@@ -165,16 +191,16 @@ public class LoadStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int addressSpace() {
-        long[] o = offsets;
         int c = cursor;
-        cursor = (c + OPS) & (o.length - 1);
+        cursor = (c + OPS) & (offsets.length - 1);
         int sum = 0;
         for (int i = c; i < c + OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + o[i];
+            long addr = BASE + offsets[i];
             AddressSpace a = as;
             int v = a.ldlLe(addr);
             a.stlLe(addr, v + 1);

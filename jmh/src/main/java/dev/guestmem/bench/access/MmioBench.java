@@ -7,6 +7,7 @@ import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.CompilerControl;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -85,14 +86,14 @@ public class MmioBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long direct() {
-        long[] o = offsets;
         long sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            sum += read.read(o[i], 4);
+            sum += read.read(offsets[i], 4);
         }
         return sum;
     }
@@ -104,14 +105,14 @@ public class MmioBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long dispatch() {
-        long[] o = offsets;
         long sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            sum += as.ldlLe(BASE + o[i]);
+            sum += as.ldlLe(BASE + offsets[i]);
         }
         return sum;
     }
@@ -124,14 +125,14 @@ public class MmioBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long dispatchUnguarded() {
-        long[] o = offsets;
         long sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            sum += unguarded.ldlLe(BASE + o[i]);
+            sum += unguarded.ldlLe(BASE + offsets[i]);
         }
         return sum;
     }

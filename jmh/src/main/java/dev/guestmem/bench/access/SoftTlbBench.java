@@ -14,6 +14,7 @@ import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.CompilerControl;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -108,14 +109,14 @@ public class SoftTlbBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int raw() {
-        long[] o = offsets;
         int sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            sum += seg.get(LE, BASE + o[i] - BASE);
+            sum += seg.get(LE, BASE + offsets[i] - BASE);
         }
         return sum;
     }
@@ -146,8 +147,8 @@ public class SoftTlbBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int tlbHit() {
-        long[] o = offsets;
         long gen = as.generation(); // block entry: see tlbHitPageTag
         if (gen != tlbGeneration) {
             java.util.Arrays.fill(windows, DirectWindow.empty());
@@ -155,11 +156,11 @@ public class SoftTlbBench {
             tlbGeneration = gen;
         }
         int sum = 0;
-        for (int i = 0; i < o.length; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + o[i];
+            long addr = BASE + offsets[i];
             DirectWindow[] tlb = windows;
             // masked with the array's own length - 1: C2 then proves the index in bounds (the
             // power-of-two table idiom of HashMap) and drops the array range check
