@@ -332,7 +332,14 @@ public final class LazyRestore implements AutoCloseable {
         return guardianLost;
     }
 
-    /** @return where the restore stands */
+    /**
+     * Where the restore stands. After a page-server death this becomes {@link State#BROKEN} once
+     * this JVM's watchdog has recorded the death, which may be after an access has already failed:
+     * the guardian poisons the missing pages first, and the kernel wakes the waiting access then.
+     * {@link #awaitComplete} waits for the watchdog's verdict.
+     *
+     * @return where the restore stands
+     */
     public State state() {
         return state;
     }

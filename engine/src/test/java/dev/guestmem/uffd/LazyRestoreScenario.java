@@ -23,8 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * A guest JVM for {@link LazyRestoreTest}: runs one lazy-restore scenario and prints
  * {@code RESULT key=value...}. It runs in its own process so the test can bound it with a timeout
  * even if the whole JVM deadlocks at a safepoint (which a JUnit timeout could not do).
- * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-source},
- * {@code kill-server-gc}, {@code kill-guardian-then-server}.
+ * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-server-slow-watchdog},
+ * {@code kill-source}, {@code kill-server-gc}, {@code kill-guardian-then-server}.
  */
 public final class LazyRestoreScenario {
     static final long PAGE = 4096;
@@ -43,7 +43,8 @@ public final class LazyRestoreScenario {
         try {
             switch (args[0]) {
                 case "storm" -> storm(dir, Long.parseLong(args[1]) << 20, args[2].equals("1"), Integer.parseInt(args[3]));
-                case "kill-server" -> killServer(dir);
+                case "kill-server" -> killServer(dir, false);
+                case "kill-server-slow-watchdog" -> killServer(dir, true);
                 case "kill-source" -> killSource(dir);
                 case "kill-server-gc" -> killServerUnderGc(dir);
                 case "kill-guardian-then-server" -> killGuardianThenServer(dir);
@@ -185,16 +186,37 @@ public final class LazyRestoreScenario {
      * Waits until the restore has ended and its failure report is whole: the guardian can unblock a
      * waiting access before the guest's watchdog has recorded the server's death. A failed restore
      * is expected here; callers read it through {@code failure()}.
+     *
+     * @return how the wait ended: {@code broken} (awaitComplete threw), {@code complete}, or
+     *     {@code timeout} (it returned false: the state read after it is not final, and the
+     *     scenario says so rather than report that state as the restore's end)
      */
-    private static void awaitEnd(LazyRestore restore) throws InterruptedException {
+    private static String awaitEnd(LazyRestore restore) throws InterruptedException {
         try {
-            restore.awaitComplete(java.time.Duration.ofSeconds(20));
+            return restore.awaitComplete(java.time.Duration.ofSeconds(20)) ? "complete" : "timeout";
         } catch (LazyRestoreException e) {
-            // expected: reported through failure()
+            return "broken"; // expected: reported through failure()
         }
     }
 
-    private static void killServer(Path dir) throws Exception {
+    /**
+     * Starts a process that SIGKILLs {@code pid} after {@code millis}. Started before the access
+     * that is to wait: once a thread waits on a fault, any safepoint or handshake of this JVM
+     * (a GC, a deoptimisation after class loading) stops this JVM's other threads until the fault
+     * is resolved, so a kill sent from here afterwards might never be sent (hazard 1).
+     */
+    private static Process killLater(long pid, long millis) throws Exception {
+        return new ProcessBuilder("sh", "-c", "sleep " + (millis / 1000.0) + "; kill -KILL " + pid).inheritIO().start();
+    }
+
+    /**
+     * The server is SIGKILLed while a thread waits on a fault. With {@code holdWatchdog}, this
+     * thread holds the restore's monitor from before the kill until after the failed accesses: the
+     * watchdog needs it to record the death, so the guardian's poison (which fails the accesses)
+     * deterministically comes first, as it can under load. The state read right after the failed
+     * access is then still RESTORING; only {@link LazyRestore#awaitComplete} says the restore broke.
+     */
+    private static void killServer(Path dir, boolean holdWatchdog) throws Exception {
         long size = 16L << 20;
         MemorySegment src = makeSource(size, 7);
         Path file = snapshot(dir, src);
@@ -205,23 +227,30 @@ public final class LazyRestoreScenario {
                         List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, true))) {
             String before = touch(target, 5, 10_000);
             boolean beforeOk = before.equals("value=" + src.get(ValueLayout.JAVA_LONG, 5 * PAGE));
-            // the server stalls on the next fault, so the next access waits...
             AtomicReference<String> waiting = new AtomicReference<>("hang");
-            Thread waiter = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
-                } catch (InternalError e) {
-                    waiting.set("error=" + e.getClass().getSimpleName());
-                }
-            });
-            Thread.sleep(300);
-            signal(server.pid(), "KILL"); // ...and the server dies while it waits
-            waiter.join(20_000);
-            String after = touch(target, 100, 20_000);
+            String stateAtError;
+            String after;
+            // the server stalls on the next fault, so the next access waits, and the server dies meanwhile
+            Process killer = killLater(server.pid(), 1000);
+            Object hold = holdWatchdog ? restore : new Object();
+            synchronized (hold) {
+                Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                    } catch (InternalError e) {
+                        waiting.set("error=" + e.getClass().getSimpleName());
+                    }
+                });
+                waiter.join(20_000);
+                stateAtError = restore.state().toString();
+                after = touch(target, 100, 20_000);
+            }
+            killer.waitFor(10, TimeUnit.SECONDS);
             String already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
-            awaitEnd(restore);
+            String ended = awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " after=" + after
-                    + " already=" + (already.equals(before) ? "ok" : already) + " state=" + restore.state());
+                    + " already=" + (already.equals(before) ? "ok" : already) + " stateAtError=" + stateAtError
+                    + " ended=" + ended + " state=" + restore.state());
             System.out.println("FAILURE " + restore.failure());
         }
     }
@@ -270,9 +299,9 @@ public final class LazyRestoreScenario {
             String after = touch(target, 100, 20_000);
             stop.set(true);
             gc.join(10_000);
-            awaitEnd(restore);
+            String ended = awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " waitedMillis="
-                    + waitedMillis.get() + " after=" + after + " gcs=" + gcsDuring + " state=" + restore.state());
+                    + waitedMillis.get() + " after=" + after + " gcs=" + gcsDuring + " ended=" + ended + " state=" + restore.state());
             System.out.println("FAILURE " + restore.failure());
         }
     }
@@ -297,6 +326,7 @@ public final class LazyRestoreScenario {
             String lost = restore.guardianLost();
             String stateAfterGuardian = restore.state().toString();
             AtomicReference<String> waiting = new AtomicReference<>("hang");
+            Process killer = killLater(server.pid(), 1000); // before the access waits: see killLater
             Thread waiter = Thread.ofPlatform().daemon().start(() -> {
                 try {
                     waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
@@ -304,13 +334,13 @@ public final class LazyRestoreScenario {
                     waiting.set("error=" + e.getClass().getSimpleName());
                 }
             });
-            Thread.sleep(300);
-            signal(server.pid(), "KILL");
             waiter.join(20_000);
+            killer.waitFor(10, TimeUnit.SECONDS);
             String after = touch(target, 100, 20_000);
-            awaitEnd(restore);
+            String ended = awaitEnd(restore);
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " lost=" + (lost != null) + " stateAfterGuardian="
-                    + stateAfterGuardian + " waiting=" + waiting.get() + " after=" + after + " state=" + restore.state());
+                    + stateAfterGuardian + " waiting=" + waiting.get() + " after=" + after + " ended=" + ended
+                    + " state=" + restore.state());
             System.out.println("LOST " + lost);
             System.out.println("FAILURE " + restore.failure());
         }
@@ -338,6 +368,7 @@ public final class LazyRestoreScenario {
                 String zero = touch(target, 3, 10_000); // page 3 is a zero page
                 // the source answers no third request: the next access waits...
                 AtomicReference<String> waiting = new AtomicReference<>("hang");
+                Process killer = killLater(source.pid(), 1000); // before the access waits: see killLater
                 Thread waiter = Thread.ofPlatform().daemon().start(() -> {
                     try {
                         waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
@@ -345,9 +376,8 @@ public final class LazyRestoreScenario {
                         waiting.set("error=" + e.getClass().getSimpleName());
                     }
                 });
-                Thread.sleep(300);
-                signal(source.pid(), "KILL");
                 waiter.join(20_000);
+                killer.waitFor(10, TimeUnit.SECONDS);
                 String after = touch(target, 100, 20_000);
                 String await;
                 try {
