@@ -38,6 +38,12 @@ import java.nio.ByteOrder;
  * A region with no read (write) callback at all answers {@code DECODE_ERROR} instead of QEMU's NULL
  * call (CVE-2020-15469). A callback that throws is reported as {@code MEMTX_ERROR}.
  *
+ * <p><b>Checked and trusted entry points.</b> Every public static method applies these rules
+ * itself, refuses sizes other than 1, 2, 4 and 8, and engages and releases the re-entrancy guard
+ * as a pair on the calling thread, so no caller can reach a device outside its rules or leave a
+ * guard engaged. The access path's single-call read, which relies on decisions its dispatch
+ * section made once, is on {@link EngineAccess}, which only {@code dev.guestmem.access} can obtain.
+ *
  * <p><b>Thread safety.</b> Stateless; thread-safety of the device callbacks is the device's business.
  */
 public final class MmioDispatch {
