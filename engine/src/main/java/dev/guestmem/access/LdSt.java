@@ -105,7 +105,7 @@ final class LdSt {
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 1, e, res);
+                return (int) FlatViewAccess.load(as, addr, 1, false, attrs, res);
             }
         }
         return (int) ioOrSlow(as, addr, 1, false, attrs, res);
@@ -122,7 +122,7 @@ final class LdSt {
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 2, e, res);
+                return (int) FlatViewAccess.load(as, addr, 2, big, attrs, res);
             }
         }
         return (int) ioOrSlow(as, addr, 2, big, attrs, res);
@@ -139,7 +139,7 @@ final class LdSt {
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 4, e, res);
+                return (int) FlatViewAccess.load(as, addr, 4, big, attrs, res);
             }
         }
         return (int) ioOrSlow(as, addr, 4, big, attrs, res);
@@ -156,7 +156,7 @@ final class LdSt {
                 ok(res);
                 return v;
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 8, e, res);
+                return FlatViewAccess.load(as, addr, 8, big, attrs, res);
             }
         }
         return ioOrSlow(as, addr, 8, big, attrs, res);
@@ -170,7 +170,7 @@ final class LdSt {
             try {
                 ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, e);
+                return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
             }
             return MemTxResult.OK;
         }
@@ -179,7 +179,7 @@ final class LdSt {
             try {
                 ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, e);
+                return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 1, w.dirtyMask());
             return MemTxResult.OK;
@@ -195,7 +195,7 @@ final class LdSt {
             try {
                 ram.set(U16_NE, off, order((short) val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
+                return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             }
             return MemTxResult.OK;
         }
@@ -204,7 +204,7 @@ final class LdSt {
             try {
                 ram.set(U16_NE, off, order((short) val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, e);
+                return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 2, w.dirtyMask());
             return MemTxResult.OK;
@@ -220,7 +220,7 @@ final class LdSt {
             try {
                 ram.set(U32_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
+                return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             }
             return MemTxResult.OK;
         }
@@ -229,7 +229,7 @@ final class LdSt {
             try {
                 ram.set(U32_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, e);
+                return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask());
             return MemTxResult.OK;
@@ -245,7 +245,7 @@ final class LdSt {
             try {
                 ram.set(U64_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
+                return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             }
             return MemTxResult.OK;
         }
@@ -254,7 +254,7 @@ final class LdSt {
             try {
                 ram.set(U64_NE, off, order(val, big));
             } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, e);
+                return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 8, w.dirtyMask());
             return MemTxResult.OK;
