@@ -122,19 +122,18 @@ public class LoadStoreBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int raw() {
-        int c = cursor;
-        cursor = (c + OPS) & (offsets.length - 1);
         int sum = 0;
-        for (int i = c; i < c + OPS; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + offsets[i];
+            long addr = BASE + offsets[cursor + i];
             MemorySegment s = seg;
             int v = s.get(LE, addr - BASE);
             s.set(LE, addr - BASE, v + 1);
             sum += v;
         }
+        cursor = (cursor + OPS) & (offsets.length - 1);
         return sum;
     }
 
@@ -147,19 +146,18 @@ public class LoadStoreBench {
      */
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int rawControl() {
-        int c = cursor;
-        cursor = (c + OPS) & (offsets.length - 1);
         int sum = 0;
-        for (int i = c; i < c + OPS; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + offsets[i];
+            long addr = BASE + offsets[cursor + i];
             MemorySegment s = seg;
             int v = s.get(LE, addr - BASE);
             s.set(LE, addr - BASE, v + 1);
             sum += v;
         }
+        cursor = (cursor + OPS) & (offsets.length - 1);
         return sum;
     }
 
@@ -193,19 +191,18 @@ public class LoadStoreBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int addressSpace() {
-        int c = cursor;
-        cursor = (c + OPS) & (offsets.length - 1);
         int sum = 0;
-        for (int i = c; i < c + OPS; i++) {
+        for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + offsets[i];
+            long addr = BASE + offsets[cursor + i];
             AddressSpace a = as;
             int v = a.ldlLe(addr);
             a.stlLe(addr, v + 1);
             sum += v;
         }
+        cursor = (cursor + OPS) & (offsets.length - 1);
         return sum;
     }
 }
