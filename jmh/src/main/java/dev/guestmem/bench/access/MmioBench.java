@@ -42,6 +42,8 @@ public class MmioBench {
 
     private final int[] regs = new int[16];
     private MemoryRegionOps.Read read;
+    /** The same callback behind a call site that has seen three device classes (see directMegamorphic). */
+    private MemoryRegionOps.Read anyRead;
     private AddressSpace as;
     private AddressSpace unguarded;
     private long[] offsets;
@@ -77,6 +79,14 @@ public class MmioBench {
         for (int i = 0; i < OPS; i++) {
             offsets[i] = (i * 7L & 15) * 4;
         }
+        // Teach directMegamorphic's call site three callback classes, as an emulator's dispatch
+        // site sees many devices, then measure it with the benchmark's own callback.
+        MemoryRegionOps.Read[] others = {(a, sz) -> a + 1, (a, sz) -> a ^ sz, read};
+        for (int round = 0; round < 20_000; round++) {
+            anyRead = others[round % others.length];
+            directMegamorphic();
+        }
+        anyRead = read;
     }
 
     /**
@@ -94,6 +104,27 @@ public class MmioBench {
                 break;
             }
             sum += read.read(offsets[i], 4);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational: the callback called directly through a call site that has seen three device
+     * classes, so the JIT cannot inline it (an emulator's device-dispatch site, or QEMU's
+     * {@code ops->read} function pointer); the P4 baseline {@link #direct()} inlines it.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long directMegamorphic() {
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += anyRead.read(offsets[i], 4);
         }
         return sum;
     }
