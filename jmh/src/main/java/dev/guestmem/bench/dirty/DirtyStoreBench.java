@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.CompilerControl;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
@@ -48,7 +49,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *       ratios (raw and guest path).</li>
  * </ul>
  * Every arm has the shape of an emulator loop: it polls a volatile exit-request flag before each
- * store and takes its memory from a field (see {@code LoadStoreBench}).
+ * store and takes its memory and offset from fields, and is its own compile unit (see {@code
+ * InterleavedAccessBench} for why).
  * Each invocation stores to 1024 pseudo-random 4-byte-aligned offsets spread over 64 pages (256
  * KiB of RAM, 32 KiB of it hot per pass), the same offsets for both methods.
  *
@@ -129,14 +131,14 @@ public class DirtyStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int storeLoggingOff() {
-        long[] offs = offsets;
         int v = value++;
-        for (int i = 0; i < offs.length; i++) {
+        for (int i = 0; i < STORES; i++) {
             if (exitRequest) {
                 break;
             }
-            ram.set(U32, offs[i], v + i);
+            ram.set(U32, offsets[i], v + i);
         }
         return v;
     }
@@ -148,14 +150,14 @@ public class DirtyStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int storeLoggingOn() {
-        long[] offs = offsets;
         int v = value++;
-        for (int i = 0; i < offs.length; i++) {
+        for (int i = 0; i < STORES; i++) {
             if (exitRequest) {
                 break;
             }
-            long off = offs[i];
+            long off = offsets[i];
             ram.set(U32, off, v + i);
             dirty.invalidateAndSetDirty(RAM_ADDR + off, 4, DirtyMemory.DIRTY_CLIENTS_ALL);
         }
@@ -199,14 +201,14 @@ public class DirtyStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int guestLoggingOff() {
-        long[] offs = offsets;
         int v = value++;
-        for (int i = 0; i < offs.length; i++) {
+        for (int i = 0; i < STORES; i++) {
             if (exitRequest) {
                 break;
             }
-            v += asOff.stlLe(RAM_ADDR + offs[i], v + i);
+            v += asOff.stlLe(RAM_ADDR + offsets[i], v + i);
         }
         return v;
     }
@@ -218,14 +220,14 @@ public class DirtyStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int guestLoggingOn() {
-        long[] offs = offsets;
         int v = value++;
-        for (int i = 0; i < offs.length; i++) {
+        for (int i = 0; i < STORES; i++) {
             if (exitRequest) {
                 break;
             }
-            v += asOn.stlLe(RAM_ADDR + offs[i], v + i);
+            v += asOn.stlLe(RAM_ADDR + offsets[i], v + i);
         }
         return v;
     }
