@@ -80,20 +80,36 @@ public class SoftTlbBench {
     /** Builds the machine. */
     @Setup(Level.Trial)
     public void setUp() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
         block = RamBlock.anonymous("pc.ram", 1 << 20);
         seg = block.segment();
         seg.fill((byte) 1);
-        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", block, false, false));
-        as = sys.addressSpace(root, "memory");
-        SplittableRandom rnd = new SplittableRandom(1);
-        offsets = new long[OPS];
-        for (int i = 0; i < OPS; i++) {
-            offsets[i] = rnd.nextLong((16 << 10) / 4) * 4;
-        }
+        as = machine(block);
+        offsets = hotOffsets();
         java.util.Arrays.fill(tags, -1L);
         java.util.Arrays.fill(windows, DirectWindow.empty());
+    }
+
+    /**
+     * The TLB benchmarks' machine: {@code ram} at {@link #BASE} (1 GiB) of an empty system.
+     *
+     * @param ram the RAM block
+     * @return its address space
+     */
+    static AddressSpace machine(RamBlock ram) {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", ram, false, false));
+        return sys.addressSpace(root, "memory");
+    }
+
+    /** @return {@link #OPS} random 4-byte-aligned offsets in the first 16 KiB (the hot set) */
+    static long[] hotOffsets() {
+        SplittableRandom rnd = new SplittableRandom(1);
+        long[] o = new long[OPS];
+        for (int i = 0; i < OPS; i++) {
+            o[i] = rnd.nextLong((16 << 10) / 4) * 4;
+        }
+        return o;
     }
 
     /** Releases the RAM. */

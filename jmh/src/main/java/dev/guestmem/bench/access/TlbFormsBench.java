@@ -1,18 +1,14 @@
 package dev.guestmem.bench.access;
 
-import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.ram.RamBlock;
-import dev.guestmem.region.ContainerRegion;
-import dev.guestmem.region.RamRegion;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -56,8 +52,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 1, time = 2)
 @Measurement(iterations = 2, time = 2)
 public class TlbFormsBench {
-    static final int OPS = 1024;
-    static final long BASE = 1L << 30;
+    static final int OPS = SoftTlbBench.OPS;
+    static final long BASE = SoftTlbBench.BASE;
     private static final long PAGE_MASK = ~0xFFFL;
     private static final int ENTRIES = 256;
     private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -111,18 +107,11 @@ public class TlbFormsBench {
     /** Builds the machine (as {@link SoftTlbBench}) and runs both arms for 6 s. */
     @Setup(Level.Trial)
     public void setUp() {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
         block = RamBlock.anonymous("pc.ram", 1 << 20);
         seg = block.segment();
         seg.fill((byte) 1);
-        root.addSubregion(BASE, new RamRegion(sys, null, "pc.ram", block, false, false));
-        as = sys.addressSpace(root, "memory");
-        SplittableRandom rnd = new SplittableRandom(1);
-        offsets = new long[OPS];
-        for (int i = 0; i < OPS; i++) {
-            offsets[i] = rnd.nextLong((16 << 10) / 4) * 4;
-        }
+        as = SoftTlbBench.machine(block);
+        offsets = SoftTlbBench.hotOffsets();
         formIndex = Arrays.asList("window", "segments", "addend", "catching", "control").indexOf(form);
         if (formIndex < 0) {
             throw new IllegalArgumentException("form " + form);
