@@ -22,6 +22,15 @@ import java.lang.foreign.ValueLayout;
  * section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
  * IOMMU, subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills both.
  *
+ * <p>A direct access can fail two ways. {@code IllegalStateException}: the block was released
+ * between reading the window and the access (a racing topology change); the access then runs again
+ * through the full dispatch of the current table, so it completes against the map after the change
+ * (a store whose exception arrived after it was written, which only an interpreted frame can see
+ * during an arena's close, is then written twice: once to the released block). {@code
+ * InternalError}: SIGBUS, which a window can meet on an anonymous or memfd block whose missing pages
+ * a dead lazy-restore page server left poisoned; that goes to the section's block through the fenced
+ * accessors, which mark it broken, and answers {@code MEMTX_ERROR}.
+ *
  * <p><b>Thread safety.</b> Stateless; allocation-free and lock-free on every path without an IOMMU.
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
  */
@@ -104,8 +113,10 @@ final class LdSt {
                 int v = Byte.toUnsignedInt(ram.get(ValueLayout.JAVA_BYTE, off));
                 ok(res);
                 return v;
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 1, false, attrs, res);
+            } catch (InternalError sigbus) {
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 1, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 1, false, attrs, res);
@@ -121,8 +132,10 @@ final class LdSt {
                 int v = Short.toUnsignedInt(order(ram.get(U16_NE, off), big));
                 ok(res);
                 return v;
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 2, big, attrs, res);
+            } catch (InternalError sigbus) {
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 2, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 2, big, attrs, res);
@@ -138,8 +151,10 @@ final class LdSt {
                 int v = order(ram.get(U32_NE, off), big);
                 ok(res);
                 return v;
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 4, big, attrs, res);
+            } catch (InternalError sigbus) {
+                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 4, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 4, big, attrs, res);
@@ -155,8 +170,10 @@ final class LdSt {
                 long v = order(ram.get(U64_NE, off), big);
                 ok(res);
                 return v;
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.load(as, addr, 8, big, attrs, res);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 8, sigbus, res);
             }
         }
         return ioOrSlow(as, addr, 8, big, attrs, res);
@@ -169,8 +186,10 @@ final class LdSt {
         if (fits(off, ram, 1)) {
             try {
                 ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -178,8 +197,10 @@ final class LdSt {
         if (fits(off, ram, 1)) {
             try {
                 ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 1, w.dirtyMask());
             return MemTxResult.OK;
@@ -194,8 +215,10 @@ final class LdSt {
         if (fits(off, ram, 2)) {
             try {
                 ram.set(U16_NE, off, order((short) val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -203,8 +226,10 @@ final class LdSt {
         if (fits(off, ram, 2)) {
             try {
                 ram.set(U16_NE, off, order((short) val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 2, w.dirtyMask());
             return MemTxResult.OK;
@@ -219,8 +244,10 @@ final class LdSt {
         if (fits(off, ram, 4)) {
             try {
                 ram.set(U32_NE, off, order(val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -228,8 +255,10 @@ final class LdSt {
         if (fits(off, ram, 4)) {
             try {
                 ram.set(U32_NE, off, order(val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask());
             return MemTxResult.OK;
@@ -244,8 +273,10 @@ final class LdSt {
         if (fits(off, ram, 8)) {
             try {
                 ram.set(U64_NE, off, order(val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -253,8 +284,10 @@ final class LdSt {
         if (fits(off, ram, 8)) {
             try {
                 ram.set(U64_NE, off, order(val, big));
-            } catch (IllegalStateException | InternalError e) {
+            } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
+            } catch (InternalError sigbus) {
+                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 8, w.dirtyMask());
             return MemTxResult.OK;
