@@ -40,6 +40,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code -XX:CompileCommand=print,*LoadStoreBench.raw}: no {@code vmovd}/{@code vmovq} pair and no
  * stack store inside the loop.
  *
+ * <p>{@code p4mega} (information) times P4's dispatch arm against {@code
+ * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline.
+ *
  * <p>The {@code ctl} target is the harness's control: the P1 raw loop against a line-for-line copy
  * of it ({@link LoadStoreBench#rawControl()}); identical work must read 1.00.
  *
@@ -57,8 +60,8 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 6;
-    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl"};
+    private static final int TARGETS = 7;
+    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega"};
 
     /**
      * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
@@ -66,7 +69,7 @@ public class InterleavedAccessBench {
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega"})
     public String target;
 
     private int first;
@@ -104,6 +107,10 @@ public class InterleavedAccessBench {
         public long ctlGuestNs;
         /** Control: the P1 raw loop. */
         public long ctlRawNs;
+        /** P4's dispatch arm, against the non-inlinable call (information). */
+        public long p4megaGuestNs;
+        /** The callback through a call site that has seen three device classes. */
+        public long p4megaRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@code record}). */
@@ -124,6 +131,8 @@ public class InterleavedAccessBench {
             p4RawNs = 0;
             ctlGuestNs = 0;
             ctlRawNs = 0;
+            p4megaGuestNs = 0;
+            p4megaRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -241,9 +250,13 @@ public class InterleavedAccessBench {
                 t.p4GuestNs += guest;
                 t.p4RawNs += raw;
             }
-            default -> {
+            case 5 -> {
                 t.ctlGuestNs += guest;
                 t.ctlRawNs += raw;
+            }
+            default -> {
+                t.p4megaGuestNs += guest;
+                t.p4megaRawNs += raw;
             }
         }
     }
@@ -254,7 +267,7 @@ public class InterleavedAccessBench {
             case 1 -> p2Guest();
             case 2 -> p2indGuest();
             case 3 -> p3Guest();
-            case 4 -> p4Guest();
+            case 4, 6 -> p4Guest();
             default -> ctlCopy();
         }
     }
@@ -266,7 +279,8 @@ public class InterleavedAccessBench {
             case 2 -> p2indRaw();
             case 3 -> p3Raw();
             case 4 -> p4Raw();
-            default -> p1Raw();
+            case 5 -> p1Raw();
+            default -> p4MegaRaw();
         }
     }
 
@@ -318,6 +332,11 @@ public class InterleavedAccessBench {
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private void ctlCopy() {
         sink += hot.rawControl();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p4MegaRaw() {
+        sink += (int) mmio.directMegamorphic();
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
