@@ -86,13 +86,15 @@ final class FlatViewAccess {
 
     // ------------------------------------------------------------------ RAM faults
 
-    /** A direct RAM access threw: released block (ISE) or SIGBUS (InternalError, marks it broken). */
+    /**
+     * A direct RAM access threw: released block (ISE) or SIGBUS (InternalError, marks it broken).
+     * The fault itself is reported, never the access re-run: a re-read finds no fault where only a
+     * write needs a block (a hole on a full ext4 reads as zeros), and a re-run store could land late.
+     */
     static int ramFault(PhysSection s, long segOffset, long len, Throwable fault) {
         RamBlock b = s.ramBlock();
-        if (fault instanceof InternalError && b != null && !b.isBroken()) {
-            // Re-run the access through the block's checked accessor: it faults again, catches the
-            // InternalError and marks the block broken with its own diagnostics.
-            b.read(segOffset, MemorySegment.ofArray(new byte[(int) Math.min(len, 8)]), 0, Math.min(len, 8));
+        if (fault instanceof InternalError sigbus && b != null) {
+            b.reportFault(segOffset, len, sigbus); // idempotent: returns at once on a broken block
         }
         return MemTxResult.ERROR;
     }

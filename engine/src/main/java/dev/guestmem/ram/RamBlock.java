@@ -6,6 +6,8 @@ import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,7 +59,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * few ns) because HotSpot reports the fault asynchronously, at the next safepoint poll: an access
  * inlined into a hot loop would surface the error outside any {@code try} around it. Raw
  * {@link #segment()} accesses get no such help: their callers must be ready for
- * {@code InternalError} themselves. Creation prevents what it can: the file
+ * {@code InternalError} themselves, and pass it to {@link #reportFault} to mark the block broken. Creation prevents what it can: the file
  * must cover the block, memfds are sealed against shrinking and growing, and {@code prealloc()}
  * allocates the file's blocks up front, so a full disk fails {@link Builder#build()} with
  * {@link RamBackendException} (ENOSPC from {@code fallocate}) instead of faulting later. A full
@@ -71,6 +73,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class RamBlock implements AutoCloseable {
     /** QEMU's {@code RAM_ADDR_INVALID}: no block holds this ram address / host address. */
     public static final long RAM_ADDR_INVALID = -1L;
+
+    private static final VarHandle BROKEN_REASON;
+
+    static {
+        try {
+            BROKEN_REASON = MethodHandles.lookup().findVarHandle(RamBlock.class, "brokenReason", String.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final String idstr;
     private final RamBackend backend;
@@ -88,6 +100,7 @@ public final class RamBlock implements AutoCloseable {
     private volatile long usedLength;
     /** {@link #maxSegment} cut to {@link #usedLength}; republished with it. */
     private volatile MemorySegment usedSegment;
+    /** Why the block is broken, or null; set once by {@link #BROKEN_REASON} CAS (the first fault's diagnosis), never cleared. */
     private volatile String brokenReason;
     /** The first failed msync; set once (racy first-writer-wins, any failure will do), never cleared. */
     private volatile WritebackFailure writebackFailure;
@@ -266,7 +279,7 @@ public final class RamBlock implements AutoCloseable {
         return !arena.scope().isAlive();
     }
 
-    /** @return whether a checked access hit SIGBUS (backing store gone) */
+    /** @return whether a checked access, or an engine access path ({@link #reportFault}), hit SIGBUS (backing store gone) */
     public boolean isBroken() {
         return brokenReason != null;
     }
@@ -423,6 +436,31 @@ public final class RamBlock implements AutoCloseable {
             SigbusFence.putInt(usedSegment, ramOffset, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
+        }
+    }
+
+    /**
+     * Records a SIGBUS that an access to {@link #segment()} outside the checked accessors got, and
+     * marks the block {@linkplain #isBroken() broken} with the same diagnosis as they give ("the file
+     * system holding the backing file is full", "the file is 0x0 bytes ..."). For the engine's access
+     * paths, which access RAM directly and turn the fault into {@link MemTxResult#ERROR}: a fault
+     * there must break the block even where re-reading the address would not fault again (on ext4 a
+     * hole reads as zeros; only a write needs a block). Callers must not retry the access.
+     *
+     * <p>Idempotent: only the first fault is diagnosed (a few syscalls) and recorded; later calls,
+     * and calls on a broken block, return at once. Any thread, no lock: the reason is published with
+     * a compare-and-set, so concurrent callers agree on one reason.
+     *
+     * @param ramOffset first byte of the faulting access, in the block
+     * @param length bytes of the access
+     * @param fault the {@code InternalError} the JDK raised for the SIGBUS; required so that only a
+     *     real fault (not, say, the {@link IllegalStateException} of a released block) breaks a block
+     * @throws NullPointerException if {@code fault} is null
+     */
+    public void reportFault(long ramOffset, long length, InternalError fault) {
+        Objects.requireNonNull(fault, "fault");
+        if (brokenReason == null) {
+            recordBroken(ramOffset, length);
         }
     }
 
@@ -682,12 +720,15 @@ public final class RamBlock implements AutoCloseable {
     }
 
     private RamBlockBrokenException markBroken(long ramOffset, long length, InternalError e) {
+        return new RamBlockBrokenException(idstr, recordBroken(ramOffset, length), e);
+    }
+
+    /** Diagnoses a SIGBUS on the range and records it unless an earlier fault was; returns this fault's diagnosis. */
+    private String recordBroken(long ramOffset, long length) {
         String why = "SIGBUS on [0x" + Long.toHexString(ramOffset) + ", +0x" + Long.toHexString(length) + "): "
                 + RamFaultCause.sigbus(mapping.fd(), mapping.fdOffset(), usedLength, mapping.pageSize());
-        if (brokenReason == null) {
-            brokenReason = why; // racy first-writer-wins is fine: every candidate says the block is broken
-        }
-        return new RamBlockBrokenException(idstr, why, e);
+        BROKEN_REASON.compareAndSet(this, (String) null, why); // the first fault's reason stays
+        return why;
     }
 
     private void checkRange(String what, long ramOffset, long length, long limit) {

@@ -110,6 +110,26 @@ class RamSigbusTest {
         assertJvmAlive();
     }
 
+    @Test
+    void reportFaultMarksTheBlockBrokenOnceWithTheFirstFaultsReason() throws IOException {
+        try (RamBlock b = fileBlock("sigbus.report")) {
+            truncate("sigbus.report", 0);
+            InternalError fault = assertThrows(InternalError.class, () -> rawSum(b.segment()));
+            assertThrows(NullPointerException.class, () -> b.reportFault(0, 8, null));
+            assertFalse(b.isBroken(), "only a real fault breaks the block");
+
+            b.reportFault(10 * PAGE, 8, fault); // as the access path does: no re-run of the access
+            assertTrue(b.isBroken());
+            String why = b.brokenReason();
+            assertTrue(why.startsWith("SIGBUS on [0xa000, +0x8)") && why.contains("the file is 0x0 bytes"), why);
+            b.reportFault(20 * PAGE, 4, fault);
+            assertEquals(why, b.brokenReason(), "the first fault's reason stays");
+            RamBlockBrokenException later = assertThrows(RamBlockBrokenException.class, () -> b.ldqHe(0));
+            assertTrue(later.getMessage().contains(why), later.getMessage());
+        }
+        assertJvmAlive();
+    }
+
     private static long sumPages(RamBlock b) {
         long sum = 0;
         for (long off = 0; off < SIZE; off += PAGE) {
