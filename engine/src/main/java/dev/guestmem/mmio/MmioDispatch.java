@@ -40,9 +40,13 @@ import java.nio.ByteOrder;
  *
  * <p><b>Checked and trusted entry points.</b> Every public static method applies these rules
  * itself, refuses sizes other than 1, 2, 4 and 8, and engages and releases the re-entrancy guard
- * as a pair on the calling thread, so no caller can reach a device outside its rules or leave a
- * guard engaged. The access path's single-call read, which relies on decisions its dispatch
- * section made once, is on {@link EngineAccess}, which only {@code dev.guestmem.access} can obtain.
+ * as a pair on the calling thread, so no call through them reaches a device outside its rules or
+ * leaves a guard engaged after it returns. (Code holding a region can still call its ops' callbacks
+ * directly, and the guard records one thread: while one thread is inside a device, by a slow
+ * callback or on purpose, a re-entry by another thread is not detected. QEMU's BQL serialises
+ * device I/O; here that is the device's business.) The access path's single-call read, which relies
+ * on decisions its dispatch section made once, is on {@link EngineAccess}, which only {@code
+ * dev.guestmem.access} can obtain on the module path.
  *
  * <p><b>Thread safety.</b> Stateless; thread-safety of the device callbacks is the device's business.
  */
@@ -133,10 +137,13 @@ public final class MmioDispatch {
      * The access package's capability for the MMIO entry points that trust their caller, as the
      * JDK's {@code jdk.internal.access.SharedSecrets}: {@code dev.guestmem.access} takes it once, in a
      * class initialiser, from {@link #engineAccess}, which hands it only to a full-privilege
-     * {@link MethodHandles.Lookup} of a class of that package in this module. Code outside the
-     * engine cannot obtain one, so it cannot call a device with sizes its ops forbid nor reach a
-     * device's re-entrancy guard except through the checking entry points ({@link #read},
-     * {@link #readValue}, {@link #write}).
+     * {@link MethodHandles.Lookup} of a class of that package in this module. On the module path,
+     * where the engine's packages are not opened, code outside the engine cannot obtain one, so it
+     * cannot call a device with sizes its ops forbid nor reach a device's re-entrancy guard except
+     * through the checking entry points ({@link #read}, {@link #readValue}, {@link #write}). On the
+     * class path everything shares the unnamed module, and {@code MethodHandles.privateLookupIn} or
+     * reflection reach it as they reach any package-private code: there it guards against
+     * mistakes, not against hostile code.
      *
      * <p>Held in a {@code static final} field, the instance is a constant to C2 and the class is
      * final: a call through it compiles to the same direct, inlinable call as a static method, with

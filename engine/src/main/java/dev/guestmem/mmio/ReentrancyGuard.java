@@ -18,7 +18,8 @@ import java.lang.invoke.VarHandle;
  * no GC write barrier as a reference would need): a re-entry is the same thread finding its own
  * mark. A second thread that finds the guard engaged by another thread proceeds without engaging it
  * (concurrent I/O to one device, which QEMU serialises with the BQL, is not re-entrancy); a thread
- * clears only its own mark.
+ * clears only its own mark. The price of one mark: while a thread is inside the device, a re-entry
+ * by another thread goes undetected (a slow callback on one vCPU opens that window for the others).
  *
  * <p>Only {@link MmioDispatch} engages and releases a guard, always as a pair around the device's
  * callbacks ({@code try}/{@code finally}, on the calling thread). {@link #enter} and {@link #exit}

@@ -62,7 +62,8 @@ import dev.guestmem.dispatch.PhysSection;
  * page tag and {@code addend = hostOffset() - pageAddr()} per entry, and {@code ram.get(layout, addr
  * + addend)} on that segment held in a field, so the segment's checks do not depend on the entry
  * ({@code TlbFormsBench}: 1.61x a raw access against the window form's 1.94x). Cache only entries
- * whose {@link TlbEntry#segment()} is that segment.
+ * whose {@link TlbEntry#segment()} is that segment and that are direct ({@link TlbEntry#readDirect()},
+ * and {@link TlbEntry#writeDirect()} for stores: fault-prone pages carry a segment too).
  *
  * <p>Entries are valid for as long as {@link AddressSpace#generation()} is unchanged: every published
  * view (any region added, removed, moved, resized, enabled, disabled, made read-only, switched to or

@@ -168,6 +168,7 @@ public class LoadStoreBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int rawHoisted() {
         MemorySegment s = seg;
         long[] o = offsets;

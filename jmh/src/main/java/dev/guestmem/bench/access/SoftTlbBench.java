@@ -144,6 +144,7 @@ public class SoftTlbBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int rawHoisted() {
         MemorySegment s = seg;
         long[] o = offsets;
@@ -209,6 +210,7 @@ public class SoftTlbBench {
      */
     @Benchmark
     @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int tlbHitPageTag() {
         long[] o = offsets;
         // QEMU's model: a topology change kicks the vCPUs out of their loop (exit request) and each
