@@ -102,7 +102,12 @@ public final class RamBlock implements AutoCloseable {
     private volatile MemorySegment usedSegment;
     /** Why the block is broken, or null; set once by {@link #BROKEN_REASON} CAS (the first fault's diagnosis), never cleared. */
     private volatile String brokenReason;
-    /** The first failed msync; set once (racy first-writer-wins, any failure will do), never cleared. */
+    /**
+     * Serialises {@link #msync(long, long)}, so that a failure is recorded before any other msync
+     * of the block can start. Not {@code this}: {@link #resize} synchronises on that.
+     */
+    private final Object msyncLock = new Object();
+    /** The first failed msync; written once under {@link #msyncLock}, never cleared; volatile for {@link #writebackError()}. */
     private volatile WritebackFailure writebackFailure;
     /** Place in the owning list's ram_addr space; written by {@link RamList} under its lock. */
     private volatile long offset;
@@ -239,7 +244,18 @@ public final class RamBlock implements AutoCloseable {
         return list;
     }
 
-    /** @return the descriptor behind the block ({@code qemu_get_ram_fd}), -1 if none; closed when the block is released, so {@code dup} it to keep it */
+    /**
+     * Returns the descriptor behind the block ({@code qemu_get_ram_fd}), -1 if none; closed when the
+     * block is released, so {@code dup} it to keep it.
+     *
+     * <p>Write back through {@link #msync(long, long)}, not with your own {@code fsync},
+     * {@code fdatasync} or {@code msync} on this descriptor or on the block's memory: the kernel
+     * reports a write-back error once per open file, so a call of your own can consume the one
+     * report, and the block's next {@link #msync(long, long)} then succeeds without the data
+     * reaching the file.
+     *
+     * @return the descriptor, or -1
+     */
     public int fd() {
         return mapping.fd();
     }
@@ -478,6 +494,12 @@ public final class RamBlock implements AutoCloseable {
      * ENOSPC read back as zeros after a later msync "succeeded" and the disk had room again). What
      * earlier msyncs wrote stays in the file; guest accesses to the block keep working.
      *
+     * <p><b>Thread safety.</b> Any thread; msyncs of one block run one at a time (a private lock,
+     * held across the syscall), because the kernel's one error report goes to whichever concurrent
+     * msync checks first: without the lock, another msync that had already passed the "failed
+     * before?" check could return success for pages that were never written. A write-back of the
+     * same file outside this method can still consume the report (see {@link #fd()}).
+     *
      * @param ramOffset first byte
      * @param length bytes
      * @throws InvalidRamBlockException if the range is outside the reservation
@@ -494,19 +516,21 @@ public final class RamBlock implements AutoCloseable {
         long start = ramOffset & -page;
         long end = RamMapper.alignUp(ramOffset + length, page);
         String range = "[0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")";
-        WritebackFailure failed = writebackFailure;
-        if (failed != null) {
-            throw new RamBackendException(idstr, "msync of " + range + " refused: " + failed.reason(), failed.cause());
-        }
-        try {
-            LinuxCalls.msync(maxSegment.asSlice(start, end - start), end - start, Linux.MS_SYNC());
-        } catch (NativeCallException e) {
-            String why = RamFaultCause.msync(e.errno());
-            if (writebackFailure == null) {
+        synchronized (msyncLock) {
+            WritebackFailure failed = writebackFailure;
+            if (failed != null) {
+                throw new RamBackendException(idstr, "msync of " + range + " refused: " + failed.reason(), failed.cause());
+            }
+            try {
+                LinuxCalls.msync(maxSegment.asSlice(start, end - start), end - start, Linux.MS_SYNC());
+            } catch (NativeCallException e) {
+                String why = RamFaultCause.msync(e.errno());
+                // Recorded before the lock is released: the next msync refuses instead of asking the
+                // kernel, which would report success (the error was reported, the pages left clean).
                 writebackFailure = new WritebackFailure("msync of " + range + " failed with errno " + e.errno()
                         + " (" + why + ")", e);
+                throw new RamBackendException(idstr, "msync of " + range + " failed: " + why, e);
             }
-            throw new RamBackendException(idstr, "msync of " + range + " failed: " + why, e);
         }
     }
 

@@ -25,7 +25,14 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -225,6 +232,45 @@ class RamDiskFullTest {
             assertJvmAlive();
             fs.remountExt4(); // drops every cached page: the file is read from the device
             assertFileHolds(file, 0, half, (byte) 0xa1);
+        }
+    }
+
+    /**
+     * The kernel reports the write-back error to one of the msyncs running at that moment; every
+     * other one must fail too (refused), none may return as if the pages were written.
+     */
+    @Test
+    void concurrentMsyncsOnAFullDeviceAllFail() throws Exception {
+        long size = 256 * PAGE;
+        int threads = 8;
+        try (FullFileSystem fs = FullFileSystem.thinExt4(64L << 20, 16L << 20, false)) {
+            try (RamBlock b = RamBlock.builder("full.race", size).file(fs.dir().resolve("guest.ram")).shared(true).build();
+                    Arena a = Arena.ofConfined(); ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+                assertTrue(fs.fill() > 0);
+                MemorySegment buf = a.allocate(size);
+                buf.fill((byte) 0xc3);
+                assertEquals(MemTxResult.OK, b.write(0, buf, 0, size));
+                CyclicBarrier start = new CyclicBarrier(threads);
+                List<Future<String>> results = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            b.msync();
+                            return "msync returned normally";
+                        } catch (RamBackendException e) {
+                            return e.getMessage().contains("refused") ? "refused" : e.getMessage().contains("failed:") ? "failed" : e.getMessage();
+                        }
+                    }));
+                }
+                List<String> outcomes = new ArrayList<>();
+                for (Future<String> r : results) {
+                    outcomes.add(r.get(60, TimeUnit.SECONDS));
+                }
+                assertEquals(1, outcomes.stream().filter("failed"::equals).count(), outcomes::toString);
+                assertEquals(threads - 1, outcomes.stream().filter("refused"::equals).count(), outcomes::toString);
+                assertNotNull(b.writebackError());
+            }
         }
     }
 
