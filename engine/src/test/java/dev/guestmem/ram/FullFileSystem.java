@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -15,6 +16,9 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A small real file system that a test can fill up, mounted under the temp directory and removed
@@ -33,7 +37,13 @@ import java.util.concurrent.TimeUnit;
  *       case).</li>
  * </ul>
  *
- * <p><b>Thread safety.</b> One test thread.
+ * <p>A JVM killed mid-test (a surefire timeout, {@code kill -9}) leaves its mounts behind, with no
+ * chance to run {@link #close()} or a shutdown hook. So each root is named after the JVM's pid
+ * ({@code guestmem-full-<pid>-...}), and the first factory call in a JVM unmounts and deletes the
+ * roots of pids that are gone, detaching the loop devices of their ext4 images; roots of live JVMs
+ * (another build running tests) are left alone.
+ *
+ * <p><b>Thread safety.</b> One test thread per instance; the factories may be called from any thread.
  */
 final class FullFileSystem implements AutoCloseable {
     private final Path root;
@@ -47,6 +57,12 @@ final class FullFileSystem implements AutoCloseable {
     /** Mount points, innermost last. */
     private final Deque<Path> mounts = new ArrayDeque<>();
 
+    private static final String PREFIX = "guestmem-full-";
+    /** {@code <tmpdir>/guestmem-full-<pid>-<random>}, then anything below it. */
+    private static final Pattern ROOT = Pattern.compile("(" + Pattern.quote(Path.of(System.getProperty("java.io.tmpdir"))
+            .toAbsolutePath().toString()) + "/" + PREFIX + "(\\d+)-[^/]+)(/.*)?");
+    private static final AtomicBoolean SWEPT = new AtomicBoolean();
+
     private FullFileSystem(Path root, Path dir, Path fillDir, Path image, String ext4Options) {
         this.root = root;
         this.dir = dir;
@@ -58,6 +74,7 @@ final class FullFileSystem implements AutoCloseable {
     /** A tmpfs of {@code bytes}. */
     static FullFileSystem tmpfs(long bytes) {
         assumeRoot();
+        sweepStale();
         Path root = tempRoot();
         FullFileSystem fs = new FullFileSystem(root, root, root, null, null);
         try {
@@ -72,6 +89,7 @@ final class FullFileSystem implements AutoCloseable {
     /** An ext4 of {@code bytes} in an image file on the temp directory's file system. */
     static FullFileSystem ext4(long bytes) {
         assumeRoot();
+        sweepStale();
         Path root = tempRoot();
         Path mnt = root.resolve("mnt");
         FullFileSystem fs = new FullFileSystem(root, mnt, mnt, root.resolve("ext4.img"), "-b 4096 -m 0");
@@ -93,6 +111,7 @@ final class FullFileSystem implements AutoCloseable {
      */
     static FullFileSystem thinExt4(long deviceBytes, long backingBytes, boolean journal) {
         assumeRoot();
+        sweepStale();
         Path root = tempRoot();
         Path backing = root.resolve("backing");
         Path mnt = root.resolve("mnt");
@@ -158,8 +177,9 @@ final class FullFileSystem implements AutoCloseable {
         if (image == null) {
             throw new IllegalStateException("not an ext4");
         }
-        Path mnt = mounts.removeLast();
+        Path mnt = mounts.peekLast();
         run("umount", mnt.toString());
+        mounts.removeLast(); // only once it is unmounted: if umount failed, close() must still try
         run("mount", "-o", "loop", image.toString(), mnt.toString());
         mounts.addLast(mnt);
     }
@@ -175,10 +195,15 @@ final class FullFileSystem implements AutoCloseable {
                 exec("umount", "-l", m.toString()); // detach now, freed when the last user goes
             }
         }
-        try {
-            deleteTree(root);
-        } catch (IOException e) {
-            problems.add("deleting " + root + ": " + e);
+        List<Path> live = mountsUnder(root);
+        if (!live.isEmpty()) {
+            problems.add("not deleting " + root + ": still mounted " + live); // deleting would reach into the mount
+        } else {
+            try {
+                deleteTree(root);
+            } catch (IOException e) {
+                problems.add("deleting " + root + ": " + e);
+            }
         }
         if (!problems.isEmpty()) {
             throw new IllegalStateException("cleanup of " + root + " failed: " + problems);
@@ -227,9 +252,101 @@ final class FullFileSystem implements AutoCloseable {
         assumeTrue("0".equals(euid), () -> "mounting a small file system to fill needs root; running as uid " + euid);
     }
 
+    /**
+     * Once per JVM: unmounts (lazily if busy) what dead JVMs left mounted under roots named after
+     * their pid, innermost first, detaches loop devices whose image lies in such a root, and deletes
+     * the roots that are no longer mounted. Problems are printed, not thrown: a leftover must not
+     * fail an unrelated test.
+     */
+    private static void sweepStale() {
+        if (!SWEPT.compareAndSet(false, true)) {
+            return;
+        }
+        // Unmount first what nothing holds (an ext4 releases its autoclear loop device), then detach
+        // the loop devices still open on images under a stale root (their paths read wrongly once
+        // the file system holding the image is detached), then unmount the rest, lazily if busy.
+        for (Path m : staleMounts().reversed()) { // mountinfo lists a mount after the one it sits on
+            exec("umount", m.toString());
+        }
+        try (DirectoryStream<Path> loops = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
+            for (Path loop : loops) {
+                Path backing = loop.resolve("loop/backing_file");
+                if (Files.isReadable(backing)) {
+                    Path image = Path.of(Files.readString(backing).strip().replace(" (deleted)", ""));
+                    if (ROOT.matcher(image.toString()).matches() && !pidAlive(image)) {
+                        Result r = exec("losetup", "-d", "/dev/" + loop.getFileName());
+                        if (r.status != 0) {
+                            System.err.println("FullFileSystem: cannot detach " + loop.getFileName() + " (" + image + "): " + r.output);
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("FullFileSystem: cannot list loop devices: " + e);
+        }
+        for (Path m : staleMounts().reversed()) {
+            if (exec("umount", m.toString()).status != 0) {
+                Result lazy = exec("umount", "-l", m.toString());
+                if (lazy.status != 0) {
+                    System.err.println("FullFileSystem: cannot unmount stale " + m + ": " + lazy.output);
+                }
+            }
+        }
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath();
+        try (DirectoryStream<Path> roots = Files.newDirectoryStream(tmp, PREFIX + "*")) {
+            for (Path r : roots) {
+                if (ROOT.matcher(r.toString()).matches() && !pidAlive(r) && mountsUnder(r).isEmpty()) {
+                    deleteTree(r);
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("FullFileSystem: cannot delete stale roots in " + tmp + ": " + e);
+        }
+    }
+
+    /** Mounts under roots of JVMs that are gone, in mountinfo order. */
+    private static List<Path> staleMounts() {
+        List<Path> stale = new ArrayList<>();
+        for (Path m : mountsUnder(null)) {
+            if (!pidAlive(m)) {
+                stale.add(m);
+            }
+        }
+        return stale;
+    }
+
+    /** Whether the JVM that named the root holding {@code p} (a path matching {@link #ROOT}) still runs. */
+    private static boolean pidAlive(Path p) {
+        Matcher m = ROOT.matcher(p.toString());
+        return !m.matches() || Files.exists(Path.of("/proc", m.group(2)));
+    }
+
+    /**
+     * Mount points at or under {@code dir} (any root matching {@link #ROOT} if null), in
+     * {@code /proc/self/mountinfo} order: a mount comes after the one it is mounted on.
+     */
+    private static List<Path> mountsUnder(Path dir) {
+        List<Path> found = new ArrayList<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                if (f.length < 5) {
+                    continue;
+                }
+                Path m = Path.of(f[4].replace("\\040", " "));
+                if (dir == null ? ROOT.matcher(m.toString()).matches() : m.startsWith(dir)) {
+                    found.add(m);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return found;
+    }
+
     private static Path tempRoot() {
         try {
-            return Files.createTempDirectory("guestmem-full-");
+            return Files.createTempDirectory(PREFIX + ProcessHandle.current().pid() + "-");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
