@@ -1,8 +1,6 @@
 package dev.guestmem.ram;
 
 import dev.guestmem.access.MemTxResult;
-import dev.guestmem.linux.Linux;
-import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -102,13 +100,8 @@ public final class RamBlock implements AutoCloseable {
     private volatile MemorySegment usedSegment;
     /** Why the block is broken, or null; set once by {@link #BROKEN_REASON} CAS (the first fault's diagnosis), never cleared. */
     private volatile String brokenReason;
-    /**
-     * Serialises {@link #msync(long, long)}, so that a failure is recorded before any other msync
-     * of the block can start. Not {@code this}: {@link #resize} synchronises on that.
-     */
-    private final Object msyncLock = new Object();
-    /** The first failed msync; written once under {@link #msyncLock}, never cleared; volatile for {@link #writebackError()}. */
-    private volatile WritebackFailure writebackFailure;
+    /** msync and discard, with the lock that serialises msyncs and the first msync failure. */
+    private final RamWriteback writeback;
     /** Place in the owning list's ram_addr space; written by {@link RamList} under its lock. */
     private volatile long offset;
     /** The list holding the block, or null; written by {@link RamList} under its lock. */
@@ -150,6 +143,7 @@ public final class RamBlock implements AutoCloseable {
         this.maxSegment = mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release());
         this.usedLength = spec.usedLength();
         this.usedSegment = maxSegment.asSlice(0, spec.usedLength());
+        this.writeback = new RamWriteback(idstr, backend, mapping, maxSegment, (f & RamFlags.SHARED) != 0);
     }
 
     /**
@@ -495,10 +489,10 @@ public final class RamBlock implements AutoCloseable {
      * earlier msyncs wrote stays in the file; guest accesses to the block keep working.
      *
      * <p><b>Thread safety.</b> Any thread; msyncs of one block run one at a time (a private lock,
-     * held across the syscall), because the kernel's one error report goes to whichever concurrent
-     * msync checks first: without the lock, another msync that had already passed the "failed
-     * before?" check could return success for pages that were never written. A write-back of the
-     * same file outside this method can still consume the report (see {@link #fd()}).
+     * held across the syscall, in {@link RamWriteback}), because the kernel's one error report goes
+     * to whichever concurrent msync checks first: without the lock, another msync that had already
+     * passed the "failed before?" check could return success for pages that were never written. A
+     * write-back of the same file outside this method can still consume the report (see {@link #fd()}).
      *
      * @param ramOffset first byte
      * @param length bytes
@@ -508,30 +502,7 @@ public final class RamBlock implements AutoCloseable {
      *     call {@code "msync"} and its errno
      */
     public void msync(long ramOffset, long length) {
-        checkRange("msync", ramOffset, length, maxLength);
-        if (mapping.fd() < 0 || length == 0) {
-            return;
-        }
-        long page = LinuxCalls.pageSize();
-        long start = ramOffset & -page;
-        long end = RamMapper.alignUp(ramOffset + length, page);
-        String range = "[0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")";
-        synchronized (msyncLock) {
-            WritebackFailure failed = writebackFailure;
-            if (failed != null) {
-                throw new RamBackendException(idstr, "msync of " + range + " refused: " + failed.reason(), failed.cause());
-            }
-            try {
-                LinuxCalls.msync(maxSegment.asSlice(start, end - start), end - start, Linux.MS_SYNC());
-            } catch (NativeCallException e) {
-                String why = RamFaultCause.msync(e.errno());
-                // Recorded before the lock is released: the next msync refuses instead of asking the
-                // kernel, which would report success (the error was reported, the pages left clean).
-                writebackFailure = new WritebackFailure("msync of " + range + " failed with errno " + e.errno()
-                        + " (" + why + ")", e);
-                throw new RamBackendException(idstr, "msync of " + range + " failed: " + why, e);
-            }
-        }
+        writeback.msync(ramOffset, length);
     }
 
     /**
@@ -541,8 +512,7 @@ public final class RamBlock implements AutoCloseable {
      * @return the first msync failure (range, errno and meaning), or {@code null} if none failed
      */
     public String writebackError() {
-        WritebackFailure failed = writebackFailure;
-        return failed == null ? null : failed.reason();
+        return writeback.error();
     }
 
     /**
@@ -566,28 +536,7 @@ public final class RamBlock implements AutoCloseable {
      * @throws RamBackendException if the block does not own its memory, or the kernel refuses
      */
     public void discard(long ramOffset, long length) {
-        checkRange("discard", ramOffset, length, maxLength);
-        long page = pageSize();
-        if (((ramOffset | length) & (page - 1)) != 0) {
-            throw new InvalidRamBlockException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
-                    + Long.toHexString(length) + ") is not aligned to the page size 0x" + Long.toHexString(page));
-        }
-        if (!mapping.ownsMemory()) {
-            throw new RamBackendException(idstr, "cannot discard caller-owned memory (" + backend + ")");
-        }
-        if (length == 0) {
-            return;
-        }
-        try {
-            if (mapping.fd() >= 0 && isShared()) {
-                LinuxCalls.fallocate(mapping.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(),
-                        mapping.fdOffset() + ramOffset, length);
-            }
-            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, Linux.MADV_DONTNEED());
-        } catch (NativeCallException e) {
-            throw new RamBackendException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
-                    + Long.toHexString(length) + ")", e);
-        }
+        writeback.discard(ramOffset, length);
     }
 
     /**
@@ -755,13 +704,6 @@ public final class RamBlock implements AutoCloseable {
         return why;
     }
 
-    private void checkRange(String what, long ramOffset, long length, long limit) {
-        if (ramOffset < 0 || length < 0 || ramOffset > limit - length) {
-            throw new InvalidRamBlockException(idstr, what + " of [0x" + Long.toHexString(ramOffset) + ", +0x"
-                    + Long.toHexString(length) + ") is outside the block (0x" + Long.toHexString(limit) + " bytes)");
-        }
-    }
-
     private IllegalStateException released(String op) {
         return new IllegalStateException("RAM block '" + idstr + "': " + op + " after the last reference was dropped");
     }
@@ -771,10 +713,6 @@ public final class RamBlock implements AutoCloseable {
         return "RamBlock[" + idstr + " offset=0x" + Long.toHexString(offset) + " used=0x" + Long.toHexString(usedLength)
                 + " max=0x" + Long.toHexString(maxLength) + " " + backend + " flags=" + RamFlags.toString(flags)
                 + (isReleased() ? " released" : "") + (isBroken() ? " broken" : "") + "]";
-    }
-
-    /** The first failed msync: what it was, and the syscall's error, kept as the cause of later refusals. */
-    private record WritebackFailure(String reason, NativeCallException cause) {
     }
 
     // ------------------------------------------------------------------ builder
