@@ -49,7 +49,11 @@ import java.util.stream.Collectors;
  * guardian should be finished or closed, not left to run.
  *
  * <p>Thread safety: any thread may access the restored memory at any time; the methods of this
- * class may be called from any thread.
+ * class may be called from any thread. Every change of {@link #state()} is made under a private
+ * lock, never this object's monitor, so a caller that synchronises on the restore cannot hold back
+ * the watchdog's verdict (nor its poisoning of the missing pages). {@link #state()} and
+ * {@link #failure()} are volatile reads; {@link #awaitComplete} returns after the watchdog's
+ * verdict, failure reason included, has been published (the {@code finished} latch).
  */
 public final class LazyRestore implements AutoCloseable {
     /** Where a restore stands. */
@@ -93,6 +97,13 @@ public final class LazyRestore implements AutoCloseable {
     private volatile String guardianReport;
     private volatile String guardianLost;
     private final Thread guardianWatcher;
+    /** Guards every change of {@link #state} and the poisoning that goes with it; private so no caller can hold it. */
+    private final Object lock = new Object();
+    /**
+     * Test hook: while set, the watchdog waits for this latch before it records a server death
+     * ({@link #holdVerdictUntil}); null in production.
+     */
+    private volatile CountDownLatch verdictHold;
 
     private LazyRestore(PageServerProcess server, boolean ownsServer, List<SnapshotBlock> targets, String sourceLine, Options options) {
         this.server = server;
@@ -238,11 +249,19 @@ public final class LazyRestore implements AutoCloseable {
                     ready.countDown();
                 } else if (line.startsWith("done ")) {
                     lastMetrics = FaultMetrics.fromWire(line);
-                    state = State.COMPLETE;
+                    synchronized (lock) {
+                        if (state == State.RESTORING) {
+                            state = State.COMPLETE;
+                        }
+                    }
                     finished.countDown();
                 } else if (line.startsWith("broken ") || line.startsWith("error ")) {
-                    failure = "page source failed: " + line.substring(line.indexOf(' ') + 1);
-                    state = State.BROKEN;
+                    synchronized (lock) {
+                        if (state == State.RESTORING) {
+                            failure = "page source failed: " + line.substring(line.indexOf(' ') + 1);
+                            state = State.BROKEN;
+                        }
+                    }
                     ready.countDown();
                     finished.countDown();
                 } else if (line.startsWith("stats ")) {
@@ -257,17 +276,26 @@ public final class LazyRestore implements AutoCloseable {
             replies.offer("eof");
             return;
         }
+        awaitVerdictHold();
         // The server died with pages missing. Poison them through our own reference so the waiting
         // threads get an error; without it they would wait for ever (or, had we closed the fd, read zeros).
         long poisoned = 0;
-        synchronized (this) {
+        boolean recorded = false;
+        synchronized (lock) {
             if (state == State.RESTORING) {
                 failure = "page server process " + server.pid() + " " + exit + " while pages were missing";
                 state = State.BROKEN;
+                recorded = true;
                 for (SnapshotBlock t : targets) {
                     poisoned += uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
                 }
             }
+        }
+        if (!recorded) { // closed meanwhile: close() poisoned what was missing, and there is no failure to report
+            ready.countDown();
+            finished.countDown();
+            replies.offer("eof");
+            return;
         }
         String code;
         try {
@@ -286,6 +314,30 @@ public final class LazyRestore implements AutoCloseable {
         ready.countDown();
         finished.countDown();
         replies.offer("eof");
+    }
+
+    /**
+     * Test hook: makes the watchdog wait for {@code release} before it records a server death, so a
+     * test can read the state in the window between the guardian's poison (which fails the waiting
+     * access) and the watchdog's verdict, which load can open in production. Set it before the
+     * server can die; {@link #close} releases it.
+     *
+     * @param release counted down by the test when the watchdog may go on
+     */
+    void holdVerdictUntil(CountDownLatch release) {
+        verdictHold = release;
+    }
+
+    private void awaitVerdictHold() {
+        CountDownLatch hold = verdictHold;
+        if (hold == null) {
+            return;
+        }
+        try {
+            hold.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // record the verdict anyway
+        }
     }
 
     private void watchGuardian() {
@@ -364,10 +416,11 @@ public final class LazyRestore implements AutoCloseable {
      */
     public boolean awaitComplete(Duration timeout) throws InterruptedException {
         boolean done = finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        if (state == State.BROKEN) {
+        State s = state; // one read: BROKEN and COMPLETE are final, but close() can still follow either
+        if (s == State.BROKEN) {
             throw new LazyRestoreException(failure);
         }
-        return done && state == State.COMPLETE;
+        return done && s == State.COMPLETE;
     }
 
     /**
@@ -399,7 +452,11 @@ public final class LazyRestore implements AutoCloseable {
      */
     @Override
     public void close() {
-        synchronized (this) {
+        CountDownLatch hold = verdictHold;
+        if (hold != null) {
+            hold.countDown(); // the watchdog must not keep close() waiting in join below
+        }
+        synchronized (lock) {
             if (state == State.CLOSED) {
                 return;
             }

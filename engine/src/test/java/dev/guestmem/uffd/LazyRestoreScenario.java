@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +25,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code RESULT key=value...}. It runs in its own process so the test can bound it with a timeout
  * even if the whole JVM deadlocks at a safepoint (which a JUnit timeout could not do).
  * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-server-slow-watchdog},
- * {@code kill-source}, {@code kill-server-gc}, {@code kill-guardian-then-server}.
+ * {@code kill-server-monitor-held}, {@code kill-source}, {@code kill-server-gc},
+ * {@code kill-guardian-then-server}.
  */
 public final class LazyRestoreScenario {
     static final long PAGE = 4096;
@@ -43,8 +45,9 @@ public final class LazyRestoreScenario {
         try {
             switch (args[0]) {
                 case "storm" -> storm(dir, Long.parseLong(args[1]) << 20, args[2].equals("1"), Integer.parseInt(args[3]));
-                case "kill-server" -> killServer(dir, false);
-                case "kill-server-slow-watchdog" -> killServer(dir, true);
+                case "kill-server" -> killServer(dir, Hold.NONE);
+                case "kill-server-slow-watchdog" -> killServer(dir, Hold.VERDICT);
+                case "kill-server-monitor-held" -> killServer(dir, Hold.MONITOR);
                 case "kill-source" -> killSource(dir);
                 case "kill-server-gc" -> killServerUnderGc(dir);
                 case "kill-guardian-then-server" -> killGuardianThenServer(dir);
@@ -209,14 +212,27 @@ public final class LazyRestoreScenario {
         return new ProcessBuilder("sh", "-c", "sleep " + (millis / 1000.0) + "; kill -KILL " + pid).inheritIO().start();
     }
 
-    /**
-     * The server is SIGKILLed while a thread waits on a fault. With {@code holdWatchdog}, this
-     * thread holds the restore's monitor from before the kill until after the failed accesses: the
-     * watchdog needs it to record the death, so the guardian's poison (which fails the accesses)
-     * deterministically comes first, as it can under load. The state read right after the failed
-     * access is then still RESTORING; only {@link LazyRestore#awaitComplete} says the restore broke.
-     */
-    private static void killServer(Path dir, boolean holdWatchdog) throws Exception {
+    /** What {@link #killServer} holds while the server dies. */
+    private enum Hold {
+        /** Nothing. */
+        NONE,
+        /**
+         * The watchdog's verdict ({@link LazyRestore#holdVerdictUntil}), from before the kill is
+         * scheduled until after the failed accesses, so the guardian's poison (which fails them)
+         * deterministically comes first, as it can under load. The state read right after the
+         * failed access is then still RESTORING; only {@link LazyRestore#awaitComplete} says the
+         * restore broke.
+         */
+        VERDICT,
+        /**
+         * The restore's monitor, as user code may, from before the kill until after
+         * {@link LazyRestore#awaitComplete}: the watchdog must record the death all the same.
+         */
+        MONITOR
+    }
+
+    /** The server is SIGKILLed while a thread waits on a fault, with {@code hold} held meanwhile. */
+    private static void killServer(Path dir, Hold hold) throws Exception {
         long size = 16L << 20;
         MemorySegment src = makeSource(size, 7);
         Path file = snapshot(dir, src);
@@ -230,24 +246,34 @@ public final class LazyRestoreScenario {
             AtomicReference<String> waiting = new AtomicReference<>("hang");
             String stateAtError;
             String after;
-            // the server stalls on the next fault, so the next access waits, and the server dies meanwhile
-            Process killer = killLater(server.pid(), 1000);
-            Object hold = holdWatchdog ? restore : new Object();
-            synchronized (hold) {
-                Thread waiter = Thread.ofPlatform().daemon().start(() -> {
-                    try {
-                        waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
-                    } catch (InternalError e) {
-                        waiting.set("error=" + e.getClass().getSimpleName());
-                    }
-                });
-                waiter.join(20_000);
-                stateAtError = restore.state().toString();
-                after = touch(target, 100, 20_000);
+            String already;
+            String ended;
+            CountDownLatch verdict = new CountDownLatch(1);
+            if (hold == Hold.VERDICT) {
+                restore.holdVerdictUntil(verdict); // before the kill is scheduled, so it cannot come too late
             }
-            killer.waitFor(10, TimeUnit.SECONDS);
-            String already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
-            String ended = awaitEnd(restore);
+            Object userLock = hold == Hold.MONITOR ? restore : new Object();
+            synchronized (userLock) {
+                // the server stalls on the next fault, so the next access waits, and the server dies meanwhile
+                Process killer = killLater(server.pid(), 1000);
+                try {
+                    Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                        try {
+                            waiting.set("value=" + target.get(ValueLayout.JAVA_LONG, 9 * PAGE));
+                        } catch (InternalError e) {
+                            waiting.set("error=" + e.getClass().getSimpleName());
+                        }
+                    });
+                    waiter.join(20_000);
+                    stateAtError = restore.state().toString();
+                    after = touch(target, 100, 20_000);
+                } finally {
+                    verdict.countDown();
+                }
+                killer.waitFor(10, TimeUnit.SECONDS);
+                already = touch(target, 5, 5_000); // a page restored before the death keeps its bytes
+                ended = awaitEnd(restore);
+            }
             System.out.println("RESULT before=" + (beforeOk ? "ok" : before) + " waiting=" + waiting.get() + " after=" + after
                     + " already=" + (already.equals(before) ? "ok" : already) + " stateAtError=" + stateAtError
                     + " ended=" + ended + " state=" + restore.state());

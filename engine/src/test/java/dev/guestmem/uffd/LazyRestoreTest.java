@@ -133,6 +133,21 @@ class LazyRestoreTest {
     }
 
     /**
+     * User code that holds the restore's monitor, from before the server's death until after
+     * {@link LazyRestore#awaitComplete}, does not hold back the watchdog: the restore locks on a
+     * private object, so the verdict is recorded and awaitComplete throws rather than times out.
+     */
+    @Test
+    void aCallerHoldingTheRestoresMonitorDoesNotStallTheWatchdog() throws Exception {
+        Map<String, String> r = run(120, "kill-server-monitor-held");
+        assertEquals("error=InternalError", r.get("waiting"), r.get("output"));
+        assertEquals("error=InternalError", r.get("after"), r.get("output"));
+        assertEquals("broken", r.get("ended"), "the watchdog recorded the death while the monitor was held: " + r.get("output"));
+        assertEquals("BROKEN", r.get("state"), r.get("output"));
+        assertTrue(r.get("output").contains("FAILURE page server process"), r.get("output"));
+    }
+
+    /**
      * Hazard 1 with a dead server: SIGKILL while a thread waits on a fault and another runs
      * System.gc() in a loop. The guardian process poisons the missing pages, so the waiting access
      * ends with an error and the JVM goes on; no Java thread of the guest was needed.
