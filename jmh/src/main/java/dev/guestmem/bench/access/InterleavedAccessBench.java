@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * neighbours' load, which moved single ratios by 2x; interleaving removes that (the same approach as
  * P11's {@code RamInterleavedBench}). A timer read costs about 20-30 ns against 1-400 us per arm.
  * A pair that took over three times its recent typical time is left out whole (a preemption, see
- * {@code record}); {@code keptPairs} and {@code droppedPairs} say how many.
+ * {@link ArmPair}); {@code keptPairs} and {@code droppedPairs} say how many.
  *
  * <p>Each arm's loop is its own compile unit: the loop methods of the benchmark classes are
  * {@link CompilerControl.Mode#DONT_INLINE}, here and under JMH's own stub. Inlined into a harness
@@ -77,7 +77,7 @@ public class InterleavedAccessBench {
     private static final long WARM_NANOS = 6_000_000_000L;
     private long op;
     private int sink;
-    private final double[] typicalPair = new double[TARGETS];
+    private final ArmPair[] pairs = new ArmPair[TARGETS];
 
     /** Nanoseconds per arm in an iteration (JMH reports them as secondary results). */
     @State(Scope.Thread)
@@ -113,7 +113,7 @@ public class InterleavedAccessBench {
         public long p4megaRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
-        /** Arm pairs left out because one arm was preempted (see {@code record}). */
+        /** Arm pairs left out because one arm was preempted (see {@link ArmPair}). */
         public long droppedPairs;
 
         /** Clears the counters. */
@@ -162,6 +162,10 @@ public class InterleavedAccessBench {
         if (first < 0) {
             throw new IllegalArgumentException("target " + target + ": one of " + String.join(", ", NAMES) + ", all");
         }
+        for (int t = 0; t < TARGETS; t++) {
+            int target = t;
+            pairs[t] = new ArmPair(() -> guest(target), () -> raw(target));
+        }
         // Run every arm for a few seconds before the first iteration, whatever warm-up the run
         // asks for: with --quick's 2 s the ratios still moved as C2 recompiled (P3 2.1 -> 1.15, P4
         // 4.4 -> 2.5 between a 2 s and a 6 s warm-up); the steady state is what an emulator runs.
@@ -193,42 +197,19 @@ public class InterleavedAccessBench {
     public int interleaved(Times t) {
         boolean guestFirst = (op++ & 1) == 0;
         for (int target = first; target <= last; target++) {
-            long guest;
-            long raw;
-            long a = System.nanoTime();
-            if (guestFirst) {
-                guest(target);
-                long b = System.nanoTime();
-                raw(target);
-                raw = System.nanoTime() - b;
-                guest = b - a;
+            ArmPair p = pairs[target];
+            if (p.run(guestFirst)) {
+                t.keptPairs++;
+                add(t, target, p.guestNs(), p.rawNs());
             } else {
-                raw(target);
-                long b = System.nanoTime();
-                guest(target);
-                guest = System.nanoTime() - b;
-                raw = b - a;
+                t.droppedPairs++;
             }
-            record(t, target, guest, raw);
         }
         return sink;
     }
 
-    /**
-     * Adds one pair of arm times unless the pair took over three times its recent typical time (an
-     * exponential moving average of kept pairs): on a shared 2-core machine a preemption
-     * (milliseconds) inside one arm (microseconds) would otherwise land on that arm alone. The whole
-     * pair is dropped, so neither arm is favoured; the counts of kept and dropped pairs are reported.
-     */
-    private void record(Times t, int target, long guest, long raw) {
-        long pair = guest + raw;
-        double typical = typicalPair[target];
-        if (typical > 0 && pair > 3 * typical) {
-            t.droppedPairs++;
-            return;
-        }
-        typicalPair[target] = typical == 0 ? pair : typical + (pair - typical) / 64.0;
-        t.keptPairs++;
+    /** Adds a kept pair's times to its target's counters. */
+    private static void add(Times t, int target, long guest, long raw) {
         switch (target) {
             case 0 -> {
                 t.p1GuestNs += guest;

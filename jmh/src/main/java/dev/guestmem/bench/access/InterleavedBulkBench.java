@@ -20,7 +20,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * P5 measured as P1-P4 are: every invocation runs {@link BulkBench}'s guest read and raw read back
  * to back, then its guest write and raw write, the order alternating, and times each arm into
- * counters; a pair over 3x its recent typical time (a preemption) is left out whole. Separate JMH
+ * counters; a pair over 3x its recent typical time (a preemption) is left out whole ({@link ArmPair}). Separate JMH
  * runs of the bulk arms moved P5 between 0.86 and 0.97 on this shared machine, across its 0.9 line.
  * P5 = the worst of raw ns / guest ns over read and write at both sizes.
  *
@@ -39,7 +39,8 @@ public class InterleavedBulkBench {
 
     private BulkBench bulk;
     private long op;
-    private final double[] typicalPair = new double[2];
+    private ArmPair reads;
+    private ArmPair writes;
 
     /** Nanoseconds per arm in an iteration (JMH reports them as secondary results). */
     @State(Scope.Thread)
@@ -77,6 +78,8 @@ public class InterleavedBulkBench {
         bulk = new BulkBench();
         bulk.size = size;
         bulk.setUp();
+        reads = new ArmPair(this::guestRead, this::rawRead);
+        writes = new ArmPair(this::guestWrite, this::rawWrite);
     }
 
     /** Releases them. */
@@ -93,53 +96,14 @@ public class InterleavedBulkBench {
     @Benchmark
     public void interleaved(Times t) {
         boolean guestFirst = (op++ & 1) == 0;
-        for (int kind = 0; kind < 2; kind++) {
-            long guest;
-            long raw;
-            long a = System.nanoTime();
-            if (guestFirst) {
-                guest(kind);
-                long b = System.nanoTime();
-                raw(kind);
-                raw = System.nanoTime() - b;
-                guest = b - a;
-            } else {
-                raw(kind);
-                long b = System.nanoTime();
-                guest(kind);
-                guest = System.nanoTime() - b;
-                raw = b - a;
-            }
-            long pair = guest + raw;
-            double typical = typicalPair[kind];
-            if (typical > 0 && pair > 3 * typical) {
-                continue;
-            }
-            typicalPair[kind] = typical == 0 ? pair : typical + (pair - typical) / 64.0;
-            if (kind == 0) {
-                t.readGuestNs += guest;
-                t.readRawNs += raw;
-                t.keptPairs++;
-            } else {
-                t.writeGuestNs += guest;
-                t.writeRawNs += raw;
-            }
+        if (reads.run(guestFirst)) {
+            t.readGuestNs += reads.guestNs();
+            t.readRawNs += reads.rawNs();
+            t.keptPairs++;
         }
-    }
-
-    private void guest(int kind) {
-        if (kind == 0) {
-            guestRead();
-        } else {
-            guestWrite();
-        }
-    }
-
-    private void raw(int kind) {
-        if (kind == 0) {
-            rawRead();
-        } else {
-            rawWrite();
+        if (writes.run(guestFirst)) {
+            t.writeGuestNs += writes.guestNs();
+            t.writeRawNs += writes.rawNs();
         }
     }
 

@@ -78,7 +78,7 @@ public class TlbFormsBench {
     private volatile boolean exitRequest;
     private int sink;
     private long op;
-    private double typicalPair;
+    private ArmPair arms;
 
     /** Nanoseconds per arm in an iteration. */
     @State(Scope.Thread)
@@ -117,6 +117,7 @@ public class TlbFormsBench {
             throw new IllegalArgumentException("form " + form);
         }
         flush();
+        arms = new ArmPair(this::guest, this::raw);
         long until = System.nanoTime() + 6_000_000_000L;
         while (System.nanoTime() - until < 0) {
             guest();
@@ -138,30 +139,11 @@ public class TlbFormsBench {
      */
     @Benchmark
     public int pair(Times t) {
-        long g;
-        long r;
-        long a = System.nanoTime();
-        if ((op++ & 1) == 0) {
-            guest();
-            long b = System.nanoTime();
-            raw();
-            r = System.nanoTime() - b;
-            g = b - a;
-        } else {
-            raw();
-            long b = System.nanoTime();
-            guest();
-            g = System.nanoTime() - b;
-            r = b - a;
+        if (arms.run((op++ & 1) == 0)) {
+            t.guestNs += arms.guestNs();
+            t.rawNs += arms.rawNs();
+            t.keptPairs++;
         }
-        long p = g + r;
-        if (typicalPair > 0 && p > 3 * typicalPair) {
-            return sink;
-        }
-        typicalPair = typicalPair == 0 ? p : typicalPair + (p - typicalPair) / 64.0;
-        t.guestNs += g;
-        t.rawNs += r;
-        t.keptPairs++;
         return sink;
     }
 
