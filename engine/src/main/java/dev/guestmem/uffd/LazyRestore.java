@@ -410,7 +410,7 @@ public final class LazyRestore implements AutoCloseable {
      * Waits until every page is present.
      *
      * @param timeout how long to wait
-     * @return true if complete, false on timeout
+     * @return true if complete, false on timeout or once the restore is closed before it completed
      * @throws LazyRestoreException if the restore broke (with the reason)
      * @throws InterruptedException if interrupted
      */
@@ -480,6 +480,7 @@ public final class LazyRestore implements AutoCloseable {
                 // already gone
             }
             state = State.CLOSED;
+            finished.countDown(); // a waiting awaitComplete returns false now, not at its timeout
         }
         try {
             watchdog.join(5000);

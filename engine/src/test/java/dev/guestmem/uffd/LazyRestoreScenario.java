@@ -51,6 +51,7 @@ public final class LazyRestoreScenario {
                 case "kill-source" -> killSource(dir);
                 case "kill-server-gc" -> killServerUnderGc(dir);
                 case "kill-guardian-then-server" -> killGuardianThenServer(dir);
+                case "close-then-await" -> closeThenAwait(dir);
                 default -> throw new IllegalArgumentException(args[0]);
             }
         } finally {
@@ -229,6 +230,43 @@ public final class LazyRestoreScenario {
          * {@link LazyRestore#awaitComplete}: the watchdog must record the death all the same.
          */
         MONITOR
+    }
+
+    /**
+     * A restore closed before it finished: a thread waiting in {@link LazyRestore#awaitComplete}
+     * with a long timeout must be let go by {@link LazyRestore#close}, not left to run out its
+     * timeout. Prints {@code waited=returned-false} when it was, {@code waited=hang} when it was
+     * still waiting 20 s after the close.
+     */
+    private static void closeThenAwait(Path dir) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 5);
+        Path file = snapshot(dir, src);
+        MemorySegment target = mapAnonymous(size);
+        AtomicReference<String> waited = new AtomicReference<>("hang");
+        Thread waiter;
+        String state;
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(List.of())) {
+            LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f),
+                    List.of(new SnapshotBlock("pc.ram", target, PAGE)), new LazyRestore.Options(false, false));
+            try {
+                waiter = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        waited.set("returned-" + restore.awaitComplete(java.time.Duration.ofMinutes(10)));
+                    } catch (LazyRestoreException e) {
+                        waited.set("threw");
+                    } catch (InterruptedException e) {
+                        waited.set("interrupted");
+                    }
+                });
+            } finally {
+                restore.close(); // no page touched, no prefetch: the restore was still running
+            }
+            state = restore.state().toString();
+        }
+        waiter.join(20_000);
+        System.out.println("RESULT waited=" + waited.get() + " state=" + state);
     }
 
     /** The server is SIGKILLed while a thread waits on a fault, with {@code hold} held meanwhile. */

@@ -191,4 +191,11 @@ class LazyRestoreTest {
         assertEquals("BROKEN", r.get("state"), r.get("output"));
         assertTrue(r.get("output").contains("FAILURE page source failed: page source @guestmem-test-source-"), r.get("output"));
     }
+
+    @Test
+    void closeLetsAWaitingAwaitCompleteGo() throws Exception {
+        Map<String, String> r = run(120, "close-then-await");
+        assertEquals("CLOSED", r.get("state"), r.get("output"));
+        assertEquals("returned-false", r.get("waited"), r.get("output"));
+    }
 }
