@@ -162,9 +162,13 @@ public class InterleavedAccessBench {
         if (first < 0) {
             throw new IllegalArgumentException("target " + target + ": one of " + String.join(", ", NAMES) + ", all");
         }
+        // in NAMES' order: each target's guest arm and its baseline
+        Runnable[] guests = {this::p1Guest, this::p2Guest, this::p2indGuest, this::p3Guest, this::p4Guest,
+            this::ctlCopy, this::p4Guest};
+        Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4Raw, this::p1Raw,
+            this::p4MegaRaw};
         for (int t = 0; t < TARGETS; t++) {
-            int target = t;
-            pairs[t] = new ArmPair(() -> guest(target), () -> raw(target));
+            pairs[t] = new ArmPair(guests[t], raws[t]);
         }
         // Run every arm for a few seconds before the first iteration, whatever warm-up the run
         // asks for: with --quick's 2 s the ratios still moved as C2 recompiled (P3 2.1 -> 1.15, P4
@@ -172,8 +176,7 @@ public class InterleavedAccessBench {
         long until = System.nanoTime() + WARM_NANOS;
         while (System.nanoTime() - until < 0) {
             for (int t = first; t <= last; t++) {
-                guest(t);
-                raw(t);
+                pairs[t].warm();
             }
         }
     }
@@ -239,29 +242,6 @@ public class InterleavedAccessBench {
                 t.p4megaGuestNs += guest;
                 t.p4megaRawNs += raw;
             }
-        }
-    }
-
-    private void guest(int target) {
-        switch (target) {
-            case 0 -> p1Guest();
-            case 1 -> p2Guest();
-            case 2 -> p2indGuest();
-            case 3 -> p3Guest();
-            case 4, 6 -> p4Guest();
-            default -> ctlCopy();
-        }
-    }
-
-    private void raw(int target) {
-        switch (target) {
-            case 0 -> p1Raw();
-            case 1 -> p2Raw();
-            case 2 -> p2indRaw();
-            case 3 -> p3Raw();
-            case 4 -> p4Raw();
-            case 5 -> p1Raw();
-            default -> p4MegaRaw();
         }
     }
 
