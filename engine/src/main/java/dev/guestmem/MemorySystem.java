@@ -132,6 +132,22 @@ public final class MemorySystem {
         public void ramBlockResized(RamBlock block, long oldSize, long newSize) {
             dirtyMemory.resizeDirty(block.offset(), oldSize, newSize);
         }
+
+        /**
+         * A block became fault-prone or stopped being so: sections on it must take (or leave) the
+         * fenced path. Rare (a lazy restore's start and end), so every view is re-rendered rather
+         * than tracking which regions and aliases reach the block.
+         */
+        @Override
+        public void ramBlockFaultProneChanged(RamBlock block) {
+            transactionBegin();
+            try {
+                dirt.markAll();
+                updatePending = true;
+            } finally {
+                transactionCommit();
+            }
+        }
     }
 
     /** @return the RAM list: every RAM block of this system with its ram_addr offset */

@@ -5,7 +5,6 @@ import dev.guestmem.flat.FlatRange;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
 import dev.guestmem.mmio.RamDeviceOps;
-import dev.guestmem.ram.RamBackend;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -164,7 +163,7 @@ public final class PhysSection {
         if (block != null) {
             seg = block.segment();
             segOff = offsetWithinRegion;
-            if (faultProne(block)) {
+            if (block.canFault()) {
                 flags |= FAULT_PRONE;
             }
         }
@@ -191,14 +190,6 @@ public final class PhysSection {
         }
         return new PhysSection(r, mr, start, last, offsetWithinRegion, flags, seg, segOff, block, ops, guard,
                 null);
-    }
-
-    /** Anonymous memory and sealed small-page memfds cannot SIGBUS; anything file-like can. */
-    private static boolean faultProne(RamBlock b) {
-        if (b.pageSize() > 4096) {
-            return true; // hugetlb: SIGBUS when the pool runs dry
-        }
-        return !(b.backend() instanceof RamBackend.Anonymous || b.backend() instanceof RamBackend.Memfd);
     }
 
     /**

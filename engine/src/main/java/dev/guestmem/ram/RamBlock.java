@@ -106,6 +106,10 @@ public final class RamBlock implements AutoCloseable {
     private volatile long offset;
     /** The list holding the block, or null; written by {@link RamList} under its lock. */
     private volatile RamList list;
+    /** Open {@link FaultProneHold}s; a block with any is fault-prone whatever its backend. */
+    private final AtomicInteger faultProneHolds = new AtomicInteger();
+    /** The reason of the latest hold, for the SIGBUS diagnosis; null until the first hold. */
+    private volatile String faultProneReason;
 
     /**
      * Called after a resizeable block's used length changed, like QEMU's {@code resized} hook
@@ -287,6 +291,69 @@ public final class RamBlock implements AutoCloseable {
     /** @return whether the last reference is gone and the memory unmapped */
     public boolean isReleased() {
         return !arena.scope().isAlive();
+    }
+
+    /**
+     * Whether an access to the block's memory can raise SIGBUS: any file-like backend (a truncated
+     * file, a full file system, an I/O error), huge pages (an empty pool), and any block while a
+     * {@link FaultProneHold} is open (anonymous memory whose missing pages a lazy restore may
+     * poison). Address spaces send accesses to such blocks through a fenced path that turns the
+     * fault into {@code MEMTX_ERROR}; anonymous memory and small-page memfds otherwise keep the
+     * direct, inlined path. Read when an address space's dispatch is built.
+     *
+     * @return whether accesses need the fence
+     */
+    public boolean canFault() {
+        if (mapping.pageSize() > 4096 || faultProneHolds.get() > 0) {
+            return true;
+        }
+        return !(backend instanceof RamBackend.Anonymous || backend instanceof RamBackend.Memfd);
+    }
+
+    /**
+     * Treats the block as {@linkplain #canFault() able to fault} until the returned hold is closed:
+     * for memory whose pages may be poisoned although its backend cannot fault, as a lazy restore's
+     * (which takes a hold for each block it restores from a {@code SnapshotBlock.of(RamBlock)}).
+     * The first open hold, and the close of the last, make the owning system re-render its views, so
+     * every address space's dispatch, soft-TLB generation and fast window follow (a topology commit:
+     * do not call it per access). Take the hold before the pages can fault.
+     *
+     * <p>Caches made before the hold keep what they decided: re-initialise a
+     * {@code MemoryRegionCache}, and drop host pointers taken from {@code DmaMapping}s or
+     * {@link #segment()}; their accesses are the caller's to fence.
+     *
+     * @param reason why, for diagnostics (shown in the SIGBUS diagnosis of {@link #brokenReason()})
+     * @return the hold; close it when no page can fault any more
+     * @throws IllegalStateException if the block is released
+     */
+    public FaultProneHold holdFaultProne(String reason) {
+        Objects.requireNonNull(reason, "reason");
+        if (isReleased()) {
+            throw released("holdFaultProne");
+        }
+        faultProneReason = reason;
+        if (faultProneHolds.getAndIncrement() == 0) {
+            faultProneChanged();
+        }
+        return new FaultProneHold(this, reason);
+    }
+
+    /** @return the number of open {@link FaultProneHold}s (diagnostics) */
+    public int faultProneHolds() {
+        return faultProneHolds.get();
+    }
+
+    void releaseFaultProne() {
+        if (faultProneHolds.decrementAndGet() == 0) {
+            faultProneChanged();
+        }
+    }
+
+    private void faultProneChanged() {
+        RamList l = list;
+        if (l != null) {
+            l.notifyFaultProneChanged(this);
+        }
     }
 
     /** @return whether a checked access, or an engine access path ({@link #reportFault}), hit SIGBUS (backing store gone) */
@@ -698,8 +765,10 @@ public final class RamBlock implements AutoCloseable {
 
     /** Diagnoses a SIGBUS on the range and records it unless an earlier fault was; returns this fault's diagnosis. */
     private String recordBroken(long ramOffset, long length) {
+        String held = faultProneReason;
         String why = "SIGBUS on [0x" + Long.toHexString(ramOffset) + ", +0x" + Long.toHexString(length) + "): "
-                + RamFaultCause.sigbus(mapping.fd(), mapping.fdOffset(), usedLength, mapping.pageSize());
+                + RamFaultCause.sigbus(mapping.fd(), mapping.fdOffset(), usedLength, mapping.pageSize())
+                + (held != null ? " (fault-prone: " + held + ")" : "");
         BROKEN_REASON.compareAndSet(this, (String) null, why); // the first fault's reason stays
         return why;
     }

@@ -34,4 +34,14 @@ public interface RamBlockNotifier {
      */
     default void ramBlockResized(RamBlock block, long oldSize, long newSize) {
     }
+
+    /**
+     * Whether the block {@linkplain RamBlock#canFault() can fault} may have changed (its first
+     * {@link FaultProneHold} opened or its last closed). Called without the list's lock, on the
+     * thread that took or closed the hold.
+     *
+     * @param block the block
+     */
+    default void ramBlockFaultProneChanged(RamBlock block) {
+    }
 }

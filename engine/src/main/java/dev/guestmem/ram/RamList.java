@@ -163,6 +163,17 @@ public final class RamList {
         }
     }
 
+    /**
+     * Tells the notifiers that {@link RamBlock#canFault()} may have changed. Deliberately not under
+     * the list's lock: a system's notifier re-renders under the system's lock, which is taken before
+     * this list's lock elsewhere (adding a block while building a region).
+     */
+    void notifyFaultProneChanged(RamBlock block) {
+        for (RamBlockNotifier n : notifiers) {
+            n.ramBlockFaultProneChanged(block);
+        }
+    }
+
     void notifyResize(RamBlock block, long oldSize, long newSize) {
         lock.lock();
         try {

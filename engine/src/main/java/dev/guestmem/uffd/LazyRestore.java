@@ -3,6 +3,8 @@ package dev.guestmem.uffd;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.ram.FaultProneHold;
+import dev.guestmem.ram.RamBlock;
 import dev.guestmem.snapshot.SnapshotBlock;
 import dev.guestmem.snapshot.SnapshotChain;
 import dev.guestmem.snapshot.SnapshotFile;
@@ -104,13 +106,28 @@ public final class LazyRestore implements AutoCloseable {
      * ({@link #holdVerdictUntil}); null in production.
      */
     private volatile CountDownLatch verdictHold;
+    /**
+     * One {@link FaultProneHold} per target that names its {@link RamBlock}: its pages can be
+     * poisoned until every one is present, so address spaces must fence them until then. Released
+     * once the restore is known complete ({@link #awaitComplete} returning true, or {@link #close}
+     * after completion); kept for ever by a restore that broke or was closed early, whose missing
+     * pages stay poisoned.
+     */
+    private final List<FaultProneHold> faultHolds;
 
     private LazyRestore(PageServerProcess server, boolean ownsServer, List<SnapshotBlock> targets, String sourceLine, Options options) {
         this.server = server;
         this.ownsServer = ownsServer;
         this.targets = List.copyOf(targets);
+        // Before any page is dropped: from then on an access may meet a poisoned page.
+        this.faultHolds = holdFaultProne(this.targets, "lazy restore by page server " + server.pid());
         long[] features = new long[1];
-        this.uffd = Uffd.open(features);
+        try {
+            this.uffd = Uffd.open(features);
+        } catch (RuntimeException e) {
+            faultHolds.forEach(FaultProneHold::close);
+            throw e;
+        }
         if ((features[0] & Uffd.FEATURE_POISON) == 0) {
             System.err.println("guestmem: kernel lacks UFFD_FEATURE_POISON; a failed page source will leave faulting threads waiting");
         }
@@ -149,7 +166,8 @@ public final class LazyRestore implements AutoCloseable {
                 LinuxCalls.close(liveness[1]);
             }
         } catch (RuntimeException e) {
-            uffd.close();
+            uffd.close(); // unregisters: dropped pages read as zeros, none is poisoned
+            faultHolds.forEach(FaultProneHold::close);
             throw e;
         }
         this.ctl = new Wire(server.socket());
@@ -228,6 +246,23 @@ public final class LazyRestore implements AutoCloseable {
             server.close();
             throw e;
         }
+    }
+
+    /** A hold on each target that names its RAM block; all or none (a released block throws). */
+    private static List<FaultProneHold> holdFaultProne(List<SnapshotBlock> targets, String why) {
+        List<FaultProneHold> holds = new java.util.ArrayList<>();
+        try {
+            for (SnapshotBlock t : targets) {
+                RamBlock b = t.ramBlock();
+                if (b != null) {
+                    holds.add(b.holdFaultProne(why));
+                }
+            }
+        } catch (RuntimeException e) {
+            holds.forEach(FaultProneHold::close);
+            throw e;
+        }
+        return List.copyOf(holds);
     }
 
     private static void dropPages(SnapshotBlock t) {
@@ -396,8 +431,21 @@ public final class LazyRestore implements AutoCloseable {
         return state;
     }
 
-    /** @return why the restore broke, or null */
+    /**
+     * Why the restore broke. Once {@link #state()} reads {@link State#BROKEN}, waits (at most a few
+     * seconds) until the watchdog has completed the report with the server's exit status and the
+     * guardian's account, so the answer is whole.
+     *
+     * @return why the restore broke, or null
+     */
     public String failure() {
+        if (state == State.BROKEN) {
+            try {
+                finished.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return failure;
     }
 
@@ -407,7 +455,10 @@ public final class LazyRestore implements AutoCloseable {
     }
 
     /**
-     * Waits until every page is present.
+     * Waits until every page is present. When it is, blocks named by their {@link RamBlock} stop
+     * being {@linkplain RamBlock#canFault() fault-prone} before this returns true: the owning
+     * systems re-render, and accesses to the blocks take the direct path again. (A restore that
+     * completes while nobody waits keeps them fenced until this is called or the restore closed.)
      *
      * @param timeout how long to wait
      * @return true if complete, false on timeout or once the restore is closed before it completed
@@ -420,7 +471,11 @@ public final class LazyRestore implements AutoCloseable {
         if (s == State.BROKEN) {
             throw new LazyRestoreException(failure);
         }
-        return done && s == State.COMPLETE;
+        if (done && s == State.COMPLETE) {
+            faultHolds.forEach(FaultProneHold::close); // every page present: nothing left to poison
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -456,6 +511,7 @@ public final class LazyRestore implements AutoCloseable {
         if (hold != null) {
             hold.countDown(); // the watchdog must not keep close() waiting in join below
         }
+        boolean completed;
         synchronized (lock) {
             if (state == State.CLOSED) {
                 return;
@@ -479,8 +535,12 @@ public final class LazyRestore implements AutoCloseable {
             } catch (NativeCallException e) {
                 // already gone
             }
+            completed = state == State.COMPLETE;
             state = State.CLOSED;
             finished.countDown(); // a waiting awaitComplete returns false now, not at its timeout
+        }
+        if (completed) {
+            faultHolds.forEach(FaultProneHold::close); // outside the lock: a re-render takes the system's
         }
         try {
             watchdog.join(5000);
