@@ -1,12 +1,22 @@
 package dev.guestmem.uffd;
 
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.RamRegion;
 import dev.guestmem.snapshot.ProgressListener;
 import dev.guestmem.snapshot.SnapshotBlock;
 import dev.guestmem.snapshot.SnapshotChain;
 import dev.guestmem.snapshot.SnapshotFile;
 import dev.guestmem.snapshot.SnapshotWriter;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -26,7 +36,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * even if the whole JVM deadlocks at a safepoint (which a JUnit timeout could not do).
  * Modes: {@code storm MIB PREFETCH SECONDS}, {@code kill-server}, {@code kill-server-slow-watchdog},
  * {@code kill-server-monitor-held}, {@code kill-source}, {@code kill-server-gc},
- * {@code kill-guardian-then-server}.
+ * {@code kill-guardian-then-server}, {@code close-then-await}, {@code engine},
+ * {@code engine-kill-server}.
  */
 public final class LazyRestoreScenario {
     static final long PAGE = 4096;
@@ -52,6 +63,8 @@ public final class LazyRestoreScenario {
                 case "kill-server-gc" -> killServerUnderGc(dir);
                 case "kill-guardian-then-server" -> killGuardianThenServer(dir);
                 case "close-then-await" -> closeThenAwait(dir);
+                case "engine" -> throughTheEngine(dir, false);
+                case "engine-kill-server" -> throughTheEngine(dir, true);
                 default -> throw new IllegalArgumentException(args[0]);
             }
         } finally {
@@ -267,6 +280,96 @@ public final class LazyRestoreScenario {
         }
         waiter.join(20_000);
         System.out.println("RESULT waited=" + waited.get() + " state=" + state);
+    }
+
+    /**
+     * A restore of a RAM block mapped in an address space, named with {@link SnapshotBlock#of}: the
+     * block is fault-prone (its sections fenced, no direct TLB entry) while the restore runs, and
+     * direct again once {@link LazyRestore#awaitComplete} has returned true. With {@code kill}, the
+     * server stalls after the first fault and is SIGKILLed while a guest access waits; a loop
+     * compiled beforehand then reads and writes missing (poisoned) pages through the address space:
+     * every access must answer ERROR and none throw. Prints {@code fencedDuring}, {@code
+     * directAfter}, the values checked, and for kills {@code waiting}, {@code errors}, {@code
+     * escaped} and {@code broken}.
+     */
+    private static void throughTheEngine(Path dir, boolean kill) throws Exception {
+        long size = 16L << 20;
+        MemorySegment src = makeSource(size, 13);
+        Path file = snapshot(dir, src);
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        RamBlock block = RamBlock.anonymous("pc.ram", size);
+        root.addSubregion(0, new RamRegion(sys, null, "pc.ram", block, false, false));
+        MemTxResultHolder res = new MemTxResultHolder();
+        MemTxAttrs u = MemTxAttrs.UNSPECIFIED;
+        boolean directBefore = direct(as, 0);
+        List<String> serverArgs = kill ? List.of("-Dguestmem.uffd.stallAfterFaults=1") : List.of();
+        StringBuilder out = new StringBuilder();
+        try (SnapshotFile f = SnapshotFile.open(file);
+                PageServerProcess server = PageServerProcess.start(serverArgs);
+                LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f), List.of(SnapshotBlock.of(block)),
+                        new LazyRestore.Options(!kill, true))) {
+            out.append(" directBefore=").append(directBefore).append(" fencedDuring=")
+                    .append(block.canFault() && !direct(as, 0));
+            long page5 = as.ldqLe(5 * PAGE, u, res); // the one fault the stalling server serves
+            out.append(" page5=").append(page5 == src.get(ValueLayout.JAVA_LONG, 5 * PAGE) && res.get() == 0 ? "ok" : "bad");
+            if (!kill) {
+                boolean complete = restore.awaitComplete(java.time.Duration.ofSeconds(60));
+                long mismatches = 0;
+                for (long p = 0; p < size / PAGE; p++) {
+                    if (as.ldqLe(p * PAGE + 8, u, res) != src.get(ValueLayout.JAVA_LONG, p * PAGE + 8) || res.get() != 0) {
+                        mismatches++;
+                    }
+                }
+                out.append(" complete=").append(complete).append(" directAfter=").append(!block.canFault() && direct(as, 0))
+                        .append(" mismatches=").append(mismatches);
+            } else {
+                long sum = 0;
+                for (int i = 0; i < 200_000; i++) { // compile the access loop on the present page
+                    sum += as.ldqLe(5 * PAGE + ((i * 8L) & 0xFF8), u, res);
+                }
+                out.append(" warm=").append(sum != 0);
+                Process killer = killLater(server.pid(), 1000);
+                AtomicReference<String> waiting = new AtomicReference<>("hang");
+                Thread waiter = Thread.ofPlatform().daemon().start(() -> {
+                    MemTxResultHolder r = new MemTxResultHolder();
+                    try {
+                        as.ldqLe(9 * PAGE, u, r); // missing: waits on the stalled server, then poisoned
+                        waiting.set("result=" + r.get());
+                    } catch (InternalError e) {
+                        waiting.set("escaped");
+                    }
+                });
+                waiter.join(20_000);
+                killer.waitFor(10, TimeUnit.SECONDS);
+                long errors = 0;
+                long escaped = 0;
+                for (int i = 0; i < 50_000; i++) {
+                    long a = 100 * PAGE + ((i * 8L) % (64 * PAGE));
+                    try {
+                        as.ldqLe(a, u, res);
+                        errors += res.get() == MemTxResult.ERROR ? 1 : 0;
+                        errors += as.stqLe(a, i) == MemTxResult.ERROR ? 1 : 0;
+                    } catch (InternalError e) {
+                        escaped++;
+                    }
+                }
+                out.append(" waiting=").append(waiting.get()).append(" errors=").append(errors).append(" escaped=")
+                        .append(escaped).append(" broken=").append(block.isBroken()).append(" ended=").append(awaitEnd(restore))
+                        .append(" stillFenced=").append(block.canFault() && !direct(as, 0));
+            }
+        } finally {
+            block.close();
+        }
+        System.out.println("RESULT" + out);
+    }
+
+    /** Whether the address space's TLB fill for {@code addr} gives direct reads and writes. */
+    private static boolean direct(AddressSpace as, long addr) {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, addr, e);
+        return e.readDirect() && e.writeDirect();
     }
 
     /** The server is SIGKILLed while a thread waits on a fault, with {@code hold} held meanwhile. */

@@ -99,6 +99,41 @@ class LazyRestoreTest {
         assertTrue(faults + prefetched >= Long.parseLong(r.get("total")), r.get("output"));
     }
 
+    /**
+     * A block restored through {@code SnapshotBlock.of(RamBlock)} is fenced while the restore runs
+     * and direct again after awaitComplete; every value read through the address space is the
+     * snapshot's.
+     */
+    @Test
+    void aRestoredRamBlockIsFencedWhileRestoringAndDirectAfter() throws Exception {
+        Map<String, String> r = run(120, "engine");
+        assertEquals("true", r.get("directBefore"), r.get("output"));
+        assertEquals("true", r.get("fencedDuring"), r.get("output"));
+        assertEquals("ok", r.get("page5"), r.get("output"));
+        assertEquals("true", r.get("complete"), r.get("output"));
+        assertEquals("true", r.get("directAfter"), r.get("output"));
+        assertEquals("0", r.get("mismatches"), r.get("output"));
+    }
+
+    /**
+     * The server dies with pages missing under a guest loop compiled through the address space:
+     * the waiting access and every later access to a poisoned page answer MEMTX_ERROR (1), none
+     * throws, the block is broken and stays fenced.
+     */
+    @Test
+    void killedServerGivesErrorsNotInternalErrorsThroughTheAddressSpace() throws Exception {
+        Map<String, String> r = run(120, "engine-kill-server");
+        assertEquals("true", r.get("fencedDuring"), r.get("output"));
+        assertEquals("ok", r.get("page5"), r.get("output"));
+        assertEquals("true", r.get("warm"), r.get("output"));
+        assertEquals("result=1", r.get("waiting"), r.get("output"));
+        assertEquals("0", r.get("escaped"), r.get("output"));
+        assertEquals("100000", r.get("errors"), r.get("output"));
+        assertEquals("true", r.get("broken"), r.get("output"));
+        assertEquals("broken", r.get("ended"), r.get("output"));
+        assertEquals("true", r.get("stillFenced"), r.get("output"));
+    }
+
     /** The page server is killed while a thread waits on a fault: the access errors, nothing hangs. */
     @Test
     void killedServerFailsTheWaitingAccessInsteadOfHanging() throws Exception {
