@@ -36,7 +36,11 @@ import java.util.stream.Collectors;
  * object keeps its own reference to the userfaultfd for as long as the restore is open. If the
  * page source fails, the server poisons every missing page (UFFDIO_POISON, Linux 6.6+): waiting and
  * later accesses get SIGBUS, reported by the JVM as an {@code InternalError} at the access, and
- * {@link #awaitComplete} throws with the reason.
+ * {@link #awaitComplete} throws with the reason. Targets made with
+ * {@link SnapshotBlock#of(RamBlock)} are held {@linkplain RamBlock#holdFaultProne fault-prone}
+ * from before their pages are dropped until the restore is known complete, so the engine's address
+ * spaces fence them and such an access answers {@code MEMTX_ERROR} there, even from compiled code
+ * (where HotSpot may otherwise deliver the SIGBUS after the access, outside its {@code catch}).
  *
  * <p>If the server process itself dies (SIGKILL, crash, OOM kill), the first line is the
  * <em>guardian</em> process ({@link GuardianMain}) started with the server: it holds a duplicate of

@@ -662,13 +662,17 @@ class GuideExamplesTest {
         RamBlock ram = RamBlock.anonymous("ram", 4 * MIB);
         try (SnapshotFile full = SnapshotFile.open(dir.resolve("full.gms"));
              LazyRestore restore = LazyRestore.start(SnapshotChain.of(full),
-                     List.of(new SnapshotBlock("ram", ram.segment(), 4096)), LazyRestore.Options.DEFAULT)) {
+                     List.of(SnapshotBlock.of(ram)), LazyRestore.Options.DEFAULT)) {
             // the guest can run now; a first touch waits in the kernel until the page server copies it
             int v = ram.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x2000);   // 0x5a5a
+            boolean fenced = ram.canFault();                                     // true: pages may be poisoned
             boolean done = restore.awaitComplete(Duration.ofSeconds(30));        // prefetch finishes the rest
+            boolean direct = !ram.canFault();                                    // true: fence lifted
             System.out.println(Integer.toHexString(v) + " " + restore.state() + " " + restore.metrics());
             // end::lazy[]
             assertEquals(0x5a5a, v);
+            assertTrue(fenced);
+            assertTrue(direct);
             assertTrue(done);
             assertEquals(LazyRestore.State.COMPLETE, restore.state());
         }
