@@ -62,7 +62,7 @@ public final class DmaMapping {
         long xlat = t.xlat();
         if (!FlatViewAccess.isDirect(s, isWrite, attrs)) {
             long max = as.maxBounceBufferSize();
-            long want = Long.compareUnsigned(len, max) < 0 ? len : max;
+            long want = Long.compareUnsigned(l, max) < 0 ? l : max; // the translated length: an IOMMU clamps it
             long grant;
             while (true) { // reserve min(remaining, wanted); partial grants are normal
                 long used = as.bounceBufferSize.get();
@@ -156,8 +156,8 @@ public final class DmaMapping {
         }
         as.liveMappings.decrementAndGet();
         if (!bounce) {
-            if (isWrite && accessLen > 0 && (section.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-                FlatViewAccess.dirty(as, section, ramOffset, accessLen);
+            if (isWrite && accessLen > 0) {
+                FlatViewAccess.dirtyNow(as, section, ramOffset, accessLen); // the mask of now, as QEMU
             }
             block.unref();
             return MemTxResult.OK;

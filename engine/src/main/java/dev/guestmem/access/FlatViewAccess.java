@@ -115,6 +115,22 @@ final class FlatViewAccess {
         }
     }
 
+    /**
+     * QEMU's {@code invalidate_and_set_dirty(mr, ...)} for writes made through a pointer handed out
+     * earlier (a DMA mapping's unmap, a cache's invalidate): the mask is the region's now
+     * ({@code memory_region_get_dirty_log_mask}), not the one of the view the pointer came from, so
+     * a write mapped before migration's logging started and finished after it is still logged.
+     */
+    static void dirtyNow(AddressSpace as, PhysSection s, long segOffset, long len) {
+        RamBlock b = s.ramBlock();
+        if (b != null && s.region() != null) {
+            int mask = s.region().dirtyLogMask();
+            if (mask != 0) {
+                as.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ single loads and stores
 
     static long getRaw(MemorySegment seg, long off, int size, boolean big) {
@@ -270,7 +286,7 @@ final class FlatViewAccess {
     }
 
     /** Stores the low {@code n} bytes of {@code v} in host order ({@code stn_he_p}). */
-    private static void putHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n, long v) {
+    static void putHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n, long v) {
         for (int i = 0; i < n; i++) {
             byte b = (byte) (HOST_BIG ? v >>> (8 * (n - 1 - i)) : v >>> (8 * i));
             if (arr != null) {
@@ -282,7 +298,7 @@ final class FlatViewAccess {
     }
 
     /** Loads {@code n} bytes in host order ({@code ldn_he_p}). */
-    private static long getHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n) {
+    static long getHostBytes(byte[] arr, int arrOff, MemorySegment seg, long segOff, int n) {
         long v = 0;
         for (int i = 0; i < n; i++) {
             long b = Byte.toUnsignedLong(arr != null ? arr[arrOff + i] : seg.get(ValueLayout.JAVA_BYTE, segOff + i));

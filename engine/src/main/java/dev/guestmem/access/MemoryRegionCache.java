@@ -373,7 +373,10 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
         }
-        return as.read(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
+            return as.read(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        }
+        return mmioBuffer(off, buf, bufOff, n, false);
     }
 
     /**
@@ -395,7 +398,37 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
         }
-        return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
+            return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        }
+        return mmioBuffer(off, buf, bufOff, n, true);
+    }
+
+    /**
+     * QEMU's {@code address_space_read/write_continue_cached}: a buffer access to a non-RAM cache is
+     * dispatched on the cached region at consecutive offsets, in {@code memory_access_size} chunks of
+     * host byte order, without looking the address up again (so it reaches the region the cache
+     * was made for even after the topology changed). Results are ORed; every chunk runs.
+     */
+    private int mmioBuffer(long off, byte[] buf, int bufOff, int n, boolean write) {
+        int result = MemTxResult.OK;
+        String name = FlatViewAccess.name(section);
+        int done = 0;
+        while (done < n) {
+            long mrAddr = xlat + off + done;
+            int c = MmioDispatch.accessSize(section.ops(), n - done, mrAddr);
+            if (write) {
+                long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
+                result |= MmioDispatch.write(section.ops(), section.guard(), name, mrAddr, val, c,
+                        FlatViewAccess.HOST_BIG, MemTxAttrs.UNSPECIFIED);
+            } else {
+                result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, FlatViewAccess.HOST_BIG,
+                        MemTxAttrs.UNSPECIFIED, v);
+                FlatViewAccess.putHostBytes(buf, bufOff + done, null, 0, c, v.value);
+            }
+            done += c;
+        }
+        return result;
     }
 
     /**
@@ -410,8 +443,8 @@ public final class MemoryRegionCache {
             throw new IllegalStateException("cache was not initialised for writing");
         }
         check(off, n);
-        if (ptr != null && (section.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-            FlatViewAccess.dirty(as, section, xlat + off, n);
+        if (ptr != null) {
+            FlatViewAccess.dirtyNow(as, section, xlat + off, n); // the region's mask now, as QEMU
         }
     }
 }

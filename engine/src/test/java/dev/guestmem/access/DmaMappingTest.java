@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
@@ -22,6 +24,7 @@ import org.junit.jupiter.api.Test;
 /** address_space_map/unmap: direct RAM, bounded bounce buffers, map clients; MemoryRegionCache. */
 class DmaMappingTest {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+    private static final int MIG = DirtyMemory.DIRTY_MEMORY_MIGRATION;
 
     @Test
     void ramMapsDirectlyAcrossSectionsAndClampsToTheRegion() {
@@ -52,23 +55,113 @@ class DmaMappingTest {
 
     @Test
     void directWritesAreMarkedDirtyOnUnmap() {
-        TestViews tv = new TestViews();
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
         RamBlock blk = RamBlock.anonymous("ram", 0x4000);
-        RamRegion r = new RamRegion(tv.system, null, "ram", blk, false, false);
-        AddressSpace as = tv.map(0, 0x3FFF, r, 0, false, 1 << DirtyMemory.DIRTY_MEMORY_MIGRATION).space();
-        DirtyMemory dm = tv.system.dirtyMemory();
+        root.addSubregion(0, new RamRegion(sys, null, "ram", blk, false, false));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        sys.globalDirtyLogStart();
+        DirtyMemory dm = sys.dirtyMemory();
         long base = blk.offset(); // the block's ram_addr in its system
-        dm.snapshotAndClearDirty(base, 0x4000, DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        dm.snapshotAndClearDirty(base, 0x4000, MIG);
         DmaMapping m = as.map(0x2000, 0x100, true, U);
-        assertFalse(dm.getDirty(base + 0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertFalse(dm.getDirty(base + 0x2000, 1, MIG));
         m.unmap(0x10);
-        assertTrue(dm.getDirty(base + 0x2000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
-        assertFalse(dm.getDirty(base + 0x1000, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertTrue(dm.getDirty(base + 0x2000, 1, MIG));
+        assertFalse(dm.getDirty(base + 0x1000, 1, MIG));
         // the ordinary store path logs too, the slow first store and the fast ones after it
         assertEquals(MemTxResult.OK, as.stl(0x3000, 1));
         assertEquals(MemTxResult.OK, as.stl(0x1ff0, 1));
-        assertTrue(dm.getDirty(base + 0x3000, 4, DirtyMemory.DIRTY_MEMORY_MIGRATION));
-        assertTrue(dm.getDirty(base + 0x1ff0, 4, DirtyMemory.DIRTY_MEMORY_MIGRATION));
+        assertTrue(dm.getDirty(base + 0x3000, 4, MIG));
+        assertTrue(dm.getDirty(base + 0x1ff0, 4, MIG));
+        sys.globalDirtyLogStop();
+    }
+
+    /**
+     * QEMU's {@code address_space_unmap} marks with the region's mask at unmap time: a DMA write
+     * mapped before migration's logging started and unmapped after it is logged (else migration
+     * would miss it); one unmapped after logging stopped is not.
+     */
+    @Test
+    void unmapLogsWithTheMaskOfUnmapTime() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        RamBlock blk = RamBlock.anonymous("ram", 0x4000);
+        root.addSubregion(0, new RamRegion(sys, null, "ram", blk, false, false));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        DmaMapping inFlight = as.map(0x1000, 0x100, true, U);
+        assertFalse(inFlight.isBounce());
+        sys.globalDirtyLogStart(); // migration starts while the DMA is in flight
+        DirtyMemory dm = sys.dirtyMemory();
+        dm.snapshotAndClearDirty(blk.offset(), 0x4000, MIG); // the first pass sent every page
+        inFlight.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x11223344);
+        assertEquals(MemTxResult.OK, inFlight.unmap(4));
+        assertTrue(dm.getDirty(blk.offset() + 0x1000, 4, MIG), "logged although mapped before logging started");
+
+        DmaMapping late = as.map(0x2000, 0x100, true, U);
+        dm.snapshotAndClearDirty(blk.offset(), 0x4000, MIG);
+        sys.globalDirtyLogStop();
+        late.unmap(4);
+        assertFalse(dm.getDirty(blk.offset() + 0x2000, 4, MIG), "logging is off at unmap time");
+    }
+
+    /** The same rule for {@link MemoryRegionCache#invalidate} ({@code address_space_cache_invalidate}). */
+    @Test
+    void cacheInvalidateLogsWithTheCurrentMask() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        RamBlock blk = RamBlock.anonymous("ring", 0x2000);
+        root.addSubregion(0x10000, new RamRegion(sys, null, "ring", blk, false, false));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache c = new MemoryRegionCache();
+        assertEquals(0x1000, c.init(as, 0x10000, 0x1000, true));
+        assertTrue(c.isDirect());
+        sys.globalDirtyLogStart();
+        DirtyMemory dm = sys.dirtyMemory();
+        dm.snapshotAndClearDirty(blk.offset(), 0x2000, MIG);
+        assertEquals(MemTxResult.OK, c.stlLe(8, 0xCAFE));
+        assertFalse(dm.getDirty(blk.offset() + 8, 4, MIG), "the cache's direct store does not log by itself");
+        c.invalidate(8, 4);
+        assertTrue(dm.getDirty(blk.offset() + 8, 4, MIG));
+        c.destroy();
+        sys.globalDirtyLogStop();
+    }
+
+    /**
+     * QEMU's {@code address_space_read/write_cached_slow} dispatch on the cached region at
+     * consecutive offsets: after a higher-priority device covers the cached one, the cache's buffer
+     * accesses reach the cached device, as its ld/st do, not the one the address now decodes to.
+     */
+    @Test
+    void cachedMmioBufferAccessesReachTheCachedRegionAfterTheMapChanges() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        List<String> calls = new ArrayList<>();
+        IoRegion a = new IoRegion(sys, null, MemoryRegionOps.builder().read((addr, sz) -> {
+            calls.add("a" + addr + "/" + sz);
+            return 0xA0 + addr;
+        }).write((addr, d, sz) -> calls.add("a-w" + addr + "/" + sz + "=" + Long.toHexString(d))).build(), "dev-a", 0x100);
+        IoRegion b = new IoRegion(sys, null, MemoryRegionOps.builder().read((addr, sz) -> {
+            calls.add("b" + addr);
+            return 0xB0;
+        }).write((addr, d, sz) -> calls.add("b-w" + addr)).build(), "dev-b", 0x100);
+        root.addSubregion(0x20000, a);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache c = new MemoryRegionCache();
+        assertEquals(0x10, c.init(as, 0x20000, 0x10, true));
+        assertFalse(c.isDirect());
+        root.addSubregionOverlap(0x20000, b, 1); // the map changes after init: the cache is a snapshot
+        assertEquals(0xA0, c.ldub(0, null));
+        byte[] buf = new byte[1];
+        assertEquals(MemTxResult.OK, c.read(0, buf, 0, 1));
+        assertEquals(0xA0, buf[0] & 0xFF);
+        // 6 bytes at offset 2: memory_access_size splits into 2 (alignment) and 4, host byte order
+        assertEquals(MemTxResult.OK, c.write(2, new byte[] {1, 2, 3, 4, 5, 6}, 0, 6));
+        String second = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN ? "6050403" : "3040506";
+        String first = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN ? "201" : "102";
+        assertEquals(List.of("a0/1", "a0/1", "a-w2/2=" + first, "a-w4/4=" + second), calls);
+        assertEquals(0xB0, as.ldub(0x20000), "the address space itself decodes to the new device");
+        c.destroy();
     }
 
     @Test

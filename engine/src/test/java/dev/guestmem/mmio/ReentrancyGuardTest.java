@@ -15,6 +15,7 @@ import dev.guestmem.flat.FlatView;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -140,5 +141,34 @@ class ReentrancyGuardTest {
         assertEquals(MemTxResult.OK, inner.get(), "another device, even with an equal owner object");
         assertNotSame(sys.reentrancyGuards().of(nic0), sys.reentrancyGuards().of(nic1));
         assertSame(sys.reentrancyGuards().of(nic0), sys.reentrancyGuards().of(nic0));
+    }
+
+    /**
+     * Re-entrancy guard on the buffer path: a device callback that
+     * writes its own registers through address_space_write gets ACCESS_ERROR and the device is not
+     * called.
+     */
+    @Test
+    void aDeviceWritingItsOwnRegistersThroughTheBufferPathIsRefused() {
+        Object dev = new Object();
+        AddressSpace[] holder = new AddressSpace[1];
+        int[] inner = {-1};
+        List<String> writes = new ArrayList<>();
+        MemoryRegionOps ops = MemoryRegionOps.builder()
+                .read((addr, s) -> {
+                    if (addr == 0) { // the device "DMAs" into its own register block through the buffer path
+                        inner[0] = holder[0].write(0x30008, MemTxAttrs.UNSPECIFIED, new byte[] {1, 2, 3, 4}, 0, 4);
+                    }
+                    return 0;
+                })
+                .write((addr, d, s) -> writes.add(Long.toHexString(addr)))
+                .build();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        root.addSubregion(0x30000, new IoRegion(sys, dev, ops, "self", 0x100));
+        holder[0] = sys.addressSpace(root, "memory");
+        holder[0].ldlLe(0x30000);
+        assertEquals(MemTxResult.toString(MemTxResult.ACCESS_ERROR), MemTxResult.toString(inner[0]));
+        assertEquals(List.of(), writes, "the re-entrant write never reached the device");
+        assertFalse(sys.reentrancyGuards().of(dev).isEngaged());
     }
 }
