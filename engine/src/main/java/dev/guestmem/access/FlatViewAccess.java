@@ -163,7 +163,26 @@ final class FlatViewAccess {
             }
             return 0;
         }
-        AddressSpaceDispatch d = as.dispatch();
+        for (;;) {
+            AddressSpaceDispatch d = as.dispatch();
+            try {
+                return loadOnce(as, d, addr, size, big, attrs, res);
+            } catch (IllegalStateException released) {
+                if (as.dispatch() == d) { // the current map still shows the released block
+                    if (res != null) {
+                        res.set(MemTxResult.ERROR);
+                    }
+                    return 0;
+                }
+                // a hot-unplug released the block between the lookup and the access: run the
+                // access again on the map published since (the map after the change)
+            }
+        }
+    }
+
+    /** One attempt of {@link #load} on table {@code d}; throws IllegalStateException if a block it reaches was released. */
+    private static long loadOnce(AddressSpace as, AddressSpaceDispatch d, long addr, int size, boolean big, MemTxAttrs attrs,
+                                 MemTxResultHolder res) {
         PhysSection s = d.lookupRegion(addr, true);
         if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
             as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
@@ -206,7 +225,7 @@ final class FlatViewAccess {
             val = (s.flags() & PhysSection.FAULT_PRONE) != 0
                     ? FaultFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
             r = MemTxResult.OK;
-        } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+        } catch (InternalError | IndexOutOfBoundsException e) { // a released block's IllegalStateException goes up to load
             r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
             val = 0;
         }
@@ -221,7 +240,22 @@ final class FlatViewAccess {
         if (Long.compareUnsigned(addr, -size) > 0) {
             return MemTxResult.DECODE_ERROR;
         }
-        AddressSpaceDispatch d = as.dispatch();
+        for (;;) {
+            AddressSpaceDispatch d = as.dispatch();
+            try {
+                return storeOnce(as, d, addr, size, big, val, attrs);
+            } catch (IllegalStateException released) {
+                if (as.dispatch() == d) { // the current map still shows the released block
+                    return MemTxResult.ERROR;
+                }
+                // released between the lookup and the access: again on the map published since
+            }
+        }
+    }
+
+    /** One attempt of {@link #store} on table {@code d}; throws IllegalStateException if a block it reaches was released. */
+    private static int storeOnce(AddressSpace as, AddressSpaceDispatch d, long addr, int size, boolean big, long val,
+                                 MemTxAttrs attrs) {
         PhysSection s = d.lookupRegion(addr, true);
         if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
             as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
@@ -257,7 +291,7 @@ final class FlatViewAccess {
             } else {
                 setRaw(s.segment(), xlat, size, big, val);
             }
-        } catch (IllegalStateException | InternalError | IndexOutOfBoundsException e) {
+        } catch (InternalError | IndexOutOfBoundsException e) { // a released block's IllegalStateException goes up to store
             return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
         }
         if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
@@ -370,7 +404,17 @@ final class FlatViewAccess {
                         if (isWrite && (s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
                             dirty(as, s, xlat, l);
                         }
-                    } catch (IllegalStateException | InternalError e) {
+                    } catch (IllegalStateException released) {
+                        FlatView now = as.currentMap();
+                        if (now != v) { // unplugged under this chunk: the chunk again on the map after
+                            v = now;
+                            continue;
+                        }
+                        result |= MemTxResult.ERROR;
+                        if (!isWrite) {
+                            zero(arr, ai, seg, so, l);
+                        }
+                    } catch (InternalError e) {
                         result |= ramFault(s, xlat, l, e);
                         if (!isWrite) {
                             zero(arr, ai, seg, so, l);
