@@ -20,7 +20,7 @@ import java.util.Objects;
  *       (a BAR of an assigned device) that must be accessed with the guest's access sizes.</li>
  * </ul>
  * Whether the mapping is shared, read-only or resizeable is a {@link RamFlags flag} on the
- * {@link RamBlock.Builder}, as in QEMU, not part of the backend.
+ * {@link RamBlockBuilder}, as in QEMU, not part of the backend.
  *
  * <p><b>Thread safety.</b> Immutable values.
  */

@@ -18,7 +18,7 @@ import java.nio.file.Path;
  * of a sparse file, or any page of a file grown with {@code ftruncate}) makes the kernel allocate
  * in the fault handler ({@code shmem_fault} on tmpfs, {@code ext4_page_mkwrite}); when that fails
  * with ENOSPC the fault has no errno to return and becomes SIGBUS. On tmpfs even a read of a hole
- * allocates. Blocks built with {@link RamBlock.Builder#prealloc()} have every block allocated at
+ * allocates. Blocks built with {@link RamBlockBuilder#prealloc()} have every block allocated at
  * creation, so this cannot happen to them.
  *
  * <p><b>Thread safety.</b> Stateless; any thread.

@@ -3,7 +3,7 @@ package dev.guestmem.ram;
 /**
  * QEMU's {@code RAM_*} block flags ({@code include/system/memory.h}) with QEMU's bit values, for
  * callers that translate QEMU command lines ({@code share=on}, {@code readonly=on},
- * {@code reserve=off}) into {@link RamBlock.Builder#flags(int)}. The builder's named methods set
+ * {@code reserve=off}) into {@link RamBlockBuilder#flags(int)}. The builder's named methods set
  * the same bits.
  *
  * <p><b>Thread safety.</b> Constants only.
@@ -22,7 +22,7 @@ public final class RamFlags {
     /** The backing file is opened read-only ({@code RAM_READONLY_FD}). */
     public static final int READONLY_FD = 1 << 11;
 
-    /** Bits a caller may pass to {@link RamBlock.Builder#flags(int)}; {@link #PREALLOC} is implied by host-memory backends. */
+    /** Bits a caller may pass to {@link RamBlockBuilder#flags(int)}; {@link #PREALLOC} is implied by host-memory backends. */
     public static final int ALLOWED = SHARED | RESIZEABLE | NORESERVE | READONLY | READONLY_FD;
 
     private RamFlags() {

@@ -1,7 +1,7 @@
 package dev.guestmem.ram;
 
 /**
- * A validated request for one block, built by {@link RamBlock.Builder}: lengths are non-zero,
+ * A validated request for one block, built by {@link RamBlockBuilder}: lengths are non-zero,
  * {@code usedLength <= maxLength}, flags are known, {@code align} is a power of two.
  *
  * @param idstr the block name

@@ -12,6 +12,7 @@ import dev.guestmem.debug.MtreeType;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockBuilder;
 import dev.guestmem.region.MemoryRegion;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -114,7 +115,7 @@ public final class MappedMachine implements AutoCloseable {
                 if (!Files.isReadable(f.path())) {
                     throw new IllegalArgumentException("cannot read " + f.path() + " for region '" + f.region() + "'");
                 }
-                RamBlock.Builder b = RamBlock.builder(f.region(), size).file(f.path(), 0);
+                RamBlockBuilder b = RamBlock.builder(f.region(), size).file(f.path(), 0);
                 b = Files.isWritable(f.path()) ? b.shared(true) : b.readOnly();
                 made.put(f.region(), b.build());
             }

@@ -1,6 +1,7 @@
 package dev.guestmem.bench.ram;
 
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockBuilder;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -65,7 +66,7 @@ public class RamWriteBench {
     /** Creates and pre-faults the block. */
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        RamBlock.Builder b = RamBlock.builder("bench." + backend, size);
+        RamBlockBuilder b = RamBlock.builder("bench." + backend, size);
         switch (backend) {
             case "anonymous" -> b.anonymous();
             case "memfd" -> b.memfd();
