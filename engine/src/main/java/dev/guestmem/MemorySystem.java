@@ -274,7 +274,9 @@ public final class MemorySystem {
 
     /**
      * QEMU's {@code address_space_init}: creates an address space and renders and publishes its view
-     * at once, even inside a transaction.
+     * at once, even inside a transaction. Listeners registered for every address space hear it as a
+     * registration to it ({@code begin}, {@code regionAdd} and {@code logStart(0, mask)} per range,
+     * {@code commit}; no second {@code logGlobalStart}).
      *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
@@ -303,10 +305,10 @@ public final class MemorySystem {
                 refRegions(view, 1);
                 fullRenders++;
             }
-            if (!e.listeners.isEmpty()) {
-                e.listeners.forward(MemoryListener::begin);
-                TopologyDiff.update(e.listeners, null, view);
-                e.listeners.forward(MemoryListener::commit);
+            // Listeners of every address space hear the new one as if they registered to it now
+            // (listener_add_address_space), global start excepted: they heard that once already.
+            for (MemoryListener l : e.listeners.snapshot()) {
+                replayAdd(l, view, false);
             }
             as.publish(view);
             return as;
@@ -317,7 +319,8 @@ public final class MemorySystem {
 
     /**
      * QEMU's {@code address_space_destroy}: forgets an address space. Listeners registered to it alone
-     * must be unregistered first.
+     * must be unregistered first; listeners of every address space hear it go as an unregistration
+     * from it ({@code begin}, {@code logStop}/{@code regionDel} per range, {@code commit}).
      *
      * @param as the address space
      * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
@@ -330,6 +333,12 @@ public final class MemorySystem {
                 if (registrations.get(l) == as) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
+            }
+            // Listeners of every address space lose this one as if they unregistered from it
+            // (listener_del_address_space), so their region_add and region_del stay paired.
+            FlatView last = as.currentMap();
+            for (MemoryListener l : e.listeners.snapshot()) {
+                replayDel(l, last);
             }
             spaces.remove(e);
             retainViews(currentViews());
@@ -369,7 +378,9 @@ public final class MemorySystem {
      * QEMU's {@code memory_listener_register}: registers a listener for one address space (or, with
      * {@code as == null}, for every address space, including ones created later) and replays the
      * current view: {@code begin}, {@code logGlobalStart} if global tracking is on, per range
-     * {@code regionAdd} and {@code logStart(0, mask)} if the range logs, {@code commit}.
+     * {@code regionAdd} and {@code logStart(0, mask)} if the range logs, {@code commit}. A listener of
+     * every address space gets that replay per address space, but {@code logGlobalStart} once (in the
+     * first, or alone if there is no address space yet), to pair with the one {@code logGlobalStop}.
      *
      * @param listener the listener
      * @param as the address space, or null for all
@@ -391,23 +402,16 @@ public final class MemorySystem {
             for (AsEntry e : targets) {
                 e.listeners.add(listener);
             }
-            if (as == null && targets.isEmpty()) {
-                return;
-            }
+            // One logGlobalStart however many address spaces it covers, so that it pairs with the
+            // one logGlobalStop it will hear.
+            boolean globalStart = isGlobalDirtyTracking();
             for (AsEntry e : targets) {
+                replayAdd(listener, e.as.currentMap(), globalStart);
+                globalStart = false;
+            }
+            if (globalStart) { // no address space yet
                 listener.begin();
-                if (isGlobalDirtyTracking()) {
-                    listener.logGlobalStart();
-                }
-                FlatView view = e.as.currentMap();
-                for (int i = 0; i < view.rangeCount(); i++) {
-                    FlatRange fr = view.range(i);
-                    MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-                    listener.regionAdd(s);
-                    if (fr.dirtyLogMask() != 0) {
-                        listener.logStart(s, 0, fr.dirtyLogMask());
-                    }
-                }
+                listener.logGlobalStart();
                 listener.commit();
             }
         } finally {
@@ -432,24 +436,50 @@ public final class MemorySystem {
             globalListeners.remove(listener);
             allSpacesListeners.remove(listener);
             for (AsEntry e : spaces) {
-                if (!e.listeners.remove(listener)) {
-                    continue;
+                if (e.listeners.remove(listener)) {
+                    replayDel(listener, e.as.currentMap());
                 }
-                listener.begin();
-                FlatView view = e.as.currentMap();
-                for (int i = 0; i < view.rangeCount(); i++) {
-                    FlatRange fr = view.range(i);
-                    MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-                    if (fr.dirtyLogMask() != 0) {
-                        listener.logStop(s, fr.dirtyLogMask(), 0);
-                    }
-                    listener.regionDel(s);
-                }
-                listener.commit();
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
+     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}.
+     */
+    private static void replayAdd(MemoryListener listener, FlatView view, boolean globalStart) {
+        listener.begin();
+        if (globalStart) {
+            listener.logGlobalStart();
+        }
+        for (int i = 0; i < view.rangeCount(); i++) {
+            FlatRange fr = view.range(i);
+            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
+            listener.regionAdd(s);
+            if (fr.dirtyLogMask() != 0) {
+                listener.logStart(s, 0, fr.dirtyLogMask());
+            }
+        }
+        listener.commit();
+    }
+
+    /**
+     * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
+     * it logs and {@code regionDel}, ascending, {@code commit}.
+     */
+    private static void replayDel(MemoryListener listener, FlatView view) {
+        listener.begin();
+        for (int i = 0; i < view.rangeCount(); i++) {
+            FlatRange fr = view.range(i);
+            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
+            if (fr.dirtyLogMask() != 0) {
+                listener.logStop(s, fr.dirtyLogMask(), 0);
+            }
+            listener.regionDel(s);
+        }
+        listener.commit();
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ public final class DmaMapping {
         as.liveMappings.decrementAndGet();
         if (!bounce) {
             if (isWrite && accessLen > 0) {
-                FlatViewAccess.dirtyNow(as, section, ramOffset, accessLen); // the mask of now, as QEMU
+                FlatViewAccess.dirty(as, section, ramOffset, accessLen); // the mask of now, as QEMU
             }
             block.unref();
             return MemTxResult.OK;

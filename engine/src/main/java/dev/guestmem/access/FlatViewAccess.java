@@ -107,21 +107,15 @@ final class FlatViewAccess {
         return 0;
     }
 
-    /** Marks a direct write dirty ({@code invalidate_and_set_dirty}). */
-    static void dirty(AddressSpace as, PhysSection s, long segOffset, long len) {
-        RamBlock b = s.ramBlock();
-        if (b != null) { // the system's bitmaps: never null since an address space logs to its system
-            as.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, s.dirtyLogMask());
-        }
-    }
-
     /**
-     * QEMU's {@code invalidate_and_set_dirty(mr, ...)} for writes made through a pointer handed out
-     * earlier (a DMA mapping's unmap, a cache's invalidate): the mask is the region's now
-     * ({@code memory_region_get_dirty_log_mask}), not the one of the view the pointer came from, so
-     * a write mapped before migration's logging started and finished after it is still logged.
+     * QEMU's {@code invalidate_and_set_dirty(mr, ...)}: marks a direct write with the region's dirty
+     * log mask at this moment ({@code memory_region_get_dirty_log_mask}), not the one of the view the
+     * write went through. So a write between {@code setLog} (or the start of global logging) and the
+     * commit that publishes it is logged, as in QEMU, and so is a write through a pointer handed out
+     * earlier (a DMA mapping's unmap, a cache's invalidate). (The inlined fast path of {@link LdSt}
+     * follows the published view instead, as QEMU's TLB follows its flushes.)
      */
-    static void dirtyNow(AddressSpace as, PhysSection s, long segOffset, long len) {
+    static void dirty(AddressSpace as, PhysSection s, long segOffset, long len) {
         RamBlock b = s.ramBlock();
         if (b != null && s.region() != null) {
             int mask = s.region().dirtyLogMask();
@@ -294,9 +288,7 @@ final class FlatViewAccess {
         } catch (InternalError | IndexOutOfBoundsException e) { // a released block's IllegalStateException goes up to store
             return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
         }
-        if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-            dirty(as, s, xlat, size);
-        }
+        dirty(as, s, xlat, size);
         return MemTxResult.OK;
     }
 
@@ -401,7 +393,7 @@ final class FlatViewAccess {
                     }
                     try {
                         copy(ram, xlat, arr, ai, seg, so, l, isWrite, (s.flags() & PhysSection.FAULT_PRONE) != 0);
-                        if (isWrite && (s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
+                        if (isWrite) {
                             dirty(as, s, xlat, l);
                         }
                     } catch (IllegalStateException released) {
@@ -525,9 +517,7 @@ final class FlatViewAccess {
                         try {
                             copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true,
                                     (s.flags() & PhysSection.FAULT_PRONE) != 0);
-                            if ((s.flags() & PhysSection.DIRTY_LOGGING) != 0) {
-                                dirty(as, s, xlat, l);
-                            }
+                            dirty(as, s, xlat, l);
                         } catch (IllegalStateException | InternalError e) {
                             ramFault(s, xlat, l, e);
                         }

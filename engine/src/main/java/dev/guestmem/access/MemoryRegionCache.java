@@ -444,7 +444,7 @@ public final class MemoryRegionCache {
         }
         check(off, n);
         if (ptr != null) {
-            FlatViewAccess.dirtyNow(as, section, xlat + off, n); // the region's mask now, as QEMU
+            FlatViewAccess.dirty(as, section, xlat + off, n); // the region's mask now, as QEMU
         }
     }
 }

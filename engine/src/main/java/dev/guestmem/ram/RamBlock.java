@@ -613,7 +613,9 @@ public final class RamBlock implements AutoCloseable {
 
     /**
      * Changes the used length of a resizeable block ({@code qemu_ram_resize}). Call under the owning
-     * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it.
+     * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it. A block
+     * that backs a region is resized with {@code RamRegion.ramResize}, which resizes the region too
+     * (as QEMU's {@code memory_region_set_size(block->mr, ...)}); this method alone leaves it as it was.
      * Bytes beyond the old used length keep whatever the reservation held.
      *
      * @param newSize the new used length, &gt; 0

@@ -69,6 +69,36 @@ public final class RamRegion extends MemoryRegion {
         }
     }
 
+    /**
+     * QEMU's {@code memory_region_ram_resize} ({@code qemu_ram_resize}): changes the used length of a
+     * resizeable block and the region's size with it, in one topology commit. The block's old used
+     * length is cleared in the dirty bitmaps and the new one marked dirty for every client, the block's
+     * resize callback runs, and the region's views re-render at the commit (listeners hear it).
+     * Prefer this to {@link RamBlock#resize} on a block that backs a region, which leaves the region's
+     * size as it was (accesses beyond the block's used length then answer {@code DECODE_ERROR}).
+     *
+     * @param newSize the new size in bytes, &gt; 0 and at most the block's max length
+     * @throws dev.guestmem.ram.InvalidRamBlockException if the block is not resizeable (and the size
+     *     differs) or {@code newSize} is out of range; nothing changes then
+     * @throws InvalidRangeException if the region would end beyond 2^64 in its container
+     */
+    public void ramResize(long newSize) {
+        MemorySystem sys = system();
+        sys.transactionBegin();
+        try {
+            long old = block.usedLength();
+            block.resize(newSize); // validates first; throws before anything changed
+            try {
+                setSize(newSize);
+            } catch (RuntimeException e) {
+                block.resize(old); // the region could not follow: put the block back
+                throw e;
+            }
+        } finally {
+            sys.transactionCommit();
+        }
+    }
+
     /** Gives back the block reference taken at construction ({@code memory_region_finalize}). */
     @Override
     void onFinalize() {
