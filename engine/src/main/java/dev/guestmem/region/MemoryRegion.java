@@ -1,6 +1,8 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -643,6 +645,160 @@ public abstract sealed class MemoryRegion
      */
     private static boolean isMigratable(RamBlock rb) {
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Region-level dirty logging (memory_region_set_dirty, _reset_dirty, _snapshot_and_clear_dirty,
+    // _snapshot_get_dirty)
+    //
+    // Offsets are relative to this region; the bitmaps are indexed by ram_addr, and byte 0 of the
+    // region is ramBlock().offset() (memory_region_get_ram_addr). QEMU asserts mr->ram_block and
+    // trusts the range; here a region without a RAM block, a range outside the region or a bad client
+    // throws before anything changes (no sync, no bit touched).
+    //
+    // Not modelled: the listener log_clear hook (QEMU's memory_region_clear_dirty_bitmap, called
+    // after a reset or a snapshot clears bits) and log_global_after_sync; TCG's TLB re-arm is the
+    // DirtyMemory clean epoch, which every clear advances.
+
+    /**
+     * QEMU's {@code memory_region_set_dirty}: marks the pages of {@code [addr, addr + size)} dirty for
+     * the clients that log this region right now ({@link #dirtyLogMask()}, read at the call); nothing
+     * when the mask is 0. As {@code physical_memory_set_dirty_range}, a range touching part of a page
+     * covers the whole page (a zero size at an unaligned offset covers the page holding it).
+     *
+     * @param addr offset in this region (unsigned)
+     * @param size bytes (unsigned)
+     * @throws RegionException if the region has no RAM block
+     * @throws InvalidRangeException if the range does not lie inside the region
+     */
+    public final void setDirty(long addr, long size) {
+        lock();
+        try {
+            long ramAddr = dirtyRamAddr(addr, size, "setDirty");
+            int mask = dirtyLogMask();
+            if (mask == 0) {
+                return;
+            }
+            system.dirtyMemory().setDirtyRange(ramAddr, size, mask);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_reset_dirty}: test-and-clear of one client's bits over
+     * {@code [addr, addr + size)} (whole pages; QEMU's {@code physical_memory_test_and_clear_dirty}).
+     * A zero size does nothing, as in QEMU.
+     *
+     * @param addr offset in this region (unsigned)
+     * @param size bytes (unsigned)
+     * @param client {@link #DIRTY_MEMORY_VGA}, {@link #DIRTY_MEMORY_CODE} or {@link #DIRTY_MEMORY_MIGRATION}
+     * @throws RegionException if the region has no RAM block
+     * @throws InvalidRangeException if the range does not lie inside the region
+     * @throws IllegalArgumentException if {@code client} is not 0..2
+     */
+    public final void resetDirty(long addr, long size, int client) {
+        checkDirtyClient(client);
+        lock();
+        try {
+            long ramAddr = dirtyRamAddr(addr, size, "resetDirty");
+            if (size == 0) {
+                return;
+            }
+            system.dirtyMemory().testAndClearDirty(ramAddr, size, client);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_snapshot_and_clear_dirty}: first {@code memory_region_sync_dirty_bitmap}
+     * for this region ({@link MemorySystem#syncDirtyBitmap}: {@code logSync} on each listener for every
+     * logging range of this region in its address space's view), then copies and clears one client's
+     * bits. The snapshot window is {@code [ramAddr + addr, ramAddr + addr + size)} widened to
+     * {@link DirtyMemory#SNAPSHOT_ALIGN} (64 pages) in ram_addr space, so it may be larger than asked
+     * and every bit in it is cleared, as in QEMU. Query it with {@link #snapshotGetDirty}.
+     *
+     * @param addr offset in this region (unsigned)
+     * @param size bytes (unsigned)
+     * @param client {@link #DIRTY_MEMORY_VGA}, {@link #DIRTY_MEMORY_CODE} or {@link #DIRTY_MEMORY_MIGRATION}
+     * @return the snapshot (its start and end are ram_addrs)
+     * @throws RegionException if the region has no RAM block
+     * @throws InvalidRangeException if the range does not lie inside the region
+     * @throws IllegalArgumentException if {@code client} is not 0..2
+     */
+    public final DirtyBitmapSnapshot snapshotAndClearDirty(long addr, long size, int client) {
+        checkDirtyClient(client);
+        lock();
+        try {
+            long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
+            system.syncDirtyBitmap(this);
+            return system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_snapshot_get_dirty}: whether any page of {@code [addr, addr + size)}
+     * (offsets in this region) is dirty in {@code snap}. The range, moved to ram_addr space, must lie
+     * inside the snapshot's window (QEMU asserts it); it may reach beyond the range the snapshot was
+     * asked for, up to the window's 64-page rounding. The snapshot is expected to come from
+     * {@link #snapshotAndClearDirty} on this region; only its window is checked.
+     *
+     * @param snap a snapshot
+     * @param addr offset in this region (unsigned)
+     * @param size bytes (unsigned)
+     * @return true if some page of the range is dirty in the snapshot
+     * @throws NullPointerException if {@code snap} is null
+     * @throws RegionException if the region has no RAM block
+     * @throws IllegalArgumentException if the range does not lie inside the snapshot's window
+     */
+    public final boolean snapshotGetDirty(DirtyBitmapSnapshot snap, long addr, long size) {
+        Objects.requireNonNull(snap, "snap");
+        long base = dirtyRamBlock("snapshotGetDirty").offset();
+        long ramAddr = base + addr;
+        if (Long.compareUnsigned(ramAddr, base) < 0) {
+            throw new IllegalArgumentException("snapshotGetDirty on '" + name + "': offset 0x"
+                    + Long.toHexString(addr) + " size 0x" + Long.toHexString(size)
+                    + " passes 2^64 in ram_addr space, not inside the snapshot [0x"
+                    + Long.toHexString(snap.start()) + ", 0x" + Long.toHexString(snap.end()) + ")");
+        }
+        return snap.getDirty(ramAddr, size);
+    }
+
+    /** @return the RAM block, or a {@link RegionException} naming the operation */
+    private RamBlock dirtyRamBlock(String op) {
+        RamBlock rb = ramBlock();
+        if (rb == null) {
+            throw new RegionException(op + " on '" + name + "': the region has no RAM block ("
+                    + getClass().getSimpleName() + "; QEMU asserts mr->ram_block)");
+        }
+        return rb;
+    }
+
+    /**
+     * Validates a region-relative dirty range: it must lie inside the region and inside its block's
+     * maximum length (the extent the dirty bitmaps hold for the block).
+     *
+     * @return the ram_addr of {@code addr}
+     */
+    private long dirtyRamAddr(long addr, long size, String op) {
+        RamBlock rb = dirtyRamBlock(op);
+        // Unsigned limit: a region size of -1L (2^64) compares as the largest value.
+        long limit = Long.compareUnsigned(this.size, rb.maxLength()) < 0 ? this.size : rb.maxLength();
+        if (Long.compareUnsigned(addr, limit) > 0 || Long.compareUnsigned(size, limit - addr) > 0) {
+            throw new InvalidRangeException(op + " on '" + name + "'", addr, size,
+                    "not inside the region's 0x" + Long.toHexString(limit) + " bytes");
+        }
+        return rb.offset() + addr;
+    }
+
+    private static void checkDirtyClient(int client) {
+        if (client < 0 || client >= DirtyMemory.DIRTY_MEMORY_NUM) {
+            throw new IllegalArgumentException("dirty client " + client + " not within 0.."
+                    + (DirtyMemory.DIRTY_MEMORY_NUM - 1));
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
