@@ -84,9 +84,6 @@ public final class MtreeCommand {
             return Command.FAILED;
         }
         try (MtreeImport imp = MtreeImporter.importDocument(doc)) {
-            for (String w : imp.warnings()) {
-                err.println("guestmem mtree: " + file + ": warning: " + w);
-            }
             if (flat) {
                 out.print(FlatViewPrinter.print(imp.addressSpaces()));
             } else {

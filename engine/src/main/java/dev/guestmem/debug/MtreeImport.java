@@ -18,11 +18,9 @@ public final class MtreeImport implements AutoCloseable {
     private final List<AddressSpace> addressSpaces;
     private final List<MemoryRegion> regions;
     private final List<RamBlock> blocks;
-    private final List<String> warnings;
 
     MtreeImport(MemorySystem system, List<AddressSpace> addressSpaces, List<MemoryRegion> regions,
-                List<RamBlock> blocks, List<String> warnings) {
-        this.warnings = List.copyOf(warnings);
+                List<RamBlock> blocks) {
         this.system = system;
         this.addressSpaces = List.copyOf(addressSpaces);
         this.regions = List.copyOf(regions);
@@ -50,14 +48,6 @@ public final class MtreeImport implements AutoCloseable {
      */
     public List<MemoryRegion> regionsNamed(String name) {
         return regions.stream().filter(r -> r.name().equals(name)).toList();
-    }
-
-    /**
-     * @return where the rebuilt machine differs from the text because the engine refuses what QEMU
-     *     allows (each names the line), empty when it matches
-     */
-    public List<String> warnings() {
-        return warnings;
     }
 
     /** Releases the stand-in RAM blocks. */

@@ -6,7 +6,6 @@ import dev.guestmem.ram.InvalidRamBlockException;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
-import dev.guestmem.region.InvalidRangeException;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -75,9 +74,9 @@ import java.util.function.Function;
  * line shows ({@code i/o} also matches {@code container}), that is not the alias itself and does
  * not contain it, and the k-th block is the k-th distinct target met. An assignment with that
  * property is found by dynamic programming over (alias in walk order, blocks opened so far): first
- * requiring each window to lie inside its target (the engine requires it), then without that (QEMU
- * allows a window past its target's end; such an alias is then shortened with a
- * {@linkplain MtreeImport#warnings() warning}). At each alias an already-opened block is reused when
+ * requiring each window to lie inside its target (the likelier reading when names repeat), then
+ * without that (QEMU, and the engine, allow a window past its target's end: it renders clipped, as
+ * on the i.MX6UL's {@code imx6ul.ocram_alias}). At each alias an already-opened block is reused when
  * the rest can still be assigned, else the next block is opened. With one block per name this is
  * simply the block of that name. Plain text hides disabled aliases, so an assignment may not exist:
  * then each alias takes the next block if it fits and no opened one does, else the first opened one
@@ -295,7 +294,6 @@ public final class MtreeImporter {
         final Map<Integer, Boolean> making = new HashMap<>();
         final List<MemoryRegion> regionOrder = new ArrayList<>();
         final List<RamBlock> blocks = new ArrayList<>();
-        final List<String> warnings = new ArrayList<>();
         final Set<String> blockNames = new HashSet<>();
         MemorySystem sys;
         ContainerRegion holder;
@@ -387,7 +385,7 @@ public final class MtreeImporter {
                     }
                 }
             }
-            return new MtreeImport(sys, spaces, regionOrder, blocks, warnings);
+            return new MtreeImport(sys, spaces, regionOrder, blocks);
         }
 
         boolean isAs(int printing) {
@@ -884,19 +882,8 @@ public final class MtreeImporter {
                     // QEMU prints size 0 like size 1; a window starting at the target's end is empty.
                     windowSize = 0;
                 }
-                try {
-                    return new AliasRegion(sys, null, name, target, n.alias().targetStart(), windowSize);
-                } catch (InvalidRangeException e) {
-                    // QEMU lets a window pass its target's end (rendering clips it to the target);
-                    // the engine does not. Keep the part that renders and say so.
-                    long room = Long.compareUnsigned(n.alias().targetStart(), target.size()) >= 0 ? 0
-                            : target.size() - n.alias().targetStart();
-                    warnings.add("line " + n.line() + ": alias '" + name + "' window of " + sizeText(windowSize)
-                            + " bytes at 0x" + Long.toHexString(n.alias().targetStart()) + " passes the end of '"
-                            + target.name() + "' (" + sizeText(target.size()) + " bytes); shortened to 0x"
-                            + Long.toHexString(room) + " (renders the same, prints differently)");
-                    return new AliasRegion(sys, null, name, target, n.alias().targetStart(), room);
-                }
+                // A window may pass the target's end, as in QEMU: rendering clips it.
+                return new AliasRegion(sys, null, name, target, n.alias().targetStart(), windowSize);
             }
             return switch (n.type()) {
                 case RAM -> new RamRegion(sys, null, name, ram(name, size), false, false);
@@ -908,10 +895,6 @@ public final class MtreeImporter {
                         ? new ContainerRegion(sys, null, name, size)
                         : new IoRegion(sys, null, null, name, size);
             };
-        }
-
-        static String sizeText(long size) {
-            return size == MemoryRegion.SIZE_2_64 ? "2^64" : "0x" + Long.toHexString(size);
         }
 
         RamBlock ram(String name, long size) {

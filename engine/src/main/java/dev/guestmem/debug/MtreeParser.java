@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
  * address-space: NAME                       (several in a row share the tree that follows)
  * memory-region: NAME
  * [DETECTED OVERFLOW!] INDENT START-END (prio P, [nv-]TYPE): NAME[ [disabled]][ OWNER]
+ *   (older QEMU: INDENT [DETECTED OVERFLOW!] START-END ...)
  * [DETECTED OVERFLOW!] INDENT START-END (prio P, [nv-]TYPE): alias NAME @TARGET TSTART-TEND[ [readonly]][ [disabled]][ OWNER]
  * </pre>
  * INDENT is two spaces per level, the root being at level 1. A line more than one level deeper than
@@ -186,6 +187,20 @@ public final class MtreeParser {
             while (s.startsWith(OVERFLOW)) {
                 marks++;
                 s = s.substring(OVERFLOW.length());
+            }
+            // Older QEMU printed the marker after the indentation ("    [DETECTED OVERFLOW!] 0000...");
+            // both orders give the same node.
+            int indent = 0;
+            while (indent < s.length() && s.charAt(indent) == ' ') {
+                indent++;
+            }
+            String afterIndent = s.substring(indent);
+            if (afterIndent.startsWith(OVERFLOW)) {
+                while (afterIndent.startsWith(OVERFLOW)) {
+                    marks++;
+                    afterIndent = afterIndent.substring(OVERFLOW.length());
+                }
+                s = s.substring(0, indent) + afterIndent;
             }
             Matcher m = LINE.matcher(s);
             if (!m.matches()) {

@@ -6,9 +6,8 @@ import java.util.Objects;
 /**
  * An alias ({@code memory_region_init_alias}): a window of {@code size} bytes onto {@code target}
  * starting at {@code aliasOffset}. Never appears in a flat view; its own subregions are ignored by
- * rendering. The window must lie inside the target ({@code aliasOffset + size <= target.size()}),
- * checked when the alias is created and when its offset or size changes (QEMU checks nothing; a
- * window beyond the target is always a machine-model bug).
+ * rendering. As in QEMU the window may pass the target's end (nothing is checked; the target can
+ * also shrink under it): rendering shows only the part of the target that exists.
  *
  * <p><b>Thread safety.</b> As {@link MemoryRegion}: mutators take the topology lock.
  */
@@ -26,7 +25,6 @@ public final class AliasRegion extends MemoryRegion {
      * @param aliasOffset offset in {@code target} of the window's start
      * @param size window size, {@code -1L} for 2^64
      * @throws ForeignRegionException if {@code target} belongs to another system
-     * @throws InvalidRangeException if the window passes the target's end
      */
     public AliasRegion(MemorySystem system, Object owner, String name, MemoryRegion target, long aliasOffset,
                        long size) {
@@ -35,20 +33,12 @@ public final class AliasRegion extends MemoryRegion {
         if (target.system() != system) {
             throw new ForeignRegionException(target, this);
         }
-        checkWindow(name, target, aliasOffset, size);
         this.aliasOffset = aliasOffset;
         system.lock().lock();
         try {
             target.addAliasReferrer(this);
         } finally {
             system.lock().unlock();
-        }
-    }
-
-    private static void checkWindow(String name, MemoryRegion target, long aliasOffset, long size) {
-        if (Int128.ofUnsigned(aliasOffset).add(Int128.ofSize(size)).compareTo(target.size128()) > 0) {
-            throw new InvalidRangeException("alias '" + name + "' of '" + target.name() + "'", aliasOffset, size,
-                    "passes the target's size " + target.size128());
         }
     }
 
@@ -76,7 +66,6 @@ public final class AliasRegion extends MemoryRegion {
      * QEMU's {@code memory_region_set_alias_offset}: slides the window over the target.
      *
      * @param offset new offset in the target
-     * @throws InvalidRangeException if the window would pass the target's end
      */
     public void setAliasOffset(long offset) {
         lock();
@@ -84,16 +73,10 @@ public final class AliasRegion extends MemoryRegion {
             if (offset == aliasOffset) {
                 return;
             }
-            checkWindow(name(), target, offset, size());
             flagChange(() -> aliasOffset = offset);
         } finally {
             unlock();
         }
-    }
-
-    @Override
-    void checkSize(long newSize) {
-        checkWindow(name(), target, aliasOffset, newSize);
     }
 
     @Override

@@ -18,7 +18,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link RomDeviceRegion}, {@link AliasRegion} and {@link IommuRegion}.
  *
  * <p>Sizes are unsigned 64-bit; as in QEMU's {@code memory_region_init}, a size argument of
- * {@code -1L} ({@code UINT64_MAX}) means 2^64, and {@link #size()} reports 2^64 as {@code -1L}.
+ * {@code -1L} ({@code UINT64_MAX}) means 2^64, and {@link #size()} reports 2^64 as {@code -1L}. As in
+ * QEMU, a region may be placed or sized so that it ends beyond 2^64 (real boards do: the aspeed
+ * boards' {@code max_ram}, the BCM2838's PCIe window); rendering clips it to the address space, and
+ * {@code info mtree} text marks it {@code [DETECTED OVERFLOW!]}.
  *
  * <h2 id="order">Subregion order</h2>
  * {@link #subregions()} is QEMU's list order: a subregion is inserted before the first sibling whose
@@ -248,7 +251,6 @@ public abstract sealed class MemoryRegion
      * @throws RegionAlreadyMappedException if {@code sub} already has a container
      * @throws ForeignRegionException if {@code sub} belongs to another system
      * @throws RegionCycleException if {@code sub} is this region or contains it (also through aliases)
-     * @throws InvalidRangeException if {@code offset + sub.size()} passes 2^64
      */
     public final void addSubregion(long offset, MemoryRegion sub) {
         addSubregionOverlap(offset, sub, 0);
@@ -265,7 +267,6 @@ public abstract sealed class MemoryRegion
      * @throws RegionAlreadyMappedException if {@code sub} already has a container
      * @throws ForeignRegionException if {@code sub} belongs to another system
      * @throws RegionCycleException if {@code sub} is this region or contains it (also through aliases)
-     * @throws InvalidRangeException if {@code offset + sub.size()} passes 2^64
      */
     public final void addSubregionOverlap(long offset, MemoryRegion sub, int priority) {
         Objects.requireNonNull(sub, "sub");
@@ -290,10 +291,6 @@ public abstract sealed class MemoryRegion
         }
         if (sub.container != null) {
             throw new RegionAlreadyMappedException(sub, sub.container, this);
-        }
-        if (Int128.ofUnsigned(offset).add(sub.size128()).compareTo(Int128.TWO_64) > 0) {
-            throw new InvalidRangeException("subregion '" + sub.name + "' in '" + name + "'", offset, sub.size,
-                    "ends beyond 2^64");
         }
         String path = pathTo(sub, this);
         if (path != null) {
@@ -438,16 +435,12 @@ public abstract sealed class MemoryRegion
      * changes.
      *
      * @param addr new offset in the container (unsigned)
-     * @throws InvalidRangeException if {@code addr + size()} passes 2^64
      */
     public final void setAddress(long addr) {
         lock();
         try {
             if (addr == this.addr) {
                 return;
-            }
-            if (Int128.ofUnsigned(addr).add(size128()).compareTo(Int128.TWO_64) > 0) {
-                throw new InvalidRangeException("region '" + name + "' moved", addr, size, "ends beyond 2^64");
             }
             MemoryRegion c = container;
             if (c == null) {
@@ -483,8 +476,6 @@ public abstract sealed class MemoryRegion
      * QEMU's {@code memory_region_set_size}.
      *
      * @param size new size, {@code -1L} for 2^64
-     * @throws InvalidRangeException if the region would end beyond 2^64 in its container, or it is an
-     *         alias whose window would pass its target's end
      */
     public final void setSize(long size) {
         lock();
@@ -492,11 +483,6 @@ public abstract sealed class MemoryRegion
             if (size == this.size) {
                 return;
             }
-            if (container != null
-                    && Int128.ofUnsigned(addr).add(Int128.ofSize(size)).compareTo(Int128.TWO_64) > 0) {
-                throw new InvalidRangeException("region '" + name + "' resized", addr, size, "ends beyond 2^64");
-            }
-            checkSize(size);
             system.transactionBegin();
             try {
                 invalidateSelf();
@@ -509,14 +495,6 @@ public abstract sealed class MemoryRegion
         } finally {
             unlock();
         }
-    }
-
-    /**
-     * Kind-specific validation of a new size (aliases check their window).
-     *
-     * @param newSize the size about to be set
-     */
-    void checkSize(long newSize) {
     }
 
     /**
@@ -923,6 +901,11 @@ public abstract sealed class MemoryRegion
             return;
         }
         finalized = true;
+        // memory_region_finalize: the subregions are deleted, so they are free to be added elsewhere
+        // or destroyed (a destroyed region is in no view, so no commit follows).
+        while (!subregionList.isEmpty()) {
+            delSubregion(subregionList.get(0));
+        }
         onFinalize();
     }
 

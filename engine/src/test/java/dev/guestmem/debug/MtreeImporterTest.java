@@ -263,6 +263,39 @@ class MtreeImporterTest {
         }
     }
 
+    /**
+     * Real boards whose tree ends beyond 2^64 (QEMU prints {@code [DETECTED OVERFLOW!]}, before the
+     * indentation since QEMU 5.1, after it before): an aspeed board's {@code max_ram} whose size
+     * wrapped, and a BCM2838 PCIe window of 2^64 bytes. Both import, render clipped to their container
+     * or to 2^64, and print back with the marker.
+     */
+    @Test
+    void boardsThatOverflowImportAndRenderClipped() {
+        String aspeed = """
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, i/o): system
+                    0000000080000000-000000017ffffffe (prio 0, i/o): aspeed-ram-container
+                      0000000080000000-000000013fffffff (prio 0, ram): ram
+                      [DETECTED OVERFLOW!] 0000000140000000-00000000bfffffff (prio 0, i/o): max_ram
+                """;
+        String bcm = """
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, i/o): system
+                    0000000000000000-000000003fffffff (prio 0, ram): ram
+                [DETECTED OVERFLOW!]     0000000600000000-00000005ffffffff (prio 0, i/o): pcie_mmio_window
+                """;
+        try (MtreeImport imp = MtreeImporter.importDocument(MtreeParser.parse(aspeed))) {
+            assertTrue(flat(imp).contains("  0000000140000000-000000017ffffffe (prio 0, i/o): max_ram\n"), flat(imp));
+            assertTrue(MtreeWriter.write(MtreeDumper.dump(imp.system()), MtreeDialect.PLAIN)
+                    .contains("[DETECTED OVERFLOW!]       0000000140000000-00000000bfffffff (prio 0, i/o): max_ram"));
+        }
+        try (MtreeImport imp = MtreeImporter.importDocument(MtreeParser.parse(bcm))) {
+            assertTrue(flat(imp).contains("  0000000600000000-ffffffffffffffff (prio 0, i/o): pcie_mmio_window\n"), flat(imp));
+            assertEquals(MtreeNormalizer.normalize(bcm),
+                    MtreeNormalizer.normalize(MtreeWriter.write(MtreeDumper.dump(imp.system()), MtreeDialect.PLAIN)));
+        }
+    }
+
     @Test
     void overflowWarningRoundTrips() {
         String text = """

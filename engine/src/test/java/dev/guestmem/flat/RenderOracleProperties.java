@@ -130,8 +130,11 @@ class RenderOracleProperties {
                 if (BigInteger.valueOf(off).and(BigInteger.valueOf(-1L).add(TWO_64)).compareTo(room) > 0) {
                     off = 0;
                 }
+                // A window larger than its target keeps its size: QEMU accepts a window passing the
+                // target's end, and rendering must clip it.
+                long window = size128(size).compareTo(tsize) > 0 ? size : asize.equals(TWO_64) ? -1L : asize.longValue();
                 try {
-                    return new AliasRegion(sys, null, name, target, off, asize.equals(TWO_64) ? -1L : asize.longValue());
+                    return new AliasRegion(sys, null, name, target, off, window);
                 } catch (RegionException e) {
                     return null;
                 }
