@@ -433,6 +433,15 @@ class GuideExamplesTest {
         // end::dirty[]
         assertEquals(List.of(2L, 5L), pages);
         assertEquals(2, snap.dirtyPageCount());
+        // tag::region-dirty[]
+        as.stlLe(0xa0003000L, 0x00ff00);                    // one more pixel, on page 3 of vram
+        DirtyBitmapSnapshot lines = vram.snapshotAndClearDirty(0, vram.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        boolean redraw3 = vram.snapshotGetDirty(lines, 0x3000, 0x400);  // region offsets, as a display asks
+        boolean redraw4 = vram.snapshotGetDirty(lines, 0x4000, 0x400);
+        System.out.println(redraw3 + " " + redraw4);        // true false
+        // end::region-dirty[]
+        assertTrue(redraw3);
+        assertFalse(redraw4);
     }
 
     @Test
