@@ -561,6 +561,51 @@ public final class MemorySystem {
     }
 
     /**
+     * QEMU's {@code memory_region_clear_dirty_bitmap}: tells each listener with a logging range of
+     * {@code region} in its address space's view that {@code [start, start + len)} (region offsets)
+     * was cleared ({@code logClear}), with the section cut to that range. Internal, for the region's
+     * dirty API.
+     *
+     * @param region the region whose bits were cleared
+     * @param start first cleared offset in the region
+     * @param len bytes cleared (unsigned)
+     */
+    public void clearDirtyBitmap(MemoryRegion region, long start, long len) {
+        lock.lock();
+        try {
+            for (MemoryListener l : globalListeners.snapshot()) {
+                for (AsEntry e : spaces) {
+                    if (!e.listeners.contains(l)) {
+                        continue;
+                    }
+                    FlatView view = e.as.currentMap();
+                    for (int i = 0; i < view.rangeCount(); i++) {
+                        FlatRange fr = view.range(i);
+                        if (fr.dirtyLogMask() == 0 || fr.region() != region) {
+                            continue;
+                        }
+                        MemoryRegionSection s = MemoryRegionSection.of(fr, view);
+                        // Cut to [start, start + len) in region offsets (unsigned, 2^64 as -1L sizes).
+                        long secStart = s.offsetWithinRegion();
+                        long secLast = secStart + s.size() - 1;
+                        long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
+                        long last = len == 0 ? from - 1 : start + len - 1;
+                        long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
+                        if (len == 0 || Long.compareUnsigned(from, to) > 0) {
+                            continue;
+                        }
+                        l.logClear(new MemoryRegionSection(region, view, from, to - from + 1,
+                                s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
+                                s.unmergeable()));
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * QEMU's {@code memory_region_sync_dirty_bitmap}: calls {@code logSync} on each listener for every
      * logging range of its address space's current view, optionally only ranges of one region.
      *

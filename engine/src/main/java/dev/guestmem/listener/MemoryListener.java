@@ -85,6 +85,17 @@ public interface MemoryListener {
     default void logSync(MemoryRegionSection section) {
     }
 
+    /**
+     * QEMU's {@code log_clear}: the dirty bits of {@code section} were just cleared by a region's
+     * {@code snapshotAndClearDirty} or {@code resetDirty}. A listener that keeps dirty state of its
+     * own (a KVM-like backend with manual write protection) re-arms it for the range here. Called per
+     * logging range of that region in the listener's address space, cut to the cleared range.
+     *
+     * @param section the cleared part of a logging range
+     */
+    default void logClear(MemoryRegionSection section) {
+    }
+
     /** Global dirty tracking started. */
     default void logGlobalStart() {
     }

@@ -665,8 +665,9 @@ public abstract sealed class MemoryRegion
 
     /**
      * QEMU's {@code memory_region_reset_dirty}: test-and-clear of one client's bits over
-     * {@code [addr, addr + size)} (whole pages; QEMU's {@code physical_memory_test_and_clear_dirty}).
-     * A zero size does nothing, as in QEMU.
+     * {@code [addr, addr + size)} (whole pages; QEMU's {@code physical_memory_test_and_clear_dirty}),
+     * then {@code logClear} to listeners for the range ({@link MemorySystem#clearDirtyBitmap}). A zero
+     * size does nothing, as in QEMU.
      *
      * @param addr offset in this region (unsigned)
      * @param size bytes (unsigned)
@@ -684,6 +685,7 @@ public abstract sealed class MemoryRegion
                 return;
             }
             system.dirtyMemory().testAndClearDirty(ramAddr, size, client);
+            system.clearDirtyBitmap(this, addr, size);
         } finally {
             unlock();
         }
@@ -695,7 +697,8 @@ public abstract sealed class MemoryRegion
      * logging range of this region in its address space's view), then copies and clears one client's
      * bits. The snapshot window is {@code [ramAddr + addr, ramAddr + addr + size)} widened to
      * {@link DirtyMemory#SNAPSHOT_ALIGN} (64 pages) in ram_addr space, so it may be larger than asked
-     * and every bit in it is cleared, as in QEMU. Query it with {@link #snapshotGetDirty}.
+     * and every bit in it is cleared, as in QEMU; listeners then hear {@code logClear} for the
+     * requested range ({@link MemorySystem#clearDirtyBitmap}). Query it with {@link #snapshotGetDirty}.
      *
      * @param addr offset in this region (unsigned)
      * @param size bytes (unsigned)
@@ -711,7 +714,9 @@ public abstract sealed class MemoryRegion
         try {
             long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
             system.syncDirtyBitmap(this);
-            return system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
+            DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
+            system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU
+            return snap;
         } finally {
             unlock();
         }

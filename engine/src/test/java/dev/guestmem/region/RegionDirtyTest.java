@@ -336,4 +336,32 @@ class RegionDirtyTest {
             throw new AssertionError("expected no exception", t);
         }
     }
+
+    /**
+     * QEMU's memory_region_clear_dirty_bitmap: after a region's snapshot or reset, each listener
+     * hears logClear for the logging ranges of that region, cut to the requested range; a range that
+     * does not log, or another region, is not reported.
+     */
+    @Test
+    void listenersHearLogClearForTheClearedPartOfLoggingRanges() {
+        Machine m = new Machine();
+        List<String> cleared = new ArrayList<>();
+        m.sys.registerListener(new MemoryListener() {
+            @Override
+            public void logClear(MemoryRegionSection s) {
+                cleared.add(s.region().name() + " @" + Long.toHexString(s.offsetWithinRegion()) + " +"
+                        + Long.toHexString(s.size()) + " gpa " + Long.toHexString(s.offsetWithinAddressSpace()));
+            }
+        }, m.as);
+        m.vram.snapshotAndClearDirty(PAGE, 2 * PAGE, VGA);
+        assertEquals(List.of(), cleared, "the region does not log yet");
+        m.vram.setLog(true, VGA);
+        m.vram.snapshotAndClearDirty(PAGE, 2 * PAGE, VGA);
+        m.vram.resetDirty(5 * PAGE, PAGE, VGA);
+        m.vram.resetDirty(0, 0, VGA); // size 0: nothing cleared, nothing told
+        assertEquals(List.of("vram @1000 +2000 gpa 201000", "vram @5000 +1000 gpa 205000"), cleared);
+        cleared.clear();
+        m.low.resetDirty(0, PAGE, VGA); // low does not log
+        assertEquals(List.of(), cleared);
+    }
 }
