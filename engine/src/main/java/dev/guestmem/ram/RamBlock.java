@@ -568,13 +568,13 @@ public final class RamBlock implements AutoCloseable {
      *
      * @param ramOffset first byte
      * @param length bytes
-     * @throws InvalidRamBlockException if the range is outside the reservation
+     * @throws InvalidRamBlockException if the range is outside the used length (QEMU asserts)
      * @throws RamBackendException if msync fails (ENOSPC: the file system is full; EIO: the device
      *     failed or a thin-provisioned one is full), or failed before on this block; carries the
      *     call {@code "msync"} and its errno
      */
     public void msync(long ramOffset, long length) {
-        writeback.msync(ramOffset, length);
+        writeback.msync(ramOffset, length, usedLength);
     }
 
     /**

@@ -226,8 +226,9 @@ public final class RamBlockBuilder {
         if (backend instanceof RamBackend.Memfd && (f & RamFlags.READONLY) != 0) {
             throw new InvalidRamBlockException(idstr, "a read-only memfd block would hold only zeros");
         }
-        if (backend instanceof RamBackend.Anonymous && (f & RamFlags.READONLY_FD) != 0) {
-            f &= ~RamFlags.READONLY_FD; // no fd: READONLY alone says it all
+        if (backend instanceof RamBackend.Anonymous && (f & RamFlags.READONLY) != 0) {
+            // QEMU asserts against RAM_READONLY for anonymous RAM: it could only ever read zeros
+            throw new InvalidRamBlockException(idstr, "a read-only anonymous block would hold only zeros");
         }
         return new RamSpec(idstr, backend, f, size, max, align, hugepages, prealloc, noreserveExplicit);
     }

@@ -35,6 +35,8 @@ public final class RamList {
     private final List<RamBlockNotifier> notifiers = new CopyOnWriteArrayList<>();
     /** Blocks ordered by ram_addr offset; replaced, never mutated. */
     private volatile RamBlock[] byOffset = new RamBlock[0];
+    /** The same blocks in the order they were added (for QEMU's placement order); written under the lock. */
+    private RamBlock[] byAge = new RamBlock[0];
     /** Same blocks ordered by host address; replaced with {@link #byOffset}. */
     private volatile RamBlock[] byHost = new RamBlock[0];
     /** QEMU's {@code ram_list.mru_block}: a racy hint, any value is correct to start from. */
@@ -79,12 +81,14 @@ public final class RamList {
                     throw new InvalidRamBlockException(block.idstr(), "a block with this name is already registered");
                 }
             }
-            long offset = findRamOffset(byOffset, block.maxLength());
+            long offset = findRamOffset(byAge, block.maxLength());
             if (offset == RamBlock.RAM_ADDR_INVALID) {
                 throw new InvalidRamBlockException(block.idstr(), "no gap of 0x" + Long.toHexString(block.maxLength())
                         + " bytes left in the ram_addr space");
             }
             block.placeInList(this, offset);
+            byAge = Arrays.copyOf(byAge, byAge.length + 1);
+            byAge[byAge.length - 1] = block;
             RamBlock[] next = Arrays.copyOf(byOffset, byOffset.length + 1);
             next[next.length - 1] = block;
             publish(next);
@@ -121,6 +125,7 @@ public final class RamList {
                 }
             }
             publish(next.toArray(new RamBlock[0]));
+            byAge = Arrays.stream(byAge).filter(b -> b != block).toArray(RamBlock[]::new);
             if (mru == block) {
                 mru = null;
             }
@@ -241,7 +246,8 @@ public final class RamList {
      * Resolves a host address to a block and offset ({@code qemu_ram_block_from_host}).
      *
      * @param hostAddress a host address
-     * @param roundOffset round the offset down to the block's page size
+     * @param roundOffset round the offset down to a target page (4 KiB, {@code TARGET_PAGE_MASK},
+     *     whatever the block's page size, as QEMU)
      * @return the location, or null if no block's reservation holds the address
      */
     public HostLocation blockFromHost(long hostAddress, boolean roundOffset) {
@@ -251,7 +257,7 @@ public final class RamList {
         }
         long off = hostAddress - b.hostAddress();
         if (roundOffset) {
-            off &= -b.pageSize();
+            off &= -(1L << TARGET_PAGE_BITS);
         }
         return new HostLocation(b, off);
     }
@@ -305,16 +311,23 @@ public final class RamList {
      * QEMU's {@code find_ram_offset} over {@code blocks}: 0 for an empty list, else the start of the
      * smallest gap after some block (rounded up to {@link #OFFSET_ALIGN}) that holds {@code size}.
      *
-     * @param blocks the placed blocks, any order
+     * <p>Equal gaps go to the first found in QEMU's list order, {@code ram_list.blocks}: biggest
+     * max length first, and among equals the older first ({@code ram_block_add} inserts a block
+     * before the first smaller one).
+     *
+     * @param blocks the placed blocks in the order they were added
      * @param size bytes needed, &gt; 0
      * @return the offset, or {@link RamBlock#RAM_ADDR_INVALID} if nothing fits
      */
     static long findRamOffset(RamBlock[] blocks, long size) {
-        long[] offsets = new long[blocks.length];
-        long[] lengths = new long[blocks.length];
-        for (int i = 0; i < blocks.length; i++) {
-            offsets[i] = blocks[i].offset();
-            lengths[i] = blocks[i].maxLength();
+        RamBlock[] listOrder = blocks.clone();
+        // a stable sort: equal max lengths keep the order they were added in
+        Arrays.sort(listOrder, (a, b) -> Long.compareUnsigned(b.maxLength(), a.maxLength()));
+        long[] offsets = new long[listOrder.length];
+        long[] lengths = new long[listOrder.length];
+        for (int i = 0; i < listOrder.length; i++) {
+            offsets[i] = listOrder[i].offset();
+            lengths[i] = listOrder[i].maxLength();
         }
         return findRamOffset(offsets, lengths, size);
     }

@@ -62,8 +62,9 @@ final class RamMapper {
                 LinuxCalls.fallocate(fd, 0, 0, length);
             }
             // The size never changes (resizeable blocks size the memfd to max length up front), so
-            // seal it: a peer that receives the fd cannot shrink it under our mapping (SIGBUS).
-            LinuxCalls.addSeals(fd, Linux.F_SEAL_SHRINK() | Linux.F_SEAL_GROW());
+            // seal it: a peer that receives the fd cannot shrink it under our mapping (SIGBUS), nor
+            // change the seals (F_SEAL_SEAL, as QEMU's memory-backend-memfd seal=on).
+            LinuxCalls.addSeals(fd, Linux.F_SEAL_SHRINK() | Linux.F_SEAL_GROW() | Linux.F_SEAL_SEAL());
         } catch (NativeCallException e) {
             closeQuietly(fd);
             throw new RamBackendException(spec.idstr(), "sizing and sealing memfd to 0x" + Long.toHexString(length), e);

@@ -38,9 +38,9 @@ final class RamWriteback {
         this.shared = shared;
     }
 
-    /** {@link RamBlock#msync(long, long)}. */
-    void msync(long ramOffset, long length) {
-        checkRange(idstr, "msync", ramOffset, length, maxSegment.byteSize());
+    /** {@link RamBlock#msync(long, long)}; {@code usedLength} bounds the range, as QEMU's assert does. */
+    void msync(long ramOffset, long length, long usedLength) {
+        checkRange(idstr, "msync", ramOffset, length, usedLength);
         if (mapping.fd() < 0 || length == 0) {
             return;
         }
@@ -91,7 +91,10 @@ final class RamWriteback {
                 LinuxCalls.fallocate(mapping.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(),
                         mapping.fdOffset() + ramOffset, length);
             }
-            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, Linux.MADV_DONTNEED());
+            // Shared anonymous memory keeps its pages under MADV_DONTNEED (the mapping just falls
+            // back on them): MADV_REMOVE frees them, as QEMU's ram_block_discard_range does.
+            int advice = mapping.fd() < 0 && shared ? Linux.MADV_REMOVE() : Linux.MADV_DONTNEED();
+            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, advice);
         } catch (NativeCallException e) {
             throw new RamBackendException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
                     + Long.toHexString(length) + ")", e);

@@ -157,9 +157,15 @@ class RamBackendsTest {
         }
     }
 
+    /** QEMU asserts against a read-only anonymous block (it could only read zeros); a read-only file block refuses stores. */
     @Test
-    void readOnlyAnonymousMappingRejectsStores() {
-        try (RamBlock b = RamBlock.builder("ro.anon", PAGE).readOnly().build(); Arena a = Arena.ofConfined()) {
+    void readOnlyAnonymousBlockIsRefusedAndReadOnlyFileBlocksRejectStores() throws Exception {
+        InvalidRamBlockException e = assertThrows(InvalidRamBlockException.class,
+                () -> RamBlock.builder("ro.anon", PAGE).readOnly().build());
+        assertTrue(e.getMessage().contains("only zeros"), e.getMessage());
+        Path f = dir.resolve("ro.img");
+        Files.write(f, new byte[(int) PAGE]);
+        try (RamBlock b = RamBlock.builder("ro.file", PAGE).file(f, 0).readOnly().build(); Arena a = Arena.ofConfined()) {
             assertTrue(b.isReadOnly());
             assertThrows(UnsupportedOperationException.class, () -> b.stqHe(0, 1));
             assertEquals(dev.guestmem.access.MemTxResult.ACCESS_ERROR, b.write(0, a.allocate(8), 0, 8));
