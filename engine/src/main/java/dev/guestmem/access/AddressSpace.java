@@ -297,6 +297,22 @@ public final class AddressSpace implements LoadStoreAccessors {
     // ------------------------------------------------------------------ buffers
 
     /**
+     * QEMU's {@code address_space_access_valid}: whether an access of {@code len} bytes at
+     * {@code addr} would be accepted everywhere it lands (RAM always; devices by their
+     * {@code valid} rules and {@code accepts} hook, chunk by chunk; unassigned addresses never).
+     * Nothing is read or written.
+     *
+     * @param addr guest address (unsigned)
+     * @param len bytes (unsigned; 0 is valid)
+     * @param isWrite whether the access would be a write
+     * @param attrs attributes
+     * @return whether every chunk is valid; false for a range wrapping past 2^64
+     */
+    public boolean accessValid(long addr, long len, boolean isWrite, MemTxAttrs attrs) {
+        return FlatViewAccess.accessValid(this, addr, len, isWrite, attrs);
+    }
+
+    /**
      * {@code address_space_read}: copies {@code len} guest bytes into {@code buf}.
      *
      * @param addr guest address (unsigned)

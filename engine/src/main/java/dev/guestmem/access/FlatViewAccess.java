@@ -416,12 +416,14 @@ final class FlatViewAccess {
                     continue;
                 }
                 MemoryRegionOps ops = s.ops();
-                int c = MmioDispatch.accessSize(ops, rem, xlat);
+                // flatview_read/write_continue_step: memory_access_size of the translated length,
+                // which is clamped to the section for RAM kinds (a RAM device, ROM) and IOMMU pages.
+                int c = MmioDispatch.accessSize(ops, l, xlat);
                 if (ops == null && c == 4) {
                     // Nothing decodes here: every 4-byte chunk that stays inside the section is a
                     // side-effect-free decode error, so take them all at once (same result as QEMU's
                     // chunk-by-chunk loop, without 2^30 iterations over a 4 GiB hole).
-                    long k = silentSpan(v, s, a, rem) >>> 2;
+                    long k = silentSpan(v, s, a, l) >>> 2;
                     if (k > 1) {
                         if (!isWrite) {
                             zero(arr, ai, seg, so, k << 2);
@@ -441,6 +443,39 @@ final class FlatViewAccess {
                 done += c;
             }
             return result;
+        } finally {
+            sc.release();
+        }
+    }
+
+    /**
+     * {@code flatview_access_valid}: whether every chunk of {@code [addr, addr + len)} would be
+     * accepted: direct chunks always are; others must pass {@code memory_region_access_valid} in
+     * {@code memory_access_size} chunks (QEMU sizes them from the address-space address, not the
+     * region offset, and so does this). Unassigned addresses, and an IOMMU refusing the access, are
+     * not valid. A range wrapping past 2^64 is not valid either.
+     */
+    static boolean accessValid(AddressSpace as, long addr, long len, boolean isWrite, MemTxAttrs attrs) {
+        if (len != 0 && Long.compareUnsigned(len - 1, -1L - addr) > 0) {
+            return false;
+        }
+        FlatView v = as.currentMap();
+        AccessScratch sc = AccessScratch.acquire();
+        try {
+            long done = 0;
+            while (done != len) {
+                long a = addr + done;
+                PhysSection s = translate(v, a, len - done, isWrite, attrs, sc.t, sc.e);
+                long l = sc.t.plen();
+                if (!isDirect(s, isWrite, attrs)) {
+                    l = MmioDispatch.accessSize(s.ops(), l, a);
+                    if (s.ops() == null || !MmioDispatch.accessValid(s.ops(), name(s), sc.t.xlat(), (int) l, isWrite, attrs)) {
+                        return false;
+                    }
+                }
+                done += l;
+            }
+            return true;
         } finally {
             sc.release();
         }
@@ -500,9 +535,10 @@ final class FlatViewAccess {
                 long l = sc.t.plen();
                 // memory_region_supports_direct_access == what a debug write may do directly
                 if ((s.flags() & PhysSection.DIRECT_WRITE_DEBUG) == 0) {
-                    l = MmioDispatch.accessSize(s.ops(), rem, xlat);
+                    long translated = l; // memory_access_size of the translated length, as QEMU
+                    l = MmioDispatch.accessSize(s.ops(), translated, xlat);
                     if (l == 4) { // skip whole 4-byte chunks inside the section at once (nothing is written)
-                        long span = silentSpan(v, s, a, rem);
+                        long span = silentSpan(v, s, a, translated);
                         if ((span >>> 2) > 1) {
                             l = (span >>> 2) << 2;
                         }
