@@ -17,6 +17,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
 #include <linux/memfd.h>
 #include <linux/userfaultfd.h>

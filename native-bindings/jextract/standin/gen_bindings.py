@@ -44,7 +44,7 @@ def read_symbols():
 
 
 # Constants whose C type is 64-bit (or that the kernel reads as __u64) are Java longs.
-LONG_CONSTANTS_PREFIXES = ("UFFD_API", "UFFDIO_", "UFFD_FEATURE_")
+LONG_CONSTANTS_PREFIXES = ("UFFD_API", "UFFDIO_", "UFFD_FEATURE_", "HUGETLBFS_MAGIC")
 
 
 def const_type(name):
@@ -98,6 +98,8 @@ FUNCS = {
                   "Allocates, punches or zeroes a byte range of a file."),
     "fstat": ("int", [("int", "fd"), ("struct stat *", "statbuf")], None, CRIT,
               "Fills a struct stat for an open file descriptor."),
+    "fstatfs": ("int", [("int", "fd"), ("struct statfs *", "buf")], None, CRIT,
+                "Fills a struct statfs for the file system holding an open file descriptor."),
     "open": ("int", [("const char *", "pathname"), ("int", "flags"), ("mode_t", "mode")], 2, False,
              "Opens a file (variadic in C: the mode argument is passed as the first variadic argument)."),
     "close": ("int", [("int", "fd")], None, False,
@@ -188,6 +190,11 @@ STRUCTS = {
               ("st_gid", "u32"), ("__pad0", "int"), ("st_rdev", "u64"), ("st_size", "long"), ("st_blksize", "long"),
               ("st_blocks", "long"), ("st_atim", ("struct", "timespec")), ("st_mtim", ("struct", "timespec")),
               ("st_ctim", ("struct", "timespec")), ("__glibc_reserved", ("array", "long", 3))], []),
+    "statfs": ("struct statfs as x86_64 glibc lays it out (fstatfs's result; f_type is the file "
+               "system's magic, f_bsize its block size: the huge page size on hugetlbfs).",
+               [("f_type", "long"), ("f_bsize", "long"), ("f_blocks", "u64"), ("f_bfree", "u64"),
+                ("f_bavail", "u64"), ("f_files", "u64"), ("f_ffree", "u64"), ("f_fsid", ("array", "int", 2)),
+                ("f_namelen", "long"), ("f_frsize", "long"), ("f_flags", "long"), ("f_spare", ("array", "long", 4))], []),
     "pollfd": ("struct pollfd: one entry of poll's array.",
                [("fd", "int"), ("events", "short"), ("revents", "short")], []),
     "iovec": ("struct iovec: one buffer of a scatter/gather list.",

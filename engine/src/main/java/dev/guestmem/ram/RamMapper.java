@@ -107,9 +107,15 @@ final class RamMapper {
         }
     }
 
+    private static long fdPageSize(RamSpec spec, int fd, int given) {
+        try {
+            return LinuxCalls.fdPageSize(fd);
+        } catch (NativeCallException e) {
+            throw new RamBackendException(spec.idstr(), "fstatfs of fd " + given, e);
+        }
+    }
+
     private static RamMapping mapFd(RamSpec spec, RamBackend.Fd d) {
-        long page = LinuxCalls.pageSize();
-        checkOffset(spec, d.offset(), page);
         int fd;
         try {
             fd = LinuxCalls.fcntl(d.fd(), Linux.F_DUPFD_CLOEXEC(), 0);
@@ -117,6 +123,8 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "duplicating fd " + d.fd(), e);
         }
         try {
+            long page = fdPageSize(spec, fd, d.fd()); // a hugetlbfs fd maps huge pages (qemu_fd_getpagesize)
+            checkOffset(spec, d.offset(), page);
             boolean readOnlyFd = spec.readOnlyFd() || RamMapping.isReadOnlyFd(fd);
             return sizeAndMap(spec, fd, d.offset(), page, readOnlyFd, "fd " + d.fd());
         } catch (RuntimeException e) {

@@ -167,4 +167,39 @@ class RamConformanceTest {
             assertEquals(0x2000, list.blockFromHost(b.hostAddress() + 0x2abc, true).offset());
         }
     }
+
+    /**
+     * qemu_ram_alloc_from_fd takes the page size from the fd's file system (qemu_fd_getpagesize:
+     * fstatfs, f_bsize on hugetlbfs), so an fd on hugetlbfs maps huge pages: 2 MiB here, and the
+     * block can fault (an empty pool), so address spaces fence it.
+     */
+    @Test
+    void fdBackendOnHugetlbfsReportsTheHugePageSize() {
+        long huge = 2L << 20;
+        int fd;
+        try {
+            fd = LinuxCalls.memfdCreate("guestmem-huge", Linux.MFD_CLOEXEC() | Linux.MFD_HUGETLB());
+        } catch (dev.guestmem.linux.NativeCallException e) {
+            assumeTrue(false, "no hugetlb memfd here: " + e.getMessage());
+            return;
+        }
+        try {
+            assertEquals(huge, LinuxCalls.fdPageSize(fd));
+            LinuxCalls.ftruncate(fd, huge);
+            // Huge pages reserve their pool pages unless NORESERVE is asked for explicitly (an empty
+            // pool must fail here, not SIGBUS later); with it, the mapping is made lazily.
+            try (RamBlock b = RamBlock.builder("huge.fd", huge).fd(fd, 0).noreserve(true).build()) {
+                assertEquals(huge, b.pageSize());
+                assertTrue(b.canFault());
+            }
+        } finally {
+            LinuxCalls.close(fd);
+        }
+        int plain = LinuxCalls.memfdCreate("guestmem-plain", Linux.MFD_CLOEXEC());
+        try {
+            assertEquals(LinuxCalls.pageSize(), LinuxCalls.fdPageSize(plain));
+        } finally {
+            LinuxCalls.close(plain);
+        }
+    }
 }

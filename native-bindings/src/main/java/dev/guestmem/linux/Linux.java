@@ -700,6 +700,65 @@ public final class Linux {
         }
     }
 
+    private static final class fstatfs {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_INT, C_INT, C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("fstatfs");
+        static final MethodHandle HANDLE = downcall(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int fstatfs(int fd, struct statfs *buf)
+     * }
+     *
+     * @return the descriptor (without the leading errno capture segment)
+     */
+    public static FunctionDescriptor fstatfs$descriptor() {
+        return fstatfs.DESC;
+    }
+
+    /**
+     * Downcall handle for {@code fstatfs}. Its first parameter is the errno capture segment
+     * ({@link Linker.Option#captureStateLayout()}), then the C parameters.
+     *
+     * @return the handle
+     */
+    public static MethodHandle fstatfs$handle() {
+        return fstatfs.HANDLE;
+    }
+
+    /**
+     * Address of {@code fstatfs} in the C library.
+     *
+     * @return the symbol's address
+     */
+    public static MemorySegment fstatfs$address() {
+        return fstatfs.ADDR;
+    }
+
+    /**
+     * Fills a struct statfs for the file system holding an open file descriptor.
+     * {@snippet lang=c :
+     * int fstatfs(int fd, struct statfs *buf)
+     * }
+     * Bound with {@code captureCallState("errno")} and {@code critical(false)} (short, never blocks).
+     *
+     * @param fd C {@code int}
+     * @param buf C {@code struct statfs *}
+     * @return the C result; on failure read {@link #errno()}
+     */
+    public static int fstatfs(int fd, MemorySegment buf) {
+        var mh$ = fstatfs.HANDLE;
+        try {
+            return (int) mh$.invokeExact(errnoCapture(), fd, buf);
+        } catch (RuntimeException | Error ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class open {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT);
         static final MemorySegment ADDR = findOrThrow("open");
@@ -3097,6 +3156,20 @@ public final class Linux {
      */
     public static int S_IFDIR() {
         return S_IFDIR;
+    }
+
+    private static final long HUGETLBFS_MAGIC = 2508478710L;
+
+    /**
+     * Returns the value of the C macro {@code HUGETLBFS_MAGIC}.
+     * {@snippet lang=c :
+     * #define HUGETLBFS_MAGIC 2508478710
+     * }
+     *
+     * @return 2508478710
+     */
+    public static long HUGETLBFS_MAGIC() {
+        return HUGETLBFS_MAGIC;
     }
 
     private static final int POLLIN = 1;

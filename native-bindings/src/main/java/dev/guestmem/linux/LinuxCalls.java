@@ -177,6 +177,23 @@ public final class LinuxCalls {
     }
 
     /**
+     * The page size of the file system holding {@code fd}, as QEMU's {@code qemu_fd_getpagesize}:
+     * the huge page size on hugetlbfs ({@code fstatfs}: {@code f_type == HUGETLBFS_MAGIC}, then
+     * {@code f_bsize}), else the host page size.
+     *
+     * @param fd an open descriptor
+     * @return bytes per page of mappings of {@code fd}
+     * @throws NativeCallException from {@code fstatfs}
+     */
+    public static long fdPageSize(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = statfs.allocate(arena);
+            check("fstatfs", Linux.fstatfs(fd, st));
+            return statfs.f_type(st) == Linux.HUGETLBFS_MAGIC() ? statfs.f_bsize(st) : pageSize();
+        }
+    }
+
+    /**
      * File descriptor control with an int argument ({@code fcntl(2)}).
      *
      * @param fd the descriptor
