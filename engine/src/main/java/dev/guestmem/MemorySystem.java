@@ -140,6 +140,12 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockFaultProneChanged(RamBlock block) {
+            if (block.canFault() && lock.isHeldByCurrentThread() && transactionDepth > 0) {
+                // The fence must be in the published views before the caller lets pages fault; inside
+                // an open transaction they would change only at its commit.
+                throw new IllegalStateException("RAM block '" + block.idstr() + "' held fault-prone inside an open"
+                        + " transaction: take the hold outside it, so address spaces fence the block at once");
+            }
             transactionBegin();
             try {
                 dirt.markAll();

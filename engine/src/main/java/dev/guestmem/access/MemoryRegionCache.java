@@ -157,6 +157,19 @@ public final class MemoryRegionCache {
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             return FlatViewAccess.load(as, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
         }
+        if (readsDirect()) { // a write cache over ROM (or a ROMD device): reads are direct, as QEMU
+            boolean faultProne = (section.flags() & PhysSection.FAULT_PRONE) != 0;
+            try {
+                long val = faultProne ? FaultFence.get(section.segment(), xlat + off, size, big)
+                        : FlatViewAccess.getRaw(section.segment(), xlat + off, size, big);
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
+                return val;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.loadFault(section, xlat + off, size, e, res);
+            }
+        }
         int r = MmioDispatch.read(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, size, big,
                 MemTxAttrs.UNSPECIFIED, v);
         if (res != null) {
@@ -405,12 +418,31 @@ public final class MemoryRegionCache {
     }
 
     /**
+     * Whether reads of a cache without a pointer still copy RAM directly: a cache made for writing
+     * over memory that is direct only for reads (ROM, a ROM device in ROMD mode), which QEMU's
+     * {@code flatview_read_continue_step} reads with {@code memory_access_is_direct(mr, false)}.
+     */
+    private boolean readsDirect() {
+        return ptr == null && section.segment() != null && FlatViewAccess.isDirect(section, false, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
      * QEMU's {@code address_space_read/write_continue_cached}: a buffer access to a non-RAM cache is
      * dispatched on the cached region at consecutive offsets, in {@code memory_access_size} chunks of
      * host byte order, without looking the address up again (so it reaches the region the cache
-     * was made for even after the topology changed). Results are ORed; every chunk runs.
+     * was made for even after the topology changed). Results are ORed; every chunk runs. Reads of memory
+     * that is direct for reads copy it ({@link #readsDirect()}).
      */
     private int mmioBuffer(long off, byte[] buf, int bufOff, int n, boolean write) {
+        if (!write && readsDirect()) {
+            try {
+                FlatViewAccess.copy(section.segment(), xlat + off, buf, bufOff, null, 0, n, false,
+                        (section.flags() & PhysSection.FAULT_PRONE) != 0);
+                return MemTxResult.OK;
+            } catch (IllegalStateException | InternalError e) {
+                return FlatViewAccess.ramFault(section, xlat + off, n, e);
+            }
+        }
         int result = MemTxResult.OK;
         String name = FlatViewAccess.name(section);
         int done = 0;

@@ -329,17 +329,23 @@ public final class RamBlock implements AutoCloseable {
      *
      * @param reason why, for diagnostics (shown in the SIGBUS diagnosis of {@link #brokenReason()})
      * @return the hold; close it when no page can fault any more
-     * @throws IllegalStateException if the block is released
+     * @throws IllegalStateException if the block is released, or its system has a transaction open on
+     *     this thread (the fence would only reach the views at its commit)
      */
     public FaultProneHold holdFaultProne(String reason) {
         Objects.requireNonNull(reason, "reason");
         if (isReleased()) {
             throw released("holdFaultProne");
         }
-        faultProneReason = reason;
         if (faultProneHolds.getAndIncrement() == 0) {
-            faultProneChanged();
+            try {
+                faultProneChanged();
+            } catch (RuntimeException e) {
+                faultProneHolds.decrementAndGet(); // refused (an open transaction): nothing changed
+                throw e;
+            }
         }
+        faultProneReason = reason;
         return new FaultProneHold(this, reason);
     }
 

@@ -80,20 +80,13 @@ public final class RamRegion extends MemoryRegion {
      * @param newSize the new size in bytes, &gt; 0 and at most the block's max length
      * @throws dev.guestmem.ram.InvalidRamBlockException if the block is not resizeable (and the size
      *     differs) or {@code newSize} is out of range; nothing changes then
-     * @throws InvalidRangeException if the region would end beyond 2^64 in its container
      */
     public void ramResize(long newSize) {
         MemorySystem sys = system();
         sys.transactionBegin();
         try {
-            long old = block.usedLength();
             block.resize(newSize); // validates first; throws before anything changed
-            try {
-                setSize(newSize);
-            } catch (RuntimeException e) {
-                block.resize(old); // the region could not follow: put the block back
-                throw e;
-            }
+            setSize(newSize);
         } finally {
             sys.transactionCommit();
         }

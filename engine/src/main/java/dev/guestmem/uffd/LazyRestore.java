@@ -181,6 +181,7 @@ public final class LazyRestore implements AutoCloseable {
                 .start(this::watchGuardian);
         try {
             if (!ready.await(60, TimeUnit.SECONDS)) {
+                close(); // the pages were dropped: poisoned, not left to read as zeros; threads stopped
                 throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
             }
             // No wait for the guardian's "armed": the userfaultfd and its end of the liveness pair
@@ -188,6 +189,7 @@ public final class LazyRestore implements AutoCloseable {
             // moment it does (the pair reads EOF then). Only the guardian's own death can lose it,
             // and that is reported (guardianLost).
         } catch (InterruptedException e) {
+            close();
             Thread.currentThread().interrupt();
             throw new LazyRestoreException("interrupted while starting", e);
         }
@@ -208,7 +210,10 @@ public final class LazyRestore implements AutoCloseable {
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
-     * @throws LazyRestoreException if registration or the server's start fails
+     * @throws LazyRestoreException if registration or the server's start fails (if the pages were
+     *     already dropped, the missing ones are poisoned and the named blocks stay fault-prone)
+     * @throws IllegalStateException if a target's block is released, or its system has a transaction
+     *     open on this thread ({@link dev.guestmem.ram.RamBlock#holdFaultProne})
      */
     public static LazyRestore start(PageServerProcess server, SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
         SnapshotRestorer.checkTargets(chain, targets);

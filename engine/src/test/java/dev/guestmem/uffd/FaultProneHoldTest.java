@@ -88,6 +88,24 @@ class FaultProneHoldTest {
         assertEquals(0x1122334455667788L, as.ldqLe(BASE + 8));
     }
 
+    /** Inside an open transaction the fence would reach the views only at its commit: refused, nothing changes. */
+    @Test
+    void aHoldInsideAnOpenTransactionIsRefused() {
+        long g = as.generation();
+        sys.transactionBegin();
+        try {
+            assertThrows(IllegalStateException.class, () -> block.holdFaultProne("too early"));
+        } finally {
+            sys.transactionCommit();
+        }
+        assertEquals(0, block.faultProneHolds());
+        assertFalse(block.canFault());
+        assertEquals(g, as.generation());
+        try (FaultProneHold h = block.holdFaultProne("outside")) {
+            assertTrue(h.block().canFault());
+        }
+    }
+
     @Test
     void aReleasedBlockRefusesAHold() {
         RamBlock gone = RamBlock.anonymous("gone", 0x1000);
