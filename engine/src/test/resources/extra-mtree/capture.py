@@ -21,8 +21,8 @@ def cap(name, argv, outdir):
     for k, c in [("mtree", "info mtree"), ("disabled", "info mtree -D"), ("flat", "info mtree -f")]:
         r = ex("human-monitor-command", **{"command-line": c})
         if "error" in r: raise SystemExit(f"{name}: {r}")
-        res[k] = r["return"]
-        open(f"{outdir}/{name}.{k}.txt", "w").write(r["return"])
+        res[k] = r["return"].replace("\r\n", "\n")
+        open(f"{outdir}/{name}.{k}.txt", "w").write(res[k])
     open(f"{outdir}/{name}.cmd", "w").write(" ".join(cmd).replace(sock, "QMP_SOCKET") + "\n# QEMU 7.2.22 Debian; QMP human-monitor-command: info mtree, info mtree -D, info mtree -f; run-state prelaunch\n")
     ex("quit"); p.wait(timeout=10)
 if __name__ == "__main__":
@@ -40,6 +40,33 @@ if __name__ == "__main__":
       "riscv64-sifive_u": ["qemu-system-riscv64", "-machine", "sifive_u", "-m", "256M"],
       "aarch64-sbsa-ref": ["qemu-system-aarch64", "-machine", "sbsa-ref"],
       "arm-musicpal": ["qemu-system-arm", "-machine", "musicpal"],
+      "arm-ast2500-evb": ["qemu-system-arm", "-machine", "ast2500-evb", "-m", "512M"],
+      "arm-ast2500-evb-1g": ["qemu-system-arm", "-machine", "ast2500-evb", "-m", "1G"],
+      "arm-ast2600-evb": ["qemu-system-arm", "-machine", "ast2600-evb", "-m", "1G"],
+      "arm-sabrelite": ["qemu-system-arm", "-machine", "sabrelite", "-m", "1G"],
+      "arm-xilinx-zynq-a9": ["qemu-system-arm", "-machine", "xilinx-zynq-a9", "-m", "256M"],
+      "arm-realview-pbx-a9": ["qemu-system-arm", "-machine", "realview-pbx-a9", "-m", "256M"],
+      "arm-highbank": ["qemu-system-arm", "-machine", "highbank", "-m", "512M"],
+      "arm-npcm750-evb": ["qemu-system-arm", "-machine", "npcm750-evb"],
+      "arm-raspi2b": ["qemu-system-arm", "-machine", "raspi2b"],
+      "arm-imx25-pdk": ["qemu-system-arm", "-machine", "imx25-pdk", "-m", "128M"],
+      "arm-kzm": ["qemu-system-arm", "-machine", "kzm", "-m", "128M"],
+      "arm-mps2-an385": ["qemu-system-arm", "-machine", "mps2-an385"],
+      "arm-mps3-an547": ["qemu-system-arm", "-machine", "mps3-an547"],
+      "arm-musca-a": ["qemu-system-arm", "-machine", "musca-a"],
+      "arm-netduinoplus2": ["qemu-system-arm", "-machine", "netduinoplus2"],
+      "arm-orangepi-pc": ["qemu-system-arm", "-machine", "orangepi-pc"],
+      "arm-cubieboard": ["qemu-system-arm", "-machine", "cubieboard"],
+      "arm-smdkc210": ["qemu-system-arm", "-machine", "smdkc210"],
+      "aarch64-xlnx-zcu102": ["qemu-system-aarch64", "-machine", "xlnx-zcu102"],
+      "aarch64-virt-smmuv3-gicv3": ["qemu-system-aarch64", "-machine", "virt,iommu=smmuv3,gic-version=3", "-cpu", "cortex-a57", "-m", "512M", "-device", "virtio-net-pci,netdev=n0", "-netdev", "user,id=n0"],
+      "aarch64-raspi3ap": ["qemu-system-aarch64", "-machine", "raspi3ap"],
+      "riscv64-virt-aia": ["qemu-system-riscv64", "-machine", "virt,aia=aplic-imsic", "-m", "256M"],
+      "riscv64-microchip-icicle-kit": ["qemu-system-riscv64", "-machine", "microchip-icicle-kit", "-bios", "none", "-m", "2G"],
+      "riscv64-shakti_c": ["qemu-system-riscv64", "-machine", "shakti_c"],
+      "x86_64-q35-intel-iommu": ["qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split", "-m", "512M", "-device", "intel-iommu", "-device", "e1000e"],
+      "x86_64-pc-isa-many": ["qemu-system-x86_64", "-machine", "pc", "-m", "128M", "-chardev", "null,id=c0", "-chardev", "null,id=c1", "-device", "isa-serial", "-device", "isa-serial", "-device", "isa-parallel,chardev=c0", "-audiodev", "none,id=a0", "-device", "adlib,audiodev=a0", "-device", "gus,audiodev=a0", "-device", "cs4231a,audiodev=a0", "-device", "ne2k_isa", "-device", "isa-vga", "-device", "ib700", "-device", "pc-testdev", "-device", "isa-debugcon,chardev=c1"],
+      "x86_64-pc-bridge-qxl-3584m": ["qemu-system-x86_64", "-machine", "pc", "-m", "3584M", "-device", "pci-bridge,chassis_nr=1,id=br1", "-device", "e1000,bus=br1", "-device", "qxl-vga"],
     }
     only = sys.argv[2:] or list(machines)
     for n in only:

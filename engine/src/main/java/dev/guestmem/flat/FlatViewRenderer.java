@@ -62,6 +62,34 @@ public final class FlatViewRenderer {
         return simplify ? simplify(out) : out;
     }
 
+    /**
+     * Aliases rendered inside one another on the current path. An alias may sit inside its own
+     * target (QEMU's Arm SSE boards); each turn of such a cycle shifts the window and the clip ends
+     * it, usually after one or two turns (MemoryRegion accepts only such cycles, of at most 64 turns).
+     * A cycle that a later move made unshifting would recurse for ever (QEMU runs out of stack), so
+     * rendering stops where the state repeats, and at this many nested aliases.
+     */
+    private static final int MAX_ALIAS_DEPTH = 64;
+    /** The aliases being rendered on the current path, each followed by the base it renders its target at. */
+    private final List<Object> aliasPath = new ArrayList<>();
+
+    /**
+     * Re-entries of an alias into its own rendering, per render: several self-aliases in one region
+     * multiply their turns, so their total is bounded too (a board has a handful).
+     */
+    private static final int MAX_CYCLIC_TURNS = 4096;
+    private int cyclicTurns;
+
+    /** Whether {@code alias} is already being rendered at {@code base} on this path (the state would repeat). */
+    private boolean repeats(AliasRegion alias, Int128 base) {
+        for (int i = 0; i < aliasPath.size(); i += 2) {
+            if (aliasPath.get(i) == alias && aliasPath.get(i + 1).equals(base)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** QEMU's {@code render_memory_region}. Clip is {@code [clipStart, clipEnd)} inside {@code [0, 2^64]}. */
     private void renderRegion(MemoryRegion mr, Int128 base, Int128 clipStart, Int128 clipEnd, boolean readonly,
                               boolean nonvolatile, boolean unmergeable) {
@@ -82,7 +110,20 @@ public final class FlatViewRenderer {
         if (mr instanceof AliasRegion alias) {
             MemoryRegion target = alias.target();
             Int128 aliasBase = base.subUnsigned(target.addr()).subUnsigned(alias.aliasOffset());
-            renderRegion(target, aliasBase, cs, ce, readonly, nonvolatile, unmergeable);
+            if (aliasPath.size() >= MAX_ALIAS_DEPTH * 2 || repeats(alias, aliasBase)
+                    || aliasPath.contains(alias) && ++cyclicTurns > MAX_CYCLIC_TURNS) {
+                // An alias cycle that no longer shifts (a later move made it so): QEMU would recurse
+                // until its stack ran out. Stop here instead.
+                return;
+            }
+            aliasPath.add(alias);
+            aliasPath.add(aliasBase);
+            try {
+                renderRegion(target, aliasBase, cs, ce, readonly, nonvolatile, unmergeable);
+            } finally {
+                aliasPath.removeLast();
+                aliasPath.removeLast();
+            }
             return;
         }
 

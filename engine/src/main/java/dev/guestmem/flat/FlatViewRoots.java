@@ -25,7 +25,9 @@ public final class FlatViewRoots {
      */
     public static MemoryRegion of(MemoryRegion root) {
         MemoryRegion mr = root;
-        while (mr.isEnabled()) {
+        // An alias cycle can lead back to a region already passed (QEMU would loop for ever): stop there.
+        java.util.Set<MemoryRegion> passed = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        while (mr.isEnabled() && passed.add(mr)) {
             if (mr instanceof AliasRegion a) {
                 if (a.aliasOffset() == 0 && a.size128().compareTo(a.target().size128()) >= 0) {
                     // The alias is included in its entirety: use the target so more views are shared.
@@ -56,6 +58,6 @@ public final class FlatViewRoots {
             }
             return mr;
         }
-        return null;
+        return mr.isEnabled() ? mr : null;
     }
 }

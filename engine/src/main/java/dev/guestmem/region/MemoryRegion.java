@@ -294,10 +294,51 @@ public abstract sealed class MemoryRegion
         }
         String path = pathTo(sub, this);
         if (path != null) {
-            String msg = "adding '" + sub.name + "' to '" + name + "' would close the cycle " + path
-                    + " -> " + sub.name;
-            throw path.contains("=alias=>") ? new AliasCycleException(msg) : new RegionCycleException(msg);
+            String why = path.contains("=alias=>") ? selfAliasRefusal(offset, sub) : "a region cannot contain itself";
+            if (why != null) {
+                throw new RegionCycleException("adding '" + sub.name + "' to '" + name + "' would close the cycle "
+                        + path + " -> " + sub.name + ": " + why);
+            }
         }
+    }
+
+    /** Most nested copies of itself an alias of an enclosing region may render (QEMU's boards need one). */
+    private static final int MAX_SELF_ALIAS_TURNS = 64;
+
+    /**
+     * The one cycle QEMU's boards build, accepted as QEMU accepts it: an alias of this region or of
+     * one of its containers, mapped inside this region at another place (the Arm SSE boards map an
+     * alias of their container inside it). Rendering then shows the target again, shifted, and the
+     * clip ends it after a few turns. Refused: any other cycle through aliases, an alias that would
+     * show itself at the same place (QEMU would recurse until its stack ran out) and one that would
+     * nest more than {@value #MAX_SELF_ALIAS_TURNS} copies.
+     *
+     * @return why the cycle is refused, or null if it is accepted
+     */
+    private String selfAliasRefusal(long offset, MemoryRegion sub) {
+        if (!(sub instanceof AliasRegion alias)) {
+            return "only an alias of an enclosing region may be mapped inside it";
+        }
+        java.math.BigInteger rel = java.math.BigInteger.ZERO;
+        MemoryRegion r = this;
+        while (r != null && r != alias.target) {
+            rel = rel.add(new java.math.BigInteger(Long.toUnsignedString(r.addr)));
+            r = r.container;
+        }
+        if (r == null) {
+            return "only an alias of an enclosing region may be mapped inside it";
+        }
+        java.math.BigInteger shift = rel.add(new java.math.BigInteger(Long.toUnsignedString(offset)))
+                .subtract(new java.math.BigInteger(Long.toUnsignedString(alias.aliasOffset)));
+        if (shift.signum() == 0) {
+            return "the alias would show its target at the same place, so rendering would never end";
+        }
+        java.math.BigInteger window = alias.size == -1L ? java.math.BigInteger.ONE.shiftLeft(64)
+                : new java.math.BigInteger(Long.toUnsignedString(alias.size));
+        if (window.divide(shift.abs()).compareTo(java.math.BigInteger.valueOf(MAX_SELF_ALIAS_TURNS)) > 0) {
+            return "the alias would nest more than " + MAX_SELF_ALIAS_TURNS + " copies of its target";
+        }
+        return null;
     }
 
     /**
@@ -634,9 +675,10 @@ public abstract sealed class MemoryRegion
     // trusts the range; here a region without a RAM block, a range outside the region or a bad client
     // throws before anything changes (no sync, no bit touched).
     //
-    // Not modelled: the listener log_clear hook (QEMU's memory_region_clear_dirty_bitmap, called
-    // after a reset or a snapshot clears bits) and log_global_after_sync; TCG's TLB re-arm is the
-    // DirtyMemory clean epoch, which every clear advances.
+    // Listeners hear log_clear after a reset (the whole pages cleared) or a snapshot (the range
+    // asked), as QEMU's memory_region_clear_dirty_bitmap (MemorySystem.clearDirtyBitmap). Not
+    // modelled: log_global_after_sync; TCG's TLB re-arm is the DirtyMemory clean epoch, which every
+    // clear advances.
 
     /**
      * QEMU's {@code memory_region_set_dirty}: marks the pages of {@code [addr, addr + size)} dirty for
@@ -685,7 +727,11 @@ public abstract sealed class MemoryRegion
                 return;
             }
             system.dirtyMemory().testAndClearDirty(ramAddr, size, client);
-            system.clearDirtyBitmap(this, addr, size);
+            // physical_memory_test_and_clear_dirty reports the whole target pages it cleared
+            long page = DirtyMemory.TARGET_PAGE_SIZE;
+            long first = addr & -page;
+            long end = (addr + size + page - 1) & -page; // no wrap: the range lies inside the region
+            system.clearDirtyBitmap(this, first, end - first);
         } finally {
             unlock();
         }
@@ -907,9 +953,17 @@ public abstract sealed class MemoryRegion
         }
         finalized = true;
         // memory_region_finalize: the subregions are deleted, so they are free to be added elsewhere
-        // or destroyed (a destroyed region is in no view, so no commit follows).
-        while (!subregionList.isEmpty()) {
-            delSubregion(subregionList.get(0));
+        // or destroyed. As QEMU, first clear the flag without a transaction: the region is in no
+        // view, and a deletion from an enabled region would ask for a re-render, which could nest
+        // inside the commit that is dropping the view holding our last reference.
+        enabled = false;
+        system.transactionBegin();
+        try {
+            while (!subregionList.isEmpty()) {
+                delSubregionCommon(subregionList.get(0));
+            }
+        } finally {
+            system.transactionCommit();
         }
         onFinalize();
     }

@@ -134,25 +134,55 @@ class MemoryRegionTest {
         a.addSubregion(0, b);
         b.addSubregion(0, c);
         assertThrows(RegionCycleException.class, () -> a.addSubregion(0, a));
-        RegionCycleException e = assertThrows(RegionCycleException.class, () -> c.addSubregion(0, a));
-        assertFalse(e instanceof AliasCycleException);
+        assertThrows(RegionCycleException.class, () -> c.addSubregion(0, a));
         assertEquals(List.of(), c.subregions());
         assertNull(a.container());
     }
 
+    /**
+     * QEMU's Arm SSE boards map an alias of a container inside that container, at another address:
+     * accepted (QEMU checks nothing), and rendering ends because each turn shifts and clips the
+     * window. A cycle that does not shift (which QEMU would recurse on until its stack ran out)
+     * renders a finite view too.
+     */
     @Test
-    void aliasCyclesAreRefused() {
-        ContainerRegion a = container("a", 0x10000);
-        ContainerRegion b = container("b", 0x10000);
-        a.addSubregion(0, b);
-        AliasRegion toA = new AliasRegion(sys, null, "toA", a, 0, 0x1000);
-        AliasRegion toToA = new AliasRegion(sys, null, "toToA", toA, 0, 0x1000);
-        assertThrows(AliasCycleException.class, () -> b.addSubregion(0x1000, toA));
-        assertThrows(AliasCycleException.class, () -> a.addSubregion(0x1000, toToA));
-        assertEquals(List.of(), b.subregions());
-        assertEquals(List.of(b), a.subregions());
-        assertFalse(toA.isMapped());
-        assertFalse(a.isMapped());
+    void aliasCyclesRenderAsInQemu() {
+        ContainerRegion root = container("root", MemoryRegion.SIZE_2_64);
+        ContainerRegion sse = container("sse", 0x20000000);
+        sse.addSubregion(0, io("dev", 0x1000));
+        AliasRegion self = new AliasRegion(sys, null, "alias 3", sse, 0, 0x10000000);
+        sse.addSubregionOverlap(0x10000000, self, -1500);
+        root.addSubregion(0x40000000, sse);
+        AddressSpace as = sys.addressSpace(root, "as");
+        assertEquals(List.of("40000000-40000fff dev@0", "50000000-50000fff dev@0"), flat(as));
+
+        // An alias showing its target at the same place would render for ever (QEMU overflows its
+        // stack): refused, as is a self-alias nesting more than 64 copies, or any other alias cycle.
+        ContainerRegion loop = container("loop", 0x2000);
+        loop.addSubregion(0x1000, io("x", 0x100));
+        AliasRegion still = new AliasRegion(sys, null, "still", loop, 0, 0x2000);
+        assertThrows(RegionCycleException.class, () -> loop.addSubregionOverlap(0, still, -1));
+        AliasRegion creep = new AliasRegion(sys, null, "creep", loop, 0, 0x2000);
+        assertThrows(RegionCycleException.class, () -> loop.addSubregionOverlap(0x10, creep, -1));
+        assertNull(still.container());
+        assertNull(creep.container());
+        ContainerRegion other = container("other", 0x1000);
+        AliasRegion toOther = new AliasRegion(sys, null, "toOther", other, 0, 0x100);
+        other.addSubregion(0x800, io("y", 0x10));
+        loop.addSubregion(0x1800, toOther); // not a cycle: other is not inside loop
+        assertThrows(RegionCycleException.class, () -> other.addSubregion(0, loop),
+                "a cycle through an alias of something else than an enclosing region");
+        // an alias of an enclosing region, mapped in a descendant at another place, is accepted
+        AliasRegion inner = new AliasRegion(sys, null, "inner", loop, 0x1000, 0x100);
+        ContainerRegion nested = container("nested", 0x400);
+        loop.addSubregion(0x400, nested);
+        nested.addSubregion(0x200, inner);
+        root.addSubregion(0x80000000L, loop);
+        assertEquals(List.of("40000000-40000fff dev@0", "50000000-50000fff dev@0", "80000600-800006ff x@0",
+                "80001000-800010ff x@0"), flat(as));
+        // a later move that makes the accepted cycle stop shifting renders a finite view
+        self.setAddress(0);
+        assertEquals(List.of("40000000-40000fff dev@0", "80000600-800006ff x@0", "80001000-800010ff x@0"), flat(as));
     }
 
     /**

@@ -1,0 +1,2 @@
+qemu-system-x86_64 -machine pc -m 128M -chardev null,id=c0 -chardev null,id=c1 -device isa-serial -device isa-serial -device isa-parallel,chardev=c0 -audiodev none,id=a0 -device adlib,audiodev=a0 -device gus,audiodev=a0 -device cs4231a,audiodev=a0 -device ne2k_isa -device isa-vga -device ib700 -device pc-testdev -device isa-debugcon,chardev=c1 -nodefaults -display none -S -accel tcg -qmp unix:QMP_SOCKET,server=on,wait=off
+# QEMU 7.2.22 Debian; QMP human-monitor-command: info mtree, info mtree -D, info mtree -f; run-state prelaunch
