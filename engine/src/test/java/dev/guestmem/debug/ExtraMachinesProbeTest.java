@@ -34,7 +34,7 @@ class ExtraMachinesProbeTest {
      * {@code cpu_container[i]}. QEMU has no cycle check in memory_region_add_subregion_common, and
      * rendering terminates because the alias's own copy lies outside the clip of the window. QEMU's
      * {@code info mtree -f} of musca-a shows {@code tz-mpc-upstream} at 0x0 and again at 0x10000000.
-     * The engine refuses the mapping (AliasCycleException).
+     * The engine refused the mapping (an alias cycle) until it accepted this shape.
      */
     @Test
     void aliasOfItsOwnContainerMappedInsideItRendersLikeQemu() {
@@ -48,7 +48,7 @@ class ExtraMachinesProbeTest {
         assertEquals(List.of("0-fff dev@0", "10000000-10000fff dev@0"), flat(as));
     }
 
-    /** The same through the importer: musca-a's and mps3-an547's captures fail to import at {@code alias 3}. */
+    /** The same through the importer: musca-a's and mps3-an547's captures failed to import at {@code alias 3}. */
     @Test
     void importerAcceptsArmsseSelfAlias() {
         String tree = """
