@@ -1,0 +1,2 @@
+qemu-system-aarch64 -machine virt,virtualization=on,secure=on,its=on,gic-version=3 -cpu cortex-a57 -m 1G -device pcie-root-port,id=rp1,chassis=1 -device virtio-blk-pci,drive=d0,bus=rp1 -drive if=none,id=d0,file=null-co://,format=raw -device virtio-net-pci,netdev=n0 -netdev user,id=n0 -nodefaults -display none -S -accel tcg -qmp unix:QMP_SOCKET,server=on,wait=off
+# QEMU 7.2.22 Debian; QMP human-monitor-command: info mtree, info mtree -D, info mtree -f; run-state prelaunch

@@ -1,0 +1,2 @@
+qemu-system-x86_64 -machine q35 -m 1G -device pcie-root-port,id=rp1,chassis=1,slot=1 -device pcie-root-port,id=rp2,chassis=2,slot=2 -device e1000e,bus=rp1 -device virtio-gpu-pci,bus=rp2 -device pcie-pci-bridge,id=pb1,bus=pcie.0 -device pci-bridge,id=br2,chassis_nr=3,bus=pb1 -device e1000,bus=br2 -device virtio-net-pci,netdev=n0 -netdev user,id=n0 -nodefaults -display none -S -accel tcg -qmp unix:QMP_SOCKET,server=on,wait=off
+# QEMU 7.2.22 Debian; QMP human-monitor-command: info mtree, info mtree -D, info mtree -f; run-state prelaunch
