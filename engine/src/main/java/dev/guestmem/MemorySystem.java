@@ -577,38 +577,22 @@ public final class MemorySystem {
      * @param len bytes cleared (unsigned)
      */
     public void clearDirtyBitmap(MemoryRegion region, long start, long len) {
-        lock.lock();
-        try {
-            for (MemoryListener l : globalListeners.snapshot()) {
-                for (AsEntry e : spaces) {
-                    if (!e.listeners.contains(l)) {
-                        continue;
-                    }
-                    FlatView view = e.as.currentMap();
-                    for (int i = 0; i < view.rangeCount(); i++) {
-                        FlatRange fr = view.range(i);
-                        if (fr.dirtyLogMask() == 0 || fr.region() != region) {
-                            continue;
-                        }
-                        MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-                        // Cut to [start, start + len) in region offsets (unsigned, 2^64 as -1L sizes).
-                        long secStart = s.offsetWithinRegion();
-                        long secLast = secStart + s.size() - 1;
-                        long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
-                        long last = len == 0 ? from - 1 : start + len - 1;
-                        long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
-                        if (len == 0 || Long.compareUnsigned(from, to) > 0) {
-                            continue;
-                        }
-                        l.logClear(new MemoryRegionSection(region, view, from, to - from + 1,
-                                s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
-                                s.unmergeable()));
-                    }
-                }
-            }
-        } finally {
-            lock.unlock();
+        if (len == 0) {
+            return;
         }
+        forEachLoggingRange(region, (l, s) -> {
+            // Cut to [start, start + len) in region offsets (unsigned; a section of 2^64 has size 0).
+            long secStart = s.offsetWithinRegion();
+            long secLast = secStart + s.size() - 1;
+            long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
+            long last = start + len - 1;
+            long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
+            if (Long.compareUnsigned(from, to) <= 0) {
+                l.logClear(new MemoryRegionSection(region, s.flatView(), from, to - from + 1,
+                        s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
+                        s.unmergeable()));
+            }
+        });
     }
 
     /**
@@ -618,6 +602,15 @@ public final class MemorySystem {
      * @param region only ranges of this region, or null for all
      */
     public void syncDirtyBitmap(MemoryRegion region) {
+        forEachLoggingRange(region, MemoryListener::logSync);
+    }
+
+    /**
+     * Calls {@code action} for each listener and each logging range of its address spaces' current
+     * views ({@code region}'s only, unless null), listeners in priority order, under the lock.
+     */
+    private void forEachLoggingRange(MemoryRegion region,
+                                     java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
         lock.lock();
         try {
             for (MemoryListener l : globalListeners.snapshot()) {
@@ -629,7 +622,7 @@ public final class MemorySystem {
                     for (int i = 0; i < view.rangeCount(); i++) {
                         FlatRange fr = view.range(i);
                         if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
-                            l.logSync(MemoryRegionSection.of(fr, view));
+                            action.accept(l, MemoryRegionSection.of(fr, view));
                         }
                     }
                 }
