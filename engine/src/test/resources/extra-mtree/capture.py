@@ -27,6 +27,10 @@ def cap(name, argv, outdir):
     ex("quit"); p.wait(timeout=10)
 if __name__ == "__main__":
     outdir = sys.argv[1]
+    # boards that refuse to start without firmware/kernel get a 64 KiB zero-filled stand-in (never run: -S)
+    ZERO = "/tmp/qcap/zero.bin"
+    os.makedirs("/tmp/qcap", exist_ok=True)
+    if not os.path.exists(ZERO): open(ZERO, "wb").write(bytes(65536))
     machines = {
       "x86_64-isapc": ["qemu-system-x86_64", "-machine", "isapc", "-m", "64M"],
       "x86_64-microvm": ["qemu-system-x86_64", "-machine", "microvm", "-m", "128M"],
@@ -94,6 +98,37 @@ if __name__ == "__main__":
       "riscv64-virt-pci-devs": ["qemu-system-riscv64", "-machine", "virt", "-m", "512M", "-device", "virtio-net-pci,netdev=n0", "-netdev", "user,id=n0", "-device", "virtio-rng-pci", "-device", "pcie-root-port,id=rp1,chassis=1", "-device", "virtio-gpu-pci,bus=rp1"],
       "riscv64-spike-1g": ["qemu-system-riscv64", "-machine", "spike", "-m", "1G"],
       "riscv64-sifive_e": ["qemu-system-riscv64", "-machine", "sifive_e"],
+      "ppc-mac99": ["qemu-system-ppc", "-machine", "mac99", "-m", "256M"],
+      "ppc-g3beige": ["qemu-system-ppc", "-machine", "g3beige", "-m", "256M"],
+      "ppc64-pseries": ["qemu-system-ppc64", "-machine", "pseries", "-m", "1G"],
+      "ppc-sam460ex": ["qemu-system-ppc", "-machine", "sam460ex", "-m", "512M"],
+      "ppc-bamboo": ["qemu-system-ppc", "-machine", "bamboo", "-m", "256M"],
+      "ppc-40p": ["qemu-system-ppc", "-machine", "40p", "-m", "128M"],
+      "ppc64-powernv": ["qemu-system-ppc64", "-machine", "powernv", "-m", "2G"],
+      "mips-malta": ["qemu-system-mips", "-machine", "malta", "-m", "256M"],
+      "mips-mipssim": ["qemu-system-mips", "-machine", "mipssim"],
+      "mips64el-fuloong2e": ["qemu-system-mips64el", "-machine", "fuloong2e", "-m", "256M"],
+      "mips64el-boston": ["qemu-system-mips64el", "-machine", "boston", "-m", "1G", "-bios", ZERO],
+      "m68k-virt": ["qemu-system-m68k", "-machine", "virt", "-m", "128M"],
+      "m68k-q800": ["qemu-system-m68k", "-machine", "q800", "-m", "128M", "-bios", ZERO],
+      "m68k-mcf5208evb": ["qemu-system-m68k", "-machine", "mcf5208evb", "-kernel", ZERO],
+      "sparc-SS-5": ["qemu-system-sparc", "-machine", "SS-5", "-m", "128M"],
+      "sparc-SS-20": ["qemu-system-sparc", "-machine", "SS-20", "-m", "256M"],
+      "sparc-leon3_generic": ["qemu-system-sparc", "-machine", "leon3_generic", "-bios", ZERO],
+      "sparc64-sun4u": ["qemu-system-sparc64", "-machine", "sun4u", "-m", "256M"],
+      "s390x-s390-ccw-virtio": ["qemu-system-s390x", "-machine", "s390-ccw-virtio", "-m", "512M"],
+      "hppa-hppa": ["qemu-system-hppa", "-machine", "hppa", "-m", "256M"],
+      "alpha-clipper": ["qemu-system-alpha", "-machine", "clipper", "-m", "256M"],
+      "microblaze-petalogix-s3adsp1800": ["qemu-system-microblaze", "-machine", "petalogix-s3adsp1800"],
+      "sh4-r2d": ["qemu-system-sh4", "-machine", "r2d"],
+      "xtensa-lx60": ["qemu-system-xtensa", "-machine", "lx60"],
+      "or1k-or1k-sim": ["qemu-system-or1k", "-machine", "or1k-sim"],
+      "or1k-virt": ["qemu-system-or1k", "-machine", "virt"],
+      "loongarch64-virt": ["qemu-system-loongarch64", "-machine", "virt", "-m", "1G"],
+      "avr-mega2560": ["qemu-system-avr", "-machine", "mega2560"],
+      "rx-gdbsim-r5f562n8": ["qemu-system-rx", "-machine", "gdbsim-r5f562n8", "-bios", ZERO],
+      "tricore-KIT_AURIX_TC277_TRB": ["qemu-system-tricore", "-machine", "KIT_AURIX_TC277_TRB"],
+      "nios2-10m50-ghrd": ["qemu-system-nios2", "-machine", "10m50-ghrd"],
     }
     only = sys.argv[2:] or list(machines)
     for n in only:

@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * INDENT is two spaces per level, the root being at level 1. A line more than one level deeper than
  * its predecessor's parent chain allows is the subregion of a region plain {@code info mtree} left
  * out (disabled); such regions become hidden nodes (see {@link MtreeNode}), consecutive deeper lines
- * sharing one hidden parent. OWNER is the {@code -o} suffix ({@code owner:{...}}, {@code parent:{...}},
+ * sharing one hidden parent. So does a line that breaks QEMU's sibling order (ascending offset, then
+ * descending priority) under its apparent parent: it belongs to a left-out sibling of that parent. OWNER is the {@code -o} suffix ({@code owner:{...}}, {@code parent:{...}},
  * {@code orphan}), kept but otherwise ignored.
  *
  * <p><b>Thread safety.</b> Stateless; all methods are thread-safe.
@@ -299,8 +300,31 @@ public final class MtreeParser {
                 stack.getLast().add(h);
                 stack.add(h);
             }
+            if (level >= 3 && outOfOrder(stack.getLast(), node)) {
+                // QEMU prints siblings by address, then priority (highest first): a line that sorts
+                // before the previous child cannot be its sibling. It is the subregion of a region
+                // plain text left out (disabled), a sibling of the line's apparent parent.
+                stack.removeLast();
+                Builder h = Builder.hidden(node.start, node.end);
+                stack.getLast().add(h);
+                stack.add(h);
+            }
             stack.getLast().add(node);
             stack.add(node);
+        }
+
+        /**
+         * Whether {@code node} cannot follow {@code parent}'s last child in {@code mtree_print_mr}'s
+         * order (ascending offset in the parent, then descending priority; offsets taken from the
+         * parent's start, so that a child whose printed address wrapped past 2^64 still sorts last).
+         */
+        static boolean outOfOrder(Builder parent, Builder node) {
+            if (parent.children.isEmpty()) {
+                return false;
+            }
+            Builder last = parent.children.getLast();
+            int byOffset = Long.compareUnsigned(node.start - parent.start, last.start - parent.start);
+            return byOffset < 0 || byOffset == 0 && node.priority > last.priority;
         }
 
         void endBlock() {
