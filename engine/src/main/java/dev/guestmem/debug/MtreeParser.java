@@ -43,6 +43,11 @@ public final class MtreeParser {
     private static final Pattern OWNER = Pattern.compile(
             " (?:(owner:\\{[^}]*\\}(?: parent:\\{[^}]*\\})?)|(parent:\\{[^}]*\\})|(orphan))$");
 
+    /** Longest owner suffix looked for ({@code owner:{...} parent:{...}}; QEMU's are a few dozen characters). */
+    private static final int MAX_OWNER_CHARS = 1024;
+    /** Deepest tree accepted (QEMU's machines nest a few dozen levels at most); deeper text is refused. */
+    static final int MAX_LEVELS = 512;
+
     private MtreeParser() {
     }
 
@@ -223,6 +228,10 @@ public final class MtreeParser {
                         "indentation of " + spaces + " spaces; expected a positive multiple of two");
             }
             int level = spaces / 2;
+            if (level > MAX_LEVELS) {
+                throw new MtreeParseException(no, line.substring(0, Math.min(line.length(), 80)) + "...",
+                        "indentation of " + level + " levels; at most " + MAX_LEVELS);
+            }
             long start = Long.parseUnsignedLong(m.group(2), 16);
             long end = Long.parseUnsignedLong(m.group(3), 16);
             int prio;
@@ -240,6 +249,9 @@ public final class MtreeParser {
             String rest = m.group(7);
             String owner = "";
             Matcher om = OWNER.matcher(rest);
+            // The suffix is short; searching only the line's tail keeps a crafted line from costing
+            // quadratic time in the pattern's [^}]* runs.
+            om.region(Math.max(0, rest.length() - MAX_OWNER_CHARS), rest.length());
             if (om.find()) {
                 owner = rest.substring(om.start() + 1);
                 rest = rest.substring(0, om.start());

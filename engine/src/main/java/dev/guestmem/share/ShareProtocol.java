@@ -72,6 +72,9 @@ public final class ShareProtocol {
             if (f.length != 4 || !f[0].equals("region")) {
                 throw new ShareException("bad line " + (i + 1) + " '" + lines[i] + "'");
             }
+            if (out.size() == MAX_REGIONS) {
+                throw new ShareException("message shares more than " + MAX_REGIONS + " regions (as encode refuses)");
+            }
             try {
                 out.add(new SharedRamRegion(f[1], Long.parseUnsignedLong(f[2], 16), Long.parseUnsignedLong(f[3], 16)));
             } catch (IllegalArgumentException e) {

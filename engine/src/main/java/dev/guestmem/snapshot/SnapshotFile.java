@@ -100,18 +100,22 @@ public final class SnapshotFile implements AutoCloseable {
         Map<String, BlockInfo> names = new HashMap<>();
         long off = 0;
         for (int i = 0; i < count; i++) {
+            if (off > tableLen - 4) {
+                throw corrupt("block " + i + ": the table ends before its entry");
+            }
             int nameLen = table.get(U32, off);
             if (nameLen <= 0 || nameLen > SnapshotFormat.MAX_NAME_BYTES || off + 4 + nameLen > tableLen) {
                 throw corrupt("block " + i + ": bad name length " + nameLen);
             }
             String name = new String(table.asSlice(off + 4, nameLen).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
             off += (4 + nameLen + 7) & ~7L;
+            if (off > tableLen - 40) {
+                throw corrupt("block '" + name + "': the table ends inside its entry");
+            }
             BlockInfo b = new BlockInfo(i, name, table.get(U64, off), table.get(U64, off + 8), table.get(U64, off + 16),
                     table.get(U64, off + 24), table.get(U64, off + 32));
             off += 40;
-            if (b.pageSize() < SnapshotFormat.MIN_PAGE_SIZE || Long.bitCount(b.pageSize()) != 1
-                    || b.pageCount() * b.pageSize() != b.usedLength() || b.entriesOffset() < tableOffset
-                    || b.entriesOffset() + b.pageCount() * SnapshotFormat.ENTRY_SIZE > size) {
+            if (!consistent(b, tableOffset, size)) {
                 throw corrupt("block '" + name + "': inconsistent entry " + b);
             }
             if (names.put(name, b) != null) {
@@ -128,8 +132,9 @@ public final class SnapshotFile implements AutoCloseable {
                 if (loc == SnapshotFormat.ABSENT && !incremental) {
                     throw corrupt("block '" + b.name() + "' page " + p + " absent in a full snapshot");
                 }
-                if (loc > SnapshotFormat.ABSENT) {
-                    if (loc % SnapshotFormat.DATA_ALIGN != 0 || loc < dataOffset || loc + b.pageSize() > tableOffset) {
+                if (loc != SnapshotFormat.ZERO && loc != SnapshotFormat.ABSENT) {
+                    // A stored page: aligned, inside the data area (compared without overflow).
+                    if (loc % SnapshotFormat.DATA_ALIGN != 0 || loc < dataOffset || loc > tableOffset - b.pageSize()) {
                         throw corrupt("block '" + b.name() + "' page " + p + " at bad offset " + loc);
                     }
                     stored++;
@@ -268,6 +273,19 @@ public final class SnapshotFile implements AutoCloseable {
         CRC32C c = new CRC32C();
         c.update(seg.asByteBuffer());
         return (int) c.getValue();
+    }
+
+    /**
+     * Whether a block entry's numbers hold together, every product and sum checked without overflow
+     * (a crafted entry must not wrap past the checks into an out-of-bounds read).
+     */
+    private static boolean consistent(BlockInfo b, long tableOffset, long size) {
+        long ps = b.pageSize();
+        long pc = b.pageCount();
+        long eo = b.entriesOffset();
+        return ps >= SnapshotFormat.MIN_PAGE_SIZE && Long.bitCount(ps) == 1 && pc >= 0 && b.usedLength() >= 0
+                && pc <= Long.MAX_VALUE / ps && pc * ps == b.usedLength()
+                && eo >= tableOffset && eo <= size && pc <= (size - eo) / SnapshotFormat.ENTRY_SIZE;
     }
 
     private SnapshotException corrupt(String what) {
