@@ -102,6 +102,9 @@ public final class SharedMachine implements AutoCloseable {
         return new SharedMachine(layout, blocks);
     }
 
+    /** Longest layout message accepted (sixteen region lines are a few hundred bytes). */
+    private static final int MAX_LAYOUT_CHARS = 1 << 20;
+
     /**
      * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
      * region {@code MAP_SHARED}.
@@ -135,17 +138,30 @@ public final class SharedMachine implements AutoCloseable {
                     throw new ShareException(socketPath + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors");
                 }
                 text.append(new String(got.data(), StandardCharsets.US_ASCII));
+                if (text.length() > MAX_LAYOUT_CHARS) {
+                    throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
+                }
             }
             List<SharedRamRegion> layout = ShareProtocol.decode(text.toString());
+            try {
+                checkLayout(layout); // the peer's layout: its faults are the peer's, reported as such
+            } catch (IllegalArgumentException e) {
+                throw new ShareException(socketPath + " sent a bad layout: " + e.getMessage(), e);
+            }
             if (fds.size() != layout.size()) {
                 throw new ShareException(socketPath + " sent " + layout.size() + " regions but " + fds.size() + " descriptors");
             }
             List<RamBlock> blocks = new ArrayList<>();
             try {
                 for (int i = 0; i < layout.size(); i++) {
-                    blocks.add(RamBlock.builder(layout.get(i).name(), layout.get(i).size()).fd(fds.get(i), 0).build());
+                    SharedRamRegion r = layout.get(i);
+                    try {
+                        blocks.add(RamBlock.builder(r.name(), r.size()).fd(fds.get(i), 0).build());
+                    } catch (dev.guestmem.ram.InvalidRamBlockException | dev.guestmem.ram.RamBackendException e) {
+                        throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
+                                + "': " + e.getMessage(), e);
+                    }
                 }
-                checkLayout(layout);
                 return new SharedMachine(layout, blocks);
             } catch (RuntimeException e) {
                 blocks.forEach(RamBlock::close);

@@ -3,9 +3,14 @@ package dev.guestmem.share;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The layout message: exact text, round trip, and rejection of what is not a message. */
 class ShareProtocolTest {
@@ -39,5 +44,42 @@ class ShareProtocolTest {
     void overlappingLayoutsAreRefusedBeforeAnythingIsMapped() {
         assertThrows(IllegalArgumentException.class, () -> SharedMachine.createMemfd(List.of(
                 new SharedRamRegion("a", 0, 0x2000), new SharedRamRegion("b", 0x1000, 0x1000))));
+    }
+
+    /**
+     * A peer's layout is the peer's fault: overlapping regions, or a descriptor too small for its
+     * region, come back from attach as ShareException (not the local API's IllegalArgumentException
+     * or a RAM block exception), and nothing stays mapped or open.
+     */
+    @Test
+    void attachReportsAPeersBadLayoutAsShareException(@TempDir Path dir) throws Exception {
+        String overlapping = "guestmem-share 1\nregion a 0 2000\nregion b 1000 2000\nend\n";
+        String tooSmall = "guestmem-share 1\nregion a 0 100000\nend\n";
+        for (String message : List.of(overlapping, tooSmall)) {
+            Path sock = dir.resolve("s" + message.length());
+            int listen = LinuxCalls.unixListen(sock.toString());
+            int regions = message.split("region").length - 1;
+            Thread peer = Thread.ofPlatform().start(() -> {
+                int c = LinuxCalls.unixAccept(listen);
+                int[] fds = new int[regions];
+                for (int i = 0; i < regions; i++) {
+                    fds[i] = LinuxCalls.memfdCreate("peer" + i, Linux.MFD_CLOEXEC());
+                    LinuxCalls.ftruncate(fds[i], 0x2000);
+                }
+                LinuxCalls.sendWithFds(c, message.getBytes(StandardCharsets.US_ASCII), fds);
+                for (int fd : fds) {
+                    LinuxCalls.close(fd);
+                }
+                LinuxCalls.close(c);
+            });
+            try {
+                ShareException e = assertThrows(ShareException.class, () -> SharedMachine.attach(sock.toString(),
+                        Duration.ofSeconds(10)));
+                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(sock.toString()), e.getMessage());
+            } finally {
+                peer.join(10_000);
+                LinuxCalls.close(listen);
+            }
+        }
     }
 }
