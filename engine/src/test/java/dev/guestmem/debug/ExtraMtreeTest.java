@@ -11,8 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,7 +29,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class ExtraMtreeTest {
     private static final Pattern RANGE = Pattern.compile(
-            "^  ([0-9a-f]{16})-([0-9a-f]{16}) \\(prio -?[0-9]+, [a-z/-]+\\): (.*?)(?: @[0-9a-f]{16})?$");
+            "^  ([0-9a-f]{16})-([0-9a-f]{16}) \\(prio -?[0-9]+, [a-z/-]+\\): (.*?)(?: @([0-9a-f]{16}))?$");
 
     static Path dir() throws URISyntaxException {
         return Path.of(ExtraMtreeTest.class.getResource("/extra-mtree").toURI());
@@ -48,8 +50,8 @@ class ExtraMtreeTest {
         return out;
     }
 
-    /** A flat range: its region's name and its addresses. */
-    record Shown(String name, long start, long last) {
+    /** A flat range: its region's name, its addresses, and where its region starts ({@code start - @offset}). */
+    record Shown(String name, long start, long last, long regionStart) {
     }
 
     /**
@@ -61,14 +63,24 @@ class ExtraMtreeTest {
         for (String l : flat.split("\n")) {
             Matcher m = RANGE.matcher(l);
             if (m.matches()) {
-                shown.add(new Shown(m.group(3), Long.parseUnsignedLong(m.group(1), 16),
-                        Long.parseUnsignedLong(m.group(2), 16)));
+                long start = Long.parseUnsignedLong(m.group(1), 16);
+                long offset = m.group(4) == null ? 0 : Long.parseUnsignedLong(m.group(4), 16);
+                shown.add(new Shown(m.group(3), start, Long.parseUnsignedLong(m.group(2), 16), start - offset));
             }
         }
         List<MtreeBlock> out = new ArrayList<>();
+        // Decisions made where addresses are known (address-space blocks), by name and printed range,
+        // reused for the same region printed again in a memory-region block.
+        Map<String, MtreeType> decided = new HashMap<>();
         for (MtreeBlock b : doc.blocks()) {
-            // memory-region blocks print addresses from base 0: there only the name can be matched.
-            MtreeNode r = annotate(b.root(), shown, b instanceof MtreeBlock.RegionBlock);
+            if (b instanceof MtreeBlock.AddressSpaceGroup) {
+                annotate(b.root(), shown, false, decided);
+            }
+        }
+        for (MtreeBlock b : doc.blocks()) {
+            // memory-region blocks print addresses from base 0: there only the name can be matched,
+            // unless the same region was typed in an address-space block.
+            MtreeNode r = annotate(b.root(), shown, b instanceof MtreeBlock.RegionBlock, decided);
             out.add(switch (b) {
                 case MtreeBlock.AddressSpaceGroup g -> new MtreeBlock.AddressSpaceGroup(g.names(), r, g.line());
                 case MtreeBlock.RegionBlock rb -> new MtreeBlock.RegionBlock(rb.name(), r, rb.line());
@@ -77,13 +89,24 @@ class ExtraMtreeTest {
         return new MtreeDocument(out);
     }
 
-    private static MtreeNode annotate(MtreeNode n, List<Shown> shown, boolean anyAddress) {
-        List<MtreeNode> kids = n.children().stream().map(c -> annotate(c, shown, anyAddress)).toList();
+    private static MtreeNode annotate(MtreeNode n, List<Shown> shown, boolean anyAddress, Map<String, MtreeType> decided) {
+        List<MtreeNode> kids = n.children().stream().map(c -> annotate(c, shown, anyAddress, decided)).toList();
         MtreeType t = n.type();
-        boolean seen = shown.stream().anyMatch(r -> r.name().equals(n.name()) && (anyAddress
-                || Long.compareUnsigned(r.start(), n.end()) <= 0 && Long.compareUnsigned(r.last(), n.start()) >= 0));
-        if (!n.isAlias() && t == MtreeType.IO && !seen) {
-            t = MtreeType.CONTAINER;
+        if (!n.isAlias() && t == MtreeType.IO) {
+            String key = n.name() + " " + Long.toHexString(n.start()) + "-" + Long.toHexString(n.end());
+            if (anyAddress && decided.containsKey(key)) {
+                t = decided.get(key);
+            } else {
+                // A range shows this region, not a namesake inside it, when it starts where the
+                // region starts less its offset in the region (the flat view's @offset).
+                boolean seen = shown.stream().anyMatch(r -> r.name().equals(n.name()) && (anyAddress
+                        || Long.compareUnsigned(r.start(), n.end()) <= 0 && Long.compareUnsigned(r.last(), n.start()) >= 0
+                                && r.regionStart() == n.start()));
+                t = seen ? MtreeType.IO : MtreeType.CONTAINER;
+                if (!anyAddress) {
+                    decided.merge(key, t, (a, b) -> a == MtreeType.IO || b == MtreeType.IO ? MtreeType.IO : a);
+                }
+            }
         }
         return new MtreeNode(n.line(), n.start(), n.end(), n.priority(), n.nonvolatile(), t, n.name(), n.alias(),
                 n.disabled(), n.readonlyMarker(), n.overflowMarks(), n.hidden(), n.owner(), kids);
