@@ -75,7 +75,14 @@ public final class DmaMapping {
                     break;
                 }
             }
-            MemorySegment buf = Arena.ofAuto().allocate(grant, 8); // zero-filled
+            MemorySegment buf;
+            try {
+                buf = Arena.ofAuto().allocate(grant, 8); // zero-filled
+            } catch (OutOfMemoryError tooBig) {
+                // a limit raised past what the heap can give: no bounce space, as when none is left
+                as.bounceBufferSize.addAndGet(-grant);
+                return null;
+            }
             if (!isWrite) {
                 FlatViewAccess.rw(as, addr, attrs, null, 0, buf, 0, grant, false);
             }

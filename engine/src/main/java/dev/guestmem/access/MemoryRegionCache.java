@@ -64,11 +64,12 @@ public final class MemoryRegionCache {
      * @throws IllegalArgumentException if {@code len} is 0
      */
     public long init(AddressSpace as, long addr, long len, boolean isWrite) {
+        Objects.requireNonNull(as, "as"); // checked before the old translation is dropped
         if (len == 0) {
             throw new IllegalArgumentException("cache length must be > 0");
         }
         destroy();
-        this.as = Objects.requireNonNull(as, "as");
+        this.as = as;
         this.view = as.currentMap();
         this.addr = addr;
         this.isWrite = isWrite;
@@ -378,6 +379,10 @@ public final class MemoryRegionCache {
      */
     public int read(long off, byte[] buf, int bufOff, int n) {
         check(off, n);
+        Objects.checkFromIndexSize(bufOff, n, buf.length); // before any device sees a chunk
+        if (n == 0) {
+            return MemTxResult.OK;
+        }
         if (ptr != null) {
             try {
                 FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, false, fenced);
@@ -403,6 +408,10 @@ public final class MemoryRegionCache {
      */
     public int write(long off, byte[] buf, int bufOff, int n) {
         check(off, n);
+        Objects.checkFromIndexSize(bufOff, n, buf.length); // before any device sees a chunk
+        if (n == 0) {
+            return MemTxResult.OK;
+        }
         if (ptr != null && isWrite) {
             try {
                 FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);

@@ -350,7 +350,8 @@ public final class DirtyMemory {
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask, CodeInvalidator invalidator) {
         long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
-        if (mask == 0 || epochCacheHit(ramAddr, length, e)) {
+        // a bad mask (bits above the clients) goes on to the validating path, even on a cached page
+        if (mask == 0 || (mask & ~DIRTY_CLIENTS_ALL) == 0 && epochCacheHit(ramAddr, length, e)) {
             return;
         }
         if (!pageAllDirty(ramAddr, length, mask)) {
@@ -371,7 +372,8 @@ public final class DirtyMemory {
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask) {
         long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
-        if (mask == 0 || epochCacheHit(ramAddr, length, e)) {
+        // a bad mask (bits above the clients) goes on to the validating path, even on a cached page
+        if (mask == 0 || (mask & ~DIRTY_CLIENTS_ALL) == 0 && epochCacheHit(ramAddr, length, e)) {
             return;
         }
         if (!pageAllDirty(ramAddr, length, mask)) {

@@ -398,6 +398,8 @@ public final class RamBlock implements AutoCloseable {
      * @param length bytes
      * @return {@link MemTxResult#OK}; {@link MemTxResult#DECODE_ERROR} if the range is outside the
      *     used length; {@link MemTxResult#ERROR} if the block is broken or released
+     * @throws IndexOutOfBoundsException if {@code [dstOffset, dstOffset + length)} is outside {@code dst}
+     *     (the caller's buffer, as AddressSpace's buffer accesses)
      * @implNote Allocation-free unless the access faults.
      */
     public int read(long ramOffset, MemorySegment dst, long dstOffset, long length) {
@@ -428,6 +430,7 @@ public final class RamBlock implements AutoCloseable {
      * @return {@link MemTxResult#OK}; {@link MemTxResult#DECODE_ERROR} if the range is outside the
      *     used length; {@link MemTxResult#ACCESS_ERROR} if the mapping is read-only;
      *     {@link MemTxResult#ERROR} if the block is broken or released
+     * @throws IndexOutOfBoundsException if {@code [srcOffset, srcOffset + length)} is outside {@code src}
      * @implNote Allocation-free unless the access faults.
      */
     public int write(long ramOffset, MemorySegment src, long srcOffset, long length) {
@@ -612,8 +615,12 @@ public final class RamBlock implements AutoCloseable {
      * @param length bytes, a multiple of {@link #pageSize()}
      * @throws InvalidRamBlockException if the range is unaligned or outside the reservation
      * @throws RamBackendException if the block does not own its memory, or the kernel refuses
+     * @throws IllegalStateException if the block is released
      */
     public void discard(long ramOffset, long length) {
+        if (isReleased()) {
+            throw released("discard");
+        }
         writeback.discard(ramOffset, length);
     }
 

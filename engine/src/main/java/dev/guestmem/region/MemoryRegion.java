@@ -292,6 +292,9 @@ public abstract sealed class MemoryRegion
         if (sub.container != null) {
             throw new RegionAlreadyMappedException(sub, sub.container, this);
         }
+        if (sub.finalized) {
+            throw new IllegalStateException("region '" + sub.name + "' is finalized (destroyed, no reference left)");
+        }
         String path = pathTo(sub, this);
         if (path != null) {
             String why = path.contains("=alias=>") ? selfAliasRefusal(offset, sub) : "a region cannot contain itself";

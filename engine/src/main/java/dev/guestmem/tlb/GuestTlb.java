@@ -127,7 +127,11 @@ public final class GuestTlb {
         long off = page - s.start();
         boolean wholePage = s.subpage() == null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
                 && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE_SIZE - 1) >= 0;
-        if (!wholePage || (f & PhysSection.DIRECT_READ) == 0) {
+        // A RAM region grown past its block has pages with no host memory behind them: not direct
+        // (the access path answers DECODE_ERROR there).
+        boolean backed = s.segment() != null && Long.compareUnsigned(s.segmentOffset() + off,
+                s.segment().byteSize() - PAGE_SIZE) <= 0 && s.segment().byteSize() >= PAGE_SIZE;
+        if (!wholePage || !backed || (f & PhysSection.DIRECT_READ) == 0) {
             out.flags = TLB_MMIO | TLB_READONLY;
             return false;
         }
