@@ -212,7 +212,12 @@ final class FlatViewAccess {
         }
     }
 
-    private static long loadRam(PhysSection s, long xlat, int size, boolean big, MemTxResultHolder res) {
+    /**
+     * A load from a RAM section's block at {@code xlat}, fenced if the block can fault; a fault is
+     * {@code ERROR}, an offset past the block {@code DECODE_ERROR}. A released block's
+     * IllegalStateException goes to the caller (load runs the access again on the newer map).
+     */
+    static long loadRam(PhysSection s, long xlat, int size, boolean big, MemTxResultHolder res) {
         int r;
         long val;
         try {

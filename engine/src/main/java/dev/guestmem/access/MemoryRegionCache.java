@@ -159,16 +159,10 @@ public final class MemoryRegionCache {
             return FlatViewAccess.load(as, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
         }
         if (readsDirect()) { // a write cache over ROM (or a ROMD device): reads are direct, as QEMU
-            boolean faultProne = (section.flags() & PhysSection.FAULT_PRONE) != 0;
             try {
-                long val = faultProne ? FaultFence.get(section.segment(), xlat + off, size, big)
-                        : FlatViewAccess.getRaw(section.segment(), xlat + off, size, big);
-                if (res != null) {
-                    res.set(MemTxResult.OK);
-                }
-                return val;
-            } catch (IllegalStateException | InternalError e) {
-                return FlatViewAccess.loadFault(section, xlat + off, size, e, res);
+                return FlatViewAccess.loadRam(section, xlat + off, size, big, res);
+            } catch (IllegalStateException released) {
+                return FlatViewAccess.loadFault(section, xlat + off, size, released, res);
             }
         }
         int r = MmioDispatch.read(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, size, big,
