@@ -12,6 +12,7 @@ module dev.guestmem.engine {
     exports dev.guestmem.dirty;
     exports dev.guestmem.dispatch;
     exports dev.guestmem.flat;
+    exports dev.guestmem.iommu;
     exports dev.guestmem.listener;
     exports dev.guestmem.mmio;
     exports dev.guestmem.ram;

@@ -1,6 +1,7 @@
 package dev.guestmem.access;
 
 import dev.guestmem.dispatch.Translation;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.MmioValue;
 import java.util.Arrays;
 

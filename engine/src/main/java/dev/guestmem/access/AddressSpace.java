@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
@@ -95,6 +96,9 @@ public final class AddressSpace implements LoadStoreAccessors {
     private volatile long maxBounceBufferSize = DEFAULT_MAX_BOUNCE_BUFFER_SIZE;
     private final List<Runnable> mapClients = new ArrayList<>();
     final AtomicLong liveMappings = new AtomicLong();
+    /** Spaces whose cached translations pass through this one; copy on write. */
+    private volatile AddressSpace[] translationDependents = new AddressSpace[0];
+    private final Object translationDependentsLock = new Object();
 
     /**
      * Creates an address space with an empty view. Internal: use the system's factory, which renders
@@ -169,6 +173,61 @@ public final class AddressSpace implements LoadStoreAccessors {
         } finally {
             unlockSlots();
         }
+        VarHandle.fullFence(); // the new table before the read of the dependents (see GuestTlb)
+        for (AddressSpace d : translationDependents) {
+            if (d != this) {
+                d.invalidateTranslations();
+            }
+        }
+    }
+
+    /**
+     * Moves {@link #generation()} without a new view: translations handed out for this space may
+     * have changed for a reason the view does not show (an IOMMU on the way changed a mapping, a
+     * space a translation passed through published a view). Soft TLBs flush on it.
+     *
+     * @implNote Lock-free apart from the fast slots' few-store lock shared with {@link #publish}, so
+     *     the two never lose an increment; may be called from any thread.
+     */
+    public void invalidateTranslations() {
+        lockSlots();
+        try {
+            GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
+        } finally {
+            unlockSlots();
+        }
+    }
+
+    /**
+     * Records that {@code dependent} caches translations that pass through this space (a TLB fill
+     * in {@code dependent} went through an IOMMU into here): every later {@link #publish} of this
+     * space then also invalidates {@code dependent}'s translations. Called by
+     * {@link dev.guestmem.tlb.GuestTlb}; once per pair, kept for the life of this space.
+     *
+     * @param dependent the space whose cached translations depend on this one's view
+     */
+    public void addTranslationDependent(AddressSpace dependent) {
+        Objects.requireNonNull(dependent, "dependent");
+        synchronized (translationDependentsLock) {
+            for (AddressSpace d : translationDependents) {
+                if (d == dependent) {
+                    return;
+                }
+            }
+            AddressSpace[] grown = Arrays.copyOf(translationDependents, translationDependents.length + 1);
+            grown[grown.length - 1] = dependent;
+            translationDependents = grown;
+        }
+    }
+
+    /** @return whether {@link #addTranslationDependent} recorded {@code space} */
+    public boolean hasTranslationDependent(AddressSpace space) {
+        for (AddressSpace d : translationDependents) {
+            if (d == space) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -253,7 +312,8 @@ public final class AddressSpace implements LoadStoreAccessors {
 
     /**
      * A number that changes whenever a translation handed out for this space could have changed:
-     * every {@link #publish} increments it. Soft TLBs tag entries with it.
+     * every {@link #publish} increments it, and so does {@link #invalidateTranslations()} (an IOMMU
+     * on the way changed a mapping, or a space behind one published). Soft TLBs tag entries with it.
      *
      * @return the generation (acquire; pairs with the release in {@link #publish})
      * @implNote Hot path (P3): one acquire load.

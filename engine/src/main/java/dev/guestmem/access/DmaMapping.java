@@ -3,6 +3,7 @@ package dev.guestmem.access;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

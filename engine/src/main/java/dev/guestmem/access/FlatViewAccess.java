@@ -4,6 +4,8 @@ import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
+import dev.guestmem.iommu.IommuOps;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.IommuRegion;
@@ -59,7 +61,7 @@ final class FlatViewAccess {
                                  IommuTlbEntry e) {
         PhysSection s = v.dispatch().translateInternal(addr, len, true, t);
         while ((s.flags() & PhysSection.IOMMU) != 0) {
-            IommuTranslator tr = ((IommuRegion) s.region()).translator();
+            IommuOps tr = ((IommuRegion) s.region()).iommuOps();
             long xlat = t.xlat();
             long plen = t.plen();
             e.targetAs = null;

@@ -63,6 +63,38 @@ public final class DirectWindow {
         return EMPTY;
     }
 
+    /**
+     * A window of {@code length} bytes of this one, from byte {@code offset} of its slices, seen at
+     * guest address {@code guestStart} of another space: a page reached through an IOMMU. The read
+     * slice is kept only if {@code readable}, the write and logged slices only if {@code writable};
+     * a slice this window does not have stays empty.
+     *
+     * @param offset offset in this window's slices
+     * @param length bytes
+     * @param guestStart the guest address of the new window's byte 0
+     * @param readable whether loads may use it
+     * @param writable whether stores may use it
+     * @return the new window ({@link #empty()} if nothing is left)
+     */
+    public DirectWindow slice(long offset, long length, long guestStart, boolean readable, boolean writable) {
+        MemorySegment r = readable ? part(read, offset, length) : MemorySegment.NULL;
+        MemorySegment w = writable ? part(write, offset, length) : MemorySegment.NULL;
+        MemorySegment lw = writable ? part(loggedWrite, offset, length) : MemorySegment.NULL;
+        if (r.byteSize() == 0 && w.byteSize() == 0 && lw.byteSize() == 0) {
+            return EMPTY;
+        }
+        boolean logged = lw.byteSize() > 0;
+        return new DirectWindow(guestStart, r, w, lw, section, logged ? dirty : null, logged ? ramAddr + offset : 0,
+                logged ? dirtyMask : 0);
+    }
+
+    private static MemorySegment part(MemorySegment slice, long offset, long length) {
+        if (offset < 0 || length <= 0 || slice.byteSize() < length || offset > slice.byteSize() - length) {
+            return MemorySegment.NULL;
+        }
+        return slice.asSlice(offset, length);
+    }
+
     /** @return the guest address of byte 0 of every slice (the section's first address) */
     public long start() {
         return start;

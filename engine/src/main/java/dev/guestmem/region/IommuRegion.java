@@ -1,18 +1,27 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
-import dev.guestmem.access.IommuTranslator;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.dispatch.PhysPageMap;
+import dev.guestmem.iommu.IommuNotifiers;
+import dev.guestmem.iommu.IommuOps;
 
 /**
- * An IOMMU region ({@code memory_region_init_iommu}): accesses are translated and redirected to
- * another address space. The translation hooks arrive with the IOMMU package.
+ * An IOMMU region ({@code memory_region_init_iommu}): accesses are translated by the model's
+ * {@link IommuOps} and redirected to another address space. Who wants to hear of translation
+ * changes registers on {@link #notifiers()}.
+ *
+ * <p><b>Thread safety.</b> The hooks are read with a volatile load by any accessing thread; see
+ * {@link IommuNotifiers} for the notifiers.
  */
 public final class IommuRegion extends MemoryRegion {
-    /** Translation hook; volatile: set by the IOMMU model, read by any accessing thread. */
-    private volatile IommuTranslator translator;
+    /** The model's hooks; volatile: set by the IOMMU model, read by any accessing thread. */
+    private volatile IommuOps ops;
+    private final IommuNotifiers notifiers = new IommuNotifiers(this);
 
     /**
-     * Creates an IOMMU region.
+     * Creates an IOMMU region without a model yet (accesses hit the unassigned section until
+     * {@link #setIommuOps} is called).
      *
      * @param system the owning system
      * @param owner owner object, or null
@@ -20,7 +29,21 @@ public final class IommuRegion extends MemoryRegion {
      * @param size size, {@code -1L} for 2^64
      */
     public IommuRegion(MemorySystem system, Object owner, String name, long size) {
+        this(system, owner, name, size, null);
+    }
+
+    /**
+     * Creates an IOMMU region with its model's hooks.
+     *
+     * @param system the owning system
+     * @param owner owner object, or null
+     * @param name name
+     * @param size size, {@code -1L} for 2^64
+     * @param ops the model's hooks, or null
+     */
+    public IommuRegion(MemorySystem system, Object owner, String name, long size, IommuOps ops) {
         super(system, owner, name, size);
+        this.ops = ops;
     }
 
     @Override
@@ -34,20 +57,51 @@ public final class IommuRegion extends MemoryRegion {
     }
 
     /**
-     * Returns the translation hook the access path calls ({@code IOMMUMemoryRegionClass.translate}).
+     * Returns the model's hooks ({@code IOMMUMemoryRegionClass}).
      *
-     * @return the hook, or null while none is set (accesses then hit the unassigned section)
+     * @return the hooks, or null while none is set (accesses then hit the unassigned section)
      */
-    public IommuTranslator translator() {
-        return translator;
+    public IommuOps iommuOps() {
+        return ops;
     }
 
     /**
-     * Sets the translation hook (volatile store; accesses see it from their next translation).
+     * Sets the model's hooks (volatile store; accesses see them from their next translation).
+     * Translations cached by the JIT fast path through this region are invalidated, since every
+     * answer may now differ; registered notifiers stay.
      *
-     * @param translator the hook, or null
+     * @param ops the hooks, or null
      */
-    public void setTranslator(IommuTranslator translator) {
-        this.translator = translator;
+    public void setIommuOps(IommuOps ops) {
+        this.ops = ops;
+        notifiers.invalidateTlbs();
+    }
+
+    /** @return the notifiers of this region and the events sent to them */
+    public IommuNotifiers notifiers() {
+        return notifiers;
+    }
+
+    /** @return {@code memory_region_iommu_num_indexes}: the model's count, 1 without a model */
+    public int numIndexes() {
+        IommuOps o = ops;
+        return o == null ? 1 : o.numIndexes();
+    }
+
+    /**
+     * {@code memory_region_iommu_attrs_to_index}.
+     *
+     * @param attrs the access's attributes
+     * @return the translation context the model selects, 0 without a model
+     */
+    public int attrsToIndex(MemTxAttrs attrs) {
+        IommuOps o = ops;
+        return o == null ? 0 : o.attrsToIndex(attrs);
+    }
+
+    /** @return {@code memory_region_iommu_get_min_page_size}: the model's, 4 KiB without a model */
+    public long minPageSize() {
+        IommuOps o = ops;
+        return o == null ? PhysPageMap.PAGE_SIZE : o.minPageSize();
     }
 }

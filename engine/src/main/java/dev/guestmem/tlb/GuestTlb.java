@@ -1,15 +1,16 @@
 package dev.guestmem.tlb;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysPageMap;
 import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.iommu.IommuTlbEntry;
 
 /**
  * The JIT fast path: for a guest page, the host memory behind it and what may be done there
  * directly, tagged with a generation that changes whenever the answer could change. This is QEMU's
- * {@code tlb_set_page} input ({@code address_space_translate_for_iotlb}, without IOMMUs) for Java
- * emulators.
+ * {@code tlb_set_page} input ({@code address_space_translate_for_iotlb}) for Java emulators.
  *
  * <h2 id="pattern">The soft-TLB pattern</h2>
  * {@snippet lang=java :
@@ -101,15 +102,38 @@ public final class GuestTlb {
     }
 
     /**
-     * Fills {@code out} for the page holding {@code addr}.
+     * Fills {@code out} for the page holding {@code addr}, with unspecified attributes.
      *
      * @param as the address space
      * @param addr any guest address in the page (unsigned)
      * @param out the entry to fill
      * @return whether the page is directly readable ({@link TlbEntry#readDirect()})
-     * @implNote Allocation-free, lock-free.
+     * @implNote Allocation-free and lock-free for pages without an IOMMU on the way.
      */
     public static boolean fill(AddressSpace as, long addr, TlbEntry out) {
+        return fill(as, addr, MemTxAttrs.UNSPECIFIED, out);
+    }
+
+    /**
+     * Fills {@code out} for the page holding {@code addr} ({@code address_space_translate_for_iotlb}).
+     * A page behind an IOMMU is followed to the memory it maps to, as TCG does: the IOMMU is asked
+     * for every permission ({@link IommuTlbEntry#NONE}) in the context {@code attrs} select, a
+     * missing read permission makes the page slow ({@link #TLB_MMIO}) and a missing write
+     * permission read-only, and the entry stays valid only until the IOMMU sends an UNMAP event or
+     * a space on the way publishes a view: both move {@code as}'s generation. A page whose IOMMU
+     * page is smaller than a TLB page is slow.
+     *
+     * @param as the address space
+     * @param addr any guest address in the page (unsigned)
+     * @param attrs the attributes of the accesses the entry will serve (an IOMMU may translate
+     *     secure and non-secure accesses differently)
+     * @param out the entry to fill
+     * @return whether the page is directly readable ({@link TlbEntry#readDirect()})
+     * @implNote Allocation-free and lock-free for pages without an IOMMU on the way. Through an
+     *     IOMMU a fill allocates the page's window, and the first fill per IOMMU context and address
+     *     space registers the invalidation notifier under the IOMMU's notifier lock.
+     */
+    public static boolean fill(AddressSpace as, long addr, MemTxAttrs attrs, TlbEntry out) {
         long gen = as.generation(); // first: see the class comment
         AddressSpaceDispatch d = as.dispatch();
         long page = addr & ~(PAGE_SIZE - 1);
@@ -118,26 +142,37 @@ public final class GuestTlb {
         out.generation = gen;
         out.segment = null;
         out.hostOffset = 0;
+        if ((s.flags() & PhysSection.IOMMU) != 0) {
+            return IommuPageWalk.fill(as, page, attrs, s, out);
+        }
         out.window = s.window();
+        return describe(s, page - s.start(), IommuTlbEntry.RW, out);
+    }
+
+    /**
+     * Sets {@code out}'s segment, offset and flags for the 4 KiB page at offset {@code off} of the
+     * (non-IOMMU) section {@code s}, reachable with permissions {@code perm}.
+     */
+    static boolean describe(PhysSection s, long off, int perm, TlbEntry out) {
         if (s.isUnassigned()) {
             out.flags = TLB_INVALID | TLB_MMIO;
             return false;
         }
         int f = s.flags();
-        long off = page - s.start();
         boolean wholePage = s.subpage() == null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
                 && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE_SIZE - 1) >= 0;
         // A RAM region grown past its block has pages with no host memory behind them: not direct
         // (the access path answers DECODE_ERROR there).
         boolean backed = s.segment() != null && Long.compareUnsigned(s.segmentOffset() + off,
                 s.segment().byteSize() - PAGE_SIZE) <= 0 && s.segment().byteSize() >= PAGE_SIZE;
-        if (!wholePage || !backed || (f & PhysSection.DIRECT_READ) == 0) {
+        if (!wholePage || !backed || (f & PhysSection.DIRECT_READ) == 0 || (perm & IommuTlbEntry.RO) == 0) {
             out.flags = TLB_MMIO | TLB_READONLY;
             return false;
         }
         boolean direct = (f & PhysSection.FAULT_PRONE) == 0;
         int flags = 0;
-        if ((f & PhysSection.DIRECT_WRITE) == 0 || (f & PhysSection.READONLY) != 0) {
+        if ((f & PhysSection.DIRECT_WRITE) == 0 || (f & PhysSection.READONLY) != 0
+                || (perm & IommuTlbEntry.WO) == 0) {
             flags |= TLB_READONLY;
         }
         if ((f & PhysSection.DIRTY_LOGGING) != 0) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.dispatch.Translation;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
@@ -34,7 +35,7 @@ class IommuTranslateTest {
         IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x10000);
         // page n -> target 0xf000 - n*0x1000 (reversed, so crossing a page is visible);
         // pages 8.. are read-only
-        iommu.setTranslator((addr, flag, idx, out) -> {
+        iommu.setIommuOps((addr, flag, idx, out) -> {
             long page = addr >>> 12;
             out.targetAs = target;
             out.translatedAddr = 0xF000 - page * 0x1000;
@@ -79,7 +80,7 @@ class IommuTranslateTest {
                 "dev", 0x10000));
         AddressSpace target = sys.addressSpace(tgtRoot, "target");
         IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x10000);
-        iommu.setTranslator((addr, flag, idx, out) -> {
+        iommu.setIommuOps((addr, flag, idx, out) -> {
             out.targetAs = target;
             out.translatedAddr = addr & ~0xFFFL;
             out.addrMask = 0xFFF;

@@ -21,12 +21,15 @@ import dev.guestmem.debug.MtreeDumper;
 import dev.guestmem.debug.MtreeWriter;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.iommu.IommuNotifier;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.Endianness;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MemoryRegionSection;
@@ -52,6 +55,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -511,6 +516,67 @@ class GuideExamplesTest {
         assertTrue(ring.length() == 0 || ring.length() == 256);
         assertEquals(7, idx);
         assertEquals(7, as.lduwLe(0x8002));
+    }
+
+    @Test
+    void iommu() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        system.addSubregion(0, RamRegion.allocate(sys, null, "ram", MIB));
+        AddressSpace memory = sys.addressSpace(system, "memory");
+        ContainerRegion pciRoot = new ContainerRegion(sys, null, "pci-root", MemoryRegion.SIZE_2_64);
+        AddressSpace pci = sys.addressSpace(pciRoot, "pci");
+        memory.stlLe(0x4010, 0x1234);
+        // tag::iommu[]
+        // the model: a table of 4 KiB pages, each mapped read-write into `memory`
+        Map<Long, Long> table = new ConcurrentHashMap<>();
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", MIB, (addr, flag, idx, out) -> {
+            Long to = table.get(addr & ~0xFFFL);
+            out.iova = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            if (to != null) {
+                out.targetAs = memory;
+                out.translatedAddr = to;
+                out.perm = IommuTlbEntry.RW;
+            }
+        });
+        pciRoot.addSubregion(0, iommu);                   // the device's DMA goes through it
+        table.put(0x1000L, 0x4000L);
+        int v = pci.ldlLe(0x1010);                        // 0x1234: memory's 0x4010
+        int none = pci.ldlLe(0x2000, MemTxAttrs.UNSPECIFIED, new MemTxResultHolder()); // 0: unassigned
+
+        // a device-side cache (vfio's shadow map) follows the mappings through a notifier
+        Map<Long, Long> shadow = new TreeMap<>();
+        IommuNotifier n = new IommuNotifier((x, e) -> {
+            if (e.perm == IommuTlbEntry.NONE) {
+                shadow.remove(e.iova);
+            } else {
+                shadow.put(e.iova, e.translatedAddr);
+            }
+        }, IommuNotifier.IOTLB_EVENTS, 0, MIB - 1, 0);
+        iommu.notifiers().register(n);
+        iommu.notifiers().replay(n);                      // shadow: {0x1000=0x4000}
+        // end::iommu[]
+        assertEquals(Map.of(0x1000L, 0x4000L), shadow);
+        // tag::iommu-tlb[]
+        // the JIT fast path caches the page behind the IOMMU...
+        TlbEntry page = new TlbEntry();
+        GuestTlb.fill(pci, 0x1000, page);                 // direct: offset 0x4000 of the RAM
+        // ...until the model unmaps it and tells the notifiers
+        table.remove(0x1000L);
+        iommu.notifiers().notify(0, IommuNotifier.UNMAP,
+                new IommuTlbEntry(memory, 0x1000, 0, 0xFFF, IommuTlbEntry.NONE));
+        boolean stale = page.generation() != pci.generation(); // true; shadow: {}
+        // end::iommu-tlb[]
+        assertEquals(0x1234, v);
+        assertEquals(0, none);
+        assertTrue(page.readDirect());
+        assertEquals(0x4000, page.hostOffset());
+        assertTrue(stale);
+        assertEquals(Map.of(), shadow);
+        MemTxResultHolder r = new MemTxResultHolder();
+        pci.ldlLe(0x2000, U, r);
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
     }
 
     @Test

@@ -1,0 +1,50 @@
+package dev.guestmem.iommu;
+
+import dev.guestmem.access.AddressSpace;
+import java.util.Arrays;
+
+/**
+ * The JIT fast path's notifier on one translation context of an IOMMU ({@code TCGIOMMUNotifier}):
+ * an {@link IommuNotifier#UNMAP} event anywhere in the region invalidates the translations of every
+ * address space that cached one through it, by moving that space's generation (TCG flushes the
+ * vCPU's TLB).
+ *
+ * <p><b>Thread safety.</b> {@link #add} is called with the owning {@link IommuNotifiers}' lock held;
+ * {@link #covers} and the callback read a copy-on-write array without locks.
+ */
+final class TlbInvalidation {
+    private final IommuNotifier notifier;
+    private volatile AddressSpace[] spaces = new AddressSpace[0];
+
+    TlbInvalidation(int iommuIdx) {
+        this.notifier = new IommuNotifier((n, e) -> invalidateAll(), IommuNotifier.UNMAP, 0, -1L, iommuIdx);
+    }
+
+    IommuNotifier notifier() {
+        return notifier;
+    }
+
+    boolean covers(AddressSpace as) {
+        for (AddressSpace s : spaces) {
+            if (s == as) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void add(AddressSpace as) {
+        if (!covers(as)) {
+            AddressSpace[] old = spaces;
+            AddressSpace[] grown = Arrays.copyOf(old, old.length + 1);
+            grown[old.length] = as;
+            spaces = grown;
+        }
+    }
+
+    void invalidateAll() {
+        for (AddressSpace s : spaces) {
+            s.invalidateTranslations();
+        }
+    }
+}
