@@ -41,9 +41,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2 id="lifetime">RAM lifetime</h2>
  * A thread may still use a view that was replaced a moment ago. Its RAM segments belong to shared
- * arenas: once a block is released its arena is closed and the access returns
- * {@link MemTxResult#ERROR} instead of touching unmapped memory; a SIGBUS on a truncated file mapping
- * also gives {@link MemTxResult#ERROR} and marks the block broken.
+ * arenas: once a block is released its arena is closed, and an access that meets the closed segment
+ * runs again on the view published since (whatever is at that address now; {@link MemTxResult#ERROR}
+ * only where that view still shows the released block), never touching unmapped memory; a SIGBUS on
+ * a truncated file mapping gives {@link MemTxResult#ERROR} and marks the block broken.
  *
  * <p><b>Thread safety.</b> The one happens-before edge: everything written before the topology
  * thread publishes a view with {@link #publish(FlatView)} (release) is visible to a thread that

@@ -35,7 +35,11 @@ public final class TlbEntry {
         return pageAddr;
     }
 
-    /** @return the host memory of the page's RAM block, or null when the page is not direct */
+    /**
+     * @return the host memory of the page's RAM block, or null when the page is not one whole RAM-like
+     *     section (MMIO, subpage, unassigned); a fault-prone or read-only page has one too, so check
+     *     {@link #readDirect()} / {@link #writeDirect()} before a direct access
+     */
     public MemorySegment segment() {
         return segment;
     }
