@@ -9,15 +9,10 @@ import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
-/**
- * Probes for code defects found by the documentation audit: each fails while the defect is there.
- * Run with {@code -Dguestmem.audit=true}.
- */
-@EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
-class DocsAuditProbeTest {
+/** The launcher's rebuild-on-demand check ({@code stale} in {@code ./guestmem}). */
+class LauncherStaleTest {
     /**
      * The launcher's {@code stale} check counts test sources: a test file newer than the engine jar
      * makes every {@code ./guestmem} command rebuild, and since {@code mvn package} does not rewrite a
@@ -42,14 +37,28 @@ class DocsAuditProbeTest {
         Files.writeString(test, "class ATest {}");
         Instant now = Instant.now();
         Files.setLastModifiedTime(main, FileTime.from(now.minusSeconds(120)));
+        Files.setLastModifiedTime(dir.resolve("pom.xml"), FileTime.from(now.minusSeconds(120)));
         Files.setLastModifiedTime(jar, FileTime.from(now.minusSeconds(60)));
         Files.setLastModifiedTime(test, FileTime.from(now));
         Files.createDirectories(dir.resolve("native-bindings"));
         Files.createDirectories(dir.resolve("jmh"));
+        assertEquals("fresh", run(dir, stale), "a test source newer than the jar made ./guestmem rebuild");
+        Files.setLastModifiedTime(main, FileTime.from(now.plusSeconds(1)));
+        assertEquals("stale", run(dir, stale), "a main source newer than the jar must rebuild");
+        Files.setLastModifiedTime(main, FileTime.from(now.minusSeconds(120)));
+        Path resource = dir.resolve("engine/src/main/resources/x.txt");
+        Files.createDirectories(resource.getParent());
+        Files.writeString(resource, "x");
+        assertEquals("stale", run(dir, stale), "a main resource newer than the jar must rebuild");
+        Files.delete(jar);
+        assertEquals("stale", run(dir, stale), "a missing jar must build");
+    }
+
+    private static String run(Path dir, String stale) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("bash", "-c", stale + "\nstale engine/target/guestmem-engine.jar && echo stale || echo fresh")
                 .directory(dir.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes()).strip();
         p.waitFor(30, TimeUnit.SECONDS);
-        assertEquals("fresh", out, "a test source newer than the jar makes ./guestmem rebuild on every command");
+        return out;
     }
 }
