@@ -520,7 +520,10 @@ final class FlatViewAccess {
     /**
      * {@code address_space_write_rom}: writes RAM and ROM (and ROMD-mode ROM devices) directly;
      * other chunks are skipped silently. Always {@link MemTxResult#OK}, as in QEMU, except a write
-     * wrapping past 2^64, which is refused with {@link MemTxResult#DECODE_ERROR}.
+     * wrapping past 2^64, which is refused with {@link MemTxResult#DECODE_ERROR}. A chunk whose block
+     * a hot-unplug releases under it is dropped: the write took effect on the map before the change,
+     * in a block that is gone ({@link #rw} runs such a chunk again only so as not to answer ERROR,
+     * which write_rom never does).
      */
     static int writeRom(AddressSpace as, long addr, MemTxAttrs attrs, byte[] arr, int arrOff, MemorySegment seg,
                         long segOff, long len) {
