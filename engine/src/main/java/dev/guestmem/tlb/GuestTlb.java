@@ -68,9 +68,11 @@ import dev.guestmem.iommu.IommuTlbEntry;
  *
  * <p>Entries are valid for as long as {@link AddressSpace#generation()} is unchanged: every published
  * view (any region added, removed, moved, resized, enabled, disabled, made read-only, switched to or
- * from ROMD, or its dirty logging changed) increments it. A load that passed the generation check may
- * still race with a topology change; it then reads either the old or the new memory, or fails with
- * {@link IllegalStateException} if the old block was released (never unmapped memory).
+ * from ROMD, or its dirty logging changed) increments it, and so does an UNMAP event of an IOMMU a
+ * fill went through (see {@link #fill(AddressSpace, long, MemTxAttrs, TlbEntry)}). A load that
+ * passed the generation check may still race with a topology change; it then reads either the old or
+ * the new memory, or fails with {@link IllegalStateException} if the old block was released (never
+ * unmapped memory).
  *
  * <p><b>Thread safety.</b> Stateless; {@link #fill} may be called from any thread without locks. It
  * reads the generation (acquire) before the dispatch table (acquire), so an entry is never tagged with
