@@ -141,7 +141,12 @@ class DiscardedRamTest {
         SnapshotWriter.write(plain, List.of(sb), (d, t) -> { });
         Path aware = dir.resolve("aware.snap");
         SnapshotWriter.write(aware, List.of(sb), Map.of(sb.name(), DiscardedRam.populatedPages(mem, sb)), (d, t) -> { });
-        try (SnapshotFile p = SnapshotFile.open(plain); SnapshotFile a = SnapshotFile.open(aware)) {
+        Path unnamed = dir.resolve("unnamed.snap");
+        SnapshotWriter.write(unnamed, List.of(sb), Map.of(), (d, t) -> { });
+        try (SnapshotFile p = SnapshotFile.open(plain); SnapshotFile a = SnapshotFile.open(aware);
+                SnapshotFile u = SnapshotFile.open(unnamed)) {
+            assertEquals(SIZE / 4096, u.blocks().get(0).storedPages(), "a block missing from the map is saved whole");
+            assertFalse(u.incremental());
             assertEquals(SIZE / 4096, p.blocks().get(0).storedPages(), "the plain snapshot read every unplugged page");
             assertEquals(PAGES_PER_BLOCK, a.blocks().get(0).storedPages(), "only the plugged block");
             assertFalse(a.incremental());
