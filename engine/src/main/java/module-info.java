@@ -10,6 +10,7 @@ module dev.guestmem.engine {
     exports dev.guestmem.cli;
     exports dev.guestmem.debug;
     exports dev.guestmem.dirty;
+    exports dev.guestmem.discard;
     exports dev.guestmem.dispatch;
     exports dev.guestmem.flat;
     exports dev.guestmem.iommu;

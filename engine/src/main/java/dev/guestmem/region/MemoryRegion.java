@@ -3,6 +3,8 @@ package dev.guestmem.region;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.discard.ManagerAssignment;
+import dev.guestmem.discard.RamDiscardManager;
 import dev.guestmem.ram.RamBlock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -85,6 +87,8 @@ public abstract sealed class MemoryRegion
     private int vgaLoggingCount;
     /** The region's own dirty-log mask (only the VGA bit can be set, via {@link #setLog}). */
     private int ownDirtyLogMask;
+    /** QEMU's {@code rdm} (only for RAM): see {@link #setRamDiscardManager}. */
+    private RamDiscardManager ramDiscardManager;
     private int refCount = 1;
     private boolean destroyed;
     private boolean finalized;
@@ -831,6 +835,43 @@ public abstract sealed class MemoryRegion
             throw new IllegalArgumentException("dirty client " + client + " not within 0.."
                     + (DirtyMemory.DIRTY_MEMORY_NUM - 1));
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // RAM discard manager (the rules live in dev.guestmem.discard)
+
+    /**
+     * QEMU's {@code memory_region_set_ram_discard_manager}: gives this RAM region the manager that
+     * knows which parts of it are populated. Only while the region is not mapped (directly or
+     * through an alias), and at most one manager: to replace it, clear it first ({@code null}).
+     *
+     * @param manager the manager, or null to clear
+     * @throws dev.guestmem.discard.RamDiscardManagerException if the region is not RAM, is mapped,
+     *     or already has a manager; nothing changes then
+     */
+    public final void setRamDiscardManager(RamDiscardManager manager) {
+        lock();
+        try {
+            ManagerAssignment.check(this, ramDiscardManager, manager);
+            ramDiscardManager = manager;
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_get_ram_discard_manager}: the manager, but only while the region is
+     * RAM and mapped (QEMU answers NULL otherwise).
+     *
+     * @return the manager, or null
+     */
+    public final RamDiscardManager ramDiscardManager() {
+        return isMapped() && isRam() ? ramDiscardManager : null;
+    }
+
+    /** @return QEMU's {@code memory_region_has_ram_discard_manager}: {@link #ramDiscardManager()} is not null */
+    public final boolean hasRamDiscardManager() {
+        return ramDiscardManager() != null;
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -51,7 +51,28 @@ public final class SnapshotWriter {
      *     {@code path} then)
      */
     public static long write(Path path, List<SnapshotBlock> blocks, ProgressListener progress) {
-        return writeFile(path, blocks, null, 0, progress);
+        return writeFile(path, blocks, null, false, 0, progress);
+    }
+
+    /**
+     * Writes a full snapshot in which each block's pages that its {@link DirtyPages} does not name
+     * are recorded as zero pages without being read (a block missing from {@code stored} is saved
+     * whole). This is how a snapshot leaves out discarded RAM, as QEMU's migration does
+     * ({@code ramblock_dirty_bitmap_clear_discarded_pages}): its contents are undefined and reading
+     * it may populate it again. See {@code dev.guestmem.discard.DiscardedRam#populatedPages}.
+     *
+     * @param path the file to create or replace
+     * @param blocks the blocks, names unique
+     * @param stored the pages to read and store, per block name
+     * @param progress told how far the save has got
+     * @return the new snapshot's id
+     * @throws SnapshotException on an I/O error or duplicate block names (nothing is left under
+     *     {@code path} then)
+     */
+    public static long write(Path path, List<SnapshotBlock> blocks, Map<String, DirtyPages> stored,
+            ProgressListener progress) {
+        Objects.requireNonNull(stored, "stored");
+        return writeFile(path, blocks, stored, false, 0, progress);
     }
 
     /**
@@ -73,11 +94,11 @@ public final class SnapshotWriter {
         if (baseId == 0) {
             throw new SnapshotException("an incremental snapshot needs the nonzero id of its base");
         }
-        return writeFile(path, blocks, dirty, baseId, progress);
+        return writeFile(path, blocks, dirty, true, baseId, progress);
     }
 
     private static long writeFile(Path path, List<SnapshotBlock> blocks, Map<String, DirtyPages> dirty,
-            long baseId, ProgressListener progress) {
+            boolean incremental, long baseId, ProgressListener progress) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(blocks, "blocks");
         Objects.requireNonNull(progress, "progress");
@@ -112,8 +133,9 @@ public final class SnapshotWriter {
                 MemorySegment zero = arena.allocate(ps);
                 long[] loc = new long[Math.toIntExact(pages)];
                 int[] sums = new int[loc.length];
-                DirtyPages d = dirty == null ? DirtyPages.all(pages) : dirty.getOrDefault(b.name(), DirtyPages.none());
-                if (dirty != null) {
+                DirtyPages d = dirty == null ? DirtyPages.all(pages)
+                        : dirty.getOrDefault(b.name(), incremental ? DirtyPages.none() : DirtyPages.all(pages));
+                if (incremental) {
                     java.util.Arrays.fill(loc, SnapshotFormat.ABSENT);
                 }
                 long runStart = -1;
@@ -207,7 +229,7 @@ public final class SnapshotWriter {
             ByteBuffer h = ByteBuffer.allocate(SnapshotFormat.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
             h.putLong(SnapshotFormat.H_MAGIC, SnapshotFormat.MAGIC);
             h.putInt(SnapshotFormat.H_VERSION, SnapshotFormat.VERSION);
-            h.putInt(SnapshotFormat.H_FLAGS, dirty != null ? SnapshotFormat.FLAG_INCREMENTAL : 0);
+            h.putInt(SnapshotFormat.H_FLAGS, incremental ? SnapshotFormat.FLAG_INCREMENTAL : 0);
             h.putLong(SnapshotFormat.H_ID, id);
             h.putLong(SnapshotFormat.H_BASE, baseId);
             h.putInt(SnapshotFormat.H_BLOCKS, blocks.size());

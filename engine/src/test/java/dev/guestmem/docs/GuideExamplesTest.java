@@ -21,6 +21,9 @@ import dev.guestmem.debug.MtreeDumper;
 import dev.guestmem.debug.MtreeWriter;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.discard.BitmapRamDiscardManager;
+import dev.guestmem.discard.DiscardedRam;
+import dev.guestmem.discard.RamDiscardListener;
 import dev.guestmem.iommu.IommuNotifier;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.listener.MemoryListener;
@@ -752,6 +755,37 @@ class GuideExamplesTest {
             assertEquals(LazyRestore.State.COMPLETE, restore.state());
         }
         ram.close();
+    }
+
+    @Test
+    void discardRam() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::discard[]
+        RamRegion hotplug = RamRegion.allocate(sys, null, "vmem0", 8 * MIB);
+        BitmapRamDiscardManager vmem = BitmapRamDiscardManager.attach(hotplug, 2 * MIB); // before mapping
+        system.addSubregion(0x1_0000_0000L, hotplug);
+        List<String> dma = new ArrayList<>();
+        RamDiscardListener mapper = RamDiscardListener.ramDiscardListener(  // what VFIO registers
+                s -> dma.add("map " + Long.toHexString(s.offsetWithinAddressSpace()) + "+" + (s.size() >> 20) + "M"),
+                s -> dma.add("unmap " + Long.toHexString(s.offsetWithinAddressSpace()) + "+" + (s.size() >> 20) + "M"),
+                true);                                                    // one unmap may span holes
+        MemoryRegionSection section = hotplug.find(0, hotplug.size());   // as region_add shows it
+        vmem.registerListener(mapper, section);                          // replays what is plugged
+        section.release();                                               // the manager keeps a copy
+        vmem.plug(0, 4 * MIB);           // listeners first (any may refuse), then plugged
+        vmem.unplug(2 * MIB, 2 * MIB);   // discarded (reads as zeros), then listeners told
+        System.out.println(dma);         // [map 100000000+4M, unmap 100200000+2M]
+        sys.globalDirtyLogStart();       // migration starts: unplugged RAM is not to be sent
+        System.out.println(DiscardedRam.clearDiscardedFromMigrationLog(hotplug)); // 1536 pages
+        // end::discard[]
+        assertEquals(List.of("map 100000000+4M", "unmap 100200000+2M"), dma);
+        assertEquals(2 * MIB, vmem.pluggedSize());
+        assertEquals(0, as.ldub(0x1_0020_0000L));
+        DirtyBitmapSnapshot snap = hotplug.snapshotAndClearDirty(0, 8 * MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
+        assertEquals(512, snap.dirtyPageCount(), "only the plugged 2 MiB stays dirty");
+        sys.globalDirtyLogStop();
     }
 
     /** Every tagged example above appears verbatim (re-indented) in docs/guide.md. */

@@ -1,0 +1,46 @@
+package dev.guestmem.discard;
+
+import dev.guestmem.region.MemoryRegion;
+
+/**
+ * The rules of QEMU's {@code memory_region_set_ram_discard_manager}, which asserts
+ * {@code memory_region_is_ram(mr) && !memory_region_is_mapped(mr)} and {@code !rdm || !mr->rdm}
+ * (newer QEMU returns {@code -EBUSY} for the second). Internal: {@link MemoryRegion#setRamDiscardManager}
+ * calls it before it stores anything, so a refusal changes nothing.
+ *
+ * <p><b>Thread safety.</b> Stateless; the caller holds the region's system lock.
+ */
+public final class ManagerAssignment {
+    private ManagerAssignment() {
+    }
+
+    /**
+     * Refuses an assignment QEMU refuses: to a region that is not RAM ({@link MemoryRegion#isRam()}),
+     * to a mapped region (directly or through an alias), a manager to a region that has one, or a
+     * {@link BitmapRamDiscardManager} made for another region. Clearing ({@code next == null}) is
+     * allowed on an unmapped RAM region.
+     *
+     * @param region the region
+     * @param current its manager now, or null
+     * @param next the manager to set, or null to clear
+     * @throws RamDiscardManagerException if the assignment is refused
+     */
+    public static void check(MemoryRegion region, RamDiscardManager current, RamDiscardManager next) {
+        if (!region.isRam()) {
+            throw new RamDiscardManagerException("RAM discard manager for '" + region.name() + "': not a RAM region ("
+                    + region.getClass().getSimpleName() + ")");
+        }
+        if (region.isMapped()) {
+            throw new RamDiscardManagerException("RAM discard manager for '" + region.name()
+                    + "': the region is mapped; set the manager before mapping it");
+        }
+        if (next != null && current != null) {
+            throw new RamDiscardManagerException("RAM discard manager for '" + region.name()
+                    + "': the region already has one (" + current + ")");
+        }
+        if (next instanceof BitmapRamDiscardManager b && b.region() != region) {
+            throw new RamDiscardManagerException("RAM discard manager for '" + region.name()
+                    + "': it was made for region '" + b.region().name() + "'");
+        }
+    }
+}
