@@ -1,0 +1,104 @@
+package dev.guestmem.iommu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.discard.BitmapRamDiscardManager;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.RamRegion;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+/** {@code memory_translate_iotlb}: from a MAP event's entry to the RAM a device may pin. */
+class IommuRamTest {
+    private final MemorySystem sys = new MemorySystem();
+    private final ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+    private final RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x10000);
+    private final AddressSpace memory;
+
+    IommuRamTest() {
+        root.addSubregion(0x100000, ram);
+        root.addSubregion(0x200000, new IoRegion(sys, null, MemoryRegionOps.builder().read((a, s) -> 0).build(),
+                "mmio", 0x1000));
+        root.addSubregion(0x300000, RamRegion.allocate(sys, null, "short", 0x1800));
+        memory = sys.addressSpace(root, "memory");
+    }
+
+    private IommuTlbEntry map(long translated, long mask, int perm) {
+        return new IommuTlbEntry(memory, 0x5000, translated, mask, perm);
+    }
+
+    @Test
+    void aMappingOfRamGivesTheRegionTheOffsetAndTheMemory() {
+        ram.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0x3000, 0xC0FFEE);
+        IommuRam r = IommuRam.of(map(0x103000, 0xFFF, IommuTlbEntry.RW));
+        assertSame(ram, r.region());
+        assertEquals(0x3000, r.offset());
+        assertEquals(0x1000, r.length());
+        assertTrue(r.writable());
+        assertSame(ram.ramBlock(), r.block());
+        assertEquals(0xC0FFEE, r.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0));
+        r.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 4, 7);
+        assertEquals(7, memory.ldlLe(0x103004));
+        // the low bits of translatedAddr are ignored, as the page is named by its first byte
+        assertEquals(0x3000, IommuRam.of(map(0x103ABC, 0xFFF, IommuTlbEntry.RO)).offset());
+    }
+
+    @Test
+    void aReadOnlyMappingGivesReadOnlyMemory() {
+        IommuRam r = IommuRam.of(map(0x104000, 0xFFF, IommuTlbEntry.RO));
+        assertFalse(r.writable());
+        assertTrue(r.segment().isReadOnly());
+        assertThrows(IllegalArgumentException.class, () -> r.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1));
+    }
+
+    @Test
+    void whatIsNotWholeRamIsRefused() {
+        IommuException mmio = assertThrows(IommuException.class, () -> IommuRam.of(map(0x200000, 0xFFF, 3)));
+        assertTrue(mmio.getMessage().contains("non memory area"), mmio.getMessage());
+        assertThrows(IommuException.class, () -> IommuRam.of(map(0x900000, 0xFFF, 3)), "unassigned");
+        IommuException partial = assertThrows(IommuException.class, () -> IommuRam.of(map(0x301000, 0xFFF, 3)));
+        assertTrue(partial.getMessage().contains("granularity"), partial.getMessage());
+        assertThrows(IommuException.class, () -> IommuRam.of(map(0x10F000, 0x1FFFF, 3)), "runs past the region");
+        assertThrows(IommuException.class, () -> IommuRam.of(new IommuTlbEntry(null, 0, 0x100000, 0xFFF, 3)));
+        assertThrows(IommuException.class, () -> IommuRam.of(map(0, -1L, 3)), "2^64 bytes");
+    }
+
+    @Test
+    void discardedMemoryIsRefusedAndPluggedMemoryIsNot() {
+        RamRegion vmem = RamRegion.allocate(sys, null, "vmem", 0x400000);
+        BitmapRamDiscardManager manager = BitmapRamDiscardManager.attach(vmem, 0x200000);
+        root.addSubregion(0x4000_0000L, vmem);
+        IommuException e = assertThrows(IommuException.class,
+                () -> IommuRam.of(map(0x4000_1000L, 0xFFF, IommuTlbEntry.RW)));
+        assertTrue(e.getMessage().contains("discarded"), e.getMessage());
+        manager.plug(0, 0x200000);
+        assertEquals(0x1000, IommuRam.of(map(0x4000_1000L, 0xFFF, IommuTlbEntry.RW)).offset());
+        assertThrows(IommuException.class, () -> IommuRam.of(map(0x4020_0000L, 0xFFF, IommuTlbEntry.RW)),
+                "the second block is still unplugged");
+    }
+
+    @Test
+    void anotherIommuBehindTheTargetIsFollowed() {
+        ContainerRegion busRoot = new ContainerRegion(sys, null, "bus", -1L);
+        busRoot.addSubregion(0, new IommuRegion(sys, null, "second", 0x10000, (addr, flag, idx, out) -> {
+            out.targetAs = memory;
+            out.iova = addr & ~0xFFFL;
+            out.translatedAddr = 0x100000 + (addr & ~0xFFFL);
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+        }));
+        AddressSpace bus = sys.addressSpace(busRoot, "bus");
+        IommuRam r = IommuRam.of(new IommuTlbEntry(bus, 0, 0x2000, 0xFFF, IommuTlbEntry.RW));
+        assertSame(ram, r.region());
+        assertEquals(0x2000, r.offset());
+    }
+}
