@@ -25,8 +25,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * java.util.Map, dev.guestmem.snapshot.ProgressListener)} records the others as zero pages without
  * reading them; {@code writeIncremental} leaves them out).</li>
  * </ul>
- * A region without a manager, or whose manager is not visible because the region is not mapped
- * ({@link MemoryRegion#ramDiscardManager()}), has nothing discarded here, as in QEMU.
+ * A region without a manager ({@link MemoryRegion#ramDiscardManager()}) has nothing discarded here,
+ * as in QEMU.
  *
  * <p>As in QEMU, the answers are stable only while nothing plugs or unplugs: virtio-mem refuses to
  * while migration runs ({@code virtio_mem_is_busy}); a guestmem device model should do the same while

@@ -3,9 +3,11 @@ package dev.guestmem.discard;
 import dev.guestmem.region.MemoryRegion;
 
 /**
- * The rules of QEMU's {@code memory_region_set_ram_discard_manager}, which asserts
- * {@code memory_region_is_ram(mr) && !memory_region_is_mapped(mr)} and {@code !rdm || !mr->rdm}
- * (newer QEMU returns {@code -EBUSY} for the second). Internal: {@link MemoryRegion#setRamDiscardManager}
+ * The rules of QEMU's {@code memory_region_set_ram_discard_manager}: RAM only ({@code
+ * memory_region_is_ram}), one manager at a time ({@code !rdm || !mr->rdm}; newer QEMU returns
+ * {@code -EBUSY}), and, as its documentation requires, not while the region is mapped. QEMU 6.x
+ * asserted {@code !memory_region_is_mapped(mr)}; 8.1 dropped the assertion only because it could not
+ * see mappings through aliases, which guestmem can ({@link MemoryRegion#isMapped()}). Internal: {@link MemoryRegion#setRamDiscardManager}
  * calls it before it stores anything, so a refusal changes nothing.
  *
  * <p><b>Thread safety.</b> Stateless; the caller holds the region's system lock.

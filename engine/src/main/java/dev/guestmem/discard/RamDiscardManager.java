@@ -17,7 +17,7 @@ import dev.guestmem.region.MemoryRegionSection;
  * use the whole region.
  *
  * <p>A region gets its manager with {@link MemoryRegion#setRamDiscardManager} while it is not
- * mapped; {@link MemoryRegion#ramDiscardManager()} then finds it while it is mapped. Every method
+ * mapped; {@link MemoryRegion#ramDiscardManager()} then finds it, mapped or not. Every method
  * here expects sections of the region the manager was made for, with region offsets inside that
  * region; a section of another region is refused with {@link RamDiscardManagerException} (QEMU
  * asserts).

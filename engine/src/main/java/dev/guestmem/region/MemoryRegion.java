@@ -860,13 +860,14 @@ public abstract sealed class MemoryRegion
     }
 
     /**
-     * QEMU's {@code memory_region_get_ram_discard_manager}: the manager, but only while the region is
-     * RAM and mapped (QEMU answers NULL otherwise).
+     * QEMU's {@code memory_region_get_ram_discard_manager}: the manager of a RAM region, mapped or
+     * not (since QEMU 8.1; before, NULL for an unmapped region, which hid the manager from a
+     * listener's {@code region_del} of the region being removed).
      *
      * @return the manager, or null
      */
     public final RamDiscardManager ramDiscardManager() {
-        return isMapped() && isRam() ? ramDiscardManager : null;
+        return isRam() ? ramDiscardManager : null;
     }
 
     /** @return QEMU's {@code memory_region_has_ram_discard_manager}: {@link #ramDiscardManager()} is not null */

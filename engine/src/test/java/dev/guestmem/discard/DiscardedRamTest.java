@@ -76,7 +76,7 @@ class DiscardedRamTest {
     }
 
     @Test
-    void withoutTheClearEveryPageIsDirtyAndWithoutAVisibleManagerNothingIsCleared() {
+    void withoutTheClearEveryPageIsDirtyAndWithoutAManagerNothingIsCleared() {
         try (DiscardMachine m = new DiscardMachine()) {
             m.sys.globalDirtyLogStart();
             DirtyBitmapSnapshot snap = m.mem.snapshotAndClearDirty(0, SIZE, MIGRATION);
@@ -85,10 +85,9 @@ class DiscardedRamTest {
             RamRegion plain = RamRegion.allocate(m.sys, null, "plain", SIZE);
             m.root.addSubregion(0x2_0000_0000L, plain);
             assertEquals(0, DiscardedRam.clearDiscardedFromMigrationLog(plain), "no manager");
-            // QEMU: memory_region_get_ram_discard_manager is NULL while unmapped
+            // QEMU 8.1 on: the manager answers while the region is unmapped too
             m.root.delSubregion(m.mem);
-            assertEquals(0, DiscardedRam.clearDiscardedFromMigrationLog(m.mem));
-            assertFalse(DiscardedRam.isDiscarded(m.mem, 0, BLK));
+            assertTrue(DiscardedRam.isDiscarded(m.mem, 0, BLK));
             m.root.addSubregion(m.gpa, m.mem);
             assertTrue(DiscardedRam.isDiscarded(m.mem, 0, BLK));
             assertEquals(SIZE / 4096, DiscardedRam.clearDiscardedFromMigrationLog(m.mem));
