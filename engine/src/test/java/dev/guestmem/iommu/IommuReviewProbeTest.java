@@ -12,6 +12,7 @@ import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
@@ -265,6 +266,49 @@ class IommuReviewProbeTest {
         assertEquals(0x7010L, byLdSt, "section().segmentOffset() + (addr - start()) = 0x" + Long.toHexString(byLdSt)
                 + ", start()=0x" + Long.toHexString(w.start()) + ", section().start()=0x"
                 + Long.toHexString(w.section().start()));
+    }
+
+    /**
+     * Check (expected to pass): the one-page slice of a logged target marks the right ram_addr page
+     * (LdSt's store path: {@code dirtyMemory().invalidateAndSetDirty(ramAddr() + off, n, dirtyMask())}),
+     * for a target section that starts at a non-zero block offset; a ROM target keeps only its read
+     * slice; a target section shorter than a page gives no window.
+     */
+    @Test
+    void checkSlicesOfLoggedRomAndShortTargets() {
+        RamRegion dram = (RamRegion) downstreamRoot.subregions().get(0);
+        dev.guestmem.region.AliasRegion high = new dev.guestmem.region.AliasRegion(sys, null, "high", dram, 0x100000,
+                0x100000);
+        downstreamRoot.addSubregion(0x800000, high);
+        RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x2000);
+        downstreamRoot.addSubregion(0xA00000, rom);
+        RamRegion shortRam = RamRegion.allocate(sys, null, "short", 0x800);
+        downstreamRoot.addSubregion(0xB00000, shortRam);
+        dram.setLog(true, MemoryRegion.DIRTY_MEMORY_VGA);
+        Table model = new Table();
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, model);
+        AddressSpace cpu = cpuWith(iommu);
+        model.map(0, 0x3000, 0x805000); // block offset 0x105000
+        model.map(0, 0x4000, 0xA01000);
+        model.map(0, 0x5000, 0xB00000);
+        TlbEntry e = new TlbEntry();
+        assertTrue(GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, e));
+        DirectWindow w = e.window();
+        assertEquals(0, w.write().byteSize());
+        assertEquals(0x1000, w.loggedWrite().byteSize());
+        assertEquals(ram.offset() + 0x105000, w.ramAddr());
+        sys.dirtyMemory().testAndClearDirty(ram.offset(), ram.segment().byteSize(), MemoryRegion.DIRTY_MEMORY_VGA);
+        w.loggedWrite().set(ValueLayout.JAVA_INT_UNALIGNED, 0x10, 0xCAFE);
+        w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + 0x10, 4, w.dirtyMask());
+        assertTrue(sys.dirtyMemory().getDirty(ram.offset() + 0x105000, 0x1000, MemoryRegion.DIRTY_MEMORY_VGA));
+        assertFalse(sys.dirtyMemory().getDirty(ram.offset() + 0x104000, 0x1000, MemoryRegion.DIRTY_MEMORY_VGA));
+        assertEquals(0xCAFE, cpu.ldlLe(IOMMU_BASE + 0x3010));
+        assertTrue(GuestTlb.fill(cpu, IOMMU_BASE + 0x4000, e));
+        assertEquals(0x1000, e.window().read().byteSize());
+        assertEquals(0, e.window().write().byteSize() + e.window().loggedWrite().byteSize());
+        assertFalse(e.writeDirect());
+        assertFalse(GuestTlb.fill(cpu, IOMMU_BASE + 0x5000, e));
+        assertEquals(0, e.window().read().byteSize());
     }
 
     // ------------------------------------------------------------------ stress
