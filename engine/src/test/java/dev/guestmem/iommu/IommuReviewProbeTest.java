@@ -129,6 +129,33 @@ class IommuReviewProbeTest {
                 + Long.toHexString(e.iova) + " to 0x" + Long.toHexString(mapsTo) + ": " + e);
     }
 
+    /**
+     * QEMU models that override replay deliver each mapping to the one notifier being replayed with
+     * the exported memory_region_notify_iommu_one (hw/i386/intel_iommu.c vtd_replay_hook,
+     * hw/arm/smmuv3.c smmuv3_notify_iova, hw/virtio/virtio-iommu.c virtio_iommu_notify_map_unmap).
+     * guestmem's IommuOps javadoc invites models to override {@link IommuOps#replay} "with a walk of
+     * their own tables", but outside this package there is no way to hand a MAP entry to one
+     * notifier: deliver/deliverUnfiltered are package-private, the callback has no getter, and
+     * {@link IommuNotifiers#notify} reaches every notifier of the context. Only unmapRange is public.
+     */
+    @Test
+    void aModelOutsideThePackageCanDeliverItsReplayToTheReplayedNotifier() {
+        boolean found = false;
+        for (Class<?> c : new Class<?>[] {IommuNotifier.class, IommuNotifiers.class}) {
+            for (java.lang.reflect.Method m : c.getMethods()) {
+                List<Class<?>> params = List.of(m.getParameterTypes());
+                boolean oneNotifier = c == IommuNotifier.class || params.contains(IommuNotifier.class);
+                if (oneNotifier && params.contains(IommuTlbEntry.class)) {
+                    found = true;
+                }
+            }
+        }
+        assertTrue(found, "no public method hands an IommuTlbEntry to one notifier (memory_region_notify_iommu_one); "
+                + "public methods of IommuNotifier: " + java.util.Arrays.stream(IommuNotifier.class.getDeclaredMethods())
+                .filter(m -> java.lang.reflect.Modifier.isPublic(m.getModifiers())).map(m -> m.getName()).sorted()
+                .toList());
+    }
+
     // ------------------------------------------------------------------ the JIT's notifier
 
     /**
