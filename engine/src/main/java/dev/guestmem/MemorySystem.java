@@ -348,6 +348,7 @@ public final class MemorySystem {
             }
             spaces.remove(e);
             retainViews(currentViews());
+            as.runDestroyHooks();
             as.root().unref();
         } finally {
             lock.unlock();

@@ -100,6 +100,10 @@ public final class AddressSpace implements LoadStoreAccessors {
     /** Spaces whose cached translations pass through this one; copy on write. */
     private volatile AddressSpace[] translationDependents = new AddressSpace[0];
     private final Object translationDependentsLock = new Object();
+    /** Run when the space is destroyed; guarded by {@link #translationDependentsLock}. */
+    private final List<Runnable> destroyHooks = new ArrayList<>();
+    /** Told of every {@link #invalidateTranslations()}; copy on write. */
+    private volatile Runnable[] invalidationListeners = new Runnable[0];
 
     /**
      * Creates an address space with an empty view. Internal: use the system's factory, which renders
@@ -197,6 +201,29 @@ public final class AddressSpace implements LoadStoreAccessors {
         } finally {
             unlockSlots();
         }
+        for (Runnable l : invalidationListeners) {
+            l.run();
+        }
+    }
+
+    /**
+     * Runs {@code listener} after every {@link #invalidateTranslations()}: the generation moved with
+     * no new view, so no {@link dev.guestmem.listener.MemoryListener} hears of it. A CPU loop that
+     * raises its exit request from a topology listener raises it here too, so a running loop flushes
+     * its TLB (TCG's {@code tlb_flush} kicks the vCPU). The listener runs on the invalidating thread
+     * (an IOMMU model's, or the one publishing a space behind an IOMMU) and must be quick and must
+     * not block.
+     *
+     * @param listener what to run
+     */
+    public void addInvalidationListener(Runnable listener) {
+        Objects.requireNonNull(listener, "listener");
+        synchronized (translationDependentsLock) {
+            Runnable[] old = invalidationListeners;
+            Runnable[] grown = Arrays.copyOf(old, old.length + 1);
+            grown[old.length] = listener;
+            invalidationListeners = grown;
+        }
     }
 
     /**
@@ -219,6 +246,40 @@ public final class AddressSpace implements LoadStoreAccessors {
             grown[grown.length - 1] = dependent;
             translationDependents = grown;
         }
+        dependent.addDestroyHook(() -> removeTranslationDependent(dependent));
+    }
+
+    private void removeTranslationDependent(AddressSpace dependent) {
+        synchronized (translationDependentsLock) {
+            AddressSpace[] old = translationDependents;
+            translationDependents = Arrays.stream(old).filter(d -> d != dependent).toArray(AddressSpace[]::new);
+        }
+    }
+
+    /**
+     * Runs {@code hook} when this space is destroyed ({@link MemorySystem#destroyAddressSpace}): the
+     * IOMMU and dependency bookkeeping of the JIT fast path lets go of it there, as QEMU's
+     * {@code tcg_iommu_free_notifier_list} does when a CPU goes.
+     *
+     * @param hook what to run, once, with the system's lock held
+     */
+    public void addDestroyHook(Runnable hook) {
+        Objects.requireNonNull(hook, "hook");
+        synchronized (translationDependentsLock) {
+            destroyHooks.add(hook);
+        }
+    }
+
+    /**
+     * Runs and forgets the destroy hooks. Internal: {@link MemorySystem#destroyAddressSpace}.
+     */
+    public void runDestroyHooks() {
+        List<Runnable> hooks;
+        synchronized (translationDependentsLock) {
+            hooks = new ArrayList<>(destroyHooks);
+            destroyHooks.clear();
+        }
+        hooks.forEach(Runnable::run);
     }
 
     /** @return whether {@link #addTranslationDependent} recorded {@code space} */

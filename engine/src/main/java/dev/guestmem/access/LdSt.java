@@ -116,7 +116,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 1, false, attrs, res);
             } catch (InternalError sigbus) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 1, sigbus, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.segmentOffset() + off, 1, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 1, false, attrs, res);
@@ -135,7 +135,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 2, big, attrs, res);
             } catch (InternalError sigbus) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 2, sigbus, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.segmentOffset() + off, 2, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 2, big, attrs, res);
@@ -154,7 +154,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 4, big, attrs, res);
             } catch (InternalError sigbus) {
-                return (int) FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 4, sigbus, res);
+                return (int) FlatViewAccess.loadFault(w.section(), w.segmentOffset() + off, 4, sigbus, res);
             }
         }
         return (int) ioOrSlow(as, addr, 4, big, attrs, res);
@@ -173,7 +173,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.load(as, addr, 8, big, attrs, res);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.loadFault(w.section(), w.section().segmentOffset() + off, 8, sigbus, res);
+                return FlatViewAccess.loadFault(w.section(), w.segmentOffset() + off, 8, sigbus, res);
             }
         }
         return ioOrSlow(as, addr, 8, big, attrs, res);
@@ -189,7 +189,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 1, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -200,7 +200,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 1, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 1, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 1, w.dirtyMask());
             return MemTxResult.OK;
@@ -218,7 +218,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 2, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -229,7 +229,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 2, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 2, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 2, w.dirtyMask());
             return MemTxResult.OK;
@@ -247,7 +247,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 4, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -258,7 +258,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 4, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 4, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask());
             return MemTxResult.OK;
@@ -276,7 +276,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 8, sigbus);
             }
             return MemTxResult.OK;
         }
@@ -287,7 +287,7 @@ final class LdSt {
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             } catch (InternalError sigbus) {
-                return FlatViewAccess.ramFault(w.section(), w.section().segmentOffset() + off, 8, sigbus);
+                return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 8, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 8, w.dirtyMask());
             return MemTxResult.OK;

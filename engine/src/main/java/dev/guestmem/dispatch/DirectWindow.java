@@ -28,25 +28,27 @@ import java.lang.foreign.MemorySegment;
  */
 public final class DirectWindow {
     private static final DirectWindow EMPTY = new DirectWindow(0, MemorySegment.NULL, MemorySegment.NULL,
-            MemorySegment.NULL, null, null, 0, 0);
+            MemorySegment.NULL, null, 0, null, 0, 0);
 
     private final long start;
     private final MemorySegment read;
     private final MemorySegment write;
     private final MemorySegment loggedWrite;
     private final PhysSection section;
+    private final long segmentOffset;
     // for loggedWrite: where the bytes live in ram_addr space, and who logs them
     private final DirtyMemory dirty;
     private final long ramAddr;
     private final int dirtyMask;
 
     DirectWindow(long start, MemorySegment read, MemorySegment write, MemorySegment loggedWrite,
-                 PhysSection section, DirtyMemory dirty, long ramAddr, int dirtyMask) {
+                 PhysSection section, long segmentOffset, DirtyMemory dirty, long ramAddr, int dirtyMask) {
         this.start = start;
         this.read = read;
         this.write = write;
         this.loggedWrite = loggedWrite;
         this.section = section;
+        this.segmentOffset = segmentOffset;
         this.dirty = dirty;
         this.ramAddr = ramAddr;
         this.dirtyMask = dirtyMask;
@@ -84,8 +86,8 @@ public final class DirectWindow {
             return EMPTY;
         }
         boolean logged = lw.byteSize() > 0;
-        return new DirectWindow(guestStart, r, w, lw, section, logged ? dirty : null, logged ? ramAddr + offset : 0,
-                logged ? dirtyMask : 0);
+        return new DirectWindow(guestStart, r, w, lw, section, segmentOffset + offset, logged ? dirty : null,
+                logged ? ramAddr + offset : 0, logged ? dirtyMask : 0);
     }
 
     private static MemorySegment part(MemorySegment slice, long offset, long length) {
@@ -95,9 +97,26 @@ public final class DirectWindow {
         return slice.asSlice(offset, length);
     }
 
-    /** @return the guest address of byte 0 of every slice (the section's first address) */
+    /**
+     * The guest address of byte 0 of every slice: the section's first address, or for a
+     * {@linkplain #slice slice} (a page behind an IOMMU) the page's address in the space that
+     * reached it.
+     *
+     * @return the address
+     */
     public long start() {
         return start;
+    }
+
+    /**
+     * Where byte 0 of the slices lies in the section's RAM block segment, so guest address
+     * {@code addr} of the window is block offset {@code segmentOffset() + (addr - start())} (the
+     * fault path reports faults by block offset).
+     *
+     * @return the offset (0 for {@link #empty()})
+     */
+    public long segmentOffset() {
+        return segmentOffset;
     }
 
     /**
@@ -153,7 +172,12 @@ public final class DirectWindow {
         return dirtyMask;
     }
 
-    /** @return the section this window belongs to (null for {@link #empty()}) */
+    /**
+     * The section whose memory this window shows (for a {@linkplain #slice slice}, the section of the
+     * space behind the IOMMU: its {@code start()} is not this window's).
+     *
+     * @return the section, null for {@link #empty()}
+     */
     public PhysSection section() {
         return section;
     }

@@ -100,7 +100,7 @@ public final class PhysSection {
             mask = range.dirtyLogMask();
         }
         boolean direct = read.byteSize() > 0 || write.byteSize() > 0 || loggedWrite.byteSize() > 0;
-        this.window = direct ? new DirectWindow(start, read, write, loggedWrite, this, dirty, ramAddr, mask)
+        this.window = direct ? new DirectWindow(start, read, write, loggedWrite, this, segmentOffset, dirty, ramAddr, mask)
                 : DirectWindow.empty(); // most sections of a big machine are MMIO: no object each
         boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
         this.plainRead = plainIo ? ops.read() : null;

@@ -47,7 +47,9 @@ public final class IommuNotifier {
     private final long end;
     private final int iommuIdx;
     /** The list this notifier is registered on, or null; guarded by that list's lock. */
-    IommuNotifiers registeredOn;
+    volatile IommuNotifiers registeredOn;
+    /** The JIT fast path's own notifier (not listed, not unregistrable from outside). */
+    boolean internal;
 
     /**
      * Creates a notifier ({@code iommu_notifier_init}).
@@ -104,9 +106,36 @@ public final class IommuNotifier {
     }
 
     /**
-     * {@code memory_region_notify_iommu_one}: delivers {@code event} if it overlaps the range and its
-     * type is wanted, cropped to the range.
+     * {@code memory_region_notify_iommu_one}: sends one event to this notifier alone (an IOMMU model's
+     * own {@link IommuOps#replay} does this, as QEMU's VT-d and SMMU models do). The event reaches
+     * the callback if its type is one the notifier wants and it overlaps the notifier's range, cropped
+     * to that range: {@code iova} and {@code addrMask} cover only the overlap (so {@code addrMask + 1}
+     * is then the overlap's length, not always a power of two), and {@code translatedAddr} moves with
+     * {@code iova}, so the cropped entry still maps each iova where the event did (QEMU crops iova and
+     * mask only).
+     *
+     * @param type {@link #MAP}, {@link #UNMAP} or {@link #DEVIOTLB_UNMAP}
+     * @param entry the translation; not kept
+     * @throws IommuException for a type that is not one event, or an UNMAP with a permission
      */
+    public void notifyOne(int type, IommuTlbEntry entry) {
+        checkEvent(type, entry);
+        deliver(type, entry);
+    }
+
+    /** The checks of {@code memory_region_notify_iommu(_one)}, before any notifier sees the event. */
+    static void checkEvent(int type, IommuTlbEntry entry) {
+        Objects.requireNonNull(entry, "entry");
+        if (type != MAP && type != UNMAP && type != DEVIOTLB_UNMAP) {
+            throw new IommuException("event type 0x" + Integer.toHexString(type) + " is not one of UNMAP, MAP, "
+                    + "DEVIOTLB_UNMAP");
+        }
+        if (type == UNMAP && entry.perm != IommuTlbEntry.NONE) {
+            throw new IommuException("an UNMAP event must carry no permission, got " + entry.perm);
+        }
+    }
+
+    /** Delivers a checked event (see {@link #notifyOne}). */
     void deliver(int type, IommuTlbEntry entry) {
         long entryLast = entry.iovaLast();
         if (Long.compareUnsigned(start, entryLast) > 0 || Long.compareUnsigned(end, entry.iova) < 0
@@ -114,7 +143,10 @@ public final class IommuNotifier {
             return;
         }
         IommuTlbEntry cropped = entry.copy();
-        cropped.iova = Long.compareUnsigned(entry.iova, start) < 0 ? start : entry.iova;
+        if (Long.compareUnsigned(entry.iova, start) < 0) {
+            cropped.iova = start;
+            cropped.translatedAddr = (entry.translatedAddr & ~entry.addrMask) + (start - entry.iova);
+        }
         long last = Long.compareUnsigned(entryLast, end) < 0 ? entryLast : end;
         cropped.addrMask = last - cropped.iova;
         callback.notify(this, cropped);

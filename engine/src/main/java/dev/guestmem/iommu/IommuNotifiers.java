@@ -31,8 +31,10 @@ public final class IommuNotifiers {
     private volatile IommuNotifier[] list = NONE;
     /** The flags the model last accepted ({@code iommu_notify_flags}); guarded by {@link #lock}. */
     private int flags;
-    /** Per translation context, the JIT fast path's invalidation notifier, once created. */
+    /** Per translation context, the JIT fast path's invalidation notifier, once created; copy on write. */
     private volatile TlbInvalidation[] tlbWatches = new TlbInvalidation[0];
+    /** Contexts whose model refused the JIT's notifier; guarded by {@link #lock}. */
+    private final java.util.Set<Integer> tlbRefused = new java.util.HashSet<>();
 
     /**
      * Creates the list of {@code region} (the region does this).
@@ -71,9 +73,15 @@ public final class IommuNotifiers {
         }
     }
 
-    /** @return the registered notifiers, newest first */
+    /**
+     * The notifiers registered by users, newest first. The JIT fast path's own notifiers
+     * ({@link #watchForTlb}) count in {@link #flags()} and hear every event, but are not listed: they
+     * cannot be unregistered from outside (TCG keeps its notifiers in the CPU's own list).
+     *
+     * @return the notifiers
+     */
     public IommuNotifier[] registered() {
-        return list.clone();
+        return Arrays.stream(list).filter(n -> !n.internal).toArray(IommuNotifier[]::new);
     }
 
     /**
@@ -128,7 +136,7 @@ public final class IommuNotifiers {
             n.registeredOn = null;
             try {
                 changeFlags(union(shrunk));
-            } catch (IommuException refused) {
+            } catch (RuntimeException refused) {
                 // QEMU ignores the error on unregistration and keeps the flags it had
             }
         }
@@ -153,7 +161,8 @@ public final class IommuNotifiers {
 
     /**
      * Sends one event to the notifiers of context {@code iommuIdx} ({@code memory_region_notify_iommu}):
-     * each gets it cropped to its range if it overlaps and the type is one it wants.
+     * each gets it cropped to its range if it overlaps and the type is one it wants
+     * ({@link IommuNotifier#notifyOne}).
      *
      * @param iommuIdx the translation context
      * @param type {@link IommuNotifier#MAP}, {@link IommuNotifier#UNMAP} or
@@ -163,14 +172,7 @@ public final class IommuNotifiers {
      *     no notifier has seen the event then
      */
     public void notify(int iommuIdx, int type, IommuTlbEntry entry) {
-        Objects.requireNonNull(entry, "entry");
-        if (type != IommuNotifier.MAP && type != IommuNotifier.UNMAP && type != IommuNotifier.DEVIOTLB_UNMAP) {
-            throw new IommuException("event type 0x" + Integer.toHexString(type) + " is not one of UNMAP, MAP, "
-                    + "DEVIOTLB_UNMAP");
-        }
-        if (type == IommuNotifier.UNMAP && entry.perm != IommuTlbEntry.NONE) {
-            throw new IommuException("an UNMAP event must carry no permission, got " + entry.perm);
-        }
+        IommuNotifier.checkEvent(type, entry);
         VarHandle.fullFence(); // the model's table writes before our read of the list (see watchForTlb)
         for (IommuNotifier n : list) {
             if (n.iommuIdx() == iommuIdx) {
@@ -220,6 +222,9 @@ public final class IommuNotifiers {
         IommuTlbEntry e = new IommuTlbEntry();
         for (long addr = 0;; addr += granularity) {
             e.targetAs = null;
+            e.iova = addr;
+            e.translatedAddr = 0;
+            e.addrMask = granularity - 1;
             e.perm = IommuTlbEntry.NONE;
             ops.translate(addr, IommuTlbEntry.NONE, n.iommuIdx(), e);
             if (e.perm != IommuTlbEntry.NONE) {
@@ -234,15 +239,16 @@ public final class IommuNotifiers {
 
     /**
      * For the JIT fast path ({@code tcg_register_iommu_notifier}): makes sure that an event of
-     * context {@code iommuIdx} invalidates the translations {@code as} cached through this IOMMU
+     * context {@code iommuIdx} invalidates the translations {@code as} caches through this IOMMU
      * ({@link AddressSpace#invalidateTranslations()}). The first call per context registers an
-     * {@link IommuNotifier#UNMAP} notifier over the whole region, as TCG does; later calls cost a
-     * scan of a short array.
+     * {@link IommuNotifier#UNMAP} notifier over the whole region, as TCG does (the model's
+     * {@link IommuOps#notifyFlagChanged} is asked; if it refuses, nothing may be cached through
+     * this context until the model is replaced); later calls cost a scan of a short array. The
+     * watch of {@code as} ends when the space is destroyed.
      *
      * @param iommuIdx the translation context
      * @param as the address space whose translations pass through here
-     * @return whether events now reach {@code as}; false if the model refused the notifier (then
-     *     nothing may be cached through this IOMMU)
+     * @return whether events now reach {@code as}; false if the model refused the notifier
      */
     public boolean watchForTlb(int iommuIdx, AddressSpace as) {
         TlbInvalidation[] watches = tlbWatches;
@@ -251,10 +257,10 @@ public final class IommuNotifiers {
             return true;
         }
         synchronized (lock) {
-            if (iommuIdx < 0 || iommuIdx >= region.numIndexes()) {
+            if (iommuIdx < 0 || iommuIdx >= region.numIndexes() || tlbRefused.contains(iommuIdx)) {
                 return false;
             }
-            watches = tlbWatches;
+            watches = tlbWatches.clone();
             if (iommuIdx >= watches.length) {
                 watches = Arrays.copyOf(watches, iommuIdx + 1);
             }
@@ -263,24 +269,88 @@ public final class IommuNotifiers {
                 w = new TlbInvalidation(iommuIdx);
                 try {
                     register(w.notifier());
-                } catch (IommuException refused) {
+                } catch (RuntimeException refused) {
+                    tlbRefused.add(iommuIdx); // QEMU's error_fatal; here: this context stays slow
                     return false;
                 }
                 watches[iommuIdx] = w;
-                tlbWatches = watches;
             }
-            w.add(as);
+            if (!w.covers(as)) {
+                w.add(as);
+                as.addDestroyHook(() -> forgetSpace(as));
+            }
+            tlbWatches = watches;
         }
         VarHandle.fullFence(); // the watch is in place before the caller reads the model's tables
         return true;
     }
 
+    /** A destroyed space: drop it from every watch, and a watch left with no space (as TCG's unrealize). */
+    private void forgetSpace(AddressSpace as) {
+        synchronized (lock) {
+            TlbInvalidation[] watches = tlbWatches.clone();
+            for (int i = 0; i < watches.length; i++) {
+                TlbInvalidation w = watches[i];
+                if (w != null && w.remove(as) && w.isEmpty()) {
+                    unregister(w.notifier());
+                    watches[i] = null;
+                }
+            }
+            tlbWatches = watches;
+        }
+    }
+
     /**
-     * Invalidates every address space that cached a translation through this IOMMU (the model's
-     * hooks were replaced, so any answer may differ).
+     * Replaces the model (what {@link IommuRegion#setIommuOps} does): the new model is told the
+     * flags of the users' notifiers it takes over (and may refuse them: then nothing changes), the
+     * old one that they are gone; the JIT fast path's notifiers are dropped and every space that
+     * cached through this IOMMU is invalidated once {@code install} has stored the new model, so its
+     * next fill asks the new model.
+     *
+     * @param old the model now installed, or null
+     * @param next the new model, or null
+     * @param install stores {@code next} where the access path reads it
+     * @throws IommuException if a user notifier's context is not below {@code next}'s index count,
+     *     or {@code next} refuses the flags; nothing changes then
      */
-    public void invalidateTlbs() {
-        for (TlbInvalidation w : tlbWatches) {
+    public void changeModel(IommuOps old, IommuOps next, Runnable install) {
+        Objects.requireNonNull(install, "install");
+        TlbInvalidation[] dropped;
+        synchronized (lock) {
+            IommuNotifier[] users = registered();
+            int userFlags = union(users);
+            if (next != null) {
+                int indexes = next.numIndexes();
+                for (IommuNotifier n : users) {
+                    if (n.iommuIdx() >= indexes) {
+                        throw new IommuException(n + ": index out of [0, " + indexes + ") of the new model of "
+                                + region.name());
+                    }
+                }
+                if (userFlags != 0) {
+                    next.notifyFlagChanged(region, 0, userFlags); // may refuse: nothing changed yet
+                }
+            }
+            if (old != null && flags != 0) {
+                try {
+                    old.notifyFlagChanged(region, flags, 0);
+                } catch (RuntimeException ignored) {
+                    // the old model is leaving; its objection changes nothing
+                }
+            }
+            dropped = tlbWatches;
+            for (TlbInvalidation w : dropped) {
+                if (w != null) {
+                    w.notifier().registeredOn = null;
+                }
+            }
+            list = users;
+            flags = userFlags;
+            tlbWatches = new TlbInvalidation[0];
+            tlbRefused.clear();
+            install.run();
+        }
+        for (TlbInvalidation w : dropped) { // after the new model is visible: refills ask it
             if (w != null) {
                 w.invalidateAll();
             }

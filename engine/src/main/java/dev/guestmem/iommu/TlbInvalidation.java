@@ -9,7 +9,8 @@ import java.util.Arrays;
  * address space that cached one through it, by moving that space's generation (TCG flushes the
  * vCPU's TLB).
  *
- * <p><b>Thread safety.</b> {@link #add} is called with the owning {@link IommuNotifiers}' lock held;
+ * <p><b>Thread safety.</b> {@link #add} and {@link #remove} are called with the owning
+ * {@link IommuNotifiers}' lock held;
  * {@link #covers} and the callback read a copy-on-write array without locks.
  */
 final class TlbInvalidation {
@@ -18,6 +19,7 @@ final class TlbInvalidation {
 
     TlbInvalidation(int iommuIdx) {
         this.notifier = new IommuNotifier((n, e) -> invalidateAll(), IommuNotifier.UNMAP, 0, -1L, iommuIdx);
+        this.notifier.internal = true;
     }
 
     IommuNotifier notifier() {
@@ -40,6 +42,25 @@ final class TlbInvalidation {
             grown[old.length] = as;
             spaces = grown;
         }
+    }
+
+    /** @return whether {@code as} was watched (it is not any more) */
+    boolean remove(AddressSpace as) {
+        AddressSpace[] old = spaces;
+        for (int i = 0; i < old.length; i++) {
+            if (old[i] == as) {
+                AddressSpace[] shrunk = new AddressSpace[old.length - 1];
+                System.arraycopy(old, 0, shrunk, 0, i);
+                System.arraycopy(old, i + 1, shrunk, i, old.length - i - 1);
+                spaces = shrunk;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    boolean isEmpty() {
+        return spaces.length == 0;
     }
 
     void invalidateAll() {

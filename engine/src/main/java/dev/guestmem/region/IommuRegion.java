@@ -66,15 +66,17 @@ public final class IommuRegion extends MemoryRegion {
     }
 
     /**
-     * Sets the model's hooks (volatile store; accesses see them from their next translation).
+     * Sets the model's hooks (volatile store; accesses see them from their next translation). The
+     * registered notifiers stay: the new model is told their flags first and may refuse them.
      * Translations cached by the JIT fast path through this region are invalidated, since every
-     * answer may now differ; registered notifiers stay.
+     * answer may now differ ({@link IommuNotifiers#changeModel}).
      *
      * @param ops the hooks, or null
+     * @throws dev.guestmem.iommu.IommuException if the new model refuses the registered notifiers'
+     *     flags or has fewer contexts than they use; the old model stays then
      */
     public void setIommuOps(IommuOps ops) {
-        this.ops = ops;
-        notifiers.invalidateTlbs();
+        notifiers.changeModel(this.ops, ops, () -> this.ops = ops);
     }
 
     /** @return the notifiers of this region and the events sent to them */

@@ -37,11 +37,14 @@ import dev.guestmem.iommu.IommuTlbEntry;
  * <h2 id="windows">The window form (one test for every kind of page)</h2>
  * A TLB (TARGETS P3, {@code SoftTlbBench.tlbHit}) can keep, per entry, the section's
  * immutable {@link dev.guestmem.dispatch.DirectWindow} ({@link TlbEntry#window()}): no copy, no
- * allocation, and one bounds test is both the tag compare and the range check. It keeps one
+ * allocation (except for a page behind an IOMMU, whose one-page window the fill makes), and one
+ * bounds test is both the tag compare and the range check. It keeps one
  * generation for the whole TLB, as QEMU does: compare {@link AddressSpace#generation()} where the CPU
  * loop already polls its exit request (block entry), flush every entry to
  * {@link dev.guestmem.dispatch.DirectWindow#empty()} when it moved, and have a topology listener
- * raise the exit request so a running loop notices ({@code tcg_commit} then {@code tlb_flush}).
+ * raise the exit request so a running loop notices ({@code tcg_commit} then {@code tlb_flush}); an
+ * IOMMU's invalidation moves the generation with no new view, so raise it from
+ * {@link AddressSpace#addInvalidationListener} too.
  * {@snippet lang=java :
  * DirectWindow w = windows[(int) (addr >>> 12) & (N - 1)];
  * long off = addr - w.start();
@@ -132,8 +135,9 @@ public final class GuestTlb {
      * @param out the entry to fill
      * @return whether the page is directly readable ({@link TlbEntry#readDirect()})
      * @implNote Allocation-free and lock-free for pages without an IOMMU on the way. Through an
-     *     IOMMU a fill allocates the page's window, and the first fill per IOMMU context and address
-     *     space registers the invalidation notifier under the IOMMU's notifier lock.
+     *     IOMMU a fill allocates a translation holder and the page's window; the first fill per IOMMU
+     *     context registers the invalidation notifier, and the first per context and address space
+     *     adds the space to it, under the IOMMU's notifier lock.
      */
     public static boolean fill(AddressSpace as, long addr, MemTxAttrs attrs, TlbEntry out) {
         long gen = as.generation(); // first: see the class comment

@@ -40,11 +40,14 @@ final class IommuPageWalk {
                 return slow(out); // the page runs past the IOMMU's section
             }
             IommuRegion iommu = (IommuRegion) s.region();
-            int idx = iommu.attrsToIndex(attrs);
+            IommuOps ops = iommu.iommuOps(); // once: context and translation from one model
+            int idx = ops == null ? 0 : ops.attrsToIndex(attrs);
             if (!iommu.notifiers().watchForTlb(idx, as)) {
                 return slow(out); // the model refused the notifier: nothing may be cached
             }
-            IommuOps ops = iommu.iommuOps();
+            if (iommu.iommuOps() != ops) { // replaced while the watch was set up: start again
+                return GuestTlb.fill(as, out.pageAddr, attrs, out);
+            }
             long xlat = off + s.offsetWithinRegion();
             e.targetAs = null;
             e.perm = IommuTlbEntry.NONE;

@@ -54,7 +54,9 @@ public final class TlbEntry {
      * an emulator may cache it as its TLB entry). Its {@link DirectWindow#read()} and
      * {@link DirectWindow#write()} slices are empty where the page is not directly readable or
      * writable (MMIO, ROM stores, logged or read-only pages, fault-prone blocks), so one bounds test
-     * decides a hit; an address in another page of the same section hits too, correctly.
+     * decides a hit; an address in another page of the same section hits too, correctly. A page
+     * reached through an IOMMU gets a window of its own, one page long, made by the fill
+     * ({@link DirectWindow#slice}): the section behind the IOMMU lies in another space.
      *
      * @return the window (never null)
      */

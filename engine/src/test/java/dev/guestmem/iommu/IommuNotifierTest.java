@@ -218,6 +218,47 @@ class IommuNotifierTest {
     }
 
     @Test
+    void aNewModelTakesOverTheNotifiersOrIsRefused() {
+        PageTableIommu first = new PageTableIommu();
+        first.indexes = 2;
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 1L << 32, first);
+        IommuNotifier n = new IommuNotifier((x, e) -> { }, IommuNotifier.IOTLB_EVENTS, 0, -1L, 1);
+        iommu.notifiers().register(n);
+        PageTableIommu oneIndex = new PageTableIommu();
+        assertThrows(IommuException.class, () -> iommu.setIommuOps(oneIndex), "index 1 of a one-index model");
+        PageTableIommu noMap = new PageTableIommu();
+        noMap.indexes = 2;
+        noMap.refuseFlag = IommuNotifier.MAP;
+        assertThrows(IommuException.class, () -> iommu.setIommuOps(noMap));
+        assertSame(first, iommu.iommuOps(), "a refused model is not installed");
+        assertEquals(List.of("0>3"), changes(first));
+        PageTableIommu second = new PageTableIommu();
+        second.indexes = 2;
+        iommu.setIommuOps(second);
+        assertSame(second, iommu.iommuOps());
+        assertEquals(List.of("0>3", "3>0"), changes(first), "the old model hears its notifiers go");
+        assertEquals(List.of("0>3"), changes(second), "the new one hears them come");
+        assertTrue(n.isRegistered());
+        assertEquals(IommuNotifier.IOTLB_EVENTS, iommu.notifiers().flags());
+    }
+
+    @Test
+    void notifyOneChecksAndCropsAsNotify() {
+        List<Seen> seen = new ArrayList<>();
+        IommuNotifier n = recording(seen, "n", IommuNotifier.MAP, 0x1000, 0x1FFF, 0);
+        n.notifyOne(IommuNotifier.MAP, new IommuTlbEntry(null, 0, 0x10000, 0x3FFF, IommuTlbEntry.RW));
+        assertEquals(List.of(new Seen("n", 0x1000, 0xFFF, 3)), seen);
+        n.notifyOne(IommuNotifier.UNMAP, new IommuTlbEntry(null, 0x1000, 0, 0xFFF, IommuTlbEntry.NONE));
+        assertEquals(1, seen.size(), "a MAP notifier ignores UNMAP");
+        assertThrows(IommuException.class, () -> n.notifyOne(IommuNotifier.UNMAP,
+                new IommuTlbEntry(null, 0x1000, 0, 0xFFF, IommuTlbEntry.RW)));
+        List<IommuTlbEntry> got = new ArrayList<>();
+        new IommuNotifier((x, e) -> got.add(e), IommuNotifier.MAP, 0x1000, 0x1FFF, 0).notifyOne(IommuNotifier.MAP,
+                new IommuTlbEntry(null, 0, 0x10000, 0x3FFF, IommuTlbEntry.RW));
+        assertEquals(0x11000, got.get(0).translatedAddr, "iova 0x1000 still maps to 0x11000");
+    }
+
+    @Test
     void unmapRangeTellsOneNotifierThatItsWholeRangeIsGone() {
         List<Seen> seen = new ArrayList<>();
         recording(seen, "n", IommuNotifier.UNMAP, 0x10000, 0x1FFFF, 0).unmapRange();

@@ -161,6 +161,36 @@ class IommuTlbFillTest {
     }
 
     @Test
+    void invalidationListenersHearAnUnmapThatMovesTheGeneration() {
+        java.util.concurrent.atomic.AtomicInteger kicks = new java.util.concurrent.atomic.AtomicInteger();
+        cpu.addInvalidationListener(kicks::incrementAndGet);
+        mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
+        GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, new TlbEntry());
+        assertEquals(0, kicks.get());
+        mapper.change(0, 0x3000, 0x8000, IommuTlbEntry.RW);
+        assertEquals(1, kicks.get());
+    }
+
+    @Test
+    void destroyingASpaceDropsItsWatch() {
+        mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
+        ContainerRegion other = new ContainerRegion(sys, null, "cpu2", -1L);
+        other.addSubregion(IOMMU_BASE, new dev.guestmem.region.AliasRegion(sys, null, "mpc-alias", iommu, 0,
+                0x100000));
+        AddressSpace cpu2 = sys.addressSpace(other, "cpu2");
+        assertTrue(GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, new TlbEntry()));
+        assertTrue(GuestTlb.fill(cpu2, IOMMU_BASE + 0x3000, new TlbEntry()));
+        assertEquals(IommuNotifier.UNMAP, iommu.notifiers().flags(), "the JIT's notifier");
+        sys.destroyAddressSpace(cpu2);
+        assertEquals(IommuNotifier.UNMAP, iommu.notifiers().flags(), "cpu still watches");
+        long before = cpu.generation();
+        mapper.change(0, 0x3000, 0x8000, IommuTlbEntry.RW);
+        assertNotEquals(before, cpu.generation(), "and is still invalidated");
+        sys.destroyAddressSpace(cpu);
+        assertEquals(0, iommu.notifiers().flags(), "no space left: the JIT's notifier is gone");
+    }
+
+    @Test
     void attributesSelectTheTranslationContext() {
         mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
         mapper.change(1, 0x3000, 0x9000, IommuTlbEntry.RO);
