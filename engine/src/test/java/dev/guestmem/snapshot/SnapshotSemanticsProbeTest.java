@@ -1,0 +1,474 @@
+package dev.guestmem.snapshot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
+import dev.guestmem.uffd.LazyRestore;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Audit probes for the semantics of snapshots (chains, restore, lazy restore, dirty-log interplay).
+ * Run with {@code -Dguestmem.audit=true}. Each probe that targets a defect fails while the defect is
+ * there; the others are checks that held and are kept as evidence.
+ */
+@EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
+class SnapshotSemanticsProbeTest {
+    private static final long PAGE = 4096;
+    private static final long MIB = 1L << 20;
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT: SnapshotWriter's javadoc promises that without a pause "the snapshot holds a mix of
+    // old and new pages (each page's checksum still matches the bytes stored)". The writer computes
+    // each page's CRC when it reaches the page but writes the page's bytes later, from guest memory
+    // again, as part of a run of up to 1 MiB (writeRun). A page changed in between is stored with a
+    // checksum of bytes it no longer holds: SnapshotRestorer.restore(verify=true) then throws
+    // "fails its checksum" and a LazyRestore with verify poisons the memory (BROKEN). Expected: the
+    // checksum is taken of exactly the bytes written (copy the page to a buffer, CRC it, write it).
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void everyStoredPageMatchesItsChecksumWhenTheGuestWritesDuringTheSave(@TempDir Path dir) throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            long size = 8 * MIB;
+            MemorySegment ram = arena.allocate(size, PAGE);
+            Random init = new Random(1);
+            for (long o = 0; o < size; o += 8) {
+                ram.set(ValueLayout.JAVA_LONG, o, init.nextLong() | 1);
+            }
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread vcpu = Thread.ofPlatform().start(() -> {
+                Random r = new Random(2);
+                while (!stop.get()) {
+                    ram.set(ValueLayout.JAVA_LONG, (r.nextLong(size) & ~7L), r.nextLong() | 1); // never a zero page
+                }
+            });
+            int bad = 0;
+            String first = null;
+            try {
+                for (int round = 0; round < 5 && bad == 0; round++) {
+                    Path p = dir.resolve("live" + round + ".gms");
+                    SnapshotWriter.write(p, List.of(new SnapshotBlock("ram", ram, PAGE)), ProgressListener.NONE);
+                    try (SnapshotFile f = SnapshotFile.open(p)) {
+                        for (long pg = 0; pg < size / PAGE; pg++) {
+                            if (!f.verify(0, pg)) {
+                                bad++;
+                                if (first == null) {
+                                    first = "page " + pg + " of " + p.getFileName();
+                                }
+                            }
+                        }
+                    }
+                }
+            } finally {
+                stop.set(true);
+                vcpu.join();
+            }
+            assertEquals(0, bad, "pages whose stored checksum does not match their stored bytes (first: " + first
+                    + "); the writer's javadoc promises each page's checksum matches the bytes stored");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // HELD (model-based): random guest writes through an address space, including pages zeroed
+    // again, two blocks, increments fed by the MIGRATION dirty log; restoring every prefix of the
+    // chain (full + first k increments) eagerly gives exactly the memory at point k, and the TLB
+    // stops writing directly once the log is on.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void everyPrefixOfADirtyLogChainRestoresThatPointByteForByte(@TempDir Path dir) {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion.allocate(sys, null, "pad", 3 * PAGE);
+        RamRegion a = RamRegion.allocate(sys, null, "a", 200 * PAGE);
+        RamRegion b = RamRegion.allocate(sys, null, "b:/weird name ü", 70 * PAGE);
+        root.addSubregion(0x100000, a);
+        root.addSubregion(0x800000, b);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        RamBlock ba = a.ramBlock();
+        RamBlock bb = b.ramBlock();
+        Random rnd = new Random(42);
+        for (long o = 0; o < 200 * PAGE; o += 4096 * 3) {
+            as.stqLe(0x100000 + o, rnd.nextLong());
+        }
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0x100000, e);
+        assertTrue(e.writeDirect(), "plain RAM is written directly before the log starts");
+        sys.globalDirtyLogStart();
+        assertTrue(e.generation() != as.generation() || !e.writeDirect(),
+                "after globalDirtyLogStart a TLB entry filled before must not keep writing directly");
+        DirtyMemory dm = sys.dirtyMemory();
+        dm.snapshotAndClearDirty(ba.offset(), ba.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        dm.snapshotAndClearDirty(bb.offset(), bb.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        List<SnapshotBlock> blocks = List.of(SnapshotBlock.of(ba), SnapshotBlock.of(bb));
+        List<Path> files = new ArrayList<>();
+        List<byte[][]> model = new ArrayList<>();
+        files.add(dir.resolve("full.gms"));
+        long id = SnapshotWriter.write(files.getLast(), blocks, ProgressListener.NONE);
+        model.add(new byte[][] {ba.segment().toArray(ValueLayout.JAVA_BYTE), bb.segment().toArray(ValueLayout.JAVA_BYTE)});
+        for (int k = 1; k <= 6; k++) {
+            int n = rnd.nextInt(60);
+            for (int w = 0; w < n; w++) {
+                boolean inA = rnd.nextBoolean();
+                long base = inA ? 0x100000 : 0x800000;
+                long len = inA ? 200 * PAGE : 70 * PAGE;
+                long at = rnd.nextLong(len - 16) & ~7L;
+                switch (rnd.nextInt(4)) {
+                    case 0 -> as.write(base + (at & ~(PAGE - 1)), MemTxAttrs.UNSPECIFIED, new byte[(int) PAGE], 0, (int) PAGE);
+                    case 1 -> {
+                        byte[] buf = new byte[(int) Math.min(3 * PAGE, len - at)];
+                        rnd.nextBytes(buf);
+                        as.write(base + at, MemTxAttrs.UNSPECIFIED, buf, 0, buf.length);
+                    }
+                    default -> as.stqLe(base + at, rnd.nextLong());
+                }
+            }
+            DirtyBitmapSnapshot la = dm.snapshotAndClearDirty(ba.offset(), ba.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+            DirtyBitmapSnapshot lb = dm.snapshotAndClearDirty(bb.offset(), bb.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+            files.add(dir.resolve("inc" + k + ".gms"));
+            id = SnapshotWriter.writeIncremental(files.getLast(), id, blocks,
+                    Map.of(ba.idstr(), DirtyPages.ofDirtyLog(la, ba.offset(), PAGE, 200),
+                            bb.idstr(), DirtyPages.ofDirtyLog(lb, bb.offset(), PAGE, 70)), ProgressListener.NONE);
+            model.add(new byte[][] {ba.segment().toArray(ValueLayout.JAVA_BYTE), bb.segment().toArray(ValueLayout.JAVA_BYTE)});
+        }
+        sys.globalDirtyLogStop();
+        for (int k = 0; k < files.size(); k++) {
+            List<SnapshotFile> open = new ArrayList<>();
+            try (Arena arena = Arena.ofConfined()) {
+                for (int i = 0; i <= k; i++) {
+                    open.add(SnapshotFile.open(files.get(i)));
+                }
+                MemorySegment ta = arena.allocate(200 * PAGE, PAGE);
+                MemorySegment tb = arena.allocate(70 * PAGE, PAGE);
+                ta.fill((byte) 0x5a);
+                tb.fill((byte) 0x5a);
+                SnapshotRestorer.restore(new SnapshotChain(open), List.of(new SnapshotBlock(ba.idstr(), ta, PAGE),
+                        new SnapshotBlock(bb.idstr(), tb, PAGE)), true, ProgressListener.NONE);
+                assertEquals(-1, MemorySegment.ofArray(model.get(k)[0]).mismatch(ta), "block a at point " + k);
+                assertEquals(-1, MemorySegment.ofArray(model.get(k)[1]).mismatch(tb), "block b at point " + k);
+            } finally {
+                open.forEach(SnapshotFile::close);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT (dirty-log interplay): an eager restore into a live block writes the memory behind the
+    // dirty log. With the MIGRATION log on, a rollback (restore of an older snapshot) followed by the
+    // next increment from the log gives a chain that no longer matches memory: pages the restore
+    // changed are not in the log, so the increment leaves them absent and the chain keeps their
+    // pre-rollback state. (The same holds for the CODE client: stale translations are never
+    // invalidated.) Expected: restoring into a target named by its RamBlock marks the restored range
+    // dirty for every client (invalidateAndSetDirty, as a DMA write would), or the javadoc says the
+    // caller must.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void anIncrementTakenAfterARollbackRestoresTheMemoryAfterTheRollback(@TempDir Path dir) {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 16 * PAGE);
+        root.addSubregion(0, ram);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        RamBlock blk = ram.ramBlock();
+        DirtyMemory dm = sys.dirtyMemory();
+        List<SnapshotBlock> blocks = List.of(SnapshotBlock.of(blk));
+        as.stlLe(0x1000, 0x1111);
+        sys.globalDirtyLogStart();
+        dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        Path s0 = dir.resolve("s0.gms");
+        long id0 = SnapshotWriter.write(s0, blocks, ProgressListener.NONE);       // page 1 = 0x1111
+        as.stlLe(0x1000, 0x2222);
+        DirtyBitmapSnapshot l1 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        Path i1 = dir.resolve("i1.gms");
+        long id1 = SnapshotWriter.writeIncremental(i1, id0, blocks,
+                Map.of("ram", DirtyPages.ofDirtyLog(l1, blk.offset(), PAGE, 16)), ProgressListener.NONE); // page 1 = 0x2222
+        try (SnapshotFile f0 = SnapshotFile.open(s0)) {
+            SnapshotRestorer.restore(SnapshotChain.of(f0), blocks, false, ProgressListener.NONE); // rollback: page 1 = 0x1111
+        }
+        assertEquals(0x1111, as.ldlLe(0x1000));
+        DirtyBitmapSnapshot l2 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        Path i2 = dir.resolve("i2.gms");
+        SnapshotWriter.writeIncremental(i2, id1, blocks, Map.of("ram", DirtyPages.ofDirtyLog(l2, blk.offset(), PAGE, 16)),
+                ProgressListener.NONE);
+        sys.globalDirtyLogStop();
+        try (Arena arena = Arena.ofConfined(); SnapshotFile f0 = SnapshotFile.open(s0); SnapshotFile f1 = SnapshotFile.open(i1);
+             SnapshotFile f2 = SnapshotFile.open(i2)) {
+            MemorySegment t = arena.allocate(16 * PAGE, PAGE);
+            SnapshotRestorer.restore(new SnapshotChain(List.of(f0, f1, f2)), List.of(new SnapshotBlock("ram", t, PAGE)), true,
+                    ProgressListener.NONE);
+            assertEquals(0x1111, t.get(ValueLayout.JAVA_INT_UNALIGNED, 0x1000),
+                    "s0+i1+i2 must give the memory at i2's time (after the rollback): the restore's writes were not logged");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // HELD: lazy restore with guest writes racing the page server (MISSING mode: a write to a page not
+    // yet fetched waits for the copy, then lands; the fetched copy never overwrites it), and the
+    // result equals an eager restore with the same writes applied after it.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void lazyRestoreWithConcurrentWritesEqualsEagerRestorePlusTheWrites(@TempDir Path dir) throws Exception {
+        long size = 8 * MIB;
+        RamBlock src = RamBlock.anonymous("ram", size);
+        RamBlock lazy = RamBlock.anonymous("ram", size);
+        try {
+            Random r = new Random(9);
+            for (long o = 0; o < size; o += 8) {
+                if ((o / PAGE) % 5 != 0) { // every 5th page zero
+                    src.segment().set(ValueLayout.JAVA_LONG, o, r.nextLong());
+                }
+            }
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            int threads = 4;
+            long pages = size / PAGE;
+            long[][] last = new long[threads][(int) pages];
+            try (SnapshotFile f = SnapshotFile.open(full);
+                 LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(lazy)),
+                         LazyRestore.Options.DEFAULT)) {
+                List<Thread> ts = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int tt = t;
+                    ts.add(Thread.ofPlatform().start(() -> {
+                        Random wr = new Random(100 + tt);
+                        for (int i = 0; i < 20000; i++) {
+                            long pg = wr.nextLong(pages);
+                            long v = wr.nextLong() | 1;
+                            lazy.segment().set(ValueLayout.JAVA_LONG, pg * PAGE + tt * 8L, v);
+                            last[tt][(int) pg] = v;
+                        }
+                    }));
+                }
+                for (Thread t : ts) {
+                    t.join();
+                }
+                assertTrue(restore.awaitComplete(Duration.ofSeconds(60)), "restore completes");
+                // eager: snapshot, then the same final writes
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment eager = arena.allocate(size, PAGE);
+                    SnapshotRestorer.restore(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", eager, PAGE)), true,
+                            ProgressListener.NONE);
+                    for (int t = 0; t < threads; t++) {
+                        for (int pg = 0; pg < pages; pg++) {
+                            if (last[t][pg] != 0) {
+                                eager.set(ValueLayout.JAVA_LONG, pg * PAGE + t * 8L, last[t][pg]);
+                            }
+                        }
+                    }
+                    assertEquals(-1, eager.mismatch(lazy.segment()), "lazy (with racing writes) == eager + the writes");
+                }
+            }
+        } finally {
+            src.close();
+            lazy.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT: a block name is 1..255 UTF-8 bytes of anything (SnapshotBlock), and the writer, the
+    // file and the eager restore take a name with a tab; LazyRestore sends the layout to the page
+    // server as tab-separated lines with the name unescaped, so the server misparses the line and the
+    // restore fails to start ("For input string ..."). Expected: lazy restore accepts every name
+    // eager restore accepts (escape the name or send an index), or SnapshotBlock refuses such names.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void lazyRestoreTakesEveryBlockNameEagerRestoreTakes(@TempDir Path dir) throws Exception {
+        String name = "rom\tx";
+        RamBlock src = RamBlock.anonymous("src", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("dst", 64 * PAGE);
+        try {
+            src.stlHe(0x2000, 0x5a5a);
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(new SnapshotBlock(name, src.segment(), PAGE)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(full)) {
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f),
+                        List.of(new SnapshotBlock(name, dst.segment(), PAGE, dst)), LazyRestore.Options.DEFAULT)) {
+                    assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+                    assertEquals(0x5a5a, dst.ldlHe(0x2000));
+                } catch (RuntimeException e) {
+                    fail("lazy restore of block '" + name.replace("\t", "\\t") + "' (eager restore takes it): " + e, e);
+                }
+            }
+        } finally {
+            src.close();
+            dst.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT: when the page server refuses the layout (here: it cannot open the snapshot, deleted
+    // after the caller opened it), LazyRestore's constructor calls close(), which for an owned server
+    // already runs PageServerProcess.close(); LazyRestore.start(chain, targets, options) then catches
+    // the LazyRestoreException and calls server.close() a second time, closing the guardian socket's
+    // fd number again: EBADF here (NativeCallException "close failed" replaces the real reason), or,
+    // if another thread reused the number meanwhile, an unrelated descriptor is closed. Expected: a
+    // LazyRestoreException naming the reason, and each descriptor closed once.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aServerThatCannotStartIsReportedWithItsReasonAndClosedOnce(@TempDir Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        try {
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(full)) {
+                Files.delete(full); // the caller's mapping stays valid; the server opens by path
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                        LazyRestore.Options.DEFAULT)) {
+                    fail("started from a deleted file: " + restore);
+                } catch (dev.guestmem.uffd.LazyRestoreException expected) {
+                    assertTrue(expected.getMessage().contains("full.gms"), expected.getMessage());
+                } catch (RuntimeException e) {
+                    fail("expected a LazyRestoreException with the server's reason, got " + e, e);
+                }
+            }
+        } finally {
+            src.close();
+            dst.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT: LazyRestore.start checks the caller's SnapshotChain (its open files, their ids, the
+    // targets) but the page server reopens the files by path. SnapshotWriter.write replaces a path
+    // atomically (rename), so a snapshot rewritten under the same name between opening the chain and
+    // starting the restore is served instead of the chain the caller checked: the memory is silently
+    // another snapshot's. Expected: the server checks the ids of what it opened against the chain's
+    // (send the ids with the paths, or pass the open descriptors), and refuses on a mismatch.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void lazyRestoreServesTheFilesOfTheChainItWasGiven(@TempDir Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        try {
+            Path latest = dir.resolve("latest.gms");
+            src.stlHe(0x1000, 0x1111);
+            SnapshotWriter.write(latest, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(latest)) {
+                src.stlHe(0x1000, 0x2222);
+                SnapshotWriter.write(latest, List.of(SnapshotBlock.of(src)), ProgressListener.NONE); // the next checkpoint
+                int got;
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                        LazyRestore.Options.DEFAULT)) {
+                    assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+                    got = dst.ldlHe(0x1000);
+                } catch (dev.guestmem.uffd.LazyRestoreException refused) {
+                    return; // refusing is fine too
+                }
+                assertEquals(String.format("%016x", f.id()) + " 0x1111", String.format("%016x", f.id()) + " 0x"
+                        + Integer.toHexString(got), "the chain given (its file's id and contents) must be what is restored");
+            }
+        } finally {
+            src.close();
+            dst.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // DEFECT: a page discarded (RamBlock.discard: balloon/virtio-mem, MADV_DONTNEED) while the block
+    // is still registered with the restore's userfaultfd (until close(), also after COMPLETE) is
+    // missing again; its next touch faults to the page server, which finds it marked present, only
+    // wakes the thread, and the thread faults again, for ever (a livelock in the kernel, the thread
+    // "in Java": the next safepoint hangs the JVM). Expected: a discarded page reads as zeros (the
+    // server installs a zero page for a fault on a page it already served) or discard is refused
+    // while a restore holds the block. Runs in a child JVM bounded by a timeout.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aPageDiscardedAfterALazyRestoreCompletedCanBeReadAgain() throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                DiscardChild.class.getName()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        StringBuilder out = new StringBuilder();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader br = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
+                for (String l = br.readLine(); l != null; l = br.readLine()) {
+                    synchronized (out) {
+                        out.append(l).append('\n');
+                    }
+                }
+            } catch (java.io.IOException ignored) {
+                // gone
+            }
+        });
+        boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+        if (!ended) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+        reader.join(5000);
+        String text;
+        synchronized (out) {
+            text = out.toString();
+        }
+        assertTrue(ended, "child JVM hung (killed after 60 s):\n" + text);
+        assertTrue(text.contains("RESULT read-after-discard ok"), "child output:\n" + text);
+    }
+
+    /** The child JVM of {@link #aPageDiscardedAfterALazyRestoreCompletedCanBeReadAgain}. */
+    public static final class DiscardChild {
+        private DiscardChild() {
+        }
+
+        /**
+         * Restores lazily, waits for completion, discards one page and reads it from a thread.
+         *
+         * @param args unused
+         * @throws Exception on failure
+         */
+        public static void main(String[] args) throws Exception {
+            Path dir = Files.createTempDirectory("guestmem-probe");
+            RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+            RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+            src.stlHe(0x3000, 0x1234);
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(full);
+                 LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                         LazyRestore.Options.DEFAULT)) {
+                System.out.println("complete=" + restore.awaitComplete(Duration.ofSeconds(30)) + " value=0x"
+                        + Integer.toHexString(dst.ldlHe(0x3000)));
+                dst.discard(0x3000, PAGE);
+                int[] seen = {-1};
+                Thread t = Thread.ofPlatform().daemon().start(() -> seen[0] = dst.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x3000));
+                t.join(10_000);
+                if (t.isAlive()) {
+                    System.out.println("RESULT read-after-discard hung (thread still faulting after 10 s)");
+                    System.out.flush();
+                    Runtime.getRuntime().halt(0); // close() and GC would wait for the stuck thread
+                }
+                System.out.println("RESULT read-after-discard ok value=0x" + Integer.toHexString(seen[0]));
+            }
+            System.exit(0);
+        }
+    }
+}
