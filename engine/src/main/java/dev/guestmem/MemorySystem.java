@@ -120,7 +120,10 @@ public final class MemorySystem {
         ramList.addNotifier(new DirtyBitmapSizer());
     }
 
-    /** Keeps the dirty bitmaps as large as the ram_addr space; new blocks start dirty (QEMU's ram_block_add). */
+    /**
+     * Keeps the dirty bitmaps as large as the ram_addr space; new blocks start dirty (QEMU's
+     * ram_block_add); bytes written behind the address spaces are marked for every client.
+     */
     private final class DirtyBitmapSizer implements RamBlockNotifier {
         @Override
         public void ramBlockAdded(RamBlock block) {
@@ -131,6 +134,11 @@ public final class MemorySystem {
         @Override
         public void ramBlockResized(RamBlock block, long oldSize, long newSize) {
             dirtyMemory.resizeDirty(block.offset(), oldSize, newSize);
+        }
+
+        @Override
+        public void ramBlockWritten(RamBlock block, long offset, long length) {
+            dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, DirtyMemory.DIRTY_CLIENTS_ALL);
         }
 
         /**

@@ -625,6 +625,29 @@ public final class RamBlock implements AutoCloseable {
     }
 
     /**
+     * Tells the system that bytes of the block were written behind its address spaces (a snapshot
+     * restore, another process sharing the memory): each dirty-log client marks them, and translated
+     * code on them is invalidated, as for a DMA write (QEMU's
+     * {@code cpu_physical_memory_set_dirty_range(..., DIRTY_CLIENTS_ALL)}). A block in no list has
+     * no one to tell.
+     *
+     * @param ramOffset first byte written
+     * @param length bytes written
+     * @throws InvalidRamBlockException if the range is not inside the used length
+     */
+    public void markWritten(long ramOffset, long length) {
+        long used = usedLength;
+        if (ramOffset < 0 || length < 0 || ramOffset > used || length > used - ramOffset) {
+            throw new InvalidRamBlockException(idstr, "written range [0x" + Long.toHexString(ramOffset) + ", +0x"
+                    + Long.toHexString(length) + ") is not inside the used length 0x" + Long.toHexString(used));
+        }
+        RamList l = list;
+        if (l != null && length > 0) {
+            l.notifyWritten(this, ramOffset, length);
+        }
+    }
+
+    /**
      * Changes the used length of a resizeable block ({@code qemu_ram_resize}). Call under the owning
      * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it. A block
      * that backs a region is resized with {@code RamRegion.ramResize}, which resizes the region too

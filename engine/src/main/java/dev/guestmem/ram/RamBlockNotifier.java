@@ -36,6 +36,18 @@ public interface RamBlockNotifier {
     }
 
     /**
+     * Bytes of the block were written behind the address spaces ({@link RamBlock#markWritten}):
+     * dirty logging and translated code must learn of it. Called without the list's lock, on the
+     * writing thread.
+     *
+     * @param block the block
+     * @param offset first byte written
+     * @param length bytes written
+     */
+    default void ramBlockWritten(RamBlock block, long offset, long length) {
+    }
+
+    /**
      * Whether the block {@linkplain RamBlock#canFault() can fault} may have changed (its first
      * {@link FaultProneHold} opened or its last closed). Called without the list's lock, on the
      * thread that took or closed the hold.

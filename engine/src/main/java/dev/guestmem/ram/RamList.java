@@ -179,6 +179,13 @@ public final class RamList {
         }
     }
 
+    /** Tells the notifiers of bytes written behind the address spaces (not under the list's lock). */
+    void notifyWritten(RamBlock block, long offset, long length) {
+        for (RamBlockNotifier n : notifiers) {
+            n.ramBlockWritten(block, offset, length);
+        }
+    }
+
     void notifyResize(RamBlock block, long oldSize, long newSize) {
         lock.lock();
         try {

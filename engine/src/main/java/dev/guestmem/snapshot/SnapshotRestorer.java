@@ -11,7 +11,8 @@ import java.util.Objects;
  * Eager restore: copies every page of a snapshot chain into the target blocks before returning
  * (the baseline that lazy restore in {@code dev.guestmem.uffd} is measured against).
  *
- * <p>Thread safety: stateless; the target memory must not be accessed by others during a restore.
+ * <p><b>Thread safety.</b> Stateless; the target memory must not be accessed by others during a
+ * restore.
  */
 public final class SnapshotRestorer {
     private SnapshotRestorer() {
@@ -78,6 +79,10 @@ public final class SnapshotRestorer {
      *     file applied)
      * @throws SnapshotException if a target does not match, or a page fails its checksum (the target
      *     then holds a partial restore)
+     * @implNote A target named by its RAM block ({@link SnapshotBlock#of}) is marked written over its
+     *     whole used length afterwards ({@link dev.guestmem.ram.RamBlock#markWritten}), also after a
+     *     failure: dirty logging (a later incremental snapshot, a display) and translated code see the
+     *     restore as they see a DMA write.
      */
     public static void restore(SnapshotChain chain, List<SnapshotBlock> targets, boolean verify, boolean targetZeroed,
             ProgressListener progress) {
@@ -87,6 +92,21 @@ public final class SnapshotRestorer {
         for (SnapshotBlock t : targets) {
             total += t.usedLength() * chain.files().size();
         }
+        try {
+            copyChain(chain, targets, verify, targetZeroed, progress, total);
+        } finally {
+            // the memory changed behind the address spaces, wholly or (on a failure) in part
+            for (SnapshotBlock t : targets) {
+                if (t.ramBlock() != null) {
+                    t.ramBlock().markWritten(0, t.usedLength());
+                }
+            }
+        }
+        progress.progress(total, total);
+    }
+
+    private static void copyChain(SnapshotChain chain, List<SnapshotBlock> targets, boolean verify,
+            boolean targetZeroed, ProgressListener progress, long total) {
         long done = 0;
         long nextReport = SnapshotFormat.PROGRESS_STEP;
         boolean first = true;
@@ -145,7 +165,6 @@ public final class SnapshotRestorer {
             }
             first = false;
         }
-        progress.progress(total, total);
     }
 
     /** Faults a range in with one system call; false if the kernel or the mapping refuses (then don't ask again). */

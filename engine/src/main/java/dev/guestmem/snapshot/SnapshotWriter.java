@@ -26,12 +26,12 @@ import java.util.zip.CRC32C;
  *
  * <p>The file is written to {@code PATH.tmp} and renamed over {@code PATH} once complete and
  * forced to disk, so a crash never leaves a half-written snapshot under the final name. Zero pages
- * are found with a vectorised compare and not stored. Runs of stored pages are written with one
- * call each.
+ * are not stored. Each page is read once, into a staging buffer, where it is tested for zero and
+ * checksummed; up to 1 MiB of consecutive stored pages leave the buffer in one write.
  *
- * <p>Thread safety: the static methods may be called from any thread; the blocks' memory should not
- * change while it is saved (pause the guest), or the snapshot holds a mix of old and new pages
- * (each page's checksum still matches the bytes stored).
+ * <p><b>Thread safety.</b> The static methods may be called from any thread; the blocks' memory
+ * should not change while it is saved (pause the guest), or the snapshot holds a mix of old and new
+ * pages (each page as it was at one moment, and its checksum matches the bytes stored).
  */
 public final class SnapshotWriter {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -126,11 +126,12 @@ public final class SnapshotWriter {
             long done = 0;
             long nextReport = SnapshotFormat.PROGRESS_STEP;
             CRC32C crc = new CRC32C();
+            Staging staging = new Staging(ch, arena.allocate(MAX_RUN_BYTES, SnapshotFormat.DATA_ALIGN),
+                    arena.allocate(MAX_RUN_BYTES));
             for (int bi = 0; bi < blocks.size(); bi++) {
                 SnapshotBlock b = blocks.get(bi);
                 long ps = b.pageSize();
                 long pages = b.pageCount();
-                MemorySegment zero = arena.allocate(ps);
                 long[] loc = new long[Math.toIntExact(pages)];
                 int[] sums = new int[loc.length];
                 DirtyPages d = dirty == null ? DirtyPages.all(pages)
@@ -138,34 +139,22 @@ public final class SnapshotWriter {
                 if (incremental) {
                     java.util.Arrays.fill(loc, SnapshotFormat.ABSENT);
                 }
-                long runStart = -1;
-                long runFileOff = 0;
                 long p = d.nextDirty(0);
                 while (p >= 0) {
                     if (p >= pages) {
                         throw new SnapshotException("dirty page " + p + " beyond block '" + b.name() + "' of " + pages + " pages");
                     }
-                    MemorySegment page = b.segment().asSlice(p * ps, ps);
-                    boolean isZero = MemorySegment.mismatch(page, 0, ps, zero, 0, ps) == -1;
-                    if (runStart >= 0 && (isZero || p != runStart + (dataOff - runFileOff) / ps
-                            || dataOff - runFileOff >= MAX_RUN_BYTES)) {
-                        writeRun(ch, b.segment(), runStart * ps, dataOff - runFileOff, runFileOff);
-                        runStart = -1;
-                    }
-                    if (isZero) {
-                        loc[(int) p] = SnapshotFormat.ZERO;
-                        sums[(int) p] = 0;
-                    } else {
-                        if (runStart < 0) {
-                            runStart = p;
-                            runFileOff = dataOff;
-                        }
+                    // One read of the page, into the staging buffer: the zero test, the checksum and
+                    // the bytes written all come from that copy, so they agree even while the guest runs.
+                    crc.reset();
+                    if (staging.stage(b.segment(), p * ps, ps, dataOff, crc)) {
                         loc[(int) p] = dataOff;
-                        crc.reset();
-                        crc.update(page.asByteBuffer());
                         sums[(int) p] = (int) crc.getValue();
                         dataOff += alignUp(ps);
                         stored[bi]++;
+                    } else {
+                        loc[(int) p] = SnapshotFormat.ZERO;
+                        sums[(int) p] = 0;
                     }
                     done += ps;
                     if (done >= nextReport) {
@@ -178,12 +167,10 @@ public final class SnapshotWriter {
                     }
                     p = next;
                 }
-                if (runStart >= 0) {
-                    writeRun(ch, b.segment(), runStart * ps, dataOff - runFileOff, runFileOff);
-                }
                 locations[bi] = loc;
                 crcs[bi] = sums;
             }
+            staging.flush();
             // the table
             long tableOff = dataOff;
             long recordsLen = 0;
@@ -222,6 +209,7 @@ public final class SnapshotWriter {
                 }
             }
             writeFully(ch, table.asByteBuffer(), tableOff);
+            ch.truncate(tableOff + tableLen); // a huge page found zero after it was written may lie past the table
             crc.reset();
             crc.update(table.asByteBuffer());
             int tableCrc = (int) crc.getValue();
@@ -272,8 +260,72 @@ public final class SnapshotWriter {
         return (n + SnapshotFormat.DATA_ALIGN - 1) & -SnapshotFormat.DATA_ALIGN;
     }
 
-    private static void writeRun(FileChannel ch, MemorySegment seg, long segOff, long len, long fileOff) throws IOException {
-        writeFully(ch, seg.asSlice(segOff, len).asByteBuffer(), fileOff);
+    /**
+     * Pages on their way to the file: each is copied once from guest memory into one buffer, tested
+     * for zero and checksummed there, and consecutive stored pages leave in one write. A page bigger
+     * than the buffer (a huge page) goes through it in pieces, written as they are read; if it turns
+     * out all zero its bytes are left behind as garbage that later pages or the table overwrite.
+     */
+    private static final class Staging {
+        private final FileChannel ch;
+        private final MemorySegment buf;
+        private final MemorySegment zeros;
+        private long used;
+        private long fileOff;
+
+        Staging(FileChannel ch, MemorySegment buf, MemorySegment zeros) {
+            this.ch = ch;
+            this.buf = buf;
+            this.zeros = zeros;
+        }
+
+        /**
+         * Copies the page at {@code segOff} of {@code seg} and stages it for file offset
+         * {@code dataOff} (the next free one) unless it is all zero; {@code crc} gets its bytes.
+         *
+         * @return whether the page is stored (not zero)
+         */
+        boolean stage(MemorySegment seg, long segOff, long ps, long dataOff, CRC32C crc) throws IOException {
+            if (ps > buf.byteSize()) {
+                flush();
+                boolean zero = true;
+                for (long c = 0; c < ps; c += buf.byteSize()) {
+                    long n = Math.min(buf.byteSize(), ps - c);
+                    MemorySegment piece = buf.asSlice(0, n);
+                    MemorySegment.copy(seg, segOff + c, piece, 0, n);
+                    zero &= isZero(piece);
+                    crc.update(piece.asByteBuffer());
+                    writeFully(ch, piece.asByteBuffer(), dataOff + c);
+                }
+                return !zero;
+            }
+            long slot = alignUp(ps);
+            if (used + slot > buf.byteSize()) {
+                flush();
+            }
+            MemorySegment page = buf.asSlice(used, ps);
+            MemorySegment.copy(seg, segOff, page, 0, ps);
+            if (isZero(page)) {
+                return false;
+            }
+            crc.update(page.asByteBuffer());
+            if (used == 0) {
+                fileOff = dataOff;
+            }
+            used += slot;
+            return true;
+        }
+
+        void flush() throws IOException {
+            if (used > 0) {
+                writeFully(ch, buf.asSlice(0, used).asByteBuffer(), fileOff);
+                used = 0;
+            }
+        }
+
+        private boolean isZero(MemorySegment s) { // the JDK's vectorised compare against zeros
+            return MemorySegment.mismatch(s, 0, s.byteSize(), zeros, 0, s.byteSize()) == -1;
+        }
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {

