@@ -4,9 +4,11 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.DirectWindow;
+import dev.guestmem.dispatch.PhysPageMap;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.MemoryRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
@@ -414,6 +416,34 @@ public final class AddressSpace implements LoadStoreAccessors {
         } finally {
             sc.release();
         }
+    }
+
+    /**
+     * QEMU's {@code address_space_get_iotlb_entry}: the translation of the page holding
+     * {@code addr} through every IOMMU on the way, as a vhost-style device's IOTLB wants it: the
+     * space it ends in, the page ({@code iova}, {@code translatedAddr}, {@code addrMask}: the
+     * smallest IOMMU page on the way, or the 4 KiB target page without an IOMMU) and
+     * {@link IommuTlbEntry#RW} (DMA goes to RAM; the device checks its own rights).
+     *
+     * @param addr an address of this space (unsigned)
+     * @param isWrite whether the device writes (an IOMMU may grant reads only)
+     * @param attrs the access's attributes (they select the IOMMU's context)
+     * @return the entry; one without a target space and with {@link IommuTlbEntry#NONE} when
+     *     nothing is mapped there or an IOMMU refuses
+     */
+    public IommuTlbEntry iotlbEntry(long addr, boolean isWrite, MemTxAttrs attrs) {
+        Objects.requireNonNull(attrs, "attrs");
+        Translation t = new Translation();
+        IommuTlbEntry e = new IommuTlbEntry();
+        PhysSection s = FlatViewAccess.translate(currentMap(), addr, 1, isWrite, attrs, t, e);
+        if (s.isUnassigned()) {
+            return new IommuTlbEntry();
+        }
+        boolean throughIommu = e.targetAs != null;
+        long mask = throughIommu ? e.addrMask : PhysPageMap.PAGE_SIZE - 1;
+        long xlat = t.xlat() - s.offsetWithinRegion() + s.start(); // region offset -> address in the space
+        return new IommuTlbEntry(throughIommu ? e.targetAs : this, addr & ~mask, xlat & ~mask, mask,
+                IommuTlbEntry.RW);
     }
 
     // ------------------------------------------------------------------ buffers

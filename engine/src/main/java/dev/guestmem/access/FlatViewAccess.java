@@ -55,11 +55,14 @@ final class FlatViewAccess {
 
     /**
      * {@code flatview_translate} / {@code flatview_do_translate}: section lookup, RAM length clamp and
-     * the IOMMU loop.
+     * the IOMMU loop. After a translation through IOMMUs, {@code e} holds the last hop's target
+     * space and, in {@code addrMask}, every hop's page mask ANDed ({@code page_mask}); without an
+     * IOMMU on the way it is left as it was.
      */
     static PhysSection translate(FlatView v, long addr, long len, boolean isWrite, MemTxAttrs attrs, Translation t,
                                  IommuTlbEntry e) {
         PhysSection s = v.dispatch().translateInternal(addr, len, true, t);
+        long pageMask = -1;
         while ((s.flags() & PhysSection.IOMMU) != 0) {
             IommuOps tr = ((IommuRegion) s.region()).iommuOps();
             long xlat = t.xlat();
@@ -82,6 +85,8 @@ final class FlatViewAccess {
             }
             v = e.targetAs.currentMap(); // acquire; the target's current view (QEMU: no iteration limit)
             s = v.dispatch().translateInternal(addr, plen, true, t);
+            pageMask &= mask;
+            e.addrMask = pageMask;
         }
         return s;
     }

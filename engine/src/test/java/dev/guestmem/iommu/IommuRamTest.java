@@ -86,6 +86,42 @@ class IommuRamTest {
                 "the second block is still unplugged");
     }
 
+    /** {@code address_space_get_iotlb_entry}: what a vhost-style device's IOTLB miss gets. */
+    @Test
+    void iotlbEntriesGoThroughEveryIommuWithTheSmallestPage() {
+        assertEquals("IommuTlbEntry[iova=0x103000 -> 0x103000 mask=0xfff perm=3 as=memory]",
+                memory.iotlbEntry(0x103456, true, dev.guestmem.access.MemTxAttrs.UNSPECIFIED).toString(),
+                "no IOMMU: the 4 KiB page of this space");
+        assertEquals(null, memory.iotlbEntry(0x900000, false, dev.guestmem.access.MemTxAttrs.UNSPECIFIED).targetAs);
+        // bus -> (2 MiB pages, read-only) -> mid -> (4 KiB pages) -> memory
+        ContainerRegion midRoot = new ContainerRegion(sys, null, "mid-root", -1L);
+        midRoot.addSubregion(0, new IommuRegion(sys, null, "small", 0x400000, (addr, flag, idx, out) -> {
+            out.targetAs = memory;
+            out.iova = addr & ~0xFFFL;
+            out.translatedAddr = 0x100000 + (addr & 0xF000);
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+        }));
+        AddressSpace mid = sys.addressSpace(midRoot, "mid");
+        ContainerRegion busRoot = new ContainerRegion(sys, null, "bus2", -1L);
+        busRoot.addSubregion(0x4000_0000L, new IommuRegion(sys, null, "big", 0x400000, (addr, flag, idx, out) -> {
+            out.targetAs = mid;
+            out.iova = addr & ~0x1FFFFFL;
+            out.translatedAddr = 0x200000;
+            out.addrMask = 0x1FFFFF;
+            out.perm = IommuTlbEntry.RO;
+        }));
+        AddressSpace bus = sys.addressSpace(busRoot, "bus2");
+        IommuTlbEntry e = bus.iotlbEntry(0x4000_5678L, false, dev.guestmem.access.MemTxAttrs.UNSPECIFIED);
+        assertSame(memory, e.targetAs);
+        assertEquals(0x4000_5000L, e.iova);
+        assertEquals(0xFFF, e.addrMask, "the smaller of 2 MiB and 4 KiB");
+        assertEquals(0x105000, e.translatedAddr, "bus 0x40005678 -> mid 0x205678 -> memory 0x105678");
+        assertEquals(IommuTlbEntry.RW, e.perm);
+        assertEquals(null, bus.iotlbEntry(0x4000_5678L, true, dev.guestmem.access.MemTxAttrs.UNSPECIFIED).targetAs,
+                "the big IOMMU grants reads only");
+    }
+
     @Test
     void anotherIommuBehindTheTargetIsFollowed() {
         ContainerRegion busRoot = new ContainerRegion(sys, null, "bus", -1L);
