@@ -2,6 +2,7 @@ package dev.guestmem;
 
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.discard.RamDiscardPolicy;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRenderer;
@@ -67,6 +68,7 @@ public final class MemorySystem {
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
+    private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
     private int globalDirtyTracking;
@@ -162,6 +164,14 @@ public final class MemorySystem {
                 transactionCommit();
             }
         }
+    }
+
+    /**
+     * @return who may discard this machine's RAM (QEMU's global {@code ram_block_discard_*} counters,
+     *     here per system)
+     */
+    public RamDiscardPolicy ramDiscardPolicy() {
+        return ramDiscardPolicy;
     }
 
     /** @return the RAM list: every RAM block of this system with its ram_addr offset */

@@ -41,7 +41,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * whole section if it supports double discard, else once per plugged run.</li>
  * </ul>
  * {@link #attach} discards the whole region, as virtio-mem's realize does, so unplugged memory
- * holds nothing (anonymous memory reads as zeros).
+ * holds nothing (anonymous memory reads as zeros); it claims that coordinated discards work
+ * ({@link RamDiscardPolicy#requireCoordinated}), so it is refused while a device has disabled every
+ * discard, and {@link #detach} gives the claim back.
  *
  * <h2 id="listeners">Listeners</h2>
  * {@link #registerListener} keeps a copy of the section (a reference on its region, QEMU's
@@ -69,6 +71,8 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     /** Registered listeners, newest first (QEMU's {@code QLIST_INSERT_HEAD}). */
     private final List<Registration> listeners = new ArrayList<>();
     private long pluggedSize;
+    /** The claim that coordinated discards work, taken by {@link #attach}, given back by {@link #detach}. */
+    private RamDiscardPolicy.Claim claim;
 
     /** A listener and the copy of its section. */
     private record Registration(RamDiscardListener listener, MemoryRegionSection section) {
@@ -94,6 +98,8 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
      * @return the manager
      * @throws RamDiscardManagerException if the block size does not fit the region, or the region is
      *     mapped or already has a manager; nothing changes then
+     * @throws DiscardPolicyException if a device has disabled every RAM discard
+     *     ({@link RamDiscardPolicy#disable}); nothing changes then
      * @throws RamBackendException if the region's memory cannot be discarded (caller-owned memory);
      *     the region has no manager then
      */
@@ -118,14 +124,50 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
                         + Long.toHexString(blockSize) + " bytes");
             }
             BitmapRamDiscardManager m = new BitmapRamDiscardManager(region, blockSize);
-            region.setRamDiscardManager(m);
+            // virtio-mem's realize: ram_block_coordinated_discard_require(true), refused while a
+            // device has disabled every discard
+            m.claim = region.system().ramDiscardPolicy().requireCoordinated("virtio-mem-like manager of '"
+                    + region.name() + "'");
+            try {
+                region.setRamDiscardManager(m);
+            } catch (RuntimeException e) {
+                m.claim.close();
+                throw e;
+            }
             try {
                 rb.discard(0, size);
             } catch (RuntimeException e) {
                 region.setRamDiscardManager(null); // still unmapped: we hold the lock
+                m.claim.close();
                 throw e;
             }
             return m;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Takes the manager off its region (virtio-mem's unrealize): the region must be unmapped and have
+     * no listener registered here; its memory stays as it is, and the manager's claim that
+     * coordinated discards work ({@link RamDiscardPolicy#requireCoordinated}) is given back. Calling
+     * it again does nothing.
+     *
+     * @throws RamDiscardManagerException if the region is mapped or listeners are registered;
+     *     nothing changes then
+     */
+    public void detach() {
+        lock.lock();
+        try {
+            if (claim.isClosed()) {
+                return;
+            }
+            if (!listeners.isEmpty()) {
+                throw new RamDiscardManagerException("manager of '" + region.name() + "' still has "
+                        + listeners.size() + " listener(s)");
+            }
+            region.setRamDiscardManager(null); // refuses while mapped
+            claim.close();
         } finally {
             lock.unlock();
         }
