@@ -1,5 +1,7 @@
 package dev.guestmem.discard;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -27,7 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A balloon checks {@link #isDisabled()} before it discards, as QEMU's does.
  *
  * <p><b>Thread safety.</b> Every method is synchronized on this policy; claims may be closed from
- * any thread.
+ * any thread. A refusal names the claims in its way.
  */
 public final class RamDiscardPolicy {
     /** What a claim holds. */
@@ -42,7 +44,9 @@ public final class RamDiscardPolicy {
         REQUIRE_COORDINATED
     }
 
-    private final int[] counts = new int[Kind.values().length];
+    /** The claims in force, per kind (insertion order, for messages). */
+    private final List<List<Claim>> held = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(),
+            new ArrayList<>());
 
     /** Creates a policy with no claim (a system makes its own). */
     public RamDiscardPolicy() {
@@ -114,12 +118,12 @@ public final class RamDiscardPolicy {
 
     /** @return {@code ram_block_discard_is_disabled}: any discard is disabled, or the uncoordinated ones */
     public synchronized boolean isDisabled() {
-        return counts[Kind.DISABLE.ordinal()] > 0 || counts[Kind.DISABLE_UNCOORDINATED.ordinal()] > 0;
+        return count(Kind.DISABLE) > 0 || count(Kind.DISABLE_UNCOORDINATED) > 0;
     }
 
     /** @return {@code ram_block_discard_is_required}: any discard is required, or the coordinated ones */
     public synchronized boolean isRequired() {
-        return counts[Kind.REQUIRE.ordinal()] > 0 || counts[Kind.REQUIRE_COORDINATED.ordinal()] > 0;
+        return count(Kind.REQUIRE) > 0 || count(Kind.REQUIRE_COORDINATED) > 0;
     }
 
     /**
@@ -127,23 +131,25 @@ public final class RamDiscardPolicy {
      * @return how many claims of that kind are in force
      */
     public synchronized int count(Kind kind) {
-        return counts[kind.ordinal()];
+        return held.get(kind.ordinal()).size();
     }
 
     private synchronized Claim claim(Kind kind, String who, Kind... conflicts) {
         Objects.requireNonNull(who, "who");
         for (Kind c : conflicts) {
-            if (counts[c.ordinal()] > 0) {
-                throw new DiscardPolicyException(who + " cannot " + describe(kind) + ": " + counts[c.ordinal()]
-                        + " claim(s) " + describe(c) + " (QEMU: -EBUSY)");
+            List<Claim> in = held.get(c.ordinal());
+            if (!in.isEmpty()) {
+                throw new DiscardPolicyException(who + " cannot " + describe(kind) + ": claims to " + describe(c)
+                        + " are held by " + in.stream().map(Claim::who).toList() + " (QEMU: -EBUSY)");
             }
         }
-        counts[kind.ordinal()]++;
-        return new Claim(kind, who);
+        Claim claim = new Claim(kind, who);
+        held.get(kind.ordinal()).add(claim);
+        return claim;
     }
 
-    private synchronized void release(Kind kind) {
-        counts[kind.ordinal()]--;
+    private synchronized void release(Claim claim) {
+        held.get(claim.kind.ordinal()).remove(claim);
     }
 
     private static String describe(Kind k) {
@@ -189,7 +195,7 @@ public final class RamDiscardPolicy {
         @Override
         public void close() {
             if (closed.compareAndSet(false, true)) {
-                release(kind);
+                release(this);
             }
         }
 

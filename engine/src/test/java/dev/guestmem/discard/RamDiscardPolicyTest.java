@@ -32,6 +32,7 @@ class RamDiscardPolicyTest {
             for (int asked = 0; asked < k.length; asked++) {
                 RamDiscardPolicy p = new RamDiscardPolicy();
                 try (RamDiscardPolicy.Claim c = claim(p, k[held])) {
+                    assertEquals(k[held], c.kind());
                     if (refused[held][asked]) {
                         int a = asked;
                         DiscardPolicyException e = assertThrows(DiscardPolicyException.class, () -> claim(p, k[a]),
