@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.guestmem.share.RamShareServer;
 import dev.guestmem.share.SharedMachine;
 import dev.guestmem.share.SharedRamRegion;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -101,5 +102,116 @@ class CliRegressionTest {
                 acceptor.join(2000);
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // '--timeout' took any long; a huge one reached Duration.toNanos() in SharedMachine.attach and an
+    // ArithmeticException ("long overflow") escaped Main as a stack trace. Out of range is now a
+    // usage error (exit 2).
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareAttachWithAHugeTimeoutIsAUsageErrorNotAStackTrace(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("ram.sock").toString();
+        try (SharedMachine first = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 1 << 20)))) {
+            RamShareServer server = RamShareServer.listen(sock, first);
+            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    server.serveOne(Duration.ofSeconds(10));
+                } catch (RuntimeException ignored) {
+                    // closed
+                }
+            });
+            try {
+                Run r = run("share", "attach", sock, "--timeout", "99999999999999999", "--do", "layout");
+                assertTrue(r.status() == Command.USAGE || r.status() == Command.OK, "status " + r.status() + ", err: " + r.err());
+                assertEquals(Command.USAGE, r.status());
+                assertTrue(r.err().startsWith("guestmem share: --timeout '99999999999999999' is not a number of seconds"), r.err());
+            } finally {
+                server.close(); // ends the acceptor's wait
+            }
+            acceptor.join(12_000);
+        }
+    }
+
+    @Test
+    void shareTimeoutsOutOfRangeAreUsageErrorsOrOneLine(@TempDir Path dir) {
+        String sock = dir.resolve("ram.sock").toString();
+        for (String[] args : List.of(
+                new String[] {"share", "attach", sock, "--timeout", "-1"},
+                new String[] {"share", "attach", sock, "--timeout", "99999999999999999999"},
+                new String[] {"share", "attach", sock, "--timeout", "+5"},
+                new String[] {"share", "serve", sock, "--linger", "-1", "--do", "layout"})) {
+            Run r = run(args);
+            assertEquals(Command.USAGE, r.status(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.err().startsWith("guestmem share: --"), r.err());
+        }
+        // the console's 'wait ADDR TEXT SECONDS' has the same limit: one line, exit 1, no "long overflow"
+        Run r = run("share", "serve", sock, "--size", "1M", "--do", "wait 0 x 99999999999");
+        assertEquals(Command.FAILED, r.status(), r.err());
+        assertEquals("guestmem share: wait '99999999999' is not a number of seconds from 0 to 9223372036", r.err().strip());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 'share serve' caught ShareException and IllegalArgumentException only; a size the host cannot
+    // map made RamBlockBuilder throw RamBackendException ("mmap failed: errno 12"), which escaped Main
+    // as a stack trace. It is now "guestmem share: ..." on one line, exit 1.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareServeWithASizeTheHostCannotMapFailsWithOneLine(@TempDir Path dir) {
+        Run r = run("share", "serve", dir.resolve("big.sock").toString(), "--size", "0x10000000000000", "--do", "layout");
+        assertEquals(Command.FAILED, r.status());
+        assertTrue(r.err().startsWith("guestmem share: "), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(Files.notExists(dir.resolve("big.sock")), "no socket is left behind");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // With commands from standard input, 'share' exited 0 even when commands failed (a 'wait' that
+    // timed out). All commands still run; the status is 1 if any failed.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareConsoleOnStandardInputExitsOneWhenACommandFailed(@TempDir Path dir) {
+        String sock = dir.resolve("ram.sock").toString();
+        Run failed = share(List.of("serve", sock, "--size", "1M"), "wait 0x0 never 0\nlayout\nquit\n");
+        assertEquals(Command.FAILED, failed.status(), failed.err());
+        assertTrue(failed.err().contains("timed out after 0 s waiting for \"never\""), failed.err());
+        assertTrue(failed.out().contains("memfd RAM 'ram0' 0x100000 bytes at guest 0x0\n"), "the console went on: " + failed.out());
+        Run bad = share(List.of("serve", sock, "--size", "1M"), "frobnicate\n");
+        assertEquals(Command.FAILED, bad.status(), "an unknown command is a failed one");
+        Run ok = share(List.of("serve", sock, "--size", "1M"), "write 0x10 hi\nwait 0x10 hi 1\nquit\nwait 0 never 0\n");
+        assertEquals(Command.OK, ok.status(), "commands after quit are not run: " + ok.err());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 'share attach' accepted serve's options (--size, --addr, --name, --linger) and ignored them;
+    // 'serve' accepted --timeout. An option of the other mode is now a usage error (exit 2).
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareRefusesOptionsOfTheOtherMode(@TempDir Path dir) {
+        String sock = dir.resolve("ram.sock").toString();
+        for (String opt : List.of("--size", "--addr", "--name", "--linger")) {
+            Run r = run("share", "attach", sock, opt, "1", "--do", "layout");
+            assertEquals(Command.USAGE, r.status(), "attach " + opt + ": " + r.err());
+            assertTrue(r.err().startsWith("guestmem share: option " + opt + " does not apply to attach (it is for serve)"), r.err());
+        }
+        Run r = run("share", "serve", sock, "--timeout", "5", "--do", "layout");
+        assertEquals(Command.USAGE, r.status(), r.err());
+        assertTrue(r.err().startsWith("guestmem share: option --timeout does not apply to serve (it is for attach)"), r.err());
+        assertTrue(Files.notExists(Path.of(sock)), "nothing was served");
+        Run unknown = run("share", "serve", sock, "--sise", "1M");
+        assertEquals(Command.USAGE, unknown.status());
+        assertTrue(unknown.err().startsWith("guestmem share: unknown option --sise"), unknown.err());
+    }
+
+    /** Runs {@code share} with standard input. */
+    private static Run share(List<String> args, String stdin) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int status;
+        try (PrintStream out = new PrintStream(o, true, StandardCharsets.UTF_8);
+             PrintStream err = new PrintStream(e, true, StandardCharsets.UTF_8)) {
+            status = ShareCommand.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), out, err);
+        }
+        return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
 }
