@@ -214,4 +214,37 @@ class CliRegressionTest {
         }
         return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
+
+    // ------------------------------------------------------------------------------------------
+    // xp checked '/FMT' and ADDR as a wrong command line (exit 2 with the usage) but parsed
+    // '--write ADDR HEXBYTES' only after mapping the machine: a malformed address or hex string there
+    // was exit 1 without the usage. It is now parsed with the other arguments: exit 2.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void xpMalformedWriteArgumentsAreUsageErrors(@TempDir Path dir) throws Exception {
+        Path mtree = dir.resolve("m.txt");
+        Files.writeString(mtree, """
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, i/o): system
+                    0000000000000000-0000000000000fff (prio 0, ram): ram0
+                """);
+        Path ram = dir.resolve("ram0.bin");
+        Files.write(ram, new byte[4096]);
+        String ramArg = "ram0=" + ram;
+        Run badAddr = run("xp", "--mtree", mtree.toString(), "--ram", ramArg, "--write", "zz", "00");
+        Run badHex = run("xp", "--mtree", mtree.toString(), "--ram", ramArg, "--write", "0", "0g");
+        Run badFmtAddr = run("xp", "--mtree", mtree.toString(), "--ram", ramArg, "zz");
+        assertEquals(Command.USAGE, badFmtAddr.status(), "control: a bad ADDR is a usage error");
+        assertEquals(Command.USAGE, badAddr.status(), "--write zz 00: " + badAddr.err());
+        assertEquals(Command.USAGE, badHex.status(), "--write 0 0g: " + badHex.err());
+        assertTrue(badAddr.err().startsWith("guestmem xp: 'zz' is not an address") && badAddr.err().contains("usage: ./guestmem xp"),
+                badAddr.err());
+        // parsed before any file is opened: a missing mtree file does not hide the usage error
+        Run beforeFiles = run("xp", "--mtree", dir.resolve("missing.txt").toString(), "--write", "0", "0g");
+        assertEquals(Command.USAGE, beforeFiles.status(), beforeFiles.err());
+        // a good --write still writes, and the dump shows it
+        Run ok = run("xp", "--mtree", mtree.toString(), "--ram", ramArg, "--write", "0x10", "0xdeadbeef", "/4xb", "0x10");
+        assertEquals(Command.OK, ok.status(), ok.err());
+        assertEquals("0000000000000010: 0xde 0xad 0xbe 0xef\n", ok.out());
+    }
 }
