@@ -4,6 +4,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.share.MemoryDump;
 import dev.guestmem.share.Numbers;
 import dev.guestmem.share.RamShareServer;
@@ -21,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 /**
  * {@code ./guestmem share serve|attach SOCKET ...}: two processes sharing guest RAM. {@code serve}
@@ -46,6 +48,10 @@ public final class ShareCommand {
     private static final String USAGE = """
             usage: ./guestmem share serve SOCKET [--size 64M] [--addr 0x0] [--name ram0] [--linger SECONDS] [--do CMD]...
                    ./guestmem share attach SOCKET [--timeout SECONDS] [--do CMD]...
+            serve refuses a SOCKET a server answers on, or where a file other than a stale socket is;
+            attach waits at most --timeout seconds (default 30) for the layout. Each mode takes only its own options.
+            --do commands stop at the first that fails; from standard input all run, and the exit status is 1
+            if any failed.
             commands (standard input, or --do):
               xp /FMT ADDR             print guest memory as QEMU's xp does (FMT: count, x|d|u|o|c, b|h|w|g)
               read ADDR LEN            print LEN bytes as a quoted string
@@ -54,6 +60,12 @@ public final class ShareCommand {
               wait ADDR TEXT [SECONDS] wait until the bytes at ADDR are TEXT (default 30 s)
               layout                   print the shared regions
               quit""";
+
+    /** Options of each mode, each taking a value. */
+    private static final Set<String> SERVE_OPTIONS = Set.of("--size", "--addr", "--name", "--linger", "--do");
+    private static final Set<String> ATTACH_OPTIONS = Set.of("--timeout", "--do");
+    /** Longest timeout in seconds: the most whole seconds a {@link Duration} holds in nanoseconds (292 years). */
+    private static final long MAX_SECONDS = Long.MAX_VALUE / 1_000_000_000L;
 
     private ShareCommand() {
     }
@@ -85,6 +97,7 @@ public final class ShareCommand {
             return Command.USAGE;
         }
         String mode = args.get(0);
+        boolean serving = mode.equals("serve");
         String socket = args.get(1);
         long size = 64L << 20;
         long addr = 0;
@@ -95,6 +108,11 @@ public final class ShareCommand {
         try {
             for (int i = 2; i < args.size(); i++) {
                 String a = args.get(i);
+                if (!(serving ? SERVE_OPTIONS : ATTACH_OPTIONS).contains(a)) {
+                    throw new IllegalArgumentException((serving ? ATTACH_OPTIONS : SERVE_OPTIONS).contains(a)
+                            ? "option " + a + " does not apply to " + mode + " (it is for " + (serving ? "attach" : "serve") + ")"
+                            : "unknown option " + a);
+                }
                 if (i + 1 >= args.size()) {
                     throw new IllegalArgumentException("option " + a + " needs a value");
                 }
@@ -103,10 +121,10 @@ public final class ShareCommand {
                     case "--size" -> size = Numbers.parseSize(v);
                     case "--addr" -> addr = Numbers.parseAddress(v);
                     case "--name" -> name = v;
-                    case "--linger" -> lingerSeconds = Long.parseLong(v);
-                    case "--timeout" -> timeoutSeconds = Long.parseLong(v);
+                    case "--linger" -> lingerSeconds = seconds(a, v);
+                    case "--timeout" -> timeoutSeconds = seconds(a, v);
                     case "--do" -> commands.add(v);
-                    default -> throw new IllegalArgumentException("unknown option " + a);
+                    default -> throw new AssertionError(a); // the option lists above name every case
                 }
             }
         } catch (IllegalArgumentException e) {
@@ -115,7 +133,7 @@ public final class ShareCommand {
             return Command.USAGE;
         }
         try {
-            if (mode.equals("serve")) {
+            if (serving) {
                 return serve(socket, new SharedRamRegion(name, addr, size), lingerSeconds, commands, in, out, err);
             }
             try (SharedMachine m = SharedMachine.attach(socket, Duration.ofSeconds(timeoutSeconds))) {
@@ -123,10 +141,29 @@ public final class ShareCommand {
                 out.flush();
                 return console(m, commands, in, out, err);
             }
-        } catch (ShareException | IllegalArgumentException e) {
+        } catch (ShareException | IllegalArgumentException | RamBackendException e) {
+            // RamBackendException: the host cannot make or map the RAM (a --size too large for it)
             err.println("guestmem share: " + e.getMessage());
             return Command.FAILED;
         }
+    }
+
+    /**
+     * Parses a number of seconds for a timeout, between 0 and {@link #MAX_SECONDS}.
+     *
+     * @throws IllegalArgumentException if it is not such a number
+     */
+    private static long seconds(String what, String v) {
+        long s;
+        try {
+            s = Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            s = -1;
+        }
+        if (s < 0 || s > MAX_SECONDS || !v.chars().allMatch(Character::isDigit)) {
+            throw new IllegalArgumentException(what + " '" + v + "' is not a number of seconds from 0 to " + MAX_SECONDS);
+        }
+        return s;
     }
 
     private static int serve(String socket, SharedRamRegion region, long lingerSeconds, List<String> commands,
@@ -188,6 +225,7 @@ public final class ShareCommand {
         }
         out.println("type 'help' for commands");
         out.flush();
+        int failed = 0; // each failure printed its own line
         try {
             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
             String line;
@@ -195,14 +233,16 @@ public final class ShareCommand {
                 if (line.strip().equals("quit")) {
                     break;
                 }
-                execute(m, line, out, err);
+                if (execute(m, line, out, err) != Command.OK) {
+                    failed++; // the console goes on; the exit status tells a script that something failed
+                }
                 out.flush();
             }
         } catch (IOException e) {
             err.println("guestmem share: reading commands: " + e.getMessage());
             return Command.FAILED;
         }
-        return Command.OK;
+        return failed > 0 ? Command.FAILED : Command.OK;
     }
 
     /**
@@ -218,7 +258,7 @@ public final class ShareCommand {
                 case "" -> {
                     return Command.OK;
                 }
-                case "help" -> out.println(USAGE.substring(USAGE.indexOf("commands")));
+                case "help" -> out.println(USAGE.substring(USAGE.indexOf("commands (standard input")));
                 case "layout" -> out.println(describe(m));
                 case "xp" -> {
                     need(w, 3, "xp /FMT ADDR");
@@ -265,7 +305,7 @@ public final class ShareCommand {
         int sp = rest.lastIndexOf(' ');
         if (sp > 0 && rest.substring(sp + 1).chars().allMatch(Character::isDigit)) {
             text = rest.substring(0, sp);
-            seconds = Long.parseLong(rest.substring(sp + 1));
+            seconds = seconds("wait", rest.substring(sp + 1));
         }
         byte[] want = text.getBytes(StandardCharsets.UTF_8);
         byte[] have = new byte[want.length];

@@ -42,6 +42,10 @@ public final class XpCommand {
               --as picks the address space (default 'memory'; QEMU's xp uses the CPU's, cpu-memory-0,
               which shows the same memory outside SMM). --write writes bytes before the dump.""";
 
+    /** One {@code --write ADDR HEXBYTES}, parsed. */
+    private record Write(long at, byte[] data) {
+    }
+
     private XpCommand() {
     }
 
@@ -59,7 +63,7 @@ public final class XpCommand {
         List<MappedMachine.RamFile> files = new ArrayList<>();
         String asName = "memory";
         boolean bigEndian = false;
-        List<String[]> writes = new ArrayList<>();
+        List<Write> writes = new ArrayList<>();
         XpFormat fmt = null;
         Long addr = null;
         try {
@@ -71,8 +75,9 @@ public final class XpCommand {
                     case "--as" -> asName = value(args, i++, a);
                     case "--big-endian" -> bigEndian = true;
                     case "--write" -> {
-                        String at = value(args, i++, a);
-                        writes.add(new String[] {at, value(args, i++, a)});
+                        // parsed here with the rest of the command line: a malformed one is a usage error
+                        long at = Numbers.parseAddress(value(args, i++, a));
+                        writes.add(new Write(at, Numbers.parseHexBytes(value(args, i++, a))));
                     }
                     default -> {
                         if (a.startsWith("/") && fmt == null && addr == null) {
@@ -108,9 +113,9 @@ public final class XpCommand {
         }
         try (MappedMachine m = MappedMachine.open(doc, files)) {
             AddressSpace as = m.addressSpace(asName);
-            for (String[] w : writes) {
-                long at = Numbers.parseAddress(w[0]);
-                byte[] data = Numbers.parseHexBytes(w[1]);
+            for (Write w : writes) {
+                long at = w.at();
+                byte[] data = w.data();
                 String why = m.unreadable(as, at, data.length, true);
                 if (why != null) {
                     err.println("guestmem xp: cannot write " + data.length + " bytes at 0x" + Long.toHexString(at) + ": " + why);

@@ -1,11 +1,13 @@
 package dev.guestmem.share;
 
+import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import dev.guestmem.ram.RamBlock;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,6 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code serveOne} fail or return.
  */
 public final class RamShareServer implements AutoCloseable {
+    /** {@code S_IFMT} and {@code S_IFSOCK} of {@code stat(2)}'s {@code st_mode}. */
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+    /** How long the connection that checks for a live server waits for its layout before hanging up. */
+    private static final long PROBE_WAIT_MILLIS = 1000;
+
     private final String path;
     private final int listenFd;
     private final byte[] message;
@@ -39,11 +47,17 @@ public final class RamShareServer implements AutoCloseable {
     /**
      * Binds a listening socket for a machine's RAM.
      *
-     * @param socketPath where to listen (a stale socket file there is replaced)
+     * <p>The path is first connected to: if a server answers there, the path is refused. A socket
+     * file nobody answers on (left by a run that did not close its server) is replaced; any other
+     * file there (regular file, directory, FIFO, device node, symbolic link) is refused and left alone.
+     *
+     * @param socketPath where to listen; {@code @NAME} for the abstract namespace
      * @param machine the machine; its blocks must have descriptors (memfd or shared file)
      * @return the server
-     * @throws IllegalArgumentException if a block has no descriptor or is not shared
-     * @throws ShareException if the socket cannot be bound
+     * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
+     *     too long
+     * @throws ShareException if a server answers on the path, something other than a stale socket
+     *     is there, or the socket cannot be bound
      */
     public static RamShareServer listen(String socketPath, SharedMachine machine) {
         List<RamBlock> blocks = machine.blocks();
@@ -57,17 +71,84 @@ public final class RamShareServer implements AutoCloseable {
             fds[i] = b.fd();
         }
         byte[] msg = ShareProtocol.encode(machine.layout());
+        int connectErrno = refuseLiveServer(socketPath);
+        if (!socketPath.startsWith("@")) {
+            removeStaleSocket(socketPath, connectErrno);
+        }
         try {
-            Path p = Path.of(socketPath);
-            if (!socketPath.startsWith("@") && Files.exists(p) && !Files.isRegularFile(p) && !Files.isDirectory(p)) {
-                Files.delete(p); // a socket left by an earlier run
-            }
             return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, fds);
         } catch (NativeCallException e) {
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Refuses a path a server answers on: binding there would take the path from it (its socket
+     * file would be replaced; an abstract name is in use).
+     *
+     * @return the errno of the failed connection attempt (ENOENT: nothing there; ECONNREFUSED: a
+     *     socket nobody listens on, or not a socket at all)
+     */
+    private static int refuseLiveServer(String socketPath) {
+        int sock;
+        try {
+            sock = LinuxCalls.unixConnect(socketPath);
+        } catch (NativeCallException e) {
+            return e.errno();
+        }
+        try {
+            // Let a guestmem server send its layout before hanging up, so that it does not log a
+            // broken pipe; the descriptors it sent are dropped with the socket.
+            Fds.readable(sock, PROBE_WAIT_MILLIS);
+        } finally {
+            LinuxCalls.close(sock);
+        }
+        throw new ShareException("a server is running on " + socketPath + " (it answered a connection); not taking its path");
+    }
+
+    /**
+     * Removes a socket file nobody listens on (left by a run that did not close its server); refuses
+     * and leaves alone anything else: a regular file, a directory, a FIFO, a device node, a symbolic
+     * link, or a socket whose connection failed for another reason than a refusal (EACCES: it may be
+     * another user's live server).
+     */
+    private static void removeStaleSocket(String socketPath, int connectErrno) {
+        Path p = Path.of(socketPath);
+        int mode;
+        try {
+            mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return; // nothing there
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new ShareException("cannot listen on " + socketPath + ": cannot inspect what is there: " + e.getMessage(), e);
+        }
+        if ((mode & S_IFMT) != S_IFSOCK) {
+            throw new ShareException("cannot listen on " + socketPath + ": it exists and is " + fileType(mode)
+                    + ", not a socket (remove it or choose another path)");
+        }
+        if (connectErrno != Linux.ECONNREFUSED()) {
+            throw new ShareException("cannot listen on " + socketPath + ": a socket is there and connecting to it failed with errno "
+                    + connectErrno + " (" + LinuxCalls.strerror(connectErrno) + "), so it may be in use; not replacing it");
+        }
+        // A socket that refused the connection: nobody listens on it. (A server that binds it between
+        // the connection attempt and here loses it, as with any stale-socket cleanup.)
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new ShareException("cannot remove the stale socket " + socketPath + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String fileType(int mode) {
+        return switch (mode & S_IFMT) {
+            case 0100000 -> "a regular file";
+            case 0040000 -> "a directory";
+            case 0010000 -> "a FIFO";
+            case 0020000 -> "a character device";
+            case 0060000 -> "a block device";
+            case 0120000 -> "a symbolic link";
+            default -> "a file of type 0" + Integer.toOctalString(mode & S_IFMT);
+        };
     }
 
     /** @return the socket path */

@@ -296,6 +296,36 @@ class MtreeImporterTest {
         }
     }
 
+    /**
+     * A line whose end is one below its start is a 2^64-byte range that wrapped, marker or not, never
+     * a zero-size region: QEMU's printer ({@code mtree_print_mr}) ends a range at
+     * {@code start + MR_SIZE(size)}, and {@code MR_SIZE} is {@code size - 1} for a non-zero size but
+     * 0 for size 0, so a zero-size region prints {@code START-START} like one byte; QEMU before the
+     * {@code [DETECTED OVERFLOW!]} marker printed the BCM2838 window above without it.
+     */
+    @Test
+    void endOneBelowStartIs2To64BytesWithOrWithoutTheMarker() {
+        String unmarked = """
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, i/o): system
+                    0000000000000000-000000003fffffff (prio 0, ram): ram
+                    0000000600000000-00000005ffffffff (prio 0, i/o): pcie_mmio_window
+                """;
+        MtreeNode window = MtreeParser.parse(unmarked).blocks().getFirst().root().children().get(1);
+        assertEquals(MemoryRegion.SIZE_2_64, window.size());
+        assertEquals(0, window.overflowMarks());
+        try (MtreeImport imp = MtreeImporter.importDocument(MtreeParser.parse(unmarked))) {
+            assertTrue(flat(imp).contains("  0000000600000000-ffffffffffffffff (prio 0, i/o): pcie_mmio_window\n"), flat(imp));
+        }
+        String zeroSize = """
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, i/o): system
+                    0000000000001000-0000000000001000 (prio 0, i/o): empty
+                """;
+        assertEquals(1, MtreeParser.parse(zeroSize).blocks().getFirst().root().children().getFirst().size(),
+                "QEMU prints size 0 as START-START, read as one byte (see MtreeNode.size)");
+    }
+
     @Test
     void overflowWarningRoundTrips() {
         String text = """

@@ -1,0 +1,74 @@
+package dev.guestmem.share;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.guestmem.linux.LinuxCalls;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What {@link RamShareServer#listen} does with what is already at its path. */
+class RamShareServerTest {
+    private static SharedMachine machine(String name) {
+        return SharedMachine.createMemfd(List.of(new SharedRamRegion(name, 0, 1 << 20)));
+    }
+
+    @Test
+    void replacesAStaleSocketNobodyListensOn(@TempDir Path dir) {
+        String sock = dir.resolve("stale.sock").toString();
+        LinuxCalls.close(LinuxCalls.unixListen(sock)); // a server that died without removing its socket
+        assertTrue(Files.exists(Path.of(sock)));
+        try (SharedMachine m = machine("ram0");
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            Thread t = Thread.ofPlatform().daemon().start(() -> server.serveOne(Duration.ofSeconds(10)));
+            try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(5))) {
+                assertEquals("ram0", peer.layout().getFirst().name());
+            }
+            joinQuietly(t);
+            assertEquals(1, server.served());
+        }
+    }
+
+    @Test
+    void refusesAndKeepsARegularFileADirectoryAndASymlink(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("notes.txt"), "keep me");
+        Path sub = Files.createDirectory(dir.resolve("sub"));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        try (SharedMachine m = machine("ram0")) {
+            for (Path p : List.of(file, sub, link)) {
+                ShareException e = assertThrows(ShareException.class, () -> RamShareServer.listen(p.toString(), m).close());
+                assertTrue(e.getMessage().contains("not a socket"), e.getMessage());
+                assertTrue(Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS), p + " was removed");
+            }
+            assertEquals("keep me", Files.readString(file));
+            assertTrue(Files.isSymbolicLink(link));
+        }
+    }
+
+    @Test
+    void refusesAnAbstractNameALiveServerHolds() {
+        String name = "@guestmem-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        try (SharedMachine first = machine("first");
+             RamShareServer server = RamShareServer.listen(name, first);
+             SharedMachine second = machine("second")) {
+            Thread t = Thread.ofPlatform().daemon().start(() -> server.serveOne(Duration.ofSeconds(10)));
+            ShareException e = assertThrows(ShareException.class, () -> RamShareServer.listen(name, second).close());
+            assertTrue(e.getMessage().contains("a server is running on " + name), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            joinQuietly(t);
+        }
+    }
+
+    private static void joinQuietly(Thread t) {
+        try {
+            t.join(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
