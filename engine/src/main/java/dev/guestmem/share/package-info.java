@@ -1,0 +1,10 @@
+/**
+ * Sharing guest RAM with other processes: a {@link dev.guestmem.share.SharedMachine} describes
+ * memfd- or file-backed blocks and their guest addresses, {@link dev.guestmem.share.RamShareServer}
+ * hands their descriptors out over a Unix socket ({@link dev.guestmem.share.ShareProtocol},
+ * {@code SCM_RIGHTS}) and {@link dev.guestmem.share.MappedMachine} maps them on the other side. QEMU
+ * can be a peer ({@link dev.guestmem.share.QemuProcess}, {@link dev.guestmem.share.QmpClient},
+ * {@link dev.guestmem.share.QtestClient}); {@link dev.guestmem.share.MemoryDump} prints memory as
+ * QEMU's {@code xp} does.
+ */
+package dev.guestmem.share;
