@@ -185,6 +185,7 @@ class DmaDeviceTest {
         long len = c.init(rig.dmaAs, 0x1000, 0x100, true);
         // what does a cache over an IOMMU give? (the javadoc: "IOMMUs not followed" / "redone through the address space")
         assertEquals(0x100, len);
+        assertFalse(c.isDirect(), "init does not follow the IOMMU: accesses are translated each time");
         assertEquals(0, c.stlLe(0, 0xabcd));
         assertEquals(0xabcd, rig.m.as.ldlLe(0x30_0000));
         c.destroy();
@@ -210,5 +211,20 @@ class DmaDeviceTest {
         region.notifiers().register(n);
         region.notifiers().replay(n);
         assertEquals(List.of(0x3000L), seen);
+    }
+
+    @Test
+    void softTlbThroughIommuIsInvalidatedByModelUnmap() {
+        IommuRig rig = new IommuRig();
+        rig.map(0x1000, 0x30_0000, IommuTlbEntry.RO);
+        dev.guestmem.tlb.TlbEntry e = new dev.guestmem.tlb.TlbEntry();
+        assertTrue(dev.guestmem.tlb.GuestTlb.fill(rig.dmaAs, 0x1000, e));
+        assertFalse(e.writeDirect(), "IOMMU grants reads only");
+        boolean[] kicked = {false};
+        rig.dmaAs.addInvalidationListener(() -> kicked[0] = true);
+        long g = rig.dmaAs.generation();
+        rig.unmap(0x1000);
+        assertNotEquals(g, rig.dmaAs.generation());
+        assertTrue(kicked[0]);
     }
 }
