@@ -1,4 +1,4 @@
-package dev.guestmem.newuser;
+package dev.guestmem.scenario;
 
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;

@@ -1,4 +1,4 @@
-package dev.guestmem.newuser;
+package dev.guestmem.scenario;
 
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;

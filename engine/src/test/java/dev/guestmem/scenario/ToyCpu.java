@@ -1,4 +1,4 @@
-package dev.guestmem.newuser;
+package dev.guestmem.scenario;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
