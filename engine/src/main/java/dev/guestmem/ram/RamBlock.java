@@ -1,6 +1,8 @@
 package dev.guestmem.ram;
 
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -84,6 +86,8 @@ public final class RamBlock implements AutoCloseable {
 
     private final String idstr;
     private final RamBackend backend;
+    /** An fd backend that is a memfd sealed against shrinking: no page can vanish under the mapping. */
+    private final boolean shrinkSealedFd;
     private final int flags;
     private final long maxLength;
     private final RamMapping mapping;
@@ -145,6 +149,7 @@ public final class RamBlock implements AutoCloseable {
         this.flags = f;
         this.maxLength = mapping.mappedLength();
         this.mapping = mapping;
+        this.shrinkSealedFd = backend instanceof RamBackend.Fd && shrinkSealed(mapping.fd());
         this.resized = resized;
         this.arena = Arena.ofShared();
         // The arena's close runs the cleanup once, after the JDK has waited out every thread that
@@ -304,7 +309,10 @@ public final class RamBlock implements AutoCloseable {
      * {@link FaultProneHold} is open (anonymous memory whose missing pages a lazy restore may
      * poison). Address spaces send accesses to such blocks through a fenced path that turns the
      * fault into {@code MEMTX_ERROR}; anonymous memory and small-page memfds otherwise keep the
-     * direct, inlined path. Read when an address space's dispatch is built.
+     * direct, inlined path, and so does an fd given with {@link RamBlockBuilder#fd} when it is a
+     * memfd sealed against shrinking ({@code F_SEAL_SHRINK}, as guestmem's own and QEMU's
+     * {@code memory-backend-memfd} are): no page can vanish under the mapping. Read when an address
+     * space's dispatch is built.
      *
      * @return whether accesses need the fence
      */
@@ -312,7 +320,19 @@ public final class RamBlock implements AutoCloseable {
         if (mapping.pageSize() > 4096 || faultProneHolds.get() > 0) {
             return true;
         }
-        return !(backend instanceof RamBackend.Anonymous || backend instanceof RamBackend.Memfd);
+        return !(backend instanceof RamBackend.Anonymous || backend instanceof RamBackend.Memfd || shrinkSealedFd);
+    }
+
+    /** Whether {@code fd} is a memfd sealed against shrinking; false for anything without seals. */
+    private static boolean shrinkSealed(int fd) {
+        if (fd < 0) {
+            return false;
+        }
+        try {
+            return (LinuxCalls.getSeals(fd) & Linux.F_SEAL_SHRINK()) != 0;
+        } catch (NativeCallException e) {
+            return false; // EINVAL: not a file that takes seals (a regular file, a tmpfs file)
+        }
     }
 
     /**

@@ -132,15 +132,14 @@ class HotplugSharingTest {
     }
 
     @Test
-    void peerMappingOfMemfdIsFaultProne() {
-        // RamBlock.canFault: "any file-like backend"; what about an fd that is a sealed memfd?
+    void aPeersMappingOfASealedMemfdIsDirect() {
         RamBlock block = RamBlock.builder("m", 2 * MIB).memfd().build();
         RamBlock peer = RamBlock.builder("p", 2 * MIB).fd(block.fd(), 0).build();
         try {
             assertFalse(block.canFault());
-            // observed, not documented either way: an fd backend is fault-prone even when the fd is a
-            // sealed small-page memfd, so a peer's TLB gets no direct pages (TLB_FAULT_PRONE)
-            assertTrue(peer.canFault());
+            // RamBlock.canFault: an fd that is a memfd sealed against shrinking cannot lose pages
+            // under the mapping, so the peer keeps direct TLB pages too
+            assertFalse(peer.canFault());
         } finally {
             peer.close();
             block.close();
