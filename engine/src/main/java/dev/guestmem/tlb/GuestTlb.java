@@ -148,6 +148,7 @@ public final class GuestTlb {
         out.generation = gen;
         out.segment = null;
         out.hostOffset = 0;
+        out.ramAddr = -1;
         if ((s.flags() & PhysSection.IOMMU) != 0) {
             return IommuPageWalk.fill(as, page, attrs, s, out);
         }
@@ -189,6 +190,7 @@ public final class GuestTlb {
         }
         out.segment = s.segment();
         out.hostOffset = s.segmentOffset() + off;
+        out.ramAddr = s.ramBlock() == null ? -1 : s.ramBlock().offset() + out.hostOffset;
         out.flags = flags;
         return direct;
     }

@@ -21,6 +21,7 @@ public final class TlbEntry {
     long pageAddr;
     MemorySegment segment;
     long hostOffset;
+    long ramAddr = -1;
     int flags;
     long generation;
     DirectWindow window = DirectWindow.empty();
@@ -47,6 +48,18 @@ public final class TlbEntry {
     /** @return offset in {@link #segment()} of the page's first byte */
     public long hostOffset() {
         return hostOffset;
+    }
+
+    /**
+     * The page's ram_addr: where its first byte lies in the system's RAM list, the index of the
+     * dirty bitmaps ({@link dev.guestmem.dirty.DirtyMemory}). A JIT that translates code on the page
+     * protects it with this ({@code tlb_protect_code}: clear the CODE bit) and learns of writes to
+     * it from its {@link dev.guestmem.dirty.CodeInvalidator}.
+     *
+     * @return the ram_addr, or -1 when {@link #segment()} is null (no RAM behind the page)
+     */
+    public long ramAddr() {
+        return ramAddr;
     }
 
     /**

@@ -302,11 +302,10 @@ class GuideExamplesTest {
             dirty.setDirtyRange(ramAddr & ~0xfffL, 4096, DirtyMemory.MASK_CODE);
         });
         // the JIT translates code from guest page 0x3000: clear CODE there (tlb_protect_code)
-        long pageRamAddr = ram.ramBlock().offset() + 0x3000;
-        dirty.resetDirty(pageRamAddr, 4096, DirtyMemory.DIRTY_MEMORY_CODE);
-
         TlbEntry e = new TlbEntry();
         GuestTlb.fill(as, 0x3000, e);
+        long pageRamAddr = e.ramAddr();     // the page's place in the dirty bitmaps
+        dirty.resetDirty(pageRamAddr, 4096, DirtyMemory.DIRTY_MEMORY_CODE);
         boolean direct = e.writeDirect();   // false: TLB_NOTDIRTY, stores must go through as
         as.stlLe(0x3010, 0x90909090);       // the guest patches its own code
         as.stlLe(0x3020, 0x90909090);       // page unprotected by the hook: no second call
@@ -314,7 +313,19 @@ class GuideExamplesTest {
         // end::code[]
         assertFalse(direct);
         assertNotEquals(0, e.flags() & GuestTlb.TLB_NOTDIRTY);
+        assertEquals(ram.ramBlock().offset() + 0x3000, pageRamAddr);
         assertEquals(List.of("drop translations of ram_addr 0x" + Long.toHexString(pageRamAddr + 0x10)), dropped);
+        // the window form stores to logged pages through loggedWrite() and marks them: the hook runs
+        GuideWindowTlb wt = new GuideWindowTlb(as);
+        wt.enterBlock();
+        wt.stl(0x3040, 1);                                       // miss: fill, then as.stl
+        dirty.resetDirty(pageRamAddr, 4096, DirtyMemory.DIRTY_MEMORY_CODE); // translated again
+        long fills = wt.fills();
+        wt.stl(0x3050, 0x90909090);                              // hit on loggedWrite(): store, then mark
+        assertEquals(fills, wt.fills(), "the store took the window, no refill");
+        assertEquals(0x90909090, as.ldlLe(0x3050));
+        assertEquals("drop translations of ram_addr 0x" + Long.toHexString(pageRamAddr + 0x50),
+                dropped.get(dropped.size() - 1));
     }
 
     @Test

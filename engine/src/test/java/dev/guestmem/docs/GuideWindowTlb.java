@@ -65,11 +65,29 @@ final class GuideWindowTlb {
             } catch (IllegalStateException | InternalError gone) {
                 // fall through
             }
+        } else if (storeLogged(w, off, v)) {
+            return;
         } else if (GuestTlb.fill(as, addr, scratch) && scratch.generation() == generation) {
             t[idx] = scratch.window();
             fills++;
         }
         as.stl(addr, v);                                     // drops, dispatches or logs as QEMU does
+    }
+
+    /** Dirty-logged RAM (migration, VGA, or every page under TCG's CODE client): store, then mark. */
+    private static boolean storeLogged(DirectWindow w, long off, int v) {
+        MemorySegment ram = w.loggedWrite();                 // empty unless the section is logged
+        long limit = ram.byteSize() - 3;
+        if (limit < 0 || Long.compareUnsigned(off, limit) >= 0) {
+            return false;
+        }
+        try {
+            ram.set(ValueLayout.JAVA_INT_UNALIGNED, off, v);
+        } catch (IllegalStateException | InternalError gone) {
+            return false;                                    // as.stl decides
+        }
+        w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask()); // + code invalidation
+        return true;
     }
     // end::window-tlb[]
 

@@ -112,6 +112,7 @@ class IommuTlbFillTest {
         assertEquals(IOMMU_BASE + 0x3000, e.pageAddr());
         assertSame(ram.segment(), e.segment());
         assertEquals(0x7000, e.hostOffset());
+        assertEquals(ram.offset() + 0x7000, e.ramAddr(), "the ram_addr of the page behind the IOMMU");
         assertEquals(7, e.segment().get(ValueLayout.JAVA_INT_UNALIGNED, e.hostOffset()));
         // the window form: byte 0 is the guest page, one page long
         assertEquals(IOMMU_BASE + 0x3000, e.window().start());
@@ -136,6 +137,7 @@ class IommuTlbFillTest {
         assertFalse(e.writeDirect());
         assertFalse(GuestTlb.fill(cpu, IOMMU_BASE + 0x5000, e), "unmapped");
         assertEquals(GuestTlb.TLB_INVALID | GuestTlb.TLB_MMIO, e.flags());
+        assertEquals(-1, e.ramAddr());
         assertEquals(0, e.window().read().byteSize());
     }
 
