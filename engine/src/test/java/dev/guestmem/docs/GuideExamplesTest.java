@@ -701,41 +701,48 @@ class GuideExamplesTest {
         system.addSubregion(0, ram);
         AddressSpace as = sys.addressSpace(system, "memory");
         // tag::snapshot[]
-        List<SnapshotBlock> blocks = List.of(new SnapshotBlock("ram", ram.ramBlock().segment(), 4096));
+        RamBlock block = ram.ramBlock();
+        List<SnapshotBlock> blocks = List.of(SnapshotBlock.of(block)); // named "ram", 4 KiB pages
         DirtyMemory dirty = sys.dirtyMemory();
-        long base = ram.ramBlock().offset();
         as.stlLe(0x1000, 1);
         sys.globalDirtyLogStart();              // MIGRATION client on: writes are logged from here
-        dirty.snapshotAndClearDirty(base, ram.size(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        dirty.snapshotAndClearDirty(block.offset(), block.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
         long fullId = SnapshotWriter.write(dir.resolve("full.gms"), blocks, ProgressListener.NONE);
 
         as.stlLe(0x3000, 2);                    // one page changes after the full snapshot
-        DirtyBitmapSnapshot changed = dirty.snapshotAndClearDirty(base, ram.size(),
+        DirtyBitmapSnapshot changed = dirty.snapshotAndClearDirty(block.offset(), block.usedLength(),
                 DirtyMemory.DIRTY_MEMORY_MIGRATION);
-        DirtyPages pages = from -> {
-            long next = changed.nextDirtyPage(base + from * 4096);
-            return next < 0 ? -1 : (next - base) / 4096;
-        };
-        SnapshotWriter.writeIncremental(dir.resolve("inc1.gms"), fullId, blocks, Map.of("ram", pages),
+        long inc1Id = SnapshotWriter.writeIncremental(dir.resolve("inc1.gms"), fullId, blocks,
+                Map.of("ram", DirtyPages.ofDirtyLog(changed, block.offset(), 4096, block.usedLength() / 4096)),
                 ProgressListener.NONE);         // holds page 3 only
+
+        as.stlLe(0x3000, 3);                    // and again: the next increment's base is the last one
+        changed = dirty.snapshotAndClearDirty(block.offset(), block.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        SnapshotWriter.writeIncremental(dir.resolve("inc2.gms"), inc1Id, blocks,
+                Map.of("ram", DirtyPages.ofDirtyLog(changed, block.offset(), 4096, block.usedLength() / 4096)),
+                ProgressListener.NONE);
         sys.globalDirtyLogStop();
 
-        // eager restore into fresh RAM: the full file, then the increment on top
+        // eager restore into fresh RAM: the full file, then each increment on top, oldest first
         RamBlock fresh = RamBlock.anonymous("ram", 4 * MIB);
         try (SnapshotFile full = SnapshotFile.open(dir.resolve("full.gms"));
-             SnapshotFile inc = SnapshotFile.open(dir.resolve("inc1.gms"))) {
-            SnapshotChain chain = new SnapshotChain(List.of(full, inc));
-            SnapshotRestorer.restore(chain, List.of(new SnapshotBlock("ram", fresh.segment(), 4096)),
+             SnapshotFile inc1 = SnapshotFile.open(dir.resolve("inc1.gms"));
+             SnapshotFile inc2 = SnapshotFile.open(dir.resolve("inc2.gms"))) {
+            SnapshotChain chain = new SnapshotChain(List.of(full, inc1, inc2)); // checks each base id
+            SnapshotRestorer.restore(chain, List.of(SnapshotBlock.of(fresh)),
                     true, ProgressListener.NONE);     // true: check every page's CRC32C
         }
         int p1 = fresh.ldlHe(0x1000);            // 1
-        int p3 = fresh.ldlHe(0x3000);            // 2
+        int p3 = fresh.ldlHe(0x3000);            // 3
         // end::snapshot[]
         assertEquals(1, p1);
-        assertEquals(2, p3);
-        try (SnapshotFile inc = SnapshotFile.open(dir.resolve("inc1.gms"))) {
+        assertEquals(3, p3);
+        try (SnapshotFile inc = SnapshotFile.open(dir.resolve("inc1.gms"));
+             SnapshotFile inc2 = SnapshotFile.open(dir.resolve("inc2.gms"))) {
             assertTrue(inc.incremental());
             assertEquals(fullId, inc.baseId());
+            assertEquals(inc1Id, inc2.baseId());
+            assertEquals(1, inc.block("ram").storedPages(), "page 3 only");
         }
         fresh.close();
     }
