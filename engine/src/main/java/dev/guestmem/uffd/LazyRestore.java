@@ -252,7 +252,11 @@ public final class LazyRestore implements AutoCloseable {
         try {
             return new LazyRestore(server, true, targets, "source\tsnapshot\t" + paths, options);
         } catch (RuntimeException e) {
-            server.close();
+            try {
+                server.close(); // idempotent: the constructor may have closed it already
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed); // the reason the restore failed stays the exception
+            }
             throw e;
         }
     }
@@ -558,7 +562,8 @@ public final class LazyRestore implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         uffd.close();
-        ctl.close();
+        server.closeSocket(); // once, also if the server's own close() follows
+        ctl.closeBuffers();
         if (ownsServer) {
             server.close();
         } else {

@@ -32,6 +32,9 @@ public final class PageServerProcess implements AutoCloseable {
     private final int socket;
     private final Process guardian;
     private final int guardianSocket;
+    /** Set once the descriptors are closed: {@link #close} closes each one exactly once. */
+    private boolean closed;
+    private boolean socketClosed;
 
     private PageServerProcess(Process process, int socket, Process guardian, int guardianSocket) {
         this.process = process;
@@ -186,6 +189,17 @@ public final class PageServerProcess implements AutoCloseable {
         return socket;
     }
 
+    /**
+     * Closes the control socket, once: a second call does nothing, so the descriptor number (which
+     * another thread may have been given since) is never closed twice.
+     */
+    synchronized void closeSocket() {
+        if (!socketClosed) {
+            socketClosed = true;
+            LinuxCalls.close(socket);
+        }
+    }
+
     /** @return the guardian's process ({@link GuardianMain}) */
     public Process guardian() {
         return guardian;
@@ -196,13 +210,21 @@ public final class PageServerProcess implements AutoCloseable {
     }
 
     /**
-     * Stops the server and its guardian (if still running) and waits up to 5 seconds for each to
-     * exit. The guardian is stopped first, by hanging up on it, so it does not take the server's
-     * exit for a death; close the restore using this server before.
+     * Stops the server and its guardian (if still running), closes both sockets and waits up to 5
+     * seconds for each process to exit. The guardian is stopped first, by hanging up on it, so it does not take the server's
+     * exit for a death; close the restore using this server before. Idempotent: a second call
+     * does nothing (each descriptor is closed once).
      */
     @Override
     public void close() {
-        LinuxCalls.close(guardianSocket);
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            LinuxCalls.close(guardianSocket);
+        }
+        closeSocket();
         stop(guardian);
         stop(process);
     }

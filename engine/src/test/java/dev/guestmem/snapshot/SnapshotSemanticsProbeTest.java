@@ -324,39 +324,6 @@ class SnapshotSemanticsProbeTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // DEFECT: when the page server refuses the layout (here: it cannot open the snapshot, deleted
-    // after the caller opened it), LazyRestore's constructor calls close(), which for an owned server
-    // already runs PageServerProcess.close(); LazyRestore.start(chain, targets, options) then catches
-    // the LazyRestoreException and calls server.close() a second time, closing the guardian socket's
-    // fd number again: EBADF here (NativeCallException "close failed" replaces the real reason), or,
-    // if another thread reused the number meanwhile, an unrelated descriptor is closed. Expected: a
-    // LazyRestoreException naming the reason, and each descriptor closed once.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void aServerThatCannotStartIsReportedWithItsReasonAndClosedOnce(@TempDir Path dir) throws Exception {
-        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
-        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
-        try {
-            Path full = dir.resolve("full.gms");
-            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
-            try (SnapshotFile f = SnapshotFile.open(full)) {
-                Files.delete(full); // the caller's mapping stays valid; the server opens by path
-                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
-                        LazyRestore.Options.DEFAULT)) {
-                    fail("started from a deleted file: " + restore);
-                } catch (dev.guestmem.uffd.LazyRestoreException expected) {
-                    assertTrue(expected.getMessage().contains("full.gms"), expected.getMessage());
-                } catch (RuntimeException e) {
-                    fail("expected a LazyRestoreException with the server's reason, got " + e, e);
-                }
-            }
-        } finally {
-            src.close();
-            dst.close();
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------
     // DEFECT: LazyRestore.start checks the caller's SnapshotChain (its open files, their ids, the
     // targets) but the page server reopens the files by path. SnapshotWriter.write replaces a path
     // atomically (rename), so a snapshot rewritten under the same name between opening the chain and
