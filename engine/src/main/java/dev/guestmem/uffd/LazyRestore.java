@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Lazy restore of RAM blocks with userfaultfd: the blocks' pages are dropped and their ranges
@@ -146,16 +145,16 @@ public final class LazyRestore implements AutoCloseable {
                 dropPages(t);
                 long ioctls = uffd.registerMissing(addr, t.usedLength());
                 boolean zeropage = (ioctls & (1L << Linux._UFFDIO_ZEROPAGE())) != 0;
-                cfg.append("block\t").append(t.name()).append('\t').append(addr).append('\t').append(t.usedLength())
-                        .append('\t').append(t.pageSize()).append('\t').append(zeropage ? 1 : 0).append('\n');
+                cfg.append(Wire.line("block", t.name(), Long.toString(addr), Long.toString(t.usedLength()),
+                        Long.toString(t.pageSize()), zeropage ? "1" : "0")).append('\n');
             }
             cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
             cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
             cfg.append("go\n");
             StringBuilder arm = new StringBuilder();
             for (SnapshotBlock t : this.targets) {
-                arm.append("range\t").append(t.segment().address()).append('\t').append(t.usedLength()).append('\t')
-                        .append(t.pageSize()).append('\n');
+                arm.append(Wire.line("range", Long.toString(t.segment().address()), Long.toString(t.usedLength()),
+                        Long.toString(t.pageSize()))).append('\n');
             }
             arm.append("arm\n");
             // The liveness pair: one end to the server, one to the guardian, none kept here, so the
@@ -217,9 +216,7 @@ public final class LazyRestore implements AutoCloseable {
      */
     public static LazyRestore start(PageServerProcess server, SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
         SnapshotRestorer.checkTargets(chain, targets);
-        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
-                .collect(Collectors.joining("\t"));
-        return new LazyRestore(server, false, targets, "source\tsnapshot\t" + paths, options);
+        return new LazyRestore(server, false, targets, sourceLine(chain), options);
     }
 
     /**
@@ -233,7 +230,7 @@ public final class LazyRestore implements AutoCloseable {
      * @throws LazyRestoreException if registration, the connection to the source or the server's start fails
      */
     public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
-        return new LazyRestore(server, false, targets, "source\tremote\t" + sourceSocket, options);
+        return new LazyRestore(server, false, targets, Wire.line("source", "remote", sourceSocket), options);
     }
 
     /**
@@ -247,10 +244,9 @@ public final class LazyRestore implements AutoCloseable {
     public static LazyRestore start(SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
         SnapshotRestorer.checkTargets(chain, targets);
         PageServerProcess server = PageServerProcess.start(List.of());
-        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
-                .collect(Collectors.joining("\t"));
+        String source = sourceLine(chain);
         try {
-            return new LazyRestore(server, true, targets, "source\tsnapshot\t" + paths, options);
+            return new LazyRestore(server, true, targets, source, options);
         } catch (RuntimeException e) {
             try {
                 server.close(); // idempotent: the constructor may have closed it already
@@ -259,6 +255,15 @@ public final class LazyRestore implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** The layout's source line for a snapshot chain: its files' absolute paths, full one first. */
+    private static String sourceLine(SnapshotChain chain) {
+        List<String> fields = new java.util.ArrayList<>(List.of("source", "snapshot"));
+        for (SnapshotFile f : chain.files()) {
+            fields.add(f.path().toAbsolutePath().toString());
+        }
+        return Wire.line(fields.toArray(String[]::new));
     }
 
     /** A hold on each target that names its RAM block; all or none (a released block throws). */
@@ -303,10 +308,11 @@ public final class LazyRestore implements AutoCloseable {
                         }
                     }
                     finished.countDown();
-                } else if (line.startsWith("broken ") || line.startsWith("error ")) {
+                } else if (line.startsWith("broken\t") || line.startsWith("error\t")) {
+                    List<String> f = Wire.fields(line);
                     synchronized (lock) {
                         if (state == State.RESTORING) {
-                            failure = "page source failed: " + line.substring(line.indexOf(' ') + 1);
+                            failure = "page source failed: " + (f.size() > 1 ? f.get(1) : "");
                             state = State.BROKEN;
                         }
                     }
@@ -394,12 +400,13 @@ public final class LazyRestore implements AutoCloseable {
                 if (Boolean.getBoolean("guestmem.uffd.debug")) {
                     System.err.println("uffd guardian watcher <- " + line + " at " + System.currentTimeMillis());
                 }
-                if (line.equals("armed")) {
+                List<String> f = Wire.fields(line);
+                if (f.getFirst().equals("armed")) {
                     continue;
-                } else if (line.startsWith("poisoned ")) {
-                    guardianReport = "poisoned " + line.substring(9) + " missing pages";
-                } else if (line.startsWith("error ")) {
-                    guardianLost = "guardian refused the restore: " + line.substring(6);
+                } else if (f.getFirst().equals("poisoned") && f.size() > 1) {
+                    guardianReport = "poisoned " + f.get(1) + " missing pages" + (f.size() > 2 ? " (" + f.get(2) + ")" : "");
+                } else if (f.getFirst().equals("error") && f.size() > 1) {
+                    guardianLost = "guardian refused the restore: " + f.get(1);
                 }
             }
         } catch (RuntimeException e) {

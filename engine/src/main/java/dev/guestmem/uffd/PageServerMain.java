@@ -20,12 +20,15 @@ import java.util.List;
  * prefetching the rest in the background when idle.
  *
  * <h2>Control protocol (lines, tab-separated fields)</h2>
- * Guest to server, in the message carrying the fd: {@code source\tsnapshot\tPATH[\tPATH...]} or
- * {@code source\tremote\tSOCKET}, one {@code block\tNAME\tADDRESS\tLENGTH\tPAGESIZE\tZEROPAGE(0|1)}
- * per block, {@code prefetch\t0|1}, {@code verify\t0|1}, {@code go}. Later: {@code stats},
- * {@code quit}. Server to guest: {@code ready}, {@code done METRICS} once every page is present,
- * {@code broken REASON} when the page source fails, {@code stats METRICS} per request,
- * {@code error REASON} if the layout is refused.
+ * Every field is escaped ({@link Wire#escape}: backslash, tab, newline, carriage return), so block
+ * names, paths and reasons may hold any character. Guest to server, in the message carrying the
+ * fd: {@code source snapshot PATH [PATH...]} or {@code source remote SOCKET}, one
+ * {@code block NAME ADDRESS LENGTH PAGESIZE ZEROPAGE(0|1)} per block, {@code prefetch 0|1},
+ * {@code verify 0|1}, {@code go}. Later: {@code stats}, {@code quit}. Server to guest:
+ * {@code ready}, {@code done METRICS} once every page is present, {@code broken REASON} when the
+ * page source fails, {@code stats METRICS} per request, {@code error REASON} if the layout is
+ * refused. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
+ * {@code preloaded} or {@code error REASON}).
  *
  * <h2>Failure</h2>
  * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
@@ -97,7 +100,8 @@ public final class PageServerMain {
             if (text.startsWith("preload\t")) {
                 try {
                     List<Path> paths = new ArrayList<>();
-                    for (String f : text.substring(8).split("\t")) {
+                    List<String> fields = Wire.fields(text);
+                    for (String f : fields.subList(1, fields.size())) {
                         paths.add(Path.of(f));
                     }
                     if (preloaded != null) {
@@ -108,10 +112,10 @@ public final class PageServerMain {
                     preloadedPaths = paths;
                     w.sendLine("preloaded");
                 } catch (RuntimeException e) {
-                    w.sendLine("error " + e.getMessage());
+                    w.sendLine(Wire.line("error", String.valueOf(e.getMessage())));
                 }
             } else {
-                w.sendLine("error unexpected message before the userfaultfd: " + text);
+                w.sendLine(Wire.line("error", "unexpected message before the userfaultfd: " + text));
             }
             first = LinuxCalls.recvWithFds(sock, 65536, 2);
         }
@@ -125,55 +129,57 @@ public final class PageServerMain {
         for (String line = ctl.readLine(); line != null && !line.equals("go"); line = ctl.readLine()) {
             lines.add(line);
         }
-        long maxPage = 4096;
-        for (String l : lines) {
-            String[] f = l.split("\t");
-            if (f[0].equals("block")) {
-                maxPage = Math.max(maxPage, Long.parseLong(f[4]));
-            }
-        }
-        PageServerMain server = new PageServerMain(new Uffd(first.fds()[0]), ctl, maxPage);
+        PageServerMain server = null;
         try {
-            server.configure(lines);
+            List<List<String>> parsed = new ArrayList<>();
+            long maxPage = 4096;
+            for (String l : lines) {
+                List<String> f = Wire.fields(l);
+                parsed.add(f);
+                if (f.getFirst().equals("block")) {
+                    maxPage = Math.max(maxPage, Long.parseLong(f.get(4)));
+                }
+            }
+            server = new PageServerMain(new Uffd(first.fds()[0]), ctl, maxPage);
+            server.configure(parsed);
         } catch (RuntimeException e) {
-            ctl.sendLine("error " + e.getMessage());
+            ctl.sendLine(Wire.line("error", String.valueOf(e.getMessage())));
             System.exit(3);
         }
         server.run();
         System.exit(0);
     }
 
-    private void configure(List<String> lines) {
+    private void configure(List<List<String>> lines) {
         List<Path> snapshots = new ArrayList<>();
         String remote = null;
         boolean verify = false;
-        for (String l : lines) {
-            String[] f = l.split("\t");
-            switch (f[0]) {
+        for (List<String> f : lines) {
+            switch (f.getFirst()) {
                 case "source" -> {
-                    if (f[1].equals("snapshot")) {
-                        for (int i = 2; i < f.length; i++) {
-                            snapshots.add(Path.of(f[i]));
+                    if (f.get(1).equals("snapshot")) {
+                        for (int i = 2; i < f.size(); i++) {
+                            snapshots.add(Path.of(f.get(i)));
                         }
                     } else {
-                        remote = f[2];
+                        remote = f.get(2);
                     }
                 }
                 case "block" -> {
                     int n = names.size();
-                    names.add(f[1]);
+                    names.add(f.get(1));
                     start = Arrays.copyOf(start, n + 1);
                     length = Arrays.copyOf(length, n + 1);
                     pageSize = Arrays.copyOf(pageSize, n + 1);
                     zeropageOk = Arrays.copyOf(zeropageOk, n + 1);
-                    start[n] = Long.parseLong(f[2]);
-                    length[n] = Long.parseLong(f[3]);
-                    pageSize[n] = Long.parseLong(f[4]);
-                    zeropageOk[n] = f[5].equals("1");
+                    start[n] = Long.parseLong(f.get(2));
+                    length[n] = Long.parseLong(f.get(3));
+                    pageSize[n] = Long.parseLong(f.get(4));
+                    zeropageOk[n] = f.get(5).equals("1");
                 }
-                case "prefetch" -> prefetch = f[1].equals("1");
-                case "verify" -> verify = f[1].equals("1");
-                default -> throw new IllegalArgumentException("unknown layout line: " + l);
+                case "prefetch" -> prefetch = f.get(1).equals("1");
+                case "verify" -> verify = f.get(1).equals("1");
+                default -> throw new IllegalArgumentException("unknown layout line: " + f);
             }
         }
         present = new long[names.size()][];
@@ -398,7 +404,7 @@ public final class PageServerMain {
         for (int b = 0; b < start.length; b++) {
             poisoned += uffd.poisonMissing(start[b], length[b], pageSize[b]);
         }
-        ctl.sendLine("broken " + reason + " (" + poisoned + " missing pages poisoned)");
+        ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned)"));
     }
 
     /**

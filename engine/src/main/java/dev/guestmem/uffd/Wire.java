@@ -94,11 +94,11 @@ final class Wire implements AutoCloseable {
      */
     static String line(String... fields) {
         StringBuilder b = new StringBuilder();
-        for (String f : fields) {
-            if (!b.isEmpty()) {
+        for (int i = 0; i < fields.length; i++) {
+            if (i > 0) {
                 b.append('\t');
             }
-            b.append(escape(f));
+            b.append(escape(fields[i]));
         }
         return b.toString();
     }

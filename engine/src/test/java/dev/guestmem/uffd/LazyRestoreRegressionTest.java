@@ -14,6 +14,7 @@ import dev.guestmem.snapshot.SnapshotFile;
 import dev.guestmem.snapshot.SnapshotWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +79,88 @@ class LazyRestoreRegressionTest {
             }
         } finally {
             fresh.forEach(LinuxCalls::close);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: the layout went to the page server as tab-separated lines with the block name unescaped,
+    // so a name with a tab (which the writer, the file and the eager restore take) made the server
+    // misparse the line and the restore fail to start ("For input string ...").
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void lazyRestoreTakesEveryBlockNameEagerRestoreTakes(@TempDir Path dir) throws Exception {
+        String name = "rom\tx";
+        RamBlock src = RamBlock.anonymous("src", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("dst", 64 * PAGE);
+        try {
+            src.stlHe(0x2000, 0x5a5a);
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(new SnapshotBlock(name, src.segment(), PAGE)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(full)) {
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f),
+                        List.of(new SnapshotBlock(name, dst.segment(), PAGE, dst)), LazyRestore.Options.DEFAULT)) {
+                    assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+                    assertEquals(0x5a5a, dst.ldlHe(0x2000));
+                } catch (RuntimeException e) {
+                    fail("lazy restore of block '" + name.replace("\t", "\\t") + "' (eager restore takes it): " + e, e);
+                }
+            }
+        } finally {
+            src.close();
+            dst.close();
+        }
+    }
+
+    /**
+     * Names with every character the line protocol uses (tab, newline, carriage return, backslash,
+     * an escape sequence spelled out), multi-byte UTF-8 up to the 255-byte limit, and a snapshot
+     * directory whose path holds a tab and a newline: each block restored lazily, byte for byte,
+     * from an increment chain (preloaded, so the preload message is escaped too).
+     */
+    @Test
+    void lazyRestoreTakesAnyNameAndPathThroughPreloadAndAChain(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("snap\tdir\nwith \\ü"));
+        List<String> names = List.of("a\tb", "line\nbreak", "cr\rx", "back\\slash", "\\t not a tab", "ü".repeat(127),
+                "\t", "plain");
+        List<RamBlock> src = new java.util.ArrayList<>();
+        List<RamBlock> dst = new java.util.ArrayList<>();
+        try {
+            List<SnapshotBlock> blocks = new java.util.ArrayList<>();
+            for (int i = 0; i < names.size(); i++) {
+                RamBlock b = RamBlock.anonymous("src" + i, 16 * PAGE);
+                src.add(b);
+                dst.add(RamBlock.anonymous("dst" + i, 16 * PAGE));
+                for (long o = 0; o < 16 * PAGE; o += 512) {
+                    b.stqHe(o, (i + 1) * 0x0101010101L + o);
+                }
+                blocks.add(new SnapshotBlock(names.get(i), b.segment(), PAGE));
+            }
+            Path full = dir.resolve("full\t.gms");
+            long id = SnapshotWriter.write(full, blocks, ProgressListener.NONE);
+            src.get(2).stqHe(3 * PAGE, 0x77);
+            java.util.Map<String, dev.guestmem.snapshot.DirtyPages> changed = java.util.Map.of("cr\rx",
+                    dev.guestmem.snapshot.DirtyPages.ofBitmap(new long[] {1L << 3}, 16));
+            Path inc = dir.resolve("inc\n1.gms");
+            SnapshotWriter.writeIncremental(inc, id, blocks, changed, ProgressListener.NONE);
+            List<SnapshotBlock> targets = new java.util.ArrayList<>();
+            for (int i = 0; i < names.size(); i++) {
+                targets.add(new SnapshotBlock(names.get(i), dst.get(i).segment(), PAGE, dst.get(i)));
+            }
+            try (SnapshotFile f0 = SnapshotFile.open(full); SnapshotFile f1 = SnapshotFile.open(inc);
+                 PageServerProcess server = PageServerProcess.start(List.of())) {
+                SnapshotChain chain = new SnapshotChain(List.of(f0, f1));
+                server.preload(chain);
+                try (LazyRestore restore = LazyRestore.start(server, chain, targets, LazyRestore.Options.DEFAULT)) {
+                    assertTrue(restore.awaitComplete(Duration.ofSeconds(60)), restore.toString());
+                    for (int i = 0; i < names.size(); i++) {
+                        assertEquals(-1, src.get(i).segment().mismatch(dst.get(i).segment()),
+                                "block " + Wire.escape(names.get(i)));
+                    }
+                }
+            }
+        } finally {
+            src.forEach(RamBlock::close);
+            dst.forEach(RamBlock::close);
         }
     }
 }
