@@ -203,7 +203,8 @@ public final class LazyRestore implements AutoCloseable {
      * Starts restoring blocks from a snapshot chain.
      *
      * @param server a started page server, used by this restore only
-     * @param chain the snapshots (the server maps the same files itself)
+     * @param chain the snapshots (the server maps the same files itself, by path, and refuses to
+     *     start if one is not the file opened here: replaced, or rewritten, since)
      * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd); their
      *     current contents are discarded
      * @param options prefetch and verification
@@ -257,13 +258,22 @@ public final class LazyRestore implements AutoCloseable {
         }
     }
 
-    /** The layout's source line for a snapshot chain: its files' absolute paths, full one first. */
+    /**
+     * The layout's source lines for a snapshot chain: its files' absolute paths, full one first,
+     * then the header of each file as the caller opened it (hex). The server opens the files by
+     * path and refuses any whose header differs: a file replaced at its path since the caller
+     * opened it (a newer snapshot renamed over it) is not restored in its place. The header holds
+     * the file's random id, its base's id, its length and the checksum of its table, which covers
+     * every page's location and checksum.
+     */
     private static String sourceLine(SnapshotChain chain) {
-        List<String> fields = new java.util.ArrayList<>(List.of("source", "snapshot"));
+        List<String> paths = new java.util.ArrayList<>(List.of("source", "snapshot"));
+        List<String> headers = new java.util.ArrayList<>(List.of("headers"));
         for (SnapshotFile f : chain.files()) {
-            fields.add(f.path().toAbsolutePath().toString());
+            paths.add(f.path().toAbsolutePath().toString());
+            headers.add(java.util.HexFormat.of().formatHex(SnapshotPageSource.header(f)));
         }
-        return Wire.line(fields.toArray(String[]::new));
+        return Wire.line(paths.toArray(String[]::new)) + "\n" + Wire.line(headers.toArray(String[]::new));
     }
 
     /** A hold on each target that names its RAM block; all or none (a released block throws). */

@@ -22,7 +22,9 @@ import java.util.List;
  * <h2>Control protocol (lines, tab-separated fields)</h2>
  * Every field is escaped ({@link Wire#escape}: backslash, tab, newline, carriage return), so block
  * names, paths and reasons may hold any character. Guest to server, in the message carrying the
- * fd: {@code source snapshot PATH [PATH...]} or {@code source remote SOCKET}, one
+ * fd: {@code source snapshot PATH [PATH...]} followed by {@code headers HEX [HEX...]} (each
+ * file's header as the guest opened it: a file found at PATH with another header is refused), or
+ * {@code source remote SOCKET}, one
  * {@code block NAME ADDRESS LENGTH PAGESIZE ZEROPAGE(0|1)} per block, {@code prefetch 0|1},
  * {@code verify 0|1}, {@code go}. Later: {@code stats}, {@code quit}. Server to guest:
  * {@code ready}, {@code done METRICS} once every page is present, {@code broken REASON} when the
@@ -152,6 +154,7 @@ public final class PageServerMain {
 
     private void configure(List<List<String>> lines) {
         List<Path> snapshots = new ArrayList<>();
+        List<byte[]> headers = null;
         String remote = null;
         boolean verify = false;
         for (List<String> f : lines) {
@@ -177,6 +180,12 @@ public final class PageServerMain {
                     pageSize[n] = Long.parseLong(f.get(4));
                     zeropageOk[n] = f.get(5).equals("1");
                 }
+                case "headers" -> {
+                    headers = new ArrayList<>();
+                    for (String h : f.subList(1, f.size())) {
+                        headers.add(java.util.HexFormat.of().parseHex(h));
+                    }
+                }
                 case "prefetch" -> prefetch = f.get(1).equals("1");
                 case "verify" -> verify = f.get(1).equals("1");
                 default -> throw new IllegalArgumentException("unknown layout line: " + f);
@@ -191,8 +200,8 @@ public final class PageServerMain {
             maxPage = Math.max(maxPage, pageSize[b]);
         }
         source = remote != null ? new RemotePageSource(remote, names, maxPage)
-                : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify)
-                : new SnapshotPageSource(snapshots, names, verify);
+                : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify, headers)
+                : new SnapshotPageSource(SnapshotPageSource.openFiles(snapshots), snapshots, names, verify, headers);
     }
 
     private void run() {

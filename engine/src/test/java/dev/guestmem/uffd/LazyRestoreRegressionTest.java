@@ -163,4 +163,99 @@ class LazyRestoreRegressionTest {
             dst.forEach(RamBlock::close);
         }
     }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: LazyRestore.start checked the caller's SnapshotChain but the page server reopened the
+    // files by path, so a snapshot rewritten under the same name (SnapshotWriter replaces a path by
+    // rename) between opening the chain and starting the restore was served instead: the memory
+    // was silently another snapshot's. Now the server compares each file's header with the one
+    // the caller opened and refuses a mismatch.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void lazyRestoreServesTheFilesOfTheChainItWasGiven(@TempDir Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        try {
+            Path latest = dir.resolve("latest.gms");
+            src.stlHe(0x1000, 0x1111);
+            SnapshotWriter.write(latest, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(latest)) {
+                src.stlHe(0x1000, 0x2222);
+                SnapshotWriter.write(latest, List.of(SnapshotBlock.of(src)), ProgressListener.NONE); // the next checkpoint
+                int got;
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                        LazyRestore.Options.DEFAULT)) {
+                    assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+                    got = dst.ldlHe(0x1000);
+                } catch (LazyRestoreException refused) {
+                    assertTrue(refused.getMessage().contains(latest.toString())
+                            && refused.getMessage().contains(String.format("%016x", f.id())), refused.getMessage());
+                    return; // refusing is the contract
+                }
+                assertEquals(String.format("%016x", f.id()) + " 0x1111", String.format("%016x", f.id()) + " 0x"
+                        + Integer.toHexString(got), "the chain given (its file's id and contents) must be what is restored");
+            }
+        } finally {
+            src.close();
+            dst.close();
+        }
+    }
+
+    /**
+     * The identity check with a preloaded server: files replaced before the preload are refused
+     * (the server holds the new ones); replaced after it, the server still holds the caller's
+     * files and restores them; untouched, the chain restores as usual.
+     */
+    @Test
+    void aPreloadedServerChecksTheFilesItHoldsAgainstTheChain(@TempDir Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        try {
+            Path full = dir.resolve("full.gms");
+            Path inc = dir.resolve("inc.gms");
+            src.stlHe(0x1000, 0x1111);
+            long id = SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            src.stlHe(0x2000, 0x2222);
+            SnapshotWriter.writeIncremental(inc, id, List.of(SnapshotBlock.of(src)),
+                    java.util.Map.of("ram", dev.guestmem.snapshot.DirtyPages.ofBitmap(new long[] {1L << 2}, 64)),
+                    ProgressListener.NONE);
+            try (SnapshotFile f0 = SnapshotFile.open(full); SnapshotFile f1 = SnapshotFile.open(inc)) {
+                SnapshotChain chain = new SnapshotChain(List.of(f0, f1));
+                assertEquals(0x2222, restoreAndRead(chain, 0x2000, null, null), "untouched chain");
+                // replaced after the preload: the server restores what it preloaded, the caller's files
+                assertEquals(0x2222, restoreAndRead(chain, 0x2000, () -> { }, () -> rewriteIncrement(src, inc, id, 0x3333)));
+                // replaced before the preload: refused, naming the file
+                LazyRestoreException e = org.junit.jupiter.api.Assertions.assertThrows(LazyRestoreException.class,
+                        () -> restoreAndRead(chain, 0x2000, () -> { }, null));
+                assertTrue(e.getMessage().contains("inc.gms") && e.getMessage().contains("not the file the restore was given"),
+                        e.getMessage());
+            }
+        } finally {
+            src.close();
+        }
+    }
+
+    private static void rewriteIncrement(RamBlock src, Path inc, long baseId, int value) {
+        src.stlHe(0x2000, value);
+        SnapshotWriter.writeIncremental(inc, baseId, List.of(SnapshotBlock.of(src)),
+                java.util.Map.of("ram", dev.guestmem.snapshot.DirtyPages.ofBitmap(new long[] {1L << 2}, 64)), ProgressListener.NONE);
+    }
+
+    /** Restores {@code chain} into a fresh block and reads an int; preloads first if {@code preload} is given, then runs {@code between}. */
+    private static int restoreAndRead(SnapshotChain chain, long at, Runnable preload, Runnable between) throws Exception {
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        try (PageServerProcess server = PageServerProcess.start(List.of())) {
+            if (preload != null) {
+                server.preload(chain);
+            }
+            if (between != null) {
+                between.run();
+            }
+            try (LazyRestore restore = LazyRestore.start(server, chain, List.of(SnapshotBlock.of(dst)), LazyRestore.Options.DEFAULT)) {
+                assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+                return dst.ldlHe(at);
+            }
+        } finally {
+            dst.close();
+        }
+    }
 }
