@@ -65,7 +65,7 @@ public final class LazyRestore implements AutoCloseable {
     public enum State {
         /** Pages are still being served. */
         RESTORING,
-        /** Every page is present; the ranges can be unregistered. */
+        /** Every page is present; the ranges are unregistered (ordinary memory again). */
         COMPLETE,
         /** The page source or server failed; missing pages were poisoned. */
         BROKEN,
@@ -96,6 +96,8 @@ public final class LazyRestore implements AutoCloseable {
     private volatile String failure;
     private volatile FaultMetrics lastMetrics = FaultMetrics.NONE;
     private volatile boolean closing;
+    /** The targets were unregistered ({@link #unregisterAll}); guarded by {@link #lock}. */
+    private boolean unregistered;
     private final Thread watchdog;
     private final Wire guard;
     private final CountDownLatch guardianEnded = new CountDownLatch(1);
@@ -315,6 +317,7 @@ public final class LazyRestore implements AutoCloseable {
                     synchronized (lock) {
                         if (state == State.RESTORING) {
                             state = State.COMPLETE;
+                            unregisterAll();
                         }
                     }
                     finished.countDown();
@@ -378,6 +381,27 @@ public final class LazyRestore implements AutoCloseable {
         ready.countDown();
         finished.countDown();
         replies.offer("eof");
+    }
+
+    /**
+     * Unregisters the targets, once (under {@link #lock}). Done as soon as every page is present
+     * (COMPLETE): from then on the memory is ordinary memory again, and a page discarded later
+     * (balloon, virtio-mem: {@code RamBlock.discard}) reads as zeros through the kernel alone,
+     * needing neither the page server nor the guardian (whose poison, after a server death, would
+     * otherwise land on such a page). A range unmapped meanwhile has nothing left to unregister.
+     */
+    private void unregisterAll() {
+        if (unregistered) {
+            return;
+        }
+        unregistered = true;
+        for (SnapshotBlock t : targets) {
+            try {
+                uffd.unregister(t.segment().address(), t.usedLength());
+            } catch (NativeCallException e) {
+                // ENOMEM: the block was unmapped; nothing registered is left there
+            }
+        }
     }
 
     /**
@@ -552,9 +576,7 @@ public final class LazyRestore implements AutoCloseable {
                     uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
                 }
             }
-            for (SnapshotBlock t : targets) {
-                uffd.unregister(t.segment().address(), t.usedLength());
-            }
+            unregisterAll();
             try {
                 guard.sendLine("disarm"); // before the server quits, so the guardian reads it first
             } catch (NativeCallException e) {

@@ -258,4 +258,86 @@ class LazyRestoreRegressionTest {
             dst.close();
         }
     }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: the block stayed registered with the userfaultfd after COMPLETE; a page discarded then
+    // (RamBlock.discard) was missing again, its next touch faulted to the page server, which found
+    // it served and only woke the thread, which faulted again for ever (the JVM's next safepoint
+    // hung). Now the ranges are unregistered at COMPLETE, and the server answers a fault on a page
+    // it already served with zeros.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aPageDiscardedAfterALazyRestoreCompletedCanBeReadAgain() throws Exception {
+        String text = child("after-complete");
+        assertTrue(text.contains("RESULT read-after-discard ok"), "child output:\n" + text);
+        assertTrue(text.contains("value=0x0 neighbour=0x5678 state=COMPLETE"), "a discarded page reads zeros:\n" + text);
+    }
+
+    /**
+     * While the restore runs (no prefetch): a served page discarded reads zeros (the server's zero
+     * page), a page discarded before it was served reads zeros too (the REMOVE event marked it, its
+     * snapshot contents never come back), writes and every other page are as expected, and the
+     * restore completes.
+     */
+    @Test
+    void aPageDiscardedWhileRestoringReadsZerosWhetherOrNotItWasServed() throws Exception {
+        String text = child("during");
+        assertTrue(text.contains("RESULT served=0x1005 servedAfter=0x0 unserved=0x0 unserved2=0x0 written=0x77 others=0"
+                + " complete=true state=COMPLETE"), text);
+    }
+
+    /** Part of a large (8 KiB) page discarded, before and after it was served: zeros there, the snapshot beside. */
+    @Test
+    void partOfALargePageDiscardedReadsZerosThereAndTheSnapshotBeside() throws Exception {
+        String text = child("large-pages");
+        assertTrue(text.contains("RESULT firstHalf=0x100006 secondHalf=0x0 before=0x100012 servedFirst=0x0"
+                + " servedSecond=0x100013 complete=true"), text);
+    }
+
+    /**
+     * Discards, writes and reads racing the server's prefetch, against a model: no read ever sees
+     * a snapshot value on a page discarded before (no copy resurrects it), nor zeros where the
+     * snapshot or a write should be.
+     */
+    @Test
+    void discardsRacingPrefetchNeverResurrectOldContents() throws Exception {
+        String text = child("race", LazyRestoreTest.STRESS ? "40" : "4");
+        assertTrue(text.contains("RESULT bad=0 "), text);
+        assertTrue(!text.contains("discards=0"), text);
+    }
+
+    /** Runs {@link DiscardScenario} in a child JVM (a livelocked fault would hang this one), bounded. */
+    private static String child(String... args) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                DiscardScenario.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        StringBuilder out = new StringBuilder();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (java.io.BufferedReader br = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+                for (String l = br.readLine(); l != null; l = br.readLine()) {
+                    synchronized (out) {
+                        out.append(l).append('\n');
+                    }
+                }
+            } catch (java.io.IOException ignored) {
+                // gone
+            }
+        });
+        boolean ended = p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS);
+        if (!ended) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        reader.join(5000);
+        String text;
+        synchronized (out) {
+            text = out.toString();
+        }
+        assertTrue(ended, "child JVM hung (killed after 120 s):\n" + text);
+        assertEquals(0, p.exitValue(), text);
+        return text;
+    }
 }
