@@ -133,6 +133,12 @@ public final class MemorySystem {
             dirtyMemory.resizeDirty(block.offset(), oldSize, newSize);
         }
 
+        /** A restore replaced the bytes: logged for every client, translations dropped (as a DMA write). */
+        @Override
+        public void ramBlockContentsReplaced(RamBlock block, long ramOffset, long length) {
+            dirtyMemory.invalidateAndSetDirty(block.offset() + ramOffset, length, DirtyMemory.DIRTY_CLIENTS_ALL);
+        }
+
         /**
          * A block became fault-prone or stopped being so: sections on it must take (or leave) the
          * fenced path. Rare (a lazy restore's start and end), so every view is re-rendered rather

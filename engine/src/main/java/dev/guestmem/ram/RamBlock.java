@@ -625,6 +625,28 @@ public final class RamBlock implements AutoCloseable {
     }
 
     /**
+     * Tells the system holding the block that bytes in a range were replaced behind its address
+     * spaces (a snapshot restore, eager or lazy): as for a DMA write, every dirty client sees the
+     * range dirty (MIGRATION, VGA, CODE: {@code DIRTY_CLIENTS_ALL}) and translated code over it is
+     * invalidated ({@code DirtyMemory.invalidateAndSetDirty}). Call it once the new bytes are what
+     * a reader of the range gets. A block in no list has nobody to tell.
+     *
+     * @param ramOffset first byte replaced
+     * @param length bytes replaced
+     * @throws IllegalArgumentException if the range is outside the used length
+     */
+    public void contentsReplaced(long ramOffset, long length) {
+        if (ramOffset < 0 || length < 0 || ramOffset > usedLength - length) {
+            throw new IllegalArgumentException("range 0x" + Long.toHexString(ramOffset) + "+0x" + Long.toHexString(length)
+                    + " outside RAM block '" + idstr + "' (used length 0x" + Long.toHexString(usedLength) + ")");
+        }
+        RamList l = list;
+        if (l != null && length > 0) {
+            l.notifyContentsReplaced(this, ramOffset, length);
+        }
+    }
+
+    /**
      * Changes the used length of a resizeable block ({@code qemu_ram_resize}). Call under the owning
      * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it. A block
      * that backs a region is resized with {@code RamRegion.ramResize}, which resizes the region too

@@ -44,4 +44,16 @@ public interface RamBlockNotifier {
      */
     default void ramBlockFaultProneChanged(RamBlock block) {
     }
+
+    /**
+     * Bytes of the block were replaced other than through an address space (a snapshot restore):
+     * {@link RamBlock#contentsReplaced}. Called without the list's lock, on the thread that
+     * replaced them.
+     *
+     * @param block the block
+     * @param ramOffset first byte replaced, from the start of the block
+     * @param length bytes replaced
+     */
+    default void ramBlockContentsReplaced(RamBlock block, long ramOffset, long length) {
+    }
 }

@@ -179,6 +179,13 @@ public final class RamList {
         }
     }
 
+    /** Tells the notifiers that bytes of a block were replaced; not under the list's lock (the code invalidator may take others). */
+    void notifyContentsReplaced(RamBlock block, long ramOffset, long length) {
+        for (RamBlockNotifier n : notifiers) {
+            n.ramBlockContentsReplaced(block, ramOffset, length);
+        }
+    }
+
     void notifyResize(RamBlock block, long oldSize, long newSize) {
         lock.lock();
         try {

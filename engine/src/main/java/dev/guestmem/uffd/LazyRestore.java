@@ -53,6 +53,23 @@ import java.util.concurrent.TimeUnit;
  * left, which a pending safepoint can hold (the hazard again): a restore that has lost its
  * guardian should be finished or closed, not left to run.
  *
+ * <h2>Dirty logging</h2>
+ * A target made with {@link SnapshotBlock#of(RamBlock)} is marked dirty over its whole range for
+ * every client ({@link RamBlock#contentsReplaced}: MIGRATION and VGA logged, CODE translations
+ * invalidated) when the server is serving and before {@code start} returns, as an eager restore
+ * marks each block after writing it; the bytes installed later are the ones a reader after the
+ * mark already gets. A bare segment's owner must do this itself.
+ *
+ * <h2>Discarded pages</h2>
+ * A page the guest discards ({@link RamBlock#discard}, {@code MADV_DONTNEED}/{@code MADV_REMOVE})
+ * reads as zeros afterwards, as without a restore. While the restore runs, the discard waits until
+ * the page server has read the kernel's REMOVE event (a few microseconds; after a server death
+ * until the guardian, the watchdog or {@link #close} reads it): a page wholly discarded before it
+ * was served is never copied afterwards, and a fault on a page already served gets a zero page.
+ * Once the restore is {@link State#COMPLETE} the ranges are unregistered and discards are plain
+ * memory operations. (QEMU's postcopy forbids discards on the destination while it runs; here
+ * they are allowed and defined.)
+ *
  * <p>Thread safety: any thread may access the restored memory at any time; the methods of this
  * class may be called from any thread. Every change of {@link #state()} is made under a private
  * lock, never this object's monitor, so a caller that synchronises on the restore cannot hold back
@@ -199,6 +216,16 @@ public final class LazyRestore implements AutoCloseable {
             close();
             throw new LazyRestoreException("lazy restore failed to start: " + why);
         }
+        // The restore replaces every byte of each target: from here (the server serving) a reader
+        // of the range gets the restored bytes, so the dirty log (MIGRATION, VGA) and the CODE
+        // client must hear of the whole range now, before the caller runs the guest, as after an
+        // eager restore. Pages the server installs later need no mark of their own: what they
+        // hold is what a reader after this mark already gets.
+        for (SnapshotBlock t : this.targets) {
+            if (t.ramBlock() != null) {
+                t.ramBlock().contentsReplaced(0, t.usedLength());
+            }
+        }
     }
 
     /**
@@ -208,7 +235,8 @@ public final class LazyRestore implements AutoCloseable {
      * @param chain the snapshots (the server maps the same files itself, by path, and refuses to
      *     start if one is not the file opened here: replaced, or rewritten, since)
      * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd); their
-     *     current contents are discarded
+     *     current contents are discarded; those naming their {@link RamBlock} are marked dirty for
+     *     every client before this returns
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot

@@ -340,4 +340,88 @@ class LazyRestoreRegressionTest {
         assertEquals(0, p.exitValue(), text);
         return text;
     }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: a lazy restore's UFFDIO_COPY into a block the machine uses was seen by no dirty client:
+    // neither the dirty log (MIGRATION, VGA) nor CODE (translations of the old bytes survived).
+    // Now a restore into a target named by its RamBlock marks the whole block dirty for every
+    // client (invalidateAndSetDirty, DIRTY_CLIENTS_ALL) once the server serves, before start returns.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aLazyRestoreIntoARamBlockIsSeenByEveryDirtyClient(@TempDir Path dir) throws Exception {
+        dev.guestmem.MemorySystem sys = new dev.guestmem.MemorySystem();
+        dev.guestmem.region.RamRegion.allocate(sys, null, "pad", 3 * PAGE);
+        dev.guestmem.region.RamRegion ram = dev.guestmem.region.RamRegion.allocate(sys, null, "ram", 32 * PAGE);
+        RamBlock blk = ram.ramBlock();
+        dev.guestmem.dirty.DirtyMemory dm = sys.dirtyMemory();
+        List<long[]> invalidated = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        dm.setCodeInvalidator((addr, len) -> invalidated.add(new long[] {addr, len}));
+        blk.stlHe(0x5000, 0x5555);
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(blk)), ProgressListener.NONE);
+        for (int client = 0; client < dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_NUM; client++) {
+            dm.resetDirty(blk.offset(), blk.usedLength(), client); // CODE clean: translated
+            assertTrue(!dm.getDirty(blk.offset(), blk.usedLength(), client), "client " + client + " clean before");
+        }
+        try (SnapshotFile f = SnapshotFile.open(full);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(blk)), LazyRestore.Options.DEFAULT)) {
+            assertTrue(dm.allDirty(blk.offset(), blk.usedLength(),
+                            dev.guestmem.dirty.DirtyMemory.MASK_MIGRATION | dev.guestmem.dirty.DirtyMemory.MASK_VGA),
+                    "MIGRATION and VGA see the whole block dirty when start returns");
+            long covered = invalidated.stream().filter(r -> r[0] >= blk.offset() && r[0] + r[1] <= blk.offset() + blk.usedLength())
+                    .mapToLong(r -> r[1]).sum();
+            assertEquals(blk.usedLength(), covered, "translations over the whole block invalidated");
+            assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+            assertEquals(0x5555, blk.ldlHe(0x5000));
+        }
+    }
+
+    /**
+     * The audit's dirty-log probe with the rollback done lazily: an increment taken from the
+     * MIGRATION log after the rollback holds the pages the rollback changed, so the chain restores
+     * the memory after the rollback.
+     */
+    @Test
+    void anIncrementTakenAfterALazyRollbackRestoresTheMemoryAfterTheRollback(@TempDir Path dir) throws Exception {
+        dev.guestmem.MemorySystem sys = new dev.guestmem.MemorySystem();
+        dev.guestmem.region.ContainerRegion root = new dev.guestmem.region.ContainerRegion(sys, null, "system",
+                dev.guestmem.region.MemoryRegion.SIZE_2_64);
+        dev.guestmem.region.RamRegion ram = dev.guestmem.region.RamRegion.allocate(sys, null, "ram", 16 * PAGE);
+        root.addSubregion(0, ram);
+        dev.guestmem.access.AddressSpace as = sys.addressSpace(root, "memory");
+        RamBlock blk = ram.ramBlock();
+        dev.guestmem.dirty.DirtyMemory dm = sys.dirtyMemory();
+        int migration = dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_MIGRATION;
+        List<SnapshotBlock> blocks = List.of(SnapshotBlock.of(blk));
+        as.stlLe(0x1000, 0x1111);
+        sys.globalDirtyLogStart();
+        dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), migration);
+        Path s0 = dir.resolve("s0.gms");
+        long id0 = SnapshotWriter.write(s0, blocks, ProgressListener.NONE); // page 1 = 0x1111
+        as.stlLe(0x1000, 0x2222);
+        var l1 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), migration);
+        Path i1 = dir.resolve("i1.gms");
+        long id1 = SnapshotWriter.writeIncremental(i1, id0, blocks,
+                java.util.Map.of("ram", dev.guestmem.snapshot.DirtyPages.ofDirtyLog(l1, blk.offset(), PAGE, 16)), ProgressListener.NONE);
+        try (SnapshotFile f0 = SnapshotFile.open(s0);
+             LazyRestore rollback = LazyRestore.start(SnapshotChain.of(f0), blocks, LazyRestore.Options.DEFAULT)) {
+            assertTrue(rollback.awaitComplete(Duration.ofSeconds(30)));
+        }
+        assertEquals(0x1111, as.ldlLe(0x1000));
+        var l2 = dm.snapshotAndClearDirty(blk.offset(), blk.usedLength(), migration);
+        Path i2 = dir.resolve("i2.gms");
+        SnapshotWriter.writeIncremental(i2, id1, blocks,
+                java.util.Map.of("ram", dev.guestmem.snapshot.DirtyPages.ofDirtyLog(l2, blk.offset(), PAGE, 16)), ProgressListener.NONE);
+        sys.globalDirtyLogStop();
+        RamBlock check = RamBlock.anonymous("ram", 16 * PAGE);
+        try (SnapshotFile f0 = SnapshotFile.open(s0); SnapshotFile f1 = SnapshotFile.open(i1); SnapshotFile f2 = SnapshotFile.open(i2);
+             LazyRestore restore = LazyRestore.start(new SnapshotChain(List.of(f0, f1, f2)), List.of(SnapshotBlock.of(check)),
+                     LazyRestore.Options.DEFAULT)) {
+            assertTrue(restore.awaitComplete(Duration.ofSeconds(30)));
+            assertEquals(0x1111, check.ldlHe(0x1000),
+                    "s0+i1+i2 must give the memory at i2's time (after the rollback): the restore's writes were not logged");
+        } finally {
+            check.close();
+        }
+    }
 }
