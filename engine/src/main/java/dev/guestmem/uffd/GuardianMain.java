@@ -24,10 +24,11 @@ import java.util.List;
  * with the guest; its own JVM never touches guest memory, so nothing here can wait on a fault.
  *
  * <h2>Protocol (lines)</h2>
- * Guest to guardian, in the message carrying the two descriptors: one
- * {@code range\tSTART\tLENGTH\tPAGESIZE} per block, then {@code arm}. Later: {@code disarm} (the
- * restore completed or is being closed: exit without poisoning). Guardian to guest: {@code armed},
- * {@code poisoned N} after a server death, {@code error REASON}. EOF from the guest (its JVM
+ * Lines of tab-separated fields, escaped as {@link Wire} says. Guest to guardian, in the message
+ * carrying the two descriptors: one {@code range START LENGTH PAGESIZE} per block, then
+ * {@code arm}. Later: {@code disarm} (the restore completed or is being closed: exit without
+ * poisoning). Guardian to guest: {@code armed}, {@code poisoned N [ERROR]} after a server death,
+ * {@code error REASON}. EOF from the guest (its JVM
  * died) makes the guardian exit without touching anything.
  *
  * <p>Thread safety: single-threaded.
@@ -76,7 +77,8 @@ public final class GuardianMain {
             System.exit(0); // the guest hung up before any restore: nothing to guard
         }
         if (first.fds().length != 2) {
-            ctl.sendLine("error expected the userfaultfd and the server's liveness socket, got " + first.fds().length + " descriptors");
+            ctl.sendLine(Wire.line("error", "expected the userfaultfd and the server's liveness socket, got " + first.fds().length
+                    + " descriptors"));
             System.exit(2);
         }
         ctl.push(first.data());
@@ -84,9 +86,9 @@ public final class GuardianMain {
         int liveness = first.fds()[1];
         List<long[]> ranges = new ArrayList<>();
         for (String line = ctl.readLine(); line != null && !line.equals("arm"); line = ctl.readLine()) {
-            String[] f = line.split("\t");
-            if (f[0].equals("range")) {
-                ranges.add(new long[] {Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])});
+            List<String> f = Wire.fields(line);
+            if (f.getFirst().equals("range")) {
+                ranges.add(new long[] {Long.parseLong(f.get(1)), Long.parseLong(f.get(2)), Long.parseLong(f.get(3))});
             }
         }
         ctl.sendLine("armed");
@@ -129,7 +131,8 @@ public final class GuardianMain {
                         System.err.println("guardian: page server gone, " + poisoned + " pages poisoned" + (err != null ? " (" + err + ")" : ""));
                     }
                     try {
-                        ctl.sendLine("poisoned " + poisoned + (err != null ? " " + err : ""));
+                        ctl.sendLine(err != null ? Wire.line("poisoned", Long.toString(poisoned), err)
+                                : Wire.line("poisoned", Long.toString(poisoned)));
                     } catch (RuntimeException e) {
                         // the guest is gone too
                     }

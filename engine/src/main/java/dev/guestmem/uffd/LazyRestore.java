@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Lazy restore of RAM blocks with userfaultfd: the blocks' pages are dropped and their ranges
@@ -54,6 +53,23 @@ import java.util.stream.Collectors;
  * left, which a pending safepoint can hold (the hazard again): a restore that has lost its
  * guardian should be finished or closed, not left to run.
  *
+ * <h2>Dirty logging</h2>
+ * A target made with {@link SnapshotBlock#of(RamBlock)} is marked dirty over its whole range for
+ * every client ({@link RamBlock#markWritten}: MIGRATION and VGA logged, CODE translations
+ * invalidated) when the server is serving and before {@code start} returns, as an eager restore
+ * marks each block after writing it; the bytes installed later are the ones a reader after the
+ * mark already gets. A bare segment's owner must do this itself.
+ *
+ * <h2>Discarded pages</h2>
+ * A page the guest discards ({@link RamBlock#discard}, {@code MADV_DONTNEED}/{@code MADV_REMOVE})
+ * reads as zeros afterwards, as without a restore. While the restore runs, the discard waits until
+ * the page server has read the kernel's REMOVE event (a few microseconds; after a server death
+ * until the guardian, the watchdog or {@link #close} reads it): a page wholly discarded before it
+ * was served is never copied afterwards, and a fault on a page already served gets a zero page.
+ * Once the restore is {@link State#COMPLETE} the ranges are unregistered and discards are plain
+ * memory operations. (QEMU's postcopy forbids discards on the destination while it runs; here
+ * they are allowed and defined.)
+ *
  * <p>Thread safety: any thread may access the restored memory at any time; the methods of this
  * class may be called from any thread. Every change of {@link #state()} is made under a private
  * lock, never this object's monitor, so a caller that synchronises on the restore cannot hold back
@@ -66,7 +82,7 @@ public final class LazyRestore implements AutoCloseable {
     public enum State {
         /** Pages are still being served. */
         RESTORING,
-        /** Every page is present; the ranges can be unregistered. */
+        /** Every page is present; the ranges are unregistered (ordinary memory again). */
         COMPLETE,
         /** The page source or server failed; missing pages were poisoned. */
         BROKEN,
@@ -97,6 +113,8 @@ public final class LazyRestore implements AutoCloseable {
     private volatile String failure;
     private volatile FaultMetrics lastMetrics = FaultMetrics.NONE;
     private volatile boolean closing;
+    /** The targets were unregistered ({@link #unregisterAll}); guarded by {@link #lock}. */
+    private boolean unregistered;
     private final Thread watchdog;
     private final Wire guard;
     private final CountDownLatch guardianEnded = new CountDownLatch(1);
@@ -146,16 +164,16 @@ public final class LazyRestore implements AutoCloseable {
                 dropPages(t);
                 long ioctls = uffd.registerMissing(addr, t.usedLength());
                 boolean zeropage = (ioctls & (1L << Linux._UFFDIO_ZEROPAGE())) != 0;
-                cfg.append("block\t").append(t.name()).append('\t').append(addr).append('\t').append(t.usedLength())
-                        .append('\t').append(t.pageSize()).append('\t').append(zeropage ? 1 : 0).append('\n');
+                cfg.append(Wire.line("block", t.name(), Long.toString(addr), Long.toString(t.usedLength()),
+                        Long.toString(t.pageSize()), zeropage ? "1" : "0")).append('\n');
             }
             cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
             cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
             cfg.append("go\n");
             StringBuilder arm = new StringBuilder();
             for (SnapshotBlock t : this.targets) {
-                arm.append("range\t").append(t.segment().address()).append('\t').append(t.usedLength()).append('\t')
-                        .append(t.pageSize()).append('\n');
+                arm.append(Wire.line("range", Long.toString(t.segment().address()), Long.toString(t.usedLength()),
+                        Long.toString(t.pageSize()))).append('\n');
             }
             arm.append("arm\n");
             // The liveness pair: one end to the server, one to the guardian, none kept here, so the
@@ -198,15 +216,27 @@ public final class LazyRestore implements AutoCloseable {
             close();
             throw new LazyRestoreException("lazy restore failed to start: " + why);
         }
+        // The restore replaces every byte of each target: from here (the server serving) a reader
+        // of the range gets the restored bytes, so the dirty log (MIGRATION, VGA) and the CODE
+        // client must hear of the whole range now, before the caller runs the guest, as after an
+        // eager restore. Pages the server installs later need no mark of their own: what they
+        // hold is what a reader after this mark already gets.
+        for (SnapshotBlock t : this.targets) {
+            if (t.ramBlock() != null) {
+                t.ramBlock().markWritten(0, t.usedLength());
+            }
+        }
     }
 
     /**
      * Starts restoring blocks from a snapshot chain.
      *
      * @param server a started page server, used by this restore only
-     * @param chain the snapshots (the server maps the same files itself)
+     * @param chain the snapshots (the server maps the same files itself, by path, and refuses to
+     *     start if one is not the file opened here: replaced, or rewritten, since)
      * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd); their
-     *     current contents are discarded
+     *     current contents are discarded; those naming their {@link RamBlock} are marked dirty for
+     *     every client before this returns
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
@@ -217,9 +247,7 @@ public final class LazyRestore implements AutoCloseable {
      */
     public static LazyRestore start(PageServerProcess server, SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
         SnapshotRestorer.checkTargets(chain, targets);
-        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
-                .collect(Collectors.joining("\t"));
-        return new LazyRestore(server, false, targets, "source\tsnapshot\t" + paths, options);
+        return new LazyRestore(server, false, targets, sourceLine(chain), options);
     }
 
     /**
@@ -233,7 +261,7 @@ public final class LazyRestore implements AutoCloseable {
      * @throws LazyRestoreException if registration, the connection to the source or the server's start fails
      */
     public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
-        return new LazyRestore(server, false, targets, "source\tremote\t" + sourceSocket, options);
+        return new LazyRestore(server, false, targets, Wire.line("source", "remote", sourceSocket), options);
     }
 
     /**
@@ -247,14 +275,35 @@ public final class LazyRestore implements AutoCloseable {
     public static LazyRestore start(SnapshotChain chain, List<SnapshotBlock> targets, Options options) {
         SnapshotRestorer.checkTargets(chain, targets);
         PageServerProcess server = PageServerProcess.start(List.of());
-        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
-                .collect(Collectors.joining("\t"));
+        String source = sourceLine(chain);
         try {
-            return new LazyRestore(server, true, targets, "source\tsnapshot\t" + paths, options);
+            return new LazyRestore(server, true, targets, source, options);
         } catch (RuntimeException e) {
-            server.close();
+            try {
+                server.close(); // idempotent: the constructor may have closed it already
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed); // the reason the restore failed stays the exception
+            }
             throw e;
         }
+    }
+
+    /**
+     * The layout's source lines for a snapshot chain: its files' absolute paths, full one first,
+     * then the header of each file as the caller opened it (hex). The server opens the files by
+     * path and refuses any whose header differs: a file replaced at its path since the caller
+     * opened it (a newer snapshot renamed over it) is not restored in its place. The header holds
+     * the file's random id, its base's id, its length and the checksum of its table, which covers
+     * every page's location and checksum.
+     */
+    private static String sourceLine(SnapshotChain chain) {
+        List<String> paths = new java.util.ArrayList<>(List.of("source", "snapshot"));
+        List<String> headers = new java.util.ArrayList<>(List.of("headers"));
+        for (SnapshotFile f : chain.files()) {
+            paths.add(f.path().toAbsolutePath().toString());
+            headers.add(java.util.HexFormat.of().formatHex(SnapshotPageSource.header(f)));
+        }
+        return Wire.line(paths.toArray(String[]::new)) + "\n" + Wire.line(headers.toArray(String[]::new));
     }
 
     /** A hold on each target that names its RAM block; all or none (a released block throws). */
@@ -296,13 +345,15 @@ public final class LazyRestore implements AutoCloseable {
                     synchronized (lock) {
                         if (state == State.RESTORING) {
                             state = State.COMPLETE;
+                            unregisterAll();
                         }
                     }
                     finished.countDown();
-                } else if (line.startsWith("broken ") || line.startsWith("error ")) {
+                } else if (line.startsWith("broken\t") || line.startsWith("error\t")) {
+                    List<String> f = Wire.fields(line);
                     synchronized (lock) {
                         if (state == State.RESTORING) {
-                            failure = "page source failed: " + line.substring(line.indexOf(' ') + 1);
+                            failure = "page source failed: " + (f.size() > 1 ? f.get(1) : "");
                             state = State.BROKEN;
                         }
                     }
@@ -361,6 +412,27 @@ public final class LazyRestore implements AutoCloseable {
     }
 
     /**
+     * Unregisters the targets, once (under {@link #lock}). Done as soon as every page is present
+     * (COMPLETE): from then on the memory is ordinary memory again, and a page discarded later
+     * (balloon, virtio-mem: {@code RamBlock.discard}) reads as zeros through the kernel alone,
+     * needing neither the page server nor the guardian (whose poison, after a server death, would
+     * otherwise land on such a page). A range unmapped meanwhile has nothing left to unregister.
+     */
+    private void unregisterAll() {
+        if (unregistered) {
+            return;
+        }
+        unregistered = true;
+        for (SnapshotBlock t : targets) {
+            try {
+                uffd.unregister(t.segment().address(), t.usedLength());
+            } catch (NativeCallException e) {
+                // ENOMEM: the block was unmapped; nothing registered is left there
+            }
+        }
+    }
+
+    /**
      * Test hook: makes the watchdog wait for {@code release} before it records a server death, so a
      * test can read the state in the window between the guardian's poison (which fails the waiting
      * access) and the watchdog's verdict, which load can open in production. Set it before the
@@ -390,12 +462,13 @@ public final class LazyRestore implements AutoCloseable {
                 if (Boolean.getBoolean("guestmem.uffd.debug")) {
                     System.err.println("uffd guardian watcher <- " + line + " at " + System.currentTimeMillis());
                 }
-                if (line.equals("armed")) {
+                List<String> f = Wire.fields(line);
+                if (f.getFirst().equals("armed")) {
                     continue;
-                } else if (line.startsWith("poisoned ")) {
-                    guardianReport = "poisoned " + line.substring(9) + " missing pages";
-                } else if (line.startsWith("error ")) {
-                    guardianLost = "guardian refused the restore: " + line.substring(6);
+                } else if (f.getFirst().equals("poisoned") && f.size() > 1) {
+                    guardianReport = "poisoned " + f.get(1) + " missing pages" + (f.size() > 2 ? " (" + f.get(2) + ")" : "");
+                } else if (f.getFirst().equals("error") && f.size() > 1) {
+                    guardianLost = "guardian refused the restore: " + f.get(1);
                 }
             }
         } catch (RuntimeException e) {
@@ -531,9 +604,7 @@ public final class LazyRestore implements AutoCloseable {
                     uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
                 }
             }
-            for (SnapshotBlock t : targets) {
-                uffd.unregister(t.segment().address(), t.usedLength());
-            }
+            unregisterAll();
             try {
                 guard.sendLine("disarm"); // before the server quits, so the guardian reads it first
             } catch (NativeCallException e) {
@@ -558,7 +629,8 @@ public final class LazyRestore implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         uffd.close();
-        ctl.close();
+        server.closeSocket(); // once, also if the server's own close() follows
+        ctl.closeBuffers();
         if (ownsServer) {
             server.close();
         } else {

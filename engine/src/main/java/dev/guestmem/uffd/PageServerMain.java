@@ -19,13 +19,29 @@ import java.util.List;
  * serves every fault with UFFDIO_COPY (UFFDIO_ZEROPAGE for zero pages) from its {@link PageSource},
  * prefetching the rest in the background when idle.
  *
+ * <h2>Discarded pages</h2>
+ * A page the guest discards ({@code MADV_DONTNEED}/{@code MADV_REMOVE}, e.g.
+ * {@code RamBlock.discard}) while its range is registered is missing again. The userfaultfd is
+ * opened with {@code UFFD_FEATURE_EVENT_REMOVE}, so the discard first queues a REMOVE event and
+ * waits until this process has read it; only then does the kernel drop the pages. Pages wholly
+ * discarded before they were served are never copied from the source afterwards (no old contents
+ * come back over the zeros the guest asked for), and any fault on a page already served (or so
+ * discarded) is answered with zeros (UFFDIO_ZEROPAGE), as an unrestored discarded page reads.
+ * While an event is unread, the kernel answers every fill with EAGAIN: the fill loop then reads
+ * the queue and tries again, the event possibly having changed the answer.
+ *
  * <h2>Control protocol (lines, tab-separated fields)</h2>
- * Guest to server, in the message carrying the fd: {@code source\tsnapshot\tPATH[\tPATH...]} or
- * {@code source\tremote\tSOCKET}, one {@code block\tNAME\tADDRESS\tLENGTH\tPAGESIZE\tZEROPAGE(0|1)}
- * per block, {@code prefetch\t0|1}, {@code verify\t0|1}, {@code go}. Later: {@code stats},
- * {@code quit}. Server to guest: {@code ready}, {@code done METRICS} once every page is present,
- * {@code broken REASON} when the page source fails, {@code stats METRICS} per request,
- * {@code error REASON} if the layout is refused.
+ * Every field is escaped ({@link Wire#escape}: backslash, tab, newline, carriage return), so block
+ * names, paths and reasons may hold any character. Guest to server, in the message carrying the
+ * fd: {@code source snapshot PATH [PATH...]} followed by {@code headers HEX [HEX...]} (each
+ * file's header as the guest opened it: a file found at PATH with another header is refused), or
+ * {@code source remote SOCKET}, one
+ * {@code block NAME ADDRESS LENGTH PAGESIZE ZEROPAGE(0|1)} per block, {@code prefetch 0|1},
+ * {@code verify 0|1}, {@code go}. Later: {@code stats}, {@code quit}. Server to guest:
+ * {@code ready}, {@code done METRICS} once every page is present, {@code broken REASON} when the
+ * page source fails, {@code stats METRICS} per request, {@code error REASON} if the layout is
+ * refused. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
+ * {@code preloaded} or {@code error REASON}).
  *
  * <h2>Failure</h2>
  * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
@@ -63,7 +79,17 @@ public final class PageServerMain {
     private int cursorBlock;
     private long cursorPage;
     private final MemorySegment zeroPage;
+    /** A page's bytes with a discarded part zeroed ({@link #installPartlyDiscarded}). */
+    private final MemorySegment scratch;
     private final Arena arena = Arena.ofConfined();
+    private final MemorySegment retryMsgs = arena.allocate(MSG * BATCH_MSGS, 8);
+    /** Page faults read and not yet served, in order. */
+    private final java.util.ArrayDeque<Long> queued = new java.util.ArrayDeque<>();
+    /** {@link #install}'s answer when nothing was installed because an event is unread. */
+    private static final long AGAIN = -1;
+    private boolean lastEexist;
+    private long discardedPages;
+    private long refilled;
     // metrics
     private long faults;
     private long faultBytes;
@@ -76,6 +102,7 @@ public final class PageServerMain {
         this.uffd = uffd;
         this.ctl = ctl;
         this.zeroPage = arena.allocate(Math.max(maxPage, 4096), 4096);
+        this.scratch = arena.allocate(Math.max(maxPage, 4096), 4096);
     }
 
     /**
@@ -97,7 +124,8 @@ public final class PageServerMain {
             if (text.startsWith("preload\t")) {
                 try {
                     List<Path> paths = new ArrayList<>();
-                    for (String f : text.substring(8).split("\t")) {
+                    List<String> fields = Wire.fields(text);
+                    for (String f : fields.subList(1, fields.size())) {
                         paths.add(Path.of(f));
                     }
                     if (preloaded != null) {
@@ -108,10 +136,10 @@ public final class PageServerMain {
                     preloadedPaths = paths;
                     w.sendLine("preloaded");
                 } catch (RuntimeException e) {
-                    w.sendLine("error " + e.getMessage());
+                    w.sendLine(Wire.line("error", String.valueOf(e.getMessage())));
                 }
             } else {
-                w.sendLine("error unexpected message before the userfaultfd: " + text);
+                w.sendLine(Wire.line("error", "unexpected message before the userfaultfd: " + text));
             }
             first = LinuxCalls.recvWithFds(sock, 65536, 2);
         }
@@ -125,55 +153,64 @@ public final class PageServerMain {
         for (String line = ctl.readLine(); line != null && !line.equals("go"); line = ctl.readLine()) {
             lines.add(line);
         }
-        long maxPage = 4096;
-        for (String l : lines) {
-            String[] f = l.split("\t");
-            if (f[0].equals("block")) {
-                maxPage = Math.max(maxPage, Long.parseLong(f[4]));
-            }
-        }
-        PageServerMain server = new PageServerMain(new Uffd(first.fds()[0]), ctl, maxPage);
+        PageServerMain server = null;
         try {
-            server.configure(lines);
+            List<List<String>> parsed = new ArrayList<>();
+            long maxPage = 4096;
+            for (String l : lines) {
+                List<String> f = Wire.fields(l);
+                parsed.add(f);
+                if (f.getFirst().equals("block")) {
+                    maxPage = Math.max(maxPage, Long.parseLong(f.get(4)));
+                }
+            }
+            server = new PageServerMain(new Uffd(first.fds()[0]), ctl, maxPage);
+            server.configure(parsed);
         } catch (RuntimeException e) {
-            ctl.sendLine("error " + e.getMessage());
+            ctl.sendLine(Wire.line("error", String.valueOf(e.getMessage())));
             System.exit(3);
         }
         server.run();
         System.exit(0);
     }
 
-    private void configure(List<String> lines) {
+    private void configure(List<List<String>> lines) {
         List<Path> snapshots = new ArrayList<>();
+        List<byte[]> headers = null;
         String remote = null;
         boolean verify = false;
-        for (String l : lines) {
-            String[] f = l.split("\t");
-            switch (f[0]) {
+        for (List<String> f : lines) {
+            switch (f.getFirst()) {
                 case "source" -> {
-                    if (f[1].equals("snapshot")) {
-                        for (int i = 2; i < f.length; i++) {
-                            snapshots.add(Path.of(f[i]));
+                    if (f.get(1).equals("snapshot")) {
+                        for (int i = 2; i < f.size(); i++) {
+                            snapshots.add(Path.of(f.get(i)));
                         }
                     } else {
-                        remote = f[2];
+                        remote = f.get(2);
                     }
                 }
                 case "block" -> {
                     int n = names.size();
-                    names.add(f[1]);
+                    names.add(f.get(1));
                     start = Arrays.copyOf(start, n + 1);
                     length = Arrays.copyOf(length, n + 1);
                     pageSize = Arrays.copyOf(pageSize, n + 1);
                     zeropageOk = Arrays.copyOf(zeropageOk, n + 1);
-                    start[n] = Long.parseLong(f[2]);
-                    length[n] = Long.parseLong(f[3]);
-                    pageSize[n] = Long.parseLong(f[4]);
-                    zeropageOk[n] = f[5].equals("1");
+                    start[n] = Long.parseLong(f.get(2));
+                    length[n] = Long.parseLong(f.get(3));
+                    pageSize[n] = Long.parseLong(f.get(4));
+                    zeropageOk[n] = f.get(5).equals("1");
                 }
-                case "prefetch" -> prefetch = f[1].equals("1");
-                case "verify" -> verify = f[1].equals("1");
-                default -> throw new IllegalArgumentException("unknown layout line: " + l);
+                case "headers" -> {
+                    headers = new ArrayList<>();
+                    for (String h : f.subList(1, f.size())) {
+                        headers.add(java.util.HexFormat.of().parseHex(h));
+                    }
+                }
+                case "prefetch" -> prefetch = f.get(1).equals("1");
+                case "verify" -> verify = f.get(1).equals("1");
+                default -> throw new IllegalArgumentException("unknown layout line: " + f);
             }
         }
         present = new long[names.size()][];
@@ -185,8 +222,8 @@ public final class PageServerMain {
             maxPage = Math.max(maxPage, pageSize[b]);
         }
         source = remote != null ? new RemotePageSource(remote, names, maxPage)
-                : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify)
-                : new SnapshotPageSource(snapshots, names, verify);
+                : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify, headers)
+                : new SnapshotPageSource(SnapshotPageSource.openFiles(snapshots), snapshots, names, verify, headers);
     }
 
     private void run() {
@@ -200,8 +237,8 @@ public final class PageServerMain {
         ctl.sendLine("ready");
         while (true) {
             boolean wantPrefetch = prefetch && !broken && populated < total;
-            int n = LinuxCalls.poll(pfds, 2, wantPrefetch ? 0 : 1000);
-            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0) {
+            int n = LinuxCalls.poll(pfds, 2, wantPrefetch || !queued.isEmpty() ? 0 : 1000);
+            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || !queued.isEmpty()) {
                 drainFaults(msgs);
             }
             if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
@@ -219,103 +256,253 @@ public final class PageServerMain {
             if (!doneSent && !broken && populated == total) {
                 doneSent = true;
                 if (DEBUG) {
-                    System.err.println("page server: all " + total + " pages present at " + System.currentTimeMillis());
+                    System.err.println("page server: all " + total + " pages present at " + System.currentTimeMillis()
+                            + " (" + discardedPages + " discarded before they were served, " + refilled + " zero-filled after a discard)");
                 }
                 ctl.sendLine("done " + metrics().toWire());
             }
         }
     }
 
+    /**
+     * Reads the queue and serves what it holds: REMOVE events at once (so the discard they announce
+     * is known before any later copy), page faults in order, each timed.
+     */
     private void drainFaults(MemorySegment msgs) {
+        pump(msgs);
+        while (!queued.isEmpty()) {
+            long addr = queued.poll();
+            long t0 = System.nanoTime();
+            serveFault(addr);
+            if (sampleCount < MAX_SAMPLES) {
+                samples[sampleCount++] = System.nanoTime() - t0;
+            }
+        }
+    }
+
+    /**
+     * Reads every queued message without waiting: REMOVE events are applied ({@link #discarded}),
+     * page faults are queued for {@link #drainFaults}. Also called when a fill answers EAGAIN,
+     * which means an event is unread: the kernel lets no page in until this process has read it.
+     */
+    private void pump(MemorySegment msgs) {
         while (true) {
             long n = Linux.read(uffd.fd, msgs, msgs.byteSize());
             if (n <= 0) {
                 return; // EAGAIN: nothing pending
             }
-            // a short batch means the queue was empty: back to poll rather than a read that would
-            // only say EAGAIN (one system call less per fault when faults come one at a time)
-            boolean more = n == msgs.byteSize();
             for (long off = 0; off + MSG <= n; off += MSG) {
-                if (Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off)) != Linux.UFFD_EVENT_PAGEFAULT()) {
-                    continue;
-                }
-                long t0 = System.nanoTime();
-                serveFault(msgs.get(ValueLayout.JAVA_LONG, off + 16));
-                if (sampleCount < MAX_SAMPLES) {
-                    samples[sampleCount++] = System.nanoTime() - t0;
+                int event = Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off));
+                if (event == Linux.UFFD_EVENT_PAGEFAULT()) {
+                    queued.add(msgs.get(ValueLayout.JAVA_LONG, off + 16));
+                } else if (event == Linux.UFFD_EVENT_REMOVE()) {
+                    // struct uffd_msg.arg.remove: u64 start, u64 end
+                    discarded(msgs.get(ValueLayout.JAVA_LONG, off + 8), msgs.get(ValueLayout.JAVA_LONG, off + 16));
                 }
             }
-            if (!more) {
-                return;
+            if (n < msgs.byteSize()) {
+                return; // a short batch: the queue was empty
             }
         }
     }
 
-    private void serveFault(long addr) {
-        int b = 0;
-        while (b < start.length && !(Long.compareUnsigned(addr, start[b]) >= 0 && Long.compareUnsigned(addr - start[b], length[b]) < 0)) {
-            b++;
+    private int blockOf(long addr) {
+        for (int b = 0; b < start.length; b++) {
+            if (Long.compareUnsigned(addr, start[b]) >= 0 && Long.compareUnsigned(addr - start[b], length[b]) < 0) {
+                return b;
+            }
         }
-        if (b == start.length) {
-            return; // not ours: cannot happen, the uffd only covers our ranges
+        return -1;
+    }
+
+    /**
+     * The guest discarded {@code [from, to)} (MADV_DONTNEED/MADV_REMOVE on a registered range; the
+     * kernel drops the pages only after this event was read, so every copy from now on sees the
+     * mark). A page wholly inside is done: never copied from the source any more, its next fault
+     * gets zeros, as a discarded page reads without a restore. A page only partly inside and not
+     * yet served is installed now from the source with the discarded part zeroed, so whether the
+     * copy lands before or after the kernel drops the part, the part reads zeros and the rest the
+     * snapshot.
+     */
+    private void discarded(long from, long to) {
+        for (int b = 0; b < start.length; b++) {
+            long lo = Math.max(from, start[b]);
+            long hi = Math.min(to, start[b] + length[b]);
+            if (Long.compareUnsigned(lo, hi) >= 0) {
+                continue;
+            }
+            long ps = pageSize[b];
+            long first = (lo - start[b]) / ps;
+            long last = (hi - start[b] - 1) / ps;
+            for (long p = first; p <= last; p++) {
+                long pStart = start[b] + p * ps;
+                if (isPresent(b, p)) {
+                    continue; // served: the kernel drops it, a fault then gets zeros
+                }
+                long cutLo = Math.max(lo, pStart) - pStart;
+                long cutHi = Math.min(hi, pStart + ps) - pStart;
+                if (cutLo == 0 && cutHi == ps) {
+                    markPresent(b, p, 1);
+                    discardedPages++;
+                } else if (!broken) {
+                    installPartlyDiscarded(b, p, cutLo, cutHi);
+                }
+            }
+        }
+    }
+
+    private void installPartlyDiscarded(int b, long p, long cutLo, long cutHi) {
+        MemorySegment src;
+        try {
+            src = source.page(b, p);
+        } catch (RuntimeException e) {
+            fail(e.getMessage());
+            return;
+        }
+        MemorySegment buf = scratch.asSlice(0, pageSize[b]);
+        if (src == null) {
+            buf.fill((byte) 0);
+        } else {
+            buf.copyFrom(src);
+        }
+        buf.asSlice(cutLo, cutHi - cutLo).fill((byte) 0);
+        long dst = start[b] + p * pageSize[b];
+        long r;
+        do {
+            r = install(b, dst, buf, pageSize[b]);
+        } while (r == AGAIN && pumpForRetry());
+        markPresent(b, p, 1);
+    }
+
+    /** Reads the queue after an EAGAIN; faults read meanwhile wait in {@link #queued}. */
+    private boolean pumpForRetry() {
+        pump(retryMsgs);
+        return true;
+    }
+
+    private void serveFault(long addr) {
+        int b = blockOf(addr);
+        if (b < 0) {
+            uffd.wake(addr & ~(Uffd.BASE_PAGE - 1), Uffd.BASE_PAGE); // not ours: cannot happen, the uffd only covers our ranges
+            return;
         }
         long page = (addr - start[b]) / pageSize[b];
         if (++faults > STALL_AFTER) {
             PageSourceServer.stall();
         }
         long dst = start[b] + page * pageSize[b];
-        if (broken) {
-            long r = uffd.poison(dst, pageSize[b]);
-            if (r < 0) {
-                uffd.wake(dst, pageSize[b]);
+        while (true) { // again after an EAGAIN: the event read meanwhile may have changed the answer
+            if (broken) {
+                long r = uffd.poison(dst, pageSize[b]);
+                if (r == -Linux.EAGAIN()) {
+                    pumpForRetry();
+                    continue;
+                }
+                if (r < 0) {
+                    uffd.wake(dst, pageSize[b]);
+                }
+                return;
             }
-            return;
-        }
-        if (isPresent(b, page)) {
-            uffd.wake(dst, pageSize[b]); // a second fault on a page installed meanwhile
-            return;
-        }
-        MemorySegment src;
-        try {
-            src = source.page(b, page);
-        } catch (RuntimeException e) {
-            fail(e.getMessage());
-            return;
-        }
-        long r = install(b, dst, src, pageSize[b]);
-        if (r == pageSize[b]) {
-            if (src == null) {
-                zeroFaults++;
+            if (isPresent(b, page)) {
+                if (zeroFill(b, addr) == AGAIN) {
+                    pumpForRetry();
+                    continue;
+                }
+                return;
             }
-            faultBytes += r;
-        }
-        markPresent(b, page, 1);
-    }
-
-    /** Installs one run of pages; returns bytes installed, retrying EAGAIN; EEXIST ends the run early. */
-    private long install(int b, long dst, MemorySegment src, long len) {
-        while (true) {
-            long r;
-            if (src != null) {
-                r = uffd.copy(dst, src.address(), len);
-            } else if (zeropageOk[b]) {
-                r = uffd.zeropage(dst, len);
-            } else {
-                r = len <= zeroPage.byteSize() ? uffd.copy(dst, zeroPage.address(), len) : uffd.copy(dst, zeroPage.address(), pageSize[b]);
+            MemorySegment src;
+            try {
+                src = source.page(b, page);
+            } catch (RuntimeException e) {
+                fail(e.getMessage());
+                continue; // broken now: poison it
             }
-            if (r == -Linux.EAGAIN()) {
+            long r = install(b, dst, src, pageSize[b]);
+            if (r == AGAIN) {
+                pumpForRetry();
                 continue;
             }
-            if (r == -Linux.EEXIST()) {
-                uffd.wake(dst, pageSize[b]);
-                return 0;
+            if (r == pageSize[b]) {
+                if (src == null) {
+                    zeroFaults++;
+                }
+                faultBytes += r;
             }
-            if (r < 0) {
-                fail("UFFDIO_COPY at 0x" + Long.toHexString(dst) + " failed: " + LinuxCalls.strerror((int) -r));
-                return 0;
-            }
-            return r;
+            markPresent(b, page, 1);
+            return;
         }
+    }
+
+    /**
+     * A fault on a page already served (or discarded before it was): the guest discarded it since,
+     * and a discarded page reads as zeros. Fills the faulting base page with zeros (the block's
+     * page if UFFDIO_ZEROPAGE is not allowed there, hugetlbfs); EEXIST (a second fault on a page
+     * present meanwhile) or any other refusal (the range unregistered at completion) only wakes.
+     *
+     * @return {@link #AGAIN} if an event must be read first, else 0
+     */
+    private long zeroFill(int b, long addr) {
+        long r;
+        long at;
+        long len;
+        if (zeropageOk[b]) {
+            at = addr & ~(Uffd.BASE_PAGE - 1);
+            len = Uffd.BASE_PAGE;
+            r = uffd.zeropage(at, len);
+        } else {
+            at = start[b] + (addr - start[b]) / pageSize[b] * pageSize[b];
+            len = pageSize[b];
+            r = uffd.copy(at, zeroPage.address(), len);
+        }
+        if (r == -Linux.EAGAIN()) {
+            return AGAIN;
+        }
+        if (r == len) {
+            zeroFaults++;
+            refilled++;
+        } else {
+            uffd.wake(at, len);
+        }
+        return 0;
+    }
+
+    /**
+     * Installs one run of pages; returns bytes installed (continuing after a partial copy),
+     * {@link #AGAIN} if nothing was installed because an event is unread (read the queue and call
+     * again); EEXIST ends the run early ({@link #lastEexist}).
+     */
+    private long install(int b, long dst, MemorySegment src, long len) {
+        long done = 0;
+        lastEexist = false;
+        while (done < len) {
+            long r;
+            if (src != null) {
+                r = uffd.copy(dst + done, src.address() + done, len - done);
+            } else if (zeropageOk[b]) {
+                r = uffd.zeropage(dst + done, len - done);
+            } else {
+                long n = Math.min(len - done, zeroPage.byteSize() / pageSize[b] * pageSize[b]);
+                r = uffd.copy(dst + done, zeroPage.address(), n);
+            }
+            if (r > 0) {
+                done += r;
+                continue;
+            }
+            if (r == -Linux.EAGAIN()) {
+                if (done > 0) {
+                    return done; // the caller marks what landed and comes back for the rest
+                }
+                return AGAIN;
+            }
+            if (r == -Linux.EEXIST()) {
+                lastEexist = true;
+                uffd.wake(dst + done, pageSize[b]);
+                return done;
+            }
+            fail("UFFDIO_COPY at 0x" + Long.toHexString(dst + done) + " failed: " + LinuxCalls.strerror((int) -r));
+            return done;
+        }
+        return done;
     }
 
     private void prefetchBatch() {
@@ -347,7 +534,7 @@ public final class PageServerMain {
         }
         long count = 1;
         if (source.stablePages()) {
-            long maxRun = first == null && !zeropageOk[b] ? 1 : PREFETCH_PAGES;
+            long maxRun = PREFETCH_PAGES;
             while (count < maxRun && p + count < pages && !isPresent(b, p + count)) {
                 MemorySegment next;
                 try {
@@ -364,14 +551,20 @@ public final class PageServerMain {
             }
         }
         long r = install(b, start[b] + p * ps, first, count * ps);
+        cursorBlock = b;
+        if (r == AGAIN) {
+            cursorPage = p;
+            pumpForRetry(); // the event may discard pages of this run: look again next time
+            return;
+        }
         long done = r / ps;
         markPresent(b, p, done);
         prefetched += done;
-        if (done < count) {
+        if (done < count && lastEexist) {
             markPresent(b, p + done, 1); // EEXIST: a fault installed it
+            done++;
         }
-        cursorBlock = b;
-        cursorPage = p + Math.max(done, 1);
+        cursorPage = p + done;
     }
 
     private boolean isPresent(int b, long page) {
@@ -398,7 +591,7 @@ public final class PageServerMain {
         for (int b = 0; b < start.length; b++) {
             poisoned += uffd.poisonMissing(start[b], length[b], pageSize[b]);
         }
-        ctl.sendLine("broken " + reason + " (" + poisoned + " missing pages poisoned)");
+        ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned)"));
     }
 
     /**
@@ -413,7 +606,7 @@ public final class PageServerMain {
         MemorySegment region = null;
         Uffd u = null;
         try (Arena a = Arena.ofConfined()) {
-            u = Uffd.open(new long[1]);
+            u = Uffd.open(new long[1], false); // no REMOVE events: the madvise below would wait for this thread
             region = LinuxCalls.mmap(MemorySegment.NULL, len, Linux.PROT_READ() | Linux.PROT_WRITE(),
                     Linux.MAP_PRIVATE() | Linux.MAP_ANONYMOUS(), -1, 0);
             u.registerMissing(region.address(), len);

@@ -32,6 +32,9 @@ public final class PageServerProcess implements AutoCloseable {
     private final int socket;
     private final Process guardian;
     private final int guardianSocket;
+    /** Set once the descriptors are closed: {@link #close} closes each one exactly once. */
+    private boolean closed;
+    private boolean socketClosed;
 
     private PageServerProcess(Process process, int socket, Process guardian, int guardianSocket) {
         this.process = process;
@@ -146,28 +149,33 @@ public final class PageServerProcess implements AutoCloseable {
      * @throws LazyRestoreException if the server refuses the files (the reason is in the message)
      */
     public void preload(SnapshotChain chain) {
-        String paths = chain.files().stream().map(SnapshotFile::path).map(p -> p.toAbsolutePath().toString())
-                .collect(Collectors.joining("\t"));
+        List<String> fields = new ArrayList<>(List.of("preload"));
+        for (SnapshotFile f : chain.files()) {
+            fields.add(f.path().toAbsolutePath().toString());
+        }
+        String paths = chain.files().stream().map(f -> f.path().toAbsolutePath().toString()).collect(Collectors.joining(", "));
         try (Arena arena = Arena.ofConfined()) {
-            byte[] line = ("preload\t" + paths + "\n").getBytes(StandardCharsets.UTF_8);
+            byte[] line = (Wire.line(fields.toArray(String[]::new)) + "\n").getBytes(StandardCharsets.UTF_8);
             MemorySegment out = arena.allocate(line.length);
             MemorySegment.copy(line, 0, out, ValueLayout.JAVA_BYTE, 0, line.length);
             Wire.writeFully(socket, out, line.length);
             // the reply, byte by byte: nothing may be read past its newline (the restore's Wire reads next)
             MemorySegment one = arena.allocate(1);
-            StringBuilder reply = new StringBuilder();
+            java.io.ByteArrayOutputStream reply = new java.io.ByteArrayOutputStream();
             while (true) {
                 if (LinuxCalls.read(socket, one, 1) == 0) {
                     throw new LazyRestoreException("page server " + pid() + " closed its socket during preload");
                 }
-                char c = (char) one.get(ValueLayout.JAVA_BYTE, 0);
+                byte c = one.get(ValueLayout.JAVA_BYTE, 0);
                 if (c == '\n') {
                     break;
                 }
-                reply.append(c);
+                reply.write(c);
             }
-            if (!reply.toString().equals("preloaded")) {
-                throw new LazyRestoreException("page server " + pid() + " could not preload " + paths + ": " + reply);
+            List<String> answer = Wire.fields(reply.toString(StandardCharsets.UTF_8));
+            if (!answer.getFirst().equals("preloaded")) {
+                throw new LazyRestoreException("page server " + pid() + " could not preload " + paths + ": "
+                        + String.join(": ", answer.subList(answer.getFirst().equals("error") ? 1 : 0, answer.size())));
             }
         }
     }
@@ -186,6 +194,17 @@ public final class PageServerProcess implements AutoCloseable {
         return socket;
     }
 
+    /**
+     * Closes the control socket, once: a second call does nothing, so the descriptor number (which
+     * another thread may have been given since) is never closed twice.
+     */
+    synchronized void closeSocket() {
+        if (!socketClosed) {
+            socketClosed = true;
+            LinuxCalls.close(socket);
+        }
+    }
+
     /** @return the guardian's process ({@link GuardianMain}) */
     public Process guardian() {
         return guardian;
@@ -196,13 +215,21 @@ public final class PageServerProcess implements AutoCloseable {
     }
 
     /**
-     * Stops the server and its guardian (if still running) and waits up to 5 seconds for each to
-     * exit. The guardian is stopped first, by hanging up on it, so it does not take the server's
-     * exit for a death; close the restore using this server before.
+     * Stops the server and its guardian (if still running), closes both sockets and waits up to 5
+     * seconds for each process to exit. The guardian is stopped first, by hanging up on it, so it does not take the server's
+     * exit for a death; close the restore using this server before. Idempotent: a second call
+     * does nothing (each descriptor is closed once).
      */
     @Override
     public void close() {
-        LinuxCalls.close(guardianSocket);
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            LinuxCalls.close(guardianSocket);
+        }
+        closeSocket();
         stop(guardian);
         stop(process);
     }

@@ -54,10 +54,11 @@ public final class PageSourceServer implements AutoCloseable {
                 }
                 try (Wire wire = new Wire(fd)) {
                     String hello = wire.readLine();
-                    if (hello == null || !hello.startsWith("blocks ")) {
+                    List<String> fields = hello == null ? List.of("") : Wire.fields(hello);
+                    if (!fields.getFirst().equals("blocks")) {
                         continue;
                     }
-                    String[] names = hello.substring(7).split("\t");
+                    String[] names = fields.subList(1, fields.size()).toArray(String[]::new);
                     String missing = null;
                     for (String n : names) {
                         if (chain.files().getFirst().block(n) == null) {
@@ -65,7 +66,7 @@ public final class PageSourceServer implements AutoCloseable {
                         }
                     }
                     if (missing != null) {
-                        wire.sendLine("error no block '" + missing + "'");
+                        wire.sendLine(Wire.line("error", "no block '" + missing + "'"));
                         continue;
                     }
                     wire.sendLine("ok");

@@ -11,8 +11,9 @@ import java.util.List;
  * Pages fetched from another process over a Unix socket, as postcopy migration fetches them from
  * the source host: the client side of {@link PageSourceServer}'s protocol.
  *
- * <p>Protocol: on connect the client sends one line {@code blocks NAME\tNAME...}; the server
- * answers {@code ok} or {@code error MESSAGE}. Then each request is 16 bytes (u32 block index,
+ * <p>Protocol: on connect the client sends one line {@code blocks NAME NAME...} (tab-separated
+ * fields escaped as {@link Wire#escape} says); the server answers {@code ok} or
+ * {@code error MESSAGE}. Then each request is 16 bytes (u32 block index,
  * u32 0, u64 page index, native order) and each answer a 16-byte head (u32 status: 0 data, 1 zero,
  * 2 error; u32 0; u64 length) followed by {@code length} bytes (the page, or an error message).
  * End of stream or any error fails the page with {@link PageSourceException}.
@@ -46,11 +47,14 @@ public final class RemotePageSource implements PageSource {
             throw new PageSourceException("cannot connect to page source " + socketPath + ": " + e.getMessage(), e);
         }
         this.wire = new Wire(fd);
-        wire.sendLine("blocks " + String.join("\t", blockNames));
+        List<String> hello = new java.util.ArrayList<>(List.of("blocks"));
+        hello.addAll(blockNames);
+        wire.sendLine(Wire.line(hello.toArray(String[]::new)));
         String answer = wire.readLine();
         if (!"ok".equals(answer)) {
             close();
-            throw new PageSourceException("page source " + socketPath + " refused the layout: " + answer);
+            throw new PageSourceException("page source " + socketPath + " refused the layout: "
+                    + (answer == null ? "closed the connection" : String.join(" ", Wire.fields(answer))));
         }
     }
 

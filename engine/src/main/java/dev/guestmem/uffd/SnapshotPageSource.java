@@ -3,6 +3,7 @@ package dev.guestmem.uffd;
 import dev.guestmem.snapshot.SnapshotChain;
 import dev.guestmem.snapshot.SnapshotException;
 import dev.guestmem.snapshot.SnapshotFile;
+import dev.guestmem.snapshot.SnapshotFormat;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +32,18 @@ public final class SnapshotPageSource implements PageSource {
      * @throws SnapshotException if a file is bad, the chain broken or a block missing
      */
     public SnapshotPageSource(List<Path> paths, List<String> blockNames, boolean verify) {
-        this(openFiles(paths), paths, blockNames, verify);
+        this(openFiles(paths), paths, blockNames, verify, null);
+    }
+
+    /**
+     * Returns a snapshot file's header as mapped: its identity (random id, base id, length, table
+     * checksum, header checksum).
+     *
+     * @param file an open snapshot
+     * @return its first {@link SnapshotFormat#HEADER_SIZE} bytes
+     */
+    static byte[] header(SnapshotFile file) {
+        return file.mapping().asSlice(0, SnapshotFormat.HEADER_SIZE).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     /**
@@ -53,9 +65,33 @@ public final class SnapshotPageSource implements PageSource {
         }
     }
 
-    /** Uses files already opened (and checked) by {@link #openFiles}; closes them if the chain is refused. */
-    SnapshotPageSource(List<SnapshotFile> opened, List<Path> paths, List<String> blockNames, boolean verify) {
+    /**
+     * Uses files already opened (and checked) by {@link #openFiles}; closes them if the chain is refused.
+     *
+     * @param expectedHeaders each file's {@link #header} as the restore's caller opened it, or null
+     *     not to check: a file whose header differs was replaced at its path (or rewritten) since,
+     *     and is refused rather than served in place of the caller's
+     */
+    SnapshotPageSource(List<SnapshotFile> opened, List<Path> paths, List<String> blockNames, boolean verify,
+            List<byte[]> expectedHeaders) {
         try {
+            if (expectedHeaders != null) {
+                if (expectedHeaders.size() != opened.size()) {
+                    throw new SnapshotException("the restore names " + opened.size() + " snapshot files and "
+                            + expectedHeaders.size() + " headers");
+                }
+                for (int i = 0; i < opened.size(); i++) {
+                    SnapshotFile f = opened.get(i);
+                    byte[] want = expectedHeaders.get(i);
+                    if (!java.util.Arrays.equals(header(f), want)) {
+                        long wantId = want.length >= 24 ? java.nio.ByteBuffer.wrap(want, 16, 8)
+                                .order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong() : 0;
+                        throw new SnapshotException(String.format("snapshot %s is not the file the restore was given"
+                                + " (id %016x, the restore's %016x): replaced or rewritten since it was opened",
+                                paths.get(i), f.id(), wantId));
+                    }
+                }
+            }
             this.chain = new SnapshotChain(opened);
             for (String n : blockNames) {
                 if (opened.getFirst().block(n) == null) {

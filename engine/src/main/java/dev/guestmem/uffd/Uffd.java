@@ -46,8 +46,19 @@ final class Uffd {
      * @return the descriptor's wrapper and whether poison is available, as the features word
      */
     static Uffd open(long[] featuresOut) {
+        return open(featuresOut, true);
+    }
+
+    /**
+     * Opens a userfaultfd, optionally with {@code UFFD_FEATURE_EVENT_REMOVE}: then a
+     * {@code MADV_DONTNEED}/{@code MADV_REMOVE} on a registered range queues a REMOVE event and
+     * waits until the handler has read it, and UFFDIO_COPY/ZEROPAGE/POISON answer EAGAIN while an
+     * event is unread (so whoever fills pages must also read the queue, see {@link #drainEvents}).
+     */
+    static Uffd open(long[] featuresOut, boolean eventRemove) {
         int fd = LinuxCalls.userfaultfd(Linux.O_CLOEXEC() | Linux.O_NONBLOCK());
-        long wanted = Linux.UFFD_FEATURE_MISSING_SHMEM() | FEATURE_POISON;
+        long base = Linux.UFFD_FEATURE_MISSING_SHMEM() | (eventRemove ? Linux.UFFD_FEATURE_EVENT_REMOVE() : 0);
+        long wanted = base | FEATURE_POISON;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment api = uffdio_api.allocate(a);
             uffdio_api.api(api, Linux.UFFD_API());
@@ -59,7 +70,7 @@ final class Uffd {
                 LinuxCalls.close(fd);
                 fd = LinuxCalls.userfaultfd(Linux.O_CLOEXEC() | Linux.O_NONBLOCK());
                 uffdio_api.api(api, Linux.UFFD_API());
-                uffdio_api.features(api, Linux.UFFD_FEATURE_MISSING_SHMEM());
+                uffdio_api.features(api, base);
                 LinuxCalls.ioctl(fd, Linux.UFFDIO_API(), api);
             }
             featuresOut[0] = uffdio_api.features(api);
@@ -146,26 +157,74 @@ final class Uffd {
     /**
      * Poisons every page of a range that is not present yet, so that threads waiting on those
      * pages, and any later access to them, get SIGBUS instead of waiting or seeing invented bytes.
+     * EAGAIN (an event such as a REMOVE is unread) makes it read the queue ({@link #drainEvents}):
+     * nobody else may be left to read it. Faults read that way are answered here, with poison
+     * where the page is missing, else a wake.
      *
      * @return pages poisoned
      */
     long poisonMissing(long start, long len, long pageSize) {
         long off = 0;
         long poisoned = 0;
+        java.util.List<Long> faults = new java.util.ArrayList<>();
         while (off < len) {
             long r = poison(start + off, len - off);
-            if (r >= 0) {
+            if (r > 0) {
                 poisoned += r / pageSize;
                 off += r;
                 continue;
             }
-            if (-r == Linux.EEXIST()) {
+            if (r == 0 || -r == Linux.EEXIST()) {
                 off += pageSize; // present: keep it
-            } else if (-r != Linux.EAGAIN()) {
+            } else if (-r == Linux.EAGAIN()) {
+                drainEvents(faults::add);
+            } else {
                 throw new NativeCallException("ioctl(UFFDIO_POISON)", (int) -r, LinuxCalls.strerror((int) -r));
             }
         }
+        for (int i = 0; i < faults.size(); i++) {
+            long page = faults.get(i) & ~(BASE_PAGE - 1);
+            long r;
+            do {
+                r = poison(page, BASE_PAGE);
+                if (r == -Linux.EAGAIN()) {
+                    drainEvents(faults::add);
+                }
+            } while (r == -Linux.EAGAIN());
+            if (r < 0) {
+                wake(page, BASE_PAGE); // present (or not ours, or a huge page): let it retry
+            } else {
+                poisoned++;
+            }
+        }
         return poisoned;
+    }
+
+    /** The kernel's base page size, the granule of a fault address outside hugetlbfs. */
+    static final long BASE_PAGE = 4096;
+    /** {@code sizeof(struct uffd_msg)}. */
+    static final int MSG_SIZE = 32;
+    private final MemorySegment drainBuf = arena.allocate(MSG_SIZE * 16L, 8);
+
+    /**
+     * Reads every queued message without waiting: REMOVE (and any other) events are thereby
+     * completed, page faults are handed to {@code onFault} by address (the caller must answer
+     * each: a read fault message is no longer in the queue, its thread waits for a wake).
+     *
+     * @param onFault receives each page fault's address
+     */
+    void drainEvents(java.util.function.LongConsumer onFault) {
+        while (true) {
+            long n = Linux.read(fd, drainBuf, drainBuf.byteSize());
+            if (n <= 0) {
+                return; // EAGAIN: empty
+            }
+            for (long off = 0; off + MSG_SIZE <= n; off += MSG_SIZE) {
+                if (Byte.toUnsignedInt(drainBuf.get(ValueLayout.JAVA_BYTE, off)) == Linux.UFFD_EVENT_PAGEFAULT()) {
+                    onFault.accept(drainBuf.get(ValueLayout.JAVA_LONG, off + 16));
+                }
+            }
+        }
     }
 
     /** Frees the argument structs without closing the descriptor (for a wrapper of a borrowed or invalid one). */

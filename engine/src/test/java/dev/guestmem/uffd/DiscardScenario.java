@@ -1,0 +1,233 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.snapshot.ProgressListener;
+import dev.guestmem.snapshot.SnapshotBlock;
+import dev.guestmem.snapshot.SnapshotChain;
+import dev.guestmem.snapshot.SnapshotFile;
+import dev.guestmem.snapshot.SnapshotWriter;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Child JVM of {@link LazyRestoreRegressionTest}'s discard tests (a regression would livelock a
+ * faulting thread, which hangs the JVM at its next safepoint). Prints {@code RESULT ...} lines.
+ */
+public final class DiscardScenario {
+    static final long PAGE = 4096;
+
+    private DiscardScenario() {
+    }
+
+    /**
+     * Runs one scenario.
+     *
+     * @param args the scenario's name
+     * @throws Exception on failure
+     */
+    public static void main(String[] args) throws Exception {
+        Path dir = Files.createTempDirectory("guestmem-discard");
+        switch (args[0]) {
+            case "after-complete" -> afterComplete(dir);
+            case "during" -> during(dir);
+            case "large-pages" -> largePages(dir);
+            case "race" -> race(dir, Integer.parseInt(args[1]));
+            default -> throw new IllegalArgumentException(args[0]);
+        }
+        System.out.flush();
+        System.exit(0);
+    }
+
+    private static int read(MemorySegment m, long at) {
+        int[] seen = {-1};
+        Thread t = Thread.ofPlatform().daemon().start(() -> seen[0] = m.get(ValueLayout.JAVA_INT_UNALIGNED, at));
+        try {
+            t.join(10_000);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+        if (t.isAlive()) {
+            System.out.println("RESULT hung=0x" + Long.toHexString(at));
+            System.out.flush();
+            Runtime.getRuntime().halt(0); // close() and GC would wait for the stuck thread
+        }
+        return seen[0];
+    }
+
+    /** The audit's probe: restore, wait for completion, discard one page, read it from a thread. */
+    private static void afterComplete(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        src.stlHe(0x3000, 0x1234);
+        src.stlHe(0x4000, 0x5678);
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        try (SnapshotFile f = SnapshotFile.open(full);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                     LazyRestore.Options.DEFAULT)) {
+            System.out.println("complete=" + restore.awaitComplete(Duration.ofSeconds(30)) + " value=0x"
+                    + Integer.toHexString(dst.ldlHe(0x3000)));
+            dst.discard(0x3000, PAGE);
+            int v = read(dst.segment(), 0x3000);
+            System.out.println("RESULT read-after-discard ok value=0x" + Integer.toHexString(v) + " neighbour=0x"
+                    + Integer.toHexString(read(dst.segment(), 0x4000)) + " state=" + restore.state());
+        }
+    }
+
+    /**
+     * Without prefetch, so the restore is still running: a served page discarded reads zeros; a page
+     * discarded before it was ever served reads zeros too (its snapshot contents never come back);
+     * every other page is the snapshot's; then the restore completes.
+     */
+    private static void during(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE + 8, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        try (SnapshotFile f = SnapshotFile.open(full);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                     new LazyRestore.Options(false, true))) {
+            int served = read(dst.segment(), 5 * PAGE + 8);
+            dst.discard(5 * PAGE, PAGE);
+            int servedAfter = read(dst.segment(), 5 * PAGE + 8);
+            dst.discard(7 * PAGE, 2 * PAGE); // never served
+            int unserved = read(dst.segment(), 7 * PAGE + 8);
+            int unserved2 = read(dst.segment(), 8 * PAGE + 8);
+            dst.stlHe(7 * PAGE + 8, 0x77);
+            int written = read(dst.segment(), 7 * PAGE + 8);
+            int others = 0;
+            for (long p = 0; p < 64; p++) {
+                if (p != 5 && p != 7 && p != 8 && read(dst.segment(), p * PAGE + 8) != 0x1000 + p) {
+                    others++;
+                }
+            }
+            boolean complete = restore.awaitComplete(Duration.ofSeconds(30));
+            System.out.println("RESULT served=0x" + Integer.toHexString(served) + " servedAfter=0x" + Integer.toHexString(servedAfter)
+                    + " unserved=0x" + Integer.toHexString(unserved) + " unserved2=0x" + Integer.toHexString(unserved2)
+                    + " written=0x" + Integer.toHexString(written) + " others=" + others + " complete=" + complete
+                    + " state=" + restore.state());
+        }
+    }
+
+    /**
+     * A block restored with 8 KiB pages on 4 KiB memory: half of an unserved page discarded reads
+     * zeros there and the snapshot in the other half; half of a served page likewise.
+     */
+    private static void largePages(Path dir) throws Exception {
+        long ps = 2 * PAGE;
+        RamBlock src = RamBlock.anonymous("ram", 32 * ps);
+        RamBlock dst = RamBlock.anonymous("ram", 33 * ps);
+        for (long o = 0; o < 32 * ps; o += PAGE) {
+            src.stlHe(o + 16, (int) (0x100000 + o / PAGE));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(new SnapshotBlock("ram", src.segment(), ps)), ProgressListener.NONE);
+        MemorySegment m = dst.segment().asSlice(-dst.segment().address() & (ps - 1), 32 * ps); // aligned to 8 KiB
+        try (SnapshotFile f = SnapshotFile.open(full);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", m, ps)),
+                     new LazyRestore.Options(false, true))) {
+            LinuxCalls.madvise(m.asSlice(3 * ps + PAGE, PAGE), PAGE, Linux.MADV_DONTNEED()); // second half of unserved page 3
+            int firstHalf = read(m, 3 * ps + 16);
+            int secondHalf = read(m, 3 * ps + PAGE + 16);
+            int before = read(m, 9 * ps + 16); // serve page 9
+            LinuxCalls.madvise(m.asSlice(9 * ps, PAGE), PAGE, Linux.MADV_DONTNEED()); // its first half
+            int servedFirst = read(m, 9 * ps + 16);
+            int servedSecond = read(m, 9 * ps + PAGE + 16);
+            for (long p = 0; p < 32; p++) {
+                read(m, p * ps); // touch everything so the restore completes without prefetch
+            }
+            boolean complete = restore.awaitComplete(Duration.ofSeconds(30));
+            System.out.println("RESULT firstHalf=0x" + Integer.toHexString(firstHalf) + " secondHalf=0x" + Integer.toHexString(secondHalf)
+                    + " before=0x" + Integer.toHexString(before) + " servedFirst=0x" + Integer.toHexString(servedFirst)
+                    + " servedSecond=0x" + Integer.toHexString(servedSecond) + " complete=" + complete);
+        }
+    }
+
+    /**
+     * Discards, writes and reads at random while prefetch races them, two threads on disjoint
+     * pages; each read is checked against a model (snapshot value until discarded, then zero, or
+     * the last value written). A copy landing after a discard would show as a snapshot value
+     * where the model says zero.
+     */
+    private static void race(Path dir, int rounds) throws Exception {
+        int pages = 2048;
+        RamBlock src = RamBlock.anonymous("ram", pages * PAGE);
+        for (long p = 0; p < pages; p++) {
+            src.stlHe(p * PAGE, (int) (0x40000000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        long bad = 0;
+        long discards = 0;
+        try (SnapshotFile f = SnapshotFile.open(full)) {
+            for (int round = 0; round < rounds; round++) {
+                RamBlock dst = RamBlock.anonymous("ram", pages * PAGE);
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                        LazyRestore.Options.DEFAULT)) {
+                    long[] badBy = new long[2];
+                    long[] discBy = new long[2];
+                    List<Thread> ts = new ArrayList<>();
+                    for (int t = 0; t < 2; t++) {
+                        int tt = t;
+                        int seed = round * 2 + t;
+                        ts.add(Thread.ofPlatform().start(() -> {
+                            Random r = new Random(seed);
+                            int[] model = new int[pages];
+                            for (int p = tt; p < pages; p += 2) {
+                                model[p] = 0x40000000 + p;
+                            }
+                            for (int i = 0; i < 3000; i++) {
+                                int p = r.nextInt(pages / 2) * 2 + tt;
+                                switch (r.nextInt(3)) {
+                                    case 0 -> {
+                                        dst.discard(p * PAGE, PAGE);
+                                        model[p] = 0;
+                                        discBy[tt]++;
+                                    }
+                                    case 1 -> {
+                                        int v = r.nextInt() | 1;
+                                        dst.stlHe(p * PAGE, v);
+                                        model[p] = v;
+                                    }
+                                    default -> {
+                                        if (dst.ldlHe(p * PAGE) != model[p]) {
+                                            badBy[tt]++;
+                                        }
+                                    }
+                                }
+                            }
+                            for (int p = tt; p < pages; p += 2) {
+                                if (dst.ldlHe(p * PAGE) != model[p]) {
+                                    badBy[tt]++;
+                                }
+                            }
+                        }));
+                    }
+                    for (Thread t : ts) {
+                        t.join();
+                    }
+                    if (!restore.awaitComplete(Duration.ofSeconds(60))) {
+                        System.out.println("RESULT incomplete round=" + round);
+                        return;
+                    }
+                    bad += badBy[0] + badBy[1];
+                    discards += discBy[0] + discBy[1];
+                } finally {
+                    dst.close();
+                }
+            }
+        }
+        System.out.println("RESULT bad=" + bad + " discards=" + discards);
+    }
+}
