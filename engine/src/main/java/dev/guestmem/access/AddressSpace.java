@@ -229,6 +229,21 @@ public final class AddressSpace implements LoadStoreAccessors {
     }
 
     /**
+     * Removes a listener added with {@link #addInvalidationListener} (a vCPU that goes away).
+     *
+     * @param listener the listener (compared by identity)
+     * @return whether it was there
+     */
+    public boolean removeInvalidationListener(Runnable listener) {
+        synchronized (translationDependentsLock) {
+            Runnable[] old = invalidationListeners;
+            Runnable[] kept = Arrays.stream(old).filter(l -> l != listener).toArray(Runnable[]::new);
+            invalidationListeners = kept;
+            return kept.length != old.length;
+        }
+    }
+
+    /**
      * Records that {@code dependent} caches translations that pass through this space (a TLB fill
      * in {@code dependent} went through an IOMMU into here): every later {@link #publish} of this
      * space then also invalidates {@code dependent}'s translations. Called by

@@ -15,7 +15,9 @@ import java.util.Objects;
  * {@code MemoryRegionCache}: {@link #init} translates once; accessors take offsets relative to the
  * cached address. RAM is accessed through a cached segment slice; anything else is dispatched as
  * MMIO at consecutive offsets of the cached region without looking the address up again (QEMU's
- * 2024 fix), or, for an IOMMU, redone through the address space.
+ * 2024 fix). A range behind an IOMMU is cached as the IOMMU's section: {@link #init} does not follow
+ * the IOMMU (nor cut the length to its page), it is not direct, and every access translates through
+ * the IOMMU again, as QEMU's {@code address_space_translate_cached} does.
  *
  * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
  * through the RAM fast path do not mark pages dirty; call {@link #invalidate} afterwards, as in

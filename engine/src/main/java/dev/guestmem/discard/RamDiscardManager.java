@@ -23,7 +23,8 @@ import dev.guestmem.region.MemoryRegionSection;
  * asserts).
  *
  * <p>Changes are aligned to {@link #minGranularity} within the region, and listeners are called in
- * multiples of it unless that would pass the ends of the section they registered.
+ * multiples of it unless that would pass the ends of the section they registered: one call per maximal
+ * run of the change (a 4 MiB plug of 2 MiB blocks is one {@code notifyPopulate} of 4 MiB).
  *
  * <p><b>Thread safety.</b> Implementations run every method under the owning
  * {@link dev.guestmem.MemorySystem}'s {@linkplain dev.guestmem.MemorySystem#lock() lock} (QEMU runs

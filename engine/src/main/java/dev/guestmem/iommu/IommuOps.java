@@ -25,8 +25,9 @@ public interface IommuOps {
     /**
      * Translates one address ({@code translate(iommu_mr, addr, flag, iommu_idx)}): fills
      * {@code out}'s target space, iova (the IOMMU page's first address), translated address, page
-     * mask and permissions. Leave {@code out.targetAs} null or {@code out.perm} {@link
-     * IommuTlbEntry#NONE} to refuse.
+     * mask and permissions. Callers pass {@code out} with {@code targetAs} null and {@code perm}
+     * {@link IommuTlbEntry#NONE} (the other fields may hold an earlier translation's values: set
+     * them); leave those two as they are to refuse.
      *
      * @param addr offset in the IOMMU region
      * @param flag {@link IommuTlbEntry#RO} for reads, {@link IommuTlbEntry#WO} for writes, or

@@ -40,8 +40,6 @@ import java.util.TreeSet;
  * <p><b>Thread safety.</b> Guest accesses through the address spaces may run on any thread;
  * {@link #close()} once, after they stop.
  */
-// Its API names engine types (AddressSpace, MemorySystem, the mtree model) whose packages the
-// module does not export yet: callers inside the module (the CLI) and on the class path use them.
 public final class MappedMachine implements AutoCloseable {
     /**
      * One region's bytes.

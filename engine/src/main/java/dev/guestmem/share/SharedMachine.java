@@ -31,8 +31,6 @@ import java.util.List;
  * from any thread. {@link #close()} releases the RAM: call it once, after accesses have stopped
  * (accesses racing with it fail cleanly, as for any released {@link RamBlock}).
  */
-// Its API names engine types (AddressSpace, MemorySystem, the mtree model) whose packages the
-// module does not export yet: callers inside the module (the CLI) and on the class path use them.
 public final class SharedMachine implements AutoCloseable {
     private final MemorySystem system;
     private final AddressSpace as;

@@ -17,7 +17,7 @@ import dev.guestmem.iommu.IommuTlbEntry;
  * // per vCPU: a direct-mapped TLB of N entries, index = page number mod N
  * long page = addr & ~0xFFFL;
  * TlbEntry e = tlb[(int) (addr >>> 12) & (N - 1)];
- * if (e.pageAddr() != page || e.generation() != as.generation() || !e.readDirect()) {
+ * if (e.pageAddr() != page || e.generation() != as.generation()) {
  *     GuestTlb.fill(as, addr, e);                 // slow path: refill
  * }
  * if (e.readDirect()) {

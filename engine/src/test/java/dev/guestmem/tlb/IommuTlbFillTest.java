@@ -171,6 +171,10 @@ class IommuTlbFillTest {
         assertEquals(0, kicks.get());
         mapper.change(0, 0x3000, 0x8000, IommuTlbEntry.RW);
         assertEquals(1, kicks.get());
+        Runnable other = () -> { };
+        assertFalse(cpu.removeInvalidationListener(other));
+        cpu.addInvalidationListener(other);
+        assertTrue(cpu.removeInvalidationListener(other));
     }
 
     @Test
