@@ -16,7 +16,10 @@ import java.util.List;
  * {@code poll}. When the page server dies (its end closes: EOF or hang-up on ours, whatever
  * killed it, SIGKILL included) while the restore is armed, the guardian poisons every page still
  * missing (UFFDIO_POISON per range; EEXIST on a present page is stepped over), which wakes every
- * thread waiting on a fault with SIGBUS, and tells the guest {@code poisoned N}.
+ * thread waiting on a fault with SIGBUS, and tells the guest {@code poisoned N}. It then stays, the
+ * userfaultfd's only reader, answering every later fault with poison (a served page discarded since
+ * is missing again) and reading every other event (a discard waits for its REMOVE event to be read),
+ * until the guest disarms it or hangs up.
  *
  * <p>Why a process of its own: a Java thread of the guest JVM cannot be relied on to do this,
  * because a safepoint requested while a guest thread waits on a fault stops every Java thread of
@@ -134,9 +137,53 @@ public final class GuardianMain {
                         ctl.sendLine(err != null ? Wire.line("poisoned", Long.toString(poisoned), err)
                                 : Wire.line("poisoned", Long.toString(poisoned)));
                     } catch (RuntimeException e) {
-                        // the guest is gone too
+                        System.exit(0); // the guest is gone too
                     }
+                    answerUntilReleased(ctl, sock, uffd, arena);
                     System.exit(0);
+                }
+            }
+        }
+    }
+
+    /**
+     * After the server's death the guardian is the queue's only reader: it goes on answering, until
+     * the guest disarms or hangs up (its restore closes), every fault with poison (a page served and
+     * later discarded is missing again, and its thread would otherwise wait for ever, holding up
+     * every safepoint of its JVM), and reads every other event (a discard waits until its REMOVE
+     * event is read).
+     */
+    private static void answerUntilReleased(Wire ctl, int sock, Uffd uffd, Arena arena) {
+        MemorySegment pfds = pollfd.allocateArray(2, arena);
+        MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
+        pollfd.fd(pfds, sock);
+        pollfd.events(pfds, (short) Linux.POLLIN());
+        pollfd.fd(p1, uffd.fd);
+        pollfd.events(p1, (short) Linux.POLLIN());
+        List<Long> faults = new ArrayList<>();
+        while (true) {
+            LinuxCalls.poll(pfds, 2, -1);
+            if ((pollfd.revents(pfds) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+                String line;
+                try {
+                    line = ctl.readLine();
+                } catch (RuntimeException e) {
+                    return;
+                }
+                if (line == null || line.equals("disarm")) {
+                    return;
+                }
+            }
+            short r = pollfd.revents(p1);
+            if ((r & (Linux.POLLERR() | Linux.POLLHUP() | Linux.POLLNVAL())) != 0) {
+                return; // the userfaultfd is gone
+            }
+            if ((r & Linux.POLLIN()) != 0) {
+                faults.clear();
+                uffd.drainEvents(faults::add);
+                long n = uffd.poisonFaults(faults);
+                if (DEBUG && n > 0) {
+                    System.err.println("guardian: " + n + " late faults poisoned");
                 }
             }
         }

@@ -44,7 +44,9 @@ import java.util.concurrent.TimeUnit;
  * <p>If the server process itself dies (SIGKILL, crash, OOM kill), the first line is the
  * <em>guardian</em> process ({@link GuardianMain}) started with the server: it holds a duplicate of
  * the userfaultfd and one end of a socket pair whose other end only the server holds, so the
- * server's death is an EOF there, whatever killed it; it then poisons every missing page and exits.
+ * server's death is an EOF there, whatever killed it; it then poisons every missing page and stays
+ * the userfaultfd's reader until the restore is closed, poisoning any later fault (a page served and
+ * discarded since) and reading every other event, so no thread and no discard waits for ever.
  * No Java thread of this JVM takes part, so a safepoint that waits for a thread stuck on a fault
  * cannot stop it: the poison wakes that thread with SIGBUS, the safepoint completes. The second
  * line is a watchdog thread here that sees the server's socket close, poisons too (EEXIST on what
@@ -63,8 +65,8 @@ import java.util.concurrent.TimeUnit;
  * <h2>Discarded pages</h2>
  * A page the guest discards ({@link RamBlock#discard}, {@code MADV_DONTNEED}/{@code MADV_REMOVE})
  * reads as zeros afterwards, as without a restore. While the restore runs, the discard waits until
- * the page server has read the kernel's REMOVE event (a few microseconds; after a server death
- * until the guardian, the watchdog or {@link #close} reads it): a page wholly discarded before it
+ * the page server has read the kernel's REMOVE event (a few microseconds; after a server death the
+ * guardian reads it): a page wholly discarded before it
  * was served is never copied afterwards, and a fault on a page already served gets a zero page.
  * Once the restore is {@link State#COMPLETE} the ranges are unregistered and discards are plain
  * memory operations. (QEMU's postcopy forbids discards on the destination while it runs; here
@@ -117,6 +119,7 @@ public final class LazyRestore implements AutoCloseable {
     private boolean unregistered;
     private final Thread watchdog;
     private final Wire guard;
+    /** Counted down when the guardian reported (after a server death) or ended. */
     private final CountDownLatch guardianEnded = new CountDownLatch(1);
     private volatile String guardianReport;
     private volatile String guardianLost;
@@ -467,6 +470,7 @@ public final class LazyRestore implements AutoCloseable {
                     continue;
                 } else if (f.getFirst().equals("poisoned") && f.size() > 1) {
                     guardianReport = "poisoned " + f.get(1) + " missing pages" + (f.size() > 2 ? " (" + f.get(2) + ")" : "");
+                    guardianEnded.countDown(); // its report is in: it stays, answering late faults, until close
                 } else if (f.getFirst().equals("error") && f.size() > 1) {
                     guardianLost = "guardian refused the restore: " + f.get(1);
                 }

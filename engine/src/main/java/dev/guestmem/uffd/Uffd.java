@@ -182,6 +182,19 @@ final class Uffd {
                 throw new NativeCallException("ioctl(UFFDIO_POISON)", (int) -r, LinuxCalls.strerror((int) -r));
             }
         }
+        return poisoned + poisonFaults(faults);
+    }
+
+    /**
+     * Answers page faults read off the queue with poison where the page is missing, else a wake;
+     * faults read meanwhile (an EAGAIN makes it read the queue) are answered too. What a guardian
+     * does for every fault once no page server is left.
+     *
+     * @param faults fault addresses, added to while it runs
+     * @return pages poisoned
+     */
+    long poisonFaults(java.util.List<Long> faults) {
+        long poisoned = 0;
         for (int i = 0; i < faults.size(); i++) {
             long page = faults.get(i) & ~(BASE_PAGE - 1);
             long r;

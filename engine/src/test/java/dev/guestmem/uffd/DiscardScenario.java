@@ -40,6 +40,7 @@ public final class DiscardScenario {
             case "during" -> during(dir);
             case "large-pages" -> largePages(dir);
             case "race" -> race(dir, Integer.parseInt(args[1]));
+            case "after-server-death" -> afterServerDeath(dir);
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.flush();
@@ -60,6 +61,60 @@ public final class DiscardScenario {
             Runtime.getRuntime().halt(0); // close() and GC would wait for the stuck thread
         }
         return seen[0];
+    }
+
+    /**
+     * The page server dies with the restore running; the guardian poisons what is missing. Then a
+     * served page is discarded and read: the discard must return (its REMOVE event read by someone)
+     * and the read must fault (poison), not wait for ever: the guardian stays the queue's reader.
+     */
+    private static void afterServerDeath(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE + 8, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        try (SnapshotFile f = SnapshotFile.open(full);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                     new LazyRestore.Options(false, true))) {
+            int served = read(dst.segment(), 5 * PAGE + 8);
+            ProcessHandle.of(restore.serverPid()).ifPresent(ProcessHandle::destroyForcibly);
+            long until = System.nanoTime() + 20_000_000_000L;
+            while (restore.state() != LazyRestore.State.BROKEN && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            boolean[] discarded = {false};
+            Thread d = Thread.ofPlatform().daemon().start(() -> {
+                dst.discard(5 * PAGE, PAGE);
+                discarded[0] = true;
+            });
+            d.join(10_000);
+            if (d.isAlive()) {
+                System.out.println("RESULT discard-hung state=" + restore.state());
+                System.out.flush();
+                Runtime.getRuntime().halt(0);
+            }
+            int[] seen = {-1};
+            Throwable[] fault = {null};
+            Thread t = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    seen[0] = dst.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 5 * PAGE + 8);
+                } catch (Throwable e) {
+                    fault[0] = e;
+                }
+            });
+            t.join(10_000);
+            if (t.isAlive()) {
+                System.out.println("RESULT read-hung state=" + restore.state());
+                System.out.flush();
+                Runtime.getRuntime().halt(0);
+            }
+            System.out.println("RESULT served=0x" + Integer.toHexString(served) + " discarded=" + discarded[0]
+                    + " read=" + (fault[0] != null ? "fault" : "0x" + Integer.toHexString(seen[0]))
+                    + " state=" + restore.state());
+        }
     }
 
     /** The audit's probe: restore, wait for completion, discard one page, read it from a thread. */

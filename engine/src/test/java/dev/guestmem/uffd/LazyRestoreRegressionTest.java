@@ -306,6 +306,18 @@ class LazyRestoreRegressionTest {
         assertTrue(!text.contains("discards=0"), text);
     }
 
+    /**
+     * Was: after a page-server death the guardian poisoned the missing pages and exited, leaving the
+     * userfaultfd without a reader: a served page discarded later (its discard waits for the REMOVE
+     * event to be read) or faulted again hung its thread, and with it the JVM's next safepoint. Now
+     * the guardian stays and answers every later fault with poison until the restore is closed.
+     */
+    @Test
+    void afterAServerDeathADiscardReturnsAndALateFaultIsPoisoned() throws Exception {
+        String text = child("after-server-death");
+        assertTrue(text.contains("RESULT served=0x1005 discarded=true read=fault state=BROKEN"), text);
+    }
+
     /** Runs {@link DiscardScenario} in a child JVM (a livelocked fault would hang this one), bounded. */
     private static String child(String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
