@@ -109,6 +109,11 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
         lock.lock();
         try {
             RamBlock rb = region.ramBlock();
+            if (region.isRomDevice() || region.isReadonly() || !region.isRam() || rb == null
+                    || (rb.flags() & dev.guestmem.ram.RamFlags.READONLY) != 0) {
+                throw new RamDiscardManagerException("'" + region.name() + "' is not writable RAM: virtio-mem"
+                        + " refuses a ROM or read-only memdev");
+            }
             long size = region.size();
             long minBlock = Math.max(rb.pageSize(), 4096);
             if (blockSize <= 0 || Long.bitCount(blockSize) != 1 || blockSize < minBlock) {
@@ -198,6 +203,16 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
         }
     }
 
+    /** @return the registered listeners, newest first (QEMU's {@code rdl_list}) */
+    public List<RamDiscardListener> listeners() {
+        lock.lock();
+        try {
+            return listeners.stream().map(Registration::listener).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
      * The section a listener registered with (the manager's copy, QEMU's {@code rdl->section}).
      *
@@ -231,6 +246,7 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void plug(long offset, long length) {
         lock.lock();
         try {
+            checkAttached("plug");
             checkRange("plug", offset, length);
             long first = offset / blockSize;
             long n = length / blockSize;
@@ -260,6 +276,7 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void unplug(long offset, long length) {
         lock.lock();
         try {
+            checkAttached("unplug");
             checkRange("unplug", offset, length);
             long first = offset / blockSize;
             long n = length / blockSize;
@@ -268,16 +285,45 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
                         + ": block 0x" + Long.toHexString(bitmap.nextClear(first) * blockSize) + " is not plugged");
             }
             block.discard(offset, length);
+            // The memory is gone now: every listener hears of it, even if one throws (notify_discard
+            // cannot fail in QEMU), then the blocks are unplugged; the first throw is rethrown after.
+            Throwable failed = null;
             for (Registration r : List.copyOf(listeners)) {
                 MemoryRegionSection s = DiscardSections.intersect(r.section(), offset, length);
                 if (s != null) {
-                    r.listener().notifyDiscard(s);
+                    failed = tellDiscard(r.listener(), s, failed);
                 }
             }
             bitmap.fill(first, n, false);
             pluggedSize -= length;
+            rethrow(failed);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Tells one listener a discard; a throw is kept (the first) or added to it, never stops the caller. */
+    private static Throwable tellDiscard(RamDiscardListener l, MemoryRegionSection s, Throwable failed) {
+        try {
+            l.notifyDiscard(s);
+        } catch (Throwable t) {
+            if (failed == null) {
+                return t;
+            }
+            failed.addSuppressed(t);
+        }
+        return failed;
+    }
+
+    private static void rethrow(Throwable failed) {
+        if (failed instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failed instanceof Error e) {
+            throw e;
+        }
+        if (failed != null) {
+            throw new IllegalStateException(failed);
         }
     }
 
@@ -291,15 +337,18 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void unplugAll() {
         lock.lock();
         try {
+            checkAttached("unplugAll");
             if (pluggedSize == 0) {
                 return;
             }
             block.discard(0, regionSize);
+            Throwable failed = null; // every listener hears of it, then the bits are cleared
             for (Registration r : List.copyOf(listeners)) {
-                discardAllFor(r);
+                failed = discardAllFor(r, failed);
             }
             bitmap.fill(0, bitmap.size(), false);
             pluggedSize = 0;
+            rethrow(failed);
         } finally {
             lock.unlock();
         }
@@ -316,32 +365,36 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
             }
             try {
                 r.listener().notifyPopulate(s);
-            } catch (RuntimeException refusal) {
+            } catch (Throwable refusal) {
                 for (int j = 0; j < i; j++) {
                     Registration back = told.get(j);
                     MemoryRegionSection bs = DiscardSections.intersect(back.section(), offset, length);
                     if (bs != null) {
-                        back.listener().notifyDiscard(bs);
+                        tellDiscard(back.listener(), bs, refusal); // a throw here joins the refusal
                     }
                 }
                 // "Could be preallocation or a notifier populated memory."
                 try {
                     block.discard(offset, length);
-                } catch (RuntimeException e) {
+                } catch (Throwable e) {
                     refusal.addSuppressed(e);
                 }
-                throw refusal;
+                rethrow(refusal);
             }
         }
     }
 
-    /** virtio-mem's {@code virtio_mem_notify_unplug_all} for one listener. */
-    private void discardAllFor(Registration r) {
+    /**
+     * virtio-mem's {@code virtio_mem_notify_unplug_all} for one listener (the bits still set); a
+     * throw joins {@code failed} and stops nothing.
+     */
+    private Throwable discardAllFor(Registration r, Throwable failed) {
         if (r.listener().doubleDiscardSupported()) {
-            r.listener().notifyDiscard(r.section());
-        } else {
-            forEachRun(r.section(), true, s -> r.listener().notifyDiscard(s));
+            return tellDiscard(r.listener(), r.section(), failed);
         }
+        Throwable[] f = {failed};
+        forEachRun(r.section(), true, s -> f[0] = tellDiscard(r.listener(), s, f[0]));
+        return f[0];
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -431,13 +484,13 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
                     listener.notifyPopulate(s);
                     accepted.add(s);
                 });
-            } catch (RuntimeException refusal) {
+            } catch (Throwable refusal) {
                 for (MemoryRegionSection s : accepted) {
-                    listener.notifyDiscard(s);
+                    tellDiscard(listener, s, refusal);
                 }
                 listeners.removeFirst();
                 copy.release();
-                throw refusal;
+                rethrow(refusal);
             }
         } finally {
             lock.unlock();
@@ -455,11 +508,10 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
                         + " is not registered");
             }
             Registration r = listeners.get(i);
-            if (pluggedSize != 0) {
-                discardAllFor(r);
-            }
             listeners.remove(i);
-            r.section().release();
+            Throwable failed = pluggedSize != 0 ? discardAllFor(r, null) : null;
+            r.section().release(); // forgotten even if the listener threw
+            rethrow(failed);
         } finally {
             lock.unlock();
         }
@@ -487,6 +539,13 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
             }
             fn.replay(s);
             bit = plugged ? bitmap.nextSet(last + 2) : bitmap.nextClear(last + 2);
+        }
+    }
+
+    /** A detached manager manages nothing: its region may be mapped or destroyed by now. */
+    private void checkAttached(String op) {
+        if (claim.isClosed()) {
+            throw new RamDiscardManagerException(op + " on the manager of '" + region.name() + "': detached");
         }
     }
 

@@ -957,6 +957,9 @@ public abstract sealed class MemoryRegion
      * a container any more; it stays usable while others still reference it (old views, sections).
      *
      * @throws IllegalStateException if it is still a subregion, or already destroyed
+     * @throws dev.guestmem.discard.RamDiscardManagerException if it still has a
+     *     {@link RamDiscardManager} (detach it first, as virtio-mem's unrealize does; QEMU cannot
+     *     delete a memory backend a device uses)
      */
     public final void destroy() {
         lock();
@@ -967,6 +970,10 @@ public abstract sealed class MemoryRegion
             if (container != null) {
                 throw new IllegalStateException("region '" + name + "' is still a subregion of '"
                         + container.name + "'");
+            }
+            if (ramDiscardManager != null) {
+                throw new dev.guestmem.discard.RamDiscardManagerException("region '" + name
+                        + "' still has a RAM discard manager: detach it before destroying the region");
             }
             destroyed = true;
             unref();

@@ -80,8 +80,15 @@ public final class RamRegion extends MemoryRegion {
      * @param newSize the new size in bytes, &gt; 0 and at most the block's max length
      * @throws dev.guestmem.ram.InvalidRamBlockException if the block is not resizeable (and the size
      *     differs) or {@code newSize} is out of range; nothing changes then
+     * @throws dev.guestmem.discard.RamDiscardManagerException if the region has a RAM discard
+     *     manager; nothing changes then
      */
     public void ramResize(long newSize) {
+        if (hasRamDiscardManager()) {
+            // its populated/discarded map covers the size it was made for (virtio-mem's memdev is fixed)
+            throw new dev.guestmem.discard.RamDiscardManagerException("region '" + name()
+                    + "' has a RAM discard manager: it cannot be resized");
+        }
         MemorySystem sys = system();
         sys.transactionBegin();
         try {

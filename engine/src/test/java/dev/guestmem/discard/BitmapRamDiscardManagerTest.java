@@ -45,6 +45,8 @@ class BitmapRamDiscardManagerTest {
         for (long i = 0; i < SIZE; i += 4096) {
             assertEquals(0, mem.ramBlock().segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, i), "offset " + i);
         }
+        assertThrows(RamDiscardManagerException.class, mem::destroy, "detach first, as virtio-mem's unrealize");
+        m.detach();
         mem.destroy();
     }
 
@@ -395,6 +397,7 @@ class BitmapRamDiscardManagerTest {
             assertThrows(RamBackendException.class, () -> BitmapRamDiscardManager.attach(mem, BLK));
             // no manager stayed behind: another one can be set
             mem.setRamDiscardManager(new FixedRamDiscardManager(mem, 4096, true));
+            mem.setRamDiscardManager(null);
             mem.destroy();
         }
     }

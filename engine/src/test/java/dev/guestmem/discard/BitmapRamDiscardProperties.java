@@ -131,7 +131,7 @@ class BitmapRamDiscardProperties {
             assertEquals(new BitSet(), whole.pages);
             m.unregisterListener(whole);
         } finally {
-            mem.destroy();
+            DiscardMachine.detachAndDestroy(mem);
         }
     }
 

@@ -75,6 +75,20 @@ final class DiscardMachine implements AutoCloseable {
     @Override
     public void close() {
         root.delSubregion(mem);
+        detachAndDestroy(mem);
+    }
+
+    /**
+     * Destroys an unmapped region, first taking its bitmap manager off (listeners unregistered,
+     * then {@code detach}: virtio-mem's unrealize, before the memory goes).
+     */
+    static void detachAndDestroy(RamRegion mem) {
+        if (mem.ramDiscardManager() instanceof BitmapRamDiscardManager m) {
+            for (RamDiscardListener l : m.listeners()) {
+                m.unregisterListener(l);
+            }
+            m.detach();
+        }
         mem.destroy();
     }
 

@@ -160,6 +160,6 @@ class DiscardedRamTest {
             }
         }
         root.delSubregion(mem);
-        mem.destroy();
+        DiscardMachine.detachAndDestroy(mem);
     }
 }

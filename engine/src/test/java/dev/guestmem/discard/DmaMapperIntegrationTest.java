@@ -172,6 +172,6 @@ class DmaMapperIntegrationTest {
         m.mem.setAddress(0x2_0000_0000L);
         m.root.delSubregion(m.mem);
         assertEquals(java.util.List.of(true, true, true, true), seen, "add, del+add on the move, del on removal");
-        m.mem.destroy();
+        DiscardMachine.detachAndDestroy(m.mem);
     }
 }

@@ -122,6 +122,10 @@ class HotplugSharingTest {
         assertEquals(0xabce, cpu.ldl(VMEM_BASE + 0x10));      // window cached
         RamBlock b = vmem.ramBlock();
         m.system.delSubregion(vmem);
+        for (var l : vm.listeners()) {
+            vm.unregisterListener(l);
+        }
+        vm.detach();                                          // virtio-mem's unrealize, then the memory goes
         vmem.destroy();
         assertTrue(mapper.log.contains("del"), mapper.log.toString());
         assertTrue(b.isReleased(), "no view, no DMA mapping: the block is unmapped");
