@@ -87,14 +87,18 @@ final class RamWriteback {
             return;
         }
         try {
+            // Shared anonymous memory keeps its pages under MADV_DONTNEED (the mapping just falls
+            // back on them): MADV_REMOVE frees them, as QEMU's ram_block_discard_range does.
+            int advice = mapping.fd() < 0 && shared ? Linux.MADV_REMOVE() : Linux.MADV_DONTNEED();
+            // The mapping first, then the file (QEMU punches first): on a range a lazy restore has
+            // registered, the madvise is what tells its page server (a userfaultfd REMOVE event, the
+            // punch raises none), so the server knows the page is gone before the hole exists and no
+            // prefetch can refill the hole with snapshot contents in between.
+            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, advice);
             if (mapping.fd() >= 0 && shared) {
                 LinuxCalls.fallocate(mapping.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(),
                         mapping.fdOffset() + ramOffset, length);
             }
-            // Shared anonymous memory keeps its pages under MADV_DONTNEED (the mapping just falls
-            // back on them): MADV_REMOVE frees them, as QEMU's ram_block_discard_range does.
-            int advice = mapping.fd() < 0 && shared ? Linux.MADV_REMOVE() : Linux.MADV_DONTNEED();
-            LinuxCalls.madvise(maxSegment.asSlice(ramOffset, length), length, advice);
         } catch (NativeCallException e) {
             throw new RamBackendException(idstr, "discard of [0x" + Long.toHexString(ramOffset) + ", +0x"
                     + Long.toHexString(length) + ")", e);

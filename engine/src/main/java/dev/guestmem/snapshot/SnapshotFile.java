@@ -54,6 +54,8 @@ public final class SnapshotFile implements AutoCloseable {
     private final long tableOffset;
     private final List<BlockInfo> blocks;
     private final Map<String, BlockInfo> byName;
+    /** The header as it was when the file was opened (its identity: ids, length, table checksum). */
+    private final byte[] header;
 
     private SnapshotFile(Path path, Arena arena, MemorySegment map) {
         this.path = path;
@@ -63,6 +65,7 @@ public final class SnapshotFile implements AutoCloseable {
         if (size < SnapshotFormat.HEADER_SIZE) {
             throw corrupt("file is " + size + " bytes, shorter than the " + SnapshotFormat.HEADER_SIZE + "-byte header");
         }
+        this.header = map.asSlice(0, SnapshotFormat.HEADER_SIZE).toArray(ValueLayout.JAVA_BYTE);
         if (map.get(U64, SnapshotFormat.H_MAGIC) != SnapshotFormat.MAGIC) {
             throw corrupt(String.format("bad magic 0x%016x (expected 0x%016x): not a snapshot or never completed",
                     map.get(U64, SnapshotFormat.H_MAGIC), SnapshotFormat.MAGIC));
@@ -166,6 +169,18 @@ public final class SnapshotFile implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    /**
+     * The file's header as it was when it was opened: its identity (random id, base id, length,
+     * table checksum, header checksum). The mapping is of the file as it is now; a file rewritten
+     * in place since shows a different header there, and whoever must serve exactly this file (a
+     * lazy restore's page server) compares against this copy.
+     *
+     * @return a copy of the first {@link SnapshotFormat#HEADER_SIZE} bytes, as opened
+     */
+    public byte[] openedHeader() {
+        return header.clone();
     }
 
     /** @return the file's path */

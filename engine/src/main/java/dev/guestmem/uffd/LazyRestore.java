@@ -193,6 +193,7 @@ public final class LazyRestore implements AutoCloseable {
         } catch (RuntimeException e) {
             uffd.close(); // unregisters: dropped pages read as zeros, none is poisoned
             faultHolds.forEach(FaultProneHold::close);
+            markTargetsWritten(); // pages may have been dropped: the memory changed
             throw e;
         }
         this.ctl = new Wire(server.socket());
@@ -203,6 +204,7 @@ public final class LazyRestore implements AutoCloseable {
         try {
             if (!ready.await(60, TimeUnit.SECONDS)) {
                 close(); // the pages were dropped: poisoned, not left to read as zeros; threads stopped
+                markTargetsWritten();
                 throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
             }
             // No wait for the guardian's "armed": the userfaultfd and its end of the liveness pair
@@ -211,12 +213,14 @@ public final class LazyRestore implements AutoCloseable {
             // and that is reported (guardianLost).
         } catch (InterruptedException e) {
             close();
+            markTargetsWritten();
             Thread.currentThread().interrupt();
             throw new LazyRestoreException("interrupted while starting", e);
         }
         if (state == State.BROKEN) {
             String why = failure;
             close();
+            markTargetsWritten();
             throw new LazyRestoreException("lazy restore failed to start: " + why);
         }
         // The restore replaces every byte of each target: from here (the server serving) a reader
@@ -224,6 +228,15 @@ public final class LazyRestore implements AutoCloseable {
         // client must hear of the whole range now, before the caller runs the guest, as after an
         // eager restore. Pages the server installs later need no mark of their own: what they
         // hold is what a reader after this mark already gets.
+        markTargetsWritten();
+    }
+
+    /**
+     * Marks every target named by its RAM block written over its used length ({@link
+     * RamBlock#markWritten}): on success, and on every failed start after pages were dropped (the
+     * memory changed then too, as an eager restore that fails part-way marks its targets).
+     */
+    private void markTargetsWritten() {
         for (SnapshotBlock t : this.targets) {
             if (t.ramBlock() != null) {
                 t.ramBlock().markWritten(0, t.usedLength());

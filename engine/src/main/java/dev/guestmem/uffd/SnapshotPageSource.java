@@ -36,14 +36,15 @@ public final class SnapshotPageSource implements PageSource {
     }
 
     /**
-     * Returns a snapshot file's header as mapped: its identity (random id, base id, length, table
-     * checksum, header checksum).
+     * Returns a snapshot file's header as it was opened ({@link SnapshotFile#openedHeader()}): its
+     * identity (random id, base id, length, table checksum, header checksum). A file rewritten in
+     * place after the caller opened it therefore shows a different header where the server opens it.
      *
      * @param file an open snapshot
-     * @return its first {@link SnapshotFormat#HEADER_SIZE} bytes
+     * @return its first {@link SnapshotFormat#HEADER_SIZE} bytes, as opened
      */
     static byte[] header(SnapshotFile file) {
-        return file.mapping().asSlice(0, SnapshotFormat.HEADER_SIZE).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return file.openedHeader();
     }
 
     /**

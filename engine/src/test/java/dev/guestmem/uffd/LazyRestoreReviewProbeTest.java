@@ -82,11 +82,12 @@ public class LazyRestoreReviewProbeTest {
             try (SnapshotFile f = SnapshotFile.open(full);
                  LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
                          LazyRestore.Options.DEFAULT)) {
-                // RamBlock.discard(last, PAGE), its two steps apart: the prefetch (in address
-                // order, the last page last) has not reached the page when the hole is punched
-                LinuxCalls.fallocate(dst.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(), dst.fdOffset() + last, PAGE);
-                assertTrue(restore.awaitComplete(Duration.ofSeconds(60)), restore.toString());
+                // RamBlock.discard(last, PAGE), its two steps apart (mapping first, then file): the
+                // prefetch (in address order, the last page last) has not reached the page when the
+                // mapping is dropped; the whole restore runs before the hole is punched
                 LinuxCalls.madvise(dst.segment().asSlice(last, PAGE), PAGE, Linux.MADV_DONTNEED());
+                assertTrue(restore.awaitComplete(Duration.ofSeconds(60)), restore.toString());
+                LinuxCalls.fallocate(dst.fd(), Linux.FALLOC_FL_PUNCH_HOLE() | Linux.FALLOC_FL_KEEP_SIZE(), dst.fdOffset() + last, PAGE);
                 assertEquals("0x0", "0x" + Long.toHexString(dst.ldqHe(last)),
                         "a discarded memfd page came back with its snapshot contents (the prefetch refilled the punched hole)");
                 assertEquals(0x5100_0000_0000L + last - PAGE, dst.ldqHe(last - PAGE));
