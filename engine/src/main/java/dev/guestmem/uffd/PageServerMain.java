@@ -119,7 +119,11 @@ public final class PageServerMain {
         // a preload ahead of the restore (PageServerProcess.preload): open and check the snapshot
         // files now, so the restore's start does not pay for it
         while (first.fds().length == 0 && first.data().length > 0) {
-            String text = new String(first.data(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            String text = new String(first.data(), java.nio.charset.StandardCharsets.UTF_8);
+            // only the line terminator, as Wire.readLine: a field (a path) may end in whitespace
+            if (text.endsWith("\n")) {
+                text = text.substring(0, text.length() - 1);
+            }
             Wire w = new Wire(sock);
             if (text.startsWith("preload\t")) {
                 try {
