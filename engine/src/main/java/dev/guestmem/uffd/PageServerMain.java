@@ -27,8 +27,12 @@ import java.util.List;
  * discarded before they were served are never copied from the source afterwards (no old contents
  * come back over the zeros the guest asked for), and any fault on a page already served (or so
  * discarded) is answered with zeros (UFFDIO_ZEROPAGE), as an unrestored discarded page reads.
- * While an event is unread, the kernel answers every fill with EAGAIN: the fill loop then reads
- * the queue and tries again, the event possibly having changed the answer.
+ * A page partly discarded before it was served is copied with the discarded part zeroed. Reading
+ * the queue only records what an event says (no copy is ever made while reading it, so the reads
+ * never nest). While an event is unread, the kernel answers every fill with EAGAIN: the fill loop
+ * then reads the queue and tries again, the event possibly having changed the answer, backing off
+ * (spin, yield, then a short sleep) while no new event comes. A copy cut short, even inside a page
+ * larger than the base page, is finished before the page counts as present.
  *
  * <h2>Control protocol (lines, tab-separated fields)</h2>
  * Every field is escaped ({@link Wire#escape}: backslash, tab, newline, carriage return), so block
@@ -45,7 +49,8 @@ import java.util.List;
  *
  * <h2>Failure</h2>
  * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
- * still missing (UFFDIO_POISON) and answers later faults with poison: each faulting thread gets
+ * still missing (UFFDIO_POISON) and answers later faults on pages never served with poison (a
+ * page served before and discarded since still reads zeros): each faulting thread gets
  * SIGBUS, which the JVM turns into an {@code InternalError} at the access, instead of waiting for
  * ever or reading invented bytes. The guest is told {@code broken}.
  *
