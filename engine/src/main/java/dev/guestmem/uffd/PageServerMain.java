@@ -27,8 +27,12 @@ import java.util.List;
  * discarded before they were served are never copied from the source afterwards (no old contents
  * come back over the zeros the guest asked for), and any fault on a page already served (or so
  * discarded) is answered with zeros (UFFDIO_ZEROPAGE), as an unrestored discarded page reads.
- * While an event is unread, the kernel answers every fill with EAGAIN: the fill loop then reads
- * the queue and tries again, the event possibly having changed the answer.
+ * A page partly discarded before it was served is copied with the discarded part zeroed. Reading
+ * the queue only records what an event says (no copy is ever made while reading it, so the reads
+ * never nest). While an event is unread, the kernel answers every fill with EAGAIN: the fill loop
+ * then reads the queue and tries again, the event possibly having changed the answer, backing off
+ * (spin, yield, then a short sleep) while no new event comes. A copy cut short, even inside a page
+ * larger than the base page, is finished before the page counts as present.
  *
  * <h2>Control protocol (lines, tab-separated fields)</h2>
  * Every field is escaped ({@link Wire#escape}: backslash, tab, newline, carriage return), so block
@@ -45,7 +49,8 @@ import java.util.List;
  *
  * <h2>Failure</h2>
  * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
- * still missing (UFFDIO_POISON) and answers later faults with poison: each faulting thread gets
+ * still missing (UFFDIO_POISON) and answers later faults on pages never served with poison (a
+ * page served before and discarded since still reads zeros): each faulting thread gets
  * SIGBUS, which the JVM turns into an {@code InternalError} at the access, instead of waiting for
  * ever or reading invented bytes. The guest is told {@code broken}.
  *
@@ -79,15 +84,34 @@ public final class PageServerMain {
     private int cursorBlock;
     private long cursorPage;
     private final MemorySegment zeroPage;
-    /** A page's bytes with a discarded part zeroed ({@link #installPartlyDiscarded}). */
+    /** A page's bytes with its discarded parts zeroed ({@link #fillPage}; never nested). */
     private final MemorySegment scratch;
     private final Arena arena = Arena.ofConfined();
-    private final MemorySegment retryMsgs = arena.allocate(MSG * BATCH_MSGS, 8);
+    /** Messages read off the userfaultfd: {@link #pump} is never re-entered, so one buffer does. */
+    private final MemorySegment msgs = arena.allocate(MSG * BATCH_MSGS, 8);
+    /** The userfaultfd alone, for the back-off of {@link #retryWait}. */
+    private final MemorySegment uffdPoll = pollfd.allocate(arena);
+    private boolean pumping;
     /** Page faults read and not yet served, in order. */
     private final java.util.ArrayDeque<Long> queued = new java.util.ArrayDeque<>();
+    /**
+     * Pages partly discarded before they were served ({@link #key}): the discarded ranges, as
+     * offsets in the page ({@code lo, hi} pairs, sorted, merged). {@link #pump} only records them;
+     * every copy of such a page has those ranges zeroed, and the serve loop installs them.
+     */
+    private final java.util.LinkedHashMap<Long, long[]> cuts = new java.util.LinkedHashMap<>();
     /** {@link #install}'s answer when nothing was installed because an event is unread. */
     private static final long AGAIN = -1;
-    private boolean lastEexist;
+    /** Why {@link #install} stopped early: nothing, EAGAIN (an event unread), EEXIST, another failure ({@link #fail} called). */
+    private static final int STOP_NONE = 0;
+    private static final int STOP_AGAIN = 1;
+    private static final int STOP_EEXIST = 2;
+    private static final int STOP_FAILED = 3;
+    private int lastStop;
+    /** {@link #fillPage}'s last source page was all zeros (no bytes in the source). */
+    private boolean lastFillZero;
+    /** EAGAIN answers to prefetch copies in a row, for {@link #retryWait}'s back-off. */
+    private int prefetchAgain;
     private long discardedPages;
     private long refilled;
     // metrics
@@ -103,6 +127,8 @@ public final class PageServerMain {
         this.ctl = ctl;
         this.zeroPage = arena.allocate(Math.max(maxPage, 4096), 4096);
         this.scratch = arena.allocate(Math.max(maxPage, 4096), 4096);
+        pollfd.fd(uffdPoll, uffd.fd);
+        pollfd.events(uffdPoll, (short) Linux.POLLIN());
     }
 
     /**
@@ -119,7 +145,11 @@ public final class PageServerMain {
         // a preload ahead of the restore (PageServerProcess.preload): open and check the snapshot
         // files now, so the restore's start does not pay for it
         while (first.fds().length == 0 && first.data().length > 0) {
-            String text = new String(first.data(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            String text = new String(first.data(), java.nio.charset.StandardCharsets.UTF_8);
+            // only the line terminator, as Wire.readLine: a field (a path) may end in whitespace
+            if (text.endsWith("\n")) {
+                text = text.substring(0, text.length() - 1);
+            }
             Wire w = new Wire(sock);
             if (text.startsWith("preload\t")) {
                 try {
@@ -228,7 +258,6 @@ public final class PageServerMain {
 
     private void run() {
         MemorySegment pfds = pollfd.allocateArray(2, arena);
-        MemorySegment msgs = arena.allocate(MSG * BATCH_MSGS, 8);
         pollfd.fd(pfds, uffd.fd);
         pollfd.events(pfds, (short) Linux.POLLIN());
         MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
@@ -237,9 +266,10 @@ public final class PageServerMain {
         ctl.sendLine("ready");
         while (true) {
             boolean wantPrefetch = prefetch && !broken && populated < total;
-            int n = LinuxCalls.poll(pfds, 2, wantPrefetch || !queued.isEmpty() ? 0 : 1000);
-            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || !queued.isEmpty()) {
-                drainFaults(msgs);
+            boolean pending = !queued.isEmpty() || (!broken && !cuts.isEmpty());
+            int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
+            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
+                drainFaults();
             }
             if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
                 String line = ctl.readLine();
@@ -266,11 +296,21 @@ public final class PageServerMain {
 
     /**
      * Reads the queue and serves what it holds: REMOVE events at once (so the discard they announce
-     * is known before any later copy), page faults in order, each timed.
+     * is known before any later copy), page faults in order, each timed; then installs the pages
+     * partly discarded before they were served ({@link #cuts}), faults read meanwhile first.
      */
-    private void drainFaults(MemorySegment msgs) {
-        pump(msgs);
-        while (!queued.isEmpty()) {
+    private void drainFaults() {
+        pump();
+        while (true) {
+            if (queued.isEmpty()) {
+                if (broken || cuts.isEmpty()) {
+                    return;
+                }
+                long k = cuts.keySet().iterator().next();
+                fillPage((int) (k >>> PAGE_BITS), k & ((1L << PAGE_BITS) - 1));
+                cuts.remove(k); // present now (or broken: poisoned, the cuts no longer matter)
+                continue;
+            }
             long addr = queued.poll();
             long t0 = System.nanoTime();
             serveFault(addr);
@@ -281,29 +321,102 @@ public final class PageServerMain {
     }
 
     /**
-     * Reads every queued message without waiting: REMOVE events are applied ({@link #discarded}),
-     * page faults are queued for {@link #drainFaults}. Also called when a fill answers EAGAIN,
-     * which means an event is unread: the kernel lets no page in until this process has read it.
+     * Reads every queued message without waiting: REMOVE events are applied ({@link #discarded}:
+     * bookkeeping only, no copy), page faults are queued for {@link #drainFaults}. Also called when
+     * a fill answers EAGAIN, which means an event is unread: the kernel lets no page in until this
+     * process has read it. Never re-entered: nothing it calls copies a page or reads the queue.
+     *
+     * @return whether an event other than a page fault was read
      */
-    private void pump(MemorySegment msgs) {
-        while (true) {
-            long n = Linux.read(uffd.fd, msgs, msgs.byteSize());
-            if (n <= 0) {
-                return; // EAGAIN: nothing pending
-            }
-            for (long off = 0; off + MSG <= n; off += MSG) {
-                int event = Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off));
-                if (event == Linux.UFFD_EVENT_PAGEFAULT()) {
-                    queued.add(msgs.get(ValueLayout.JAVA_LONG, off + 16));
-                } else if (event == Linux.UFFD_EVENT_REMOVE()) {
-                    // struct uffd_msg.arg.remove: u64 start, u64 end
-                    discarded(msgs.get(ValueLayout.JAVA_LONG, off + 8), msgs.get(ValueLayout.JAVA_LONG, off + 16));
+    private boolean pump() {
+        if (pumping) {
+            throw new IllegalStateException("page server: the userfaultfd queue read re-entrantly");
+        }
+        pumping = true;
+        boolean events = false;
+        try {
+            while (true) {
+                long n = Linux.read(uffd.fd, msgs, msgs.byteSize());
+                if (n <= 0) {
+                    return events; // EAGAIN: nothing pending
+                }
+                for (long off = 0; off + MSG <= n; off += MSG) {
+                    int event = Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off));
+                    if (event == Linux.UFFD_EVENT_PAGEFAULT()) {
+                        queued.add(msgs.get(ValueLayout.JAVA_LONG, off + 16));
+                    } else {
+                        events = true;
+                        if (event == Linux.UFFD_EVENT_REMOVE()) {
+                            // struct uffd_msg.arg.remove: u64 start, u64 end
+                            discarded(msgs.get(ValueLayout.JAVA_LONG, off + 8), msgs.get(ValueLayout.JAVA_LONG, off + 16));
+                        }
+                    }
+                }
+                if (n < msgs.byteSize()) {
+                    return events; // a short batch: the queue was empty
                 }
             }
-            if (n < msgs.byteSize()) {
-                return; // a short batch: the queue was empty
+        } finally {
+            pumping = false;
+        }
+    }
+
+    /**
+     * After a fill answered EAGAIN: reads the queue (faults read meanwhile wait in {@link #queued}).
+     * If no event was read, the one that caused the EAGAIN was read before and the kernel still
+     * refuses fills until the discarding thread has run on: then backs off (spins a few rounds,
+     * then yields, then waits up to a millisecond for the queue) instead of spinning a core the
+     * discarding thread may need.
+     *
+     * @param attempt EAGAIN answers in a row so far for this fill
+     */
+    private void retryWait(int attempt) {
+        if (pump()) {
+            return; // an event read: the answer may have changed, try again at once
+        }
+        switch (backoff(attempt)) {
+            case SPIN -> Thread.onSpinWait();
+            case YIELD -> Thread.yield();
+            default -> LinuxCalls.poll(uffdPoll, 1, 1);
+        }
+    }
+
+    /** How {@link #retryWait} waits after an EAGAIN with no event read. */
+    enum Backoff { SPIN, YIELD, SLEEP }
+
+    /** The back-off after {@code attempt} EAGAIN answers in a row: spin, then yield, then sleep. */
+    static Backoff backoff(int attempt) {
+        return attempt < 16 ? Backoff.SPIN : attempt < 64 ? Backoff.YIELD : Backoff.SLEEP;
+    }
+
+    /** Bits of a {@link #key} that hold the page number (the rest: the block). */
+    private static final int PAGE_BITS = 40;
+
+    private static long key(int b, long p) {
+        return ((long) b << PAGE_BITS) | p;
+    }
+
+    /** Adds {@code [lo, hi)} to a sorted, merged list of ranges (null: none). */
+    static long[] addCut(long[] ranges, long lo, long hi) {
+        int n = ranges == null ? 0 : ranges.length / 2;
+        long[][] all = new long[n + 1][];
+        for (int i = 0; i < n; i++) {
+            all[i] = new long[] {ranges[2 * i], ranges[2 * i + 1]};
+        }
+        all[n] = new long[] {lo, hi};
+        Arrays.sort(all, (x, y) -> Long.compare(x[0], y[0]));
+        long[] out = new long[2 * (n + 1)];
+        int m = 0;
+        for (long[] r : all) {
+            if (m > 0 && r[0] <= out[2 * m - 1]) {
+                out[2 * m - 1] = Math.max(out[2 * m - 1], r[1]);
+            } else {
+                out[2 * m] = r[0];
+                out[2 * m + 1] = r[1];
+                m++;
             }
         }
+        return Arrays.copyOf(out, 2 * m);
     }
 
     private int blockOf(long addr) {
@@ -320,9 +433,10 @@ public final class PageServerMain {
      * kernel drops the pages only after this event was read, so every copy from now on sees the
      * mark). A page wholly inside is done: never copied from the source any more, its next fault
      * gets zeros, as a discarded page reads without a restore. A page only partly inside and not
-     * yet served is installed now from the source with the discarded part zeroed, so whether the
-     * copy lands before or after the kernel drops the part, the part reads zeros and the rest the
-     * snapshot.
+     * yet served gets the part recorded ({@link #cuts}): every copy of it from now on has the part
+     * zeroed, so whether the copy lands before or after the kernel drops the part, the part reads
+     * zeros and the rest the snapshot. Bookkeeping only: called from {@link #pump}, it copies
+     * nothing (a copy could meet EAGAIN and read the queue again, re-entrantly).
      */
     private void discarded(long from, long to) {
         for (int b = 0; b < start.length; b++) {
@@ -339,46 +453,93 @@ public final class PageServerMain {
                 if (isPresent(b, p)) {
                     continue; // served: the kernel drops it, a fault then gets zeros
                 }
-                long cutLo = Math.max(lo, pStart) - pStart;
-                long cutHi = Math.min(hi, pStart + ps) - pStart;
-                if (cutLo == 0 && cutHi == ps) {
+                long k = key(b, p);
+                long[] c = addCut(cuts.get(k), Math.max(lo, pStart) - pStart, Math.min(hi, pStart + ps) - pStart);
+                if (c.length == 2 && c[0] == 0 && c[1] == ps) {
+                    cuts.remove(k);
                     markPresent(b, p, 1);
                     discardedPages++;
-                } else if (!broken) {
-                    installPartlyDiscarded(b, p, cutLo, cutHi);
+                } else {
+                    cuts.put(k, c);
                 }
             }
         }
     }
 
-    private void installPartlyDiscarded(int b, long p, long cutLo, long cutHi) {
-        MemorySegment src;
-        try {
-            src = source.page(b, p);
-        } catch (RuntimeException e) {
-            fail(e.getMessage());
-            return;
+    /**
+     * Installs page {@code p} of block {@code b} from the source, with the parts discarded before
+     * it was served ({@link #cuts}) zeroed, and marks it present. A copy cut short (EAGAIN after
+     * part of the page: an event is unread) reads the queue and goes on from where it stopped,
+     * with the cuts as they are then; a part already there (EEXIST: a copy cut short earlier put
+     * it there) is skipped by the mapping's grain, and the rest copied: no part of a page larger
+     * than the base page is left missing. Stops early if the page is wholly discarded meanwhile
+     * (present then, by {@link #discarded}) or the source fails.
+     *
+     * @return bytes copied, {@link #DISCARDED} if the page was wholly discarded meanwhile, or
+     *         {@link #FAILED} if the server is broken now
+     */
+    private long fillPage(int b, long p) {
+        long ps = pageSize[b];
+        long dst = start[b] + p * ps;
+        long grain = zeropageOk[b] ? Math.min(ps, Uffd.BASE_PAGE) : ps; // hugetlbfs: the whole page
+        long off = 0;
+        long copied = 0;
+        int attempt = 0;
+        while (off < ps) {
+            if (broken) {
+                return FAILED;
+            }
+            if (isPresent(b, p)) {
+                return DISCARDED;
+            }
+            MemorySegment src;
+            try {
+                src = source.page(b, p);
+            } catch (RuntimeException e) {
+                fail(e.getMessage());
+                return FAILED;
+            }
+            lastFillZero = src == null;
+            long[] c = cuts.get(key(b, p));
+            if (c != null) {
+                MemorySegment buf = scratch.asSlice(0, ps);
+                if (src == null) {
+                    buf.fill((byte) 0);
+                } else {
+                    buf.copyFrom(src);
+                }
+                for (int i = 0; i < c.length; i += 2) {
+                    buf.asSlice(c[i], c[i + 1] - c[i]).fill((byte) 0);
+                }
+                src = buf;
+            }
+            long r = install(b, dst + off, src == null ? null : src.asSlice(off), ps - off);
+            if (r == AGAIN) {
+                retryWait(attempt++);
+                continue;
+            }
+            off += r;
+            copied += r;
+            switch (lastStop) {
+                case STOP_AGAIN -> {
+                    attempt = 0;
+                    retryWait(attempt++); // part landed: read the event, then the rest
+                }
+                case STOP_EEXIST -> off += grain; // there already (install woke it)
+                case STOP_FAILED -> {
+                    return FAILED;
+                }
+                default -> { }
+            }
         }
-        MemorySegment buf = scratch.asSlice(0, pageSize[b]);
-        if (src == null) {
-            buf.fill((byte) 0);
-        } else {
-            buf.copyFrom(src);
-        }
-        buf.asSlice(cutLo, cutHi - cutLo).fill((byte) 0);
-        long dst = start[b] + p * pageSize[b];
-        long r;
-        do {
-            r = install(b, dst, buf, pageSize[b]);
-        } while (r == AGAIN && pumpForRetry());
         markPresent(b, p, 1);
+        return copied;
     }
 
-    /** Reads the queue after an EAGAIN; faults read meanwhile wait in {@link #queued}. */
-    private boolean pumpForRetry() {
-        pump(retryMsgs);
-        return true;
-    }
+    /** {@link #fillPage}: the page was wholly discarded meanwhile, nothing more to copy. */
+    private static final long DISCARDED = -2;
+    /** {@link #fillPage}: the source failed or a copy was refused; broken now. */
+    private static final long FAILED = -3;
 
     private void serveFault(long addr) {
         int b = blockOf(addr);
@@ -391,11 +552,21 @@ public final class PageServerMain {
             PageSourceServer.stall();
         }
         long dst = start[b] + page * pageSize[b];
+        int attempt = 0;
         while (true) { // again after an EAGAIN: the event read meanwhile may have changed the answer
+            if (isPresent(b, page)) {
+                // served (or wholly discarded) before, also if the source failed since: the guest
+                // discarded it, and a discarded page reads zeros
+                if (zeroFill(b, addr) == AGAIN) {
+                    retryWait(attempt++);
+                    continue;
+                }
+                return;
+            }
             if (broken) {
                 long r = uffd.poison(dst, pageSize[b]);
                 if (r == -Linux.EAGAIN()) {
-                    pumpForRetry();
+                    retryWait(attempt++);
                     continue;
                 }
                 if (r < 0) {
@@ -403,32 +574,14 @@ public final class PageServerMain {
                 }
                 return;
             }
-            if (isPresent(b, page)) {
-                if (zeroFill(b, addr) == AGAIN) {
-                    pumpForRetry();
-                    continue;
-                }
-                return;
+            long r = fillPage(b, page);
+            if (r < 0) {
+                continue; // wholly discarded meanwhile: zeros; or broken now: poison
             }
-            MemorySegment src;
-            try {
-                src = source.page(b, page);
-            } catch (RuntimeException e) {
-                fail(e.getMessage());
-                continue; // broken now: poison it
+            if (lastFillZero) {
+                zeroFaults++;
             }
-            long r = install(b, dst, src, pageSize[b]);
-            if (r == AGAIN) {
-                pumpForRetry();
-                continue;
-            }
-            if (r == pageSize[b]) {
-                if (src == null) {
-                    zeroFaults++;
-                }
-                faultBytes += r;
-            }
-            markPresent(b, page, 1);
+            faultBytes += r;
             return;
         }
     }
@@ -467,13 +620,15 @@ public final class PageServerMain {
     }
 
     /**
-     * Installs one run of pages; returns bytes installed (continuing after a partial copy),
+     * Installs one run of pages; returns bytes installed (continuing after a partial copy), or
      * {@link #AGAIN} if nothing was installed because an event is unread (read the queue and call
-     * again); EEXIST ends the run early ({@link #lastEexist}).
+     * again). Why it stopped early is in {@link #lastStop}: EAGAIN after part of the run (the
+     * count may end inside a page larger than the base page), EEXIST at the returned offset (the
+     * grain there woken), or another failure ({@link #fail} called).
      */
     private long install(int b, long dst, MemorySegment src, long len) {
         long done = 0;
-        lastEexist = false;
+        lastStop = STOP_NONE;
         while (done < len) {
             long r;
             if (src != null) {
@@ -489,16 +644,15 @@ public final class PageServerMain {
                 continue;
             }
             if (r == -Linux.EAGAIN()) {
-                if (done > 0) {
-                    return done; // the caller marks what landed and comes back for the rest
-                }
-                return AGAIN;
+                lastStop = STOP_AGAIN;
+                return done > 0 ? done : AGAIN; // the caller keeps what landed and comes back for the rest
             }
             if (r == -Linux.EEXIST()) {
-                lastEexist = true;
-                uffd.wake(dst + done, pageSize[b]);
+                lastStop = STOP_EEXIST;
+                uffd.wake(dst + done, zeropageOk[b] ? Math.min(pageSize[b], Uffd.BASE_PAGE) : pageSize[b]);
                 return done;
             }
+            lastStop = STOP_FAILED;
             fail("UFFDIO_COPY at 0x" + Long.toHexString(dst + done) + " failed: " + LinuxCalls.strerror((int) -r));
             return done;
         }
@@ -519,12 +673,21 @@ public final class PageServerMain {
             b++;
             p = 0;
         }
+        cursorBlock = b;
+        cursorPage = p;
         if (b >= present.length) {
-            cursorBlock = b;
             return;
         }
         long ps = pageSize[b];
         long pages = length[b] / ps;
+        if (cuts.containsKey(key(b, p))) {
+            // partly discarded: copied with the discarded part zeroed, never as part of a run
+            if (fillPage(b, p) >= 0) {
+                prefetched++;
+            }
+            cuts.remove(key(b, p));
+            return;
+        }
         MemorySegment first;
         try {
             first = source.page(b, p);
@@ -535,7 +698,7 @@ public final class PageServerMain {
         long count = 1;
         if (source.stablePages()) {
             long maxRun = PREFETCH_PAGES;
-            while (count < maxRun && p + count < pages && !isPresent(b, p + count)) {
+            while (count < maxRun && p + count < pages && !isPresent(b, p + count) && !cuts.containsKey(key(b, p + count))) {
                 MemorySegment next;
                 try {
                     next = source.page(b, p + count);
@@ -551,20 +714,24 @@ public final class PageServerMain {
             }
         }
         long r = install(b, start[b] + p * ps, first, count * ps);
-        cursorBlock = b;
         if (r == AGAIN) {
-            cursorPage = p;
-            pumpForRetry(); // the event may discard pages of this run: look again next time
+            retryWait(prefetchAgain++); // the event may discard pages of this run: look again next time
             return;
         }
+        prefetchAgain = 0;
         long done = r / ps;
         markPresent(b, p, done);
         prefetched += done;
-        if (done < count && lastEexist) {
-            markPresent(b, p + done, 1); // EEXIST: a fault installed it
-            done++;
-        }
         cursorPage = p + done;
+        if (done < count && (lastStop == STOP_EEXIST || (lastStop == STOP_AGAIN && r % ps != 0))) {
+            // the run stopped inside page p + done (a copy cut short inside a large page, or a
+            // part there already from such a copy): finish that page now, its missing part too
+            if (fillPage(b, p + done) >= 0) {
+                prefetched++;
+            }
+        } else if (lastStop == STOP_AGAIN) {
+            retryWait(0); // read the event before the next run
+        }
     }
 
     private boolean isPresent(int b, long page) {
@@ -578,6 +745,9 @@ public final class PageServerMain {
             if ((w[i] & (1L << p)) == 0) {
                 w[i] |= 1L << p;
                 populated++;
+                if (!cuts.isEmpty()) {
+                    cuts.remove(key(b, p));
+                }
             }
         }
     }

@@ -41,6 +41,19 @@ public final class DiscardScenario {
             case "large-pages" -> largePages(dir);
             case "race" -> race(dir, Integer.parseInt(args[1]));
             case "after-server-death" -> afterServerDeath(dir);
+            case "large-page-cut" -> {
+                largePageCut(dir, Integer.parseInt(args[1]), args.length > 2 ? Long.parseLong(args[2]) : 2 * PAGE,
+                        args.length > 3 && args[3].equals("verify"));
+                halt();
+            }
+            case "discard-after-source-failure" -> {
+                discardAfterSourceFailure(dir);
+                halt();
+            }
+            case "partial-race" -> {
+                partialRace(dir, Integer.parseInt(args[1]), args.length > 2 ? args[2] : "");
+                halt();
+            }
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.flush();
@@ -284,5 +297,183 @@ public final class DiscardScenario {
             }
         }
         System.out.println("RESULT bad=" + bad + " discards=" + discards);
+    }
+
+    /** Ends the child without shutdown hooks (a restore left open, or a thread stuck in a fault, must not hold it). */
+    private static void halt() {
+        System.out.flush();
+        Runtime.getRuntime().halt(0);
+    }
+
+    private static String readInThread(MemorySegment m, long at) throws InterruptedException {
+        String[] seen = {"hang"};
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                seen[0] = "value=0x" + Integer.toHexString(m.get(ValueLayout.JAVA_INT_UNALIGNED, at));
+            } catch (InternalError e) {
+                seen[0] = "error=" + e.getClass().getSimpleName();
+            }
+        });
+        t.join(10_000);
+        return seen[0];
+    }
+
+    private static void discardAfterSourceFailure(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        SnapshotFile f = SnapshotFile.open(full);
+        long at40 = f.location(0, 40);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only: header and table intact
+        }
+        LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)), new LazyRestore.Options(false, true));
+        String served = readInThread(dst.segment(), 5 * PAGE);
+        String corrupt = readInThread(dst.segment(), 40 * PAGE);
+        String verdict;
+        try {
+            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            verdict = "broken";
+        }
+        dst.discard(5 * PAGE, PAGE);
+        String refault = readInThread(dst.segment(), 5 * PAGE);
+        System.out.println("RESULT refault=" + refault + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
+        System.out.flush();
+    }
+
+    /**
+     * Prefetch of large pages (8 KiB unless given; verify off unless "verify") while another thread
+     * discards the first page over and over; the controls (4 KiB pages, or verify on) read clean.
+     */
+    private static void largePageCut(Path dir, int rounds, long ps, boolean verify) throws Exception {
+        int pages = (int) (8192 * PAGE / ps);
+        RamBlock src = RamBlock.anonymous("ram", pages * ps);
+        for (long o = 0; o < pages * ps; o += PAGE) {
+            src.stqHe(o + 8, 0x7700_0000_0000L + o / PAGE);
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(new SnapshotBlock("ram", src.segment(), ps)), ProgressListener.NONE);
+        long wrong = 0;
+        long discards = 0;
+        String firstWrong = "";
+        try (SnapshotFile f = SnapshotFile.open(full)) {
+            for (int round = 0; round < rounds; round++) {
+                RamBlock dst = RamBlock.anonymous("ram", (pages + 1) * ps);
+                MemorySegment m = dst.segment().asSlice(-dst.segment().address() & (ps - 1), pages * ps); // 8 KiB aligned
+                java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+                java.util.concurrent.atomic.AtomicLong count = new java.util.concurrent.atomic.AtomicLong();
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", m, ps)),
+                        new LazyRestore.Options(true, verify))) {
+                    Thread discarder = Thread.ofPlatform().daemon().start(() -> {
+                        while (!stop.get()) {
+                            LinuxCalls.madvise(m, ps, Linux.MADV_DONTNEED()); // page 0 only
+                            count.incrementAndGet();
+                        }
+                    });
+                    boolean complete = restore.awaitComplete(Duration.ofSeconds(60));
+                    stop.set(true);
+                    discarder.join(10_000);
+                    if (!complete) {
+                        System.out.println("RESULT incomplete round=" + round + " " + restore);
+                        return;
+                    }
+                    for (long o = ps; o < pages * ps; o += PAGE) {
+                        long v = m.get(ValueLayout.JAVA_LONG, o + 8);
+                        if (v != 0x7700_0000_0000L + o / PAGE) {
+                            if (wrong++ == 0) {
+                                firstWrong = " first: round " + round + " base page " + (o / PAGE) + " (8 KiB page " + (o / ps)
+                                        + ", half " + ((o / PAGE) & 1) + ") reads 0x" + Long.toHexString(v);
+                            }
+                        }
+                    }
+                    discards += count.get();
+                } finally {
+                    dst.close();
+                }
+            }
+        }
+        System.out.println("RESULT wrong=" + wrong + " discards=" + discards + firstWrong);
+    }
+
+    /** Two threads, disjoint 8 KiB pages, random half-page discards and reads against a model. */
+    private static void partialRace(Path dir, int rounds, String variant) throws Exception {
+        long ps = 2 * PAGE;
+        int pages = 4096;
+        int base = pages * 2;
+        RamBlock src = RamBlock.anonymous("ram", pages * ps);
+        for (long q = 0; q < base; q++) {
+            src.stqHe(q * PAGE, 0x6600_0000_0000L + q);
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(new SnapshotBlock("ram", src.segment(), ps)), ProgressListener.NONE);
+        long bad = 0;
+        long foreign = 0;
+        long discards = 0;
+        String first = "";
+        try (SnapshotFile f = SnapshotFile.open(full)) {
+            for (int round = 0; round < rounds; round++) {
+                RamBlock dst = RamBlock.anonymous("ram", (pages + 1) * ps);
+                MemorySegment m = dst.segment().asSlice(-dst.segment().address() & (ps - 1), pages * ps);
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", m, ps)),
+                        new LazyRestore.Options(!variant.contains("noprefetch"), !variant.contains("noverify")))) {
+                    long[] badBy = new long[2];
+                    long[] foreignBy = new long[2];
+                    long[] discBy = new long[2];
+                    String[] firstBy = {"", ""};
+                    List<Thread> ts = new java.util.ArrayList<>();
+                    for (int t = 0; t < 2; t++) {
+                        int tt = t;
+                        long seed = round * 2L + t;
+                        ts.add(Thread.ofPlatform().daemon().start(() -> {
+                            java.util.Random r = new java.util.Random(seed);
+                            boolean[] gone = new boolean[base];
+                            for (int i = 0; i < 4000; i++) {
+                                int p = r.nextInt(pages / 2) * 2 + tt;
+                                int q = 2 * p + r.nextInt(2); // a base page of it
+                                if (r.nextInt(3) == 0) {
+                                    LinuxCalls.madvise(m.asSlice(q * PAGE, PAGE), PAGE, Linux.MADV_DONTNEED());
+                                    gone[q] = true;
+                                    discBy[tt]++;
+                                } else {
+                                    long v = m.get(ValueLayout.JAVA_LONG, q * PAGE);
+                                    if (v != 0 && v != 0x6600_0000_0000L + q) {
+                                        foreignBy[tt]++; // another page's bytes
+                                    }
+                                    if (v != (gone[q] ? 0 : 0x6600_0000_0000L + q) && badBy[tt]++ == 0) {
+                                        firstBy[tt] = " first: base page " + q + " reads 0x" + Long.toHexString(v) + " gone=" + gone[q];
+                                    }
+                                }
+                            }
+                        }));
+                    }
+                    for (Thread t : ts) {
+                        t.join(60_000);
+                        if (t.isAlive()) {
+                            System.out.println("RESULT hung round=" + round + " (a thread waits on a fault) " + restore);
+                            System.out.flush();
+                            Runtime.getRuntime().halt(0);
+                        }
+                    }
+                    if (!restore.awaitComplete(Duration.ofSeconds(60))) {
+                        System.out.println("RESULT incomplete round=" + round + " " + restore);
+                        return;
+                    }
+                    bad += badBy[0] + badBy[1];
+                    foreign += foreignBy[0] + foreignBy[1];
+                    discards += discBy[0] + discBy[1];
+                    if (first.isEmpty()) {
+                        first = firstBy[0].isEmpty() ? firstBy[1] : firstBy[0];
+                    }
+                } finally {
+                    dst.close();
+                }
+            }
+        }
+        System.out.println("RESULT bad=" + bad + " (another page's bytes: " + foreign + ") discards=" + discards + first);
     }
 }

@@ -318,6 +318,90 @@ class LazyRestoreRegressionTest {
         assertTrue(text.contains("RESULT served=0x1005 discarded=true read=fault state=BROKEN"), text);
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Was: PageServerMain is re-entrant where it must not be: pump -> discarded -> installPartlyDiscarded
+    // -> install answers EAGAIN (another REMOVE unread) -> pumpForRetry -> pump -> discarded ->
+    // installPartlyDiscarded for another page. (1) Both levels fill the one `scratch` page: when
+    // the inner call returns, the outer retries its install from a scratch that now holds the
+    // other page's bytes (with the other page's cut zeroed), so a page receives another page's
+    // contents. (2) Both levels can read into `retryMsgs`: when the outer pump is itself
+    // pump(retryMsgs) (a retry from serveFault/zeroFill/prefetchBatch), the inner read overwrites
+    // the batch the outer loop is walking, so messages already consumed from the kernel are lost
+    // (a lost REMOVE lets a later copy resurrect a discarded page; a lost fault waits until a
+    // later fill happens to wake it) and stale ones are replayed. Partial discards need pages
+    // larger than the base page (8 KiB here). Every read must match the model (the snapshot's
+    // bytes of that page until discarded, then zeros).
+    // Now: pump never nests copies: a REMOVE only records a partial cut (PageServerMain.cuts), every
+    // copy of that page zeroes it, and the serve loop installs such pages outside pump.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void partialDiscardsRacingPrefetchNeverInstallAnotherPagesBytes() throws Exception {
+        String text = child("partial-race", "6");
+        assertTrue(text.contains("RESULT bad=0 "), "partial discards of 8 KiB pages racing faults and prefetch:\n" + text);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: With pages larger than the base page (an 8 KiB SnapshotBlock on 4 KiB memory, supported:
+    // LazyRestoreRegressionTest's large-pages case) and a source whose pages are not yet mapped in
+    // the server (verify off: the CRC does not touch them first), UFFDIO_COPY takes its slow path
+    // per base page, drops its locks, and rechecks mmap_changing: a REMOVE queued meanwhile ends
+    // it with EAGAIN after copying part of the run, which may stop inside an 8 KiB page.
+    // prefetchBatch keeps only whole pages (r / ps) but its next copy of the cut page meets EEXIST
+    // on the first half and marks the whole page present (markPresent(p + done)); serveFault marks
+    // a page present after any partial install. The missing half is then never copied: it faults
+    // to a zero page, and after COMPLETE (unregistered) simply reads zeros. Every page not
+    // discarded must read the snapshot.
+    // Now: PageServerMain.fillPage finishes such a page grain by grain (EEXIST skips a grain there
+    // already, a copy cut short goes on after the queue is read) before it is marked present.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aCopyCutByARemoveEventInsideALargePageLeavesNoHalfPageMissing() throws Exception {
+        String text = child("large-page-cut", "6");
+        assertTrue(text.contains("RESULT wrong=0 "), "8 KiB pages read against the snapshot after the restore:\n" + text);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: After the page source fails (here: a checksum mismatch on one page) the server is still
+    // alive and reads REMOVE events, but serveFault checks `broken` before `isPresent`, so a page
+    // that was served, then discarded by the guest (balloon), is answered with poison on its next
+    // touch instead of the zero page every other discarded page gets (PageServerMain javadoc: "any
+    // fault on a page already served ... is answered with zeros"). Good memory the guest gave
+    // back becomes a SIGBUS (MEMTX_ERROR through the engine) for the rest of the run.
+    // Now: serveFault answers a page served before with zeros whether or not the source failed
+    // since; only pages never served are poisoned.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aServedPageDiscardedAfterTheSourceFailedReadsZeros() throws Exception {
+        String text = child("discard-after-source-failure");
+        assertTrue(text.contains("RESULT refault=value=0x0 "), "a served page discarded after the source failed:\n" + text);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: PageServerMain.main strips the preload message (String.strip) before splitting it into its
+    // escaped fields, so a last path ending in whitespace (a space, or any Character.isWhitespace
+    // code point, none of which Wire escapes) loses it: the server opens another path. The
+    // protocol promises any path; a restore without preload takes this one.
+    // Now: only the line terminator is stripped, as Wire.readLine does.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aPreloadTakesAPathEndingInASpace(@TempDir Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 16 * PAGE);
+        try {
+            src.stlHe(0x1000, 0x1234);
+            Path full = dir.resolve("full.gms ");
+            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+            try (SnapshotFile f = SnapshotFile.open(full); PageServerProcess server = PageServerProcess.start(List.of())) {
+                try {
+                    server.preload(SnapshotChain.of(f));
+                } catch (LazyRestoreException e) {
+                    fail("preload of '" + full + "' (trailing space): " + e.getMessage(), e);
+                }
+            }
+        } finally {
+            src.close();
+        }
+    }
+
     /** Runs {@link DiscardScenario} in a child JVM (a livelocked fault would hang this one), bounded. */
     private static String child(String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

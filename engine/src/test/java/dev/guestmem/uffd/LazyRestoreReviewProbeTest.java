@@ -12,14 +12,11 @@ import dev.guestmem.snapshot.SnapshotBlock;
 import dev.guestmem.snapshot.SnapshotChain;
 import dev.guestmem.snapshot.SnapshotFile;
 import dev.guestmem.snapshot.SnapshotWriter;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
@@ -96,58 +93,6 @@ public class LazyRestoreReviewProbeTest {
             src.close();
             dst.close();
         }
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // With pages larger than the base page (an 8 KiB SnapshotBlock on 4 KiB memory, supported:
-    // LazyRestoreRegressionTest's large-pages case) and a source whose pages are not yet mapped in
-    // the server (verify off: the CRC does not touch them first), UFFDIO_COPY takes its slow path
-    // per base page, drops its locks, and rechecks mmap_changing: a REMOVE queued meanwhile ends
-    // it with EAGAIN after copying part of the run, which may stop inside an 8 KiB page.
-    // prefetchBatch keeps only whole pages (r / ps) but its next copy of the cut page meets EEXIST
-    // on the first half and marks the whole page present (markPresent(p + done)); serveFault marks
-    // a page present after any partial install. The missing half is then never copied: it faults
-    // to a zero page, and after COMPLETE (unregistered) simply reads zeros. Every page not
-    // discarded must read the snapshot.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void aCopyCutByARemoveEventInsideALargePageLeavesNoHalfPageMissing() throws Exception {
-        String text = child("large-page-cut", "6");
-        assertTrue(text.contains("RESULT wrong=0 "), "8 KiB pages read against the snapshot after the restore:\n" + text);
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // PageServerMain is re-entrant where it must not be: pump -> discarded -> installPartlyDiscarded
-    // -> install answers EAGAIN (another REMOVE unread) -> pumpForRetry -> pump -> discarded ->
-    // installPartlyDiscarded for another page. (1) Both levels fill the one `scratch` page: when
-    // the inner call returns, the outer retries its install from a scratch that now holds the
-    // other page's bytes (with the other page's cut zeroed), so a page receives another page's
-    // contents. (2) Both levels can read into `retryMsgs`: when the outer pump is itself
-    // pump(retryMsgs) (a retry from serveFault/zeroFill/prefetchBatch), the inner read overwrites
-    // the batch the outer loop is walking, so messages already consumed from the kernel are lost
-    // (a lost REMOVE lets a later copy resurrect a discarded page; a lost fault waits until a
-    // later fill happens to wake it) and stale ones are replayed. Partial discards need pages
-    // larger than the base page (8 KiB here). Every read must match the model (the snapshot's
-    // bytes of that page until discarded, then zeros).
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void partialDiscardsRacingPrefetchNeverInstallAnotherPagesBytes() throws Exception {
-        String text = child("partial-race", "6");
-        assertTrue(text.contains("RESULT bad=0 "), "partial discards of 8 KiB pages racing faults and prefetch:\n" + text);
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // After the page source fails (here: a checksum mismatch on one page) the server is still
-    // alive and reads REMOVE events, but serveFault checks `broken` before `isPresent`, so a page
-    // that was served, then discarded by the guest (balloon), is answered with poison on its next
-    // touch instead of the zero page every other discarded page gets (PageServerMain javadoc: "any
-    // fault on a page already served ... is answered with zeros"). Good memory the guest gave
-    // back becomes a SIGBUS (MEMTX_ERROR through the engine) for the rest of the run.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void aServedPageDiscardedAfterTheSourceFailedReadsZeros() throws Exception {
-        String text = child("discard-after-source-failure");
-        assertTrue(text.contains("RESULT refault=value=0x0 "), "a served page discarded after the source failed:\n" + text);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -231,31 +176,6 @@ public class LazyRestoreReviewProbeTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // PageServerMain.main strips the preload message (String.strip) before splitting it into its
-    // escaped fields, so a last path ending in whitespace (a space, or any Character.isWhitespace
-    // code point, none of which Wire escapes) loses it: the server opens another path. The
-    // protocol promises any path; a restore without preload takes this one.
-    // ------------------------------------------------------------------------------------------
-    @Test
-    void aPreloadTakesAPathEndingInASpace(@TempDir Path dir) throws Exception {
-        RamBlock src = RamBlock.anonymous("ram", 16 * PAGE);
-        try {
-            src.stlHe(0x1000, 0x1234);
-            Path full = dir.resolve("full.gms ");
-            SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
-            try (SnapshotFile f = SnapshotFile.open(full); PageServerProcess server = PageServerProcess.start(List.of())) {
-                try {
-                    server.preload(SnapshotChain.of(f));
-                } catch (LazyRestoreException e) {
-                    fail("preload of '" + full + "' (trailing space): " + e.getMessage(), e);
-                }
-            }
-        } finally {
-            src.close();
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------
     // Child JVM
     // ------------------------------------------------------------------------------------------
 
@@ -269,10 +189,6 @@ public class LazyRestoreReviewProbeTest {
         Path dir = Files.createTempDirectory("guestmem-review");
         switch (args[0]) {
             case "discard-after-death" -> discardAfterDeath(dir);
-            case "large-page-cut" -> largePageCut(dir, Integer.parseInt(args[1]), args.length > 2 ? Long.parseLong(args[2]) : 2 * PAGE,
-                    args.length > 3 && args[3].equals("verify"));
-            case "discard-after-source-failure" -> discardAfterSourceFailure(dir);
-            case "partial-race" -> partialRace(dir, Integer.parseInt(args[1]), args.length > 2 ? args[2] : "");
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.flush();
@@ -310,178 +226,6 @@ public class LazyRestoreReviewProbeTest {
         System.out.println("RESULT discard=" + (returned.get() ? "returned" : "hung (10 s)") + " served=0x"
                 + Integer.toHexString(served) + " verdict=" + verdict + " state=" + restore.state());
         System.out.flush();
-    }
-
-    private static String readInThread(MemorySegment m, long at) throws InterruptedException {
-        String[] seen = {"hang"};
-        Thread t = Thread.ofPlatform().daemon().start(() -> {
-            try {
-                seen[0] = "value=0x" + Integer.toHexString(m.get(ValueLayout.JAVA_INT_UNALIGNED, at));
-            } catch (InternalError e) {
-                seen[0] = "error=" + e.getClass().getSimpleName();
-            }
-        });
-        t.join(10_000);
-        return seen[0];
-    }
-
-    private static void discardAfterSourceFailure(Path dir) throws Exception {
-        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
-        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
-        for (long p = 0; p < 64; p++) {
-            src.stlHe(p * PAGE, (int) (0x1000 + p));
-        }
-        Path full = dir.resolve("full.gms");
-        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
-        SnapshotFile f = SnapshotFile.open(full);
-        long at40 = f.location(0, 40);
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only: header and table intact
-        }
-        LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)), new LazyRestore.Options(false, true));
-        String served = readInThread(dst.segment(), 5 * PAGE);
-        String corrupt = readInThread(dst.segment(), 40 * PAGE);
-        String verdict;
-        try {
-            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
-        } catch (LazyRestoreException e) {
-            verdict = "broken";
-        }
-        dst.discard(5 * PAGE, PAGE);
-        String refault = readInThread(dst.segment(), 5 * PAGE);
-        System.out.println("RESULT refault=" + refault + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
-        System.out.flush();
-    }
-
-    /**
-     * Prefetch of large pages (8 KiB unless given; verify off unless "verify") while another thread
-     * discards the first page over and over; the controls (4 KiB pages, or verify on) read clean.
-     */
-    private static void largePageCut(Path dir, int rounds, long ps, boolean verify) throws Exception {
-        int pages = (int) (8192 * PAGE / ps);
-        RamBlock src = RamBlock.anonymous("ram", pages * ps);
-        for (long o = 0; o < pages * ps; o += PAGE) {
-            src.stqHe(o + 8, 0x7700_0000_0000L + o / PAGE);
-        }
-        Path full = dir.resolve("full.gms");
-        SnapshotWriter.write(full, List.of(new SnapshotBlock("ram", src.segment(), ps)), ProgressListener.NONE);
-        long wrong = 0;
-        long discards = 0;
-        String firstWrong = "";
-        try (SnapshotFile f = SnapshotFile.open(full)) {
-            for (int round = 0; round < rounds; round++) {
-                RamBlock dst = RamBlock.anonymous("ram", (pages + 1) * ps);
-                MemorySegment m = dst.segment().asSlice(-dst.segment().address() & (ps - 1), pages * ps); // 8 KiB aligned
-                AtomicBoolean stop = new AtomicBoolean();
-                AtomicLong count = new AtomicLong();
-                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", m, ps)),
-                        new LazyRestore.Options(true, verify))) {
-                    Thread discarder = Thread.ofPlatform().daemon().start(() -> {
-                        while (!stop.get()) {
-                            LinuxCalls.madvise(m, ps, Linux.MADV_DONTNEED()); // page 0 only
-                            count.incrementAndGet();
-                        }
-                    });
-                    boolean complete = restore.awaitComplete(Duration.ofSeconds(60));
-                    stop.set(true);
-                    discarder.join(10_000);
-                    if (!complete) {
-                        System.out.println("RESULT incomplete round=" + round + " " + restore);
-                        return;
-                    }
-                    for (long o = ps; o < pages * ps; o += PAGE) {
-                        long v = m.get(ValueLayout.JAVA_LONG, o + 8);
-                        if (v != 0x7700_0000_0000L + o / PAGE) {
-                            if (wrong++ == 0) {
-                                firstWrong = " first: round " + round + " base page " + (o / PAGE) + " (8 KiB page " + (o / ps)
-                                        + ", half " + ((o / PAGE) & 1) + ") reads 0x" + Long.toHexString(v);
-                            }
-                        }
-                    }
-                    discards += count.get();
-                } finally {
-                    dst.close();
-                }
-            }
-        }
-        System.out.println("RESULT wrong=" + wrong + " discards=" + discards + firstWrong);
-    }
-
-    /** Two threads, disjoint 8 KiB pages, random half-page discards and reads against a model. */
-    private static void partialRace(Path dir, int rounds, String variant) throws Exception {
-        long ps = 2 * PAGE;
-        int pages = 4096;
-        int base = pages * 2;
-        RamBlock src = RamBlock.anonymous("ram", pages * ps);
-        for (long q = 0; q < base; q++) {
-            src.stqHe(q * PAGE, 0x6600_0000_0000L + q);
-        }
-        Path full = dir.resolve("full.gms");
-        SnapshotWriter.write(full, List.of(new SnapshotBlock("ram", src.segment(), ps)), ProgressListener.NONE);
-        long bad = 0;
-        long foreign = 0;
-        long discards = 0;
-        String first = "";
-        try (SnapshotFile f = SnapshotFile.open(full)) {
-            for (int round = 0; round < rounds; round++) {
-                RamBlock dst = RamBlock.anonymous("ram", (pages + 1) * ps);
-                MemorySegment m = dst.segment().asSlice(-dst.segment().address() & (ps - 1), pages * ps);
-                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(new SnapshotBlock("ram", m, ps)),
-                        new LazyRestore.Options(!variant.contains("noprefetch"), !variant.contains("noverify")))) {
-                    long[] badBy = new long[2];
-                    long[] foreignBy = new long[2];
-                    long[] discBy = new long[2];
-                    String[] firstBy = {"", ""};
-                    List<Thread> ts = new java.util.ArrayList<>();
-                    for (int t = 0; t < 2; t++) {
-                        int tt = t;
-                        long seed = round * 2L + t;
-                        ts.add(Thread.ofPlatform().daemon().start(() -> {
-                            java.util.Random r = new java.util.Random(seed);
-                            boolean[] gone = new boolean[base];
-                            for (int i = 0; i < 4000; i++) {
-                                int p = r.nextInt(pages / 2) * 2 + tt;
-                                int q = 2 * p + r.nextInt(2); // a base page of it
-                                if (r.nextInt(3) == 0) {
-                                    LinuxCalls.madvise(m.asSlice(q * PAGE, PAGE), PAGE, Linux.MADV_DONTNEED());
-                                    gone[q] = true;
-                                    discBy[tt]++;
-                                } else {
-                                    long v = m.get(ValueLayout.JAVA_LONG, q * PAGE);
-                                    if (v != 0 && v != 0x6600_0000_0000L + q) {
-                                        foreignBy[tt]++; // another page's bytes
-                                    }
-                                    if (v != (gone[q] ? 0 : 0x6600_0000_0000L + q) && badBy[tt]++ == 0) {
-                                        firstBy[tt] = " first: base page " + q + " reads 0x" + Long.toHexString(v) + " gone=" + gone[q];
-                                    }
-                                }
-                            }
-                        }));
-                    }
-                    for (Thread t : ts) {
-                        t.join(60_000);
-                        if (t.isAlive()) {
-                            System.out.println("RESULT hung round=" + round + " (a thread waits on a fault) " + restore);
-                            System.out.flush();
-                            Runtime.getRuntime().halt(0);
-                        }
-                    }
-                    if (!restore.awaitComplete(Duration.ofSeconds(60))) {
-                        System.out.println("RESULT incomplete round=" + round + " " + restore);
-                        return;
-                    }
-                    bad += badBy[0] + badBy[1];
-                    foreign += foreignBy[0] + foreignBy[1];
-                    discards += discBy[0] + discBy[1];
-                    if (first.isEmpty()) {
-                        first = firstBy[0].isEmpty() ? firstBy[1] : firstBy[0];
-                    }
-                } finally {
-                    dst.close();
-                }
-            }
-        }
-        System.out.println("RESULT bad=" + bad + " (another page's bytes: " + foreign + ") discards=" + discards + first);
     }
 
     /** Runs {@link #main} in a child JVM, bounded (a stuck fault or discard would hang this one). */
