@@ -18,13 +18,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Review probes for the lazy-restore changes (REMOVE events, ZEROPAGE refaults, unregister at
- * COMPLETE, file identity, escaping, dirty marking). Each fails while its defect is there. Run with
- * {@code -Dguestmem.audit=true}. Scenarios that can leave a thread stuck in a fault or in a discard
+ * Defects found by a review of the lazy-restore changes (REMOVE events, ZEROPAGE refaults, unregister
+ * at COMPLETE, file identity, escaping, dirty marking); each test failed before its fix (the page
+ * server's items moved to {@link LazyRestoreRegressionTest}). Scenarios that can leave a thread stuck in a fault or in a discard
  * run in a child JVM ({@link #main}) bounded by a timeout.
  *
  * <p>Kernel semantics relied on (Documentation/admin-guide/mm/userfaultfd.rst): with
@@ -35,8 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code fallocate(FALLOC_FL_PUNCH_HOLE)} raises no userfaultfd event at all (only madvise calls
  * {@code userfaultfd_remove}).
  */
-@EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
-public class LazyRestoreReviewProbeTest {
+public class LazyRestoreReviewRegressionTest {
     private static final long PAGE = 4096;
 
     // ------------------------------------------------------------------------------------------
@@ -232,7 +230,7 @@ public class LazyRestoreReviewProbeTest {
     private static String child(String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                LazyRestoreReviewProbeTest.class.getName()));
+                LazyRestoreReviewRegressionTest.class.getName()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         StringBuilder out = new StringBuilder();
