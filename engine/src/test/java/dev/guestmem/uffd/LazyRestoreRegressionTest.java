@@ -404,37 +404,10 @@ class LazyRestoreRegressionTest {
 
     /** Runs {@link DiscardScenario} in a child JVM (a livelocked fault would hang this one), bounded. */
     private static String child(String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                DiscardScenario.class.getName()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        StringBuilder out = new StringBuilder();
-        Thread reader = Thread.ofPlatform().daemon().start(() -> {
-            try (java.io.BufferedReader br = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
-                for (String l = br.readLine(); l != null; l = br.readLine()) {
-                    synchronized (out) {
-                        out.append(l).append('\n');
-                    }
-                }
-            } catch (java.io.IOException ignored) {
-                // gone
-            }
-        });
-        boolean ended = p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS);
-        if (!ended) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-            p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
-        }
-        reader.join(5000);
-        String text;
-        synchronized (out) {
-            text = out.toString();
-        }
-        assertTrue(ended, "child JVM hung (killed after 120 s):\n" + text);
-        assertEquals(0, p.exitValue(), text);
-        return text;
+        ChildJvm.Result r = ChildJvm.run(DiscardScenario.class, "256m", 120, args);
+        assertTrue(r.ended(), "child JVM hung (killed after 120 s):\n" + r.output());
+        assertEquals(0, r.exitCode(), r.output());
+        return r.output();
     }
 
     // ------------------------------------------------------------------------------------------
