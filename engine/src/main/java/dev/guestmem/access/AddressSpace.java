@@ -14,9 +14,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -100,12 +100,11 @@ public final class AddressSpace implements LoadStoreAccessors {
     private final List<Runnable> mapClients = new ArrayList<>();
     final AtomicLong liveMappings = new AtomicLong();
     /** Spaces whose cached translations pass through this one; copy on write. */
-    private volatile AddressSpace[] translationDependents = new AddressSpace[0];
-    private final Object translationDependentsLock = new Object();
-    /** Run when the space is destroyed; guarded by {@link #translationDependentsLock}. */
-    private final List<Runnable> destroyHooks = new ArrayList<>();
-    /** Told of every {@link #invalidateTranslations()}; copy on write. */
-    private volatile Runnable[] invalidationListeners = new Runnable[0];
+    private final CopyOnWriteArrayList<AddressSpace> translationDependents = new CopyOnWriteArrayList<>();
+    /** Run when the space is destroyed. */
+    private final CopyOnWriteArrayList<Runnable> destroyHooks = new CopyOnWriteArrayList<>();
+    /** Told of every {@link #invalidateTranslations()}. */
+    private final CopyOnWriteArrayList<Runnable> invalidationListeners = new CopyOnWriteArrayList<>();
 
     /**
      * Creates an address space with an empty view. Internal: use the system's factory, which renders
@@ -219,13 +218,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param listener what to run
      */
     public void addInvalidationListener(Runnable listener) {
-        Objects.requireNonNull(listener, "listener");
-        synchronized (translationDependentsLock) {
-            Runnable[] old = invalidationListeners;
-            Runnable[] grown = Arrays.copyOf(old, old.length + 1);
-            grown[old.length] = listener;
-            invalidationListeners = grown;
-        }
+        invalidationListeners.add(Objects.requireNonNull(listener, "listener"));
     }
 
     /**
@@ -235,12 +228,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @return whether it was there
      */
     public boolean removeInvalidationListener(Runnable listener) {
-        synchronized (translationDependentsLock) {
-            Runnable[] old = invalidationListeners;
-            Runnable[] kept = Arrays.stream(old).filter(l -> l != listener).toArray(Runnable[]::new);
-            invalidationListeners = kept;
-            return kept.length != old.length;
-        }
+        return invalidationListeners.remove(listener);
     }
 
     /**
@@ -252,24 +240,8 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param dependent the space whose cached translations depend on this one's view
      */
     public void addTranslationDependent(AddressSpace dependent) {
-        Objects.requireNonNull(dependent, "dependent");
-        synchronized (translationDependentsLock) {
-            for (AddressSpace d : translationDependents) {
-                if (d == dependent) {
-                    return;
-                }
-            }
-            AddressSpace[] grown = Arrays.copyOf(translationDependents, translationDependents.length + 1);
-            grown[grown.length - 1] = dependent;
-            translationDependents = grown;
-        }
-        dependent.addDestroyHook(() -> removeTranslationDependent(dependent));
-    }
-
-    private void removeTranslationDependent(AddressSpace dependent) {
-        synchronized (translationDependentsLock) {
-            AddressSpace[] old = translationDependents;
-            translationDependents = Arrays.stream(old).filter(d -> d != dependent).toArray(AddressSpace[]::new);
+        if (translationDependents.addIfAbsent(Objects.requireNonNull(dependent, "dependent"))) {
+            dependent.addDestroyHook(() -> translationDependents.remove(dependent));
         }
     }
 
@@ -281,32 +253,21 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param hook what to run, once, with the system's lock held
      */
     public void addDestroyHook(Runnable hook) {
-        Objects.requireNonNull(hook, "hook");
-        synchronized (translationDependentsLock) {
-            destroyHooks.add(hook);
-        }
+        destroyHooks.add(Objects.requireNonNull(hook, "hook"));
     }
 
     /**
      * Runs and forgets the destroy hooks. Internal: {@link MemorySystem#destroyAddressSpace}.
      */
     public void runDestroyHooks() {
-        List<Runnable> hooks;
-        synchronized (translationDependentsLock) {
-            hooks = new ArrayList<>(destroyHooks);
-            destroyHooks.clear();
-        }
+        List<Runnable> hooks = List.copyOf(destroyHooks);
+        destroyHooks.removeAll(hooks);
         hooks.forEach(Runnable::run);
     }
 
     /** @return whether {@link #addTranslationDependent} recorded {@code space} */
     public boolean hasTranslationDependent(AddressSpace space) {
-        for (AddressSpace d : translationDependents) {
-            if (d == space) {
-                return true;
-            }
-        }
-        return false;
+        return translationDependents.contains(space);
     }
 
     /**

@@ -1,7 +1,7 @@
 package dev.guestmem.iommu;
 
 import dev.guestmem.access.AddressSpace;
-import java.util.Arrays;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The JIT fast path's notifier on one translation context of an IOMMU ({@code TCGIOMMUNotifier}):
@@ -10,12 +10,12 @@ import java.util.Arrays;
  * vCPU's TLB).
  *
  * <p><b>Thread safety.</b> {@link #add} and {@link #remove} are called with the owning
- * {@link IommuNotifiers}' lock held;
- * {@link #covers} and the callback read a copy-on-write array without locks.
+ * {@link IommuNotifiers}' lock held; {@link #covers} and the callback read the copy-on-write list
+ * without locks (and without allocating, for {@link #covers}).
  */
 final class TlbInvalidation {
     private final IommuNotifier notifier;
-    private volatile AddressSpace[] spaces = new AddressSpace[0];
+    private final CopyOnWriteArrayList<AddressSpace> spaces = new CopyOnWriteArrayList<>();
 
     TlbInvalidation(int iommuIdx) {
         this.notifier = new IommuNotifier((n, e) -> invalidateAll(), IommuNotifier.UNMAP, 0, -1L, iommuIdx);
@@ -27,40 +27,20 @@ final class TlbInvalidation {
     }
 
     boolean covers(AddressSpace as) {
-        for (AddressSpace s : spaces) {
-            if (s == as) {
-                return true;
-            }
-        }
-        return false;
+        return spaces.contains(as);
     }
 
     void add(AddressSpace as) {
-        if (!covers(as)) {
-            AddressSpace[] old = spaces;
-            AddressSpace[] grown = Arrays.copyOf(old, old.length + 1);
-            grown[old.length] = as;
-            spaces = grown;
-        }
+        spaces.addIfAbsent(as);
     }
 
     /** @return whether {@code as} was watched (it is not any more) */
     boolean remove(AddressSpace as) {
-        AddressSpace[] old = spaces;
-        for (int i = 0; i < old.length; i++) {
-            if (old[i] == as) {
-                AddressSpace[] shrunk = new AddressSpace[old.length - 1];
-                System.arraycopy(old, 0, shrunk, 0, i);
-                System.arraycopy(old, i + 1, shrunk, i, old.length - i - 1);
-                spaces = shrunk;
-                return true;
-            }
-        }
-        return false;
+        return spaces.remove(as);
     }
 
     boolean isEmpty() {
-        return spaces.length == 0;
+        return spaces.isEmpty();
     }
 
     void invalidateAll() {
