@@ -374,19 +374,11 @@ public final class PageServerMain {
         if (pump()) {
             return; // an event read: the answer may have changed, try again at once
         }
-        switch (backoff(attempt)) {
+        switch (EagainBackoff.after(attempt)) {
             case SPIN -> Thread.onSpinWait();
             case YIELD -> Thread.yield();
             default -> LinuxCalls.poll(uffdPoll, 1, 1);
         }
-    }
-
-    /** How {@link #retryWait} waits after an EAGAIN with no event read. */
-    enum Backoff { SPIN, YIELD, SLEEP }
-
-    /** The back-off after {@code attempt} EAGAIN answers in a row: spin, then yield, then sleep. */
-    static Backoff backoff(int attempt) {
-        return attempt < 16 ? Backoff.SPIN : attempt < 64 ? Backoff.YIELD : Backoff.SLEEP;
     }
 
     /** Bits of a {@link #key} that hold the page number (the rest: the block). */
@@ -394,29 +386,6 @@ public final class PageServerMain {
 
     private static long key(int b, long p) {
         return ((long) b << PAGE_BITS) | p;
-    }
-
-    /** Adds {@code [lo, hi)} to a sorted, merged list of ranges (null: none). */
-    static long[] addCut(long[] ranges, long lo, long hi) {
-        int n = ranges == null ? 0 : ranges.length / 2;
-        long[][] all = new long[n + 1][];
-        for (int i = 0; i < n; i++) {
-            all[i] = new long[] {ranges[2 * i], ranges[2 * i + 1]};
-        }
-        all[n] = new long[] {lo, hi};
-        Arrays.sort(all, (x, y) -> Long.compare(x[0], y[0]));
-        long[] out = new long[2 * (n + 1)];
-        int m = 0;
-        for (long[] r : all) {
-            if (m > 0 && r[0] <= out[2 * m - 1]) {
-                out[2 * m - 1] = Math.max(out[2 * m - 1], r[1]);
-            } else {
-                out[2 * m] = r[0];
-                out[2 * m + 1] = r[1];
-                m++;
-            }
-        }
-        return Arrays.copyOf(out, 2 * m);
     }
 
     private int blockOf(long addr) {
@@ -454,7 +423,7 @@ public final class PageServerMain {
                     continue; // served: the kernel drops it, a fault then gets zeros
                 }
                 long k = key(b, p);
-                long[] c = addCut(cuts.get(k), Math.max(lo, pStart) - pStart, Math.min(hi, pStart + ps) - pStart);
+                long[] c = CutRanges.add(cuts.get(k), Math.max(lo, pStart) - pStart, Math.min(hi, pStart + ps) - pStart);
                 if (c.length == 2 && c[0] == 0 && c[1] == ps) {
                     cuts.remove(k);
                     markPresent(b, p, 1);

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 
-/** The page server's pure helpers: partial-discard bookkeeping and the EAGAIN back-off. */
-class PageServerMainTest {
+/** The page server's pure helpers: partial-discard ranges ({@link CutRanges}) and the EAGAIN back-off ({@link EagainBackoff}). */
+class PageServerHelpersTest {
     /**
      * Was: after the server read a REMOVE, every fill answered EAGAIN until the discarding thread
      * ran on, and the retry loops re-read the empty queue at full speed (a whole core of two the
@@ -15,24 +15,24 @@ class PageServerMainTest {
      */
     @Test
     void anEagainRetryWithoutAnEventBacksOffFromSpinToYieldToSleep() {
-        assertEquals(PageServerMain.Backoff.SPIN, PageServerMain.backoff(0));
-        assertEquals(PageServerMain.Backoff.SPIN, PageServerMain.backoff(15));
-        assertEquals(PageServerMain.Backoff.YIELD, PageServerMain.backoff(16));
-        assertEquals(PageServerMain.Backoff.YIELD, PageServerMain.backoff(63));
-        assertEquals(PageServerMain.Backoff.SLEEP, PageServerMain.backoff(64));
-        assertEquals(PageServerMain.Backoff.SLEEP, PageServerMain.backoff(Integer.MAX_VALUE));
+        assertEquals(EagainBackoff.SPIN, EagainBackoff.after(0));
+        assertEquals(EagainBackoff.SPIN, EagainBackoff.after(15));
+        assertEquals(EagainBackoff.YIELD, EagainBackoff.after(16));
+        assertEquals(EagainBackoff.YIELD, EagainBackoff.after(63));
+        assertEquals(EagainBackoff.SLEEP, EagainBackoff.after(64));
+        assertEquals(EagainBackoff.SLEEP, EagainBackoff.after(Integer.MAX_VALUE));
     }
 
     /** Partial cuts of a page merge: overlapping and adjacent ranges join, others stay apart, sorted. */
     @Test
     void cutsOfAPageMergeIntoSortedDisjointRanges() {
-        long[] c = PageServerMain.addCut(null, 4096, 8192);
+        long[] c = CutRanges.add(null, 4096, 8192);
         assertArrayEquals(new long[] {4096, 8192}, c);
-        c = PageServerMain.addCut(c, 12288, 16384);
+        c = CutRanges.add(c, 12288, 16384);
         assertArrayEquals(new long[] {4096, 8192, 12288, 16384}, c);
-        c = PageServerMain.addCut(c, 0, 4096); // adjacent: joins
+        c = CutRanges.add(c, 0, 4096); // adjacent: joins
         assertArrayEquals(new long[] {0, 8192, 12288, 16384}, c);
-        c = PageServerMain.addCut(c, 8192, 12288); // fills the gap: one range, the whole 16 KiB page
+        c = CutRanges.add(c, 8192, 12288); // fills the gap: one range, the whole 16 KiB page
         assertArrayEquals(new long[] {0, 16384}, c);
     }
 }
