@@ -75,9 +75,7 @@ public final class PageServerMain {
     private long[] length = new long[0];
     private long[] pageSize = new long[0];
     private boolean[] zeropageOk = new boolean[0];
-    private long[][] present;
-    private long populated;
-    private long total;
+    private ServedPages served;
     private boolean prefetch;
     private boolean broken;
     private boolean doneSent;
@@ -94,12 +92,6 @@ public final class PageServerMain {
     private boolean pumping;
     /** Page faults read and not yet served, in order. */
     private final java.util.ArrayDeque<Long> queued = new java.util.ArrayDeque<>();
-    /**
-     * Pages partly discarded before they were served ({@link #key}): the discarded ranges, as
-     * offsets in the page ({@code lo, hi} pairs, sorted, merged). {@link #pump} only records them;
-     * every copy of such a page has those ranges zeroed, and the serve loop installs them.
-     */
-    private final java.util.LinkedHashMap<Long, long[]> cuts = new java.util.LinkedHashMap<>();
     /** {@link #install}'s answer when nothing was installed because an event is unread. */
     private static final long AGAIN = -1;
     /** Why {@link #install} stopped early: nothing, EAGAIN (an event unread), EEXIST, another failure ({@link #fail} called). */
@@ -243,14 +235,13 @@ public final class PageServerMain {
                 default -> throw new IllegalArgumentException("unknown layout line: " + f);
             }
         }
-        present = new long[names.size()][];
+        long[] pages = new long[names.size()];
         long maxPage = 4096;
         for (int b = 0; b < names.size(); b++) {
-            long pages = length[b] / pageSize[b];
-            present[b] = new long[(int) ((pages + 63) >>> 6)];
-            total += pages;
+            pages[b] = length[b] / pageSize[b];
             maxPage = Math.max(maxPage, pageSize[b]);
         }
+        served = new ServedPages(pages);
         source = remote != null ? new RemotePageSource(remote, names, maxPage)
                 : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify, headers)
                 : new SnapshotPageSource(SnapshotPageSource.openFiles(snapshots), snapshots, names, verify, headers);
@@ -265,8 +256,8 @@ public final class PageServerMain {
         pollfd.events(p1, (short) Linux.POLLIN());
         ctl.sendLine("ready");
         while (true) {
-            boolean wantPrefetch = prefetch && !broken && populated < total;
-            boolean pending = !queued.isEmpty() || (!broken && !cuts.isEmpty());
+            boolean wantPrefetch = prefetch && !broken && !served.complete();
+            boolean pending = !queued.isEmpty() || (!broken && served.anyCuts());
             int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
             if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
                 drainFaults();
@@ -283,10 +274,10 @@ public final class PageServerMain {
             if (n == 0 && wantPrefetch) {
                 prefetchBatch();
             }
-            if (!doneSent && !broken && populated == total) {
+            if (!doneSent && !broken && served.complete()) {
                 doneSent = true;
                 if (DEBUG) {
-                    System.err.println("page server: all " + total + " pages present at " + System.currentTimeMillis()
+                    System.err.println("page server: all " + served.total() + " pages present at " + System.currentTimeMillis()
                             + " (" + discardedPages + " discarded before they were served, " + refilled + " zero-filled after a discard)");
                 }
                 ctl.sendLine("done " + metrics().toWire());
@@ -297,18 +288,18 @@ public final class PageServerMain {
     /**
      * Reads the queue and serves what it holds: REMOVE events at once (so the discard they announce
      * is known before any later copy), page faults in order, each timed; then installs the pages
-     * partly discarded before they were served ({@link #cuts}), faults read meanwhile first.
+     * partly discarded before they were served ({@link ServedPages#cutsOf}), faults read meanwhile first.
      */
     private void drainFaults() {
         pump();
         while (true) {
             if (queued.isEmpty()) {
-                if (broken || cuts.isEmpty()) {
+                if (broken || !served.anyCuts()) {
                     return;
                 }
-                long k = cuts.keySet().iterator().next();
-                fillPage((int) (k >>> PAGE_BITS), k & ((1L << PAGE_BITS) - 1));
-                cuts.remove(k); // present now (or broken: poisoned, the cuts no longer matter)
+                long k = served.firstCut();
+                fillPage(ServedPages.block(k), ServedPages.page(k));
+                served.removeCuts(ServedPages.block(k), ServedPages.page(k)); // present now (or broken: poisoned)
                 continue;
             }
             long addr = queued.poll();
@@ -381,13 +372,6 @@ public final class PageServerMain {
         }
     }
 
-    /** Bits of a {@link #key} that hold the page number (the rest: the block). */
-    private static final int PAGE_BITS = 40;
-
-    private static long key(int b, long p) {
-        return ((long) b << PAGE_BITS) | p;
-    }
-
     private int blockOf(long addr) {
         for (int b = 0; b < start.length; b++) {
             if (Long.compareUnsigned(addr, start[b]) >= 0 && Long.compareUnsigned(addr - start[b], length[b]) < 0) {
@@ -402,7 +386,7 @@ public final class PageServerMain {
      * kernel drops the pages only after this event was read, so every copy from now on sees the
      * mark). A page wholly inside is done: never copied from the source any more, its next fault
      * gets zeros, as a discarded page reads without a restore. A page only partly inside and not
-     * yet served gets the part recorded ({@link #cuts}): every copy of it from now on has the part
+     * yet served gets the part recorded ({@link ServedPages#cutsOf}): every copy of it from now on has the part
      * zeroed, so whether the copy lands before or after the kernel drops the part, the part reads
      * zeros and the rest the snapshot. Bookkeeping only: called from {@link #pump}, it copies
      * nothing (a copy could meet EAGAIN and read the queue again, re-entrantly).
@@ -419,17 +403,11 @@ public final class PageServerMain {
             long last = (hi - start[b] - 1) / ps;
             for (long p = first; p <= last; p++) {
                 long pStart = start[b] + p * ps;
-                if (isPresent(b, p)) {
+                if (served.isPresent(b, p)) {
                     continue; // served: the kernel drops it, a fault then gets zeros
                 }
-                long k = key(b, p);
-                long[] c = CutRanges.add(cuts.get(k), Math.max(lo, pStart) - pStart, Math.min(hi, pStart + ps) - pStart);
-                if (c.length == 2 && c[0] == 0 && c[1] == ps) {
-                    cuts.remove(k);
-                    markPresent(b, p, 1);
+                if (served.cut(b, p, Math.max(lo, pStart) - pStart, Math.min(hi, pStart + ps) - pStart, ps)) {
                     discardedPages++;
-                } else {
-                    cuts.put(k, c);
                 }
             }
         }
@@ -437,7 +415,7 @@ public final class PageServerMain {
 
     /**
      * Installs page {@code p} of block {@code b} from the source, with the parts discarded before
-     * it was served ({@link #cuts}) zeroed, and marks it present. A copy cut short (EAGAIN after
+     * it was served ({@link ServedPages#cutsOf}) zeroed, and marks it present. A copy cut short (EAGAIN after
      * part of the page: an event is unread) reads the queue and goes on from where it stopped,
      * with the cuts as they are then; a part already there (EEXIST: a copy cut short earlier put
      * it there) is skipped by the mapping's grain, and the rest copied: no part of a page larger
@@ -458,7 +436,7 @@ public final class PageServerMain {
             if (broken) {
                 return FAILED;
             }
-            if (isPresent(b, p)) {
+            if (served.isPresent(b, p)) {
                 return DISCARDED;
             }
             MemorySegment src;
@@ -469,7 +447,7 @@ public final class PageServerMain {
                 return FAILED;
             }
             lastFillZero = src == null;
-            long[] c = cuts.get(key(b, p));
+            long[] c = served.cutsOf(b, p);
             if (c != null) {
                 MemorySegment buf = scratch.asSlice(0, ps);
                 if (src == null) {
@@ -501,7 +479,7 @@ public final class PageServerMain {
                 default -> { }
             }
         }
-        markPresent(b, p, 1);
+        served.markPresent(b, p, 1);
         return copied;
     }
 
@@ -523,7 +501,7 @@ public final class PageServerMain {
         long dst = start[b] + page * pageSize[b];
         int attempt = 0;
         while (true) { // again after an EAGAIN: the event read meanwhile may have changed the answer
-            if (isPresent(b, page)) {
+            if (served.isPresent(b, page)) {
                 // served (or wholly discarded) before, also if the source failed since: the guest
                 // discarded it, and a discarded page reads zeros
                 if (zeroFill(b, addr) == AGAIN) {
@@ -631,9 +609,9 @@ public final class PageServerMain {
     private void prefetchBatch() {
         int b = cursorBlock;
         long p = cursorPage;
-        while (b < present.length) {
+        while (b < served.blocks()) {
             long pages = length[b] / pageSize[b];
-            while (p < pages && isPresent(b, p)) {
+            while (p < pages && served.isPresent(b, p)) {
                 p++;
             }
             if (p < pages) {
@@ -644,17 +622,17 @@ public final class PageServerMain {
         }
         cursorBlock = b;
         cursorPage = p;
-        if (b >= present.length) {
+        if (b >= served.blocks()) {
             return;
         }
         long ps = pageSize[b];
         long pages = length[b] / ps;
-        if (cuts.containsKey(key(b, p))) {
+        if (served.hasCuts(b, p)) {
             // partly discarded: copied with the discarded part zeroed, never as part of a run
             if (fillPage(b, p) >= 0) {
                 prefetched++;
             }
-            cuts.remove(key(b, p));
+            served.removeCuts(b, p);
             return;
         }
         MemorySegment first;
@@ -667,7 +645,7 @@ public final class PageServerMain {
         long count = 1;
         if (source.stablePages()) {
             long maxRun = PREFETCH_PAGES;
-            while (count < maxRun && p + count < pages && !isPresent(b, p + count) && !cuts.containsKey(key(b, p + count))) {
+            while (count < maxRun && p + count < pages && !served.isPresent(b, p + count) && !served.hasCuts(b, p + count)) {
                 MemorySegment next;
                 try {
                     next = source.page(b, p + count);
@@ -689,7 +667,7 @@ public final class PageServerMain {
         }
         prefetchAgain = 0;
         long done = r / ps;
-        markPresent(b, p, done);
+        served.markPresent(b, p, done);
         prefetched += done;
         cursorPage = p + done;
         if (done < count && (lastStop == STOP_EEXIST || (lastStop == STOP_AGAIN && r % ps != 0))) {
@@ -700,24 +678,6 @@ public final class PageServerMain {
             }
         } else if (lastStop == STOP_AGAIN) {
             retryWait(0); // read the event before the next run
-        }
-    }
-
-    private boolean isPresent(int b, long page) {
-        return (present[b][(int) (page >>> 6)] & (1L << page)) != 0;
-    }
-
-    private void markPresent(int b, long page, long count) {
-        for (long p = page; p < page + count; p++) {
-            long[] w = present[b];
-            int i = (int) (p >>> 6);
-            if ((w[i] & (1L << p)) == 0) {
-                w[i] |= 1L << p;
-                populated++;
-                if (!cuts.isEmpty()) {
-                    cuts.remove(key(b, p));
-                }
-            }
         }
     }
 
@@ -786,7 +746,8 @@ public final class PageServerMain {
     private FaultMetrics metrics() {
         long[] s = Arrays.copyOf(samples, sampleCount);
         Arrays.sort(s);
-        return new FaultMetrics(faults, faultBytes, zeroFaults, prefetched, populated, total, pct(s, 0.50), pct(s, 0.90),
+        return new FaultMetrics(faults, faultBytes, zeroFaults, prefetched, served.populated(), served.total(), pct(s, 0.50),
+                pct(s, 0.90),
                 pct(s, 0.99), s.length == 0 ? 0 : s[s.length - 1]);
     }
 
