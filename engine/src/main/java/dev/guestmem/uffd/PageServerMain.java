@@ -57,7 +57,6 @@ import java.util.List;
  * <p>Thread safety: single-threaded.
  */
 public final class PageServerMain {
-    private static final int MSG = 32;
     private static final int BATCH_MSGS = 64;
     private static final int PREFETCH_PAGES = 64;
     private static final int MAX_SAMPLES = 1 << 20;
@@ -86,7 +85,7 @@ public final class PageServerMain {
     private final MemorySegment scratch;
     private final Arena arena = Arena.ofConfined();
     /** Messages read off the userfaultfd: {@link #pump} is never re-entered, so one buffer does. */
-    private final MemorySegment msgs = arena.allocate(MSG * BATCH_MSGS, 8);
+    private final MemorySegment msgs = arena.allocate(Uffd.MSG_SIZE * BATCH_MSGS, 8);
     /** The userfaultfd alone, for the back-off of {@link #retryWait}. */
     private final MemorySegment uffdPoll = pollfd.allocate(arena);
     private boolean pumping;
@@ -298,8 +297,7 @@ public final class PageServerMain {
                     return;
                 }
                 long k = served.firstCut();
-                fillPage(ServedPages.block(k), ServedPages.page(k));
-                served.removeCuts(ServedPages.block(k), ServedPages.page(k)); // present now (or broken: poisoned)
+                fillPage(ServedPages.block(k), ServedPages.page(k)); // present after (its cuts gone), or broken
                 continue;
             }
             long addr = queued.poll();
@@ -324,29 +322,8 @@ public final class PageServerMain {
             throw new IllegalStateException("page server: the userfaultfd queue read re-entrantly");
         }
         pumping = true;
-        boolean events = false;
         try {
-            while (true) {
-                long n = Linux.read(uffd.fd, msgs, msgs.byteSize());
-                if (n <= 0) {
-                    return events; // EAGAIN: nothing pending
-                }
-                for (long off = 0; off + MSG <= n; off += MSG) {
-                    int event = Byte.toUnsignedInt(msgs.get(ValueLayout.JAVA_BYTE, off));
-                    if (event == Linux.UFFD_EVENT_PAGEFAULT()) {
-                        queued.add(msgs.get(ValueLayout.JAVA_LONG, off + 16));
-                    } else {
-                        events = true;
-                        if (event == Linux.UFFD_EVENT_REMOVE()) {
-                            // struct uffd_msg.arg.remove: u64 start, u64 end
-                            discarded(msgs.get(ValueLayout.JAVA_LONG, off + 8), msgs.get(ValueLayout.JAVA_LONG, off + 16));
-                        }
-                    }
-                }
-                if (n < msgs.byteSize()) {
-                    return events; // a short batch: the queue was empty
-                }
-            }
+            return uffd.readEvents(msgs, queued::add, this::discarded);
         } finally {
             pumping = false;
         }
@@ -428,7 +405,7 @@ public final class PageServerMain {
     private long fillPage(int b, long p) {
         long ps = pageSize[b];
         long dst = start[b] + p * ps;
-        long grain = zeropageOk[b] ? Math.min(ps, Uffd.BASE_PAGE) : ps; // hugetlbfs: the whole page
+        long grain = grain(b);
         long off = 0;
         long copied = 0;
         int attempt = 0;
@@ -481,6 +458,14 @@ public final class PageServerMain {
         }
         served.markPresent(b, p, 1);
         return copied;
+    }
+
+    /**
+     * The unit the kernel installs in block {@code b}: the base page, or on hugetlbfs (where
+     * UFFDIO_ZEROPAGE is not allowed) the whole page.
+     */
+    private long grain(int b) {
+        return zeropageOk[b] ? Math.min(pageSize[b], Uffd.BASE_PAGE) : pageSize[b];
     }
 
     /** {@link #fillPage}: the page was wholly discarded meanwhile, nothing more to copy. */
@@ -596,7 +581,7 @@ public final class PageServerMain {
             }
             if (r == -Linux.EEXIST()) {
                 lastStop = STOP_EEXIST;
-                uffd.wake(dst + done, zeropageOk[b] ? Math.min(pageSize[b], Uffd.BASE_PAGE) : pageSize[b]);
+                uffd.wake(dst + done, grain(b));
                 return done;
             }
             lastStop = STOP_FAILED;
@@ -632,7 +617,6 @@ public final class PageServerMain {
             if (fillPage(b, p) >= 0) {
                 prefetched++;
             }
-            served.removeCuts(b, p);
             return;
         }
         MemorySegment first;
@@ -711,7 +695,7 @@ public final class PageServerMain {
             u.registerMissing(region.address(), len);
             MemorySegment src = a.allocate(4096, 4096);
             src.fill((byte) 1);
-            MemorySegment msgs = a.allocate(MSG * BATCH_MSGS, 8);
+            MemorySegment msgs = a.allocate(Uffd.MSG_SIZE * BATCH_MSGS, 8);
             MemorySegment pfd = pollfd.allocate(a);
             pollfd.fd(pfd, u.fd);
             pollfd.events(pfd, (short) Linux.POLLIN());

@@ -99,10 +99,6 @@ final class ServedPages {
         return !cuts.isEmpty();
     }
 
-    void removeCuts(int b, long p) {
-        cuts.remove(key(b, p));
-    }
-
     /** @return the key of the page cut first (see {@link #block} and {@link #page}); call only if {@link #anyCuts} */
     long firstCut() {
         return cuts.keySet().iterator().next();

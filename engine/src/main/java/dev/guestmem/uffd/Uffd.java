@@ -219,6 +219,16 @@ final class Uffd {
     static final int MSG_SIZE = 32;
     private final MemorySegment drainBuf = arena.allocate(MSG_SIZE * 16L, 8);
 
+    /** Told of a REMOVE event: the guest discards {@code [start, end)}. */
+    @FunctionalInterface
+    interface RemoveListener {
+        /**
+         * @param start first address discarded
+         * @param end the address after the last
+         */
+        void removed(long start, long end);
+    }
+
     /**
      * Reads every queued message without waiting: REMOVE (and any other) events are thereby
      * completed, page faults are handed to {@code onFault} by address (the caller must answer
@@ -227,15 +237,38 @@ final class Uffd {
      * @param onFault receives each page fault's address
      */
     void drainEvents(java.util.function.LongConsumer onFault) {
+        readEvents(drainBuf, onFault, (start, end) -> { });
+    }
+
+    /**
+     * Reads every queued message without waiting, into {@code buf} (a multiple of
+     * {@link #MSG_SIZE}): page faults go to {@code onFault} by address, REMOVE events to
+     * {@code onRemove}; every other event is only completed by the read. A batch shorter than
+     * {@code buf} means the queue is empty, so no further read is made.
+     *
+     * @return whether an event other than a page fault was read
+     */
+    boolean readEvents(MemorySegment buf, java.util.function.LongConsumer onFault, RemoveListener onRemove) {
+        boolean events = false;
         while (true) {
-            long n = Linux.read(fd, drainBuf, drainBuf.byteSize());
+            long n = Linux.read(fd, buf, buf.byteSize());
             if (n <= 0) {
-                return; // EAGAIN: empty
+                return events; // EAGAIN: empty
             }
             for (long off = 0; off + MSG_SIZE <= n; off += MSG_SIZE) {
-                if (Byte.toUnsignedInt(drainBuf.get(ValueLayout.JAVA_BYTE, off)) == Linux.UFFD_EVENT_PAGEFAULT()) {
-                    onFault.accept(drainBuf.get(ValueLayout.JAVA_LONG, off + 16));
+                int event = Byte.toUnsignedInt(buf.get(ValueLayout.JAVA_BYTE, off));
+                if (event == Linux.UFFD_EVENT_PAGEFAULT()) {
+                    onFault.accept(buf.get(ValueLayout.JAVA_LONG, off + 16)); // arg.pagefault.address
+                } else {
+                    events = true;
+                    if (event == Linux.UFFD_EVENT_REMOVE()) {
+                        // struct uffd_msg.arg.remove: u64 start, u64 end
+                        onRemove.removed(buf.get(ValueLayout.JAVA_LONG, off + 8), buf.get(ValueLayout.JAVA_LONG, off + 16));
+                    }
                 }
+            }
+            if (n < buf.byteSize()) {
+                return events; // a short batch: the queue was empty
             }
         }
     }
