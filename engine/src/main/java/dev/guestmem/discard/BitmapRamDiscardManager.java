@@ -246,16 +246,9 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void plug(long offset, long length) {
         lock.lock();
         try {
-            checkAttached("plug");
-            checkRange("plug", offset, length);
-            long first = offset / blockSize;
-            long n = length / blockSize;
-            if (bitmap.nextSet(first) < first + n) {
-                throw new DiscardStateException("plug of '" + region.name() + "' " + range(offset, length)
-                        + ": block 0x" + Long.toHexString(bitmap.nextSet(first) * blockSize) + " is plugged already");
-            }
+            checkChange("plug", offset, length, false);
             notifyPopulate(offset, length);
-            bitmap.fill(first, n, true);
+            bitmap.fill(offset / blockSize, length / blockSize, true);
             pluggedSize += length;
         } finally {
             lock.unlock();
@@ -276,14 +269,7 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void unplug(long offset, long length) {
         lock.lock();
         try {
-            checkAttached("unplug");
-            checkRange("unplug", offset, length);
-            long first = offset / blockSize;
-            long n = length / blockSize;
-            if (bitmap.nextClear(first) < first + n) {
-                throw new DiscardStateException("unplug of '" + region.name() + "' " + range(offset, length)
-                        + ": block 0x" + Long.toHexString(bitmap.nextClear(first) * blockSize) + " is not plugged");
-            }
+            checkChange("unplug", offset, length, true);
             block.discard(offset, length);
             // The memory is gone now: every listener hears of it, even if one throws (notify_discard
             // cannot fail in QEMU), then the blocks are unplugged; the first throw is rethrown after.
@@ -294,7 +280,7 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
                     failed = tellDiscard(r.listener(), s, failed);
                 }
             }
-            bitmap.fill(first, n, false);
+            bitmap.fill(offset / blockSize, length / blockSize, false);
             pluggedSize -= length;
             rethrow(failed);
         } finally {
@@ -539,6 +525,21 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
             }
             fn.replay(s);
             bit = plugged ? bitmap.nextSet(last + 2) : bitmap.nextClear(last + 2);
+        }
+    }
+
+    /**
+     * The checks of a plug ({@code plugged} false: every block of the range must be unplugged) or
+     * an unplug ({@code plugged} true): attached, a valid range, every block in the state wanted.
+     */
+    private void checkChange(String op, long offset, long length, boolean plugged) {
+        checkAttached(op);
+        checkRange(op, offset, length);
+        long first = offset / blockSize;
+        long wrong = plugged ? bitmap.nextClear(first) : bitmap.nextSet(first);
+        if (wrong < first + length / blockSize) {
+            throw new DiscardStateException(op + " of '" + region.name() + "' " + range(offset, length) + ": block 0x"
+                    + Long.toHexString(wrong * blockSize) + (plugged ? " is not plugged" : " is plugged already"));
         }
     }
 
