@@ -156,6 +156,12 @@ public final class GuestTlb {
         return describe(s, page - s.start(), IommuTlbEntry.RW, out);
     }
 
+    /** Whether the 4 KiB page at offset {@code off} of {@code s} lies wholly in it. */
+    static boolean holdsPage(PhysSection s, long off) {
+        return Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE_SIZE - 1) >= 0;
+    }
+
     /**
      * Sets {@code out}'s segment, offset and flags for the 4 KiB page at offset {@code off} of the
      * (non-IOMMU) section {@code s}, reachable with permissions {@code perm}.
@@ -166,8 +172,7 @@ public final class GuestTlb {
             return false;
         }
         int f = s.flags();
-        boolean wholePage = s.subpage() == null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE_SIZE - 1) >= 0;
+        boolean wholePage = s.subpage() == null && holdsPage(s, off);
         // A RAM region grown past its block has pages with no host memory behind them: not direct
         // (the access path answers DECODE_ERROR there).
         boolean backed = s.segment() != null && Long.compareUnsigned(s.segmentOffset() + off,

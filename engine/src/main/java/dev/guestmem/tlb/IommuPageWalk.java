@@ -36,7 +36,7 @@ final class IommuPageWalk {
         IommuTlbEntry e = new IommuTlbEntry();
         while ((s.flags() & PhysSection.IOMMU) != 0) {
             long off = addr - s.start();
-            if (!holdsPage(s, off)) {
+            if (!GuestTlb.holdsPage(s, off)) {
                 return slow(out); // the page runs past the IOMMU's section
             }
             IommuRegion iommu = (IommuRegion) s.region();
@@ -79,12 +79,6 @@ final class IommuPageWalk {
                     (perm & IommuTlbEntry.WO) != 0);
         }
         return direct;
-    }
-
-    /** Whether the 4 KiB page at offset {@code off} of {@code s} lies wholly in it. */
-    private static boolean holdsPage(PhysSection s, long off) {
-        return Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                && Long.compareUnsigned(s.sizeMinusOne() - off, PAGE - 1) >= 0;
     }
 
     private static boolean slow(TlbEntry out) {
