@@ -14,6 +14,7 @@ module dev.guestmem.engine {
     exports dev.guestmem.dispatch;
     exports dev.guestmem.flat;
     exports dev.guestmem.iommu;
+    exports dev.guestmem.ioeventfd;
     exports dev.guestmem.listener;
     exports dev.guestmem.mmio;
     exports dev.guestmem.ram;

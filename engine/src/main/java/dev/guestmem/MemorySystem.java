@@ -9,17 +9,22 @@ import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.flat.IncrementalRender;
 import dev.guestmem.flat.TopologyDirt;
+import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
+import dev.guestmem.ioeventfd.Ioeventfd;
+import dev.guestmem.listener.CoalescedIoNotify;
+import dev.guestmem.listener.IoeventfdDiff;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.listener.TopologyDiff;
 import dev.guestmem.mmio.ReentrancyGuards;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockNotifier;
+import dev.guestmem.ram.RamList;
+import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.ForeignRegionException;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
-import dev.guestmem.ram.RamBlock;
-import dev.guestmem.ram.RamBlockNotifier;
-import dev.guestmem.ram.RamList;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -71,6 +76,8 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
+    /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
+    private boolean ioeventfdUpdatePending;
     private int globalDirtyTracking;
 
     /** One per address space, creation order ({@code address_spaces}). */
@@ -99,6 +106,11 @@ public final class MemorySystem {
     private static final class AsEntry {
         final AddressSpace as;
         final ListenerList listeners = new ListenerList();
+        /**
+         * QEMU's {@code as->ioeventfds}: what the listeners were told, or null while the address
+         * space has no listener (then nobody needs it, and it is computed when one registers).
+         */
+        List<Ioeventfd> ioeventfds;
 
         AsEntry(AddressSpace as) {
             this.as = as;
@@ -245,6 +257,11 @@ public final class MemorySystem {
             transactionDepth--;
             if (transactionDepth == 0 && updatePending) {
                 updateTopology();
+            } else if (transactionDepth == 0 && ioeventfdUpdatePending) {
+                ioeventfdUpdatePending = false;
+                for (AsEntry e : spaces) {
+                    updateIoeventfds(e);
+                }
             }
         } finally {
             lock.unlock();
@@ -254,6 +271,69 @@ public final class MemorySystem {
     /** @return the current transaction depth */
     public int transactionDepth() {
         return transactionDepth;
+    }
+
+    /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
+    public void markIoeventfdUpdatePending() {
+        assert lock.isHeldByCurrentThread();
+        ioeventfdUpdatePending = true;
+    }
+
+    /**
+     * Internal, for {@code MemoryRegion.addCoalescing/clearCoalescing}: QEMU's
+     * {@code memory_region_update_coalesced_range}, telling every address space's listeners about
+     * one window of {@code region} in each flat range of it, now.
+     *
+     * @param region the region
+     * @param cmr the window
+     * @param add whether it was added or removed
+     */
+    public void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
+        assert lock.isHeldByCurrentThread();
+        for (AsEntry e : spaces) {
+            FlatView view = e.as.currentMap();
+            for (int i = 0; i < view.rangeCount(); i++) {
+                if (view.range(i).region() == region) {
+                    CoalescedIoNotify.one(e.listeners, view.range(i), view, cmr, add);
+                }
+            }
+        }
+    }
+
+    /**
+     * QEMU's {@code as->ioeventfds}, computed now: the eventfds guest writes to {@code as} can signal,
+     * at guest addresses (see {@link AddressSpaceIoeventfds}).
+     *
+     * @param as an address space of this system
+     * @return the eventfds, in the order listeners hear them
+     * @throws IllegalStateException if {@code as} is not one of this system's
+     */
+    public List<Ioeventfd> ioeventfds(AddressSpace as) {
+        lock.lock();
+        try {
+            return List.copyOf(AddressSpaceIoeventfds.collect(entry(as).as.currentMap()));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** QEMU's {@code address_space_update_ioeventfds} (skipped while nobody listens, as there). */
+    private void updateIoeventfds(AsEntry e) {
+        if (e.listeners.isEmpty()) {
+            e.ioeventfds = null;
+            return;
+        }
+        List<Ioeventfd> now = AddressSpaceIoeventfds.collect(e.as.currentMap());
+        IoeventfdDiff.update(e.listeners, e.ioeventfds == null ? List.of() : e.ioeventfds, now);
+        e.ioeventfds = now;
+    }
+
+    /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
+    private static List<Ioeventfd> knownIoeventfds(AsEntry e) {
+        if (e.ioeventfds == null) {
+            e.ioeventfds = AddressSpaceIoeventfds.collect(e.as.currentMap());
+        }
+        return e.ioeventfds;
     }
 
     /** Internal, for region setters: a change that needs new views happened (topology lock held). */
@@ -331,8 +411,11 @@ public final class MemorySystem {
             }
             // Listeners of every address space hear the new one as if they registered to it now
             // (listener_add_address_space), global start excepted: they heard that once already.
+            if (!e.listeners.isEmpty()) {
+                e.ioeventfds = AddressSpaceIoeventfds.collect(view);
+            }
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayAdd(l, view, false);
+                replayAdd(l, view, false, e.ioeventfds);
             }
             as.publish(view);
             return as;
@@ -362,7 +445,7 @@ public final class MemorySystem {
             // (listener_del_address_space), so their region_add and region_del stay paired.
             FlatView last = as.currentMap();
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayDel(l, last);
+                replayDel(l, last, knownIoeventfds(e));
             }
             spaces.remove(e);
             retainViews(currentViews());
@@ -431,7 +514,7 @@ public final class MemorySystem {
             // one logGlobalStop it will hear.
             boolean globalStart = isGlobalDirtyTracking();
             for (AsEntry e : targets) {
-                replayAdd(listener, e.as.currentMap(), globalStart);
+                replayAdd(listener, e.as.currentMap(), globalStart, knownIoeventfds(e));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
@@ -462,7 +545,10 @@ public final class MemorySystem {
             allSpacesListeners.remove(listener);
             for (AsEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
-                    replayDel(listener, e.as.currentMap());
+                    replayDel(listener, e.as.currentMap(), knownIoeventfds(e));
+                    if (e.listeners.isEmpty()) {
+                        e.ioeventfds = null;
+                    }
                 }
             }
         } finally {
@@ -474,7 +560,8 @@ public final class MemorySystem {
      * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
      * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}.
      */
-    private static void replayAdd(MemoryListener listener, FlatView view, boolean globalStart) {
+    private static void replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
+                                  List<Ioeventfd> ioeventfds) {
         listener.begin();
         if (globalStart) {
             listener.logGlobalStart();
@@ -483,9 +570,13 @@ public final class MemorySystem {
             FlatRange fr = view.range(i);
             MemoryRegionSection s = MemoryRegionSection.of(fr, view);
             listener.regionAdd(s);
+            CoalescedIoNotify.replay(listener, fr, s, true);
             if (fr.dirtyLogMask() != 0) {
                 listener.logStart(s, 0, fr.dirtyLogMask());
             }
+        }
+        for (Ioeventfd fd : ioeventfds) {
+            listener.eventfdAdd(fd);
         }
         listener.commit();
     }
@@ -494,7 +585,7 @@ public final class MemorySystem {
      * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
      * it logs and {@code regionDel}, ascending, {@code commit}.
      */
-    private static void replayDel(MemoryListener listener, FlatView view) {
+    private static void replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
         listener.begin();
         for (int i = 0; i < view.rangeCount(); i++) {
             FlatRange fr = view.range(i);
@@ -502,7 +593,11 @@ public final class MemorySystem {
             if (fr.dirtyLogMask() != 0) {
                 listener.logStop(s, fr.dirtyLogMask(), 0);
             }
+            CoalescedIoNotify.replay(listener, fr, s, false);
             listener.regionDel(s);
+        }
+        for (Ioeventfd fd : ioeventfds) {
+            listener.eventfdDel(fd);
         }
         listener.commit();
     }
@@ -719,10 +814,12 @@ public final class MemorySystem {
             }
         }
         updatePending = false;
+        ioeventfdUpdatePending = false;
         dirt.clear();
         globalListeners.forward(MemoryListener::begin);
         for (int i = 0; i < spaces.size(); i++) {
             setFlatview(spaces.get(i), next.get(keys[i]));
+            updateIoeventfds(spaces.get(i));
         }
         globalListeners.forward(MemoryListener::commit);
         retainViews(next);

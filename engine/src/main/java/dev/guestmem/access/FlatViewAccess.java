@@ -6,6 +6,7 @@ import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.ioeventfd.IoeventfdList;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.IommuRegion;
@@ -51,6 +52,12 @@ final class FlatViewAccess {
     static String name(PhysSection s) {
         MemoryRegion mr = s.region();
         return mr == null ? "unassigned" : mr.name();
+    }
+
+    /** @return the eventfds of the section's region (none for unassigned space) */
+    static IoeventfdList eventfds(PhysSection s) {
+        MemoryRegion mr = s.region();
+        return mr == null ? IoeventfdList.EMPTY : mr.ioeventfds();
     }
 
     /**
@@ -272,7 +279,7 @@ final class FlatViewAccess {
             boolean whole = (s.flags() & PhysSection.IS_RAM) == 0
                     || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
             if (!whole || !isDirect(s, true, attrs)) {
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
+                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
             return storeRam(as, s, xlat, size, big, val);
         }
@@ -282,7 +289,7 @@ final class FlatViewAccess {
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), xlat, val, size, big, attrs);
+                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
             return storeRam(as, s, xlat, size, big, val);
         } finally {
@@ -447,7 +454,7 @@ final class FlatViewAccess {
                 }
                 if (isWrite) {
                     long val = getHostBytes(arr, ai, seg, so, c);
-                    result |= MmioDispatch.write(ops, s.guard(), name(s), xlat, val, c, HOST_BIG, attrs);
+                    result |= MmioDispatch.write(ops, s.guard(), name(s), eventfds(s), xlat, val, c, HOST_BIG, attrs);
                 } else {
                     result |= MmioDispatch.read(ops, s.guard(), name(s), xlat, c, HOST_BIG, attrs, sc.v);
                     putHostBytes(arr, ai, seg, so, c, sc.v.value);

@@ -192,8 +192,8 @@ public final class MemoryRegionCache {
         if ((section.flags() & PhysSection.IOMMU) != 0 || ptr != null) {
             return FlatViewAccess.store(as, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
         }
-        return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, val, size,
-                big, MemTxAttrs.UNSPECIFIED);
+        return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
+                FlatViewAccess.eventfds(section), xlat + off, val, size, big, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
@@ -456,8 +456,8 @@ public final class MemoryRegionCache {
             int c = MmioDispatch.accessSize(section.ops(), n - done, mrAddr);
             if (write) {
                 long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
-                result |= MmioDispatch.write(section.ops(), section.guard(), name, mrAddr, val, c,
-                        FlatViewAccess.HOST_BIG, MemTxAttrs.UNSPECIFIED);
+                result |= MmioDispatch.write(section.ops(), section.guard(), name, FlatViewAccess.eventfds(section),
+                        mrAddr, val, c, FlatViewAccess.HOST_BIG, MemTxAttrs.UNSPECIFIED);
             } else {
                 result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, FlatViewAccess.HOST_BIG,
                         MemTxAttrs.UNSPECIFIED, v);

@@ -1,5 +1,6 @@
 package dev.guestmem.listener;
 
+import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.region.MemoryRegionSection;
 
 /**
@@ -13,7 +14,12 @@ import dev.guestmem.region.MemoryRegionSection;
  * <p>Priority: listeners with lower priority are called first for add/start and last for del/stop
  * (QEMU's {@code MEMORY_LISTENER_PRIORITY_*}); equal priorities keep registration order.
  *
- * <p>Eventfd and coalesced-MMIO hooks are not modelled.
+ * <p>Coalesced MMIO windows ({@link #coalescedIoDel} before a range's {@code regionDel},
+ * {@link #coalescedIoAdd} after its {@code regionAdd}) and ioeventfds ({@link #eventfdDel} /
+ * {@link #eventfdAdd}, after the two passes of each address space) follow QEMU's
+ * {@code address_space_update_topology_pass} and {@code address_space_update_ioeventfds}. A change of
+ * eventfds alone ({@link dev.guestmem.region.MemoryRegion#addEventfd}) calls only the eventfd
+ * hooks, without {@code begin}/{@code commit}, as in QEMU.
  *
  * <p><b>Thread safety.</b> Callbacks run on the thread that commits, with the topology lock held.
  * They must not change the topology.
@@ -102,5 +108,43 @@ public interface MemoryListener {
 
     /** Global dirty tracking stopped. */
     default void logGlobalStop() {
+    }
+
+    /**
+     * QEMU's {@code eventfd_add}: from now on a guest write matching {@code fd} (its address is in
+     * this listener's address space) signals its notifier. guestmem's own dispatch already does that;
+     * an accelerator that handles guest writes itself (as KVM does) registers the eventfd here.
+     *
+     * @param fd the eventfd, at a guest address
+     */
+    default void eventfdAdd(Ioeventfd fd) {
+    }
+
+    /**
+     * QEMU's {@code eventfd_del}: {@code fd} no longer applies.
+     *
+     * @param fd the eventfd, at a guest address
+     */
+    default void eventfdDel(Ioeventfd fd) {
+    }
+
+    /**
+     * QEMU's {@code coalesced_io_add}: guest writes to {@code [addr, addr + size)} may be buffered.
+     *
+     * @param section the flat range the window belongs to
+     * @param addr first guest address of the window, cut to the range
+     * @param size its size (unsigned; 0 stands for 2^64)
+     */
+    default void coalescedIoAdd(MemoryRegionSection section, long addr, long size) {
+    }
+
+    /**
+     * QEMU's {@code coalesced_io_del}: the window is gone.
+     *
+     * @param section the flat range the window belongs to
+     * @param addr first guest address of the window, cut to the range
+     * @param size its size (unsigned; 0 stands for 2^64)
+     */
+    default void coalescedIoDel(MemoryRegionSection section, long addr, long size) {
     }
 }

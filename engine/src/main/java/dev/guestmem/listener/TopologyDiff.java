@@ -6,7 +6,7 @@ import dev.guestmem.region.MemoryRegionSection;
 
 /**
  * QEMU's {@code address_space_update_topology_pass} and {@code flatrange_equal}: tells an address
- * space's listeners how its view changed.
+ * space's listeners how its view changed, coalesced MMIO windows included.
  *
  * <p><b>Thread safety.</b> Stateless; topology lock held.
  */
@@ -40,6 +40,7 @@ public final class TopologyDiff {
                     || (frOld.start() == frNew.start() && !flatRangeEqual(frOld, frNew)))) {
                 // In old but not in new, or in both with other attributes.
                 if (!adding) {
+                    CoalescedIoNotify.all(listeners, frOld, oldView, false);
                     MemoryRegionSection s = MemoryRegionSection.of(frOld, oldView);
                     listeners.reverse(l -> l.regionDel(s));
                 }
@@ -62,8 +63,10 @@ public final class TopologyDiff {
                 iNew++;
             } else {
                 if (adding) {
-                    MemoryRegionSection s = MemoryRegionSection.of(frNew, oldView == null ? newView : oldView);
+                    FlatView sectionView = oldView == null ? newView : oldView;
+                    MemoryRegionSection s = MemoryRegionSection.of(frNew, sectionView);
                     listeners.forward(l -> l.regionAdd(s));
+                    CoalescedIoNotify.all(listeners, frNew, sectionView, true);
                 }
                 iNew++;
             }

@@ -3,6 +3,8 @@ package dev.guestmem.mmio;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.ioeventfd.Ioeventfd;
+import dev.guestmem.ioeventfd.IoeventfdList;
 import dev.guestmem.region.Endianness;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -24,7 +26,8 @@ import java.nio.ByteOrder;
  *     {@code [valid.min, valid.max]}. Invalid: reads give 0, writes are dropped, result
  *     {@code DECODE_ERROR}, no byte swap.</li>
  * <li>Writes: the value is byte-swapped first when the access's endianness differs from the
- *     device's.</li>
+ *     device's; then, if it matches one of the region's eventfds, the eventfd is signalled and the
+ *     write ends with {@code OK} (no device call, no guard).</li>
  * <li>Re-entrancy guard (owner set, not opted out, not RAM/ROM device/read-only): a re-entry gives
  *     {@code ACCESS_ERROR} and one warning per device.</li>
  * <li>Splitting: {@code access = max(min(size, impl.max), impl.min)} (defaults 1 and 4); the device
@@ -380,19 +383,50 @@ public final class MmioDispatch {
      */
     public static int write(MemoryRegionOps ops, ReentrancyGuard guard, String name, long addr, long data, int size,
                             boolean bigEndian, MemTxAttrs attrs) {
+        return write(ops, guard, name, IoeventfdList.EMPTY, addr, data, size, bigEndian, attrs);
+    }
+
+    /**
+     * {@code memory_region_dispatch_write} with the region's eventfds: after the validity check and
+     * the byte swap, a write matching one of {@code eventfds} signals its notifier and returns
+     * {@code OK} without calling the device or engaging the guard
+     * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not).
+     *
+     * @param ops the region's ops, or null (unassigned: decode error)
+     * @param guard the owner's re-entrancy guard, or null
+     * @param name region name for logs
+     * @param eventfds the region's eventfds ({@link MemoryRegion#ioeventfds()})
+     * @param addr offset in the region
+     * @param data the value in the low {@code size} bytes
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian
+     * @param attrs attributes
+     * @return a {@link MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (the device is not called)
+     * @implNote Allocation-free.
+     */
+    public static int write(MemoryRegionOps ops, ReentrancyGuard guard, String name, IoeventfdList eventfds,
+                            long addr, long data, int size, boolean bigEndian, MemTxAttrs attrs) {
         checkSize(size);
         if (ops == null || !valid(ops, name, addr, size, true, attrs)) {
-            return MemTxResult.DECODE_ERROR;
-        }
-        MemoryRegionOps.Write plain = ops.write();
-        MemoryRegionOps.WriteWithAttrs withAttrs = ops.writeWithAttrs();
-        if (plain == null && withAttrs == null) {
             return MemTxResult.DECODE_ERROR;
         }
         boolean devBig = isBigEndian(ops.endianness());
         long value = truncate(data, size);
         if (bigEndian != devBig) {
             value = swap(value, size);
+        }
+        if (!eventfds.isEmpty()) {
+            Ioeventfd fd = eventfds.match(addr, size, value);
+            if (fd != null) {
+                fd.notifier().set();
+                return MemTxResult.OK;
+            }
+        }
+        MemoryRegionOps.Write plain = ops.write();
+        MemoryRegionOps.WriteWithAttrs withAttrs = ops.writeWithAttrs();
+        if (plain == null && withAttrs == null) {
+            return MemTxResult.DECODE_ERROR;
         }
         int entered = 0;
         long self = 0;

@@ -5,6 +5,10 @@ import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.ManagerAssignment;
 import dev.guestmem.discard.RamDiscardManager;
+import dev.guestmem.ioeventfd.EventNotifier;
+import dev.guestmem.ioeventfd.Ioeventfd;
+import dev.guestmem.ioeventfd.IoeventfdList;
+import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -45,8 +49,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Thread safety.</b> Every mutating method takes the owning {@link MemorySystem}'s topology lock
  * (a {@link ReentrantLock}, QEMU's BQL), so it may be called from any thread. Getters read plain fields
- * and are meant for the topology thread (or a caller holding the lock); the access path never reads
- * regions' mutable state, only the immutable {@link dev.guestmem.flat.FlatView} rendered from them.
+ * and are meant for the topology thread (or a caller holding the lock); the access path reads the
+ * immutable {@link dev.guestmem.flat.FlatView} rendered from them, and of a region's own state only
+ * its {@linkplain #ioeventfds() eventfd list} (published: an MMIO write sees the list of a completed
+ * {@link #addEventfd} or {@link #delEventfd}, as QEMU's dispatch reads {@code mr->ioeventfds}).
  */
 public abstract sealed class MemoryRegion
         permits ContainerRegion, RamRegion, IoRegion, RomDeviceRegion, AliasRegion, IommuRegion {
@@ -89,6 +95,12 @@ public abstract sealed class MemoryRegion
     private int ownDirtyLogMask;
     /** QEMU's {@code rdm} (only for RAM): see {@link #setRamDiscardManager}. */
     private RamDiscardManager ramDiscardManager;
+    /** QEMU's {@code mr->ioeventfds}: replaced whole on change, read by MMIO writes without the lock. */
+    private volatile IoeventfdList ioeventfds = IoeventfdList.EMPTY;
+    /** QEMU's {@code mr->coalesced}. */
+    private final ArrayList<CoalescedRange> coalesced = new ArrayList<>(0);
+    /** QEMU's {@code mr->flush_coalesced_mmio}. */
+    private boolean flushCoalescedMmio;
     private int refCount = 1;
     private boolean destroyed;
     private boolean finalized;
@@ -614,6 +626,204 @@ public abstract sealed class MemoryRegion
         } finally {
             system.transactionCommit();
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Ioeventfds and coalesced MMIO
+
+    /**
+     * QEMU's {@code memory_region_add_eventfd}: from the end of this call (or of the enclosing
+     * transaction, for listeners) a guest write of {@code size} bytes at {@code addr} that carries
+     * {@code data} (any data unless {@code matchData}) signals {@code notifier} instead of calling
+     * the device, and returns {@code OK}. {@code size} 0 matches every write at {@code addr}. The
+     * write is first checked against the device's {@code valid} rules (an invalid write is still a
+     * decode error) and compared in the device's byte order; {@code data} is given in the target's
+     * (here the host's) order and converted, as QEMU does. Listeners hear
+     * {@link dev.guestmem.listener.MemoryListener#eventfdAdd} at guest addresses.
+     *
+     * <p>Adding the same eventfd twice keeps two entries (QEMU does too; KVM would refuse the second).
+     *
+     * @param addr offset in this region
+     * @param size 0, 1, 2, 4 or 8
+     * @param matchData whether {@code data} must match
+     * @param data the value to match
+     * @param notifier what a matching write signals
+     * @throws IllegalArgumentException if {@code size} is not 0, 1, 2, 4 or 8
+     * @throws InvalidRangeException if the bytes do not lie inside the region
+     * @throws NullPointerException if {@code notifier} is null
+     */
+    public final void addEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
+        Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
+        lock();
+        try {
+            system.transactionBegin();
+            try {
+                ioeventfds = ioeventfds.with(fd);
+                if (enabled) {
+                    system.markIoeventfdUpdatePending();
+                }
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_del_eventfd}: removes the first eventfd QEMU takes as the same one
+     * (same address and, unless either size is 0, same size, match flag, data and notifier).
+     *
+     * @param addr offset in this region
+     * @param size 0, 1, 2, 4 or 8
+     * @param matchData whether {@code data} had to match
+     * @param data the value
+     * @param notifier the notifier
+     * @throws java.util.NoSuchElementException if no such eventfd is registered (nothing changes;
+     *     QEMU asserts)
+     * @throws IllegalArgumentException if {@code size} is not 0, 1, 2, 4 or 8
+     * @throws InvalidRangeException if the bytes do not lie inside the region
+     */
+    public final void delEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
+        Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
+        lock();
+        try {
+            int i = ioeventfds.find(fd);
+            if (i < 0) {
+                throw new java.util.NoSuchElementException("region '" + name + "' has no eventfd " + fd);
+            }
+            system.transactionBegin();
+            try {
+                ioeventfds = ioeventfds.without(i);
+                if (enabled) {
+                    system.markIoeventfdUpdatePending();
+                }
+            } finally {
+                system.transactionCommit();
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Checks an eventfd's range and puts its data in the device's byte order. */
+    private Ioeventfd eventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
+        Objects.requireNonNull(notifier, "notifier");
+        Ioeventfd fd = new Ioeventfd(addr, size, matchData, data, notifier);
+        Int128 end = Int128.ofUnsigned(addr).addUnsigned(Math.max(size, 1));
+        if (end.compareTo(Int128.ofSize(this.size)) > 0) {
+            throw new InvalidRangeException("eventfd in '" + name + "'", addr, size, "does not fit in the region");
+        }
+        MemoryRegionOps ops = ops();
+        boolean deviceBig = ops != null && MmioDispatch.isBigEndian(ops.endianness());
+        if (size != 0 && deviceBig != MmioDispatch.isBigEndian(dev.guestmem.region.Endianness.NATIVE)) {
+            return new Ioeventfd(addr, size, matchData, MmioDispatch.swap(MmioDispatch.truncate(data, size), size),
+                    notifier);
+        }
+        return fd;
+    }
+
+    /** @return the eventfds, in QEMU's order (offsets in this region, data in the device's order) */
+    public final IoeventfdList ioeventfds() {
+        return ioeventfds;
+    }
+
+    /**
+     * QEMU's {@code memory_region_add_coalescing}: marks {@code [offset, offset + size)} as a window
+     * whose writes an accelerator may buffer; listeners of every address space showing the region
+     * hear {@link dev.guestmem.listener.MemoryListener#coalescedIoAdd} for each flat range it
+     * touches, now. Also sets the flush flag ({@link #isFlushCoalesced()}). guestmem's own dispatch
+     * delivers every write at once, so for it the window changes nothing.
+     *
+     * @param offset first byte, in this region
+     * @param size length (not 0)
+     * @throws InvalidRangeException if the window is empty or does not lie inside the region
+     */
+    public final void addCoalescing(long offset, long size) {
+        CoalescedRange cmr = new CoalescedRange(offset, size);
+        if (size == 0 || cmr.end().compareTo(Int128.ofSize(this.size)) > 0) {
+            throw new InvalidRangeException("coalesced window in '" + name + "'", offset, size,
+                    "must be non-empty and fit in the region");
+        }
+        lock();
+        try {
+            coalesced.add(cmr);
+            system.coalescedRangeChanged(this, cmr, true);
+            flushCoalescedMmio = true;
+        } finally {
+            unlock();
+        }
+    }
+
+    /** QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window. */
+    public final void setCoalescing() {
+        lock();
+        try {
+            clearCoalescing();
+            addCoalescing(0, size);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_clear_coalescing}: removes every window (listeners hear
+     * {@code coalescedIoDel} for each) and clears the flush flag.
+     */
+    public final void clearCoalescing() {
+        lock();
+        try {
+            if (coalesced.isEmpty()) {
+                return;
+            }
+            flushCoalescedMmio = false;
+            while (!coalesced.isEmpty()) {
+                CoalescedRange cmr = coalesced.remove(0);
+                system.coalescedRangeChanged(this, cmr, false);
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return the coalesced windows, oldest first (a snapshot) */
+    public final List<CoalescedRange> coalescedRanges() {
+        lock();
+        try {
+            return List.copyOf(coalesced);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_set_flush_coalesced}: an accelerator must flush buffered writes
+     * before any access to this region.
+     */
+    public final void setFlushCoalesced() {
+        lock();
+        try {
+            flushCoalescedMmio = true;
+        } finally {
+            unlock();
+        }
+    }
+
+    /** QEMU's {@code memory_region_clear_flush_coalesced}: clears the flag unless windows remain. */
+    public final void clearFlushCoalesced() {
+        lock();
+        try {
+            if (coalesced.isEmpty()) {
+                flushCoalescedMmio = false;
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /** @return QEMU's {@code flush_coalesced_mmio} flag */
+    public final boolean isFlushCoalesced() {
+        return flushCoalescedMmio;
     }
 
     /**

@@ -24,6 +24,7 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.BitmapRamDiscardManager;
 import dev.guestmem.discard.DiscardedRam;
 import dev.guestmem.discard.RamDiscardListener;
+import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.iommu.IommuNotifier;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.listener.MemoryListener;
@@ -226,6 +227,39 @@ class GuideExamplesTest {
         // end::split[]
         assertEquals(List.of("read @0 size 1", "read @1 size 1", "read @2 size 1", "read @3 size 1"), calls);
         assertEquals(0x10111213, v);
+    }
+
+    @Test
+    void ioeventfd() throws InterruptedException {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::ioeventfd[]
+        List<Long> notifies = new ArrayList<>();
+        MemoryRegionOps notifyOps = MemoryRegionOps.builder()
+                .read((addr, size) -> 0)
+                .write((addr, data, size) -> notifies.add(data))   // the slow way: the vCPU does the work
+                .valid(2, 2, false)
+                .build();
+        IoRegion notify = new IoRegion(sys, new Object(), notifyOps, "virtio-pci-notify", 0x1000);
+        system.addSubregion(0xfe003000L, notify);
+
+        EventNotifier queue0 = EventNotifier.create();          // a Linux eventfd
+        notify.addEventfd(0x0, 2, true, 0, queue0);              // "write 0 (2 bytes) at +0 kicks queue 0"
+        Thread worker = Thread.ofPlatform().start(() -> {
+            if (queue0.await(Duration.ofSeconds(10)) && queue0.testAndClear()) {
+                System.out.println("queue 0 kicked");             // the worker (or a vhost process) runs
+            }
+        });
+        as.stwLe(0xfe003000L, 0);   // the guest's kick: signals queue0, the callback is not called
+        as.stwLe(0xfe003000L, 1);   // another value: no eventfd matches, so the callback gets it
+        worker.join();
+        System.out.println(notifies);                            // [1]
+        System.out.println(sys.ioeventfds(as).get(0).addr() == 0xfe003000L);  // true: guest address
+        queue0.close();
+        // end::ioeventfd[]
+        assertEquals(List.of(1L), notifies);
+        assertFalse(worker.isAlive());
     }
 
     /** The machine of the two soft-TLB examples: 1 MiB of RAM at 0, a device answering 0xd0 at 2 MiB. */

@@ -1,0 +1,169 @@
+package dev.guestmem.ioeventfd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.linux.pollfd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * QEMU's {@code EventNotifier}: a Linux eventfd that a guest write can signal
+ * ({@link dev.guestmem.region.MemoryRegion#addEventfd}). The descriptor can be handed to another
+ * process (a vhost-user backend's kick fd) or waited on in this one ({@link #await},
+ * {@link #testAndClear}).
+ *
+ * <p>The descriptor is non-blocking and close-on-exec. {@link #close()} waits for nothing: a
+ * {@link #set()} racing with it either completes on the still-open descriptor or does nothing, and
+ * the descriptor number is never written after it was closed (a closed number can be reused by an
+ * unrelated file).
+ *
+ * <p><b>Identity.</b> Notifiers are ordered by creation ({@link #id()}), the role the pointer
+ * compare plays in QEMU's ioeventfd ordering; two registrations with the same notifier are the same
+ * notifier.
+ *
+ * <p><b>Thread safety.</b> Every method may be called from any thread.
+ */
+public final class EventNotifier implements AutoCloseable {
+    private static final AtomicLong IDS = new AtomicLong();
+    /** Set in {@link #state} once closed; the low bits count calls using the descriptor. */
+    private static final long CLOSED = 1L << 62;
+    private static final ValueLayout.OfLong COUNTER = ValueLayout.JAVA_LONG;
+    /** The 8-byte 1 every {@link #set()} writes: read-only, shared, so signalling allocates nothing. */
+    private static final MemorySegment ONE = Arena.global().allocate(COUNTER);
+
+    static {
+        ONE.set(COUNTER, 0, 1L);
+    }
+
+    private final int fd;
+    private final long id = IDS.incrementAndGet();
+    private final AtomicLong state = new AtomicLong();
+
+    private EventNotifier(int fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * {@code event_notifier_init(e, false)}: a new eventfd with its counter at 0.
+     *
+     * @return the notifier
+     * @throws NativeCallException if the kernel refuses (out of descriptors)
+     */
+    public static EventNotifier create() {
+        return new EventNotifier(LinuxCalls.eventfd(0, Linux.EFD_CLOEXEC() | Linux.EFD_NONBLOCK()));
+    }
+
+    /** @return the eventfd descriptor (owned by this notifier: do not close it) */
+    public int fd() {
+        return fd;
+    }
+
+    /** @return the creation-order identity */
+    public long id() {
+        return id;
+    }
+
+    /** @return whether {@link #close()} was called */
+    public boolean isClosed() {
+        return (state.get() & CLOSED) != 0;
+    }
+
+    /**
+     * {@code event_notifier_set}: adds 1 to the counter, waking a waiter.
+     *
+     * @return false if the notifier is closed (nothing was written)
+     */
+    public boolean set() {
+        if (!enter()) {
+            return false;
+        }
+        try {
+            long n;
+            do {
+                n = Linux.write(fd, ONE, 8);
+            } while (n == -1 && Linux.errno() == Linux.EINTR());
+            // EAGAIN: the counter is at its maximum, so a waiter wakes anyway (QEMU ignores it too)
+            if (n == -1 && Linux.errno() != Linux.EAGAIN()) {
+                throw new NativeCallException("write", Linux.errno(), LinuxCalls.strerror(Linux.errno()));
+            }
+            return true;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * {@code event_notifier_test_and_clear}: reads and zeroes the counter.
+     *
+     * @return whether it was signalled since the last clear (false if closed)
+     */
+    public boolean testAndClear() {
+        if (!enter()) {
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(COUNTER);
+            long n = Linux.read(fd, buf, 8);
+            return n == 8 && buf.get(COUNTER, 0) != 0;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Waits until the notifier is signalled, without clearing it.
+     *
+     * @param timeout how long to wait at most (rounded up to milliseconds)
+     * @return whether it is signalled (false on timeout or if closed)
+     */
+    public boolean await(Duration timeout) {
+        if (!enter()) {
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = pollfd.allocate(arena);
+            pollfd.fd(p, fd);
+            pollfd.events(p, (short) Linux.POLLIN());
+            long ms = Math.min(Integer.MAX_VALUE, Math.max(0, (timeout.toNanos() + 999_999) / 1_000_000));
+            return LinuxCalls.poll(p, 1, (int) ms) == 1 && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+        } finally {
+            exit();
+        }
+    }
+
+    /** {@code event_notifier_cleanup}: closes the descriptor once no call is using it. Idempotent. */
+    @Override
+    public void close() {
+        long before = state.getAndUpdate(s -> s | CLOSED);
+        if ((before & CLOSED) == 0 && before == 0) {
+            LinuxCalls.close(fd);
+        }
+    }
+
+    private boolean enter() {
+        long s;
+        do {
+            s = state.get();
+            if ((s & CLOSED) != 0) {
+                return false;
+            }
+        } while (!state.compareAndSet(s, s + 1));
+        return true;
+    }
+
+    private void exit() {
+        // The last user out after a close closes the descriptor (close() saw users and left it open).
+        if (state.decrementAndGet() == CLOSED) {
+            LinuxCalls.close(fd);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EventNotifier[fd=" + fd + ", id=" + id + (isClosed() ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,104 @@
+package dev.guestmem.ioeventfd;
+
+import java.util.AbstractList;
+import java.util.Arrays;
+import java.util.RandomAccess;
+
+/**
+ * A region's eventfds in {@link Ioeventfd#before} order ({@code mr->ioeventfds}), immutable: a
+ * change makes a new list, which the region publishes for the access path to read without a lock.
+ *
+ * <p><b>Thread safety.</b> Immutable.
+ */
+public final class IoeventfdList extends AbstractList<Ioeventfd> implements RandomAccess {
+    /** No eventfds. */
+    public static final IoeventfdList EMPTY = new IoeventfdList(new Ioeventfd[0]);
+
+    private final Ioeventfd[] fds;
+
+    private IoeventfdList(Ioeventfd[] fds) {
+        this.fds = fds;
+    }
+
+    /**
+     * {@code memory_region_add_eventfd}'s insertion: before the first entry it sorts before.
+     *
+     * @param fd the eventfd
+     * @return a list with {@code fd} added (duplicates are kept, as in QEMU)
+     */
+    public IoeventfdList with(Ioeventfd fd) {
+        int i = 0;
+        while (i < fds.length && !Ioeventfd.before(fd, fds[i])) {
+            i++;
+        }
+        Ioeventfd[] out = new Ioeventfd[fds.length + 1];
+        System.arraycopy(fds, 0, out, 0, i);
+        out[i] = fd;
+        System.arraycopy(fds, i, out, i + 1, fds.length - i);
+        return new IoeventfdList(out);
+    }
+
+    /**
+     * {@code memory_region_del_eventfd}'s search: the first entry {@link Ioeventfd#sameAs} {@code fd}.
+     *
+     * @param fd the eventfd to remove
+     * @return its index, or -1
+     */
+    public int find(Ioeventfd fd) {
+        for (int i = 0; i < fds.length; i++) {
+            if (Ioeventfd.sameAs(fd, fds[i])) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @param index an index from {@link #find}
+     * @return a list without that entry
+     */
+    public IoeventfdList without(int index) {
+        Ioeventfd[] out = new Ioeventfd[fds.length - 1];
+        System.arraycopy(fds, 0, out, 0, index);
+        System.arraycopy(fds, index + 1, out, index, fds.length - index - 1);
+        return out.length == 0 ? EMPTY : new IoeventfdList(out);
+    }
+
+    /**
+     * {@code memory_region_dispatch_write_eventfds}: the first eventfd a write matches.
+     *
+     * @param addr the write's offset in the region
+     * @param size its size
+     * @param value its value, in the device's byte order
+     * @return the matching eventfd, or null (the write goes to the device)
+     * @implNote Allocation-free.
+     */
+    public Ioeventfd match(long addr, int size, long value) {
+        for (Ioeventfd fd : fds) {
+            if (fd.matchesWrite(addr, size, value)) {
+                return fd;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public Ioeventfd get(int index) {
+        return fds[index];
+    }
+
+    @Override
+    public int size() {
+        return fds.length;
+    }
+
+    @Override
+    public boolean isEmpty() {
+        return fds.length == 0;
+    }
+
+    @Override
+    public String toString() {
+        return Arrays.toString(fds);
+    }
+}

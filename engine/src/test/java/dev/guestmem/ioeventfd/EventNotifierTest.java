@@ -1,0 +1,109 @@
+package dev.guestmem.ioeventfd;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.NativeCallException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/** {@link EventNotifier}: a real eventfd, set/test-and-clear/await, safe close. */
+class EventNotifierTest {
+    @Test
+    void setIsSeenOnceByTestAndClear() {
+        try (EventNotifier e = EventNotifier.create()) {
+            assertFalse(e.testAndClear());
+            assertTrue(e.set());
+            assertTrue(e.set());
+            assertTrue(e.testAndClear());
+            assertFalse(e.testAndClear());
+        }
+    }
+
+    @Test
+    void theDescriptorIsAnEventfdAnotherReaderSees() {
+        try (EventNotifier e = EventNotifier.create(); Arena arena = Arena.ofConfined()) {
+            e.set();
+            e.set();
+            MemorySegment buf = arena.allocate(8);
+            // a reader holding only the descriptor (as a vhost backend would) reads the count
+            assertTrue(LinuxCalls.read(e.fd(), buf, 8) == 8);
+            assertTrue(buf.get(ValueLayout.JAVA_LONG, 0) == 2);
+        }
+    }
+
+    @Test
+    void awaitWakesOnSetFromAnotherThread() throws Exception {
+        try (EventNotifier e = EventNotifier.create()) {
+            assertFalse(e.await(Duration.ofMillis(20)));
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicBoolean woke = new AtomicBoolean();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                started.countDown();
+                woke.set(e.await(Duration.ofSeconds(30)));
+            });
+            started.await(10, TimeUnit.SECONDS);
+            e.set();
+            waiter.join(30_000);
+            assertTrue(woke.get());
+            assertTrue(e.testAndClear());
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndLaterCallsDoNothing() {
+        EventNotifier e = EventNotifier.create();
+        int fd = e.fd();
+        e.close();
+        e.close();
+        assertTrue(e.isClosed());
+        assertFalse(e.set());
+        assertFalse(e.testAndClear());
+        assertFalse(e.await(Duration.ofMillis(1)));
+        // the descriptor really is closed
+        boolean closed;
+        try {
+            LinuxCalls.dup(fd);
+            closed = false;
+        } catch (NativeCallException ex) {
+            closed = true;
+        }
+        assertTrue(closed);
+    }
+
+    @Test
+    void concurrentSetAndCloseNeverWriteAReusedDescriptor() throws Exception {
+        int rounds = Integer.getInteger("guestmem.stress.rounds", 200);
+        for (int r = 0; r < rounds; r++) {
+            EventNotifier e = EventNotifier.create();
+            Thread setter = Thread.ofPlatform().start(() -> {
+                while (e.set()) {
+                    Thread.onSpinWait();
+                }
+            });
+            e.close();
+            setter.join(30_000);
+            assertFalse(setter.isAlive());
+            // the number is free again: a new eventfd may take it, and nobody writes to it
+            try (EventNotifier next = EventNotifier.create()) {
+                assertFalse(next.testAndClear());
+            }
+        }
+    }
+
+    @Test
+    void notifiersAreOrderedByCreation() {
+        try (EventNotifier a = EventNotifier.create(); EventNotifier b = EventNotifier.create()) {
+            assertTrue(a.id() < b.id());
+            assertNotEquals(a.fd(), b.fd());
+        }
+    }
+}
