@@ -923,6 +923,45 @@ public abstract sealed class MemoryRegion
     }
 
     /**
+     * QEMU's {@code memory_region_flush_rom_device}: a ROM device model wrote its own memory (behind
+     * the address space, through {@link RamBlock#segment()}); logs it as a guest write would
+     * ({@code invalidate_and_set_dirty}): translated code in the range is invalidated (CODE) and the
+     * pages marked for the other clients logging this region.
+     *
+     * @param addr offset in this region (unsigned)
+     * @param size bytes (unsigned)
+     * @throws RegionException if the region is not a ROM device
+     * @throws InvalidRangeException if the range does not lie inside the region
+     */
+    public final void flushRomDevice(long addr, long size) {
+        if (!isRomDevice()) {
+            throw new RegionException("flushRomDevice on '" + name + "', which is not a ROM device");
+        }
+        lock();
+        try {
+            long ramAddr = dirtyRamAddr(addr, size, "flushRomDevice");
+            int mask = dirtyLogMask();
+            if (mask != 0 && size != 0) {
+                system.dirtyMemory().invalidateAndSetDirty(ramAddr, size, mask);
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_region_is_logging}.
+     *
+     * @param client {@link #DIRTY_MEMORY_VGA}, {@link #DIRTY_MEMORY_CODE} or {@link #DIRTY_MEMORY_MIGRATION}
+     * @return whether that client logs this region now
+     * @throws IllegalArgumentException if {@code client} is not 0..2
+     */
+    public final boolean isLogging(int client) {
+        checkDirtyClient(client);
+        return (dirtyLogMask() & (1 << client)) != 0;
+    }
+
+    /**
      * QEMU's {@code memory_region_reset_dirty}: test-and-clear of one client's bits over
      * {@code [addr, addr + size)} (whole pages; QEMU's {@code physical_memory_test_and_clear_dirty}),
      * then {@code logClear} to listeners for the range ({@link MemorySystem#clearDirtyBitmap}). A zero
