@@ -17,7 +17,9 @@ import java.util.Objects;
  * MMIO at consecutive offsets of the cached region without looking the address up again (QEMU's
  * 2024 fix). A range behind an IOMMU is cached as the IOMMU's section: {@link #init} does not follow
  * the IOMMU (nor cut the length to its page), it is not direct, and every access translates through
- * the IOMMU again, as QEMU's {@code address_space_translate_cached} does.
+ * the IOMMU again from the pinned view (into the target space's current view), as QEMU's
+ * {@code address_space_translate_cached} does; an access crossing an IOMMU page is translated page by
+ * page (QEMU would continue in the first page's target region).
  *
  * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
  * through the RAM fast path do not mark pages dirty; call {@link #invalidate} afterwards, as in
@@ -158,7 +160,11 @@ public final class MemoryRegionCache {
             }
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
-            return FlatViewAccess.load(as, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+            try {
+                return FlatViewAccess.loadThrough(view, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+            } catch (IllegalStateException released) { // a block behind the IOMMU went away
+                return FlatViewAccess.loadFault(section, xlat + off, size, released, res);
+            }
         }
         if (readsDirect()) { // a write cache over ROM (or a ROMD device): reads are direct, as QEMU
             try {
@@ -189,7 +195,14 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, size, e);
             }
         }
-        if ((section.flags() & PhysSection.IOMMU) != 0 || ptr != null) {
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            try {
+                return FlatViewAccess.storeThrough(as, view, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
+            } catch (IllegalStateException released) { // a block behind the IOMMU went away
+                return MemTxResult.ERROR;
+            }
+        }
+        if (ptr != null) {
             return FlatViewAccess.store(as, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
         }
         return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, val, size,
@@ -387,8 +400,8 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
         }
-        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
-            return as.read(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            return FlatViewAccess.rw(as, view, addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, null, 0, n, false);
         }
         return mmioBuffer(off, buf, bufOff, n, false);
     }
@@ -416,7 +429,10 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
         }
-        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            return FlatViewAccess.rw(as, view, addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, null, 0, n, true);
+        }
+        if (ptr != null) {
             return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
         }
         return mmioBuffer(off, buf, bufOff, n, true);
