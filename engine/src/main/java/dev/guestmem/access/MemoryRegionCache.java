@@ -22,8 +22,10 @@ import java.util.Objects;
  * page (QEMU would continue in the first page's target region).
  *
  * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
- * through the RAM fast path do not mark pages dirty; call {@link #invalidate} afterwards, as in
- * QEMU. Offsets outside {@code [0, length)} are programming errors and throw
+ * through the RAM fast path of a cache made for writing do not mark pages dirty; call
+ * {@link #invalidate} afterwards, as in QEMU. A cache made for reading has no {@code invalidate}:
+ * stores through it to RAM are marked dirty at once (QEMU leaves them unlogged), and to ROM they are
+ * refused as ROM stores are (QEMU writes the ROM). Offsets outside {@code [0, length)} are programming errors and throw
  * {@link IndexOutOfBoundsException} (QEMU asserts).
  *
  * <p><b>Thread safety.</b> Not thread-safe: one cache per device queue, used by one thread at a
@@ -183,17 +185,20 @@ public final class MemoryRegionCache {
 
     private int store(long off, int size, boolean big, long val) {
         check(off, size);
-        if (ptr != null && isWrite) {
+        if (writesDirect()) {
             try {
                 if (fenced) {
                     FaultFence.set(ptr, off, size, big, val);
                 } else {
                     FlatViewAccess.setRaw(ptr, off, size, big, val);
                 }
-                return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, size, e);
             }
+            if (!isWrite) { // no invalidate for a read cache: log the store now
+                FlatViewAccess.dirty(as, section, xlat + off, size);
+            }
+            return MemTxResult.OK;
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             try {
@@ -201,9 +206,6 @@ public final class MemoryRegionCache {
             } catch (IllegalStateException released) { // a block behind the IOMMU went away
                 return MemTxResult.ERROR;
             }
-        }
-        if (ptr != null) {
-            return FlatViewAccess.store(as, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
         }
         return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, val, size,
                 big, MemTxAttrs.UNSPECIFIED);
@@ -421,21 +423,31 @@ public final class MemoryRegionCache {
         if (n == 0) {
             return MemTxResult.OK;
         }
-        if (ptr != null && isWrite) {
+        if (writesDirect()) {
             try {
                 FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);
-                return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
+            if (!isWrite) { // no invalidate for a read cache: log the write now
+                FlatViewAccess.dirty(as, section, xlat + off, n);
+            }
+            return MemTxResult.OK;
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             return FlatViewAccess.rw(as, view, addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, null, 0, n, true);
         }
-        if (ptr != null) {
-            return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
-        }
         return mmioBuffer(off, buf, bufOff, n, true);
+    }
+
+    /**
+     * Whether stores go through the pointer: a write cache over RAM, or a read cache over memory a
+     * write may reach directly (QEMU writes through {@code cache->ptr} whenever it is set). A read
+     * cache over ROM or a ROMD device stores to the cached region's ops instead, as a store to it
+     * would (QEMU would write the ROM through the pointer).
+     */
+    private boolean writesDirect() {
+        return ptr != null && (isWrite || FlatViewAccess.isDirect(section, true, MemTxAttrs.UNSPECIFIED));
     }
 
     /**

@@ -274,6 +274,50 @@ class DmaQemuConformanceTest {
         c.destroy();
     }
 
+    /**
+     * QEMU's cached stores write through {@code cache->ptr} whenever it is set, also for a cache made
+     * for reading: a store through a read cache over RAM reaches the cached RAM, never whatever the
+     * address decodes to after a topology change.
+     */
+    @Test
+    void aStoreThroughAReadCacheReachesTheCachedRam() {
+        RamBlock b = ram("ring", 0x10000, 0x1000);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache c = new MemoryRegionCache();
+        assertEquals(0x100, c.init(as, 0x10000, 0x100, false));
+        assertTrue(c.isDirect());
+        root.addSubregionOverlap(0x10000, device("dev", 0x100, 0), 1);
+        sys.globalDirtyLogStart();
+        DirtyMemory dm = sys.dirtyMemory();
+        dm.snapshotAndClearDirty(b.offset(), 0x1000, MIG);
+        assertEquals(MemTxResult.OK, c.stlLe(0, 0x12345678));
+        assertEquals(MemTxResult.OK, c.write(8, new byte[] {9}, 0, 1));
+        assertEquals(List.of(), calls, "the device mapped over the ring is not written");
+        assertEquals(0x12345678, b.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0));
+        assertEquals(9, b.segment().get(ValueLayout.JAVA_BYTE, 8));
+        assertTrue(dm.getDirty(b.offset(), 1, MIG), "a read cache has no invalidate: its stores are logged");
+        assertThrows(IllegalStateException.class, () -> c.invalidate(0, 4));
+        sys.globalDirtyLogStop();
+        c.destroy();
+    }
+
+    /** A read cache over ROM reads directly; a store through it is refused as a ROM store is. */
+    @Test
+    void aStoreThroughAReadCacheOverRomIsRefused() {
+        RamBlock b = RamBlock.anonymous("rom", 0x1000);
+        b.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x5555);
+        root.addSubregion(0x10000, new RamRegion(sys, null, "rom", b, true, false));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache c = new MemoryRegionCache();
+        assertEquals(0x100, c.init(as, 0x10000, 0x100, false));
+        assertTrue(c.isDirect());
+        assertEquals(0x5555, c.ldlLe(0, null));
+        assertEquals(MemTxResult.DECODE_ERROR, c.stlLe(0, 1));
+        assertEquals(MemTxResult.DECODE_ERROR, c.write(0, new byte[] {1}, 0, 1));
+        assertEquals(0x5555, b.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0));
+        c.destroy();
+    }
+
     /** A cache over a hole: the whole length (the unassigned section has no end), decode errors. */
     @Test
     void aCacheOverUnassignedAnswersDecodeErrors() {
