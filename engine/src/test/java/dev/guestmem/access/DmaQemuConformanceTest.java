@@ -228,6 +228,33 @@ class DmaQemuConformanceTest {
         assertEquals(1, calls.size());
     }
 
+    /**
+     * The mapping's attributes reach the device both ways: the prefill ({@code flatview_read} with
+     * attrs, as QEMU) and the write-back at unmap (QEMU writes back with MEMTXATTRS_UNSPECIFIED; a
+     * deliberate difference, documented on {@link DmaMapping#unmap}).
+     */
+    @Test
+    void aBounceCarriesTheMappingsAttributesBothWays() {
+        MemTxAttrs secure = new MemTxAttrs(false, true, false, false, false, 7);
+        List<MemTxAttrs> seen = new ArrayList<>();
+        root.addSubregion(0x10000, new IoRegion(sys, null, MemoryRegionOps.builder()
+                .readWithAttrs((a, sz, at, out) -> {
+                    seen.add(at);
+                    out.value = 0;
+                    return MemTxResult.OK;
+                })
+                .writeWithAttrs((a, d, sz, at) -> {
+                    seen.add(at);
+                    return MemTxResult.OK;
+                })
+                .impl(4, 4, false).build(), "dev", 0x100));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        as.map(0x10000, 4, false, secure).unmap(4);
+        DmaMapping w = as.map(0x10000, 4, true, secure);
+        assertEquals(MemTxResult.OK, w.unmap(4));
+        assertEquals(List.of(secure, secure), seen);
+    }
+
     private AddressSpace iommuFixture(RamBlock target) {
         ContainerRegion tgtRoot = new ContainerRegion(sys, null, "tgt-root", -1L);
         tgtRoot.addSubregion(0, new RamRegion(sys, null, "target", target, false, false));
