@@ -25,8 +25,9 @@ import java.util.Objects;
  * through the RAM fast path of a cache made for writing do not mark pages dirty; call
  * {@link #invalidate} afterwards, as in QEMU. A cache made for reading has no {@code invalidate}:
  * stores through it to RAM are marked dirty at once (QEMU leaves them unlogged), and to ROM they are
- * refused as ROM stores are (QEMU writes the ROM). Offsets outside {@code [0, length)} are programming errors and throw
- * {@link IndexOutOfBoundsException} (QEMU asserts).
+ * refused as ROM stores are (QEMU writes the ROM). Offsets outside {@code [0, length)} (unsigned,
+ * as QEMU's {@code hwaddr}) are programming errors and throw {@link IndexOutOfBoundsException}
+ * (QEMU asserts).
  *
  * <p><b>Thread safety.</b> Not thread-safe: one cache per device queue, used by one thread at a
  * time; {@link #init} and {@link #destroy} must not race with accesses.
@@ -144,8 +145,12 @@ public final class MemoryRegionCache {
         return ptr != null;
     }
 
+    /** QEMU's bound assert, unsigned as {@code cache->len} is: {@code [off, off+n)} inside {@code [0, len)}. */
     private void check(long off, long n) {
-        Objects.checkFromIndexSize(off, n, len);
+        if (Long.compareUnsigned(off, len) > 0 || Long.compareUnsigned(n, len - off) > 0) {
+            throw new IndexOutOfBoundsException("range [0x" + Long.toHexString(off) + ", +0x" + Long.toHexString(n)
+                    + ") outside the cache's 0x" + Long.toHexString(len) + " bytes");
+        }
     }
 
     private long load(long off, int size, boolean big, MemTxResultHolder res) {

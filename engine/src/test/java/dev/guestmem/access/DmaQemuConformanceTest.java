@@ -360,6 +360,27 @@ class DmaQemuConformanceTest {
         assertThrows(IndexOutOfBoundsException.class, () -> c.ldub(0, null), "a destroyed cache has no length");
     }
 
+    /**
+     * {@code cache->len} is an unsigned hwaddr and QEMU's bound asserts compare unsigned: a cache of
+     * 2^63 bytes or more over a hole is usable at offset 0 and refuses only what is really past it.
+     */
+    @Test
+    void aCacheLongerThan2To63IsBoundedUnsigned() {
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache c = new MemoryRegionCache();
+        long huge = 1L << 63;
+        assertEquals(huge, c.init(as, 0x1000, huge, false));
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0, c.ldub(0, r));
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+        assertEquals(0, c.ldqLe(huge - 8, r));
+        assertEquals(MemTxResult.DECODE_ERROR, c.read(huge - 4, new byte[4], 0, 4));
+        assertThrows(IndexOutOfBoundsException.class, () -> c.ldqLe(huge - 7, null), "crosses the end");
+        assertThrows(IndexOutOfBoundsException.class, () -> c.ldub(huge, null));
+        assertThrows(IndexOutOfBoundsException.class, () -> c.ldub(-1, null));
+        c.destroy();
+    }
+
     /** A cache over RAM is clamped to the RAM region, however far the caller asked. */
     @Test
     void aRamCacheIsClampedToItsRegion() {
