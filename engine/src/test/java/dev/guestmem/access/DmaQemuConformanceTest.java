@@ -209,6 +209,45 @@ class DmaQemuConformanceTest {
         assertEquals(0x400, as.map(0x10000, 0x800, false, U).length());
     }
 
+    /**
+     * The CAS reservation of {@code address_space_map} under contention: threads mapping and
+     * unmapping at once never hold more than the limit together, and every byte comes back.
+     * Rounds per thread: {@code -Dguestmem.dma.rounds} (short by default).
+     */
+    @Test
+    void concurrentBounceMapsNeverExceedTheLimit() throws Exception {
+        root.addSubregion(0x10000, device("dev", 0x10000, 0));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        int rounds = Integer.getInteger("guestmem.dma.rounds", 2_000);
+        java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<String> bad = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread[] ts = new Thread[3];
+        for (int t = 0; t < ts.length; t++) {
+            long want = 1000 + 700L * t;
+            ts[t] = new Thread(() -> {
+                for (int i = 0; i < rounds; i++) {
+                    DmaMapping m = as.map(0x10000, want, true, U);
+                    if (m == null) {
+                        continue;
+                    }
+                    long now = held.addAndGet(m.length());
+                    if (now > AddressSpace.DEFAULT_MAX_BOUNCE_BUFFER_SIZE || m.length() > want || m.length() == 0) {
+                        bad.compareAndSet(null, "held " + now + ", granted " + m.length());
+                    }
+                    held.addAndGet(-m.length());
+                    m.unmap(0);
+                }
+            });
+            ts[t].start();
+        }
+        for (Thread t : ts) {
+            t.join();
+        }
+        assertNull(bad.get());
+        assertEquals(0, as.bounceBufferSize());
+        assertEquals(0, as.liveMappings());
+    }
+
     /** A refused unmap (bad access length, or a second unmap) changes nothing. */
     @Test
     void aRefusedUnmapChangesNothing() {
