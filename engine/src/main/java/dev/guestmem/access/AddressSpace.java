@@ -632,14 +632,18 @@ public final class AddressSpace implements LoadStoreAccessors {
      * {@code address_space_map}: maps {@code [addr, addr+len)} for DMA. RAM comes back directly (the
      * length extended across following ranges of the same region, clamped to the block); anything
      * else goes through a zero-filled bounce buffer bounded per address space (partial grants are
-     * normal). Call {@link DmaMapping#unmap} exactly once.
+     * normal), as long as the bounce space left, the translated length (an IOMMU clamps it to its
+     * page; MMIO does not clamp it, so a read prefill may run on into what follows) and the asked
+     * length allow. A range that would wrap past 2^64 is mapped up to 2^64 only (QEMU would wrap).
+     * Call {@link DmaMapping#unmap} exactly once.
      *
      * @param addr guest address (unsigned)
      * @param len wanted length (unsigned)
      * @param isWrite whether the device will write
      * @param attrs attributes
      * @return the mapping ({@link DmaMapping#length()} may be less than {@code len}), or null when
-     *     {@code len} is 0 or no bounce space is left (register a map client to retry)
+     *     {@code len} is 0, no bounce space is left (register a map client to retry), or the RAM
+     *     block was released under the call
      */
     public DmaMapping map(long addr, long len, boolean isWrite, MemTxAttrs attrs) {
         return DmaMapping.map(this, addr, len, isWrite, attrs);
@@ -647,9 +651,15 @@ public final class AddressSpace implements LoadStoreAccessors {
 
     /**
      * {@code address_space_register_map_client}: runs {@code client} once when bounce space may be
-     * available: at once if it is now, else after the next bounce unmap.
+     * available: at once if it is now, else after the next bounce unmap (a direct unmap frees no
+     * bounce space and runs nothing). Then it is forgotten: register again to wait again.
      *
-     * @param client one-shot callback (runs on the unmapping thread)
+     * <p>QEMU schedules the client's bottom half; here it is called synchronously: on the registering
+     * thread, inside this call, when space is available now, else on the thread of the bounce
+     * {@link DmaMapping#unmap} that freed space, after that unmap's accounting is done (so the client
+     * may map again at once). It must not block.
+     *
+     * @param client one-shot callback
      */
     public void registerMapClient(Runnable client) {
         Objects.requireNonNull(client, "client");

@@ -148,7 +148,12 @@ public final class DmaMapping {
     /**
      * {@code address_space_unmap}: for writes, marks {@code accessLen} bytes dirty (direct) or writes
      * them back (bounce); then releases the block reference or the bounce reservation, and notifies
-     * map clients when bounce space was freed.
+     * map clients when bounce space was freed (a direct unmap notifies no one, as in QEMU).
+     *
+     * <p>The write-back is an {@link AddressSpace#write} of the space's current view with the
+     * attributes the mapping was made with (QEMU writes back with {@code MEMTXATTRS_UNSPECIFIED}, so
+     * a secure or requester-tagged DMA would lose its tags on the way to the device) and its result
+     * is returned (QEMU drops it).
      *
      * @param accessLen bytes actually accessed, at most {@link #length()}
      * @return the {@link MemTxResult} of the write-back (OK for direct mappings and reads)

@@ -212,9 +212,19 @@ final class FlatViewAccess {
                 return loadRam(s, xlat, size, big, res);
             }
         }
+        return loadThrough(as.currentMap(), addr, size, big, attrs, res);
+    }
+
+    /**
+     * A load translated from view {@code v} (its IOMMUs followed into their targets' current views),
+     * the whole access as MMIO to the first region if it crosses out of it; throws
+     * IllegalStateException if a block it reaches was released. Used by {@code loadOnce} with the
+     * current view and by a {@link MemoryRegionCache} over an IOMMU with the view it pinned.
+     */
+    static long loadThrough(FlatView v, long addr, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
         AccessScratch sc = AccessScratch.acquire();
         try {
-            s = translate(as.currentMap(), addr, size, false, attrs, sc.t, sc.e);
+            PhysSection s = translate(v, addr, size, false, attrs, sc.t, sc.e);
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, false, attrs)) {
@@ -283,9 +293,14 @@ final class FlatViewAccess {
             }
             return storeRam(as, s, xlat, size, big, val);
         }
+        return storeThrough(as, as.currentMap(), addr, size, big, val, attrs);
+    }
+
+    /** The store counterpart of {@link #loadThrough}: translated from {@code v}, logged in {@code as}'s system. */
+    static int storeThrough(AddressSpace as, FlatView v, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         AccessScratch sc = AccessScratch.acquire();
         try {
-            s = translate(as.currentMap(), addr, size, true, attrs, sc.t, sc.e);
+            PhysSection s = translate(v, addr, size, true, attrs, sc.t, sc.e);
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
@@ -369,13 +384,24 @@ final class FlatViewAccess {
      */
     static int rw(AddressSpace as, long addr, MemTxAttrs attrs, byte[] arr, int arrOff, MemorySegment seg,
                   long segOff, long len, boolean isWrite) {
+        return rw(as, null, addr, attrs, arr, arrOff, seg, segOff, len, isWrite);
+    }
+
+    /**
+     * {@link #rw} from view {@code pinned} when it is not null (a {@link MemoryRegionCache} over an
+     * IOMMU: QEMU translates its accesses from the cached region, never from the space's current
+     * view). A chunk whose block was released then answers ERROR instead of running again on the
+     * newer view.
+     */
+    static int rw(AddressSpace as, FlatView pinned, long addr, MemTxAttrs attrs, byte[] arr, int arrOff,
+                  MemorySegment seg, long segOff, long len, boolean isWrite) {
         if (len == 0) {
             return MemTxResult.OK;
         }
         if (Long.compareUnsigned(len - 1, -1L - addr) > 0) {
             return MemTxResult.DECODE_ERROR;
         }
-        FlatView v = as.currentMap();
+        FlatView v = pinned != null ? pinned : as.currentMap();
         AccessScratch sc = AccessScratch.acquire();
         try {
             int result = MemTxResult.OK;
@@ -417,7 +443,7 @@ final class FlatViewAccess {
                         }
                     } catch (IllegalStateException released) {
                         FlatView now = as.currentMap();
-                        if (now != v) { // unplugged under this chunk: the chunk again on the map after
+                        if (pinned == null && now != v) { // unplugged under this chunk: again on the map after
                             v = now;
                             continue;
                         }

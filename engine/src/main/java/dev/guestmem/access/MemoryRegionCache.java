@@ -17,12 +17,17 @@ import java.util.Objects;
  * MMIO at consecutive offsets of the cached region without looking the address up again (QEMU's
  * 2024 fix). A range behind an IOMMU is cached as the IOMMU's section: {@link #init} does not follow
  * the IOMMU (nor cut the length to its page), it is not direct, and every access translates through
- * the IOMMU again, as QEMU's {@code address_space_translate_cached} does.
+ * the IOMMU again from the pinned view (into the target space's current view), as QEMU's
+ * {@code address_space_translate_cached} does; an access crossing an IOMMU page is translated page by
+ * page (QEMU would continue in the first page's target region).
  *
  * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
- * through the RAM fast path do not mark pages dirty; call {@link #invalidate} afterwards, as in
- * QEMU. Offsets outside {@code [0, length)} are programming errors and throw
- * {@link IndexOutOfBoundsException} (QEMU asserts).
+ * through the RAM fast path of a cache made for writing do not mark pages dirty; call
+ * {@link #invalidate} afterwards, as in QEMU. A cache made for reading has no {@code invalidate}:
+ * stores through it to RAM are marked dirty at once (QEMU leaves them unlogged), and to ROM they are
+ * refused as ROM stores are (QEMU writes the ROM). Offsets outside {@code [0, length)} (unsigned,
+ * as QEMU's {@code hwaddr}) are programming errors and throw {@link IndexOutOfBoundsException}
+ * (QEMU asserts).
  *
  * <p><b>Thread safety.</b> Not thread-safe: one cache per device queue, used by one thread at a
  * time; {@link #init} and {@link #destroy} must not race with accesses.
@@ -140,8 +145,12 @@ public final class MemoryRegionCache {
         return ptr != null;
     }
 
+    /** QEMU's bound assert, unsigned as {@code cache->len} is: {@code [off, off+n)} inside {@code [0, len)}. */
     private void check(long off, long n) {
-        Objects.checkFromIndexSize(off, n, len);
+        if (Long.compareUnsigned(off, len) > 0 || Long.compareUnsigned(n, len - off) > 0) {
+            throw new IndexOutOfBoundsException("range [0x" + Long.toHexString(off) + ", +0x" + Long.toHexString(n)
+                    + ") outside the cache's 0x" + Long.toHexString(len) + " bytes");
+        }
     }
 
     private long load(long off, int size, boolean big, MemTxResultHolder res) {
@@ -158,7 +167,11 @@ public final class MemoryRegionCache {
             }
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
-            return FlatViewAccess.load(as, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+            try {
+                return FlatViewAccess.loadThrough(view, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+            } catch (IllegalStateException released) { // a block behind the IOMMU went away
+                return FlatViewAccess.loadFault(section, xlat + off, size, released, res);
+            }
         }
         if (readsDirect()) { // a write cache over ROM (or a ROMD device): reads are direct, as QEMU
             try {
@@ -177,20 +190,27 @@ public final class MemoryRegionCache {
 
     private int store(long off, int size, boolean big, long val) {
         check(off, size);
-        if (ptr != null && isWrite) {
+        if (writesDirect()) {
             try {
                 if (fenced) {
                     FaultFence.set(ptr, off, size, big, val);
                 } else {
                     FlatViewAccess.setRaw(ptr, off, size, big, val);
                 }
-                return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, size, e);
             }
+            if (!isWrite) { // no invalidate for a read cache: log the store now
+                FlatViewAccess.dirty(as, section, xlat + off, size);
+            }
+            return MemTxResult.OK;
         }
-        if ((section.flags() & PhysSection.IOMMU) != 0 || ptr != null) {
-            return FlatViewAccess.store(as, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            try {
+                return FlatViewAccess.storeThrough(as, view, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
+            } catch (IllegalStateException released) { // a block behind the IOMMU went away
+                return MemTxResult.ERROR;
+            }
         }
         return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
                 FlatViewAccess.eventfds(section), xlat + off, val, size, big, MemTxAttrs.UNSPECIFIED);
@@ -387,8 +407,8 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
         }
-        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
-            return as.read(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            return FlatViewAccess.rw(as, view, addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, null, 0, n, false);
         }
         return mmioBuffer(off, buf, bufOff, n, false);
     }
@@ -408,18 +428,31 @@ public final class MemoryRegionCache {
         if (n == 0) {
             return MemTxResult.OK;
         }
-        if (ptr != null && isWrite) {
+        if (writesDirect()) {
             try {
                 FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);
-                return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
+            if (!isWrite) { // no invalidate for a read cache: log the write now
+                FlatViewAccess.dirty(as, section, xlat + off, n);
+            }
+            return MemTxResult.OK;
         }
-        if (ptr != null || (section.flags() & PhysSection.IOMMU) != 0) {
-            return as.write(addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, n);
+        if ((section.flags() & PhysSection.IOMMU) != 0) {
+            return FlatViewAccess.rw(as, view, addr + off, MemTxAttrs.UNSPECIFIED, buf, bufOff, null, 0, n, true);
         }
         return mmioBuffer(off, buf, bufOff, n, true);
+    }
+
+    /**
+     * Whether stores go through the pointer: a write cache over RAM, or a read cache over memory a
+     * write may reach directly (QEMU writes through {@code cache->ptr} whenever it is set). A read
+     * cache over ROM or a ROMD device stores to the cached region's ops instead, as a store to it
+     * would (QEMU would write the ROM through the pointer).
+     */
+    private boolean writesDirect() {
+        return ptr != null && (isWrite || FlatViewAccess.isDirect(section, true, MemTxAttrs.UNSPECIFIED));
     }
 
     /**

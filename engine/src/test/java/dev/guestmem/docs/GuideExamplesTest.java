@@ -552,6 +552,7 @@ class GuideExamplesTest {
         MemoryRegionCache ring = new MemoryRegionCache();
         long cached = ring.init(as, 0x8000, 256, true);   // 256: all of it is directly accessible
         ring.stwLe(2, 7);                                 // avail->idx = 7
+        ring.invalidate(2, 2);                            // logs the direct store (cache_invalidate)
         int idx = ring.lduwLe(2, new MemTxResultHolder());
         ring.destroy();
         // end::dma[]
