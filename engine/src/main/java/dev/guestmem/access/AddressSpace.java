@@ -256,6 +256,11 @@ public final class AddressSpace implements LoadStoreAccessors {
         destroyHooks.add(Objects.requireNonNull(hook, "hook"));
     }
 
+    /** @return how many destroy hooks wait for this space's destruction (diagnostics) */
+    public int destroyHookCount() {
+        return destroyHooks.size();
+    }
+
     /**
      * Runs and forgets the destroy hooks. Internal: {@link MemorySystem#destroyAddressSpace}.
      */

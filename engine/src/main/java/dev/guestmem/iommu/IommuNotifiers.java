@@ -35,6 +35,9 @@ public final class IommuNotifiers {
     private volatile TlbInvalidation[] tlbWatches = new TlbInvalidation[0];
     /** Contexts whose model refused the JIT's notifier; guarded by {@link #lock}. */
     private final java.util.Set<Integer> tlbRefused = new java.util.HashSet<>();
+    /** Spaces that have this list's destroy hook: one each, whatever the contexts and model swaps. */
+    private final java.util.Set<AddressSpace> hookedSpaces =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     /**
      * Creates the list of {@code region} (the region does this).
@@ -277,7 +280,9 @@ public final class IommuNotifiers {
             }
             if (!w.covers(as)) {
                 w.add(as);
-                as.addDestroyHook(() -> forgetSpace(as));
+                if (hookedSpaces.add(as)) {
+                    as.addDestroyHook(() -> forgetSpace(as));
+                }
             }
             tlbWatches = watches;
         }
@@ -288,6 +293,7 @@ public final class IommuNotifiers {
     /** A destroyed space: drop it from every watch, and a watch left with no space (as TCG's unrealize). */
     private void forgetSpace(AddressSpace as) {
         synchronized (lock) {
+            hookedSpaces.remove(as);
             TlbInvalidation[] watches = tlbWatches.clone();
             for (int i = 0; i < watches.length; i++) {
                 TlbInvalidation w = watches[i];

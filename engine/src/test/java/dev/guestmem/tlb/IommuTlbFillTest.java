@@ -264,6 +264,19 @@ class IommuTlbFillTest {
     }
 
     @Test
+    void modelSwapsAndRefillsKeepOneDestroyHookPerSpace() {
+        mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, e);
+        int hooks = cpu.destroyHookCount();
+        for (int i = 0; i < 50; i++) {
+            iommu.setIommuOps(mapper);
+            assertTrue(GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, e));
+        }
+        assertEquals(hooks, cpu.destroyHookCount());
+    }
+
+    @Test
     void aModelThatRefusesUnmapNotifiersIsNeverCachedThrough() {
         mapper.refuse = IommuNotifier.UNMAP;
         mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
