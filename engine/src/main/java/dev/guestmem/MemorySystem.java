@@ -716,7 +716,68 @@ public final class MemorySystem {
      * @param region only ranges of this region, or null for all
      */
     public void syncDirtyBitmap(MemoryRegion region) {
-        forEachLoggingRange(region, MemoryListener::logSync);
+        syncDirtyBitmap(region, false);
+    }
+
+    /**
+     * QEMU's {@code memory_region_sync_dirty_bitmap(mr, last_stage)}: in listener order, a listener
+     * that {@linkplain MemoryListener#syncsGlobally() syncs globally} gets one
+     * {@code logSyncGlobal(lastStage)} (whatever {@code region} is), every other one
+     * {@code logSync(section, lastStage)} per logging range of its address spaces' current views
+     * ({@code region}'s only, unless null).
+     *
+     * @param region only ranges of this region, or null for all
+     * @param lastStage whether this is the last sync of a migration
+     */
+    public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
+        lock.lock();
+        try {
+            for (MemoryListener l : globalListeners.snapshot()) {
+                if (l.syncsGlobally()) {
+                    l.logSyncGlobal(lastStage);
+                    continue;
+                }
+                for (AsEntry e : spaces) {
+                    if (e.listeners.contains(l)) {
+                        forEachLoggingRange(e, region, s -> l.logSync(s, lastStage));
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_global_dirty_log_sync}: {@link #syncDirtyBitmap(MemoryRegion, boolean)}
+     * for every region.
+     *
+     * @param lastStage whether this is the last sync of a migration
+     */
+    public void globalDirtyLogSync(boolean lastStage) {
+        syncDirtyBitmap(null, lastStage);
+    }
+
+    /** QEMU's {@code memory_global_after_dirty_log_sync}: {@code logGlobalAfterSync} on every listener. */
+    public void globalAfterDirtyLogSync() {
+        lock.lock();
+        try {
+            globalListeners.forward(MemoryListener::logGlobalAfterSync);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */
+    private static void forEachLoggingRange(AsEntry e, MemoryRegion region,
+                                            java.util.function.Consumer<MemoryRegionSection> action) {
+        FlatView view = e.as.currentMap();
+        for (int i = 0; i < view.rangeCount(); i++) {
+            FlatRange fr = view.range(i);
+            if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
+                action.accept(MemoryRegionSection.of(fr, view));
+            }
+        }
     }
 
     /**
@@ -729,15 +790,8 @@ public final class MemorySystem {
         try {
             for (MemoryListener l : globalListeners.snapshot()) {
                 for (AsEntry e : spaces) {
-                    if (!e.listeners.contains(l)) {
-                        continue;
-                    }
-                    FlatView view = e.as.currentMap();
-                    for (int i = 0; i < view.rangeCount(); i++) {
-                        FlatRange fr = view.range(i);
-                        if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
-                            action.accept(l, MemoryRegionSection.of(fr, view));
-                        }
+                    if (e.listeners.contains(l)) {
+                        forEachLoggingRange(e, region, s -> action.accept(l, s));
                     }
                 }
             }

@@ -92,6 +92,45 @@ public interface MemoryListener {
     }
 
     /**
+     * QEMU's {@code log_sync} with its {@code last_stage} flag (true for migration's final pass, when
+     * the guest is stopped). The default calls {@link #logSync(MemoryRegionSection)}.
+     *
+     * @param section the range
+     * @param lastStage whether this is the last sync of a migration
+     */
+    default void logSync(MemoryRegionSection section, boolean lastStage) {
+        logSync(section);
+    }
+
+    /**
+     * Whether this listener syncs all its dirty state at once ({@link #logSyncGlobal}) rather than per
+     * range ({@link #logSync}): QEMU's listener has one of {@code log_sync} and {@code log_sync_global}
+     * (a dirty ring, say, which cannot sync one region). Default false.
+     *
+     * @return true to receive {@link #logSyncGlobal} instead of per-range {@link #logSync} calls
+     */
+    default boolean syncsGlobally() {
+        return false;
+    }
+
+    /**
+     * QEMU's {@code log_sync_global}: pull every dirty bit this listener holds, whatever region the
+     * sync was asked for. Called only when {@link #syncsGlobally()}.
+     *
+     * @param lastStage whether this is the last sync of a migration
+     */
+    default void logSyncGlobal(boolean lastStage) {
+    }
+
+    /**
+     * QEMU's {@code log_global_after_sync}: a dirty-bitmap sync finished (a region's
+     * {@code snapshotAndClearDirty}, or {@link dev.guestmem.MemorySystem#globalAfterDirtyLogSync}).
+     * TCG uses it to wait until no vCPU is inside a translation block that has not logged its stores.
+     */
+    default void logGlobalAfterSync() {
+    }
+
+    /**
      * QEMU's {@code log_clear}: the dirty bits of {@code section} were just cleared by a region's
      * {@code snapshotAndClearDirty} or {@code resetDirty}. A listener that keeps dirty state of its
      * own (a KVM-like backend with manual write protection) re-arms it for the range here. Called per

@@ -1000,7 +1000,8 @@ public abstract sealed class MemoryRegion
      * bits. The snapshot window is {@code [ramAddr + addr, ramAddr + addr + size)} widened to
      * {@link DirtyMemory#SNAPSHOT_ALIGN} (64 pages) in ram_addr space, so it may be larger than asked
      * and every bit in it is cleared, as in QEMU; listeners then hear {@code logClear} for the
-     * requested range ({@link MemorySystem#clearDirtyBitmap}). Query it with {@link #snapshotGetDirty}.
+     * requested range ({@link MemorySystem#clearDirtyBitmap}) and {@code logGlobalAfterSync}. Query it with
+     * {@link #snapshotGetDirty}.
      *
      * @param addr offset in this region (unsigned)
      * @param size bytes (unsigned)
@@ -1018,6 +1019,7 @@ public abstract sealed class MemoryRegion
             system.syncDirtyBitmap(this);
             DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
             system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU
+            system.globalAfterDirtyLogSync();
             return snap;
         } finally {
             unlock();
