@@ -49,8 +49,8 @@ import java.util.List;
  *
  * <h2>Failure</h2>
  * If the page source fails (remote source gone, checksum mismatch), the server poisons every page
- * still missing (UFFDIO_POISON) and answers later faults on pages never served with poison (a
- * page served before and discarded since still reads zeros): each faulting thread gets
+ * never served (UFFDIO_POISON) and answers later faults on such pages with poison; a page the guest
+ * discarded, served or not, before or after the failure, still reads zeros: each faulting thread gets
  * SIGBUS, which the JVM turns into an {@code InternalError} at the access, instead of waiting for
  * ever or reading invented bytes. The guest is told {@code broken}.
  *
@@ -671,10 +671,59 @@ public final class PageServerMain {
         }
         broken = true;
         long poisoned = 0;
+        String err = null;
         for (int b = 0; b < start.length; b++) {
-            poisoned += uffd.poisonMissing(start[b], length[b], pageSize[b]);
+            try {
+                poisoned += poisonUnserved(b);
+            } catch (IllegalStateException e) {
+                err = e.getMessage();
+            }
         }
-        ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned)"));
+        ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned" + (err != null ? "; " + err : "") + ")"));
+    }
+
+    /**
+     * Poisons the pages of block {@code b} never served: not those recorded present (served, or
+     * wholly discarded by the guest, which read zeros as discarded eager RAM does), even where the
+     * kernel holds nothing (a served page discarded since). An EAGAIN (an event unread) reads the
+     * queue through {@link #pump}, so a REMOVE read meanwhile is recorded before the poison goes
+     * on, and faults read meanwhile wait in {@link #queued}; EEXIST (part of a page there, from a
+     * copy cut short) steps over the grain.
+     *
+     * @return pages poisoned (whole pages of the block's size)
+     * @throws IllegalStateException if the kernel refuses the poison (no UFFDIO_POISON, or unregistered)
+     */
+    private long poisonUnserved(int b) {
+        long ps = pageSize[b];
+        long pages = length[b] / ps;
+        long poisoned = 0;
+        long at = 0;
+        int attempt = 0;
+        while (at < length[b]) {
+            long p = at / ps;
+            if (served.isPresent(b, p)) {
+                at = (p + 1) * ps;
+                continue;
+            }
+            long end = p + 1;
+            while (end < pages && !served.isPresent(b, end)) {
+                end++;
+            }
+            long r = uffd.poison(start[b] + at, end * ps - at);
+            if (r > 0) {
+                poisoned += r;
+                at += r;
+                attempt = 0;
+            } else if (r == -Linux.EAGAIN()) {
+                retryWait(attempt++); // a REMOVE read now marks its pages present: looked at again
+            } else if (r == -Linux.EEXIST()) {
+                at += grain(b);
+            } else {
+                throw new IllegalStateException("UFFDIO_POISON at 0x" + Long.toHexString(start[b] + at) + " failed: "
+                        + LinuxCalls.strerror((int) -r));
+            }
+        }
+        return poisoned / ps;
     }
 
     /**

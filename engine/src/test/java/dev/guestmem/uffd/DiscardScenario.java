@@ -50,6 +50,10 @@ public final class DiscardScenario {
                 discardAfterSourceFailure(dir);
                 halt();
             }
+            case "discard-before-source-failure" -> {
+                discardBeforeSourceFailure(dir);
+                halt();
+            }
             case "partial-race" -> {
                 partialRace(dir, Integer.parseInt(args[1]), args.length > 2 ? args[2] : "");
                 halt();
@@ -343,6 +347,45 @@ public final class DiscardScenario {
         dst.discard(5 * PAGE, PAGE);
         String refault = readInThread(dst.segment(), 5 * PAGE);
         System.out.println("RESULT refault=" + refault + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
+        System.out.flush();
+    }
+
+    /**
+     * Pages the guest discarded before the page source failed (one served, one never served): the
+     * failure's poisoning of the missing pages must leave them alone, they read zeros; so does a
+     * page poisoned by the failure and discarded after it.
+     */
+    private static void discardBeforeSourceFailure(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        SnapshotFile f = SnapshotFile.open(full);
+        long at40 = f.location(0, 40);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only
+        }
+        LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)), new LazyRestore.Options(false, true));
+        String served = readInThread(dst.segment(), 5 * PAGE);
+        dst.discard(5 * PAGE, PAGE); // served, then discarded: missing in the kernel, zeros on the next touch
+        dst.discard(20 * PAGE, PAGE); // never served, wholly discarded: never copied, zeros on the next touch
+        String corrupt = readInThread(dst.segment(), 40 * PAGE);
+        String verdict;
+        try {
+            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            verdict = "broken";
+        }
+        String servedDiscarded = readInThread(dst.segment(), 5 * PAGE);
+        String unservedDiscarded = readInThread(dst.segment(), 20 * PAGE);
+        String missing = readInThread(dst.segment(), 30 * PAGE);
+        dst.discard(25 * PAGE, PAGE); // never served, poisoned by the failure, then discarded: zeros too
+        String poisonedDiscarded = readInThread(dst.segment(), 25 * PAGE);
+        System.out.println("RESULT servedDiscarded=" + servedDiscarded + " unservedDiscarded=" + unservedDiscarded
+                + " poisonedDiscarded=" + poisonedDiscarded + " missing=" + missing + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
         System.out.flush();
     }
 

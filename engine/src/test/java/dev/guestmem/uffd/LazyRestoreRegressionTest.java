@@ -377,6 +377,23 @@ class LazyRestoreRegressionTest {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Was: when the page source failed, the server poisoned every page missing in the kernel
+    // (Uffd.poisonMissing over each block), also the pages the guest had discarded before: a page
+    // served and discarded since, and a page never served but wholly discarded (recorded present
+    // by its REMOVE event, never to be copied). Both read zeros until the failure and SIGBUS
+    // (InternalError, MEMTX_ERROR through the engine) after it, unlike eager RAM where a discarded
+    // page reads zeros. REMOVE events read while poisoning (EAGAIN) were dropped unrecorded too.
+    // Now: the failure poisons only pages the server has not recorded present, and reads the queue
+    // through its own bookkeeping while it does.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void pagesDiscardedBeforeTheSourceFailedStillReadZeros() throws Exception {
+        String text = child("discard-before-source-failure");
+        assertTrue(text.contains("RESULT servedDiscarded=value=0x0 unservedDiscarded=value=0x0 poisonedDiscarded=value=0x0 missing=error=InternalError"
+                + " served=value=0x1005 corrupt=error=InternalError verdict=broken"), "pages discarded before the source failed:\n" + text);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Was: PageServerMain.main strips the preload message (String.strip) before splitting it into its
     // escaped fields, so a last path ending in whitespace (a space, or any Character.isWhitespace
     // code point, none of which Wire escapes) loses it: the server opens another path. The
