@@ -40,11 +40,14 @@ import java.util.List;
  * fd: {@code source snapshot PATH [PATH...]} followed by {@code headers HEX [HEX...]} (each
  * file's header as the guest opened it: a file found at PATH with another header is refused), or
  * {@code source remote SOCKET}, one
- * {@code block NAME ADDRESS LENGTH PAGESIZE ZEROPAGE(0|1)} per block, {@code prefetch 0|1},
- * {@code verify 0|1}, {@code go}. Later: {@code stats}, {@code quit}. Server to guest:
+ * {@code block NAME ADDRESS LENGTH PAGESIZE} per block, {@code prefetch 0|1},
+ * {@code verify 0|1}, {@code layout}. The server opens and checks its source and answers
+ * {@code configured}, or {@code error REASON} if it refuses the layout; the guest has touched no
+ * block until then. It then drops and registers the blocks and sends
+ * {@code zeropage Z...} (per block, 1 if UFFDIO_ZEROPAGE is allowed there) and {@code go} (or
+ * {@code quit}). Later: {@code stats}, {@code quit}. Server to guest:
  * {@code ready}, {@code done METRICS} once every page is present, {@code broken REASON} when the
- * page source fails, {@code stats METRICS} per request, {@code error REASON} if the layout is
- * refused. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
+ * page source fails, {@code stats METRICS} per request. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
  * {@code preloaded} or {@code error REASON}).
  *
  * <h2>Failure</h2>
@@ -171,7 +174,7 @@ public final class PageServerMain {
         Wire ctl = new Wire(sock);
         ctl.push(first.data());
         List<String> lines = new ArrayList<>();
-        for (String line = ctl.readLine(); line != null && !line.equals("go"); line = ctl.readLine()) {
+        for (String line = ctl.readLine(); line != null && !line.equals("layout"); line = ctl.readLine()) {
             lines.add(line);
         }
         PageServerMain server = null;
@@ -190,6 +193,14 @@ public final class PageServerMain {
         } catch (RuntimeException e) {
             ctl.sendLine(Wire.line("error", String.valueOf(e.getMessage())));
             System.exit(3);
+        }
+        // the guest drops and registers its blocks only now: a refusal above changed nothing there
+        ctl.sendLine("configured");
+        for (String line = ctl.readLine(); line == null || !line.equals("go"); line = ctl.readLine()) {
+            if (line == null || line.equals("quit")) {
+                System.exit(0); // the guest gave up before the blocks were registered
+            }
+            server.registered(Wire.fields(line));
         }
         server.run();
         System.exit(0);
@@ -221,7 +232,6 @@ public final class PageServerMain {
                     start[n] = Long.parseLong(f.get(2));
                     length[n] = Long.parseLong(f.get(3));
                     pageSize[n] = Long.parseLong(f.get(4));
-                    zeropageOk[n] = f.get(5).equals("1");
                 }
                 case "headers" -> {
                     headers = new ArrayList<>();
@@ -244,6 +254,16 @@ public final class PageServerMain {
         source = remote != null ? new RemotePageSource(remote, names, maxPage)
                 : snapshots.equals(preloadedPaths) ? new SnapshotPageSource(preloaded, snapshots, names, verify, headers)
                 : new SnapshotPageSource(SnapshotPageSource.openFiles(snapshots), snapshots, names, verify, headers);
+    }
+
+    /** {@code zeropage Z...}: per block, in layout order, whether its registration allows UFFDIO_ZEROPAGE. */
+    private void registered(List<String> f) {
+        if (!f.getFirst().equals("zeropage") || f.size() != names.size() + 1) {
+            throw new IllegalArgumentException("expected zeropage and one flag per block: " + f);
+        }
+        for (int b = 0; b < names.size(); b++) {
+            zeropageOk[b] = f.get(b + 1).equals("1");
+        }
     }
 
     private void run() {
