@@ -47,6 +47,10 @@ import java.util.concurrent.TimeUnit;
  * server's death is an EOF there, whatever killed it; it then poisons every missing page and stays
  * the userfaultfd's reader until the restore is closed, poisoning any later fault (a page served and
  * discarded since) and reading every other event, so no thread and no discard waits for ever.
+ * Once the watchdog (below) has poisoned too, the ranges are unregistered: the poison stays on the
+ * pages that were missing, and a page the guest discards from then on reads zeros, as discarded RAM
+ * does. (A page discarded before the death, while missing, is poisoned with the others: only the
+ * dead server knew it was discarded.)
  * No Java thread of this JVM takes part, so a safepoint that waits for a thread stuck on a fault
  * cannot stop it: the poison wakes that thread with SIGBUS, the safepoint completes. The second
  * line is a watchdog thread here that sees the server's socket close, poisons too (EEXIST on what
@@ -460,6 +464,10 @@ public final class LazyRestore implements AutoCloseable {
                     for (SnapshotBlock t : targets) {
                         poisoned += uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
                     }
+                    // Every missing page holds poison now, which stays: unregistered, a page the
+                    // guest discards from here on reads zeros through the kernel alone, as discarded
+                    // RAM does, instead of faulting to the guardian, which can only poison it.
+                    unregisterAll();
                 }
             }
         }
@@ -492,7 +500,7 @@ public final class LazyRestore implements AutoCloseable {
 
     /**
      * Unregisters the targets, once (under {@link #lock}). Done as soon as every page is present
-     * (COMPLETE): from then on the memory is ordinary memory again, and a page discarded later
+     * (COMPLETE), or after a server death once every missing page is poisoned: from then on the memory is ordinary memory again, and a page discarded later
      * (balloon, virtio-mem: {@code RamBlock.discard}) reads as zeros through the kernel alone,
      * needing neither the page server nor the guardian (whose poison, after a server death, would
      * otherwise land on such a page). A range unmapped meanwhile has nothing left to unregister.

@@ -83,7 +83,8 @@ public final class DiscardScenario {
     /**
      * The page server dies with the restore running; the guardian poisons what is missing. Then a
      * served page is discarded and read: the discard must return (its REMOVE event read by someone)
-     * and the read must fault (poison), not wait for ever: the guardian stays the queue's reader.
+     * and the read must give zeros (a discarded page), not wait for ever; a page never served still
+     * faults (poison), and reads zeros once the guest discards it.
      */
     private static void afterServerDeath(Path dir) throws Exception {
         RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
@@ -128,8 +129,11 @@ public final class DiscardScenario {
                 System.out.flush();
                 Runtime.getRuntime().halt(0);
             }
+            dst.discard(31 * PAGE, PAGE); // never served, poisoned at the death, then discarded
             System.out.println("RESULT served=0x" + Integer.toHexString(served) + " discarded=" + discarded[0]
                     + " read=" + (fault[0] != null ? "fault" : "0x" + Integer.toHexString(seen[0]))
+                    + " unserved=" + readInThread(dst.segment(), 30 * PAGE + 8)
+                    + " unservedDiscarded=" + readInThread(dst.segment(), 31 * PAGE + 8)
                     + " state=" + restore.state());
         }
     }
