@@ -2,6 +2,7 @@ package dev.guestmem.uffd;
 
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.pollfd;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -26,6 +27,12 @@ final class PageInstaller {
     static final long DISCARDED = -2;
     /** {@link #fillPage}: the source failed or a copy was refused; broken now. */
     static final long FAILED = -3;
+    /**
+     * Test hook: a file created when the source fails, before the poisoning, which then waits (at
+     * most 10 s) until an event is queued, so a test can discard a page at that moment; from
+     * {@code guestmem.uffd.test.holdFailure}.
+     */
+    private static final String HOLD_FAILURE = System.getProperty("guestmem.uffd.test.holdFailure");
 
     private final Uffd uffd;
     private final Wire ctl;
@@ -231,6 +238,9 @@ final class PageInstaller {
             return;
         }
         broken = true;
+        if (HOLD_FAILURE != null) {
+            holdFailure();
+        }
         long poisoned = 0;
         String err = null;
         for (int b = 0; b < layout.blocks(); b++) {
@@ -241,6 +251,18 @@ final class PageInstaller {
             }
         }
         ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned" + (err != null ? "; " + err : "") + ")"));
+    }
+
+    private void holdFailure() {
+        try (Arena a = Arena.ofConfined()) {
+            java.nio.file.Files.createFile(java.nio.file.Path.of(HOLD_FAILURE));
+            MemorySegment pfd = pollfd.allocate(a);
+            pollfd.fd(pfd, uffd.fd);
+            pollfd.events(pfd, (short) Linux.POLLIN());
+            LinuxCalls.poll(pfd, 1, 10_000);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /**

@@ -50,6 +50,10 @@ public final class DiscardScenario {
                 discardAfterSourceFailure(dir);
                 halt();
             }
+            case "discard-during-source-failure" -> {
+                discardDuringSourceFailure(dir);
+                halt();
+            }
             case "discard-before-source-failure" -> {
                 discardBeforeSourceFailure(dir);
                 halt();
@@ -390,6 +394,59 @@ public final class DiscardScenario {
         String poisonedDiscarded = readInThread(dst.segment(), 25 * PAGE);
         System.out.println("RESULT servedDiscarded=" + servedDiscarded + " unservedDiscarded=" + unservedDiscarded
                 + " poisonedDiscarded=" + poisonedDiscarded + " missing=" + missing + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
+        System.out.flush();
+    }
+
+    /**
+     * A page never served, wholly discarded while the server poisons after the source failed (the
+     * server held there by a test hook until the discard's REMOVE event is queued): it reads zeros.
+     */
+    private static void discardDuringSourceFailure(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        SnapshotFile f = SnapshotFile.open(full);
+        long at40 = f.location(0, 40);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only
+        }
+        Path flag = dir.resolve("failing");
+        PageServerProcess server = PageServerProcess.start(List.of("-Dguestmem.uffd.test.holdFailure=" + flag));
+        LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                new LazyRestore.Options(false, true));
+        String[] corrupt = {"hang"};
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                corrupt[0] = readInThread(dst.segment(), 40 * PAGE);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        long until = System.nanoTime() + 20_000_000_000L;
+        while (!Files.exists(flag) && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        boolean held = Files.exists(flag);
+        boolean[] discarded = {false};
+        Thread d = Thread.ofPlatform().daemon().start(() -> {
+            dst.discard(20 * PAGE, PAGE); // never served: its REMOVE is read by the poisoning
+            discarded[0] = true;
+        });
+        d.join(10_000);
+        reader.join(15_000);
+        String verdict;
+        try {
+            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            verdict = "broken";
+        }
+        System.out.println("RESULT discardedDuring=" + readInThread(dst.segment(), 20 * PAGE) + " missing="
+                + readInThread(dst.segment(), 30 * PAGE) + " corrupt=" + corrupt[0] + " held=" + held + " discarded="
+                + discarded[0] + " verdict=" + verdict);
         System.out.flush();
     }
 

@@ -397,6 +397,19 @@ class LazyRestoreRegressionTest {
                 + " served=value=0x1005 corrupt=error=InternalError verdict=broken"), "pages discarded before the source failed:\n" + text);
     }
 
+    /**
+     * Was: the poisoning after a source failure read the queue on EAGAIN without recording the
+     * REMOVE events it found (Uffd.drainEvents), so a never-served page the guest discarded at that
+     * moment was poisoned after the kernel dropped it. Now the poisoning reads the queue through the
+     * server's own reader, which records the discard, and steps over the page.
+     */
+    @Test
+    void aPageDiscardedWhileTheServerPoisonsAfterASourceFailureReadsZeros() throws Exception {
+        String text = child("discard-during-source-failure");
+        assertTrue(text.contains("RESULT discardedDuring=value=0x0 missing=error=InternalError corrupt=error=InternalError"
+                + " held=true discarded=true verdict=broken"), "a page discarded while the server poisons:\n" + text);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Was: PageServerMain.main strips the preload message (String.strip) before splitting it into its
     // escaped fields, so a last path ending in whitespace (a space, or any Character.isWhitespace
