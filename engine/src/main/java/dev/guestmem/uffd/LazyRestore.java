@@ -219,8 +219,6 @@ public final class LazyRestore implements AutoCloseable {
                     registered = true;
                 }
             }
-            ctl.sendLine(zeropage.toString());
-            ctl.sendLine("go");
         } catch (RuntimeException e) {
             synchronized (lock) {
                 registered = false; // unregistered below: dropped pages read as zeros, none is poisoned
@@ -229,6 +227,15 @@ public final class LazyRestore implements AutoCloseable {
             close();
             markTargetsWritten(); // pages may have been dropped: the memory changed
             throw e;
+        }
+        if (!registered) { // the server died after its answer, before anything was touched
+            awaitStartStep(configured, "accept the layout", false);
+        }
+        try {
+            ctl.sendLine(zeropage.toString());
+            ctl.sendLine("go");
+        } catch (NativeCallException e) {
+            // the server is gone: the watchdog poisons and records it, the wait below sees BROKEN
         }
         // From here the pages are dropped: a failure poisons what is missing (close()).
         awaitStartStep(ready, "start serving", true);
