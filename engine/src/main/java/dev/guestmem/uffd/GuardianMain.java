@@ -19,7 +19,8 @@ import java.util.List;
  * thread waiting on a fault with SIGBUS, and tells the guest {@code poisoned N}. It then stays, the
  * userfaultfd's only reader, answering every later fault with poison (a served page discarded since
  * is missing again) and reading every other event (a discard waits for its REMOVE event to be read),
- * until the guest disarms it or hangs up.
+ * until the guest disarms it or hangs up. That covers the moments before the guest's watchdog has
+ * poisoned too and unregistered the ranges (after which a discarded page reads zeros, kernel alone).
  *
  * <p>Why a process of its own: a Java thread of the guest JVM cannot be relied on to do this,
  * because a safepoint requested while a guest thread waits on a fault stops every Java thread of

@@ -47,6 +47,10 @@ import java.util.concurrent.TimeUnit;
  * server's death is an EOF there, whatever killed it; it then poisons every missing page and stays
  * the userfaultfd's reader until the restore is closed, poisoning any later fault (a page served and
  * discarded since) and reading every other event, so no thread and no discard waits for ever.
+ * Once the watchdog (below) has poisoned too, the ranges are unregistered: the poison stays on the
+ * pages that were missing, and a page the guest discards from then on reads zeros, as discarded RAM
+ * does. (A page discarded before the death, while missing, is poisoned with the others: only the
+ * dead server knew it was discarded.)
  * No Java thread of this JVM takes part, so a safepoint that waits for a thread stuck on a fault
  * cannot stop it: the poison wakes that thread with SIGBUS, the safepoint completes. The second
  * line is a watchdog thread here that sees the server's socket close, poisons too (EEXIST on what
@@ -108,6 +112,8 @@ public final class LazyRestore implements AutoCloseable {
     private final Uffd uffd;
     private final List<SnapshotBlock> targets;
     private final Wire ctl;
+    /** The server opened and checked its source (nothing touched yet), or refused, or died. */
+    private final CountDownLatch configured = new CountDownLatch(1);
     private final CountDownLatch ready = new CountDownLatch(1);
     private final CountDownLatch finished = new CountDownLatch(1);
     private final LinkedBlockingQueue<String> replies = new LinkedBlockingQueue<>();
@@ -115,6 +121,11 @@ public final class LazyRestore implements AutoCloseable {
     private volatile String failure;
     private volatile FaultMetrics lastMetrics = FaultMetrics.NONE;
     private volatile boolean closing;
+    /**
+     * The targets' pages were dropped and their ranges registered (so pages may be poisoned from
+     * then on); false for a start refused before; guarded by {@link #lock}.
+     */
+    private boolean registered;
     /** The targets were unregistered ({@link #unregisterAll}); guarded by {@link #lock}. */
     private boolean unregistered;
     private final Thread watchdog;
@@ -144,6 +155,7 @@ public final class LazyRestore implements AutoCloseable {
         this.server = server;
         this.ownsServer = ownsServer;
         this.targets = List.copyOf(targets);
+        checkAligned(this.targets); // every target before any is touched
         // Before any page is dropped: from then on an access may meet a poisoned page.
         this.faultHolds = holdFaultProne(this.targets, "lazy restore by page server " + server.pid());
         long[] features = new long[1];
@@ -157,28 +169,20 @@ public final class LazyRestore implements AutoCloseable {
             System.err.println("guestmem: kernel lacks UFFD_FEATURE_POISON; a failed page source will leave faulting threads waiting");
         }
         StringBuilder cfg = new StringBuilder(sourceLine).append('\n');
+        for (SnapshotBlock t : this.targets) {
+            cfg.append(Wire.line("block", t.name(), Long.toString(t.segment().address()), Long.toString(t.usedLength()),
+                    Long.toString(t.pageSize()))).append('\n');
+        }
+        cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
+        cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
+        cfg.append("layout\n");
+        StringBuilder arm = new StringBuilder();
+        for (SnapshotBlock t : this.targets) {
+            arm.append(Wire.line("range", Long.toString(t.segment().address()), Long.toString(t.usedLength()),
+                    Long.toString(t.pageSize()))).append('\n');
+        }
+        arm.append("arm\n");
         try {
-            for (SnapshotBlock t : this.targets) {
-                long addr = t.segment().address();
-                if (addr % t.pageSize() != 0) {
-                    throw new LazyRestoreException("block '" + t.name() + "' at 0x" + Long.toHexString(addr)
-                            + " is not aligned to its page size " + t.pageSize() + " (map it with mmap)");
-                }
-                dropPages(t);
-                long ioctls = uffd.registerMissing(addr, t.usedLength());
-                boolean zeropage = (ioctls & (1L << Linux._UFFDIO_ZEROPAGE())) != 0;
-                cfg.append(Wire.line("block", t.name(), Long.toString(addr), Long.toString(t.usedLength()),
-                        Long.toString(t.pageSize()), zeropage ? "1" : "0")).append('\n');
-            }
-            cfg.append("prefetch\t").append(options.prefetch() ? 1 : 0).append('\n');
-            cfg.append("verify\t").append(options.verify() ? 1 : 0).append('\n');
-            cfg.append("go\n");
-            StringBuilder arm = new StringBuilder();
-            for (SnapshotBlock t : this.targets) {
-                arm.append(Wire.line("range", Long.toString(t.segment().address()), Long.toString(t.usedLength()),
-                        Long.toString(t.pageSize()))).append('\n');
-            }
-            arm.append("arm\n");
             // The liveness pair: one end to the server, one to the guardian, none kept here, so the
             // guardian's end reads EOF exactly when the server process is gone (any death, SIGKILL
             // included). The guardian's message goes first, so it is queued before any fault can be served.
@@ -191,9 +195,8 @@ public final class LazyRestore implements AutoCloseable {
                 LinuxCalls.close(liveness[1]);
             }
         } catch (RuntimeException e) {
-            uffd.close(); // unregisters: dropped pages read as zeros, none is poisoned
+            uffd.close(); // nothing registered, no page dropped
             faultHolds.forEach(FaultProneHold::close);
-            markTargetsWritten(); // pages may have been dropped: the memory changed
             throw e;
         }
         this.ctl = new Wire(server.socket());
@@ -201,34 +204,92 @@ public final class LazyRestore implements AutoCloseable {
         this.watchdog = Thread.ofPlatform().daemon().name("guestmem-uffd-watchdog-" + server.pid()).start(this::watch);
         this.guardianWatcher = Thread.ofPlatform().daemon().name("guestmem-uffd-guardian-" + server.guardian().pid())
                 .start(this::watchGuardian);
+        // The server opens and checks its source first; until it answers, no target has been
+        // touched, so a refusal (or no answer) changes nothing: close() then only tears down.
+        awaitStartStep(configured, "accept the layout", false);
+        StringBuilder zeropage = new StringBuilder("zeropage");
         try {
-            if (!ready.await(60, TimeUnit.SECONDS)) {
-                close(); // the pages were dropped: poisoned, not left to read as zeros; threads stopped
-                markTargetsWritten();
-                throw new LazyRestoreException("page server " + server.pid() + " did not answer within 60 s");
+            synchronized (lock) { // the watchdog's verdict on a server death sees the targets registered or not, never half
+                if (state == State.RESTORING) {
+                    for (SnapshotBlock t : this.targets) {
+                        dropPages(t);
+                        long ioctls = uffd.registerMissing(t.segment().address(), t.usedLength());
+                        zeropage.append('\t').append((ioctls & (1L << Linux._UFFDIO_ZEROPAGE())) != 0 ? 1 : 0);
+                    }
+                    registered = true;
+                }
             }
-            // No wait for the guardian's "armed": the userfaultfd and its end of the liveness pair
-            // are already queued on its socket, so a server death before it reads them is seen the
-            // moment it does (the pair reads EOF then). Only the guardian's own death can lose it,
-            // and that is reported (guardianLost).
-        } catch (InterruptedException e) {
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                registered = false; // unregistered below: dropped pages read as zeros, none is poisoned
+                unregisterAll();
+            }
             close();
-            markTargetsWritten();
-            Thread.currentThread().interrupt();
-            throw new LazyRestoreException("interrupted while starting", e);
+            markTargetsWritten(); // pages may have been dropped: the memory changed
+            throw e;
         }
-        if (state == State.BROKEN) {
-            String why = failure;
-            close();
-            markTargetsWritten();
-            throw new LazyRestoreException("lazy restore failed to start: " + why);
+        if (!registered) { // the server died after its answer, before anything was touched
+            awaitStartStep(configured, "accept the layout", false);
         }
+        try {
+            ctl.sendLine(zeropage.toString());
+            ctl.sendLine("go");
+        } catch (NativeCallException e) {
+            // the server is gone: the watchdog poisons and records it, the wait below sees BROKEN
+        }
+        // From here the pages are dropped: a failure poisons what is missing (close()).
+        awaitStartStep(ready, "start serving", true);
+        // No wait for the guardian's "armed": the userfaultfd and its end of the liveness pair
+        // are already queued on its socket, so a server death before it reads them is seen the
+        // moment it does (the pair reads EOF then). Only the guardian's own death can lose it,
+        // and that is reported (guardianLost).
         // The restore replaces every byte of each target: from here (the server serving) a reader
         // of the range gets the restored bytes, so the dirty log (MIGRATION, VGA) and the CODE
         // client must hear of the whole range now, before the caller runs the guest, as after an
         // eager restore. Pages the server installs later need no mark of their own: what they
         // hold is what a reader after this mark already gets.
         markTargetsWritten();
+    }
+
+    /**
+     * Waits for one step of the start; if it does not come (60 s), is interrupted, or the restore
+     * broke meanwhile, closes the restore and throws.
+     *
+     * @param dropped whether the targets' pages were dropped (then they are marked written)
+     */
+    private void awaitStartStep(CountDownLatch step, String what, boolean dropped) {
+        String why = null;
+        Throwable cause = null;
+        try {
+            if (!step.await(60, TimeUnit.SECONDS)) {
+                why = "page server " + server.pid() + " did not " + what + " within 60 s";
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            why = "interrupted while starting";
+            cause = e;
+        }
+        if (why == null && state == State.BROKEN) {
+            why = "lazy restore failed to start: " + failure;
+        }
+        if (why == null) {
+            return;
+        }
+        close(); // dropped pages: poisoned, not left to read as zeros; threads stopped
+        if (dropped) {
+            markTargetsWritten();
+        }
+        throw new LazyRestoreException(why, cause);
+    }
+
+    private static void checkAligned(List<SnapshotBlock> targets) {
+        for (SnapshotBlock t : targets) {
+            long addr = t.segment().address();
+            if (addr % t.pageSize() != 0) {
+                throw new LazyRestoreException("block '" + t.name() + "' at 0x" + Long.toHexString(addr)
+                        + " is not aligned to its page size " + t.pageSize() + " (map it with mmap)");
+            }
+        }
     }
 
     /**
@@ -256,8 +317,12 @@ public final class LazyRestore implements AutoCloseable {
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
-     * @throws LazyRestoreException if registration or the server's start fails (if the pages were
-     *     already dropped, the missing ones are poisoned and the named blocks stay fault-prone)
+     * @throws LazyRestoreException if a target is not aligned to its page size, the server refuses
+     *     the source (a file missing or not the one opened here) or does not answer: then nothing was
+     *     changed, the targets keep their bytes and are not fault-prone; if registration or the
+     *     server's start fails after the pages were dropped, the targets are marked written, and
+     *     either read zeros (registration failed) or have their missing pages poisoned and stay
+     *     fault-prone (the server failed)
      * @throws IllegalStateException if a target's block is released, or its system has a transaction
      *     open on this thread ({@link dev.guestmem.ram.RamBlock#holdFaultProne})
      */
@@ -274,7 +339,8 @@ public final class LazyRestore implements AutoCloseable {
      * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd)
      * @param options prefetch (verification applies to snapshot sources only)
      * @return the running restore
-     * @throws LazyRestoreException if registration, the connection to the source or the server's start fails
+     * @throws LazyRestoreException if registration, the connection to the source or the server's start
+     *     fails (a source the server cannot reach is refused before any target is touched)
      */
     public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
         return new LazyRestore(server, false, targets, Wire.line("source", "remote", sourceSocket), options);
@@ -354,7 +420,9 @@ public final class LazyRestore implements AutoCloseable {
                 if (Boolean.getBoolean("guestmem.uffd.debug")) {
                     System.err.println("uffd watchdog <- " + line + " at " + System.currentTimeMillis());
                 }
-                if (line.equals("ready")) {
+                if (line.equals("configured")) {
+                    configured.countDown();
+                } else if (line.equals("ready")) {
                     ready.countDown();
                 } else if (line.startsWith("done ")) {
                     lastMetrics = FaultMetrics.fromWire(line);
@@ -373,6 +441,7 @@ public final class LazyRestore implements AutoCloseable {
                             state = State.BROKEN;
                         }
                     }
+                    configured.countDown();
                     ready.countDown();
                     finished.countDown();
                 } else if (line.startsWith("stats ")) {
@@ -384,6 +453,7 @@ public final class LazyRestore implements AutoCloseable {
             exit = "failed: " + e.getMessage();
         }
         if (closing || state == State.COMPLETE || state == State.BROKEN) {
+            configured.countDown();
             replies.offer("eof");
             return;
         }
@@ -397,12 +467,19 @@ public final class LazyRestore implements AutoCloseable {
                 failure = "page server process " + server.pid() + " " + exit + " while pages were missing";
                 state = State.BROKEN;
                 recorded = true;
-                for (SnapshotBlock t : targets) {
-                    poisoned += uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
+                if (registered) { // else nothing was dropped: the start sees BROKEN and changes nothing
+                    for (SnapshotBlock t : targets) {
+                        poisoned += uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
+                    }
+                    // Every missing page holds poison now, which stays: unregistered, a page the
+                    // guest discards from here on reads zeros through the kernel alone, as discarded
+                    // RAM does, instead of faulting to the guardian, which can only poison it.
+                    unregisterAll();
                 }
             }
         }
         if (!recorded) { // closed meanwhile: close() poisoned what was missing, and there is no failure to report
+            configured.countDown();
             ready.countDown();
             finished.countDown();
             replies.offer("eof");
@@ -422,6 +499,7 @@ public final class LazyRestore implements AutoCloseable {
         String g = guardianReport != null ? "guardian " + guardianReport
                 : guardianLost != null ? "no guardian (" + guardianLost + ")" : "guardian: no report";
         failure = failure + " (" + code + "); " + g + "; watchdog poisoned " + poisoned + " more";
+        configured.countDown();
         ready.countDown();
         finished.countDown();
         replies.offer("eof");
@@ -429,7 +507,7 @@ public final class LazyRestore implements AutoCloseable {
 
     /**
      * Unregisters the targets, once (under {@link #lock}). Done as soon as every page is present
-     * (COMPLETE): from then on the memory is ordinary memory again, and a page discarded later
+     * (COMPLETE), or after a server death once every missing page is poisoned: from then on the memory is ordinary memory again, and a page discarded later
      * (balloon, virtio-mem: {@code RamBlock.discard}) reads as zeros through the kernel alone,
      * needing neither the page server nor the guardian (whose poison, after a server death, would
      * otherwise land on such a page). A range unmapped meanwhile has nothing left to unregister.
@@ -616,7 +694,7 @@ public final class LazyRestore implements AutoCloseable {
                 return;
             }
             closing = true;
-            if (state != State.COMPLETE) {
+            if (state != State.COMPLETE && registered && !unregistered) {
                 for (SnapshotBlock t : targets) {
                     uffd.poisonMissing(t.segment().address(), t.usedLength(), t.pageSize());
                 }
@@ -632,7 +710,8 @@ public final class LazyRestore implements AutoCloseable {
             } catch (NativeCallException e) {
                 // already gone
             }
-            completed = state == State.COMPLETE;
+            // complete, or never registered (a refused start): no page can be poisoned, the fence goes
+            completed = state == State.COMPLETE || !registered;
             state = State.CLOSED;
             finished.countDown(); // a waiting awaitComplete returns false now, not at its timeout
         }

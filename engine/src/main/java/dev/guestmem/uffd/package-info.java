@@ -3,7 +3,8 @@
  * MISSING mode and hands the userfaultfd to a page server in another process
  * ({@link dev.guestmem.uffd.PageServerProcess}, {@link dev.guestmem.uffd.PageServerMain}), which
  * serves faults from a {@link dev.guestmem.uffd.PageSource}: a snapshot chain or a remote process
- * ({@link dev.guestmem.uffd.PageSourceServer}, postcopy style). See {@link dev.guestmem.uffd.LazyRestore}
+ * ({@link dev.guestmem.uffd.PageSourceServer}, postcopy style). The server checks its source before
+ * the guest touches any block, so a start it refuses changes nothing. See {@link dev.guestmem.uffd.LazyRestore}
  * for why the handler is out of process and what happens when it or its source dies.
  *
  * <h2>Handler death (ARCHITECTURE.md hazard 1)</h2>
@@ -14,7 +15,8 @@
  * receives, over SCM_RIGHTS, a duplicate of the userfaultfd, the registered ranges, and one end of a
  * socket pair whose only other holder is the server. The server's death, however it happens,
  * closes that pair: the guardian wakes from {@code poll}, poisons every page still missing
- * (UFFDIO_POISON per range, stepping over present pages on EEXIST) and exits. The waiting threads
+ * (UFFDIO_POISON per range, stepping over present pages on EEXIST) and stays the queue's reader
+ * until the guest's watchdog has poisoned too and unregistered the ranges. The waiting threads
  * get SIGBUS, which the JVM raises as an {@code InternalError} at the access; the safepoint
  * completes. The guest's watchdog thread is the second line: it sees the server's socket close,
  * poisons too, and marks the restore BROKEN with the reason (including the guardian's report).

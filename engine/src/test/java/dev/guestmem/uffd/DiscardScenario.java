@@ -50,6 +50,14 @@ public final class DiscardScenario {
                 discardAfterSourceFailure(dir);
                 halt();
             }
+            case "discard-during-source-failure" -> {
+                discardDuringSourceFailure(dir);
+                halt();
+            }
+            case "discard-before-source-failure" -> {
+                discardBeforeSourceFailure(dir);
+                halt();
+            }
             case "partial-race" -> {
                 partialRace(dir, Integer.parseInt(args[1]), args.length > 2 ? args[2] : "");
                 halt();
@@ -79,7 +87,8 @@ public final class DiscardScenario {
     /**
      * The page server dies with the restore running; the guardian poisons what is missing. Then a
      * served page is discarded and read: the discard must return (its REMOVE event read by someone)
-     * and the read must fault (poison), not wait for ever: the guardian stays the queue's reader.
+     * and the read must give zeros (a discarded page), not wait for ever; a page never served still
+     * faults (poison), and reads zeros once the guest discards it.
      */
     private static void afterServerDeath(Path dir) throws Exception {
         RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
@@ -124,8 +133,11 @@ public final class DiscardScenario {
                 System.out.flush();
                 Runtime.getRuntime().halt(0);
             }
+            dst.discard(31 * PAGE, PAGE); // never served, poisoned at the death, then discarded
             System.out.println("RESULT served=0x" + Integer.toHexString(served) + " discarded=" + discarded[0]
                     + " read=" + (fault[0] != null ? "fault" : "0x" + Integer.toHexString(seen[0]))
+                    + " unserved=" + readInThread(dst.segment(), 30 * PAGE + 8)
+                    + " unservedDiscarded=" + readInThread(dst.segment(), 31 * PAGE + 8)
                     + " state=" + restore.state());
         }
     }
@@ -343,6 +355,98 @@ public final class DiscardScenario {
         dst.discard(5 * PAGE, PAGE);
         String refault = readInThread(dst.segment(), 5 * PAGE);
         System.out.println("RESULT refault=" + refault + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
+        System.out.flush();
+    }
+
+    /**
+     * Pages the guest discarded before the page source failed (one served, one never served): the
+     * failure's poisoning of the missing pages must leave them alone, they read zeros; so does a
+     * page poisoned by the failure and discarded after it.
+     */
+    private static void discardBeforeSourceFailure(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        SnapshotFile f = SnapshotFile.open(full);
+        long at40 = f.location(0, 40);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only
+        }
+        LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)), new LazyRestore.Options(false, true));
+        String served = readInThread(dst.segment(), 5 * PAGE);
+        dst.discard(5 * PAGE, PAGE); // served, then discarded: missing in the kernel, zeros on the next touch
+        dst.discard(20 * PAGE, PAGE); // never served, wholly discarded: never copied, zeros on the next touch
+        String corrupt = readInThread(dst.segment(), 40 * PAGE);
+        String verdict;
+        try {
+            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            verdict = "broken";
+        }
+        String servedDiscarded = readInThread(dst.segment(), 5 * PAGE);
+        String unservedDiscarded = readInThread(dst.segment(), 20 * PAGE);
+        String missing = readInThread(dst.segment(), 30 * PAGE);
+        dst.discard(25 * PAGE, PAGE); // never served, poisoned by the failure, then discarded: zeros too
+        String poisonedDiscarded = readInThread(dst.segment(), 25 * PAGE);
+        System.out.println("RESULT servedDiscarded=" + servedDiscarded + " unservedDiscarded=" + unservedDiscarded
+                + " poisonedDiscarded=" + poisonedDiscarded + " missing=" + missing + " served=" + served + " corrupt=" + corrupt + " verdict=" + verdict);
+        System.out.flush();
+    }
+
+    /**
+     * A page never served, wholly discarded while the server poisons after the source failed (the
+     * server held there by a test hook until the discard's REMOVE event is queued): it reads zeros.
+     */
+    private static void discardDuringSourceFailure(Path dir) throws Exception {
+        RamBlock src = RamBlock.anonymous("ram", 64 * PAGE);
+        RamBlock dst = RamBlock.anonymous("ram", 64 * PAGE);
+        for (long p = 0; p < 64; p++) {
+            src.stlHe(p * PAGE, (int) (0x1000 + p));
+        }
+        Path full = dir.resolve("full.gms");
+        SnapshotWriter.write(full, List.of(SnapshotBlock.of(src)), ProgressListener.NONE);
+        SnapshotFile f = SnapshotFile.open(full);
+        long at40 = f.location(0, 40);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(full, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), at40 + 100); // page 40's data only
+        }
+        Path flag = dir.resolve("failing");
+        PageServerProcess server = PageServerProcess.start(List.of("-Dguestmem.uffd.test.holdFailure=" + flag));
+        LazyRestore restore = LazyRestore.start(server, SnapshotChain.of(f), List.of(SnapshotBlock.of(dst)),
+                new LazyRestore.Options(false, true));
+        String[] corrupt = {"hang"};
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                corrupt[0] = readInThread(dst.segment(), 40 * PAGE);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        long until = System.nanoTime() + 20_000_000_000L;
+        while (!Files.exists(flag) && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        boolean held = Files.exists(flag);
+        boolean[] discarded = {false};
+        Thread d = Thread.ofPlatform().daemon().start(() -> {
+            dst.discard(20 * PAGE, PAGE); // never served: its REMOVE is read by the poisoning
+            discarded[0] = true;
+        });
+        d.join(10_000);
+        reader.join(15_000);
+        String verdict;
+        try {
+            verdict = "awaitComplete=" + restore.awaitComplete(Duration.ofSeconds(20));
+        } catch (LazyRestoreException e) {
+            verdict = "broken";
+        }
+        System.out.println("RESULT discardedDuring=" + readInThread(dst.segment(), 20 * PAGE) + " missing="
+                + readInThread(dst.segment(), 30 * PAGE) + " corrupt=" + corrupt[0] + " held=" + held + " discarded="
+                + discarded[0] + " verdict=" + verdict);
         System.out.flush();
     }
 

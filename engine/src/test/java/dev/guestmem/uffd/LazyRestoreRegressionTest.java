@@ -309,13 +309,17 @@ class LazyRestoreRegressionTest {
     /**
      * Was: after a page-server death the guardian poisoned the missing pages and exited, leaving the
      * userfaultfd without a reader: a served page discarded later (its discard waits for the REMOVE
-     * event to be read) or faulted again hung its thread, and with it the JVM's next safepoint. Now
-     * the guardian stays and answers every later fault with poison until the restore is closed.
+     * event to be read) or faulted again hung its thread, and with it the JVM's next safepoint. Then
+     * the guardian stayed and answered every later fault with poison, so a page the guest discarded
+     * after the death (served or not) failed its next access instead of reading zeros as discarded
+     * RAM does. Now, once the watchdog has poisoned what is missing, the ranges are unregistered:
+     * poison stays where it was put, and a discard afterwards is the kernel's alone (zeros).
      */
     @Test
-    void afterAServerDeathADiscardReturnsAndALateFaultIsPoisoned() throws Exception {
+    void afterAServerDeathADiscardReturnsAndTheDiscardedPageReadsZeros() throws Exception {
         String text = child("after-server-death");
-        assertTrue(text.contains("RESULT served=0x1005 discarded=true read=fault state=BROKEN"), text);
+        assertTrue(text.contains("RESULT served=0x1005 discarded=true read=0x0 unserved=error=InternalError"
+                + " unservedDiscarded=value=0x0 state=BROKEN"), text);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -374,6 +378,36 @@ class LazyRestoreRegressionTest {
     void aServedPageDiscardedAfterTheSourceFailedReadsZeros() throws Exception {
         String text = child("discard-after-source-failure");
         assertTrue(text.contains("RESULT refault=value=0x0 "), "a served page discarded after the source failed:\n" + text);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: when the page source failed, the server poisoned every page missing in the kernel
+    // (Uffd.poisonMissing over each block), also the pages the guest had discarded before: a page
+    // served and discarded since, and a page never served but wholly discarded (recorded present
+    // by its REMOVE event, never to be copied). Both read zeros until the failure and SIGBUS
+    // (InternalError, MEMTX_ERROR through the engine) after it, unlike eager RAM where a discarded
+    // page reads zeros. REMOVE events read while poisoning (EAGAIN) were dropped unrecorded too.
+    // Now: the failure poisons only pages the server has not recorded present, and reads the queue
+    // through its own bookkeeping while it does.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void pagesDiscardedBeforeTheSourceFailedStillReadZeros() throws Exception {
+        String text = child("discard-before-source-failure");
+        assertTrue(text.contains("RESULT servedDiscarded=value=0x0 unservedDiscarded=value=0x0 poisonedDiscarded=value=0x0 missing=error=InternalError"
+                + " served=value=0x1005 corrupt=error=InternalError verdict=broken"), "pages discarded before the source failed:\n" + text);
+    }
+
+    /**
+     * Was: the poisoning after a source failure read the queue on EAGAIN without recording the
+     * REMOVE events it found (Uffd.drainEvents), so a never-served page the guest discarded at that
+     * moment was poisoned after the kernel dropped it. Now the poisoning reads the queue through the
+     * server's own reader, which records the discard, and steps over the page.
+     */
+    @Test
+    void aPageDiscardedWhileTheServerPoisonsAfterASourceFailureReadsZeros() throws Exception {
+        String text = child("discard-during-source-failure");
+        assertTrue(text.contains("RESULT discardedDuring=value=0x0 missing=error=InternalError corrupt=error=InternalError"
+                + " held=true discarded=true verdict=broken"), "a page discarded while the server poisons:\n" + text);
     }
 
     // ------------------------------------------------------------------------------------------

@@ -94,24 +94,28 @@ public class LazyRestoreReviewRegressionTest {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Eager restore marks its targets written also when it fails (SnapshotRestorer.restore's
-    // finally). A lazy start refused by the server (here: the snapshot was deleted after it was
-    // opened) has already dropped every page of the target and poisoned them (close()), so the
-    // block's contents changed behind the address spaces; but markWritten runs only on the success
-    // path at the end of the constructor. MIGRATION/VGA keep a clean log over changed memory (a
-    // later increment omits the pages) and CODE keeps translations of bytes that are gone.
+    // Was: a lazy start refused by the server (here: the snapshot was deleted after it was opened,
+    // so the server cannot open it by path) had already dropped every page of the target and
+    // registered it; the refusal then closed the restore, which poisoned every page, and kept the
+    // block fault-prone for ever: the block's contents were gone and every access failed (SIGBUS,
+    // MEMTX_ERROR through the engine). (An earlier fix only marked the block written for every
+    // dirty client, so the logs knew its contents had changed.)
+    // Now: the server checks its source before the guest drops or registers anything, so a refused
+    // start changes nothing: the block keeps its bytes, is not fault-prone, and its dirty log is
+    // as it was; it can be restored again.
     // ------------------------------------------------------------------------------------------
     @Test
-    void aRefusedStartStillMarksTheDroppedBlockWritten(@TempDir Path dir) throws Exception {
+    void aRefusedStartLeavesTheBlockAsItWas(@TempDir Path dir) throws Exception {
         dev.guestmem.MemorySystem sys = new dev.guestmem.MemorySystem();
         dev.guestmem.region.RamRegion ram = dev.guestmem.region.RamRegion.allocate(sys, null, "ram", 32 * PAGE);
         RamBlock blk = ram.ramBlock();
         dev.guestmem.dirty.DirtyMemory dm = sys.dirtyMemory();
-        List<long[]> invalidated = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        dm.setCodeInvalidator((addr, len) -> invalidated.add(new long[] {addr, len}));
         blk.stlHe(0x5000, 0x5555);
         Path full = dir.resolve("full.gms");
         SnapshotWriter.write(full, List.of(SnapshotBlock.of(blk)), ProgressListener.NONE);
+        Path kept = dir.resolve("kept.gms");
+        Files.copy(full, kept);
+        blk.stlHe(0x5000, 0x6666); // after the snapshot: what the block must still hold
         for (int client = 0; client < dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_NUM; client++) {
             dm.resetDirty(blk.offset(), blk.usedLength(), client);
         }
@@ -121,14 +125,53 @@ public class LazyRestoreReviewRegressionTest {
                     LazyRestore.Options.DEFAULT)) {
                 fail("started from a deleted file: " + restore);
             } catch (LazyRestoreException expected) {
-                // the block's pages are dropped and poisoned now
+                assertTrue(expected.getMessage().contains("full.gms"), expected.getMessage());
             }
         }
-        boolean logged = dm.allDirty(blk.offset(), blk.usedLength(),
-                dev.guestmem.dirty.DirtyMemory.MASK_MIGRATION | dev.guestmem.dirty.DirtyMemory.MASK_VGA);
-        long covered = invalidated.stream().mapToLong(r -> r[1]).sum();
-        assertTrue(logged && covered >= blk.usedLength(), "after a refused lazy start that dropped the block's pages:"
-                + " MIGRATION|VGA all dirty=" + logged + ", CODE invalidated " + covered + " of " + blk.usedLength() + " bytes");
+        assertTrue(!blk.canFault(), "the block stayed fault-prone after a refused start");
+        assertEquals("0x6666", "0x" + Integer.toHexString(blk.ldlHe(0x5000)), "the block's bytes after a refused start");
+        assertTrue(!dm.getDirty(blk.offset(), blk.usedLength(), dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_MIGRATION),
+                "nothing changed, nothing to migrate again");
+        try (SnapshotFile f = SnapshotFile.open(kept);
+             LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(blk)),
+                     LazyRestore.Options.DEFAULT)) {
+            assertTrue(restore.awaitComplete(Duration.ofSeconds(30)), restore.toString());
+            assertEquals(0x5555, blk.ldlHe(0x5000));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Was: the alignment of each target was checked in the loop that drops and registers them, so a
+    // misaligned second target was refused after the first had lost its pages (read as zeros once
+    // the refusal closed the userfaultfd). Now every target is checked before any is touched.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aMisalignedTargetIsRefusedBeforeAnyTargetIsTouched(@TempDir Path dir) throws Exception {
+        RamBlock srcA = RamBlock.anonymous("a", 16 * PAGE);
+        RamBlock srcB = RamBlock.anonymous("b", 16 * PAGE);
+        RamBlock dstA = RamBlock.anonymous("a", 16 * PAGE);
+        RamBlock dstB = RamBlock.anonymous("b", 17 * PAGE);
+        try {
+            Path full = dir.resolve("full.gms");
+            SnapshotWriter.write(full, List.of(SnapshotBlock.of(srcA), SnapshotBlock.of(srcB)), ProgressListener.NONE);
+            dstA.stlHe(0x2000, 0x2222);
+            SnapshotBlock misaligned = new SnapshotBlock("b", dstB.segment().asSlice(2048, 16 * PAGE), PAGE);
+            try (SnapshotFile f = SnapshotFile.open(full)) {
+                try (LazyRestore restore = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(dstA), misaligned),
+                        LazyRestore.Options.DEFAULT)) {
+                    fail("started with a misaligned target: " + restore);
+                } catch (LazyRestoreException expected) {
+                    assertTrue(expected.getMessage().contains("not aligned"), expected.getMessage());
+                }
+            }
+            assertTrue(!dstA.canFault(), "the first target stayed fault-prone");
+            assertEquals("0x2222", "0x" + Integer.toHexString(dstA.ldlHe(0x2000)), "the first target's bytes after the refusal");
+        } finally {
+            srcA.close();
+            srcB.close();
+            dstA.close();
+            dstB.close();
+        }
     }
 
     // ------------------------------------------------------------------------------------------

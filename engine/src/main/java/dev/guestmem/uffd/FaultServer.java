@@ -1,0 +1,151 @@
+package dev.guestmem.uffd;
+
+import dev.guestmem.linux.Linux;
+import dev.guestmem.linux.LinuxCalls;
+import dev.guestmem.linux.pollfd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The page server's serve loop: waits on the userfaultfd and the guest's control socket, serves
+ * every fault in order (from the source, zeros on a page discarded since it was present, poison
+ * once the source failed), installs pages partly discarded before they were served, prefetches
+ * when idle, and tells the guest {@code done} once every page is present. See
+ * {@link PageServerMain} for the protocol and the discard and failure rules.
+ *
+ * <p>Thread safety: single-threaded.
+ */
+final class FaultServer {
+    /** Test hook: stop serving after this many faults (a hung handler), from {@code guestmem.uffd.stallAfterFaults}. */
+    private static final long STALL_AFTER = Long.getLong("guestmem.uffd.stallAfterFaults", Long.MAX_VALUE);
+    private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+
+    private final Uffd uffd;
+    private final Wire ctl;
+    private final ServerLayout layout;
+    private final ServedPages served;
+    private final Arena arena = Arena.ofConfined();
+    private final FaultStats stats = new FaultStats();
+    private final QueueReader queue;
+    private final PageInstaller installer;
+    private final Prefetcher prefetcher;
+    private boolean doneSent;
+
+    FaultServer(Uffd uffd, Wire ctl, ServerLayout layout, PageSource source) {
+        this.uffd = uffd;
+        this.ctl = ctl;
+        this.layout = layout;
+        long[] pages = new long[layout.blocks()];
+        for (int b = 0; b < pages.length; b++) {
+            pages[b] = layout.pages(b);
+        }
+        this.served = new ServedPages(pages);
+        this.queue = new QueueReader(uffd, layout, served, arena);
+        this.installer = new PageInstaller(uffd, ctl, layout, served, source, queue, stats, arena);
+        this.prefetcher = new Prefetcher(layout, served, source, installer, queue, stats);
+    }
+
+    /** Says {@code ready}, then serves until the guest says {@code quit} or hangs up. */
+    void run() {
+        MemorySegment pfds = pollfd.allocateArray(2, arena);
+        pollfd.fd(pfds, uffd.fd);
+        pollfd.events(pfds, (short) Linux.POLLIN());
+        MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
+        pollfd.fd(p1, ctl.fd);
+        pollfd.events(p1, (short) Linux.POLLIN());
+        ctl.sendLine("ready");
+        while (true) {
+            boolean broken = installer.broken();
+            boolean wantPrefetch = layout.prefetch && !broken && !served.complete();
+            boolean pending = !queue.queued.isEmpty() || (!broken && served.anyCuts());
+            int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
+            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
+                drainFaults();
+            }
+            if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+                String line = ctl.readLine();
+                if (line == null || line.equals("quit")) {
+                    return;
+                }
+                if (line.equals("stats")) {
+                    ctl.sendLine("stats " + stats.metrics(served).toWire());
+                }
+            }
+            if (n == 0 && wantPrefetch) {
+                prefetcher.prefetchBatch();
+            }
+            if (!doneSent && !installer.broken() && served.complete()) {
+                doneSent = true;
+                if (DEBUG) {
+                    System.err.println("page server: all " + served.total() + " pages present at " + System.currentTimeMillis()
+                            + " (" + queue.discardedPages() + " discarded before they were served, " + stats.refilled
+                            + " zero-filled after a discard)");
+                }
+                ctl.sendLine("done " + stats.metrics(served).toWire());
+            }
+        }
+    }
+
+    /**
+     * Reads the queue and serves what it holds: REMOVE events at once (so the discard they announce
+     * is known before any later copy), page faults in order, each timed; then installs the pages
+     * partly discarded before they were served ({@link ServedPages#cutsOf}), faults read meanwhile first.
+     */
+    private void drainFaults() {
+        queue.pump();
+        while (true) {
+            if (queue.queued.isEmpty()) {
+                if (installer.broken() || !served.anyCuts()) {
+                    return;
+                }
+                long k = served.firstCut();
+                installer.fillPage(ServedPages.block(k), ServedPages.page(k)); // present after (its cuts gone), or broken
+                continue;
+            }
+            long addr = queue.queued.poll();
+            long t0 = System.nanoTime();
+            serveFault(addr);
+            stats.sample(System.nanoTime() - t0);
+        }
+    }
+
+    private void serveFault(long addr) {
+        int b = layout.blockOf(addr);
+        if (b < 0) {
+            uffd.wake(addr & ~(Uffd.BASE_PAGE - 1), Uffd.BASE_PAGE); // not ours: cannot happen, the uffd only covers our ranges
+            return;
+        }
+        long page = (addr - layout.start[b]) / layout.pageSize[b];
+        if (++stats.faults > STALL_AFTER) {
+            PageSourceServer.stall();
+        }
+        int attempt = 0;
+        while (true) { // again after an EAGAIN: the event read meanwhile may have changed the answer
+            if (served.isPresent(b, page)) {
+                // served (or wholly discarded) before, also if the source failed since: the guest
+                // discarded it, and a discarded page reads zeros
+                if (installer.zeroFill(b, addr) == PageInstaller.AGAIN) {
+                    queue.retryWait(attempt++);
+                    continue;
+                }
+                return;
+            }
+            if (installer.broken()) {
+                if (installer.poison(b, page) == PageInstaller.AGAIN) {
+                    queue.retryWait(attempt++);
+                    continue;
+                }
+                return;
+            }
+            long r = installer.fillPage(b, page);
+            if (r < 0) {
+                continue; // wholly discarded meanwhile: zeros; or broken now: poison
+            }
+            if (installer.lastFillZero) {
+                stats.zeroFaults++;
+            }
+            stats.faultBytes += r;
+            return;
+        }
+    }
+}
