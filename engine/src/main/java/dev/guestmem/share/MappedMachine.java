@@ -231,7 +231,10 @@ public final class MappedMachine implements AutoCloseable {
     /** Unmaps the files (the other process keeps its RAM) and releases the stand-ins. */
     @Override
     public void close() {
-        machine.close();
-        blocks.values().forEach(RamBlock::close);
+        try {
+            machine.close();
+        } finally {
+            blocks.values().forEach(RamBlock::close);
+        }
     }
 }

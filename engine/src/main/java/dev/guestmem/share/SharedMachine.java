@@ -8,10 +8,12 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionTeardown;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A minimal machine over shareable RAM: a {@code system} container with one RAM region per
@@ -36,17 +38,21 @@ public final class SharedMachine implements AutoCloseable {
     private final AddressSpace as;
     private final List<SharedRamRegion> layout;
     private final List<RamBlock> blocks;
+    private final List<MemoryRegion> regions = new ArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks) {
         this.layout = List.copyOf(layout);
         this.blocks = List.copyOf(blocks);
         this.system = new MemorySystem();
         ContainerRegion root = new ContainerRegion(system, null, "system", MemoryRegion.SIZE_2_64);
+        regions.add(root);
         system.transactionBegin();
         try {
             for (int i = 0; i < layout.size(); i++) {
-                root.addSubregion(layout.get(i).guestAddr(), new RamRegion(system, null, layout.get(i).name(), blocks.get(i),
-                        false, false));
+                RamRegion r = new RamRegion(system, null, layout.get(i).name(), blocks.get(i), false, false);
+                regions.add(r);
+                root.addSubregion(layout.get(i).guestAddr(), r);
             }
         } finally {
             system.transactionCommit();
@@ -210,9 +216,20 @@ public final class SharedMachine implements AutoCloseable {
         return blocks;
     }
 
-    /** Releases the RAM (this side's mappings; the peer keeps its own). */
+    /**
+     * Releases the RAM: destroys the address space and the regions (which hold the blocks) and
+     * closes the blocks, so this side's mappings and descriptors go; the peer keeps its own.
+     * Later calls do nothing.
+     */
     @Override
     public void close() {
-        blocks.forEach(RamBlock::close);
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        try {
+            RegionTeardown.destroy(system, List.of(as), regions);
+        } finally {
+            blocks.forEach(RamBlock::close);
+        }
     }
 }
