@@ -2,9 +2,13 @@ package dev.guestmem.share;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.ram.InvalidRamBlockException;
+import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockBuilder;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
@@ -111,7 +115,8 @@ public final class SharedMachine implements AutoCloseable {
 
     /**
      * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
-     * region {@code MAP_SHARED}.
+     * region {@code MAP_SHARED}: read-only (writes fail as ROM writes) when the server sent a
+     * read-only descriptor. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the whole message
@@ -158,13 +163,7 @@ public final class SharedMachine implements AutoCloseable {
             List<RamBlock> blocks = new ArrayList<>();
             try {
                 for (int i = 0; i < layout.size(); i++) {
-                    SharedRamRegion r = layout.get(i);
-                    try {
-                        blocks.add(RamBlock.builder(r.name(), r.size()).fd(fds.get(i), 0).build());
-                    } catch (dev.guestmem.ram.InvalidRamBlockException | dev.guestmem.ram.RamBackendException e) {
-                        throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
-                                + "': " + e.getMessage(), e);
-                    }
+                    blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
                 }
                 return new SharedMachine(layout, blocks);
             } catch (RuntimeException e) {
@@ -177,6 +176,30 @@ public final class SharedMachine implements AutoCloseable {
             LinuxCalls.close(sock);
         }
     }
+
+    /**
+     * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only,
+     * and only if it covers the region. The RAM builder would grow an empty file; the sender's
+     * descriptor is its RAM, never this side's to resize.
+     */
+    private static RamBlock mapReceived(String socketPath, SharedRamRegion r, int fd) {
+        try {
+            long have = LinuxCalls.fstatSize(fd);
+            if (Long.compareUnsigned(have, r.size()) < 0) {
+                throw new ShareException(socketPath + " sent a descriptor of 0x" + Long.toHexString(have)
+                        + " bytes for region '" + r.name() + "' of 0x" + Long.toHexString(r.size()));
+            }
+            boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY();
+            RamBlockBuilder b = RamBlock.builder(r.name(), r.size()).fd(fd, 0);
+            return (readOnly ? b.readOnly() : b).build();
+        } catch (InvalidRamBlockException | RamBackendException | NativeCallException e) {
+            throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
+                    + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code O_ACCMODE} of {@code fcntl(F_GETFL)}. */
+    private static final int O_ACCMODE = 3;
 
     private static void checkLayout(List<SharedRamRegion> layout) {
         if (layout.isEmpty() || layout.size() > ShareProtocol.MAX_REGIONS) {
