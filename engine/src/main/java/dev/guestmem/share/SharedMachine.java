@@ -69,7 +69,8 @@ public final class SharedMachine implements AutoCloseable {
      *
      * @param layout the regions; they must not overlap
      * @return the machine, owning its blocks
-     * @throws IllegalArgumentException if the layout is empty, too long or overlapping
+     * @throws IllegalArgumentException if the layout is empty, too long, overlapping or names a
+     *     region twice
      * @throws dev.guestmem.ram.RamBackendException if a memfd cannot be made
      */
     public static SharedMachine createMemfd(List<SharedRamRegion> layout) {
@@ -93,7 +94,8 @@ public final class SharedMachine implements AutoCloseable {
      * @param blocks one block per region, each of the region's size; shareable blocks (memfd,
      *     shared file) have a descriptor a server can pass on
      * @return the machine
-     * @throws IllegalArgumentException if the lists do not match or the layout overlaps
+     * @throws IllegalArgumentException if the lists do not match, or the layout overlaps or names a
+     *     region twice
      */
     public static SharedMachine of(List<SharedRamRegion> layout, List<RamBlock> blocks) {
         checkLayout(layout);
@@ -119,7 +121,7 @@ public final class SharedMachine implements AutoCloseable {
      * read-only descriptor. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
-     * @param timeout how long to wait for the whole message
+     * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, sends something else or too late
      */
@@ -132,7 +134,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         List<Integer> fds = new ArrayList<>();
         try {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            long deadline = System.nanoTime() + waitNanos(timeout);
             StringBuilder text = new StringBuilder();
             while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
                 Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
@@ -177,6 +179,13 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
+    /** A timeout in nanoseconds; one too long for a long (292 years) is a century: no limit in practice. */
+    private static long waitNanos(Duration timeout) {
+        return timeout.compareTo(NO_LIMIT) > 0 ? NO_LIMIT.toNanos() : timeout.toNanos();
+    }
+
+    private static final Duration NO_LIMIT = Duration.ofDays(36525);
+
     /**
      * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only,
      * and only if it covers the region. The RAM builder would grow an empty file; the sender's
@@ -210,6 +219,10 @@ public final class SharedMachine implements AutoCloseable {
             for (int j = i + 1; j < layout.size(); j++) {
                 SharedRamRegion a = layout.get(i);
                 SharedRamRegion b = layout.get(j);
+                if (a.name().equals(b.name())) {
+                    // one name is one RAM block (idstr): a RAM list holds only one
+                    throw new IllegalArgumentException("two regions are named '" + a.name() + "'");
+                }
                 boolean disjoint = Long.compareUnsigned(a.guestAddr() + a.size() - 1, b.guestAddr()) < 0
                         || Long.compareUnsigned(b.guestAddr() + b.size() - 1, a.guestAddr()) < 0;
                 if (!disjoint) {

@@ -74,4 +74,18 @@ class AttachDescriptorTest {
             }
         }
     }
+
+    /** Any Duration is a timeout: one too long for a long of nanoseconds waits without limit. It threw ArithmeticException. */
+    @Test
+    void aTimeoutBeyondLongNanosecondsMeansNoLimit(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("s.sock").toString();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, SIZE)));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            Thread t = Thread.ofPlatform().daemon().start(() -> server.serveOne(Duration.ofSeconds(10)));
+            try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(Long.MAX_VALUE))) {
+                assertEquals(SIZE, peer.layout().getFirst().size());
+            }
+            t.join(10_000);
+        }
+    }
 }
