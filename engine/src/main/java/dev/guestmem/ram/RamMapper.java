@@ -74,9 +74,6 @@ final class RamMapper {
 
     private static RamMapping mapFile(RamSpec spec, RamBackend.File f) {
         Path path = f.path();
-        long hugePage = RamMapping.hugetlbfsPageSize(path);
-        long page = hugePage > 0 ? hugePage : LinuxCalls.pageSize();
-        checkOffset(spec, f.offset(), page);
         if (Files.isDirectory(path)) {
             // QEMU creates a temporary file in a directory (hugetlbfs mount points); we ask for a file.
             throw new InvalidRamBlockException(spec.idstr(), "backing path " + path + " is a directory, need a file");
@@ -97,6 +94,10 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "opening " + path, e);
         }
         try {
+            // From the open file, not the path: /proc/PID/fd/N or a symbolic link can reach hugetlbfs
+            // from outside its mount, and a huge-page mapping taken for 4 KiB pages cannot be unmapped.
+            long page = fdPageSize(spec, fd, path.toString());
+            checkOffset(spec, f.offset(), page);
             return sizeAndMap(spec, fd, f.offset(), page, spec.readOnlyFd(), path.toString());
         } catch (RuntimeException e) {
             closeQuietly(fd);
@@ -107,11 +108,12 @@ final class RamMapper {
         }
     }
 
-    private static long fdPageSize(RamSpec spec, int fd, int given) {
+    /** QEMU's {@code qemu_fd_getpagesize}: the huge page size on hugetlbfs, else the base page size. */
+    private static long fdPageSize(RamSpec spec, int fd, String what) {
         try {
             return LinuxCalls.fdPageSize(fd);
         } catch (NativeCallException e) {
-            throw new RamBackendException(spec.idstr(), "fstatfs of fd " + given, e);
+            throw new RamBackendException(spec.idstr(), "fstatfs of " + what, e);
         }
     }
 
@@ -123,7 +125,7 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "duplicating fd " + d.fd(), e);
         }
         try {
-            long page = fdPageSize(spec, fd, d.fd()); // a hugetlbfs fd maps huge pages (qemu_fd_getpagesize)
+            long page = fdPageSize(spec, fd, "fd " + d.fd()); // a hugetlbfs fd maps huge pages
             checkOffset(spec, d.offset(), page);
             boolean readOnlyFd = spec.readOnlyFd() || RamMapping.isReadOnlyFd(fd);
             return sizeAndMap(spec, fd, d.offset(), page, readOnlyFd, "fd " + d.fd());
