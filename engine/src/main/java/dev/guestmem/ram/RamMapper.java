@@ -5,6 +5,7 @@ import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -51,7 +52,7 @@ final class RamMapper {
         long length = alignUp(spec.maxLength(), page);
         int fd;
         try {
-            fd = LinuxCalls.memfdCreate(spec.idstr(), Linux.MFD_CLOEXEC() | Linux.MFD_ALLOW_SEALING()
+            fd = LinuxCalls.memfdCreate(memfdName(spec.idstr()), Linux.MFD_CLOEXEC() | Linux.MFD_ALLOW_SEALING()
                     | (m.hugetlb() ? Linux.MFD_HUGETLB() : 0));
         } catch (NativeCallException e) {
             throw new RamBackendException(spec.idstr(), "creating a memfd", e);
@@ -70,6 +71,25 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "sizing and sealing memfd to 0x" + Long.toHexString(length), e);
         }
         return mapFdBacked(spec, fd, 0, page, length, false);
+    }
+
+    /** The kernel's limit on a memfd name ({@code MFD_NAME_MAX_LEN}: NAME_MAX minus {@code "memfd:"}). */
+    static final int MEMFD_NAME_MAX_BYTES = 249;
+
+    /**
+     * The block's name cut to what memfd_create takes (longer names fail with EINVAL): the name is
+     * only a label in {@code /proc/PID/fd} and {@code /proc/PID/maps}, so a cut one does.
+     */
+    static String memfdName(String idstr) {
+        byte[] utf8 = idstr.getBytes(StandardCharsets.UTF_8);
+        if (utf8.length <= MEMFD_NAME_MAX_BYTES) {
+            return idstr;
+        }
+        int end = MEMFD_NAME_MAX_BYTES;
+        while (end > 0 && (utf8[end] & 0xc0) == 0x80) {
+            end--; // not inside a UTF-8 sequence
+        }
+        return new String(utf8, 0, end, StandardCharsets.UTF_8);
     }
 
     private static RamMapping mapFile(RamSpec spec, RamBackend.File f) {
