@@ -55,6 +55,11 @@ public final class RamShareServer implements AutoCloseable {
      * file nobody answers on (left by a run that did not close its server) is replaced; any other
      * file there (regular file, directory, FIFO, device node, symbolic link) is refused and left alone.
      *
+     * <p>Whoever can connect gets the RAM read-write. A socket file is created with the process's
+     * umask and connecting needs write permission on it (and search permission on its directories);
+     * an abstract name has no permissions at all: any process in the same network namespace can
+     * connect, so use one only where every such process is trusted.
+     *
      * @param socketPath where to listen; {@code @NAME} for the abstract namespace
      * @param machine the machine; its blocks must have descriptors (memfd or shared file). The server
      *     serves duplicates of them, so it may outlive the machine (the RAM then lives on in the
@@ -62,6 +67,7 @@ public final class RamShareServer implements AutoCloseable {
      * @return the server
      * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
      *     too long
+     * @throws IllegalStateException if the machine is closed
      * @throws ShareException if a server answers on the path, something other than a stale socket
      *     is there, or the socket cannot be bound
      */
@@ -75,16 +81,19 @@ public final class RamShareServer implements AutoCloseable {
             }
         }
         byte[] msg = ShareProtocol.encode(machine.layout());
-        int connectErrno = refuseLiveServer(socketPath);
-        if (!socketPath.startsWith("@")) {
-            removeStaleSocket(socketPath, connectErrno);
-        }
         int[] fds = duplicate(blocks);
         try {
+            int connectErrno = refuseLiveServer(socketPath);
+            if (!socketPath.startsWith("@")) {
+                removeStaleSocket(socketPath, connectErrno);
+            }
             return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, fds);
         } catch (NativeCallException e) {
             closeAll(fds);
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(fds);
+            throw e;
         }
     }
 
@@ -97,12 +106,25 @@ public final class RamShareServer implements AutoCloseable {
         Arrays.fill(fds, -1);
         try {
             for (int i = 0; i < fds.length; i++) {
-                fds[i] = LinuxCalls.fcntl(blocks.get(i).fd(), Linux.F_DUPFD_CLOEXEC(), 0);
+                RamBlock b = blocks.get(i);
+                try {
+                    b.ref(); // keeps the descriptor open while it is duplicated
+                } catch (IllegalStateException e) {
+                    throw new IllegalStateException("block '" + b.idstr() + "' is released (the machine is closed): nothing to serve", e);
+                }
+                try {
+                    fds[i] = LinuxCalls.fcntl(b.fd(), Linux.F_DUPFD_CLOEXEC(), 0);
+                } finally {
+                    b.unref();
+                }
             }
             return fds;
         } catch (NativeCallException e) {
             closeAll(fds);
             throw new ShareException("cannot duplicate the descriptor of a block to serve: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(fds);
+            throw e;
         }
     }
 

@@ -91,6 +91,26 @@ class RamShareServerTest {
         }
     }
 
+    /**
+     * A closed machine's descriptors are gone, and their numbers may name other files by now:
+     * listen refuses it. It used to serve whatever the numbers named.
+     */
+    @Test
+    void refusesToServeAClosedMachine(@TempDir Path dir) throws Exception {
+        SharedMachine m = machine("ram0");
+        m.close();
+        Path other = Files.writeString(dir.resolve("other"), "not guest RAM");
+        int unrelated = LinuxCalls.open(other.toString(), dev.guestmem.linux.Linux.O_RDWR(), 0); // takes the freed number
+        try {
+            String sock = dir.resolve("s.sock").toString();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> RamShareServer.listen(sock, m).close());
+            assertTrue(e.getMessage().contains("ram0"), e.getMessage());
+            assertTrue(Files.notExists(Path.of(sock)));
+        } finally {
+            LinuxCalls.close(unrelated);
+        }
+    }
+
     private static void joinQuietly(Thread t) {
         try {
             t.join(Duration.ofSeconds(10));
