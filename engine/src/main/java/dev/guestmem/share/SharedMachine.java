@@ -118,7 +118,7 @@ public final class SharedMachine implements AutoCloseable {
     /**
      * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
      * region {@code MAP_SHARED}: read-only (writes fail as ROM writes) when the server sent a
-     * read-only descriptor. A descriptor smaller than its region is refused, never resized.
+     * read-only descriptor or a memfd sealed against writes. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
@@ -187,8 +187,8 @@ public final class SharedMachine implements AutoCloseable {
     private static final Duration NO_LIMIT = Duration.ofDays(36525);
 
     /**
-     * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only,
-     * and only if it covers the region. The RAM builder would grow an empty file; the sender's
+     * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only
+     * or sealed it against writes, and only if it covers the region. The RAM builder would grow an empty file; the sender's
      * descriptor is its RAM, never this side's to resize.
      */
     private static RamBlock mapReceived(String socketPath, SharedRamRegion r, int fd) {
@@ -198,13 +198,24 @@ public final class SharedMachine implements AutoCloseable {
                 throw new ShareException(socketPath + " sent a descriptor of 0x" + Long.toHexString(have)
                         + " bytes for region '" + r.name() + "' of 0x" + Long.toHexString(r.size()));
             }
-            boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY();
+            boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY() || writeSealed(fd);
             RamBlockBuilder b = RamBlock.builder(r.name(), r.size()).fd(fd, 0);
             return (readOnly ? b.readOnly() : b).build();
         } catch (InvalidRamBlockException | RamBackendException | NativeCallException e) {
             throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
                     + "': " + e.getMessage(), e);
         }
+    }
+
+    /** Whether {@code fd} is a memfd sealed against writes: the kernel refuses a writable shared mapping (EPERM). */
+    private static boolean writeSealed(int fd) {
+        int seals;
+        try {
+            seals = LinuxCalls.getSeals(fd);
+        } catch (NativeCallException e) {
+            return false; // not a memfd: no seals
+        }
+        return (seals & (Linux.F_SEAL_WRITE() | Linux.F_SEAL_FUTURE_WRITE())) != 0;
     }
 
     /** {@code O_ACCMODE} of {@code fcntl(F_GETFL)}. */

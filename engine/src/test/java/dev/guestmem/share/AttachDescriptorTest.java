@@ -48,6 +48,35 @@ class AttachDescriptorTest {
     }
 
     /**
+     * A memfd sealed against writes (F_SEAL_WRITE, or F_SEAL_FUTURE_WRITE) is RAM shared read-only
+     * too: the kernel refuses a writable shared mapping of it (EPERM), so attach maps it read-only.
+     */
+    @Test
+    void aWriteSealedMemfdIsMappedReadOnly(@TempDir Path dir) throws Exception {
+        for (int seal : new int[] {Linux.F_SEAL_WRITE(), Linux.F_SEAL_FUTURE_WRITE()}) {
+            String sock = dir.resolve("w" + seal).toString();
+            int listen = LinuxCalls.unixListen(sock);
+            int memfd = LinuxCalls.memfdCreate("sealed", Linux.MFD_CLOEXEC() | Linux.MFD_ALLOW_SEALING());
+            LinuxCalls.ftruncate(memfd, SIZE);
+            LinuxCalls.addSeals(memfd, seal);
+            Thread peer = Thread.ofPlatform().start(() -> {
+                int c = LinuxCalls.unixAccept(listen);
+                LinuxCalls.sendWithFds(c, "guestmem-share 1\nregion a 0 100000\nend\n".getBytes(StandardCharsets.US_ASCII), memfd);
+                LinuxCalls.close(c);
+            });
+            try (SharedMachine m = SharedMachine.attach(sock, Duration.ofSeconds(5))) {
+                assertTrue(m.blocks().getFirst().isReadOnly());
+                assertEquals(0, m.addressSpace().ldlLe(0x1000));
+                assertNotEquals(MemTxResult.OK, m.addressSpace().stlLe(0x1000, 1));
+            } finally {
+                peer.join(10_000);
+                LinuxCalls.close(listen);
+                LinuxCalls.close(memfd);
+            }
+        }
+    }
+
+    /**
      * A descriptor smaller than its region is the sender's mistake: refused, and left as it was.
      * An empty one used to be grown to the region's size (and stayed grown when mapping then failed).
      */
