@@ -4,12 +4,15 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RegionTeardown;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The machine an {@link MtreeImporter} rebuilt: a {@link MemorySystem}, its address spaces in
  * creation order (the order of the {@code address-space:} lines) and every region it made.
- * Closing it releases the RAM blocks of the stand-in RAM and ROM regions.
+ * Closing it destroys the address spaces and regions and releases the RAM blocks of the stand-in
+ * RAM and ROM regions.
  *
  * <p><b>Thread safety.</b> The lists are immutable; the regions follow {@link MemoryRegion}'s rules.
  */
@@ -18,6 +21,7 @@ public final class MtreeImport implements AutoCloseable {
     private final List<AddressSpace> addressSpaces;
     private final List<MemoryRegion> regions;
     private final List<RamBlock> blocks;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     MtreeImport(MemorySystem system, List<AddressSpace> addressSpaces, List<MemoryRegion> regions,
                 List<RamBlock> blocks) {
@@ -50,11 +54,21 @@ public final class MtreeImport implements AutoCloseable {
         return regions.stream().filter(r -> r.name().equals(name)).toList();
     }
 
-    /** Releases the stand-in RAM blocks. */
+    /**
+     * Destroys the address spaces and the regions, and releases the stand-in RAM blocks; blocks the
+     * caller gave are unmapped once the caller closes them too (the regions no longer hold them). Later calls do nothing.
+     */
     @Override
     public void close() {
-        for (RamBlock b : blocks) {
-            b.close();
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        try {
+            RegionTeardown.destroy(system, addressSpaces, regions);
+        } finally {
+            for (RamBlock b : blocks) {
+                b.close();
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -51,7 +52,7 @@ final class RamMapper {
         long length = alignUp(spec.maxLength(), page);
         int fd;
         try {
-            fd = LinuxCalls.memfdCreate(spec.idstr(), Linux.MFD_CLOEXEC() | Linux.MFD_ALLOW_SEALING()
+            fd = LinuxCalls.memfdCreate(memfdName(spec.idstr()), Linux.MFD_CLOEXEC() | Linux.MFD_ALLOW_SEALING()
                     | (m.hugetlb() ? Linux.MFD_HUGETLB() : 0));
         } catch (NativeCallException e) {
             throw new RamBackendException(spec.idstr(), "creating a memfd", e);
@@ -72,11 +73,27 @@ final class RamMapper {
         return mapFdBacked(spec, fd, 0, page, length, false);
     }
 
+    /** The kernel's limit on a memfd name ({@code MFD_NAME_MAX_LEN}: NAME_MAX minus {@code "memfd:"}). */
+    static final int MEMFD_NAME_MAX_BYTES = 249;
+
+    /**
+     * The block's name cut to what memfd_create takes (longer names fail with EINVAL): the name is
+     * only a label in {@code /proc/PID/fd} and {@code /proc/PID/maps}, so a cut one does.
+     */
+    static String memfdName(String idstr) {
+        byte[] utf8 = idstr.getBytes(StandardCharsets.UTF_8);
+        if (utf8.length <= MEMFD_NAME_MAX_BYTES) {
+            return idstr;
+        }
+        int end = MEMFD_NAME_MAX_BYTES;
+        while (end > 0 && (utf8[end] & 0xc0) == 0x80) {
+            end--; // not inside a UTF-8 sequence
+        }
+        return new String(utf8, 0, end, StandardCharsets.UTF_8);
+    }
+
     private static RamMapping mapFile(RamSpec spec, RamBackend.File f) {
         Path path = f.path();
-        long hugePage = RamMapping.hugetlbfsPageSize(path);
-        long page = hugePage > 0 ? hugePage : LinuxCalls.pageSize();
-        checkOffset(spec, f.offset(), page);
         if (Files.isDirectory(path)) {
             // QEMU creates a temporary file in a directory (hugetlbfs mount points); we ask for a file.
             throw new InvalidRamBlockException(spec.idstr(), "backing path " + path + " is a directory, need a file");
@@ -97,6 +114,10 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "opening " + path, e);
         }
         try {
+            // From the open file, not the path: /proc/PID/fd/N or a symbolic link can reach hugetlbfs
+            // from outside its mount, and a huge-page mapping taken for 4 KiB pages cannot be unmapped.
+            long page = fdPageSize(spec, fd, path.toString());
+            checkOffset(spec, f.offset(), page);
             return sizeAndMap(spec, fd, f.offset(), page, spec.readOnlyFd(), path.toString());
         } catch (RuntimeException e) {
             closeQuietly(fd);
@@ -107,11 +128,12 @@ final class RamMapper {
         }
     }
 
-    private static long fdPageSize(RamSpec spec, int fd, int given) {
+    /** QEMU's {@code qemu_fd_getpagesize}: the huge page size on hugetlbfs, else the base page size. */
+    private static long fdPageSize(RamSpec spec, int fd, String what) {
         try {
             return LinuxCalls.fdPageSize(fd);
         } catch (NativeCallException e) {
-            throw new RamBackendException(spec.idstr(), "fstatfs of fd " + given, e);
+            throw new RamBackendException(spec.idstr(), "fstatfs of " + what, e);
         }
     }
 
@@ -123,7 +145,7 @@ final class RamMapper {
             throw new RamBackendException(spec.idstr(), "duplicating fd " + d.fd(), e);
         }
         try {
-            long page = fdPageSize(spec, fd, d.fd()); // a hugetlbfs fd maps huge pages (qemu_fd_getpagesize)
+            long page = fdPageSize(spec, fd, "fd " + d.fd()); // a hugetlbfs fd maps huge pages
             checkOffset(spec, d.offset(), page);
             boolean readOnlyFd = spec.readOnlyFd() || RamMapping.isReadOnlyFd(fd);
             return sizeAndMap(spec, fd, d.offset(), page, readOnlyFd, "fd " + d.fd());

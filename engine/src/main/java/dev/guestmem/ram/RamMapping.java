@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * What {@link RamMapper} produced for one block: the host memory (global scope; the block wraps it
@@ -62,56 +61,6 @@ record RamMapping(MemorySegment host, long mappedLength, int fd, long fdOffset, 
             // fall through to the x86_64 default
         }
         return 2L << 20;
-    }
-
-    /**
-     * Page size of the hugetlbfs mount holding {@code path}, or 0 if it is not on hugetlbfs (QEMU's
-     * {@code qemu_fd_getpagesize} uses fstatfs; /proc/mounts gives the same answer without a binding).
-     */
-    static long hugetlbfsPageSize(Path path) {
-        Path abs = path.toAbsolutePath().normalize();
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(Path.of("/proc/mounts"));
-        } catch (IOException e) {
-            return 0;
-        }
-        String bestMount = null;
-        String bestOptions = null;
-        boolean bestHuge = false;
-        for (String line : lines) {
-            String[] f = line.split(" ");
-            if (f.length < 4) {
-                continue;
-            }
-            String mount = f[1].replace("\\040", " ");
-            if (abs.startsWith(Path.of(mount)) && (bestMount == null || mount.length() > bestMount.length())) {
-                bestMount = mount;
-                bestOptions = f[3];
-                bestHuge = f[2].equals("hugetlbfs");
-            }
-        }
-        if (!bestHuge) {
-            return 0;
-        }
-        for (String opt : bestOptions.split(",")) {
-            if (opt.startsWith("pagesize=")) {
-                return parseSize(opt.substring("pagesize=".length()));
-            }
-        }
-        return defaultHugePageSize();
-    }
-
-    private static long parseSize(String s) {
-        char unit = Character.toUpperCase(s.charAt(s.length() - 1));
-        long mul = switch (unit) {
-            case 'K' -> 1L << 10;
-            case 'M' -> 1L << 20;
-            case 'G' -> 1L << 30;
-            default -> 1;
-        };
-        String digits = mul == 1 ? s : s.substring(0, s.length() - 1);
-        return Long.parseLong(digits) * mul;
     }
 
     /** @return whether the descriptor was opened read-only ({@code O_ACCMODE == O_RDONLY}) */

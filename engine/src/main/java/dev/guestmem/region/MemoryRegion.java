@@ -562,12 +562,18 @@ public abstract sealed class MemoryRegion
      * this region (through containers and aliases).
      *
      * @param readonly the new flag
+     * @throws IllegalStateException when clearing the flag of a RAM region whose block is mapped
+     *     read-only (a guest write would store into a {@code PROT_READ} mapping and kill the JVM)
      */
     public final void setReadonly(boolean readonly) {
         lock();
         try {
             if (readonly == this.readonly) {
                 return;
+            }
+            if (!readonly && this instanceof RamRegion r && r.ramBlock().isReadOnly()) {
+                throw new IllegalStateException("region '" + name + "': its RAM block '" + r.ramBlock().idstr()
+                        + "' is mapped read-only, so the region cannot be made writable");
             }
             flagChange(() -> this.readonly = readonly);
         } finally {

@@ -22,14 +22,17 @@ public final class RamRegion extends MemoryRegion {
      * @param name name
      * @param block the backing block (its used length is the region size); placed in the system's RAM
      *        list if it is in none, and referenced until the region is finalized
-     * @param rom whether the guest may only read it
+     * @param rom whether the guest may only read it; a block mapped read-only
+     *        ({@link RamBlock#isReadOnly()}) makes the region read-only whatever this says, as QEMU's
+     *        {@code memory_region_init_ram_from_file} does for {@code RAM_READONLY}
      * @param ramDevice whether it is RAM device memory
      */
     public RamRegion(MemorySystem system, Object owner, String name, RamBlock block, boolean rom,
                      boolean ramDevice) {
         super(system, owner, name, Objects.requireNonNull(block, "block").usedLength());
         this.block = adoptBlock(system, block);
-        this.readonly = rom;
+        // A guest write into a PROT_READ mapping is a SIGSEGV, which kills the JVM: such RAM is ROM.
+        this.readonly = rom || block.isReadOnly();
         this.ramDevice = ramDevice;
         this.ramDeviceOps = null;
     }

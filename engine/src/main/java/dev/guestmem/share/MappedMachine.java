@@ -90,7 +90,8 @@ public final class MappedMachine implements AutoCloseable {
      *     is mapped shared read-write, another read-only.
      * @return the machine
      * @throws IllegalArgumentException if a name is not such a region (the message lists them),
-     *     is given twice, or a file is missing or too small
+     *     is given twice, or a file is missing or smaller than its region (an empty file too: it is
+     *     never grown)
      * @throws dev.guestmem.ram.RamBackendException if mapping fails
      */
     public static MappedMachine open(MtreeDocument doc, List<RamFile> files) {
@@ -113,6 +114,7 @@ public final class MappedMachine implements AutoCloseable {
                 if (!Files.isReadable(f.path())) {
                     throw new IllegalArgumentException("cannot read " + f.path() + " for region '" + f.region() + "'");
                 }
+                checkCovers(f, size);
                 RamBlockBuilder b = RamBlock.builder(f.region(), size).file(f.path(), 0);
                 b = Files.isWritable(f.path()) ? b.shared(true) : b.readOnly();
                 made.put(f.region(), b.build());
@@ -122,6 +124,24 @@ public final class MappedMachine implements AutoCloseable {
         } catch (RuntimeException e) {
             made.values().forEach(RamBlock::close);
             throw e;
+        }
+    }
+
+    /**
+     * Refuses a file smaller than its region, an empty one included: the RAM builder would grow an
+     * empty file (right for a new backing file), but here the file is the other process's RAM, and
+     * an empty one is a wrong path, not RAM to create.
+     */
+    private static void checkCovers(RamFile f, long size) {
+        long have;
+        try {
+            have = Files.size(f.path());
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read the size of " + f.path() + " for region '" + f.region() + "': " + e, e);
+        }
+        if (Long.compareUnsigned(have, size) < 0) {
+            throw new IllegalArgumentException(f.path() + " is 0x" + Long.toHexString(have) + " bytes but region '" + f.region()
+                    + "' is 0x" + Long.toHexString(size) + " (the file is not that region's RAM)");
         }
     }
 
@@ -231,7 +251,10 @@ public final class MappedMachine implements AutoCloseable {
     /** Unmaps the files (the other process keeps its RAM) and releases the stand-ins. */
     @Override
     public void close() {
-        machine.close();
-        blocks.values().forEach(RamBlock::close);
+        try {
+            machine.close();
+        } finally {
+            blocks.values().forEach(RamBlock::close);
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -33,7 +34,10 @@ public final class RamShareServer implements AutoCloseable {
     private final String path;
     private final int listenFd;
     private final byte[] message;
+    /** The server's own duplicates of the blocks' descriptors, closed by {@link #close()}. */
     private final int[] fds;
+    /** Held while sending {@link #fds} and while closing them, so that no closed number is sent. */
+    private final Object fdLock = new Object();
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
@@ -51,34 +55,88 @@ public final class RamShareServer implements AutoCloseable {
      * file nobody answers on (left by a run that did not close its server) is replaced; any other
      * file there (regular file, directory, FIFO, device node, symbolic link) is refused and left alone.
      *
+     * <p>Whoever can connect gets the RAM read-write. A socket file is created with the process's
+     * umask and connecting needs write permission on it (and search permission on its directories);
+     * an abstract name has no permissions at all: any process in the same network namespace can
+     * connect, so use one only where every such process is trusted.
+     *
      * @param socketPath where to listen; {@code @NAME} for the abstract namespace
-     * @param machine the machine; its blocks must have descriptors (memfd or shared file)
+     * @param machine the machine; its blocks must have descriptors (memfd or shared file). The server
+     *     serves duplicates of them, so it may outlive the machine (the RAM then lives on in the
+     *     descriptors until the server is closed)
      * @return the server
      * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
      *     too long
+     * @throws IllegalStateException if the machine is closed
      * @throws ShareException if a server answers on the path, something other than a stale socket
      *     is there, or the socket cannot be bound
      */
     public static RamShareServer listen(String socketPath, SharedMachine machine) {
         List<RamBlock> blocks = machine.blocks();
-        int[] fds = new int[blocks.size()];
-        for (int i = 0; i < fds.length; i++) {
+        for (int i = 0; i < blocks.size(); i++) {
             RamBlock b = blocks.get(i);
             if (b.fd() < 0 || !b.isShared() || b.fdOffset() != 0) {
                 throw new IllegalArgumentException("block '" + b.idstr() + "' cannot be shared: fd " + b.fd() + ", shared "
                         + b.isShared() + ", fd offset 0x" + Long.toHexString(b.fdOffset()));
             }
-            fds[i] = b.fd();
         }
         byte[] msg = ShareProtocol.encode(machine.layout());
-        int connectErrno = refuseLiveServer(socketPath);
-        if (!socketPath.startsWith("@")) {
-            removeStaleSocket(socketPath, connectErrno);
-        }
+        int[] fds = duplicate(blocks);
         try {
+            int connectErrno = refuseLiveServer(socketPath);
+            if (!socketPath.startsWith("@")) {
+                removeStaleSocket(socketPath, connectErrno);
+            }
             return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, fds);
         } catch (NativeCallException e) {
+            closeAll(fds);
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(fds);
+            throw e;
+        }
+    }
+
+    /**
+     * Duplicates the blocks' descriptors: the server must not hand out the blocks' own numbers,
+     * which the machine's close frees for the next file opened (the peer would get that file).
+     */
+    private static int[] duplicate(List<RamBlock> blocks) {
+        int[] fds = new int[blocks.size()];
+        Arrays.fill(fds, -1);
+        try {
+            for (int i = 0; i < fds.length; i++) {
+                RamBlock b = blocks.get(i);
+                try {
+                    b.ref(); // keeps the descriptor open while it is duplicated
+                } catch (IllegalStateException e) {
+                    throw new IllegalStateException("block '" + b.idstr() + "' is released (the machine is closed): nothing to serve", e);
+                }
+                try {
+                    fds[i] = LinuxCalls.fcntl(b.fd(), Linux.F_DUPFD_CLOEXEC(), 0);
+                } finally {
+                    b.unref();
+                }
+            }
+            return fds;
+        } catch (NativeCallException e) {
+            closeAll(fds);
+            throw new ShareException("cannot duplicate the descriptor of a block to serve: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(fds);
+            throw e;
+        }
+    }
+
+    private static void closeAll(int[] fds) {
+        for (int fd : fds) {
+            if (fd >= 0) {
+                try {
+                    LinuxCalls.close(fd);
+                } catch (NativeCallException ignored) {
+                    // our own duplicate: nothing else to undo
+                }
+            }
         }
     }
 
@@ -182,10 +240,11 @@ public final class RamShareServer implements AutoCloseable {
             throw new ShareException("accept on " + path + ": " + e.getMessage(), e);
         }
         try {
-            long sent = LinuxCalls.sendWithFds(conn, message, fds);
-            while (sent < message.length) {
-                byte[] rest = java.util.Arrays.copyOfRange(message, (int) sent, message.length);
-                sent += LinuxCalls.sendWithFds(conn, rest);
+            synchronized (fdLock) {
+                if (closed) {
+                    return false;
+                }
+                send(conn);
             }
             served.incrementAndGet();
             return true;
@@ -196,7 +255,19 @@ public final class RamShareServer implements AutoCloseable {
         }
     }
 
-    /** Stops listening and removes the socket file; the peers keep their mappings. */
+    /** Sends the layout, the descriptors on its first byte. Caller holds {@link #fdLock}. */
+    private void send(int conn) {
+        long sent = LinuxCalls.sendWithFds(conn, message, fds);
+        while (sent < message.length) {
+            byte[] rest = Arrays.copyOfRange(message, (int) sent, message.length);
+            sent += LinuxCalls.sendWithFds(conn, rest);
+        }
+    }
+
+    /**
+     * Stops listening, closes the server's duplicates of the descriptors and removes the socket
+     * file; the peers keep their mappings.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -204,6 +275,9 @@ public final class RamShareServer implements AutoCloseable {
         }
         closed = true;
         LinuxCalls.close(listenFd);
+        synchronized (fdLock) {
+            closeAll(fds); // a serveOne sending now finishes first; later ones see closed
+        }
         if (!path.startsWith("@")) {
             try {
                 Files.deleteIfExists(Path.of(path));

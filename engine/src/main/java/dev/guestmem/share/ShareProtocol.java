@@ -13,7 +13,9 @@ import java.util.List;
  * end
  * </pre>
  * A peer in any language can read it: receive with {@code recvmsg}, take the descriptors, read
- * lines until {@code end}, {@code mmap(MAP_SHARED)} each descriptor with the region's size.
+ * lines until {@code end}, {@code mmap(MAP_SHARED)} each descriptor with the region's size
+ * ({@code PROT_READ} only when the descriptor is open read-only or a memfd sealed against writes:
+ * the server shares that RAM read-only). Every descriptor covers its region; a peer must not resize it.
  *
  * <p><b>Thread safety.</b> Stateless.
  */

@@ -2,16 +2,22 @@ package dev.guestmem.share;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.ram.InvalidRamBlockException;
+import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamBlockBuilder;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionTeardown;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A minimal machine over shareable RAM: a {@code system} container with one RAM region per
@@ -36,17 +42,21 @@ public final class SharedMachine implements AutoCloseable {
     private final AddressSpace as;
     private final List<SharedRamRegion> layout;
     private final List<RamBlock> blocks;
+    private final List<MemoryRegion> regions = new ArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks) {
         this.layout = List.copyOf(layout);
         this.blocks = List.copyOf(blocks);
         this.system = new MemorySystem();
         ContainerRegion root = new ContainerRegion(system, null, "system", MemoryRegion.SIZE_2_64);
+        regions.add(root);
         system.transactionBegin();
         try {
             for (int i = 0; i < layout.size(); i++) {
-                root.addSubregion(layout.get(i).guestAddr(), new RamRegion(system, null, layout.get(i).name(), blocks.get(i),
-                        false, false));
+                RamRegion r = new RamRegion(system, null, layout.get(i).name(), blocks.get(i), false, false);
+                regions.add(r);
+                root.addSubregion(layout.get(i).guestAddr(), r);
             }
         } finally {
             system.transactionCommit();
@@ -59,7 +69,8 @@ public final class SharedMachine implements AutoCloseable {
      *
      * @param layout the regions; they must not overlap
      * @return the machine, owning its blocks
-     * @throws IllegalArgumentException if the layout is empty, too long or overlapping
+     * @throws IllegalArgumentException if the layout is empty, too long, overlapping or names a
+     *     region twice
      * @throws dev.guestmem.ram.RamBackendException if a memfd cannot be made
      */
     public static SharedMachine createMemfd(List<SharedRamRegion> layout) {
@@ -83,7 +94,8 @@ public final class SharedMachine implements AutoCloseable {
      * @param blocks one block per region, each of the region's size; shareable blocks (memfd,
      *     shared file) have a descriptor a server can pass on
      * @return the machine
-     * @throws IllegalArgumentException if the lists do not match or the layout overlaps
+     * @throws IllegalArgumentException if the lists do not match, or the layout overlaps or names a
+     *     region twice
      */
     public static SharedMachine of(List<SharedRamRegion> layout, List<RamBlock> blocks) {
         checkLayout(layout);
@@ -105,10 +117,11 @@ public final class SharedMachine implements AutoCloseable {
 
     /**
      * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
-     * region {@code MAP_SHARED}.
+     * region {@code MAP_SHARED}: read-only (writes fail as ROM writes) when the server sent a
+     * read-only descriptor or a memfd sealed against writes. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
-     * @param timeout how long to wait for the whole message
+     * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, sends something else or too late
      */
@@ -121,7 +134,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         List<Integer> fds = new ArrayList<>();
         try {
-            long deadline = System.nanoTime() + timeout.toNanos();
+            long deadline = System.nanoTime() + waitNanos(timeout);
             StringBuilder text = new StringBuilder();
             while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
                 Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
@@ -152,13 +165,7 @@ public final class SharedMachine implements AutoCloseable {
             List<RamBlock> blocks = new ArrayList<>();
             try {
                 for (int i = 0; i < layout.size(); i++) {
-                    SharedRamRegion r = layout.get(i);
-                    try {
-                        blocks.add(RamBlock.builder(r.name(), r.size()).fd(fds.get(i), 0).build());
-                    } catch (dev.guestmem.ram.InvalidRamBlockException | dev.guestmem.ram.RamBackendException e) {
-                        throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
-                                + "': " + e.getMessage(), e);
-                    }
+                    blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
                 }
                 return new SharedMachine(layout, blocks);
             } catch (RuntimeException e) {
@@ -172,6 +179,48 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
+    /** A timeout in nanoseconds; one too long for a long (292 years) is a century: no limit in practice. */
+    private static long waitNanos(Duration timeout) {
+        return timeout.compareTo(NO_LIMIT) > 0 ? NO_LIMIT.toNanos() : timeout.toNanos();
+    }
+
+    private static final Duration NO_LIMIT = Duration.ofDays(36525);
+
+    /**
+     * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only
+     * or sealed it against writes, and only if it covers the region. The RAM builder would grow an empty file; the sender's
+     * descriptor is its RAM, never this side's to resize.
+     */
+    private static RamBlock mapReceived(String socketPath, SharedRamRegion r, int fd) {
+        try {
+            long have = LinuxCalls.fstatSize(fd);
+            if (Long.compareUnsigned(have, r.size()) < 0) {
+                throw new ShareException(socketPath + " sent a descriptor of 0x" + Long.toHexString(have)
+                        + " bytes for region '" + r.name() + "' of 0x" + Long.toHexString(r.size()));
+            }
+            boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY() || writeSealed(fd);
+            RamBlockBuilder b = RamBlock.builder(r.name(), r.size()).fd(fd, 0);
+            return (readOnly ? b.readOnly() : b).build();
+        } catch (InvalidRamBlockException | RamBackendException | NativeCallException e) {
+            throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
+                    + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether {@code fd} is a memfd sealed against writes: the kernel refuses a writable shared mapping (EPERM). */
+    private static boolean writeSealed(int fd) {
+        int seals;
+        try {
+            seals = LinuxCalls.getSeals(fd);
+        } catch (NativeCallException e) {
+            return false; // not a memfd: no seals
+        }
+        return (seals & (Linux.F_SEAL_WRITE() | Linux.F_SEAL_FUTURE_WRITE())) != 0;
+    }
+
+    /** {@code O_ACCMODE} of {@code fcntl(F_GETFL)}. */
+    private static final int O_ACCMODE = 3;
+
     private static void checkLayout(List<SharedRamRegion> layout) {
         if (layout.isEmpty() || layout.size() > ShareProtocol.MAX_REGIONS) {
             throw new IllegalArgumentException(layout.size() + " regions; between 1 and " + ShareProtocol.MAX_REGIONS
@@ -181,6 +230,10 @@ public final class SharedMachine implements AutoCloseable {
             for (int j = i + 1; j < layout.size(); j++) {
                 SharedRamRegion a = layout.get(i);
                 SharedRamRegion b = layout.get(j);
+                if (a.name().equals(b.name())) {
+                    // one name is one RAM block (idstr): a RAM list holds only one
+                    throw new IllegalArgumentException("two regions are named '" + a.name() + "'");
+                }
                 boolean disjoint = Long.compareUnsigned(a.guestAddr() + a.size() - 1, b.guestAddr()) < 0
                         || Long.compareUnsigned(b.guestAddr() + b.size() - 1, a.guestAddr()) < 0;
                 if (!disjoint) {
@@ -210,9 +263,20 @@ public final class SharedMachine implements AutoCloseable {
         return blocks;
     }
 
-    /** Releases the RAM (this side's mappings; the peer keeps its own). */
+    /**
+     * Releases the RAM: destroys the address space and the regions (which hold the blocks) and
+     * closes the blocks, so this side's mappings and descriptors go; the peer keeps its own.
+     * Later calls do nothing.
+     */
     @Override
     public void close() {
-        blocks.forEach(RamBlock::close);
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        try {
+            RegionTeardown.destroy(system, List.of(as), regions);
+        } finally {
+            blocks.forEach(RamBlock::close);
+        }
     }
 }

@@ -26,6 +26,21 @@ class MemfdRamTest extends RamBackendContract {
         return true;
     }
 
+    /**
+     * A block's name is its memfd's name, a label the kernel caps at 249 bytes: a longer idstr (a
+     * shared region's name, which has no such limit) still makes a memfd, under a cut name. It failed
+     * with memfd_create's EINVAL.
+     */
+    @Test
+    void aNameLongerThanAMemfdNameIsCut() throws Exception {
+        String idstr = "r".repeat(300) + "\u00e9";
+        try (RamBlock b = RamBlock.builder(idstr, 4096).memfd().build()) {
+            assertEquals(idstr, b.idstr());
+            String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + b.fd())).toString();
+            assertEquals("/memfd:" + "r".repeat(249) + " (deleted)", link);
+        }
+    }
+
     @Test
     void memfdIsSealedAgainstShrinkAndGrow() {
         try (RamBlock b = create("memfd.seals", SIZE)) {

@@ -64,6 +64,53 @@ class RamShareServerTest {
         }
     }
 
+    /**
+     * The server hands out descriptors of its own, not the machine's: once the machine is closed its
+     * descriptor numbers are free, and the next file opened takes them, so a server that kept the
+     * numbers sent EBADF at best and an unrelated file at worst.
+     */
+    @Test
+    void keepsServingTheRamAfterTheMachineIsClosed(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("s.sock").toString();
+        SharedMachine m = machine("ram0");
+        assertEquals(0, m.addressSpace().stlLe(0x1000, 0x600dcafe));
+        try (RamShareServer server = RamShareServer.listen(sock, m)) {
+            m.close();
+            Path other = Files.writeString(dir.resolve("other"), "not guest RAM");
+            int unrelated = LinuxCalls.open(other.toString(), dev.guestmem.linux.Linux.O_RDONLY(), 0); // takes a freed number
+            try {
+                Thread t = Thread.ofPlatform().daemon().start(() -> server.serveOne(Duration.ofSeconds(10)));
+                try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(5))) {
+                    assertEquals(0x600dcafe, peer.addressSpace().ldlLe(0x1000));
+                }
+                joinQuietly(t);
+                assertEquals(1, server.served());
+            } finally {
+                LinuxCalls.close(unrelated);
+            }
+        }
+    }
+
+    /**
+     * A closed machine's descriptors are gone, and their numbers may name other files by now:
+     * listen refuses it. It used to serve whatever the numbers named.
+     */
+    @Test
+    void refusesToServeAClosedMachine(@TempDir Path dir) throws Exception {
+        SharedMachine m = machine("ram0");
+        m.close();
+        Path other = Files.writeString(dir.resolve("other"), "not guest RAM");
+        int unrelated = LinuxCalls.open(other.toString(), dev.guestmem.linux.Linux.O_RDWR(), 0); // takes the freed number
+        try {
+            String sock = dir.resolve("s.sock").toString();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> RamShareServer.listen(sock, m).close());
+            assertTrue(e.getMessage().contains("ram0"), e.getMessage());
+            assertTrue(Files.notExists(Path.of(sock)));
+        } finally {
+            LinuxCalls.close(unrelated);
+        }
+    }
+
     private static void joinQuietly(Thread t) {
         try {
             t.join(Duration.ofSeconds(10));

@@ -47,6 +47,43 @@ class ShareProtocolTest {
     }
 
     /**
+     * Two regions of one name would be two RAM blocks of one idstr, which a RAM list refuses: the
+     * layout check refuses them up front. It used to fail half-way through building the machine, with
+     * the RAM list's exception (not ShareException, for a peer's layout), leaving the first region's
+     * block mapped for good.
+     */
+    @Test
+    void duplicateNamesAreRefusedAsALayoutFault(@TempDir Path dir) throws Exception {
+        IllegalArgumentException local = assertThrows(IllegalArgumentException.class, () -> SharedMachine.createMemfd(List.of(
+                new SharedRamRegion("a", 0, 0x1000), new SharedRamRegion("a", 0x1000, 0x1000))));
+        org.junit.jupiter.api.Assertions.assertTrue(local.getMessage().contains("'a'"), local.getMessage());
+        Path sock = dir.resolve("dup");
+        int listen = LinuxCalls.unixListen(sock.toString());
+        Thread peer = Thread.ofPlatform().start(() -> {
+            int c = LinuxCalls.unixAccept(listen);
+            int[] fds = new int[2];
+            for (int i = 0; i < 2; i++) {
+                fds[i] = LinuxCalls.memfdCreate("peer" + i, Linux.MFD_CLOEXEC());
+                LinuxCalls.ftruncate(fds[i], 0x1000);
+            }
+            LinuxCalls.sendWithFds(c, "guestmem-share 1\nregion a 0 1000\nregion a 1000 1000\nend\n"
+                    .getBytes(StandardCharsets.US_ASCII), fds);
+            for (int fd : fds) {
+                LinuxCalls.close(fd);
+            }
+            LinuxCalls.close(c);
+        });
+        try {
+            ShareException e = assertThrows(ShareException.class, () -> SharedMachine.attach(sock.toString(),
+                    Duration.ofSeconds(10)).close());
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("bad layout"), e.getMessage());
+        } finally {
+            peer.join(10_000);
+            LinuxCalls.close(listen);
+        }
+    }
+
+    /**
      * A peer's layout is the peer's fault: overlapping regions, or a descriptor too small for its
      * region, come back from attach as ShareException (not the local API's IllegalArgumentException
      * or a RAM block exception), and nothing stays mapped or open.
