@@ -13,6 +13,7 @@ import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.ram.RamBlock;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.MemorySegment;
@@ -200,5 +201,78 @@ class FramebufferTest {
         for (int i = 0; i < 2000 && !(shown.containsAll(drawn) && sent.containsAll(drawn)); i++) {
             Thread.sleep(1);
         }
+    }
+
+    /** A VGA device grows its VRAM (a bigger mode, or an incoming migration): the display redraws all. */
+    @Test
+    void resizedVramIsAllDirtyAndStillLogged() {
+        List<String> seen = new ArrayList<>();
+        RamBlock block = RamBlock.builder("bochs.vram", MIB).resizeable(4 * MIB, (id, size, host) -> { }).build();
+        RamRegion big = new RamRegion(sys, "bochs", "bochs.vram", block, false, false);
+        block.close();
+        system.addSubregion(0xe000_0000L, big);
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + s.region().name() + " 0x" + Long.toHexString(s.size()));
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                seen.add("del " + s.region().name() + " 0x" + Long.toHexString(s.size()));
+            }
+        }, as);
+        seen.clear();
+        big.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);
+        big.snapshotAndClearDirty(0, big.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        big.ramResize(2 * MIB);
+        assertEquals(List.of("del bochs.vram 0x100000", "add bochs.vram 0x200000"), seen);
+        DirtyBitmapSnapshot all = big.snapshotAndClearDirty(0, big.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        assertEquals(2 * MIB / PAGE, all.dirtyPageCount(), "every page of the resized block is new");
+        assertEquals(MemTxResult.OK, as.stlLe(0xe000_0000L + MIB + 0x3000, 1));     // in the new half
+        DirtyBitmapSnapshot one = big.snapshotAndClearDirty(0, big.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        assertTrue(big.snapshotGetDirty(one, MIB + 0x3000, 4));
+        assertEquals(1, one.dirtyPageCount());
+    }
+
+    /** Migration ends while the display still logs, and the display stops while migration runs. */
+    @Test
+    void stoppingOneClientLeavesTheOtherLogging() {
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void logStart(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("start " + s.region().name() + " " + oldMask + "->" + newMask);
+            }
+
+            @Override
+            public void logStop(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("stop " + s.region().name() + " " + oldMask + "->" + newMask);
+            }
+        }, as);
+        vram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);
+        sys.globalDirtyLogStart();
+        seen.clear();
+        sys.globalDirtyLogStop();
+        // as QEMU: log_stop for every range that lost a client; vram keeps VGA (5 -> 1). RAM and vram
+        // are two ranges each (the low-memory window splits RAM, vram shows at two places).
+        assertEquals(List.of("stop ram 4->0", "stop vga.vram 5->1", "stop ram 4->0", "stop vga.vram 5->1"), seen);
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, BAR, e);
+        assertFalse(e.writeDirect(), "VGA still logs: stores must still be marked");
+        displayRound();
+        as.stlLe(BAR + 0x2000, 1);
+        assertEquals(Set.of(2L), displayRound());
+
+        sys.globalDirtyLogStart();
+        migrationRound(vram);
+        vram.setLog(false, DirtyMemory.DIRTY_MEMORY_VGA);
+        GuestTlb.fill(as, BAR, e);
+        assertFalse(e.writeDirect(), "migration still logs");
+        as.stlLe(BAR + 0x3000, 1);
+        assertEquals(Set.of(3L), migrationRound(vram));
+        sys.globalDirtyLogStop();
+        GuestTlb.fill(as, BAR, e);
+        assertTrue(e.writeDirect(), "nobody logs any more");
     }
 }
