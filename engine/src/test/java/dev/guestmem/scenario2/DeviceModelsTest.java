@@ -271,4 +271,90 @@ class DeviceModelsTest {
         assertEquals(7, as.ldlLe(0xe010_0004L));
         sys.unregisterListener(l);
     }
+
+    /** A KVM-like listener must learn when a flash leaves ROMD mode (its slot can no longer be read). */
+    @Test
+    void listenerSeesRomdModeChanges() {
+        Flash flash = new Flash();
+        flash.region = RomDeviceRegion.allocate(sys, "pflash0", flash.ops(), "pflash", 64 * 1024);
+        system.addSubregion(FLASH, flash.region);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                if (s.region() == flash.region) {
+                    seen.add("add romd=" + s.region().isRomd());
+                }
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                if (s.region() == flash.region) {
+                    seen.add("del");
+                }
+            }
+        }, as);
+        assertEquals(List.of("add romd=true"), seen);
+        seen.clear();
+        as.stb(FLASH, 0x70);                                // command mode (flatrange_equal: romd differs)
+        assertEquals(List.of("del", "add romd=false"), seen);
+        seen.clear();
+        as.stb(FLASH, 0x70);                                // no mode change: nothing to hear
+        assertEquals(List.of(), seen);
+        as.stb(FLASH, 0xff);
+        assertEquals(List.of("del", "add romd=true"), seen);
+    }
+
+    /** An ACPI-like eject register: the guest's write unplugs the device that owns the register. */
+    @Test
+    void deviceUnplugsItselfFromItsOwnCallback() {
+        ContainerRegion slot = new ContainerRegion(sys, null, "slot", 0x2000);
+        RamRegion dimm = RamRegion.allocate(sys, "dimm0", "dimm0", MIB);
+        IoRegion[] self = new IoRegion[1];
+        self[0] = new IoRegion(sys, "hotplug-ctl", MemoryRegionOps.builder()
+                .read((addr, size) -> 0)
+                .write((addr, data, size) -> {
+                    sys.transactionBegin();
+                    try {
+                        system.delSubregion(dimm);
+                        slot.delSubregion(self[0]);
+                    } finally {
+                        sys.transactionCommit();
+                    }
+                    dimm.destroy();
+                    self[0].destroy();
+                })
+                .build(), "eject", 4);
+        slot.addSubregion(0, self[0]);
+        system.addSubregion(0x2000_0000L, slot);
+        system.addSubregion(0x4000_0000L, dimm);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        as.stlLe(0x4000_0000L, 7);
+        assertEquals(MemTxResult.OK, as.stlLe(0x2000_0000L, 1));
+        assertTrue(self[0].isDestroyed());
+        MemTxResultHolder res = new MemTxResultHolder();
+        as.ldlLe(0x4000_0000L, MemTxAttrs.UNSPECIFIED, res);
+        assertEquals(MemTxResult.DECODE_ERROR, res.get());
+        assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(0x2000_0000L, 1), "the register went with it");
+        assertTrue(dimm.ramBlock().isReleased(), "nothing holds the unplugged RAM any more");
+    }
+
+    /** BAR sizing: the guest writes all ones, the BAR lands at the top of the hole, partly outside it. */
+    @Test
+    void barPartlyOutsideItsContainerIsClipped() {
+        IoRegion bar = new IoRegion(sys, "nic", MemoryRegionOps.builder()
+                .read((addr, size) -> addr).write((addr, data, size) -> { }).build(), "bar", 0x2000);
+        ContainerRegion hole = new ContainerRegion(sys, null, "hole", 0x10000);
+        hole.addSubregion(0, bar);
+        system.addSubregion(0xe000_0000L, hole);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        bar.setAddress(0xf000);                                 // [0xf000, 0x11000): half outside
+        assertEquals(0x800, as.ldlLe(0xe000_f800L));
+        MemTxResultHolder res = new MemTxResultHolder();
+        as.ldlLe(0xe001_0000L, MemTxAttrs.UNSPECIFIED, res);
+        assertEquals(MemTxResult.DECODE_ERROR, res.get(), "clipped to the hole");
+        bar.setAddress(0x1000);
+        assertEquals(0x10, as.ldlLe(0xe000_1010L));
+    }
 }

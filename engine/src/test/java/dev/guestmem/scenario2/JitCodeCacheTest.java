@@ -186,4 +186,27 @@ class JitCodeCacheTest {
         as.stlLe(0x1000_2000L, 0x22);
         assertEquals(List.of(page), code.invalidated);
     }
+
+    /**
+     * A gdbstub inserts a software breakpoint into code the JIT already translated: QEMU's
+     * {@code cpu_memory_rw_debug} writes with {@code address_space_write_rom}, which invalidates
+     * translations ({@code invalidate_and_set_dirty}), or the breakpoint would never be hit.
+     */
+    @Test
+    void debuggerBreakpointInTranslatedCodeInvalidatesIt() {
+        as.stlLe(0x7000, 0x11);
+        code.fetch(0x7000);
+        long page = code.fetch.ramAddr();
+        byte[] int3 = {(byte) 0xcc};
+        assertEquals(MemTxResult.OK, as.write(0x7000, MemTxAttrs.DEBUG, int3, 0, 1));
+        assertEquals(List.of(page), code.invalidated, "a debugger write to RAM drops the translation");
+        assertEquals(0xcc, code.fetch(0x7000)[0]);
+        // and into ROM (the debugger may write it): the BIOS code translated from it goes too
+        as.writeRom(ROM, MemTxAttrs.UNSPECIFIED, new byte[] {0x11, 0, 0, 0}, 0, 4);
+        code.fetch(ROM);
+        long romPage = code.fetch.ramAddr();
+        assertEquals(MemTxResult.OK, as.write(ROM, MemTxAttrs.DEBUG, int3, 0, 1));
+        assertEquals(0xcc, as.ldub(ROM), "debug may write ROM");
+        assertEquals(List.of(page, romPage), code.invalidated, "a debugger write to ROM drops the translation");
+    }
 }
