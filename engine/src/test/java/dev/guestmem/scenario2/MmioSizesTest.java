@@ -100,4 +100,21 @@ class MmioSizesTest {
         assertEquals(MemTxResult.OK, as.stlBe(BASE + 0x10, 1));
         assertEquals(List.of("w@16/4"), calls);
     }
+
+    /** A careless device returns more bits than asked: QEMU keeps only the access's bytes. */
+    @Test
+    void callbackValuesAreMaskedToTheAccessSize() {
+        AddressSpace as = device(Endianness.LITTLE, 1, 1, (addr, size) -> 0xabcdef00L | addr);
+        assertEquals(0x01, as.ldub(BASE + 1));
+        assertEquals(0x0302, as.lduwLe(BASE + 2));
+        assertEquals(0x07060504, as.ldlLe(BASE + 4));
+    }
+
+    /** The same with a device that implements 4 bytes and is read 8 at a time. */
+    @Test
+    void wideCallbackValuesAreMaskedWhenAssembled() {
+        AddressSpace as = device(Endianness.LITTLE, 4, 4, (addr, size) -> 0xffff_ffff_0000_0000L | addr);
+        assertEquals(0x0000_0004_0000_0000L, as.ldqLe(BASE));
+        assertEquals(0, as.ldlLe(BASE));
+    }
 }
