@@ -2,6 +2,7 @@ package dev.guestmem.scenario2;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.DmaMapping;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
@@ -356,5 +357,30 @@ class DeviceModelsTest {
         assertEquals(MemTxResult.DECODE_ERROR, res.get(), "clipped to the hole");
         bar.setAddress(0x1000);
         assertEquals(0x10, as.ldlLe(0xe000_1010L));
+    }
+
+    /** A DMA controller copies firmware out of the flash, and a buggy one DMAs into it. */
+    @Test
+    void dmaFromAndIntoTheFlash() {
+        Flash flash = new Flash();
+        flash.region = RomDeviceRegion.allocate(sys, "pflash0", flash.ops(), "pflash", 64 * 1024);
+        system.addSubregion(FLASH, flash.region);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        as.writeRom(FLASH, MemTxAttrs.UNSPECIFIED, new byte[] {1, 2, 3, 4}, 0, 4);
+
+        DmaMapping rd = as.map(FLASH, 4096, false, MemTxAttrs.UNSPECIFIED);
+        assertFalse(rd.isBounce(), "ROMD reads are direct (memory_access_is_direct)");
+        assertEquals(4096, rd.length());
+        assertEquals(0x04030201, rd.segment().get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0));
+        rd.unmap(4096);
+        assertTrue(flash.log.isEmpty());
+
+        DmaMapping wr = as.map(FLASH + 0x20, 8, true, MemTxAttrs.UNSPECIFIED);
+        assertTrue(wr.isBounce(), "writes to a ROM device go to its callbacks");
+        wr.segment().fill((byte) 0x70);
+        wr.unmap(8);
+        assertEquals(List.of("cmd 0x70707070 @32", "cmd 0x70707070 @36"), flash.log);
+        assertEquals(0x80, as.ldub(FLASH), "the flash is in command mode now");
+        assertEquals(1, flash.region.ramBlock().segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
     }
 }
