@@ -383,4 +383,28 @@ class DeviceModelsTest {
         assertEquals(0x80, as.ldub(FLASH), "the flash is in command mode now");
         assertEquals(1, flash.region.ramBlock().segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
     }
+
+    /** The legacy BIOS window at 0xe0000 is an alias of the top of the flash: it follows the mode too. */
+    @Test
+    void aliasOfTheFlashFollowsItsMode() {
+        Flash flash = new Flash();
+        flash.region = RomDeviceRegion.allocate(sys, "pflash0", flash.ops(), "pflash", 128 * 1024);
+        system.addSubregion(FLASH, flash.region);
+        system.addSubregionOverlap(0xe0000, new dev.guestmem.region.AliasRegion(sys, null, "isa-bios",
+                flash.region, 0, 128 * 1024), 1);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        as.writeRom(FLASH, MemTxAttrs.UNSPECIFIED, new byte[] {0x5a}, 0, 1);
+        assertEquals(0x5a, as.ldub(0xe0000));
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0xe0000, e);
+        assertTrue(e.readDirect());
+        as.stb(0xe0000, 0x70);                                   // a command through the window
+        assertEquals(List.of("cmd 0x70 @0"), flash.log);
+        assertEquals(0x80, as.ldub(0xe0000), "status through the window");
+        assertEquals(0x80, as.ldub(FLASH), "and at the flash's own address");
+        GuestTlb.fill(as, 0xe0000, e);
+        assertFalse(e.readDirect());
+        as.stb(FLASH, 0xff);
+        assertEquals(0x5a, as.ldub(0xe0000));
+    }
 }

@@ -10,6 +10,8 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
@@ -274,5 +276,32 @@ class FramebufferTest {
         sys.globalDirtyLogStop();
         GuestTlb.fill(as, BAR, e);
         assertTrue(e.writeDirect(), "nobody logs any more");
+    }
+
+    /** A GPU behind an IOMMU blits into VRAM: the display learns of it at the translated page. */
+    @Test
+    void dmaThroughAnIommuMarksTheTranslatedPage() {
+        ContainerRegion gpuRoot = new ContainerRegion(sys, null, "gpu-dma", MemoryRegion.SIZE_2_64);
+        gpuRoot.addSubregion(0, new IommuRegion(sys, null, "smmu", MIB, (addr, flag, idx, out) -> {
+            out.iova = addr & ~0xfffL;
+            out.addrMask = 0xfff;
+            out.targetAs = as;
+            out.translatedAddr = BAR + 0x5000 + (addr & ~0xfffL);   // iova 0 -> vram page 5
+            out.perm = IommuTlbEntry.RW;
+        }));
+        AddressSpace gpu = sys.addressSpace(gpuRoot, "gpu");
+        vram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);
+        displayRound();
+        DmaMapping m = gpu.map(0x10, 64, true, MemTxAttrs.UNSPECIFIED);
+        m.segment().fill((byte) 0xee);
+        m.unmap(64);
+        assertEquals(0xeeeeeeee, as.ldlLe(BAR + 0x5010));
+        assertEquals(Set.of(5L), displayRound());
+        assertEquals(MemTxResult.OK, gpu.stlLe(0x1000 + 8, 0x12345678));     // iova page 1 -> vram page 6
+        assertEquals(0x12345678, as.ldlLe(BAR + 0x6008));
+        assertEquals(Set.of(6L), displayRound());
+        byte[] line = new byte[8];
+        assertEquals(MemTxResult.OK, gpu.write(0x2000, MemTxAttrs.UNSPECIFIED, line, 0, 8));
+        assertEquals(Set.of(7L), displayRound());
     }
 }
