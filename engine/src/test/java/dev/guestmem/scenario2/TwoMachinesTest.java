@@ -164,4 +164,45 @@ class TwoMachinesTest {
         assertNotEquals(gen, dma.generation(), "B's cached translation through A must go stale");
         assertEquals(0, dma.ldlLe(0x1000, MemTxAttrs.UNSPECIFIED, new dev.guestmem.access.MemTxResultHolder()));
     }
+
+    /**
+     * A's migration and A's JIT see only A's own writes to the shared memory: B's stores reach A's
+     * log and A's translations only when reported with {@link RamBlock#markWritten} (what a
+     * vhost-user backend's dirty log is for).
+     */
+    @Test
+    void peerWritesAreInvisibleToTheLogUntilReported() {
+        MemorySystem asys = new MemorySystem(true);
+        ContainerRegion aroot = new ContainerRegion(asys, null, "a", MemoryRegion.SIZE_2_64);
+        RamBlock memA = RamBlock.builder("shm", MIB).memfd().build();
+        aroot.addSubregion(0, new RamRegion(asys, null, "shm", memA, false, false));
+        AddressSpace a = asys.addressSpace(aroot, "memory");
+        Machine b = new Machine("b", MIB);
+        RamBlock memB = RamBlock.builder("shm", MIB).fd(memA.fd(), 0).shared(true).build();
+        b.system.addSubregion(SHARED_B, new RamRegion(b.sys, null, "shm", memB, false, false));
+
+        List<Long> dropped = new ArrayList<>();
+        DirtyMemory dirty = asys.dirtyMemory();
+        dirty.setCodeInvalidator((ramAddr, len) -> {
+            dropped.add(ramAddr & ~0xfffL);
+            dirty.setDirtyRange(ramAddr & ~0xfffL, 4096, DirtyMemory.MASK_CODE);
+        });
+        asys.globalDirtyLogStart();
+        dirty.snapshotAndClearDirty(memA.offset(), MIB, DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        dirty.resetDirty(memA.offset() + 0x3000, 4096, DirtyMemory.DIRTY_MEMORY_CODE); // A translated page 3
+
+        b.as.stlLe(SHARED_B + 0x3000, 0x90909090);
+        assertEquals(0x90909090, a.ldlLe(0x3000), "the bytes are shared");
+        assertEquals(0, dirty.snapshotAndClearDirty(memA.offset(), MIB, DirtyMemory.DIRTY_MEMORY_MIGRATION)
+                .dirtyPageCount(), "but A's log never saw B's store");
+        assertEquals(List.of(), dropped);
+
+        memA.markWritten(0x3000, 4);                     // the peer reports what it wrote
+        assertEquals(List.of(memA.offset() + 0x3000), dropped);
+        DirtyBitmapSnapshot snap = dirty.snapshotAndClearDirty(memA.offset(), MIB, DirtyMemory.DIRTY_MEMORY_MIGRATION);
+        assertEquals(1, snap.dirtyPageCount());
+        asys.globalDirtyLogStop();
+        memB.close();
+        memA.close();
+    }
 }
