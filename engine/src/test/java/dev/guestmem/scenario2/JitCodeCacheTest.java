@@ -209,4 +209,28 @@ class JitCodeCacheTest {
         assertEquals(0xcc, as.ldub(ROM), "debug may write ROM");
         assertEquals(List.of(page, romPage), code.invalidated, "a debugger write to ROM drops the translation");
     }
+
+    /**
+     * A device writes guest RAM through the raw segment (a virtio-gpu-like blit) and reports it.
+     * {@code RamBlock.markWritten} is the call that drops translations; {@code region.setDirty} is
+     * QEMU's {@code memory_region_set_dirty}, which under TCG only sets the bits (CODE included), so
+     * the page silently loses its protection with the translation still cached, as in QEMU.
+     */
+    @Test
+    void reportingRawDeviceWritesToTheJit() {
+        as.stlLe(0x8000, 0x11);
+        code.fetch(0x8000);
+        long page = code.fetch.ramAddr();
+        ram.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0x8000, 0x22);
+        ram.ramBlock().markWritten(0x8000, 4);
+        assertEquals(List.of(page), code.invalidated);
+        assertEquals(0x22, code.fetch(0x8000)[0]);
+
+        ram.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0x8000, 0x33);
+        ram.setDirty(0x8000, 4);
+        assertEquals(List.of(page), code.invalidated, "setDirty does not invalidate (QEMU neither)");
+        assertEquals(0x22, code.fetch(0x8000)[0], "the stale translation is still served");
+        as.stlLe(0x8000, 0x44);
+        assertEquals(List.of(page), code.invalidated, "and the page is no longer protected");
+    }
 }
