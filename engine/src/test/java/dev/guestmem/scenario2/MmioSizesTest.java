@@ -117,4 +117,27 @@ class MmioSizesTest {
         assertEquals(0x0000_0004_0000_0000L, as.ldqLe(BASE));
         assertEquals(0, as.ldlLe(BASE));
     }
+
+    /** A device model bug throws once; the device keeps working afterwards (the guard is let go). */
+    @Test
+    void aThrowingCallbackDoesNotWedgeTheDevice() {
+        int[] n = {0};
+        AddressSpace as = device(Endianness.LITTLE, 1, 4, (addr, size) -> {
+            if (n[0]++ == 0) {
+                throw new IllegalStateException("model bug");
+            }
+            return 7;
+        });
+        dev.guestmem.access.MemTxResultHolder res = new dev.guestmem.access.MemTxResultHolder();
+        as.ldlLe(BASE, dev.guestmem.access.MemTxAttrs.UNSPECIFIED, res);
+        assertEquals(MemTxResult.ERROR, res.get());
+        assertEquals(7, as.ldlLe(BASE, dev.guestmem.access.MemTxAttrs.UNSPECIFIED, res));
+        assertEquals(MemTxResult.OK, res.get());
+        // a split access whose second chunk throws: the result is ERROR, later accesses work
+        n[0] = -1;
+        AddressSpace split = as;
+        split.ldqLe(BASE, dev.guestmem.access.MemTxAttrs.UNSPECIFIED, res);
+        assertEquals(MemTxResult.ERROR, res.get());
+        assertEquals(7, split.ldlLe(BASE, dev.guestmem.access.MemTxAttrs.UNSPECIFIED, res));
+    }
 }
