@@ -14,6 +14,9 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.share.RamShareServer;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
 import java.util.ArrayList;
@@ -204,5 +207,36 @@ class TwoMachinesTest {
         asys.globalDirtyLogStop();
         memB.close();
         memA.close();
+    }
+
+    /**
+     * The guide's Java sharing API inside one JVM: one machine serves its memfd RAM on a Unix socket,
+     * the other attaches; each then adds its own device to its own tree.
+     */
+    @Test
+    void sharedMachineServeAndAttachInOneJvm(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        String sock = dir.resolve("ram.sock").toString();
+        try (SharedMachine server = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 4 * MIB)));
+             RamShareServer listener = RamShareServer.listen(sock, server)) {
+            Thread serving = new Thread(() -> listener.serveOne(java.time.Duration.ofSeconds(30)));
+            serving.start();
+            try (SharedMachine peer = SharedMachine.attach(sock, java.time.Duration.ofSeconds(30))) {
+                serving.join();
+                server.addressSpace().stlLe(0x1000, 42);
+                assertEquals(42, peer.addressSpace().ldlLe(0x1000));
+                TlbEntry e = new TlbEntry();
+                GuestTlb.fill(peer.addressSpace(), 0x1000, e);
+                assertTrue(e.writeDirect(), "a sealed memfd is direct on the attaching side: " + e);
+
+                // each side grows its own machine: a device on the peer is not on the server
+                MemoryRegion peerRoot = peer.addressSpace().root();
+                peerRoot.addSubregion(0x1000_0000L, new dev.guestmem.region.IoRegion(peer.system(), null,
+                        dev.guestmem.region.MemoryRegionOps.builder().read((a, sz) -> 0x60).build(), "uart", 8));
+                assertEquals(0x60, peer.addressSpace().ldub(0x1000_0000L));
+                assertEquals(MemTxResult.DECODE_ERROR,
+                        server.addressSpace().stb(0x1000_0000L, 1), "the server has no UART");
+            }
+        }
     }
 }
