@@ -95,6 +95,12 @@ class DeviceModelsTest {
         }
         assertEquals("ok\n", uart.tx.toString());
         assertEquals(3, uart.lsrReads);
+        // a buffer write to byte registers is split into byte accesses (memory_access_size honours valid.max)
+        byte[] hi = {'h', 'i'};
+        assertEquals(MemTxResult.OK, as.write(UART + 0, MemTxAttrs.UNSPECIFIED, hi, 0, 1));
+        assertEquals(MemTxResult.OK, as.write(UART + 4, MemTxAttrs.UNSPECIFIED, hi, 0, 2));
+        assertEquals("ok\nh", uart.tx.toString(), "bytes at 4 and 5 are not THR");
+        uart.tx.setLength(3);
 
         // wider accesses to byte registers are refused, and the device never sees them
         assertEquals(MemTxResult.DECODE_ERROR, as.stwLe(UART, 'x'));
