@@ -233,4 +233,37 @@ class JitCodeCacheTest {
         as.stlLe(0x8000, 0x44);
         assertEquals(List.of(page), code.invalidated, "and the page is no longer protected");
     }
+
+    /**
+     * Hot-unplugged RAM gives its ram_addr range back, and the next block may get it (QEMU's
+     * {@code find_ram_offset} takes the first gap). A ram_addr-keyed translation cache must drop the
+     * range when the block leaves the RAM list, or it serves the old block's code for the new one:
+     * the new block's pages start dirty for CODE, so nothing else would invalidate them.
+     */
+    @Test
+    void unpluggedRamMustDropItsTranslations() {
+        RamRegion dimm0 = RamRegion.allocate(sys, null, "dimm0", MIB);
+        system.addSubregion(0x4000_0000L, dimm0);
+        as.stlLe(0x4000_0000L, 0x11);
+        code.fetch(0x4000_0000L);
+        long ramAddr = code.fetch.ramAddr();
+        List<Long> removed = new ArrayList<>();
+        sys.ramList().addNotifier(new dev.guestmem.ram.RamBlockNotifier() {
+            @Override
+            public void ramBlockRemoved(dev.guestmem.ram.RamBlock block) {
+                removed.add(block.offset());
+                code.blocks.keySet().removeIf(p -> p >= block.offset() && p - block.offset() < block.maxLength());
+            }
+        });
+        system.delSubregion(dimm0);
+        dimm0.destroy();
+        assertTrue(dimm0.ramBlock().isReleased());
+        assertEquals(List.of(ramAddr), removed);
+
+        RamRegion dimm1 = RamRegion.allocate(sys, null, "dimm1", MIB);
+        system.addSubregion(0x4000_0000L, dimm1);
+        assertEquals(ramAddr, dimm1.ramBlock().offset(), "the range is reused");
+        as.stlLe(0x4000_0000L, 0x22);
+        assertEquals(0x22, code.fetch(0x4000_0000L)[0], "translated afresh, not dimm0's code");
+    }
 }
