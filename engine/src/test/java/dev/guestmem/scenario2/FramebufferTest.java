@@ -200,7 +200,7 @@ class FramebufferTest {
 
     /** Lets the consumer threads run until they reported every page drawn, or a bounded while passed. */
     private static void drainUntil(Set<Long> drawn, Set<Long> shown, Set<Long> sent) throws InterruptedException {
-        for (int i = 0; i < 2000 && !(shown.containsAll(drawn) && sent.containsAll(drawn)); i++) {
+        for (int i = 0; i < 20_000 && !(shown.containsAll(drawn) && sent.containsAll(drawn)); i++) {
             Thread.sleep(1);
         }
     }
