@@ -8,7 +8,8 @@ package dev.guestmem.access;
  * @param secure the access is in the secure world (Arm TrustZone)
  * @param user the access is unprivileged
  * @param memory the access must reach memory, not MMIO (Arm M-profile; non-RAM gives ACCESS_ERROR)
- * @param debug a debugger access: may write ROM, bypasses re-entrancy and dirty tracking rules
+ * @param debug a debugger access: may write ROM (as QEMU's {@code cpu_memory_rw_debug}); like any write it is
+ *        dirty-logged and invalidates translated code, and the re-entrancy guard still applies
  * @param requesterId PCI requester ID of the bus master
  */
 public record MemTxAttrs(boolean unspecified, boolean secure, boolean user, boolean memory, boolean debug,

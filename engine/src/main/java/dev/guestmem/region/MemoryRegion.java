@@ -908,6 +908,9 @@ public abstract sealed class MemoryRegion
      * the clients that log this region right now ({@link #dirtyLogMask()}, read at the call); nothing
      * when the mask is 0. As {@code physical_memory_set_dirty_range}, a range touching part of a page
      * covers the whole page (a zero size at an unaligned offset covers the page holding it).
+     * Under TCG the mask includes CODE, which is only set, as in QEMU: translated code on the pages
+     * loses its protection without being invalidated. To report bytes a device wrote through the raw
+     * segment, use {@link RamBlock#markWritten}, which invalidates translations too.
      *
      * @param addr offset in this region (unsigned)
      * @param size bytes (unsigned)

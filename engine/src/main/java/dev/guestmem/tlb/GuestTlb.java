@@ -31,7 +31,9 @@ import dev.guestmem.iommu.IommuTlbEntry;
  * }
  * Stores check {@link TlbEntry#writeDirect()}; a page that is RAM but read-only for the guest, or
  * whose writes must be logged (dirty logging, translated code), is readable directly and writable only
- * through the address space, which drops, dispatches or logs as QEMU does. A runnable version is
+ * through the address space, which dispatches or logs as QEMU does. A store to a
+ * {@link #TLB_DISCARD_WRITE} page is dropped by the caller, as TCG does: the address space writes RAM
+ * that is read-only only through an alias or container, as QEMU's {@code address_space_st*} do. A runnable version is
  * {@code SoftTlbExample} in the engine's tests.
  *
  * <h2 id="windows">The window form (one test for every kind of page)</h2>
@@ -99,6 +101,14 @@ public final class GuestTlb {
      * faults) may use the segment anyway.
      */
     public static final int TLB_FAULT_PRONE = 1 << 4;
+    /**
+     * QEMU's {@code TLB_DISCARD_WRITE}: RAM that the view makes read-only (ROM, or RAM under a
+     * read-only alias or container, such as PAM-shadowed BIOS). TCG drops a CPU store to such a page;
+     * the address space does not always (it refuses only where the RAM region itself is read-only,
+     * as QEMU's {@code address_space_st*} do), so a JIT drops the store itself. Never set for a ROM
+     * device, whose stores go to its callbacks.
+     */
+    public static final int TLB_DISCARD_WRITE = 1 << 5;
 
     /** Page size of entries. */
     public static final long PAGE_SIZE = PhysPageMap.PAGE_SIZE;
@@ -186,6 +196,9 @@ public final class GuestTlb {
         if ((f & PhysSection.DIRECT_WRITE) == 0 || (f & PhysSection.READONLY) != 0
                 || (perm & IommuTlbEntry.WO) == 0) {
             flags |= TLB_READONLY;
+        }
+        if ((f & PhysSection.READONLY) != 0 && (f & PhysSection.IS_RAM) != 0) {
+            flags |= TLB_DISCARD_WRITE; // tlb_set_page_full: section->readonly on RAM
         }
         if ((f & PhysSection.DIRTY_LOGGING) != 0) {
             flags |= TLB_NOTDIRTY;
