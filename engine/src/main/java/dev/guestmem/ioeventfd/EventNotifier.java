@@ -117,7 +117,8 @@ public final class EventNotifier implements AutoCloseable {
     /**
      * Waits until the notifier is signalled, without clearing it.
      *
-     * @param timeout how long to wait at most (rounded up to milliseconds)
+     * @param timeout how long to wait at most (rounded up to milliseconds; poll(2) caps it at
+     *     {@code Integer.MAX_VALUE} ms, about 24 days)
      * @return whether it is signalled (false on timeout or if closed)
      */
     public boolean await(Duration timeout) {
@@ -128,11 +129,25 @@ public final class EventNotifier implements AutoCloseable {
             MemorySegment p = pollfd.allocate(arena);
             pollfd.fd(p, fd);
             pollfd.events(p, (short) Linux.POLLIN());
-            long ms = Math.min(Integer.MAX_VALUE, Math.max(0, (timeout.toNanos() + 999_999) / 1_000_000));
-            return LinuxCalls.poll(p, 1, (int) ms) == 1 && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+            return LinuxCalls.poll(p, 1, pollMillis(timeout)) == 1 && (pollfd.revents(p) & Linux.POLLIN()) != 0;
         } finally {
             exit();
         }
+    }
+
+    /**
+     * @return {@code timeout} rounded up to milliseconds, in {@code [0, Integer.MAX_VALUE]} (without
+     *     {@link Duration#toNanos()}, which overflows past 292 years)
+     */
+    private static int pollMillis(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            return 0;
+        }
+        if (timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) >= 0) {
+            return Integer.MAX_VALUE;
+        }
+        long ms = timeout.toMillis();
+        return (int) (Duration.ofMillis(ms).equals(timeout) ? ms : ms + 1);
     }
 
     /** {@code event_notifier_cleanup}: closes the descriptor once no call is using it. Idempotent. */

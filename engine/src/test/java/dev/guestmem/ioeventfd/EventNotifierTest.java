@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -96,6 +97,17 @@ class EventNotifierTest {
             try (EventNotifier next = EventNotifier.create()) {
                 assertFalse(next.testAndClear());
             }
+        }
+    }
+
+    @Test
+    void awaitTakesTimeoutsBeyondLongNanoseconds() {
+        try (EventNotifier e = EventNotifier.create()) {
+            // Duration.toNanos overflows past 292 years: such a wait is "as long as poll allows"
+            assertFalse(e.await(Duration.ofSeconds(Long.MIN_VALUE)));
+            e.set();
+            assertTrue(e.await(Duration.ofSeconds(Long.MAX_VALUE)));
+            assertTrue(e.await(ChronoUnit.FOREVER.getDuration()));
         }
     }
 
