@@ -57,9 +57,15 @@ public final class EventNotifier implements AutoCloseable {
         return new EventNotifier(LinuxCalls.eventfd(0, Linux.EFD_CLOEXEC() | Linux.EFD_NONBLOCK()));
     }
 
-    /** @return the eventfd descriptor (owned by this notifier: do not close it) */
+    /**
+     * {@code event_notifier_get_fd}.
+     *
+     * @return the eventfd descriptor (owned by this notifier: do not close it), or -1 once
+     *     {@link #close()} was called (as QEMU's cleanup leaves it: the number may already name an
+     *     unrelated file)
+     */
     public int fd() {
-        return fd;
+        return isClosed() ? -1 : fd;
     }
 
     /** @return the creation-order identity */

@@ -1,5 +1,6 @@
 package dev.guestmem.ioeventfd;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -78,6 +79,19 @@ class EventNotifierTest {
             closed = true;
         }
         assertTrue(closed);
+    }
+
+    @Test
+    void aClosedNotifierHandsOutNoDescriptorNumber() {
+        EventNotifier e = EventNotifier.create();
+        assertTrue(e.fd() >= 0);
+        e.close();
+        // event_notifier_cleanup sets rfd to -1: a late caller (a listener's eventfdDel after the
+        // device closed its notifier) must not act on a number an unrelated file may have taken
+        try (EventNotifier reuser = EventNotifier.create()) {
+            assertEquals(-1, e.fd());
+            assertNotEquals(reuser.fd(), e.fd());
+        }
     }
 
     @Test
