@@ -19,7 +19,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The descriptor is non-blocking and close-on-exec. {@link #close()} waits for nothing: a
  * {@link #set()} racing with it either completes on the still-open descriptor or does nothing, and
  * the descriptor number is never written after it was closed (a closed number can be reused by an
- * unrelated file).
+ * unrelated file). A thread blocked in {@link #await} is woken by the close (which signals the
+ * eventfd once for that, so a process sharing the descriptor may see one last kick) and returns
+ * false; the descriptor is closed when the last such call leaves.
  *
  * <p><b>Identity.</b> Notifiers are ordered by creation ({@link #id()}), the role the pointer
  * compare plays in QEMU's ioeventfd ordering; two registrations with the same notifier are the same
@@ -88,10 +90,7 @@ public final class EventNotifier implements AutoCloseable {
             return false;
         }
         try {
-            long n;
-            do {
-                n = Linux.write(fd, ONE, 8);
-            } while (n == -1 && Linux.errno() == Linux.EINTR());
+            long n = writeOne();
             // EAGAIN: the counter is at its maximum, so a waiter wakes anyway (QEMU ignores it too)
             if (n == -1 && Linux.errno() != Linux.EAGAIN()) {
                 throw new NativeCallException("write", Linux.errno(), LinuxCalls.strerror(Linux.errno()));
@@ -100,6 +99,15 @@ public final class EventNotifier implements AutoCloseable {
         } finally {
             exit();
         }
+    }
+
+    /** Adds 1 to the counter (caller holds a use); returns write(2)'s result. */
+    private long writeOne() {
+        long n;
+        do {
+            n = Linux.write(fd, ONE, 8);
+        } while (n == -1 && Linux.errno() == Linux.EINTR());
+        return n;
     }
 
     /**
@@ -125,7 +133,7 @@ public final class EventNotifier implements AutoCloseable {
      *
      * @param timeout how long to wait at most (rounded up to milliseconds; poll(2) caps it at
      *     {@code Integer.MAX_VALUE} ms, about 24 days)
-     * @return whether it is signalled (false on timeout or if closed)
+     * @return whether it is signalled (false on timeout, or if closed before or during the wait)
      */
     public boolean await(Duration timeout) {
         if (!enter()) {
@@ -135,7 +143,9 @@ public final class EventNotifier implements AutoCloseable {
             MemorySegment p = pollfd.allocate(arena);
             pollfd.fd(p, fd);
             pollfd.events(p, (short) Linux.POLLIN());
-            return LinuxCalls.poll(p, 1, pollMillis(timeout)) == 1 && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+            boolean ready = LinuxCalls.poll(p, 1, pollMillis(timeout)) == 1
+                    && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+            return ready && !isClosed(); // close() wakes waiters with a signal of its own
         } finally {
             exit();
         }
@@ -156,12 +166,27 @@ public final class EventNotifier implements AutoCloseable {
         return (int) (Duration.ofMillis(ms).equals(timeout) ? ms : ms + 1);
     }
 
-    /** {@code event_notifier_cleanup}: closes the descriptor once no call is using it. Idempotent. */
+    /**
+     * {@code event_notifier_cleanup}: closes the descriptor once no call is using it, waking threads
+     * blocked in {@link #await} first. Idempotent.
+     */
     @Override
     public void close() {
-        long before = state.getAndUpdate(s -> s | CLOSED);
-        if ((before & CLOSED) == 0 && before == 0) {
-            LinuxCalls.close(fd);
+        // Close as one more user, so the descriptor stays open while waiters are woken; the last user
+        // out (this call or one still running) closes it.
+        long s;
+        do {
+            s = state.get();
+            if ((s & CLOSED) != 0) {
+                return;
+            }
+        } while (!state.compareAndSet(s, (s + 1) | CLOSED));
+        try {
+            if (s != 0) {
+                writeOne(); // a waiter in poll(2) would otherwise sleep out its timeout, holding the fd
+            }
+        } finally {
+            exit();
         }
     }
 

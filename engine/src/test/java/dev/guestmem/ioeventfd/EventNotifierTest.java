@@ -95,6 +95,40 @@ class EventNotifierTest {
     }
 
     @Test
+    void closeWakesAWaiterAndReleasesTheDescriptor() throws Exception {
+        EventNotifier e = EventNotifier.create();
+        int fd = e.fd();
+        CountDownLatch started = new CountDownLatch(1);
+        AtomicBoolean result = new AtomicBoolean(true);
+        Thread waiter = Thread.ofPlatform().start(() -> {
+            started.countDown();
+            result.set(e.await(Duration.ofHours(1))); // a worker waiting for kicks until shutdown
+        });
+        started.await(10, TimeUnit.SECONDS);
+        while (!inAwait(waiter)) {
+            Thread.onSpinWait(); // any point inside await will do: before, in or after poll(2)
+        }
+        e.close();
+        waiter.join(30_000);
+        assertFalse(waiter.isAlive(), "close must wake a waiter, not leave it for the rest of its timeout");
+        assertFalse(result.get(), "a wait ended by close is not a signal");
+        boolean closed;
+        try {
+            LinuxCalls.close(LinuxCalls.dup(fd));
+            closed = false;
+        } catch (NativeCallException ex) {
+            closed = true;
+        }
+        assertTrue(closed, "the descriptor is closed once the waiter left");
+    }
+
+    /** Whether {@code t} is inside {@link EventNotifier#await} (or has left it). */
+    private static boolean inAwait(Thread t) {
+        return !t.isAlive()
+                || java.util.Arrays.stream(t.getStackTrace()).anyMatch(f -> f.getMethodName().equals("await"));
+    }
+
+    @Test
     void concurrentSetAndCloseNeverWriteAReusedDescriptor() throws Exception {
         int rounds = Integer.getInteger("guestmem.stress.rounds", 200);
         for (int r = 0; r < rounds; r++) {
