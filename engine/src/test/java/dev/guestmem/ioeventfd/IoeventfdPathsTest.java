@@ -284,4 +284,60 @@ class IoeventfdPathsTest {
         }
         assertEquals(writes, deviceWrites.size() + signalled);
     }
+
+    private IoRegion device(String name, Endianness endianness) {
+        MemoryRegionOps ops = MemoryRegionOps.builder()
+                .read((a, sz) -> 0)
+                .write((a, v, sz) -> deviceWrites.add(new long[] {a, v, sz}))
+                .valid(1, 8, false)
+                .impl(1, 8, false)
+                .endianness(endianness)
+                .build();
+        return new IoRegion(sys, new Object(), ops, name, 0x100);
+    }
+
+    @Test
+    void byteOrderHoldsOnBufferAndCacheWritesForBigAndNativeDevices() {
+        IoRegion big = device("big", Endianness.BIG);
+        IoRegion nat = device("native", Endianness.NATIVE);
+        root.addSubregion(0x1000, big);
+        root.addSubregion(0x2000, nat);
+        EventNotifier kb = notifier();
+        EventNotifier kn = notifier();
+        // data in the target's (host's, little-endian) order, as memory_region_add_eventfd's MO_TE
+        big.addEventfd(0x8, 4, true, 0x11223344L, kb);
+        nat.addEventfd(0x8, 4, true, 0x11223344L, kn);
+        byte[] le = {0x44, 0x33, 0x22, 0x11}; // a little-endian guest's stl of 0x11223344
+        assertEquals(MemTxResult.OK, as.write(0x1008, MemTxAttrs.UNSPECIFIED, le, 0, 4));
+        assertEquals(MemTxResult.OK, as.write(0x2008, MemTxAttrs.UNSPECIFIED, le, 0, 4));
+        assertTrue(kb.testAndClear());
+        assertTrue(kn.testAndClear());
+        dev.guestmem.access.MemoryRegionCache cache = new dev.guestmem.access.MemoryRegionCache();
+        cache.init(as, 0x1000, 0x10, true);
+        assertEquals(MemTxResult.OK, cache.write(0x8, le, 0, 4));
+        assertTrue(kb.testAndClear());
+        assertEquals(MemTxResult.OK, cache.stlBe(0x8, 0x44332211)); // the same bytes, big-endian
+        assertTrue(kb.testAndClear());
+        cache.destroy();
+        assertTrue(deviceWrites.isEmpty());
+    }
+
+    @Test
+    void duplicatesAndTheWildcardDeleteAsQemuDoes() {
+        IoRegion dev = device("d", Endianness.LITTLE);
+        root.addSubregion(0x1000, dev);
+        sys.registerListener(new Recorder("L"), as);
+        EventNotifier a = notifier();
+        EventNotifier b = notifier();
+        log.clear();
+        dev.addEventfd(0x0, 4, false, 0, a);
+        dev.addEventfd(0x0, 4, false, 0, a); // kept twice; listeners hear both
+        assertEquals(List.of("L +fd 1000", "L +fd 1000"), log);
+        log.clear();
+        dev.delEventfd(0x0, 4, false, 0, a);
+        assertEquals(List.of("L -fd 1000"), log);
+        // memory_region_ioeventfd_equal: size 0 equals every eventfd at its address, whatever notifier
+        dev.delEventfd(0x0, 0, false, 0, b);
+        assertTrue(dev.ioeventfds().isEmpty());
+    }
 }
