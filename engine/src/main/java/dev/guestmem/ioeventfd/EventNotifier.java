@@ -122,6 +122,11 @@ public final class EventNotifier implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(COUNTER);
             long n = Linux.read(fd, buf, 8);
+            if (isClosed()) {
+                // The read may have taken the wake-up close() wrote (it sets CLOSED first, so this
+                // check sees it): give it back, or a thread still in await sleeps out its timeout.
+                writeOne();
+            }
             return n == 8 && buf.get(COUNTER, 0) != 0;
         } finally {
             exit();

@@ -122,6 +122,37 @@ class EventNotifierTest {
         assertTrue(closed, "the descriptor is closed once the waiter left");
     }
 
+    @Test
+    void workersLoopingOnAwaitAllEndWhenTheNotifierCloses() throws Exception {
+        int rounds = Integer.getInteger("guestmem.stress.rounds", 200) / 4;
+        for (int r = 0; r < rounds; r++) {
+            EventNotifier e = EventNotifier.create();
+            Runnable worker = () -> {
+                while (e.await(Duration.ofHours(1))) {
+                    e.testAndClear();
+                }
+            };
+            Thread w1 = Thread.ofPlatform().start(worker);
+            Thread w2 = Thread.ofPlatform().start(worker);
+            Thread kicker = Thread.ofPlatform().start(() -> {
+                while (e.set()) {
+                    Thread.onSpinWait();
+                }
+            });
+            if ((r & 1) == 0) {
+                Thread.yield(); // let some rounds close mid-traffic, others before the threads start
+            }
+            e.close();
+            for (Thread t : new Thread[] {w1, w2, kicker}) {
+                t.join(30_000);
+                assertFalse(t.isAlive(), "round " + r);
+            }
+            try (EventNotifier next = EventNotifier.create()) {
+                assertFalse(next.testAndClear(), "a new eventfd on a reused number is never written");
+            }
+        }
+    }
+
     /** Whether {@code t} is inside {@link EventNotifier#await} (or has left it). */
     private static boolean inAwait(Thread t) {
         return !t.isAlive()
