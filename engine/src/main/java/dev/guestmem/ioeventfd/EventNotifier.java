@@ -19,7 +19,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The descriptor is non-blocking and close-on-exec. {@link #close()} waits for nothing: a
  * {@link #set()} racing with it either completes on the still-open descriptor or does nothing, and
  * the descriptor number is never written after it was closed (a closed number can be reused by an
- * unrelated file).
+ * unrelated file). A thread blocked in {@link #await} is woken by the close (which signals the
+ * eventfd once for that, so a process sharing the descriptor may see one last kick) and returns
+ * false; the descriptor is closed when the last such call leaves.
  *
  * <p><b>Identity.</b> Notifiers are ordered by creation ({@link #id()}), the role the pointer
  * compare plays in QEMU's ioeventfd ordering; two registrations with the same notifier are the same
@@ -57,9 +59,15 @@ public final class EventNotifier implements AutoCloseable {
         return new EventNotifier(LinuxCalls.eventfd(0, Linux.EFD_CLOEXEC() | Linux.EFD_NONBLOCK()));
     }
 
-    /** @return the eventfd descriptor (owned by this notifier: do not close it) */
+    /**
+     * {@code event_notifier_get_fd}.
+     *
+     * @return the eventfd descriptor (owned by this notifier: do not close it), or -1 once
+     *     {@link #close()} was called (as QEMU's cleanup leaves it: the number may already name an
+     *     unrelated file)
+     */
     public int fd() {
-        return fd;
+        return isClosed() ? -1 : fd;
     }
 
     /** @return the creation-order identity */
@@ -82,10 +90,7 @@ public final class EventNotifier implements AutoCloseable {
             return false;
         }
         try {
-            long n;
-            do {
-                n = Linux.write(fd, ONE, 8);
-            } while (n == -1 && Linux.errno() == Linux.EINTR());
+            long n = writeOne();
             // EAGAIN: the counter is at its maximum, so a waiter wakes anyway (QEMU ignores it too)
             if (n == -1 && Linux.errno() != Linux.EAGAIN()) {
                 throw new NativeCallException("write", Linux.errno(), LinuxCalls.strerror(Linux.errno()));
@@ -94,6 +99,15 @@ public final class EventNotifier implements AutoCloseable {
         } finally {
             exit();
         }
+    }
+
+    /** Adds 1 to the counter (caller holds a use); returns write(2)'s result. */
+    private long writeOne() {
+        long n;
+        do {
+            n = Linux.write(fd, ONE, 8);
+        } while (n == -1 && Linux.errno() == Linux.EINTR());
+        return n;
     }
 
     /**
@@ -108,6 +122,11 @@ public final class EventNotifier implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(COUNTER);
             long n = Linux.read(fd, buf, 8);
+            if (isClosed()) {
+                // The read may have taken the wake-up close() wrote (it sets CLOSED first, so this
+                // check sees it): give it back, or a thread still in await sleeps out its timeout.
+                writeOne();
+            }
             return n == 8 && buf.get(COUNTER, 0) != 0;
         } finally {
             exit();
@@ -117,8 +136,9 @@ public final class EventNotifier implements AutoCloseable {
     /**
      * Waits until the notifier is signalled, without clearing it.
      *
-     * @param timeout how long to wait at most (rounded up to milliseconds)
-     * @return whether it is signalled (false on timeout or if closed)
+     * @param timeout how long to wait at most (rounded up to milliseconds; poll(2) caps it at
+     *     {@code Integer.MAX_VALUE} ms, about 24 days)
+     * @return whether it is signalled (false on timeout, or if closed before or during the wait)
      */
     public boolean await(Duration timeout) {
         if (!enter()) {
@@ -128,19 +148,50 @@ public final class EventNotifier implements AutoCloseable {
             MemorySegment p = pollfd.allocate(arena);
             pollfd.fd(p, fd);
             pollfd.events(p, (short) Linux.POLLIN());
-            long ms = Math.min(Integer.MAX_VALUE, Math.max(0, (timeout.toNanos() + 999_999) / 1_000_000));
-            return LinuxCalls.poll(p, 1, (int) ms) == 1 && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+            boolean ready = LinuxCalls.poll(p, 1, pollMillis(timeout)) == 1
+                    && (pollfd.revents(p) & Linux.POLLIN()) != 0;
+            return ready && !isClosed(); // close() wakes waiters with a signal of its own
         } finally {
             exit();
         }
     }
 
-    /** {@code event_notifier_cleanup}: closes the descriptor once no call is using it. Idempotent. */
+    /**
+     * @return {@code timeout} rounded up to milliseconds, in {@code [0, Integer.MAX_VALUE]} (without
+     *     {@link Duration#toNanos()}, which overflows past 292 years)
+     */
+    private static int pollMillis(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            return 0;
+        }
+        if (timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) >= 0) {
+            return Integer.MAX_VALUE;
+        }
+        long ms = timeout.toMillis();
+        return (int) (Duration.ofMillis(ms).equals(timeout) ? ms : ms + 1);
+    }
+
+    /**
+     * {@code event_notifier_cleanup}: closes the descriptor once no call is using it, waking threads
+     * blocked in {@link #await} first. Idempotent.
+     */
     @Override
     public void close() {
-        long before = state.getAndUpdate(s -> s | CLOSED);
-        if ((before & CLOSED) == 0 && before == 0) {
-            LinuxCalls.close(fd);
+        // Close as one more user, so the descriptor stays open while waiters are woken; the last user
+        // out (this call or one still running) closes it.
+        long s;
+        do {
+            s = state.get();
+            if ((s & CLOSED) != 0) {
+                return;
+            }
+        } while (!state.compareAndSet(s, (s + 1) | CLOSED));
+        try {
+            if (s != 0) {
+                writeOne(); // a waiter in poll(2) would otherwise sleep out its timeout, holding the fd
+            }
+        } finally {
+            exit();
         }
     }
 

@@ -367,7 +367,9 @@ public final class MmioDispatch {
     }
 
     /**
-     * {@code memory_region_dispatch_write}: one guest write of {@code size} bytes.
+     * {@code memory_region_dispatch_write}: one guest write of {@code size} bytes, to the ops alone
+     * (no eventfds: the access paths use the overload taking the region's
+     * {@link MemoryRegion#ioeventfds()}).
      *
      * @param ops the region's ops, or null (unassigned: decode error)
      * @param guard the owner's re-entrancy guard, or null
