@@ -78,6 +78,11 @@ public final class MemorySystem {
     private boolean updatePending;
     /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
     private boolean ioeventfdUpdatePending;
+    /**
+     * Regions of this system whose eventfd list is not empty: while 0, a commit's eventfd update
+     * scans nothing (QEMU avoids the scan when no listener has eventfd hooks).
+     */
+    private int regionsWithEventfds;
     private int globalDirtyTracking;
 
     /** One per address space, creation order ({@code address_spaces}). */
@@ -317,13 +322,30 @@ public final class MemorySystem {
         }
     }
 
+    /** Internal, for {@code MemoryRegion.addEventfd}: a region's eventfd list stopped being empty. */
+    public void regionEventfdsAppeared() {
+        assert lock.isHeldByCurrentThread();
+        regionsWithEventfds++;
+    }
+
+    /** Internal, for {@code MemoryRegion.delEventfd}: a region's eventfd list became empty. */
+    public void regionEventfdsGone() {
+        assert lock.isHeldByCurrentThread();
+        regionsWithEventfds--;
+    }
+
+    /** The eventfds of a view: none without a scan when no region of this system has any. */
+    private List<Ioeventfd> collectIoeventfds(FlatView view) {
+        return regionsWithEventfds == 0 ? List.of() : AddressSpaceIoeventfds.collect(view);
+    }
+
     /** QEMU's {@code address_space_update_ioeventfds} (skipped while nobody listens, as there). */
     private void updateIoeventfds(AsEntry e) {
         if (e.listeners.isEmpty()) {
             e.ioeventfds = null;
             return;
         }
-        List<Ioeventfd> now = AddressSpaceIoeventfds.collect(e.as.currentMap());
+        List<Ioeventfd> now = collectIoeventfds(e.as.currentMap());
         IoeventfdDiff.update(e.listeners, e.ioeventfds == null ? List.of() : e.ioeventfds, now);
         e.ioeventfds = now;
     }
@@ -331,7 +353,7 @@ public final class MemorySystem {
     /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
     private static List<Ioeventfd> knownIoeventfds(AsEntry e) {
         if (e.ioeventfds == null) {
-            e.ioeventfds = AddressSpaceIoeventfds.collect(e.as.currentMap());
+            e.ioeventfds = collectIoeventfds(e.as.currentMap());
         }
         return e.ioeventfds;
     }
@@ -412,7 +434,7 @@ public final class MemorySystem {
             // Listeners of every address space hear the new one as if they registered to it now
             // (listener_add_address_space), global start excepted: they heard that once already.
             if (!e.listeners.isEmpty()) {
-                e.ioeventfds = AddressSpaceIoeventfds.collect(view);
+                e.ioeventfds = collectIoeventfds(view);
             }
             for (MemoryListener l : e.listeners.snapshot()) {
                 replayAdd(l, view, false, e.ioeventfds);
@@ -427,7 +449,10 @@ public final class MemorySystem {
     /**
      * QEMU's {@code address_space_destroy}: forgets an address space. Listeners registered to it alone
      * must be unregistered first; listeners of every address space hear it go as an unregistration
-     * from it ({@code begin}, {@code logStop}/{@code regionDel} per range, {@code commit}).
+     * from it ({@code begin}, {@code logStop}/{@code regionDel} per range, {@code commit}). The space
+     * then shows the empty view, as QEMU's detached space does: later accesses through it are decode
+     * errors, its generation moves and spaces whose translations passed through it (soft TLBs behind
+     * an IOMMU) invalidate them.
      *
      * @param as the address space
      * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
@@ -448,6 +473,9 @@ public final class MemorySystem {
                 replayDel(l, last, knownIoeventfds(e));
             }
             spaces.remove(e);
+            // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
+            // now on, and translations through it (an IOMMU of another space) are dropped.
+            as.publish(emptyView);
             retainViews(currentViews());
             as.runDestroyHooks();
             as.root().unref();

@@ -664,6 +664,9 @@ public abstract sealed class MemoryRegion
         try {
             system.transactionBegin();
             try {
+                if (ioeventfds.isEmpty()) {
+                    system.regionEventfdsAppeared();
+                }
                 ioeventfds = ioeventfds.with(fd);
                 if (enabled) {
                     system.markIoeventfdUpdatePending();
@@ -701,6 +704,9 @@ public abstract sealed class MemoryRegion
             system.transactionBegin();
             try {
                 ioeventfds = ioeventfds.without(i);
+                if (ioeventfds.isEmpty()) {
+                    system.regionEventfdsGone();
+                }
                 if (enabled) {
                     system.markIoeventfdUpdatePending();
                 }

@@ -264,6 +264,21 @@ class IommuTlbFillTest {
     }
 
     @Test
+    void destroyingTheSpaceBehindTheIommuDropsTranslationsThroughIt() {
+        mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
+        TlbEntry e = new TlbEntry();
+        assertTrue(GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, e));
+        long gen = downstream.generation();
+        sys.destroyAddressSpace(downstream);
+        assertNotEquals(e.generation(), cpu.generation(), "the CPU's soft TLB must flush");
+        assertNotEquals(gen, downstream.generation());
+        assertEquals(0, downstream.currentMap().rangeCount(), "a destroyed space shows nothing");
+        assertEquals(MemTxResult.DECODE_ERROR, downstream.stlLe(0x7000, 1));
+        assertFalse(GuestTlb.fill(cpu, IOMMU_BASE + 0x3000, e), "nothing direct behind a destroyed space");
+        assertEquals(7, ram.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x7000), "the RAM was not written");
+    }
+
+    @Test
     void modelSwapsAndRefillsKeepOneDestroyHookPerSpace() {
         mapper.change(0, 0x3000, 0x7000, IommuTlbEntry.RW);
         TlbEntry e = new TlbEntry();
