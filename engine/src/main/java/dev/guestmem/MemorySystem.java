@@ -351,7 +351,7 @@ public final class MemorySystem {
     }
 
     /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
-    private static List<Ioeventfd> knownIoeventfds(AsEntry e) {
+    private List<Ioeventfd> knownIoeventfds(AsEntry e) {
         if (e.ioeventfds == null) {
             e.ioeventfds = collectIoeventfds(e.as.currentMap());
         }
