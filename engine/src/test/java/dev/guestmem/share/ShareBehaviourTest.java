@@ -20,17 +20,14 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Audit probes of the share package that document behaviour the audit found correct (kept out of CI;
- * run with {@code -Dguestmem.audit=true}): a peer that shrinks what it shared gives ERROR, never a
+ * Behaviour an audit of the share package found correct, pinned: a peer that shrinks what it shared gives ERROR, never a
  * crash; a served machine's RAM outlives its closing for the peers; names with any printable
  * character travel; MappedMachine tells RAM, ROM, MMIO and nothing apart.
  */
-@EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
-class ShareAuditProbeTest {
+class ShareBehaviourTest {
     private static final int SIZE = 1 << 20;
 
     @Test
