@@ -535,7 +535,8 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param buf source
      * @param off offset in {@code buf}
      * @param len bytes
-     * @return {@link MemTxResult#OK} (QEMU ignores what it skips), DECODE_ERROR if the range wraps
+     * @return {@link MemTxResult#OK} (QEMU ignores what it skips), DECODE_ERROR if the range wraps,
+     *     ACCESS_ERROR if part of it is RAM or ROM mapped read-only (that part is not written)
      */
     public int writeRom(long addr, MemTxAttrs attrs, byte[] buf, int off, int len) {
         Objects.checkFromIndexSize(off, len, buf.length);

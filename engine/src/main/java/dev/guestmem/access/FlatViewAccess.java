@@ -558,7 +558,9 @@ final class FlatViewAccess {
     /**
      * {@code address_space_write_rom}: writes RAM and ROM (and ROMD-mode ROM devices) directly;
      * other chunks are skipped silently. Always {@link MemTxResult#OK}, as in QEMU, except a write
-     * wrapping past 2^64, which is refused with {@link MemTxResult#DECODE_ERROR}. A chunk whose block
+     * wrapping past 2^64, which is refused with {@link MemTxResult#DECODE_ERROR}, and RAM or ROM
+     * whose block is mapped read-only, which is skipped with {@link MemTxResult#ACCESS_ERROR} (QEMU
+     * would store into the read-only mapping and crash). A chunk whose block
      * a hot-unplug releases under it is dropped: the write took effect on the map before the change,
      * in a block that is gone ({@link #rw} runs such a chunk again only so as not to answer ERROR,
      * which write_rom never does).
@@ -575,6 +577,7 @@ final class FlatViewAccess {
         AccessScratch sc = AccessScratch.acquire();
         try {
             long done = 0;
+            int result = MemTxResult.OK;
             while (done != len) {
                 long a = addr + done;
                 long rem = len - done;
@@ -583,6 +586,9 @@ final class FlatViewAccess {
                 long l = sc.t.plen();
                 // memory_region_supports_direct_access == what a debug write may do directly
                 if ((s.flags() & PhysSection.DIRECT_WRITE_DEBUG) == 0) {
+                    if ((s.flags() & PhysSection.DIRECT_READ) != 0) {
+                        result = MemTxResult.ACCESS_ERROR; // RAM or ROM mapped read-only: not written
+                    }
                     long translated = l; // memory_access_size of the translated length, as QEMU
                     l = MmioDispatch.accessSize(s.ops(), translated, xlat);
                     if (l == 4) { // skip whole 4-byte chunks inside the section at once (nothing is written)
@@ -609,7 +615,7 @@ final class FlatViewAccess {
                 }
                 done += l;
             }
-            return MemTxResult.OK;
+            return result;
         } finally {
             sc.release();
         }

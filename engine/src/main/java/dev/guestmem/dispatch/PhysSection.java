@@ -153,11 +153,16 @@ public final class PhysSection {
         // memory_region_supports_direct_access: ROMD-mode ROM device, or RAM that is not a RAM device.
         boolean supportsDirect = romd || (mr.isRam() && !mr.isRamDevice());
         if (supportsDirect && block != null) {
-            flags |= DIRECT_READ | DIRECT_WRITE_DEBUG;
-            // memory_access_is_direct: non-debug writes only if the MR's own readonly and rom_device
-            // flags are clear (not the inherited readonly: QEMU quirk, see QEMU-SEMANTICS.md §1).
-            if (!mr.isReadonly() && !mr.isRomDevice()) {
-                flags |= DIRECT_WRITE;
+            flags |= DIRECT_READ;
+            // A block mapped read-only takes no store at all, not even a debugger's or write_rom's
+            // (into its PROT_READ mapping that would be a SIGSEGV).
+            if (!block.isReadOnly()) {
+                flags |= DIRECT_WRITE_DEBUG;
+                // memory_access_is_direct: non-debug writes only if the MR's own readonly and rom_device
+                // flags are clear (not the inherited readonly: QEMU quirk, see QEMU-SEMANTICS.md §1).
+                if (!mr.isReadonly() && !mr.isRomDevice()) {
+                    flags |= DIRECT_WRITE;
+                }
             }
         }
         if (block != null) {

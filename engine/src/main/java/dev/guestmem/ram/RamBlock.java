@@ -154,7 +154,10 @@ public final class RamBlock implements AutoCloseable {
         this.arena = Arena.ofShared();
         // The arena's close runs the cleanup once, after the JDK has waited out every thread that
         // was inside an access: that is what makes release safe against concurrent readers.
-        this.maxSegment = mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release());
+        MemorySegment whole = mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release());
+        // A PROT_READ mapping: a store would be a SIGSEGV, so the segments refuse stores themselves
+        // (the JDK throws IllegalArgumentException), whoever holds them.
+        this.maxSegment = (f & RamFlags.READONLY) != 0 ? whole.asReadOnly() : whole;
         this.usedLength = spec.usedLength();
         this.usedSegment = maxSegment.asSlice(0, spec.usedLength());
         this.writeback = new RamWriteback(idstr, backend, mapping, maxSegment, (f & RamFlags.SHARED) != 0);

@@ -38,6 +38,9 @@ public final class SnapshotRestorer {
                         + t.pageSize() + "-byte pages; the snapshot's is " + b.usedLength() + " bytes with "
                         + b.pageSize() + "-byte pages");
             }
+            if (t.segment().isReadOnly()) {
+                throw new SnapshotException("block '" + t.name() + "' is mapped read-only: it cannot be restored");
+            }
         }
     }
 
