@@ -31,6 +31,9 @@ public final class CoalescedIoNotify {
      * @param add whether the windows appear ({@code coalescedIoAdd}) or go ({@code coalescedIoDel})
      */
     public static void all(ListenerList listeners, FlatRange fr, FlatView view, boolean add) {
+        if (!fr.region().hasCoalescing()) {
+            return; // the common case, without the list's copy
+        }
         for (CoalescedRange cmr : fr.region().coalescedRanges()) {
             one(listeners, fr, view, cmr, add);
         }
@@ -67,6 +70,9 @@ public final class CoalescedIoNotify {
      * @param add whether the listener is being added
      */
     public static void replay(MemoryListener listener, FlatRange fr, MemoryRegionSection section, boolean add) {
+        if (!fr.region().hasCoalescing()) {
+            return;
+        }
         for (CoalescedRange cmr : fr.region().coalescedRanges()) {
             long[] cut = cut(fr, cmr);
             if (cut == null) {

@@ -798,6 +798,11 @@ public abstract sealed class MemoryRegion
         }
     }
 
+    /** @return whether the region has coalesced windows (no copy: for the topology passes) */
+    public final boolean hasCoalescing() {
+        return !coalesced.isEmpty();
+    }
+
     /** @return the coalesced windows, oldest first (a snapshot) */
     public final List<CoalescedRange> coalescedRanges() {
         lock();
