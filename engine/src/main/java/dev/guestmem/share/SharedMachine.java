@@ -123,7 +123,8 @@ public final class SharedMachine implements AutoCloseable {
      * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
-     * @throws ShareException if the server cannot be reached, sends something else or too late
+     * @throws ShareException if the server cannot be reached, refuses this process (its
+     *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
         int sock;
@@ -149,6 +150,10 @@ public final class SharedMachine implements AutoCloseable {
                     throw new ShareException(socketPath + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors");
                 }
                 text.append(new String(got.data(), StandardCharsets.US_ASCII));
+                String refused = ShareProtocol.refusal(text.toString());
+                if (refused != null) {
+                    throw new ShareException(socketPath + " refused this process (pid " + LinuxCalls.getpid() + "): " + refused);
+                }
                 if (text.length() > MAX_LAYOUT_CHARS) {
                     throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
                 }
