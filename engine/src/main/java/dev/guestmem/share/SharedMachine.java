@@ -135,7 +135,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         List<Integer> fds = new ArrayList<>();
         try {
-            long deadline = System.nanoTime() + waitNanos(timeout);
+            long deadline = System.nanoTime() + Timeouts.nanos(timeout);
             StringBuilder text = new StringBuilder();
             while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
                 Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
@@ -183,13 +183,6 @@ public final class SharedMachine implements AutoCloseable {
             LinuxCalls.close(sock);
         }
     }
-
-    /** A timeout in nanoseconds; one too long for a long (292 years) is a century: no limit in practice. */
-    private static long waitNanos(Duration timeout) {
-        return timeout.compareTo(NO_LIMIT) > 0 ? NO_LIMIT.toNanos() : timeout.toNanos();
-    }
-
-    private static final Duration NO_LIMIT = Duration.ofDays(36525);
 
     /**
      * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only
