@@ -252,7 +252,7 @@ public final class RamShareServer implements AutoCloseable {
     /**
      * Waits for one peer and hands it the layout and descriptors.
      *
-     * @param timeout how long to wait for a peer to connect
+     * @param timeout how long to wait for a peer to connect (beyond a century: no limit)
      * @return true if a peer was served, false on timeout or after {@link #close()}
      * @throws PeerRefusedException if the {@link PeerPolicy} refused the peer (it was sent a
      *     refusal line and no descriptor); the server keeps listening
@@ -260,7 +260,7 @@ public final class RamShareServer implements AutoCloseable {
      *     cannot be read (it is not served)
      */
     public boolean serveOne(Duration timeout) {
-        if (closed || !Fds.readable(listenFd, timeout.toMillis()) || closed) {
+        if (closed || !Fds.readable(listenFd, Timeouts.millis(timeout)) || closed) {
             return false;
         }
         int conn;
