@@ -12,6 +12,7 @@ public final class PeerRefusedException extends ShareException {
     @Serial
     private static final long serialVersionUID = 1L;
 
+    /** Who was refused. */
     private final SharePeer peer;
 
     /**
