@@ -148,6 +148,9 @@ FUNCS = {
     "strerror": ("char *", [("int", "errnum")], None, CRIT,
                  "Returns the text of an errno value (a static or thread-local string)."),
     "getpid": ("int", [], None, CRIT, "Returns the calling process's id."),
+    "geteuid": ("unsigned int", [], None, CRIT, "Returns the calling process's effective user id (the uid SO_PEERCRED reports to its peers)."),
+    "getsockopt": ("int", [("int", "sockfd"), ("int", "level"), ("int", "optname"), ("void *", "optval"), ("socklen_t *", "optlen")], None, False,
+                   "Reads a socket option, such as SO_PEERCRED's struct ucred."),
     "dup": ("int", [("int", "oldfd")], None, CRIT, "Duplicates a file descriptor (without FD_CLOEXEC)."),
 }
 
@@ -206,6 +209,9 @@ STRUCTS = {
                 [("cmsg_len", "long"), ("cmsg_level", "int"), ("cmsg_type", "int")], []),
     "sockaddr_un": ("struct sockaddr_un: a Unix domain socket address (path up to 107 bytes plus NUL).",
                     [("sun_family", "u16"), ("sun_path", ("array", "char", 108))], []),
+    "ucred": ("struct ucred: a Unix socket peer's process id, effective user id and effective group id when "
+              "it connected (getsockopt SO_PEERCRED), as seen from the caller's pid and user namespaces.",
+              [("pid", "int"), ("uid", "u32"), ("gid", "u32")], []),
     "uffdio_api": ("struct uffdio_api: the UFFDIO_API handshake (requested api and features in, "
                    "available features and ioctls out).",
                    [("api", "u64"), ("features", "u64"), ("ioctls", "u64")], []),

@@ -11,6 +11,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RegionException;
+import dev.guestmem.region.RegionTeardown;
 import dev.guestmem.region.RomDeviceRegion;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -151,7 +152,9 @@ public final class MtreeImporter {
      * Imports a text over caller-supplied RAM: each {@code ram}, {@code rom}, {@code ramd} or
      * {@code romd} region whose name {@code ramBlocks} maps to a block is made over that block
      * instead of a stand-in (a machine's real guest RAM, shared with the process that printed the
-     * text). Supplied blocks stay the caller's: {@link MtreeImport#close()} leaves them open.
+     * text). Supplied blocks stay the caller's: {@link MtreeImport#close()} leaves them open. On a
+     * failure the regions made so far are destroyed, so none keeps a supplied block referenced:
+     * closing the block then releases it.
      *
      * @param doc the parsed text
      * @param rules how to read types and markers
@@ -362,30 +365,44 @@ public final class MtreeImporter {
             resolveAliases();
             sys = new MemorySystem();
             List<AddressSpace> spaces = new ArrayList<>();
-            boolean ok = false;
-            sys.transactionBegin();
             try {
-                for (Occ o : occs) {
-                    region(find(o.id));
+                sys.transactionBegin();
+                try {
+                    for (Occ o : occs) {
+                        region(find(o.id));
+                    }
+                    assemble();
+                    addUnseenAliases();
+                } finally {
+                    sys.transactionCommit();
                 }
-                assemble();
-                addUnseenAliases();
-                ok = true;
-            } finally {
-                sys.transactionCommit();
-                if (!ok) {
-                    blocks.forEach(RamBlock::close);
-                }
-            }
-            for (int p = 0; p < roots.size(); p++) {
-                if (doc.blocks().get(p) instanceof MtreeBlock.AddressSpaceGroup g) {
-                    MemoryRegion root = made.get(find(roots.get(p).id));
-                    for (String name : g.names()) {
-                        spaces.add(sys.addressSpace(root, name));
+                for (int p = 0; p < roots.size(); p++) {
+                    if (doc.blocks().get(p) instanceof MtreeBlock.AddressSpaceGroup g) {
+                        MemoryRegion root = made.get(find(roots.get(p).id));
+                        for (String name : g.names()) {
+                            spaces.add(sys.addressSpace(root, name));
+                        }
                     }
                 }
+                return new MtreeImport(sys, spaces, regionOrder, blocks);
+            } catch (RuntimeException | Error e) {
+                discard(spaces, e);
+                throw e;
             }
-            return new MtreeImport(sys, spaces, regionOrder, blocks);
+        }
+
+        /**
+         * Takes down what a failed run made: the regions made so far hold a reference on their
+         * blocks, the caller's supplied ones too, which closing the blocks alone would leave mapped.
+         */
+        private void discard(List<AddressSpace> spaces, Throwable failure) {
+            try {
+                RegionTeardown.destroy(sys, spaces, regionOrder);
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
+            } finally {
+                blocks.forEach(RamBlock::close);
+            }
         }
 
         boolean isAs(int printing) {

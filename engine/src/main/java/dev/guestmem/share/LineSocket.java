@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /**
- * A connected Unix stream socket spoken one text line at a time, every read bounded by a timeout.
+ * A connected Unix stream socket spoken one text line at a time, every read bounded by a timeout
+ * (beyond a century: no limit).
  *
  * <p><b>Thread safety.</b> One thread at a time.
  */
@@ -39,7 +40,7 @@ final class LineSocket implements AutoCloseable {
      * the socket file first, so ECONNREFUSED right after start-up is normal), up to the timeout.
      */
     private static int connect(String path, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + Timeouts.nanos(timeout);
         for (;;) {
             try {
                 return LinuxCalls.unixConnect(path);
@@ -75,7 +76,7 @@ final class LineSocket implements AutoCloseable {
 
     /** @return the next line without its end, or throws on timeout or end of stream */
     String readLine() {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + Timeouts.nanos(timeout);
         while (true) {
             byte[] have = pending.toByteArray();
             for (int i = 0; i < have.length; i++) {
@@ -86,7 +87,7 @@ final class LineSocket implements AutoCloseable {
                     return new String(have, 0, end, StandardCharsets.UTF_8);
                 }
             }
-            Fds.awaitReadable(fd, deadline, "a line from " + path + " (" + timeout.toMillis() + " ms)");
+            Fds.awaitReadable(fd, deadline, "a line from " + path + " (" + Timeouts.describe(timeout) + ")");
             long n;
             try {
                 n = LinuxCalls.read(fd, buf, buf.byteSize());

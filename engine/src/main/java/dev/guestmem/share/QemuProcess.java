@@ -46,7 +46,7 @@ public final class QemuProcess implements AutoCloseable {
      * @param binary the QEMU binary
      * @param megabytes RAM size, as {@code -m} and the backend's size
      * @param memPath the {@code mem-path} file for a file backend, or null for a memfd backend
-     * @param timeout how long to wait for the sockets
+     * @param timeout how long to wait for the sockets (beyond a century: no limit)
      * @return the running QEMU
      * @throws ShareException if it exits or does not listen in time (the message has its output)
      * @throws IOException if the private directory cannot be made
@@ -65,7 +65,7 @@ public final class QemuProcess implements AutoCloseable {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         QemuProcess q = new QemuProcess(p, dir, log);
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + Timeouts.nanos(timeout);
         try {
             while (!(Files.exists(q.qtestSocket()) && Files.exists(q.qmpSocket()))) {
                 if (!p.isAlive() || System.nanoTime() - deadline > 0) {

@@ -16,7 +16,7 @@ public final class QmpClient implements AutoCloseable {
      * Connects, reads the greeting and leaves capabilities negotiation mode.
      *
      * @param path QEMU's QMP socket
-     * @param timeout bound on each reply
+     * @param timeout bound on connecting and on each reply (beyond a century: no limit)
      * @throws ShareException if QEMU does not answer as QMP
      */
     public QmpClient(String path, Duration timeout) {

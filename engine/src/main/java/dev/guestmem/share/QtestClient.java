@@ -18,7 +18,7 @@ public final class QtestClient implements AutoCloseable {
      * Connects.
      *
      * @param path QEMU's qtest socket
-     * @param timeout bound on each reply
+     * @param timeout bound on connecting and on each reply (beyond a century: no limit)
      * @throws ShareException if it cannot connect
      */
     public QtestClient(String path, Duration timeout) {

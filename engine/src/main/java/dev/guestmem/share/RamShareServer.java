@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -19,6 +20,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link ShareProtocol} layout and the blocks' descriptors ({@code SCM_RIGHTS}), then hangs up.
  * The peer maps the descriptors itself; from then on both processes share the bytes and the server
  * is no longer involved (a vhost-user style hand-off).
+ *
+ * <p><b>Who is served.</b> Before sending anything the server reads the peer's credentials
+ * ({@code SO_PEERCRED}: pid, effective uid and gid when it connected) and asks its
+ * {@link PeerPolicy}; by default only this process's user and root get the RAM. A refused peer
+ * receives one {@code guestmem-share refused: ...} line and no descriptor ({@link SharedMachine#attach}
+ * reports it as a {@link ShareException}); {@link #serveOne} throws {@link PeerRefusedException} and
+ * the server goes on listening, so a serving loop catches {@link ShareException} (a refused peer, or
+ * one that went away) and calls {@code serveOne} again.
  *
  * <p><b>Thread safety.</b> {@link #serveOne} may be called from one thread at a time (a serving
  * loop); {@link #served()} from any thread; {@link #close()} once, which makes a concurrent
@@ -34,6 +43,7 @@ public final class RamShareServer implements AutoCloseable {
     private final String path;
     private final int listenFd;
     private final byte[] message;
+    private final PeerPolicy policy;
     /** The server's own duplicates of the blocks' descriptors, closed by {@link #close()}. */
     private final int[] fds;
     /** Held while sending {@link #fds} and while closing them, so that no closed number is sent. */
@@ -41,11 +51,29 @@ public final class RamShareServer implements AutoCloseable {
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
-    private RamShareServer(String path, int listenFd, byte[] message, int[] fds) {
+    private RamShareServer(String path, int listenFd, byte[] message, PeerPolicy policy, int[] fds) {
         this.path = path;
         this.listenFd = listenFd;
         this.message = message;
+        this.policy = policy;
         this.fds = fds;
+    }
+
+    /**
+     * Binds a listening socket for a machine's RAM that serves this process's user and root
+     * ({@link PeerPolicy#sameUserOrRoot()}); see {@link #listen(String, SharedMachine, PeerPolicy)}.
+     *
+     * @param socketPath where to listen; {@code @NAME} for the abstract namespace
+     * @param machine the machine
+     * @return the server
+     * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
+     *     too long
+     * @throws IllegalStateException if the machine is closed
+     * @throws ShareException if a server answers on the path, something other than a stale socket
+     *     is there, or the socket cannot be bound
+     */
+    public static RamShareServer listen(String socketPath, SharedMachine machine) {
+        return listen(socketPath, machine, PeerPolicy.sameUserOrRoot());
     }
 
     /**
@@ -55,15 +83,16 @@ public final class RamShareServer implements AutoCloseable {
      * file nobody answers on (left by a run that did not close its server) is replaced; any other
      * file there (regular file, directory, FIFO, device node, symbolic link) is refused and left alone.
      *
-     * <p>Whoever can connect gets the RAM read-write. A socket file is created with the process's
+     * <p>Who may connect is up to the file system: a socket file is created with the process's
      * umask and connecting needs write permission on it (and search permission on its directories);
      * an abstract name has no permissions at all: any process in the same network namespace can
-     * connect, so use one only where every such process is trusted.
+     * connect. Who of those gets the RAM read-write is up to {@code policy}, asked for each peer.
      *
      * @param socketPath where to listen; {@code @NAME} for the abstract namespace
      * @param machine the machine; its blocks must have descriptors (memfd or shared file). The server
      *     serves duplicates of them, so it may outlive the machine (the RAM then lives on in the
      *     descriptors until the server is closed)
+     * @param policy which peers are served; {@link PeerPolicy#sameUserOrRoot()} is the default
      * @return the server
      * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
      *     too long
@@ -71,7 +100,8 @@ public final class RamShareServer implements AutoCloseable {
      * @throws ShareException if a server answers on the path, something other than a stale socket
      *     is there, or the socket cannot be bound
      */
-    public static RamShareServer listen(String socketPath, SharedMachine machine) {
+    public static RamShareServer listen(String socketPath, SharedMachine machine, PeerPolicy policy) {
+        Objects.requireNonNull(policy, "policy");
         List<RamBlock> blocks = machine.blocks();
         for (int i = 0; i < blocks.size(); i++) {
             RamBlock b = blocks.get(i);
@@ -87,7 +117,7 @@ public final class RamShareServer implements AutoCloseable {
             if (!socketPath.startsWith("@")) {
                 removeStaleSocket(socketPath, connectErrno);
             }
-            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, fds);
+            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, policy, fds);
         } catch (NativeCallException e) {
             closeAll(fds);
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
@@ -222,12 +252,15 @@ public final class RamShareServer implements AutoCloseable {
     /**
      * Waits for one peer and hands it the layout and descriptors.
      *
-     * @param timeout how long to wait for a peer to connect
+     * @param timeout how long to wait for a peer to connect (beyond a century: no limit)
      * @return true if a peer was served, false on timeout or after {@link #close()}
-     * @throws ShareException if sending to the peer fails (it went away)
+     * @throws PeerRefusedException if the {@link PeerPolicy} refused the peer (it was sent a
+     *     refusal line and no descriptor); the server keeps listening
+     * @throws ShareException if sending to the peer fails (it went away), or its credentials
+     *     cannot be read (it is not served)
      */
     public boolean serveOne(Duration timeout) {
-        if (closed || !Fds.readable(listenFd, timeout.toMillis()) || closed) {
+        if (closed || !Fds.readable(listenFd, Timeouts.millis(timeout)) || closed) {
             return false;
         }
         int conn;
@@ -240,6 +273,7 @@ public final class RamShareServer implements AutoCloseable {
             throw new ShareException("accept on " + path + ": " + e.getMessage(), e);
         }
         try {
+            admit(conn);
             synchronized (fdLock) {
                 if (closed) {
                     return false;
@@ -253,6 +287,31 @@ public final class RamShareServer implements AutoCloseable {
         } finally {
             LinuxCalls.close(conn);
         }
+    }
+
+    /**
+     * Lets the peer on {@code conn} through if the policy allows it; else sends it the refusal
+     * line and throws.
+     */
+    private void admit(int conn) {
+        LinuxCalls.PeerCredentials c;
+        try {
+            c = LinuxCalls.peerCredentials(conn);
+        } catch (NativeCallException e) {
+            throw new ShareException("cannot read the credentials of a peer on " + path + ", not serving it: " + e.getMessage(), e);
+        }
+        SharePeer peer = new SharePeer(c.pid(), c.uid(), c.gid());
+        if (policy.allows(peer)) {
+            return;
+        }
+        String reason = "uid " + Integer.toUnsignedString(peer.uid()) + " may not map this RAM (the server serves "
+                + policy.describe() + ")";
+        try {
+            LinuxCalls.sendWithFds(conn, ShareProtocol.encodeRefusal(reason));
+        } catch (NativeCallException e) {
+            // it went away: the refusal stands all the same
+        }
+        throw new PeerRefusedException("refused peer " + peer + " on " + path + ": " + reason, peer);
     }
 
     /** Sends the layout, the descriptors on its first byte. Caller holds {@link #fdLock}. */

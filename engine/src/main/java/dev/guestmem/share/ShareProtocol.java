@@ -17,6 +17,11 @@ import java.util.List;
  * ({@code PROT_READ} only when the descriptor is open read-only or a memfd sealed against writes:
  * the server shares that RAM read-only). Every descriptor covers its region; a peer must not resize it.
  *
+ * <p>A peer the server's {@link PeerPolicy} refuses gets one line instead, and no descriptor:
+ * <pre>
+ * guestmem-share refused: REASON
+ * </pre>
+ *
  * <p><b>Thread safety.</b> Stateless.
  */
 public final class ShareProtocol {
@@ -24,6 +29,8 @@ public final class ShareProtocol {
     public static final String MAGIC = "guestmem-share 1";
     /** Last line of every message. */
     public static final String END = "end";
+    /** Start of the one line a refused peer receives, followed by the reason. */
+    public static final String REFUSED = "guestmem-share refused: ";
     /** Most regions (and descriptors) in one message. */
     public static final int MAX_REGIONS = 16;
 
@@ -48,6 +55,27 @@ public final class ShareProtocol {
         }
         sb.append(END).append('\n');
         return sb.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Encodes a refusal.
+     *
+     * @param reason why, on one line
+     * @return the message bytes
+     */
+    public static byte[] encodeRefusal(String reason) {
+        return (REFUSED + reason.replace('\n', ' ') + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Reads a refusal.
+     *
+     * @param text what was received so far
+     * @return the reason, or null if the text is not a complete refusal line
+     */
+    public static String refusal(String text) {
+        int nl = text.indexOf('\n');
+        return text.startsWith(REFUSED) && nl >= 0 ? text.substring(REFUSED.length(), nl) : null;
     }
 
     /**

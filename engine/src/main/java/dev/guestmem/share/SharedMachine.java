@@ -123,7 +123,8 @@ public final class SharedMachine implements AutoCloseable {
      * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
-     * @throws ShareException if the server cannot be reached, sends something else or too late
+     * @throws ShareException if the server cannot be reached, refuses this process (its
+     *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
         int sock;
@@ -134,7 +135,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         List<Integer> fds = new ArrayList<>();
         try {
-            long deadline = System.nanoTime() + waitNanos(timeout);
+            long deadline = System.nanoTime() + Timeouts.nanos(timeout);
             StringBuilder text = new StringBuilder();
             while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
                 Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
@@ -149,6 +150,10 @@ public final class SharedMachine implements AutoCloseable {
                     throw new ShareException(socketPath + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors");
                 }
                 text.append(new String(got.data(), StandardCharsets.US_ASCII));
+                String refused = ShareProtocol.refusal(text.toString());
+                if (refused != null) {
+                    throw new ShareException(socketPath + " refused this process (pid " + LinuxCalls.getpid() + "): " + refused);
+                }
                 if (text.length() > MAX_LAYOUT_CHARS) {
                     throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
                 }
@@ -178,13 +183,6 @@ public final class SharedMachine implements AutoCloseable {
             LinuxCalls.close(sock);
         }
     }
-
-    /** A timeout in nanoseconds; one too long for a long (292 years) is a century: no limit in practice. */
-    private static long waitNanos(Duration timeout) {
-        return timeout.compareTo(NO_LIMIT) > 0 ? NO_LIMIT.toNanos() : timeout.toNanos();
-    }
-
-    private static final Duration NO_LIMIT = Duration.ofDays(36525);
 
     /**
      * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only

@@ -111,6 +111,27 @@ class RamShareServerTest {
         }
     }
 
+    /** A wait beyond a century is no limit, as for attach: serveOne used to throw ArithmeticException. */
+    @Test
+    void servesWithATimeoutBeyondACentury(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("s.sock").toString();
+        try (SharedMachine m = machine("ram0");
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            java.util.concurrent.CompletableFuture<Boolean> served = new java.util.concurrent.CompletableFuture<>();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    served.complete(server.serveOne(Duration.ofSeconds(Long.MAX_VALUE, 999_999_999)));
+                } catch (RuntimeException e) {
+                    served.completeExceptionally(e);
+                }
+            });
+            try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(10))) {
+                assertEquals("ram0", peer.layout().getFirst().name());
+            }
+            assertTrue(served.get(30, java.util.concurrent.TimeUnit.SECONDS));
+        }
+    }
+
     private static void joinQuietly(Thread t) {
         try {
             t.join(Duration.ofSeconds(10));

@@ -1,6 +1,7 @@
 package dev.guestmem.share;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.guestmem.linux.Linux;
@@ -26,6 +27,17 @@ class ShareProtocolTest {
     void decodesWhatItEncodes() {
         List<SharedRamRegion> l = List.of(new SharedRamRegion("a", 0xfffffffffffff000L, 0x1000), new SharedRamRegion("b", 0, 1));
         assertEquals(l, ShareProtocol.decode(new String(ShareProtocol.encode(l), StandardCharsets.US_ASCII)));
+    }
+
+    /** A refusal is one line; its reason cannot smuggle a second one in. */
+    @Test
+    void refusalIsOneLineAndReadsBack() {
+        byte[] b = ShareProtocol.encodeRefusal("uid 7 may not\nmap");
+        assertEquals("guestmem-share refused: uid 7 may not map\n", new String(b, StandardCharsets.US_ASCII));
+        assertEquals("uid 7 may not map", ShareProtocol.refusal(new String(b, StandardCharsets.US_ASCII)));
+        assertNull(ShareProtocol.refusal("guestmem-share refused: not yet a whole line"));
+        assertNull(ShareProtocol.refusal(new String(ShareProtocol.encode(List.of(new SharedRamRegion("a", 0, 1))),
+                StandardCharsets.US_ASCII)));
     }
 
     @Test

@@ -2246,6 +2246,125 @@ public final class Linux {
         }
     }
 
+    private static final class geteuid {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_INT);
+        static final MemorySegment ADDR = findOrThrow("geteuid");
+        static final MethodHandle HANDLE = downcall(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * unsigned int geteuid()
+     * }
+     *
+     * @return the descriptor (without the leading errno capture segment)
+     */
+    public static FunctionDescriptor geteuid$descriptor() {
+        return geteuid.DESC;
+    }
+
+    /**
+     * Downcall handle for {@code geteuid}. Its first parameter is the errno capture segment
+     * ({@link Linker.Option#captureStateLayout()}), then the C parameters.
+     *
+     * @return the handle
+     */
+    public static MethodHandle geteuid$handle() {
+        return geteuid.HANDLE;
+    }
+
+    /**
+     * Address of {@code geteuid} in the C library.
+     *
+     * @return the symbol's address
+     */
+    public static MemorySegment geteuid$address() {
+        return geteuid.ADDR;
+    }
+
+    /**
+     * Returns the calling process's effective user id (the uid SO_PEERCRED reports to its peers).
+     * {@snippet lang=c :
+     * unsigned int geteuid()
+     * }
+     * Bound with {@code captureCallState("errno")} and {@code critical(false)} (short, never blocks).
+     *
+     * @return the C result; on failure read {@link #errno()}
+     */
+    public static int geteuid() {
+        var mh$ = geteuid.HANDLE;
+        try {
+            return (int) mh$.invokeExact(errnoCapture());
+        } catch (RuntimeException | Error ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class getsockopt {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT, C_POINTER, C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("getsockopt");
+        static final MethodHandle HANDLE = downcall(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen)
+     * }
+     *
+     * @return the descriptor (without the leading errno capture segment)
+     */
+    public static FunctionDescriptor getsockopt$descriptor() {
+        return getsockopt.DESC;
+    }
+
+    /**
+     * Downcall handle for {@code getsockopt}. Its first parameter is the errno capture segment
+     * ({@link Linker.Option#captureStateLayout()}), then the C parameters.
+     *
+     * @return the handle
+     */
+    public static MethodHandle getsockopt$handle() {
+        return getsockopt.HANDLE;
+    }
+
+    /**
+     * Address of {@code getsockopt} in the C library.
+     *
+     * @return the symbol's address
+     */
+    public static MemorySegment getsockopt$address() {
+        return getsockopt.ADDR;
+    }
+
+    /**
+     * Reads a socket option, such as SO_PEERCRED's struct ucred.
+     * {@snippet lang=c :
+     * int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen)
+     * }
+     * Bound with {@code captureCallState("errno")}.
+     *
+     * @param sockfd C {@code int}
+     * @param level C {@code int}
+     * @param optname C {@code int}
+     * @param optval C {@code void *}
+     * @param optlen C {@code socklen_t *}
+     * @return the C result; on failure read {@link #errno()}
+     */
+    public static int getsockopt(int sockfd, int level, int optname, MemorySegment optval, MemorySegment optlen) {
+        var mh$ = getsockopt.HANDLE;
+        try {
+            return (int) mh$.invokeExact(errnoCapture(), sockfd, level, optname, optval, optlen);
+        } catch (RuntimeException | Error ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     // ------------------------------------------------------------------ constants
 
     private static final int PROT_NONE = 0;
@@ -3408,6 +3527,20 @@ public final class Linux {
      */
     public static int SCM_RIGHTS() {
         return SCM_RIGHTS;
+    }
+
+    private static final int SO_PEERCRED = 17;
+
+    /**
+     * Returns the value of the C macro {@code SO_PEERCRED}.
+     * {@snippet lang=c :
+     * #define SO_PEERCRED 17
+     * }
+     *
+     * @return 17
+     */
+    public static int SO_PEERCRED() {
+        return SO_PEERCRED;
     }
 
     private static final int MSG_CTRUNC = 8;

@@ -51,6 +51,18 @@ public final class LinuxCalls {
         }
     }
 
+    /**
+     * The credentials of a Unix socket's peer, as {@link #peerCredentials(int)} reads them.
+     *
+     * @param pid the peer's process id when it connected; 0 if that process is not visible in
+     *     this process's pid namespace
+     * @param uid its effective user id then, in this process's user namespace (the overflow uid,
+     *     usually 65534, if unmapped there)
+     * @param gid its effective group id then, likewise
+     */
+    public record PeerCredentials(int pid, int uid, int gid) {
+    }
+
     // ------------------------------------------------------------------ memory mappings
 
     /**
@@ -578,6 +590,26 @@ public final class LinuxCalls {
         }
     }
 
+    /**
+     * Reads who is at the other end of a connected Unix socket ({@code getsockopt(SOL_SOCKET,
+     * SO_PEERCRED)}): the kernel records the peer's pid, effective uid and effective gid when it
+     * called {@code connect} (or {@code socketpair}), so the peer cannot forge them; a later
+     * {@code setuid} or hand-over of the socket to another process does not change them.
+     *
+     * @param sock a connected Unix socket
+     * @return the peer's credentials
+     * @throws NativeCallException on failure (ENOTSOCK, EBADF)
+     */
+    public static PeerCredentials peerCredentials(int sock) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cred = ucred.allocate(arena);
+            MemorySegment len = arena.allocate(Linux.C_INT);
+            len.set(Linux.C_INT, 0, (int) ucred.sizeof());
+            check("getsockopt", Linux.getsockopt(sock, Linux.SOL_SOCKET(), Linux.SO_PEERCRED(), cred, len));
+            return new PeerCredentials(ucred.pid(cred), ucred.uid(cred), ucred.gid(cred));
+        }
+    }
+
     // ------------------------------------------------------------------ process
 
     /**
@@ -606,6 +638,16 @@ public final class LinuxCalls {
      */
     public static int getpid() {
         return Linux.getpid();
+    }
+
+    /**
+     * Returns the effective user id ({@code geteuid(2)}): the uid {@link #peerCredentials} reports
+     * for this process to the processes it connects to.
+     *
+     * @return the uid (unsigned in C; uids above 2^31 are negative here)
+     */
+    public static int geteuid() {
+        return Linux.geteuid();
     }
 
     // ------------------------------------------------------------------ helpers

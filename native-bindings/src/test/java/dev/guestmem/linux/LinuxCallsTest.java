@@ -314,6 +314,39 @@ class LinuxCallsTest {
         assertThrows(IllegalArgumentException.class, () -> LinuxCalls.sendWithFds(pair[0], new byte[0], 1));
     }
 
+    /** SO_PEERCRED names this process at both ends of a pair, with the ids /proc reports as effective. */
+    @Test
+    void peerCredentialsOfAConnectedSocket() throws Exception {
+        int[] pair = LinuxCalls.socketpair();
+        try {
+            LinuxCalls.PeerCredentials c = LinuxCalls.peerCredentials(pair[1]);
+            assertEquals(LinuxCalls.getpid(), c.pid());
+            assertEquals(effectiveId("Uid:"), c.uid());
+            assertEquals(effectiveId("Gid:"), c.gid());
+            assertEquals(c.uid(), LinuxCalls.geteuid());
+        } finally {
+            LinuxCalls.close(pair[0]);
+            LinuxCalls.close(pair[1]);
+        }
+        int notSocket = LinuxCalls.eventfd(0, Linux.EFD_CLOEXEC());
+        try {
+            assertFails("getsockopt", Linux.ENOTSOCK(), () -> LinuxCalls.peerCredentials(notSocket));
+        } finally {
+            LinuxCalls.close(notSocket);
+        }
+        assertFails("getsockopt", Linux.EBADF(), () -> LinuxCalls.peerCredentials(closedFd()));
+    }
+
+    /** The effective id on a {@code Uid:} or {@code Gid:} line of /proc/self/status (real, effective, saved, fs). */
+    private static int effectiveId(String line) throws Exception {
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (l.startsWith(line)) {
+                return Integer.parseUnsignedInt(l.substring(line.length()).trim().split("\\s+")[1]);
+            }
+        }
+        throw new AssertionError("no " + line + " in /proc/self/status");
+    }
+
     @Test
     void unixListenAcceptConnect() throws Exception {
         String path = tmp.resolve("s.sock").toString();

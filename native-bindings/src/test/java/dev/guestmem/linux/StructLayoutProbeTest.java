@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
 class StructLayoutProbeTest {
     /** Every struct class; checked against symbols.txt's --include-struct list. */
     static final List<Class<?>> STRUCTS = List.of(timespec.class, stat.class, statfs.class, pollfd.class, iovec.class,
-            msghdr.class, cmsghdr.class, sockaddr_un.class, uffdio_api.class, uffdio_range.class,
+            msghdr.class, cmsghdr.class, sockaddr_un.class, ucred.class, uffdio_api.class, uffdio_range.class,
             uffdio_register.class, uffdio_copy.class, uffdio_zeropage.class, uffdio_writeprotect.class,
             uffdio_continue.class, uffd_msg.class);
 
