@@ -47,10 +47,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * order in {@code address_space_write}). When every wanted bit is already set the mark executes no
  * atomic and no fence (that is what keeps logging cheap, target P8), so a store may still sit in
  * the writing CPU's store buffer while a concurrent snapshot takes the bit and reads the page.
- * Writers that bypass this class entirely (the soft-TLB fast path below) have the same window. A
- * consumer that needs the page contents exactly as of the snapshot (migration's final round) must
- * bring its writer threads to a quiescent point between {@link #snapshotAndClearDirty} and reading
- * the pages, as QEMU does by stopping vCPUs or flushing their TLBs on each vCPU.
+ * Writers that bypass this class entirely (the soft-TLB fast path below) have the same window. Such
+ * a store is not merely late for this snapshot: its marking was skipped, so once the clear took the
+ * bit nothing sets it again, and no later snapshot (not even a final one with every writer stopped)
+ * reports the page for it (shown by {@code SkippedMarkingAuditTest}: a few in a million episodes on
+ * x86). So a consumer that reads the pages a clear reported while writers run (every round of a
+ * live migration, not only the final one) must bring its writer threads to a quiescent point (a
+ * happens-before edge from each writer, such as a handshake at its loop's exit check) between the
+ * clear and reading the pages, as QEMU does by stopping vCPUs or flushing their TLBs on each vCPU.
  *
  * <h2 id="clean-epoch">Clean epoch (soft-TLB protocol)</h2>
  * A JIT may let guest stores skip {@link #invalidateAndSetDirty} while every page of a range is
