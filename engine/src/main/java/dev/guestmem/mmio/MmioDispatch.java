@@ -392,7 +392,9 @@ public final class MmioDispatch {
      * {@code memory_region_dispatch_write} with the region's eventfds: after the validity check and
      * the byte swap, a write matching one of {@code eventfds} signals its notifier and returns
      * {@code OK} without calling the device or engaging the guard
-     * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not).
+     * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not). If the
+     * matching notifier is closed and the eventfd was deleted since {@code eventfds} was read (a write
+     * racing the device's {@code delEventfd} and close), the write goes to the device instead.
      *
      * @param ops the region's ops, or null (unassigned: decode error)
      * @param guard the owner's re-entrancy guard, or null
@@ -420,8 +422,10 @@ public final class MmioDispatch {
         }
         if (!eventfds.isEmpty()) {
             Ioeventfd fd = eventfds.match(addr, size, value);
-            if (fd != null) {
-                fd.notifier().set();
+            // A closed notifier consumes the write while its eventfd is registered (QEMU ignores the
+            // failed write(2)); but if the list was read just before the eventfd was deleted (and
+            // then closed), the write comes after the deletion: the device's (QEMU: BQL; KVM: SRCU).
+            if (fd != null && (fd.notifier().set() || eventfds.stillRegistered(fd))) {
                 return MemTxResult.OK;
             }
         }
