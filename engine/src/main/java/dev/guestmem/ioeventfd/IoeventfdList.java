@@ -101,13 +101,17 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
 
     /**
      * Whether {@code fd}, an entry of this list, is still in the newest list that replaced this one
-     * (this list itself when none did). A write whose notifier refuses the signal asks this: an
-     * eventfd deleted since the write read the list sends the write to the device instead.
+     * (this list itself when none did). A write that matched {@code fd} asks this before signalling:
+     * an eventfd deleted since the write read the list sends the write to the device instead.
      *
-     * @param fd an entry
+     * @param fd an entry of this list
      * @return whether the newest list holds it (by {@code equals})
+     * @implNote One volatile load while this list is still its region's current one.
      */
     public boolean stillRegistered(Ioeventfd fd) {
+        if (successor == null) {
+            return true;
+        }
         IoeventfdList l = this;
         for (IoeventfdList n = l.successor; n != null; n = n.successor) {
             l = n;

@@ -220,4 +220,23 @@ class IoeventfdDispatchTest {
         assertEquals(1, deviceWrites.size(), "the write was neither signalled nor given to the device");
         assertEquals(3, deviceWrites.get(0)[1]);
     }
+
+    /**
+     * As above, with the notifier left open: once {@code delEventfd} has returned, the device has
+     * stopped listening on it (QEMU's virtio drains it once after the deletion), so a write that
+     * read the list before must reach the device, not signal the deleted eventfd.
+     */
+    @Test
+    void writeMatchingAnEventfdDeletedMeanwhileReachesTheDevice() {
+        IoRegion dev = device(Endianness.LITTLE, 1, 8);
+        EventNotifier kick = notifier();
+        dev.addEventfd(0x10, 2, true, 3, kick);
+        IoeventfdList loaded = dev.ioeventfds(); // what a racing write read
+        dev.delEventfd(0x10, 2, true, 3, kick);
+
+        int r = MmioDispatch.write(dev.ops(), null, "doorbell", loaded, 0x10, 3, 2, false, MemTxAttrs.UNSPECIFIED);
+        assertEquals(MemTxResult.OK, r);
+        assertFalse(kick.testAndClear(), "a deleted eventfd was signalled");
+        assertEquals(1, deviceWrites.size());
+    }
 }
