@@ -47,10 +47,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * order in {@code address_space_write}). When every wanted bit is already set the mark executes no
  * atomic and no fence (that is what keeps logging cheap, target P8), so a store may still sit in
  * the writing CPU's store buffer while a concurrent snapshot takes the bit and reads the page.
- * Writers that bypass this class entirely (the soft-TLB fast path below) have the same window. A
- * consumer that needs the page contents exactly as of the snapshot (migration's final round) must
- * bring its writer threads to a quiescent point between {@link #snapshotAndClearDirty} and reading
- * the pages, as QEMU does by stopping vCPUs or flushing their TLBs on each vCPU.
+ * Writers that bypass this class entirely (the soft-TLB fast path below) have the same window. Such
+ * a store is not merely late for this snapshot: its marking was skipped, so once the clear took the
+ * bit nothing sets it again, and no later snapshot (not even a final one with every writer stopped)
+ * reports the page for it (shown by {@code SkippedMarkingAuditTest}: a few in a million episodes on
+ * x86). So a consumer that reads the pages a clear reported while writers run (every round of a
+ * live migration, not only the final one) must bring its writer threads to a quiescent point (a
+ * happens-before edge from each writer, such as a handshake at its loop's exit check) between the
+ * clear and reading the pages, as QEMU does by stopping vCPUs or flushing their TLBs on each vCPU.
  *
  * <h2 id="clean-epoch">Clean epoch (soft-TLB protocol)</h2>
  * A JIT may let guest stores skip {@link #invalidateAndSetDirty} while every page of a range is
@@ -108,8 +112,10 @@ public final class DirtyMemory {
 
     private static final VarHandle BLOCKS;
     private static final VarHandle CLEAN_EPOCH;
-    private static final VarHandle EPOCH_CHUNK = MethodHandles.arrayElementVarHandle(int[][].class);
-    /** Pages per chunk of the all-dirty epoch cache: 4096 (16 MiB of RAM in a 16 KiB int array). */
+    private static final VarHandle EPOCH_CHUNK = MethodHandles.arrayElementVarHandle(long[][].class);
+    /** Entries of the epoch cache: opaque, so a long entry is never read torn (JLS 17.7). */
+    private static final VarHandle EPOCH_ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Pages per chunk of the all-dirty epoch cache: 4096 (16 MiB of RAM in a 32 KiB long array). */
     private static final int EPOCH_CHUNK_BITS = 12;
 
     static {
@@ -135,8 +141,10 @@ public final class DirtyMemory {
      * {@code epoch}; anything else is a miss. A clear advances the epoch, which invalidates every entry
      * at once, so clears never touch the cache. Chunks are created lazily on a miss; the outer array
      * is replaced (grown) under the extend lock. Read plainly: a stale outer array or chunk only misses.
+     * Entries hold the whole epoch, not its low 32 bits: a truncated entry would hit again 2^31 clears
+     * later, when its page may have been cleared since.
      */
-    private int[][] epochChunks = new int[0][];
+    private long[][] epochChunks = new long[0][];
 
     /** Creates dirty memory covering no RAM; {@link #extend} or {@link #newBlockDirty} grow it. */
     public DirtyMemory() {
@@ -390,13 +398,14 @@ public final class DirtyMemory {
      */
     private boolean epochCacheHit(long ramAddr, long length, long e) {
         long page = ramAddr >>> TARGET_PAGE_BITS;
-        int[][] c = epochChunks;
+        long[][] c = epochChunks;
         long ci = page >>> EPOCH_CHUNK_BITS;
         if (ci >= c.length || length <= 0 || ((ramAddr + length - 1) >>> TARGET_PAGE_BITS) != page) {
             return false;
         }
-        int[] chunk = c[(int) ci];
-        return chunk != null && chunk[(int) page & ((1 << EPOCH_CHUNK_BITS) - 1)] == (int) (e + 1) && (e & 1) == 0;
+        long[] chunk = c[(int) ci];
+        return chunk != null && (long) EPOCH_ENTRY.getOpaque(chunk, (int) page & ((1 << EPOCH_CHUNK_BITS) - 1)) == e + 1
+                && (e & 1) == 0;
     }
 
     /**
@@ -412,7 +421,7 @@ public final class DirtyMemory {
             return;
         }
         long ci = page >>> EPOCH_CHUNK_BITS;
-        int[][] c = epochChunks;
+        long[][] c = epochChunks;
         if (ci >= c.length) {
             extendLock.lock();
             try {
@@ -426,15 +435,15 @@ public final class DirtyMemory {
                 extendLock.unlock();
             }
         }
-        int[] chunk = (int[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
+        long[] chunk = (long[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
         if (chunk == null) {
-            chunk = new int[1 << EPOCH_CHUNK_BITS];
-            if (!EPOCH_CHUNK.compareAndSet(c, (int) ci, (int[]) null, chunk)) {
-                chunk = (int[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
+            chunk = new long[1 << EPOCH_CHUNK_BITS];
+            if (!EPOCH_CHUNK.compareAndSet(c, (int) ci, (long[]) null, chunk)) {
+                chunk = (long[]) EPOCH_CHUNK.getAcquire(c, (int) ci);
             }
         }
         if (validateCleanEpoch(e)) {
-            chunk[(int) page & ((1 << EPOCH_CHUNK_BITS) - 1)] = (int) (e + 1);
+            EPOCH_ENTRY.setOpaque(chunk, (int) page & ((1 << EPOCH_CHUNK_BITS) - 1), e + 1);
         }
     }
 

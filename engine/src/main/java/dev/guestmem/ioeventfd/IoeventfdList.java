@@ -15,6 +15,8 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
     public static final IoeventfdList EMPTY = new IoeventfdList(new Ioeventfd[0]);
 
     private final Ioeventfd[] fds;
+    /** The list that replaced this one as its region's list, or null (see {@link #supersede}). */
+    private volatile IoeventfdList successor;
 
     private IoeventfdList(Ioeventfd[] fds) {
         this.fds = fds;
@@ -80,6 +82,46 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
             }
         }
         return null;
+    }
+
+    /**
+     * Records that {@code next} replaced this list as its region's list. Internal: called by
+     * {@link dev.guestmem.region.MemoryRegion} under its lock, after it published {@code next}, so
+     * that a write still holding this list can learn whether an eventfd it matched was deleted since
+     * ({@link #stillRegistered}). Nothing is recorded on {@link #EMPTY}, which every region shares
+     * (a write holding it matches nothing).
+     *
+     * @param next the region's new list
+     */
+    public void supersede(IoeventfdList next) {
+        if (this != EMPTY && next != this) {
+            successor = next;
+        }
+    }
+
+    /**
+     * Whether {@code fd}, an entry of this list, is still in the newest list that replaced this one
+     * (this list itself when none did). A write that matched {@code fd} asks this before signalling:
+     * an eventfd deleted since the write read the list sends the write to the device instead.
+     *
+     * @param fd an entry of this list
+     * @return whether the newest list holds it (by {@code equals})
+     * @implNote One volatile load while this list is still its region's current one.
+     */
+    public boolean stillRegistered(Ioeventfd fd) {
+        if (successor == null) {
+            return true;
+        }
+        IoeventfdList l = this;
+        for (IoeventfdList n = l.successor; n != null; n = n.successor) {
+            l = n;
+        }
+        for (Ioeventfd f : l.fds) {
+            if (f.equals(fd)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

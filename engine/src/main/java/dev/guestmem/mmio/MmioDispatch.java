@@ -392,7 +392,11 @@ public final class MmioDispatch {
      * {@code memory_region_dispatch_write} with the region's eventfds: after the validity check and
      * the byte swap, a write matching one of {@code eventfds} signals its notifier and returns
      * {@code OK} without calling the device or engaging the guard
-     * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not).
+     * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not). If the
+     * matching eventfd was deleted since {@code eventfds} was read (a write racing the device's
+     * {@code delEventfd}), the write goes to the device instead. A write that checked just before the
+     * deletion may still signal the notifier after {@code delEventfd} returned (QEMU's KVM path waits
+     * such writes out with SRCU; nothing here does).
      *
      * @param ops the region's ops, or null (unassigned: decode error)
      * @param guard the owner's re-entrancy guard, or null
@@ -420,7 +424,10 @@ public final class MmioDispatch {
         }
         if (!eventfds.isEmpty()) {
             Ioeventfd fd = eventfds.match(addr, size, value);
-            if (fd != null) {
+            // The list may have been read just before the device deleted the eventfd: the write then
+            // comes after the deletion and is the device's (QEMU: BQL; KVM: SRCU). A closed notifier
+            // still registered consumes the write (QEMU ignores the failed write(2)).
+            if (fd != null && eventfds.stillRegistered(fd)) {
                 fd.notifier().set();
                 return MemTxResult.OK;
             }

@@ -667,7 +667,9 @@ public abstract sealed class MemoryRegion
                 if (ioeventfds.isEmpty()) {
                     system.regionEventfdsAppeared();
                 }
-                ioeventfds = ioeventfds.with(fd);
+                IoeventfdList old = ioeventfds;
+                ioeventfds = old.with(fd);
+                old.supersede(ioeventfds); // a write still holding the old list follows it (MmioDispatch)
                 if (enabled) {
                     system.markIoeventfdUpdatePending();
                 }
@@ -703,7 +705,9 @@ public abstract sealed class MemoryRegion
             }
             system.transactionBegin();
             try {
-                ioeventfds = ioeventfds.without(i);
+                IoeventfdList old = ioeventfds;
+                ioeventfds = old.without(i);
+                old.supersede(ioeventfds); // a write still holding the old list sends it to the device
                 if (ioeventfds.isEmpty()) {
                     system.regionEventfdsGone();
                 }

@@ -10,6 +10,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.Endianness;
@@ -197,5 +198,45 @@ class IoeventfdDispatchTest {
         dev.addEventfd(0xffc, 4, false, 0, kick); // the last four bytes fit
         assertThrows(NoSuchElementException.class, () -> dev.delEventfd(0xffc, 4, true, 0, kick));
         assertEquals(1, dev.ioeventfds().size());
+    }
+
+    /**
+     * The interleaving of a write that loaded the region's eventfd list just before the device
+     * deleted the eventfd and closed its notifier (lists are read without the lock): the write
+     * arrives after the deletion, so it must reach the device, as it does in QEMU (BQL) and with
+     * KVM's in-kernel ioeventfds (deassigned under SRCU); it must not vanish.
+     */
+    @Test
+    void writeMatchingAnEventfdDeletedAndClosedMeanwhileReachesTheDevice() {
+        IoRegion dev = device(Endianness.LITTLE, 1, 8);
+        EventNotifier kick = EventNotifier.create();
+        dev.addEventfd(0x10, 2, true, 3, kick);
+        IoeventfdList loaded = dev.ioeventfds(); // what a racing write read
+        dev.delEventfd(0x10, 2, true, 3, kick);
+        kick.close();
+
+        int r = MmioDispatch.write(dev.ops(), null, "doorbell", loaded, 0x10, 3, 2, false, MemTxAttrs.UNSPECIFIED);
+        assertEquals(MemTxResult.OK, r);
+        assertEquals(1, deviceWrites.size(), "the write was neither signalled nor given to the device");
+        assertEquals(3, deviceWrites.get(0)[1]);
+    }
+
+    /**
+     * As above, with the notifier left open: once {@code delEventfd} has returned, the device has
+     * stopped listening on it (QEMU's virtio drains it once after the deletion), so a write that
+     * read the list before must reach the device, not signal the deleted eventfd.
+     */
+    @Test
+    void writeMatchingAnEventfdDeletedMeanwhileReachesTheDevice() {
+        IoRegion dev = device(Endianness.LITTLE, 1, 8);
+        EventNotifier kick = notifier();
+        dev.addEventfd(0x10, 2, true, 3, kick);
+        IoeventfdList loaded = dev.ioeventfds(); // what a racing write read
+        dev.delEventfd(0x10, 2, true, 3, kick);
+
+        int r = MmioDispatch.write(dev.ops(), null, "doorbell", loaded, 0x10, 3, 2, false, MemTxAttrs.UNSPECIFIED);
+        assertEquals(MemTxResult.OK, r);
+        assertFalse(kick.testAndClear(), "a deleted eventfd was signalled");
+        assertEquals(1, deviceWrites.size());
     }
 }
