@@ -21,4 +21,5 @@
 #include <linux/falloc.h>
 #include <linux/magic.h>
 #include <linux/memfd.h>
+#include <linux/membarrier.h>
 #include <linux/userfaultfd.h>

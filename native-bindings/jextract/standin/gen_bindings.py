@@ -119,9 +119,10 @@ FUNCS = {
     "ioctl": ("int", [("int", "fd"), ("unsigned long", "request"), ("void *", "arg")], 2, False,
               "Device control (variadic in C: arg is passed as the first variadic argument). Never critical: "
               "ioctls on a userfaultfd may wait for page-cache I/O."),
-    "syscall": ("long", [("long", "number"), ("long", "arg0")], 1, False,
-                "Raw system call with one argument (variadic in C: arg0 is the first variadic argument); "
-                "guestmem uses it for SYS_userfaultfd."),
+    "syscall": ("long", [("long", "number"), ("long", "arg0"), ("long", "arg1"), ("long", "arg2")], 1, False,
+                "Raw system call with up to three arguments (variadic in C: arg0 is the first variadic argument; "
+                "pass 0 for arguments the call does not take); guestmem uses it for SYS_userfaultfd and "
+                "SYS_membarrier."),
     "fcntl": ("int", [("int", "fd"), ("int", "cmd"), ("int", "arg")], 2, False,
               "File descriptor control (variadic in C: arg is the first variadic argument). Not critical: "
               "F_SETLKW blocks."),

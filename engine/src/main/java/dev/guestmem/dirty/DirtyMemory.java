@@ -45,16 +45,20 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Store, then mark.</b> Writers store guest data first and mark it dirty afterwards (QEMU's
  * order in {@code address_space_write}). When every wanted bit is already set the mark executes no
- * atomic and no fence (that is what keeps logging cheap, target P8), so a store may still sit in
- * the writing CPU's store buffer while a concurrent snapshot takes the bit and reads the page.
- * Writers that bypass this class entirely (the soft-TLB fast path below) have the same window. Such
- * a store is not merely late for this snapshot: its marking was skipped, so once the clear took the
- * bit nothing sets it again, and no later snapshot (not even a final one with every writer stopped)
- * reports the page for it (shown by {@code SkippedMarkingAuditTest}: a few in a million episodes on
- * x86). So a consumer that reads the pages a clear reported while writers run (every round of a
- * live migration, not only the final one) must bring its writer threads to a quiescent point (a
- * happens-before edge from each writer, such as a handshake at its loop's exit check) between the
- * clear and reading the pages, as QEMU does by stopping vCPUs or flushing their TLBs on each vCPU.
+ * atomic and no fence (that is what keeps logging cheap, target P8). Without more, a store could
+ * still sit in the writing CPU's store buffer while its marking, reading the bit from before a
+ * concurrent clear, was skipped: the clearer would read the old page and nothing would ever set the
+ * bit again (the store lost for every later snapshot; {@code SkippedMarkingAuditTest} lost a few in
+ * a million episodes on x86). So every clear ends with an asymmetric fence
+ * ({@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)}, a few microseconds for the clearer, nothing
+ * for writers): when a clear returns, every store whose marking it made unnecessary is visible to
+ * the caller's reads. Where the kernel refuses membarrier, writers take a full fence instead.
+ *
+ * <p>Writers that bypass this class (the soft-TLB fast path below: check a cached epoch, then store)
+ * have a window the fence cannot close: a store between the check and the clear lands after it.
+ * Such an emulator makes its vCPUs pass a quiescent point after each clear, as QEMU's TCG does in
+ * {@code log_global_after_sync} (a {@link dev.guestmem.listener.MemoryListener#logGlobalAfterSync}
+ * that waits for each vCPU's next exit check); {@code MemoryRegion.snapshotAndClearDirty} calls it.
  *
  * <h2 id="clean-epoch">Clean epoch (soft-TLB protocol)</h2>
  * A JIT may let guest stores skip {@link #invalidateAndSetDirty} while every page of a range is
@@ -357,6 +361,9 @@ public final class DirtyMemory {
      *     it is the epoch-cache test: one acquire load of the clean epoch and two array loads.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask, CodeInvalidator invalidator) {
+        if (!WriterFence.KERNEL) {
+            VarHandle.fullFence(); // no membarrier for the clearer: order the store before the reads below
+        }
         long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
         // a bad mask (bits above the clients) goes on to the validating path, even on a cached page
         if (mask == 0 || (mask & ~DIRTY_CLIENTS_ALL) == 0 && epochCacheHit(ramAddr, length, e)) {
@@ -379,6 +386,9 @@ public final class DirtyMemory {
      * @implNote Hot path (P8); reads the registered hook only when CODE has a clean page.
      */
     public void invalidateAndSetDirty(long ramAddr, long length, int mask) {
+        if (!WriterFence.KERNEL) {
+            VarHandle.fullFence(); // no membarrier for the clearer: order the store before the reads below
+        }
         long e = (long) CLEAN_EPOCH.getAcquire(this); // first: see cacheAllDirty
         // a bad mask (bits above the clients) goes on to the validating path, even on a cached page
         if (mask == 0 || (mask & ~DIRTY_CLIENTS_ALL) == 0 && epochCacheHit(ramAddr, length, e)) {
@@ -661,6 +671,9 @@ public final class DirtyMemory {
         long e = (long) CLEAN_EPOCH.getOpaque(this);
         CLEAN_EPOCH.setRelease(this, e + 1);
         clearLock.unlock();
+        // A writer that read a bit from before this clear and skipped its marking has its store
+        // visible once this returns, so the caller's reads of the pages see it (WriterFence).
+        WriterFence.afterClear();
     }
 
     // ---------------------------------------------------------------------------------------------

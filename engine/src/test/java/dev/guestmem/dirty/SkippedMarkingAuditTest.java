@@ -25,7 +25,9 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  *
  * <p>Each episode starts from a page dirty for every client (cached in the epoch cache); the
  * outcome "bit clean after both finished and the consumer read the old value" is the loss. Run with
- * {@code -Dguestmem.audit=true -Dguestmem.audit.episodes=N} (default 200000).
+ * {@code -Dguestmem.audit=true -Dguestmem.audit.episodes=N} (default 200000). Before the clear's membarrier
+ * (WriterFence) two runs of 1M episodes lost 15 and 63 stores; with it, 1M episodes (25,541 skipped
+ * markings) lost none.
  */
 @EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
 class SkippedMarkingAuditTest {

@@ -1357,7 +1357,7 @@ public final class Linux {
     }
 
     private static final class syscall {
-        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_LONG, C_LONG, C_LONG);
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_LONG, C_LONG, C_LONG, C_LONG, C_LONG);
         static final MemorySegment ADDR = findOrThrow("syscall");
         static final MethodHandle HANDLE = downcall(ADDR, DESC, Linker.Option.firstVariadicArg(1));
     }
@@ -1394,7 +1394,7 @@ public final class Linux {
     }
 
     /**
-     * Raw system call with one argument (variadic in C: arg0 is the first variadic argument); guestmem uses it for SYS_userfaultfd.
+     * Raw system call with up to three arguments (variadic in C: arg0 is the first variadic argument; pass 0 for arguments the call does not take); guestmem uses it for SYS_userfaultfd and SYS_membarrier.
      * {@snippet lang=c :
      * long syscall(long number, ...)
      * }
@@ -1402,12 +1402,14 @@ public final class Linux {
      *
      * @param number C {@code long}
      * @param arg0 C {@code long}
+     * @param arg1 C {@code long}
+     * @param arg2 C {@code long}
      * @return the C result; on failure read {@link #errno()}
      */
-    public static long syscall(long number, long arg0) {
+    public static long syscall(long number, long arg0, long arg1, long arg2) {
         var mh$ = syscall.HANDLE;
         try {
-            return (long) mh$.invokeExact(errnoCapture(), number, arg0);
+            return (long) mh$.invokeExact(errnoCapture(), number, arg0, arg1, arg2);
         } catch (RuntimeException | Error ex$) {
             throw ex$;
         } catch (Throwable ex$) {
@@ -3653,6 +3655,62 @@ public final class Linux {
      */
     public static int SYS_memfd_create() {
         return SYS_memfd_create;
+    }
+
+    private static final int SYS_membarrier = 324;
+
+    /**
+     * Returns the value of the C macro {@code SYS_membarrier}.
+     * {@snippet lang=c :
+     * #define SYS_membarrier 324
+     * }
+     *
+     * @return 324
+     */
+    public static int SYS_membarrier() {
+        return SYS_membarrier;
+    }
+
+    private static final int MEMBARRIER_CMD_QUERY = 0;
+
+    /**
+     * Returns the value of the C macro {@code MEMBARRIER_CMD_QUERY}.
+     * {@snippet lang=c :
+     * #define MEMBARRIER_CMD_QUERY 0
+     * }
+     *
+     * @return 0
+     */
+    public static int MEMBARRIER_CMD_QUERY() {
+        return MEMBARRIER_CMD_QUERY;
+    }
+
+    private static final int MEMBARRIER_CMD_PRIVATE_EXPEDITED = 8;
+
+    /**
+     * Returns the value of the C macro {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED}.
+     * {@snippet lang=c :
+     * #define MEMBARRIER_CMD_PRIVATE_EXPEDITED 8
+     * }
+     *
+     * @return 8
+     */
+    public static int MEMBARRIER_CMD_PRIVATE_EXPEDITED() {
+        return MEMBARRIER_CMD_PRIVATE_EXPEDITED;
+    }
+
+    private static final int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED = 16;
+
+    /**
+     * Returns the value of the C macro {@code MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED}.
+     * {@snippet lang=c :
+     * #define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED 16
+     * }
+     *
+     * @return 16
+     */
+    public static int MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED() {
+        return MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     }
 
     private static final int EPERM = 1;

@@ -411,7 +411,29 @@ public final class LinuxCalls {
      *     ENOSYS when the kernel lacks it)
      */
     public static int userfaultfd(int flags) {
-        return (int) check("userfaultfd", Linux.syscall(Linux.SYS_userfaultfd(), flags));
+        return (int) check("userfaultfd", Linux.syscall(Linux.SYS_userfaultfd(), flags, 0, 0));
+    }
+
+    /**
+     * Registers the process for {@link #membarrierPrivateExpedited()}
+     * ({@code membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0)}, Linux 4.14+). Idempotent.
+     *
+     * @throws NativeCallException on failure (ENOSYS, EINVAL: the kernel lacks it; EPERM: a seccomp
+     *     filter refuses it)
+     */
+    public static void membarrierRegisterPrivateExpedited() {
+        check("membarrier", Linux.syscall(Linux.SYS_membarrier(), Linux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED(), 0, 0));
+    }
+
+    /**
+     * {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)}: when it returns, every thread of this
+     * process that was running has executed a full memory barrier (an asymmetric fence: the caller pays
+     * a few microseconds so that other threads need no fence of their own).
+     *
+     * @throws NativeCallException on failure (EPERM until {@link #membarrierRegisterPrivateExpedited()})
+     */
+    public static void membarrierPrivateExpedited() {
+        check("membarrier", Linux.syscall(Linux.SYS_membarrier(), Linux.MEMBARRIER_CMD_PRIVATE_EXPEDITED(), 0, 0));
     }
 
     // ------------------------------------------------------------------ Unix sockets

@@ -415,4 +415,14 @@ class LinuxCallsTest {
             LinuxCalls.close(fd);
         }
     }
+
+    @Test
+    void membarrierNeedsRegistrationThenSucceeds() {
+        // registration is per process and idempotent; the expedited barrier then returns 0
+        LinuxCalls.membarrierRegisterPrivateExpedited();
+        LinuxCalls.membarrierRegisterPrivateExpedited();
+        LinuxCalls.membarrierPrivateExpedited();
+        long mask = Linux.syscall(Linux.SYS_membarrier(), Linux.MEMBARRIER_CMD_QUERY(), 0, 0);
+        assertTrue((mask & Linux.MEMBARRIER_CMD_PRIVATE_EXPEDITED()) != 0, "the kernel lists the command");
+    }
 }
