@@ -220,7 +220,9 @@ final class RamMapper {
             throw new InvalidRamBlockException(spec.idstr(), "host memory at 0x" + Long.toHexString(host.address())
                     + " is not aligned to 0x" + Long.toHexString(spec.align()));
         }
-        MemorySegment view = MemorySegment.ofAddress(host.address()).reinterpret(spec.maxLength());
+        // The caller's segment, scope and all: once the caller frees the memory every access
+        // through the block throws instead of touching it (a detached view was a SIGSEGV).
+        MemorySegment view = host.asSlice(0, spec.maxLength());
         return new RamMapping(view, spec.maxLength(), -1, 0, LinuxCalls.pageSize(), false, false, false);
     }
 
