@@ -212,6 +212,10 @@ final class RamMapper {
         if (!host.isNative()) {
             throw new InvalidRamBlockException(spec.idstr(), "host memory must be a native segment, got " + host);
         }
+        if (host.isReadOnly() && !spec.readOnly()) {
+            // Likely a PROT_READ mapping: the engine's stores (guest writes, DMA) would fault.
+            throw new InvalidRamBlockException(spec.idstr(), "host memory is a read-only segment: build the block readOnly()");
+        }
         if (Long.compareUnsigned(host.byteSize(), spec.maxLength()) < 0) {
             throw new InvalidRamBlockException(spec.idstr(), "host memory is 0x" + Long.toHexString(host.byteSize())
                     + " bytes, block needs 0x" + Long.toHexString(spec.maxLength()));
