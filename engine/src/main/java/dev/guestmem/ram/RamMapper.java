@@ -23,6 +23,9 @@ final class RamMapper {
     /** QEMU_VMALLOC_ALIGN on x86_64: anonymous RAM starts on a 2 MiB boundary so THP can back it. */
     static final long VMALLOC_ALIGN = 2L << 20;
 
+    /** A thread that owns no arena: a segment it may access is not confined to one thread. */
+    private static final Thread NOT_AN_OWNER = Thread.ofVirtual().unstarted(() -> { });
+
     private RamMapper() {
     }
 
@@ -211,6 +214,11 @@ final class RamMapper {
     private static RamMapping hostMemory(RamSpec spec, MemorySegment host) {
         if (!host.isNative()) {
             throw new InvalidRamBlockException(spec.idstr(), "host memory must be a native segment, got " + host);
+        }
+        if (!host.isAccessibleBy(NOT_AN_OWNER)) {
+            // The block's view keeps this scope: vCPU, DMA and page-server threads could not use it.
+            throw new InvalidRamBlockException(spec.idstr(), "host memory is confined to one thread: allocate it in a"
+                    + " shared, automatic or global arena");
         }
         if (host.isReadOnly() && !spec.readOnly()) {
             // Likely a PROT_READ mapping: the engine's stores (guest writes, DMA) would fault.

@@ -53,6 +53,17 @@ class CallerMemoryLifetimeTest {
         block.close();
     }
 
+    /** The block's view has the caller's scope: memory confined to one thread would fail every other thread's access. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void confinedCallerMemoryIsRefused(boolean ramDevice) {
+        try (Arena caller = Arena.ofConfined()) {
+            MemorySegment mem = caller.allocate(4096, 4096);
+            RamBlockBuilder builder = RamBlock.builder("caller", 4096);
+            assertThrows(InvalidRamBlockException.class, () -> (ramDevice ? builder.ramDevice(mem) : builder.host(mem)).build());
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void callerMemoryOutlivesTheBlock(boolean ramDevice) {
