@@ -1,5 +1,6 @@
 package dev.guestmem.ram;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,9 +14,13 @@ import dev.guestmem.snapshot.SnapshotFile;
 import dev.guestmem.snapshot.SnapshotRestorer;
 import dev.guestmem.snapshot.SnapshotWriter;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A snapshot file whose pages fault when read: a hole (punched by another process, or left by a
@@ -61,6 +66,24 @@ class SnapshotFileFaultTest {
                 }
             }
             assertThrows(SnapshotException.class, () -> SnapshotFile.open(snap));
+        }
+    }
+
+    /** Saving a block whose file was truncated: was an {@code InternalError} that left {@code PATH.tmp} behind. */
+    @Test
+    void savingAFaultingBlockIsASnapshotError(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("ram.img");
+        try (RamBlock b = RamBlock.builder("ram", 16 * PAGE).file(file).shared(true).build()) {
+            b.stqHe(0, 1);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.truncate(0);
+            }
+            Path snap = dir.resolve("s.gms");
+            assertThrows(SnapshotException.class,
+                    () -> SnapshotWriter.write(snap, List.of(SnapshotBlock.of(b)), ProgressListener.NONE));
+            assertFalse(Files.exists(snap));
+            assertFalse(Files.exists(dir.resolve("s.gms.tmp")));
+            assertTrue(b.isBroken(), "the fault breaks the block, as on the access paths");
         }
     }
 
