@@ -47,8 +47,8 @@ public final class SnapshotWriter {
      * @param blocks the blocks, names unique
      * @param progress told how far the save has got
      * @return the new snapshot's id
-     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block names (nothing is left under
-     *     {@code path} then)
+     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block
+     *     names (nothing is left under {@code path} then)
      */
     public static long write(Path path, List<SnapshotBlock> blocks, ProgressListener progress) {
         return writeFile(path, blocks, null, false, 0, progress);
@@ -66,8 +66,8 @@ public final class SnapshotWriter {
      * @param stored the pages to read and store, per block name
      * @param progress told how far the save has got
      * @return the new snapshot's id
-     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block names (nothing is left under
-     *     {@code path} then)
+     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block
+     *     names (nothing is left under {@code path} then)
      */
     public static long write(Path path, List<SnapshotBlock> blocks, Map<String, DirtyPages> stored,
             ProgressListener progress) {
