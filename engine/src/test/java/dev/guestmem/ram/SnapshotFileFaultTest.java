@@ -13,6 +13,8 @@ import dev.guestmem.snapshot.SnapshotException;
 import dev.guestmem.snapshot.SnapshotFile;
 import dev.guestmem.snapshot.SnapshotRestorer;
 import dev.guestmem.snapshot.SnapshotWriter;
+import dev.guestmem.uffd.PageSourceException;
+import dev.guestmem.uffd.SnapshotPageSource;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -66,6 +68,27 @@ class SnapshotFileFaultTest {
                 }
             }
             assertThrows(SnapshotException.class, () -> SnapshotFile.open(snap));
+        }
+    }
+
+    /** The page server's verification ran the same CRC32C stub over the mapping: a crash of the server's JVM. */
+    @Test
+    void aFaultingPageIsAPageSourceErrorForTheServer() {
+        try (FullFileSystem fs = FullFileSystem.tmpfs(1L << 20)) {
+            Path snap = fs.dir().resolve("s.gms");
+            try (RamBlock b = RamBlock.anonymous("ram", PAGES * PAGE)) {
+                b.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1);
+                SnapshotWriter.write(snap, List.of(SnapshotBlock.of(b)), ProgressListener.NONE);
+            }
+            long dataPage;
+            try (SnapshotFile f = SnapshotFile.open(snap)) {
+                dataPage = f.location(0, 0);
+            }
+            try (SnapshotPageSource source = new SnapshotPageSource(List.of(snap), List.of("ram"), true)) {
+                punchHole(snap, dataPage);
+                fs.fill();
+                assertThrows(PageSourceException.class, () -> source.page(0, 0));
+            }
         }
     }
 
