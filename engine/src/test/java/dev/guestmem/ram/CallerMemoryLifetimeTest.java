@@ -1,16 +1,22 @@
 package dev.guestmem.ram;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.DmaMapping;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -50,6 +56,25 @@ class CallerMemoryLifetimeTest {
         byte[] buf = new byte[64];
         assertNotEquals(MemTxResult.OK, as.read(0x100000 + 0x1000, MemTxAttrs.UNSPECIFIED, buf, 0, buf.length));
         assertNotEquals(MemTxResult.OK, as.write(0x100000 + 0x1000, MemTxAttrs.UNSPECIFIED, buf, 0, buf.length));
+        // the engine's other windows onto the memory: a TLB entry, a DMA mapping, a region cache
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0x100000, e);
+        if (e.window().read().byteSize() > 0) {
+            assertThrows(IllegalStateException.class, () -> e.window().read().get(ValueLayout.JAVA_BYTE, 0));
+        }
+        DmaMapping m = as.map(0x100000, 4096, true, MemTxAttrs.UNSPECIFIED);
+        if (m != null) {
+            if (!m.isBounce()) {
+                assertThrows(IllegalStateException.class, () -> m.segment().set(ValueLayout.JAVA_BYTE, 0, (byte) 1));
+            }
+            m.unmap(0);
+        }
+        MemoryRegionCache cache = new MemoryRegionCache();
+        cache.init(as, 0x100000, 4096, false);
+        MemTxResultHolder res = new MemTxResultHolder();
+        cache.ldlLe(0, res);
+        assertFalse(res.isOk());
+        cache.destroy();
         block.close();
     }
 
