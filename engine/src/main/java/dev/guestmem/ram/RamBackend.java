@@ -90,8 +90,11 @@ public sealed interface RamBackend {
     }
 
     /**
-     * Memory the caller owns and keeps alive for the block's lifetime ({@code RAM_PREALLOC}); the
-     * block never unmaps it, but its own view of it dies with the block.
+     * Memory the caller owns ({@code RAM_PREALLOC}); the block never frees it. The block's view of
+     * it keeps {@code host}'s scope: once the caller closes its arena, accesses through the block
+     * throw {@link IllegalStateException} (or answer an error on the access paths) rather than
+     * touch freed memory. A read-only segment needs a block built {@code readOnly()}; a segment
+     * confined to one thread is refused (the engine accesses the block from many).
      *
      * @param host native memory of at least the block's max length
      */

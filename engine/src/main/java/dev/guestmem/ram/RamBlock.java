@@ -47,6 +47,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * leaves its list and its arena closes; closing waits until no thread is inside an access to the
  * segment, then unmaps and closes the fd, exactly once. After that any access through
  * {@link #segment()} fails with {@link IllegalStateException} instead of touching unmapped memory.
+ * Memory the caller owns ({@link RamBackend.Host}, {@link RamBackend.RamDevice}) is the exception:
+ * the block's segments keep the caller's segment's scope, so they fail with
+ * {@link IllegalStateException} once the caller frees the memory (closes its arena), whether or not
+ * the block is released; releasing the block frees nothing of it.
  * Closing a shared arena costs tens of microseconds and deoptimises other threads' frames: release
  * blocks rarely, never per access.
  *
@@ -154,7 +158,11 @@ public final class RamBlock implements AutoCloseable {
         this.arena = Arena.ofShared();
         // The arena's close runs the cleanup once, after the JDK has waited out every thread that
         // was inside an access: that is what makes release safe against concurrent readers.
-        MemorySegment whole = mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release());
+        // Caller-owned memory (host, RAM device) keeps the caller's scope instead: the block never
+        // frees it, and the caller's arena is what can free it under the block's users.
+        MemorySegment whole = mapping.ownsMemory()
+                ? mapping.host().reinterpret(maxLength, arena, ignored -> mapping.release())
+                : mapping.host();
         // A PROT_READ mapping: a store would be a SIGSEGV, so the segments refuse stores themselves
         // (the JDK throws IllegalArgumentException), whoever holds them.
         this.maxSegment = (f & RamFlags.READONLY) != 0 ? whole.asReadOnly() : whole;
@@ -220,8 +228,9 @@ public final class RamBlock implements AutoCloseable {
     }
 
     /**
-     * Returns the memory in use: {@link #usedLength()} bytes in the block's shared arena. Accesses
-     * after the block is released throw {@link IllegalStateException}; accesses to a page whose file
+     * Returns the memory in use: {@link #usedLength()} bytes in the block's shared arena (for memory
+     * the caller owns: in the caller's scope). Accesses after the block is released (after the
+     * caller frees its memory) throw {@link IllegalStateException}; accesses to a page whose file
      * was truncated throw {@code InternalError} (use the checked accessors to turn that into an error).
      *
      * @return the host memory ({@code RAMBlock.host}, {@code qemu_map_ram_ptr})

@@ -23,6 +23,9 @@ final class RamMapper {
     /** QEMU_VMALLOC_ALIGN on x86_64: anonymous RAM starts on a 2 MiB boundary so THP can back it. */
     static final long VMALLOC_ALIGN = 2L << 20;
 
+    /** A thread that owns no arena: a segment it may access is not confined to one thread. */
+    private static final Thread NOT_AN_OWNER = Thread.ofVirtual().unstarted(() -> { });
+
     private RamMapper() {
     }
 
@@ -212,6 +215,15 @@ final class RamMapper {
         if (!host.isNative()) {
             throw new InvalidRamBlockException(spec.idstr(), "host memory must be a native segment, got " + host);
         }
+        if (!host.isAccessibleBy(NOT_AN_OWNER)) {
+            // The block's view keeps this scope: vCPU, DMA and page-server threads could not use it.
+            throw new InvalidRamBlockException(spec.idstr(), "host memory is confined to one thread: allocate it in a"
+                    + " shared, automatic or global arena");
+        }
+        if (host.isReadOnly() && !spec.readOnly()) {
+            // Likely a PROT_READ mapping: the engine's stores (guest writes, DMA) would fault.
+            throw new InvalidRamBlockException(spec.idstr(), "host memory is a read-only segment: build the block readOnly()");
+        }
         if (Long.compareUnsigned(host.byteSize(), spec.maxLength()) < 0) {
             throw new InvalidRamBlockException(spec.idstr(), "host memory is 0x" + Long.toHexString(host.byteSize())
                     + " bytes, block needs 0x" + Long.toHexString(spec.maxLength()));
@@ -220,7 +232,9 @@ final class RamMapper {
             throw new InvalidRamBlockException(spec.idstr(), "host memory at 0x" + Long.toHexString(host.address())
                     + " is not aligned to 0x" + Long.toHexString(spec.align()));
         }
-        MemorySegment view = MemorySegment.ofAddress(host.address()).reinterpret(spec.maxLength());
+        // The caller's segment, scope and all: once the caller frees the memory every access
+        // through the block throws instead of touching it (a detached view was a SIGSEGV).
+        MemorySegment view = host.asSlice(0, spec.maxLength());
         return new RamMapping(view, spec.maxLength(), -1, 0, LinuxCalls.pageSize(), false, false, false);
     }
 

@@ -44,6 +44,9 @@ public final class SnapshotFile implements AutoCloseable {
             long storedPages, long entriesOffset) {
     }
 
+    /** Bytes checksummed per heap copy. */
+    private static final int CRC_CHUNK = 64 << 10;
+
     private final Path path;
     private final Arena arena;
     private final MemorySegment map;
@@ -165,6 +168,9 @@ public final class SnapshotFile implements AutoCloseable {
         } catch (IOException e) {
             arena.close();
             throw new SnapshotException("cannot read snapshot " + path + ": " + e, e);
+        } catch (InternalError e) { // SIGBUS reading the mapping
+            arena.close();
+            throw unreadable(path, "its header and table", e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -269,8 +275,12 @@ public final class SnapshotFile implements AutoCloseable {
      * @return true if the page is not stored or its bytes match
      */
     public boolean verify(int block, long page) {
-        MemorySegment data = pageData(block, page);
-        return data == null || crc(data) == checksum(block, page);
+        try {
+            MemorySegment data = pageData(block, page);
+            return data == null || crc(data) == checksum(block, page);
+        } catch (InternalError e) { // SIGBUS reading the mapping
+            throw unreadable(path, "block " + block + " page " + page, e);
+        }
     }
 
     /** Unmaps the file. Pages returned by {@link #pageData} must not be used afterwards. */
@@ -284,10 +294,26 @@ public final class SnapshotFile implements AutoCloseable {
         return String.format("SnapshotFile[%s id=%016x base=%016x %d blocks]", path, id, baseId, blocks.size());
     }
 
+    /**
+     * CRC32C of the bytes, read through a heap copy: a SIGBUS (a truncated file, a hole that a full
+     * tmpfs cannot fill) inside the JDK's CRC32C stub kills the JVM, while in a copy it is an
+     * {@code InternalError} the callers turn into a {@link SnapshotException}.
+     */
     static int crc(MemorySegment seg) {
         CRC32C c = new CRC32C();
-        c.update(seg.asByteBuffer());
+        byte[] chunk = new byte[(int) Math.min(seg.byteSize(), CRC_CHUNK)];
+        for (long off = 0; off < seg.byteSize(); off += chunk.length) {
+            int n = (int) Math.min(chunk.length, seg.byteSize() - off);
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, off, chunk, 0, n);
+            c.update(chunk, 0, n);
+        }
         return (int) c.getValue();
+    }
+
+    /** A SIGBUS reading the mapping of {@code path}, as the exception the snapshot code throws. */
+    static SnapshotException unreadable(Path path, String what, InternalError fault) {
+        return new SnapshotException("snapshot " + path + ": reading " + what + " faulted (SIGBUS: the file was"
+                + " truncated, or a hole in it cannot be read on a full file system)", fault);
     }
 
     /**

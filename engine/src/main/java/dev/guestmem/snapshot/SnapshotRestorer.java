@@ -97,6 +97,9 @@ public final class SnapshotRestorer {
         }
         try {
             copyChain(chain, targets, verify, targetZeroed, progress, total);
+        } catch (InternalError e) {
+            throw new SnapshotException("restore faulted (SIGBUS) reading a snapshot file or writing a target: a file"
+                    + " truncated, or a hole that a full file system cannot fill; the targets hold a partial restore", e);
         } finally {
             // the memory changed behind the address spaces, wholly or (on a failure) in part
             for (SnapshotBlock t : targets) {

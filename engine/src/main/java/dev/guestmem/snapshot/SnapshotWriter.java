@@ -47,8 +47,8 @@ public final class SnapshotWriter {
      * @param blocks the blocks, names unique
      * @param progress told how far the save has got
      * @return the new snapshot's id
-     * @throws SnapshotException on an I/O error or duplicate block names (nothing is left under
-     *     {@code path} then)
+     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block
+     *     names (nothing is left under {@code path} then)
      */
     public static long write(Path path, List<SnapshotBlock> blocks, ProgressListener progress) {
         return writeFile(path, blocks, null, false, 0, progress);
@@ -66,8 +66,8 @@ public final class SnapshotWriter {
      * @param stored the pages to read and store, per block name
      * @param progress told how far the save has got
      * @return the new snapshot's id
-     * @throws SnapshotException on an I/O error or duplicate block names (nothing is left under
-     *     {@code path} then)
+     * @throws SnapshotException on an I/O error, a page that faults when read, or duplicate block
+     *     names (nothing is left under {@code path} then)
      */
     public static long write(Path path, List<SnapshotBlock> blocks, Map<String, DirtyPages> stored,
             ProgressListener progress) {
@@ -147,7 +147,7 @@ public final class SnapshotWriter {
                     // One read of the page, into the staging buffer: the zero test, the checksum and
                     // the bytes written all come from that copy, so they agree even while the guest runs.
                     crc.reset();
-                    if (staging.stage(b.segment(), p * ps, ps, dataOff, crc)) {
+                    if (stage(staging, b, p, dataOff, crc)) {
                         loc[(int) p] = dataOff;
                         sums[(int) p] = (int) crc.getValue();
                         dataOff += alignUp(ps);
@@ -250,6 +250,20 @@ public final class SnapshotWriter {
             throw new SnapshotException("renaming " + tmp + " to " + path + " failed", e);
         }
         return id;
+    }
+
+    /** {@link Staging#stage} of page {@code p}; a SIGBUS reading it breaks its RAM block and fails the save. */
+    private static boolean stage(Staging staging, SnapshotBlock b, long p, long dataOff, CRC32C crc) throws IOException {
+        long ps = b.pageSize();
+        try {
+            return staging.stage(b.segment(), p * ps, ps, dataOff, crc);
+        } catch (InternalError sigbus) {
+            if (b.ramBlock() != null) {
+                b.ramBlock().reportFault(p * ps, ps, sigbus);
+            }
+            throw new SnapshotException("block '" + b.name() + "' page " + p + ": reading it faulted (SIGBUS: its file"
+                    + " truncated, or a hole that a full file system cannot fill)", sigbus);
+        }
     }
 
     private static long recordSize(int nameLen) {
