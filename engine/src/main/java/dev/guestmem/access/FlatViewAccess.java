@@ -367,6 +367,40 @@ final class FlatViewAccess {
         return v;
     }
 
+    /** {@link #zero}, except into a caller's segment that itself faults (nothing to do there). */
+    private static void zeroIfPossible(byte[] arr, int arrOff, MemorySegment seg, long segOff, long n) {
+        try {
+            zero(arr, arrOff, seg, segOff, n);
+        } catch (InternalError callerMemoryFaults) {
+            // the caller's destination is what faulted: the access already answers ERROR
+        }
+    }
+
+    /**
+     * A fault while copying between guest RAM and a caller's segment: only when the guest pages
+     * themselves fault is the block reported broken ({@link #ramFault}); when they read fine, the
+     * caller's own memory faulted (a file it mapped was truncated), and the access just answers
+     * ERROR, leaving guest RAM in service.
+     */
+    static int copyFault(PhysSection s, long segOffset, long len, InternalError fault, MemorySegment callerSeg) {
+        if (callerSeg != null && callerSeg.isNative() && guestPagesRead(s.segment(), segOffset, len)) {
+            return MemTxResult.ERROR;
+        }
+        return ramFault(s, segOffset, len, fault);
+    }
+
+    /** Whether one byte of every page of {@code [off, off + len)} of guest RAM reads without a fault. */
+    private static boolean guestPagesRead(MemorySegment ram, long off, long len) {
+        try {
+            for (long p = off; Long.compareUnsigned(p, off + len) < 0; p = (p | 0xFFF) + 1) {
+                FaultFence.get(ram, p, 1, false);
+            }
+            return true;
+        } catch (InternalError | IllegalStateException guestFaults) {
+            return false;
+        }
+    }
+
     private static void zero(byte[] arr, int arrOff, MemorySegment seg, long segOff, long n) {
         if (arr != null) {
             java.util.Arrays.fill(arr, arrOff, arrOff + (int) n, (byte) 0);
@@ -452,9 +486,9 @@ final class FlatViewAccess {
                             zero(arr, ai, seg, so, l);
                         }
                     } catch (InternalError e) {
-                        result |= ramFault(s, xlat, l, e);
+                        result |= copyFault(s, xlat, l, e, seg);
                         if (!isWrite) {
-                            zero(arr, ai, seg, so, l);
+                            zeroIfPossible(arr, ai, seg, so, l);
                         }
                     }
                     done += l;
@@ -608,8 +642,10 @@ final class FlatViewAccess {
                             copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true,
                                     (s.flags() & PhysSection.FAULT_PRONE) != 0);
                             dirty(as, s, xlat, l);
-                        } catch (IllegalStateException | InternalError e) {
-                            ramFault(s, xlat, l, e);
+                        } catch (IllegalStateException released) {
+                            ramFault(s, xlat, l, released);
+                        } catch (InternalError e) {
+                            copyFault(s, xlat, l, e, seg);
                         }
                     }
                 }
