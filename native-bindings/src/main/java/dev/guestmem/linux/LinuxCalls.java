@@ -104,8 +104,10 @@ public final class LinuxCalls {
      * @param length bytes
      * @param prot {@code PROT_*} bits
      * @throws NativeCallException on failure
+     * @throws IndexOutOfBoundsException if {@code length} exceeds {@code addr}'s size
      */
     public static void mprotect(MemorySegment addr, long length, int prot) {
+        checkBuffer(addr, length); // the range must lie in the segment: madvise(DONTNEED) past it drops others' memory
         check("mprotect", Linux.mprotect(addr, length, prot));
     }
 
@@ -116,8 +118,10 @@ public final class LinuxCalls {
      * @param length bytes
      * @param flags {@code MS_SYNC} or {@code MS_ASYNC}, optionally {@code MS_INVALIDATE}
      * @throws NativeCallException on failure (ENOMEM if the range is not mapped)
+     * @throws IndexOutOfBoundsException if {@code length} exceeds {@code addr}'s size
      */
     public static void msync(MemorySegment addr, long length, int flags) {
+        checkBuffer(addr, length); // the range must lie in the segment: madvise(DONTNEED) past it drops others' memory
         check("msync", Linux.msync(addr, length, flags));
     }
 
@@ -128,8 +132,10 @@ public final class LinuxCalls {
      * @param length bytes
      * @param advice a {@code MADV_*} value
      * @throws NativeCallException on failure (EINVAL for unknown advice)
+     * @throws IndexOutOfBoundsException if {@code length} exceeds {@code addr}'s size
      */
     public static void madvise(MemorySegment addr, long length, int advice) {
+        checkBuffer(addr, length); // the range must lie in the segment: madvise(DONTNEED) past it drops others' memory
         check("madvise", Linux.madvise(addr, length, advice));
     }
 

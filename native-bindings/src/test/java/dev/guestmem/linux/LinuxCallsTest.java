@@ -425,4 +425,22 @@ class LinuxCallsTest {
         long mask = Linux.syscall(Linux.SYS_membarrier(), Linux.MEMBARRIER_CMD_QUERY(), 0, 0);
         assertTrue((mask & Linux.MEMBARRIER_CMD_PRIVATE_EXPEDITED()) != 0, "the kernel lists the command");
     }
+
+    @Test
+    void rangeCallsRefuseALengthBeyondTheirSegment() {
+        MemorySegment map = LinuxCalls.mmap(MemorySegment.NULL, 2 * PAGE, Linux.PROT_READ() | Linux.PROT_WRITE(),
+                Linux.MAP_PRIVATE() | Linux.MAP_ANONYMOUS(), -1, 0);
+        try {
+            map.set(java.lang.foreign.ValueLayout.JAVA_BYTE, PAGE, (byte) 7);
+            MemorySegment first = map.asSlice(0, PAGE);
+            // DONTNEED over 2 pages through a 1-page segment would zero the neighbour's page
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> LinuxCalls.madvise(first, 2 * PAGE, Linux.MADV_DONTNEED()));
+            assertThrows(IndexOutOfBoundsException.class, () -> LinuxCalls.msync(first, 2 * PAGE, Linux.MS_SYNC()));
+            assertThrows(IndexOutOfBoundsException.class, () -> LinuxCalls.mprotect(first, 2 * PAGE, Linux.PROT_READ()));
+            assertEquals(7, map.get(java.lang.foreign.ValueLayout.JAVA_BYTE, PAGE));
+        } finally {
+            LinuxCalls.munmap(map, 2 * PAGE);
+        }
+    }
 }
