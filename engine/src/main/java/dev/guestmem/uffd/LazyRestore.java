@@ -155,7 +155,7 @@ public final class LazyRestore implements AutoCloseable {
         this.server = server;
         this.ownsServer = ownsServer;
         this.targets = List.copyOf(targets);
-        checkAligned(this.targets); // every target before any is touched
+        checkUsable(this.targets); // every target before any is touched
         // Before any page is dropped: from then on an access may meet a poisoned page.
         this.faultHolds = holdFaultProne(this.targets, "lazy restore by page server " + server.pid());
         long[] features = new long[1];
@@ -282,8 +282,11 @@ public final class LazyRestore implements AutoCloseable {
         throw new LazyRestoreException(why, cause);
     }
 
-    private static void checkAligned(List<SnapshotBlock> targets) {
+    private static void checkUsable(List<SnapshotBlock> targets) {
         for (SnapshotBlock t : targets) {
+            if (t.segment().isReadOnly()) { // startRemote has no snapshot chain to check targets against
+                throw new LazyRestoreException("block '" + t.name() + "' is mapped read-only: it cannot be restored");
+            }
             long addr = t.segment().address();
             if (addr % t.pageSize() != 0) {
                 throw new LazyRestoreException("block '" + t.name() + "' at 0x" + Long.toHexString(addr)
@@ -313,7 +316,9 @@ public final class LazyRestore implements AutoCloseable {
      *     start if one is not the file opened here: replaced, or rewritten, since)
      * @param targets the blocks to restore, page-aligned mappings (anonymous or memfd); their
      *     current contents are discarded; those naming their {@link RamBlock} are marked dirty for
-     *     every client before this returns
+     *     every client before this returns. Memory the caller owns (a bare segment, a host-pointer
+     *     block) must stay mapped until the restore is closed: freed and reused meanwhile, it would
+     *     receive snapshot pages
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
