@@ -61,7 +61,9 @@ class FaultPathProbe {
             SnapshotChain chain = SnapshotChain.of(file);
             for (int round = 0; round < rounds; round++) {
                 MemorySegment ram = map(size);
+                long s0 = System.nanoTime();
                 try (PageServerProcess server = PageServerProcess.start(opts)) {
+                    long startNanos = System.nanoTime() - s0;
                     LazyRestore restore = LazyRestore.start(server, chain, List.of(new SnapshotBlock("pc.ram", ram, PAGE)),
                             new LazyRestore.Options(false, false));
                     Map<String, Long> before = threadCpu(server.pid());
@@ -96,8 +98,8 @@ class FaultPathProbe {
                             cpu.append(' ').append(k).append('=').append(d * 10).append("ms");
                         }
                     });
-                    System.out.printf("PROBE round %d: %d faults in %.1f ms (%.1f us/fault); %s;%s%n", round, faults,
-                            wall / 1e6, wall / 1e3 / faults, m, cpu);
+                    System.out.printf("PROBE round %d: server started in %.0f ms; %d faults in %.1f ms (%.1f us/fault); %s;%s%n", round,
+                            startNanos / 1e6, faults, wall / 1e6, wall / 1e3 / faults, m, cpu);
                 } finally {
                     LinuxCalls.munmap(ram, size);
                 }
