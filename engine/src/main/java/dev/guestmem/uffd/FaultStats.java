@@ -17,8 +17,13 @@ final class FaultStats {
     long prefetched;
     /** Faults on pages served (or discarded) before, answered with zeros. */
     long refilled;
-    /** Grown as faults come (doubling), up to {@value #MAX_SAMPLES}: a server that serves few faults keeps a few KiB. */
-    private long[] samples = new long[1024];
+    /**
+     * Grown as faults come (doubling), up to {@value #MAX_SAMPLES}: a server that serves few faults
+     * keeps a few KiB. Small at first so that the warm-up's rounds (256 faults each) grow it too:
+     * C2 then compiles the growth in, instead of a trap that throws the compiled serve loop away
+     * at the guest's 1,025th fault (and again at each doubling).
+     */
+    private long[] samples = new long[64];
     private int sampleCount;
 
     /** Records one fault's service time (the first {@value #MAX_SAMPLES} only). */
