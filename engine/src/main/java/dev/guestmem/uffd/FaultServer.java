@@ -15,9 +15,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Thread safety: single-threaded.
  */
-final class FaultServer {
+final class FaultServer implements AutoCloseable {
     /** Test hook: stop serving after this many faults (a hung handler), from {@code guestmem.uffd.stallAfterFaults}. */
-    private static final long STALL_AFTER = Long.getLong("guestmem.uffd.stallAfterFaults", Long.MAX_VALUE);
+    static final long STALL_AFTER = Long.getLong("guestmem.uffd.stallAfterFaults", Long.MAX_VALUE);
     private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
 
     private final Uffd uffd;
@@ -30,8 +30,17 @@ final class FaultServer {
     private final PageInstaller installer;
     private final Prefetcher prefetcher;
     private boolean doneSent;
+    /** Faults served before this one stalls: {@link #STALL_AFTER} for the guest's, none for the warm-up's. */
+    private final long stallAfter;
+    /** The userfaultfd's and the control socket's poll entries. */
+    private final MemorySegment pfds;
+    private final MemorySegment ctlPoll;
 
-    FaultServer(Uffd uffd, Wire ctl, ServerLayout layout, PageSource source) {
+    /**
+     * @param stallAfter {@link #STALL_AFTER} for the guest's serve loop, {@code Long.MAX_VALUE} for the warm-up's
+     */
+    FaultServer(Uffd uffd, Wire ctl, ServerLayout layout, PageSource source, long stallAfter) {
+        this.stallAfter = stallAfter;
         this.uffd = uffd;
         this.ctl = ctl;
         this.layout = layout;
@@ -43,47 +52,64 @@ final class FaultServer {
         this.queue = new QueueReader(uffd, layout, served, arena);
         this.installer = new PageInstaller(uffd, ctl, layout, served, source, queue, stats, arena);
         this.prefetcher = new Prefetcher(layout, served, source, installer, queue, stats);
+        this.pfds = pollfd.allocateArray(2, arena);
+        pollfd.fd(pfds, uffd.fd);
+        pollfd.events(pfds, (short) Linux.POLLIN());
+        this.ctlPoll = pfds.asSlice(pollfd.sizeof());
+        pollfd.fd(ctlPoll, ctl.fd);
+        pollfd.events(ctlPoll, (short) Linux.POLLIN());
     }
 
     /** Says {@code ready}, then serves until the guest says {@code quit} or hangs up. */
     void run() {
-        MemorySegment pfds = pollfd.allocateArray(2, arena);
-        pollfd.fd(pfds, uffd.fd);
-        pollfd.events(pfds, (short) Linux.POLLIN());
-        MemorySegment p1 = pfds.asSlice(pollfd.sizeof());
-        pollfd.fd(p1, ctl.fd);
-        pollfd.events(p1, (short) Linux.POLLIN());
         ctl.sendLine("ready");
-        while (true) {
-            boolean broken = installer.broken();
-            boolean wantPrefetch = layout.prefetch && !broken && !served.complete();
-            boolean pending = !queue.queued.isEmpty() || (!broken && served.anyCuts());
-            int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
-            if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
-                drainFaults();
+        while (step()) {
+            // each step a method of its own: compiled as a method, not only by on-stack replacement
+        }
+    }
+
+    /** Frees the loop's buffers; call after {@link #run} (or the warm-up) returned. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /**
+     * One round of the serve loop: waits (not if prefetch or pending work wants the loop), serves
+     * what is queued, answers a control line, prefetches if idle, says {@code done} once.
+     *
+     * @return false once the guest said {@code quit} or hung up
+     */
+    private boolean step() {
+        boolean broken = installer.broken();
+        boolean wantPrefetch = layout.prefetch && !broken && !served.complete();
+        boolean pending = !queue.queued.isEmpty() || (!broken && served.anyCuts());
+        int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
+        if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
+            drainFaults();
+        }
+        if ((pollfd.revents(ctlPoll) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
+            String line = ctl.readLine();
+            if (line == null || line.equals("quit")) {
+                return false;
             }
-            if ((pollfd.revents(p1) & (Linux.POLLIN() | Linux.POLLHUP() | Linux.POLLERR())) != 0) {
-                String line = ctl.readLine();
-                if (line == null || line.equals("quit")) {
-                    return;
-                }
-                if (line.equals("stats")) {
-                    ctl.sendLine("stats " + stats.metrics(served).toWire());
-                }
-            }
-            if (n == 0 && wantPrefetch) {
-                prefetcher.prefetchBatch();
-            }
-            if (!doneSent && !installer.broken() && served.complete()) {
-                doneSent = true;
-                if (DEBUG) {
-                    System.err.println("page server: all " + served.total() + " pages present at " + System.currentTimeMillis()
-                            + " (" + queue.discardedPages() + " discarded before they were served, " + stats.refilled
-                            + " zero-filled after a discard)");
-                }
-                ctl.sendLine("done " + stats.metrics(served).toWire());
+            if (line.equals("stats")) {
+                ctl.sendLine("stats " + stats.metrics(served).toWire());
             }
         }
+        if (n == 0 && wantPrefetch) {
+            prefetcher.prefetchBatch();
+        }
+        if (!doneSent && !installer.broken() && served.complete()) {
+            doneSent = true;
+            if (DEBUG) {
+                System.err.println("page server: all " + served.total() + " pages present at " + System.currentTimeMillis()
+                        + " (" + queue.discardedPages() + " discarded before they were served, " + stats.refilled
+                        + " zero-filled after a discard)");
+            }
+            ctl.sendLine("done " + stats.metrics(served).toWire());
+        }
+        return true;
     }
 
     /**
@@ -116,7 +142,7 @@ final class FaultServer {
             return;
         }
         long page = (addr - layout.start[b]) / layout.pageSize[b];
-        if (++stats.faults > STALL_AFTER) {
+        if (++stats.faults > stallAfter) {
             PageSourceServer.stall();
         }
         int attempt = 0;

@@ -17,12 +17,21 @@ final class FaultStats {
     long prefetched;
     /** Faults on pages served (or discarded) before, answered with zeros. */
     long refilled;
-    private final long[] samples = new long[MAX_SAMPLES];
+    /**
+     * Grown as faults come (doubling), up to {@value #MAX_SAMPLES}: a server that serves few faults
+     * keeps a few KiB. Small at first so that the warm-up's rounds (256 faults each) grow it too:
+     * C2 then compiles the growth in, instead of a trap that throws the compiled serve loop away
+     * at the guest's 1,025th fault (and again at each doubling).
+     */
+    private long[] samples = new long[64];
     private int sampleCount;
 
     /** Records one fault's service time (the first {@value #MAX_SAMPLES} only). */
     void sample(long nanos) {
-        if (sampleCount < MAX_SAMPLES) {
+        if (sampleCount == samples.length && samples.length < MAX_SAMPLES) {
+            samples = Arrays.copyOf(samples, Math.min(MAX_SAMPLES, samples.length * 2));
+        }
+        if (sampleCount < samples.length) {
             samples[sampleCount++] = nanos;
         }
     }

@@ -139,8 +139,9 @@ public final class PageServerMain {
             }
             layout.registered(Wire.fields(line));
         }
-        FaultServer server = new FaultServer(new Uffd(first.fds()[0]), ctl, layout, source);
-        server.run();
+        try (FaultServer server = new FaultServer(new Uffd(first.fds()[0]), ctl, layout, source, FaultServer.STALL_AFTER)) {
+            server.run();
+        }
         System.exit(0);
     }
 }

@@ -61,6 +61,11 @@ public final class PageServerProcess implements AutoCloseable {
         try {
             guardListen = LinuxCalls.unixListen(base + "-guardian");
             List<String> serverOpts = new ArrayList<>(List.of("-Xmx256m", "-XX:+UseSerialGC", "-Xshare:auto"));
+            // C2 after about 1,000 calls instead of 5,000-15,000: the fault path is compiled within the
+            // warm-up's faults (PageServerWarmUp), not during the guest's, when a compiler thread
+            // would take a core from the guest or the server
+            serverOpts.addAll(List.of("-XX:Tier3InvocationThreshold=100", "-XX:Tier4InvocationThreshold=1000",
+                    "-XX:Tier4MinInvocationThreshold=200", "-XX:Tier4CompileThreshold=2000"));
             serverOpts.addAll(extraJvmOptions);
             p = launch(serverOpts, PageServerMain.class, base);
             // the guardian only waits and, once, poisons: a small heap and C1 start it fastest

@@ -2,64 +2,177 @@ package dev.guestmem.uffd;
 
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
-import dev.guestmem.linux.pollfd;
+import dev.guestmem.snapshot.ProgressListener;
+import dev.guestmem.snapshot.SnapshotBlock;
+import dev.guestmem.snapshot.SnapshotWriter;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 
-/** The page server's warm-up of its fault path, before it connects. */
+/**
+ * The page server's warm-up of its fault path, before it connects: the real serve loop
+ * ({@link FaultServer}) serves real faults on a scratch region from a real snapshot source.
+ *
+ * <p>Why the real path and not only its system calls: the methods of the serve loop above the
+ * system calls (queue reading, bookkeeping, the snapshot lookup) would otherwise be interpreted,
+ * then compiled by C1 and C2 during the guest's first thousands of faults, the compiler threads
+ * taking CPU from the guest on a small machine; and code compiled for plain native segments only
+ * is thrown away (deoptimized) when the snapshot's file mapping, another segment class, first
+ * shows up.
+ */
 final class PageServerWarmUp {
     private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+    /** Scratch pages faulted per round. */
+    private static final int PAGES = 256;
+    /**
+     * Rounds: about 12,000 faults, past C2's compile thresholds for the per-fault methods, unless
+     * {@link #MAX_ROUNDS_NANOS} runs out first (a loaded machine).
+     */
+    private static final int ROUNDS = 48;
+    private static final long MAX_ROUNDS_NANOS = 1_500_000_000;
+    /**
+     * Threads faulting at once: the serve loop finds that many faults per wake-up, so a round
+     * costs a few thread round trips rather than one per page.
+     */
+    private static final int TOUCHERS = 16;
+    /** How long the compiler threads must stay idle for the warm-up's compilations to count as done. */
+    private static final long QUIET_NANOS = 30_000_000;
+    /** The longest wait for them. */
+    private static final long MAX_WAIT_NANOS = 1_000_000_000;
 
     private PageServerWarmUp() {
     }
 
     /**
-     * Runs the fault path's system calls (poll, read of the message queue, UFFDIO_COPY into a
-     * registered range, metrics clock) on a scratch region of this process, before the server
-     * connects, so that the first faults of a restore are served by compiled code and linked
-     * downcalls rather than by the interpreter (the server starts ahead of the restore, so this
-     * time is not the guest's). Best effort: any failure just skips it.
+     * Runs {@link #ROUNDS} rounds of {@link #PAGES} faults, then waits (at most
+     * {@link #MAX_WAIT_NANOS}) until the JIT compilers are idle, so that they do not compile the
+     * warm-up's methods while the guest faults. The faults are real (only real faults give the
+     * compiled code the branches a guest's faults take; code compiled without them is thrown away
+     * at the first guest fault), made by helper threads through {@code write(2)} from the scratch
+     * region into a socket: the kernel's read of the region faults, and the thread waits in native
+     * code, where it never holds up a safepoint (ARCHITECTURE.md hazard 1 is a Java thread
+     * touching a registered page). The server starts ahead of the restore, so this time is not the
+     * guest's. Best effort: any failure just skips it.
+     *
+     * @return faults served (0 if the warm-up was skipped)
      */
-    static void run() {
-        long len = 1L << 20;
+    static long run() {
+        long t0 = System.nanoTime();
+        long len = PAGES * Uffd.BASE_PAGE;
         MemorySegment region = null;
         Uffd u = null;
+        PageSource source = null;
+        int[] ctl = null;
+        int[] data = null;
+        long served = 0;
         try (Arena a = Arena.ofConfined()) {
+            Path snap = scratchSnapshot(a, len);
             u = Uffd.open(new long[1], false); // no REMOVE events: the madvise below would wait for this thread
             region = LinuxCalls.mmap(MemorySegment.NULL, len, Linux.PROT_READ() | Linux.PROT_WRITE(),
                     Linux.MAP_PRIVATE() | Linux.MAP_ANONYMOUS(), -1, 0);
             u.registerMissing(region.address(), len);
-            MemorySegment src = a.allocate(4096, 4096);
-            src.fill((byte) 1);
-            MemorySegment msgs = a.allocate(Uffd.MSG_SIZE * 64L, 8);
-            MemorySegment pfd = pollfd.allocate(a);
-            pollfd.fd(pfd, u.fd);
-            pollfd.events(pfd, (short) Linux.POLLIN());
-            long sink = 0;
-            for (int round = 0; round < 48; round++) {
-                for (long off = 0; off < len; off += 4096) {
-                    LinuxCalls.poll(pfd, 1, 0);
-                    sink += Linux.read(u.fd, msgs, msgs.byteSize()); // EAGAIN: nothing queued
-                    long t0 = System.nanoTime();
-                    sink += u.copy(region.address() + off, src.address(), 4096);
-                    sink += System.nanoTime() - t0;
+            ServerLayout layout = ServerLayout.parse(List.of(List.of("source", "snapshot", snap.toString()),
+                    List.of("block", "warm-up", Long.toString(region.address()), Long.toString(len), Long.toString(Uffd.BASE_PAGE)),
+                    List.of("prefetch", "0"), List.of("verify", "0")));
+            try {
+                source = layout.openSource(null, null);
+            } finally {
+                Files.deleteIfExists(snap); // the mapping stays
+            }
+            layout.registered(List.of("zeropage", "1"));
+            ctl = LinuxCalls.socketpair();
+            data = LinuxCalls.socketpair();
+            int rounds = 0;
+            while (rounds < ROUNDS && (rounds == 0 || System.nanoTime() - t0 < MAX_ROUNDS_NANOS)) {
+                try (FaultServer server = new FaultServer(u, new Wire(ctl[0]), layout, source, Long.MAX_VALUE)) {
+                    Thread toucher = touch(region, data, ctl[1]);
+                    server.run();
+                    toucher.join();
                 }
+                rounds++;
+                served += PAGES;
+                // the serve loops' ready and done lines (some 7 KiB in all) wait unread in ctl[1]
                 LinuxCalls.madvise(region, len, Linux.MADV_DONTNEED());
             }
+            long t1 = System.nanoTime();
+            boolean quiet = CompilerThreads.awaitIdle(QUIET_NANOS, MAX_WAIT_NANOS);
             if (DEBUG) {
-                System.err.println("page server: warmed up (" + sink + ")");
+                System.err.printf("page server: warmed up (%d faults, %.0f ms; compilers %s after %.0f ms more)%n",
+                        (long) rounds * PAGES, (t1 - t0) / 1e6, quiet ? "idle" : "still busy", (System.nanoTime() - t1) / 1e6);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException | InterruptedException e) {
             if (DEBUG) {
                 System.err.println("page server: warm-up skipped: " + e);
             }
         } finally {
+            if (u != null) {
+                u.close(); // a toucher still waiting on a page is woken (and reads a zero page)
+            }
+            if (source != null) {
+                source.close();
+            }
+            for (int[] pair : new int[][] {ctl, data}) {
+                if (pair != null) {
+                    LinuxCalls.close(pair[0]);
+                    LinuxCalls.close(pair[1]);
+                }
+            }
             if (region != null) {
                 LinuxCalls.munmap(region, len);
             }
-            if (u != null) {
-                u.close();
-            }
         }
+        return served;
+    }
+
+    /** A snapshot of {@code len} bytes of non-zero pages, in /dev/shm if there is one. */
+    private static Path scratchSnapshot(Arena a, long len) throws IOException {
+        MemorySegment bytes = a.allocate(len, Uffd.BASE_PAGE);
+        for (long o = 0; o < len; o += 8) {
+            bytes.set(ValueLayout.JAVA_LONG, o, o | 1);
+        }
+        Path shm = Path.of("/dev/shm");
+        Path snap = Files.createTempFile(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")),
+                "guestmem-warm-up-", ".gms");
+        SnapshotWriter.write(snap, List.of(new SnapshotBlock("warm-up", bytes, Uffd.BASE_PAGE)), ProgressListener.NONE);
+        return snap;
+    }
+
+    /**
+     * Starts the threads that fault every page of {@code region} once ({@link #TOUCHERS} at once,
+     * each a byte of its pages written into {@code data[0]} and read back from {@code data[1]}),
+     * and the one that tells the serve loop {@code quit} once they are done.
+     */
+    private static Thread touch(MemorySegment region, int[] data, int ctlPeer) {
+        return Thread.ofPlatform().name("page-server-warm-up").daemon().start(() -> {
+            Thread[] touchers = new Thread[TOUCHERS];
+            for (int t = 0; t < TOUCHERS; t++) {
+                long first = t * Uffd.BASE_PAGE;
+                touchers[t] = Thread.ofPlatform().name("page-server-warm-up-" + t).daemon().start(() -> {
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment sink = a.allocate(1);
+                        for (long off = first; off < region.byteSize(); off += TOUCHERS * Uffd.BASE_PAGE) {
+                            if (Linux.write(data[0], region.asSlice(off, 1), 1) != 1 || Linux.read(data[1], sink, 1) != 1) {
+                                return; // the warm-up failed: the serve loop is told to stop all the same
+                            }
+                        }
+                    }
+                });
+            }
+            for (Thread t : touchers) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment quit = a.allocateFrom("quit\n");
+                Linux.write(ctlPeer, quit, quit.byteSize() - 1);
+            }
+        });
     }
 }

@@ -2,10 +2,19 @@ package dev.guestmem.uffd;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** The page server's pure helpers: partial-discard ranges ({@link CutRanges}) and the EAGAIN back-off ({@link EagainBackoff}). */
+/**
+ * The page server's helpers: partial-discard ranges ({@link CutRanges}), the EAGAIN back-off
+ * ({@link EagainBackoff}), fault statistics ({@link FaultStats}) and the warm-up
+ * ({@link PageServerWarmUp}, {@link CompilerThreads}).
+ */
 class PageServerHelpersTest {
     /**
      * Was: after the server read a REMOVE, every fill answered EAGAIN until the discarding thread
@@ -34,5 +43,66 @@ class PageServerHelpersTest {
         assertArrayEquals(new long[] {0, 8192, 12288, 16384}, c);
         c = CutRanges.add(c, 8192, 12288); // fills the gap: one range, the whole 16 KiB page
         assertArrayEquals(new long[] {0, 16384}, c);
+    }
+
+    /** The service-time samples grow past their first array: every sample up to the cap counts in the percentiles. */
+    @Test
+    void faultStatsKeepEverySampleAsTheyGrow() {
+        FaultStats stats = new FaultStats();
+        for (long i = 3000; i >= 1; i--) {
+            stats.sample(i);
+        }
+        FaultMetrics m = stats.metrics(new ServedPages(new long[] {1}));
+        assertEquals(1501, m.p50Nanos());
+        assertEquals(2701, m.p90Nanos());
+        assertEquals(2971, m.p99Nanos());
+        assertEquals(3000, m.maxNanos());
+    }
+
+    /**
+     * The warm-up serves real faults with the real serve loop (at least one round of its scratch
+     * pages), and leaves no descriptor, mapping of its snapshot, or file in /dev/shm behind.
+     */
+    @Test
+    void warmUpServesRealFaultsAndLeavesNothingBehind() throws IOException {
+        Files.deleteIfExists(Files.createTempFile("guestmem-helpers-", ".tmp")); // the JDK's random source, opened once for good
+        java.util.Set<String> fds = openFiles();
+        long files = count(Path.of("/dev/shm"), "guestmem-warm-up-");
+        long served = PageServerWarmUp.run();
+        assertTrue(served >= 256 && served % 256 == 0, "faults served: " + served);
+        assertEquals(fds, openFiles(), "descriptors left open");
+        assertEquals(files, count(Path.of("/dev/shm"), "guestmem-warm-up-"), "scratch snapshots left in /dev/shm");
+        assertTrue(Files.readString(Path.of("/proc/self/maps")).lines().noneMatch(l -> l.contains("guestmem-warm-up-")),
+                "the scratch snapshot is still mapped");
+    }
+
+    /** The warm-up's wait for the JIT sees this JVM's compiler threads (they have compiled something by now). */
+    @Test
+    void compilerThreadsRunTimeIsReadable() {
+        assertTrue(CompilerThreads.runNanos() > 0);
+    }
+
+    /** What this process's descriptors point to. */
+    private static java.util.Set<String> openFiles() throws IOException {
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : s.toList()) {
+                try {
+                    out.add(p.getFileName() + " -> " + Files.readSymbolicLink(p));
+                } catch (IOException e) {
+                    // the listing's own descriptor, closed by now
+                }
+            }
+        }
+        return out;
+    }
+
+    private static long count(Path dir, String prefix) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith(prefix)).count();
+        }
     }
 }
