@@ -28,33 +28,10 @@ import org.junit.jupiter.api.Test;
  * Guest writes against eventfds (QEMU's {@code memory_region_dispatch_write_eventfds}): which writes
  * signal instead of reaching the device, on every write path.
  */
-class IoeventfdDispatchTest {
+class IoeventfdDispatchTest extends IoeventfdTestBase {
     static final long BASE = 0xfe00_0000L;
 
-    /** Device writes seen: {offset, value, size}. */
-    private final List<long[]> deviceWrites = new ArrayList<>();
-    private final List<EventNotifier> notifiers = new ArrayList<>();
-    private MemorySystem sys;
-    private ContainerRegion root;
-    private AddressSpace as;
 
-    @BeforeEach
-    void setUp() {
-        sys = new MemorySystem();
-        root = new ContainerRegion(sys, null, "system", -1L);
-        as = sys.addressSpace(root, "memory");
-    }
-
-    @AfterEach
-    void closeNotifiers() {
-        notifiers.forEach(EventNotifier::close);
-    }
-
-    private EventNotifier notifier() {
-        EventNotifier e = EventNotifier.create();
-        notifiers.add(e);
-        return e;
-    }
 
     private IoRegion device(Endianness endianness, int validMin, int validMax) {
         MemoryRegionOps ops = MemoryRegionOps.builder()

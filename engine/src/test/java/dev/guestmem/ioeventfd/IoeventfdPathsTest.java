@@ -39,31 +39,9 @@ import org.junit.jupiter.api.Test;
  * registered mid-transaction, coalesced windows seen twice, removal, and writes racing with
  * {@code addEventfd}/{@code delEventfd}.
  */
-class IoeventfdPathsTest {
-    private final List<long[]> deviceWrites = new ArrayList<>();
-    private final List<EventNotifier> notifiers = new ArrayList<>();
+class IoeventfdPathsTest extends IoeventfdTestBase {
     private final List<String> log = new ArrayList<>();
-    private MemorySystem sys;
-    private ContainerRegion root;
-    private AddressSpace as;
 
-    @BeforeEach
-    void setUp() {
-        sys = new MemorySystem();
-        root = new ContainerRegion(sys, null, "system", -1L);
-        as = sys.addressSpace(root, "memory");
-    }
-
-    @AfterEach
-    void closeNotifiers() {
-        notifiers.forEach(EventNotifier::close);
-    }
-
-    private EventNotifier notifier() {
-        EventNotifier e = EventNotifier.create();
-        notifiers.add(e);
-        return e;
-    }
 
     private IoRegion device(String name, long size, int implMax) {
         MemoryRegionOps ops = MemoryRegionOps.builder()
