@@ -648,7 +648,8 @@ public final class LazyRestore implements AutoCloseable {
      * @throws InterruptedException if interrupted
      */
     public boolean awaitComplete(Duration timeout) throws InterruptedException {
-        boolean done = finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        // TimeUnit.convert saturates where Duration.toNanos throws (past 292 years)
+        boolean done = finished.await(TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS);
         State s = state; // one read: BROKEN and COMPLETE are final, but close() can still follow either
         if (s == State.BROKEN) {
             throw new LazyRestoreException(failure);
