@@ -870,7 +870,7 @@ public final class MemorySystem {
             FlatRange fr = view.range(i);
             Int128 wEnd = Int128.min(Int128.ofUnsigned(addr).addUnsigned(size), Int128.TWO_64);
             Int128 start = Int128.max(Int128.ofUnsigned(addr), Int128.ofUnsigned(fr.start()));
-            Int128 end = Int128.min(wEnd, Int128.ofUnsigned(fr.last()).addUnsigned(1));
+            Int128 end = Int128.min(wEnd, fr.end());
             long secSize = end.sub(start).lo(); // 2^64 wraps to 0, the section's encoding of 2^64
             return new MemoryRegionSection(fr.region(), view, fr.offsetInRegion() + (start.lo() - fr.start()),
                     secSize, start.lo(), fr.readonly(), fr.nonvolatile(), fr.unmergeable());

@@ -1,5 +1,6 @@
 package dev.guestmem.flat;
 
+import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 
 /**
@@ -25,6 +26,20 @@ public record FlatRange(long start, long last, MemoryRegion region, long offsetI
     /** @return the size; 0 stands for 2^64 (the range that covers everything) */
     public long size() {
         return last - start + 1;
+    }
+
+    /** @return the end (exclusive) as a 128-bit value: 2^64 for a range reaching the top */
+    public Int128 end() {
+        return Int128.ofUnsigned(last).addUnsigned(1);
+    }
+
+    /**
+     * @param regionOffset an offset in {@link #region}
+     * @return the guest address that offset has under this range's mapping (may lie outside the
+     *     range, below 0 or at 2^64 and above)
+     */
+    public Int128 addressOf(long regionOffset) {
+        return Int128.ofUnsigned(start).subUnsigned(offsetInRegion).addUnsigned(regionOffset);
     }
 
     /**

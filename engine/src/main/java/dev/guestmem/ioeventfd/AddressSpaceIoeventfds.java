@@ -32,7 +32,7 @@ public final class AddressSpaceIoeventfds {
             IoeventfdList fds = fr.region().ioeventfds();
             for (int i = 0; i < fds.size(); i++) {
                 Ioeventfd fd = fds.get(i);
-                Int128 start = spaceAddress(fr, fd.addr());
+                Int128 start = fr.addressOf(fd.addr());
                 if (intersects(fr, start, fd.size())) {
                     if (start.fitsUnsigned64()) {
                         out.add(fd.at(start.lo()));
@@ -43,20 +43,10 @@ public final class AddressSpaceIoeventfds {
         return out;
     }
 
-    /**
-     * @param fr a flat range
-     * @param regionOffset an offset in its region
-     * @return the guest address that offset has under this range's mapping (may lie outside it,
-     *     below 0 or at 2^64 and above)
-     */
-    public static Int128 spaceAddress(FlatRange fr, long regionOffset) {
-        return Int128.ofUnsigned(fr.start()).subUnsigned(fr.offsetInRegion()).addUnsigned(regionOffset);
-    }
-
     /** QEMU's {@code addrrange_intersects(fr->addr, [start, start + size))}. */
     private static boolean intersects(FlatRange fr, Int128 start, long size) {
         Int128 frStart = Int128.ofUnsigned(fr.start());
-        Int128 frEnd = Int128.ofUnsigned(fr.last()).addUnsigned(1);
+        Int128 frEnd = fr.end();
         boolean startInRange = start.compareTo(frStart) >= 0 && start.compareTo(frEnd) < 0;
         boolean rangeStartInFd = frStart.compareTo(start) >= 0 && frStart.compareTo(start.addUnsigned(size)) < 0;
         return startInRange || rangeStartInFd;

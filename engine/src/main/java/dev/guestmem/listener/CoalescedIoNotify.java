@@ -2,7 +2,6 @@ package dev.guestmem.listener;
 
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
-import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegionSection;
@@ -91,10 +90,10 @@ public final class CoalescedIoNotify {
      *     intersect
      */
     private static long[] cut(FlatRange fr, CoalescedRange cmr) {
-        Int128 start = AddressSpaceIoeventfds.spaceAddress(fr, cmr.offset());
+        Int128 start = fr.addressOf(cmr.offset());
         Int128 end = start.add(Int128.ofSize(cmr.size()));
         Int128 frStart = Int128.ofUnsigned(fr.start());
-        Int128 frEnd = Int128.ofUnsigned(fr.last()).addUnsigned(1);
+        Int128 frEnd = fr.end();
         Int128 lo = Int128.max(start, frStart);
         Int128 hi = Int128.min(end, frEnd);
         if (lo.compareTo(hi) >= 0) {
