@@ -724,7 +724,6 @@ public abstract sealed class MemoryRegion
 
     /** Checks an eventfd's range and puts its data in the device's byte order. */
     private Ioeventfd eventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
-        Objects.requireNonNull(notifier, "notifier");
         Ioeventfd fd = new Ioeventfd(addr, size, matchData, data, notifier);
         Int128 end = Int128.ofUnsigned(addr).addUnsigned(Math.max(size, 1));
         if (end.compareTo(Int128.ofSize(this.size)) > 0) {
