@@ -84,8 +84,8 @@ public final class DmaMapping {
                 as.bounceBufferSize.addAndGet(-grant);
                 return null;
             }
-            if (!isWrite) {
-                FlatViewAccess.rw(as, addr, attrs, null, 0, buf, 0, grant, false);
+            if (!isWrite) { // flatview_read(fv, ...): the view the bounce was decided on, not a newer one
+                FlatViewAccess.rw(as, v, addr, attrs, null, 0, buf, 0, grant, false);
             }
             as.liveMappings.incrementAndGet();
             return new DmaMapping(as, addr, isWrite, attrs, buf, null, s, 0, true);

@@ -312,7 +312,11 @@ final class FlatViewAccess {
         }
     }
 
-    private static int storeRam(AddressSpace as, PhysSection s, long xlat, int size, boolean big, long val) {
+    /**
+     * A store to a RAM section's block at {@code xlat}, logged; a released block's
+     * IllegalStateException goes to the caller.
+     */
+    static int storeRam(AddressSpace as, PhysSection s, long xlat, int size, boolean big, long val) {
         try {
             if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
                 FaultFence.set(s.segment(), xlat, size, big, val);

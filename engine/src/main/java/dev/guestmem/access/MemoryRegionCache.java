@@ -21,6 +21,15 @@ import java.util.Objects;
  * {@code address_space_translate_cached} does; an access crossing an IOMMU page is translated page by
  * page (QEMU would continue in the first page's target region).
  *
+ * <p><b>Attributes.</b> As QEMU's {@code address_space_ld*_cached}/{@code st*_cached}, every load and
+ * store has an overload taking {@link MemTxAttrs} (the others are {@link MemTxAttrs#UNSPECIFIED}):
+ * they reach the cached device's with-attrs callbacks and {@code accepts}, and, over an IOMMU, its
+ * translation ({@code attrs_to_index}) on every access. RAM is accessed the same whatever the
+ * attributes, except that a debug store ({@code attrs.debug}) may write ROM, as on the address
+ * space's path. {@link #init} and the buffer accessors {@link #read}/{@link #write} take no
+ * attributes, as QEMU's {@code address_space_cache_init} and {@code address_space_read/write_cached}
+ * (unspecified). A load given a holder always fills it, also on the RAM fast path.
+ *
  * <p>The cache is a snapshot: it pins the view it was built from and never updates itself. Writes
  * through the RAM fast path of a cache made for writing do not mark pages dirty; call
  * {@link #invalidate} afterwards, as in QEMU. A cache made for reading has no {@code invalidate}:
@@ -153,14 +162,19 @@ public final class MemoryRegionCache {
         }
     }
 
-    private long load(long off, int size, boolean big, MemTxResultHolder res) {
+    /** Fills the holder as the address space's loads do (QEMU leaves it untouched on its fast path). */
+    private static void ok(MemTxResultHolder res) {
+        if (res != null) {
+            res.set(MemTxResult.OK);
+        }
+    }
+
+    private long load(long off, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
         check(off, size);
         if (ptr != null) {
             try {
                 long val = fenced ? FaultFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
-                if (res != null) {
-                    res.set(MemTxResult.OK);
-                }
+                ok(res);
                 return val;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.loadFault(section, xlat + off, size, e, res);
@@ -168,7 +182,7 @@ public final class MemoryRegionCache {
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             try {
-                return FlatViewAccess.loadThrough(view, addr + off, size, big, MemTxAttrs.UNSPECIFIED, res);
+                return FlatViewAccess.loadThrough(view, addr + off, size, big, attrs, res);
             } catch (IllegalStateException released) { // a block behind the IOMMU went away
                 return FlatViewAccess.loadFault(section, xlat + off, size, released, res);
             }
@@ -181,16 +195,16 @@ public final class MemoryRegionCache {
             }
         }
         int r = MmioDispatch.read(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, size, big,
-                MemTxAttrs.UNSPECIFIED, v);
+                attrs, v);
         if (res != null) {
             res.set(r);
         }
         return v.value;
     }
 
-    private int store(long off, int size, boolean big, long val) {
+    private int store(long off, int size, boolean big, long val, MemTxAttrs attrs) {
         check(off, size);
-        if (writesDirect()) {
+        if (writesDirect(attrs)) {
             try {
                 if (fenced) {
                     FaultFence.set(ptr, off, size, big, val);
@@ -207,181 +221,410 @@ public final class MemoryRegionCache {
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             try {
-                return FlatViewAccess.storeThrough(as, view, addr + off, size, big, val, MemTxAttrs.UNSPECIFIED);
+                return FlatViewAccess.storeThrough(as, view, addr + off, size, big, val, attrs);
             } catch (IllegalStateException released) { // a block behind the IOMMU went away
                 return MemTxResult.ERROR;
             }
         }
+        if (writesRamSlow(attrs)) { // no pointer means no invalidate will log it: storeRam logs now
+            try {
+                return FlatViewAccess.storeRam(as, section, xlat + off, size, big, val);
+            } catch (IllegalStateException released) {
+                return FlatViewAccess.ramFault(section, xlat + off, size, released);
+            }
+        }
         return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
-                FlatViewAccess.eventfds(section), xlat + off, val, size, big, MemTxAttrs.UNSPECIFIED);
+                FlatViewAccess.eventfds(section), xlat + off, val, size, big, attrs);
     }
 
     /**
+     * Loads 1 byte ({@code address_space_ldub_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the byte ({@code address_space_ldub_cached})
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the byte (zero-extended), 0 on error
      */
     public int ldub(long off, MemTxResultHolder res) {
-        return (int) load(off, 1, false, res);
+        return ldub(off, MemTxAttrs.UNSPECIFIED, res);
     }
 
     /**
+     * Loads 1 byte ({@code address_space_ldub_cached}).
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the little-endian 16-bit value ({@code address_space_lduw_le_cached})
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the byte (zero-extended), 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public int ldub(long off, MemTxAttrs attrs, MemTxResultHolder res) {
+        return (int) load(off, 1, false, attrs, res);
+    }
+
+    /**
+     * Loads 2 bytes little-endian ({@code address_space_lduw_le_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
      */
     public int lduwLe(long off, MemTxResultHolder res) {
+        return lduwLe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 2 bytes little-endian ({@code address_space_lduw_le_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public int lduwLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
             try {
-                return Short.toUnsignedInt(ptr.get(U16_LE, off));
+                int v = Short.toUnsignedInt(ptr.get(U16_LE, off));
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return (int) FlatViewAccess.loadFault(section, xlat + off, 2, e, res);
             }
         }
-        return (int) load(off, 2, false, res);
+        return (int) load(off, 2, false, attrs, res);
     }
 
     /**
+     * Loads 2 bytes big-endian ({@code address_space_lduw_be_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the big-endian 16-bit value
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
      */
     public int lduwBe(long off, MemTxResultHolder res) {
+        return lduwBe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 2 bytes big-endian ({@code address_space_lduw_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value (zero-extended), 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public int lduwBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
             try {
-                return Short.toUnsignedInt(ptr.get(U16_BE, off));
+                int v = Short.toUnsignedInt(ptr.get(U16_BE, off));
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return (int) FlatViewAccess.loadFault(section, xlat + off, 2, e, res);
             }
         }
-        return (int) load(off, 2, true, res);
+        return (int) load(off, 2, true, attrs, res);
     }
 
     /**
+     * Loads 4 bytes little-endian ({@code address_space_ldl_le_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the little-endian 32-bit value ({@code address_space_ldl_le_cached})
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
      */
     public int ldlLe(long off, MemTxResultHolder res) {
+        return ldlLe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 4 bytes little-endian ({@code address_space_ldl_le_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public int ldlLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
             try {
-                return ptr.get(U32_LE, off);
+                int v = ptr.get(U32_LE, off);
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return (int) FlatViewAccess.loadFault(section, xlat + off, 4, e, res);
             }
         }
-        return (int) load(off, 4, false, res);
+        return (int) load(off, 4, false, attrs, res);
     }
 
     /**
+     * Loads 4 bytes big-endian ({@code address_space_ldl_be_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the big-endian 32-bit value
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
      */
     public int ldlBe(long off, MemTxResultHolder res) {
+        return ldlBe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 4 bytes big-endian ({@code address_space_ldl_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public int ldlBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
             try {
-                return ptr.get(U32_BE, off);
+                int v = ptr.get(U32_BE, off);
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return (int) FlatViewAccess.loadFault(section, xlat + off, 4, e, res);
             }
         }
-        return (int) load(off, 4, true, res);
+        return (int) load(off, 4, true, attrs, res);
     }
 
     /**
+     * Loads 8 bytes little-endian ({@code address_space_ldq_le_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the little-endian 64-bit value ({@code address_space_ldq_le_cached})
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
      */
     public long ldqLe(long off, MemTxResultHolder res) {
+        return ldqLe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 8 bytes little-endian ({@code address_space_ldq_le_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public long ldqLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
             try {
-                return ptr.get(U64_LE, off);
+                long v = ptr.get(U64_LE, off);
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.loadFault(section, xlat + off, 8, e, res);
             }
         }
-        return load(off, 8, false, res);
+        return load(off, 8, false, attrs, res);
     }
 
     /**
+     * Loads 8 bytes big-endian ({@code address_space_ldq_be_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param res result holder or null
-     * @return the big-endian 64-bit value
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
      */
     public long ldqBe(long off, MemTxResultHolder res) {
+        return ldqBe(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 8 bytes big-endian ({@code address_space_ldq_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
+     */
+    public long ldqBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
         if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
             try {
-                return ptr.get(U64_BE, off);
+                long v = ptr.get(U64_BE, off);
+                ok(res);
+                return v;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.loadFault(section, xlat + off, 8, e, res);
             }
         }
-        return load(off, 8, true, res);
+        return load(off, 8, true, attrs, res);
     }
 
     /**
+     * Stores 1 byte ({@code address_space_stb_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
-     * @param val the byte
-     * @return a {@link MemTxResult} ({@code address_space_stb_cached})
+     * @param val low 8 bits used
+     * @return a {@link MemTxResult}
      */
     public int stb(long off, int val) {
-        return store(off, 1, false, val & 0xFFL);
+        return stb(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 1 byte ({@code address_space_stb_cached}).
+     *
      * @param off offset from the cached address
-     * @param val the value (low 16 bits)
+     * @param val low 8 bits used
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stb(long off, int val, MemTxAttrs attrs) {
+        return store(off, 1, false, val & 0xFFL, attrs);
+    }
+
+    /**
+     * Stores 2 bytes little-endian ({@code address_space_stw_le_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param val low 16 bits used
      * @return a {@link MemTxResult}
      */
     public int stwLe(long off, int val) {
-        return store(off, 2, false, val & 0xFFFFL);
+        return stwLe(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 2 bytes little-endian ({@code address_space_stw_le_cached}).
+     *
      * @param off offset from the cached address
-     * @param val the value (low 16 bits)
+     * @param val low 16 bits used
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stwLe(long off, int val, MemTxAttrs attrs) {
+        return store(off, 2, false, val & 0xFFFFL, attrs);
+    }
+
+    /**
+     * Stores 2 bytes big-endian ({@code address_space_stw_be_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param val low 16 bits used
      * @return a {@link MemTxResult}
      */
     public int stwBe(long off, int val) {
-        return store(off, 2, true, val & 0xFFFFL);
+        return stwBe(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 2 bytes big-endian ({@code address_space_stw_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param val low 16 bits used
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stwBe(long off, int val, MemTxAttrs attrs) {
+        return store(off, 2, true, val & 0xFFFFL, attrs);
+    }
+
+    /**
+     * Stores 4 bytes little-endian ({@code address_space_stl_le_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
      * @param val the value
      * @return a {@link MemTxResult}
      */
     public int stlLe(long off, int val) {
-        return store(off, 4, false, Integer.toUnsignedLong(val));
+        return stlLe(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 4 bytes little-endian ({@code address_space_stl_le_cached}).
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stlLe(long off, int val, MemTxAttrs attrs) {
+        return store(off, 4, false, Integer.toUnsignedLong(val), attrs);
+    }
+
+    /**
+     * Stores 4 bytes big-endian ({@code address_space_stl_be_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
      * @param val the value
      * @return a {@link MemTxResult}
      */
     public int stlBe(long off, int val) {
-        return store(off, 4, true, Integer.toUnsignedLong(val));
+        return stlBe(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 4 bytes big-endian ({@code address_space_stl_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stlBe(long off, int val, MemTxAttrs attrs) {
+        return store(off, 4, true, Integer.toUnsignedLong(val), attrs);
+    }
+
+    /**
+     * Stores 8 bytes little-endian ({@code address_space_stq_le_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
      * @param val the value
      * @return a {@link MemTxResult}
      */
     public int stqLe(long off, long val) {
-        return store(off, 8, false, val);
+        return stqLe(off, val, MemTxAttrs.UNSPECIFIED);
     }
 
     /**
+     * Stores 8 bytes little-endian ({@code address_space_stq_le_cached}).
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stqLe(long off, long val, MemTxAttrs attrs) {
+        return store(off, 8, false, val, attrs);
+    }
+
+    /**
+     * Stores 8 bytes big-endian ({@code address_space_stq_be_cached}), attributes unspecified.
+     *
      * @param off offset from the cached address
      * @param val the value
      * @return a {@link MemTxResult}
      */
     public int stqBe(long off, long val) {
-        return store(off, 8, true, val);
+        return stqBe(off, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 8 bytes big-endian ({@code address_space_stq_be_cached}).
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     * @implNote Allocation-free; RAM is written through the cached slice whatever the attributes.
+     */
+    public int stqBe(long off, long val, MemTxAttrs attrs) {
+        return store(off, 8, true, val, attrs);
     }
 
     /**
@@ -428,7 +671,7 @@ public final class MemoryRegionCache {
         if (n == 0) {
             return MemTxResult.OK;
         }
-        if (writesDirect()) {
+        if (writesDirect(MemTxAttrs.UNSPECIFIED)) { // address_space_write_cached has no attrs
             try {
                 FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);
             } catch (IllegalStateException | InternalError e) {
@@ -449,10 +692,20 @@ public final class MemoryRegionCache {
      * Whether stores go through the pointer: a write cache over RAM, or a read cache over memory a
      * write may reach directly (QEMU writes through {@code cache->ptr} whenever it is set). A read
      * cache over ROM or a ROMD device stores to the cached region's ops instead, as a store to it
-     * would (QEMU would write the ROM through the pointer).
+     * would (QEMU would write the ROM through the pointer), unless the store is a debug one
+     * ({@code attrs.debug} may write ROM, as on the address space's path).
      */
-    private boolean writesDirect() {
-        return ptr != null && (isWrite || FlatViewAccess.isDirect(section, true, MemTxAttrs.UNSPECIFIED));
+    private boolean writesDirect(MemTxAttrs attrs) {
+        return ptr != null && (isWrite || FlatViewAccess.isDirect(section, true, attrs));
+    }
+
+    /**
+     * Whether a store of a cache without a pointer still writes the section's memory: a debug store
+     * to ROM through a cache made for writing, which QEMU's slow path writes directly because
+     * {@code memory_access_is_direct(mr, true, attrs)} lets a debug access write ROM.
+     */
+    private boolean writesRamSlow(MemTxAttrs attrs) {
+        return ptr == null && section.segment() != null && FlatViewAccess.isDirect(section, true, attrs);
     }
 
     /**

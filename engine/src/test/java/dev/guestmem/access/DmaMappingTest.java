@@ -12,7 +12,9 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import java.lang.foreign.ValueLayout;
@@ -243,5 +245,47 @@ class DmaMappingTest {
         assertEquals(List.of(0x84L), reads);
         c.destroy();
         c.destroy();
+    }
+
+    /**
+     * QEMU's {@code address_space_map} prefills a read bounce buffer with {@code flatview_read(fv, ...)}
+     * on the view it translated with, so the bytes come from the region the mapping was decided
+     * on. Here the IOMMU's translate publishes a new view (RAM mapped over the IOMMU) between the
+     * translation and the prefill: the buffer must still hold the device's bytes, not the new RAM's.
+     */
+    @Test
+    void aBouncePrefillReadsTheViewTheMapTranslatedWith() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        ContainerRegion tgtRoot = new ContainerRegion(sys, null, "target-root", -1L);
+        tgtRoot.addSubregion(0, new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((a, sz) -> 0xA5A5A5A5A5A5A5A5L >>> (8 * (8 - sz)))
+                .write((a, d, sz) -> { })
+                .build(), "dev", 0x1000));
+        AddressSpace tgt = sys.addressSpace(tgtRoot, "target");
+        RamBlock over = RamBlock.anonymous("over", 0x1000);
+        over.segment().fill((byte) 0x5A);
+        AtomicInteger translations = new AtomicInteger();
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x1000);
+        iommu.setIommuOps((addr, flag, idx, out) -> {
+            if (translations.getAndIncrement() == 0) { // the topology changes during the map
+                root.addSubregionOverlap(0x100000, new RamRegion(sys, null, "over", over, false, false), 1);
+            }
+            out.targetAs = tgt;
+            out.iova = addr & ~0xFFFL;
+            out.translatedAddr = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+        });
+        root.addSubregion(0x100000, iommu);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        DmaMapping m = as.map(0x100000, 0x10, false, U);
+        assertNotNull(m);
+        assertTrue(m.isBounce());
+        assertEquals(0x5A, as.ldub(0x100000), "the space now decodes to the RAM mapped over the IOMMU");
+        for (int i = 0; i < 0x10; i++) {
+            assertEquals((byte) 0xA5, m.segment().get(ValueLayout.JAVA_BYTE, i), "byte " + i + " from the mapped device");
+        }
+        assertEquals(MemTxResult.OK, m.unmap(0));
     }
 }

@@ -553,7 +553,8 @@ class GuideExamplesTest {
         long cached = ring.init(as, 0x8000, 256, true);   // 256: all of it is directly accessible
         ring.stwLe(2, 7);                                 // avail->idx = 7
         ring.invalidate(2, 2);                            // logs the direct store (cache_invalidate)
-        int idx = ring.lduwLe(2, new MemTxResultHolder());
+        MemTxResultHolder res = new MemTxResultHolder();
+        int idx = ring.lduwLe(2, MemTxAttrs.UNSPECIFIED, res); // with attrs, as lduw_le_cached
         ring.destroy();
         // end::dma[]
         assertEquals(0xcafe, seen);
