@@ -124,6 +124,33 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
         return false;
     }
 
+    /**
+     * A write's signal: signals {@code fd}'s notifier if {@code fd}, an entry of this list that the
+     * write matched, is still registered ({@link #stillRegistered}).
+     *
+     * @param fd an entry of this list
+     * @return whether the notifier was signalled (the write is consumed; a closed notifier still
+     *     registered consumes it too), false if the eventfd was deleted (the write is the device's)
+     * @implNote Allocation-free; one write(2).
+     */
+    public boolean signalIfRegistered(Ioeventfd fd) {
+        if (!stillRegistered(fd)) {
+            return false;
+        }
+        Runnable hook = beforeSignal;
+        if (hook != null) {
+            hook.run();
+        }
+        fd.notifier().set();
+        return true;
+    }
+
+    /**
+     * Test seam: run by a write between its registration check and its signal, so a test can park
+     * it there. Null outside tests; set before starting the threads that write, as a plain field.
+     */
+    static Runnable beforeSignal;
+
     @Override
     public Ioeventfd get(int index) {
         return fds[index];

@@ -427,8 +427,7 @@ public final class MmioDispatch {
             // The list may have been read just before the device deleted the eventfd: the write then
             // comes after the deletion and is the device's (QEMU: BQL; KVM: SRCU). A closed notifier
             // still registered consumes the write (QEMU ignores the failed write(2)).
-            if (fd != null && eventfds.stillRegistered(fd)) {
-                fd.notifier().set();
+            if (fd != null && eventfds.signalIfRegistered(fd)) {
                 return MemTxResult.OK;
             }
         }
