@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * the descriptor number is never written after it was closed (a closed number can be reused by an
  * unrelated file). A thread blocked in {@link #await} is woken by the close (which signals the
  * eventfd once for that, so a process sharing the descriptor may see one last kick) and returns
- * false; the descriptor is closed when the last such call leaves.
+ * false; the descriptor is closed when the last such call leaves. A notifier whose eventfd was
+ * deleted ({@link dev.guestmem.region.MemoryRegion#delEventfd}, which waits for writes already
+ * signalling) receives no more guest writes, so closing it after the deletion loses no kick.
  *
  * <p><b>Identity.</b> Notifiers are ordered by creation ({@link #id()}), the role the pointer
  * compare plays in QEMU's ioeventfd ordering; two registrations with the same notifier are the same

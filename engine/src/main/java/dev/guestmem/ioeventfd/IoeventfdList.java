@@ -8,18 +8,27 @@ import java.util.RandomAccess;
  * A region's eventfds in {@link Ioeventfd#before} order ({@code mr->ioeventfds}), immutable: a
  * change makes a new list, which the region publishes for the access path to read without a lock.
  *
- * <p><b>Thread safety.</b> Immutable.
+ * <p>A write holding a list that a deletion has since replaced follows the lists that replaced it
+ * ({@link #supersede}) before it signals ({@link #signalIfRegistered}), and the deletion waits for
+ * the writes already signalling ({@link #awaitSignals}): the lists of one region share the counters
+ * of that grace period from the first eventfd added to the last one deleted.
+ *
+ * <p><b>Thread safety.</b> Immutable entries; the successor link and the grace counters are the
+ * only mutable state, both atomic.
  */
 public final class IoeventfdList extends AbstractList<Ioeventfd> implements RandomAccess {
     /** No eventfds. */
-    public static final IoeventfdList EMPTY = new IoeventfdList(new Ioeventfd[0]);
+    public static final IoeventfdList EMPTY = new IoeventfdList(new Ioeventfd[0], null);
 
     private final Ioeventfd[] fds;
+    /** The writes signalling through this region's lists; null only on {@link #EMPTY}. */
+    private final SignalGrace grace;
     /** The list that replaced this one as its region's list, or null (see {@link #supersede}). */
     private volatile IoeventfdList successor;
 
-    private IoeventfdList(Ioeventfd[] fds) {
+    private IoeventfdList(Ioeventfd[] fds, SignalGrace grace) {
         this.fds = fds;
+        this.grace = grace;
     }
 
     /**
@@ -37,7 +46,8 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
         System.arraycopy(fds, 0, out, 0, i);
         out[i] = fd;
         System.arraycopy(fds, i, out, i + 1, fds.length - i);
-        return new IoeventfdList(out);
+        // The first eventfd starts a grace (see SignalGrace on why a new one is sound)
+        return new IoeventfdList(out, grace != null ? grace : new SignalGrace());
     }
 
     /**
@@ -63,7 +73,7 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
         Ioeventfd[] out = new Ioeventfd[fds.length - 1];
         System.arraycopy(fds, 0, out, 0, index);
         System.arraycopy(fds, index + 1, out, index, fds.length - index - 1);
-        return out.length == 0 ? EMPTY : new IoeventfdList(out);
+        return out.length == 0 ? EMPTY : new IoeventfdList(out, grace);
     }
 
     /**
@@ -123,6 +133,59 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
         }
         return false;
     }
+
+    /**
+     * A write's signal: signals {@code fd}'s notifier if {@code fd}, an entry of this list that the
+     * write matched, is still registered ({@link #stillRegistered}), counted in the region's grace
+     * period, so a deletion that returned has no such signal still to come ({@link #awaitSignals}).
+     *
+     * @param fd an entry of this list
+     * @return whether the notifier was signalled (the write is consumed; a closed notifier still
+     *     registered consumes it too), false if the eventfd was deleted (the write is the device's)
+     * @implNote Allocation-free and lock-free: an atomic increment and decrement around the check and one
+     *     non-blocking write(2). Runs no device or listener code (so {@link #awaitSignals} on a
+     *     device's thread never waits for itself).
+     */
+    public boolean signalIfRegistered(Ioeventfd fd) {
+        SignalGrace g = grace; // not null: fd is an entry, so this is not EMPTY
+        int phase = g.enter();
+        try {
+            if (!stillRegistered(fd)) {
+                return false;
+            }
+            Runnable hook = beforeSignal;
+            if (hook != null) {
+                hook.run();
+            }
+            fd.notifier().set();
+            return true;
+        } finally {
+            g.exit(phase);
+        }
+    }
+
+    /**
+     * The grace period of a deletion: waits until every write that may have found an eventfd of
+     * this list registered has finished signalling. Internal: called by
+     * {@link dev.guestmem.region.MemoryRegion#delEventfd} under its lock, after
+     * {@link #supersede}, on the list it replaced. A write that checks later sees the new list.
+     *
+     * <p>Waits for nothing on {@link #EMPTY}. Must not be called by a thread inside
+     * {@link #signalIfRegistered} (only the test seam runs code there).
+     *
+     * @implNote Spins, then parks; a signal takes one non-blocking write(2).
+     */
+    public void awaitSignals() {
+        if (grace != null) {
+            grace.await();
+        }
+    }
+
+    /**
+     * Test seam: run by a write between its registration check and its signal, so a test can park
+     * it there. Null outside tests; set before starting the threads that write, as a plain field.
+     */
+    static Runnable beforeSignal;
 
     @Override
     public Ioeventfd get(int index) {

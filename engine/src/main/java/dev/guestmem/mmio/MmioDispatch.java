@@ -394,9 +394,8 @@ public final class MmioDispatch {
      * {@code OK} without calling the device or engaging the guard
      * ({@code memory_region_dispatch_write_eventfds}, which QEMU runs whenever KVM does not). If the
      * matching eventfd was deleted since {@code eventfds} was read (a write racing the device's
-     * {@code delEventfd}), the write goes to the device instead. A write that checked just before the
-     * deletion may still signal the notifier after {@code delEventfd} returned (QEMU's KVM path waits
-     * such writes out with SRCU; nothing here does).
+     * {@code delEventfd}), the write goes to the device instead; one that checked just before the
+     * deletion signals before {@code delEventfd} returns, which waits for it (as KVM's SRCU).
      *
      * @param ops the region's ops, or null (unassigned: decode error)
      * @param guard the owner's re-entrancy guard, or null
@@ -425,10 +424,10 @@ public final class MmioDispatch {
         if (!eventfds.isEmpty()) {
             Ioeventfd fd = eventfds.match(addr, size, value);
             // The list may have been read just before the device deleted the eventfd: the write then
-            // comes after the deletion and is the device's (QEMU: BQL; KVM: SRCU). A closed notifier
-            // still registered consumes the write (QEMU ignores the failed write(2)).
-            if (fd != null && eventfds.stillRegistered(fd)) {
-                fd.notifier().set();
+            // comes after the deletion and is the device's (QEMU: BQL; KVM: SRCU), and a deletion
+            // waits for the signals already past that check. A closed notifier still registered
+            // consumes the write (QEMU ignores the failed write(2)).
+            if (fd != null && eventfds.signalIfRegistered(fd)) {
                 return MemTxResult.OK;
             }
         }

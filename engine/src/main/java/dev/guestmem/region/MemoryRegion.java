@@ -685,6 +685,16 @@ public abstract sealed class MemoryRegion
      * QEMU's {@code memory_region_del_eventfd}: removes the first eventfd QEMU takes as the same one
      * (same address and, unless either size is 0, same size, match flag, data and notifier).
      *
+     * <p>When this call returns, no guest write signals the notifier through the removed eventfd any
+     * more (other eventfds on it, or an equal one added twice, still do): a write that checked the
+     * list before the removal and is still signalling is waited for (a grace period, as KVM's SRCU
+     * in {@code KVM_IOEVENTFD} deassign), and later ones go to the device. So a device may drain the
+     * notifier ({@link EventNotifier#testAndClear}) and then {@linkplain EventNotifier#close() close}
+     * or reuse it: no kick is lost or comes late. The wait is for writes already inside their
+     * signal (one non-blocking write(2) each), not for device callbacks, so it is safe from a device
+     * callback or a listener, on any thread. Destroying the region waits for nothing: delete its
+     * eventfds first to rely on this.
+     *
      * @param addr offset in this region
      * @param size 0, 1, 2, 4 or 8
      * @param matchData whether {@code data} had to match
@@ -708,6 +718,7 @@ public abstract sealed class MemoryRegion
                 IoeventfdList old = ioeventfds;
                 ioeventfds = old.without(i);
                 old.supersede(ioeventfds); // a write still holding the old list sends it to the device
+                old.awaitSignals(); // and one that checked before has signalled by the time we return
                 if (ioeventfds.isEmpty()) {
                     system.regionEventfdsGone();
                 }
