@@ -153,7 +153,7 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
             if (!stillRegistered(fd)) {
                 return false;
             }
-            Runnable hook = beforeSignal;
+            Runnable hook = g.beforeSignal;
             if (hook != null) {
                 hook.run();
             }
@@ -181,11 +181,10 @@ public final class IoeventfdList extends AbstractList<Ioeventfd> implements Rand
         }
     }
 
-    /**
-     * Test seam: run by a write between its registration check and its signal, so a test can park
-     * it there. Null outside tests; set before starting the threads that write, as a plain field.
-     */
-    static Runnable beforeSignal;
+    /** @return the grace period of this region's lists (test seam: {@link SignalGrace#beforeSignal}), or null on {@link #EMPTY} */
+    SignalGrace grace() {
+        return grace;
+    }
 
     @Override
     public Ioeventfd get(int index) {

@@ -37,6 +37,12 @@ final class SignalGrace {
 
     private final AtomicIntegerArray inFlight = new AtomicIntegerArray(2);
     private volatile int phase;
+    /**
+     * Test seam: run by a write between its registration check and its signal, so a test can park
+     * it there. Null outside tests; set before the threads that write start, as a plain field. Per
+     * region (no global state): two machines' tests cannot see each other's.
+     */
+    Runnable beforeSignal;
 
     /**
      * A write begins: counts itself in the current phase.

@@ -19,7 +19,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -38,11 +37,6 @@ class IoeventfdGraceTest extends IoeventfdTestBase {
     private final AtomicLong deviceWriteCount = new AtomicLong();
     private final List<Runnable> onDeviceWrite = new ArrayList<>();
 
-    @AfterEach
-    void clearSeam() {
-        IoeventfdList.beforeSignal = null;
-    }
-
     private IoRegion device() {
         MemoryRegionOps ops = MemoryRegionOps.builder()
                 .read((a, s) -> 0)
@@ -58,10 +52,13 @@ class IoeventfdGraceTest extends IoeventfdTestBase {
         return dev;
     }
 
-    /** Parks writes in {@link IoeventfdList#beforeSignal}: after their check, before their signal. */
-    private static CountDownLatch parkWritesBeforeSignal(CountDownLatch parked) {
+    /**
+     * Parks writes to {@code dev}'s eventfds in {@link SignalGrace#beforeSignal}: after their check,
+     * before their signal.
+     */
+    private static CountDownLatch parkWritesBeforeSignal(IoRegion dev, CountDownLatch parked) {
         CountDownLatch release = new CountDownLatch(1);
-        IoeventfdList.beforeSignal = () -> {
+        dev.ioeventfds().grace().beforeSignal = () -> {
             parked.countDown();
             awaitUninterruptibly(release);
         };
@@ -79,7 +76,7 @@ class IoeventfdGraceTest extends IoeventfdTestBase {
         EventNotifier kick = notifier();
         dev.addEventfd(DOORBELL, 4, false, 0, kick);
         CountDownLatch parked = new CountDownLatch(1);
-        CountDownLatch release = parkWritesBeforeSignal(parked);
+        CountDownLatch release = parkWritesBeforeSignal(dev, parked);
         AtomicInteger result = new AtomicInteger(-1);
         Thread writer = Thread.ofPlatform().start(() -> result.set(as.stlLe(BASE + DOORBELL, 1)));
         parked.await();
@@ -110,7 +107,7 @@ class IoeventfdGraceTest extends IoeventfdTestBase {
         EventNotifier kick = EventNotifier.create();
         dev.addEventfd(DOORBELL, 4, false, 0, kick);
         CountDownLatch parked = new CountDownLatch(1);
-        CountDownLatch release = parkWritesBeforeSignal(parked);
+        CountDownLatch release = parkWritesBeforeSignal(dev, parked);
         Thread writer = Thread.ofPlatform().start(() -> as.stlLe(BASE + DOORBELL, 1));
         parked.await();
 
