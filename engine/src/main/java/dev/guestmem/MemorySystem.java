@@ -585,6 +585,28 @@ public final class MemorySystem {
     }
 
     /**
+     * QEMU's {@code address_space_remove_listeners}: {@link #unregisterListener} for every listener
+     * registered for {@code as} alone, in the order they are called, each hearing the removal replay;
+     * what a device does before {@link #destroyAddressSpace}. Listeners of every address space
+     * ({@code registerListener(l, null)}, which QEMU does not have) stay registered.
+     *
+     * @param as an address space of this system
+     * @throws IllegalStateException if {@code as} is not one of this system's
+     */
+    public void removeListeners(AddressSpace as) {
+        lock.lock();
+        try {
+            for (MemoryListener l : entry(as).listeners.snapshot()) {
+                if (registrations.get(l) == as) {
+                    unregisterListener(l);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
      * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}.
      */

@@ -446,6 +446,20 @@ public final class AddressSpace implements LoadStoreAccessors {
     }
 
     /**
+     * QEMU's {@code address_space_is_io}: whether the byte at {@code addr} is I/O, that is, after
+     * translation (IOMMUs followed, attributes unspecified, as a read) it is neither RAM
+     * ({@link MemoryRegion#isRam()}: RAM, ROM, RAM devices) nor a ROM device in ROMD mode. Nothing
+     * mapped, or an IOMMU that refuses the read, counts as I/O.
+     *
+     * @param addr guest address (unsigned)
+     * @return whether accesses there go to a device rather than to memory
+     */
+    public boolean isIo(long addr) {
+        MemoryRegion mr = translate(addr, 1, false, MemTxAttrs.UNSPECIFIED, new Translation()).region();
+        return mr == null || !(mr.isRam() || mr.isRomd());
+    }
+
+    /**
      * {@code address_space_read}: copies {@code len} guest bytes into {@code buf}.
      *
      * @param addr guest address (unsigned)

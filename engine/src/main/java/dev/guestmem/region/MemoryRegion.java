@@ -10,6 +10,7 @@ import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.ioeventfd.IoeventfdList;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -211,6 +212,15 @@ public abstract sealed class MemoryRegion
         return false;
     }
 
+    /**
+     * @return QEMU's {@code memory_region_is_rom}: this is RAM ({@link #isRam()}) and its own
+     *     read-only flag is set; false for ROM devices, I/O regions and aliases, which are not RAM
+     *     themselves
+     */
+    public final boolean isRom() {
+        return isRam() && readonly;
+    }
+
     /** @return whether this is an IOMMU region */
     public boolean isIommu() {
         return false;
@@ -229,6 +239,46 @@ public abstract sealed class MemoryRegion
     /** @return the MMIO callbacks (I/O, ROM device, RAM device), or null */
     public MemoryRegionOps ops() {
         return null;
+    }
+
+    /**
+     * QEMU's {@code memory_region_get_ram_ptr}: the host memory from this region's byte 0. Aliases are
+     * followed to their target, their offsets adding up, as in QEMU; the region at the end of the
+     * chain must have a RAM block (RAM, ROM, RAM device, ROM device). The slice runs to the end of
+     * the block's used length, as far as a C pointer into the block would be valid; it is the
+     * block's memory, so the rules of {@link RamBlock#segment()} apply (a device that writes it
+     * reports the bytes with {@link #setDirty}, or {@link #flushRomDevice} for a ROM device).
+     *
+     * @return a slice of the RAM block's segment
+     * @throws RegionException if no RAM block is at the end of the alias chain (QEMU asserts)
+     * @throws InvalidRangeException if the aliases' offsets reach past the block's used length
+     */
+    public final MemorySegment ramSegment() {
+        lock(); // alias offsets move under the topology lock
+        try {
+            MemoryRegion mr = this;
+            long offset = 0;
+            boolean wrapped = false;
+            while (mr instanceof AliasRegion alias) {
+                long next = offset + alias.aliasOffset();
+                wrapped |= Long.compareUnsigned(next, offset) < 0;
+                offset = next;
+                mr = alias.target();
+            }
+            RamBlock rb = mr.ramBlock();
+            if (rb == null) {
+                throw new RegionException("ramSegment of '" + name + "': '" + mr.name
+                        + "' has no RAM block (QEMU asserts mr->ram_block)");
+            }
+            MemorySegment seg = rb.segment();
+            if (wrapped || Long.compareUnsigned(offset, seg.byteSize()) > 0) {
+                throw new InvalidRangeException("ramSegment of '" + name + "'", offset, 0,
+                        "passes the end of block '" + rb.idstr() + "' (0x" + Long.toHexString(seg.byteSize()) + ")");
+            }
+            return seg.asSlice(offset);
+        } finally {
+            unlock();
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
