@@ -167,6 +167,10 @@ public final class IommuNotifiers {
      * each gets it cropped to its range if it overlaps and the type is one it wants
      * ({@link IommuNotifier#notifyOne}).
      *
+     * <p>Every notifier hears the event even if one throws (QEMU's callbacks cannot fail, and a
+     * notifier that misses an UNMAP keeps using memory that is gone); the first throw is rethrown
+     * after the last notifier, later ones added to it as suppressed.
+     *
      * @param iommuIdx the translation context
      * @param type {@link IommuNotifier#MAP}, {@link IommuNotifier#UNMAP} or
      *     {@link IommuNotifier#DEVIOTLB_UNMAP}
@@ -177,10 +181,25 @@ public final class IommuNotifiers {
     public void notify(int iommuIdx, int type, IommuTlbEntry entry) {
         IommuNotifier.checkEvent(type, entry);
         VarHandle.fullFence(); // the model's table writes before our read of the list (see watchForTlb)
+        Throwable failed = null;
         for (IommuNotifier n : list) {
             if (n.iommuIdx() == iommuIdx) {
-                n.deliver(type, entry);
+                try {
+                    n.deliver(type, entry);
+                } catch (RuntimeException | Error t) {
+                    if (failed == null) {
+                        failed = t;
+                    } else {
+                        failed.addSuppressed(t);
+                    }
+                }
             }
+        }
+        if (failed instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failed instanceof Error e) {
+            throw e;
         }
     }
 

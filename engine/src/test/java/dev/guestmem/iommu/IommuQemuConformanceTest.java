@@ -1,0 +1,179 @@
+package dev.guestmem.iommu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The IOMMU against QEMU's system/memory.c and system/physmem.c, case by case: notifier delivery
+ * ({@code memory_region_notify_iommu}), the translate loop ({@code address_space_translate_iommu}) and
+ * what a {@code MemoryListener} sees of an IOMMU region. Each test names the QEMU function it follows,
+ * or says where guestmem must do better than QEMU (a Java callback can throw; QEMU's cannot).
+ */
+class IommuQemuConformanceTest {
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+
+    private final MemorySystem sys = new MemorySystem();
+    private final RamBlock ram = RamBlock.anonymous("dram", 0x100000);
+    private final ContainerRegion memRoot = new ContainerRegion(sys, null, "mem-root", -1L);
+    private final AddressSpace memory;
+    private final ContainerRegion pciRoot = new ContainerRegion(sys, null, "pci-root", -1L);
+    private final AddressSpace pci;
+
+    IommuQemuConformanceTest() {
+        memRoot.addSubregion(0, new RamRegion(sys, null, "dram", ram, false, false));
+        memory = sys.addressSpace(memRoot, "memory");
+        pci = sys.addressSpace(pciRoot, "pci");
+    }
+
+    /** Identity into {@code memory}, read-write, 4 KiB pages. */
+    private IommuOps identityInto(AddressSpace target) {
+        return (addr, flag, idx, out) -> {
+            out.targetAs = target;
+            out.iova = addr & ~0xFFFL;
+            out.translatedAddr = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+        };
+    }
+
+    private static IommuNotifier recorder(List<String> seen, String who, int flags) {
+        return new IommuNotifier((n, e) -> seen.add(who + "@" + Long.toHexString(e.iova)), flags, 0, -1L, 0);
+    }
+
+    // ------------------------------------------------------------------ memory_region_notify_iommu
+
+    /**
+     * {@code memory_region_notify_iommu} tells every notifier of the index. A Java callback can throw
+     * where QEMU's cannot: the others must still hear the event (an UNMAP means the memory is gone:
+     * a device or the JIT fast path that misses it keeps using a stale page), and the first throw
+     * reaches the model afterwards.
+     */
+    @Test
+    void aThrowingNotifierDoesNotHideTheEventFromTheOthers() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        pciRoot.addSubregion(0, iommu);
+        TlbEntry page = new TlbEntry();
+        assertTrue(GuestTlb.fill(pci, 0x3000, page), "cached through the IOMMU (TCG's notifier registered)");
+        List<String> seen = new ArrayList<>();
+        iommu.notifiers().register(recorder(seen, "old", IommuNotifier.UNMAP));
+        RuntimeException boom = new IllegalStateException("device bug");
+        RuntimeException second = new IllegalArgumentException("another device bug");
+        iommu.notifiers().register(new IommuNotifier((n, e) -> {
+            throw second;
+        }, IommuNotifier.UNMAP, 0, -1L, 0));
+        iommu.notifiers().register(new IommuNotifier((n, e) -> {
+            throw boom;
+        }, IommuNotifier.UNMAP, 0, -1L, 0)); // newest: told first
+
+        RuntimeException thrown = assertThrows(RuntimeException.class, () -> iommu.notifiers().notify(0,
+                IommuNotifier.UNMAP, new IommuTlbEntry(memory, 0x3000, 0, 0xFFF, IommuTlbEntry.NONE)));
+
+        assertSame(boom, thrown, "the first throw reaches the model");
+        assertEquals(List.of(second), List.of(thrown.getSuppressed()), "later throws are kept with it");
+        assertEquals(List.of("old@3000"), seen, "the older notifier heard the event");
+        assertNotEquals(pci.generation(), page.generation(), "the JIT fast path's entry was invalidated");
+    }
+
+    /**
+     * A notifier may unregister itself, or register another, from its callback (vfio does both from
+     * listener callbacks; a model's reset unmaps from inside events): the event still reaches every
+     * notifier registered when it was sent, and the list stays consistent.
+     */
+    @Test
+    void aNotifierThatUnregistersItselfOrRegistersAnotherDuringAnEvent() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        List<String> seen = new ArrayList<>();
+        IommuNotifier old = recorder(seen, "old", IommuNotifier.MAP);
+        IommuNotifier late = recorder(seen, "late", IommuNotifier.MAP);
+        iommu.notifiers().register(old);
+        IommuNotifier[] self = new IommuNotifier[1];
+        self[0] = new IommuNotifier((n, e) -> {
+            seen.add("self@" + Long.toHexString(e.iova));
+            iommu.notifiers().unregister(n);
+            iommu.notifiers().register(late);
+        }, IommuNotifier.MAP, 0, -1L, 0);
+        iommu.notifiers().register(self[0]);
+
+        iommu.notifiers().notify(0, IommuNotifier.MAP, new IommuTlbEntry(memory, 0x1000, 0x1000, 0xFFF,
+                IommuTlbEntry.RW));
+        assertEquals(List.of("self@1000", "old@1000"), seen, "the event went on past the one that left");
+        assertFalse(self[0].isRegistered());
+        assertEquals(List.of(late, old), List.of(iommu.notifiers().registered()));
+        seen.clear();
+        iommu.notifiers().notify(0, IommuNotifier.MAP, new IommuTlbEntry(memory, 0x2000, 0x2000, 0xFFF,
+                IommuTlbEntry.RW));
+        assertEquals(List.of("late@2000", "old@2000"), seen);
+    }
+
+    // ------------------------------------------------------------------ listeners and IOMMU sections
+
+    /**
+     * What QEMU's listeners (vfio_listener_region_add) see: the IOMMU region itself in the section
+     * ({@code memory_region_is_iommu(section->mr)}), also when it is mapped through an alias (the flat
+     * view resolves aliases; the section's offset within the region is the alias's offset), on
+     * registration replay ({@code listener_add_address_space}) and again after a disable/enable.
+     */
+    @Test
+    void aListenerSeesTheIommuSectionThroughAnAliasOnReplayAndAcrossDisable() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        AliasRegion window = new AliasRegion(sys, null, "iommu-window", iommu, 0x4000, 0x8000);
+        pciRoot.addSubregion(0x10_0000, window);
+        List<String> seen = new ArrayList<>();
+        MemoryListener vfioLike = new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + describe(s));
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                seen.add("del " + describe(s));
+            }
+
+            @Override
+            public void regionNop(MemoryRegionSection s) {
+                seen.add("nop " + describe(s));
+            }
+
+            private String describe(MemoryRegionSection s) {
+                return s.region().name() + (s.region().isIommu() ? " iommu" : "") + " @" 
+                        + Long.toHexString(s.offsetWithinAddressSpace()) + " +" + Long.toHexString(s.offsetWithinRegion())
+                        + " size " + Long.toHexString(s.size());
+            }
+        };
+        sys.registerListener(vfioLike, pci);
+        assertEquals(List.of("add iommu iommu @100000 +4000 size 8000"), seen, "replay");
+        assertSame(iommu, IommuNotifiers.of(window), "registration through the alias reaches the IOMMU");
+        seen.clear();
+        window.setEnabled(false);
+        assertEquals(List.of("del iommu iommu @100000 +4000 size 8000"), seen);
+        seen.clear();
+        window.setEnabled(true);
+        assertEquals(List.of("add iommu iommu @100000 +4000 size 8000"), seen);
+        seen.clear();
+        sys.unregisterListener(vfioLike);
+        assertEquals(List.of("del iommu iommu @100000 +4000 size 8000"), seen);
+    }
+}
