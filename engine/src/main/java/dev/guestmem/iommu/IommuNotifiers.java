@@ -31,6 +31,8 @@ public final class IommuNotifiers {
     private volatile IommuNotifier[] list = NONE;
     /** The flags the model last accepted ({@code iommu_notify_flags}); guarded by {@link #lock}. */
     private int flags;
+    /** While the model's flags hook runs (lock held, so only its own thread can see it true). */
+    private boolean inFlagsHook;
     /** Per translation context, the JIT fast path's invalidation notifier, once created; copy on write. */
     private volatile TlbInvalidation[] tlbWatches = new TlbInvalidation[0];
     /** Contexts whose model refused the JIT's notifier; guarded by {@link #lock}. */
@@ -93,11 +95,13 @@ public final class IommuNotifiers {
      *
      * @param n the notifier
      * @throws IommuException if {@code n} is already registered, its index is not below the region's
-     *     {@code numIndexes()}, or the model refuses the new flags; nothing changes then
+     *     {@code numIndexes()}, the model refuses the new flags, or the call comes from the model's
+     *     {@link IommuOps#notifyFlagChanged} hook on this region; nothing changes then
      */
     public void register(IommuNotifier n) {
         Objects.requireNonNull(n, "notifier");
         synchronized (lock) {
+            refuseFromFlagsHook("register " + n);
             if (n.registeredOn != null) {
                 throw new IommuException(n + " is already registered on " + n.registeredOn.region.name());
             }
@@ -120,11 +124,13 @@ public final class IommuNotifiers {
      * hook is told of the smaller union; if it refuses, the old flags are kept, as QEMU does.
      *
      * @param n a notifier registered here
-     * @throws IommuException if {@code n} is not registered on this region
+     * @throws IommuException if {@code n} is not registered on this region, or the call comes from
+     *     the model's {@link IommuOps#notifyFlagChanged} hook on this region
      */
     public void unregister(IommuNotifier n) {
         Objects.requireNonNull(n, "notifier");
         synchronized (lock) {
+            refuseFromFlagsHook("unregister " + n);
             if (n.registeredOn != this) {
                 throw new IommuException(n + " is not registered on " + region.name());
             }
@@ -157,9 +163,31 @@ public final class IommuNotifiers {
     private void changeFlags(int wanted) {
         IommuOps ops = region.iommuOps();
         if (wanted != flags && ops != null) {
-            ops.notifyFlagChanged(region, flags, wanted);
+            callFlagsHook(ops, flags, wanted);
         }
         flags = wanted;
+    }
+
+    /** Runs the model's flags hook, marked so that it cannot change the list it is being told about. */
+    private void callFlagsHook(IommuOps ops, int oldFlags, int newFlags) {
+        inFlagsHook = true;
+        try {
+            ops.notifyFlagChanged(region, oldFlags, newFlags);
+        } finally {
+            inFlagsHook = false;
+        }
+    }
+
+    /**
+     * A hook that registered or unregistered here would change the list under the call that asked
+     * it, which then publishes its own copy and loses the change (and the flags no longer match the
+     * list); QEMU's stored flags go stale the same way. Lock held.
+     */
+    private void refuseFromFlagsHook(String what) {
+        if (inFlagsHook) {
+            throw new IommuException(what + ": called from the notifyFlagChanged hook of " + region.name()
+                    + "'s model, which must not change the notifiers it is told about");
+        }
     }
 
     /**
@@ -342,6 +370,7 @@ public final class IommuNotifiers {
         Objects.requireNonNull(install, "install");
         TlbInvalidation[] dropped;
         synchronized (lock) {
+            refuseFromFlagsHook("replace the model");
             IommuNotifier[] users = registered();
             int userFlags = union(users);
             if (next != null) {
@@ -353,12 +382,12 @@ public final class IommuNotifiers {
                     }
                 }
                 if (userFlags != 0) {
-                    next.notifyFlagChanged(region, 0, userFlags); // may refuse: nothing changed yet
+                    callFlagsHook(next, 0, userFlags); // may refuse: nothing changed yet
                 }
             }
             if (old != null && flags != 0) {
                 try {
-                    old.notifyFlagChanged(region, flags, 0);
+                    callFlagsHook(old, flags, 0);
                 } catch (RuntimeException ignored) {
                     // the old model is leaving; its objection changes nothing
                 }

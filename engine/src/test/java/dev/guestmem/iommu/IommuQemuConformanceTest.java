@@ -127,6 +127,48 @@ class IommuQemuConformanceTest {
         assertEquals(List.of("late@2000", "old@2000"), seen);
     }
 
+    /**
+     * A model's {@code notify_flag_changed} that registers or unregisters a notifier of its own
+     * region would change the list under the registration that asked it: the outer call then
+     * published its own copy, losing the nested notifier (which still said it was registered, so a
+     * later unregister failed on the list). QEMU's stored flags go stale the same way
+     * ({@code memory_region_update_iommu_notify_flags} writes the union it computed before the hook).
+     * Here the nested call is refused, the hook's throw refuses the outer registration, and nothing
+     * changes.
+     */
+    @Test
+    void aFlagsHookThatRegistersOnItsOwnRegionIsRefusedAndNothingChanges() {
+        List<String> seen = new ArrayList<>();
+        IommuNotifier own = recorder(seen, "model", IommuNotifier.UNMAP);
+        IommuOps base = identityInto(memory);
+        IommuOps model = new IommuOps() {
+            @Override
+            public void translate(long addr, int flag, int iommuIdx, IommuTlbEntry out) {
+                base.translate(addr, flag, iommuIdx, out);
+            }
+
+            @Override
+            public void notifyFlagChanged(IommuRegion r, int oldFlags, int newFlags) {
+                if ((newFlags & IommuNotifier.MAP) != 0 && !own.isRegistered()) {
+                    r.notifiers().register(own); // the model would start watching its own events
+                }
+            }
+        };
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, model);
+        IommuNotifier user = recorder(seen, "user", IommuNotifier.MAP);
+
+        IommuException refused = assertThrows(IommuException.class, () -> iommu.notifiers().register(user));
+
+        assertTrue(refused.getMessage().contains("notifyFlagChanged"), refused.getMessage());
+        assertFalse(user.isRegistered());
+        assertFalse(own.isRegistered());
+        assertEquals(0, iommu.notifiers().registered().length);
+        assertEquals(0, iommu.notifiers().flags());
+        iommu.notifiers().register(own); // outside the hook: fine
+        assertEquals(List.of(own), List.of(iommu.notifiers().registered()));
+        iommu.notifiers().unregister(own);
+    }
+
     // ------------------------------------------------------------------ listeners and IOMMU sections
 
     /**
