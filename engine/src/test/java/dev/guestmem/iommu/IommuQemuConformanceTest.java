@@ -169,6 +169,97 @@ class IommuQemuConformanceTest {
         iommu.notifiers().unregister(own);
     }
 
+    // ------------------------------------------------------------------ the translate loop
+
+    /** A model that maps every page onto itself in {@code into[0]}, counting calls, refusing after many. */
+    private static final class Looping implements IommuOps {
+        final AddressSpace[] into = new AddressSpace[1];
+        int calls;
+
+        @Override
+        public void translate(long addr, int flag, int iommuIdx, IommuTlbEntry out) {
+            if (++calls > 100_000) {
+                return; // let a looping walk end, so the test fails instead of hanging
+            }
+            out.targetAs = into[0];
+            out.iova = addr & ~0xFFFL;
+            out.translatedAddr = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+        }
+    }
+
+    /**
+     * An IOMMU that translates into the address space holding it (a misconfigured board, or a guest
+     * that programs a cycle between two IOMMUs): QEMU's {@code address_space_translate_iommu} loops
+     * for ever. Here the loop gives up after a bounded number of hops and the access hits the
+     * unassigned section, as a refused translation does.
+     */
+    @Test
+    void anIommuThatTranslatesIntoItsOwnSpaceEndsAsUnassigned() {
+        Looping model = new Looping();
+        model.into[0] = pci;
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, model);
+        pciRoot.addSubregion(0, iommu);
+
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0, pci.ldlLe(0x1000, U, r));
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+        assertTrue(model.calls < 1000, "bounded hops, got " + model.calls);
+        model.calls = 0;
+        assertEquals(MemTxResult.DECODE_ERROR, pci.stlLe(0x1000, 1));
+        assertEquals(MemTxResult.DECODE_ERROR, pci.write(0x1000, U, new byte[8], 0, 8));
+        assertTrue(model.calls < 1000, "bounded hops, got " + model.calls);
+        model.calls = 0;
+        assertEquals(IommuTlbEntry.NONE, pci.iotlbEntry(0x1000, false, U).perm);
+        assertTrue(model.calls < 1000, "bounded hops, got " + model.calls);
+        model.calls = 0;
+        TlbEntry e = new TlbEntry();
+        assertFalse(GuestTlb.fill(pci, 0x1000, e));
+        assertFalse(e.readDirect());
+        assertTrue(model.calls < 1000, "bounded hops, got " + model.calls);
+    }
+
+    /** The same for a cycle through two IOMMUs in two spaces (A's IOMMU into B, B's into A). */
+    @Test
+    void aCycleThroughTwoIommusEndsAsUnassigned() {
+        Looping toB = new Looping();
+        Looping toA = new Looping();
+        ContainerRegion bRoot = new ContainerRegion(sys, null, "b-root", -1L);
+        AddressSpace b = sys.addressSpace(bRoot, "b");
+        toB.into[0] = b;
+        toA.into[0] = pci;
+        pciRoot.addSubregion(0, new IommuRegion(sys, null, "a-iommu", 0x100000, toB));
+        bRoot.addSubregion(0, new IommuRegion(sys, null, "b-iommu", 0x100000, toA));
+
+        MemTxResultHolder r = new MemTxResultHolder();
+        pci.ldlLe(0x1000, U, r);
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+        assertTrue(toA.calls + toB.calls < 1000, "bounded hops, got " + (toA.calls + toB.calls));
+        toA.calls = 0;
+        toB.calls = 0;
+        assertFalse(GuestTlb.fill(pci, 0x1000, new TlbEntry()));
+        assertTrue(toA.calls + toB.calls < 1000, "bounded hops, got " + (toA.calls + toB.calls));
+    }
+
+    /** A legitimate chain of IOMMUs (nested translation, as an SMMU's two stages) is still followed. */
+    @Test
+    void aChainOfSeveralIommusStillReachesMemory() {
+        AddressSpace next = memory;
+        for (int i = 0; i < 8; i++) {
+            ContainerRegion r = new ContainerRegion(sys, null, "stage" + i, -1L);
+            r.addSubregion(0, new IommuRegion(sys, null, "iommu" + i, 0x100000, identityInto(next)));
+            next = sys.addressSpace(r, "stage" + i);
+        }
+        ram.segment().set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x2000, 0x5a5a);
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0x5a5a, next.ldlLe(0x2000, U, r));
+        assertEquals(MemTxResult.OK, r.get());
+        TlbEntry e = new TlbEntry();
+        assertTrue(GuestTlb.fill(next, 0x2000, e));
+        assertEquals(0x2000, e.hostOffset());
+    }
+
     // ------------------------------------------------------------------ listeners and IOMMU sections
 
     /**
