@@ -268,9 +268,25 @@ public final class MemorySystem {
                     updateIoeventfds(e);
                 }
             }
+            if (transactionDepth == 0) {
+                rethrowListenerFailures(); // the change is whole: every listener heard it
+            }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Rethrows what listeners threw while being told of a change (the first; the others suppressed
+     * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
+     * cannot fail): views published, every listener told. Topology lock held.
+     */
+    private void rethrowListenerFailures() {
+        Throwable failed = globalListeners.takeFailure();
+        for (AsEntry e : spaces) {
+            failed = ListenerList.merge(failed, e.listeners.takeFailure());
+        }
+        ListenerList.rethrow(failed);
     }
 
     /** @return the current transaction depth */
@@ -303,6 +319,7 @@ public final class MemorySystem {
                 }
             }
         }
+        rethrowListenerFailures();
     }
 
     /**
@@ -696,6 +713,7 @@ public final class MemorySystem {
                     transactionCommit();
                 }
                 globalListeners.reverse(MemoryListener::logGlobalStop);
+                rethrowListenerFailures();
             }
         } finally {
             lock.unlock();
@@ -791,6 +809,7 @@ public final class MemorySystem {
         lock.lock();
         try {
             globalListeners.forward(MemoryListener::logGlobalAfterSync);
+            rethrowListenerFailures();
         } finally {
             lock.unlock();
         }

@@ -309,4 +309,71 @@ class IommuQemuConformanceTest {
         sys.unregisterListener(vfioLike);
         assertEquals(List.of("del iommu iommu @100000 +4000 size 8000"), seen);
     }
+
+    /**
+     * {@code memory_region_get_dirty_log_mask} counts an IOMMU region as migratable under global
+     * dirty tracking, so a listener of the space sees {@code log_start(0 -> MIGRATION)} for the IOMMU
+     * section (vfio starts its IOMMU dirty tracking from there), and the matching stop.
+     */
+    @Test
+    void globalDirtyTrackingLogsTheIommuSection() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        pciRoot.addSubregion(0, iommu);
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void logStart(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("start " + s.region().name() + " " + oldMask + "->" + newMask);
+            }
+
+            @Override
+            public void logStop(MemoryRegionSection s, int oldMask, int newMask) {
+                seen.add("stop " + s.region().name() + " " + oldMask + "->" + newMask);
+            }
+        }, pci);
+        sys.globalDirtyLogStart();
+        assertEquals(List.of("start iommu 0->4"), seen);
+        seen.clear();
+        sys.globalDirtyLogStop();
+        assertEquals(List.of("stop iommu 4->0"), seen);
+    }
+
+    /**
+     * A vfio-like listener whose notifier the model refuses throws from {@code regionAdd} (QEMU's
+     * vfio records the error instead). The topology change must still be whole: the IOMMU is
+     * mapped, and later changes are seen.
+     */
+    @Test
+    void aListenerThatThrowsFromRegionAddLeavesTheTopologyConsistent() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        List<String> seen = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + s.region().name());
+                if (s.region().isIommu()) {
+                    throw new IommuException("refused");
+                }
+            }
+
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                seen.add("del " + s.region().name());
+            }
+        }, pci);
+        try {
+            pciRoot.addSubregion(0, iommu);
+        } catch (IommuException expected) {
+            seen.add("threw");
+        }
+        assertEquals(List.of("add iommu", "threw"), seen, "the throw reaches the caller once the change is whole");
+        ram.segment().set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x1000, 0x77);
+        assertEquals(0x77, pci.ldlLe(0x1000), "the IOMMU is mapped");
+        RamRegion more = new RamRegion(sys, null, "more", RamBlock.anonymous("more", 0x1000), false, false);
+        pciRoot.addSubregion(0x200000, more);
+        assertTrue(seen.contains("add more"), seen.toString());
+        assertEquals(0x77, pci.ldlLe(0x1000), "still mapped after a later change");
+        pciRoot.delSubregion(more);
+        assertTrue(seen.contains("del more"), seen.toString());
+    }
 }
