@@ -260,6 +260,72 @@ class IommuQemuConformanceTest {
         assertEquals(0x2000, e.hostOffset());
     }
 
+    /**
+     * A model whose translate reads its page table through an address space, here the very space
+     * holding the IOMMU, through a second IOMMU (QEMU's VT-d walks its tables with DMA reads from
+     * inside {@code translate}): the nested access must not clobber the outer one's state.
+     */
+    @Test
+    void aTranslateThatReadsItsTableThroughTheSameSpaceGivesTheRightAnswer() {
+        pciRoot.addSubregion(0x100000, new IommuRegion(sys, null, "table-window", 0x100000, identityInto(memory)));
+        long table = 0x100000 + 0x8000; // pci address of the table: memory's 0x8000, via the second IOMMU
+        IommuOps walking = (addr, flag, idx, out) -> {
+            long pte = pci.ldqLe(table + (addr >>> 12) * 8); // the nested access, through an IOMMU too
+            out.iova = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            if (pte != 0) {
+                out.targetAs = memory;
+                out.translatedAddr = pte & ~0xFFFL;
+                out.perm = (int) (pte & IommuTlbEntry.RW);
+            }
+        };
+        pciRoot.addSubregion(0, new IommuRegion(sys, null, "walking", 0x100000, walking));
+        ram.segment().set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 0x8000 + 3 * 8, 0x5000L | IommuTlbEntry.RW);
+        ram.segment().set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x5ffc, 0x11223344);
+        ram.segment().set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x5010, 0x55667788);
+
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0x55667788, pci.ldlLe(0x3010, U, r));
+        assertEquals(MemTxResult.OK, r.get());
+        byte[] buf = new byte[8]; // a buffer read over the end of page 3 into unmapped page 4
+        assertEquals(MemTxResult.DECODE_ERROR, pci.read(0x3ffc, U, buf, 0, 8));
+        assertEquals(0x11223344, java.nio.ByteBuffer.wrap(buf).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0));
+        assertEquals(0x5000, pci.iotlbEntry(0x3010, false, U).translatedAddr);
+    }
+
+    /**
+     * A translation to the last page below 2^64 ({@code address_space_translate_iommu} clamps plen to
+     * {@code (addr | mask) - addr + 1}, which must not wrap): an access over the end of that IOMMU
+     * page is split there, its second part translated separately.
+     */
+    @Test
+    void aTranslationToTheTopPageOfTheTargetSplitsAt2To64() {
+        ContainerRegion topRoot = new ContainerRegion(sys, null, "top-root", -1L);
+        RamBlock top = RamBlock.anonymous("top", 0x1000);
+        topRoot.addSubregion(0xFFFF_FFFF_FFFF_F000L, new RamRegion(sys, null, "top", top, false, false));
+        AddressSpace topAs = sys.addressSpace(topRoot, "top");
+        IommuOps toTop = (addr, flag, idx, out) -> {
+            out.iova = addr & ~0xFFFL;
+            out.addrMask = 0xFFF;
+            out.perm = IommuTlbEntry.RW;
+            if (out.iova == 0) {
+                out.targetAs = topAs;
+                out.translatedAddr = 0xFFFF_FFFF_FFFF_F000L; // page 0 -> the last page below 2^64
+            } else {
+                out.targetAs = memory;
+                out.translatedAddr = 0; // page 1 -> memory's page 0
+            }
+        };
+        pciRoot.addSubregion(0, new IommuRegion(sys, null, "to-top", 0x100000, toTop));
+        assertEquals(MemTxResult.OK, pci.write(0xFFC, U, new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, 0, 8));
+        assertEquals(0x04030201, top.segment().get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0xFFC));
+        assertEquals(0x08070605, ram.segment().get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0));
+        dev.guestmem.dispatch.Translation t = new dev.guestmem.dispatch.Translation();
+        pci.translate(0xFF0, 0x100, true, U, t);
+        assertEquals(0x10, t.plen(), "clamped to the top page's end");
+        assertEquals(0xFF0, t.xlat());
+    }
+
     // ------------------------------------------------------------------ listeners and IOMMU sections
 
     /**
