@@ -419,7 +419,8 @@ public final class MemorySystem {
      * QEMU's {@code address_space_init}: creates an address space and renders and publishes its view
      * at once, even inside a transaction. Listeners registered for every address space hear it as a
      * registration to it ({@code begin}, {@code regionAdd} and {@code logStart(0, mask)} per range,
-     * {@code commit}; no second {@code logGlobalStart}).
+     * {@code commit}; no second {@code logGlobalStart}). A listener that throws is still told the
+     * rest; the first throw comes after the space is published (it exists all the same).
      *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
@@ -453,10 +454,12 @@ public final class MemorySystem {
             if (!e.listeners.isEmpty()) {
                 e.ioeventfds = collectIoeventfds(view);
             }
+            Throwable failed = null;
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayAdd(l, view, false, e.ioeventfds);
+                failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
             }
             as.publish(view);
+            ListenerList.rethrow(failed); // the space exists and is published all the same
             return as;
         } finally {
             lock.unlock();
@@ -469,7 +472,8 @@ public final class MemorySystem {
      * from it ({@code begin}, {@code logStop}/{@code regionDel} per range, {@code commit}). The space
      * then shows the empty view, as QEMU's detached space does: later accesses through it are decode
      * errors, its generation moves and spaces whose translations passed through it (soft TLBs behind
-     * an IOMMU) invalidate them.
+     * an IOMMU) invalidate them. A listener that throws is still told the rest; the first throw
+     * comes once the space is destroyed.
      *
      * @param as the address space
      * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
@@ -486,8 +490,9 @@ public final class MemorySystem {
             // Listeners of every address space lose this one as if they unregistered from it
             // (listener_del_address_space), so their region_add and region_del stay paired.
             FlatView last = as.currentMap();
+            Throwable failed = null;
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayDel(l, last, knownIoeventfds(e));
+                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
             }
             spaces.remove(e);
             // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
@@ -496,6 +501,7 @@ public final class MemorySystem {
             retainViews(currentViews());
             as.runDestroyHooks();
             as.root().unref();
+            ListenerList.rethrow(failed); // destroyed all the same
         } finally {
             lock.unlock();
         }
@@ -534,6 +540,8 @@ public final class MemorySystem {
      * {@code regionAdd} and {@code logStart(0, mask)} if the range logs, {@code commit}. A listener of
      * every address space gets that replay per address space, but {@code logGlobalStart} once (in the
      * first, or alone if there is no address space yet), to pair with the one {@code logGlobalStop}.
+     * A call that throws does not stop the replay; the first throw comes at the end, the listener
+     * registered all the same.
      *
      * @param listener the listener
      * @param as the address space, or null for all
@@ -558,15 +566,18 @@ public final class MemorySystem {
             // One logGlobalStart however many address spaces it covers, so that it pairs with the
             // one logGlobalStop it will hear.
             boolean globalStart = isGlobalDirtyTracking();
+            Throwable failed = null;
             for (AsEntry e : targets) {
-                replayAdd(listener, e.as.currentMap(), globalStart, knownIoeventfds(e));
+                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                        knownIoeventfds(e)));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
-                listener.begin();
-                listener.logGlobalStart();
-                listener.commit();
+                failed = tell(failed, listener::begin);
+                failed = tell(failed, listener::logGlobalStart);
+                failed = tell(failed, listener::commit);
             }
+            ListenerList.rethrow(failed); // registered, and told of everything
         } finally {
             lock.unlock();
         }
@@ -575,7 +586,8 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_listener_unregister}: replays removal ({@code begin}, per range
      * {@code logStop(mask, 0)} if it logs and {@code regionDel}, ascending, {@code commit}) and forgets
-     * the listener. Unregistering a listener that is not registered does nothing.
+     * the listener. Unregistering a listener that is not registered does nothing. A call that throws
+     * does not stop the replay; the first throw comes at the end, the listener gone from every space.
      *
      * @param listener the listener
      */
@@ -588,14 +600,16 @@ public final class MemorySystem {
             registrations.remove(listener);
             globalListeners.remove(listener);
             allSpacesListeners.remove(listener);
+            Throwable failed = null;
             for (AsEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
-                    replayDel(listener, e.as.currentMap(), knownIoeventfds(e));
+                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(), knownIoeventfds(e)));
                     if (e.listeners.isEmpty()) {
                         e.ioeventfds = null;
                     }
                 }
             }
+            ListenerList.rethrow(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
@@ -603,48 +617,63 @@ public final class MemorySystem {
 
     /**
      * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
-     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}.
+     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}. A call that
+     * throws does not stop the replay (QEMU's cannot fail: the listener must still hear the rest).
+     *
+     * @return what the listener threw (the first, others suppressed), or null
      */
-    private static void replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
-                                  List<Ioeventfd> ioeventfds) {
-        listener.begin();
+    private static Throwable replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
+                                       List<Ioeventfd> ioeventfds) {
+        Throwable failed = tell(null, listener::begin);
         if (globalStart) {
-            listener.logGlobalStart();
+            failed = tell(failed, listener::logGlobalStart);
         }
         for (int i = 0; i < view.rangeCount(); i++) {
             FlatRange fr = view.range(i);
             MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            listener.regionAdd(s);
-            CoalescedIoNotify.replay(listener, fr, s, true);
+            failed = tell(failed, () -> listener.regionAdd(s));
+            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, true));
             if (fr.dirtyLogMask() != 0) {
-                listener.logStart(s, 0, fr.dirtyLogMask());
+                failed = tell(failed, () -> listener.logStart(s, 0, fr.dirtyLogMask()));
             }
         }
         for (Ioeventfd fd : ioeventfds) {
-            listener.eventfdAdd(fd);
+            failed = tell(failed, () -> listener.eventfdAdd(fd));
         }
-        listener.commit();
+        return tell(failed, listener::commit);
     }
 
     /**
      * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
-     * it logs and {@code regionDel}, ascending, {@code commit}.
+     * it logs and {@code regionDel}, ascending, {@code commit}; a call that throws does not stop it.
+     *
+     * @return what the listener threw (the first, others suppressed), or null
      */
-    private static void replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
-        listener.begin();
+    private static Throwable replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
+        Throwable failed = tell(null, listener::begin);
         for (int i = 0; i < view.rangeCount(); i++) {
             FlatRange fr = view.range(i);
             MemoryRegionSection s = MemoryRegionSection.of(fr, view);
             if (fr.dirtyLogMask() != 0) {
-                listener.logStop(s, fr.dirtyLogMask(), 0);
+                failed = tell(failed, () -> listener.logStop(s, fr.dirtyLogMask(), 0));
             }
-            CoalescedIoNotify.replay(listener, fr, s, false);
-            listener.regionDel(s);
+            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, false));
+            failed = tell(failed, () -> listener.regionDel(s));
         }
         for (Ioeventfd fd : ioeventfds) {
-            listener.eventfdDel(fd);
+            failed = tell(failed, () -> listener.eventfdDel(fd));
         }
-        listener.commit();
+        return tell(failed, listener::commit);
+    }
+
+    /** One listener call of a replay: a throw is joined to {@code failed} instead of stopping the replay. */
+    private static Throwable tell(Throwable failed, Runnable call) {
+        try {
+            call.run();
+            return failed;
+        } catch (RuntimeException | Error t) {
+            return ListenerList.merge(failed, t);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
