@@ -76,6 +76,8 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
+    /** What invalidation listeners threw while a commit published views; rethrown at its end. */
+    private Throwable invalidationFailure;
     /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
     private boolean ioeventfdUpdatePending;
     /**
@@ -282,7 +284,9 @@ public final class MemorySystem {
      * cannot fail): views published, every listener told. Topology lock held.
      */
     private void rethrowListenerFailures() {
-        Throwable failed = globalListeners.takeFailure();
+        Throwable failed = invalidationFailure;
+        invalidationFailure = null;
+        failed = ListenerList.merge(failed, globalListeners.takeFailure());
         for (AsEntry e : spaces) {
             failed = ListenerList.merge(failed, e.listeners.takeFailure());
         }
@@ -497,7 +501,11 @@ public final class MemorySystem {
             spaces.remove(e);
             // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
             // now on, and translations through it (an IOMMU of another space) are dropped.
-            as.publish(emptyView);
+            try {
+                as.publish(emptyView);
+            } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+                failed = ListenerList.merge(failed, t);
+            }
             retainViews(currentViews());
             as.runDestroyHooks();
             as.root().unref();
@@ -991,7 +999,11 @@ public final class MemorySystem {
             TopologyDiff.update(e.listeners, old, view);
         }
         // Release; pairs with the acquire in AddressSpace.currentMap().
-        e.as.publish(view);
+        try {
+            e.as.publish(view);
+        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+            invalidationFailure = ListenerList.merge(invalidationFailure, t);
+        }
     }
 
     private Map<MemoryRegion, FlatView> currentViews() {

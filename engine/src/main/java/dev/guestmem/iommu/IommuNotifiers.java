@@ -1,6 +1,7 @@
 package dev.guestmem.iommu;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.listener.ListenerList;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
@@ -404,11 +405,17 @@ public final class IommuNotifiers {
             tlbRefused.clear();
             install.run();
         }
+        Throwable failed = null;
         for (TlbInvalidation w : dropped) { // after the new model is visible: refills ask it
             if (w != null) {
-                w.invalidateAll();
+                try {
+                    w.invalidateAll();
+                } catch (RuntimeException | Error t) { // the other contexts' spaces must not stay stale
+                    failed = ListenerList.merge(failed, t);
+                }
             }
         }
+        ListenerList.rethrow(failed);
     }
 
     @Override

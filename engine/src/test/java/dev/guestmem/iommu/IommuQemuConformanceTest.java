@@ -97,6 +97,64 @@ class IommuQemuConformanceTest {
     }
 
     /**
+     * TCG's IOMMU notifier flushes the TLB of every CPU that cached through the IOMMU
+     * ({@code tcg_iommu_unmap_notify}); here every space that cached through it moves its generation.
+     * An invalidation listener of one space that throws (a vCPU kick that fails) must not leave
+     * another space's entries current, nor stop a publication of the space behind the IOMMU half way.
+     */
+    @Test
+    void aThrowingInvalidationListenerDoesNotLeaveOtherSpacesStale() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, identityInto(memory));
+        pciRoot.addSubregion(0, iommu);
+        ContainerRegion root2 = new ContainerRegion(sys, null, "pci2-root", -1L);
+        root2.addSubregion(0, new AliasRegion(sys, null, "iommu-alias", iommu, 0, 0x100000));
+        AddressSpace pci2 = sys.addressSpace(root2, "pci2");
+        RuntimeException kick = new IllegalStateException("vCPU kick failed");
+        pci.addInvalidationListener(() -> {
+            throw kick;
+        });
+        List<String> told = new ArrayList<>();
+        pci.addInvalidationListener(() -> told.add("pci"));
+        TlbEntry a = new TlbEntry();
+        TlbEntry b = new TlbEntry();
+        assertTrue(GuestTlb.fill(pci, 0x3000, a));
+        assertTrue(GuestTlb.fill(pci2, 0x3000, b));
+
+        assertSame(kick, assertThrows(RuntimeException.class, () -> iommu.notifiers().notify(0,
+                IommuNotifier.UNMAP, new IommuTlbEntry(memory, 0x3000, 0, 0xFFF, IommuTlbEntry.NONE))));
+        assertNotEquals(pci.generation(), a.generation());
+        assertNotEquals(pci2.generation(), b.generation(), "the other space was invalidated too");
+        assertEquals(List.of("pci"), told, "the other listener of the space was told");
+
+        // a publication of the space behind the IOMMU invalidates its dependents, throw or not
+        assertTrue(GuestTlb.fill(pci, 0x3000, a));
+        assertTrue(GuestTlb.fill(pci2, 0x3000, b));
+        List<String> heard = new ArrayList<>();
+        sys.registerListener(new MemoryListener() {
+            @Override
+            public void begin() {
+                heard.add("begin");
+            }
+
+            @Override
+            public void commit() {
+                heard.add("commit");
+            }
+        }, memory);
+        heard.clear();
+        RamRegion extra = new RamRegion(sys, null, "extra", RamBlock.anonymous("extra", 0x1000), false, false);
+        assertSame(kick, assertThrows(RuntimeException.class, () -> memRoot.addSubregion(0x200000, extra)));
+        assertEquals(List.of("begin", "commit"), heard, "the commit went to its end");
+        assertNotEquals(pci2.generation(), b.generation());
+        assertEquals(MemTxResult.OK, memory.stlLe(0x200000, 7), "the view with the new region is published");
+        // the commit finished: the view cache is the published view, so a later change keeps "extra"
+        RamRegion extra2 = new RamRegion(sys, null, "extra2", RamBlock.anonymous("extra2", 0x1000), false, false);
+        assertThrows(RuntimeException.class, () -> memRoot.addSubregion(0x300000, extra2));
+        assertEquals(MemTxResult.OK, memory.stlLe(0x300000, 7));
+        assertEquals(MemTxResult.OK, memory.stlLe(0x200000, 7), "still mapped after the later change");
+    }
+
+    /**
      * A notifier may unregister itself, or register another, from its callback (vfio does both from
      * listener callbacks; a model's reset unmaps from inside events): the event still reaches every
      * notifier registered when it was sent, and the list stays consistent.
