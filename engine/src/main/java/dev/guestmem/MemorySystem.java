@@ -76,6 +76,8 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
+    /** What invalidation listeners threw while a commit published views; rethrown at its end. */
+    private Throwable invalidationFailure;
     /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
     private boolean ioeventfdUpdatePending;
     /**
@@ -268,9 +270,27 @@ public final class MemorySystem {
                     updateIoeventfds(e);
                 }
             }
+            if (transactionDepth == 0) {
+                rethrowListenerFailures(); // the change is whole: every listener heard it
+            }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Rethrows what listeners threw while being told of a change (the first; the others suppressed
+     * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
+     * cannot fail): views published, every listener told. Topology lock held.
+     */
+    private void rethrowListenerFailures() {
+        Throwable failed = invalidationFailure;
+        invalidationFailure = null;
+        failed = ListenerList.merge(failed, globalListeners.takeFailure());
+        for (AsEntry e : spaces) {
+            failed = ListenerList.merge(failed, e.listeners.takeFailure());
+        }
+        ListenerList.rethrow(failed);
     }
 
     /** @return the current transaction depth */
@@ -303,6 +323,7 @@ public final class MemorySystem {
                 }
             }
         }
+        rethrowListenerFailures();
     }
 
     /**
@@ -402,7 +423,8 @@ public final class MemorySystem {
      * QEMU's {@code address_space_init}: creates an address space and renders and publishes its view
      * at once, even inside a transaction. Listeners registered for every address space hear it as a
      * registration to it ({@code begin}, {@code regionAdd} and {@code logStart(0, mask)} per range,
-     * {@code commit}; no second {@code logGlobalStart}).
+     * {@code commit}; no second {@code logGlobalStart}). A listener that throws is still told the
+     * rest; the first throw comes after the space is published (it exists all the same).
      *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
@@ -436,10 +458,12 @@ public final class MemorySystem {
             if (!e.listeners.isEmpty()) {
                 e.ioeventfds = collectIoeventfds(view);
             }
+            Throwable failed = null;
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayAdd(l, view, false, e.ioeventfds);
+                failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
             }
             as.publish(view);
+            ListenerList.rethrow(failed); // the space exists and is published all the same
             return as;
         } finally {
             lock.unlock();
@@ -452,7 +476,8 @@ public final class MemorySystem {
      * from it ({@code begin}, {@code logStop}/{@code regionDel} per range, {@code commit}). The space
      * then shows the empty view, as QEMU's detached space does: later accesses through it are decode
      * errors, its generation moves and spaces whose translations passed through it (soft TLBs behind
-     * an IOMMU) invalidate them.
+     * an IOMMU) invalidate them. A listener that throws is still told the rest; the first throw
+     * comes once the space is destroyed.
      *
      * @param as the address space
      * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
@@ -469,16 +494,22 @@ public final class MemorySystem {
             // Listeners of every address space lose this one as if they unregistered from it
             // (listener_del_address_space), so their region_add and region_del stay paired.
             FlatView last = as.currentMap();
+            Throwable failed = null;
             for (MemoryListener l : e.listeners.snapshot()) {
-                replayDel(l, last, knownIoeventfds(e));
+                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
             }
             spaces.remove(e);
             // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
             // now on, and translations through it (an IOMMU of another space) are dropped.
-            as.publish(emptyView);
+            try {
+                as.publish(emptyView);
+            } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+                failed = ListenerList.merge(failed, t);
+            }
             retainViews(currentViews());
             as.runDestroyHooks();
             as.root().unref();
+            ListenerList.rethrow(failed); // destroyed all the same
         } finally {
             lock.unlock();
         }
@@ -517,6 +548,8 @@ public final class MemorySystem {
      * {@code regionAdd} and {@code logStart(0, mask)} if the range logs, {@code commit}. A listener of
      * every address space gets that replay per address space, but {@code logGlobalStart} once (in the
      * first, or alone if there is no address space yet), to pair with the one {@code logGlobalStop}.
+     * A call that throws does not stop the replay; the first throw comes at the end, the listener
+     * registered all the same.
      *
      * @param listener the listener
      * @param as the address space, or null for all
@@ -541,15 +574,18 @@ public final class MemorySystem {
             // One logGlobalStart however many address spaces it covers, so that it pairs with the
             // one logGlobalStop it will hear.
             boolean globalStart = isGlobalDirtyTracking();
+            Throwable failed = null;
             for (AsEntry e : targets) {
-                replayAdd(listener, e.as.currentMap(), globalStart, knownIoeventfds(e));
+                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                        knownIoeventfds(e)));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
-                listener.begin();
-                listener.logGlobalStart();
-                listener.commit();
+                failed = tell(failed, listener::begin);
+                failed = tell(failed, listener::logGlobalStart);
+                failed = tell(failed, listener::commit);
             }
+            ListenerList.rethrow(failed); // registered, and told of everything
         } finally {
             lock.unlock();
         }
@@ -558,7 +594,8 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_listener_unregister}: replays removal ({@code begin}, per range
      * {@code logStop(mask, 0)} if it logs and {@code regionDel}, ascending, {@code commit}) and forgets
-     * the listener. Unregistering a listener that is not registered does nothing.
+     * the listener. Unregistering a listener that is not registered does nothing. A call that throws
+     * does not stop the replay; the first throw comes at the end, the listener gone from every space.
      *
      * @param listener the listener
      */
@@ -571,14 +608,16 @@ public final class MemorySystem {
             registrations.remove(listener);
             globalListeners.remove(listener);
             allSpacesListeners.remove(listener);
+            Throwable failed = null;
             for (AsEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
-                    replayDel(listener, e.as.currentMap(), knownIoeventfds(e));
+                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(), knownIoeventfds(e)));
                     if (e.listeners.isEmpty()) {
                         e.ioeventfds = null;
                     }
                 }
             }
+            ListenerList.rethrow(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
@@ -608,48 +647,63 @@ public final class MemorySystem {
 
     /**
      * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
-     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}.
+     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}. A call that
+     * throws does not stop the replay (QEMU's cannot fail: the listener must still hear the rest).
+     *
+     * @return what the listener threw (the first, others suppressed), or null
      */
-    private static void replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
-                                  List<Ioeventfd> ioeventfds) {
-        listener.begin();
+    private static Throwable replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
+                                       List<Ioeventfd> ioeventfds) {
+        Throwable failed = tell(null, listener::begin);
         if (globalStart) {
-            listener.logGlobalStart();
+            failed = tell(failed, listener::logGlobalStart);
         }
         for (int i = 0; i < view.rangeCount(); i++) {
             FlatRange fr = view.range(i);
             MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            listener.regionAdd(s);
-            CoalescedIoNotify.replay(listener, fr, s, true);
+            failed = tell(failed, () -> listener.regionAdd(s));
+            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, true));
             if (fr.dirtyLogMask() != 0) {
-                listener.logStart(s, 0, fr.dirtyLogMask());
+                failed = tell(failed, () -> listener.logStart(s, 0, fr.dirtyLogMask()));
             }
         }
         for (Ioeventfd fd : ioeventfds) {
-            listener.eventfdAdd(fd);
+            failed = tell(failed, () -> listener.eventfdAdd(fd));
         }
-        listener.commit();
+        return tell(failed, listener::commit);
     }
 
     /**
      * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
-     * it logs and {@code regionDel}, ascending, {@code commit}.
+     * it logs and {@code regionDel}, ascending, {@code commit}; a call that throws does not stop it.
+     *
+     * @return what the listener threw (the first, others suppressed), or null
      */
-    private static void replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
-        listener.begin();
+    private static Throwable replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
+        Throwable failed = tell(null, listener::begin);
         for (int i = 0; i < view.rangeCount(); i++) {
             FlatRange fr = view.range(i);
             MemoryRegionSection s = MemoryRegionSection.of(fr, view);
             if (fr.dirtyLogMask() != 0) {
-                listener.logStop(s, fr.dirtyLogMask(), 0);
+                failed = tell(failed, () -> listener.logStop(s, fr.dirtyLogMask(), 0));
             }
-            CoalescedIoNotify.replay(listener, fr, s, false);
-            listener.regionDel(s);
+            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, false));
+            failed = tell(failed, () -> listener.regionDel(s));
         }
         for (Ioeventfd fd : ioeventfds) {
-            listener.eventfdDel(fd);
+            failed = tell(failed, () -> listener.eventfdDel(fd));
         }
-        listener.commit();
+        return tell(failed, listener::commit);
+    }
+
+    /** One listener call of a replay: a throw is joined to {@code failed} instead of stopping the replay. */
+    private static Throwable tell(Throwable failed, Runnable call) {
+        try {
+            call.run();
+            return failed;
+        } catch (RuntimeException | Error t) {
+            return ListenerList.merge(failed, t);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -718,6 +772,7 @@ public final class MemorySystem {
                     transactionCommit();
                 }
                 globalListeners.reverse(MemoryListener::logGlobalStop);
+                rethrowListenerFailures();
             }
         } finally {
             lock.unlock();
@@ -813,6 +868,7 @@ public final class MemorySystem {
         lock.lock();
         try {
             globalListeners.forward(MemoryListener::logGlobalAfterSync);
+            rethrowListenerFailures();
         } finally {
             lock.unlock();
         }
@@ -965,7 +1021,11 @@ public final class MemorySystem {
             TopologyDiff.update(e.listeners, old, view);
         }
         // Release; pairs with the acquire in AddressSpace.currentMap().
-        e.as.publish(view);
+        try {
+            e.as.publish(view);
+        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+            invalidationFailure = ListenerList.merge(invalidationFailure, t);
+        }
     }
 
     private Map<MemoryRegion, FlatView> currentViews() {

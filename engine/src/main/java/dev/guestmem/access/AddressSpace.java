@@ -9,6 +9,7 @@ import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.listener.ListenerList;
 import dev.guestmem.region.MemoryRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
@@ -180,11 +181,17 @@ public final class AddressSpace implements LoadStoreAccessors {
             unlockSlots();
         }
         VarHandle.fullFence(); // the new table before the read of the dependents (see GuestTlb)
+        Throwable failed = null;
         for (AddressSpace d : translationDependents) {
             if (d != this) {
-                d.invalidateTranslations();
+                try {
+                    d.invalidateTranslations();
+                } catch (RuntimeException | Error t) { // the others must not keep stale entries
+                    failed = ListenerList.merge(failed, t);
+                }
             }
         }
+        ListenerList.rethrow(failed);
     }
 
     /**
@@ -202,9 +209,15 @@ public final class AddressSpace implements LoadStoreAccessors {
         } finally {
             unlockSlots();
         }
+        Throwable failed = null;
         for (Runnable l : invalidationListeners) {
-            l.run();
+            try {
+                l.run();
+            } catch (RuntimeException | Error t) { // every listener is told, then the first throw
+                failed = ListenerList.merge(failed, t);
+            }
         }
+        ListenerList.rethrow(failed);
     }
 
     /**
@@ -213,7 +226,8 @@ public final class AddressSpace implements LoadStoreAccessors {
      * raises its exit request from a topology listener raises it here too, so a running loop flushes
      * its TLB (TCG's {@code tlb_flush} kicks the vCPU). The listener runs on the invalidating thread
      * (an IOMMU model's, or the one publishing a space behind an IOMMU) and must be quick and must
-     * not block.
+     * not block. One that throws does not keep the others, or other spaces, from being invalidated:
+     * the first throw reaches the invalidating caller afterwards.
      *
      * @param listener what to run
      */

@@ -64,19 +64,20 @@ final class FlatViewAccess {
      * {@code flatview_translate} / {@code flatview_do_translate}: section lookup, RAM length clamp and
      * the IOMMU loop. After a translation through IOMMUs, {@code e} holds the last hop's target
      * space and, in {@code addrMask}, every hop's page mask ANDed ({@code page_mask}); without an
-     * IOMMU on the way it is left as it was.
+     * IOMMU on the way it is left as it was. A walk through more than
+     * {@link IommuRegion#MAX_CHAIN} IOMMUs is a cycle and ends at the unassigned section.
      */
     static PhysSection translate(FlatView v, long addr, long len, boolean isWrite, MemTxAttrs attrs, Translation t,
                                  IommuTlbEntry e) {
         PhysSection s = v.dispatch().translateInternal(addr, len, true, t);
         long pageMask = -1;
-        while ((s.flags() & PhysSection.IOMMU) != 0) {
+        for (int hops = 0; (s.flags() & PhysSection.IOMMU) != 0; hops++) {
             IommuOps tr = ((IommuRegion) s.region()).iommuOps();
             long xlat = t.xlat();
             long plen = t.plen();
             e.targetAs = null;
             e.perm = IommuTlbEntry.NONE;
-            if (tr != null) {
+            if (tr != null && hops < IommuRegion.MAX_CHAIN) { // past the bound: a cycle, refused below
                 tr.translate(xlat, isWrite ? IommuTlbEntry.WO : IommuTlbEntry.RO, tr.attrsToIndex(attrs), e);
             }
             if ((e.perm & (isWrite ? IommuTlbEntry.WO : IommuTlbEntry.RO)) == 0 || e.targetAs == null) {
@@ -90,7 +91,7 @@ final class FlatViewAccess {
             if (toPageEnd != 0 && Long.compareUnsigned(plen, toPageEnd) > 0) {
                 plen = toPageEnd;
             }
-            v = e.targetAs.currentMap(); // acquire; the target's current view (QEMU: no iteration limit)
+            v = e.targetAs.currentMap(); // acquire; the target's current view
             s = v.dispatch().translateInternal(addr, plen, true, t);
             pageMask &= mask;
             e.addrMask = pageMask;

@@ -1,6 +1,7 @@
 package dev.guestmem.iommu;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.listener.ListenerList;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
@@ -31,6 +32,8 @@ public final class IommuNotifiers {
     private volatile IommuNotifier[] list = NONE;
     /** The flags the model last accepted ({@code iommu_notify_flags}); guarded by {@link #lock}. */
     private int flags;
+    /** While the model's flags hook runs (lock held, so only its own thread can see it true). */
+    private boolean inFlagsHook;
     /** Per translation context, the JIT fast path's invalidation notifier, once created; copy on write. */
     private volatile TlbInvalidation[] tlbWatches = new TlbInvalidation[0];
     /** Contexts whose model refused the JIT's notifier; guarded by {@link #lock}. */
@@ -93,11 +96,13 @@ public final class IommuNotifiers {
      *
      * @param n the notifier
      * @throws IommuException if {@code n} is already registered, its index is not below the region's
-     *     {@code numIndexes()}, or the model refuses the new flags; nothing changes then
+     *     {@code numIndexes()}, the model refuses the new flags, or the call comes from the model's
+     *     {@link IommuOps#notifyFlagChanged} hook on this region; nothing changes then
      */
     public void register(IommuNotifier n) {
         Objects.requireNonNull(n, "notifier");
         synchronized (lock) {
+            refuseFromFlagsHook("register " + n);
             if (n.registeredOn != null) {
                 throw new IommuException(n + " is already registered on " + n.registeredOn.region.name());
             }
@@ -120,11 +125,13 @@ public final class IommuNotifiers {
      * hook is told of the smaller union; if it refuses, the old flags are kept, as QEMU does.
      *
      * @param n a notifier registered here
-     * @throws IommuException if {@code n} is not registered on this region
+     * @throws IommuException if {@code n} is not registered on this region, or the call comes from
+     *     the model's {@link IommuOps#notifyFlagChanged} hook on this region
      */
     public void unregister(IommuNotifier n) {
         Objects.requireNonNull(n, "notifier");
         synchronized (lock) {
+            refuseFromFlagsHook("unregister " + n);
             if (n.registeredOn != this) {
                 throw new IommuException(n + " is not registered on " + region.name());
             }
@@ -157,15 +164,41 @@ public final class IommuNotifiers {
     private void changeFlags(int wanted) {
         IommuOps ops = region.iommuOps();
         if (wanted != flags && ops != null) {
-            ops.notifyFlagChanged(region, flags, wanted);
+            callFlagsHook(ops, flags, wanted);
         }
         flags = wanted;
+    }
+
+    /** Runs the model's flags hook, marked so that it cannot change the list it is being told about. */
+    private void callFlagsHook(IommuOps ops, int oldFlags, int newFlags) {
+        inFlagsHook = true;
+        try {
+            ops.notifyFlagChanged(region, oldFlags, newFlags);
+        } finally {
+            inFlagsHook = false;
+        }
+    }
+
+    /**
+     * A hook that registered or unregistered here would change the list under the call that asked
+     * it, which then publishes its own copy and loses the change (and the flags no longer match the
+     * list); QEMU's stored flags go stale the same way. Lock held.
+     */
+    private void refuseFromFlagsHook(String what) {
+        if (inFlagsHook) {
+            throw new IommuException(what + ": called from the notifyFlagChanged hook of " + region.name()
+                    + "'s model, which must not change the notifiers it is told about");
+        }
     }
 
     /**
      * Sends one event to the notifiers of context {@code iommuIdx} ({@code memory_region_notify_iommu}):
      * each gets it cropped to its range if it overlaps and the type is one it wants
      * ({@link IommuNotifier#notifyOne}).
+     *
+     * <p>Every notifier hears the event even if one throws (QEMU's callbacks cannot fail, and a
+     * notifier that misses an UNMAP keeps using memory that is gone); the first throw is rethrown
+     * after the last notifier, later ones added to it as suppressed.
      *
      * @param iommuIdx the translation context
      * @param type {@link IommuNotifier#MAP}, {@link IommuNotifier#UNMAP} or
@@ -177,10 +210,25 @@ public final class IommuNotifiers {
     public void notify(int iommuIdx, int type, IommuTlbEntry entry) {
         IommuNotifier.checkEvent(type, entry);
         VarHandle.fullFence(); // the model's table writes before our read of the list (see watchForTlb)
+        Throwable failed = null;
         for (IommuNotifier n : list) {
             if (n.iommuIdx() == iommuIdx) {
-                n.deliver(type, entry);
+                try {
+                    n.deliver(type, entry);
+                } catch (RuntimeException | Error t) {
+                    if (failed == null) {
+                        failed = t;
+                    } else {
+                        failed.addSuppressed(t);
+                    }
+                }
             }
+        }
+        if (failed instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failed instanceof Error e) {
+            throw e;
         }
     }
 
@@ -323,6 +371,7 @@ public final class IommuNotifiers {
         Objects.requireNonNull(install, "install");
         TlbInvalidation[] dropped;
         synchronized (lock) {
+            refuseFromFlagsHook("replace the model");
             IommuNotifier[] users = registered();
             int userFlags = union(users);
             if (next != null) {
@@ -334,12 +383,12 @@ public final class IommuNotifiers {
                     }
                 }
                 if (userFlags != 0) {
-                    next.notifyFlagChanged(region, 0, userFlags); // may refuse: nothing changed yet
+                    callFlagsHook(next, 0, userFlags); // may refuse: nothing changed yet
                 }
             }
             if (old != null && flags != 0) {
                 try {
-                    old.notifyFlagChanged(region, flags, 0);
+                    callFlagsHook(old, flags, 0);
                 } catch (RuntimeException ignored) {
                     // the old model is leaving; its objection changes nothing
                 }
@@ -356,11 +405,17 @@ public final class IommuNotifiers {
             tlbRefused.clear();
             install.run();
         }
+        Throwable failed = null;
         for (TlbInvalidation w : dropped) { // after the new model is visible: refills ask it
             if (w != null) {
-                w.invalidateAll();
+                try {
+                    w.invalidateAll();
+                } catch (RuntimeException | Error t) { // the other contexts' spaces must not stay stale
+                    failed = ListenerList.merge(failed, t);
+                }
             }
         }
+        ListenerList.rethrow(failed);
     }
 
     @Override

@@ -73,7 +73,8 @@ public interface IommuOps {
      * @param iommu the region
      * @param oldFlags the flags until now ({@code IommuNotifier} event bits)
      * @param newFlags the flags wanted
-     * @throws IommuException to refuse: the registration that caused the change is undone
+     * @throws IommuException to refuse: the registration that caused the change is undone. (The
+     *     hook may not register or unregister notifiers of {@code iommu}: that is refused.)
      */
     default void notifyFlagChanged(IommuRegion iommu, int oldFlags, int newFlags) {
     }

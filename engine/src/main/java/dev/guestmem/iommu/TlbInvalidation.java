@@ -1,6 +1,7 @@
 package dev.guestmem.iommu;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.listener.ListenerList;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -43,9 +44,16 @@ final class TlbInvalidation {
         return spaces.isEmpty();
     }
 
+    /** Invalidates every space, even if one's invalidation listener throws (rethrown after the last). */
     void invalidateAll() {
+        Throwable failed = null;
         for (AddressSpace s : spaces) {
-            s.invalidateTranslations();
+            try {
+                s.invalidateTranslations();
+            } catch (RuntimeException | Error t) {
+                failed = ListenerList.merge(failed, t);
+            }
         }
+        ListenerList.rethrow(failed);
     }
 }

@@ -10,10 +10,16 @@ import java.util.function.Consumer;
  * registration order. {@link #forward} walks it in order, {@link #reverse} backwards; callbacks must
  * not register or unregister listeners meanwhile.
  *
+ * <p>A listener that throws does not stop the walk: the change it is told of happens anyway (QEMU's
+ * callbacks cannot fail), so every other listener must hear of it. The throw is kept
+ * ({@link #takeFailure}) for the caller to rethrow once the change is whole.
+ *
  * <p><b>Thread safety.</b> Not thread-safe; topology lock held.
  */
 public final class ListenerList {
     private final ArrayList<MemoryListener> list = new ArrayList<>();
+    /** The first throw of a listener not yet taken, later ones suppressed in it. */
+    private Throwable failure;
 
     /** Creates an empty list. */
     public ListenerList() {
@@ -72,24 +78,75 @@ public final class ListenerList {
     }
 
     /**
-     * Calls {@code action} on every listener in priority order.
+     * Calls {@code action} on every listener in priority order; a throw is kept, not propagated.
      *
      * @param action the call
      */
     public void forward(Consumer<MemoryListener> action) {
         for (int i = 0; i < list.size(); i++) {
-            action.accept(list.get(i));
+            call(list.get(i), action);
         }
     }
 
     /**
-     * Calls {@code action} on every listener in reverse priority order.
+     * Calls {@code action} on every listener in reverse priority order; a throw is kept, not
+     * propagated.
      *
      * @param action the call
      */
     public void reverse(Consumer<MemoryListener> action) {
         for (int i = list.size() - 1; i >= 0; i--) {
-            action.accept(list.get(i));
+            call(list.get(i), action);
+        }
+    }
+
+    private void call(MemoryListener l, Consumer<MemoryListener> action) {
+        try {
+            action.accept(l);
+        } catch (RuntimeException | Error t) {
+            failure = merge(failure, t);
+        }
+    }
+
+    /**
+     * Takes the throws kept since the last call.
+     *
+     * @return the first throw (later ones suppressed in it), or null if no listener threw
+     */
+    public Throwable takeFailure() {
+        Throwable t = failure;
+        failure = null;
+        return t;
+    }
+
+    /**
+     * Joins two failures.
+     *
+     * @param first the failure so far, or null
+     * @param next another one, or null
+     * @return {@code first} with {@code next} suppressed in it, or whichever is not null
+     */
+    public static Throwable merge(Throwable first, Throwable next) {
+        if (first == null) {
+            return next;
+        }
+        if (next != null && next != first) {
+            first.addSuppressed(next);
+        }
+        return first;
+    }
+
+    /**
+     * Rethrows a failure taken with {@link #takeFailure}.
+     *
+     * @param failure a RuntimeException or an Error, or null (nothing happens)
+     */
+    public static void rethrow(Throwable failure) {
+        if (failure instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failure instanceof Error e) {
+            throw e;
         }
     }
 }

@@ -15,6 +15,14 @@ import dev.guestmem.iommu.IommuOps;
  * {@link IommuNotifiers} for the notifiers.
  */
 public final class IommuRegion extends MemoryRegion {
+    /**
+     * How many IOMMUs one translation may pass through. A walk that needs more is taken as a cycle
+     * (an IOMMU translating into a space that leads back to it) and ends at the unassigned section,
+     * as a refused translation does; QEMU's {@code address_space_translate_iommu} has no bound and
+     * hangs. Real chains are one or two deep.
+     */
+    public static final int MAX_CHAIN = 16;
+
     /** The model's hooks; volatile: set by the IOMMU model, read by any accessing thread. */
     private volatile IommuOps ops;
     private final IommuNotifiers notifiers = new IommuNotifiers(this);

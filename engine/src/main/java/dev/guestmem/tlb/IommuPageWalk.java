@@ -34,7 +34,11 @@ final class IommuPageWalk {
         long addr = page;
         int perm = IommuTlbEntry.RW;
         IommuTlbEntry e = new IommuTlbEntry();
-        while ((s.flags() & PhysSection.IOMMU) != 0) {
+        for (int hops = 0; (s.flags() & PhysSection.IOMMU) != 0; hops++) {
+            if (hops == IommuRegion.MAX_CHAIN) { // a cycle of IOMMUs: the access path refuses it too
+                out.flags = GuestTlb.TLB_INVALID | GuestTlb.TLB_MMIO;
+                return false;
+            }
             long off = addr - s.start();
             if (!GuestTlb.holdsPage(s, off)) {
                 return slow(out); // the page runs past the IOMMU's section
