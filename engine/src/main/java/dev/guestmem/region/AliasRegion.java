@@ -52,6 +52,15 @@ public final class AliasRegion extends MemoryRegion {
         return true;
     }
 
+    /**
+     * @return whether the aliased region is an IOMMU, through any chain of aliases (QEMU's
+     *     {@code memory_region_is_iommu}, which recurses into {@code mr->alias})
+     */
+    @Override
+    public boolean isIommu() {
+        return target.isIommu(); // a chain ends: an alias's target exists before the alias
+    }
+
     /** @return the aliased region */
     public MemoryRegion target() {
         return target;

@@ -221,7 +221,10 @@ public abstract sealed class MemoryRegion
         return isRam() && readonly;
     }
 
-    /** @return whether this is an IOMMU region */
+    /**
+     * @return QEMU's {@code memory_region_is_iommu}: whether this is an IOMMU region or an alias of
+     *     one (through any chain of aliases); a flat view's sections never hold an alias
+     */
     public boolean isIommu() {
         return false;
     }

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * QEMU's {@code memory_region_is_rom} ({@code mr->ram && mr->readonly}) and
  * {@code memory_region_get_ram_ptr} (follows aliases, adding their offsets, then the block's host
- * pointer; asserts a RAM block at the end of the chain).
+ * pointer; asserts a RAM block at the end of the chain), and {@code memory_region_is_iommu}, which
+ * follows aliases ({@code memory_region_get_iommu}).
  */
 class RegionRamQueriesTest {
     private static final MemoryRegionOps OPS = MemoryRegionOps.builder()
@@ -47,6 +48,33 @@ class RegionRamQueriesTest {
         AliasRegion alias = new AliasRegion(sys, null, "alias", rom, 0, 0x1000);
         alias.setReadonly(true);
         assertFalse(alias.isRom(), "an alias is not RAM itself (mr->ram is false)");
+    }
+
+    @Test
+    void isIommuFollowsAliasesAsQemu() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 1L << 32);
+        AliasRegion alias = new AliasRegion(sys, null, "alias", iommu, 0x1000, 0x1000);
+        AliasRegion aliasOfAlias = new AliasRegion(sys, null, "alias2", alias, 0, 0x1000);
+        assertTrue(iommu.isIommu());
+        assertTrue(alias.isIommu(), "memory_region_get_iommu(mr) recurses into mr->alias");
+        assertTrue(aliasOfAlias.isIommu());
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
+        assertFalse(new AliasRegion(sys, null, "ramAlias", ram, 0, 0x1000).isIommu());
+        assertFalse(new ContainerRegion(sys, null, "box", 0x1000).isIommu());
+    }
+
+    @Test
+    void anAliasOfAnIommuLogsForMigrationUnderGlobalTracking() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 1L << 32);
+        AliasRegion alias = new AliasRegion(sys, null, "alias", iommu, 0, 0x1000);
+        assertEquals(0, alias.dirtyLogMask());
+        sys.globalDirtyLogStart();
+        try {
+            // memory_region_get_dirty_log_mask: MIGRATION for a migratable block or memory_region_is_iommu
+            assertEquals(1 << MemoryRegion.DIRTY_MEMORY_MIGRATION, alias.dirtyLogMask());
+        } finally {
+            sys.globalDirtyLogStop();
+        }
     }
 
     @Test
