@@ -827,8 +827,8 @@ public abstract sealed class MemoryRegion
         lock();
         try {
             coalesced.add(cmr);
+            flushCoalescedMmio = true; // before the listeners: one that throws leaves the region whole
             system.coalescedRangeChanged(this, cmr, true);
-            flushCoalescedMmio = true;
         } finally {
             unlock();
         }
@@ -856,9 +856,24 @@ public abstract sealed class MemoryRegion
                 return;
             }
             flushCoalescedMmio = false;
-            while (!coalesced.isEmpty()) {
-                CoalescedRange cmr = coalesced.remove(0);
-                system.coalescedRangeChanged(this, cmr, false);
+            List<CoalescedRange> removed = List.copyOf(coalesced);
+            coalesced.clear();
+            // Every window is gone whatever a listener does; each is announced, and the first
+            // listener's throw comes after the last (the later ones suppressed in it).
+            RuntimeException first = null;
+            for (CoalescedRange cmr : removed) {
+                try {
+                    system.coalescedRangeChanged(this, cmr, false);
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
             }
         } finally {
             unlock();

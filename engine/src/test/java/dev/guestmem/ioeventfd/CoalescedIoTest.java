@@ -76,6 +76,38 @@ class CoalescedIoTest {
         assertFalse(dev.isFlushCoalesced());
     }
 
+    /** A listener that throws on every coalesced-window callback (a KVM zone it cannot register). */
+    private static final class Refusing implements MemoryListener {
+        @Override
+        public void coalescedIoAdd(MemoryRegionSection s, long addr, long size) {
+            throw new IllegalStateException("refused +co");
+        }
+
+        @Override
+        public void coalescedIoDel(MemoryRegionSection s, long addr, long size) {
+            throw new IllegalStateException("refused -co");
+        }
+    }
+
+    @Test
+    void aThrowingListenerLeavesTheRegionsWindowsAndFlagAsTheCallSays() {
+        sys.registerListener(new Refusing(), as);
+        sys.registerListener(new Recorder(), as);
+        log.clear();
+        assertThrows(IllegalStateException.class, () -> dev.addCoalescing(0x80, 0x100));
+        assertEquals(List.of(new CoalescedRange(0x80, 0x100)), dev.coalescedRanges(), "the window was added");
+        assertTrue(dev.isFlushCoalesced(), "memory_region_add_coalescing sets the flush flag");
+        assertEquals(List.of("+co fb-regs 40080/100"), log, "the other listener heard it");
+        assertThrows(IllegalStateException.class, () -> dev.addCoalescing(0x400, 0x100));
+        log.clear();
+        IllegalStateException e = assertThrows(IllegalStateException.class, dev::clearCoalescing);
+        assertEquals(1, e.getSuppressed().length, "the second window's refusal rides on the first");
+        assertEquals(List.of(), dev.coalescedRanges(), "every window is gone");
+        assertFalse(dev.isFlushCoalesced());
+        assertEquals(List.of("-co fb-regs 40080/100", "-co fb-regs 40400/100"), log,
+                "the other listener heard every removal");
+    }
+
     @Test
     void topologyChangesMoveTheWindowsWithTheirRanges() {
         dev.setCoalescing();
