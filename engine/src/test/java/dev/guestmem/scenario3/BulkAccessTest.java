@@ -156,6 +156,31 @@ class BulkAccessTest {
     }
 
     @Test
+    void aBulkWriteOverRomDropsTheRomPartOnly() {
+        // a 64 KiB ROM over the middle of ram1 (priority 1), as a shadowed BIOS would be
+        RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 64 * KIB);
+        sys.transactionBegin();
+        try {
+            ((ContainerRegion) as.root()).addSubregionOverlap(RAM1 + MIB, rom, 1);
+        } finally {
+            sys.transactionCommit();
+        }
+        byte[] image = new byte[(int) (64 * KIB)];
+        java.util.Arrays.fill(image, (byte) 0xf0);
+        assertEquals(MemTxResult.OK, as.writeRom(RAM1 + MIB, MemTxAttrs.UNSPECIFIED, image, 0, image.length));
+        int r = as.set(RAM1, (byte) 0x0d, 3 * MIB, MemTxAttrs.UNSPECIFIED);
+        assertEquals(MemTxResult.DECODE_ERROR, r, MemTxResult.toString(r));
+        assertEquals(0x0d0d0d0d, as.ldl(RAM1 + MIB - 4));
+        assertEquals(0xf0f0f0f0, as.ldl(RAM1 + MIB), "ROM keeps its image");
+        assertEquals(0xf0f0f0f0, as.ldl(RAM1 + MIB + 64 * KIB - 4));
+        assertEquals(0x0d0d0d0d, as.ldl(RAM1 + MIB + 64 * KIB), "RAM after the ROM is written");
+        assertEquals(0x0d0d0d0d, as.ldl(RAM1 + 3 * MIB - 4));
+        assertTrue(as.accessValid(RAM0, DEV + 0x1000, false, MemTxAttrs.UNSPECIFIED), "RAM, ROM and the device read");
+        assertFalse(as.accessValid(RAM0, DEV + 0x1000, true, MemTxAttrs.UNSPECIFIED), "the ROM refuses writes");
+        assertFalse(as.accessValid(DEV, 0x2000, false, MemTxAttrs.UNSPECIFIED), "the hole refuses everything");
+    }
+
+    @Test
     void dmaMapOfAHugeRangeIsClampedToTheFirstRegion() {
         DmaMapping m = as.map(RAM0, 300 * MIB, true, MemTxAttrs.UNSPECIFIED);
         assertNotNull(m);
