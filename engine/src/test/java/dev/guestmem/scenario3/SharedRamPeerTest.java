@@ -159,6 +159,37 @@ class SharedRamPeerTest {
         }
     }
 
+    @Test
+    void unpluggingASharedDimmLeavesThePeersCopyMapped() throws Exception {
+        String sock = socketPath();
+        List<SharedRamRegion> layout = List.of(new SharedRamRegion("ram0", 0, 2 * MIB),
+                new SharedRamRegion("dimm1", 0x40000000L, 2 * MIB));
+        try (SharedMachine m = SharedMachine.createMemfd(layout);
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            CompletableFuture<Boolean> served = CompletableFuture.supplyAsync(() -> server.serveOne(Duration.ofSeconds(30)));
+            try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(30))) {
+                assertTrue(served.get(30, TimeUnit.SECONDS));
+                AddressSpace as = m.addressSpace();
+                AddressSpace peerAs = peer.addressSpace();
+                assertEquals(MemTxResult.OK, as.stqLe(0x40000000L, 0xd1111L));
+                assertEquals(0xd1111L, peerAs.ldqLe(0x40000000L));
+
+                // SharedMachine has no unplug: reach the region through the root container
+                ContainerRegion root = (ContainerRegion) as.root();
+                MemoryRegion dimm = root.subregions().stream().filter(r -> r.name().equals("dimm1")).findFirst().orElseThrow();
+                root.delSubregion(dimm);
+                dimm.destroy();
+                MemTxResultHolder res = new MemTxResultHolder();
+                as.ldqLe(0x40000000L, MemTxAttrs.UNSPECIFIED, res);
+                assertEquals(MemTxResult.DECODE_ERROR, res.get(), "unplugged here");
+                // the peer's mapping is its own: the memfd lives on for it
+                assertEquals(0xd1111L, peerAs.ldqLe(0x40000000L));
+                assertEquals(MemTxResult.OK, peerAs.stqLe(0x40000008L, 2));
+                assertEquals(2, peerAs.ldqLe(0x40000008L));
+            }
+        }
+    }
+
     /** One machine with one file-backed RAM region at guest 0. */
     record FileMachine(MemorySystem sys, ContainerRegion root, RamRegion region, AddressSpace as) implements AutoCloseable {
         static FileMachine open(RamBlock block) {
