@@ -190,6 +190,24 @@ class SnapshotUserTest {
     }
 
     @Test
+    void savingFileBackedRamThatAPeerTruncatedIsASnapshotExceptionAndLeavesNoFile(@TempDir Path dir) throws IOException {
+        Path img = dir.resolve("ram.img");
+        try (RamBlock b = RamBlock.builder("ram", 4 * MIB).file(img).shared(true).build()) {
+            b.segment().fill((byte) 1);
+            try (FileChannel ch = FileChannel.open(img, StandardOpenOption.WRITE)) {
+                ch.truncate(MIB); // the peer shrinks the file under the mapping
+            }
+            SnapshotException e = assertThrows(SnapshotException.class,
+                    () -> SnapshotWriter.write(dir.resolve("s.gms"), List.of(SnapshotBlock.of(b)), ProgressListener.NONE));
+            assertTrue(e.getMessage().contains("page 256"), e.getMessage());
+            assertTrue(b.isBroken());
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("ram.img"), files.map(p -> p.getFileName().toString()).toList(), "no snapshot, no .tmp");
+        }
+    }
+
+    @Test
     void aLazyRestoreRunsTheGuestBeforeItsMemoryIsBack(@TempDir Path dir) throws Exception {
         Path file = save(dir);
         Machine m = Machine.of(8 * MIB, 0, 0xfd000000L);
