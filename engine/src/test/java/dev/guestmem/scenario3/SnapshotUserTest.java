@@ -36,6 +36,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -226,7 +227,12 @@ class SnapshotUserTest {
         }
     }
 
+    /**
+     * A second page server costs ~2-5 s on a loaded 2-CPU machine, and LazyRestoreRegressionTest
+     * already breaks a restore on a checksum in CI: this user-level view runs on audit only.
+     */
     @Test
+    @EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")
     void aLazyRestoreFromACorruptPageBreaksAndAnswersError(@TempDir Path dir) throws Exception {
         Path file = save(dir);
         long pageAt;
