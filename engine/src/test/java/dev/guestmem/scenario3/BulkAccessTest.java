@@ -11,6 +11,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.DmaMapping;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.Endianness;
 import dev.guestmem.region.IoRegion;
@@ -178,6 +179,45 @@ class BulkAccessTest {
         assertTrue(as.accessValid(RAM0, DEV + 0x1000, false, MemTxAttrs.UNSPECIFIED), "RAM, ROM and the device read");
         assertFalse(as.accessValid(RAM0, DEV + 0x1000, true, MemTxAttrs.UNSPECIFIED), "the ROM refuses writes");
         assertFalse(as.accessValid(DEV, 0x2000, false, MemTxAttrs.UNSPECIFIED), "the hole refuses everything");
+    }
+
+    /** Dirty pages of a region (by page index within it) for the MIGRATION client, cleared. */
+    private java.util.List<Long> dirtyPages(RamRegion r) {
+        long base = r.ramBlock().offset();
+        java.util.List<Long> pages = new java.util.ArrayList<>();
+        sys.dirtyMemory().snapshotAndClearDirty(base, r.size(), DirtyMemory.DIRTY_MEMORY_MIGRATION)
+                .forEachDirtyPage(ramAddr -> pages.add((ramAddr - base) / 4096));
+        return pages;
+    }
+
+    @Test
+    void bulkWritesSetsAndDmaUnmapsAreLoggedToTheBytePagesTheyTouch() {
+        RamRegion ram0 = (RamRegion) as.root().subregions().stream().filter(r -> r.name().equals("ram0")).findFirst().orElseThrow();
+        RamRegion ram1 = (RamRegion) as.root().subregions().stream().filter(r -> r.name().equals("ram1")).findFirst().orElseThrow();
+        sys.globalDirtyLogStart();
+        dirtyPages(ram0);
+        dirtyPages(ram1);
+        long last0 = 64 * MIB / 4096 - 1;
+        // unaligned, across the boundary: the last two pages of ram0 and the first two of ram1
+        byte[] b = new byte[0x3002];
+        assertEquals(MemTxResult.OK, as.write(RAM1 - 0x1801, MemTxAttrs.UNSPECIFIED, b, 0, b.length));
+        assertEquals(java.util.List.of(last0 - 1, last0), dirtyPages(ram0));
+        assertEquals(java.util.List.of(0L, 1L), dirtyPages(ram1));
+        // a fill of 32 MiB + 1 byte from a page boundary
+        assertEquals(MemTxResult.OK, as.set(RAM1 + 8 * MIB, (byte) 1, 32 * MIB + 1, MemTxAttrs.UNSPECIFIED));
+        java.util.List<Long> filled = dirtyPages(ram1);
+        assertEquals(32 * MIB / 4096 + 1, filled.size());
+        assertEquals(8 * MIB / 4096, filled.getFirst());
+        assertEquals(40 * MIB / 4096, filled.getLast());
+        // a device writes 10 MiB through a DMA map but says it wrote 5 MiB + 1
+        DmaMapping m = as.map(RAM0 + 4096, 10 * MIB, true, MemTxAttrs.UNSPECIFIED);
+        m.segment().fill((byte) 2);
+        m.unmap(5 * MIB + 1);
+        java.util.List<Long> dma = dirtyPages(ram0);
+        assertEquals(5 * MIB / 4096 + 1, dma.size());
+        assertEquals(1L, dma.getFirst());
+        assertEquals(5 * MIB / 4096 + 1, dma.getLast());
+        sys.globalDirtyLogStop();
     }
 
     @Test
