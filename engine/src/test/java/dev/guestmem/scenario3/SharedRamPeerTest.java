@@ -237,6 +237,32 @@ class SharedRamPeerTest {
     }
 
     @Test
+    void aReadOnlyFileBackendIsNeverWritten(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("golden.ram");
+        Files.write(file, new byte[(int) MIB]);
+        try (FileMachine m = FileMachine.open(RamBlock.builder("golden", MIB).file(file).readOnly().build())) {
+            AddressSpace as = m.as();
+            int st = as.stlLe(0x100, 0x12345678);
+            byte[] b = {1, 2, 3, 4};
+            int w = as.write(0x200, MemTxAttrs.UNSPECIFIED, b, 0, b.length);
+            int set = as.set(0x300, (byte) 9, 0x100, MemTxAttrs.UNSPECIFIED);
+            String what = MemTxResult.toString(st) + " " + MemTxResult.toString(w) + " " + MemTxResult.toString(set);
+            assertTrue(st != MemTxResult.OK && w != MemTxResult.OK && set != MemTxResult.OK, what);
+            assertEquals(0, as.ldlLe(0x100), what);
+            TlbEntry e = new TlbEntry();
+            GuestTlb.fill(as, 0x100, e);
+            assertFalse(e.writeDirect(), "a JIT must not store into a read-only mapping");
+            var dma = as.map(0x1000, 4096, true, MemTxAttrs.UNSPECIFIED);
+            assertTrue(dma == null || dma.isBounce() || dma.segment().isReadOnly(),
+                    "a device must not get a writable direct slice of a read-only mapping");
+            if (dma != null) {
+                dma.unmap(0);
+            }
+        }
+        assertEquals(0, Files.readAllBytes(file)[0x100]);
+    }
+
+    @Test
     void aFileTruncatedByAnotherProcessAnswersErrorOnEveryPath(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("disk.ram");
         try (FileMachine m = FileMachine.open(RamBlock.builder("ram.img", 4 * MIB).file(file).shared(true).build())) {
