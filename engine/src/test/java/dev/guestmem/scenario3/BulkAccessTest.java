@@ -154,6 +154,9 @@ class BulkAccessTest {
         int r = as.write(DEV - 0x1000, dmaOnly, b, 0, b.length);
         assertTrue((r & MemTxResult.ACCESS_ERROR) != 0, MemTxResult.toString(r));
         assertEquals(0, deviceWrites.get(), "a memory-only access never reaches the device");
+        // QEMU's flatview_access_allowed refuses the hole too (it is not RAM): ACCESS_ERROR, not DECODE_ERROR
+        assertEquals(MemTxResult.ACCESS_ERROR, as.read(HOLE, dmaOnly, b, 0, b.length));
+        assertEquals(MemTxResult.ACCESS_ERROR, as.set(HOLE, (byte) 0, 0x10000, dmaOnly));
     }
 
     @Test
