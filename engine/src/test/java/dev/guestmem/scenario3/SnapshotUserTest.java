@@ -146,6 +146,10 @@ class SnapshotUserTest {
             assertThrows(SnapshotException.class, () -> SnapshotFile.open(t).close(), "cut at " + cut);
         }
         assertThrows(SnapshotException.class, () -> SnapshotFile.open(dir.resolve("absent.gms")));
+        try (RamBlock b = RamBlock.anonymous("ram", MIB)) {
+            assertThrows(SnapshotException.class, () -> SnapshotWriter.write(dir.resolve("no/such/dir/s.gms"),
+                    List.of(SnapshotBlock.of(b)), ProgressListener.NONE), "an unwritable path is a SnapshotException too");
+        }
     }
 
     @Test
