@@ -526,6 +526,11 @@ public final class AddressSpace implements LoadStoreAccessors {
     /**
      * {@code address_space_write} from a segment.
      *
+     * <p>{@code src} must not overlap the guest memory written (a guest {@code memmove} through a
+     * slice of a RAM block's own segment): the range is copied section by section, so where it
+     * spans sections a later section may read source bytes an earlier one already overwrote (QEMU
+     * copies per section too). Copy through a temporary buffer instead.
+     *
      * @param addr guest address (unsigned)
      * @param attrs attributes
      * @param src source

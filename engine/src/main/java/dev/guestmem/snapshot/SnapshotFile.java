@@ -96,6 +96,12 @@ public final class SnapshotFile implements AutoCloseable {
                 || tableOffset + tableLen != size) {
             throw corrupt("bad layout: data at " + dataOffset + ", table at " + tableOffset + " length " + tableLen);
         }
+        // The header checksum stops at byte 76: the reserved zeros after it are checked here.
+        for (long off = SnapshotFormat.H_RESERVED_ZEROS; off < dataOffset; off += 8) {
+            if (map.get(ValueLayout.JAVA_LONG_UNALIGNED, off) != 0) {
+                throw corrupt("reserved bytes [" + off + ", " + (off + 8) + ") are not zero");
+            }
+        }
         MemorySegment table = map.asSlice(tableOffset, tableLen);
         int tableCrc = crc(table);
         if (tableCrc != map.get(U32, SnapshotFormat.H_TABLE_CRC)) {

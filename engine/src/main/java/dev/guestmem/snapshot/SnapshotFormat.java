@@ -18,7 +18,8 @@ package dev.guestmem.snapshot;
  *   64  u64   file length
  *   72  u32   CRC32C of the table
  *   76  u32   CRC32C of header bytes 0..75
- *   80  zeros up to {@value #HEADER_SIZE}
+ *   80  zeros up to {@value #HEADER_SIZE}, and on to the data offset (not checksummed: a reader
+ *       refuses a file where they are not zero)
  * data offset: page data, each stored page at a multiple of {@value #DATA_ALIGN}, so the file can be
  *   mapped and a page handed to UFFDIO_COPY straight from the mapping
  * table offset: the block table, then every block's page entries
@@ -66,4 +67,6 @@ public final class SnapshotFormat {
     static final int H_MAGIC = 0, H_VERSION = 8, H_FLAGS = 12, H_ID = 16, H_BASE = 24, H_BLOCKS = 32,
             H_TABLE_OFF = 40, H_TABLE_LEN = 48, H_DATA_OFF = 56, H_FILE_LEN = 64, H_TABLE_CRC = 72,
             H_HEADER_CRC = 76;
+    /** Where the zeros start that fill the header and the gap up to the data offset (not checksummed). */
+    static final int H_RESERVED_ZEROS = 80;
 }

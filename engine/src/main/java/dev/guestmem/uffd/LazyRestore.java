@@ -59,6 +59,20 @@ import java.util.concurrent.TimeUnit;
  * left, which a pending safepoint can hold (the hazard again): a restore that has lost its
  * guardian should be finished or closed, not left to run.
  *
+ * <h2>What the machine must allow</h2>
+ * {@code userfaultfd(2)} for this process: {@code CAP_SYS_PTRACE} (root has it), or
+ * {@code vm.unprivileged_userfaultfd=1}, and no seccomp profile refusing the call (container
+ * runtimes' defaults often do). Without it {@code start} throws {@link LazyRestoreException} and
+ * changes nothing. Missing pages are poisoned on failure only where the kernel has
+ * {@code UFFD_FEATURE_POISON} (Linux 6.6+).
+ *
+ * <h2>Shared (memfd) targets</h2>
+ * Only this process's mapping of a target is registered. Another mapping of the same memfd (a
+ * peer given the RAM with {@code RamShareServer}, a vhost-user backend, QEMU) is not: its access to
+ * a page not yet restored fills the hole with zeros, which the guest then reads too, with no fault
+ * and no error (the snapshot's page is never installed). Keep every other mapping from touching a
+ * memfd target until {@link #awaitComplete} has returned true, or restore it eagerly.
+ *
  * <h2>Dirty logging</h2>
  * A target made with {@link SnapshotBlock#of(RamBlock)} is marked dirty over its whole range for
  * every client ({@link RamBlock#markWritten}: MIGRATION and VGA logged, CODE translations
@@ -163,6 +177,11 @@ public final class LazyRestore implements AutoCloseable {
             this.uffd = Uffd.open(features);
         } catch (RuntimeException e) {
             faultHolds.forEach(FaultProneHold::close);
+            if (e instanceof NativeCallException n) { // typed, and saying what the machine must allow
+                throw new LazyRestoreException("cannot open a userfaultfd (" + n.getMessage() + "): lazy restore needs "
+                        + "CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1, and a seccomp profile that allows "
+                        + "userfaultfd(2); nothing was changed, an eager SnapshotRestorer.restore works without it", n);
+            }
             throw e;
         }
         if ((features[0] & Uffd.FEATURE_POISON) == 0) {
@@ -322,7 +341,8 @@ public final class LazyRestore implements AutoCloseable {
      * @param options prefetch and verification
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
-     * @throws LazyRestoreException if a target is not aligned to its page size, the server refuses
+     * @throws LazyRestoreException if this process may not open a userfaultfd (see the class
+     *     comment), a target is not aligned to its page size, the server refuses
      *     the source (a file missing or not the one opened here) or does not answer: then nothing was
      *     changed, the targets keep their bytes and are not fault-prone; if registration or the
      *     server's start fails after the pages were dropped, the targets are marked written, and
