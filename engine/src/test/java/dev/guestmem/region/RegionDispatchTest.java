@@ -16,6 +16,9 @@ import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
@@ -310,5 +313,47 @@ class RegionDispatchTest {
         assertFalse(kick.testAndClear());
         assertEquals(2, calls.size());
         sys.destroyAddressSpace(as);
+    }
+
+    @Test
+    void accessesAllocateNothingOnceTheGuardIsCached() throws Throwable {
+        // java.management by reflection: the engine module, which the tests are patched into, does not read it
+        Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
+        MethodHandle allocatedBytes = MethodHandles.publicLookup().findVirtual(
+                Class.forName("com.sun.management.ThreadMXBean"), "getCurrentThreadAllocatedBytes",
+                MethodType.methodType(long.class));
+        IoRegion dev = new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                .read((addr, size) -> addr)
+                .write((addr, data, size) -> { })
+                .build(), "quiet", 0x100);
+        AliasRegion alias = new AliasRegion(sys, null, "to-quiet", dev, 0x10, 0x80);
+        int loops = Integer.getInteger("guestmem.regiondispatch.loops", 20_000);
+        long sum = accessLoop(alias, 1_000); // the first access looks the owner's guard up
+        for (int i = 0; i < 3; i++) {
+            sum += allocatedBytes(allocatedBytes, mx) & 1; // links the one call site first
+        }
+        long before = allocatedBytes(allocatedBytes, mx);
+        sum += accessLoop(alias, loops);
+        long allocated = allocatedBytes(allocatedBytes, mx) - before;
+        assertTrue(sum != 0);
+        // Less than a byte per access: one object per access would be 16 bytes or more each. (The JVM
+        // itself allocates a few KiB, however long the loop, while it compiles it.)
+        assertTrue(allocated < 2L * loops, allocated + " bytes allocated by " + loops + " reads and writes");
+    }
+
+    /** One call site for every reading: linking an invoke site allocates, the first time only. */
+    private static long allocatedBytes(MethodHandle getter, Object bean) throws Throwable {
+        return (long) getter.invoke(bean);
+    }
+
+    private long accessLoop(MemoryRegion mr, int n) {
+        long sum = 0;
+        for (int i = 0; i < n; i++) {
+            long off = (i * 8L) & 0x7f;
+            mr.dispatchRead(off & ~7L, 8, false, U, out);
+            sum += out.value;
+            sum += mr.dispatchWrite(off & ~3L, i, 4, false, U);
+        }
+        return sum;
     }
 }
