@@ -12,7 +12,9 @@ import java.util.Map;
  * strings), and two machines in one JVM never share a guard even when a device object is reused.
  *
  * <p><b>Thread safety.</b> Thread-safe (synchronized); looked up only when dispatch tables are
- * built, never on the access path. Owners are held weakly, so dropped devices do not leak.
+ * built and on a region's first {@link dev.guestmem.region.MemoryRegion#dispatchRead} or
+ * {@code dispatchWrite} (which caches the guard), never per access. Owners are held weakly, so
+ * dropped devices do not leak.
  */
 public final class ReentrancyGuards {
     private final Map<OwnerKey, ReentrancyGuard> byOwner = new HashMap<>();

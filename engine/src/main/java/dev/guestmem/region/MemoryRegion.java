@@ -8,7 +8,9 @@ import dev.guestmem.discard.RamDiscardManager;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.ioeventfd.IoeventfdList;
+import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.mmio.MmioDispatch;
+import dev.guestmem.mmio.ReentrancyGuard;
 import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -82,6 +84,8 @@ public abstract sealed class MemoryRegion
     boolean nonvolatile;
     boolean unmergeable;
     boolean disableReentrancyGuard;
+    /** The owner's re-entrancy guard, cached by {@link RegionDispatch} on first use (null until then). */
+    ReentrancyGuard ownerGuard;
 
     /** QEMU list order (see the class javadoc). */
     private final ArrayList<MemoryRegion> subregionList = new ArrayList<>();
@@ -242,6 +246,69 @@ public abstract sealed class MemoryRegion
     /** @return the MMIO callbacks (I/O, ROM device, RAM device), or null */
     public MemoryRegionOps ops() {
         return null;
+    }
+
+    /**
+     * QEMU's {@code memory_region_dispatch_read}: one read of {@code size} bytes at {@code addr} of
+     * this region, as a device model forwards an access to another region (a bridge, a sub-device)
+     * or TCG's {@code io_readx} makes one. What the region is decides:
+     * <ul>
+     * <li>An alias is followed to its target at {@code aliasOffset + addr} (modulo 2^64), along the
+     *     whole chain.</li>
+     * <li>An I/O region or a ROM device (in ROMD mode too: the read goes to its ops, not its memory)
+     *     goes to its ops with {@link MmioDispatch}'s rules: {@code memory_region_access_valid}, the
+     *     owner's re-entrancy guard ({@link dev.guestmem.access.MemTxResult#ACCESS_ERROR} on a
+     *     re-entry, unless {@link #setReentrancyGuardDisabled}; never for ROM devices and read-only
+     *     regions), splitting, and {@code adjust_endianness} to {@code bigEndian}.</li>
+     * <li>A RAM device reads its block with one host access of {@code size} bytes
+     *     ({@code ram_device_mem_ops}).</li>
+     * <li>RAM, ROM, containers, IOMMU regions and I/O regions with null ops answer 0 and
+     *     {@link dev.guestmem.access.MemTxResult#DECODE_ERROR}, as QEMU's {@code unassigned_mem_ops};
+     *     so do ops without a read callback (QEMU would call NULL).</li>
+     * </ul>
+     * Unlike QEMU, an access that does not lie wholly inside the region (or inside an alias's window,
+     * or inside its target once translated, or that wraps past 2^64) and an access to a
+     * {@linkplain #destroy() destroyed} region answer 0 and {@code DECODE_ERROR} without calling
+     * anything: QEMU passes any offset to the callbacks, which are written for offsets inside the
+     * region (the address-space paths never give them others), and a destroyed region is a device
+     * gone, whose address decodes to nothing. The region's enabled flag, and whether it is mapped,
+     * do not matter (QEMU's neither).
+     *
+     * <p>Thread safety: any thread, without locks, as an address-space access; the region's fields
+     * are read as its getters read them. Allocation-free once the owner's guard is looked up (the
+     * first guarded access).
+     *
+     * @param addr offset in this region (unsigned)
+     * @param size 1, 2, 4 or 8 ({@code memop_size})
+     * @param bigEndian whether the access is big-endian ({@code MO_BE}; the host's order is
+     *     {@code ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN})
+     * @param attrs attributes
+     * @param out receives the value, 0 on error; also the scratch of {@code read_with_attrs} callbacks
+     * @return a {@link dev.guestmem.access.MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (nothing is called)
+     */
+    public final int dispatchRead(long addr, int size, boolean bigEndian, MemTxAttrs attrs, MmioValue out) {
+        return RegionDispatch.read(this, addr, size, bigEndian, attrs, out);
+    }
+
+    /**
+     * QEMU's {@code memory_region_dispatch_write}: one write of {@code size} bytes at {@code addr}
+     * of this region. The cases are {@link #dispatchRead}'s; in addition, a valid write that matches
+     * one of the terminal region's {@linkplain #addEventfd eventfds} signals it and answers
+     * {@code OK} without calling the device or engaging its guard
+     * ({@code memory_region_dispatch_write_eventfds}), exactly as an address-space write does. A
+     * write refused with {@code DECODE_ERROR} changes nothing.
+     *
+     * @param addr offset in this region (unsigned)
+     * @param data the value, in its low {@code size} bytes
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian ({@code MO_BE})
+     * @param attrs attributes
+     * @return a {@link dev.guestmem.access.MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (nothing is called)
+     */
+    public final int dispatchWrite(long addr, long data, int size, boolean bigEndian, MemTxAttrs attrs) {
+        return RegionDispatch.write(this, addr, data, size, bigEndian, attrs);
     }
 
     /**

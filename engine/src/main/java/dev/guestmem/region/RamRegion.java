@@ -1,6 +1,7 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.mmio.RamDeviceOps;
 import dev.guestmem.ram.RamBlock;
 import java.util.Objects;
 
@@ -34,7 +35,8 @@ public final class RamRegion extends MemoryRegion {
         // A guest write into a PROT_READ mapping is a SIGSEGV, which kills the JVM: such RAM is ROM.
         this.readonly = rom || block.isReadOnly();
         this.ramDevice = ramDevice;
-        this.ramDeviceOps = null;
+        // QEMU's mr->ops = &ram_device_mem_ops (the access path builds its own per section)
+        this.ramDeviceOps = ramDevice ? RamDeviceOps.of(this.block) : null;
     }
 
     /**

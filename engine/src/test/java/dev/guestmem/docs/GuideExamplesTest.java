@@ -37,6 +37,7 @@ import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.region.MmioValue;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.snapshot.DirtyPages;
 import dev.guestmem.snapshot.ProgressListener;
@@ -382,6 +383,41 @@ class GuideExamplesTest {
         System.out.println(MemTxResult.toString(inner[0]));   // ACCESS_ERROR: refused, no recursion
         // end::reentrancy[]
         assertEquals(MemTxResult.ACCESS_ERROR, inner[0]);
+    }
+
+    @Test
+    void regionDispatch() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::region-dispatch[]
+        List<Long> sent = new ArrayList<>();       // what the UART transmitted
+        MemoryRegionOps uartOps = MemoryRegionOps.builder()
+                .read((addr, size) -> addr == 5 ? 0x60 : 0)      // line status: transmitter empty
+                .write((addr, data, size) -> sent.add(data))
+                .endianness(Endianness.LITTLE)
+                .build();
+        IoRegion uart = new IoRegion(sys, new Object(), uartOps, "uart", 8);   // mapped nowhere
+
+        MmioValue fwd = new MmioValue();           // reused: forwarding allocates nothing
+        MemoryRegionOps bridgeOps = MemoryRegionOps.builder()
+                .read((addr, size) -> {
+                    int r = uart.dispatchRead(addr, size, false, MemTxAttrs.UNSPECIFIED, fwd);
+                    return r == MemTxResult.OK ? fwd.value : 0xff;   // the bridge's answer to a bad access
+                })
+                .write((addr, data, size) -> uart.dispatchWrite(addr, data, size, false, MemTxAttrs.UNSPECIFIED))
+                .build();
+        system.addSubregion(0x3000, new IoRegion(sys, new Object(), bridgeOps, "bridge", 0x10));
+
+        int lsr = as.ldub(0x3005);                 // 0x60: through the bridge to the UART
+        as.stb(0x3000, 'A');                       // the UART sends 'A'
+        int past = as.ldub(0x3009);                // 0xff: offset 9 is past the UART's 8 bytes
+        int direct = uart.dispatchRead(9, 1, false, MemTxAttrs.UNSPECIFIED, fwd);   // DECODE_ERROR
+        // end::region-dispatch[]
+        assertEquals(0x60, lsr);
+        assertEquals(List.of((long) 'A'), sent);
+        assertEquals(0xff, past);
+        assertEquals(MemTxResult.DECODE_ERROR, direct);
     }
 
     @Test
