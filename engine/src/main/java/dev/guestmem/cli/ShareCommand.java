@@ -67,6 +67,9 @@ public final class ShareCommand {
     /** Longest timeout in seconds: the most whole seconds a {@link Duration} holds in nanoseconds (292 years). */
     private static final long MAX_SECONDS = Long.MAX_VALUE / 1_000_000_000L;
 
+    /** Longest {@code read}: it prints one quoted string. */
+    private static final long MAX_READ = 1 << 20;
+
     private ShareCommand() {
     }
 
@@ -92,8 +95,15 @@ public final class ShareCommand {
      * @return the exit status
      */
     public static int run(List<String> args, InputStream in, PrintStream out, PrintStream err) {
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
         if (args.size() < 2 || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
-            err.println(USAGE);
+            err.println(args.isEmpty() ? "guestmem share: serve or attach, and a SOCKET path, are needed"
+                    : !(args.get(0).equals("serve") || args.get(0).equals("attach"))
+                    ? "guestmem share: unknown mode '" + args.get(0) + "' (serve or attach)"
+                    : "guestmem share: " + args.get(0) + " needs a SOCKET path");
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         String mode = args.get(0);
@@ -129,7 +139,7 @@ public final class ShareCommand {
             }
         } catch (IllegalArgumentException e) {
             err.println("guestmem share: " + e.getMessage());
-            err.println(USAGE);
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         try {
@@ -262,14 +272,17 @@ public final class ShareCommand {
                 case "layout" -> out.println(describe(m));
                 case "xp" -> {
                     need(w, 3, "xp /FMT ADDR");
-                    StringBuilder sb = new StringBuilder();
-                    MemoryDump.dump(XpFormat.parse(w[1]), Numbers.parseAddress(w[2]), false, (a, buf, len) ->
-                            as.read(a, MemTxAttrs.UNSPECIFIED, buf, 0, len) == MemTxResult.OK ? null : MemoryDump.CANNOT_ACCESS, sb);
-                    out.print(sb);
+                    DumpPrinter.print(XpFormat.parse(w[1]), Numbers.parseAddress(w[2]), false, (a, buf, len) ->
+                            as.read(a, MemTxAttrs.UNSPECIFIED, buf, 0, len) == MemTxResult.OK ? null : MemoryDump.CANNOT_ACCESS, out);
                 }
                 case "read" -> {
                     need(w, 3, "read ADDR LEN");
-                    byte[] buf = new byte[Math.toIntExact(Numbers.parseAddress(w[2]))];
+                    long len = Numbers.parseAddress(w[2]);
+                    if (Long.compareUnsigned(len, MAX_READ) > 0) { // the bytes are allocated before the read
+                        throw new IllegalArgumentException("read LEN " + w[2] + " is too long: at most " + MAX_READ
+                                + " bytes (xp /FMT ADDR prints more)");
+                    }
+                    byte[] buf = new byte[(int) len];
                     int r = as.read(Numbers.parseAddress(w[1]), MemTxAttrs.UNSPECIFIED, buf, 0, buf.length);
                     if (r != MemTxResult.OK) {
                         throw new IllegalArgumentException("read failed: " + MemTxResult.toString(r));

@@ -8,10 +8,8 @@ import dev.guestmem.debug.MtreeParseException;
 import dev.guestmem.debug.MtreeParser;
 import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.share.MappedMachine;
-import dev.guestmem.share.MemoryDump;
 import dev.guestmem.share.Numbers;
 import dev.guestmem.share.XpFormat;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,6 +64,9 @@ public final class XpCommand {
         List<Write> writes = new ArrayList<>();
         XpFormat fmt = null;
         Long addr = null;
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
         try {
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
@@ -98,14 +99,14 @@ public final class XpCommand {
             }
         } catch (IllegalArgumentException e) {
             err.println("guestmem xp: " + e.getMessage());
-            err.println(USAGE);
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         MtreeDocument doc;
         try {
-            doc = MtreeParser.parse(mtree);
-        } catch (IOException e) {
-            err.println("guestmem xp: cannot read " + mtree + ": " + e.getMessage());
+            doc = MtreeParser.parse(TextInput.read(mtree.toString(), System.in));
+        } catch (TextInput.UnusableException e) {
+            err.println("guestmem xp: " + e.getMessage());
             return Command.FAILED;
         } catch (MtreeParseException e) {
             err.println("guestmem xp: " + mtree + ": " + e.getMessage());
@@ -130,9 +131,7 @@ public final class XpCommand {
             if (addr == null) {
                 return Command.OK;
             }
-            StringBuilder sb = new StringBuilder();
-            boolean all = MemoryDump.dump(fmt == null ? XpFormat.DEFAULT : fmt, addr, bigEndian, m.lineReader(as), sb);
-            out.print(sb);
+            boolean all = DumpPrinter.print(fmt == null ? XpFormat.DEFAULT : fmt, addr, bigEndian, m.lineReader(as), out);
             return all ? Command.OK : Command.FAILED;
         } catch (IllegalArgumentException | RamBackendException | MtreeParseException e) {
             err.println("guestmem xp: " + e.getMessage());
