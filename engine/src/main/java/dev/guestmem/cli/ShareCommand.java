@@ -226,6 +226,9 @@ public final class ShareCommand {
     private static int console(SharedMachine m, List<String> commands, InputStream in, PrintStream out, PrintStream err) {
         if (!commands.isEmpty()) {
             for (String c : commands) {
+                if (c.strip().equals("quit")) {
+                    break; // as on the console: the commands after it are not run
+                }
                 int s = execute(m, c, out, err);
                 if (s != Command.OK) {
                     return s;

@@ -183,4 +183,35 @@ class CliBadInputTest {
         assertEquals(Command.OK, ok.status(), ok.err());
         assertTrue(ok.out().endsWith("\"hi\"\n"), ok.out());
     }
+
+    // ------------------------------------------------------------------------------------------
+    // 'quit' is in share's command list, but as '--do quit' it was "unknown command 'quit'", exit 1.
+    // It ends the --do list there, as it ends the console.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareDoQuitStopsTheList() {
+        Run r = run("share", "serve", dir.resolve("q.sock").toString(), "--size", "1M", "--do", "write 0 a", "--do", "quit",
+                "--do", "frobnicate");
+        assertEquals(Command.OK, r.status(), r.err());
+        assertEquals("", r.err());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // 'xp --write' into a RAM file this process may not write (mapped read-only) said the region was
+    // "ROM" that "the guest cannot write": the file is the reason, and the message says so.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void xpWriteToAReadOnlyFileNamesTheFile() throws Exception {
+        Path ram = sparse("ro.bin", 4096);
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("chattr", "+i", ram.toString()).start().waitFor() == 0
+                && !Files.isWritable(ram), "needs a file this process cannot write (chattr +i, as root)");
+        try {
+            Run r = run("xp", "--mtree", mtree(4096).toString(), "--ram", "ram0=" + ram, "--write", "0", "01");
+            r.failsWithOneLine(Command.FAILED, "cannot write 1 bytes at 0x0", "read-only");
+            assertFalse(r.err().contains("ROM"), r.err());
+        } finally {
+            new ProcessBuilder("chattr", "-i", ram.toString()).start().waitFor();
+        }
+        assertEquals(0, Files.readAllBytes(ram)[0], "nothing was written");
+    }
 }
