@@ -214,4 +214,20 @@ class CliBadInputTest {
         }
         assertEquals(0, Files.readAllBytes(ram)[0], "nothing was written");
     }
+
+    // ------------------------------------------------------------------------------------------
+    // Numbers.parseAddress took a sign after the 0x or 0 prefix ('0x+10' was 0x10, '0+7' was 7),
+    // which strtoull and QEMU's monitor refuse; a size with an unknown suffix ('1T') was "not an
+    // address".
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void signsAfterAPrefixAndUnknownSizeSuffixesAreRefused() throws IOException {
+        Path ram = sparse("r.bin", 4096);
+        for (String a : List.of("0x+10", "0+7", "0x-1")) {
+            run("xp", "--mtree", mtree(4096).toString(), "--ram", "ram0=" + ram, a)
+                    .failsWithOneLine(Command.USAGE, "'" + a + "' is not an address");
+        }
+        run("share", "serve", dir.resolve("t.sock").toString(), "--size", "1T")
+                .failsWithOneLine(Command.USAGE, "'1T' is not a size");
+    }
 }
