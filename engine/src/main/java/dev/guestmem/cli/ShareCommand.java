@@ -98,17 +98,15 @@ public final class ShareCommand {
         if (Help.asked(args, USAGE, out)) {
             return Command.OK;
         }
-        if (args.size() < 2 || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
+        if (args.isEmpty() || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
             err.println(args.isEmpty() ? "guestmem share: serve or attach, and a SOCKET path, are needed"
-                    : !(args.get(0).equals("serve") || args.get(0).equals("attach"))
-                    ? "guestmem share: unknown mode '" + args.get(0) + "' (serve or attach)"
-                    : "guestmem share: " + args.get(0) + " needs a SOCKET path");
+                    : "guestmem share: unknown mode '" + args.get(0) + "' (serve or attach)");
             err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         String mode = args.get(0);
         boolean serving = mode.equals("serve");
-        String socket = args.get(1);
+        String socket = null;
         long size = 64L << 20;
         long addr = 0;
         String name = "ram0";
@@ -116,8 +114,15 @@ public final class ShareCommand {
         long timeoutSeconds = 30;
         List<String> commands = new ArrayList<>();
         try {
-            for (int i = 2; i < args.size(); i++) {
+            for (int i = 1; i < args.size(); i++) {
                 String a = args.get(i);
+                if (!a.startsWith("-")) { // the one word that is not an option or its value, wherever it is
+                    if (socket != null) {
+                        throw new IllegalArgumentException("one SOCKET only ('" + socket + "', '" + a + "')");
+                    }
+                    socket = a;
+                    continue;
+                }
                 if (!(serving ? SERVE_OPTIONS : ATTACH_OPTIONS).contains(a)) {
                     throw new IllegalArgumentException((serving ? ATTACH_OPTIONS : SERVE_OPTIONS).contains(a)
                             ? "option " + a + " does not apply to " + mode + " (it is for " + (serving ? "attach" : "serve") + ")"
@@ -136,6 +141,12 @@ public final class ShareCommand {
                     case "--do" -> commands.add(v);
                     default -> throw new AssertionError(a); // the option lists above name every case
                 }
+            }
+            if (socket == null) {
+                throw new IllegalArgumentException(mode + " needs a SOCKET path");
+            }
+            if (socket.isEmpty()) {
+                throw new IllegalArgumentException("the SOCKET path is empty");
             }
         } catch (IllegalArgumentException e) {
             err.println("guestmem share: " + e.getMessage());

@@ -230,4 +230,20 @@ class CliBadInputTest {
         run("share", "serve", dir.resolve("t.sock").toString(), "--size", "1T")
                 .failsWithOneLine(Command.USAGE, "'1T' is not a size");
     }
+
+    // ------------------------------------------------------------------------------------------
+    // share took the word after serve/attach as SOCKET whatever it was: 'share serve --size 1M s'
+    // said "unknown option 1M"; an empty SOCKET was "cannot listen on : it exists and is a
+    // directory". Options may come before SOCKET; an empty or second SOCKET is a usage error.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void shareTakesOptionsBeforeTheSocketAndRefusesAnEmptyOne() {
+        Path sock = dir.resolve("o.sock");
+        Run r = run("share", "serve", "--size", "1M", sock.toString(), "--do", "layout");
+        assertEquals(Command.OK, r.status(), r.err());
+        assertTrue(r.out().contains("memfd RAM 'ram0' 0x100000 bytes"), r.out());
+        run("share", "serve", "", "--do", "layout").failsWithOneLine(Command.USAGE, "SOCKET", "empty");
+        run("share", "serve", "a.sock", "b.sock").failsWithOneLine(Command.USAGE, "one SOCKET");
+        run("share", "attach", "--timeout", "1").failsWithOneLine(Command.USAGE, "attach needs a SOCKET");
+    }
 }
