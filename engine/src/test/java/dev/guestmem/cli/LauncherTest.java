@@ -79,4 +79,37 @@ class LauncherTest {
         Path jre = fakeJdk("jre-25", "25.0.1", false);
         failsWithOneLine(launch(jre.toString(), jre.resolve("bin")), "has no javac");
     }
+
+    /**
+     * The launcher did {@code cd} to the repository before running the command, so a relative path
+     * ({@code ./guestmem mtree my.txt} from another directory) was looked up in the repository. A
+     * copy of the launcher beside a fresh fake jar (nothing to build) and a fake JDK 25 whose
+     * {@code java} prints its working directory shows where the command runs.
+     */
+    @Test
+    void commandsRunInTheCallersDirectory() throws Exception {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        Files.copy(launcher, repo.resolve("guestmem"));
+        Files.writeString(repo.resolve("pom.xml"), "");
+        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
+            Files.createDirectories(repo.resolve(m));
+        }
+        Path jar = Files.createDirectories(repo.resolve("engine/target")).resolve("guestmem-engine-0.1.0-SNAPSHOT.jar");
+        Files.writeString(jar, "");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+        Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho \"cwd=$(pwd)\"\n");
+        Path caller = Files.createDirectories(dir.resolve("caller"));
+        ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("guestmem").toString(), "mtree", "my.txt").directory(caller.toFile());
+        pb.environment().put("JAVA_HOME", jdk.toString());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        assertEquals(0, p.exitValue(), err);
+        assertEquals("cwd=" + caller.toRealPath(), out.strip(), "the command must see the caller's directory: " + err);
+    }
 }
