@@ -65,6 +65,10 @@ public final class Main {
             return args.length == 0 ? Command.USAGE : Command.OK;
         }
         Entry e = COMMANDS.get(args[0]);
+        if (e == null && LAUNCHER_COMMANDS.stream().anyMatch(l -> l.startsWith(args[0] + " "))) {
+            err.println("guestmem: '" + args[0] + "' is run by the ./guestmem launcher (Maven or the JMH jar), not by this JVM");
+            return Command.USAGE;
+        }
         if (e == null) {
             err.println("guestmem: unknown command '" + args[0] + "'");
             usage(err);

@@ -60,6 +60,7 @@ public final class XpCommand {
         Path mtree = null;
         List<MappedMachine.RamFile> files = new ArrayList<>();
         String asName = "memory";
+        boolean asGiven = false;
         boolean bigEndian = false;
         List<Write> writes = new ArrayList<>();
         XpFormat fmt = null;
@@ -71,9 +72,16 @@ public final class XpCommand {
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
                 switch (a) {
-                    case "--mtree" -> mtree = Path.of(value(args, i++, a));
+                    case "--mtree" -> {
+                        once(mtree != null, a);
+                        mtree = Path.of(value(args, i++, a));
+                    }
                     case "--ram" -> files.add(MappedMachine.RamFile.parse(value(args, i++, a)));
-                    case "--as" -> asName = value(args, i++, a);
+                    case "--as" -> {
+                        once(asGiven, a);
+                        asGiven = true;
+                        asName = value(args, i++, a);
+                    }
                     case "--big-endian" -> bigEndian = true;
                     case "--write" -> {
                         // parsed here with the rest of the command line: a malformed one is a usage error
@@ -85,6 +93,8 @@ public final class XpCommand {
                             fmt = XpFormat.parse(a);
                         } else if (!a.startsWith("--") && addr == null) {
                             addr = Numbers.parseAddress(a);
+                        } else if (a.startsWith("/") && addr != null) {
+                            throw new IllegalArgumentException("/FMT '" + a + "' comes before ADDR, as in QEMU's xp /FMT ADDR");
                         } else {
                             throw new IllegalArgumentException("unexpected argument '" + a + "'");
                         }
@@ -136,6 +146,12 @@ public final class XpCommand {
         } catch (IllegalArgumentException | RamBackendException | MtreeParseException e) {
             err.println("guestmem xp: " + e.getMessage());
             return Command.FAILED;
+        }
+    }
+
+    private static void once(boolean given, String option) {
+        if (given) {
+            throw new IllegalArgumentException("option " + option + " is given more than once");
         }
     }
 

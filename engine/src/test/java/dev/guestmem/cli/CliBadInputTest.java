@@ -246,4 +246,18 @@ class CliBadInputTest {
         run("share", "serve", "a.sock", "b.sock").failsWithOneLine(Command.USAGE, "one SOCKET");
         run("share", "attach", "--timeout", "1").failsWithOneLine(Command.USAGE, "attach needs a SOCKET");
     }
+
+    // ------------------------------------------------------------------------------------------
+    // xp took a second --mtree or --as silently (the last won), and '/FMT' after ADDR was only
+    // "unexpected argument"; the JVM side said "unknown command 'test'" for the launcher's own
+    // commands, which its usage lists.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void xpRepeatedOptionsAndMisplacedFormatSayWhatIsWrong() throws IOException {
+        String m = mtree(4096).toString();
+        run("xp", "--mtree", m, "--mtree", m, "0").failsWithOneLine(Command.USAGE, "--mtree", "once");
+        run("xp", "--mtree", m, "--as", "memory", "--as", "io", "0").failsWithOneLine(Command.USAGE, "--as", "once");
+        run("xp", "--mtree", m, "0", "/4xb").failsWithOneLine(Command.USAGE, "/FMT", "before ADDR");
+        run("test").failsWithOneLine(Command.USAGE, "'test'", "./guestmem launcher");
+    }
 }
