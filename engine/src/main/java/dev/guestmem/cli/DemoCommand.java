@@ -30,13 +30,21 @@ import java.util.List;
  */
 final class DemoCommand {
     private static final long MIB = 1L << 20;
+    private static final String USAGE = """
+            usage: ./guestmem demo
+              builds a small PC-like machine, makes a few guest accesses, moves a PCI BAR while a listener
+              watches, and prints the memory map as 'info mtree' and 'info mtree -f'.""";
 
     private DemoCommand() {
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
         if (!args.isEmpty()) {
-            err.println("usage: ./guestmem demo");
+            err.println("guestmem demo: takes no arguments ('" + args.getFirst() + "')");
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         MemorySystem sys = new MemorySystem();

@@ -19,6 +19,12 @@ public final class Main {
 
     private static final Map<String, Entry> COMMANDS = new LinkedHashMap<>();
 
+    /** Commands the {@code ./guestmem} shell launcher runs itself (Maven, the JMH jar): listed, not run here. */
+    private static final List<String> LAUNCHER_COMMANDS = List.of(
+            "test [MAVEN ARGS]   build everything and run all tests (./mvnw verify), as CI does",
+            "bench GROUP [--quick] [--prof NAME] [-p NAME=V,...] [--forks N]   run a JMH benchmark group (bench --help lists them)",
+            "build   build the jars (./mvnw package without tests)");
+
     static {
         entry("demo", "demo   build a small PC-like machine, access it, and print its memory map", DemoCommand::run);
         entry("mtree", "mtree [-D] [--annotated] [--flat] FILE   print QEMU 'info mtree' text back, or its flat views",
@@ -59,6 +65,10 @@ public final class Main {
             return args.length == 0 ? Command.USAGE : Command.OK;
         }
         Entry e = COMMANDS.get(args[0]);
+        if (e == null && LAUNCHER_COMMANDS.stream().anyMatch(l -> l.startsWith(args[0] + " "))) {
+            err.println("guestmem: '" + args[0] + "' is run by the ./guestmem launcher (Maven or the JMH jar), not by this JVM");
+            return Command.USAGE;
+        }
         if (e == null) {
             err.println("guestmem: unknown command '" + args[0] + "'");
             usage(err);
@@ -69,9 +79,13 @@ public final class Main {
     }
 
     private static void usage(PrintStream s) {
-        s.println("usage: ./guestmem COMMAND [ARGS]");
+        s.println("usage: ./guestmem COMMAND [ARGS]   (./guestmem COMMAND --help explains one)");
         for (Entry e : COMMANDS.values()) {
             s.println("  " + e.usage());
         }
+        for (String l : LAUNCHER_COMMANDS) {
+            s.println("  " + l);
+        }
+        s.println("exit status: 0 done, 1 an input could not be used or an access failed, 2 a wrong command line");
     }
 }

@@ -9,10 +9,7 @@ import dev.guestmem.debug.MtreeImporter;
 import dev.guestmem.debug.MtreeParseException;
 import dev.guestmem.debug.MtreeParser;
 import dev.guestmem.debug.MtreeWriter;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -24,7 +21,11 @@ import java.util.List;
  * <p><b>Thread safety.</b> Runs on the launcher's main thread.
  */
 public final class MtreeCommand {
-    private static final String USAGE = "usage: ./guestmem mtree [-D] [--annotated] [--flat] FILE";
+    private static final String USAGE = """
+            usage: ./guestmem mtree [-D] [--annotated] [--flat] FILE
+              reads QEMU 'info mtree' text (plain, -D or annotated; FILE '-' is standard input) and prints the
+              tree back: plain by default, with disabled regions (-D), annotated (--annotated), or the flat
+              views as 'info mtree -f' prints them (--flat, also -f).""";
 
     private MtreeCommand() {
     }
@@ -43,6 +44,9 @@ public final class MtreeCommand {
         boolean annotated = false;
         boolean flat = false;
         String file = null;
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
         for (String a : args) {
             switch (a) {
                 case "-D" -> disabled = true;
@@ -51,12 +55,12 @@ public final class MtreeCommand {
                 default -> {
                     if (a.startsWith("-") && !a.equals("-")) {
                         err.println("guestmem mtree: unknown option '" + a + "'");
-                        err.println(USAGE);
+                        err.println(Help.synopsis(USAGE));
                         return Command.USAGE;
                     }
                     if (file != null) {
                         err.println("guestmem mtree: one FILE only ('" + file + "', '" + a + "')");
-                        err.println(USAGE);
+                        err.println(Help.synopsis(USAGE));
                         return Command.USAGE;
                     }
                     file = a;
@@ -64,7 +68,7 @@ public final class MtreeCommand {
             }
         }
         if (file == null) {
-            err.println(USAGE);
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         if (flat && (disabled || annotated)) {
@@ -73,11 +77,9 @@ public final class MtreeCommand {
         }
         MtreeDocument doc;
         try {
-            doc = file.equals("-")
-                    ? MtreeParser.parse(new String(System.in.readAllBytes(), StandardCharsets.UTF_8))
-                    : MtreeParser.parse(Path.of(file));
-        } catch (IOException e) {
-            err.println("guestmem mtree: cannot read " + file + ": " + e);
+            doc = MtreeParser.parse(TextInput.read(file, System.in));
+        } catch (TextInput.UnusableException e) {
+            err.println("guestmem mtree: " + e.getMessage());
             return Command.FAILED;
         } catch (MtreeParseException e) {
             err.println("guestmem mtree: " + file + ": " + e.getMessage());

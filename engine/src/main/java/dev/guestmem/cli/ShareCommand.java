@@ -67,6 +67,9 @@ public final class ShareCommand {
     /** Longest timeout in seconds: the most whole seconds a {@link Duration} holds in nanoseconds (292 years). */
     private static final long MAX_SECONDS = Long.MAX_VALUE / 1_000_000_000L;
 
+    /** Longest {@code read}: it prints one quoted string. */
+    private static final long MAX_READ = 1 << 20;
+
     private ShareCommand() {
     }
 
@@ -92,13 +95,18 @@ public final class ShareCommand {
      * @return the exit status
      */
     public static int run(List<String> args, InputStream in, PrintStream out, PrintStream err) {
-        if (args.size() < 2 || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
-            err.println(USAGE);
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
+        if (args.isEmpty() || !(args.get(0).equals("serve") || args.get(0).equals("attach"))) {
+            err.println(args.isEmpty() ? "guestmem share: serve or attach, and a SOCKET path, are needed"
+                    : "guestmem share: unknown mode '" + args.get(0) + "' (serve or attach)");
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         String mode = args.get(0);
         boolean serving = mode.equals("serve");
-        String socket = args.get(1);
+        String socket = null;
         long size = 64L << 20;
         long addr = 0;
         String name = "ram0";
@@ -106,8 +114,15 @@ public final class ShareCommand {
         long timeoutSeconds = 30;
         List<String> commands = new ArrayList<>();
         try {
-            for (int i = 2; i < args.size(); i++) {
+            for (int i = 1; i < args.size(); i++) {
                 String a = args.get(i);
+                if (!a.startsWith("-")) { // the one word that is not an option or its value, wherever it is
+                    if (socket != null) {
+                        throw new IllegalArgumentException("one SOCKET only ('" + socket + "', '" + a + "')");
+                    }
+                    socket = a;
+                    continue;
+                }
                 if (!(serving ? SERVE_OPTIONS : ATTACH_OPTIONS).contains(a)) {
                     throw new IllegalArgumentException((serving ? ATTACH_OPTIONS : SERVE_OPTIONS).contains(a)
                             ? "option " + a + " does not apply to " + mode + " (it is for " + (serving ? "attach" : "serve") + ")"
@@ -127,9 +142,15 @@ public final class ShareCommand {
                     default -> throw new AssertionError(a); // the option lists above name every case
                 }
             }
+            if (socket == null) {
+                throw new IllegalArgumentException(mode + " needs a SOCKET path");
+            }
+            if (socket.isEmpty()) {
+                throw new IllegalArgumentException("the SOCKET path is empty");
+            }
         } catch (IllegalArgumentException e) {
             err.println("guestmem share: " + e.getMessage());
-            err.println(USAGE);
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         try {
@@ -217,7 +238,7 @@ public final class ShareCommand {
         if (!commands.isEmpty()) {
             for (String c : commands) {
                 if (c.strip().equals("quit")) {
-                    break; // as on standard input: the commands after it do not run
+                    break; // as on the console: the commands after it are not run
                 }
                 int s = execute(m, c, out, err);
                 if (s != Command.OK) {
@@ -265,14 +286,17 @@ public final class ShareCommand {
                 case "layout" -> out.println(describe(m));
                 case "xp" -> {
                     need(w, 3, "xp /FMT ADDR");
-                    StringBuilder sb = new StringBuilder();
-                    MemoryDump.dump(XpFormat.parse(w[1]), Numbers.parseAddress(w[2]), false, (a, buf, len) ->
-                            as.read(a, MemTxAttrs.UNSPECIFIED, buf, 0, len) == MemTxResult.OK ? null : MemoryDump.CANNOT_ACCESS, sb);
-                    out.print(sb);
+                    DumpPrinter.print(XpFormat.parse(w[1]), Numbers.parseAddress(w[2]), false, (a, buf, len) ->
+                            as.read(a, MemTxAttrs.UNSPECIFIED, buf, 0, len) == MemTxResult.OK ? null : MemoryDump.CANNOT_ACCESS, out);
                 }
                 case "read" -> {
                     need(w, 3, "read ADDR LEN");
-                    byte[] buf = new byte[Math.toIntExact(Numbers.parseAddress(w[2]))];
+                    long len = Numbers.parseAddress(w[2]);
+                    if (Long.compareUnsigned(len, MAX_READ) > 0) { // the bytes are allocated before the read
+                        throw new IllegalArgumentException("read LEN " + w[2] + " is too long: at most " + MAX_READ
+                                + " bytes (xp /FMT ADDR prints more)");
+                    }
+                    byte[] buf = new byte[(int) len];
                     int r = as.read(Numbers.parseAddress(w[1]), MemTxAttrs.UNSPECIFIED, buf, 0, buf.length);
                     if (r != MemTxResult.OK) {
                         throw new IllegalArgumentException("read failed: " + MemTxResult.toString(r));

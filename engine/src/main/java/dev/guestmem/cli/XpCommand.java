@@ -8,10 +8,8 @@ import dev.guestmem.debug.MtreeParseException;
 import dev.guestmem.debug.MtreeParser;
 import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.share.MappedMachine;
-import dev.guestmem.share.MemoryDump;
 import dev.guestmem.share.Numbers;
 import dev.guestmem.share.XpFormat;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,17 +60,28 @@ public final class XpCommand {
         Path mtree = null;
         List<MappedMachine.RamFile> files = new ArrayList<>();
         String asName = "memory";
+        boolean asGiven = false;
         boolean bigEndian = false;
         List<Write> writes = new ArrayList<>();
         XpFormat fmt = null;
         Long addr = null;
+        if (Help.asked(args, USAGE, out)) {
+            return Command.OK;
+        }
         try {
             for (int i = 0; i < args.size(); i++) {
                 String a = args.get(i);
                 switch (a) {
-                    case "--mtree" -> mtree = Path.of(value(args, i++, a));
+                    case "--mtree" -> {
+                        once(mtree != null, a);
+                        mtree = Path.of(value(args, i++, a));
+                    }
                     case "--ram" -> files.add(MappedMachine.RamFile.parse(value(args, i++, a)));
-                    case "--as" -> asName = value(args, i++, a);
+                    case "--as" -> {
+                        once(asGiven, a);
+                        asGiven = true;
+                        asName = value(args, i++, a);
+                    }
                     case "--big-endian" -> bigEndian = true;
                     case "--write" -> {
                         // parsed here with the rest of the command line: a malformed one is a usage error
@@ -84,6 +93,8 @@ public final class XpCommand {
                             fmt = XpFormat.parse(a);
                         } else if (!a.startsWith("--") && addr == null) {
                             addr = Numbers.parseAddress(a);
+                        } else if (a.startsWith("/") && addr != null) {
+                            throw new IllegalArgumentException("/FMT '" + a + "' comes before ADDR, as in QEMU's xp /FMT ADDR");
                         } else {
                             throw new IllegalArgumentException("unexpected argument '" + a + "'");
                         }
@@ -98,14 +109,14 @@ public final class XpCommand {
             }
         } catch (IllegalArgumentException e) {
             err.println("guestmem xp: " + e.getMessage());
-            err.println(USAGE);
+            err.println(Help.synopsis(USAGE));
             return Command.USAGE;
         }
         MtreeDocument doc;
         try {
-            doc = MtreeParser.parse(mtree);
-        } catch (IOException e) {
-            err.println("guestmem xp: cannot read " + mtree + ": " + e.getMessage());
+            doc = MtreeParser.parse(TextInput.read(mtree.toString(), System.in));
+        } catch (TextInput.UnusableException e) {
+            err.println("guestmem xp: " + e.getMessage());
             return Command.FAILED;
         } catch (MtreeParseException e) {
             err.println("guestmem xp: " + mtree + ": " + e.getMessage());
@@ -130,13 +141,17 @@ public final class XpCommand {
             if (addr == null) {
                 return Command.OK;
             }
-            StringBuilder sb = new StringBuilder();
-            boolean all = MemoryDump.dump(fmt == null ? XpFormat.DEFAULT : fmt, addr, bigEndian, m.lineReader(as), sb);
-            out.print(sb);
+            boolean all = DumpPrinter.print(fmt == null ? XpFormat.DEFAULT : fmt, addr, bigEndian, m.lineReader(as), out);
             return all ? Command.OK : Command.FAILED;
         } catch (IllegalArgumentException | RamBackendException | MtreeParseException e) {
             err.println("guestmem xp: " + e.getMessage());
             return Command.FAILED;
+        }
+    }
+
+    private static void once(boolean given, String option) {
+        if (given) {
+            throw new IllegalArgumentException("option " + option + " is given more than once");
         }
     }
 

@@ -201,7 +201,8 @@ public final class MappedMachine implements AutoCloseable {
      * @param len bytes, at least 1
      * @param write whether the access writes
      * @return null when every byte is in a region mapped from a file (and, for a write, writable
-     *     RAM), else why not: unassigned, MMIO, or a RAM/ROM region without a file
+     *     RAM), else why not: unassigned, MMIO, a RAM/ROM region without a file, or (for a write) ROM
+     *     or a file mapped read-only
      */
     public String unreadable(AddressSpace as, long addr, long len, boolean write) {
         Translation t = new Translation();
@@ -220,6 +221,9 @@ public final class MappedMachine implements AutoCloseable {
             if (!real.contains(b)) {
                 return "0x" + Long.toHexString(a) + " is in '" + r.name() + "', a RAM/ROM region with no file given (--ram "
                         + r.name() + "=PATH)";
+            }
+            if (write && b.isReadOnly()) {
+                return "0x" + Long.toHexString(a) + " is in '" + r.name() + "', whose file is read-only for this process";
             }
             if (write && (s.flags() & PhysSection.DIRECT_WRITE) == 0) {
                 return "0x" + Long.toHexString(a) + " is in '" + r.name() + "', which the guest cannot write (ROM)";

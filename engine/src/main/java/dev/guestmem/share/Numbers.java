@@ -22,15 +22,23 @@ public final class Numbers {
     public static long parseAddress(String s) {
         try {
             if (s.startsWith("0x") || s.startsWith("0X")) {
-                return Long.parseUnsignedLong(s.substring(2), 16);
+                return Long.parseUnsignedLong(digits(s.substring(2)), 16);
             }
             if (s.length() > 1 && s.startsWith("0")) {
-                return Long.parseUnsignedLong(s.substring(1), 8);
+                return Long.parseUnsignedLong(digits(s.substring(1)), 8);
             }
             return Long.parseUnsignedLong(s);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("'" + s + "' is not an address (0x hex, 0 octal or decimal)");
         }
+    }
+
+    /** The digits after a prefix: Long's parser takes a sign there, strtoull does not. */
+    private static String digits(String afterPrefix) {
+        if (afterPrefix.startsWith("+") || afterPrefix.startsWith("-")) {
+            throw new NumberFormatException(afterPrefix);
+        }
+        return afterPrefix;
     }
 
     /**
@@ -55,7 +63,12 @@ public final class Numbers {
         if (shift > 0 && !s.startsWith("0x")) {
             digits = s.substring(0, s.length() - 1);
         }
-        long v = parseAddress(digits);
+        long v;
+        try {
+            v = parseAddress(digits);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("'" + s + "' is not a size (a number with K, M or G)");
+        }
         if (v <= 0 || v > (Long.MAX_VALUE >>> shift)) {
             throw new IllegalArgumentException("'" + s + "' is not a positive size");
         }

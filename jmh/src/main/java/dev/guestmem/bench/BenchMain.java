@@ -85,7 +85,10 @@ public final class BenchMain {
                     try {
                         forks = Integer.parseInt(args[i]);
                     } catch (NumberFormatException e) {
-                        return usage(err, "--forks needs a number, got " + args[i]);
+                        forks = -1;
+                    }
+                    if (forks < 0) { // JMH's own check throws, after the output directory is made
+                        return usage(err, "--forks needs a number from 0 (0 runs in this JVM), got " + args[i]);
                     }
                 }
                 case "-h", "--help" -> {

@@ -42,6 +42,30 @@ class BenchMainTest {
         assertEquals(2, BenchMain.run(new String[] {"ram", "--bogus"}, new PrintStream(out), new PrintStream(err)));
     }
 
+    /**
+     * {@code --forks -1} reached JMH's OptionsBuilder, whose IllegalArgumentException escaped as a
+     * stack trace after the group's output directory was made. It is a usage error now.
+     */
+    @Test
+    void negativeForksIsAUsageErrorBeforeAnythingIsWritten(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        String old = System.getProperty("guestmem.bench.dir");
+        System.setProperty("guestmem.bench.dir", dir.toString());
+        try {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int rc = BenchMain.run(new String[] {"ram", "--forks", "-1"}, new PrintStream(new ByteArrayOutputStream()),
+                    new PrintStream(err, true, StandardCharsets.UTF_8));
+            assertEquals(2, rc);
+            assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("bench: --forks needs a number from 0"), err.toString());
+            assertTrue(!java.nio.file.Files.exists(dir.resolve("ram")), "nothing is written for a wrong command line");
+        } finally {
+            if (old == null) {
+                System.clearProperty("guestmem.bench.dir");
+            } else {
+                System.setProperty("guestmem.bench.dir", old);
+            }
+        }
+    }
+
     @Test
     void everyGroupIsFindableByName() {
         for (BenchGroup g : BenchGroups.ALL) {

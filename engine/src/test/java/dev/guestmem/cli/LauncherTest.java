@@ -1,0 +1,115 @@
+package dev.guestmem.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The {@code ./guestmem} shell launcher on a machine without a JDK 25: one line on stderr that says
+ * why JAVA_HOME does not do, exit 1, before anything is built. The machine's own JDKs are kept out
+ * of the search with {@code GUESTMEM_JDK_DIRS} and PATH; the JDKs here are fakes (a {@code release}
+ * file and scripts), so the test needs no JDK 17 installed and never builds.
+ */
+class LauncherTest {
+    @TempDir
+    Path dir;
+
+    private Path fakeJdk(String name, String version, boolean javac) throws IOException {
+        Path home = dir.resolve(name);
+        Files.createDirectories(home.resolve("bin"));
+        Files.writeString(home.resolve("release"), "JAVA_VERSION=\"" + version + "\"\n");
+        for (String tool : javac ? new String[] {"java", "javac"} : new String[] {"java"}) {
+            Path p = home.resolve("bin").resolve(tool);
+            Files.writeString(p, "#!/bin/sh\nexit 0\n");
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        return home;
+    }
+
+    /** Runs the launcher with {@code demo}; returns exit status and stderr. */
+    private String[] launch(String javaHome, Path pathFirst) throws Exception {
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        assertTrue(Files.isRegularFile(launcher), launcher.toString());
+        Path empty = Files.createDirectories(dir.resolve("no-jdks"));
+        ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "demo").redirectErrorStream(false);
+        Map<String, String> env = pb.environment();
+        env.put("JAVA_HOME", javaHome);
+        env.put("GUESTMEM_JDK_DIRS", empty.toString());
+        env.put("PATH", (pathFirst == null ? "" : pathFirst + ":") + "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard, not a timing check
+        assertEquals("", out);
+        return new String[] {Integer.toString(p.exitValue()), err};
+    }
+
+    private void failsWithOneLine(String[] r, String... words) {
+        assertEquals("1", r[0], r[1]);
+        assertEquals(1, r[1].lines().count(), r[1]);
+        assertTrue(r[1].startsWith("guestmem: no JDK 25 or newer found"), r[1]);
+        for (String w : words) {
+            assertTrue(r[1].contains(w), "'" + w + "' missing from: " + r[1]);
+        }
+    }
+
+    @Test
+    void aJdk17IsNamedAsTheReason() throws Exception {
+        Path jdk17 = fakeJdk("jdk-17", "17.0.12", true);
+        failsWithOneLine(launch(jdk17.toString(), jdk17.resolve("bin")), "JAVA_HOME=" + jdk17 + " is Java 17, not 25");
+    }
+
+    @Test
+    void aMissingJavaHomeIsNamedAsTheReason() throws Exception {
+        failsWithOneLine(launch(dir.resolve("gone").toString(), null), "gone does not exist");
+    }
+
+    @Test
+    void aJre25WithoutJavacIsNamedAsTheReason() throws Exception {
+        Path jre = fakeJdk("jre-25", "25.0.1", false);
+        failsWithOneLine(launch(jre.toString(), jre.resolve("bin")), "has no javac");
+    }
+
+    /**
+     * The launcher did {@code cd} to the repository before running the command, so a relative path
+     * ({@code ./guestmem mtree my.txt} from another directory) was looked up in the repository. A
+     * copy of the launcher beside a fresh fake jar (nothing to build) and a fake JDK 25 whose
+     * {@code java} prints its working directory shows where the command runs.
+     */
+    @Test
+    void commandsRunInTheCallersDirectory() throws Exception {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        Files.copy(launcher, repo.resolve("guestmem"));
+        Files.writeString(repo.resolve("pom.xml"), "");
+        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
+            Files.createDirectories(repo.resolve(m));
+        }
+        Path jar = Files.createDirectories(repo.resolve("engine/target")).resolve("guestmem-engine-0.1.0-SNAPSHOT.jar");
+        Files.writeString(jar, "");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+        Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho \"cwd=$(pwd)\"\n");
+        Path caller = Files.createDirectories(dir.resolve("caller"));
+        ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("guestmem").toString(), "mtree", "my.txt").directory(caller.toFile());
+        pb.environment().put("JAVA_HOME", jdk.toString());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        assertEquals(0, p.exitValue(), err);
+        assertEquals("cwd=" + caller.toRealPath(), out.strip(), "the command must see the caller's directory: " + err);
+    }
+}
