@@ -29,6 +29,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * the server goes on listening, so a serving loop catches {@link ShareException} (a refused peer, or
  * one that went away) and calls {@code serveOne} again.
  *
+ * <p><b>Which layout.</b> The machine's current one: after {@link SharedMachine#plug} or
+ * {@link SharedMachine#unplug} the next peer gets the new layout and descriptors (a peer being served
+ * at that moment gets the old ones, whole). Peers served before are not told; they re-attach. The
+ * server serves its own duplicates of the descriptors, so it may outlive the machine: it then goes on
+ * serving the layout of the machine's last change until it is closed.
+ *
  * <p><b>Thread safety.</b> {@link #serveOne} may be called from one thread at a time (a serving
  * loop); {@link #served()} from any thread; {@link #close()} once, which makes a concurrent
  * {@code serveOne} fail or return.
@@ -96,7 +102,8 @@ public final class RamShareServer implements AutoCloseable {
      * @param socketPath where to listen; {@code @NAME} for the abstract namespace
      * @param machine the machine; its blocks must have descriptors (memfd or shared file). The server
      *     serves duplicates of them, so it may outlive the machine (the RAM then lives on in the
-     *     descriptors until the server is closed)
+     *     descriptors until the server is closed); it follows the machine's plugs and unplugs until
+     *     either is closed
      * @param policy which peers are served; {@link PeerPolicy#sameUserOrRoot()} is the default
      * @return the server
      * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is

@@ -37,9 +37,23 @@ import java.util.function.Function;
  * }
  * }
  *
+ * <p><b>Memory hotplug.</b> The serving side plugs and unplugs regions at run time with
+ * {@link #plug(SharedRamRegion)} and {@link #unplug(String)}, as QEMU's {@code device_add}/{@code device_del}
+ * of a DIMM on a {@code memory-backend-memfd}: the address space changes in one transaction, and every
+ * {@link RamShareServer} serving the machine hands the current layout to the peers that connect from
+ * then on. The protocol has no channel to peers already attached (the server hangs up after the
+ * layout, where vhost-user sends {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG} on its open
+ * connection): they keep the layout they attached with, and re-attach to see the current one. An
+ * unplugged block's bytes stay valid for a peer that still maps it (its mapping keeps the memfd
+ * alive); the serving side has unmapped it and no longer reads or writes it. An attached machine's
+ * layout is the server's: plug and unplug refuse it.
+ *
  * <p><b>Thread safety.</b> Accessors and guest accesses through {@link #addressSpace()} may be used
- * from any thread. {@link #close()} releases the RAM: call it once, after accesses have stopped
- * (accesses racing with it fail cleanly, as for any released {@link RamBlock}).
+ * from any thread; {@link #layout()} and {@link #blocks()} are snapshots. Plug and unplug may be
+ * called from any thread, one change at a time; an access to a region being unplugged finishes
+ * before its block is released, later ones are unassigned. {@link #close()} releases the RAM: call
+ * it once, after accesses have stopped (accesses racing with it fail cleanly, as for any released
+ * {@link RamBlock}).
  */
 public final class SharedMachine implements AutoCloseable {
     private final MemorySystem system;
