@@ -29,6 +29,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * the server goes on listening, so a serving loop catches {@link ShareException} (a refused peer, or
  * one that went away) and calls {@code serveOne} again.
  *
+ * <p><b>Which layout.</b> The machine's current one: after {@link SharedMachine#plug} or
+ * {@link SharedMachine#unplug} the next peer gets the new layout and descriptors (a peer being served
+ * at that moment gets the old ones, whole). Peers served before are not told; they re-attach. The
+ * server serves its own duplicates of the descriptors, so it may outlive the machine: it then goes on
+ * serving the layout of the machine's last change until it is closed.
+ *
  * <p><b>Thread safety.</b> {@link #serveOne} may be called from one thread at a time (a serving
  * loop); {@link #served()} from any thread; {@link #close()} once, which makes a concurrent
  * {@code serveOne} fail or return.
@@ -42,21 +48,26 @@ public final class RamShareServer implements AutoCloseable {
 
     private final String path;
     private final int listenFd;
-    private final byte[] message;
     private final PeerPolicy policy;
-    /** The server's own duplicates of the blocks' descriptors, closed by {@link #close()}. */
-    private final int[] fds;
-    /** Held while sending {@link #fds} and while closing them, so that no closed number is sent. */
+    private final SharedMachine machine;
+    /**
+     * The layout new peers get, with the server's own duplicates of the blocks' descriptors; replaced
+     * (and the old one closed) when the machine plugs or unplugs, closed by {@link #close()}. Guarded
+     * by {@link #fdLock}.
+     */
+    private ServedLayout current;
+    /** Held while sending {@link #current} and while replacing or closing it, so that no closed number is sent. */
     private final Object fdLock = new Object();
+    private final LayoutFollower follower = this::prepare;
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
-    private RamShareServer(String path, int listenFd, byte[] message, PeerPolicy policy, int[] fds) {
+    private RamShareServer(String path, int listenFd, PeerPolicy policy, SharedMachine machine, ServedLayout first) {
         this.path = path;
         this.listenFd = listenFd;
-        this.message = message;
         this.policy = policy;
-        this.fds = fds;
+        this.machine = machine;
+        this.current = first;
     }
 
     /**
@@ -91,7 +102,8 @@ public final class RamShareServer implements AutoCloseable {
      * @param socketPath where to listen; {@code @NAME} for the abstract namespace
      * @param machine the machine; its blocks must have descriptors (memfd or shared file). The server
      *     serves duplicates of them, so it may outlive the machine (the RAM then lives on in the
-     *     descriptors until the server is closed)
+     *     descriptors until the server is closed); it follows the machine's plugs and unplugs until
+     *     either is closed
      * @param policy which peers are served; {@link PeerPolicy#sameUserOrRoot()} is the default
      * @return the server
      * @throws IllegalArgumentException if a block has no descriptor or is not shared, or the path is
@@ -102,72 +114,52 @@ public final class RamShareServer implements AutoCloseable {
      */
     public static RamShareServer listen(String socketPath, SharedMachine machine, PeerPolicy policy) {
         Objects.requireNonNull(policy, "policy");
-        List<RamBlock> blocks = machine.blocks();
-        for (int i = 0; i < blocks.size(); i++) {
-            RamBlock b = blocks.get(i);
-            if (b.fd() < 0 || !b.isShared() || b.fdOffset() != 0) {
-                throw new IllegalArgumentException("block '" + b.idstr() + "' cannot be shared: fd " + b.fd() + ", shared "
-                        + b.isShared() + ", fd offset 0x" + Long.toHexString(b.fdOffset()));
-            }
-        }
-        byte[] msg = ShareProtocol.encode(machine.layout());
-        int[] fds = duplicate(blocks);
+        // Under the machine's layout lock: no plug or unplug slips between reading the layout and following it.
+        return machine.follow((layout, blocks) -> open(socketPath, machine, policy, ServedLayout.of(layout, blocks)),
+                server -> server.follower);
+    }
+
+    private static RamShareServer open(String socketPath, SharedMachine machine, PeerPolicy policy, ServedLayout first) {
         try {
             int connectErrno = refuseLiveServer(socketPath);
             if (!socketPath.startsWith("@")) {
                 removeStaleSocket(socketPath, connectErrno);
             }
-            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, policy, fds);
+            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), policy, machine, first);
         } catch (NativeCallException e) {
-            closeAll(fds);
+            first.close();
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeAll(fds);
+            first.close();
             throw e;
         }
     }
 
     /**
-     * Duplicates the blocks' descriptors: the server must not hand out the blocks' own numbers,
-     * which the machine's close frees for the next file opened (the peer would get that file).
+     * Readies the machine's next layout for new peers; the switch happens at commit, under
+     * {@link #fdLock}, so a peer being served gets the old layout whole and the next peer the new one.
      */
-    private static int[] duplicate(List<RamBlock> blocks) {
-        int[] fds = new int[blocks.size()];
-        Arrays.fill(fds, -1);
-        try {
-            for (int i = 0; i < fds.length; i++) {
-                RamBlock b = blocks.get(i);
-                try {
-                    b.ref(); // keeps the descriptor open while it is duplicated
-                } catch (IllegalStateException e) {
-                    throw new IllegalStateException("block '" + b.idstr() + "' is released (the machine is closed): nothing to serve", e);
-                }
-                try {
-                    fds[i] = LinuxCalls.fcntl(b.fd(), Linux.F_DUPFD_CLOEXEC(), 0);
-                } finally {
-                    b.unref();
+    private LayoutFollower.Pending prepare(List<SharedRamRegion> layout, List<RamBlock> blocks) {
+        ServedLayout next = ServedLayout.of(layout, blocks);
+        return new LayoutFollower.Pending() {
+            @Override
+            public void commit() {
+                synchronized (fdLock) {
+                    if (closed) {
+                        next.close();
+                        return;
+                    }
+                    ServedLayout old = current;
+                    current = next;
+                    old.close(); // peers served it keep their own descriptors
                 }
             }
-            return fds;
-        } catch (NativeCallException e) {
-            closeAll(fds);
-            throw new ShareException("cannot duplicate the descriptor of a block to serve: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            closeAll(fds);
-            throw e;
-        }
-    }
 
-    private static void closeAll(int[] fds) {
-        for (int fd : fds) {
-            if (fd >= 0) {
-                try {
-                    LinuxCalls.close(fd);
-                } catch (NativeCallException ignored) {
-                    // our own duplicate: nothing else to undo
-                }
+            @Override
+            public void abort() {
+                next.close();
             }
-        }
+        };
     }
 
     /**
@@ -316,7 +308,8 @@ public final class RamShareServer implements AutoCloseable {
 
     /** Sends the layout, the descriptors on its first byte. Caller holds {@link #fdLock}. */
     private void send(int conn) {
-        long sent = LinuxCalls.sendWithFds(conn, message, fds);
+        byte[] message = current.message();
+        long sent = LinuxCalls.sendWithFds(conn, message, current.fds());
         while (sent < message.length) {
             byte[] rest = Arrays.copyOfRange(message, (int) sent, message.length);
             sent += LinuxCalls.sendWithFds(conn, rest);
@@ -334,8 +327,9 @@ public final class RamShareServer implements AutoCloseable {
         }
         closed = true;
         LinuxCalls.close(listenFd);
+        machine.unfollow(follower); // outside fdLock: a plug holds the machine's lock, then takes fdLock
         synchronized (fdLock) {
-            closeAll(fds); // a serveOne sending now finishes first; later ones see closed
+            current.close(); // a serveOne sending now finishes first; later ones see closed
         }
         if (!path.startsWith("@")) {
             try {

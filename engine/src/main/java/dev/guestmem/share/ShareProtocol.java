@@ -16,6 +16,8 @@ import java.util.List;
  * lines until {@code end}, {@code mmap(MAP_SHARED)} each descriptor with the region's size
  * ({@code PROT_READ} only when the descriptor is open read-only or a memfd sealed against writes:
  * the server shares that RAM read-only). Every descriptor covers its region; a peer must not resize it.
+ * The message is the layout at the moment the peer connected, and the last thing the server sends:
+ * a later plug or unplug ({@link SharedMachine#plug}) reaches only peers that connect again.
  *
  * <p>A peer the server's {@link PeerPolicy} refuses gets one line instead, and no descriptor:
  * <pre>

@@ -2,6 +2,7 @@ package dev.guestmem.share;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.discard.RamDiscardManagerException;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
@@ -17,7 +18,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * A minimal machine over shareable RAM: a {@code system} container with one RAM region per
@@ -33,29 +37,52 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * }
  * }
  *
+ * <p><b>Memory hotplug.</b> The serving side plugs and unplugs regions at run time with
+ * {@link #plug(SharedRamRegion)} and {@link #unplug(String)}, as QEMU's {@code device_add}/{@code device_del}
+ * of a DIMM on a {@code memory-backend-memfd}: the address space changes in one transaction, and every
+ * {@link RamShareServer} serving the machine hands the current layout to the peers that connect from
+ * then on. The protocol has no channel to peers already attached (the server hangs up after the
+ * layout, where vhost-user sends {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG} on its open
+ * connection): they keep the layout they attached with, and re-attach to see the current one. An
+ * unplugged block's bytes stay valid for a peer that still maps it (its mapping keeps the memfd
+ * alive); the serving side has unmapped it and no longer reads or writes it. An attached machine's
+ * layout is the server's: plug and unplug refuse it.
+ *
  * <p><b>Thread safety.</b> Accessors and guest accesses through {@link #addressSpace()} may be used
- * from any thread. {@link #close()} releases the RAM: call it once, after accesses have stopped
- * (accesses racing with it fail cleanly, as for any released {@link RamBlock}).
+ * from any thread; {@link #layout()} and {@link #blocks()} are snapshots. Plug and unplug may be
+ * called from any thread, one change at a time; an access to a region being unplugged finishes
+ * before its block is released, later ones are unassigned. {@link #close()} releases the RAM: call
+ * it once, after accesses have stopped (accesses racing with it fail cleanly, as for any released
+ * {@link RamBlock}).
  */
 public final class SharedMachine implements AutoCloseable {
     private final MemorySystem system;
     private final AddressSpace as;
-    private final List<SharedRamRegion> layout;
-    private final List<RamBlock> blocks;
-    private final List<MemoryRegion> regions = new ArrayList<>();
+    private final ContainerRegion root;
+    /** Whether the layout came from a server: only the server changes it then. */
+    private final boolean attached;
+    /** Held by plug, unplug, close and {@link #follow}: one layout change at a time, seen whole by every follower. */
+    private final Object layoutLock = new Object();
+    /** Immutable snapshots, replaced under {@link #layoutLock}; volatile so that accessors need no lock. */
+    private volatile List<SharedRamRegion> layout;
+    private volatile List<RamBlock> blocks;
+    /** One RAM region per layout entry, in layout order. Guarded by {@link #layoutLock}. */
+    private final List<RamRegion> ramRegions = new ArrayList<>();
+    /** Servers serving this machine, told of every plug and unplug. Guarded by {@link #layoutLock}. */
+    private final List<LayoutFollower> followers = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks) {
+    private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks, boolean attached) {
         this.layout = List.copyOf(layout);
         this.blocks = List.copyOf(blocks);
+        this.attached = attached;
         this.system = new MemorySystem();
-        ContainerRegion root = new ContainerRegion(system, null, "system", MemoryRegion.SIZE_2_64);
-        regions.add(root);
+        this.root = new ContainerRegion(system, null, "system", MemoryRegion.SIZE_2_64);
         system.transactionBegin();
         try {
             for (int i = 0; i < layout.size(); i++) {
                 RamRegion r = new RamRegion(system, null, layout.get(i).name(), blocks.get(i), false, false);
-                regions.add(r);
+                ramRegions.add(r);
                 root.addSubregion(layout.get(i).guestAddr(), r);
             }
         } finally {
@@ -80,7 +107,7 @@ public final class SharedMachine implements AutoCloseable {
             for (SharedRamRegion r : layout) {
                 made.add(RamBlock.builder(r.name(), r.size()).memfd().build());
             }
-            return new SharedMachine(layout, made);
+            return new SharedMachine(layout, made, false);
         } catch (RuntimeException e) {
             made.forEach(RamBlock::close);
             throw e;
@@ -103,13 +130,16 @@ public final class SharedMachine implements AutoCloseable {
             throw new IllegalArgumentException(layout.size() + " regions but " + blocks.size() + " blocks");
         }
         for (int i = 0; i < blocks.size(); i++) {
-            if (blocks.get(i).usedLength() != layout.get(i).size()) {
-                throw new IllegalArgumentException("block '" + blocks.get(i).idstr() + "' has 0x"
-                        + Long.toHexString(blocks.get(i).usedLength()) + " bytes, region '" + layout.get(i).name()
-                        + "' 0x" + Long.toHexString(layout.get(i).size()));
-            }
+            checkFits(layout.get(i), blocks.get(i));
         }
-        return new SharedMachine(layout, blocks);
+        return new SharedMachine(layout, blocks, false);
+    }
+
+    private static void checkFits(SharedRamRegion region, RamBlock block) {
+        if (block.usedLength() != region.size()) {
+            throw new IllegalArgumentException("block '" + block.idstr() + "' has 0x" + Long.toHexString(block.usedLength())
+                    + " bytes, region '" + region.name() + "' 0x" + Long.toHexString(region.size()));
+        }
     }
 
     /** Longest layout message accepted (sixteen region lines are a few hundred bytes). */
@@ -172,7 +202,7 @@ public final class SharedMachine implements AutoCloseable {
                 for (int i = 0; i < layout.size(); i++) {
                     blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
                 }
-                return new SharedMachine(layout, blocks);
+                return new SharedMachine(layout, blocks, true);
             } catch (RuntimeException e) {
                 blocks.forEach(RamBlock::close);
                 throw e;
@@ -241,6 +271,199 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
+    /**
+     * Plugs a region backed by a new sealed memfd (zero-filled), as QEMU's {@code device_add pc-dimm}
+     * with a {@code memory-backend-memfd}; see {@link #plug(SharedRamRegion, RamBlock)}.
+     *
+     * @param region the region; its name must be new and its range free
+     * @throws IllegalArgumentException if the name is taken, the range overlaps a region, or the
+     *     layout would pass {@link ShareProtocol#MAX_REGIONS}
+     * @throws IllegalStateException if the machine is closed or attached to a server
+     * @throws dev.guestmem.ram.RamBackendException if the memfd cannot be made
+     */
+    public void plug(SharedRamRegion region) {
+        Objects.requireNonNull(region, "region");
+        synchronized (layoutLock) {
+            checkPlug(region); // before making a memfd that would only be thrown away
+            RamBlock block = RamBlock.builder(region.name(), region.size()).memfd().build();
+            try {
+                plug(region, block);
+            } catch (RuntimeException e) {
+                block.close();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Plugs a region backed by the caller's block, which the machine then owns (and closes at
+     * {@link #unplug} or {@link #close()}). The region is mapped into the address space in one
+     * transaction and appended to {@link #layout()}; every {@link RamShareServer} serving this
+     * machine hands the new layout to the peers that connect from now on. Peers already attached
+     * are not told (the protocol hangs up after the layout): they re-attach to see the region.
+     * If anything is refused, nothing changed and the block stays the caller's.
+     *
+     * @param region the region; its name must be new and its range free
+     * @param block its RAM, of the region's size; shareable (memfd, shared file) if a server serves
+     *     this machine
+     * @throws IllegalArgumentException if the name is taken, the range overlaps a region, the
+     *     layout would pass {@link ShareProtocol#MAX_REGIONS}, the block's size differs, or a server
+     *     serves this machine and the block has no descriptor to pass on
+     * @throws IllegalStateException if the machine is closed, attached to a server (only the server
+     *     changes the layout), or the block is released
+     * @throws ShareException if a server cannot duplicate the block's descriptor
+     */
+    public void plug(SharedRamRegion region, RamBlock block) {
+        Objects.requireNonNull(region, "region");
+        Objects.requireNonNull(block, "block");
+        synchronized (layoutLock) {
+            List<SharedRamRegion> nextLayout = checkPlug(region);
+            checkFits(region, block);
+            List<RamBlock> nextBlocks = new ArrayList<>(blocks);
+            nextBlocks.add(block);
+            List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks);
+            RamRegion r;
+            try {
+                r = new RamRegion(system, null, region.name(), block, false, false);
+            } catch (RuntimeException e) {
+                pending.forEach(LayoutFollower.Pending::abort);
+                throw e;
+            }
+            system.transactionBegin();
+            try {
+                root.addSubregion(region.guestAddr(), r);
+            } finally {
+                system.transactionCommit();
+            }
+            ramRegions.add(r);
+            layout = List.copyOf(nextLayout);
+            blocks = List.copyOf(nextBlocks);
+            pending.forEach(LayoutFollower.Pending::commit);
+        }
+    }
+
+    /**
+     * Unplugs a region, as QEMU's {@code device_del} of a DIMM: it leaves the address space in one
+     * transaction and {@link #layout()}, and its block is closed, so this side can no longer read or
+     * write it (accesses there are unassigned; accesses in flight finish first). Every
+     * {@link RamShareServer} serving this machine stops handing it to new peers. A peer that still
+     * maps it keeps its bytes: its mapping keeps the memfd (or file) alive until it unmaps it; it
+     * is not told, and re-attaches to see the current layout.
+     *
+     * @param name the region's name
+     * @throws IllegalArgumentException if no region has that name (the message lists them), or it is
+     *     the last region (a shared layout has at least one)
+     * @throws IllegalStateException if the machine is closed, or attached to a server (only the
+     *     server changes the layout)
+     * @throws RamDiscardManagerException if the region still has a RAM discard manager (detach it
+     *     first, as virtio-mem's unrealize does)
+     */
+    public void unplug(String name) {
+        Objects.requireNonNull(name, "name");
+        synchronized (layoutLock) {
+            checkChangeable();
+            int i = indexOf(name);
+            if (i < 0) {
+                throw new IllegalArgumentException("no region '" + name + "' to unplug; the regions are "
+                        + String.join(", ", layout.stream().map(SharedRamRegion::name).toList()));
+            }
+            if (layout.size() == 1) {
+                throw new IllegalArgumentException("region '" + name + "' is the last region: a shared machine keeps at least one");
+            }
+            RamRegion r = ramRegions.get(i);
+            if (r.hasRamDiscardManager()) {
+                // QEMU cannot delete a backend a virtio-mem device still uses either
+                throw new RamDiscardManagerException("region '" + name + "' still has a RAM discard manager: detach it before unplugging");
+            }
+            List<SharedRamRegion> nextLayout = new ArrayList<>(layout);
+            nextLayout.remove(i);
+            List<RamBlock> nextBlocks = new ArrayList<>(blocks);
+            RamBlock gone = nextBlocks.remove(i);
+            List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks);
+            ramRegions.remove(i);
+            layout = List.copyOf(nextLayout);
+            blocks = List.copyOf(nextBlocks);
+            pending.forEach(LayoutFollower.Pending::commit); // new peers no longer get it
+            try {
+                RegionTeardown.destroy(system, List.of(), List.of(r)); // out of the address space in one transaction
+            } finally {
+                gone.close(); // the region's reference went with it: this unmaps and closes this side's descriptor
+            }
+        }
+    }
+
+    /** @return the layout with {@code region} appended, checked; or throws with nothing changed */
+    private List<SharedRamRegion> checkPlug(SharedRamRegion region) {
+        checkChangeable();
+        List<SharedRamRegion> next = new ArrayList<>(layout);
+        next.add(region);
+        checkLayout(next);
+        return next;
+    }
+
+    private void checkChangeable() {
+        if (closed.get()) {
+            throw new IllegalStateException("the shared machine (" + names() + ") is closed");
+        }
+        if (attached) {
+            throw new IllegalStateException("this machine is attached to a server (" + names()
+                    + "): only the server plugs and unplugs its regions; re-attach to see its current layout");
+        }
+    }
+
+    private String names() {
+        return String.join(", ", layout.stream().map(SharedRamRegion::name).toList());
+    }
+
+    private int indexOf(String name) {
+        for (int i = 0; i < layout.size(); i++) {
+            if (layout.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Prepares every follower; if one refuses, the prepared ones are aborted and its exception thrown. */
+    private List<LayoutFollower.Pending> prepareFollowers(List<SharedRamRegion> nextLayout, List<RamBlock> nextBlocks) {
+        List<LayoutFollower.Pending> pending = new ArrayList<>();
+        try {
+            for (LayoutFollower f : followers) {
+                pending.add(f.prepare(nextLayout, nextBlocks));
+            }
+        } catch (RuntimeException e) {
+            pending.forEach(LayoutFollower.Pending::abort);
+            throw e;
+        }
+        return pending;
+    }
+
+    /**
+     * Starts a follower from the current layout and registers it, under the layout lock, so that no
+     * change is missed between the two.
+     *
+     * @param start makes the follower's owner from the current layout and blocks; may throw (nothing registered)
+     * @param followerOf the owner's follower
+     * @throws IllegalStateException if the machine is closed
+     */
+    <T> T follow(BiFunction<List<SharedRamRegion>, List<RamBlock>, T> start, Function<T, LayoutFollower> followerOf) {
+        synchronized (layoutLock) {
+            if (closed.get()) {
+                throw new IllegalStateException("the shared machine (" + names() + ") is closed: nothing to serve");
+            }
+            T owner = start.apply(layout, blocks);
+            followers.add(followerOf.apply(owner));
+            return owner;
+        }
+    }
+
+    /** Stops telling {@code f} of changes; nothing if it is not registered. */
+    void unfollow(LayoutFollower f) {
+        synchronized (layoutLock) {
+            followers.remove(f);
+        }
+    }
+
     /** @return the address space {@code memory} over the shared RAM */
     public AddressSpace addressSpace() {
         return as;
@@ -251,12 +474,12 @@ public final class SharedMachine implements AutoCloseable {
         return system;
     }
 
-    /** @return the regions in order */
+    /** @return the regions in order, as of now (an immutable snapshot: plug and unplug replace it) */
     public List<SharedRamRegion> layout() {
         return layout;
     }
 
-    /** @return the blocks, in region order */
+    /** @return the blocks, in region order, as of now (an immutable snapshot: plug and unplug replace it) */
     public List<RamBlock> blocks() {
         return blocks;
     }
@@ -268,13 +491,18 @@ public final class SharedMachine implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.getAndSet(true)) {
-            return;
-        }
-        try {
-            RegionTeardown.destroy(system, List.of(as), regions);
-        } finally {
-            blocks.forEach(RamBlock::close);
+        synchronized (layoutLock) {
+            if (closed.getAndSet(true)) {
+                return;
+            }
+            followers.clear(); // servers keep serving their duplicates of the last layout
+            List<MemoryRegion> regions = new ArrayList<>(ramRegions);
+            regions.add(root);
+            try {
+                RegionTeardown.destroy(system, List.of(as), regions);
+            } finally {
+                blocks.forEach(RamBlock::close);
+            }
         }
     }
 }

@@ -39,6 +39,9 @@ import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.MmioValue;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.share.RamShareServer;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
 import dev.guestmem.snapshot.DirtyPages;
 import dev.guestmem.snapshot.ProgressListener;
 import dev.guestmem.snapshot.SnapshotBlock;
@@ -876,6 +879,40 @@ class GuideExamplesTest {
         DirtyBitmapSnapshot snap = hotplug.snapshotAndClearDirty(0, 8 * MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
         assertEquals(512, snap.dirtyPageCount(), "only the plugged 2 MiB stays dirty");
         sys.globalDirtyLogStop();
+    }
+
+    /**
+     * Guide §8, memory hotplug on a shared machine: a peer attaching after the plug gets the DIMM, one
+     * attaching after the unplug does not, and the first keeps the unplugged DIMM's bytes. The server
+     * sends the layout when it accepts, so the peer's second connection gets the layout after the unplug.
+     */
+    @Test
+    void sharedHotplug(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("ram.sock").toString();
+        List<List<SharedRamRegion>> layouts = new ArrayList<>();
+        long[] keptBytes = new long[1];
+        Thread peer = Thread.ofPlatform().daemon().start(() -> {
+            try (SharedMachine first = SharedMachine.attach(sock, Duration.ofSeconds(30));
+                 SharedMachine second = SharedMachine.attach(sock, Duration.ofSeconds(30))) {
+                layouts.add(first.layout());
+                layouts.add(second.layout());
+                keptBytes[0] = first.addressSpace().ldqLe(0x1_0000_0000L);
+            }
+        });
+        // tag::share-hotplug[]
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 64 * MIB)));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            m.plug(new SharedRamRegion("dimm0", 0x1_0000_0000L, 128 * MIB)); // a new sealed memfd, zero-filled
+            m.addressSpace().stqLe(0x1_0000_0000L, 42);
+            server.serveOne(Duration.ofSeconds(30)); // a peer attaching now gets ram0 and dimm0
+            m.unplug("dimm0");                        // this side no longer reaches dimm0's bytes
+            server.serveOne(Duration.ofSeconds(30)); // a peer attaching now gets ram0 only
+        }
+        // end::share-hotplug[]
+        peer.join(Duration.ofSeconds(30));
+        assertEquals(List.of(List.of("ram0", "dimm0"), List.of("ram0")),
+                layouts.stream().map(l -> l.stream().map(SharedRamRegion::name).toList()).toList());
+        assertEquals(42, keptBytes[0], "the first peer kept the unplugged DIMM's bytes");
     }
 
     /** Every tagged example above appears verbatim (re-indented) in docs/guide.md. */
