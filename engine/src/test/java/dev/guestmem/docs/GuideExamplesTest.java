@@ -892,6 +892,11 @@ class GuideExamplesTest {
         List<List<SharedRamRegion>> layouts = new ArrayList<>();
         long[] keptBytes = new long[1];
         Thread peer = Thread.ofPlatform().daemon().start(() -> {
+            // attach connects at once: wait for the server's socket file (its bind), as a peer
+            // process started after the server would
+            while (!Files.exists(Path.of(sock))) {
+                Thread.onSpinWait();
+            }
             try (SharedMachine first = SharedMachine.attach(sock, Duration.ofSeconds(30));
                  SharedMachine second = SharedMachine.attach(sock, Duration.ofSeconds(30))) {
                 layouts.add(first.layout());
