@@ -646,7 +646,9 @@ public final class MemorySystem {
      * QEMU's {@code address_space_remove_listeners}: {@link #unregisterListener} for every listener
      * registered for {@code as} alone, in the order they are called, each hearing the removal replay;
      * what a device does before {@link #destroyAddressSpace}. Listeners of every address space
-     * ({@code registerListener(l, null)}, which QEMU does not have) stay registered.
+     * ({@code registerListener(l, null)}, which QEMU does not have) stay registered. A listener whose
+     * replay throws is removed all the same and does not keep the later ones on; the first throw
+     * comes after the last removal.
      *
      * @param as an address space of this system
      * @throws IllegalStateException if {@code as} is not one of this system's
@@ -654,11 +656,17 @@ public final class MemorySystem {
     public void removeListeners(AddressSpace as) {
         lock.lock();
         try {
+            Throwable failed = null;
             for (MemoryListener l : entry(as).listeners.snapshot()) {
                 if (registrations.get(l) == as) {
-                    unregisterListener(l);
+                    try {
+                        unregisterListener(l); // off even if its replay throws
+                    } catch (RuntimeException | Error t) { // the later ones must come off too
+                        failed = ListenerList.merge(failed, t);
+                    }
                 }
             }
+            ListenerList.rethrow(failed);
         } finally {
             lock.unlock();
         }
