@@ -227,6 +227,16 @@ class RegionDispatchTest {
         assertThrows(IllegalArgumentException.class, () -> strict.dispatchWrite(-1L, 0, 16, false, U));
     }
 
+    /** A null holder or attrs is refused before the device is called (a read may have side effects). */
+    @Test
+    void nullHolderOrAttrsIsRefusedWithoutCallingTheDevice() {
+        IoRegion dev = device(null, "dev", 0x100);
+        assertThrows(NullPointerException.class, () -> dev.dispatchRead(0, 4, false, U, null));
+        assertThrows(NullPointerException.class, () -> dev.dispatchRead(0, 4, false, null, out));
+        assertThrows(NullPointerException.class, () -> dev.dispatchWrite(0, 1, 4, false, null));
+        assertEquals(0, calls.size(), "the device saw nothing");
+    }
+
     @Test
     void destroyedRegionIsADecodeError() {
         IoRegion dev = device(null, "gone", 0x100);
