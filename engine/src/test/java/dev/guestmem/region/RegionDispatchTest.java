@@ -213,6 +213,26 @@ class RegionDispatchTest {
         assertEquals(Short.toUnsignedLong(Short.reverseBytes((short) 0x0708)), out.value);
     }
 
+    /**
+     * {@link MemoryRegion#ops()} of a RAM device reaches the whole block after {@link RamRegion#ramResize}
+     * (the ops kept the used length of their construction: a read past it threw inside them).
+     */
+    @Test
+    void ramDeviceOpsFollowAResize() {
+        Arena arena = Arena.ofShared();
+        toClose.add(arena);
+        MemorySegment bar = arena.allocate(0x2000, 8);
+        RamBlock block = RamBlock.builder("bar", 0x1000).ramDevice(bar).resizeable(0x2000, null).build();
+        RamRegion dev = new RamRegion(sys, null, "bar", block, false, true);
+        block.close();
+        dev.ramResize(0x2000);
+        bar.set(ValueLayout.JAVA_INT_UNALIGNED, 0x1800, 0x600dcafe);
+        assertEquals(MemTxResult.OK, dev.dispatchRead(0x1800, 4, HOST_BIG, U, out));
+        assertEquals(0x600dcafeL, out.value);
+        assertEquals(MemTxResult.OK, dev.dispatchWrite(0x1810, 0x11, 1, HOST_BIG, U));
+        assertEquals(0x11, bar.get(ValueLayout.JAVA_BYTE, 0x1810));
+    }
+
     @Test
     void opsWithoutTheCallbackAndInvalidAccessesAreDecodeErrors() {
         IoRegion writeOnly = new IoRegion(sys, null,
