@@ -78,6 +78,11 @@ public final class MemorySystem {
     private boolean updatePending;
     /** What invalidation listeners threw while a commit published views; rethrown at its end. */
     private Throwable invalidationFailure;
+    /**
+     * How many listener notifications are under way (lock held, so on this thread): a listener
+     * that nests a commit must not be handed what the others threw; the outermost rethrows it.
+     */
+    private int notifying;
     /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
     private boolean ioeventfdUpdatePending;
     /**
@@ -262,13 +267,18 @@ public final class MemorySystem {
         }
         try {
             transactionDepth--;
-            if (transactionDepth == 0 && updatePending) {
-                updateTopology();
-            } else if (transactionDepth == 0 && ioeventfdUpdatePending) {
-                ioeventfdUpdatePending = false;
-                for (AsEntry e : spaces) {
-                    updateIoeventfds(e);
+            notifying++;
+            try {
+                if (transactionDepth == 0 && updatePending) {
+                    updateTopology();
+                } else if (transactionDepth == 0 && ioeventfdUpdatePending) {
+                    ioeventfdUpdatePending = false;
+                    for (AsEntry e : spaces) {
+                        updateIoeventfds(e);
+                    }
                 }
+            } finally {
+                notifying--;
             }
             if (transactionDepth == 0) {
                 rethrowListenerFailures(); // the change is whole: every listener heard it
@@ -281,9 +291,13 @@ public final class MemorySystem {
     /**
      * Rethrows what listeners threw while being told of a change (the first; the others suppressed
      * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
-     * cannot fail): views published, every listener told. Topology lock held.
+     * cannot fail): views published, every listener told. Topology lock held. Inside another
+     * notification (a listener's nested change) nothing is thrown: the outer one rethrows it all.
      */
     private void rethrowListenerFailures() {
+        if (notifying > 0) {
+            return;
+        }
         Throwable failed = invalidationFailure;
         invalidationFailure = null;
         failed = ListenerList.merge(failed, globalListeners.takeFailure());
@@ -315,13 +329,18 @@ public final class MemorySystem {
      */
     public void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
         assert lock.isHeldByCurrentThread();
-        for (AsEntry e : spaces) {
-            FlatView view = e.as.currentMap();
-            for (int i = 0; i < view.rangeCount(); i++) {
-                if (view.range(i).region() == region) {
-                    CoalescedIoNotify.one(e.listeners, view.range(i), view, cmr, add);
+        notifying++;
+        try {
+            for (AsEntry e : spaces) {
+                FlatView view = e.as.currentMap();
+                for (int i = 0; i < view.rangeCount(); i++) {
+                    if (view.range(i).region() == region) {
+                        CoalescedIoNotify.one(e.listeners, view.range(i), view, cmr, add);
+                    }
                 }
             }
+        } finally {
+            notifying--;
         }
         rethrowListenerFailures();
     }
@@ -627,7 +646,9 @@ public final class MemorySystem {
      * QEMU's {@code address_space_remove_listeners}: {@link #unregisterListener} for every listener
      * registered for {@code as} alone, in the order they are called, each hearing the removal replay;
      * what a device does before {@link #destroyAddressSpace}. Listeners of every address space
-     * ({@code registerListener(l, null)}, which QEMU does not have) stay registered.
+     * ({@code registerListener(l, null)}, which QEMU does not have) stay registered. A listener whose
+     * replay throws is removed all the same and does not keep the later ones on; the first throw
+     * comes after the last removal.
      *
      * @param as an address space of this system
      * @throws IllegalStateException if {@code as} is not one of this system's
@@ -635,11 +656,17 @@ public final class MemorySystem {
     public void removeListeners(AddressSpace as) {
         lock.lock();
         try {
+            Throwable failed = null;
             for (MemoryListener l : entry(as).listeners.snapshot()) {
                 if (registrations.get(l) == as) {
-                    unregisterListener(l);
+                    try {
+                        unregisterListener(l); // off even if its replay throws
+                    } catch (RuntimeException | Error t) { // the later ones must come off too
+                        failed = ListenerList.merge(failed, t);
+                    }
                 }
             }
+            ListenerList.rethrow(failed);
         } finally {
             lock.unlock();
         }
@@ -727,7 +754,7 @@ public final class MemorySystem {
             int old = globalDirtyTracking;
             globalDirtyTracking |= flags;
             if (old == 0 && globalDirtyTracking != 0) {
-                globalListeners.forward(MemoryListener::logGlobalStart);
+                tellGlobal(MemoryListener::logGlobalStart, true);
                 transactionBegin();
                 try {
                     dirt.markAll();
@@ -771,7 +798,7 @@ public final class MemorySystem {
                 } finally {
                     transactionCommit();
                 }
-                globalListeners.reverse(MemoryListener::logGlobalStop);
+                tellGlobal(MemoryListener::logGlobalStop, false);
                 rethrowListenerFailures();
             }
         } finally {
@@ -867,10 +894,24 @@ public final class MemorySystem {
     public void globalAfterDirtyLogSync() {
         lock.lock();
         try {
-            globalListeners.forward(MemoryListener::logGlobalAfterSync);
+            tellGlobal(MemoryListener::logGlobalAfterSync, true);
             rethrowListenerFailures();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Tells every global listener, in priority order or reversed, as one notification (see {@link #notifying}). */
+    private void tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
+        notifying++;
+        try {
+            if (forward) {
+                globalListeners.forward(action);
+            } else {
+                globalListeners.reverse(action);
+            }
+        } finally {
+            notifying--;
         }
     }
 

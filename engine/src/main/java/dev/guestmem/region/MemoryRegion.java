@@ -286,6 +286,7 @@ public abstract sealed class MemoryRegion
      * @param out receives the value, 0 on error; also the scratch of {@code read_with_attrs} callbacks
      * @return a {@link dev.guestmem.access.MemTxResult}
      * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (nothing is called)
+     * @throws NullPointerException if {@code attrs} or {@code out} is null (nothing is called)
      */
     public final int dispatchRead(long addr, int size, boolean bigEndian, MemTxAttrs attrs, MmioValue out) {
         return RegionDispatch.read(this, addr, size, bigEndian, attrs, out);
@@ -306,6 +307,7 @@ public abstract sealed class MemoryRegion
      * @param attrs attributes
      * @return a {@link dev.guestmem.access.MemTxResult}
      * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8 (nothing is called)
+     * @throws NullPointerException if {@code attrs} is null (nothing is called)
      */
     public final int dispatchWrite(long addr, long data, int size, boolean bigEndian, MemTxAttrs attrs) {
         return RegionDispatch.write(this, addr, data, size, bigEndian, attrs);

@@ -13,7 +13,8 @@ import java.util.Objects;
 public final class RamRegion extends MemoryRegion {
     private final RamBlock block;
     private final boolean ramDevice;
-    private final MemoryRegionOps ramDeviceOps;
+    /** A RAM device's ops over the block's used length; remade by {@link #ramResize}. Volatile: read by any accessor. */
+    private volatile MemoryRegionOps ramDeviceOps;
 
     /**
      * Creates a RAM region over a whole block.
@@ -99,6 +100,9 @@ public final class RamRegion extends MemoryRegion {
         try {
             block.resize(newSize); // validates first; throws before anything changed
             setSize(newSize);
+            if (ramDevice) {
+                ramDeviceOps = RamDeviceOps.of(block); // over the new used length
+            }
         } finally {
             sys.transactionCommit();
         }

@@ -4,6 +4,7 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
+import java.util.Objects;
 
 /**
  * QEMU's {@code memory_region_dispatch_read}/{@code _write} on a region: the work behind
@@ -23,6 +24,8 @@ final class RegionDispatch {
 
     static int read(MemoryRegion region, long addr, int size, boolean bigEndian, MemTxAttrs attrs, MmioValue out) {
         checkSize(size);
+        Objects.requireNonNull(attrs, "attrs"); // before any callback: a read may have side effects
+        Objects.requireNonNull(out, "out");
         MemoryRegion mr = region;
         long off = addr;
         while (true) {
@@ -41,6 +44,7 @@ final class RegionDispatch {
 
     static int write(MemoryRegion region, long addr, long data, int size, boolean bigEndian, MemTxAttrs attrs) {
         checkSize(size);
+        Objects.requireNonNull(attrs, "attrs");
         MemoryRegion mr = region;
         long off = addr;
         while (true) {

@@ -112,4 +112,36 @@ class LauncherTest {
         assertEquals(0, p.exitValue(), err);
         assertEquals("cwd=" + caller.toRealPath(), out.strip(), "the command must see the caller's directory: " + err);
     }
+
+    /**
+     * A relative JAVA_HOME is the caller's (it is checked from the caller's directory): the commands
+     * that run in the repository ({@code bench}, {@code test}, a build) must still find it there.
+     * The launcher used it as given after its {@code cd}: from another directory, java was not found.
+     */
+    @Test
+    void aRelativeJavaHomeStillWorksWhereTheLauncherChangesDirectory() throws Exception {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        Files.copy(launcher, repo.resolve("guestmem"));
+        Files.writeString(repo.resolve("pom.xml"), "");
+        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
+            Files.createDirectories(repo.resolve(m));
+        }
+        Path jar = Files.createDirectories(repo.resolve("jmh/target")).resolve("benchmarks.jar");
+        Files.writeString(jar, "");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+        Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho ran\n");
+        Path caller = Files.createDirectories(dir.resolve("a/b"));
+        ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("guestmem").toString(), "bench").directory(caller.toFile());
+        pb.environment().put("JAVA_HOME", "../../jdk-25");
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        assertEquals(0, p.exitValue(), err);
+        assertEquals("ran", out.strip(), err);
+    }
 }

@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
 import java.util.ArrayList;
@@ -159,5 +162,41 @@ class ListenerFailureTest {
         assertEquals(List.of("del q1", "del q2", "commit"), seen);
         assertSame(sys.emptyView(), as2.currentMap(), "detached");
         assertThrows(IllegalStateException.class, () -> sys.destroyAddressSpace(as2), "no longer one of the system's");
+    }
+
+    /**
+     * A listener may change the topology while told of a change (QEMU nests the transaction): its
+     * nested commit must not rethrow what another listener of the outer commit threw, which is the
+     * outer caller's to see (the listener's own call succeeded and the rest of its callback ran).
+     */
+    @Test
+    void aNestedCommitFromAListenerDoesNotTakeTheOuterCommitsFailure() {
+        List<String> seen = new ArrayList<>();
+        IllegalStateException boom = new IllegalStateException("kvm refused the slot");
+        IoRegion dev = new IoRegion(sys, null,
+                MemoryRegionOps.builder().read((a, sz) -> 0).write((a, d, sz) -> { }).build(), "dev", 0x100);
+        try (EventNotifier kick = EventNotifier.create()) {
+            sys.registerListener(recorder(seen, "a", 0, boom), as);
+            sys.registerListener(new MemoryListener() {
+                @Override
+                public int priority() {
+                    return 1;
+                }
+
+                @Override
+                public void regionAdd(MemoryRegionSection s) {
+                    dev.addEventfd(0, 4, false, 0, kick); // a nested transaction
+                    seen.add("b added its eventfd");
+                }
+            }, as);
+            RamRegion r1 = new RamRegion(sys, null, "r1", RamBlock.anonymous("r1", 0x1000), false, false);
+            seen.clear();
+
+            IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> root.addSubregion(0, r1));
+
+            assertSame(boom, thrown, "the outer caller sees a's throw");
+            assertEquals(List.of("a add r1", "b added its eventfd", "a commit"), seen);
+            assertEquals(1, dev.ioeventfds().size());
+        }
     }
 }

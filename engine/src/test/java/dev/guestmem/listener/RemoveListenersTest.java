@@ -2,6 +2,7 @@ package dev.guestmem.listener;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.guestmem.MemorySystem;
@@ -82,5 +83,32 @@ class RemoveListenersTest {
         MemorySystem other = new MemorySystem();
         AddressSpace foreign = other.addressSpace(new ContainerRegion(other, null, "r", 0x1000), "f");
         assertThrows(IllegalStateException.class, () -> sys.removeListeners(foreign));
+    }
+
+    /**
+     * A listener whose removal replay throws is still removed, and so are the listeners after it:
+     * the throw reaches the caller once every one is off (it used to stop the loop, leaving the
+     * later ones registered and the space impossible to destroy).
+     */
+    @Test
+    void aThrowingRemovalReplayRemovesEveryListenerThenRethrows() {
+        AddressSpace as = space("as");
+        IllegalStateException boom = new IllegalStateException("refused");
+        MemoryListener picky = new MemoryListener() {
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                log.add("picky del " + s.region().name());
+                throw boom;
+            }
+        };
+        sys.registerListener(picky, as);
+        sys.registerListener(recorder("after"), as);
+        log.clear();
+
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> sys.removeListeners(as));
+
+        assertSame(boom, thrown);
+        assertEquals(List.of("picky del as-dev", "after del as-dev"), log);
+        assertDoesNotThrow(() -> sys.destroyAddressSpace(as), "no listener left on the space");
     }
 }

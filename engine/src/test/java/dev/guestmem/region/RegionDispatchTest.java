@@ -213,6 +213,26 @@ class RegionDispatchTest {
         assertEquals(Short.toUnsignedLong(Short.reverseBytes((short) 0x0708)), out.value);
     }
 
+    /**
+     * {@link MemoryRegion#ops()} of a RAM device reaches the whole block after {@link RamRegion#ramResize}
+     * (the ops kept the used length of their construction: a read past it threw inside them).
+     */
+    @Test
+    void ramDeviceOpsFollowAResize() {
+        Arena arena = Arena.ofShared();
+        toClose.add(arena);
+        MemorySegment bar = arena.allocate(0x2000, 8);
+        RamBlock block = RamBlock.builder("bar", 0x1000).ramDevice(bar).resizeable(0x2000, null).build();
+        RamRegion dev = new RamRegion(sys, null, "bar", block, false, true);
+        block.close();
+        dev.ramResize(0x2000);
+        bar.set(ValueLayout.JAVA_INT_UNALIGNED, 0x1800, 0x600dcafe);
+        assertEquals(MemTxResult.OK, dev.dispatchRead(0x1800, 4, HOST_BIG, U, out));
+        assertEquals(0x600dcafeL, out.value);
+        assertEquals(MemTxResult.OK, dev.dispatchWrite(0x1810, 0x11, 1, HOST_BIG, U));
+        assertEquals(0x11, bar.get(ValueLayout.JAVA_BYTE, 0x1810));
+    }
+
     @Test
     void opsWithoutTheCallbackAndInvalidAccessesAreDecodeErrors() {
         IoRegion writeOnly = new IoRegion(sys, null,
@@ -225,6 +245,16 @@ class RegionDispatchTest {
         assertEquals(1, calls.size());
         assertThrows(IllegalArgumentException.class, () -> strict.dispatchRead(0, 3, false, U, out));
         assertThrows(IllegalArgumentException.class, () -> strict.dispatchWrite(-1L, 0, 16, false, U));
+    }
+
+    /** A null holder or attrs is refused before the device is called (a read may have side effects). */
+    @Test
+    void nullHolderOrAttrsIsRefusedWithoutCallingTheDevice() {
+        IoRegion dev = device(null, "dev", 0x100);
+        assertThrows(NullPointerException.class, () -> dev.dispatchRead(0, 4, false, U, null));
+        assertThrows(NullPointerException.class, () -> dev.dispatchRead(0, 4, false, null, out));
+        assertThrows(NullPointerException.class, () -> dev.dispatchWrite(0, 1, 4, false, null));
+        assertEquals(0, calls.size(), "the device saw nothing");
     }
 
     @Test
