@@ -539,7 +539,7 @@ public final class MmioDispatch {
     }
 
     private static void deviceThrew(String name, long addr, RuntimeException e) {
-        LOG.log(Level.ERROR, "MMIO callback of region ''" + name + "'' at 0x" + Long.toHexString(addr) + " threw", e);
+        LOG.log(Level.ERROR, "MMIO callback of region '" + name + "' at 0x" + Long.toHexString(addr) + " threw", e);
     }
 
     private static IllegalCallerException untrustedCaller(MethodHandles.Lookup caller) {

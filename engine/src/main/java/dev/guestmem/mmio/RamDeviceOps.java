@@ -25,17 +25,28 @@ public final class RamDeviceOps {
      * Builds the ops of one RAM device block.
      *
      * @param block the block
-     * @return ops that load and store its memory with the access's size
+     * @return ops that load and store its memory with the access's size (load only for a read-only
+     *     block: its writes answer {@code DECODE_ERROR})
      */
     public static MemoryRegionOps of(RamBlock block) {
         MemorySegment seg = block.segment();
-        return MemoryRegionOps.builder()
+        MemoryRegionOps.Builder ops = MemoryRegionOps.builder()
                 .read((addr, size) -> switch (size) {
                     case 1 -> Byte.toUnsignedLong(seg.get(ValueLayout.JAVA_BYTE, addr));
                     case 2 -> Short.toUnsignedLong(seg.get(SHORT, addr));
                     case 4 -> Integer.toUnsignedLong(seg.get(INT, addr));
                     default -> seg.get(LONG, addr);
                 })
+                .endianness(Endianness.NATIVE)
+                .valid(1, 8, true)
+                .impl(1, 8, true);
+        if (block.isReadOnly()) {
+            // No store can reach read-only host memory: no write callback, so a guest write is
+            // DECODE_ERROR as one to ROM (QEMU's unassigned_mem_accepts), not a store that throws
+            // and logs a stack trace each time the guest tries
+            return ops.build();
+        }
+        return ops
                 .write((addr, data, size) -> {
                     switch (size) {
                         case 1 -> seg.set(ValueLayout.JAVA_BYTE, addr, (byte) data);
@@ -44,9 +55,6 @@ public final class RamDeviceOps {
                         default -> seg.set(LONG, addr, data);
                     }
                 })
-                .endianness(Endianness.NATIVE)
-                .valid(1, 8, true)
-                .impl(1, 8, true)
                 .build();
     }
 }
