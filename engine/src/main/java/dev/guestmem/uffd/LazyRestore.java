@@ -458,11 +458,12 @@ public final class LazyRestore implements AutoCloseable {
                         }
                     }
                     finished.countDown();
-                } else if (line.startsWith("broken\t") || line.startsWith("error\t")) {
+                } else if (line.startsWith("broken\t") || line.startsWith("error\t") || line.startsWith("lost\t")) {
                     List<String> f = Wire.fields(line);
+                    String what = f.getFirst().equals("lost") ? "snapshot data lost: " : "page source failed: ";
                     synchronized (lock) {
                         if (state == State.RESTORING) {
-                            failure = "page source failed: " + (f.size() > 1 ? f.get(1) : "");
+                            failure = what + (f.size() > 1 ? f.get(1) : "");
                             state = State.BROKEN;
                         }
                     }
