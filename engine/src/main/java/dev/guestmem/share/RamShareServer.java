@@ -46,17 +46,20 @@ public final class RamShareServer implements AutoCloseable {
     private final PeerPolicy policy;
     /** The server's own duplicates of the blocks' descriptors, closed by {@link #close()}. */
     private final int[] fds;
+    /** The blocks behind {@link #fds}: each is noted as mapped by every peer served ({@link RamBlock#noteMappedElsewhere}). */
+    private final List<RamBlock> blocks;
     /** Held while sending {@link #fds} and while closing them, so that no closed number is sent. */
     private final Object fdLock = new Object();
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
-    private RamShareServer(String path, int listenFd, byte[] message, PeerPolicy policy, int[] fds) {
+    private RamShareServer(String path, int listenFd, byte[] message, PeerPolicy policy, int[] fds, List<RamBlock> blocks) {
         this.path = path;
         this.listenFd = listenFd;
         this.message = message;
         this.policy = policy;
         this.fds = fds;
+        this.blocks = List.copyOf(blocks);
     }
 
     /**
@@ -117,7 +120,7 @@ public final class RamShareServer implements AutoCloseable {
             if (!socketPath.startsWith("@")) {
                 removeStaleSocket(socketPath, connectErrno);
             }
-            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, policy, fds);
+            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), msg, policy, fds, blocks);
         } catch (NativeCallException e) {
             closeAll(fds);
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
@@ -273,10 +276,14 @@ public final class RamShareServer implements AutoCloseable {
             throw new ShareException("accept on " + path + ": " + e.getMessage(), e);
         }
         try {
-            admit(conn);
+            SharePeer peer = admit(conn);
             synchronized (fdLock) {
                 if (closed) {
                     return false;
+                }
+                // before the descriptors leave: from then on the peer may map the RAM for good
+                for (RamBlock b : blocks) {
+                    b.noteMappedElsewhere("peer " + peer + " served by RamShareServer on " + path);
                 }
                 send(conn);
             }
@@ -292,8 +299,10 @@ public final class RamShareServer implements AutoCloseable {
     /**
      * Lets the peer on {@code conn} through if the policy allows it; else sends it the refusal
      * line and throws.
+     *
+     * @return the peer, admitted
      */
-    private void admit(int conn) {
+    private SharePeer admit(int conn) {
         LinuxCalls.PeerCredentials c;
         try {
             c = LinuxCalls.peerCredentials(conn);
@@ -302,7 +311,7 @@ public final class RamShareServer implements AutoCloseable {
         }
         SharePeer peer = new SharePeer(c.pid(), c.uid(), c.gid());
         if (policy.allows(peer)) {
-            return;
+            return peer;
         }
         String reason = "uid " + Integer.toUnsignedString(peer.uid()) + " may not map this RAM (the server serves "
                 + policy.describe() + ")";

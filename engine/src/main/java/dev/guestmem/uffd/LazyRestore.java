@@ -115,10 +115,28 @@ public final class LazyRestore implements AutoCloseable {
      *
      * @param prefetch install the pages nobody touched in the background
      * @param verify check each snapshot page's checksum before installing it
+     * @param peersQuiescent the caller vouches that no other process touches a target until
+     *     {@link #awaitComplete} has returned true, so a target another process may map
+     *     ({@link RamBlock#mappedElsewhere}) is restored instead of refused
      */
-    public record Options(boolean prefetch, boolean verify) {
-        /** Prefetch and verify. */
-        public static final Options DEFAULT = new Options(true, true);
+    public record Options(boolean prefetch, boolean verify, boolean peersQuiescent) {
+        /** Prefetch and verify; targets other processes may map are refused. */
+        public static final Options DEFAULT = new Options(true, true, false);
+
+        /**
+         * Options that refuse targets other processes may map.
+         *
+         * @param prefetch install the pages nobody touched in the background
+         * @param verify check each snapshot page's checksum before installing it
+         */
+        public Options(boolean prefetch, boolean verify) {
+            this(prefetch, verify, false);
+        }
+
+        /** @return these options, with the caller vouching that other processes keep off the targets until complete */
+        public Options withPeersQuiescent() {
+            return new Options(prefetch, verify, true);
+        }
     }
 
     private final PageServerProcess server;
@@ -169,7 +187,7 @@ public final class LazyRestore implements AutoCloseable {
         this.server = server;
         this.ownsServer = ownsServer;
         this.targets = List.copyOf(targets);
-        checkUsable(this.targets); // every target before any is touched
+        checkUsable(this.targets, options); // every target before any is touched
         // Before any page is dropped: from then on an access may meet a poisoned page.
         this.faultHolds = holdFaultProne(this.targets, "lazy restore by page server " + server.pid());
         long[] features = new long[1];
@@ -301,8 +319,15 @@ public final class LazyRestore implements AutoCloseable {
         throw new LazyRestoreException(why, cause);
     }
 
-    private static void checkUsable(List<SnapshotBlock> targets) {
+    private static void checkUsable(List<SnapshotBlock> targets, Options options) {
         for (SnapshotBlock t : targets) {
+            String other = t.ramBlock() != null ? t.ramBlock().mappedElsewhere() : null;
+            if (other != null && !options.peersQuiescent()) {
+                throw new LazyRestoreException("block '" + t.name() + "' may be mapped by another process (" + other
+                        + "), whose touch of a page not yet restored would stand in for the snapshot's bytes; nothing was "
+                        + "changed. Keep that process off the block until awaitComplete returns true and pass "
+                        + "Options.withPeersQuiescent(), or restore eagerly (SnapshotRestorer.restore)");
+            }
             if (t.segment().isReadOnly()) { // startRemote has no snapshot chain to check targets against
                 throw new LazyRestoreException("block '" + t.name() + "' is mapped read-only: it cannot be restored");
             }
@@ -342,7 +367,8 @@ public final class LazyRestore implements AutoCloseable {
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
      * @throws LazyRestoreException if this process may not open a userfaultfd (see the class
-     *     comment), a target is not aligned to its page size, the server refuses
+     *     comment), a target is not aligned to its page size, a target's block may be mapped by another
+     *     process ({@link RamBlock#mappedElsewhere}) and {@link Options#peersQuiescent} is false, the server refuses
      *     the source (a file missing or not the one opened here) or does not answer: then nothing was
      *     changed, the targets keep their bytes and are not fault-prone; if registration or the
      *     server's start fails after the pages were dropped, the targets are marked written, and
@@ -365,7 +391,8 @@ public final class LazyRestore implements AutoCloseable {
      * @param options prefetch (verification applies to snapshot sources only)
      * @return the running restore
      * @throws LazyRestoreException if registration, the connection to the source or the server's start
-     *     fails (a source the server cannot reach is refused before any target is touched)
+     *     fails (a source the server cannot reach is refused before any target is touched), or a target's
+     *     block may be mapped by another process and {@link Options#peersQuiescent} is false (nothing changed)
      */
     public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
         return new LazyRestore(server, false, targets, Wire.line("source", "remote", sourceSocket), options);

@@ -1,10 +1,16 @@
 package dev.guestmem.uffd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.share.RamShareServer;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
 import dev.guestmem.snapshot.ProgressListener;
 import dev.guestmem.snapshot.SnapshotBlock;
 import dev.guestmem.snapshot.SnapshotChain;
@@ -74,6 +80,46 @@ class SharedMemfdLazyRestoreTest {
         } finally {
             other.close();
             block.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Prevention where the engine knows: a block whose descriptor RamShareServer handed to a peer
+    // (and the peer's own view of it, mapped by SharedMachine.attach) may be mapped by another
+    // process for as long as it lives, so a lazy restore into it is refused before anything is
+    // touched, unless the caller vouches that the peers keep off it until the restore completes.
+    // ------------------------------------------------------------------------------------------
+    @Test
+    void aBlockServedToAPeerIsRefusedUnlessThePeersAreSaidToKeepOff(@TempDir Path dir) throws Exception {
+        String sock = "@guestmem-uffdpeer-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, MIB)));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            RamBlock block = m.blocks().getFirst();
+            block.stqHe(0x1000, 0x77);
+            Path file = dir.resolve("full.gms");
+            SnapshotWriter.write(file, List.of(SnapshotBlock.of(block)), ProgressListener.NONE);
+            block.stqHe(0x1000, 0x99);
+            assertNull(block.mappedElsewhere(), "no peer served yet");
+            Thread serving = Thread.ofPlatform().daemon().start(() -> server.serveOne(Duration.ofSeconds(10)));
+            try (SharedMachine peer = SharedMachine.attach(sock, Duration.ofSeconds(10));
+                 SnapshotFile f = SnapshotFile.open(file)) {
+                serving.join();
+                assertNotNull(block.mappedElsewhere());
+                assertNotNull(peer.blocks().getFirst().mappedElsewhere(), "the peer's view: the server's process maps it too");
+                for (RamBlock target : List.of(block, peer.blocks().getFirst())) {
+                    LazyRestoreException e = assertThrows(LazyRestoreException.class, () -> LazyRestore.start(
+                            SnapshotChain.of(f), List.of(SnapshotBlock.of(target)), LazyRestore.Options.DEFAULT));
+                    assertTrue(e.getMessage().contains("'ram0'") && e.getMessage().contains("withPeersQuiescent"), e.getMessage());
+                    assertEquals(0x99, target.ldqHe(0x1000), "a refused start changes nothing");
+                    assertFalse(target.canFault(), "a refused start leaves the block unfenced");
+                }
+                try (LazyRestore r = LazyRestore.start(SnapshotChain.of(f), List.of(SnapshotBlock.of(block)),
+                        LazyRestore.Options.DEFAULT.withPeersQuiescent())) {
+                    assertTrue(r.awaitComplete(Duration.ofSeconds(60)), r.toString());
+                    assertEquals(0x77, block.ldqHe(0x1000));
+                    assertEquals(0x77, peer.blocks().getFirst().ldqHe(0x1000), "the peer shares the restored page");
+                }
+            }
         }
     }
 
