@@ -69,9 +69,27 @@ import java.util.concurrent.TimeUnit;
  * <h2>Shared (memfd) targets</h2>
  * Only this process's mapping of a target is registered. Another mapping of the same memfd (a
  * peer given the RAM with {@code RamShareServer}, a vhost-user backend, QEMU) is not: its access to
- * a page not yet restored fills the hole with zeros, which the guest then reads too, with no fault
- * and no error (the snapshot's page is never installed). Keep every other mapping from touching a
- * memfd target until {@link #awaitComplete} has returned true, or restore it eagerly.
+ * a page not yet restored fills the hole (with zeros, or what it writes), which the guest then
+ * reads too, with no fault (the snapshot's page can no longer be installed). Keep every other
+ * mapping from touching a memfd target until {@link #awaitComplete} has returned true, or restore
+ * it eagerly. What the engine does about it:
+ * <ul>
+ * <li><b>Refused where it knows.</b> A target whose {@link RamBlock} another process may map
+ *     ({@link RamBlock#mappedElsewhere}: {@code RamShareServer} served it to a peer, or it was
+ *     mapped by {@code SharedMachine.attach}) is refused at {@code start}, nothing changed, unless
+ *     {@link Options#peersQuiescent}. Descriptors passed on by other means, and bare segments,
+ *     are not seen.
+ * <li><b>Detected when the page server reaches the page.</b> A page the server never installed
+ *     that it finds already there (its copy answers EEXIST) breaks the restore: the missing pages
+ *     are poisoned as after a source failure, {@link #state()} is {@link State#BROKEN}, and
+ *     {@link #awaitComplete} throws with a reason naming the block and the page ("snapshot data
+ *     lost: page N of block 'B' ... populated outside the restore"). The guest may already have
+ *     read that page. With prefetch on, the server reaches every page, so a restore either installs
+ *     every page itself or breaks; it is never {@link State#COMPLETE} with a page lost.
+ * <li><b>Not detected with prefetch off.</b> The server then only reaches pages the guest faults
+ *     on, and a page populated elsewhere takes no fault: it is never installed, never reported, and
+ *     the restore stays {@link State#RESTORING} ({@link #awaitComplete} returns false).
+ * </ul>
  *
  * <h2>Dirty logging</h2>
  * A target made with {@link SnapshotBlock#of(RamBlock)} is marked dirty over its whole range for
@@ -104,7 +122,10 @@ public final class LazyRestore implements AutoCloseable {
         RESTORING,
         /** Every page is present; the ranges are unregistered (ordinary memory again). */
         COMPLETE,
-        /** The page source or server failed; missing pages were poisoned. */
+        /**
+         * The page source or server failed, or a page was found populated outside the restore;
+         * missing pages were poisoned.
+         */
         BROKEN,
         /** Closed. */
         CLOSED
