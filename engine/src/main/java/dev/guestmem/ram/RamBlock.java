@@ -118,6 +118,8 @@ public final class RamBlock implements AutoCloseable {
     private final AtomicInteger faultProneHolds = new AtomicInteger();
     /** The reason of the latest hold, for the SIGBUS diagnosis; null until the first hold. */
     private volatile String faultProneReason;
+    /** Which other process may map this block's memory ({@link #noteMappedElsewhere}), or null; never cleared. */
+    private volatile String mappedElsewhere;
 
     /**
      * Called after a resizeable block's used length changed, like QEMU's {@code resized} hook
@@ -397,6 +399,28 @@ public final class RamBlock implements AutoCloseable {
         if (l != null) {
             l.notifyFaultProneChanged(this);
         }
+    }
+
+    /**
+     * Records that another process may map this block's memory: the engine handed its descriptor
+     * to that process ({@code RamShareServer}), or mapped a descriptor that process sent
+     * ({@code SharedMachine.attach}). Never cleared: a mapping outlives the descriptor and the
+     * connection it came by, and nothing tells this process when it goes. A lazy restore refuses
+     * such a block unless told the other mappings stay untouched ({@code LazyRestore.Options}).
+     * Descriptors passed on by other means ({@link #fd()} to a vhost-user backend, QEMU, a child)
+     * are not seen.
+     *
+     * @param who the other process, for messages (the first one recorded is kept)
+     */
+    public void noteMappedElsewhere(String who) {
+        if (mappedElsewhere == null) { // two racing notes: either name does
+            mappedElsewhere = java.util.Objects.requireNonNull(who, "who");
+        }
+    }
+
+    /** @return which other process may map this block's memory ({@link #noteMappedElsewhere}), or null */
+    public String mappedElsewhere() {
+        return mappedElsewhere;
     }
 
     /** @return whether a checked access, or an engine access path ({@link #reportFault}), hit SIGBUS (backing store gone) */

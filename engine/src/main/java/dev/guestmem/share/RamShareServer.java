@@ -265,10 +265,14 @@ public final class RamShareServer implements AutoCloseable {
             throw new ShareException("accept on " + path + ": " + e.getMessage(), e);
         }
         try {
-            admit(conn);
+            SharePeer peer = admit(conn);
             synchronized (fdLock) {
                 if (closed) {
                     return false;
+                }
+                // before the descriptors leave: from then on the peer may map the RAM for good
+                for (RamBlock b : current.blocks()) {
+                    b.noteMappedElsewhere("peer " + peer + " served by RamShareServer on " + path);
                 }
                 send(conn);
             }
@@ -284,8 +288,10 @@ public final class RamShareServer implements AutoCloseable {
     /**
      * Lets the peer on {@code conn} through if the policy allows it; else sends it the refusal
      * line and throws.
+     *
+     * @return the peer, admitted
      */
-    private void admit(int conn) {
+    private SharePeer admit(int conn) {
         LinuxCalls.PeerCredentials c;
         try {
             c = LinuxCalls.peerCredentials(conn);
@@ -294,7 +300,7 @@ public final class RamShareServer implements AutoCloseable {
         }
         SharePeer peer = new SharePeer(c.pid(), c.uid(), c.gid());
         if (policy.allows(peer)) {
-            return;
+            return peer;
         }
         String reason = "uid " + Integer.toUnsignedString(peer.uid()) + " may not map this RAM (the server serves "
                 + policy.describe() + ")";

@@ -16,10 +16,13 @@ import java.util.List;
 final class ServedLayout {
     private final byte[] message;
     private final int[] fds;
+    /** The blocks behind {@link #fds}: each is noted as mapped by every peer served ({@link RamBlock#noteMappedElsewhere}). */
+    private final List<RamBlock> blocks;
 
-    private ServedLayout(byte[] message, int[] fds) {
+    private ServedLayout(byte[] message, int[] fds, List<RamBlock> blocks) {
         this.message = message;
         this.fds = fds;
+        this.blocks = List.copyOf(blocks);
     }
 
     /**
@@ -37,12 +40,17 @@ final class ServedLayout {
             }
         }
         byte[] msg = ShareProtocol.encode(layout);
-        return new ServedLayout(msg, duplicate(blocks));
+        return new ServedLayout(msg, duplicate(blocks), blocks);
     }
 
     /** @return the message */
     byte[] message() {
         return message;
+    }
+
+    /** @return the blocks whose descriptors {@link #fds} are */
+    List<RamBlock> blocks() {
+        return blocks;
     }
 
     /** @return the descriptors to send with the message's first byte */

@@ -228,7 +228,9 @@ public final class SharedMachine implements AutoCloseable {
             }
             boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY() || writeSealed(fd);
             RamBlockBuilder b = RamBlock.builder(r.name(), r.size()).fd(fd, 0);
-            return (readOnly ? b.readOnly() : b).build();
+            RamBlock block = (readOnly ? b.readOnly() : b).build();
+            block.noteMappedElsewhere("the process serving " + socketPath); // it maps this RAM too
+            return block;
         } catch (InvalidRamBlockException | RamBackendException | NativeCallException e) {
             throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
                     + "': " + e.getMessage(), e);

@@ -19,6 +19,11 @@ final class FaultServer implements AutoCloseable {
     /** Test hook: stop serving after this many faults (a hung handler), from {@code guestmem.uffd.stallAfterFaults}. */
     static final long STALL_AFTER = Long.getLong("guestmem.uffd.stallAfterFaults", Long.MAX_VALUE);
     private static final boolean DEBUG = Boolean.getBoolean("guestmem.uffd.debug");
+    /**
+     * Test hook: no prefetch until this file exists, so a test can touch pages before the prefetch
+     * reaches them; from {@code guestmem.uffd.test.holdPrefetch}.
+     */
+    private static final String HOLD_PREFETCH = System.getProperty("guestmem.uffd.test.holdPrefetch");
 
     private final Uffd uffd;
     private final Wire ctl;
@@ -30,6 +35,8 @@ final class FaultServer implements AutoCloseable {
     private final PageInstaller installer;
     private final Prefetcher prefetcher;
     private boolean doneSent;
+    /** The prefetch waits for {@link #HOLD_PREFETCH}'s file (a test); false in production. */
+    private boolean prefetchHeld = HOLD_PREFETCH != null;
     /** Faults served before this one stalls: {@link #STALL_AFTER} for the guest's, none for the warm-up's. */
     private final long stallAfter;
     /** The userfaultfd's and the control socket's poll entries. */
@@ -82,9 +89,9 @@ final class FaultServer implements AutoCloseable {
      */
     private boolean step() {
         boolean broken = installer.broken();
-        boolean wantPrefetch = layout.prefetch && !broken && !served.complete();
+        boolean wantPrefetch = layout.prefetch && !broken && !served.complete() && !prefetchHeld();
         boolean pending = !queue.queued.isEmpty() || (!broken && served.anyCuts());
-        int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : 1000);
+        int n = LinuxCalls.poll(pfds, 2, wantPrefetch || pending ? 0 : prefetchHeld ? 10 : 1000);
         if ((pollfd.revents(pfds) & Linux.POLLIN()) != 0 || pending) {
             drainFaults();
         }
@@ -110,6 +117,14 @@ final class FaultServer implements AutoCloseable {
             ctl.sendLine("done " + stats.metrics(served).toWire());
         }
         return true;
+    }
+
+    /** @return whether the test hook still holds the prefetch back (checked until its file appears) */
+    private boolean prefetchHeld() {
+        if (prefetchHeld && java.nio.file.Files.exists(java.nio.file.Path.of(HOLD_PREFETCH))) {
+            prefetchHeld = false;
+        }
+        return prefetchHeld;
     }
 
     /**

@@ -69,9 +69,27 @@ import java.util.concurrent.TimeUnit;
  * <h2>Shared (memfd) targets</h2>
  * Only this process's mapping of a target is registered. Another mapping of the same memfd (a
  * peer given the RAM with {@code RamShareServer}, a vhost-user backend, QEMU) is not: its access to
- * a page not yet restored fills the hole with zeros, which the guest then reads too, with no fault
- * and no error (the snapshot's page is never installed). Keep every other mapping from touching a
- * memfd target until {@link #awaitComplete} has returned true, or restore it eagerly.
+ * a page not yet restored fills the hole (with zeros, or what it writes), which the guest then
+ * reads too, with no fault (the snapshot's page can no longer be installed). Keep every other
+ * mapping from touching a memfd target until {@link #awaitComplete} has returned true, or restore
+ * it eagerly. What the engine does about it:
+ * <ul>
+ * <li><b>Refused where it knows.</b> A target whose {@link RamBlock} another process may map
+ *     ({@link RamBlock#mappedElsewhere}: {@code RamShareServer} served it to a peer, or it was
+ *     mapped by {@code SharedMachine.attach}) is refused at {@code start}, nothing changed, unless
+ *     {@link Options#peersQuiescent}. Descriptors passed on by other means, and bare segments,
+ *     are not seen.
+ * <li><b>Detected when the page server reaches the page.</b> A page the server never installed
+ *     that it finds already there (its copy answers EEXIST) breaks the restore: the missing pages
+ *     are poisoned as after a source failure, {@link #state()} is {@link State#BROKEN}, and
+ *     {@link #awaitComplete} throws with a reason naming the block and the page ("snapshot data
+ *     lost: page N of block 'B' ... populated outside the restore"). The guest may already have
+ *     read that page. With prefetch on, the server reaches every page, so a restore either installs
+ *     every page itself or breaks; it is never {@link State#COMPLETE} with a page lost.
+ * <li><b>Not detected with prefetch off.</b> The server then only reaches pages the guest faults
+ *     on, and a page populated elsewhere takes no fault: it is never installed, never reported, and
+ *     the restore stays {@link State#RESTORING} ({@link #awaitComplete} returns false).
+ * </ul>
  *
  * <h2>Dirty logging</h2>
  * A target made with {@link SnapshotBlock#of(RamBlock)} is marked dirty over its whole range for
@@ -104,7 +122,10 @@ public final class LazyRestore implements AutoCloseable {
         RESTORING,
         /** Every page is present; the ranges are unregistered (ordinary memory again). */
         COMPLETE,
-        /** The page source or server failed; missing pages were poisoned. */
+        /**
+         * The page source or server failed, or a page was found populated outside the restore;
+         * missing pages were poisoned.
+         */
         BROKEN,
         /** Closed. */
         CLOSED
@@ -115,10 +136,28 @@ public final class LazyRestore implements AutoCloseable {
      *
      * @param prefetch install the pages nobody touched in the background
      * @param verify check each snapshot page's checksum before installing it
+     * @param peersQuiescent the caller vouches that no other process touches a target until
+     *     {@link #awaitComplete} has returned true, so a target another process may map
+     *     ({@link RamBlock#mappedElsewhere}) is restored instead of refused
      */
-    public record Options(boolean prefetch, boolean verify) {
-        /** Prefetch and verify. */
-        public static final Options DEFAULT = new Options(true, true);
+    public record Options(boolean prefetch, boolean verify, boolean peersQuiescent) {
+        /** Prefetch and verify; targets other processes may map are refused. */
+        public static final Options DEFAULT = new Options(true, true, false);
+
+        /**
+         * Options that refuse targets other processes may map.
+         *
+         * @param prefetch install the pages nobody touched in the background
+         * @param verify check each snapshot page's checksum before installing it
+         */
+        public Options(boolean prefetch, boolean verify) {
+            this(prefetch, verify, false);
+        }
+
+        /** @return these options, with the caller vouching that other processes keep off the targets until complete */
+        public Options withPeersQuiescent() {
+            return new Options(prefetch, verify, true);
+        }
     }
 
     private final PageServerProcess server;
@@ -169,7 +208,7 @@ public final class LazyRestore implements AutoCloseable {
         this.server = server;
         this.ownsServer = ownsServer;
         this.targets = List.copyOf(targets);
-        checkUsable(this.targets); // every target before any is touched
+        checkUsable(this.targets, options); // every target before any is touched
         // Before any page is dropped: from then on an access may meet a poisoned page.
         this.faultHolds = holdFaultProne(this.targets, "lazy restore by page server " + server.pid());
         long[] features = new long[1];
@@ -301,8 +340,15 @@ public final class LazyRestore implements AutoCloseable {
         throw new LazyRestoreException(why, cause);
     }
 
-    private static void checkUsable(List<SnapshotBlock> targets) {
+    private static void checkUsable(List<SnapshotBlock> targets, Options options) {
         for (SnapshotBlock t : targets) {
+            String other = t.ramBlock() != null ? t.ramBlock().mappedElsewhere() : null;
+            if (other != null && !options.peersQuiescent()) {
+                throw new LazyRestoreException("block '" + t.name() + "' may be mapped by another process (" + other
+                        + "), whose touch of a page not yet restored would stand in for the snapshot's bytes; nothing was "
+                        + "changed. Keep that process off the block until awaitComplete returns true and pass "
+                        + "Options.withPeersQuiescent(), or restore eagerly (SnapshotRestorer.restore)");
+            }
             if (t.segment().isReadOnly()) { // startRemote has no snapshot chain to check targets against
                 throw new LazyRestoreException("block '" + t.name() + "' is mapped read-only: it cannot be restored");
             }
@@ -342,7 +388,8 @@ public final class LazyRestore implements AutoCloseable {
      * @return the running restore; the targets can be accessed at once
      * @throws dev.guestmem.snapshot.SnapshotException if a target does not match the snapshot
      * @throws LazyRestoreException if this process may not open a userfaultfd (see the class
-     *     comment), a target is not aligned to its page size, the server refuses
+     *     comment), a target is not aligned to its page size, a target's block may be mapped by another
+     *     process ({@link RamBlock#mappedElsewhere}) and {@link Options#peersQuiescent} is false, the server refuses
      *     the source (a file missing or not the one opened here) or does not answer: then nothing was
      *     changed, the targets keep their bytes and are not fault-prone; if registration or the
      *     server's start fails after the pages were dropped, the targets are marked written, and
@@ -365,7 +412,8 @@ public final class LazyRestore implements AutoCloseable {
      * @param options prefetch (verification applies to snapshot sources only)
      * @return the running restore
      * @throws LazyRestoreException if registration, the connection to the source or the server's start
-     *     fails (a source the server cannot reach is refused before any target is touched)
+     *     fails (a source the server cannot reach is refused before any target is touched), or a target's
+     *     block may be mapped by another process and {@link Options#peersQuiescent} is false (nothing changed)
      */
     public static LazyRestore startRemote(PageServerProcess server, String sourceSocket, List<SnapshotBlock> targets, Options options) {
         return new LazyRestore(server, false, targets, Wire.line("source", "remote", sourceSocket), options);
@@ -458,11 +506,12 @@ public final class LazyRestore implements AutoCloseable {
                         }
                     }
                     finished.countDown();
-                } else if (line.startsWith("broken\t") || line.startsWith("error\t")) {
+                } else if (line.startsWith("broken\t") || line.startsWith("error\t") || line.startsWith("lost\t")) {
                     List<String> f = Wire.fields(line);
+                    String what = f.getFirst().equals("lost") ? "snapshot data lost: " : "page source failed: ";
                     synchronized (lock) {
                         if (state == State.RESTORING) {
-                            failure = "page source failed: " + (f.size() > 1 ? f.get(1) : "");
+                            failure = what + (f.size() > 1 ? f.get(1) : "");
                             state = State.BROKEN;
                         }
                     }

@@ -3,7 +3,8 @@ package dev.guestmem.uffd;
 import java.io.Serial;
 
 /**
- * A lazy restore could not start, or broke: the page source failed or the page server died. Pages
+ * A lazy restore could not start, or broke: the page source failed, the page server died, or a page
+ * was populated outside the restore (another mapping of a shared target touched it first). Pages
  * that were still missing are poisoned, so accesses to them fail (SIGBUS, which the JVM reports as
  * an {@code InternalError} at the access) rather than hang or read invented bytes.
  *

@@ -86,23 +86,38 @@ final class PageInstaller {
         return 0;
     }
 
+    /** {@link #fillPage(int, long, long)} of a page no copy has put any part of yet. */
+    long fillPage(int b, long p) {
+        return fillPage(b, p, 0);
+    }
+
     /**
      * Installs page {@code p} of block {@code b} from the source, with the parts discarded before
      * it was served ({@link ServedPages#cutsOf}) zeroed, and marks it present. A copy cut short (EAGAIN after
      * part of the page: an event is unread) reads the queue and goes on from where it stopped,
-     * with the cuts as they are then; a part already there (EEXIST: a copy cut short earlier put
-     * it there) is skipped by the mapping's grain, and the rest copied: no part of a page larger
-     * than the base page is left missing. Stops early if the page is wholly discarded meanwhile
-     * (present then, by {@link QueueReader}) or the source fails.
+     * with the cuts as they are then: no part of a page larger than the base page is left
+     * missing. Stops early if the page is wholly discarded meanwhile (present then, by
+     * {@link QueueReader}) or the source fails.
      *
+     * <p>A part of the page already there (EEXIST) that this server did not copy means the page
+     * was populated outside the restore: the range is registered in MISSING mode, so neither the
+     * guest (whose first touch faults) nor a discard (which makes holes) puts a page there; another
+     * mapping of the same memfd or shared file does, which the userfaultfd does not cover. The
+     * guest already reads that page instead of the snapshot's, and it can no longer be replaced:
+     * the restore breaks ({@link #lost}). Every legitimate EEXIST is answered elsewhere: a page
+     * served, prefetched or wholly discarded is present in {@link ServedPages} and never filled
+     * again (a second fault on it is a {@link #zeroFill}), and the part a run cut short inside
+     * this page copied is {@code from}.
+     *
+     * @param from bytes at the start of the page that this server's copy has already put there (a
+     *     prefetch run cut short inside the page), 0 if none
      * @return bytes copied, {@link #DISCARDED} if the page was wholly discarded meanwhile, or
      *         {@link #FAILED} if the server is broken now
      */
-    long fillPage(int b, long p) {
+    long fillPage(int b, long p, long from) {
         long ps = layout.pageSize[b];
         long dst = layout.start[b] + p * ps;
-        long grain = layout.grain(b);
-        long off = 0;
+        long off = from;
         long copied = 0;
         int attempt = 0;
         while (off < ps) {
@@ -145,7 +160,10 @@ final class PageInstaller {
                     attempt = 0;
                     queue.retryWait(attempt++); // part landed: read the event, then the rest
                 }
-                case STOP_EEXIST -> off += grain; // there already (install woke it)
+                case STOP_EEXIST -> { // there already, and not from this server: see above
+                    lost(b, p, off);
+                    return FAILED;
+                }
                 case STOP_FAILED -> {
                     return FAILED;
                 }
@@ -234,6 +252,25 @@ final class PageInstaller {
      * the guest {@code broken REASON}.
      */
     void fail(String reason) {
+        breakWith("broken", reason);
+    }
+
+    /**
+     * Page {@code p} of block {@code b} was found populated at offset {@code off} in the page
+     * before this server installed it ({@link #fillPage}): the snapshot's bytes cannot go there
+     * any more. Breaks the restore as a failed source does (every page never served poisoned) and
+     * tells the guest {@code lost REASON}, naming the block and the page.
+     */
+    void lost(int b, long p, long off) {
+        long ps = layout.pageSize[b];
+        breakWith("lost", "page " + p + " of block '" + layout.names.get(b) + "' (offset 0x"
+                + Long.toHexString(p * ps + off) + " in the block) was populated outside the restore before the page "
+                + "server installed it: another mapping of the same memory (a process sharing the memfd or file, "
+                + "a vhost-user backend) touched it, so the guest reads that mapping's bytes there, not the snapshot's");
+    }
+
+    /** Poisons every page never served, once, and tells the guest {@code KIND REASON}. */
+    private void breakWith(String kind, String reason) {
         if (broken) {
             return;
         }
@@ -250,7 +287,7 @@ final class PageInstaller {
                 err = e.getMessage();
             }
         }
-        ctl.sendLine(Wire.line("broken", reason + " (" + poisoned + " missing pages poisoned" + (err != null ? "; " + err : "") + ")"));
+        ctl.sendLine(Wire.line(kind, reason + " (" + poisoned + " missing pages poisoned" + (err != null ? "; " + err : "") + ")"));
     }
 
     private void holdFailure() {
@@ -270,8 +307,8 @@ final class PageInstaller {
      * wholly discarded by the guest, which read zeros as discarded eager RAM does), even where the
      * kernel holds nothing (a served page discarded since). An EAGAIN (an event unread) reads the
      * queue through {@link QueueReader#pump}, so a REMOVE read meanwhile is recorded before the poison goes
-     * on, and faults read meanwhile wait in {@link QueueReader#queued}; EEXIST (part of a page there, from a
-     * copy cut short) steps over the grain.
+     * on, and faults read meanwhile wait in {@link QueueReader#queued}; EEXIST (part of a page there: from a
+     * copy the failure cut short, or populated outside the restore, {@link #lost}) steps over the grain.
      *
      * @return pages poisoned (whole pages of the block's size)
      * @throws IllegalStateException if the kernel refuses the poison (no UFFDIO_POISON, or unregistered)

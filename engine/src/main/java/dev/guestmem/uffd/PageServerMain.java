@@ -41,7 +41,8 @@ import java.util.List;
  * {@code zeropage Z...} (per block, 1 if UFFDIO_ZEROPAGE is allowed there) and {@code go} (or
  * {@code quit}). Later: {@code stats}, {@code quit}. Server to guest:
  * {@code ready}, {@code done METRICS} once every page is present, {@code broken REASON} when the
- * page source fails, {@code stats METRICS} per request. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
+ * page source fails, {@code lost REASON} when a page it never installed is found there already
+ * (populated through another mapping; the restore breaks as on a source failure), {@code stats METRICS} per request. Before the layout, {@code preload PATH [PATH...]} may come alone (answered
  * {@code preloaded} or {@code error REASON}).
  *
  * <h2>Failure</h2>

@@ -104,7 +104,7 @@ final class Prefetcher {
         if (done < count && (stop == PageInstaller.STOP_EEXIST || (stop == PageInstaller.STOP_AGAIN && r % ps != 0))) {
             // the run stopped inside page p + done (a copy cut short inside a large page, or a
             // part there already from such a copy): finish that page now, its missing part too
-            if (installer.fillPage(b, p + done) >= 0) {
+            if (installer.fillPage(b, p + done, r % ps) >= 0) { // its first r % ps bytes are this run's
                 stats.prefetched++;
             }
         } else if (stop == PageInstaller.STOP_AGAIN) {

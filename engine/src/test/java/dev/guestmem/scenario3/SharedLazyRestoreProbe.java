@@ -27,7 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
  * bytes never arrive (the prefetcher's UFFDIO_COPY meets EEXIST and counts the page present). Found
  * by this probe: the guest reads 0 where the snapshot holds 0x1122334455667788, with 0 faults. The
  * guide and {@code LazyRestore} now say to keep every other mapping of a memfd target from touching
- * it until the restore completes; the engine does not detect it. Fails today; run with
+ * it until the restore completes. Since then the page server breaks the restore when its copy
+ * finds a page it never installed (shown, with prefetch on, by {@code SharedMemfdLazyRestoreTest});
+ * this probe runs with prefetch off, where the server never comes to the page: the restore stays
+ * RESTORING and the page keeps the peer's zeros, which no engine can undo. Still fails; run with
  * {@code -Dguestmem.audit=true}.
  */
 @EnabledIfSystemProperty(named = "guestmem.audit", matches = "true")

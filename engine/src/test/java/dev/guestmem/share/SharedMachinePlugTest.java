@@ -1,6 +1,8 @@
 package dev.guestmem.share;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -46,7 +48,10 @@ class SharedMachinePlugTest {
             assertEquals(List.of(RAM0, DIMM0), m.layout());
             assertEquals(2, m.blocks().size());
             assertEquals(MemTxResult.OK, m.addressSpace().stlLe(DIMM0.guestAddr() + 0x10, 0x0d1330d1));
+            assertNull(m.blocks().get(1).mappedElsewhere(), "no peer was served the DIMM yet");
             try (SharedMachine peer = attachServed(server, sock)) {
+                assertNotNull(m.blocks().get(1).mappedElsewhere(),
+                        "a plugged block handed to a peer is noted as mapped elsewhere (a lazy restore into it is refused)");
                 assertEquals(List.of(RAM0, DIMM0), peer.layout());
                 assertEquals(0x0d1330d1, peer.addressSpace().ldlLe(DIMM0.guestAddr() + 0x10));
                 assertEquals(MemTxResult.OK, peer.addressSpace().stlLe(DIMM0.guestAddr() + 0x20, 0x600d));
