@@ -2,6 +2,7 @@ package dev.guestmem.listener;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -323,6 +324,153 @@ class NestedTopologyChangeTest {
 
         assertEquals(aRefs, a.refCount(), "a's references");
         assertEquals(bRefs, b.refCount(), "b's references");
+        assertConsistent(Map.of());
+    }
+
+    @Test
+    void theNestedChangeIsHeardAsAnUpdateOfItsOwnAfterTheCurrentOne() {
+        RamRegion a = ram("a", 0x1000);
+        RamRegion b = ram("b", 0x1000);
+        List<String> seen = new ArrayList<>();
+        MemoryListener mapper = new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                if (s.region() == a && !b.isMapped()) {
+                    root.addSubregion(0x10000, b);
+                    seen.add("mapped b");
+                }
+            }
+        };
+        MemoryListener watcher = new MemoryListener() {
+            @Override
+            public int priority() {
+                return 1; // told after the mapper
+            }
+
+            @Override
+            public void begin() {
+                seen.add("begin");
+            }
+
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                seen.add("add " + s.region().name());
+            }
+
+            @Override
+            public void commit() {
+                seen.add("commit");
+            }
+        };
+        sys.registerListener(mapper, as);
+        sys.registerListener(watcher, as);
+        seen.clear();
+
+        root.addSubregion(0, a);
+
+        assertEquals(List.of("begin", "mapped b", "add a", "commit", "begin", "add b", "commit"), seen);
+    }
+
+    @Test
+    void aListenerThatChangesTheTopologyOnEveryCommitIsStoppedAfterABound() {
+        RamRegion t = ram("t", 0x1000);
+        root.addSubregion(0x3000, t);
+        boolean[] on = {false};
+        Replay toggler = new Replay() {
+            @Override
+            public void commit() {
+                super.commit();
+                if (on[0]) {
+                    t.setEnabled(!t.isEnabled());
+                }
+            }
+        };
+        sys.registerListener(toggler, as);
+        on[0] = true;
+
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> root.addSubregion(0, ram("trigger", 0x1000)));
+
+        assertTrue(e.getMessage().contains("updates in a row"), e.getMessage());
+        assertEquals(MemorySystem.MAX_CHAINED_UPDATES, toggler.commits - 1, "updates run (plus the registration)");
+        assertEquals(List.of(), toggler.errors, "each update heard whole");
+        // the last toggle is pending, not lost: the next commit publishes it
+        on[0] = false;
+        sys.transactionBegin();
+        sys.transactionCommit();
+        assertConsistent(Map.of(toggler, as));
+    }
+
+    @Test
+    void logGlobalStopThatMapsARegion() {
+        RamRegion a = ram("a", 0x1000);
+        root.addSubregion(0, a);
+        RamRegion b = ram("b", 0x1000);
+        Replay mapper = new Replay() {
+            @Override
+            public void logGlobalStop() {
+                root.addSubregion(0x10000, b);
+            }
+        };
+        sys.registerListener(mapper, as);
+        sys.globalDirtyLogStart();
+
+        sys.globalDirtyLogStop();
+
+        assertTrue(b.isMapped());
+        assertConsistent(Map.of(mapper, as));
+    }
+
+    @Test
+    void aListenerOfEverySpaceThatMapsARegionWhileASpaceIsDestroyed() {
+        ContainerRegion root2 = new ContainerRegion(sys, null, "root2", -1L);
+        RamRegion c = ram("c", 0x1000);
+        root2.addSubregion(0, c);
+        AddressSpace as2 = sys.addressSpace(root2, "other");
+        RamRegion b = ram("b", 0x1000);
+        Replay mapper = new Replay() {
+            @Override
+            public void regionDel(MemoryRegionSection s) {
+                if (s.region() == c) {
+                    root.addSubregion(0x10000, b);
+                    return; // its replay of the first space is what is checked
+                }
+                super.regionDel(s);
+            }
+
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                if (s.region() != c) {
+                    super.regionAdd(s);
+                }
+            }
+        };
+        sys.registerListener(mapper, null);
+
+        sys.destroyAddressSpace(as2);
+
+        assertTrue(b.isMapped());
+        assertConsistent(Map.of(mapper, as));
+    }
+
+    @Test
+    void aFaultProneHoldTakenInAListenerCallbackIsRefused() {
+        RamBlock block = RamBlock.anonymous("lazy", 0x1000);
+        RamRegion r = new RamRegion(sys, null, "lazy", block, false, false);
+        MemoryListener holder = new MemoryListener() {
+            @Override
+            public void regionAdd(MemoryRegionSection s) {
+                if (s.region() == r) {
+                    block.holdFaultProne("restore started by a listener");
+                }
+            }
+        };
+        sys.registerListener(holder, as);
+
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> root.addSubregion(0, r));
+
+        assertTrue(e.getMessage().contains("listener callback"), e.getMessage());
+        assertEquals(0, block.faultProneHolds());
         assertConsistent(Map.of());
     }
 }
