@@ -48,6 +48,22 @@ import java.util.concurrent.locks.ReentrantLock;
  * listeners of an address space whose view was reused still get their {@code regionNop} calls, so
  * what they observe is what QEMU does.
  *
+ * <h2 id="nested">Topology changes from listener callbacks</h2>
+ * A listener callback (of a commit, a registration or unregistration replay, an address space's
+ * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change) may change the topology
+ * or open and commit a transaction. The change is not applied inside the notification under way: its
+ * views were computed before it, and listeners would hear a second diff in the middle of the first.
+ * It stays pending, and when the outermost notification is over (every listener heard it, its views
+ * published and cached) it runs as an update of its own ({@code begin}..{@code commit}), again while
+ * callbacks keep asking, at most {@link #MAX_CHAINED_UPDATES} updates in a row; past that the call
+ * throws {@link IllegalStateException} and the last change stays pending until the next commit.
+ * Within the callback the change is not yet visible, as inside an open transaction. QEMU neither
+ * forbids nor supports this: {@code memory_region_transaction_commit} lowers the depth before the
+ * update, so a callback's begin/commit runs a second update inside the first, after which the outer
+ * one publishes the view it computed earlier for its current address space and clears
+ * {@code memory_region_update_pending}: the change can be lost. guestmem keeps QEMU's contract (a
+ * change is visible once the outermost commit returns) instead.
+ *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
  * {@link FlatView} instance; a root resolving to nothing shares this system's permanent empty view.
@@ -65,6 +81,12 @@ public final class MemorySystem {
     public static final int GLOBAL_DIRTY_DIRTY_RATE = 2;
     /** Global dirty-log flag {@code GLOBAL_DIRTY_LIMIT}. */
     public static final int GLOBAL_DIRTY_LIMIT = 4;
+
+    /**
+     * How many updates one commit runs in a row while listener callbacks keep changing the
+     * topology; past it the commit throws rather than loop for ever.
+     */
+    public static final int MAX_CHAINED_UPDATES = 100;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final boolean tcgEnabled;
@@ -174,11 +196,12 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockFaultProneChanged(RamBlock block) {
-            if (block.canFault() && lock.isHeldByCurrentThread() && transactionDepth > 0) {
+            if (block.canFault() && lock.isHeldByCurrentThread() && (transactionDepth > 0 || notifying > 0)) {
                 // The fence must be in the published views before the caller lets pages fault; inside
-                // an open transaction they would change only at its commit.
+                // an open transaction, or a listener callback, they would change only later.
                 throw new IllegalStateException("RAM block '" + block.idstr() + "' held fault-prone inside an open"
-                        + " transaction: take the hold outside it, so address spaces fence the block at once");
+                        + " transaction or a memory listener callback: take the hold outside it, so address"
+                        + " spaces fence the block at once");
             }
             transactionBegin();
             try {
@@ -255,8 +278,12 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_region_transaction_commit}: ends one level; at depth 0 with an update
      * pending, rebuilds stale views and tells listeners. Releases the lock taken by the matching begin.
+     * Called from a listener callback, it leaves the update pending for after the current
+     * notification (see <a href="#nested">topology changes from listener callbacks</a>).
      *
-     * @throws IllegalStateException without a matching {@link #transactionBegin()} on this thread
+     * @throws IllegalStateException without a matching {@link #transactionBegin()} on this thread, or
+     *     when listener callbacks changed the topology during {@link #MAX_CHAINED_UPDATES} updates
+     *     in a row
      */
     public void transactionCommit() {
         if (!lock.isHeldByCurrentThread()) {
@@ -267,42 +294,83 @@ public final class MemorySystem {
         }
         try {
             transactionDepth--;
-            notifying++;
-            try {
-                if (transactionDepth == 0 && updatePending) {
-                    updateTopology();
-                } else if (transactionDepth == 0 && ioeventfdUpdatePending) {
-                    ioeventfdUpdatePending = false;
-                    for (AsEntry e : spaces) {
-                        updateIoeventfds(e);
-                    }
-                }
-            } finally {
-                notifying--;
+            if (transactionDepth > 0 || notifying > 0) {
+                // Inside a notification (a listener callback changed the topology) the views being
+                // published were computed before this change: it stays pending, and the outermost
+                // notification runs it once every listener has heard the current one.
+                return;
             }
-            if (transactionDepth == 0) {
-                rethrowListenerFailures(); // the change is whole: every listener heard it
-            }
+            Throwable chained = runPendingUpdates();
+            rethrowListenerFailures(chained); // the change is whole: every listener heard it
         } finally {
             lock.unlock();
         }
     }
 
     /**
+     * Runs the pending update, then again while listener callbacks asked for another meanwhile
+     * (each one a whole {@code begin}..{@code commit} of its own), at most
+     * {@link #MAX_CHAINED_UPDATES} times. Depth 0, no notification under way, topology lock held.
+     *
+     * @return null, or the failure to report when listeners kept changing the topology (the last
+     *     change is left pending, the views are those of the update before it)
+     */
+    private IllegalStateException runPendingUpdates() {
+        notifying++;
+        try {
+            for (int round = 0; updatePending || ioeventfdUpdatePending; round++) {
+                if (round == MAX_CHAINED_UPDATES) {
+                    return new IllegalStateException("listener callbacks changed the topology during each of "
+                            + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every"
+                            + " commit?); the last change is left pending and not published");
+                }
+                if (updatePending) {
+                    updateTopology();
+                } else {
+                    ioeventfdUpdatePending = false;
+                    for (AsEntry e : spaces) {
+                        updateIoeventfds(e);
+                    }
+                }
+            }
+            return null;
+        } finally {
+            notifying--;
+        }
+    }
+
+    /**
+     * Called when a notification other than a commit's ended: runs the updates its listeners asked
+     * for meanwhile, unless it was itself inside a notification or an open transaction (which then
+     * runs them).
+     *
+     * @return what {@link #runPendingUpdates()} reports, or null
+     */
+    private Throwable runDeferredUpdates() {
+        if (notifying > 0 || transactionDepth > 0) {
+            return null;
+        }
+        return runPendingUpdates();
+    }
+
+    /**
      * Rethrows what listeners threw while being told of a change (the first; the others suppressed
      * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
      * cannot fail): views published, every listener told. Topology lock held. Inside another
-     * notification (a listener's nested change) nothing is thrown: the outer one rethrows it all.
+     * notification (a listener's nested change) only {@code first} is thrown: the outer one
+     * rethrows the rest.
+     *
+     * @param first thrown ahead of (with suppressed) what listeners threw, or null
      */
-    private void rethrowListenerFailures() {
-        if (notifying > 0) {
-            return;
-        }
-        Throwable failed = invalidationFailure;
-        invalidationFailure = null;
-        failed = ListenerList.merge(failed, globalListeners.takeFailure());
-        for (AsEntry e : spaces) {
-            failed = ListenerList.merge(failed, e.listeners.takeFailure());
+    private void rethrowListenerFailures(Throwable first) {
+        Throwable failed = first;
+        if (notifying == 0) {
+            failed = ListenerList.merge(failed, invalidationFailure);
+            invalidationFailure = null;
+            failed = ListenerList.merge(failed, globalListeners.takeFailure());
+            for (AsEntry e : spaces) {
+                failed = ListenerList.merge(failed, e.listeners.takeFailure());
+            }
         }
         ListenerList.rethrow(failed);
     }
@@ -342,7 +410,7 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
-        rethrowListenerFailures();
+        rethrowListenerFailures(runDeferredUpdates());
     }
 
     /**
@@ -478,11 +546,17 @@ public final class MemorySystem {
                 e.ioeventfds = collectIoeventfds(view);
             }
             Throwable failed = null;
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
+            notifying++;
+            try {
+                for (MemoryListener l : e.listeners.snapshot()) {
+                    failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
+                }
+            } finally {
+                notifying--;
             }
             as.publish(view);
-            ListenerList.rethrow(failed); // the space exists and is published all the same
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed); // the space exists and is published all the same
             return as;
         } finally {
             lock.unlock();
@@ -514,8 +588,13 @@ public final class MemorySystem {
             // (listener_del_address_space), so their region_add and region_del stay paired.
             FlatView last = as.currentMap();
             Throwable failed = null;
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+            notifying++;
+            try {
+                for (MemoryListener l : e.listeners.snapshot()) {
+                    failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+                }
+            } finally {
+                notifying--;
             }
             spaces.remove(e);
             // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
@@ -528,7 +607,8 @@ public final class MemorySystem {
             retainViews(currentViews());
             as.runDestroyHooks();
             as.root().unref();
-            ListenerList.rethrow(failed); // destroyed all the same
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed); // destroyed all the same
         } finally {
             lock.unlock();
         }
@@ -594,17 +674,23 @@ public final class MemorySystem {
             // one logGlobalStop it will hear.
             boolean globalStart = isGlobalDirtyTracking();
             Throwable failed = null;
-            for (AsEntry e : targets) {
-                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
-                        knownIoeventfds(e)));
-                globalStart = false;
+            notifying++;
+            try {
+                for (AsEntry e : targets) {
+                    failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                            knownIoeventfds(e)));
+                    globalStart = false;
+                }
+                if (globalStart) { // no address space yet
+                    failed = tell(failed, listener::begin);
+                    failed = tell(failed, listener::logGlobalStart);
+                    failed = tell(failed, listener::commit);
+                }
+            } finally {
+                notifying--;
             }
-            if (globalStart) { // no address space yet
-                failed = tell(failed, listener::begin);
-                failed = tell(failed, listener::logGlobalStart);
-                failed = tell(failed, listener::commit);
-            }
-            ListenerList.rethrow(failed); // registered, and told of everything
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
             lock.unlock();
         }
@@ -628,15 +714,22 @@ public final class MemorySystem {
             globalListeners.remove(listener);
             allSpacesListeners.remove(listener);
             Throwable failed = null;
-            for (AsEntry e : spaces) {
-                if (e.listeners.remove(listener)) {
-                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(), knownIoeventfds(e)));
-                    if (e.listeners.isEmpty()) {
-                        e.ioeventfds = null;
+            notifying++;
+            try {
+                for (AsEntry e : spaces) {
+                    if (e.listeners.remove(listener)) {
+                        failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
+                                knownIoeventfds(e)));
+                        if (e.listeners.isEmpty()) {
+                            e.ioeventfds = null;
+                        }
                     }
                 }
+            } finally {
+                notifying--;
             }
-            ListenerList.rethrow(failed); // off every address space, and told of everything
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
@@ -754,14 +847,16 @@ public final class MemorySystem {
             int old = globalDirtyTracking;
             globalDirtyTracking |= flags;
             if (old == 0 && globalDirtyTracking != 0) {
-                tellGlobal(MemoryListener::logGlobalStart, true);
+                Throwable chained = tellGlobal(MemoryListener::logGlobalStart, true);
                 transactionBegin();
+                dirt.markAll();
+                updatePending = true;
                 try {
-                    dirt.markAll();
-                    updatePending = true;
-                } finally {
                     transactionCommit();
+                } catch (RuntimeException | Error t) {
+                    chained = ListenerList.merge(chained, t);
                 }
+                rethrowListenerFailures(chained);
             }
         } finally {
             lock.unlock();
@@ -798,8 +893,7 @@ public final class MemorySystem {
                 } finally {
                     transactionCommit();
                 }
-                tellGlobal(MemoryListener::logGlobalStop, false);
-                rethrowListenerFailures();
+                rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalStop, false));
             }
         } finally {
             lock.unlock();
@@ -894,15 +988,19 @@ public final class MemorySystem {
     public void globalAfterDirtyLogSync() {
         lock.lock();
         try {
-            tellGlobal(MemoryListener::logGlobalAfterSync, true);
-            rethrowListenerFailures();
+            rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalAfterSync, true));
         } finally {
             lock.unlock();
         }
     }
 
-    /** Tells every global listener, in priority order or reversed, as one notification (see {@link #notifying}). */
-    private void tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
+    /**
+     * Tells every global listener, in priority order or reversed, as one notification (see
+     * {@link #notifying}); then runs the updates they asked for meanwhile.
+     *
+     * @return what {@link #runDeferredUpdates()} reports, or null
+     */
+    private Throwable tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
         notifying++;
         try {
             if (forward) {
@@ -913,6 +1011,7 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
+        return runDeferredUpdates();
     }
 
     /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */

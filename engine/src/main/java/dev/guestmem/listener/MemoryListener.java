@@ -22,7 +22,16 @@ import dev.guestmem.region.MemoryRegionSection;
  * hooks, without {@code begin}/{@code commit}, as in QEMU.
  *
  * <p><b>Thread safety.</b> Callbacks run on the thread that commits, with the topology lock held.
- * They must not change the topology.
+ *
+ * <p><b>Changing the topology from a callback.</b> A callback may map, move, enable or disable
+ * regions, or open and commit a transaction. The change is deferred, not lost: inside the callback it
+ * is not yet visible (as in an open transaction), and once the current notification is over every
+ * listener hears it as an update of its own ({@code begin} .. {@code commit}), never in the middle of
+ * another. A callback that changes the topology on every update is stopped after
+ * {@link dev.guestmem.MemorySystem#MAX_CHAINED_UPDATES} updates in a row with an
+ * {@link IllegalStateException}. QEMU does not define this case (its nested update can leave the
+ * outer one's stale view published); see {@link dev.guestmem.MemorySystem}. Registering or
+ * unregistering listeners from a callback is still not allowed ({@link ListenerList}).
  */
 public interface MemoryListener {
     /** @return the priority (QEMU's {@code MemoryListener.priority}); default 0 */

@@ -364,7 +364,8 @@ public final class RamBlock implements AutoCloseable {
      * @param reason why, for diagnostics (shown in the SIGBUS diagnosis of {@link #brokenReason()})
      * @return the hold; close it when no page can fault any more
      * @throws IllegalStateException if the block is released, or its system has a transaction open on
-     *     this thread (the fence would only reach the views at its commit)
+     *     this thread or is calling one of its memory listeners (the fence would only reach the views
+     *     later)
      */
     public FaultProneHold holdFaultProne(String reason) {
         Objects.requireNonNull(reason, "reason");
