@@ -16,6 +16,8 @@ final class VirtioDriver {
     long desc;
     long avail;
     long used;
+    /** What the device is told for a ring: its guest-physical address plus this (an IOVA behind an IOMMU). */
+    long ringIovaDelta;
     int nextDesc;
     int availIdx;
 
@@ -50,12 +52,12 @@ final class VirtioDriver {
         as.set(used, (byte) 0, 6 + 8L * queueSize, dev.guestmem.access.MemTxAttrs.UNSPECIFIED);
         nextDesc = 0;
         availIdx = 0;
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_DESCLO, (int) desc);
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_DESCHI, (int) (desc >>> 32));
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_AVAILLO, (int) avail);
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_AVAILHI, (int) (avail >>> 32));
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_USEDLO, (int) used);
-        as.stlLe(bar + COMMON + VirtioPciBlk.Q_USEDHI, (int) (used >>> 32));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_DESCLO, (int) (desc + ringIovaDelta));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_DESCHI, (int) ((desc + ringIovaDelta) >>> 32));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_AVAILLO, (int) (avail + ringIovaDelta));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_AVAILHI, (int) ((avail + ringIovaDelta) >>> 32));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_USEDLO, (int) (used + ringIovaDelta));
+        as.stlLe(bar + COMMON + VirtioPciBlk.Q_USEDHI, (int) ((used + ringIovaDelta) >>> 32));
     }
 
     /** A request header (virtio_blk_outhdr) at {@code at}. */

@@ -386,6 +386,11 @@ final class VirtioPciBlk {
         refreshAllCaches();
     }
 
+    /** The machine's reset (not the guest's status write): works with the BAR mapped or not. */
+    synchronized void resetFromMachine() {
+        reset();
+    }
+
     /** virtio_error: the device stops and asks the driver for a reset. */
     private void fail() {
         status |= STATUS_NEEDS_RESET;
