@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.iommu.IommuNotifier;
 import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
@@ -153,7 +154,6 @@ class VirtioBehindIommuTest {
 
         int inits = dev.cacheInits.get();
         unmap(0x12000 + RING_DELTA);
-        assertTrue(dev.cacheInits.get() > inits, "the UNMAP notifier re-initialised the ring caches");
         drv.post(0x20000, 16, 0, 0x40000, 512, 1, 0x21000, 1, 1);
         drv.kick();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -163,5 +163,22 @@ class VirtioBehindIommuTest {
         assertEquals(VirtioPciBlk.STATUS_NEEDS_RESET, dev.status() & VirtioPciBlk.STATUS_NEEDS_RESET);
         assertEquals(1, drv.usedIdx(), "the used ring's old page was not written");
         assertEquals(1, dev.interrupts.get());
+        assertTrue(dev.cacheInits.get() > inits, "the UNMAP made the worker re-init the ring caches");
+    }
+
+    @Test
+    void whatTheDeviceWritesThroughTheIommuIsDirtyForMigration() throws InterruptedException {
+        m.sys.globalDirtyLogStart();
+        m.ramLo.snapshotAndClearDirty(0, VirtioMachine.MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
+        drv.header(0x20000, BlkBackend.T_IN, 0);
+        drv.post(0x20000, 16, 0, 0x40000, 512, 1, 0x21000, 1, 1);
+        drv.kick();
+        awaitInterrupt();
+        DirtyBitmapSnapshot snap = m.ramLo.snapshotAndClearDirty(0, VirtioMachine.MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
+        assertTrue(m.ramLo.snapshotGetDirty(snap, 0x12000, 0x1000), "the used ring");
+        assertTrue(m.ramLo.snapshotGetDirty(snap, 0x50000, 0x1000), "the data buffer");
+        assertTrue(m.ramLo.snapshotGetDirty(snap, 0x21000, 0x1000), "the status byte");
+        assertFalse(m.ramLo.snapshotGetDirty(snap, 0x70000, 0x1000), "a page nobody wrote");
+        m.sys.globalDirtyLogStop();
     }
 }

@@ -89,11 +89,16 @@ final class VirtioPciBlk {
     final Queue[] queues = new Queue[QUEUES];
 
     /** The DMA space (QEMU's {@code vdev->dma_as}); its ring caches follow its topology. */
-    private AddressSpace dma;
+    private final AddressSpace dma;
+    /** The topology changed or the IOMMU unmapped something since the ring caches were made. */
+    private volatile boolean cachesStale;
     private final MemoryListener ringCacheRefresher = new MemoryListener() {
         @Override
         public void commit() {
-            refreshAllCaches(); // virtio_memory_listener_commit
+            // virtio_memory_listener_commit, without QEMU's RCU: the worker re-inits before its next
+            // run. Taking the device lock here would deadlock with a vCPU that holds it and moves
+            // the BAR or adds an eventfd (both need the topology lock, held around this call).
+            cachesStale = true;
         }
     };
 
@@ -365,7 +370,7 @@ final class VirtioPciBlk {
         }
     }
 
-    private synchronized void refreshAllCaches() {
+    private void refreshAllCaches() {
         for (Queue q : queues) {
             if (q.enabled) {
                 initCaches(q);
@@ -373,17 +378,9 @@ final class VirtioPciBlk {
         }
     }
 
-    /** The IOMMU unmapped a page: drop and rebuild the ring caches (what vhost's IOTLB does). */
-    synchronized void iommuUnmapped() {
-        refreshAllCaches();
-    }
-
-    /** Moves the device's DMA to another space (QEMU: the PCI bus's IOMMU decides at realize). */
-    synchronized void setDmaSpace(AddressSpace as) {
-        sys.unregisterListener(ringCacheRefresher);
-        dma = as;
-        sys.registerListener(ringCacheRefresher, as);
-        refreshAllCaches();
+    /** The IOMMU unmapped a page: rebuild the ring caches before the next run (what vhost's IOTLB does). */
+    void iommuUnmapped() {
+        cachesStale = true;
     }
 
     /** The machine's reset (not the guest's status write): works with the BAR mapped or not. */
@@ -406,6 +403,10 @@ final class VirtioPciBlk {
     private void handleOutput(Queue q) {
         if (!q.enabled || (status & STATUS_NEEDS_RESET) != 0) {
             return;
+        }
+        if (cachesStale) {
+            cachesStale = false;
+            refreshAllCaches();
         }
         VringCaches c = q.caches;
         boolean any = false;

@@ -5,13 +5,16 @@ import static dev.guestmem.scenario4.VirtioMachine.RAM_HI;
 import static dev.guestmem.scenario4.VirtioMachine.SCRATCH;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
 import java.util.List;
@@ -279,13 +282,29 @@ class VirtioPciBlkTest {
             m.sys.transactionCommit();
         }
         m.ramHi = fresh;
-        assertTrue(dev.cacheInits.get() > inits, "the topology commit re-initialised the ring caches");
         m.as.write(RAM_HI, MemTxAttrs.UNSPECIFIED, copy, 0, copy.length);
         drv.post(HDR, 16, 0, 0x30000, 512, 1, STATUS, 1, 1);
         drv.kick();
         awaitInterrupt();
+        assertTrue(dev.cacheInits.get() > inits, "the commit made the worker re-init the ring caches");
         assertEquals(2, drv.usedIdx());
         assertEquals(1, old.ramSegment().get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0x3002),
                 "nothing was written to the RAM that left the machine");
+    }
+
+    @Test
+    void theUsedRingWrittenThroughItsCacheIsDirtyOnceInvalidated() throws InterruptedException {
+        m.sys.globalDirtyLogStart();
+        m.ramLo.snapshotAndClearDirty(0, VirtioMachine.MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
+        drv.header(HDR, BlkBackend.T_IN, 0);
+        drv.post(HDR, 16, 0, 0x30000, 512, 1, STATUS, 1, 1);
+        drv.kick();
+        awaitInterrupt();
+        DirtyBitmapSnapshot snap = m.ramLo.snapshotAndClearDirty(0, VirtioMachine.MIB, MemoryRegion.DIRTY_MEMORY_MIGRATION);
+        assertTrue(dev.queues[0].caches.used.isDirect());
+        assertTrue(m.ramLo.snapshotGetDirty(snap, 0x12000, 0x1000), "the used ring (cache_invalidate)");
+        assertTrue(m.ramLo.snapshotGetDirty(snap, 0x30000, 0x1000), "the data buffer (unmap)");
+        assertFalse(m.ramLo.snapshotGetDirty(snap, 0x70000, 0x1000), "a page nobody wrote");
+        m.sys.globalDirtyLogStop();
     }
 }
