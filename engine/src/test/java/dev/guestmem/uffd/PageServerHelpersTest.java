@@ -76,6 +76,53 @@ class PageServerHelpersTest {
                 "the scratch snapshot is still mapped");
     }
 
+    /**
+     * Was: the first {@code recvmsg} of the server's connection ({@code LinuxCalls.recvWithFds},
+     * after the warm-up) initialised the jextract struct classes, whose field handles are the
+     * JVM's first {@code IndirectVarHandle}; loading that subclass of {@code VarHandle} invalidated
+     * the warm-up's C2 code for every segment access (PrintCompilation: "made not entrant: marked
+     * for deoptimization" of {@code AbstractMemorySegmentImpl::get/set} and the
+     * {@code VarHandleGuards}), and the fault path was compiled again during the guest's first
+     * faults. Now the warm-up passes a descriptor over a socket pair first, so the class is loaded
+     * before its first fault ({@link FaultServer} is loaded at its first round).
+     */
+    @Test
+    void theServersConnectionLoadsNoVarHandleClassAfterTheWarmUpsFirstFault() throws IOException {
+        Path dir = Files.createTempDirectory("gm-warm-up-classes");
+        Path log = dir.resolve("classes.log");
+        Path snap = dir.resolve("one.gms");
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment page = a.allocate(4096, 4096);
+            page.fill((byte) 1);
+            dev.guestmem.snapshot.SnapshotWriter.write(snap,
+                    java.util.List.of(new dev.guestmem.snapshot.SnapshotBlock("ram", page, 4096)),
+                    dev.guestmem.snapshot.ProgressListener.NONE);
+            try (dev.guestmem.snapshot.SnapshotFile f = dev.guestmem.snapshot.SnapshotFile.open(snap);
+                 PageServerProcess server = PageServerProcess.start(java.util.List.of("-Xlog:class+load=info:file=" + log))) {
+                server.preload(dev.guestmem.snapshot.SnapshotChain.of(f)); // the server's first recvWithFds
+            }
+            java.util.List<String> loaded = Files.readAllLines(log);
+            int firstFault = indexOf(loaded, " dev.guestmem.uffd.FaultServer ");
+            int indirect = indexOf(loaded, " java.lang.invoke.IndirectVarHandle ");
+            assertTrue(firstFault >= 0 && indirect >= 0, "both classes loaded: " + firstFault + ", " + indirect);
+            assertTrue(indirect < firstFault, "IndirectVarHandle loaded at line " + indirect
+                    + " of the class-load log, after the warm-up's first fault (FaultServer, line " + firstFault + ")");
+        } finally {
+            Files.deleteIfExists(log);
+            Files.deleteIfExists(snap);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private static int indexOf(java.util.List<String> lines, String part) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(part)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** The warm-up's wait for the JIT sees this JVM's compiler threads (they have compiled something by now). */
     @Test
     void compilerThreadsRunTimeIsReadable() {
