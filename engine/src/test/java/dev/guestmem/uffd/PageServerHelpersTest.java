@@ -123,6 +123,26 @@ class PageServerHelpersTest {
         return -1;
     }
 
+    /**
+     * Was: the warm-up stopped after 1.5 s whatever it had served; on a machine shared with
+     * another session's jobs (autogroup scheduling: their nice does not yield to this one) that
+     * was 256-3,072 faults, below C2's thresholds, and the fault path was compiled during the
+     * guest's faults (C2 at 30-48 % of a core then). Now it serves at least
+     * {@code MIN_ROUNDS} rounds unless its hard cap runs out; past them the 1.5 s budget applies.
+     */
+    @Test
+    void theWarmUpServesItsMinimumRoundsPastItsTimeBudgetUpToItsHardCap() {
+        long budget = PageServerWarmUp.MAX_ROUNDS_NANOS;
+        assertTrue(PageServerWarmUp.keepWarming(0, Long.MAX_VALUE), "the first round always runs");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, budget + 1), "short of the minimum, past the budget");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, PageServerWarmUp.HARD_CAP_NANOS),
+                "the hard cap ends it");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget), "the minimum done, the budget spent");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget - 1), "the minimum done, budget left");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.ROUNDS, 0), "all rounds done");
+        assertTrue(PageServerWarmUp.MIN_ROUNDS * 256 >= 6000, "the minimum reaches C2's thresholds (-XX:Tier4CompileThreshold=2000)");
+    }
+
     /** The warm-up's wait for the JIT sees this JVM's compiler threads (they have compiled something by now). */
     @Test
     void compilerThreadsRunTimeIsReadable() {
