@@ -76,6 +76,73 @@ class PageServerHelpersTest {
                 "the scratch snapshot is still mapped");
     }
 
+    /**
+     * Was: the first {@code recvmsg} of the server's connection ({@code LinuxCalls.recvWithFds},
+     * after the warm-up) initialised the jextract struct classes, whose field handles are the
+     * JVM's first {@code IndirectVarHandle}; loading that subclass of {@code VarHandle} invalidated
+     * the warm-up's C2 code for every segment access (PrintCompilation: "made not entrant: marked
+     * for deoptimization" of {@code AbstractMemorySegmentImpl::get/set} and the
+     * {@code VarHandleGuards}), and the fault path was compiled again during the guest's first
+     * faults. Now the warm-up passes a descriptor over a socket pair first, so the class is loaded
+     * before its first fault ({@link FaultServer} is loaded at its first round).
+     */
+    @Test
+    void theServersConnectionLoadsNoVarHandleClassAfterTheWarmUpsFirstFault() throws IOException {
+        Path dir = Files.createTempDirectory("gm-warm-up-classes");
+        Path log = dir.resolve("classes.log");
+        Path snap = dir.resolve("one.gms");
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment page = a.allocate(4096, 4096);
+            page.fill((byte) 1);
+            dev.guestmem.snapshot.SnapshotWriter.write(snap,
+                    java.util.List.of(new dev.guestmem.snapshot.SnapshotBlock("ram", page, 4096)),
+                    dev.guestmem.snapshot.ProgressListener.NONE);
+            try (dev.guestmem.snapshot.SnapshotFile f = dev.guestmem.snapshot.SnapshotFile.open(snap);
+                 PageServerProcess server = PageServerProcess.start(java.util.List.of("-Xlog:class+load=info:file=" + log))) {
+                server.preload(dev.guestmem.snapshot.SnapshotChain.of(f)); // the server's first recvWithFds
+            }
+            java.util.List<String> loaded = Files.readAllLines(log);
+            int firstFault = indexOf(loaded, " dev.guestmem.uffd.FaultServer ");
+            int indirect = indexOf(loaded, " java.lang.invoke.IndirectVarHandle ");
+            assertTrue(firstFault >= 0 && indirect >= 0, "both classes loaded: " + firstFault + ", " + indirect);
+            assertTrue(indirect < firstFault, "IndirectVarHandle loaded at line " + indirect
+                    + " of the class-load log, after the warm-up's first fault (FaultServer, line " + firstFault + ")");
+        } finally {
+            Files.deleteIfExists(log);
+            Files.deleteIfExists(snap);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private static int indexOf(java.util.List<String> lines, String part) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(part)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Was: the warm-up stopped after 1.5 s whatever it had served; on a machine shared with
+     * another session's jobs (autogroup scheduling: their nice does not yield to this one) that
+     * was 256-3,072 faults, below C2's thresholds, and the fault path was compiled during the
+     * guest's faults (C2 at 30-48 % of a core then). Now it serves at least
+     * {@code MIN_ROUNDS} rounds unless its hard cap runs out; past them the 1.5 s budget applies.
+     */
+    @Test
+    void theWarmUpServesItsMinimumRoundsPastItsTimeBudgetUpToItsHardCap() {
+        long budget = PageServerWarmUp.MAX_ROUNDS_NANOS;
+        assertTrue(PageServerWarmUp.keepWarming(0, Long.MAX_VALUE), "the first round always runs");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, budget + 1), "short of the minimum, past the budget");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, PageServerWarmUp.HARD_CAP_NANOS),
+                "the hard cap ends it");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget), "the minimum done, the budget spent");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget - 1), "the minimum done, budget left");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.ROUNDS, 0), "all rounds done");
+        assertTrue(PageServerWarmUp.MIN_ROUNDS * 256 >= 6000, "the minimum reaches C2's thresholds (-XX:Tier4CompileThreshold=2000)");
+    }
+
     /** The warm-up's wait for the JIT sees this JVM's compiler threads (they have compiled something by now). */
     @Test
     void compilerThreadsRunTimeIsReadable() {
