@@ -59,6 +59,8 @@ public final class ShareCommand {
               writex ADDR HEXBYTES     write raw bytes, such as 0xdeadbeef
               wait ADDR TEXT [SECONDS] wait until the bytes at ADDR are TEXT (default 30 s)
               layout                   print the shared regions
+              plug NAME ADDR SIZE      serve only: hotplug a new zeroed memfd region (peers attaching later get it)
+              unplug NAME              serve only: remove a region and close its block (attached peers keep theirs)
               quit""";
 
     /** Options of each mode, each taking a value. */
@@ -160,7 +162,7 @@ public final class ShareCommand {
             try (SharedMachine m = SharedMachine.attach(socket, Duration.ofSeconds(timeoutSeconds))) {
                 out.println("attached to " + socket + " (pid " + LinuxCalls.getpid() + "): " + describe(m));
                 out.flush();
-                return console(m, commands, in, out, err);
+                return console(m, false, commands, in, out, err);
             }
         } catch (ShareException | IllegalArgumentException | RamBackendException e) {
             // RamBackendException: the host cannot make or map the RAM (a --size too large for it)
@@ -206,7 +208,7 @@ public final class ShareCommand {
             });
             out.println("serving " + describe(m) + " on " + socket + " (pid " + LinuxCalls.getpid() + ")");
             out.flush();
-            int status = console(m, commands, in, out, err);
+            int status = console(m, true, commands, in, out, err);
             if (lingerSeconds > 0) {
                 try {
                     Thread.sleep(Duration.ofSeconds(lingerSeconds));
@@ -227,20 +229,24 @@ public final class ShareCommand {
     private static String describe(SharedMachine m) {
         StringBuilder sb = new StringBuilder();
         for (SharedRamRegion r : m.layout()) {
-            sb.append(sb.isEmpty() ? "" : ", ").append("memfd RAM '").append(r.name()).append("' 0x")
-                    .append(Long.toHexString(r.size())).append(" bytes at guest 0x").append(Long.toHexString(r.guestAddr()));
+            sb.append(sb.isEmpty() ? "" : ", ").append(describe(r));
         }
         return sb.toString();
     }
 
-    /** Runs commands from the list, or from {@code in} when the list is empty. */
-    private static int console(SharedMachine m, List<String> commands, InputStream in, PrintStream out, PrintStream err) {
+    private static String describe(SharedRamRegion r) {
+        return "memfd RAM '" + r.name() + "' 0x" + Long.toHexString(r.size()) + " bytes at guest 0x" + Long.toHexString(r.guestAddr());
+    }
+
+    /** Runs commands from the list, or from {@code in} when the list is empty; {@code serving} for serve's side. */
+    private static int console(SharedMachine m, boolean serving, List<String> commands, InputStream in, PrintStream out,
+                               PrintStream err) {
         if (!commands.isEmpty()) {
             for (String c : commands) {
                 if (c.strip().equals("quit")) {
                     break; // as on the console: the commands after it are not run
                 }
-                int s = execute(m, c, out, err);
+                int s = execute(m, serving, c, out, err);
                 if (s != Command.OK) {
                     return s;
                 }
@@ -257,7 +263,7 @@ public final class ShareCommand {
                 if (line.strip().equals("quit")) {
                     break;
                 }
-                if (execute(m, line, out, err) != Command.OK) {
+                if (execute(m, serving, line, out, err) != Command.OK) {
                     failed++; // the console goes on; the exit status tells a script that something failed
                 }
                 out.flush();
@@ -272,9 +278,10 @@ public final class ShareCommand {
     /**
      * Runs one console command against a machine.
      *
+     * @param serving whether this is the serving side (the only one that plugs and unplugs)
      * @return {@link Command#OK}, or {@link Command#FAILED} with a message on {@code err}
      */
-    static int execute(SharedMachine m, String line, PrintStream out, PrintStream err) {
+    static int execute(SharedMachine m, boolean serving, String line, PrintStream out, PrintStream err) {
         String[] w = line.strip().split("\\s+", 3);
         AddressSpace as = m.addressSpace();
         try {
@@ -317,12 +324,42 @@ public final class ShareCommand {
                     need(w, 3, "wait ADDR TEXT [SECONDS]");
                     return await(as, Numbers.parseAddress(w[1]), w[2], out, err);
                 }
+                case "plug" -> {
+                    servingOnly(serving, w[0]);
+                    String[] p = line.strip().split("\\s+");
+                    if (p.length != 4) {
+                        throw new IllegalArgumentException("usage: plug NAME ADDR SIZE");
+                    }
+                    SharedRamRegion r = new SharedRamRegion(p[1], Numbers.parseAddress(p[2]), Numbers.parseSize(p[3]));
+                    m.plug(r);
+                    out.println("plugged " + describe(r));
+                }
+                case "unplug" -> {
+                    servingOnly(serving, w[0]);
+                    if (w.length != 2) {
+                        throw new IllegalArgumentException("usage: unplug NAME");
+                    }
+                    m.unplug(w[1]);
+                    out.println("unplugged '" + w[1] + "'");
+                }
                 default -> throw new IllegalArgumentException("unknown command '" + w[0] + "' (try help)");
             }
             return Command.OK;
         } catch (IllegalArgumentException | ArithmeticException e) {
             err.println("guestmem share: " + e.getMessage());
             return Command.FAILED;
+        } catch (IllegalStateException | RamBackendException | ShareException e) {
+            // plug/unplug: a closed machine, no memfd to be had, a server that cannot pass the
+            // block on; nothing changed (a region still managed is an IllegalArgumentException)
+            err.println("guestmem share: " + w[0] + ": " + e.getMessage());
+            return Command.FAILED;
+        }
+    }
+
+    private static void servingOnly(boolean serving, String command) {
+        if (!serving) {
+            throw new IllegalArgumentException(command + ": only the serving side plugs and unplugs regions; "
+                    + "re-attach after the server's change to see its layout");
         }
     }
 

@@ -64,17 +64,30 @@ final class SignalGrace {
         inFlight.getAndDecrement(p);
     }
 
-    /** The grace period: returns once every write that entered before the call has exited. */
+    /**
+     * The grace period: returns once every write that entered before the call has exited. Not
+     * interruptible (the deletion must complete), and keeps the caller's interrupt status.
+     */
     void await() {
-        for (int flip = 0; flip < 2; flip++) {
-            int old = phase;
-            phase = old ^ 1;
-            for (int spins = 0; inFlight.get(old) != 0; spins++) {
-                if (spins < SPINS) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.parkNanos(PARK_NANOS); // a writer descheduled mid-signal
+        boolean interrupted = false;
+        try {
+            for (int flip = 0; flip < 2; flip++) {
+                int old = phase;
+                phase = old ^ 1;
+                for (int spins = 0; inFlight.get(old) != 0; spins++) {
+                    if (spins < SPINS) {
+                        Thread.onSpinWait();
+                    } else {
+                        // parkNanos returns at once while the interrupt is set: put it aside, or
+                        // this loop spins on a core until the writer is scheduled again.
+                        interrupted |= Thread.interrupted();
+                        LockSupport.parkNanos(PARK_NANOS); // a writer descheduled mid-signal
+                    }
                 }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }

@@ -216,10 +216,8 @@ public final class LazyRestore implements AutoCloseable {
             this.uffd = Uffd.open(features);
         } catch (RuntimeException e) {
             faultHolds.forEach(FaultProneHold::close);
-            if (e instanceof NativeCallException n) { // typed, and saying what the machine must allow
-                throw new LazyRestoreException("cannot open a userfaultfd (" + n.getMessage() + "): lazy restore needs "
-                        + "CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1, and a seccomp profile that allows "
-                        + "userfaultfd(2); nothing was changed, an eager SnapshotRestorer.restore works without it", n);
+            if (e instanceof NativeCallException n) { // typed, and saying what failed
+                throw new LazyRestoreException(UffdOpenFailure.explain(n), n);
             }
             throw e;
         }

@@ -1,6 +1,7 @@
 package dev.guestmem.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -37,13 +38,17 @@ class LauncherTest {
 
     /** Runs the launcher with {@code demo}; returns exit status and stderr. */
     private String[] launch(String javaHome, Path pathFirst) throws Exception {
+        return launch(javaHome, pathFirst, Files.createDirectories(dir.resolve("no-jdks")).toString());
+    }
+
+    /** Runs the launcher with {@code demo} and the given {@code GUESTMEM_JDK_DIRS}; returns exit status and stderr. */
+    private String[] launch(String javaHome, Path pathFirst, String jdkDirs) throws Exception {
         Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
         assertTrue(Files.isRegularFile(launcher), launcher.toString());
-        Path empty = Files.createDirectories(dir.resolve("no-jdks"));
         ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "demo").redirectErrorStream(false);
         Map<String, String> env = pb.environment();
         env.put("JAVA_HOME", javaHome);
-        env.put("GUESTMEM_JDK_DIRS", empty.toString());
+        env.put("GUESTMEM_JDK_DIRS", jdkDirs);
         env.put("PATH", (pathFirst == null ? "" : pathFirst + ":") + "/usr/bin:/bin");
         Process p = pb.start();
         p.getOutputStream().close();
@@ -78,6 +83,28 @@ class LauncherTest {
     void aJre25WithoutJavacIsNamedAsTheReason() throws Exception {
         Path jre = fakeJdk("jre-25", "25.0.1", false);
         failsWithOneLine(launch(jre.toString(), jre.resolve("bin")), "has no javac");
+    }
+
+    /**
+     * {@code GUESTMEM_JDK_DIRS} set but empty searches no directory; the message listed the default
+     * ones, which were not searched.
+     */
+    @Test
+    void anEmptyJdkDirsListIsReportedAsNoDirectorySearched() throws Exception {
+        String[] r = launch(dir.resolve("gone").toString(), null, "");
+        failsWithOneLine(r, "no directory (GUESTMEM_JDK_DIRS is set but names none)");
+        assertFalse(r[1].contains("/usr/lib/jvm"), r[1]);
+        assertFalse(r[1].contains("sdkman"), r[1]);
+    }
+
+    /** The directories named in {@code GUESTMEM_JDK_DIRS} are the ones reported, and only they. */
+    @Test
+    void theJdkDirsSearchedAreTheOnesReported() throws Exception {
+        Path a = Files.createDirectories(dir.resolve("jdks-a"));
+        Path b = Files.createDirectories(dir.resolve("jdks-b"));
+        String[] r = launch(dir.resolve("gone").toString(), null, a + "::" + b);
+        failsWithOneLine(r, "checked JAVA_HOME, " + a + ", " + b + ", javac on PATH");
+        assertFalse(r[1].contains("/usr/lib/jvm"), r[1]);
     }
 
     /**

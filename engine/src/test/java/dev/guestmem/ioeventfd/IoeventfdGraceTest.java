@@ -215,6 +215,53 @@ class IoeventfdGraceTest extends IoeventfdTestBase {
     }
 
     /**
+     * An interrupted thread deleting an eventfd: {@code parkNanos} returns at once for it, so the
+     * grace period spun on a core, its interrupt set throughout, until the parked write finished. It
+     * must wait with the interrupt put aside (seen here as the flag clear mid-wait), complete, and
+     * return with the flag set again.
+     */
+    @Test
+    @Timeout(30) // before the fix the flag never clears: a hang guard, not a timing check
+    void anInterruptedDeleteWaitsWithoutSpinningAndKeepsItsInterrupt() throws Exception {
+        IoRegion dev = device();
+        EventNotifier kick = notifier();
+        dev.addEventfd(DOORBELL, 4, false, 0, kick);
+        CountDownLatch parked = new CountDownLatch(1);
+        CountDownLatch release = parkWritesBeforeSignal(dev, parked);
+        Thread writer = Thread.ofPlatform().start(() -> as.stlLe(BASE + DOORBELL, 1));
+        parked.await();
+
+        CountDownLatch selfInterrupted = new CountDownLatch(1);
+        AtomicBoolean interruptedAfter = new AtomicBoolean();
+        AtomicBoolean drainedAtDelete = new AtomicBoolean();
+        Thread deleter = Thread.ofPlatform().start(() -> {
+            Thread.currentThread().interrupt();
+            selfInterrupted.countDown();
+            dev.delEventfd(DOORBELL, 4, false, 0, kick);
+            interruptedAfter.set(Thread.currentThread().isInterrupted());
+            drainedAtDelete.set(kick.testAndClear());
+        });
+        selfInterrupted.await();
+        try {
+            // The write is still parked, so the deletion is still waiting. JUnit's timeout interrupts
+            // this thread: stop then, and release the write so the deleter does not spin for ever.
+            while (deleter.isInterrupted() && !Thread.currentThread().isInterrupted()) {
+                Thread.onSpinWait();
+            }
+            assertFalse(deleter.isInterrupted(), "the deleter waits with its interrupt set: parkNanos does not park it");
+            assertTrue(deleter.isAlive(), "delEventfd returned while the write was still before its signal");
+        } finally {
+            release.countDown();
+        }
+        writer.join();
+        deleter.join();
+
+        assertTrue(interruptedAfter.get(), "delEventfd swallowed the thread's interrupt");
+        assertTrue(drainedAtDelete.get(), "the write's signal was not there when delEventfd returned");
+        assertFalse(kick.testAndClear(), "the notifier was signalled after delEventfd returned");
+    }
+
+    /**
      * Waits until {@code t} has ended or is parked (delEventfd waiting for a write): a state, not a
      * duration, so the test does not depend on timing.
      */
