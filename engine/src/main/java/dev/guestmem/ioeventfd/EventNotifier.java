@@ -16,8 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * process (a vhost-user backend's kick fd) or waited on in this one ({@link #await},
  * {@link #testAndClear}).
  *
- * <p>The descriptor is non-blocking and close-on-exec; {@link #set()} does not rely on the
- * former (a process sharing the descriptor may clear it). {@link #close()} waits for nothing: a
+ * <p>The descriptor is non-blocking and close-on-exec. {@link #close()} waits for nothing: a
  * {@link #set()} racing with it either completes on the still-open descriptor or does nothing, and
  * the descriptor number is never written after it was closed (a closed number can be reused by an
  * unrelated file). A thread blocked in {@link #await} is woken by the close (which signals the
@@ -47,18 +46,9 @@ public final class EventNotifier implements AutoCloseable {
     private final int fd;
     private final long id = IDS.incrementAndGet();
     private final AtomicLong state = new AtomicLong();
-    /**
-     * A {@code pollfd} asking whether the counter has room ({@code POLLOUT}), made once so a kick
-     * allocates nothing. Shared by concurrent {@link #set()} calls: its inputs never change, and
-     * only poll(2)'s result is used, not the {@code revents} the kernel writes into it.
-     */
-    private final MemorySegment roomQuery;
 
     private EventNotifier(int fd) {
         this.fd = fd;
-        this.roomQuery = pollfd.allocate(Arena.ofAuto()); // freed with the notifier
-        pollfd.fd(roomQuery, fd);
-        pollfd.events(roomQuery, (short) Linux.POLLOUT());
     }
 
     /**
@@ -93,9 +83,12 @@ public final class EventNotifier implements AutoCloseable {
     }
 
     /**
-     * {@code event_notifier_set}: adds 1 to the counter, waking a waiter. Does not block, even if a
-     * process sharing the descriptor cleared its {@code O_NONBLOCK}: a counter at its maximum is
-     * left as it is (it already holds an unconsumed signal).
+     * {@code event_notifier_set}: adds 1 to the counter, waking a waiter. One write(2), which does
+     * not block while the descriptor is non-blocking; a full counter (EAGAIN) already holds a signal
+     * and is left as it is. Limit, as in QEMU: a process sharing the descriptor can clear its
+     * {@code O_NONBLOCK} (a flag of the shared open file description) and fill the counter; the
+     * write then blocks until the counter is read (not guarded: checking for room with poll(2)
+     * first doubled the cost of every kick and still left a window).
      *
      * @return false if the notifier is closed (nothing was written)
      */
@@ -104,20 +97,8 @@ public final class EventNotifier implements AutoCloseable {
             return false;
         }
         try {
-            // O_NONBLOCK belongs to the open file description, which a peer given the descriptor
-            // (vhost-user) shares and may clear; write(2) then blocks while the counter is at its
-            // maximum, here in a guest write and so in delEventfd's grace period, topology lock held.
-            // So ask first: no room means the counter is non-zero, a signal the reader has not
-            // consumed yet, which wakes it as ours would: skipping loses nothing (QEMU ignores the
-            // EAGAIN the same way). Left open: with the counter within a few of its maximum (only a
-            // peer writing such a value puts it there), other writers (kicks on other threads, the
-            // peer) can fill it between the poll and the write, which then blocks on a blocking
-            // descriptor until the reader drains it.
-            if (!hasRoom()) {
-                return true;
-            }
             long n = writeOne();
-            // EAGAIN: the counter filled since the poll (a non-blocking descriptor), as above
+            // EAGAIN: the counter is at its maximum, so a waiter wakes anyway (QEMU ignores it too)
             if (n == -1 && Linux.errno() != Linux.EAGAIN()) {
                 throw new NativeCallException("write", Linux.errno(), LinuxCalls.strerror(Linux.errno()));
             }
@@ -125,20 +106,6 @@ public final class EventNotifier implements AutoCloseable {
         } finally {
             exit();
         }
-    }
-
-    /** Whether a write of 1 fits in the counter now (caller holds a use); poll(2) with no wait. */
-    private boolean hasRoom() {
-        int n;
-        do {
-            n = Linux.poll(roomQuery, 1, 0);
-        } while (n == -1 && Linux.errno() == Linux.EINTR());
-        if (n == -1) {
-            throw new NativeCallException("poll", Linux.errno(), LinuxCalls.strerror(Linux.errno()));
-        }
-        // An eventfd reports POLLOUT while the counter is below its maximum, and POLLERR only at
-        // 2^64-1, which writes cannot reach: one ready entry means room.
-        return n == 1;
     }
 
     /** Adds 1 to the counter (caller holds a use); returns write(2)'s result. */
