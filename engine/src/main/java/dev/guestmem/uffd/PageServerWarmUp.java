@@ -172,10 +172,49 @@ final class PageServerWarmUp {
             bytes.set(ValueLayout.JAVA_LONG, o, o | 1);
         }
         Path shm = Path.of("/dev/shm");
-        Path snap = Files.createTempFile(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")),
-                "guestmem-warm-up-", ".gms");
+        Path dir = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+        removeOrphans(dir);
+        Path snap = scratchFile(dir);
         SnapshotWriter.write(snap, List.of(new SnapshotBlock("warm-up", bytes, Uffd.BASE_PAGE)), ProgressListener.NONE);
         return snap;
+    }
+
+    /** Name prefix of the scratch snapshots; the process id and a random part follow. */
+    static final String SCRATCH_PREFIX = "guestmem-warm-up-";
+
+    /** Creates an empty scratch file in {@code dir} named after this process (see {@link #removeOrphans}). */
+    static Path scratchFile(Path dir) throws IOException {
+        return Files.createTempFile(dir, SCRATCH_PREFIX + ProcessHandle.current().pid() + "-", ".gms");
+    }
+
+    /**
+     * Deletes the scratch snapshots (and their writer's {@code .tmp} files) of processes that are gone:
+     * a server killed between writing its scratch snapshot and deleting it once mapped left 1 MiB
+     * behind in /dev/shm for good. Best effort: a file another process deletes first is skipped.
+     *
+     * @param dir the scratch directory
+     * @return how many files were deleted
+     */
+    static int removeOrphans(Path dir) {
+        int removed = 0;
+        try (var files = Files.newDirectoryStream(dir, SCRATCH_PREFIX + "*")) {
+            for (Path f : files) {
+                String rest = f.getFileName().toString().substring(SCRATCH_PREFIX.length());
+                int dash = rest.indexOf('-');
+                long pid;
+                try {
+                    pid = dash > 0 ? Long.parseLong(rest.substring(0, dash)) : -1;
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (pid > 0 && ProcessHandle.of(pid).isEmpty() && Files.deleteIfExists(f)) {
+                    removed++;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: the warm-up goes on without the clean-up
+        }
+        return removed;
     }
 
     /**
