@@ -141,6 +141,40 @@ class LauncherTest {
     }
 
     /**
+     * Without HOME (cron, systemd, {@code env -i}) the launcher's build step ran {@code ./mvnw}, which
+     * stopped at "HOME: parameter not set": the launcher gives the commands it runs the passwd
+     * entry's home. The fake {@code java} prints the HOME it was given.
+     */
+    @Test
+    void commandsGetAHomeWhenTheCallerHasNone() throws Exception {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        Files.copy(launcher, repo.resolve("guestmem"));
+        Files.writeString(repo.resolve("pom.xml"), "");
+        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
+            Files.createDirectories(repo.resolve(m));
+        }
+        Path jar = Files.createDirectories(repo.resolve("engine/target")).resolve("guestmem-engine-0.1.0-SNAPSHOT.jar");
+        Files.writeString(jar, "");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+        Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho \"home=${HOME:-unset}\"\n");
+        ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("guestmem").toString(), "mtree", "my.txt")
+                .directory(repo.toFile());
+        pb.environment().clear();
+        pb.environment().put("JAVA_HOME", jdk.toString());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        assertEquals(0, p.exitValue(), err);
+        String home = out.strip();
+        assertTrue(home.startsWith("home=/") && Files.isDirectory(Path.of(home.substring(5))), out + err);
+    }
+
+    /**
      * A relative JAVA_HOME is the caller's (it is checked from the caller's directory): the commands
      * that run in the repository ({@code bench}, {@code test}, a build) must still find it there.
      * The launcher used it as given after its {@code cd}: from another directory, java was not found.
