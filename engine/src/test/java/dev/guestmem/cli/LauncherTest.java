@@ -24,6 +24,25 @@ class LauncherTest {
     @TempDir
     Path dir;
 
+    /**
+     * A copy of the launcher in a repository skeleton whose {@code jar} (a path in it) is newer than
+     * every source, so the launcher builds nothing.
+     */
+    private Path fakeRepo(String jar) throws IOException {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
+        Files.copy(launcher, repo.resolve("guestmem"));
+        Files.writeString(repo.resolve("pom.xml"), "");
+        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
+            Files.createDirectories(repo.resolve(m));
+        }
+        Path j = repo.resolve(jar);
+        Files.createDirectories(j.getParent());
+        Files.writeString(j, "");
+        Files.setLastModifiedTime(j, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        return repo;
+    }
+
     private Path fakeJdk(String name, String version, boolean javac) throws IOException {
         Path home = dir.resolve(name);
         Files.createDirectories(home.resolve("bin"));
@@ -115,16 +134,7 @@ class LauncherTest {
      */
     @Test
     void commandsRunInTheCallersDirectory() throws Exception {
-        Path repo = Files.createDirectories(dir.resolve("repo"));
-        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
-        Files.copy(launcher, repo.resolve("guestmem"));
-        Files.writeString(repo.resolve("pom.xml"), "");
-        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
-            Files.createDirectories(repo.resolve(m));
-        }
-        Path jar = Files.createDirectories(repo.resolve("engine/target")).resolve("guestmem-engine-0.1.0-SNAPSHOT.jar");
-        Files.writeString(jar, "");
-        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path repo = fakeRepo("engine/target/guestmem-engine-0.1.0-SNAPSHOT.jar");
         Path jdk = fakeJdk("jdk-25", "25.0.1", true);
         Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho \"cwd=$(pwd)\"\n");
         Path caller = Files.createDirectories(dir.resolve("caller"));
@@ -147,16 +157,7 @@ class LauncherTest {
      */
     @Test
     void commandsGetAHomeWhenTheCallerHasNone() throws Exception {
-        Path repo = Files.createDirectories(dir.resolve("repo"));
-        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
-        Files.copy(launcher, repo.resolve("guestmem"));
-        Files.writeString(repo.resolve("pom.xml"), "");
-        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
-            Files.createDirectories(repo.resolve(m));
-        }
-        Path jar = Files.createDirectories(repo.resolve("engine/target")).resolve("guestmem-engine-0.1.0-SNAPSHOT.jar");
-        Files.writeString(jar, "");
-        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path repo = fakeRepo("engine/target/guestmem-engine-0.1.0-SNAPSHOT.jar");
         Path jdk = fakeJdk("jdk-25", "25.0.1", true);
         Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho \"home=${HOME:-unset}\"\n");
         ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("guestmem").toString(), "mtree", "my.txt")
@@ -181,16 +182,7 @@ class LauncherTest {
      */
     @Test
     void aRelativeJavaHomeStillWorksWhereTheLauncherChangesDirectory() throws Exception {
-        Path repo = Files.createDirectories(dir.resolve("repo"));
-        Path launcher = Path.of("").toAbsolutePath().getParent().resolve("guestmem");
-        Files.copy(launcher, repo.resolve("guestmem"));
-        Files.writeString(repo.resolve("pom.xml"), "");
-        for (String m : new String[] {"native-bindings", "engine", "jmh"}) {
-            Files.createDirectories(repo.resolve(m));
-        }
-        Path jar = Files.createDirectories(repo.resolve("jmh/target")).resolve("benchmarks.jar");
-        Files.writeString(jar, "");
-        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 3_600_000));
+        Path repo = fakeRepo("jmh/target/benchmarks.jar");
         Path jdk = fakeJdk("jdk-25", "25.0.1", true);
         Files.writeString(jdk.resolve("bin/java"), "#!/bin/sh\necho ran\n");
         Path caller = Files.createDirectories(dir.resolve("a/b"));
