@@ -164,6 +164,55 @@ public final class EventNotifier implements AutoCloseable {
     }
 
     /**
+     * Waits until one of several notifiers is signalled, without clearing any: one thread serving
+     * several queues' doorbells (what QEMU's AioContext does with its event notifiers). Closed
+     * notifiers are left out; the caller clears the one it serves ({@link #testAndClear}) and waits
+     * again.
+     *
+     * @param timeout how long to wait at most (rounded up to milliseconds; capped as {@link #await})
+     * @param notifiers the notifiers, at most 1,024
+     * @return the index of the first signalled notifier in {@code notifiers}, or -1 on timeout, when
+     *     all are closed, or when one closed during the wait and none was signalled
+     * @throws IllegalArgumentException if {@code notifiers} is empty or longer than 1,024
+     */
+    public static int awaitAny(Duration timeout, EventNotifier... notifiers) {
+        if (notifiers.length == 0 || notifiers.length > 1024) {
+            throw new IllegalArgumentException("awaitAny takes 1 to 1024 notifiers, not " + notifiers.length);
+        }
+        boolean[] entered = new boolean[notifiers.length];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(pollfd.layout(), notifiers.length);
+            boolean any = false;
+            for (int i = 0; i < notifiers.length; i++) {
+                MemorySegment p = pollfd.asSlice(fds, i);
+                entered[i] = notifiers[i].enter();
+                pollfd.fd(p, entered[i] ? notifiers[i].fd : -1); // poll(2) skips a negative fd
+                pollfd.events(p, (short) Linux.POLLIN());
+                any |= entered[i];
+            }
+            if (!any) {
+                return -1;
+            }
+            if (LinuxCalls.poll(fds, notifiers.length, pollMillis(timeout)) > 0) {
+                for (int i = 0; i < notifiers.length; i++) {
+                    // close() wakes waiters with a signal of its own: a closed one is not signalled
+                    if (entered[i] && (pollfd.revents(pollfd.asSlice(fds, i)) & Linux.POLLIN()) != 0
+                            && !notifiers[i].isClosed()) {
+                        return i;
+                    }
+                }
+            }
+            return -1;
+        } finally {
+            for (int i = 0; i < notifiers.length; i++) {
+                if (entered[i]) {
+                    notifiers[i].exit();
+                }
+            }
+        }
+    }
+
+    /**
      * @return {@code timeout} rounded up to milliseconds, in {@code [0, Integer.MAX_VALUE]} (without
      *     {@link Duration#toNanos()}, which overflows past 292 years)
      */
