@@ -148,19 +148,7 @@ public final class EventNotifier implements AutoCloseable {
      * @return whether it is signalled (false on timeout, or if closed before or during the wait)
      */
     public boolean await(Duration timeout) {
-        if (!enter()) {
-            return false;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment p = pollfd.allocate(arena);
-            pollfd.fd(p, fd);
-            pollfd.events(p, (short) Linux.POLLIN());
-            boolean ready = LinuxCalls.poll(p, 1, pollMillis(timeout)) == 1
-                    && (pollfd.revents(p) & Linux.POLLIN()) != 0;
-            return ready && !isClosed(); // close() wakes waiters with a signal of its own
-        } finally {
-            exit();
-        }
+        return awaitAny(timeout, this) == 0;
     }
 
     /**
@@ -169,7 +157,8 @@ public final class EventNotifier implements AutoCloseable {
      * notifiers are left out; the caller clears the one it serves ({@link #testAndClear}) and waits
      * again.
      *
-     * @param timeout how long to wait at most (rounded up to milliseconds; capped as {@link #await})
+     * @param timeout how long to wait at most (rounded up to milliseconds; poll(2) caps it at
+     *     {@code Integer.MAX_VALUE} ms, about 24 days)
      * @param notifiers the notifiers, at most 1,024
      * @return the index of the first signalled notifier in {@code notifiers}, or -1 on timeout, when
      *     all are closed, or when one closed during the wait and none was signalled
