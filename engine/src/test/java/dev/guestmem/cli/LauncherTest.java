@@ -197,4 +197,41 @@ class LauncherTest {
         assertEquals(0, p.exitValue(), err);
         assertEquals("ran", out.strip(), err);
     }
+    /**
+     * {@code bench} with a misspelt group on a fresh clone built the benchmarks jar (minutes) before
+     * the jar's own main said the group was unknown. The launcher checks the name against the groups
+     * the sources declare before it builds: here the jar is older than a group's source, so a build
+     * would start (and fail: the skeleton has no Maven wrapper), and a known group still reaches it.
+     */
+    @Test
+    void anUnknownBenchGroupIsRefusedBeforeBuilding() throws Exception {
+        Path repo = fakeRepo("jmh/target/benchmarks.jar");
+        Path group = repo.resolve("jmh/src/main/java/dev/guestmem/bench/access/AccessGroup.java");
+        Files.createDirectories(group.getParent());
+        Files.writeString(group, "class AccessGroup {\n    public String name() {\n        return \"access\";\n    }\n}\n");
+        Files.setLastModifiedTime(group, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 7_200_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+
+        String[] typo = bench(repo, jdk, "--quick", "acess");
+        assertEquals("2", typo[0], typo[1]);
+        assertEquals("guestmem: unknown bench group 'acess' (groups: access)", typo[1].strip());
+
+        String[] known = bench(repo, jdk, "--prof", "gc", "access");
+        assertTrue(known[1].contains("building"), "a known group goes on to the build: " + known[1]);
+    }
+
+    /** Runs {@code bench ARGS} with the launcher copy in {@code repo}; returns exit status and stderr. */
+    private String[] bench(Path repo, Path jdk, String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("bash", repo.resolve("guestmem").toString(), "bench"));
+        cmd.addAll(java.util.List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo.toFile());
+        pb.environment().put("JAVA_HOME", jdk.toString());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        p.getInputStream().readAllBytes();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        return new String[] {Integer.toString(p.exitValue()), err};
+    }
 }
