@@ -36,6 +36,8 @@ final class PageServerWarmUp {
     static final long MAX_ROUNDS_NANOS = 1_500_000_000;
     /** Rounds served even past {@link #MAX_ROUNDS_NANOS}. */
     static final int MIN_ROUNDS = 24;
+    /** The environment variable that lowers {@link #ROUNDS}; inherited by the server from its guest's process. */
+    static final String ROUNDS_VARIABLE = "GUESTMEM_UFFD_WARMUP_ROUNDS";
     /** The longest the rounds may take. */
     static final long HARD_CAP_NANOS = 6_000_000_000L;
     /**
@@ -52,7 +54,7 @@ final class PageServerWarmUp {
     }
 
     /**
-     * Runs {@link #ROUNDS} rounds of {@link #PAGES} faults, then waits (at most
+     * Runs {@link #ROUNDS} rounds (see {@link #roundsAllowed}) of {@link #PAGES} faults, then waits (at most
      * {@link #MAX_WAIT_NANOS}) until the JIT compilers are idle, so that they do not compile the
      * warm-up's methods while the guest faults. The faults are real (only real faults give the
      * compiled code the branches a guest's faults take; code compiled without them is thrown away
@@ -65,6 +67,10 @@ final class PageServerWarmUp {
      * @return faults served (0 if the warm-up was skipped)
      */
     static long run() {
+        int maxRounds = roundsAllowed(System.getenv(ROUNDS_VARIABLE));
+        if (maxRounds == 0) {
+            return 0;
+        }
         long t0 = System.nanoTime();
         long len = PAGES * Uffd.BASE_PAGE;
         MemorySegment region = null;
@@ -92,7 +98,7 @@ final class PageServerWarmUp {
             data = LinuxCalls.socketpair();
             passDescriptor(data);
             int rounds = 0;
-            while (keepWarming(rounds, System.nanoTime() - t0)) {
+            while (keepWarming(rounds, System.nanoTime() - t0, maxRounds)) {
                 try (FaultServer server = new FaultServer(u, new Wire(ctl[0]), layout, source, Long.MAX_VALUE)) {
                     Thread toucher = touch(region, data, ctl[1]);
                     server.run();
@@ -149,20 +155,40 @@ final class PageServerWarmUp {
 
     /**
      * Whether to run another round after {@code rounds} rounds in {@code elapsedNanos}: up to
-     * {@link #ROUNDS} within {@link #MAX_ROUNDS_NANOS}, but at least {@link #MIN_ROUNDS} unless
+     * {@code maxRounds} ({@link #ROUNDS} unless lowered, see {@link #roundsAllowed}) within {@link #MAX_ROUNDS_NANOS}, but at least {@link #MIN_ROUNDS} unless
      * {@link #HARD_CAP_NANOS} runs out. The minimum is counted in faults, not time: on a machine
      * shared with another session's jobs (whose nice does not yield to this process under
      * autogroup scheduling) 1.5 s served as few as 256 faults, below C2's thresholds, and the
      * fault path was then compiled during the guest's faults.
      */
-    static boolean keepWarming(int rounds, long elapsedNanos) {
-        if (rounds >= ROUNDS) {
+    static boolean keepWarming(int rounds, long elapsedNanos, int maxRounds) {
+        if (rounds >= maxRounds) {
             return false;
         }
-        if (rounds < MIN_ROUNDS) {
+        if (rounds < Math.min(MIN_ROUNDS, maxRounds)) {
             return rounds == 0 || elapsedNanos < HARD_CAP_NANOS;
         }
         return elapsedNanos < MAX_ROUNDS_NANOS;
+    }
+
+    /**
+     * The rounds to run at most: {@link #ROUNDS}, or fewer as {@value #ROUNDS_VARIABLE} says (0:
+     * none), where a server's start matters more than its first faults' latency (the test suite
+     * starts some hundred servers). A value that is not a number from 0 to {@link #ROUNDS} is
+     * ignored.
+     *
+     * @param value the variable's value, or null
+     */
+    static int roundsAllowed(String value) {
+        if (value == null) {
+            return ROUNDS;
+        }
+        try {
+            int n = Integer.parseInt(value.strip());
+            return n >= 0 && n <= ROUNDS ? n : ROUNDS;
+        } catch (NumberFormatException e) {
+            return ROUNDS;
+        }
     }
 
     /** A snapshot of {@code len} bytes of non-zero pages, in /dev/shm if there is one. */

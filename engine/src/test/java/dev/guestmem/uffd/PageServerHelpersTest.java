@@ -133,14 +133,33 @@ class PageServerHelpersTest {
     @Test
     void theWarmUpServesItsMinimumRoundsPastItsTimeBudgetUpToItsHardCap() {
         long budget = PageServerWarmUp.MAX_ROUNDS_NANOS;
-        assertTrue(PageServerWarmUp.keepWarming(0, Long.MAX_VALUE), "the first round always runs");
-        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, budget + 1), "short of the minimum, past the budget");
-        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, PageServerWarmUp.HARD_CAP_NANOS),
+        assertTrue(PageServerWarmUp.keepWarming(0, Long.MAX_VALUE, PageServerWarmUp.ROUNDS), "the first round always runs");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, budget + 1, PageServerWarmUp.ROUNDS), "short of the minimum, past the budget");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS - 1, PageServerWarmUp.HARD_CAP_NANOS, PageServerWarmUp.ROUNDS),
                 "the hard cap ends it");
-        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget), "the minimum done, the budget spent");
-        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget - 1), "the minimum done, budget left");
-        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.ROUNDS, 0), "all rounds done");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget, PageServerWarmUp.ROUNDS), "the minimum done, the budget spent");
+        assertTrue(PageServerWarmUp.keepWarming(PageServerWarmUp.MIN_ROUNDS, budget - 1, PageServerWarmUp.ROUNDS), "the minimum done, budget left");
+        assertEquals(false, PageServerWarmUp.keepWarming(PageServerWarmUp.ROUNDS, 0, PageServerWarmUp.ROUNDS), "all rounds done");
         assertTrue(PageServerWarmUp.MIN_ROUNDS * 256 >= 6000, "the minimum reaches C2's thresholds (-XX:Tier4CompileThreshold=2000)");
+    }
+
+    /**
+     * {@code GUESTMEM_UFFD_WARMUP_ROUNDS} lowers the rounds where a server's start matters more
+     * than its first faults (the test suite starts some hundred servers): the minimum follows it
+     * down, 0 runs none, and a value that is not a number from 0 to the default is ignored.
+     */
+    @Test
+    void theWarmUpRoundsCanBeLoweredButNotRaised() {
+        assertEquals(PageServerWarmUp.ROUNDS, PageServerWarmUp.roundsAllowed(null));
+        assertEquals(PageServerWarmUp.ROUNDS, PageServerWarmUp.roundsAllowed(""));
+        assertEquals(2, PageServerWarmUp.roundsAllowed(" 2 "));
+        assertEquals(0, PageServerWarmUp.roundsAllowed("0"));
+        assertEquals(PageServerWarmUp.ROUNDS, PageServerWarmUp.roundsAllowed("-1"));
+        assertEquals(PageServerWarmUp.ROUNDS, PageServerWarmUp.roundsAllowed("many"));
+        assertEquals(PageServerWarmUp.ROUNDS, PageServerWarmUp.roundsAllowed(Integer.toString(PageServerWarmUp.ROUNDS + 1)));
+        assertTrue(PageServerWarmUp.keepWarming(1, PageServerWarmUp.MAX_ROUNDS_NANOS + 1, 2), "short of a lowered maximum, the minimum follows it");
+        assertEquals(false, PageServerWarmUp.keepWarming(2, 0, 2), "a lowered maximum ends it");
+        assertEquals(false, PageServerWarmUp.keepWarming(0, 0, 0), "0 runs no round");
     }
 
     /** The warm-up's wait for the JIT sees this JVM's compiler threads (they have compiled something by now). */
