@@ -33,10 +33,11 @@ public final class DmaMapping {
     private final PhysSection section;
     private final long ramOffset;
     private final boolean bounce;
+    private final int prefillResult;
     private final AtomicBoolean unmapped = new AtomicBoolean();
 
     private DmaMapping(AddressSpace as, long addr, boolean isWrite, MemTxAttrs attrs, MemorySegment segment,
-                       RamBlock block, PhysSection section, long ramOffset, boolean bounce) {
+                       RamBlock block, PhysSection section, long ramOffset, boolean bounce, int prefillResult) {
         this.as = as;
         this.addr = addr;
         this.isWrite = isWrite;
@@ -46,6 +47,7 @@ public final class DmaMapping {
         this.section = section;
         this.ramOffset = ramOffset;
         this.bounce = bounce;
+        this.prefillResult = prefillResult;
     }
 
     static DmaMapping map(AddressSpace as, long addr, long len, boolean isWrite, MemTxAttrs attrs) {
@@ -84,11 +86,12 @@ public final class DmaMapping {
                 as.bounceBufferSize.addAndGet(-grant);
                 return null;
             }
+            int prefill = MemTxResult.OK;
             if (!isWrite) { // flatview_read(fv, ...): the view the bounce was decided on, not a newer one
-                FlatViewAccess.rw(as, v, addr, attrs, null, 0, buf, 0, grant, false);
+                prefill = FlatViewAccess.rw(as, v, addr, attrs, null, 0, buf, 0, grant, false);
             }
             as.liveMappings.incrementAndGet();
-            return new DmaMapping(as, addr, isWrite, attrs, buf, null, s, 0, true);
+            return new DmaMapping(as, addr, isWrite, attrs, buf, null, s, 0, true, prefill);
         }
         // flatview_extend_translation: grow across following ranges of the same region while the
         // region offsets stay contiguous.
@@ -122,7 +125,7 @@ public final class DmaMapping {
             return null;
         }
         as.liveMappings.incrementAndGet();
-        return new DmaMapping(as, addr, isWrite, attrs, slice, b, s, xlat, false);
+        return new DmaMapping(as, addr, isWrite, attrs, slice, b, s, xlat, false, MemTxResult.OK);
     }
 
     /** @return the mapped memory: {@link #length()} bytes */
@@ -138,6 +141,18 @@ public final class DmaMapping {
     /** @return the guest address mapped */
     public long addr() {
         return addr;
+    }
+
+    /**
+     * The result of filling a read mapping's bounce buffer from the guest when it was mapped. QEMU
+     * ignores it ({@code address_space_map}), so a device reading through a failed mapping sees
+     * zeros or partial data; check it where a DMA read must be able to fail.
+     *
+     * @return a {@link MemTxResult}: the fill's, or {@link MemTxResult#OK} for a direct mapping
+     *     and a write mapping, which read nothing when mapped
+     */
+    public int prefillResult() {
+        return prefillResult;
     }
 
     /** @return whether this is a bounce buffer (not guest RAM itself) */

@@ -211,6 +211,44 @@ class DmaMappingTest {
         assertEquals(0, as.liveMappings());
     }
 
+    /**
+     * A read mapping's bounce buffer is filled from the device when it is mapped; QEMU ignores that
+     * read's result, so a device model could not tell a failed DMA read from zeros (asked for by
+     * the virtio user). {@link DmaMapping#prefillResult()} keeps it: the device's error, the
+     * unassigned hole's DECODE_ERROR, and OK for RAM and for write mappings, which read nothing.
+     */
+    @Test
+    void aReadMappingKeepsTheResultOfItsBouncePrefill() {
+        TestViews tv = new TestViews();
+        MemoryRegionOps failing = MemoryRegionOps.builder()
+                .readWithAttrs((a, size, attrs, data) -> a < 8 ? MemTxResult.OK : MemTxResult.ERROR)
+                .writeWithAttrs((a, d, size, attrs) -> MemTxResult.OK)
+                .build();
+        IoRegion dev = new IoRegion(tv.system, null, failing, "dev", 0x1000);
+        RamBlock blk = RamBlock.anonymous("ram", 0x1000);
+        RamRegion ram = new RamRegion(tv.system, null, "ram", blk, false, false);
+        AddressSpace as = tv.map(0x10000, dev).map(0x20000, ram).space();
+
+        DmaMapping good = as.map(0x10000, 8, false, U);
+        assertTrue(good.isBounce());
+        assertEquals(MemTxResult.OK, good.prefillResult());
+        good.unmap(0);
+        DmaMapping bad = as.map(0x10000, 16, false, U);
+        assertEquals(MemTxResult.ERROR, bad.prefillResult(), "bytes 8-15 failed on the device");
+        bad.unmap(0);
+        DmaMapping hole = as.map(0x30000, 16, false, U);
+        assertTrue(hole.isBounce());
+        assertEquals(MemTxResult.DECODE_ERROR, hole.prefillResult(), "nothing mapped there");
+        hole.unmap(0);
+        DmaMapping write = as.map(0x10000, 16, true, U);
+        assertEquals(MemTxResult.OK, write.prefillResult(), "a write mapping reads nothing");
+        write.unmap(0);
+        DmaMapping direct = as.map(0x20000, 16, false, U);
+        assertFalse(direct.isBounce());
+        assertEquals(MemTxResult.OK, direct.prefillResult());
+        direct.unmap(0);
+    }
+
     @Test
     void cacheReadsRamDirectlyAndMmioWithoutRelookup() {
         TestViews tv = new TestViews();
