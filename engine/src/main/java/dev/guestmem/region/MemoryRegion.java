@@ -353,6 +353,24 @@ public abstract sealed class MemoryRegion
         }
     }
 
+    /**
+     * QEMU's {@code memory_region_get_fd}: the descriptor of the RAM block behind this region.
+     * Aliases are followed to the end of their chain, as QEMU does ({@code while (mr->alias)}); their
+     * offsets do not matter. The descriptor is the block's ({@link RamBlock#fd()}): closed when the
+     * block is released, so {@code dup} it to keep it.
+     *
+     * @return the descriptor, or -1 if the block has none (anonymous or caller-owned memory) or no RAM
+     *     block is at the end of the chain (QEMU dereferences a NULL {@code ram_block} there)
+     */
+    public final int fd() {
+        MemoryRegion mr = this;
+        while (mr instanceof AliasRegion alias) {
+            mr = alias.target(); // set once, at construction: no lock needed to walk the chain
+        }
+        RamBlock rb = mr.ramBlock();
+        return rb == null ? -1 : rb.fd();
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Subregions (memory_region_add_subregion*, memory_region_del_subregion)
 
