@@ -25,9 +25,11 @@ public interface IommuOps {
     /**
      * Translates one address ({@code translate(iommu_mr, addr, flag, iommu_idx)}): fills
      * {@code out}'s target space, iova (the IOMMU page's first address), translated address, page
-     * mask and permissions. Callers pass {@code out} with {@code targetAs} null and {@code perm}
-     * {@link IommuTlbEntry#NONE} (the other fields may hold an earlier translation's values: set
-     * them); leave those two as they are to refuse.
+     * mask and permissions, and the PASID if the model has one. Callers pass {@code out} with
+     * {@code targetAs} null, {@code perm} {@link IommuTlbEntry#NONE} and {@code pasid} 0 (the other
+     * fields may hold an earlier translation's values: set them); leave {@code targetAs} and
+     * {@code perm} as they are to refuse. Only the read and write bits of {@code perm} decide an
+     * access; the others reach notifiers (replay) as set.
      *
      * @param addr offset in the IOMMU region
      * @param flag {@link IommuTlbEntry#RO} for reads, {@link IommuTlbEntry#WO} for writes, or
