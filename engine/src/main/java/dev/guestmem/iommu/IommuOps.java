@@ -3,12 +3,13 @@ package dev.guestmem.iommu;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dispatch.PhysPageMap;
 import dev.guestmem.region.IommuRegion;
+import java.util.Optional;
 
 /**
  * What an IOMMU model implements, as QEMU's {@code IOMMUMemoryRegionClass}: the translation, and
- * optionally its index count, attribute mapping, minimum page size, the notifier-flags hook and its
- * own replay. Only {@link #translate} is required; every default is QEMU's behaviour when the class
- * leaves that hook NULL.
+ * optionally its index count, attribute mapping, minimum page size, the notifier-flags hook, its
+ * own replay and its attributes. Only {@link #translate} is required; every default is QEMU's
+ * behaviour when the class leaves that hook NULL.
  *
  * <p>The access path calls {@link #translate} in a loop (an IOMMU may translate into an address
  * space that holds another IOMMU) until it reaches a region that is not an IOMMU; a translation
@@ -79,6 +80,21 @@ public interface IommuOps {
      *     hook may not register or unregister notifiers of {@code iommu}: that is refused.)
      */
     default void notifyFlagChanged(IommuRegion iommu, int oldFlags, int newFlags) {
+    }
+
+    /**
+     * {@code get_attr}: the model's value of an attribute ({@code IOMMU_ATTR_SPAPR_TCE_FD}). A model
+     * answers the attributes it has with {@link IommuAttribute#of} and every other with
+     * {@link Optional#empty()}.
+     *
+     * @param <T> the type of the attribute's value
+     * @param iommu the region
+     * @param attr the attribute
+     * @return the value, or empty if the model does not support the attribute (the default, as
+     *     QEMU's {@code -EINVAL} when the hook is NULL)
+     */
+    default <T> Optional<T> attribute(IommuRegion iommu, IommuAttribute<T> attr) {
+        return Optional.empty();
     }
 
     /**
