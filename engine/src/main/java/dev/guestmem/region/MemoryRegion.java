@@ -371,6 +371,18 @@ public abstract sealed class MemoryRegion
         return rb == null ? -1 : rb.fd();
     }
 
+    /**
+     * QEMU's {@code memory_region_get_alignment}: the alignment of this region's RAM block
+     * ({@link RamBlock#alignment()}). Like QEMU's {@code mr->align} it is the region's own: an
+     * alias, I/O, container or IOMMU region has 0 (aliases are not followed).
+     *
+     * @return a power of two, or 0 without a RAM block or alignment
+     */
+    public final long alignment() {
+        RamBlock rb = ramBlock();
+        return rb == null ? 0 : rb.alignment();
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Subregions (memory_region_add_subregion*, memory_region_del_subregion)
 
