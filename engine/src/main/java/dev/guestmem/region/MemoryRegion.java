@@ -1491,6 +1491,16 @@ public abstract sealed class MemoryRegion
         return block.ref();
     }
 
+    /** Enters this RAM kind as the region {@code block} backs ({@code block->mr}); the last step of its construction. */
+    final void enterBlockRegion(RamBlock block) {
+        system.ramBlockRegions().add(block, this);
+    }
+
+    /** Undoes {@link #enterBlockRegion}; from {@link #onFinalize()}, before the block reference goes. */
+    final void leaveBlockRegion(RamBlock block) {
+        system.ramBlockRegions().remove(block, this);
+    }
+
     /**
      * Called once, under the topology lock, when the last reference to a destroyed region goes: QEMU's
      * {@code memory_region_finalize}. Aliases stop referring to their target here. RAM kinds override
