@@ -22,9 +22,12 @@ import dev.guestmem.ram.RamBlockNotifier;
 import dev.guestmem.ram.RamList;
 import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.ForeignRegionException;
+import dev.guestmem.region.HostRegionLocation;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.region.RamBlockRegions;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -93,6 +96,8 @@ public final class MemorySystem {
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
     private final RamList ramList = new RamList();
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
+    /** {@code RAMBlock->mr}: the region each block of {@link #ramList} backs. */
+    private final RamBlockRegions ramBlockRegions = new RamBlockRegions();
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
@@ -224,6 +229,54 @@ public final class MemorySystem {
     /** @return the RAM list: every RAM block of this system with its ram_addr offset */
     public RamList ramList() {
         return ramList;
+    }
+
+    /** @return which region each RAM block of this system backs ({@code RAMBlock->mr}) */
+    public RamBlockRegions ramBlockRegions() {
+        return ramBlockRegions;
+    }
+
+    /**
+     * QEMU's {@code memory_region_from_host}: the region whose RAM block holds a host address, and
+     * the address's offset in it. Any address in the block's reservation counts, up to its max
+     * length ({@code qemu_ram_block_from_host}), so after a resizeable block shrinks its tail still
+     * resolves. Lock-free.
+     *
+     * @param hostAddress a host address
+     * @return the region and offset, or null if no block of this system holds the address, or its
+     *     block backs no region (the regions over it are finalized; QEMU has no such state)
+     */
+    public HostRegionLocation regionFromHost(long hostAddress) {
+        RamBlock b = ramList.blockContainingHost(hostAddress);
+        MemoryRegion r = b == null ? null : ramBlockRegions.regionOf(b);
+        return r == null ? null : new HostRegionLocation(r, hostAddress - b.hostAddress());
+    }
+
+    /**
+     * {@link #regionFromHost(long)} for the address of a native segment (a slice of
+     * {@link RamBlock#segment()}, a {@code DmaMapping}'s segment).
+     *
+     * @param host a native segment
+     * @return the region and offset of its first byte, or null
+     * @throws IllegalArgumentException if the segment is not native
+     */
+    public HostRegionLocation regionFromHost(MemorySegment host) {
+        if (!host.isNative()) {
+            throw new IllegalArgumentException("a heap segment has no host address: " + host);
+        }
+        return regionFromHost(host.address());
+    }
+
+    /**
+     * {@link #regionFromHost(long)} without the result object, for paths that must not allocate:
+     * the offset is {@code hostAddress - region.ramBlock().hostAddress()}.
+     *
+     * @param hostAddress a host address
+     * @return the region whose block holds the address, or null
+     */
+    public MemoryRegion regionAtHost(long hostAddress) {
+        RamBlock b = ramList.blockContainingHost(hostAddress);
+        return b == null ? null : ramBlockRegions.regionOf(b);
     }
 
     /**

@@ -77,6 +77,7 @@ final class FlatViewAccess {
             long plen = t.plen();
             e.targetAs = null;
             e.perm = IommuTlbEntry.NONE;
+            e.pasid = 0;
             if (tr != null && hops < IommuRegion.MAX_CHAIN) { // past the bound: a cycle, refused below
                 tr.translate(xlat, isWrite ? IommuTlbEntry.WO : IommuTlbEntry.RO, tr.attrsToIndex(attrs), e);
             }

@@ -277,6 +277,7 @@ public final class IommuNotifiers {
             e.translatedAddr = 0;
             e.addrMask = granularity - 1;
             e.perm = IommuTlbEntry.NONE;
+            e.pasid = 0; // one entry serves the walk: a page that sets no PASID must not show the last one's
             ops.translate(addr, IommuTlbEntry.NONE, n.iommuIdx(), e);
             if (e.perm != IommuTlbEntry.NONE) {
                 n.deliverUnfiltered(e);

@@ -3,12 +3,13 @@ package dev.guestmem.iommu;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dispatch.PhysPageMap;
 import dev.guestmem.region.IommuRegion;
+import java.util.Optional;
 
 /**
  * What an IOMMU model implements, as QEMU's {@code IOMMUMemoryRegionClass}: the translation, and
- * optionally its index count, attribute mapping, minimum page size, the notifier-flags hook and its
- * own replay. Only {@link #translate} is required; every default is QEMU's behaviour when the class
- * leaves that hook NULL.
+ * optionally its index count, attribute mapping, minimum page size, the notifier-flags hook, its
+ * own replay and its attributes. Only {@link #translate} is required; every default is QEMU's
+ * behaviour when the class leaves that hook NULL.
  *
  * <p>The access path calls {@link #translate} in a loop (an IOMMU may translate into an address
  * space that holds another IOMMU) until it reaches a region that is not an IOMMU; a translation
@@ -25,9 +26,11 @@ public interface IommuOps {
     /**
      * Translates one address ({@code translate(iommu_mr, addr, flag, iommu_idx)}): fills
      * {@code out}'s target space, iova (the IOMMU page's first address), translated address, page
-     * mask and permissions. Callers pass {@code out} with {@code targetAs} null and {@code perm}
-     * {@link IommuTlbEntry#NONE} (the other fields may hold an earlier translation's values: set
-     * them); leave those two as they are to refuse.
+     * mask and permissions, and the PASID if the model has one. Callers pass {@code out} with
+     * {@code targetAs} null, {@code perm} {@link IommuTlbEntry#NONE} and {@code pasid} 0 (the other
+     * fields may hold an earlier translation's values: set them); leave {@code targetAs} and
+     * {@code perm} as they are to refuse. Only the read and write bits of {@code perm} decide an
+     * access; the others reach notifiers (replay) as set.
      *
      * @param addr offset in the IOMMU region
      * @param flag {@link IommuTlbEntry#RO} for reads, {@link IommuTlbEntry#WO} for writes, or
@@ -77,6 +80,21 @@ public interface IommuOps {
      *     hook may not register or unregister notifiers of {@code iommu}: that is refused.)
      */
     default void notifyFlagChanged(IommuRegion iommu, int oldFlags, int newFlags) {
+    }
+
+    /**
+     * {@code get_attr}: the model's value of an attribute ({@code IOMMU_ATTR_SPAPR_TCE_FD}). A model
+     * answers the attributes it has with {@link IommuAttribute#of} and every other with
+     * {@link Optional#empty()}.
+     *
+     * @param <T> the type of the attribute's value
+     * @param iommu the region
+     * @param attr the attribute
+     * @return the value, or empty if the model does not support the attribute (the default, as
+     *     QEMU's {@code -EINVAL} when the hook is NULL)
+     */
+    default <T> Optional<T> attribute(IommuRegion iommu, IommuAttribute<T> attr) {
+        return Optional.empty();
     }
 
     /**

@@ -230,6 +230,21 @@ public final class RamBlock implements AutoCloseable {
     }
 
     /**
+     * Returns the alignment of the host address ({@code memory_region_get_alignment}, QEMU's
+     * {@code mr->align} as the allocation sets it): the requested {@link RamBlockBuilder#align}, or
+     * more. Anonymous memory gets 2 MiB ({@code QEMU_VMALLOC_ALIGN}) when the block is at least that
+     * big, else the page size (QEMU gives 2 MiB to every size); file, fd and memfd blocks at least
+     * the file's page size, the huge page size on hugetlbfs ({@code file_ram_alloc}). Memory the
+     * caller owns has 0 unless an alignment was asked for (QEMU: 0 for
+     * {@code memory_region_init_ram_ptr}). Fixed for the block's life: resizing keeps the reservation.
+     *
+     * @return a power of two, or 0 for caller-owned memory without a requested alignment
+     */
+    public long alignment() {
+        return mapping.align();
+    }
+
+    /**
      * Returns the memory in use: {@link #usedLength()} bytes in the block's shared arena (for memory
      * the caller owns: in the caller's scope). Accesses after the block is released (after the
      * caller frees its memory) throw {@link IllegalStateException}; accesses to a page whose file

@@ -167,7 +167,8 @@ public final class RamBlockBuilder {
     }
 
     /**
-     * Aligns the host address ({@code qemu_ram_mmap}'s align), a power of two.
+     * Aligns the host address ({@code qemu_ram_mmap}'s align), a power of two. The block reports
+     * what it got, this or more, as {@link RamBlock#alignment()}.
      *
      * @param bytes the alignment
      * @return this builder

@@ -270,6 +270,17 @@ public final class RamList {
     }
 
     /**
+     * {@link #blockFromHost} without the offset or the result object: the block whose reservation
+     * ({@link RamBlock#maxLength()} bytes from {@link RamBlock#hostAddress()}) holds the address.
+     *
+     * @param hostAddress a host address
+     * @return the block, or null
+     */
+    public RamBlock blockContainingHost(long hostAddress) {
+        return findHost(hostAddress);
+    }
+
+    /**
      * Returns the ram_addr of a host address ({@code qemu_ram_addr_from_host}).
      *
      * @param hostAddress a host address

@@ -47,7 +47,7 @@ final class RamMapper {
         long align = Math.max(spec.align(), length >= VMALLOC_ALIGN ? VMALLOC_ALIGN : page);
         int mapFlags = Linux.MAP_ANONYMOUS() | (spec.shared() ? Linux.MAP_SHARED() : Linux.MAP_PRIVATE());
         MemorySegment host = mmapAligned(spec, length, align, mapFlags, -1, 0, false);
-        return finish(spec, host, length, -1, 0, page, true, false);
+        return finish(spec, host, length, -1, 0, page, true, false, align);
     }
 
     private static RamMapping mapMemfd(RamSpec spec, RamBackend.Memfd m) {
@@ -201,14 +201,14 @@ final class RamMapper {
     private static RamMapping mapFdBacked(RamSpec spec, int fd, long offset, long page, long length, boolean readOnlyFd) {
         int mapFlags = spec.shared() ? Linux.MAP_SHARED() : Linux.MAP_PRIVATE();
         MemorySegment host;
+        long align = Math.max(spec.align(), page); // file_ram_alloc: mr->align = MAX(page_size, align)
         try {
-            host = mmapAligned(spec, length, Math.max(spec.align(), page), mapFlags, fd, offset,
-                    page > LinuxCalls.pageSize());
+            host = mmapAligned(spec, length, align, mapFlags, fd, offset, page > LinuxCalls.pageSize());
         } catch (RuntimeException e) {
             closeQuietly(fd);
             throw e;
         }
-        return finish(spec, host, length, fd, offset, page, true, readOnlyFd);
+        return finish(spec, host, length, fd, offset, page, true, readOnlyFd, align);
     }
 
     private static RamMapping hostMemory(RamSpec spec, MemorySegment host) {
@@ -235,13 +235,15 @@ final class RamMapper {
         // The caller's segment, scope and all: once the caller frees the memory every access
         // through the block throws instead of touching it (a detached view was a SIGSEGV).
         MemorySegment view = host.asSlice(0, spec.maxLength());
-        return new RamMapping(view, spec.maxLength(), -1, 0, LinuxCalls.pageSize(), false, false, false);
+        // QEMU leaves mr->align 0 for memory_region_init_ram_ptr; an alignment asked for was checked above
+        long align = spec.align() > 1 ? spec.align() : 0;
+        return new RamMapping(view, spec.maxLength(), -1, 0, LinuxCalls.pageSize(), false, false, false, align);
     }
 
     /** Applies hints and preallocation; unmaps and closes on failure. */
     private static RamMapping finish(RamSpec spec, MemorySegment host, long length, int fd, long fdOffset, long page,
-                                     boolean owns, boolean readOnlyFd) {
-        RamMapping m = new RamMapping(host, length, fd, fdOffset, page, owns, false, readOnlyFd);
+                                     boolean owns, boolean readOnlyFd, long align) {
+        RamMapping m = new RamMapping(host, length, fd, fdOffset, page, owns, false, readOnlyFd, align);
         boolean advised = false;
         try {
             if (spec.hugepages() && page == LinuxCalls.pageSize()) {
@@ -268,7 +270,7 @@ final class RamMapper {
             }
             throw e;
         }
-        return new RamMapping(host, length, fd, fdOffset, page, owns, advised, readOnlyFd);
+        return new RamMapping(host, length, fd, fdOffset, page, owns, advised, readOnlyFd, align);
     }
 
     /**

@@ -20,9 +20,11 @@ import java.nio.file.Path;
  * @param ownsMemory whether {@link #release()} unmaps (false for caller-provided memory)
  * @param hugepageAdvised whether {@code MADV_HUGEPAGE} was accepted
  * @param readOnlyFd whether the descriptor is open read-only
+ * @param align the alignment the host address was given ({@code mr->align}): a power of two, or 0
+ *     for caller-owned memory without a requested alignment
  */
 record RamMapping(MemorySegment host, long mappedLength, int fd, long fdOffset, long pageSize, boolean ownsMemory,
-                  boolean hugepageAdvised, boolean readOnlyFd) {
+                  boolean hugepageAdvised, boolean readOnlyFd, long align) {
 
     /** Unmaps (if owned) and closes the descriptor (if any); exactly once, from the arena's close. */
     void release() {

@@ -3,8 +3,11 @@ package dev.guestmem.region;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dispatch.PhysPageMap;
+import dev.guestmem.iommu.IommuAttribute;
 import dev.guestmem.iommu.IommuNotifiers;
 import dev.guestmem.iommu.IommuOps;
+import java.util.Objects;
+import java.util.Optional;
 
 /**
  * An IOMMU region ({@code memory_region_init_iommu}): accesses are translated by the model's
@@ -107,6 +110,29 @@ public final class IommuRegion extends MemoryRegion {
     public int attrsToIndex(MemTxAttrs attrs) {
         IommuOps o = ops;
         return o == null ? 0 : o.attrsToIndex(attrs);
+    }
+
+    /**
+     * {@code memory_region_iommu_get_attr}: asks the model for an attribute
+     * ({@link IommuOps#attribute}). Called on the IOMMU region itself, as QEMU's; from an alias,
+     * {@link IommuNotifiers#of} finds it.
+     *
+     * @param <T> the type of the attribute's value
+     * @param attr the attribute
+     * @return the value, or empty if the model does not support it or no model is set (QEMU:
+     *     {@code -EINVAL})
+     * @throws ClassCastException if the model answers with a value of another type (a raw-typed model)
+     * @throws NullPointerException if the model answers null instead of {@link Optional#empty()}
+     */
+    public <T> Optional<T> attribute(IommuAttribute<T> attr) {
+        Objects.requireNonNull(attr, "attr");
+        IommuOps o = ops;
+        if (o == null) {
+            return Optional.empty();
+        }
+        Optional<T> answer = Objects.requireNonNull(o.attribute(this, attr),
+                () -> "IOMMU model of '" + name() + "' answered null for " + attr + " (return Optional.empty())");
+        return answer.map(attr.type()::cast); // a raw-typed model fails here, not in the caller's unboxing
     }
 
     /** @return {@code memory_region_iommu_get_min_page_size}: the model's, 4 KiB without a model */

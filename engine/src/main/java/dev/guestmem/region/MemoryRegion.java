@@ -353,6 +353,36 @@ public abstract sealed class MemoryRegion
         }
     }
 
+    /**
+     * QEMU's {@code memory_region_get_fd}: the descriptor of the RAM block behind this region.
+     * Aliases are followed to the end of their chain, as QEMU does ({@code while (mr->alias)}); their
+     * offsets do not matter. The descriptor is the block's ({@link RamBlock#fd()}): closed when the
+     * block is released, so {@code dup} it to keep it.
+     *
+     * @return the descriptor, or -1 if the block has none (anonymous or caller-owned memory) or no RAM
+     *     block is at the end of the chain (QEMU dereferences a NULL {@code ram_block} there)
+     */
+    public final int fd() {
+        MemoryRegion mr = this;
+        while (mr instanceof AliasRegion alias) {
+            mr = alias.target(); // set once, at construction: no lock needed to walk the chain
+        }
+        RamBlock rb = mr.ramBlock();
+        return rb == null ? -1 : rb.fd();
+    }
+
+    /**
+     * QEMU's {@code memory_region_get_alignment}: the alignment of this region's RAM block
+     * ({@link RamBlock#alignment()}). Like QEMU's {@code mr->align} it is the region's own: an
+     * alias, I/O, container or IOMMU region has 0 (aliases are not followed).
+     *
+     * @return a power of two, or 0 without a RAM block or alignment
+     */
+    public final long alignment() {
+        RamBlock rb = ramBlock();
+        return rb == null ? 0 : rb.alignment();
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Subregions (memory_region_add_subregion*, memory_region_del_subregion)
 
@@ -1459,6 +1489,16 @@ public abstract sealed class MemoryRegion
             throw new IllegalArgumentException("RAM block '" + block.idstr() + "' belongs to another system's RAM list");
         }
         return block.ref();
+    }
+
+    /** Enters this RAM kind as the region {@code block} backs ({@code block->mr}); the last step of its construction. */
+    final void enterBlockRegion(RamBlock block) {
+        system.ramBlockRegions().add(block, this);
+    }
+
+    /** Undoes {@link #enterBlockRegion}; from {@link #onFinalize()}, before the block reference goes. */
+    final void leaveBlockRegion(RamBlock block) {
+        system.ramBlockRegions().remove(block, this);
     }
 
     /**

@@ -38,6 +38,7 @@ public final class RamRegion extends MemoryRegion {
         this.ramDevice = ramDevice;
         // QEMU's mr->ops = &ram_device_mem_ops (the access path builds its own per section)
         this.ramDeviceOps = ramDevice ? RamDeviceOps.of(this.block) : null;
+        enterBlockRegion(this.block); // last: a lookup from another thread finds a complete region
     }
 
     /**
@@ -111,6 +112,7 @@ public final class RamRegion extends MemoryRegion {
     /** Gives back the block reference taken at construction ({@code memory_region_finalize}). */
     @Override
     void onFinalize() {
+        leaveBlockRegion(block);
         block.unref();
     }
 

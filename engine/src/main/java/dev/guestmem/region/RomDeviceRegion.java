@@ -25,8 +25,9 @@ public final class RomDeviceRegion extends MemoryRegion {
      */
     public RomDeviceRegion(MemorySystem system, Object owner, MemoryRegionOps ops, String name, RamBlock block) {
         super(system, owner, name, Objects.requireNonNull(block, "block").usedLength());
+        this.ops = Objects.requireNonNull(ops, "ops"); // before adoptBlock: a refusal must leave no block reference
         this.block = adoptBlock(system, block);
-        this.ops = Objects.requireNonNull(ops, "ops");
+        enterBlockRegion(this.block); // last: a lookup from another thread finds a complete region
     }
 
     /**
@@ -71,6 +72,7 @@ public final class RomDeviceRegion extends MemoryRegion {
     /** Gives back the block reference taken at construction ({@code memory_region_finalize}). */
     @Override
     void onFinalize() {
+        leaveBlockRegion(block);
         block.unref();
     }
 

@@ -55,10 +55,11 @@ final class IommuPageWalk {
             long xlat = off + s.offsetWithinRegion();
             e.targetAs = null;
             e.perm = IommuTlbEntry.NONE;
+            e.pasid = 0;
             if (ops != null) {
                 ops.translate(xlat, IommuTlbEntry.NONE, idx, e);
             }
-            perm &= e.perm;
+            perm &= e.perm; // RW bits only: EXEC, PRIV, GLOBAL and the rest do not decide an access (QEMU)
             if (perm == IommuTlbEntry.NONE || e.targetAs == null) {
                 out.flags = GuestTlb.TLB_INVALID | GuestTlb.TLB_MMIO; // QEMU: the unassigned section
                 return false;

@@ -60,6 +60,18 @@ class RamRegionLifetimeTest {
         assertTrue(ram.ramBlock().isReleased());
     }
 
+    /** A ROM device refused for its null ops took no reference: the block is the creator's alone. */
+    @Test
+    void aRomDeviceWithoutOpsLeavesItsBlockUntouched() {
+        MemorySystem sys = new MemorySystem();
+        RamBlock block = RamBlock.anonymous("flash", 0x1000);
+        assertThrows(NullPointerException.class, () -> new RomDeviceRegion(sys, null, null, "flash", block));
+        assertEquals(1, block.refCount(), "no reference left behind");
+        assertNull(block.ramList(), "not placed in the system's RAM list either");
+        block.close();
+        assertTrue(block.isReleased());
+    }
+
     @Test
     void aBlockWithATakenNameIsRefusedAndLeftUntouched() {
         MemorySystem sys = new MemorySystem();
