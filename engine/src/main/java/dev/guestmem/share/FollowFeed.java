@@ -3,6 +3,7 @@ package dev.guestmem.share;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
+import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,12 +32,13 @@ final class FollowFeed {
     private enum State { PENDING, FOLLOWING, CLOSED }
 
     /**
-     * One change as sent: its line and, for a plug, a descriptor this push owns.
+     * One change as sent: its line and, for a plug, the block and a descriptor of it.
      *
      * @param line the line's bytes
      * @param fd the block's descriptor, or -1
+     * @param block the plugged block, noted as mapped by the peer before its descriptor leaves; or null
      */
-    record Push(byte[] line, int fd) {
+    record Push(byte[] line, int fd, RamBlock block) {
         /** Closes the descriptor, if any. */
         void close() {
             if (fd >= 0) {
@@ -47,34 +49,30 @@ final class FollowFeed {
 
     private final int conn;
     private final SharePeer peer;
+    /** The server, for the note on a block pushed to the peer. */
+    private final String servedBy;
     /** {@link System#nanoTime()} after which a pending peer is hung up on. */
     private final long handshakeDeadline;
     private final ArrayDeque<Push> queued = new ArrayDeque<>();
     private final StringBuilder request = new StringBuilder();
     private State state = State.PENDING;
-    /** Why the peer was disconnected, for the server's log; null while connected. */
-    private String closedBecause;
 
     /**
      * Takes over a connection whose layout was sent, making it non-blocking.
      *
      * @throws NativeCallException if the descriptor's flags cannot be set (the caller closes it)
      */
-    FollowFeed(int conn, SharePeer peer) {
+    FollowFeed(int conn, SharePeer peer, String servedBy) {
         LinuxCalls.fcntl(conn, Linux.F_SETFL(), LinuxCalls.fcntl(conn, Linux.F_GETFL(), 0) | Linux.O_NONBLOCK());
         this.conn = conn;
         this.peer = peer;
+        this.servedBy = servedBy;
         this.handshakeDeadline = System.nanoTime() + ShareProtocol.HANDSHAKE_MILLIS * 1_000_000L;
     }
 
     /** @return the connection, for polling only: reads and writes go through this class */
     int conn() {
         return conn;
-    }
-
-    /** @return the peer */
-    SharePeer peer() {
-        return peer;
     }
 
     boolean isPending() {
@@ -87,11 +85,6 @@ final class FollowFeed {
 
     boolean isClosed() {
         return state == State.CLOSED;
-    }
-
-    /** @return why the peer was disconnected, or null */
-    String closedBecause() {
-        return closedBecause;
     }
 
     /** @return whether the handshake time is over */
@@ -125,7 +118,7 @@ final class FollowFeed {
                     close("cannot keep a descriptor for it: " + e.getMessage());
                     return;
                 }
-                queued.add(new Push(p.line(), fd));
+                queued.add(new Push(p.line(), fd, p.block()));
             }
             case CLOSED -> { }
         }
@@ -169,7 +162,7 @@ final class FollowFeed {
             return;
         }
         state = State.FOLLOWING;
-        send(new Push((ShareProtocol.FOLLOWING + "\n").getBytes(StandardCharsets.US_ASCII), -1));
+        send(new Push((ShareProtocol.FOLLOWING + "\n").getBytes(StandardCharsets.US_ASCII), -1, null));
         while (!queued.isEmpty()) {
             Push p = queued.poll();
             send(p);
@@ -191,6 +184,10 @@ final class FollowFeed {
         if (state != State.FOLLOWING) {
             return;
         }
+        if (p.block() != null) {
+            // before the descriptor leaves: from then on the peer may map the block for good
+            p.block().noteMappedElsewhere("peer " + peer + " following " + servedBy);
+        }
         long sent;
         try {
             sent = p.fd() < 0 ? LinuxCalls.sendWithFds(conn, p.line()) : LinuxCalls.sendWithFds(conn, p.line(), p.fd());
@@ -206,14 +203,13 @@ final class FollowFeed {
     /**
      * Hangs up on the peer and drops what was queued for it; later calls do nothing.
      *
-     * @param why why, or null for a peer that ended the connection itself
+     * @param why why, as the code reads (nothing logs it), or null for a peer that ended the connection itself
      */
     void close(String why) {
         if (state == State.CLOSED) {
             return;
         }
         state = State.CLOSED;
-        closedBecause = why;
         queued.forEach(Push::close);
         queued.clear();
         closeQuietly(conn);

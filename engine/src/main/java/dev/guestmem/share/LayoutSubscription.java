@@ -30,10 +30,11 @@ final class LayoutSubscription {
          *
          * @param change the change
          * @param fd the plugged block's descriptor (the target owns it), or -1 for an unplug
-         * @return false if the machine is closed (nothing applied)
+         * @return the listeners to tell, as registered when the change was made ({@link #listeners()}
+         *     taken under the same lock as the change); null if the machine is closed (nothing applied)
          * @throws RuntimeException if the change cannot be applied (nothing applied)
          */
-        boolean apply(LayoutChange change, int fd);
+        List<Consumer<LayoutChange>> apply(LayoutChange change, int fd);
 
         /** @return the layout now, against which an unplug is read */
         List<SharedRamRegion> layout();
@@ -62,6 +63,11 @@ final class LayoutSubscription {
 
     void addListener(Consumer<LayoutChange> l) {
         listeners.add(l);
+    }
+
+    /** @return the listeners now */
+    List<Consumer<LayoutChange>> listeners() {
+        return List.copyOf(listeners);
     }
 
     synchronized long applied() {
@@ -111,14 +117,15 @@ final class LayoutSubscription {
                 }
                 LayoutChange c = ShareProtocol.decodeChange(line, target.layout());
                 int fd = c.kind() == LayoutChange.Kind.PLUGGED ? stream.takeFd("plugged region '" + c.region().name() + "'") : -1;
-                if (!target.apply(c, fd)) {
+                List<Consumer<LayoutChange>> toTell = target.apply(c, fd);
+                if (toTell == null) {
                     break;
                 }
                 synchronized (this) {
                     applied++;
                     notifyAll();
                 }
-                for (Consumer<LayoutChange> l : listeners) {
+                for (Consumer<LayoutChange> l : toTell) {
                     try {
                         l.accept(c);
                     } catch (RuntimeException e) {

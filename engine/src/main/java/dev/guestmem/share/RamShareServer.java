@@ -151,7 +151,7 @@ public final class RamShareServer implements AutoCloseable {
         int at = layout.indexOf(change.region());
         RamBlock plugged = change.kind() == LayoutChange.Kind.PLUGGED ? blocks.get(at) : null;
         // a plug goes out with next's duplicate of the block's descriptor: next outlives the push
-        FollowFeed.Push push = new FollowFeed.Push(ShareProtocol.encodeChange(change), plugged == null ? -1 : next.fds()[at]);
+        FollowFeed.Push push = new FollowFeed.Push(ShareProtocol.encodeChange(change), plugged == null ? -1 : next.fds()[at], plugged);
         return new LayoutFollower.Pending() {
             @Override
             public void commit() {
@@ -160,7 +160,7 @@ public final class RamShareServer implements AutoCloseable {
                         next.close();
                         return;
                     }
-                    push(push, plugged); // before next is closed: the plug's descriptor is next's
+                    push(push); // before next is closed: the plug's descriptor is next's
                     ServedLayout old = current;
                     current = next;
                     old.close(); // peers served it keep their own descriptors
@@ -174,16 +174,9 @@ public final class RamShareServer implements AutoCloseable {
         };
     }
 
-    /**
-     * Hands a change to every kept connection; drops those it disconnected. Caller holds {@link #fdLock}.
-     *
-     * @param plugged the plugged block (noted as mapped by the followers before its descriptor leaves), or null
-     */
-    private void push(FollowFeed.Push p, RamBlock plugged) {
+    /** Hands a change to every kept connection; drops those it disconnected. Caller holds {@link #fdLock}. */
+    private void push(FollowFeed.Push p) {
         for (FollowFeed f : feeds) {
-            if (plugged != null) {
-                plugged.noteMappedElsewhere("peer " + f.peer() + " following RamShareServer on " + path);
-            }
             f.deliver(p);
         }
         feeds.removeIf(FollowFeed::isClosed);
@@ -319,7 +312,7 @@ public final class RamShareServer implements AutoCloseable {
                 }
                 send(conn);
                 // in the same hold as the layout: every later change reaches this peer if it follows
-                feed = new FollowFeed(conn, peer);
+                feed = new FollowFeed(conn, peer, "RamShareServer on " + path);
                 feeds.add(feed);
             }
             served.incrementAndGet();

@@ -318,16 +318,16 @@ public final class SharedMachine implements AutoCloseable {
     /** Applies the server's pushed changes to this machine, under its layout lock. */
     private final class PushTarget implements LayoutSubscription.Target {
         @Override
-        public boolean apply(LayoutChange change, int fd) {
+        public List<Consumer<LayoutChange>> apply(LayoutChange change, int fd) {
             try {
                 synchronized (layoutLock) {
                     if (closed.get()) {
-                        return false;
+                        return null;
                     }
                     try {
                         if (change.kind() == LayoutChange.Kind.UNPLUGGED) {
                             unplugLocked(change.region().name());
-                            return true;
+                            return subscription.listeners();
                         }
                         RamBlock block = mapReceived(source, change.region(), fd);
                         try {
@@ -336,7 +336,7 @@ public final class SharedMachine implements AutoCloseable {
                             block.close();
                             throw e;
                         }
-                        return true;
+                        return subscription.listeners();
                     } catch (IllegalArgumentException | IllegalStateException e) {
                         throw new ShareException(source + " pushed a change this side cannot apply ('"
                                 + new String(ShareProtocol.encodeChange(change), StandardCharsets.US_ASCII).strip() + "'): "
@@ -653,18 +653,22 @@ public final class SharedMachine implements AutoCloseable {
     /**
      * Calls {@code listener} after each pushed change is applied, on the follow thread, one change at
      * a time and in order; {@link #layout()} already includes it. A listener that throws is reported to
-     * that thread's uncaught-exception handler, and following goes on. Changes applied before the
-     * call are not replayed: read {@link #layout()} after adding the listener.
+     * that thread's uncaught-exception handler, and following goes on.
      *
      * @param listener the listener
+     * @return the layout as of the registration: the listener is told of exactly the changes applied
+     *     after it (the ones before are in it, none is replayed)
      * @throws IllegalStateException if this machine was not attached with {@link #attachFollowing}
      */
-    public void addLayoutListener(Consumer<LayoutChange> listener) {
+    public List<SharedRamRegion> addLayoutListener(Consumer<LayoutChange> listener) {
         Objects.requireNonNull(listener, "listener");
         if (subscription == null) {
             throw new IllegalStateException("this machine does not follow a server's layout (attach it with attachFollowing)");
         }
-        subscription.addListener(listener);
+        synchronized (layoutLock) { // a change is applied, and its listeners taken, under this lock
+            subscription.addListener(listener);
+            return layout;
+        }
     }
 
     /**
