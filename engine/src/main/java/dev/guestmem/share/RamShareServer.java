@@ -32,9 +32,22 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Which layout.</b> The machine's current one: after {@link SharedMachine#plug} or
  * {@link SharedMachine#unplug} the next peer gets the new layout and descriptors (a peer being served
- * at that moment gets the old ones, whole). Peers served before are not told; they re-attach. The
- * server serves its own duplicates of the descriptors, so it may outlive the machine: it then goes on
- * serving the layout of the machine's last change until it is closed.
+ * at that moment gets the old ones, whole). The server serves its own duplicates of the descriptors,
+ * so it may outlive the machine: it then goes on serving the layout of the machine's last change
+ * until it is closed.
+ *
+ * <p><b>Following peers.</b> A peer that asks to follow ({@link SharedMachine#attachFollowing},
+ * {@link ShareProtocol#FOLLOW}) keeps its connection after the layout, and every later plug and
+ * unplug is pushed to it as it is made, in order ({@link ShareProtocol}). The layout and the
+ * registration happen in one hold of the lock that every change takes to publish itself, so each
+ * change reaches the peer exactly once: in the layout, or pushed after it (a change made before the
+ * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer). A push never waits: a
+ * follower whose socket is full (it stopped reading) or gone is disconnected, and plug and unplug go
+ * on. A one-shot peer (one that does not ask within {@link ShareProtocol#HANDSHAKE_MILLIS} of its
+ * layout) is hung up on as it always was; {@link SharedMachine#attach} closes its end at once, so
+ * the server does too. {@link #following()} counts the followers; {@link #close()} disconnects them.
+ * Each served peer's request is awaited on a short-lived daemon thread, so {@link #serveOne} does
+ * not wait for it.
  *
  * <p><b>Thread safety.</b> {@link #serveOne} may be called from one thread at a time (a serving
  * loop); {@link #served()} from any thread; {@link #close()} once, which makes a concurrent
@@ -401,8 +414,9 @@ public final class RamShareServer implements AutoCloseable {
     }
 
     /**
-     * Stops listening, closes the server's duplicates of the descriptors and removes the socket
-     * file; the peers keep their mappings.
+     * Stops listening, closes the server's duplicates of the descriptors, disconnects the following
+     * peers (they stop following and keep their layout) and removes the socket file; the peers keep
+     * their mappings.
      */
     @Override
     public void close() {

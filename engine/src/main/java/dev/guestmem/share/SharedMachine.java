@@ -42,12 +42,12 @@ import java.util.function.Function;
  * {@link #plug(SharedRamRegion)} and {@link #unplug(String)}, as QEMU's {@code device_add}/{@code device_del}
  * of a DIMM on a {@code memory-backend-memfd}: the address space changes in one transaction, and every
  * {@link RamShareServer} serving the machine hands the current layout to the peers that connect from
- * then on. The protocol has no channel to peers already attached (the server hangs up after the
- * layout, where vhost-user sends {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG} on its open
- * connection): they keep the layout they attached with, and re-attach to see the current one. An
- * unplugged block's bytes stay valid for a peer that still maps it (its mapping keeps the memfd
- * alive); the serving side has unmapped it and no longer reads or writes it. An attached machine's
- * layout is the server's: plug and unplug refuse it.
+ * then on, and pushes the change to the peers that follow it ({@link #attachFollowing}), as
+ * vhost-user's {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG}: they map a plugged region and drop
+ * an unplugged one at once. A one-shot peer ({@link #attach}) keeps the layout it attached with, and
+ * attaches again to see the current one; an unplugged block's bytes stay valid for it (its mapping
+ * keeps the memfd alive), while the serving side has unmapped it and no longer reads or writes it. An
+ * attached machine's layout is the server's: plug and unplug refuse it.
  *
  * <p><b>Thread safety.</b> Accessors and guest accesses through {@link #addressSpace()} may be used
  * from any thread; {@link #layout()} and {@link #blocks()} are snapshots. Plug and unplug may be
@@ -156,6 +156,9 @@ public final class SharedMachine implements AutoCloseable {
      * read-only descriptor or a memfd sealed against writes. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
+     * <p>The layout stays the one of the moment this peer connected; {@link #attachFollowing} also
+     * applies the server's later plugs and unplugs.
+     *
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, refuses this process (its
@@ -443,8 +446,9 @@ public final class SharedMachine implements AutoCloseable {
      * Plugs a region backed by the caller's block, which the machine then owns (and closes at
      * {@link #unplug} or {@link #close()}). The region is mapped into the address space in one
      * transaction and appended to {@link #layout()}; every {@link RamShareServer} serving this
-     * machine hands the new layout to the peers that connect from now on. Peers already attached
-     * are not told (the protocol hangs up after the layout): they re-attach to see the region.
+     * machine hands the new layout to the peers that connect from now on and pushes the plug, with
+     * the block's descriptor, to its following peers ({@link #attachFollowing}), never waiting for
+     * them. One-shot peers are not told: they attach again to see the region.
      * If anything is refused, nothing changed and the block stays the caller's.
      *
      * @param region the region; its name must be new and its range free
@@ -499,9 +503,10 @@ public final class SharedMachine implements AutoCloseable {
      * Unplugs a region, as QEMU's {@code device_del} of a DIMM: it leaves the address space in one
      * transaction and {@link #layout()}, and its block is closed, so this side can no longer read or
      * write it (accesses there are unassigned; accesses in flight finish first). Every
-     * {@link RamShareServer} serving this machine stops handing it to new peers. A peer that still
-     * maps it keeps its bytes: its mapping keeps the memfd (or file) alive until it unmaps it; it
-     * is not told, and re-attaches to see the current layout.
+     * {@link RamShareServer} serving this machine stops handing it to new peers and tells its following
+     * peers, which unmap it at once ({@link #attachFollowing}). A one-shot peer that still maps it keeps
+     * its bytes: its mapping keeps the memfd (or file) alive until it closes; it is not told, and
+     * attaches again to see the current layout.
      *
      * @param name the region's name
      * @throws IllegalArgumentException if no region has that name (the message lists them), or it is
@@ -566,7 +571,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         if (attached) {
             throw new IllegalStateException("this machine is attached to a server (" + names()
-                    + "): only the server plugs and unplugs its regions; re-attach to see its current layout");
+                    + "): only the server plugs and unplugs its regions; attach again, or with attachFollowing, to see them");
         }
     }
 
