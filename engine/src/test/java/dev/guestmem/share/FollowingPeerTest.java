@@ -288,6 +288,40 @@ class FollowingPeerTest {
         }
     }
 
+    /** A pushed plug this side cannot apply (it overlaps) stops following; the layout and the RAM stay as they were. */
+    @Test
+    void aChangeThatCannotBeAppliedStopsFollowingAndChangesNothing(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("bad.sock").toString();
+        int listen = LinuxCalls.unixListen(sock);
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(RAM0, new SharedRamRegion("other", 0x200000000L, MIB)))) {
+            assertEquals(MemTxResult.OK, m.addressSpace().stlLe(0x10, 0x5a5a));
+            Thread bad = Thread.ofPlatform().daemon().start(() -> {
+                int c = LinuxCalls.unixAccept(listen);
+                try {
+                    RawPeer raw = new RawPeer(c);
+                    assertEquals(ShareProtocol.FOLLOW, raw.line());
+                    LinuxCalls.sendWithFds(c, ShareProtocol.encode(List.of(RAM0)), m.blocks().getFirst().fd());
+                    raw.write(ShareProtocol.FOLLOWING);
+                    LinuxCalls.sendWithFds(c, "plug bad 80000 100000\n".getBytes(StandardCharsets.US_ASCII), m.blocks().get(1).fd());
+                    raw.readToEnd(); // until the peer hangs up
+                } finally {
+                    LinuxCalls.close(c);
+                }
+            });
+            try (SharedMachine peer = SharedMachine.attachFollowing(sock, WAIT)) {
+                waitFor(() -> !peer.isFollowing(), "the peer to stop following");
+                assertTrue(peer.followingStopped().contains("cannot apply") && peer.followingStopped().contains("overlap"),
+                        peer.followingStopped());
+                assertEquals(List.of(RAM0), peer.layout());
+                assertEquals(0x5a5a, peer.addressSpace().ldlLe(0x10));
+                assertEquals(0, peer.layoutChanges());
+            }
+            bad.join();
+        } finally {
+            LinuxCalls.close(listen);
+        }
+    }
+
     @Test
     void aRefusedFollowerGetsTheServersReason(@TempDir Path dir) throws Exception {
         String sock = dir.resolve("s.sock").toString();
