@@ -1,5 +1,6 @@
 package dev.guestmem.share;
 
+import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.nio.charset.StandardCharsets;
@@ -41,8 +42,12 @@ final class ShareStream implements AutoCloseable {
                 throw new ShareException("could not send the follow request to " + path + " whole");
             }
         } catch (NativeCallException e) {
-            LinuxCalls.close(sock);
-            throw new ShareException("asking " + path + " to follow: " + e.getMessage(), e);
+            if (e.errno() != Linux.EPIPE()) {
+                LinuxCalls.close(sock);
+                throw new ShareException("asking " + path + " to follow: " + e.getMessage(), e);
+            }
+            // The server hung up already: what it sent first (a refusal, or an older server's layout)
+            // is still to be read, and says why better than the broken pipe.
         } catch (RuntimeException e) {
             LinuxCalls.close(sock);
             throw e;
