@@ -121,10 +121,6 @@ final class LayoutSubscription {
                 if (toTell == null) {
                     break;
                 }
-                synchronized (this) {
-                    applied++;
-                    notifyAll();
-                }
                 for (Consumer<LayoutChange> l : toTell) {
                     try {
                         l.accept(c);
@@ -132,6 +128,10 @@ final class LayoutSubscription {
                         // the layout must go on following the server's: report, as an uncaught exception, and go on
                         thread.getUncaughtExceptionHandler().uncaughtException(thread, e);
                     }
+                }
+                synchronized (this) { // counted once told: an awaiter sees what the listeners saw
+                    applied++;
+                    notifyAll();
                 }
             }
         } catch (RuntimeException e) {

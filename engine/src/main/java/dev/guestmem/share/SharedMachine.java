@@ -634,13 +634,19 @@ public final class SharedMachine implements AutoCloseable {
         return subscription != null && subscription.stoppedBecause() == null;
     }
 
-    /** @return how many pushed changes this machine has applied (0 unless from {@link #attachFollowing}) */
+    /**
+     * Counts the pushed changes applied and told to the listeners ({@link #addLayoutListener}); a change
+     * is in {@link #layout()} a little before it is counted.
+     *
+     * @return how many (0 unless from {@link #attachFollowing})
+     */
     public long layoutChanges() {
         return subscription == null ? 0 : subscription.applied();
     }
 
     /**
-     * Waits until this machine has applied at least {@code count} pushed changes.
+     * Waits until this machine has applied at least {@code count} pushed changes and told its
+     * listeners of them.
      *
      * @param count how many, counted from the attach ({@link #layoutChanges()})
      * @param timeout the longest wait (beyond a century: no limit)
