@@ -5,6 +5,7 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.ram.RamBackendException;
+import dev.guestmem.share.LayoutChange;
 import dev.guestmem.share.MemoryDump;
 import dev.guestmem.share.Numbers;
 import dev.guestmem.share.RamShareServer;
@@ -47,9 +48,11 @@ import java.util.Set;
 public final class ShareCommand {
     private static final String USAGE = """
             usage: ./guestmem share serve SOCKET [--size 64M] [--addr 0x0] [--name ram0] [--linger SECONDS] [--do CMD]...
-                   ./guestmem share attach SOCKET [--timeout SECONDS] [--do CMD]...
+                   ./guestmem share attach SOCKET [--follow] [--timeout SECONDS] [--do CMD]...
             serve refuses a SOCKET a server answers on, or where a file other than a stale socket is;
-            attach waits at most --timeout seconds (default 30) for the layout. Each mode takes only its own options.
+            attach waits at most --timeout seconds (default 30) for the layout. attach --follow is told of every
+            plug and unplug of the server from then on (printed as [plugged ...], [unplugged ...]) and maps or
+            drops the region at once. Each mode takes only its own options.
             --do commands stop at the first that fails; from standard input all run, and the exit status is 1
             if any failed.
             commands (standard input, or --do):
@@ -59,13 +62,17 @@ public final class ShareCommand {
               writex ADDR HEXBYTES     write raw bytes, such as 0xdeadbeef
               wait ADDR TEXT [SECONDS] wait until the bytes at ADDR are TEXT (default 30 s)
               layout                   print the shared regions
-              plug NAME ADDR SIZE      serve only: hotplug a new zeroed memfd region (peers attaching later get it)
-              unplug NAME              serve only: remove a region and close its block (attached peers keep theirs)
+              plug NAME ADDR SIZE      serve only: hotplug a new zeroed memfd region (following peers map it at once,
+                                       others when they attach)
+              unplug NAME              serve only: remove a region and close its block (following peers drop it too;
+                                       one-shot peers keep theirs)
               quit""";
 
     /** Options of each mode, each taking a value. */
     private static final Set<String> SERVE_OPTIONS = Set.of("--size", "--addr", "--name", "--linger", "--do");
-    private static final Set<String> ATTACH_OPTIONS = Set.of("--timeout", "--do");
+    private static final Set<String> ATTACH_OPTIONS = Set.of("--timeout", "--do", "--follow");
+    /** Options that take no value. */
+    private static final Set<String> FLAGS = Set.of("--follow");
     /** Longest timeout in seconds: the most whole seconds a {@link Duration} holds in nanoseconds (292 years). */
     private static final long MAX_SECONDS = Long.MAX_VALUE / 1_000_000_000L;
 
@@ -114,6 +121,7 @@ public final class ShareCommand {
         String name = "ram0";
         long lingerSeconds = 0;
         long timeoutSeconds = 30;
+        boolean follow = false;
         List<String> commands = new ArrayList<>();
         try {
             for (int i = 1; i < args.size(); i++) {
@@ -129,6 +137,10 @@ public final class ShareCommand {
                     throw new IllegalArgumentException((serving ? ATTACH_OPTIONS : SERVE_OPTIONS).contains(a)
                             ? "option " + a + " does not apply to " + mode + " (it is for " + (serving ? "attach" : "serve") + ")"
                             : "unknown option " + a);
+                }
+                if (FLAGS.contains(a)) {
+                    follow = true; // --follow, the one flag
+                    continue;
                 }
                 if (i + 1 >= args.size()) {
                     throw new IllegalArgumentException("option " + a + " needs a value");
@@ -159,9 +171,18 @@ public final class ShareCommand {
             if (serving) {
                 return serve(socket, new SharedRamRegion(name, addr, size), lingerSeconds, commands, in, out, err);
             }
-            try (SharedMachine m = SharedMachine.attach(socket, Duration.ofSeconds(timeoutSeconds))) {
-                out.println("attached to " + socket + " (pid " + LinuxCalls.getpid() + "): " + describe(m));
-                out.flush();
+            Duration timeout = Duration.ofSeconds(timeoutSeconds);
+            try (SharedMachine m = follow ? SharedMachine.attachFollowing(socket, timeout) : SharedMachine.attach(socket, timeout)) {
+                synchronized (out) { // the first line first: a change pushed meanwhile is printed after it
+                    List<SharedRamRegion> layout = follow ? m.addLayoutListener(c -> {
+                        synchronized (out) {
+                            out.println("[" + (c.kind() == LayoutChange.Kind.PLUGGED ? "plugged " : "unplugged ") + describe(c.region()) + "]");
+                            out.flush();
+                        }
+                    }) : m.layout();
+                    out.println((follow ? "following " : "attached to ") + socket + " (pid " + LinuxCalls.getpid() + "): " + describe(layout));
+                    out.flush();
+                }
                 return console(m, false, commands, in, out, err);
             }
         } catch (ShareException | IllegalArgumentException | RamBackendException e) {
@@ -227,8 +248,12 @@ public final class ShareCommand {
     }
 
     private static String describe(SharedMachine m) {
+        return describe(m.layout());
+    }
+
+    private static String describe(List<SharedRamRegion> layout) {
         StringBuilder sb = new StringBuilder();
-        for (SharedRamRegion r : m.layout()) {
+        for (SharedRamRegion r : layout) {
             sb.append(sb.isEmpty() ? "" : ", ").append(describe(r));
         }
         return sb.toString();
@@ -359,7 +384,7 @@ public final class ShareCommand {
     private static void servingOnly(boolean serving, String command) {
         if (!serving) {
             throw new IllegalArgumentException(command + ": only the serving side plugs and unplugs regions; "
-                    + "re-attach after the server's change to see its layout");
+                    + "attach with --follow to be told of the server's changes");
         }
     }
 

@@ -15,10 +15,11 @@ interface LayoutFollower {
      *
      * @param layout the layout after the change
      * @param blocks its blocks, in region order
+     * @param change what changed: the region plugged (its block is in {@code blocks}) or unplugged
      * @return the change to commit once the machine has made it, or abort if it is not made
      * @throws RuntimeException if the follower cannot take the layout: the change is not made
      */
-    Pending prepare(List<SharedRamRegion> layout, List<RamBlock> blocks);
+    Pending prepare(List<SharedRamRegion> layout, List<RamBlock> blocks, LayoutChange change);
 
     /** A prepared change. Neither method throws. */
     interface Pending {

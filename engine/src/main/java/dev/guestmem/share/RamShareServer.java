@@ -10,6 +10,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -31,9 +32,22 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Which layout.</b> The machine's current one: after {@link SharedMachine#plug} or
  * {@link SharedMachine#unplug} the next peer gets the new layout and descriptors (a peer being served
- * at that moment gets the old ones, whole). Peers served before are not told; they re-attach. The
- * server serves its own duplicates of the descriptors, so it may outlive the machine: it then goes on
- * serving the layout of the machine's last change until it is closed.
+ * at that moment gets the old ones, whole). The server serves its own duplicates of the descriptors,
+ * so it may outlive the machine: it then goes on serving the layout of the machine's last change
+ * until it is closed.
+ *
+ * <p><b>Following peers.</b> A peer that asks to follow ({@link SharedMachine#attachFollowing},
+ * {@link ShareProtocol#FOLLOW}) keeps its connection after the layout, and every later plug and
+ * unplug is pushed to it as it is made, in order ({@link ShareProtocol}). The layout and the
+ * registration happen in one hold of the lock that every change takes to publish itself, so each
+ * change reaches the peer exactly once: in the layout, or pushed after it (a change made before the
+ * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer). A push never waits: a
+ * follower whose socket is full (it stopped reading) or gone is disconnected, and plug and unplug go
+ * on. A one-shot peer (one that does not ask within {@link ShareProtocol#HANDSHAKE_MILLIS} of its
+ * layout) is hung up on as it always was; {@link SharedMachine#attach} closes its end at once, so
+ * the server does too. {@link #following()} counts the followers; {@link #close()} disconnects them.
+ * Each served peer's request is awaited on a short-lived daemon thread, so {@link #serveOne} does
+ * not wait for it.
  *
  * <p><b>Thread safety.</b> {@link #serveOne} may be called from one thread at a time (a serving
  * loop); {@link #served()} from any thread; {@link #close()} once, which makes a concurrent
@@ -59,6 +73,12 @@ public final class RamShareServer implements AutoCloseable {
     /** Held while sending {@link #current} and while replacing or closing it, so that no closed number is sent. */
     private final Object fdLock = new Object();
     private final LayoutFollower follower = this::prepare;
+    /**
+     * Connections kept after their layout: peers in the handshake, and followers. Guarded by
+     * {@link #fdLock}, so that a peer is handed either the layout with a change or the change, never
+     * both or neither.
+     */
+    private final List<FollowFeed> feeds = new ArrayList<>();
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
@@ -139,8 +159,12 @@ public final class RamShareServer implements AutoCloseable {
      * Readies the machine's next layout for new peers; the switch happens at commit, under
      * {@link #fdLock}, so a peer being served gets the old layout whole and the next peer the new one.
      */
-    private LayoutFollower.Pending prepare(List<SharedRamRegion> layout, List<RamBlock> blocks) {
+    private LayoutFollower.Pending prepare(List<SharedRamRegion> layout, List<RamBlock> blocks, LayoutChange change) {
         ServedLayout next = ServedLayout.of(layout, blocks);
+        int at = layout.indexOf(change.region());
+        RamBlock plugged = change.kind() == LayoutChange.Kind.PLUGGED ? blocks.get(at) : null;
+        // a plug goes out with next's duplicate of the block's descriptor: next outlives the push
+        FollowFeed.Push push = new FollowFeed.Push(ShareProtocol.encodeChange(change), plugged == null ? -1 : next.fds()[at], plugged);
         return new LayoutFollower.Pending() {
             @Override
             public void commit() {
@@ -149,6 +173,7 @@ public final class RamShareServer implements AutoCloseable {
                         next.close();
                         return;
                     }
+                    push(push); // before next is closed: the plug's descriptor is next's
                     ServedLayout old = current;
                     current = next;
                     old.close(); // peers served it keep their own descriptors
@@ -160,6 +185,14 @@ public final class RamShareServer implements AutoCloseable {
                 next.close();
             }
         };
+    }
+
+    /** Hands a change to every kept connection; drops those it disconnected. Caller holds {@link #fdLock}. */
+    private void push(FollowFeed.Push p) {
+        for (FollowFeed f : feeds) {
+            f.deliver(p);
+        }
+        feeds.removeIf(FollowFeed::isClosed);
     }
 
     /**
@@ -242,6 +275,19 @@ public final class RamShareServer implements AutoCloseable {
     }
 
     /**
+     * Counts the peers following the layout: those that asked to ({@link SharedMachine#attachFollowing})
+     * and have not hung up or been disconnected (a follower that stopped reading, or one gone, is
+     * disconnected at the next change; one that hung up is also noticed by the next {@link #serveOne}).
+     *
+     * @return how many peers are told of each plug and unplug now
+     */
+    public int following() {
+        synchronized (fdLock) {
+            return (int) feeds.stream().filter(FollowFeed::isFollowing).count();
+        }
+    }
+
+    /**
      * Waits for one peer and hands it the layout and descriptors.
      *
      * @param timeout how long to wait for a peer to connect (beyond a century: no limit)
@@ -264,26 +310,71 @@ public final class RamShareServer implements AutoCloseable {
             }
             throw new ShareException("accept on " + path + ": " + e.getMessage(), e);
         }
+        FollowFeed feed = null;
         try {
             SharePeer peer = admit(conn);
             synchronized (fdLock) {
                 if (closed) {
                     return false;
                 }
+                feeds.forEach(FollowFeed::checkGone);
+                feeds.removeIf(FollowFeed::isClosed);
                 // before the descriptors leave: from then on the peer may map the RAM for good
                 for (RamBlock b : current.blocks()) {
                     b.noteMappedElsewhere("peer " + peer + " served by RamShareServer on " + path);
                 }
                 send(conn);
+                // in the same hold as the layout: every later change reaches this peer if it follows
+                feed = new FollowFeed(conn, peer, "RamShareServer on " + path);
+                feeds.add(feed);
             }
             served.incrementAndGet();
+            FollowFeed f = feed;
+            Thread.ofPlatform().daemon().name("share-handshake " + peer).start(() -> handshake(f));
             return true;
         } catch (NativeCallException e) {
             throw new ShareException("sending the layout to a peer on " + path + ": " + e.getMessage(), e);
         } finally {
-            LinuxCalls.close(conn);
+            if (feed == null) {
+                LinuxCalls.close(conn);
+            }
         }
     }
+
+    /**
+     * Waits for a served peer to ask to follow, to hang up, or for the handshake to pass (then it is
+     * hung up on, as a one-shot peer always was). Polls in slices: {@link #close()} may close the
+     * connection meanwhile, and only reads under {@link #fdLock} check that it has not.
+     */
+    private void handshake(FollowFeed f) {
+        while (true) {
+            long left;
+            synchronized (fdLock) {
+                if (f.isClosed()) {
+                    return;
+                }
+                left = f.handshakeMillisLeft();
+            }
+            boolean readable = Fds.readable(f.conn(), Math.min(left, HANDSHAKE_SLICE_MILLIS));
+            synchronized (fdLock) {
+                if (f.isClosed()) {
+                    return;
+                }
+                if (readable) {
+                    f.readRequest();
+                } else if (f.handshakeOver()) {
+                    f.close(null); // a one-shot peer that keeps its end open: hang up, as before following existed
+                }
+                if (!f.isPending()) {
+                    feeds.removeIf(FollowFeed::isClosed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Longest poll of a handshake before it looks again whether the server closed. */
+    private static final long HANDSHAKE_SLICE_MILLIS = 100;
 
     /**
      * Lets the peer on {@code conn} through if the policy allows it; else sends it the refusal
@@ -323,8 +414,9 @@ public final class RamShareServer implements AutoCloseable {
     }
 
     /**
-     * Stops listening, closes the server's duplicates of the descriptors and removes the socket
-     * file; the peers keep their mappings.
+     * Stops listening, closes the server's duplicates of the descriptors, disconnects the following
+     * peers (they stop following and keep their layout) and removes the socket file; the peers keep
+     * their mappings.
      */
     @Override
     public void close() {
@@ -336,6 +428,8 @@ public final class RamShareServer implements AutoCloseable {
         machine.unfollow(follower); // outside fdLock: a plug holds the machine's lock, then takes fdLock
         synchronized (fdLock) {
             current.close(); // a serveOne sending now finishes first; later ones see closed
+            feeds.forEach(f -> f.close("the server closed")); // followers see the end of their stream
+            feeds.clear();
         }
         if (!path.startsWith("@")) {
             try {

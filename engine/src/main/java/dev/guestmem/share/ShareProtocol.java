@@ -16,8 +16,22 @@ import java.util.List;
  * lines until {@code end}, {@code mmap(MAP_SHARED)} each descriptor with the region's size
  * ({@code PROT_READ} only when the descriptor is open read-only or a memfd sealed against writes:
  * the server shares that RAM read-only). Every descriptor covers its region; a peer must not resize it.
- * The message is the layout at the moment the peer connected, and the last thing the server sends:
- * a later plug or unplug ({@link SharedMachine#plug}) reaches only peers that connect again.
+ * The message is the layout at the moment the peer connected, and for a one-shot peer the last thing
+ * the server sends: a later plug or unplug ({@link SharedMachine#plug}) reaches it only if it connects again.
+ *
+ * <p><b>Following.</b> A peer that wants every later plug and unplug writes {@link #FOLLOW} as soon
+ * as it has connected, before reading (a server hangs up on a peer that has said nothing within
+ * {@link #HANDSHAKE_MILLIS} of its layout, as it always hung up after the layout). After the layout the
+ * server then answers {@link #FOLLOWING} and keeps the connection, sending each change of the layout
+ * as it is made, in order, every change after the layout exactly once:
+ * <pre>
+ * following
+ * plug NAME GUESTADDR SIZE          (hex; the block's descriptor on the line's first byte)
+ * unplug NAME
+ * </pre>
+ * A server that does not know {@link #FOLLOW} (an older one) hangs up after the layout instead of
+ * answering. The server never waits for a follower: one whose socket is full (it stopped reading) or
+ * gone is disconnected, and sees the end of the stream.
  *
  * <p>A peer the server's {@link PeerPolicy} refuses gets one line instead, and no descriptor:
  * <pre>
@@ -35,6 +49,12 @@ public final class ShareProtocol {
     public static final String REFUSED = "guestmem-share refused: ";
     /** Most regions (and descriptors) in one message. */
     public static final int MAX_REGIONS = 16;
+    /** The line a peer writes, right after connecting, to follow the layout. */
+    public static final String FOLLOW = "guestmem-share follow";
+    /** The line a server sends after the layout to a peer it will tell of every change. */
+    public static final String FOLLOWING = "following";
+    /** How long a server waits, after the layout, for a peer's {@link #FOLLOW} before hanging up. */
+    public static final long HANDSHAKE_MILLIS = 2000;
 
     private ShareProtocol() {
     }
@@ -57,6 +77,52 @@ public final class ShareProtocol {
         }
         sb.append(END).append('\n');
         return sb.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Encodes a pushed change: {@code plug NAME GUESTADDR SIZE} (sent with the block's descriptor)
+     * or {@code unplug NAME}.
+     *
+     * @param change the change
+     * @return the line's bytes
+     */
+    public static byte[] encodeChange(LayoutChange change) {
+        SharedRamRegion r = change.region();
+        String line = switch (change.kind()) {
+            case PLUGGED -> "plug " + r.name() + ' ' + Long.toHexString(r.guestAddr()) + ' ' + Long.toHexString(r.size());
+            case UNPLUGGED -> "unplug " + r.name();
+        };
+        return (line + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Decodes one pushed line (without its end).
+     *
+     * @param line the line
+     * @param layout the peer's layout before the change: an unplug names one of its regions
+     * @return the change
+     * @throws ShareException if the line is not a change of this protocol, or unplugs a region the
+     *     layout does not have
+     */
+    public static LayoutChange decodeChange(String line, List<SharedRamRegion> layout) {
+        String[] f = line.split(" ");
+        try {
+            if (f.length == 4 && f[0].equals("plug")) {
+                return new LayoutChange(LayoutChange.Kind.PLUGGED,
+                        new SharedRamRegion(f[1], Long.parseUnsignedLong(f[2], 16), Long.parseUnsignedLong(f[3], 16)));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ShareException("bad change '" + line + "': " + e.getMessage());
+        }
+        if (f.length == 2 && f[0].equals("unplug")) {
+            for (SharedRamRegion r : layout) {
+                if (r.name().equals(f[1])) {
+                    return new LayoutChange(LayoutChange.Kind.UNPLUGGED, r);
+                }
+            }
+            throw new ShareException("change '" + line + "' names no region of the layout");
+        }
+        throw new ShareException("bad change '" + line + "'");
     }
 
     /**

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -41,12 +42,12 @@ import java.util.function.Function;
  * {@link #plug(SharedRamRegion)} and {@link #unplug(String)}, as QEMU's {@code device_add}/{@code device_del}
  * of a DIMM on a {@code memory-backend-memfd}: the address space changes in one transaction, and every
  * {@link RamShareServer} serving the machine hands the current layout to the peers that connect from
- * then on. The protocol has no channel to peers already attached (the server hangs up after the
- * layout, where vhost-user sends {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG} on its open
- * connection): they keep the layout they attached with, and re-attach to see the current one. An
- * unplugged block's bytes stay valid for a peer that still maps it (its mapping keeps the memfd
- * alive); the serving side has unmapped it and no longer reads or writes it. An attached machine's
- * layout is the server's: plug and unplug refuse it.
+ * then on, and pushes the change to the peers that follow it ({@link #attachFollowing}), as
+ * vhost-user's {@code VHOST_USER_ADD_MEM_REG}/{@code REM_MEM_REG}: they map a plugged region and drop
+ * an unplugged one at once. A one-shot peer ({@link #attach}) keeps the layout it attached with, and
+ * attaches again to see the current one; an unplugged block's bytes stay valid for it (its mapping
+ * keeps the memfd alive), while the serving side has unmapped it and no longer reads or writes it. An
+ * attached machine's layout is the server's: plug and unplug refuse it.
  *
  * <p><b>Thread safety.</b> Accessors and guest accesses through {@link #addressSpace()} may be used
  * from any thread; {@link #layout()} and {@link #blocks()} are snapshots. Plug and unplug may be
@@ -71,6 +72,10 @@ public final class SharedMachine implements AutoCloseable {
     /** Servers serving this machine, told of every plug and unplug. Guarded by {@link #layoutLock}. */
     private final List<LayoutFollower> followers = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The server's pushed changes, for a machine from {@link #attachFollowing}; else null. Set once, before publication. */
+    private LayoutSubscription subscription;
+    /** The server's socket path, in messages about what it pushes; null when serving. */
+    private String source;
 
     private SharedMachine(List<SharedRamRegion> layout, List<RamBlock> blocks, boolean attached) {
         this.layout = List.copyOf(layout);
@@ -151,6 +156,9 @@ public final class SharedMachine implements AutoCloseable {
      * read-only descriptor or a memfd sealed against writes. A descriptor smaller than its region is refused, never resized.
      *
      * @param socketPath the server's Unix socket
+     * <p>The layout stays the one of the moment this peer connected; {@link #attachFollowing} also
+     * applies the server's later plugs and unplugs.
+     *
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, refuses this process (its
@@ -211,6 +219,143 @@ public final class SharedMachine implements AutoCloseable {
             // The blocks hold their own duplicates.
             fds.forEach(LinuxCalls::close);
             LinuxCalls.close(sock);
+        }
+    }
+
+    /**
+     * Connects to a {@link RamShareServer} as {@link #attach} does, and asks to follow its layout:
+     * the server keeps the connection and pushes every later plug and unplug, which a daemon thread
+     * of this machine applies as they come, in order (vhost-user's {@code ADD_MEM_REG} and
+     * {@code REM_MEM_REG}). Every change made after the layout was sent arrives exactly once, a plug
+     * made while this peer attached included.
+     *
+     * <p>A pushed plug maps the block's descriptor as {@link #attach} maps the layout's and adds the
+     * region to the address space in one transaction. A pushed unplug takes the region out at once, in
+     * one transaction, and unmaps it: this side's accesses there are unassigned from then on
+     * ({@link dev.guestmem.access.MemTxResult#DECODE_ERROR}; one in flight finishes first), and a
+     * {@link RamBlock} kept from {@link #blocks()} is released. The peer does not acknowledge it: the
+     * server has already stopped using the block when it tells the peer. (A one-shot peer, from
+     * {@link #attach}, keeps an unplugged block's bytes until it closes.)
+     *
+     * <p>{@link #layoutChanges()}, {@link #awaitLayoutChanges} and {@link #addLayoutListener} tell of
+     * the changes applied. Following stops, keeping the layout of the last change applied, when the
+     * server closes or disconnects this peer (it does when this peer's thread falls so far behind
+     * that its socket fills), when it sends a change this side cannot apply, or at {@link #close()};
+     * {@link #followingStopped()} says why.
+     *
+     * @param socketPath the server's Unix socket
+     * @param timeout how long to wait for the layout and the server's answer (beyond a century: no limit)
+     * @return the machine, owning its mappings and its connection
+     * @throws ShareException if the server cannot be reached, refuses this process, sends something
+     *     else or too late, or hangs up after the layout instead of answering (a server that does not
+     *     push changes: attach again to see its current layout)
+     */
+    public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
+        ShareStream stream = new ShareStream(socketPath);
+        try {
+            long deadline = System.nanoTime() + Timeouts.nanos(timeout);
+            StringBuilder text = new StringBuilder();
+            String line;
+            do {
+                line = nextLine(stream, deadline, "the layout");
+                String refused = ShareProtocol.refusal(line + "\n");
+                if (refused != null) {
+                    throw new ShareException(socketPath + " refused this process (pid " + LinuxCalls.getpid() + "): " + refused);
+                }
+                text.append(line).append('\n');
+                if (text.length() > MAX_LAYOUT_CHARS) {
+                    throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
+                }
+            } while (!line.equals(ShareProtocol.END));
+            List<SharedRamRegion> layout = ShareProtocol.decode(text.toString());
+            try {
+                checkLayout(layout);
+            } catch (IllegalArgumentException e) {
+                throw new ShareException(socketPath + " sent a bad layout: " + e.getMessage(), e);
+            }
+            List<Integer> fds = new ArrayList<>();
+            List<RamBlock> blocks = new ArrayList<>();
+            try {
+                for (SharedRamRegion r : layout) {
+                    fds.add(stream.takeFd("region '" + r.name() + "' of the layout"));
+                }
+                String answer;
+                try {
+                    answer = nextLine(stream, deadline, "the answer to following");
+                } catch (ShareException e) {
+                    throw new ShareException(socketPath + " did not answer the request to follow its layout (" + e.getMessage()
+                            + "): a server that does not push changes; attach again to see its current layout", e);
+                }
+                if (!answer.equals(ShareProtocol.FOLLOWING)) {
+                    throw new ShareException(socketPath + " answered '" + answer + "' to the request to follow, not '"
+                            + ShareProtocol.FOLLOWING + "'");
+                }
+                for (int i = 0; i < layout.size(); i++) {
+                    blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
+                }
+                SharedMachine m = new SharedMachine(layout, blocks, true);
+                m.source = socketPath;
+                m.subscription = new LayoutSubscription(stream, m.new PushTarget());
+                m.subscription.start(); // the stream is the thread's from here
+                return m;
+            } catch (RuntimeException e) {
+                blocks.forEach(RamBlock::close);
+                throw e;
+            } finally {
+                fds.forEach(LinuxCalls::close); // the blocks hold their own duplicates
+            }
+        } catch (RuntimeException e) {
+            stream.close();
+            throw e;
+        }
+    }
+
+    private static String nextLine(ShareStream stream, long deadline, String what) {
+        String line = stream.nextLine(deadline);
+        if (line == null) {
+            throw new ShareException("timed out waiting for " + what + " from " + stream.path());
+        }
+        return line;
+    }
+
+    /** Applies the server's pushed changes to this machine, under its layout lock. */
+    private final class PushTarget implements LayoutSubscription.Target {
+        @Override
+        public List<Consumer<LayoutChange>> apply(LayoutChange change, int fd) {
+            try {
+                synchronized (layoutLock) {
+                    if (closed.get()) {
+                        return null;
+                    }
+                    try {
+                        if (change.kind() == LayoutChange.Kind.UNPLUGGED) {
+                            unplugLocked(change.region().name());
+                            return subscription.listeners();
+                        }
+                        RamBlock block = mapReceived(source, change.region(), fd);
+                        try {
+                            plugLocked(change.region(), block);
+                        } catch (RuntimeException e) {
+                            block.close();
+                            throw e;
+                        }
+                        return subscription.listeners();
+                    } catch (IllegalArgumentException | IllegalStateException e) {
+                        throw new ShareException(source + " pushed a change this side cannot apply ('"
+                                + new String(ShareProtocol.encodeChange(change), StandardCharsets.US_ASCII).strip() + "'): "
+                                + e.getMessage(), e);
+                    }
+                }
+            } finally {
+                if (fd >= 0) {
+                    LinuxCalls.close(fd); // the block holds its own duplicate
+                }
+            }
+        }
+
+        @Override
+        public List<SharedRamRegion> layout() {
+            return layout;
         }
     }
 
@@ -301,8 +446,9 @@ public final class SharedMachine implements AutoCloseable {
      * Plugs a region backed by the caller's block, which the machine then owns (and closes at
      * {@link #unplug} or {@link #close()}). The region is mapped into the address space in one
      * transaction and appended to {@link #layout()}; every {@link RamShareServer} serving this
-     * machine hands the new layout to the peers that connect from now on. Peers already attached
-     * are not told (the protocol hangs up after the layout): they re-attach to see the region.
+     * machine hands the new layout to the peers that connect from now on and pushes the plug, with
+     * the block's descriptor, to its following peers ({@link #attachFollowing}), never waiting for
+     * them. One-shot peers are not told: they attach again to see the region.
      * If anything is refused, nothing changed and the block stays the caller's.
      *
      * @param region the region; its name must be new and its range free
@@ -319,38 +465,48 @@ public final class SharedMachine implements AutoCloseable {
         Objects.requireNonNull(region, "region");
         Objects.requireNonNull(block, "block");
         synchronized (layoutLock) {
-            List<SharedRamRegion> nextLayout = checkPlug(region);
-            checkFits(region, block);
-            List<RamBlock> nextBlocks = new ArrayList<>(blocks);
-            nextBlocks.add(block);
-            List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks);
-            RamRegion r;
-            try {
-                r = new RamRegion(system, null, region.name(), block, false, false);
-            } catch (RuntimeException e) {
-                pending.forEach(LayoutFollower.Pending::abort);
-                throw e;
-            }
-            system.transactionBegin();
-            try {
-                root.addSubregion(region.guestAddr(), r);
-            } finally {
-                system.transactionCommit();
-            }
-            ramRegions.add(r);
-            layout = List.copyOf(nextLayout);
-            blocks = List.copyOf(nextBlocks);
-            pending.forEach(LayoutFollower.Pending::commit);
+            checkChangeable();
+            plugLocked(region, block);
         }
+    }
+
+    /** Plugs with the layout lock held and the machine open; changes nothing if it throws. */
+    private void plugLocked(SharedRamRegion region, RamBlock block) {
+        List<SharedRamRegion> nextLayout = new ArrayList<>(layout);
+        nextLayout.add(region);
+        checkLayout(nextLayout);
+        checkFits(region, block);
+        List<RamBlock> nextBlocks = new ArrayList<>(blocks);
+        nextBlocks.add(block);
+        List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks,
+                new LayoutChange(LayoutChange.Kind.PLUGGED, region));
+        RamRegion r;
+        try {
+            r = new RamRegion(system, null, region.name(), block, false, false);
+        } catch (RuntimeException e) {
+            pending.forEach(LayoutFollower.Pending::abort);
+            throw e;
+        }
+        system.transactionBegin();
+        try {
+            root.addSubregion(region.guestAddr(), r);
+        } finally {
+            system.transactionCommit();
+        }
+        ramRegions.add(r);
+        layout = List.copyOf(nextLayout);
+        blocks = List.copyOf(nextBlocks);
+        pending.forEach(LayoutFollower.Pending::commit);
     }
 
     /**
      * Unplugs a region, as QEMU's {@code device_del} of a DIMM: it leaves the address space in one
      * transaction and {@link #layout()}, and its block is closed, so this side can no longer read or
      * write it (accesses there are unassigned; accesses in flight finish first). Every
-     * {@link RamShareServer} serving this machine stops handing it to new peers. A peer that still
-     * maps it keeps its bytes: its mapping keeps the memfd (or file) alive until it unmaps it; it
-     * is not told, and re-attaches to see the current layout.
+     * {@link RamShareServer} serving this machine stops handing it to new peers and tells its following
+     * peers, which unmap it at once ({@link #attachFollowing}). A one-shot peer that still maps it keeps
+     * its bytes: its mapping keeps the memfd (or file) alive until it closes; it is not told, and
+     * attaches again to see the current layout.
      *
      * @param name the region's name
      * @throws IllegalArgumentException if no region has that name (the message lists them), or it is
@@ -364,33 +520,39 @@ public final class SharedMachine implements AutoCloseable {
         Objects.requireNonNull(name, "name");
         synchronized (layoutLock) {
             checkChangeable();
-            int i = indexOf(name);
-            if (i < 0) {
-                throw new IllegalArgumentException("no region '" + name + "' to unplug; the regions are "
-                        + String.join(", ", layout.stream().map(SharedRamRegion::name).toList()));
-            }
-            if (layout.size() == 1) {
-                throw new IllegalArgumentException("region '" + name + "' is the last region: a shared machine keeps at least one");
-            }
-            RamRegion r = ramRegions.get(i);
-            if (r.hasRamDiscardManager()) {
-                // QEMU cannot delete a backend a virtio-mem device still uses either
-                throw new RamDiscardManagerException("region '" + name + "' still has a RAM discard manager: detach it before unplugging");
-            }
-            List<SharedRamRegion> nextLayout = new ArrayList<>(layout);
-            nextLayout.remove(i);
-            List<RamBlock> nextBlocks = new ArrayList<>(blocks);
-            RamBlock gone = nextBlocks.remove(i);
-            List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks);
-            ramRegions.remove(i);
-            layout = List.copyOf(nextLayout);
-            blocks = List.copyOf(nextBlocks);
-            pending.forEach(LayoutFollower.Pending::commit); // new peers no longer get it
-            try {
-                RegionTeardown.destroy(system, List.of(), List.of(r)); // out of the address space in one transaction
-            } finally {
-                gone.close(); // the region's reference went with it: this unmaps and closes this side's descriptor
-            }
+            unplugLocked(name);
+        }
+    }
+
+    /** Unplugs with the layout lock held and the machine open; changes nothing if it throws. */
+    private void unplugLocked(String name) {
+        int i = indexOf(name);
+        if (i < 0) {
+            throw new IllegalArgumentException("no region '" + name + "' to unplug; the regions are "
+                    + String.join(", ", layout.stream().map(SharedRamRegion::name).toList()));
+        }
+        if (layout.size() == 1) {
+            throw new IllegalArgumentException("region '" + name + "' is the last region: a shared machine keeps at least one");
+        }
+        RamRegion r = ramRegions.get(i);
+        if (r.hasRamDiscardManager()) {
+            // QEMU cannot delete a backend a virtio-mem device still uses either
+            throw new RamDiscardManagerException("region '" + name + "' still has a RAM discard manager: detach it before unplugging");
+        }
+        List<SharedRamRegion> nextLayout = new ArrayList<>(layout);
+        nextLayout.remove(i);
+        List<RamBlock> nextBlocks = new ArrayList<>(blocks);
+        RamBlock gone = nextBlocks.remove(i);
+        List<LayoutFollower.Pending> pending = prepareFollowers(nextLayout, nextBlocks,
+                new LayoutChange(LayoutChange.Kind.UNPLUGGED, layout.get(i)));
+        ramRegions.remove(i);
+        layout = List.copyOf(nextLayout);
+        blocks = List.copyOf(nextBlocks);
+        pending.forEach(LayoutFollower.Pending::commit); // new peers no longer get it
+        try {
+            RegionTeardown.destroy(system, List.of(), List.of(r)); // out of the address space in one transaction
+        } finally {
+            gone.close(); // the region's reference went with it: this unmaps and closes this side's descriptor
         }
     }
 
@@ -409,7 +571,7 @@ public final class SharedMachine implements AutoCloseable {
         }
         if (attached) {
             throw new IllegalStateException("this machine is attached to a server (" + names()
-                    + "): only the server plugs and unplugs its regions; re-attach to see its current layout");
+                    + "): only the server plugs and unplugs its regions; attach again, or with attachFollowing, to see them");
         }
     }
 
@@ -427,11 +589,12 @@ public final class SharedMachine implements AutoCloseable {
     }
 
     /** Prepares every follower; if one refuses, the prepared ones are aborted and its exception thrown. */
-    private List<LayoutFollower.Pending> prepareFollowers(List<SharedRamRegion> nextLayout, List<RamBlock> nextBlocks) {
+    private List<LayoutFollower.Pending> prepareFollowers(List<SharedRamRegion> nextLayout, List<RamBlock> nextBlocks,
+            LayoutChange change) {
         List<LayoutFollower.Pending> pending = new ArrayList<>();
         try {
             for (LayoutFollower f : followers) {
-                pending.add(f.prepare(nextLayout, nextBlocks));
+                pending.add(f.prepare(nextLayout, nextBlocks, change));
             }
         } catch (RuntimeException e) {
             pending.forEach(LayoutFollower.Pending::abort);
@@ -466,6 +629,69 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
+    /** @return whether this machine follows its server's layout now ({@link #attachFollowing}, not yet stopped) */
+    public boolean isFollowing() {
+        return subscription != null && subscription.stoppedBecause() == null;
+    }
+
+    /**
+     * Counts the pushed changes applied and told to the listeners ({@link #addLayoutListener}); a change
+     * is in {@link #layout()} a little before it is counted.
+     *
+     * @return how many (0 unless from {@link #attachFollowing})
+     */
+    public long layoutChanges() {
+        return subscription == null ? 0 : subscription.applied();
+    }
+
+    /**
+     * Waits until this machine has applied at least {@code count} pushed changes and told its
+     * listeners of them.
+     *
+     * @param count how many, counted from the attach ({@link #layoutChanges()})
+     * @param timeout the longest wait (beyond a century: no limit)
+     * @return true if they are applied; false on timeout, if following stopped first, or if this
+     *     machine does not follow (and {@code count} is positive)
+     * @throws InterruptedException if the thread is interrupted while waiting
+     */
+    public boolean awaitLayoutChanges(long count, Duration timeout) throws InterruptedException {
+        if (subscription == null) {
+            return count <= 0;
+        }
+        return subscription.await(count, timeout);
+    }
+
+    /**
+     * Calls {@code listener} after each pushed change is applied, on the follow thread, one change at
+     * a time and in order; {@link #layout()} already includes it. A listener that throws is reported to
+     * that thread's uncaught-exception handler, and following goes on.
+     *
+     * @param listener the listener
+     * @return the layout as of the registration: the listener is told of exactly the changes applied
+     *     after it (the ones before are in it, none is replayed)
+     * @throws IllegalStateException if this machine was not attached with {@link #attachFollowing}
+     */
+    public List<SharedRamRegion> addLayoutListener(Consumer<LayoutChange> listener) {
+        Objects.requireNonNull(listener, "listener");
+        if (subscription == null) {
+            throw new IllegalStateException("this machine does not follow a server's layout (attach it with attachFollowing)");
+        }
+        synchronized (layoutLock) { // a change is applied, and its listeners taken, under this lock
+            subscription.addListener(listener);
+            return layout;
+        }
+    }
+
+    /**
+     * Says why this machine stopped following its server's layout.
+     *
+     * @return the reason (the server hung up, disconnected this peer, pushed a change that cannot be
+     *     applied, or the machine was closed), or null while following or if it never followed
+     */
+    public String followingStopped() {
+        return subscription == null ? null : subscription.stoppedBecause();
+    }
+
     /** @return the address space {@code memory} over the shared RAM */
     public AddressSpace addressSpace() {
         return as;
@@ -493,6 +719,10 @@ public final class SharedMachine implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (subscription != null) {
+            // outside the layout lock: the follow thread takes it to apply a change
+            subscription.stop();
+        }
         synchronized (layoutLock) {
             if (closed.getAndSet(true)) {
                 return;

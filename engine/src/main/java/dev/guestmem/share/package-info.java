@@ -5,7 +5,8 @@
  * {@code SCM_RIGHTS}) and {@link dev.guestmem.share.MappedMachine} maps them on the other side. The
  * serving side plugs and unplugs regions at run time ({@link dev.guestmem.share.SharedMachine#plug},
  * {@link dev.guestmem.share.SharedMachine#unplug}); the server hands each new peer the current layout,
- * and peers already attached re-attach to see it. QEMU
+ * and pushes each change to the peers that follow it
+ * ({@link dev.guestmem.share.SharedMachine#attachFollowing}). QEMU
  * can be a peer ({@link dev.guestmem.share.QemuProcess}, {@link dev.guestmem.share.QmpClient},
  * {@link dev.guestmem.share.QtestClient}); {@link dev.guestmem.share.MemoryDump} prints memory as
  * QEMU's {@code xp} does.

@@ -90,6 +90,64 @@ class ShareHotplugCommandTest {
         serve("unplug ram0").failsWithOneLine("last region");
     }
 
+    /** {@code attach --follow} maps a region the server plugs after the attach, and says so. */
+    @Test
+    void aFollowingAttachSeesAPlugAndUsesTheNewRegion() throws Exception {
+        String sock = dir.resolve("f.sock").toString();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 1 << 20)));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+                while (!stop.get()) {
+                    server.serveOne(Duration.ofMillis(100));
+                }
+            });
+            try {
+                // its first line is printed once it follows: then the plug is pushed, not in its layout
+                java.util.concurrent.CountDownLatch firstLine = new java.util.concurrent.CountDownLatch(1);
+                ByteArrayOutputStream o = new ByteArrayOutputStream() {
+                    @Override
+                    public synchronized void write(byte[] b, int off, int len) {
+                        super.write(b, off, len);
+                        if (toString(StandardCharsets.UTF_8).contains("\n")) {
+                            firstLine.countDown();
+                        }
+                    }
+                };
+                ByteArrayOutputStream e = new ByteArrayOutputStream();
+                java.util.concurrent.CompletableFuture<Run> attach = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try (PrintStream out = new PrintStream(o, true, StandardCharsets.UTF_8);
+                         PrintStream err = new PrintStream(e, true, StandardCharsets.UTF_8)) {
+                        int status = Main.run(new String[] {"share", "attach", sock, "--follow", "--do", "wait 0x100000 hi 60",
+                            "--do", "layout"}, out, err);
+                        return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+                    }
+                });
+                assertTrue(firstLine.await(60, java.util.concurrent.TimeUnit.SECONDS), "attach --follow printed nothing");
+                m.plug(new SharedRamRegion("dimm1", 0x100000, 1 << 20));
+                m.addressSpace().write(0x100000, dev.guestmem.access.MemTxAttrs.UNSPECIFIED, "hi".getBytes(StandardCharsets.UTF_8), 0, 2);
+                Run r = attach.get(90, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(Command.OK, r.status(), r.err());
+                List<String> lines = r.out().lines().toList();
+                assertEquals("following " + sock + " (pid " + dev.guestmem.linux.LinuxCalls.getpid() + "): memfd RAM 'ram0' 0x100000 bytes at guest 0x0", lines.getFirst(), r.out());
+                assertTrue(lines.contains("[plugged memfd RAM 'dimm1' 0x100000 bytes at guest 0x100000]"), r.out());
+                assertTrue(lines.contains("saw \"hi\" at 0x100000"), r.out());
+                assertEquals("memfd RAM 'ram0' 0x100000 bytes at guest 0x0, memfd RAM 'dimm1' 0x100000 bytes at guest 0x100000",
+                        lines.getLast(), r.out());
+            } finally {
+                stop.set(true);
+                acceptor.join();
+            }
+        }
+    }
+
+    @Test
+    void followIsAnAttachFlag() {
+        Run r = run("share", "serve", dir.resolve("s.sock").toString(), "--follow");
+        assertEquals(Command.USAGE, r.status(), r.err());
+        assertTrue(r.err().contains("--follow does not apply to serve"), r.err());
+    }
+
     @Test
     void anAttachedSideRefusesPlugAndUnplug() throws Exception {
         String sock = dir.resolve("a.sock").toString();

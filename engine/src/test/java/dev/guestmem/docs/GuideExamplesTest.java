@@ -39,6 +39,7 @@ import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.MmioValue;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.share.LayoutChange;
 import dev.guestmem.share.RamShareServer;
 import dev.guestmem.share.SharedMachine;
 import dev.guestmem.share.SharedRamRegion;
@@ -918,6 +919,40 @@ class GuideExamplesTest {
         assertEquals(List.of(List.of("ram0", "dimm0"), List.of("ram0")),
                 layouts.stream().map(l -> l.stream().map(SharedRamRegion::name).toList()).toList());
         assertEquals(42, keptBytes[0], "the first peer kept the unplugged DIMM's bytes");
+    }
+
+    /**
+     * Guide §8, a peer following the layout: the server's plug after the attach is pushed to it and
+     * mapped there, and a write through it reaches the server's DIMM.
+     */
+    @Test
+    void sharedFollow(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("ram.sock").toString();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 64 * MIB)));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            Thread serverSide = Thread.ofPlatform().daemon().start(() -> {
+                server.serveOne(Duration.ofSeconds(30));
+                while (server.following() == 0) {
+                    Thread.onSpinWait(); // the peer's request is read on the server's handshake thread
+                }
+                m.plug(new SharedRamRegion("dimm0", 0x1_0000_0000L, 128 * MIB));
+            });
+            List<LayoutChange> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<SharedRamRegion> start;
+            // tag::share-follow[]
+            try (SharedMachine peer = SharedMachine.attachFollowing(sock, Duration.ofSeconds(30))) {
+                start = peer.addLayoutListener(told::add); // told of each later change, on the follow thread
+                if (peer.awaitLayoutChanges(1, Duration.ofSeconds(30))) { // the server plugged dimm0: mapped here
+                    peer.addressSpace().stqLe(0x1_0000_0000L, 7);          // the server reads 7
+                }
+            }
+            // end::share-follow[]
+            serverSide.join(Duration.ofSeconds(30));
+            assertEquals(7, m.addressSpace().ldqLe(0x1_0000_0000L));
+            // the plug is in the layout the listener started from, or told to it: never both, never neither
+            assertEquals(start.size() == 2 ? List.of() : List.of(new LayoutChange(LayoutChange.Kind.PLUGGED,
+                    new SharedRamRegion("dimm0", 0x1_0000_0000L, 128 * MIB))), told);
+        }
     }
 
     /** Every tagged example above appears verbatim (re-indented) in docs/guide.md. */

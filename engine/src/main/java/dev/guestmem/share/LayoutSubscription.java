@@ -1,0 +1,147 @@
+package dev.guestmem.share;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * A following peer's side of the push: a daemon thread that reads each change from the server and
+ * applies it to the peer's {@link SharedMachine}, then tells the listeners.
+ *
+ * <p>It stops when the server hangs up (closed, or disconnected this peer), sends something this
+ * side cannot apply, or the machine is closed; the machine keeps the layout of the last change
+ * applied, and {@link #stoppedBecause()} says why.
+ *
+ * <p><b>Thread safety.</b> The counters and the reason are published under this object's monitor;
+ * listeners are called on the follow thread, one change at a time, after the change is made; one
+ * that throws is reported to the thread's uncaught-exception handler and following goes on.
+ */
+final class LayoutSubscription {
+    /** Longest wait for a line before the thread looks whether it should stop. */
+    private static final long SLICE_NANOS = 100_000_000L;
+    /** Longest wait in {@link #stop()} for a listener still running. */
+    private static final Duration STOP_WAIT = Duration.ofSeconds(5);
+
+    /** What the thread applies a change to: the machine, which closes {@code fd} in every case. */
+    interface Target {
+        /**
+         * Applies one change.
+         *
+         * @param change the change
+         * @param fd the plugged block's descriptor (the target owns it), or -1 for an unplug
+         * @return the listeners to tell, as registered when the change was made ({@link #listeners()}
+         *     taken under the same lock as the change); null if the machine is closed (nothing applied)
+         * @throws RuntimeException if the change cannot be applied (nothing applied)
+         */
+        List<Consumer<LayoutChange>> apply(LayoutChange change, int fd);
+
+        /** @return the layout now, against which an unplug is read */
+        List<SharedRamRegion> layout();
+    }
+
+    private final ShareStream stream;
+    private final Target target;
+    private final List<Consumer<LayoutChange>> listeners = new CopyOnWriteArrayList<>();
+    private final Thread thread;
+    private volatile boolean stopping;
+    /** Guarded by this. */
+    private long applied;
+    /** Guarded by this; null while following. */
+    private String stoppedBecause;
+
+    LayoutSubscription(ShareStream stream, Target target) {
+        this.stream = stream;
+        this.target = target;
+        this.thread = Thread.ofPlatform().daemon().name("share-follow " + stream.path()).unstarted(this::run);
+    }
+
+    /** Starts the follow thread, which owns the stream from now on. */
+    void start() {
+        thread.start();
+    }
+
+    void addListener(Consumer<LayoutChange> l) {
+        listeners.add(l);
+    }
+
+    /** @return the listeners now */
+    List<Consumer<LayoutChange>> listeners() {
+        return List.copyOf(listeners);
+    }
+
+    synchronized long applied() {
+        return applied;
+    }
+
+    synchronized String stoppedBecause() {
+        return stoppedBecause;
+    }
+
+    /** @return true once at least {@code count} changes are applied; false on timeout or if following stopped first */
+    synchronized boolean await(long count, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + Timeouts.nanos(timeout);
+        while (applied < count && stoppedBecause == null) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            wait(Math.max(1, left / 1_000_000L));
+        }
+        return applied >= count;
+    }
+
+    /**
+     * Stops the thread and waits for it (not if called from a listener, on the thread itself); it
+     * closes the stream as it ends.
+     */
+    void stop() {
+        stopping = true;
+        if (Thread.currentThread() == thread) {
+            return;
+        }
+        try {
+            thread.join(STOP_WAIT); // a listener that blocks longer finds the machine closed: nothing applied after
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        String why = "the machine was closed";
+        try {
+            while (!stopping) {
+                String line = stream.nextLine(System.nanoTime() + SLICE_NANOS);
+                if (line == null) {
+                    continue;
+                }
+                LayoutChange c = ShareProtocol.decodeChange(line, target.layout());
+                int fd = c.kind() == LayoutChange.Kind.PLUGGED ? stream.takeFd("plugged region '" + c.region().name() + "'") : -1;
+                List<Consumer<LayoutChange>> toTell = target.apply(c, fd);
+                if (toTell == null) {
+                    break;
+                }
+                for (Consumer<LayoutChange> l : toTell) {
+                    try {
+                        l.accept(c);
+                    } catch (RuntimeException e) {
+                        // the layout must go on following the server's: report, as an uncaught exception, and go on
+                        thread.getUncaughtExceptionHandler().uncaughtException(thread, e);
+                    }
+                }
+                synchronized (this) { // counted once told: an awaiter sees what the listeners saw
+                    applied++;
+                    notifyAll();
+                }
+            }
+        } catch (RuntimeException e) {
+            why = e.getMessage() == null ? e.toString() : e.getMessage();
+        } finally {
+            stream.close();
+            synchronized (this) {
+                stoppedBecause = why;
+                notifyAll();
+            }
+        }
+    }
+}
