@@ -24,6 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class Guest {
     private static final int STORES_PER_BLOCK = 64;
+    private static final int WORKING_SET = 4;
+    private static final int COLD_ONE_IN = 4096;
 
     private final MigratableMachine m;
     private final List<Vcpu> vcpus = new ArrayList<>();
@@ -119,7 +121,7 @@ final class Guest {
                     }
                     n += STORES_PER_BLOCK;
                     stores = n;
-                    if (tlb == null && (n & 511) == 0) {
+                    if (tlb == null && (n & 16383) == 0) {
                         kickDma();
                     }
                     exits++;
@@ -136,14 +138,24 @@ final class Guest {
             m.as().stqLe(DEVICE_BASE + DmaEngine.REG_LEN, pages * 4096);
         }
 
+        /**
+         * A guest with a working set, so that precopy converges: most stores go to the first
+         * {@value #WORKING_SET} pages of each block (the hot block's last page too), one in
+         * {@value #COLD_ONE_IN} anywhere.
+         */
         private long pickAddress() {
             long off = rnd.nextInt(1024) * 4L;
+            boolean cold = rnd.nextInt(COLD_ONE_IN) == 0;
             return switch (rnd.nextInt(8)) {
-                case 0 -> SMALL_BASE + rnd.nextLong(SMALL_SIZE / 4096) * 4096 + off;
-                case 1 -> HOT_BASE + rnd.nextLong(m.hot().size() / 4096) * 4096 + off;
-                case 2 -> VRAM_BASE + rnd.nextLong(VRAM_SIZE / 4096) * 4096 + off;
-                default -> BIG_BASE + rnd.nextLong(BIG_SIZE / 4096) * 4096 + off;
+                case 0 -> SMALL_BASE + page(cold, SMALL_SIZE) + off;
+                case 1 -> HOT_BASE + (rnd.nextBoolean() ? m.hot().size() - 4096 : page(cold, m.hot().size())) + off;
+                case 2 -> VRAM_BASE + page(cold, VRAM_SIZE) + off;
+                default -> BIG_BASE + page(cold, BIG_SIZE) + off;
             };
+        }
+
+        private long page(boolean cold, long blockSize) {
+            return rnd.nextLong(cold ? blockSize / 4096 : WORKING_SET) * 4096;
         }
     }
 }

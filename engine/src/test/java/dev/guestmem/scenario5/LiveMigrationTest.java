@@ -60,7 +60,7 @@ class LiveMigrationTest {
                     guest.start();
                     PrecopyMigration mig = new PrecopyMigration(src, dst);
                     boolean[] resized = {false};
-                    mig.run(30, 8, guest::stop, () -> {
+                    mig.run(30, 64, guest::stop, () -> {
                         if (!resized[0]) {
                             long next = src.hot().size() + 64 * 1024;
                             src.hot().ramResize(next > HOT_MAX ? HOT_SIZE : next);
@@ -69,8 +69,8 @@ class LiveMigrationTest {
                     });
                     assertSameMemory(src, dst, "migration " + migrations + " rounds " + mig.roundPages());
                     assertTrue(guest.stores() > 0, "the guest ran");
-                    System.out.printf("migration %d: rounds %s, %d stores, tlb direct/logged/slow %d/%d/%d%n",
-                            migrations, mig.roundPages(), guest.stores(), guest.tlbCpu().directStores(),
+                    System.out.printf("tcg=%b migration %d: rounds %s, %d stores, tlb direct/logged/slow %d/%d/%d%n",
+                            tcg, migrations, mig.roundPages(), guest.stores(), guest.tlbCpu().directStores(),
                             guest.tlbCpu().loggedStores(), guest.tlbCpu().slowStores());
                 } finally {
                     src.sys().unregisterListener(quiescent);
