@@ -30,10 +30,21 @@ final class Guest {
     private final MigratableMachine m;
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final boolean tight;
     private volatile boolean stop;
 
+    /** A guest spread over every block, with a working set (precopy converges). */
     Guest(MigratableMachine m, long seed) {
+        this(m, seed, false);
+    }
+
+    /**
+     * A guest; {@code tight} makes both vCPUs store only into the first pages of {@code ram-small},
+     * so that nearly every dirty-log clear meets a store in flight on the same page.
+     */
+    Guest(MigratableMachine m, long seed, boolean tight) {
         this.m = m;
+        this.tight = tight;
         vcpus.add(new Vcpu(0, new SplittableRandom(seed), null));
         vcpus.add(new Vcpu(1, new SplittableRandom(seed + 1), new WindowTlbCpu(m.as())));
     }
@@ -79,7 +90,7 @@ final class Guest {
                         if (System.nanoTime() > deadline) {
                             throw new AssertionError("vCPU " + v.id + " never reached an exit check");
                         }
-                        Thread.onSpinWait();
+                        Thread.yield(); // two cores: let the vCPU run to its check
                     }
                 }
             }
@@ -145,6 +156,9 @@ final class Guest {
          */
         private long pickAddress() {
             long off = rnd.nextInt(1024) * 4L;
+            if (tight) {
+                return SMALL_BASE + rnd.nextInt(WORKING_SET) * 4096L + off;
+            }
             boolean cold = rnd.nextInt(COLD_ONE_IN) == 0;
             return switch (rnd.nextInt(8)) {
                 case 0 -> SMALL_BASE + page(cold, SMALL_SIZE) + off;

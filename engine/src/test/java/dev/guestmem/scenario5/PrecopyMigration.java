@@ -21,6 +21,7 @@ final class PrecopyMigration {
     private final MigratableMachine src;
     private final MigratableMachine dst;
     private final List<Long> roundPages = new ArrayList<>();
+    private RoundObserver observer = new RoundObserver() { };
 
     PrecopyMigration(MigratableMachine src, MigratableMachine dst) {
         this.src = src;
@@ -53,6 +54,12 @@ final class PrecopyMigration {
         }
     }
 
+    /** Lets a test look at the migration between the steps of each round. */
+    PrecopyMigration observe(RoundObserver o) {
+        this.observer = o;
+        return this;
+    }
+
     /** Pages sent by each round, the last (stop-and-copy) included. */
     List<Long> roundPages() {
         return roundPages;
@@ -69,6 +76,7 @@ final class PrecopyMigration {
             snaps.add(dirty.snapshotAndClearDirty(b.offset(), b.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION));
         }
         sys.globalAfterDirtyLogSync(); // stores that skipped marking before the clear are in RAM now
+        observer.afterClear(roundPages.size());
         long sent = 0;
         for (int i = 0; i < blocks.size(); i++) {
             RamBlock from = blocks.get(i);
@@ -86,6 +94,7 @@ final class PrecopyMigration {
                 sent++;
             }
         }
+        observer.afterCopy(roundPages.size());
         roundPages.add(sent);
         return sent;
     }
@@ -104,6 +113,17 @@ final class PrecopyMigration {
         long n = Math.min(len, from.usedLength() - off);
         if (n > 0) {
             MemorySegment.copy(from.segment(), off, to.segment(), off, n);
+        }
+    }
+
+    /** Called on the migration thread during each round (numbered from 0, the full pass). */
+    interface RoundObserver {
+        /** The MIGRATION bits were cleared and the vCPUs passed a quiescent point; nothing copied yet. */
+        default void afterClear(int round) {
+        }
+
+        /** The round's pages are on the destination. */
+        default void afterCopy(int round) {
         }
     }
 
