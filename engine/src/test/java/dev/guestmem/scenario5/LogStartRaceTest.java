@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 class LogStartRaceTest {
     static final int THREADS = 4;
-    static final int EPISODES = Integer.getInteger("guestmem.scenario5.logstart.episodes", 3000);
+    static final int EPISODES = Integer.getInteger("guestmem.scenario5.logstart.episodes", 1000);
 
     @Test
     void aDeviceThreadsStoreAcrossLoggingStartIsNotLost() throws Exception {
