@@ -1,11 +1,13 @@
 package dev.guestmem.access;
 
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.region.MemoryRegionOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 
 /**
  * The shared implementation of QEMU's {@code memory_ldst.c.inc} family: one load and one store per
@@ -179,6 +181,25 @@ final class LdSt {
         return ioOrSlow(as, addr, 8, big, attrs, res);
     }
 
+    /**
+     * After a store through the fast window {@code w}: if a newer view was published meanwhile (a
+     * dirty client started logging: global migration logging, a display's {@code setLog}), marks the
+     * bytes with the region's mask of this moment, as QEMU's {@code invalidate_and_set_dirty} reads
+     * it after the store. Without this a store that read the window before the publication and
+     * landed after a migration's first pass had copied its page was never logged
+     * ({@code LogStartRaceTest}). A window read after the publication is the new one, and a store
+     * older than the publication is ordered before the migration's copy by the clear's membarrier
+     * (where there is none, the fence below does it).
+     */
+    private static void republished(AddressSpace as, DirectWindow w, long off, long len) {
+        if (DirtyMemory.writersFence()) {
+            VarHandle.fullFence(); // no membarrier for the clearer: order the store before the load below
+        }
+        if (as.fastWindow() != w) {
+            FlatViewAccess.dirty(as, w.section(), w.segmentOffset() + off, len);
+        }
+    }
+
     static int st8(AddressSpace as, long addr, int val, MemTxAttrs attrs) {
         DirectWindow w = as.fastWindow();
         MemorySegment ram = w.write();
@@ -191,6 +212,7 @@ final class LdSt {
             } catch (InternalError sigbus) {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 1, sigbus);
             }
+            republished(as, w, off, 1);
             return MemTxResult.OK;
         }
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
@@ -203,6 +225,7 @@ final class LdSt {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 1, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 1, w.dirtyMask());
+            republished(as, w, off, 1);
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
@@ -220,6 +243,7 @@ final class LdSt {
             } catch (InternalError sigbus) {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 2, sigbus);
             }
+            republished(as, w, off, 2);
             return MemTxResult.OK;
         }
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
@@ -232,6 +256,7 @@ final class LdSt {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 2, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 2, w.dirtyMask());
+            republished(as, w, off, 2);
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
@@ -249,6 +274,7 @@ final class LdSt {
             } catch (InternalError sigbus) {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 4, sigbus);
             }
+            republished(as, w, off, 4);
             return MemTxResult.OK;
         }
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
@@ -261,6 +287,7 @@ final class LdSt {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 4, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 4, w.dirtyMask());
+            republished(as, w, off, 4);
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
@@ -278,6 +305,7 @@ final class LdSt {
             } catch (InternalError sigbus) {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 8, sigbus);
             }
+            republished(as, w, off, 8);
             return MemTxResult.OK;
         }
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
@@ -290,6 +318,7 @@ final class LdSt {
                 return FlatViewAccess.ramFault(w.section(), w.segmentOffset() + off, 8, sigbus);
             }
             w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + off, 8, w.dirtyMask());
+            republished(as, w, off, 8);
             return MemTxResult.OK;
         }
         return FlatViewAccess.store(as, addr, 8, big, val, attrs);

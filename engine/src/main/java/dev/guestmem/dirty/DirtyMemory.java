@@ -501,6 +501,17 @@ public final class DirtyMemory {
     }
 
     /**
+     * Whether writers must fence between a store and the reads that decide its marking: true only
+     * where the kernel refuses the clearer's membarrier (see "Store, then mark" above). Constant for
+     * the process.
+     *
+     * @return true if writers take a full fence themselves
+     */
+    public static boolean writersFence() {
+        return !WriterFence.KERNEL;
+    }
+
+    /**
      * Registers the code-invalidation hook used by {@link #invalidateAndSetDirty(long, long, int)}
      * (a JIT emulator's "drop translations of this range"); {@code null} unregisters.
      *
