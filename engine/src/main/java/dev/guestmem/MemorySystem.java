@@ -956,19 +956,50 @@ public final class MemorySystem {
      * @param lastStage whether this is the last sync of a migration
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
-        lock.lock();
-        try {
+        asOneNotification(() -> {
             for (MemoryListener l : globalListeners.snapshot()) {
                 if (l.syncsGlobally()) {
                     l.logSyncGlobal(lastStage);
                     continue;
                 }
-                for (AsEntry e : spaces) {
+                for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region, s -> l.logSync(s, lastStage));
                     }
                 }
             }
+            return null;
+        });
+    }
+
+    /**
+     * Internal, for dirty-log operations made of several listener calls ({@code logSync},
+     * {@code logClear}, {@code logGlobalAfterSync}): runs {@code body} under the lock as one
+     * notification. A topology change or listener (un)registration its callbacks ask for waits until
+     * it is over (the rest of it sees the view it began with), then runs as an update of its own, as
+     * one made at commit time (see <a href="#nested">topology changes from listener callbacks</a>).
+     * If {@code body} throws, the waiting changes run all the same and its throw comes first.
+     *
+     * @param body the operation
+     * @param <T> what it returns
+     * @return what {@code body} returned
+     */
+    public <T> T asOneNotification(java.util.function.Supplier<T> body) {
+        lock.lock();
+        try {
+            T result = null;
+            Throwable failed = null;
+            notifying++;
+            try {
+                result = body.get();
+            } catch (RuntimeException | Error t) {
+                failed = t;
+            } finally {
+                notifying--;
+            }
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed);
+            return result;
         } finally {
             lock.unlock();
         }
@@ -1028,22 +1059,20 @@ public final class MemorySystem {
 
     /**
      * Calls {@code action} for each listener and each logging range of its address spaces' current
-     * views ({@code region}'s only, unless null), listeners in priority order, under the lock.
+     * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
      */
     private void forEachLoggingRange(MemoryRegion region,
                                      java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
-        lock.lock();
-        try {
+        asOneNotification(() -> {
             for (MemoryListener l : globalListeners.snapshot()) {
-                for (AsEntry e : spaces) {
+                for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region, s -> action.accept(l, s));
                     }
                 }
             }
-        } finally {
-            lock.unlock();
-        }
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------------------------------------
