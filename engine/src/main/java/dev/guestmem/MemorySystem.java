@@ -50,8 +50,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2 id="nested">Topology changes from listener callbacks</h2>
  * A listener callback (of a commit, a registration or unregistration replay, an address space's
- * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change) may change the topology
- * or open and commit a transaction. The change is not applied inside the notification under way: its
+ * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change, a dirty-log sync or
+ * clear) may change the topology or open and commit a transaction. The change is not applied inside the notification under way: its
  * views were computed before it, and listeners would hear a second diff in the middle of the first.
  * It stays pending, and when the outermost notification is over (every listener heard it, its views
  * published and cached) it runs as an update of its own ({@code begin}..{@code commit}), again while
@@ -63,6 +63,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * one publishes the view it computed earlier for its current address space and clears
  * {@code memory_region_update_pending}: the change can be lost. guestmem keeps QEMU's contract (a
  * change is visible once the outermost commit returns) instead.
+ *
+ * <p>A callback may also register or unregister listeners. That waits too (the lists are being
+ * walked, and a replay in the middle of an update would show a view not every listener has heard):
+ * checked at the call, it runs once the notification is over, before the updates callbacks asked
+ * for, replaying the view published then. QEMU's {@code memory_listener_register} from a callback
+ * would insert into the list being walked.
  *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
@@ -122,6 +128,8 @@ public final class MemorySystem {
     private final ListenerList allSpacesListeners = new ListenerList();
     /** Where each listener is registered: an address space, or null for all. */
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
+    /** Registrations and removals asked for from listener callbacks, run when the notification ends. */
+    private final DeferredListenerChanges deferredListenerChanges = new DeferredListenerChanges();
 
     /** The permanent empty view shared by every address space whose root resolves to nothing. */
     private final FlatView emptyView = new FlatView(null, List.of());
@@ -312,17 +320,27 @@ public final class MemorySystem {
      * (each one a whole {@code begin}..{@code commit} of its own), at most
      * {@link #MAX_CHAINED_UPDATES} times. Depth 0, no notification under way, topology lock held.
      *
-     * @return null, or the failure to report when listeners kept changing the topology (the last
-     *     change is left pending, the views are those of the update before it)
+     * @return null, or the failure to report: what deferred registration replays threw, or, when
+     *     listeners kept changing the topology, an {@link IllegalStateException} (the last change is
+     *     left pending, the views are those of the update before it)
      */
-    private IllegalStateException runPendingUpdates() {
+    private Throwable runPendingUpdates() {
         notifying++;
         try {
-            for (int round = 0; updatePending || ioeventfdUpdatePending; round++) {
+            Throwable failed = null;
+            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredListenerChanges.isEmpty();
+                    round++) {
                 if (round == MAX_CHAINED_UPDATES) {
-                    return new IllegalStateException("listener callbacks changed the topology during each of "
-                            + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every"
-                            + " commit?); the last change is left pending and not published");
+                    return ListenerList.merge(new IllegalStateException("listener callbacks changed the topology"
+                            + " or the listeners during each of " + MAX_CHAINED_UPDATES + " updates in a row (a"
+                            + " listener that changes it on every commit?); the last change is left pending and"
+                            + " not published"), failed);
+                }
+                // Registrations first, in call order, each replaying the view published now; then the
+                // update, which they hear as a diff like everyone else. Only those asked for so far:
+                // what their replays ask for waits for the next round.
+                for (int n = deferredListenerChanges.size(); n > 0; n--) {
+                    failed = ListenerList.merge(failed, apply(deferredListenerChanges.poll()));
                 }
                 if (updatePending) {
                     updateTopology();
@@ -333,9 +351,18 @@ public final class MemorySystem {
                     }
                 }
             }
-            return null;
+            return failed;
         } finally {
             notifying--;
+        }
+    }
+
+    /** Runs a registration or removal a listener callback asked for; returns what its replay threw. */
+    private Throwable apply(DeferredListenerChanges.Change c) {
+        try {
+            return c.register() ? register(c.listener(), c.as()) : unregister(c.listener());
+        } catch (RuntimeException | Error t) { // its address space was destroyed meanwhile
+            return t;
         }
     }
 
@@ -579,10 +606,17 @@ public final class MemorySystem {
         lock.lock();
         try {
             AsEntry e = entry(as);
+            // A removal asked for from a callback counts as done: the listener hears this space go
+            // below, and its removal finds nothing left to replay.
             for (MemoryListener l : e.listeners.snapshot()) {
-                if (registrations.get(l) == as) {
+                if (deferredListenerChanges.willBeRegisteredFor(l, as, registrations)) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
+            }
+            List<MemoryListener> waiting = deferredListenerChanges.waitingFor(as, registrations);
+            if (!waiting.isEmpty()) {
+                throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
+                        + " waiting to be registered to it");
             }
             // Listeners of every address space lose this one as if they unregistered from it
             // (listener_del_address_space), so their region_add and region_del stay paired.
@@ -650,45 +684,31 @@ public final class MemorySystem {
      * A call that throws does not stop the replay; the first throw comes at the end, the listener
      * registered all the same.
      *
+     * <p>Called from a listener callback, the registration waits until the notification under way is
+     * over (as a topology change made there): it is checked now, and then runs before the updates
+     * callbacks asked for, replaying the view published at that moment; what the replay throws comes
+     * out of the outermost call (see <a href="#nested">topology changes from listener callbacks</a>).
+     *
      * @param listener the listener
      * @param as the address space, or null for all
-     * @throws IllegalStateException if the listener is already registered
+     * @throws IllegalStateException if the listener is already registered (or, from a callback, will
+     *     be once the waiting registrations have run), or {@code as} is not one of this system's
      */
     public void registerListener(MemoryListener listener, AddressSpace as) {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            if (registrations.containsKey(listener)) {
+            if (deferredListenerChanges.willBeRegistered(listener, registrations)) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
-            List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
-            registrations.put(listener, as);
-            globalListeners.add(listener);
-            if (as == null) {
-                allSpacesListeners.add(listener);
+            if (as != null) {
+                entry(as); // throws if it is not ours
             }
-            for (AsEntry e : targets) {
-                e.listeners.add(listener);
+            if (notifying > 0) { // a listener callback: the lists are being walked
+                deferredListenerChanges.add(listener, as, true);
+                return;
             }
-            // One logGlobalStart however many address spaces it covers, so that it pairs with the
-            // one logGlobalStop it will hear.
-            boolean globalStart = isGlobalDirtyTracking();
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (AsEntry e : targets) {
-                    failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
-                            knownIoeventfds(e)));
-                    globalStart = false;
-                }
-                if (globalStart) { // no address space yet
-                    failed = tell(failed, listener::begin);
-                    failed = tell(failed, listener::logGlobalStart);
-                    failed = tell(failed, listener::commit);
-                }
-            } finally {
-                notifying--;
-            }
+            Throwable failed = register(listener, as);
             failed = ListenerList.merge(failed, runDeferredUpdates());
             rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
@@ -697,42 +717,96 @@ public final class MemorySystem {
     }
 
     /**
+     * The body of {@link #registerListener}, outside any notification: adds the listener and replays.
+     *
+     * @return what the replay threw, or null
+     */
+    private Throwable register(MemoryListener listener, AddressSpace as) {
+        List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+        registrations.put(listener, as);
+        globalListeners.add(listener);
+        if (as == null) {
+            allSpacesListeners.add(listener);
+        }
+        for (AsEntry e : targets) {
+            e.listeners.add(listener);
+        }
+        // One logGlobalStart however many address spaces it covers, so that it pairs with the
+        // one logGlobalStop it will hear.
+        boolean globalStart = isGlobalDirtyTracking();
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (AsEntry e : targets) {
+                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                        knownIoeventfds(e)));
+                globalStart = false;
+            }
+            if (globalStart) { // no address space yet
+                failed = tell(failed, listener::begin);
+                failed = tell(failed, listener::logGlobalStart);
+                failed = tell(failed, listener::commit);
+            }
+        } finally {
+            notifying--;
+        }
+        return failed;
+    }
+
+    /**
      * QEMU's {@code memory_listener_unregister}: replays removal ({@code begin}, per range
      * {@code logStop(mask, 0)} if it logs and {@code regionDel}, ascending, {@code commit}) and forgets
      * the listener. Unregistering a listener that is not registered does nothing. A call that throws
      * does not stop the replay; the first throw comes at the end, the listener gone from every space.
+     * Called from a listener callback (the listener's own, say), the removal waits until the
+     * notification under way is over, as {@link #registerListener} does: the listener hears the rest
+     * of it, then the removal replay of the view published at that moment.
      *
      * @param listener the listener
      */
     public void unregisterListener(MemoryListener listener) {
         lock.lock();
         try {
-            if (!registrations.containsKey(listener)) {
+            if (!deferredListenerChanges.willBeRegistered(listener, registrations)) {
                 return;
             }
-            registrations.remove(listener);
-            globalListeners.remove(listener);
-            allSpacesListeners.remove(listener);
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (AsEntry e : spaces) {
-                    if (e.listeners.remove(listener)) {
-                        failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
-                                knownIoeventfds(e)));
-                        if (e.listeners.isEmpty()) {
-                            e.ioeventfds = null;
-                        }
-                    }
-                }
-            } finally {
-                notifying--;
+            if (notifying > 0) { // a listener callback: the lists are being walked
+                deferredListenerChanges.add(listener, null, false);
+                return;
             }
+            Throwable failed = unregister(listener);
             failed = ListenerList.merge(failed, runDeferredUpdates());
             rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The body of {@link #unregisterListener}, outside any notification: removes and replays.
+     *
+     * @return what the replay threw, or null
+     */
+    private Throwable unregister(MemoryListener listener) {
+        registrations.remove(listener);
+        globalListeners.remove(listener);
+        allSpacesListeners.remove(listener);
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (AsEntry e : spaces) {
+                if (e.listeners.remove(listener)) {
+                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
+                            knownIoeventfds(e)));
+                    if (e.listeners.isEmpty()) {
+                        e.ioeventfds = null;
+                    }
+                }
+            }
+        } finally {
+            notifying--;
+        }
+        return failed;
     }
 
     /**
@@ -750,13 +824,19 @@ public final class MemorySystem {
         lock.lock();
         try {
             Throwable failed = null;
+            // From a callback, the removals wait (unregisterListener); registrations waiting too go.
+            List<MemoryListener> own = new ArrayList<>();
             for (MemoryListener l : entry(as).listeners.snapshot()) {
-                if (registrations.get(l) == as) {
-                    try {
-                        unregisterListener(l); // off even if its replay throws
-                    } catch (RuntimeException | Error t) { // the later ones must come off too
-                        failed = ListenerList.merge(failed, t);
-                    }
+                if (deferredListenerChanges.willBeRegisteredFor(l, as, registrations)) {
+                    own.add(l);
+                }
+            }
+            own.addAll(deferredListenerChanges.waitingFor(as, registrations));
+            for (MemoryListener l : own) {
+                try {
+                    unregisterListener(l); // off even if its replay throws
+                } catch (RuntimeException | Error t) { // the later ones must come off too
+                    failed = ListenerList.merge(failed, t);
                 }
             }
             ListenerList.rethrow(failed);
