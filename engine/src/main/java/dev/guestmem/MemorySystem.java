@@ -390,6 +390,16 @@ public final class MemorySystem {
      * @param first thrown ahead of (with suppressed) what listeners threw, or null
      */
     private void rethrowListenerFailures(Throwable first) {
+        ListenerList.rethrow(takeListenerFailures(first));
+    }
+
+    /**
+     * What {@link #rethrowListenerFailures} would throw, taken without throwing it.
+     *
+     * @param first the failure so far, or null
+     * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
+     */
+    private Throwable takeListenerFailures(Throwable first) {
         Throwable failed = first;
         if (notifying == 0) {
             failed = ListenerList.merge(failed, invalidationFailure);
@@ -399,7 +409,7 @@ public final class MemorySystem {
                 failed = ListenerList.merge(failed, e.listeners.takeFailure());
             }
         }
-        ListenerList.rethrow(failed);
+        return failed;
     }
 
     /** @return the current transaction depth */
@@ -538,12 +548,16 @@ public final class MemorySystem {
      * at once, even inside a transaction. Listeners registered for every address space hear it as a
      * registration to it ({@code begin}, {@code regionAdd} and {@code logStart(0, mask)} per range,
      * {@code commit}; no second {@code logGlobalStart}). A listener that throws is still told the
-     * rest; the first throw comes after the space is published (it exists all the same).
+     * rest, and then, since the caller gets the throw and not the handle, the space is destroyed
+     * again ({@link #destroyAddressSpace}: every listener that heard it appear hears it go; listeners
+     * registered to it meanwhile are removed first) before the first throw comes out, with what the
+     * rollback threw suppressed in it. So a call either returns the space or throws and leaves none.
      *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
      * @return the address space
      * @throws ForeignRegionException if {@code root} belongs to another system
+     * @throws RuntimeException what a listener threw (the space is gone again)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
         Objects.requireNonNull(root, "root");
@@ -582,8 +596,12 @@ public final class MemorySystem {
                 notifying--;
             }
             as.publish(view);
-            failed = ListenerList.merge(failed, runDeferredUpdates());
-            rethrowListenerFailures(failed); // the space exists and is published all the same
+            failed = takeListenerFailures(ListenerList.merge(failed, runDeferredUpdates()));
+            if (failed != null) {
+                // The caller gets the throw, not the handle: take the space down again.
+                failed = ListenerList.merge(failed, rollBack(as));
+            }
+            rethrowListenerFailures(failed);
             return as;
         } finally {
             lock.unlock();
@@ -646,6 +664,18 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Undoes an {@link #addressSpace} whose listeners threw: removes the listeners registered to the
+     * space meanwhile (from callbacks), then destroys it; they and the listeners of every address
+     * space hear it go.
+     *
+     * @return what that threw, or null
+     */
+    private Throwable rollBack(AddressSpace as) {
+        Throwable failed = tell(null, () -> removeListeners(as));
+        return tell(failed, () -> destroyAddressSpace(as));
     }
 
     /** @return the address spaces in creation order */
