@@ -64,11 +64,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code memory_region_update_pending}: the change can be lost. guestmem keeps QEMU's contract (a
  * change is visible once the outermost commit returns) instead.
  *
- * <p>A callback may also register or unregister listeners. That waits too (the lists are being
- * walked, and a replay in the middle of an update would show a view not every listener has heard):
- * checked at the call, it runs once the notification is over, before the updates callbacks asked
- * for, replaying the view published then. QEMU's {@code memory_listener_register} from a callback
- * would insert into the list being walked.
+ * <p>A callback may also register or unregister listeners, or destroy an address space. That waits
+ * too (the lists are being walked, and a replay in the middle of an update would show a view not
+ * every listener has heard): checked at the call, it runs once the notification is over, in call
+ * order, before the updates callbacks asked for, replaying the view published then. QEMU's
+ * {@code memory_listener_register} from a callback would insert into the list being walked. An
+ * address space created from a callback exists at once (the caller gets it); an update under way
+ * brings it to the update's view, and its listeners hear its replay inside that update's
+ * {@code begin}..{@code commit}.
  *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
@@ -128,8 +131,8 @@ public final class MemorySystem {
     private final ListenerList allSpacesListeners = new ListenerList();
     /** Where each listener is registered: an address space, or null for all. */
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
-    /** Registrations and removals asked for from listener callbacks, run when the notification ends. */
-    private final DeferredListenerChanges deferredListenerChanges = new DeferredListenerChanges();
+    /** Registrations, removals, destructions asked for from listener callbacks, run when the notification ends. */
+    private final DeferredCalls deferredCalls = new DeferredCalls();
 
     /** The permanent empty view shared by every address space whose root resolves to nothing. */
     private final FlatView emptyView = new FlatView(null, List.of());
@@ -328,7 +331,7 @@ public final class MemorySystem {
         notifying++;
         try {
             Throwable failed = null;
-            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredListenerChanges.isEmpty();
+            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
                     round++) {
                 if (round == MAX_CHAINED_UPDATES) {
                     return ListenerList.merge(new IllegalStateException("listener callbacks changed the topology"
@@ -339,8 +342,8 @@ public final class MemorySystem {
                 // Registrations first, in call order, each replaying the view published now; then the
                 // update, which they hear as a diff like everyone else. Only those asked for so far:
                 // what their replays ask for waits for the next round.
-                for (int n = deferredListenerChanges.size(); n > 0; n--) {
-                    failed = ListenerList.merge(failed, apply(deferredListenerChanges.poll()));
+                for (int n = deferredCalls.size(); n > 0; n--) {
+                    failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
                 }
                 if (updatePending) {
                     updateTopology();
@@ -357,13 +360,31 @@ public final class MemorySystem {
         }
     }
 
-    /** Runs a registration or removal a listener callback asked for; returns what its replay threw. */
-    private Throwable apply(DeferredListenerChanges.Change c) {
+    /** Runs a call a listener callback asked for; returns what its replays threw. */
+    private Throwable apply(DeferredCalls.Change c) {
         try {
-            return c.register() ? register(c.listener(), c.as()) : unregister(c.listener());
-        } catch (RuntimeException | Error t) { // its address space was destroyed meanwhile
+            return switch (c.kind()) {
+                case REGISTER -> register(c.listener(), c.as());
+                case UNREGISTER -> unregister(c.listener());
+                case DESTROY -> destroy(c.as());
+            };
+        } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
             return t;
         }
+    }
+
+    /**
+     * Whether a call must wait in {@link #deferredCalls}: inside a notification, or behind calls
+     * already waiting (they run in call order).
+     */
+    private boolean mustDefer() {
+        return notifying > 0 || !deferredCalls.isEmpty();
+    }
+
+    /** Queues a call; outside notifications and transactions, runs the queue (and what it asks for) now. */
+    private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
+        deferredCalls.add(kind, listener, as);
+        rethrowListenerFailures(runDeferredUpdates());
     }
 
     /**
@@ -617,53 +638,69 @@ public final class MemorySystem {
      * an IOMMU) invalidate them. A listener that throws is still told the rest; the first throw
      * comes once the space is destroyed.
      *
+     * <p>Called from a listener callback, the destruction waits until the notification under way is
+     * over (it is checked now), in call order with listener (un)registrations asked for there: a
+     * callback may {@link #removeListeners} and then destroy.
+     *
      * @param as the address space
-     * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
+     * @throws IllegalStateException if it is not one of this system's (or is waiting to be destroyed),
+     *     or still has its own listeners (or will have, once the waiting registrations have run)
      */
     public void destroyAddressSpace(AddressSpace as) {
         lock.lock();
         try {
-            AsEntry e = entry(as);
-            // A removal asked for from a callback counts as done: the listener hears this space go
-            // below, and its removal finds nothing left to replay.
-            for (MemoryListener l : e.listeners.snapshot()) {
-                if (deferredListenerChanges.willBeRegisteredFor(l, as, registrations)) {
+            liveEntry(as);
+            for (MemoryListener l : entry(as).listeners.snapshot()) {
+                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
             }
-            List<MemoryListener> waiting = deferredListenerChanges.waitingFor(as, registrations);
+            List<MemoryListener> waiting = deferredCalls.waitingFor(as, registrations);
             if (!waiting.isEmpty()) {
                 throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
                         + " waiting to be registered to it");
             }
-            // Listeners of every address space lose this one as if they unregistered from it
-            // (listener_del_address_space), so their region_add and region_del stay paired.
-            FlatView last = as.currentMap();
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (MemoryListener l : e.listeners.snapshot()) {
-                    failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
-                }
-            } finally {
-                notifying--;
+            if (mustDefer()) {
+                defer(DeferredCalls.Kind.DESTROY, null, as);
+                return;
             }
-            spaces.remove(e);
-            // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
-            // now on, and translations through it (an IOMMU of another space) are dropped.
-            try {
-                as.publish(emptyView);
-            } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-                failed = ListenerList.merge(failed, t);
-            }
-            retainViews(currentViews());
-            as.runDestroyHooks();
-            as.root().unref();
-            failed = ListenerList.merge(failed, runDeferredUpdates());
-            rethrowListenerFailures(failed); // destroyed all the same
+            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferredUpdates())); // destroyed all the same
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The body of {@link #destroyAddressSpace}, outside any notification.
+     *
+     * @return what listeners threw, or null
+     */
+    private Throwable destroy(AddressSpace as) {
+        AsEntry e = entry(as);
+        // Listeners of every address space lose this one as if they unregistered from it
+        // (listener_del_address_space), so their region_add and region_del stay paired.
+        FlatView last = as.currentMap();
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (MemoryListener l : e.listeners.snapshot()) {
+                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+            }
+        } finally {
+            notifying--;
+        }
+        spaces.remove(e);
+        // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
+        // now on, and translations through it (an IOMMU of another space) are dropped.
+        try {
+            as.publish(emptyView);
+        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+            failed = ListenerList.merge(failed, t);
+        }
+        retainViews(currentViews());
+        as.runDestroyHooks();
+        as.root().unref();
+        return failed;
     }
 
     /**
@@ -690,6 +727,15 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** {@link #entry}, refusing a space whose destruction is waiting too. */
+    private AsEntry liveEntry(AddressSpace as) {
+        AsEntry e = entry(as);
+        if (deferredCalls.willBeDestroyed(as)) {
+            throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
+        }
+        return e;
     }
 
     private AsEntry entry(AddressSpace as) {
@@ -728,14 +774,14 @@ public final class MemorySystem {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            if (deferredListenerChanges.willBeRegistered(listener, registrations)) {
+            if (deferredCalls.willBeRegistered(listener, registrations)) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
             if (as != null) {
-                entry(as); // throws if it is not ours
+                liveEntry(as); // throws if it is not ours
             }
-            if (notifying > 0) { // a listener callback: the lists are being walked
-                deferredListenerChanges.add(listener, as, true);
+            if (mustDefer()) { // a listener callback: the lists are being walked
+                defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
             Throwable failed = register(listener, as);
@@ -797,11 +843,11 @@ public final class MemorySystem {
     public void unregisterListener(MemoryListener listener) {
         lock.lock();
         try {
-            if (!deferredListenerChanges.willBeRegistered(listener, registrations)) {
+            if (!deferredCalls.willBeRegistered(listener, registrations)) {
                 return;
             }
-            if (notifying > 0) { // a listener callback: the lists are being walked
-                deferredListenerChanges.add(listener, null, false);
+            if (mustDefer()) { // a listener callback: the lists are being walked
+                defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
             Throwable failed = unregister(listener);
@@ -857,11 +903,11 @@ public final class MemorySystem {
             // From a callback, the removals wait (unregisterListener); registrations waiting too go.
             List<MemoryListener> own = new ArrayList<>();
             for (MemoryListener l : entry(as).listeners.snapshot()) {
-                if (deferredListenerChanges.willBeRegisteredFor(l, as, registrations)) {
+                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
                     own.add(l);
                 }
             }
-            own.addAll(deferredListenerChanges.waitingFor(as, registrations));
+            own.addAll(deferredCalls.waitingFor(as, registrations));
             for (MemoryListener l : own) {
                 try {
                     unregisterListener(l); // off even if its replay throws
@@ -1255,13 +1301,39 @@ public final class MemorySystem {
         updatePending = false;
         ioeventfdUpdatePending = false;
         dirt.clear();
+        // The spaces as they were when the views were computed: a callback may create one meanwhile
+        // (destruction waits until the update is over).
+        AsEntry[] updating = spaces.toArray(new AsEntry[0]);
         globalListeners.forward(MemoryListener::begin);
-        for (int i = 0; i < spaces.size(); i++) {
-            setFlatview(spaces.get(i), next.get(keys[i]));
-            updateIoeventfds(spaces.get(i));
+        for (int i = 0; i < updating.length; i++) {
+            setFlatview(updating[i], next.get(keys[i]));
+            updateIoeventfds(updating[i]);
         }
+        adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
         retainViews(next);
+    }
+
+    /**
+     * Spaces a callback created while an update told its listeners got the view cached before the
+     * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
+     * the cache the update installs, so no shown view loses its references.
+     */
+    private void adoptSpacesCreatedDuring(AsEntry[] updating, Map<MemoryRegion, FlatView> next) {
+        if (updating.length == spaces.size()) {
+            return; // nothing created (nothing is destroyed during an update)
+        }
+        for (int i = updating.length; i < spaces.size(); i++) {
+            AsEntry e = spaces.get(i);
+            FlatView shown = e.as.currentMap();
+            FlatView updated = next.get(shown.root());
+            if (updated == null) {
+                next.put(shown.root(), shown);
+            } else if (updated != shown) {
+                setFlatview(e, updated);
+                updateIoeventfds(e);
+            }
+        }
     }
 
     /** The view for a flat-view root: the cached one if nothing under it changed, else patched or rebuilt. */

@@ -34,10 +34,11 @@ import dev.guestmem.region.MemoryRegionSection;
  * the dirty-log callbacks ({@link #logSync}, {@link #logClear}): the sync or clear under way (a whole
  * {@code snapshotAndClearDirty}) finishes on the view it began with, then the change runs.
  *
- * <p><b>Registering or unregistering from a callback.</b> Also deferred: checked at the call (a
- * second registration throws at once), run when the current notification is over, ahead of the
- * updates callbacks asked for, with the usual replay of the view published then. A listener that
- * unregisters itself hears the rest of the current notification, then its removal replay.
+ * <p><b>Registering or unregistering from a callback</b> (or destroying an address space). Also
+ * deferred: checked at the call (a second registration throws at once), run in call order when the
+ * current notification is over, ahead of the updates callbacks asked for, with the usual replay of
+ * the view published then. A listener that unregisters itself hears the rest of the current
+ * notification, then its removal replay.
  */
 public interface MemoryListener {
     /** @return the priority (QEMU's {@code MemoryListener.priority}); default 0 */

@@ -8,22 +8,49 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Listener registrations and removals asked for from listener callbacks, in call order, waiting
- * for the notification under way to end (a list being walked must not change, and a replay in the
- * middle of an update would show a view some listeners have not heard yet). Answers what the
- * registrations will be once they have run, so a call is checked against that when it is made.
+ * Listener registrations and removals, and address space destructions, asked for from listener
+ * callbacks, in call order, waiting for the notification under way to end (a list being walked
+ * must not change, and a replay in the middle of an update would show a view some listeners have
+ * not heard yet). Answers what the registrations will be once they have run, so a call is checked
+ * against that when it is made.
  *
  * <p><b>Thread safety.</b> Not thread-safe; topology lock held.
  */
-final class DeferredListenerChanges {
-    /** One deferred call: {@code register} with its target ({@code null}: every address space), or an unregister. */
-    record Change(MemoryListener listener, AddressSpace as, boolean register) {
+final class DeferredCalls {
+    /** What a deferred call does. */
+    enum Kind {
+        /** {@code registerListener(listener, as)}; {@code as} null: every address space. */
+        REGISTER,
+        /** {@code unregisterListener(listener)}. */
+        UNREGISTER,
+        /** {@code destroyAddressSpace(as)}. */
+        DESTROY
+    }
+
+    /** One deferred call. */
+    record Change(Kind kind, MemoryListener listener, AddressSpace as) {
+        boolean register() {
+            return kind == Kind.REGISTER;
+        }
     }
 
     private final ArrayDeque<Change> queue = new ArrayDeque<>();
 
-    void add(MemoryListener listener, AddressSpace as, boolean register) {
-        queue.add(new Change(listener, as, register));
+    void add(Kind kind, MemoryListener listener, AddressSpace as) {
+        queue.add(new Change(kind, listener, as));
+    }
+
+    /**
+     * @param as an address space
+     * @return whether a destruction of it is waiting
+     */
+    boolean willBeDestroyed(AddressSpace as) {
+        for (Change c : queue) {
+            if (c.kind() == Kind.DESTROY && c.as() == as) {
+                return true;
+            }
+        }
+        return false;
     }
 
     boolean isEmpty() {
