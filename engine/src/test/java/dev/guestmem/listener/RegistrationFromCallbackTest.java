@@ -237,7 +237,7 @@ class RegistrationFromCallbackTest {
         Recorder syncer = new Recorder("S", 0) {
             @Override
             public void logSync(MemoryRegionSection s) {
-                sys.removeListeners(as2); // waits; the destruction below then counts it as done
+                sys.removeListeners(as2); // both wait, and run in this order
                 sys.destroyAddressSpace(as2);
             }
         };
