@@ -51,8 +51,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2 id="nested">Topology changes from listener callbacks</h2>
  * A listener callback (of a commit, a registration or unregistration replay, an address space's
  * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change, a dirty-log sync or
- * clear) may change the topology or open and commit a transaction. The change is not applied inside the notification under way: its
- * views were computed before it, and listeners would hear a second diff in the middle of the first.
+ * clear) may change the topology or open and commit a transaction. The change is not applied inside
+ * the notification under way: its views were computed before it, and listeners would hear a second
+ * diff in the middle of the first.
  * It stays pending, and when the outermost notification is over (every listener heard it, its views
  * published and cached) it runs as an update of its own ({@code begin}..{@code commit}), again while
  * callbacks keep asking, at most {@link #MAX_CHAINED_UPDATES} updates in a row; past that the call
@@ -339,9 +340,10 @@ public final class MemorySystem {
                             + " listener that changes it on every commit?); the last change is left pending and"
                             + " not published"), failed);
                 }
-                // Registrations first, in call order, each replaying the view published now; then the
-                // update, which they hear as a diff like everyone else. Only those asked for so far:
-                // what their replays ask for waits for the next round.
+                // Deferred calls first (registrations, removals, destructions), in call order, each
+                // replaying the view published now; then the update, which new listeners hear as a
+                // diff like everyone else. Only the calls asked for so far: what their replays ask
+                // for waits for the next round.
                 for (int n = deferredCalls.size(); n > 0; n--) {
                     failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
                 }
