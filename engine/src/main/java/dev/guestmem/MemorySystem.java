@@ -53,9 +53,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2 id="nested">Topology changes from listener callbacks</h2>
  * A listener callback (of a commit, a registration or unregistration replay, an address space's
- * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change) may change the topology
- * or open and commit a transaction. The change is not applied inside the notification under way: its
- * views were computed before it, and listeners would hear a second diff in the middle of the first.
+ * creation or destruction, {@code logGlobalStart/Stop}, a coalescing change, a dirty-log sync or
+ * clear) may change the topology or open and commit a transaction. The change is not applied inside
+ * the notification under way: its views were computed before it, and listeners would hear a second
+ * diff in the middle of the first.
  * It stays pending, and when the outermost notification is over (every listener heard it, its views
  * published and cached) it runs as an update of its own ({@code begin}..{@code commit}), again while
  * callbacks keep asking, at most {@link #MAX_CHAINED_UPDATES} updates in a row; past that the call
@@ -66,6 +67,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * one publishes the view it computed earlier for its current address space and clears
  * {@code memory_region_update_pending}: the change can be lost. guestmem keeps QEMU's contract (a
  * change is visible once the outermost commit returns) instead.
+ *
+ * <p>A callback may also register or unregister listeners, or destroy an address space. That waits
+ * too (the lists are being walked, and a replay in the middle of an update would show a view not
+ * every listener has heard): checked at the call, it runs once the notification is over, in call
+ * order, before the updates callbacks asked for, replaying the view published then. QEMU's
+ * {@code memory_listener_register} from a callback would insert into the list being walked. An
+ * address space created from a callback exists at once (the caller gets it); an update under way
+ * brings it to the update's view, and its listeners hear its replay inside that update's
+ * {@code begin}..{@code commit}.
  *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
@@ -127,6 +137,8 @@ public final class MemorySystem {
     private final ListenerList allSpacesListeners = new ListenerList();
     /** Where each listener is registered: an address space, or null for all. */
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
+    /** Registrations, removals, destructions asked for from listener callbacks, run when the notification ends. */
+    private final DeferredCalls deferredCalls = new DeferredCalls();
 
     /** The permanent empty view shared by every address space whose root resolves to nothing. */
     private final FlatView emptyView = new FlatView(null, List.of());
@@ -365,17 +377,28 @@ public final class MemorySystem {
      * (each one a whole {@code begin}..{@code commit} of its own), at most
      * {@link #MAX_CHAINED_UPDATES} times. Depth 0, no notification under way, topology lock held.
      *
-     * @return null, or the failure to report when listeners kept changing the topology (the last
-     *     change is left pending, the views are those of the update before it)
+     * @return null, or the failure to report: what deferred registration replays threw, or, when
+     *     listeners kept changing the topology, an {@link IllegalStateException} (the last change is
+     *     left pending, the views are those of the update before it)
      */
-    private IllegalStateException runPendingUpdates() {
+    private Throwable runPendingUpdates() {
         notifying++;
         try {
-            for (int round = 0; updatePending || ioeventfdUpdatePending; round++) {
+            Throwable failed = null;
+            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
+                    round++) {
                 if (round == MAX_CHAINED_UPDATES) {
-                    return new IllegalStateException("listener callbacks changed the topology during each of "
-                            + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every"
-                            + " commit?); the last change is left pending and not published");
+                    return ListenerList.merge(new IllegalStateException("listener callbacks changed the topology"
+                            + " or the listeners during each of " + MAX_CHAINED_UPDATES + " updates in a row (a"
+                            + " listener that changes it on every commit?); the last change is left pending and"
+                            + " not published"), failed);
+                }
+                // Deferred calls first (registrations, removals, destructions), in call order, each
+                // replaying the view published now; then the update, which new listeners hear as a
+                // diff like everyone else. Only the calls asked for so far: what their replays ask
+                // for waits for the next round.
+                for (int n = deferredCalls.size(); n > 0; n--) {
+                    failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
                 }
                 if (updatePending) {
                     updateTopology();
@@ -386,10 +409,37 @@ public final class MemorySystem {
                     }
                 }
             }
-            return null;
+            return failed;
         } finally {
             notifying--;
         }
+    }
+
+    /** Runs a call a listener callback asked for; returns what its replays threw. */
+    private Throwable apply(DeferredCalls.Change c) {
+        try {
+            return switch (c.kind()) {
+                case REGISTER -> register(c.listener(), c.as());
+                case UNREGISTER -> unregister(c.listener());
+                case DESTROY -> destroy(c.as());
+            };
+        } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
+            return t;
+        }
+    }
+
+    /**
+     * Whether a call must wait in {@link #deferredCalls}: inside a notification, or behind calls
+     * already waiting (they run in call order).
+     */
+    private boolean mustDefer() {
+        return notifying > 0 || !deferredCalls.isEmpty();
+    }
+
+    /** Queues a call; outside notifications and transactions, runs the queue (and what it asks for) now. */
+    private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
+        deferredCalls.add(kind, listener, as);
+        rethrowListenerFailures(runDeferredUpdates());
     }
 
     /**
@@ -416,6 +466,16 @@ public final class MemorySystem {
      * @param first thrown ahead of (with suppressed) what listeners threw, or null
      */
     private void rethrowListenerFailures(Throwable first) {
+        ListenerList.rethrow(takeListenerFailures(first));
+    }
+
+    /**
+     * What {@link #rethrowListenerFailures} would throw, taken without throwing it.
+     *
+     * @param first the failure so far, or null
+     * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
+     */
+    private Throwable takeListenerFailures(Throwable first) {
         Throwable failed = first;
         if (notifying == 0) {
             failed = ListenerList.merge(failed, invalidationFailure);
@@ -425,7 +485,7 @@ public final class MemorySystem {
                 failed = ListenerList.merge(failed, e.listeners.takeFailure());
             }
         }
-        ListenerList.rethrow(failed);
+        return failed;
     }
 
     /** @return the current transaction depth */
@@ -564,12 +624,16 @@ public final class MemorySystem {
      * at once, even inside a transaction. Listeners registered for every address space hear it as a
      * registration to it ({@code begin}, {@code regionAdd} and {@code logStart(0, mask)} per range,
      * {@code commit}; no second {@code logGlobalStart}). A listener that throws is still told the
-     * rest; the first throw comes after the space is published (it exists all the same).
+     * rest, and then, since the caller gets the throw and not the handle, the space is destroyed
+     * again ({@link #destroyAddressSpace}: every listener that heard it appear hears it go; listeners
+     * registered to it meanwhile are removed first) before the first throw comes out, with what the
+     * rollback threw suppressed in it. So a call either returns the space or throws and leaves none.
      *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
      * @return the address space
      * @throws ForeignRegionException if {@code root} belongs to another system
+     * @throws RuntimeException what a listener threw (the space is gone again)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
         Objects.requireNonNull(root, "root");
@@ -608,8 +672,12 @@ public final class MemorySystem {
                 notifying--;
             }
             as.publish(view);
-            failed = ListenerList.merge(failed, runDeferredUpdates());
-            rethrowListenerFailures(failed); // the space exists and is published all the same
+            failed = takeListenerFailures(ListenerList.merge(failed, runDeferredUpdates()));
+            if (failed != null) {
+                // The caller gets the throw, not the handle: take the space down again.
+                failed = ListenerList.merge(failed, rollBack(as));
+            }
+            rethrowListenerFailures(failed);
             return as;
         } finally {
             lock.unlock();
@@ -625,46 +693,81 @@ public final class MemorySystem {
      * an IOMMU) invalidate them. A listener that throws is still told the rest; the first throw
      * comes once the space is destroyed.
      *
+     * <p>Called from a listener callback, the destruction waits until the notification under way is
+     * over (it is checked now), in call order with listener (un)registrations asked for there: a
+     * callback may {@link #removeListeners} and then destroy.
+     *
      * @param as the address space
-     * @throws IllegalStateException if it is not one of this system's, or still has its own listeners
+     * @throws IllegalStateException if it is not one of this system's (or is waiting to be destroyed),
+     *     or still has its own listeners (or will have, once the waiting registrations have run)
      */
     public void destroyAddressSpace(AddressSpace as) {
         lock.lock();
         try {
-            AsEntry e = entry(as);
-            for (MemoryListener l : e.listeners.snapshot()) {
-                if (registrations.get(l) == as) {
+            liveEntry(as);
+            for (MemoryListener l : entry(as).listeners.snapshot()) {
+                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
             }
-            // Listeners of every address space lose this one as if they unregistered from it
-            // (listener_del_address_space), so their region_add and region_del stay paired.
-            FlatView last = as.currentMap();
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (MemoryListener l : e.listeners.snapshot()) {
-                    failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
-                }
-            } finally {
-                notifying--;
+            List<MemoryListener> waiting = deferredCalls.waitingFor(as, registrations);
+            if (!waiting.isEmpty()) {
+                throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
+                        + " waiting to be registered to it");
             }
-            spaces.remove(e);
-            // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
-            // now on, and translations through it (an IOMMU of another space) are dropped.
-            try {
-                as.publish(emptyView);
-            } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-                failed = ListenerList.merge(failed, t);
+            if (mustDefer()) {
+                defer(DeferredCalls.Kind.DESTROY, null, as);
+                return;
             }
-            retainViews(currentViews());
-            as.runDestroyHooks();
-            as.root().unref();
-            failed = ListenerList.merge(failed, runDeferredUpdates());
-            rethrowListenerFailures(failed); // destroyed all the same
+            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferredUpdates())); // destroyed all the same
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The body of {@link #destroyAddressSpace}, outside any notification.
+     *
+     * @return what listeners threw, or null
+     */
+    private Throwable destroy(AddressSpace as) {
+        AsEntry e = entry(as);
+        // Listeners of every address space lose this one as if they unregistered from it
+        // (listener_del_address_space), so their region_add and region_del stay paired.
+        FlatView last = as.currentMap();
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (MemoryListener l : e.listeners.snapshot()) {
+                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+            }
+        } finally {
+            notifying--;
+        }
+        spaces.remove(e);
+        // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
+        // now on, and translations through it (an IOMMU of another space) are dropped.
+        try {
+            as.publish(emptyView);
+        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
+            failed = ListenerList.merge(failed, t);
+        }
+        retainViews(currentViews());
+        as.runDestroyHooks();
+        as.root().unref();
+        return failed;
+    }
+
+    /**
+     * Undoes an {@link #addressSpace} whose listeners threw: removes the listeners registered to the
+     * space meanwhile (from callbacks), then destroys it; they and the listeners of every address
+     * space hear it go.
+     *
+     * @return what that threw, or null
+     */
+    private Throwable rollBack(AddressSpace as) {
+        Throwable failed = tell(null, () -> removeListeners(as));
+        return tell(failed, () -> destroyAddressSpace(as));
     }
 
     /** @return the address spaces in creation order */
@@ -679,6 +782,15 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** {@link #entry}, refusing a space whose destruction is waiting too. */
+    private AsEntry liveEntry(AddressSpace as) {
+        AsEntry e = entry(as);
+        if (deferredCalls.willBeDestroyed(as)) {
+            throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
+        }
+        return e;
     }
 
     private AsEntry entry(AddressSpace as) {
@@ -703,45 +815,31 @@ public final class MemorySystem {
      * A call that throws does not stop the replay; the first throw comes at the end, the listener
      * registered all the same.
      *
+     * <p>Called from a listener callback, the registration waits until the notification under way is
+     * over (as a topology change made there): it is checked now, and then runs before the updates
+     * callbacks asked for, replaying the view published at that moment; what the replay throws comes
+     * out of the outermost call (see <a href="#nested">topology changes from listener callbacks</a>).
+     *
      * @param listener the listener
      * @param as the address space, or null for all
-     * @throws IllegalStateException if the listener is already registered
+     * @throws IllegalStateException if the listener is already registered (or, from a callback, will
+     *     be once the waiting registrations have run), or {@code as} is not one of this system's
      */
     public void registerListener(MemoryListener listener, AddressSpace as) {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            if (registrations.containsKey(listener)) {
+            if (deferredCalls.willBeRegistered(listener, registrations)) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
-            List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
-            registrations.put(listener, as);
-            globalListeners.add(listener);
-            if (as == null) {
-                allSpacesListeners.add(listener);
+            if (as != null) {
+                liveEntry(as); // throws if it is not ours
             }
-            for (AsEntry e : targets) {
-                e.listeners.add(listener);
+            if (mustDefer()) { // a listener callback: the lists are being walked
+                defer(DeferredCalls.Kind.REGISTER, listener, as);
+                return;
             }
-            // One logGlobalStart however many address spaces it covers, so that it pairs with the
-            // one logGlobalStop it will hear.
-            boolean globalStart = isGlobalDirtyTracking();
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (AsEntry e : targets) {
-                    failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
-                            knownIoeventfds(e)));
-                    globalStart = false;
-                }
-                if (globalStart) { // no address space yet
-                    failed = tell(failed, listener::begin);
-                    failed = tell(failed, listener::logGlobalStart);
-                    failed = tell(failed, listener::commit);
-                }
-            } finally {
-                notifying--;
-            }
+            Throwable failed = register(listener, as);
             failed = ListenerList.merge(failed, runDeferredUpdates());
             rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
@@ -750,42 +848,96 @@ public final class MemorySystem {
     }
 
     /**
+     * The body of {@link #registerListener}, outside any notification: adds the listener and replays.
+     *
+     * @return what the replay threw, or null
+     */
+    private Throwable register(MemoryListener listener, AddressSpace as) {
+        List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+        registrations.put(listener, as);
+        globalListeners.add(listener);
+        if (as == null) {
+            allSpacesListeners.add(listener);
+        }
+        for (AsEntry e : targets) {
+            e.listeners.add(listener);
+        }
+        // One logGlobalStart however many address spaces it covers, so that it pairs with the
+        // one logGlobalStop it will hear.
+        boolean globalStart = isGlobalDirtyTracking();
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (AsEntry e : targets) {
+                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                        knownIoeventfds(e)));
+                globalStart = false;
+            }
+            if (globalStart) { // no address space yet
+                failed = tell(failed, listener::begin);
+                failed = tell(failed, listener::logGlobalStart);
+                failed = tell(failed, listener::commit);
+            }
+        } finally {
+            notifying--;
+        }
+        return failed;
+    }
+
+    /**
      * QEMU's {@code memory_listener_unregister}: replays removal ({@code begin}, per range
      * {@code logStop(mask, 0)} if it logs and {@code regionDel}, ascending, {@code commit}) and forgets
      * the listener. Unregistering a listener that is not registered does nothing. A call that throws
      * does not stop the replay; the first throw comes at the end, the listener gone from every space.
+     * Called from a listener callback (the listener's own, say), the removal waits until the
+     * notification under way is over, as {@link #registerListener} does: the listener hears the rest
+     * of it, then the removal replay of the view published at that moment.
      *
      * @param listener the listener
      */
     public void unregisterListener(MemoryListener listener) {
         lock.lock();
         try {
-            if (!registrations.containsKey(listener)) {
+            if (!deferredCalls.willBeRegistered(listener, registrations)) {
                 return;
             }
-            registrations.remove(listener);
-            globalListeners.remove(listener);
-            allSpacesListeners.remove(listener);
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (AsEntry e : spaces) {
-                    if (e.listeners.remove(listener)) {
-                        failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
-                                knownIoeventfds(e)));
-                        if (e.listeners.isEmpty()) {
-                            e.ioeventfds = null;
-                        }
-                    }
-                }
-            } finally {
-                notifying--;
+            if (mustDefer()) { // a listener callback: the lists are being walked
+                defer(DeferredCalls.Kind.UNREGISTER, listener, null);
+                return;
             }
+            Throwable failed = unregister(listener);
             failed = ListenerList.merge(failed, runDeferredUpdates());
             rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The body of {@link #unregisterListener}, outside any notification: removes and replays.
+     *
+     * @return what the replay threw, or null
+     */
+    private Throwable unregister(MemoryListener listener) {
+        registrations.remove(listener);
+        globalListeners.remove(listener);
+        allSpacesListeners.remove(listener);
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (AsEntry e : spaces) {
+                if (e.listeners.remove(listener)) {
+                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
+                            knownIoeventfds(e)));
+                    if (e.listeners.isEmpty()) {
+                        e.ioeventfds = null;
+                    }
+                }
+            }
+        } finally {
+            notifying--;
+        }
+        return failed;
     }
 
     /**
@@ -803,13 +955,19 @@ public final class MemorySystem {
         lock.lock();
         try {
             Throwable failed = null;
+            // From a callback, the removals wait (unregisterListener); registrations waiting too go.
+            List<MemoryListener> own = new ArrayList<>();
             for (MemoryListener l : entry(as).listeners.snapshot()) {
-                if (registrations.get(l) == as) {
-                    try {
-                        unregisterListener(l); // off even if its replay throws
-                    } catch (RuntimeException | Error t) { // the later ones must come off too
-                        failed = ListenerList.merge(failed, t);
-                    }
+                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
+                    own.add(l);
+                }
+            }
+            own.addAll(deferredCalls.waitingFor(as, registrations));
+            for (MemoryListener l : own) {
+                try {
+                    unregisterListener(l); // off even if its replay throws
+                } catch (RuntimeException | Error t) { // the later ones must come off too
+                    failed = ListenerList.merge(failed, t);
                 }
             }
             ListenerList.rethrow(failed);
@@ -1009,19 +1167,50 @@ public final class MemorySystem {
      * @param lastStage whether this is the last sync of a migration
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
-        lock.lock();
-        try {
+        asOneNotification(() -> {
             for (MemoryListener l : globalListeners.snapshot()) {
                 if (l.syncsGlobally()) {
                     l.logSyncGlobal(lastStage);
                     continue;
                 }
-                for (AsEntry e : spaces) {
+                for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region, s -> l.logSync(s, lastStage));
                     }
                 }
             }
+            return null;
+        });
+    }
+
+    /**
+     * Internal, for dirty-log operations made of several listener calls ({@code logSync},
+     * {@code logClear}, {@code logGlobalAfterSync}): runs {@code body} under the lock as one
+     * notification. A topology change or listener (un)registration its callbacks ask for waits until
+     * it is over (the rest of it sees the view it began with), then runs as an update of its own, as
+     * one made at commit time (see <a href="#nested">topology changes from listener callbacks</a>).
+     * If {@code body} throws, the waiting changes run all the same and its throw comes first.
+     *
+     * @param body the operation
+     * @param <T> what it returns
+     * @return what {@code body} returned
+     */
+    public <T> T asOneNotification(java.util.function.Supplier<T> body) {
+        lock.lock();
+        try {
+            T result = null;
+            Throwable failed = null;
+            notifying++;
+            try {
+                result = body.get();
+            } catch (RuntimeException | Error t) {
+                failed = t;
+            } finally {
+                notifying--;
+            }
+            failed = ListenerList.merge(failed, runDeferredUpdates());
+            rethrowListenerFailures(failed);
+            return result;
         } finally {
             lock.unlock();
         }
@@ -1081,22 +1270,20 @@ public final class MemorySystem {
 
     /**
      * Calls {@code action} for each listener and each logging range of its address spaces' current
-     * views ({@code region}'s only, unless null), listeners in priority order, under the lock.
+     * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
      */
     private void forEachLoggingRange(MemoryRegion region,
                                      java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
-        lock.lock();
-        try {
+        asOneNotification(() -> {
             for (MemoryListener l : globalListeners.snapshot()) {
-                for (AsEntry e : spaces) {
+                for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region, s -> action.accept(l, s));
                     }
                 }
             }
-        } finally {
-            lock.unlock();
-        }
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -1169,13 +1356,39 @@ public final class MemorySystem {
         updatePending = false;
         ioeventfdUpdatePending = false;
         dirt.clear();
+        // The spaces as they were when the views were computed: a callback may create one meanwhile
+        // (destruction waits until the update is over).
+        AsEntry[] updating = spaces.toArray(new AsEntry[0]);
         globalListeners.forward(MemoryListener::begin);
-        for (int i = 0; i < spaces.size(); i++) {
-            setFlatview(spaces.get(i), next.get(keys[i]));
-            updateIoeventfds(spaces.get(i));
+        for (int i = 0; i < updating.length; i++) {
+            setFlatview(updating[i], next.get(keys[i]));
+            updateIoeventfds(updating[i]);
         }
+        adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
         retainViews(next);
+    }
+
+    /**
+     * Spaces a callback created while an update told its listeners got the view cached before the
+     * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
+     * the cache the update installs, so no shown view loses its references.
+     */
+    private void adoptSpacesCreatedDuring(AsEntry[] updating, Map<MemoryRegion, FlatView> next) {
+        if (updating.length == spaces.size()) {
+            return; // nothing created (nothing is destroyed during an update)
+        }
+        for (int i = updating.length; i < spaces.size(); i++) {
+            AsEntry e = spaces.get(i);
+            FlatView shown = e.as.currentMap();
+            FlatView updated = next.get(shown.root());
+            if (updated == null) {
+                next.put(shown.root(), shown);
+            } else if (updated != shown) {
+                setFlatview(e, updated);
+                updateIoeventfds(e);
+            }
+        }
     }
 
     /** The view for a flat-view root: the cached one if nothing under it changed, else patched or rebuilt. */

@@ -60,14 +60,18 @@ public final class DiscardedRam {
             }
             DirtyMemory dm = region.system().dirtyMemory();
             long[] cleared = {0};
-            m.replayDiscarded(DiscardSections.ofRegion(region, 0, rb.usedLength()), s -> {
-                long base = rb.offset() + s.offsetWithinRegion();
-                for (long off = 0; Long.compareUnsigned(off, s.size()) < 0; off += DirtyMemory.TARGET_PAGE_SIZE) {
-                    if (dm.getDirty(base + off, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION)) {
-                        cleared[0]++;
+            // One notification: a listener's logClear that changes the topology waits for the last run.
+            region.system().asOneNotification(() -> {
+                m.replayDiscarded(DiscardSections.ofRegion(region, 0, rb.usedLength()), s -> {
+                    long base = rb.offset() + s.offsetWithinRegion();
+                    for (long off = 0; Long.compareUnsigned(off, s.size()) < 0; off += DirtyMemory.TARGET_PAGE_SIZE) {
+                        if (dm.getDirty(base + off, 1, DirtyMemory.DIRTY_MEMORY_MIGRATION)) {
+                            cleared[0]++;
+                        }
                     }
-                }
-                region.resetDirty(s.offsetWithinRegion(), s.size(), MemoryRegion.DIRTY_MEMORY_MIGRATION);
+                    region.resetDirty(s.offsetWithinRegion(), s.size(), MemoryRegion.DIRTY_MEMORY_MIGRATION);
+                });
+                return null;
             });
             return cleared[0];
         } finally {

@@ -7,8 +7,8 @@ import java.util.function.Consumer;
 /**
  * A priority-ordered list of listeners, as QEMU's {@code memory_listeners} / {@code as->listeners}:
  * a new listener goes after every listener with priority {@code <=} its own, so equal priorities keep
- * registration order. {@link #forward} walks it in order, {@link #reverse} backwards; callbacks must
- * not register or unregister listeners meanwhile.
+ * registration order. {@link #forward} walks it in order, {@link #reverse} backwards; the list must
+ * not change meanwhile ({@code MemorySystem} defers a registration asked for from a callback).
  *
  * <p>A listener that throws does not stop the walk: the change it is told of happens anyway (QEMU's
  * callbacks cannot fail), so every other listener must hear of it. The throw is kept

@@ -30,8 +30,15 @@ import dev.guestmem.region.MemoryRegionSection;
  * another. A callback that changes the topology on every update is stopped after
  * {@link dev.guestmem.MemorySystem#MAX_CHAINED_UPDATES} updates in a row with an
  * {@link IllegalStateException}. QEMU does not define this case (its nested update can leave the
- * outer one's stale view published); see {@link dev.guestmem.MemorySystem}. Registering or
- * unregistering listeners from a callback is still not allowed ({@link ListenerList}).
+ * outer one's stale view published); see {@link dev.guestmem.MemorySystem}. The same holds for
+ * the dirty-log callbacks ({@link #logSync}, {@link #logClear}): the sync or clear under way (a whole
+ * {@code snapshotAndClearDirty}) finishes on the view it began with, then the change runs.
+ *
+ * <p><b>Registering or unregistering from a callback</b> (or destroying an address space). Also
+ * deferred: checked at the call (a second registration throws at once), run in call order when the
+ * current notification is over, ahead of the updates callbacks asked for, with the usual replay of
+ * the view published then. A listener that unregisters itself hears the rest of the current
+ * notification, then its removal replay.
  */
 public interface MemoryListener {
     /** @return the priority (QEMU's {@code MemoryListener.priority}); default 0 */

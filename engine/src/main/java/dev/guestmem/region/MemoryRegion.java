@@ -1091,9 +1091,8 @@ public abstract sealed class MemoryRegion
     // throws before anything changes (no sync, no bit touched).
     //
     // Listeners hear log_clear after a reset (the whole pages cleared) or a snapshot (the range
-    // asked), as QEMU's memory_region_clear_dirty_bitmap (MemorySystem.clearDirtyBitmap). Not
-    // modelled: log_global_after_sync; TCG's TLB re-arm is the DirtyMemory clean epoch, which every
-    // clear advances.
+    // asked), as QEMU's memory_region_clear_dirty_bitmap (MemorySystem.clearDirtyBitmap). TCG's
+    // TLB re-arm is the DirtyMemory clean epoch, which every clear advances.
 
     /**
      * QEMU's {@code memory_region_set_dirty}: marks the pages of {@code [addr, addr + size)} dirty for
@@ -1217,11 +1216,15 @@ public abstract sealed class MemoryRegion
         lock();
         try {
             long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
-            system.syncDirtyBitmap(this);
-            DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
-            system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU
-            system.globalAfterDirtyLogSync();
-            return snap;
+            // One notification: a topology change made by a listener's logSync waits until the
+            // clear and the after-sync have seen the view the sync began with.
+            return system.asOneNotification(() -> {
+                system.syncDirtyBitmap(this);
+                DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
+                system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU
+                system.globalAfterDirtyLogSync();
+                return snap;
+            });
         } finally {
             unlock();
         }
