@@ -220,6 +220,49 @@ class LauncherTest {
         assertTrue(known[1].contains("building"), "a known group goes on to the build: " + known[1]);
     }
 
+    /**
+     * README: "{@code ./guestmem COMMAND --help} prints a command's usage", and a wrong command line
+     * exits 2. {@code build} ignored its arguments: {@code build --help} (or a typo) ran the whole
+     * Maven build. The skeleton's {@code mvnw} is a fake that says it ran.
+     */
+    @Test
+    void buildTakesHelpAndRefusesOtherArguments() throws Exception {
+        Path repo = fakeRepo("engine/target/guestmem-engine-0.1.0-SNAPSHOT.jar");
+        Path mvnw = repo.resolve("mvnw");
+        Files.writeString(mvnw, "#!/bin/sh\necho mvnw-ran >&2\n");
+        Files.setPosixFilePermissions(mvnw, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+
+        String[] help = run(repo, jdk, "build", "--help");
+        assertEquals("0", help[0], help[2]);
+        assertTrue(help[1].startsWith("usage: ./guestmem build"), help[1]);
+        assertFalse(help[2].contains("mvnw-ran"), "--help must not build: " + help[2]);
+
+        String[] typo = run(repo, jdk, "build", "--quick");
+        assertEquals("2", typo[0], typo[2]);
+        assertTrue(typo[2].startsWith("guestmem build: takes no arguments ('--quick')"), typo[2]);
+        assertFalse(typo[2].contains("mvnw-ran"), "a wrong command line must not build: " + typo[2]);
+
+        String[] build = run(repo, jdk, "build");
+        assertEquals("0", build[0], build[2]);
+        assertTrue(build[2].contains("mvnw-ran"), build[2]);
+    }
+
+    /** Runs the launcher copy in {@code repo} with ARGS; returns exit status, stdout and stderr. */
+    private String[] run(Path repo, Path jdk, String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("bash", repo.resolve("guestmem").toString()));
+        cmd.addAll(java.util.List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo.toFile());
+        pb.environment().put("JAVA_HOME", jdk.toString());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the launcher did not stop"); // a hang guard
+        return new String[] {Integer.toString(p.exitValue()), out, err};
+    }
+
     /** Runs {@code bench ARGS} with the launcher copy in {@code repo}; returns exit status and stderr. */
     private String[] bench(Path repo, Path jdk, String... args) throws Exception {
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("bash", repo.resolve("guestmem").toString(), "bench"));

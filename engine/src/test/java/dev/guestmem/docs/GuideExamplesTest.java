@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -32,6 +33,7 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.Endianness;
+import dev.guestmem.region.HostRegionLocation;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
@@ -719,6 +721,32 @@ class GuideExamplesTest {
         assertEquals(List.of("vga.vram now 16 MiB"), told);
         assertEquals(16 * MIB, vram.usedLength());
         vram.close();
+    }
+
+    @Test
+    void regionFromHost() {
+        MemorySystem sys = new MemorySystem();
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", MIB);
+        long hostAddress = ram.ramBlock().hostAddress() + 0x1234;   // a pointer into the block
+        MemoryRegion found = null;
+        long foundOffset = -1;
+        // tag::host[]
+        HostRegionLocation loc = sys.regionFromHost(hostAddress);  // or regionFromHost(segment)
+        if (loc != null) {
+            MemoryRegion mr = loc.region();     // the RAM, ROM, RAM-device or ROM-device region
+            long offset = loc.offset();         // from the block's start, not rounded
+            // end::host[]
+            found = mr;
+            foundOffset = offset;
+            // tag::host-at[]
+        }
+        MemoryRegion mr = sys.regionAtHost(hostAddress); // allocation-free; offset = host - mr.ramBlock().hostAddress()
+        // end::host-at[]
+        assertSame(ram, found);
+        assertEquals(0x1234, foundOffset);
+        assertSame(ram, mr);
+        assertEquals(0x1234, hostAddress - mr.ramBlock().hostAddress());
+        assertEquals(loc, sys.regionFromHost(ram.ramBlock().segment().asSlice(0x1234)));
     }
 
     @Test
