@@ -8,12 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.RamRegion;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
@@ -26,14 +28,16 @@ class TlbFillRaceTest {
     private static final long MIB = 1 << 20;
     private static final long PAGE_ADDR = 0x3000;
 
-    /** What the view published under one generation answers for the page. */
-    private record Answer(MemorySegment segment, boolean readonly, boolean logged) {
+    /** What a fill saw: the section's window (one per built section) and the entry's tag. */
+    private record Seen(long generation, DirectWindow window, MemorySegment segment, int flags) {
     }
 
-    /** What a filler saw. */
-    private record Seen(long generation, MemorySegment segment, int flags) {
-    }
-
+    /**
+     * The mutator makes one publication per change and records, for every window its own fill gets
+     * afterwards, the last generation under which that window was current. An entry may be tagged
+     * older than its view (it refills once more), never newer: its window must have been current at
+     * its generation or later.
+     */
     @Test
     void entriesAreNeverTaggedNewerThanTheirAnswer() throws Exception {
         long millis = Long.getLong("guestmem.tlbRaceMillis", 200);
@@ -43,8 +47,8 @@ class TlbFillRaceTest {
         RamRegion a = RamRegion.allocate(sys, null, "a", MIB);
         RamRegion b = RamRegion.allocate(sys, null, "b", MIB);
         root.addSubregion(0, a);
-        ConcurrentHashMap<Long, Answer> byGeneration = new ConcurrentHashMap<>();
-        byGeneration.put(as.generation(), new Answer(a.ramBlock().segment(), false, false));
+        Map<DirectWindow, Seen> current = new IdentityHashMap<>(); // window -> last generation, its answer
+        record(as, current);
         AtomicBoolean stop = new AtomicBoolean();
         List<Seen> seen = new ArrayList<>();
         Thread filler = new Thread(() -> {
@@ -52,7 +56,7 @@ class TlbFillRaceTest {
             while (!stop.get()) {
                 GuestTlb.fill(as, PAGE_ADDR, e);
                 if (seen.size() < 2_000_000) {
-                    seen.add(new Seen(e.generation(), e.segment(), e.flags()));
+                    seen.add(new Seen(e.generation(), e.window(), e.segment(), e.flags()));
                 }
             }
         }, "tlb-filler");
@@ -62,50 +66,50 @@ class TlbFillRaceTest {
         boolean readonly = false;
         boolean logged = false;
         int changes = 0;
-        // the generation moves only at this thread's commits: record what each one publishes
         while (System.nanoTime() < end || changes < 30) {
-            switch (changes % 3) {
-                case 0 -> {
-                    RamRegion next = mapped == a ? b : a;
-                    RamRegion old = mapped;
-                    sys.transactionBegin();
-                    try {
-                        root.delSubregion(old);
-                        root.addSubregion(0, next);
-                    } finally {
-                        sys.transactionCommit();
+            long before = as.generation();
+            sys.transactionBegin(); // one publication per change: every generation is recorded
+            try {
+                switch (changes % 3) {
+                    case 0 -> {
+                        root.delSubregion(mapped);
+                        mapped = mapped == a ? b : a;
+                        root.addSubregion(0, mapped);
                     }
-                    mapped = next;
+                    case 1 -> {
+                        readonly = !readonly;
+                        a.setReadonly(readonly);
+                        b.setReadonly(readonly);
+                    }
+                    default -> {
+                        logged = !logged;
+                        a.setLog(logged, DirtyMemory.DIRTY_MEMORY_VGA);
+                        b.setLog(logged, DirtyMemory.DIRTY_MEMORY_VGA);
+                    }
                 }
-                case 1 -> {
-                    readonly = !readonly;
-                    a.setReadonly(readonly);
-                    b.setReadonly(readonly);
-                }
-                default -> {
-                    logged = !logged;
-                    a.setLog(logged, DirtyMemory.DIRTY_MEMORY_VGA);
-                    b.setLog(logged, DirtyMemory.DIRTY_MEMORY_VGA);
-                }
+            } finally {
+                sys.transactionCommit();
             }
-            // setReadonly/setLog on a and b are two commits: only the second generation is recorded
-            byGeneration.put(as.generation(), new Answer(mapped.ramBlock().segment(), readonly, logged));
+            assertEquals(before + 1, as.generation(), "one publication per change");
+            record(as, current);
             changes++;
         }
         stop.set(true);
         filler.join();
-        int checked = 0;
         for (Seen s : seen) {
-            Answer want = byGeneration.get(s.generation());
-            if (want == null) {
-                continue; // the intermediate generation of a two-commit change
-            }
-            checked++;
-            assertNotNull(s.segment(), "gen " + s.generation());
-            assertSame(want.segment(), s.segment(), "gen " + s.generation() + ": another block's answer");
-            assertEquals(want.readonly(), (s.flags() & GuestTlb.TLB_READONLY) != 0, "gen " + s.generation() + " read-only");
-            assertEquals(want.logged(), (s.flags() & GuestTlb.TLB_NOTDIRTY) != 0, "gen " + s.generation() + " logged");
+            Seen last = current.get(s.window());
+            assertNotNull(last, "a window the mutator never saw");
+            assertTrue(s.generation() <= last.generation(), "entry tagged " + s.generation()
+                    + " but built from the view of generation " + last.generation());
+            assertSame(last.segment(), s.segment());
+            assertEquals(last.flags(), s.flags());
         }
-        assertTrue(checked > 0, "the filler saw no recorded generation");
+        assertTrue(seen.size() > 0);
+    }
+
+    /** Records the page's current window with the current generation (only this thread publishes). */
+    private static void record(AddressSpace as, Map<DirectWindow, Seen> current) {
+        TlbEntry e = TlbOracle.fill(as, PAGE_ADDR);
+        current.put(e.window(), new Seen(e.generation(), e.window(), e.segment(), e.flags()));
     }
 }
