@@ -346,4 +346,29 @@ class TlbInvalidationAuditTest {
             }
         }
     }
+
+    /**
+     * One TLB per vCPU for all its address spaces, as TCG keeps (x86's SMM space beside the normal
+     * one, selected per access by attrs): an entry filled from one space must never pass the other's
+     * tag-and-generation check. Spaces are published by the same commits, so per-space counters
+     * moved in lock-step and an SMRAM entry hit for normal-mode code.
+     */
+    @Test
+    void anEntryOfOneSpaceNeverPassesAnotherSpacesCheck() {
+        RamRegion dram = ram("dram", MIB, 1);
+        RamRegion smram = ram("smram", 0x10000, 9);
+        ContainerRegion normalRoot = new ContainerRegion(sys, null, "normal-root", -1L);
+        ContainerRegion smmRoot = new ContainerRegion(sys, null, "smm-root", -1L);
+        normalRoot.addSubregion(0, new AliasRegion(sys, null, "normal-dram", dram, 0, MIB));
+        smmRoot.addSubregion(0, new AliasRegion(sys, null, "smm-dram", dram, 0, MIB));
+        smmRoot.addSubregionOverlap(0x30000, smram, 1);
+        AddressSpace normal = sys.addressSpace(normalRoot, "cpu-memory");
+        AddressSpace smm = sys.addressSpace(smmRoot, "cpu-smm");
+        root.addSubregion(0x4000_0000L, ram("other", MIB, 3)); // a commit publishing every space
+        TlbEntry e = TlbOracle.fill(smm, 0x30000);             // an SMM-mode access fills the slot
+        boolean hit = e.pageAddr() == 0x30000 && e.generation() == normal.generation();
+        assertFalse(hit, "an SMRAM entry (gen " + e.generation() + ") passes the normal space's check (gen "
+                + normal.generation() + ")");
+        assertNotEquals(new TlbEntry().generation(), as.generation(), "an unfilled entry passes the check");
+    }
 }
