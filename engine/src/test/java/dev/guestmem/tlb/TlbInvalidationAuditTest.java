@@ -135,11 +135,19 @@ class TlbInvalidationAuditTest {
         audit("ramResize grow again", () -> r.ramResize(2 * MIB), pages);
     }
 
+    /**
+     * {@code RamBlock.resize} alone (not {@code RamRegion.ramResize}) keeps the region's size, and
+     * its javadoc promised {@code DECODE_ERROR} past the new used length. Sections kept the old used
+     * segment and nothing re-rendered them (not even a later commit elsewhere, which patches only its
+     * own window), so the TLB and the address space both went on serving the old length, for good.
+     */
     @Test
-    void blockResizeAloneLeavesNoStaleDirectPage() {
+    void blockResizeAloneIsSeenAtOnce() {
         RamRegion r = resizeable("vram", 2 * MIB, 4 * MIB, 1);
         root.addSubregion(0x4000_0000L, r);
-        long[] pages = {0x4000_0000L, 0x4000_0000L + MIB, 0x4000_0000L + 2 * MIB - PAGE};
+        long past = 0x4000_0000L + MIB;
+        long[] pages = {0x4000_0000L, past, 0x4000_0000L + 2 * MIB - PAGE};
+        TlbEntry before = TlbOracle.fill(as, past);
         audit("RamBlock.resize shrink without the region", () -> {
             sys.lock().lock();
             try {
@@ -148,6 +156,20 @@ class TlbInvalidationAuditTest {
                 sys.lock().unlock();
             }
         }, pages);
+        assertNotEquals(before.generation(), as.generation(), "the answer for the page changed");
+        assertFalse(TlbOracle.fill(as, past).readDirect(), "past the used length");
+        assertEquals(MemTxResult.DECODE_ERROR, as.read(past, dev.guestmem.access.MemTxAttrs.UNSPECIFIED,
+                new byte[8], 0, 8));
+        assertTrue(TlbOracle.fill(as, past - PAGE).readDirect());
+        audit("RamBlock.resize grow back", () -> {
+            sys.lock().lock();
+            try {
+                r.ramBlock().resize(2 * MIB);
+            } finally {
+                sys.lock().unlock();
+            }
+        }, pages);
+        assertTrue(TlbOracle.fill(as, past).readDirect(), "in use again");
     }
 
     @Test
