@@ -11,11 +11,14 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.BitmapRamDiscardManager;
+import dev.guestmem.iommu.IommuNotifier;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ram.FaultProneHold;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
@@ -392,5 +395,45 @@ class TlbInvalidationAuditTest {
         assertFalse(hit, "an SMRAM entry (gen " + e.generation() + ") passes the normal space's check (gen "
                 + normal.generation() + ")");
         assertNotEquals(new TlbEntry().generation(), as.generation(), "an unfilled entry passes the check");
+    }
+
+    /** A page behind an IOMMU: a remap (UNMAP then MAP, as models notify) and a permission change. */
+    @Test
+    void iommuRemapAndPermissionChange() {
+        RamRegion dram = ram("dram", MIB, 4);
+        ContainerRegion downRoot = new ContainerRegion(sys, null, "downstream", -1L);
+        downRoot.addSubregion(0, dram);
+        AddressSpace down = sys.addressSpace(downRoot, "downstream");
+        java.util.Map<Long, long[]> map = new java.util.concurrent.ConcurrentHashMap<>(); // iova page -> {addr, perm}
+        IommuRegion[] iommu = new IommuRegion[1];
+        iommu[0] = new IommuRegion(sys, null, "iommu", MIB, (addr, flag, idx, out) -> {
+            long[] m = map.get(addr & ~0xfffL);
+            out.iova = addr & ~0xfffL;
+            out.addrMask = 0xfff;
+            if (m != null) {
+                out.targetAs = down;
+                out.translatedAddr = m[0];
+                out.perm = (int) m[1];
+            }
+        });
+        root.addSubregion(0x2000_0000L, iommu[0]);
+        java.util.function.BiConsumer<Long, long[]> change = (page, now) -> {
+            long[] old = now == null ? map.remove(page) : map.put(page, now);
+            if (old != null) {
+                iommu[0].notifiers().notify(0, IommuNotifier.UNMAP, new IommuTlbEntry(down, page, 0, 0xfff, 0));
+            }
+        };
+        change.accept(0x3000L, new long[] {0x7000, IommuTlbEntry.RW});
+        long[] pages = {0x2000_3000L};
+        assertTrue(TlbOracle.fill(as, 0x2000_3000L).writeDirect());
+        audit("IOMMU remap", () -> change.accept(0x3000L, new long[] {0x9000, IommuTlbEntry.RW}), pages);
+        assertEquals(dram.ramBlock().offset() + 0x9000, TlbOracle.fill(as, 0x2000_3000L).ramAddr());
+        audit("IOMMU read-only", () -> change.accept(0x3000L, new long[] {0x9000, IommuTlbEntry.RO}), pages);
+        assertFalse(TlbOracle.fill(as, 0x2000_3000L).writeDirect());
+        audit("IOMMU unmap", () -> change.accept(0x3000L, null), pages);
+        assertFalse(TlbOracle.fill(as, 0x2000_3000L).readDirect());
+        change.accept(0x3000L, new long[] {0x7000, IommuTlbEntry.RW});
+        audit("downstream space changes", () -> downRoot.addSubregionOverlap(0x7000, io(sys, "hole", PAGE), 1), pages);
+        assertFalse(TlbOracle.fill(as, 0x2000_3000L).readDirect(), "now MMIO behind the IOMMU");
     }
 }
