@@ -19,7 +19,6 @@ import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.IommuRegion;
-import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RomDeviceRegion;
@@ -435,5 +434,27 @@ class TlbInvalidationAuditTest {
         change.accept(0x3000L, new long[] {0x7000, IommuTlbEntry.RW});
         audit("downstream space changes", () -> downRoot.addSubregionOverlap(0x7000, io(sys, "hole", PAGE), 1), pages);
         assertFalse(TlbOracle.fill(as, 0x2000_3000L).readDirect(), "now MMIO behind the IOMMU");
+    }
+
+    /** A space rooted at a region that moves (its own address shifts what it renders), also inside a disabled container. */
+    @Test
+    void rootRegionMoves() {
+        ContainerRegion sub = new ContainerRegion(sys, null, "sub", 4 * MIB);
+        sub.addSubregion(0, ram("a", MIB, 1));
+        AddressSpace subAs = sys.addressSpace(sub, "sub-space");
+        long[] pages = {0, PAGE, MIB, MIB + PAGE};
+        audit(subAs, "root moves", () -> sub.setAddress(MIB), pages);
+        ContainerRegion off = new ContainerRegion(sys, null, "off", -1L);
+        off.setEnabled(false);
+        root.addSubregion(0x8000_0000L, off);
+        sys.transactionBegin();
+        try {
+            sub.setAddress(0);
+            off.addSubregion(0, sub);
+        } finally {
+            sys.transactionCommit();
+        }
+        audit(subAs, "root moves inside a disabled container", () -> sub.setAddress(2 * MIB),
+                0, PAGE, 2 * MIB, 2 * MIB + PAGE);
     }
 }
