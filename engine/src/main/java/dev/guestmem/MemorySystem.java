@@ -201,6 +201,23 @@ public final class MemorySystem {
             dirtyMemory.resizeDirty(block.offset(), oldSize, newSize);
         }
 
+        /**
+         * Sections keep the block's used segment, so a region over it (or an alias of one) would
+         * go on serving the old length, and soft TLBs with it, until something re-rendered its
+         * range. Rare (QEMU resizes on an incoming migration), so every view is re-rendered; inside
+         * {@code RamRegion.ramResize} this joins its one commit.
+         */
+        @Override
+        public void ramBlockUsedLengthChanged(RamBlock block) {
+            transactionBegin();
+            try {
+                dirt.markAll();
+                updatePending = true;
+            } finally {
+                transactionCommit();
+            }
+        }
+
         @Override
         public void ramBlockWritten(RamBlock block, long offset, long length) {
             dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, DirtyMemory.DIRTY_CLIENTS_ALL);

@@ -65,6 +65,14 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle FAST;
     private static final VarHandle FAST_IO;
     private static final VarHandle SLOT_LOCK;
+    /**
+     * Bits of a generation that count this space's changes; the bits above hold a number unique to
+     * the space, so two spaces never share a value (a vCPU's one TLB holds entries of all its spaces,
+     * and every commit moves every space's counter in step).
+     */
+    private static final int GENERATION_COUNT_BITS = 44;
+    /** Numbers spaces for their generations; from 1, so an unfilled {@code TlbEntry} (0) never matches. */
+    private static final AtomicLong SPACES = new AtomicLong();
 
     static {
         try {
@@ -124,6 +132,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         DISPATCH.setRelease(this, empty.dispatch());
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
+        GENERATION.setRelease(this, SPACES.incrementAndGet() << GENERATION_COUNT_BITS);
     }
 
     /** @return the owning system */
@@ -373,6 +382,11 @@ public final class AddressSpace implements LoadStoreAccessors {
      * A number that changes whenever a translation handed out for this space could have changed:
      * every {@link #publish} increments it, and so does {@link #invalidateTranslations()} (an IOMMU
      * on the way changed a mapping, or a space behind one published). Soft TLBs tag entries with it.
+     *
+     * <p>Values of distinct spaces are distinct (each space counts up from its own base, 2^44 apart,
+     * for the first 2^20 spaces a process creates), so one TLB may hold entries of several spaces, as
+     * TCG's does for a vCPU's address spaces: an entry filled from one never passes another's
+     * generation check. Compare for equality only; nothing but "changed or not" is meant.
      *
      * @return the generation (acquire; pairs with the release in {@link #publish})
      * @implNote Hot path (P3): one acquire load.

@@ -723,8 +723,10 @@ public final class RamBlock implements AutoCloseable {
      * Changes the used length of a resizeable block ({@code qemu_ram_resize}). Call under the owning
      * system's lock. The list's notifiers, then the block's {@link ResizeCallback}, hear of it. A block
      * that backs a region is resized with {@code RamRegion.ramResize}, which resizes the region too
-     * (as QEMU's {@code memory_region_set_size(block->mr, ...)}); this method alone leaves it as it was.
-     * Bytes beyond the old used length keep whatever the reservation held.
+     * (as QEMU's {@code memory_region_set_size(block->mr, ...)}); this method alone leaves its size as
+     * it was, and the owning system re-renders its views at once, so accesses (and soft-TLB fills)
+     * beyond the new used length answer {@code DECODE_ERROR} and the generations move. Bytes beyond
+     * the old used length keep whatever the reservation held.
      *
      * @param newSize the new used length, &gt; 0
      * @throws InvalidRamBlockException if the block is not resizeable and {@code newSize} differs
@@ -752,6 +754,9 @@ public final class RamBlock implements AutoCloseable {
         }
         usedSegment = maxSegment.asSlice(0, newSize);
         usedLength = newSize; // volatile: publishes the segment written just before
+        if (l != null) {
+            l.notifyUsedLengthChanged(this); // views cached the old segment: they re-render
+        }
         if (resized != null) {
             resized.resized(idstr, newSize, maxSegment);
         }

@@ -36,6 +36,16 @@ public interface RamBlockNotifier {
     }
 
     /**
+     * A resizeable block's used length changed: {@link RamBlock#segment()} has the new length now
+     * ({@link #ramBlockResized} came before the change). Called without the list's lock, on the
+     * resizing thread, before the block's own resize callback.
+     *
+     * @param block the block
+     */
+    default void ramBlockUsedLengthChanged(RamBlock block) {
+    }
+
+    /**
      * Bytes of the block were written behind the address spaces ({@link RamBlock#markWritten}):
      * dirty logging and translated code must learn of it. Called without the list's lock, on the
      * writing thread.

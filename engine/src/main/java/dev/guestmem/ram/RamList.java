@@ -186,6 +186,13 @@ public final class RamList {
         }
     }
 
+    /** Tells the notifiers the block's used segment changed (not under the list's lock). */
+    void notifyUsedLengthChanged(RamBlock block) {
+        for (RamBlockNotifier n : notifiers) {
+            n.ramBlockUsedLengthChanged(block);
+        }
+    }
+
     void notifyResize(RamBlock block, long oldSize, long newSize) {
         lock.lock();
         try {

@@ -79,6 +79,13 @@ import dev.guestmem.iommu.IommuTlbEntry;
  * the new memory, or fails with {@link IllegalStateException} if the old block was released (never
  * unmapped memory).
  *
+ * <p>Generations of distinct address spaces never share a value, so a vCPU may keep one TLB for all
+ * its spaces (TCG's, for {@code cpu_ases}): checked against the generation of the space an access
+ * goes to, an entry filled from another space misses. A dirty-bitmap clear moves no generation and
+ * needs none: an entry of a logged page is {@link #TLB_NOTDIRTY} for as long as the page is logged,
+ * whatever its bits say, so every store through it is marked (QEMU's {@code tlb_reset_dirty} re-arms
+ * the flag instead, because its entries drop it once a page is dirty).
+ *
  * <p><b>Thread safety.</b> Stateless; {@link #fill} may be called from any thread without locks. It
  * reads the generation (acquire) before the dispatch table (acquire), so an entry is never tagged with
  * a generation newer than the table it was built from.
