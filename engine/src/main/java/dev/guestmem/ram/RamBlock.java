@@ -732,28 +732,33 @@ public final class RamBlock implements AutoCloseable {
      * @throws InvalidRamBlockException if the block is not resizeable and {@code newSize} differs
      *     from the used length ("size mismatch"), or {@code newSize} exceeds {@link #maxLength()}
      */
-    public synchronized void resize(long newSize) {
-        long old = usedLength;
-        if (!isResizeable()) {
-            if (newSize != old) {
-                throw new InvalidRamBlockException(idstr, "size mismatch: 0x" + Long.toHexString(newSize)
-                        + " != 0x" + Long.toHexString(old) + " and the block is not resizeable");
+    public void resize(long newSize) {
+        RamList l;
+        synchronized (this) {
+            long old = usedLength;
+            if (!isResizeable()) {
+                if (newSize != old) {
+                    throw new InvalidRamBlockException(idstr, "size mismatch: 0x" + Long.toHexString(newSize)
+                            + " != 0x" + Long.toHexString(old) + " and the block is not resizeable");
+                }
+                return;
             }
-            return;
+            if (newSize <= 0 || newSize > maxLength) {
+                throw new InvalidRamBlockException(idstr, "size 0x" + Long.toHexString(newSize) + " is 0 or larger than max length 0x"
+                        + Long.toHexString(maxLength));
+            }
+            if (newSize == old) {
+                return;
+            }
+            l = list;
+            if (l != null) {
+                l.notifyResize(this, old, newSize);
+            }
+            usedSegment = maxSegment.asSlice(0, newSize);
+            usedLength = newSize; // volatile: publishes the segment written just before
         }
-        if (newSize <= 0 || newSize > maxLength) {
-            throw new InvalidRamBlockException(idstr, "size 0x" + Long.toHexString(newSize) + " is 0 or larger than max length 0x"
-                    + Long.toHexString(maxLength));
-        }
-        if (newSize == old) {
-            return;
-        }
-        RamList l = list;
-        if (l != null) {
-            l.notifyResize(this, old, newSize);
-        }
-        usedSegment = maxSegment.asSlice(0, newSize);
-        usedLength = newSize; // volatile: publishes the segment written just before
+        // outside the monitor: the owning system re-renders under its own lock, and a resize from
+        // a thread without that lock must not hold this monitor while it waits for it
         if (l != null) {
             l.notifyUsedLengthChanged(this); // views cached the old segment: they re-render
         }

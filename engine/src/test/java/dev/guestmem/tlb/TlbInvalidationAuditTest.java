@@ -174,6 +174,55 @@ class TlbInvalidationAuditTest {
         assertTrue(TlbOracle.fill(as, past).readDirect(), "in use again");
     }
 
+    /**
+     * The re-render a resize asks for takes the system's lock; it ran while the block's monitor was
+     * held, so a resize made without that lock (against the docs, but nothing stops it) held the
+     * monitor while it waited for the lock, and a resize of the same block under the lock then
+     * waited for the monitor: a deadlock. The monitor now covers only the length change.
+     */
+    @Test
+    void aResizeWithoutTheLockDoesNotDeadlockOneUnderIt() throws Exception {
+        RamRegion r = resizeable("vram", 2 * MIB, 4 * MIB, 1);
+        root.addSubregion(0x4000_0000L, r);
+        java.util.concurrent.CountDownLatch locked = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch unlockedStarted = new java.util.concurrent.CountDownLatch(1);
+        Thread underLock = Thread.ofPlatform().daemon().start(() -> {
+            sys.lock().lock();
+            try {
+                locked.countDown();
+                awaitQuietly(unlockedStarted);
+                sleepQuietly(100); // let the other resize take the monitor and wait for the lock
+                r.ramBlock().resize(3 * MIB);
+            } finally {
+                sys.lock().unlock();
+            }
+        });
+        awaitQuietly(locked);
+        Thread withoutLock = Thread.ofPlatform().daemon().start(() -> {
+            unlockedStarted.countDown();
+            r.ramBlock().resize(MIB);
+        });
+        underLock.join(20_000); // a hang guard, not a timing check
+        withoutLock.join(20_000);
+        assertFalse(underLock.isAlive() || withoutLock.isAlive(), "the two resizes deadlocked");
+    }
+
+    private static void awaitQuietly(java.util.concurrent.CountDownLatch l) {
+        try {
+            l.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Test
     void readonlyOnRegionContainerAndAlias() {
         RamRegion a = ram("a", MIB, 1);
