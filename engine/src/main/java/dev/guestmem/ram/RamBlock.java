@@ -779,6 +779,25 @@ public final class RamBlock implements AutoCloseable {
     }
 
     /**
+     * Takes a reference like {@link #ref()} unless the last one is already gone: for a walker that
+     * found the block in a list and races with its release ({@link RamList#holdBlocks()}).
+     *
+     * @return true if a reference was taken (drop it with {@link #unref()}), false if the block is
+     *     released or being released
+     */
+    public boolean tryRef() {
+        for (;;) {
+            int r = refs.get();
+            if (r <= 0) {
+                return false;
+            }
+            if (refs.compareAndSet(r, r + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /**
      * Drops a reference taken with {@link #ref()}; the last one releases the block.
      *
      * @throws IllegalStateException if no reference is held
