@@ -1232,7 +1232,12 @@ public final class MemorySystem {
         syncDirtyBitmap(null, lastStage);
     }
 
-    /** QEMU's {@code memory_global_after_dirty_log_sync}: {@code logGlobalAfterSync} on every listener. */
+    /**
+     * QEMU's {@code memory_global_after_dirty_log_sync}: {@code logGlobalAfterSync} on every listener,
+     * under the lock. A listener must not wait there for a thread that may need the lock (a vCPU
+     * whose device changes the topology): it asks, and the caller waits after this returns (see
+     * {@link MemoryListener#logGlobalAfterSync}).
+     */
     public void globalAfterDirtyLogSync() {
         lock.lock();
         try {
