@@ -1138,7 +1138,8 @@ public final class MemorySystem {
      * QEMU's {@code memory_region_clear_dirty_bitmap}: tells each listener with a logging range of
      * {@code region} in its address space's view that {@code [start, start + len)} (region offsets)
      * was cleared ({@code logClear}), with the section cut to that range. Internal, for the region's
-     * dirty API.
+     * dirty API. A listener that throws stops no other {@code logClear}: every one is made, then the
+     * first throw (later ones suppressed in it) is rethrown, after the changes callbacks asked for.
      *
      * @param region the region whose bits were cleared
      * @param start first cleared offset in the region
@@ -1178,24 +1179,29 @@ public final class MemorySystem {
      * that {@linkplain MemoryListener#syncsGlobally() syncs globally} gets one
      * {@code logSyncGlobal(lastStage)} (whatever {@code region} is), every other one
      * {@code logSync(section, lastStage)} per logging range of its address spaces' current views
-     * ({@code region}'s only, unless null).
+     * ({@code region}'s only, unless null). A listener that throws stops no other sync: every
+     * listener is synced for every range, then the first throw (later ones suppressed in it) is
+     * rethrown, after the changes callbacks asked for (so a region's {@code snapshotAndClearDirty}
+     * whose sync throws clears nothing: the bits stay for the next snapshot).
      *
      * @param region only ranges of this region, or null for all
      * @param lastStage whether this is the last sync of a migration
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
         asOneNotification(() -> {
+            Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
             for (MemoryListener l : globalListeners.snapshot()) {
                 if (l.syncsGlobally()) {
-                    l.logSyncGlobal(lastStage);
+                    failed[0] = tell(failed[0], () -> l.logSyncGlobal(lastStage));
                     continue;
                 }
                 for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> l.logSync(s, lastStage));
+                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> l.logSync(s, lastStage)));
                     }
                 }
             }
+            ListenerList.rethrow(failed[0]);
             return null;
         });
     }
@@ -1243,7 +1249,12 @@ public final class MemorySystem {
         syncDirtyBitmap(null, lastStage);
     }
 
-    /** QEMU's {@code memory_global_after_dirty_log_sync}: {@code logGlobalAfterSync} on every listener. */
+    /**
+     * QEMU's {@code memory_global_after_dirty_log_sync}: {@code logGlobalAfterSync} on every listener,
+     * under the lock. A listener must not wait there for a thread that may need the lock (a vCPU
+     * whose device changes the topology): it asks, and the caller waits after this returns (see
+     * {@link MemoryListener#logGlobalAfterSync}).
+     */
     public void globalAfterDirtyLogSync() {
         lock.lock();
         try {
@@ -1292,13 +1303,15 @@ public final class MemorySystem {
     private void forEachLoggingRange(MemoryRegion region,
                                      java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
         asOneNotification(() -> {
+            Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
             for (MemoryListener l : globalListeners.snapshot()) {
                 for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> action.accept(l, s));
+                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> action.accept(l, s)));
                     }
                 }
             }
+            ListenerList.rethrow(failed[0]);
             return null;
         });
     }

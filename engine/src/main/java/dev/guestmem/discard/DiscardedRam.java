@@ -1,6 +1,7 @@
 package dev.guestmem.discard;
 
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.listener.ListenerList;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.snapshot.DirtyPages;
@@ -47,6 +48,8 @@ public final class DiscardedRam {
      *
      * @param region a RAM region
      * @return how many 4 KiB pages were dirty and are now clear (QEMU's {@code cleared_bits})
+     * @throws RuntimeException what a listener's {@code logClear} threw first, once every run was
+     *     cleared and every listener told
      */
     public static long clearDiscardedFromMigrationLog(MemoryRegion region) {
         Objects.requireNonNull(region, "region");
@@ -62,6 +65,7 @@ public final class DiscardedRam {
             long[] cleared = {0};
             // One notification: a listener's logClear that changes the topology waits for the last run.
             region.system().asOneNotification(() -> {
+                Throwable[] failed = {null}; // a throwing logClear stops no later run (see ListenerList)
                 m.replayDiscarded(DiscardSections.ofRegion(region, 0, rb.usedLength()), s -> {
                     long base = rb.offset() + s.offsetWithinRegion();
                     for (long off = 0; Long.compareUnsigned(off, s.size()) < 0; off += DirtyMemory.TARGET_PAGE_SIZE) {
@@ -69,8 +73,13 @@ public final class DiscardedRam {
                             cleared[0]++;
                         }
                     }
-                    region.resetDirty(s.offsetWithinRegion(), s.size(), MemoryRegion.DIRTY_MEMORY_MIGRATION);
+                    try {
+                        region.resetDirty(s.offsetWithinRegion(), s.size(), MemoryRegion.DIRTY_MEMORY_MIGRATION);
+                    } catch (RuntimeException | Error t) {
+                        failed[0] = ListenerList.merge(failed[0], t);
+                    }
                 });
+                ListenerList.rethrow(failed[0]);
                 return null;
             });
             return cleared[0];

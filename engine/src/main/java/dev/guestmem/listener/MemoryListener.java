@@ -22,6 +22,11 @@ import dev.guestmem.region.MemoryRegionSection;
  * hooks, without {@code begin}/{@code commit}, as in QEMU.
  *
  * <p><b>Thread safety.</b> Callbacks run on the thread that commits, with the topology lock held.
+ * So a callback must not wait for another thread that may need that lock (a vCPU whose device moves a
+ * BAR, a thread registering a listener): the two would wait for each other forever. Ask from the
+ * callback and let the caller wait once its call has returned (see {@link #logGlobalAfterSync}).
+ * A callback that throws stops no other listener's call, dirty-log callbacks included: the first
+ * throw reaches the caller once every listener was told.
  *
  * <p><b>Changing the topology from a callback.</b> A callback may map, move, enable or disable
  * regions, or open and commit a transaction. The change is deferred, not lost: inside the callback it
@@ -142,6 +147,10 @@ public interface MemoryListener {
      * QEMU's {@code log_global_after_sync}: a dirty-bitmap sync finished (a region's
      * {@code snapshotAndClearDirty}, or {@link dev.guestmem.MemorySystem#globalAfterDirtyLogSync}).
      * TCG uses it to wait until no vCPU is inside a translation block that has not logged its stores.
+     * It runs under the topology lock: waiting here for a vCPU that may change the topology (its
+     * device reprograms a BAR) deadlocks. Record the request and kick the vCPUs here; the migration
+     * thread waits for their exit checks after {@code globalAfterDirtyLogSync()} returns, before it
+     * copies (QEMU's {@code run_on_cpu} drops the BQL while waiting, which a callback cannot do).
      */
     default void logGlobalAfterSync() {
     }

@@ -43,7 +43,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <h2 id="lifetime">Lifetime</h2>
  * A block starts with one reference, the creator's, dropped by {@link #close()}. Holders that may
  * outlive the creator's use (a region, a DMA mapping) take {@link #ref()} and drop it with
- * {@link #unref()}, like QEMU's owner reference counting. When the last reference goes the block
+ * {@link #unref()}, like QEMU's owner reference counting; a walker that found the block in a list
+ * uses {@link #tryRef()} (or {@link RamList#holdBlocks()}), since it may race with the release. When the last reference goes the block
  * leaves its list and its arena closes; closing waits until no thread is inside an access to the
  * segment, then unmaps and closes the fd, exactly once. After that any access through
  * {@link #segment()} fails with {@link IllegalStateException} instead of touching unmapped memory.
@@ -784,6 +785,25 @@ public final class RamBlock implements AutoCloseable {
             }
             if (refs.compareAndSet(r, r + 1)) {
                 return this;
+            }
+        }
+    }
+
+    /**
+     * Takes a reference like {@link #ref()} unless the last one is already gone: for a walker that
+     * found the block in a list and races with its release ({@link RamList#holdBlocks()}).
+     *
+     * @return true if a reference was taken (drop it with {@link #unref()}), false if the block is
+     *     released or being released
+     */
+    public boolean tryRef() {
+        for (;;) {
+            int r = refs.get();
+            if (r <= 0) {
+                return false;
+            }
+            if (refs.compareAndSet(r, r + 1)) {
+                return true;
             }
         }
     }

@@ -206,9 +206,25 @@ public final class RamList {
 
     // ------------------------------------------------------------------ lookups (lock-free)
 
-    /** @return the blocks ordered by ram_addr offset (a snapshot) */
+    /**
+     * Returns the blocks ordered by ram_addr offset (a snapshot). A block in it may be released at any
+     * time (hot-unplug); to touch the blocks' memory or dirty bits, walk {@link #holdBlocks()} instead.
+     *
+     * @return the blocks
+     */
     public List<RamBlock> blocks() {
         return List.of(byOffset);
+    }
+
+    /**
+     * The blocks ordered by ram_addr offset, each held until the result is closed: walk these, not
+     * {@link #blocks()}, when the walk touches the blocks' memory or dirty bits while they may be
+     * unplugged (a migration round; see {@link HeldRamBlocks}).
+     *
+     * @return the held blocks; close it when the walk is over
+     */
+    public HeldRamBlocks holdBlocks() {
+        return HeldRamBlocks.of(byOffset);
     }
 
     /**

@@ -5,6 +5,8 @@ import static dev.guestmem.discard.DiscardMachine.SIZE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -71,6 +73,40 @@ class DiscardedRamTest {
             }
             assertEquals(3 * PAGES_PER_BLOCK, snap.dirtyPageCount());
             assertEquals(0, DiscardedRam.clearDiscardedFromMigrationLog(m.mem), "nothing left to clear");
+            m.sys.globalDirtyLogStop();
+        }
+    }
+
+    /** A logClear that throws stops neither the other listeners nor the later runs: the throw comes after. */
+    @Test
+    void aThrowingLogClearStillClearsEveryDiscardedRun() {
+        try (DiscardMachine m = new DiscardMachine()) {
+            m.vmem.plug(0, BLK);
+            m.vmem.plug(3 * BLK, 2 * BLK);
+            IllegalStateException boom = new IllegalStateException("clear failed");
+            List<String> thrown = new ArrayList<>();
+            MemoryListener thrower = new MemoryListener() {
+                @Override
+                public void logClear(MemoryRegionSection s) {
+                    thrown.add(DiscardMachine.fmt(s));
+                    throw boom;
+                }
+            };
+            m.sys.registerListener(thrower, m.as);
+            Clears clears = new Clears();
+            m.sys.registerListener(clears, m.as);
+            m.sys.globalDirtyLogStart();
+
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> DiscardedRam.clearDiscardedFromMigrationLog(m.mem));
+
+            assertSame(boom, e, "the first throw");
+            List<String> runs = List.of("10000+20000@100010000", "50000+b0000@100050000");
+            assertEquals(runs, thrown, "the thrower heard every run");
+            assertEquals(runs, clears.sections, "so did the other listener");
+            m.sys.unregisterListener(thrower);
+            DirtyBitmapSnapshot snap = m.mem.snapshotAndClearDirty(0, SIZE, MIGRATION);
+            assertEquals(3 * PAGES_PER_BLOCK, snap.dirtyPageCount(), "every discarded run was cleared");
             m.sys.globalDirtyLogStop();
         }
     }

@@ -78,7 +78,12 @@ final class Guest {
         return vcpus.get(1).tlb;
     }
 
-    /** Waits, after each dirty-log sync, until every running vCPU has passed an exit check. */
+    /**
+     * Waits, after each dirty-log sync, until every running vCPU has passed an exit check. Waiting
+     * inside the callback (under the system lock) is safe only because these vCPUs never take that
+     * lock (no device of theirs changes the topology); see {@code AfterSyncWaitTest} for the pattern
+     * when they may.
+     */
     MemoryListener quiescentPoint() {
         return new MemoryListener() {
             @Override

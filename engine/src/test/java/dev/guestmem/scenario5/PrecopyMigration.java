@@ -3,6 +3,7 @@ package dev.guestmem.scenario5;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.ram.HeldRamBlocks;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.RamRegion;
 import java.lang.foreign.MemorySegment;
@@ -68,9 +69,17 @@ final class PrecopyMigration {
     /** One round; returns the number of pages it sent. */
     private long round(boolean lastStage, boolean everything) {
         MemorySystem sys = src.sys();
-        DirtyMemory dirty = sys.dirtyMemory();
         sys.globalDirtyLogSync(lastStage);
-        List<RamBlock> blocks = sys.ramList().blocks();
+        // Held for the whole round (QEMU's RCU read section over ram_list): a block unplugged
+        // meanwhile stays mapped, and its ram_addr range its own, until the round lets go.
+        try (HeldRamBlocks held = sys.ramList().holdBlocks()) {
+            return round(held.blocks(), everything);
+        }
+    }
+
+    private long round(List<RamBlock> blocks, boolean everything) {
+        MemorySystem sys = src.sys();
+        DirtyMemory dirty = sys.dirtyMemory();
         List<DirtyBitmapSnapshot> snaps = new ArrayList<>();
         for (RamBlock b : blocks) {
             snaps.add(dirty.snapshotAndClearDirty(b.offset(), b.usedLength(), DirtyMemory.DIRTY_MEMORY_MIGRATION));
