@@ -209,6 +209,11 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockUsedLengthChanged(RamBlock block) {
+            rerenderAll();
+        }
+
+        /** Re-renders every view in one update (a change every section on a block must see). */
+        private void rerenderAll() {
             transactionBegin();
             try {
                 dirt.markAll();
@@ -237,13 +242,7 @@ public final class MemorySystem {
                         + " transaction or a memory listener callback: take the hold outside it, so address"
                         + " spaces fence the block at once");
             }
-            transactionBegin();
-            try {
-                dirt.markAll();
-                updatePending = true;
-            } finally {
-                transactionCommit();
-            }
+            rerenderAll();
         }
     }
 
