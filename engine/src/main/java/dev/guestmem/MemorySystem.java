@@ -388,18 +388,12 @@ public final class MemorySystem {
             for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
                     round++) {
                 if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(new IllegalStateException("listener callbacks changed the topology"
-                            + " or the listeners during each of " + MAX_CHAINED_UPDATES + " updates in a row (a"
-                            + " listener that changes it on every commit?); the last change is left pending and"
-                            + " not published"), failed);
+                    return ListenerList.merge(tooManyRounds(), failed);
                 }
                 // Deferred calls first (registrations, removals, destructions), in call order, each
                 // replaying the view published now; then the update, which new listeners hear as a
-                // diff like everyone else. Only the calls asked for so far: what their replays ask
-                // for waits for the next round.
-                for (int n = deferredCalls.size(); n > 0; n--) {
-                    failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
-                }
+                // diff like everyone else.
+                failed = ListenerList.merge(failed, applyDeferredCalls());
                 if (updatePending) {
                     updateTopology();
                 } else {
@@ -413,6 +407,50 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
+    }
+
+    /**
+     * The deferred calls alone, inside an open transaction: they wait for the notification, not for
+     * the commit (a direct call in the transaction runs at once, replaying the view published now);
+     * the updates wait for the commit. Again while their replays ask for more, at most
+     * {@link #MAX_CHAINED_UPDATES} rounds. No notification under way, topology lock held.
+     *
+     * @return what their replays threw, or null
+     */
+    private Throwable runDeferredCalls() {
+        notifying++;
+        try {
+            Throwable failed = null;
+            for (int round = 0; !deferredCalls.isEmpty(); round++) {
+                if (round == MAX_CHAINED_UPDATES) {
+                    return ListenerList.merge(tooManyRounds(), failed);
+                }
+                failed = ListenerList.merge(failed, applyDeferredCalls());
+            }
+            return failed;
+        } finally {
+            notifying--;
+        }
+    }
+
+    /**
+     * Runs the calls asked for so far, in call order; what their replays ask for waits for the next
+     * round.
+     *
+     * @return what their replays threw, or null
+     */
+    private Throwable applyDeferredCalls() {
+        Throwable failed = null;
+        for (int n = deferredCalls.size(); n > 0; n--) {
+            failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
+        }
+        return failed;
+    }
+
+    private static IllegalStateException tooManyRounds() {
+        return new IllegalStateException("listener callbacks changed the topology or the listeners during each of "
+                + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every commit?); the last"
+                + " change is left pending and not published");
     }
 
     /** Runs a call a listener callback asked for; returns what its replays threw. */
@@ -436,24 +474,24 @@ public final class MemorySystem {
         return notifying > 0 || !deferredCalls.isEmpty();
     }
 
-    /** Queues a call; outside notifications and transactions, runs the queue (and what it asks for) now. */
+    /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
     private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
         deferredCalls.add(kind, listener, as);
         rethrowListenerFailures(runDeferredUpdates());
     }
 
     /**
-     * Called when a notification other than a commit's ended: runs the updates its listeners asked
-     * for meanwhile, unless it was itself inside a notification or an open transaction (which then
-     * runs them).
+     * Called when a notification other than a commit's ended: runs the calls and updates its
+     * listeners asked for meanwhile, unless it was itself inside a notification (which then runs
+     * them); inside an open transaction only the calls, the updates wait for the commit.
      *
-     * @return what {@link #runPendingUpdates()} reports, or null
+     * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
     private Throwable runDeferredUpdates() {
-        if (notifying > 0 || transactionDepth > 0) {
+        if (notifying > 0) {
             return null;
         }
-        return runPendingUpdates();
+        return transactionDepth > 0 ? runDeferredCalls() : runPendingUpdates();
     }
 
     /**
