@@ -2,6 +2,8 @@ package dev.guestmem.share;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -71,6 +73,25 @@ class FollowLifecycleTest {
             assertFalse(peer.awaitLayoutChanges(2, WAIT));
             assertEquals("the machine was closed", peer.followingStopped());
             assertTrue(peer.blocks().stream().allMatch(b -> b.isReleased()), "closed from the listener, blocks released");
+        }
+    }
+
+    /**
+     * A null timeout is refused before connecting: the server serves nobody, and no block of it is
+     * noted as mapped by another process (a note that is never cleared).
+     */
+    @Test
+    void aNullTimeoutIsRefusedBeforeTheServerHandsOutItsRam(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("s.sock").toString();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(RAM0));
+             RamShareServer server = RamShareServer.listen(sock, m)) {
+            CompletableFuture<Boolean> served = CompletableFuture.supplyAsync(() -> server.serveOne(Duration.ofSeconds(2)),
+                    Thread::startVirtualThread);
+            assertThrows(NullPointerException.class, () -> SharedMachine.attachFollowing(sock, null));
+            assertThrows(NullPointerException.class, () -> SharedMachine.attach(sock, null));
+            assertFalse(served.get(20, TimeUnit.SECONDS), "a peer was served");
+            assertEquals(0, server.served());
+            assertNull(m.blocks().get(0).mappedElsewhere());
         }
     }
 
