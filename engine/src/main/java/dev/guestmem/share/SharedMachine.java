@@ -165,6 +165,8 @@ public final class SharedMachine implements AutoCloseable {
      *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
+        Objects.requireNonNull(socketPath, "socketPath");
+        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
         int sock;
         try {
             sock = LinuxCalls.unixConnect(socketPath);
@@ -251,6 +253,8 @@ public final class SharedMachine implements AutoCloseable {
      *     push changes: attach again to see its current layout)
      */
     public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
+        Objects.requireNonNull(socketPath, "socketPath");
+        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
         ShareStream stream = new ShareStream(socketPath);
         try {
             long deadline = System.nanoTime() + Timeouts.nanos(timeout);
