@@ -440,7 +440,9 @@ public final class MemorySystem {
      * @return what their replays threw, or null
      */
     private Throwable applyDeferredCalls() {
-        Throwable failed = null;
+        // What the walks so far kept first: it came first, and a destruction takes its space's list
+        // (and what it kept) away. Only an outermost loop gets here, so this is the outer call's to take.
+        Throwable failed = deferredCalls.isEmpty() ? null : takeKeptFailures();
         for (int n = deferredCalls.size(); n > 0; n--) {
             failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
         }
@@ -514,14 +516,16 @@ public final class MemorySystem {
      * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
      */
     private Throwable takeListenerFailures(Throwable first) {
-        Throwable failed = first;
-        if (notifying == 0) {
-            failed = ListenerList.merge(failed, invalidationFailure);
-            invalidationFailure = null;
-            failed = ListenerList.merge(failed, globalListeners.takeFailure());
-            for (AsEntry e : spaces) {
-                failed = ListenerList.merge(failed, e.listeners.takeFailure());
-            }
+        return notifying == 0 ? ListenerList.merge(first, takeKeptFailures()) : first;
+    }
+
+    /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
+    private Throwable takeKeptFailures() {
+        Throwable failed = invalidationFailure;
+        invalidationFailure = null;
+        failed = ListenerList.merge(failed, globalListeners.takeFailure());
+        for (AsEntry e : spaces) {
+            failed = ListenerList.merge(failed, e.listeners.takeFailure());
         }
         return failed;
     }
