@@ -70,8 +70,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A callback may also register or unregister listeners, or destroy an address space. That waits
  * too (the lists are being walked, and a replay in the middle of an update would show a view not
- * every listener has heard): checked at the call, it runs once the notification is over, in call
- * order, before the updates callbacks asked for, replaying the view published then. QEMU's
+ * every listener has heard): checked at the call, it runs once the notification is over (inside an
+ * open transaction too, where only the updates wait for the commit), in call order, before the
+ * updates callbacks asked for, replaying the view published then. QEMU's
  * {@code memory_listener_register} from a callback would insert into the list being walked. An
  * address space created from a callback exists at once (the caller gets it); an update under way
  * brings it to the update's view, and its listeners hear its replay inside that update's
