@@ -74,6 +74,46 @@ class PlugWithThrowingListenerTest {
         }
     }
 
+    /** The same on a following peer: its memory listener throws while it applies a pushed change. */
+    @Test
+    void aFollowerWhoseListenerThrowsAppliesTheChangeAndGoesOnFollowing(@TempDir Path dir) throws Exception {
+        String sock = dir.resolve("s.sock").toString();
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(RAM0));
+             RamShareServer server = RamShareServer.listen(sock, m);
+             SharedMachine peer = FollowingPeerTest.attachFollowingServed(server, sock)) {
+            IllegalStateException boom = new IllegalStateException("the peer's backend refused the region");
+            peer.addressSpace().system().registerListener(new MemoryListener() {
+                @Override
+                public void regionAdd(MemoryRegionSection s) {
+                    if (s.region().name().equals("dimm0")) {
+                        throw boom;
+                    }
+                }
+
+                @Override
+                public void regionDel(MemoryRegionSection s) {
+                    if (s.region().name().equals("dimm0")) {
+                        throw boom;
+                    }
+                }
+            }, null);
+            java.util.List<Throwable> reported = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+            try {
+                m.plug(DIMM0);
+                assertTrue(peer.awaitLayoutChanges(1, WAIT), "following stopped: " + peer.followingStopped());
+                assertEquals(List.of(RAM0, DIMM0), peer.layout());
+                m.unplug("dimm0");
+                assertTrue(peer.awaitLayoutChanges(2, WAIT), "following stopped: " + peer.followingStopped());
+                assertEquals(List.of(RAM0), peer.layout());
+                assertTrue(peer.isFollowing());
+                assertEquals(List.of(boom, boom), reported);
+            } finally {
+                Thread.setDefaultUncaughtExceptionHandler(null);
+            }
+        }
+    }
+
     private static long openFds() throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
             return s.count();
