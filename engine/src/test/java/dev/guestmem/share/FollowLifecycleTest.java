@@ -99,6 +99,7 @@ class FollowLifecycleTest {
     @Test
     void nothingIsLeftOnceBothSidesAreClosed(@TempDir Path dir) throws Exception {
         cycle(dir, 0); // warm-up: lazily opened descriptors of the JDK and the engine
+        awaitNoHandshakes(); // an earlier test's one-shot peers may still hold a connection
         long fds = openFds();
         for (int i = 1; i <= 3; i++) {
             cycle(dir, i);
@@ -124,6 +125,15 @@ class FollowLifecycleTest {
             CompletableFuture<Boolean> served = CompletableFuture.supplyAsync(() -> server.serveOne(WAIT), Thread::startVirtualThread);
             SharedMachine.attach(sock, WAIT).close(); // a one-shot peer too
             assertTrue(served.get(20, TimeUnit.SECONDS));
+        }
+    }
+
+    /** Waits until no server waits for a peer's request (each holds that peer's connection). */
+    static void awaitNoHandshakes() throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("share-handshake"))
+                && System.nanoTime() - deadline < 0) {
+            Thread.sleep(10);
         }
     }
 

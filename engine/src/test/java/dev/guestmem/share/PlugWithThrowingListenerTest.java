@@ -58,6 +58,7 @@ class PlugWithThrowingListenerTest {
                 }
             };
             sys.registerListener(thrower, null);
+            FollowLifecycleTest.awaitNoHandshakes(); // an earlier test's one-shot peers may still hold a connection
             long fds = openFds();
 
             assertSame(boom, assertThrows(IllegalStateException.class, () -> m.plug(DIMM0)));
