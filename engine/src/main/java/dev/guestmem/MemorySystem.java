@@ -70,8 +70,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A callback may also register or unregister listeners, or destroy an address space. That waits
  * too (the lists are being walked, and a replay in the middle of an update would show a view not
- * every listener has heard): checked at the call, it runs once the notification is over, in call
- * order, before the updates callbacks asked for, replaying the view published then. QEMU's
+ * every listener has heard): checked at the call, it runs once the notification is over (inside an
+ * open transaction too, where only the updates wait for the commit), in call order, before the
+ * updates callbacks asked for, replaying the view published then. QEMU's
  * {@code memory_listener_register} from a callback would insert into the list being walked. An
  * address space created from a callback exists at once (the caller gets it); an update under way
  * brings it to the update's view, and its listeners hear its replay inside that update's
@@ -404,18 +405,12 @@ public final class MemorySystem {
             for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
                     round++) {
                 if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(new IllegalStateException("listener callbacks changed the topology"
-                            + " or the listeners during each of " + MAX_CHAINED_UPDATES + " updates in a row (a"
-                            + " listener that changes it on every commit?); the last change is left pending and"
-                            + " not published"), failed);
+                    return ListenerList.merge(tooManyRounds(), failed);
                 }
                 // Deferred calls first (registrations, removals, destructions), in call order, each
                 // replaying the view published now; then the update, which new listeners hear as a
-                // diff like everyone else. Only the calls asked for so far: what their replays ask
-                // for waits for the next round.
-                for (int n = deferredCalls.size(); n > 0; n--) {
-                    failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
-                }
+                // diff like everyone else.
+                failed = ListenerList.merge(failed, applyDeferredCalls());
                 if (updatePending) {
                     updateTopology();
                 } else {
@@ -429,6 +424,52 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
+    }
+
+    /**
+     * The deferred calls alone, inside an open transaction: they wait for the notification, not for
+     * the commit (a direct call in the transaction runs at once, replaying the view published now);
+     * the updates wait for the commit. Again while their replays ask for more, at most
+     * {@link #MAX_CHAINED_UPDATES} rounds. No notification under way, topology lock held.
+     *
+     * @return what their replays threw, or null
+     */
+    private Throwable runDeferredCalls() {
+        notifying++;
+        try {
+            Throwable failed = null;
+            for (int round = 0; !deferredCalls.isEmpty(); round++) {
+                if (round == MAX_CHAINED_UPDATES) {
+                    return ListenerList.merge(tooManyRounds(), failed);
+                }
+                failed = ListenerList.merge(failed, applyDeferredCalls());
+            }
+            return failed;
+        } finally {
+            notifying--;
+        }
+    }
+
+    /**
+     * Runs the calls asked for so far, in call order; what their replays ask for waits for the next
+     * round.
+     *
+     * @return what their replays threw, or null
+     */
+    private Throwable applyDeferredCalls() {
+        // What the walks so far kept first: it came first, and a destruction takes its space's list
+        // (and what it kept) away. Only an outermost loop gets here, so this is the outer call's to take.
+        Throwable failed = deferredCalls.isEmpty() ? null : takeKeptFailures();
+        for (int n = deferredCalls.size(); n > 0; n--) {
+            failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
+        }
+        return failed;
+    }
+
+    private static IllegalStateException tooManyRounds() {
+        return new IllegalStateException("listener callbacks changed the topology or the listeners during each of "
+                + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every commit?); the last"
+                + " change is left pending and not published");
     }
 
     /** Runs a call a listener callback asked for; returns what its replays threw. */
@@ -452,24 +493,24 @@ public final class MemorySystem {
         return notifying > 0 || !deferredCalls.isEmpty();
     }
 
-    /** Queues a call; outside notifications and transactions, runs the queue (and what it asks for) now. */
+    /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
     private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
         deferredCalls.add(kind, listener, as);
         rethrowListenerFailures(runDeferredUpdates());
     }
 
     /**
-     * Called when a notification other than a commit's ended: runs the updates its listeners asked
-     * for meanwhile, unless it was itself inside a notification or an open transaction (which then
-     * runs them).
+     * Called when a notification other than a commit's ended: runs the calls and updates its
+     * listeners asked for meanwhile, unless it was itself inside a notification (which then runs
+     * them); inside an open transaction only the calls, the updates wait for the commit.
      *
-     * @return what {@link #runPendingUpdates()} reports, or null
+     * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
     private Throwable runDeferredUpdates() {
-        if (notifying > 0 || transactionDepth > 0) {
+        if (notifying > 0) {
             return null;
         }
-        return runPendingUpdates();
+        return transactionDepth > 0 ? runDeferredCalls() : runPendingUpdates();
     }
 
     /**
@@ -492,14 +533,16 @@ public final class MemorySystem {
      * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
      */
     private Throwable takeListenerFailures(Throwable first) {
-        Throwable failed = first;
-        if (notifying == 0) {
-            failed = ListenerList.merge(failed, invalidationFailure);
-            invalidationFailure = null;
-            failed = ListenerList.merge(failed, globalListeners.takeFailure());
-            for (AsEntry e : spaces) {
-                failed = ListenerList.merge(failed, e.listeners.takeFailure());
-            }
+        return notifying == 0 ? ListenerList.merge(first, takeKeptFailures()) : first;
+    }
+
+    /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
+    private Throwable takeKeptFailures() {
+        Throwable failed = invalidationFailure;
+        invalidationFailure = null;
+        failed = ListenerList.merge(failed, globalListeners.takeFailure());
+        for (AsEntry e : spaces) {
+            failed = ListenerList.merge(failed, e.listeners.takeFailure());
         }
         return failed;
     }

@@ -24,12 +24,26 @@ public final class RegionTeardown {
      * @param spaces address spaces of {@code system} to destroy
      * @param regions the regions to destroy, in any order
      * @throws IllegalStateException if an address space still has a listener registered to it alone
+     * @throws RuntimeException what a memory listener threw while it was told of the removals (the
+     *     first; the others suppressed in it): the teardown is whole all the same, every region
+     *     destroyed
      */
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
+        RuntimeException listenersThrew = null;
         for (AddressSpace as : spaces) {
-            system.destroyAddressSpace(as);
+            try {
+                system.destroyAddressSpace(as);
+            } catch (IllegalStateException e) {
+                if (system.addressSpaces().contains(as)) {
+                    throw e; // refused (a listener of its own): nothing of it changed
+                }
+                listenersThrew = merge(listenersThrew, e);
+            } catch (RuntimeException e) { // destroyed all the same: a listener threw
+                listenersThrew = merge(listenersThrew, e);
+            }
         }
         system.transactionBegin();
+        boolean removed = false;
         try {
             for (MemoryRegion r : regions) {
                 MemoryRegion c = r.container();
@@ -37,13 +51,32 @@ public final class RegionTeardown {
                     c.delSubregion(r);
                 }
             }
+            removed = true;
         } finally {
-            system.transactionCommit();
+            if (!removed) {
+                system.transactionCommit();
+            }
         }
-        for (MemoryRegion r : regions) {
+        try {
+            system.transactionCommit();
+        } catch (RuntimeException e) { // a listener threw; every one heard the removals, which are made
+            listenersThrew = merge(listenersThrew, e);
+        }
+        for (MemoryRegion r : regions) { // else their blocks stay referenced, mapped, for good
             if (!r.isDestroyed()) {
                 r.destroy();
             }
         }
+        if (listenersThrew != null) {
+            throw listenersThrew;
+        }
+    }
+
+    private static RuntimeException merge(RuntimeException first, RuntimeException next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 }

@@ -15,7 +15,8 @@ import java.util.function.Consumer;
  *
  * <p><b>Thread safety.</b> The counters and the reason are published under this object's monitor;
  * listeners are called on the follow thread, one change at a time, after the change is made; one
- * that throws is reported to the thread's uncaught-exception handler and following goes on.
+ * that throws (an exception or an error) is reported to the thread's uncaught-exception handler and
+ * following goes on.
  */
 final class LayoutSubscription {
     /** Longest wait for a line before the thread looks whether it should stop. */
@@ -124,7 +125,7 @@ final class LayoutSubscription {
                 for (Consumer<LayoutChange> l : toTell) {
                     try {
                         l.accept(c);
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | Error e) { // an Error too: a failed assertion in a listener
                         // the layout must go on following the server's: report, as an uncaught exception, and go on
                         thread.getUncaughtExceptionHandler().uncaughtException(thread, e);
                     }
@@ -134,8 +135,11 @@ final class LayoutSubscription {
                     notifyAll();
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             why = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (e instanceof Error err) {
+                throw err; // reported as uncaught; the reason is kept all the same, not "closed"
+            }
         } finally {
             stream.close();
             synchronized (this) {

@@ -165,6 +165,8 @@ public final class SharedMachine implements AutoCloseable {
      *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
+        Objects.requireNonNull(socketPath, "socketPath");
+        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
         int sock;
         try {
             sock = LinuxCalls.unixConnect(socketPath);
@@ -251,6 +253,8 @@ public final class SharedMachine implements AutoCloseable {
      *     push changes: attach again to see its current layout)
      */
     public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
+        Objects.requireNonNull(socketPath, "socketPath");
+        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
         ShareStream stream = new ShareStream(socketPath);
         try {
             long deadline = System.nanoTime() + Timeouts.nanos(timeout);
@@ -329,15 +333,21 @@ public final class SharedMachine implements AutoCloseable {
                     }
                     try {
                         if (change.kind() == LayoutChange.Kind.UNPLUGGED) {
-                            unplugLocked(change.region().name());
+                            try {
+                                unplugLocked(change.region().name());
+                            } catch (RuntimeException e) {
+                                madeAnyway(e, indexOf(change.region().name()) < 0);
+                            }
                             return subscription.listeners();
                         }
                         RamBlock block = mapReceived(source, change.region(), fd);
                         try {
                             plugLocked(change.region(), block);
                         } catch (RuntimeException e) {
-                            block.close();
-                            throw e;
+                            if (!blocks.contains(block)) {
+                                block.close();
+                            }
+                            madeAnyway(e, blocks.contains(block));
                         }
                         return subscription.listeners();
                     } catch (IllegalArgumentException | IllegalStateException e) {
@@ -356,6 +366,19 @@ public final class SharedMachine implements AutoCloseable {
         @Override
         public List<SharedRamRegion> layout() {
             return layout;
+        }
+
+        /**
+         * Rethrows {@code e} unless the change was made all the same (a memory listener of this
+         * machine threw while it committed): then it is reported, as a layout listener's throw, and
+         * following goes on.
+         */
+        private void madeAnyway(RuntimeException e, boolean made) {
+            if (!made) {
+                throw e;
+            }
+            Thread t = Thread.currentThread();
+            t.getUncaughtExceptionHandler().uncaughtException(t, e);
         }
     }
 
@@ -436,7 +459,9 @@ public final class SharedMachine implements AutoCloseable {
             try {
                 plug(region, block);
             } catch (RuntimeException e) {
-                block.close();
+                if (!blocks.contains(block)) { // refused; else plugged, and a memory listener threw
+                    block.close();
+                }
                 throw e;
             }
         }
@@ -449,7 +474,10 @@ public final class SharedMachine implements AutoCloseable {
      * machine hands the new layout to the peers that connect from now on and pushes the plug, with
      * the block's descriptor, to its following peers ({@link #attachFollowing}), never waiting for
      * them. One-shot peers are not told: they attach again to see the region.
-     * If anything is refused, nothing changed and the block stays the caller's.
+     * If anything is refused, nothing changed and the block stays the caller's. A memory listener
+     * of this machine's system that throws while the plug commits does not refuse it: every listener
+     * heard the change, so it is made everywhere (layout, servers, followers) before the throw comes
+     * out, and the block is the machine's.
      *
      * @param region the region; its name must be new and its range free
      * @param block its RAM, of the region's size; shareable (memfd, shared file) if a server serves
@@ -488,15 +516,28 @@ public final class SharedMachine implements AutoCloseable {
             throw e;
         }
         system.transactionBegin();
+        boolean added = false;
         try {
             root.addSubregion(region.guestAddr(), r);
+            added = true;
         } finally {
+            if (!added) {
+                system.transactionCommit();
+            }
+        }
+        RuntimeException listenersThrew = null;
+        try {
             system.transactionCommit();
+        } catch (RuntimeException e) { // every listener heard the plug, which is published: it is made
+            listenersThrew = e;
         }
         ramRegions.add(r);
         layout = List.copyOf(nextLayout);
         blocks = List.copyOf(nextBlocks);
         pending.forEach(LayoutFollower.Pending::commit);
+        if (listenersThrew != null) {
+            throw listenersThrew;
+        }
     }
 
     /**

@@ -221,6 +221,27 @@ class LauncherTest {
     }
 
     /**
+     * The bench jar's main takes {@code -prof NAME} and {@code --param NAME=VALUE} too (BenchMain);
+     * the launcher's group check skipped the value of {@code --prof}, {@code -p} and {@code --forks}
+     * only, so it read {@code gc} or {@code size=64} as the group and refused a valid command line.
+     */
+    @Test
+    void theBenchGroupCheckSkipsTheValueOfEveryOptionTheJarTakes() throws Exception {
+        Path repo = fakeRepo("jmh/target/benchmarks.jar");
+        Path group = repo.resolve("jmh/src/main/java/dev/guestmem/bench/access/AccessGroup.java");
+        Files.createDirectories(group.getParent());
+        Files.writeString(group, "class AccessGroup {\n    public String name() {\n        return \"access\";\n    }\n}\n");
+        Files.setLastModifiedTime(group, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 7_200_000));
+        Path jdk = fakeJdk("jdk-25", "25.0.1", true);
+
+        for (String[] args : java.util.List.of(new String[] {"-prof", "gc", "access"},
+                new String[] {"--param", "size=64", "access"}, new String[] {"-p", "size=64", "--forks", "0", "access"})) {
+            String[] r = bench(repo, jdk, args);
+            assertTrue(r[1].contains("building"), String.join(" ", args) + " is a valid command line: " + r[1]);
+        }
+    }
+
+    /**
      * README: "{@code ./guestmem COMMAND --help} prints a command's usage", and a wrong command line
      * exits 2. {@code build} ignored its arguments: {@code build --help} (or a typo) ran the whole
      * Maven build. The skeleton's {@code mvnw} is a fake that says it ran.
