@@ -239,6 +239,9 @@ class LauncherTest {
             String[] r = bench(repo, jdk, args);
             assertTrue(r[1].contains("building"), String.join(" ", args) + " is a valid command line: " + r[1]);
         }
+        String[] typo = bench(repo, jdk, "-prof", "gc", "acess");
+        assertEquals("2", typo[0], typo[1]);
+        assertEquals("guestmem: no bench group among 'gc acess' (groups: access)", typo[1].strip());
     }
 
     /**
