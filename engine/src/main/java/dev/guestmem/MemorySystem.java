@@ -496,7 +496,7 @@ public final class MemorySystem {
     /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
     private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
         deferredCalls.add(kind, listener, as);
-        rethrowListenerFailures(runDeferredUpdates());
+        rethrowListenerFailures(runDeferred());
     }
 
     /**
@@ -506,7 +506,7 @@ public final class MemorySystem {
      *
      * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
-    private Throwable runDeferredUpdates() {
+    private Throwable runDeferred() {
         if (notifying > 0) {
             return null;
         }
@@ -582,7 +582,7 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
-        rethrowListenerFailures(runDeferredUpdates());
+        rethrowListenerFailures(runDeferred());
     }
 
     /**
@@ -731,7 +731,7 @@ public final class MemorySystem {
                 notifying--;
             }
             as.publish(view);
-            failed = takeListenerFailures(ListenerList.merge(failed, runDeferredUpdates()));
+            failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
             if (failed != null) {
                 // The caller gets the throw, not the handle: take the space down again.
                 failed = ListenerList.merge(failed, rollBack(as));
@@ -778,7 +778,7 @@ public final class MemorySystem {
                 defer(DeferredCalls.Kind.DESTROY, null, as);
                 return;
             }
-            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferredUpdates())); // destroyed all the same
+            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferred())); // destroyed all the same
         } finally {
             lock.unlock();
         }
@@ -899,7 +899,7 @@ public final class MemorySystem {
                 return;
             }
             Throwable failed = register(listener, as);
-            failed = ListenerList.merge(failed, runDeferredUpdates());
+            failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
             lock.unlock();
@@ -965,7 +965,7 @@ public final class MemorySystem {
                 return;
             }
             Throwable failed = unregister(listener);
-            failed = ListenerList.merge(failed, runDeferredUpdates());
+            failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
@@ -1273,7 +1273,7 @@ public final class MemorySystem {
             } finally {
                 notifying--;
             }
-            failed = ListenerList.merge(failed, runDeferredUpdates());
+            failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed);
             return result;
         } finally {
@@ -1310,7 +1310,7 @@ public final class MemorySystem {
      * Tells every global listener, in priority order or reversed, as one notification (see
      * {@link #notifying}); then runs the updates they asked for meanwhile.
      *
-     * @return what {@link #runDeferredUpdates()} reports, or null
+     * @return what {@link #runDeferred()} reports, or null
      */
     private Throwable tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
         notifying++;
@@ -1323,7 +1323,7 @@ public final class MemorySystem {
         } finally {
             notifying--;
         }
-        return runDeferredUpdates();
+        return runDeferred();
     }
 
     /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */

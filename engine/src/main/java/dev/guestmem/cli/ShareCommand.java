@@ -68,7 +68,7 @@ public final class ShareCommand {
                                        one-shot peers keep theirs)
               quit""";
 
-    /** Options of each mode, each taking a value. */
+    /** Options of each mode; all but {@code --follow} take a value. */
     private static final Set<String> SERVE_OPTIONS = Set.of("--size", "--addr", "--name", "--linger", "--do");
     private static final Set<String> ATTACH_OPTIONS = Set.of("--timeout", "--do", "--follow");
     /** Options that take no value. */

@@ -27,6 +27,10 @@ final class FollowFeed {
     static final int MAX_QUEUED = 64;
     /** Longest request line read. */
     private static final int MAX_REQUEST = 256;
+    /** Where a peer disconnected by the server is reported: an operator's only trace of it. */
+    private static final System.Logger LOG = System.getLogger("dev.guestmem.share");
+    /** The reason {@link RamShareServer#close()} gives: the usual end, not reported. */
+    static final String SERVER_CLOSED = "the server closed";
 
     /** Where the peer is in the protocol. */
     private enum State { PENDING, FOLLOWING, CLOSED }
@@ -56,6 +60,8 @@ final class FollowFeed {
     private final ArrayDeque<Push> queued = new ArrayDeque<>();
     private final StringBuilder request = new StringBuilder();
     private State state = State.PENDING;
+    /** Why the server disconnected the peer, or null (not disconnected, or its usual end). */
+    private String disconnectReason;
 
     /**
      * Takes over a connection whose layout was sent, making it non-blocking.
@@ -85,6 +91,11 @@ final class FollowFeed {
 
     boolean isClosed() {
         return state == State.CLOSED;
+    }
+
+    /** @return why the server disconnected the peer ("peer ...: why"), or null */
+    String disconnectReason() {
+        return disconnectReason;
     }
 
     /** @return whether the handshake time is over */
@@ -176,7 +187,7 @@ final class FollowFeed {
      */
     void checkGone() {
         if (state == State.FOLLOWING && Fds.readable(conn, 0)) {
-            close("it hung up or sent more than its request");
+            close(null); // its usual end (bytes after the request would end it the same way)
         }
     }
 
@@ -192,7 +203,11 @@ final class FollowFeed {
         try {
             sent = p.fd() < 0 ? LinuxCalls.sendWithFds(conn, p.line()) : LinuxCalls.sendWithFds(conn, p.line(), p.fd());
         } catch (NativeCallException e) {
-            close(e.errno() == Linux.EAGAIN() ? "it stopped reading (its socket is full)" : "sending failed: " + e.getMessage());
+            if (e.errno() == Linux.EPIPE()) {
+                close(null); // it hung up since the last change: its usual end
+            } else {
+                close(e.errno() == Linux.EAGAIN() ? "it stopped reading (its socket is full)" : "sending failed: " + e.getMessage());
+            }
             return;
         }
         if (sent < p.line().length) {
@@ -203,11 +218,16 @@ final class FollowFeed {
     /**
      * Hangs up on the peer and drops what was queued for it; later calls do nothing.
      *
-     * @param why why, as the code reads (nothing logs it), or null for a peer that ended the connection itself
+     * @param why why, reported as a warning on the {@code dev.guestmem.share} logger unless it is
+     *     {@link #SERVER_CLOSED}; or null for a peer that ended the connection itself
      */
     void close(String why) {
         if (state == State.CLOSED) {
             return;
+        }
+        if (why != null && !why.equals(SERVER_CLOSED)) {
+            disconnectReason = "peer " + peer + ": " + why;
+            LOG.log(System.Logger.Level.WARNING, "share server {0}: disconnected {1}", servedBy, disconnectReason);
         }
         state = State.CLOSED;
         queued.forEach(Push::close);

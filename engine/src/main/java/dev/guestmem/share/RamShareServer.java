@@ -79,6 +79,10 @@ public final class RamShareServer implements AutoCloseable {
      * both or neither.
      */
     private final List<FollowFeed> feeds = new ArrayList<>();
+    /** The latest reasons peers were disconnected for, oldest first, at most {@link #DISCONNECTS_KEPT}. Guarded by {@link #fdLock}. */
+    private final java.util.ArrayDeque<String> disconnects = new java.util.ArrayDeque<>();
+    /** How many disconnect reasons {@link #disconnects()} keeps. */
+    public static final int DISCONNECTS_KEPT = 16;
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
@@ -192,7 +196,7 @@ public final class RamShareServer implements AutoCloseable {
         for (FollowFeed f : feeds) {
             f.deliver(p);
         }
-        feeds.removeIf(FollowFeed::isClosed);
+        dropClosedFeeds();
     }
 
     /**
@@ -288,6 +292,35 @@ public final class RamShareServer implements AutoCloseable {
     }
 
     /**
+     * Why peers were disconnected by the server (a follower that stopped reading, a bad request,
+     * too many changes before it asked to follow...), also logged as warnings on the
+     * {@code dev.guestmem.share} logger. A peer's own hang-up is its usual end and is not listed.
+     *
+     * @return the latest {@link #DISCONNECTS_KEPT} reasons, oldest first, each "peer ...: why"
+     */
+    public List<String> disconnects() {
+        synchronized (fdLock) {
+            return List.copyOf(disconnects);
+        }
+    }
+
+    /** Forgets closed feeds, keeping why the server disconnected them; under {@link #fdLock}. */
+    private void dropClosedFeeds() {
+        feeds.removeIf(f -> {
+            if (!f.isClosed()) {
+                return false;
+            }
+            if (f.disconnectReason() != null) {
+                if (disconnects.size() == DISCONNECTS_KEPT) {
+                    disconnects.removeFirst();
+                }
+                disconnects.addLast(f.disconnectReason());
+            }
+            return true;
+        });
+    }
+
+    /**
      * Waits for one peer and hands it the layout and descriptors.
      *
      * @param timeout how long to wait for a peer to connect (beyond a century: no limit)
@@ -318,7 +351,7 @@ public final class RamShareServer implements AutoCloseable {
                     return false;
                 }
                 feeds.forEach(FollowFeed::checkGone);
-                feeds.removeIf(FollowFeed::isClosed);
+                dropClosedFeeds();
                 // before the descriptors leave: from then on the peer may map the RAM for good
                 for (RamBlock b : current.blocks()) {
                     b.noteMappedElsewhere("peer " + peer + " served by RamShareServer on " + path);
@@ -366,7 +399,7 @@ public final class RamShareServer implements AutoCloseable {
                     f.close(null); // a one-shot peer that keeps its end open: hang up, as before following existed
                 }
                 if (!f.isPending()) {
-                    feeds.removeIf(FollowFeed::isClosed);
+                    dropClosedFeeds();
                     return;
                 }
             }
@@ -428,7 +461,7 @@ public final class RamShareServer implements AutoCloseable {
         machine.unfollow(follower); // outside fdLock: a plug holds the machine's lock, then takes fdLock
         synchronized (fdLock) {
             current.close(); // a serveOne sending now finishes first; later ones see closed
-            feeds.forEach(f -> f.close("the server closed")); // followers see the end of their stream
+            feeds.forEach(f -> f.close(FollowFeed.SERVER_CLOSED)); // followers see the end of their stream
             feeds.clear();
         }
         if (!path.startsWith("@")) {

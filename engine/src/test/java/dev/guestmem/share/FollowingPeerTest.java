@@ -187,6 +187,7 @@ class FollowingPeerTest {
                         changes += 2;
                     }
                     assertEquals(1, server.following(), "the stuck peer was not disconnected after " + changes + " changes");
+                    assertTrue(server.disconnects().stream().anyMatch(w -> w.contains("it stopped reading")), "the operator is told: " + server.disconnects());
                     m.plug(dimm);
                     changes++;
                     assertTrue(good.awaitLayoutChanges(changes, WAIT), "the reading follower fell behind: " + good.followingStopped());
@@ -210,6 +211,7 @@ class FollowingPeerTest {
             assertEquals("the machine was closed", peer.followingStopped());
             m.plug(DIMM0);
             assertEquals(0, server.following());
+            assertEquals(List.of(), server.disconnects(), "a follower hanging up is its usual end, not a disconnect");
             assertEquals(List.of(RAM0, DIMM0), m.layout());
         }
     }
