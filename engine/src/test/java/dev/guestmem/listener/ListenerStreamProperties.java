@@ -354,6 +354,20 @@ class ListenerStreamProperties {
                 m.allowOutside(outside);
                 m.expectReplay();
                 changer.arm(() -> sys.registerListener(m, m.addressSpace()));
+            } else if (c.next(3) == 0) {
+                // Eventfds and coalesced windows from a callback: told outside an update.
+                MemoryRegion io = ofKind(IoRegion.class, r);
+                outside.add(Outside.EVENTFD);
+                outside.add(Outside.COALESCED);
+                boolean window = c.next(2) == 0;
+                trace.add("changer " + (window ? "coalesces " : "adds an eventfd to ") + io.name());
+                changer.arm(() -> {
+                    if (window) {
+                        coalescing(io);
+                    } else {
+                        eventfd(io);
+                    }
+                });
             } else {
                 long addr = c.pick(ADDRS);
                 boolean enable = c.next(2) == 0;
