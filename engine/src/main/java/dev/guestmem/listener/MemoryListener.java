@@ -96,6 +96,9 @@ public interface MemoryListener {
 
     /**
      * Dirty logging clients were removed from an unchanged range, or the listener is being removed.
+     * A range that gains some clients and loses others in one update hears {@link #logStart} and then
+     * this call with the same two masks (as in QEMU), so take {@code newMask} as the state, not
+     * {@code oldMask} as the last one told.
      *
      * @param section the range
      * @param oldMask the previous client mask
