@@ -1,0 +1,106 @@
+package dev.guestmem.scenario6;
+
+import static dev.guestmem.scenario6.HostIommu.PAGE;
+import static dev.guestmem.scenario6.ViommuMachine.MIB;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.scenario6.ViommuMachine.Pte;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The VFIO mirror of a device behind a vIOMMU: the container follows the guest's map and unmap
+ * invalidations (4 KiB and 2 MiB pages, seen through two windows of one IOMMU) and VT-d's switch
+ * between translation and pass-through, with one notifier per IOMMU section.
+ */
+class VfioViommuTest {
+    static final int STEPS = Integer.getInteger("guestmem.scenario6.steps", 300);
+
+    @Test
+    void viommuMirrorFollowsMapsUnmapsAndSwitches() {
+        for (long seed = 1; seed <= 3; seed++) {
+            run(seed);
+        }
+    }
+
+    private void run(long seed) {
+        ViommuMachine m = new ViommuMachine();
+        HostIommu container = new HostIommu();
+        VfioListener vfio = new VfioListener(m.sys, container, m.memory, new FakeDevice(container));
+        m.sys.registerListener(vfio, m.devAs);
+        Random rnd = new Random(seed);
+        check(m, vfio, "seed " + seed + " registered");
+        for (int step = 0; step < STEPS; step++) {
+            String did = step(m, rnd);
+            check(m, vfio, "seed " + seed + " step " + step + " " + did);
+        }
+        m.sys.unregisterListener(vfio);
+        assertEquals(0, container.mappingCount());
+        assertEquals(0, vfio.notifierCount());
+        assertEquals(0, m.dmar.notifiers().registered().length);
+    }
+
+    private static String step(ViommuMachine m, Random rnd) {
+        switch (rnd.nextInt(8)) {
+            case 0, 1, 2 -> { // a 4 KiB page in the first 2 MiB of iova
+                long iova = rnd.nextInt(512) * PAGE;
+                if (m.lookup(iova) != null) {
+                    m.unmap(iova, PAGE);
+                    return "unmap " + Long.toHexString(iova);
+                }
+                int perm = rnd.nextBoolean() ? IommuTlbEntry.RW : IommuTlbEntry.RO;
+                m.map(new Pte(iova, PAGE, rnd.nextInt(4096) * PAGE, perm));
+                return "map " + Long.toHexString(iova);
+            }
+            case 3 -> { // a 2 MiB page at 2 MiB or 4 MiB
+                long iova = (2 + 2 * rnd.nextInt(2)) * MIB;
+                if (m.lookup(iova) != null) {
+                    m.unmap(iova, 2 * MIB);
+                    return "unmap huge " + Long.toHexString(iova);
+                }
+                m.map(new Pte(iova, 2 * MIB, rnd.nextInt(8) * 2 * MIB, IommuTlbEntry.RW));
+                return "map huge " + Long.toHexString(iova);
+            }
+            case 4 -> { // a domain-wide invalidation of the 4 KiB area
+                m.unmap(0, 2 * MIB);
+                return "unmap 0+2M";
+            }
+            case 5, 6 -> {
+                boolean on = !m.dmar.isEnabled();
+                m.switchTranslation(on);
+                return on ? "dmar on" : "dmar off";
+            }
+            default -> {
+                m.dmarHigh.setEnabled(!m.dmarHigh.isEnabled());
+                return "dmar-hi " + m.dmarHigh.isEnabled();
+            }
+        }
+    }
+
+    private static void check(ViommuMachine m, VfioListener vfio, String when) {
+        assertEquals(List.of(), vfio.errors, when);
+        assertEquals(List.of(), vfio.container.refusals, when);
+        TreeMap<Long, String> expected = MirrorOracle.expected(m.devAs, m::expected);
+        VfioMirrorTest.assertMirror(expected, vfio.container.pages(), when);
+        int sections = 0;
+        for (var fr : m.devAs.currentMap().ranges()) {
+            sections += fr.region().isIommu() ? 1 : 0;
+        }
+        assertEquals(sections, vfio.notifierCount(), when + ": one notifier per IOMMU section");
+        assertEquals(sections, m.dmar.notifiers().registered().length, when);
+        assertEquals(List.of(), vfio.misaligned, when);
+        for (var e : expected.entrySet()) { // the device's write reaches what the guest reads there
+            if (e.getValue().endsWith("rw") && (e.getKey() & 0x7000) == 0) {
+                long v = e.getKey() * 31 + 7;
+                MemorySegment.ofAddress(vfio.container.translate(e.getKey() + 8)).reinterpret(8)
+                        .set(ValueLayout.JAVA_LONG_UNALIGNED, 0, v);
+                assertEquals(v, m.devAs.ldq(e.getKey() + 8), when + " iova 0x" + Long.toHexString(e.getKey()));
+            }
+        }
+    }
+}
