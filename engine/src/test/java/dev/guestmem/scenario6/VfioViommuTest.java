@@ -46,7 +46,7 @@ class VfioViommuTest {
     }
 
     private static String step(ViommuMachine m, Random rnd) {
-        switch (rnd.nextInt(8)) {
+        switch (rnd.nextInt(9)) {
             case 0, 1, 2 -> { // a 4 KiB page in the first 2 MiB of iova
                 long iova = rnd.nextInt(512) * PAGE;
                 if (m.lookup(iova) != null) {
@@ -74,6 +74,11 @@ class VfioViommuTest {
                 boolean on = !m.dmar.isEnabled();
                 m.switchTranslation(on);
                 return on ? "dmar on" : "dmar off";
+            }
+            case 7 -> { // the second window slides over the IOMMU, page by page
+                long off = rnd.nextInt(1024) * PAGE;
+                m.dmarHigh.setAliasOffset(off);
+                return "dmar-hi offset " + Long.toHexString(off);
             }
             default -> {
                 m.dmarHigh.setEnabled(!m.dmarHigh.isEnabled());
