@@ -51,7 +51,7 @@ class VfioMirrorTest {
                 m.sys.transactionBegin();
                 try {
                     for (int i = 0; i < n; i++) {
-                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(8), dimmPlugged, did);
+                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(9), dimmPlugged, did);
                     }
                 } finally {
                     m.sys.transactionCommit();
@@ -69,7 +69,8 @@ class VfioMirrorTest {
         switch (op) {
             case 0 -> { // a BAR moves inside the PCI hole, or over RAM's top
                 var bar = m.bars[rnd.nextInt(m.bars.length)];
-                long to = 0x1000000L + rnd.nextInt(0x1000) * PAGE;
+                long to = rnd.nextInt(3) == 0 ? m.vmem.addr() + rnd.nextInt(0x1000) * PAGE // splits virtio-mem
+                        : 0x1000000L + rnd.nextInt(0x1000) * PAGE;
                 bar.setAddress(to);
                 did.add(bar.name() + "@" + Long.toHexString(to));
             }
@@ -106,6 +107,11 @@ class VfioMirrorTest {
             case 6 -> {
                 m.vram.setReadonly(!m.vram.isReadonly());
                 did.add("vram ro " + m.vram.isReadonly());
+            }
+            case 7 -> { // virtio-mem moves (its sections go and come back with what is plugged)
+                long to = PcMachine.VMEM_BASE + rnd.nextInt(4) * 16 * MIB;
+                m.vmem.setAddress(to);
+                did.add("vmem@" + Long.toHexString(to));
             }
             default -> {
                 m.above.setEnabled(!m.above.isEnabled());
