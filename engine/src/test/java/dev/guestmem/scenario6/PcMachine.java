@@ -43,6 +43,9 @@ final class PcMachine {
     final RamRegion dimm = RamRegion.allocate(sys, null, "dimm0", 4 * MIB);
     final RamRegion vmem = RamRegion.allocate(sys, null, "vmem0", 16 * MIB);
     final BitmapRamDiscardManager vmemManager;
+    /** A resizeable RAM (an option ROM or ACPI blob QEMU resizes on incoming migration). */
+    final RamRegion blob = new RamRegion(sys, null, "etc-blob",
+            RamBlock.builder("etc-blob", 64 * KIB).resizeable(MIB, (id, size, host) -> { }).build(), false, false);
     final AliasRegion oddAlias = new AliasRegion(sys, null, "odd-alias", ram, 0x800, 0x3000);
     final AddressSpace as;
 
@@ -63,6 +66,7 @@ final class PcMachine {
         system.addSubregion(0x8000_0000L, vram);
         system.addSubregion(VMEM_BASE, vmem);
         system.addSubregion(0x9000_0000L, oddAlias);
+        system.addSubregion(0xa000_0000L, blob);
         as = sys.addressSpace(system, "memory");
     }
 
