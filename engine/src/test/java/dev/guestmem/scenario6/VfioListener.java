@@ -236,7 +236,11 @@ final class VfioListener implements MemoryListener {
      */
     @Override
     public void logSync(MemoryRegionSection s) {
-        if (!valid(s) || s.region().isIommu()) {
+        if (!valid(s)) {
+            return;
+        }
+        if (s.region().isIommu()) {
+            syncIommuDirty(s);
             return;
         }
         long[] r = iovaRange(s.offsetWithinAddressSpace(), s.size());
@@ -246,6 +250,34 @@ final class VfioListener implements MemoryListener {
         long ramBase = s.region().ramBlock().offset() + s.offsetWithinRegion() - s.offsetWithinAddressSpace();
         for (long iova : device.queryAndClearDirty(r[0], r[1])) {
             sys.dirtyMemory().setDirtyRange(ramBase + iova, PAGE, DirtyMemory.MASK_MIGRATION | DirtyMemory.MASK_VGA);
+        }
+    }
+
+    /**
+     * {@code vfio_sync_iommu_dirty_bitmap}: a MAP-only notifier over the section, replayed, turns each
+     * mapping's dirty iova pages into dirty pages of the RAM it maps ({@code vfio_iommu_map_dirty_notify}).
+     */
+    private void syncIommuDirty(MemoryRegionSection s) {
+        for (Giommu g : giommus) {
+            if (g.mr() != s.region() || g.n().start() != s.offsetWithinRegion()) {
+                continue;
+            }
+            IommuRegion iommu = IommuNotifiers.of(s.region());
+            IommuNotifier dirtyNotify = new IommuNotifier((x, e) -> {
+                long iova = e.iova + g.iommuOffset();
+                try {
+                    IommuRam ram = IommuRam.of(e);
+                    long ramBase = ram.block().offset() + ram.offset() - iova;
+                    for (long page : device.queryAndClearDirty(iova, iova + e.addrMask + 1)) {
+                        sys.dirtyMemory().setDirtyRange(ramBase + page, PAGE,
+                                DirtyMemory.MASK_MIGRATION | DirtyMemory.MASK_VGA);
+                    }
+                } catch (IommuException ex) {
+                    errors.add("dirty sync at iova 0x" + Long.toHexString(iova) + ": " + ex.getMessage());
+                }
+            }, IommuNotifier.MAP, s.offsetWithinRegion(), s.offsetWithinRegion() + s.size() - 1, g.n().iommuIdx());
+            iommu.notifiers().replay(dirtyNotify);
+            return;
         }
     }
 
