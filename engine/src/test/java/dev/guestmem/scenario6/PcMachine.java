@@ -30,7 +30,9 @@ final class PcMachine {
     final MemorySystem sys = new MemorySystem();
     final ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
     final RamRegion ram = RamRegion.allocate(sys, null, "pc.ram", 32 * MIB);
-    final AliasRegion below = new AliasRegion(sys, null, "ram-below-4g", ram, 0, BELOW_4G);
+    /** Below 4G in two aliases that meet: the flat view merges them into one range until one moves. */
+    final AliasRegion below = new AliasRegion(sys, null, "ram-below-4g", ram, 0, BELOW_4G / 2);
+    final AliasRegion below2 = new AliasRegion(sys, null, "ram-below-4g-2", ram, BELOW_4G / 2, BELOW_4G / 2);
     final AliasRegion above = new AliasRegion(sys, null, "ram-above-4g", ram, BELOW_4G, 32 * MIB - BELOW_4G);
     final RamRegion bios = RamRegion.allocateRom(sys, null, "pc.bios", 256 * KIB);
     final AliasRegion isaBios = new AliasRegion(sys, null, "isa-bios", bios, 128 * KIB, 128 * KIB);
@@ -55,6 +57,7 @@ final class PcMachine {
         ramDevice = new RamRegion(sys, null, "vfio-bar", devBlock, false, true);
         vmemManager = BitmapRamDiscardManager.attach(vmem, VMEM_BLOCK);
         system.addSubregion(0, below);
+        system.addSubregion(BELOW_4G / 2, below2);
         system.addSubregion(4 * GIB, above);
         system.addSubregion(0xfffc0000L, bios);
         system.addSubregionOverlap(0xe0000, isaBios, 1);

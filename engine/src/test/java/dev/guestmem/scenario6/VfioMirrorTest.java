@@ -51,7 +51,7 @@ class VfioMirrorTest {
                 m.sys.transactionBegin();
                 try {
                     for (int i = 0; i < n; i++) {
-                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(10), dimmPlugged, did);
+                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(13), dimmPlugged, did);
                     }
                 } finally {
                     m.sys.transactionCommit();
@@ -117,6 +117,19 @@ class VfioMirrorTest {
                 long size = (1 + rnd.nextInt(256)) * PAGE - (rnd.nextBoolean() ? 0x800 : 0);
                 m.blob.ramResize(size);
                 did.add("blob size " + Long.toHexString(size));
+            }
+            case 9 -> { // an alias made read-only: its ranges are, and the device may only read
+                m.above.setReadonly(!m.above.isReadonly());
+                did.add("above-4g ro " + m.above.isReadonly());
+            }
+            case 10 -> {
+                m.vram.setUnmergeable(!m.vram.isUnmergeable());
+                did.add("vram unmergeable " + m.vram.isUnmergeable());
+            }
+            case 11 -> { // the merged halves of below-4G come apart (and together again)
+                long to = m.below2.addr() == PcMachine.BELOW_4G / 2 ? 0x4000_0000L : PcMachine.BELOW_4G / 2;
+                m.below2.setAddress(to);
+                did.add("below-4g-2@" + Long.toHexString(to));
             }
             default -> {
                 m.above.setEnabled(!m.above.isEnabled());
