@@ -97,6 +97,56 @@ class VfioViommuTest {
         }
     }
 
+    /**
+     * The guest's invalidations on a vCPU thread while the main thread switches translation and
+     * moves the second window: the model notifies under the system lock (QEMU's BQL, which VFIO's
+     * code assumes), so the mirror is never torn, and ends equal to the view.
+     */
+    @Test
+    void invalidationsOnAnotherThreadInterleaveWithTopologyChanges() throws Exception {
+        ViommuMachine m = new ViommuMachine();
+        HostIommu container = new HostIommu();
+        VfioListener vfio = new VfioListener(m.sys, container, m.memory, new FakeDevice(container));
+        m.sys.registerListener(vfio, m.devAs);
+        Throwable[] failed = new Throwable[1];
+        Thread vcpu = Thread.ofPlatform().start(() -> {
+            Random rnd = new Random(5);
+            try {
+                for (int i = 0; i < STEPS * 4; i++) {
+                    long iova = rnd.nextInt(512) * PAGE;
+                    m.sys.lock().lock();
+                    try {
+                        if (m.lookup(iova) != null) {
+                            m.unmap(iova, PAGE);
+                        } else {
+                            m.map(new Pte(iova, PAGE, rnd.nextInt(4096) * PAGE, IommuTlbEntry.RW));
+                        }
+                    } finally {
+                        m.sys.lock().unlock();
+                    }
+                }
+            } catch (Throwable t) {
+                failed[0] = t;
+            }
+        });
+        Random rnd = new Random(6);
+        while (vcpu.isAlive()) {
+            if (rnd.nextBoolean()) {
+                m.switchTranslation(!m.dmar.isEnabled());
+            } else {
+                m.dmarHigh.setAliasOffset(rnd.nextInt(512) * PAGE);
+            }
+        }
+        vcpu.join();
+        assertEquals(null, failed[0]);
+        m.sys.lock().lock();
+        try {
+            check(m, vfio, "after the race");
+        } finally {
+            m.sys.lock().unlock();
+        }
+    }
+
     private static String step(ViommuMachine m, Random rnd) {
         switch (rnd.nextInt(9)) {
             case 0, 1, 2 -> { // a 4 KiB page in the first 2 MiB of iova
