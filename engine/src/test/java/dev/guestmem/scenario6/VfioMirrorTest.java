@@ -62,6 +62,9 @@ class VfioMirrorTest {
         m.sys.unregisterListener(vfio);
         assertEquals(0, container.mappingCount(), "unregistering unmaps everything");
         assertEquals(0, vfio.ramDiscardListenerCount());
+        assertEquals(List.of(), m.vmemManager.listeners(), "every section's listener was unregistered");
+        m.system.delSubregion(m.vmem);
+        m.vmemManager.detach(); // virtio-mem unplugged: possible only with no listener left
         assertEquals(List.of(), vfio.errors);
     }
 
