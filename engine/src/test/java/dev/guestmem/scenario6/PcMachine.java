@@ -43,6 +43,8 @@ final class PcMachine {
     final RamRegion ramDevice;
     final RamRegion vram = RamRegion.allocate(sys, null, "vga.vram", MIB);
     final RamRegion dimm = RamRegion.allocate(sys, null, "dimm0", 4 * MIB);
+    /** A twin of {@link #dimm}: swapped in at the same address, the ranges differ only in region. */
+    final RamRegion dimmTwin = RamRegion.allocate(sys, null, "dimm1", 4 * MIB);
     final RamRegion vmem = RamRegion.allocate(sys, null, "vmem0", 16 * MIB);
     final BitmapRamDiscardManager vmemManager;
     /** A resizeable RAM (an option ROM or ACPI blob QEMU resizes on incoming migration). */

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.guestmem.discard.DiscardedRam;
+import dev.guestmem.region.RamRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -51,7 +52,7 @@ class VfioMirrorTest {
                 m.sys.transactionBegin();
                 try {
                     for (int i = 0; i < n; i++) {
-                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(13), dimmPlugged, did);
+                        dimmPlugged = topologyOp(m, rnd, rnd.nextInt(15), dimmPlugged, did);
                     }
                 } finally {
                     m.sys.transactionCommit();
@@ -88,15 +89,36 @@ class VfioMirrorTest {
                 did.add("regs@" + Long.toHexString(to));
             }
             case 3 -> {
+                RamRegion dimm = m.dimm.isMapped() ? m.dimm : m.dimmTwin;
                 if (dimmPlugged) {
-                    m.system.delSubregion(m.dimm);
+                    m.system.delSubregion(dimm);
                     did.add("dimm out");
                 } else {
                     long to = DIMM_BASE + rnd.nextInt(4) * 2 * MIB;
-                    m.system.addSubregion(to, m.dimm);
+                    m.system.addSubregion(to, dimm);
                     did.add("dimm in @" + Long.toHexString(to));
                 }
                 return !dimmPlugged;
+            }
+            case 12 -> { // same place, same size, another RAM: not a nop
+                if (dimmPlugged) {
+                    RamRegion out = m.dimm.isMapped() ? m.dimm : m.dimmTwin;
+                    RamRegion in = out == m.dimm ? m.dimmTwin : m.dimm;
+                    long at = out.addr();
+                    m.system.delSubregion(out);
+                    m.system.addSubregion(at, in);
+                    did.add("dimm swapped @" + Long.toHexString(at));
+                }
+            }
+            case 13 -> { // the above-4G alias looks at another part of RAM
+                long off = m.above.aliasOffset() == PcMachine.BELOW_4G ? PcMachine.BELOW_4G - 2 * MIB
+                        : PcMachine.BELOW_4G;
+                m.above.setAliasOffset(off);
+                did.add("above-4g offset " + Long.toHexString(off));
+            }
+            case 14 -> { // a 64-bit BAR being sized: all ones, at the top of the space (vfio skips it)
+                m.ramDevice.setAddress(-0x2000L);
+                did.add("vfio-bar sized");
             }
             case 4 -> { // PAM-like: the BIOS shadow over RAM on or off
                 m.isaBios.setEnabled(!m.isaBios.isEnabled());
