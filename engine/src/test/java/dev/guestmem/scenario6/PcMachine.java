@@ -52,6 +52,8 @@ final class PcMachine {
             RamBlock.builder("etc-blob", 64 * KIB).resizeable(MIB, (id, size, host) -> { }).build(), false, false);
     final AliasRegion oddAlias = new AliasRegion(sys, null, "odd-alias", ram, 0x800, 0x3000);
     final AddressSpace as;
+    /** A vCPU's space over the same root: it shares the view, and vfio must hear each change once. */
+    final AddressSpace cpuAs;
 
     PcMachine() {
         RamBlock devBlock = RamBlock.builder("vfio-bar", 0x2000)
@@ -73,6 +75,7 @@ final class PcMachine {
         system.addSubregion(0x9000_0000L, oddAlias);
         system.addSubregion(0xa000_0000L, blob);
         as = sys.addressSpace(system, "memory");
+        cpuAs = sys.addressSpace(system, "cpu-memory-0");
     }
 
     private IoRegion mmio(String name, long size) {

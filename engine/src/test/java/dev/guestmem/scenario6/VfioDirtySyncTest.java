@@ -58,6 +58,27 @@ class VfioDirtySyncTest {
         }
     }
 
+    /**
+     * A display's own sync ({@code memory_region_snapshot_and_clear_dirty} on its VRAM) asks
+     * listeners to {@code logSync} that region's sections only: the device's writes to the VRAM
+     * reach the VGA log, and its writes elsewhere stay with the device until a sync covers them.
+     */
+    @Test
+    void aRegionSyncAsksForThatRegionsSectionsOnly() {
+        PcMachine m = new PcMachine();
+        HostIommu container = new HostIommu();
+        FakeDevice device = new FakeDevice(container);
+        m.sys.registerListener(new VfioListener(m.sys, container, m.as, device), m.as);
+        m.vram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);
+        m.vram.snapshotAndClearDirty(0, m.vram.size(), DirtyMemory.DIRTY_MEMORY_VGA); // new blocks start dirty
+        assertEquals(true, device.dmaWrite(0x8000_3000L, 1));   // vram page 3
+        assertEquals(true, device.dmaWrite(0x0010_0000L, 2));   // plain RAM
+        var snap = m.vram.snapshotAndClearDirty(0, m.vram.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        assertEquals(true, m.vram.snapshotGetDirty(snap, 0x3000, PAGE));
+        assertEquals(false, m.vram.snapshotGetDirty(snap, 0x2000, PAGE));
+        assertEquals(1, device.pendingDirty(), "the RAM page was not synced by the VRAM's sync");
+    }
+
     /** A BAR or the sub-page registers move, or the above-4G alias comes and goes. */
     private static void moveSomething(PcMachine m, Random rnd) {
         switch (rnd.nextInt(3)) {
