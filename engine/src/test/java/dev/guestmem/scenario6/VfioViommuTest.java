@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.Translation;
+import dev.guestmem.iommu.IommuNotifier;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.scenario6.ViommuMachine.Pte;
 import java.lang.foreign.MemorySegment;
@@ -168,8 +169,15 @@ class VfioViommuTest {
                 m.map(new Pte(iova, 2 * MIB, rnd.nextInt(8) * 2 * MIB, IommuTlbEntry.RW));
                 return "map huge " + Long.toHexString(iova);
             }
-            case 4 -> { // a domain-wide invalidation of the 4 KiB area
-                m.unmap(0, 2 * MIB);
+            case 4 -> {
+                if (rnd.nextInt(4) == 0) { // the vIOMMU resets: every notifier hears its whole range unmapped
+                    m.table.clear();
+                    for (IommuNotifier n : m.dmar.notifiers().registered()) {
+                        n.unmapRange();
+                    }
+                    return "iommu reset";
+                }
+                m.unmap(0, 2 * MIB); // a domain-wide invalidation of the 4 KiB area
                 return "unmap 0+2M";
             }
             case 5, 6 -> {
