@@ -145,7 +145,7 @@ public final class IommuNotifier {
         IommuTlbEntry cropped = entry.copy();
         if (Long.compareUnsigned(entry.iova, start) < 0) {
             cropped.iova = start;
-            cropped.translatedAddr = (entry.translatedAddr & ~entry.addrMask) + (start - entry.iova);
+            cropped.translatedAddr = entry.translatedStart() + (start - entry.iova);
         }
         long last = Long.compareUnsigned(entryLast, end) < 0 ? entryLast : end;
         cropped.addrMask = last - cropped.iova;

@@ -47,7 +47,7 @@ public record IommuRam(MemoryRegion region, long offset, long length, boolean wr
         if (len == 0) {
             throw new IommuException("iommu entry at iova 0x" + Long.toHexString(entry.iova) + " maps 2^64 bytes");
         }
-        long addr = entry.translatedAddr & ~entry.addrMask;
+        long addr = entry.translatedStart(); // a cropped entry's mask is not a page's
         boolean writable = (entry.perm & IommuTlbEntry.WO) != 0;
         Translation t = new Translation();
         PhysSection s = entry.targetAs.translate(addr, len, writable, MemTxAttrs.UNSPECIFIED, t);
@@ -60,7 +60,7 @@ public record IommuRam(MemoryRegion region, long offset, long length, boolean wr
             throw new IommuException("iommu map to discarded memory 0x" + Long.toHexString(addr) + " of "
                     + mr.name());
         }
-        if ((t.plen() & entry.addrMask) != 0 || Long.compareUnsigned(t.plen(), len) < 0) {
+        if (Long.compareUnsigned(t.plen(), len) < 0) { // QEMU's (len & addr_mask), for any mask
             throw new IommuException("iommu has granularity incompatible with target AS: 0x" + Long.toHexString(len)
                     + " bytes at 0x" + Long.toHexString(addr) + " reach only 0x" + Long.toHexString(t.plen())
                     + " bytes of " + mr.name());

@@ -41,7 +41,12 @@ public final class IommuTlbEntry {
     public AddressSpace targetAs;
     /** First address of the IOMMU page, as an offset in the IOMMU region. */
     public long iova;
-    /** Translated address; its bits under {@link #addrMask} are ignored. */
+    /**
+     * Translated address. For a natural page ({@code addrMask + 1} a power of two and {@link #iova}
+     * aligned to it) its bits under {@link #addrMask} are ignored; an entry cropped to a notifier's
+     * range (see {@link IommuNotifier#notifyOne}) is not one, and holds the exact address of
+     * {@code iova}.
+     */
     public long translatedAddr;
     /** Page mask of the translation, e.g. {@code 0xfff} (the page is {@code addrMask + 1} bytes). */
     public long addrMask;
@@ -117,6 +122,16 @@ public final class IommuTlbEntry {
     /** @return a copy of this entry */
     public IommuTlbEntry copy() {
         return new IommuTlbEntry(targetAs, iova, translatedAddr, addrMask, perm, pasid);
+    }
+
+    /**
+     * The translated address of {@link #iova}: {@link #translatedAddr} without its bits under the
+     * mask for a natural page, as it is for a cropped one (whose mask need not be a power of two
+     * minus one, so masking would drop bits of the address).
+     */
+    long translatedStart() {
+        boolean natural = ((addrMask + 1) & addrMask) == 0 && (iova & addrMask) == 0;
+        return natural ? translatedAddr & ~addrMask : translatedAddr;
     }
 
     /** @return the last address of the IOMMU page ({@code iova + addrMask}, unsigned, may wrap) */

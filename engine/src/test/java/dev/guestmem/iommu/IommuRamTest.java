@@ -137,4 +137,29 @@ class IommuRamTest {
         assertSame(ram, r.region());
         assertEquals(0x2000, r.offset());
     }
+
+    /**
+     * A MAP event that overlaps a notifier's range only in part reaches it cropped (iova moved,
+     * addrMask + 1 the overlap's length, translatedAddr moved with iova). vfio resolves that entry
+     * with memory_translate_iotlb (IommuRam.of), which took translatedAddr's bits under the mask as
+     * noise: a crop at a start not aligned to its length resolved to the page's first byte instead
+     * of the cropped iova's, and a crop whose length is not a power of two failed the granularity
+     * check (plen & mask) although the target held all of it.
+     */
+    @Test
+    void aMapEventCroppedToANotifierResolvesToTheRamOfItsIova() {
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x100000, (addr, flag, idx, out) -> { });
+        java.util.List<IommuRam> seen = new java.util.ArrayList<>();
+        IommuNotifier.Callback resolve = (n, e) -> seen.add(IommuRam.of(e));
+        iommu.notifiers().register(new IommuNotifier(resolve, IommuNotifier.MAP, 0x1000, 0x2FFF, 0));
+        iommu.notifiers().register(new IommuNotifier(resolve, IommuNotifier.MAP, 0x5000, 0xFFFFF, 0));
+        // iova [0, 0x7FFF] -> ram [0, 0x7FFF]: [0x1000, 0x2FFF] and [0x5000, 0x7FFF] reach the notifiers
+        iommu.notifiers().notify(0, IommuNotifier.MAP, new IommuTlbEntry(memory, 0, 0x100000, 0x7FFF,
+                IommuTlbEntry.RW));
+        assertEquals(2, seen.size());
+        IommuRam low = seen.stream().filter(r -> r.length() == 0x2000).findFirst().orElseThrow();
+        IommuRam high = seen.stream().filter(r -> r.length() == 0x3000).findFirst().orElseThrow();
+        assertEquals(0x1000, low.offset(), "iova 0x1000 maps ram offset 0x1000");
+        assertEquals(0x5000, high.offset(), "iova 0x5000 maps ram offset 0x5000");
+    }
 }
