@@ -327,10 +327,13 @@ public final class RamShareServer implements AutoCloseable {
      * @return true if a peer was served, false on timeout or after {@link #close()}
      * @throws PeerRefusedException if the {@link PeerPolicy} refused the peer (it was sent a
      *     refusal line and no descriptor); the server keeps listening
-     * @throws ShareException if sending to the peer fails (it went away), or its credentials
-     *     cannot be read (it is not served)
+     * @throws ShareException if sending to the peer fails (it went away), its credentials
+     *     cannot be read (it is not served), or the thread that awaits its request to follow cannot
+     *     start (it was served its layout and hung up on, and told why); the server keeps listening
+     * @throws IllegalArgumentException if the timeout is negative
      */
     public boolean serveOne(Duration timeout) {
+        SharedMachine.checkTimeout(timeout);
         if (closed || !Fds.readable(listenFd, Timeouts.millis(timeout)) || closed) {
             return false;
         }

@@ -169,10 +169,11 @@ public final class SharedMachine implements AutoCloseable {
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, refuses this process (its
      *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
+     * @throws IllegalArgumentException if the timeout is negative (refused before connecting)
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
-        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
+        checkTimeout(timeout); // before connecting: a served peer is noted for good
         int sock;
         try {
             sock = LinuxCalls.unixConnect(socketPath);
@@ -255,12 +256,15 @@ public final class SharedMachine implements AutoCloseable {
      * @param timeout how long to wait for the layout and the server's answer (beyond a century: no limit)
      * @return the machine, owning its mappings and its connection
      * @throws ShareException if the server cannot be reached, refuses this process, sends something
-     *     else or too late, or hangs up after the layout instead of answering (a server that does not
-     *     push changes: attach again to see its current layout)
+     *     else or too late, stops serving this process before it could follow (the message gives the
+     *     server's reason, e.g. more layout changes came before its request was read than the server
+     *     keeps: attach again), or hangs up after the layout instead of answering (a server that does
+     *     not push changes: attach again to see its current layout)
+     * @throws IllegalArgumentException if the timeout is negative (refused before connecting)
      */
     public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
-        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
+        checkTimeout(timeout); // before connecting: a served peer is noted for good
         ShareStream stream = new ShareStream(socketPath);
         try {
             long deadline = System.nanoTime() + Timeouts.nanos(timeout);
@@ -317,6 +321,14 @@ public final class SharedMachine implements AutoCloseable {
         } catch (RuntimeException e) {
             stream.close();
             throw e;
+        }
+    }
+
+    /** Refuses a null or negative timeout, with the same words for every entry point. */
+    static void checkTimeout(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout " + timeout + " is negative; Duration.ZERO does not wait");
         }
     }
 
