@@ -300,6 +300,11 @@ public final class SharedMachine implements AutoCloseable {
                     throw new ShareException(socketPath + " did not answer the request to follow its layout (" + e.getMessage()
                             + "): a server that does not push changes; attach again to see its current layout", e);
                 }
+                String refused = ShareProtocol.refusal(answer + "\n");
+                if (refused != null) {
+                    throw new ShareException(socketPath + " stopped serving this process (pid " + LinuxCalls.getpid()
+                            + ") before it could follow the layout: " + refused + "; attach again");
+                }
                 if (!answer.equals(ShareProtocol.FOLLOWING)) {
                     throw new ShareException(socketPath + " answered '" + answer + "' to the request to follow, not '"
                             + ShareProtocol.FOLLOWING + "'");
