@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * unplug is pushed to it as it is made, in order ({@link ShareProtocol}). The layout and the
  * registration happen in one hold of the lock that every change takes to publish itself, so each
  * change reaches the peer exactly once: in the layout, or pushed after it (a change made before the
- * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer). A push never waits: a
+ * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer,
+ * which is sent one refusal line saying why after its layout). A push never waits: a
  * follower whose socket is full (it stopped reading) or gone is disconnected, and plug and unplug go
  * on. A one-shot peer (one that does not ask within {@link ShareProtocol#HANDSHAKE_MILLIS} of its
  * layout) is hung up on as it always was; {@link SharedMachine#attach} closes its end at once, so
