@@ -288,8 +288,10 @@ public final class MemorySystem {
      * @param host a native segment
      * @return the region and offset of its first byte, or null
      * @throws IllegalArgumentException if the segment is not native
+     * @throws NullPointerException if {@code host} is null
      */
     public HostRegionLocation regionFromHost(MemorySegment host) {
+        Objects.requireNonNull(host, "host: a native segment to look up");
         if (!host.isNative()) {
             throw new IllegalArgumentException("a heap segment has no host address: " + host);
         }

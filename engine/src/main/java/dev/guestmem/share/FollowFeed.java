@@ -119,14 +119,14 @@ final class FollowFeed {
             case FOLLOWING -> send(p);
             case PENDING -> {
                 if (queued.size() == MAX_QUEUED) {
-                    close("more than " + MAX_QUEUED + " changes before it asked to follow");
+                    refuse("more than " + MAX_QUEUED + " layout changes were made before its request to follow was read");
                     return;
                 }
                 int fd = -1;
                 try {
                     fd = p.fd() < 0 ? -1 : LinuxCalls.fcntl(p.fd(), Linux.F_DUPFD_CLOEXEC(), 0);
                 } catch (NativeCallException e) {
-                    close("cannot keep a descriptor for it: " + e.getMessage());
+                    refuse("the server cannot keep a descriptor of a plugged region for it: " + e.getMessage());
                     return;
                 }
                 queued.add(new Push(p.line(), fd, p.block()));
@@ -213,6 +213,25 @@ final class FollowFeed {
         if (sent < p.line().length) {
             close("it stopped reading (its socket is full)");
         }
+    }
+
+    /**
+     * Hangs up on a pending peer, telling it why first: one {@link ShareProtocol#REFUSED} line after
+     * its layout, where a follower reads the answer to its request (a one-shot peer has stopped
+     * reading by then). Sent only if it fits at once: the server never waits for a peer. A peer no
+     * longer pending is just closed.
+     *
+     * @param why why, for the peer and the {@code dev.guestmem.share} logger, worded for a user
+     */
+    void refuse(String why) {
+        if (state == State.PENDING) {
+            try {
+                LinuxCalls.sendWithFds(conn, ShareProtocol.encodeRefusal(why));
+            } catch (NativeCallException e) {
+                // gone or full: it sees the end of the stream without the reason
+            }
+        }
+        close(why);
     }
 
     /**

@@ -93,12 +93,15 @@ final class LayoutSubscription {
     }
 
     /**
-     * Stops the thread and waits for it (not if called from a listener, on the thread itself); it
-     * closes the stream as it ends.
+     * Stops the thread and, if {@code wait}, waits for it (not if called from a listener, on the
+     * thread itself); it closes the stream as it ends.
+     *
+     * @param wait false if the caller holds a lock the thread may be waiting for (the memory
+     *     system's): it then ends by itself, once the lock is free
      */
-    void stop() {
+    void stop(boolean wait) {
         stopping = true;
-        if (Thread.currentThread() == thread) {
+        if (!wait || Thread.currentThread() == thread) {
             return;
         }
         try {

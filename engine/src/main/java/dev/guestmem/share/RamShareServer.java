@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * unplug is pushed to it as it is made, in order ({@link ShareProtocol}). The layout and the
  * registration happen in one hold of the lock that every change takes to publish itself, so each
  * change reaches the peer exactly once: in the layout, or pushed after it (a change made before the
- * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer). A push never waits: a
+ * peer's request was read waits in a queue of at most 64 changes; more disconnect the peer,
+ * which is sent one refusal line saying why after its layout). A push never waits: a
  * follower whose socket is full (it stopped reading) or gone is disconnected, and plug and unplug go
  * on. A one-shot peer (one that does not ask within {@link ShareProtocol#HANDSHAKE_MILLIS} of its
  * layout) is hung up on as it always was; {@link SharedMachine#attach} closes its end at once, so
@@ -85,8 +86,26 @@ public final class RamShareServer implements AutoCloseable {
     public static final int DISCONNECTS_KEPT = 16;
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
+    private final HandshakeStarter handshakes;
 
-    private RamShareServer(String path, int listenFd, PeerPolicy policy, SharedMachine machine, ServedLayout first) {
+    /** Starts the thread that awaits a served peer's request; a test's makes it fail or wait. */
+    @FunctionalInterface
+    interface HandshakeStarter {
+        /**
+         * Starts {@code handshake} on a thread of its own.
+         *
+         * @param name the thread's name
+         * @param handshake what it runs
+         */
+        void start(String name, Runnable handshake);
+    }
+
+    /** The usual starter: a daemon platform thread per served peer. */
+    static final HandshakeStarter DAEMON_THREADS = (name, handshake) -> Thread.ofPlatform().daemon().name(name).start(handshake);
+
+    private RamShareServer(String path, int listenFd, PeerPolicy policy, SharedMachine machine, ServedLayout first,
+            HandshakeStarter handshakes) {
+        this.handshakes = handshakes;
         this.path = path;
         this.listenFd = listenFd;
         this.policy = policy;
@@ -137,19 +156,26 @@ public final class RamShareServer implements AutoCloseable {
      *     is there, or the socket cannot be bound
      */
     public static RamShareServer listen(String socketPath, SharedMachine machine, PeerPolicy policy) {
+        return listen(socketPath, machine, policy, DAEMON_THREADS);
+    }
+
+    /** {@link #listen(String, SharedMachine, PeerPolicy)} with the handshake threads started by {@code handshakes}. */
+    static RamShareServer listen(String socketPath, SharedMachine machine, PeerPolicy policy, HandshakeStarter handshakes) {
         Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(handshakes, "handshakes");
         // Under the machine's layout lock: no plug or unplug slips between reading the layout and following it.
-        return machine.follow((layout, blocks) -> open(socketPath, machine, policy, ServedLayout.of(layout, blocks)),
+        return machine.follow((layout, blocks) -> open(socketPath, machine, policy, ServedLayout.of(layout, blocks), handshakes),
                 server -> server.follower);
     }
 
-    private static RamShareServer open(String socketPath, SharedMachine machine, PeerPolicy policy, ServedLayout first) {
+    private static RamShareServer open(String socketPath, SharedMachine machine, PeerPolicy policy, ServedLayout first,
+            HandshakeStarter handshakes) {
         try {
             int connectErrno = refuseLiveServer(socketPath);
             if (!socketPath.startsWith("@")) {
                 removeStaleSocket(socketPath, connectErrno);
             }
-            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), policy, machine, first);
+            return new RamShareServer(socketPath, LinuxCalls.unixListen(socketPath), policy, machine, first, handshakes);
         } catch (NativeCallException e) {
             first.close();
             throw new ShareException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
@@ -327,10 +353,13 @@ public final class RamShareServer implements AutoCloseable {
      * @return true if a peer was served, false on timeout or after {@link #close()}
      * @throws PeerRefusedException if the {@link PeerPolicy} refused the peer (it was sent a
      *     refusal line and no descriptor); the server keeps listening
-     * @throws ShareException if sending to the peer fails (it went away), or its credentials
-     *     cannot be read (it is not served)
+     * @throws ShareException if sending to the peer fails (it went away), its credentials
+     *     cannot be read (it is not served), or the thread that awaits its request to follow cannot
+     *     start (it was served its layout and hung up on, and told why); the server keeps listening
+     * @throws IllegalArgumentException if the timeout is negative
      */
     public boolean serveOne(Duration timeout) {
+        SharedMachine.checkTimeout(timeout);
         if (closed || !Fds.readable(listenFd, Timeouts.millis(timeout)) || closed) {
             return false;
         }
@@ -362,8 +391,7 @@ public final class RamShareServer implements AutoCloseable {
                 feeds.add(feed);
             }
             served.incrementAndGet();
-            FollowFeed f = feed;
-            Thread.ofPlatform().daemon().name("share-handshake " + peer).start(() -> handshake(f));
+            startHandshake(feed, peer);
             return true;
         } catch (NativeCallException e) {
             throw new ShareException("sending the layout to a peer on " + path + ": " + e.getMessage(), e);
@@ -371,6 +399,25 @@ public final class RamShareServer implements AutoCloseable {
             if (feed == null) {
                 LinuxCalls.close(conn);
             }
+        }
+    }
+
+    /**
+     * Starts the thread that awaits the peer's request; if it cannot start (no native thread left),
+     * hangs up on the peer, telling it why: nothing else would ever end the handshake.
+     *
+     * @throws ShareException if the thread cannot start (the peer was served its layout and hung up on)
+     */
+    private void startHandshake(FollowFeed f, SharePeer peer) {
+        try {
+            handshakes.start("share-handshake " + peer, () -> handshake(f));
+        } catch (RuntimeException | OutOfMemoryError e) { // OutOfMemoryError: "unable to create native thread"
+            synchronized (fdLock) {
+                f.refuse("the server cannot start a thread to wait for its request to follow (" + e + ")");
+                dropClosedFeeds();
+            }
+            throw new ShareException("peer " + peer + " on " + path + " was served its layout but hung up on: "
+                    + "cannot start its handshake thread: " + e, e);
         }
     }
 

@@ -37,6 +37,9 @@ import java.util.List;
  * <pre>
  * guestmem-share refused: REASON
  * </pre>
+ * The same line follows the layout, in place of {@link #FOLLOWING}, when the server hangs up on a peer
+ * before reading its request (more changes came meanwhile than it keeps for the peer, or it cannot
+ * start waiting for the request); a one-shot peer reading to the end of the stream may see it too.
  *
  * <p><b>Thread safety.</b> Stateless.
  */

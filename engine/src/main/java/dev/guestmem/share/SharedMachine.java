@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -62,7 +63,12 @@ public final class SharedMachine implements AutoCloseable {
     private final ContainerRegion root;
     /** Whether the layout came from a server: only the server changes it then. */
     private final boolean attached;
-    /** Held by plug, unplug, close and {@link #follow}: one layout change at a time, seen whole by every follower. */
+    /**
+     * Held by plug, unplug, close and {@link #follow}: one layout change at a time, seen whole by every
+     * follower. Those that change the address space take the memory system's lock first, then this
+     * one, as a caller inside a transaction of this machine does: the follow thread applying a change
+     * and such a caller closing the machine would otherwise each hold the lock the other waits for.
+     */
     private final Object layoutLock = new Object();
     /** Immutable snapshots, replaced under {@link #layoutLock}; volatile so that accessors need no lock. */
     private volatile List<SharedRamRegion> layout;
@@ -163,10 +169,11 @@ public final class SharedMachine implements AutoCloseable {
      * @return the machine, owning its mappings
      * @throws ShareException if the server cannot be reached, refuses this process (its
      *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
+     * @throws IllegalArgumentException if the timeout is negative (refused before connecting)
      */
     public static SharedMachine attach(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
-        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
+        checkTimeout(timeout); // before connecting: a served peer is noted for good
         int sock;
         try {
             sock = LinuxCalls.unixConnect(socketPath);
@@ -249,12 +256,15 @@ public final class SharedMachine implements AutoCloseable {
      * @param timeout how long to wait for the layout and the server's answer (beyond a century: no limit)
      * @return the machine, owning its mappings and its connection
      * @throws ShareException if the server cannot be reached, refuses this process, sends something
-     *     else or too late, or hangs up after the layout instead of answering (a server that does not
-     *     push changes: attach again to see its current layout)
+     *     else or too late, stops serving this process before it could follow (the message gives the
+     *     server's reason, e.g. more layout changes came before its request was read than the server
+     *     keeps: attach again), or hangs up after the layout instead of answering (a server that does
+     *     not push changes: attach again to see its current layout)
+     * @throws IllegalArgumentException if the timeout is negative (refused before connecting)
      */
     public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
-        Objects.requireNonNull(timeout, "timeout"); // before connecting: a served peer is noted for good
+        checkTimeout(timeout); // before connecting: a served peer is noted for good
         ShareStream stream = new ShareStream(socketPath);
         try {
             long deadline = System.nanoTime() + Timeouts.nanos(timeout);
@@ -290,6 +300,11 @@ public final class SharedMachine implements AutoCloseable {
                     throw new ShareException(socketPath + " did not answer the request to follow its layout (" + e.getMessage()
                             + "): a server that does not push changes; attach again to see its current layout", e);
                 }
+                String refused = ShareProtocol.refusal(answer + "\n");
+                if (refused != null) {
+                    throw new ShareException(socketPath + " stopped serving this process (pid " + LinuxCalls.getpid()
+                            + ") before it could follow the layout: " + refused + "; attach again");
+                }
                 if (!answer.equals(ShareProtocol.FOLLOWING)) {
                     throw new ShareException(socketPath + " answered '" + answer + "' to the request to follow, not '"
                             + ShareProtocol.FOLLOWING + "'");
@@ -314,6 +329,14 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
+    /** Refuses a null or negative timeout, with the same words for every entry point. */
+    static void checkTimeout(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout " + timeout + " is negative; Duration.ZERO does not wait");
+        }
+    }
+
     private static String nextLine(ShareStream stream, long deadline, String what) {
         String line = stream.nextLine(deadline);
         if (line == null) {
@@ -326,6 +349,8 @@ public final class SharedMachine implements AutoCloseable {
     private final class PushTarget implements LayoutSubscription.Target {
         @Override
         public List<Consumer<LayoutChange>> apply(LayoutChange change, int fd) {
+            ReentrantLock systemLock = system.lock(); // first, as in close(): see layoutLock
+            systemLock.lock();
             try {
                 synchronized (layoutLock) {
                     if (closed.get()) {
@@ -357,6 +382,7 @@ public final class SharedMachine implements AutoCloseable {
                     }
                 }
             } finally {
+                systemLock.unlock();
                 if (fd >= 0) {
                     LinuxCalls.close(fd); // the block holds its own duplicate
                 }
@@ -453,17 +479,23 @@ public final class SharedMachine implements AutoCloseable {
      */
     public void plug(SharedRamRegion region) {
         Objects.requireNonNull(region, "region");
-        synchronized (layoutLock) {
-            checkPlug(region); // before making a memfd that would only be thrown away
-            RamBlock block = RamBlock.builder(region.name(), region.size()).memfd().build();
-            try {
-                plug(region, block);
-            } catch (RuntimeException e) {
-                if (!blocks.contains(block)) { // refused; else plugged, and a memory listener threw
-                    block.close();
+        ReentrantLock systemLock = system.lock(); // first: see layoutLock
+        systemLock.lock();
+        try {
+            synchronized (layoutLock) {
+                checkPlug(region); // before making a memfd that would only be thrown away
+                RamBlock block = RamBlock.builder(region.name(), region.size()).memfd().build();
+                try {
+                    plug(region, block);
+                } catch (RuntimeException e) {
+                    if (!blocks.contains(block)) { // refused; else plugged, and a memory listener threw
+                        block.close();
+                    }
+                    throw e;
                 }
-                throw e;
             }
+        } finally {
+            systemLock.unlock();
         }
     }
 
@@ -492,9 +524,15 @@ public final class SharedMachine implements AutoCloseable {
     public void plug(SharedRamRegion region, RamBlock block) {
         Objects.requireNonNull(region, "region");
         Objects.requireNonNull(block, "block");
-        synchronized (layoutLock) {
-            checkChangeable();
-            plugLocked(region, block);
+        ReentrantLock systemLock = system.lock(); // first: see layoutLock
+        systemLock.lock();
+        try {
+            synchronized (layoutLock) {
+                checkChangeable();
+                plugLocked(region, block);
+            }
+        } finally {
+            systemLock.unlock();
         }
     }
 
@@ -559,9 +597,15 @@ public final class SharedMachine implements AutoCloseable {
      */
     public void unplug(String name) {
         Objects.requireNonNull(name, "name");
-        synchronized (layoutLock) {
-            checkChangeable();
-            unplugLocked(name);
+        ReentrantLock systemLock = system.lock(); // first: see layoutLock
+        systemLock.lock();
+        try {
+            synchronized (layoutLock) {
+                checkChangeable();
+                unplugLocked(name);
+            }
+        } finally {
+            systemLock.unlock();
         }
     }
 
@@ -756,26 +800,36 @@ public final class SharedMachine implements AutoCloseable {
     /**
      * Releases the RAM: destroys the address space and the regions (which hold the blocks) and
      * closes the blocks, so this side's mappings and descriptors go; the peer keeps its own.
-     * Later calls do nothing.
+     * Later calls do nothing. A following machine stops following first and waits (a few seconds at
+     * most) for its follow thread, except inside a transaction of its {@link #system()}: that thread
+     * may be waiting for the system's lock, and ends by itself, applying nothing, once it is free.
      */
     @Override
     public void close() {
+        ReentrantLock systemLock = system.lock();
         if (subscription != null) {
-            // outside the layout lock: the follow thread takes it to apply a change
-            subscription.stop();
+            // outside the layout lock: the follow thread takes it to apply a change. Not waited for
+            // inside a transaction: the thread may be waiting for the system's lock, which this
+            // thread holds; it finds the machine closed and applies nothing.
+            subscription.stop(!systemLock.isHeldByCurrentThread());
         }
-        synchronized (layoutLock) {
-            if (closed.getAndSet(true)) {
-                return;
+        systemLock.lock(); // first: see layoutLock
+        try {
+            synchronized (layoutLock) {
+                if (closed.getAndSet(true)) {
+                    return;
+                }
+                followers.clear(); // servers keep serving their duplicates of the last layout
+                List<MemoryRegion> regions = new ArrayList<>(ramRegions);
+                regions.add(root);
+                try {
+                    RegionTeardown.destroy(system, List.of(as), regions);
+                } finally {
+                    blocks.forEach(RamBlock::close);
+                }
             }
-            followers.clear(); // servers keep serving their duplicates of the last layout
-            List<MemoryRegion> regions = new ArrayList<>(ramRegions);
-            regions.add(root);
-            try {
-                RegionTeardown.destroy(system, List.of(as), regions);
-            } finally {
-                blocks.forEach(RamBlock::close);
-            }
+        } finally {
+            systemLock.unlock();
         }
     }
 }

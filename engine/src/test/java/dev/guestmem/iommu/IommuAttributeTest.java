@@ -40,6 +40,14 @@ class IommuAttributeTest {
         assertEquals(Optional.empty(), none.attribute(IommuAttribute.SPAPR_TCE_FD));
     }
 
+    /** A null attribute is refused with its name, model or not. */
+    @Test
+    void aNullAttributeIsRefusedWithAMessage() {
+        IommuRegion iommu = new IommuRegion(sys, null, "tce", 0x10000, tceTable(17));
+        NullPointerException e = assertThrows(NullPointerException.class, () -> iommu.attribute(null));
+        assertEquals("attr", e.getMessage());
+    }
+
     @Test
     void aModelAnswersWithATypedValue() {
         IommuRegion iommu = new IommuRegion(sys, null, "tce", 0x10000, tceTable(17));

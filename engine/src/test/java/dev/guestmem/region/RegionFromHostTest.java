@@ -58,6 +58,13 @@ class RegionFromHostTest {
         assertThrows(IllegalArgumentException.class, () -> sys.regionFromHost(MemorySegment.ofArray(new byte[8])));
     }
 
+    /** A null segment is refused with a message that names it, not a bare NullPointerException. */
+    @Test
+    void aNullSegmentIsRefusedWithAMessage() {
+        NullPointerException e = assertThrows(NullPointerException.class, () -> sys.regionFromHost((MemorySegment) null));
+        assertTrue(e.getMessage().startsWith("host"), "the JDK's helpful message, not ours: " + e.getMessage());
+    }
+
     @Test
     void everyRamKindIsFound() {
         MemoryRegionOps ops = MemoryRegionOps.builder().read((a, s) -> 0).write((a, d, s) -> { }).build();
