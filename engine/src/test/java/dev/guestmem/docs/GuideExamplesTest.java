@@ -915,6 +915,25 @@ class GuideExamplesTest {
      * attaching after the unplug does not, and the first keeps the unplugged DIMM's bytes. The server
      * sends the layout when it accepts, so the peer's second connection gets the layout after the unplug.
      */
+    /**
+     * Attaches as soon as the server listens: its socket file appears at bind, a moment before listen,
+     * and a connect in between is refused (seen once under load: the peer thread ended, the server
+     * waited out both serveOne calls).
+     */
+    private static SharedMachine attachOnceListening(String sock) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            try {
+                return SharedMachine.attach(sock, Duration.ofSeconds(30));
+            } catch (dev.guestmem.share.ShareException refused) {
+                if (System.nanoTime() > deadline) {
+                    throw refused;
+                }
+                Thread.onSpinWait();
+            }
+        }
+    }
+
     @Test
     void sharedHotplug(@TempDir Path dir) throws Exception {
         String sock = dir.resolve("ram.sock").toString();
@@ -926,7 +945,7 @@ class GuideExamplesTest {
             while (!Files.exists(Path.of(sock))) {
                 Thread.onSpinWait();
             }
-            try (SharedMachine first = SharedMachine.attach(sock, Duration.ofSeconds(30));
+            try (SharedMachine first = attachOnceListening(sock);
                  SharedMachine second = SharedMachine.attach(sock, Duration.ofSeconds(30))) {
                 layouts.add(first.layout());
                 layouts.add(second.layout());
