@@ -911,11 +911,6 @@ class GuideExamplesTest {
     }
 
     /**
-     * Guide §8, memory hotplug on a shared machine: a peer attaching after the plug gets the DIMM, one
-     * attaching after the unplug does not, and the first keeps the unplugged DIMM's bytes. The server
-     * sends the layout when it accepts, so the peer's second connection gets the layout after the unplug.
-     */
-    /**
      * Attaches as soon as the server listens: its socket file appears at bind, a moment before listen,
      * and a connect in between is refused (seen once under load: the peer thread ended, the server
      * waited out both serveOne calls).
@@ -934,6 +929,11 @@ class GuideExamplesTest {
         }
     }
 
+    /**
+     * Guide §8, memory hotplug on a shared machine: a peer attaching after the plug gets the DIMM, one
+     * attaching after the unplug does not, and the first keeps the unplugged DIMM's bytes. The server
+     * sends the layout when it accepts, so the peer's second connection gets the layout after the unplug.
+     */
     @Test
     void sharedHotplug(@TempDir Path dir) throws Exception {
         String sock = dir.resolve("ram.sock").toString();
