@@ -109,6 +109,7 @@ public final class MemorySystem {
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** {@code RAMBlock->mr}: the region each block of {@link #ramList} backs. */
     private final RamBlockRegions ramBlockRegions = new RamBlockRegions();
+    private final HostRegions hostRegions = new HostRegions(ramList, ramBlockRegions);
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
@@ -276,9 +277,7 @@ public final class MemorySystem {
      *     block backs no region (the regions over it are finalized; QEMU has no such state)
      */
     public HostRegionLocation regionFromHost(long hostAddress) {
-        RamBlock b = ramList.blockContainingHost(hostAddress);
-        MemoryRegion r = b == null ? null : ramBlockRegions.regionOf(b);
-        return r == null ? null : new HostRegionLocation(r, hostAddress - b.hostAddress());
+        return hostRegions.regionFromHost(hostAddress);
     }
 
     /**
@@ -290,10 +289,7 @@ public final class MemorySystem {
      * @throws IllegalArgumentException if the segment is not native
      */
     public HostRegionLocation regionFromHost(MemorySegment host) {
-        if (!host.isNative()) {
-            throw new IllegalArgumentException("a heap segment has no host address: " + host);
-        }
-        return regionFromHost(host.address());
+        return hostRegions.regionFromHost(host);
     }
 
     /**
@@ -304,8 +300,7 @@ public final class MemorySystem {
      * @return the region whose block holds the address, or null
      */
     public MemoryRegion regionAtHost(long hostAddress) {
-        RamBlock b = ramList.blockContainingHost(hostAddress);
-        return b == null ? null : ramBlockRegions.regionOf(b);
+        return hostRegions.regionAtHost(hostAddress);
     }
 
     /**
