@@ -720,7 +720,7 @@ public final class MemorySystem {
             notifying++;
             try {
                 for (MemoryListener l : e.listeners.snapshot()) {
-                    failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
+                    failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
                 }
             } finally {
                 notifying--;
@@ -793,7 +793,7 @@ public final class MemorySystem {
         notifying++;
         try {
             for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, knownIoeventfds(e)));
             }
         } finally {
             notifying--;
@@ -820,8 +820,8 @@ public final class MemorySystem {
      * @return what that threw, or null
      */
     private Throwable rollBack(AddressSpace as) {
-        Throwable failed = tell(null, () -> removeListeners(as));
-        return tell(failed, () -> destroyAddressSpace(as));
+        Throwable failed = ListenerCalls.tell(null, () -> removeListeners(as));
+        return ListenerCalls.tell(failed, () -> destroyAddressSpace(as));
     }
 
     /** @return the address spaces in creation order */
@@ -923,14 +923,14 @@ public final class MemorySystem {
         notifying++;
         try {
             for (AsEntry e : targets) {
-                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
+                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
                         knownIoeventfds(e)));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
-                failed = tell(failed, listener::begin);
-                failed = tell(failed, listener::logGlobalStart);
-                failed = tell(failed, listener::commit);
+                failed = ListenerCalls.tell(failed, listener::begin);
+                failed = ListenerCalls.tell(failed, listener::logGlobalStart);
+                failed = ListenerCalls.tell(failed, listener::commit);
             }
         } finally {
             notifying--;
@@ -981,7 +981,7 @@ public final class MemorySystem {
         try {
             for (AsEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
-                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
+                    failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
                             knownIoeventfds(e)));
                     if (e.listeners.isEmpty()) {
                         e.ioeventfds = null;
@@ -1027,67 +1027,6 @@ public final class MemorySystem {
             ListenerList.rethrow(failed);
         } finally {
             lock.unlock();
-        }
-    }
-
-    /**
-     * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
-     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}. A call that
-     * throws does not stop the replay (QEMU's cannot fail: the listener must still hear the rest).
-     *
-     * @return what the listener threw (the first, others suppressed), or null
-     */
-    private static Throwable replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
-                                       List<Ioeventfd> ioeventfds) {
-        Throwable failed = tell(null, listener::begin);
-        if (globalStart) {
-            failed = tell(failed, listener::logGlobalStart);
-        }
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            failed = tell(failed, () -> listener.regionAdd(s));
-            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, true));
-            if (fr.dirtyLogMask() != 0) {
-                failed = tell(failed, () -> listener.logStart(s, 0, fr.dirtyLogMask()));
-            }
-        }
-        for (Ioeventfd fd : ioeventfds) {
-            failed = tell(failed, () -> listener.eventfdAdd(fd));
-        }
-        return tell(failed, listener::commit);
-    }
-
-    /**
-     * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
-     * it logs and {@code regionDel}, ascending, {@code commit}; a call that throws does not stop it.
-     *
-     * @return what the listener threw (the first, others suppressed), or null
-     */
-    private static Throwable replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
-        Throwable failed = tell(null, listener::begin);
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            if (fr.dirtyLogMask() != 0) {
-                failed = tell(failed, () -> listener.logStop(s, fr.dirtyLogMask(), 0));
-            }
-            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, false));
-            failed = tell(failed, () -> listener.regionDel(s));
-        }
-        for (Ioeventfd fd : ioeventfds) {
-            failed = tell(failed, () -> listener.eventfdDel(fd));
-        }
-        return tell(failed, listener::commit);
-    }
-
-    /** One listener call of a replay: a throw is joined to {@code failed} instead of stopping the replay. */
-    private static Throwable tell(Throwable failed, Runnable call) {
-        try {
-            call.run();
-            return failed;
-        } catch (RuntimeException | Error t) {
-            return ListenerList.merge(failed, t);
         }
     }
 
@@ -1229,12 +1168,12 @@ public final class MemorySystem {
             Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
             for (MemoryListener l : globalListeners.snapshot()) {
                 if (l.syncsGlobally()) {
-                    failed[0] = tell(failed[0], () -> l.logSyncGlobal(lastStage));
+                    failed[0] = ListenerCalls.tell(failed[0], () -> l.logSyncGlobal(lastStage));
                     continue;
                 }
                 for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> l.logSync(s, lastStage)));
+                        forEachLoggingRange(e, region, s -> failed[0] = ListenerCalls.tell(failed[0], () -> l.logSync(s, lastStage)));
                     }
                 }
             }
@@ -1344,7 +1283,7 @@ public final class MemorySystem {
             for (MemoryListener l : globalListeners.snapshot()) {
                 for (AsEntry e : List.copyOf(spaces)) {
                     if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> action.accept(l, s)));
+                        forEachLoggingRange(e, region, s -> failed[0] = ListenerCalls.tell(failed[0], () -> action.accept(l, s)));
                     }
                 }
             }
