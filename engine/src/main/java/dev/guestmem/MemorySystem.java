@@ -129,10 +129,9 @@ public final class MemorySystem {
      * scans nothing (QEMU avoids the scan when no listener has eventfd hooks).
      */
     private int regionsWithEventfds;
-    private int globalDirtyTracking;
 
     /** One per address space, creation order ({@code address_spaces}). */
-    private final List<AsEntry> spaces = new ArrayList<>();
+    private final List<SpaceEntry> spaces = new ArrayList<>();
     /** Every registered listener ({@code memory_listeners}). */
     private final ListenerList globalListeners = new ListenerList();
     /** Listeners registered for every address space; new address spaces get them too. */
@@ -141,6 +140,8 @@ public final class MemorySystem {
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
     /** Registrations, removals, destructions asked for from listener callbacks, run when the notification ends. */
     private final DeferredCalls deferredCalls = new DeferredCalls();
+    /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
+    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
 
     /** The permanent empty view shared by every address space whose root resolves to nothing. */
     private final FlatView emptyView = new FlatView(null, List.of());
@@ -155,20 +156,6 @@ public final class MemorySystem {
     }
     private long fullRenders;
     private long windowRenders;
-
-    private static final class AsEntry {
-        final AddressSpace as;
-        final ListenerList listeners = new ListenerList();
-        /**
-         * QEMU's {@code as->ioeventfds}: what the listeners were told, or null while the address
-         * space has no listener (then nobody needs it, and it is computed when one registers).
-         */
-        List<Ioeventfd> ioeventfds;
-
-        AsEntry(AddressSpace as) {
-            this.as = as;
-        }
-    }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
     public MemorySystem() {
@@ -218,8 +205,7 @@ public final class MemorySystem {
         private void rerenderAll() {
             transactionBegin();
             try {
-                dirt.markAll();
-                updatePending = true;
+                markAllStale();
             } finally {
                 transactionCommit();
             }
@@ -330,12 +316,12 @@ public final class MemorySystem {
 
     /** @return whether global dirty tracking is on ({@code global_dirty_tracking != 0}) */
     public boolean isGlobalDirtyTracking() {
-        return globalDirtyTracking != 0;
+        return dirtyLog.globalDirtyTrackingFlags() != 0;
     }
 
     /** @return the global dirty-tracking flags */
     public int globalDirtyTrackingFlags() {
-        return globalDirtyTracking;
+        return dirtyLog.globalDirtyTrackingFlags();
     }
 
     /** @return this system's permanent empty view */
@@ -410,7 +396,7 @@ public final class MemorySystem {
                     updateTopology();
                 } else {
                     ioeventfdUpdatePending = false;
-                    for (AsEntry e : spaces) {
+                    for (SpaceEntry e : spaces) {
                         updateIoeventfds(e);
                     }
                 }
@@ -501,7 +487,7 @@ public final class MemorySystem {
      *
      * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
-    private Throwable runDeferred() {
+    Throwable runDeferred() {
         if (notifying > 0) {
             return null;
         }
@@ -517,7 +503,7 @@ public final class MemorySystem {
      *
      * @param first thrown ahead of (with suppressed) what listeners threw, or null
      */
-    private void rethrowListenerFailures(Throwable first) {
+    void rethrowListenerFailures(Throwable first) {
         ListenerList.rethrow(takeListenerFailures(first));
     }
 
@@ -536,10 +522,26 @@ public final class MemorySystem {
         Throwable failed = invalidationFailure;
         invalidationFailure = null;
         failed = ListenerList.merge(failed, globalListeners.takeFailure());
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             failed = ListenerList.merge(failed, e.listeners.takeFailure());
         }
         return failed;
+    }
+
+    /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
+    void enterNotification() {
+        notifying++;
+    }
+
+    /** The notification begun by {@link #enterNotification()} is over. */
+    void exitNotification() {
+        notifying--;
+    }
+
+    /** Every view must be re-rendered at the next effective commit (topology lock held). */
+    void markAllStale() {
+        dirt.markAll();
+        updatePending = true;
     }
 
     /** @return the current transaction depth */
@@ -566,7 +568,7 @@ public final class MemorySystem {
         assert lock.isHeldByCurrentThread();
         notifying++;
         try {
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 FlatView view = e.as.currentMap();
                 for (int i = 0; i < view.rangeCount(); i++) {
                     if (view.range(i).region() == region) {
@@ -615,7 +617,7 @@ public final class MemorySystem {
     }
 
     /** QEMU's {@code address_space_update_ioeventfds} (skipped while nobody listens, as there). */
-    private void updateIoeventfds(AsEntry e) {
+    private void updateIoeventfds(SpaceEntry e) {
         if (e.listeners.isEmpty()) {
             e.ioeventfds = null;
             return;
@@ -626,7 +628,7 @@ public final class MemorySystem {
     }
 
     /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
-    private List<Ioeventfd> knownIoeventfds(AsEntry e) {
+    private List<Ioeventfd> knownIoeventfds(SpaceEntry e) {
         if (e.ioeventfds == null) {
             e.ioeventfds = collectIoeventfds(e.as.currentMap());
         }
@@ -662,7 +664,7 @@ public final class MemorySystem {
         dirt.markRootMoved(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             if (e.as.currentMap().root() == region) {
                 updatePending = true;
                 break;
@@ -698,7 +700,7 @@ public final class MemorySystem {
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
             root.ref();
-            AsEntry e = new AsEntry(as);
+            SpaceEntry e = new SpaceEntry(as);
             spaces.add(e);
             for (MemoryListener l : allSpacesListeners.snapshot()) {
                 e.listeners.add(l);
@@ -785,7 +787,7 @@ public final class MemorySystem {
      * @return what listeners threw, or null
      */
     private Throwable destroy(AddressSpace as) {
-        AsEntry e = entry(as);
+        SpaceEntry e = entry(as);
         // Listeners of every address space lose this one as if they unregistered from it
         // (listener_del_address_space), so their region_add and region_del stay paired.
         FlatView last = as.currentMap();
@@ -829,7 +831,7 @@ public final class MemorySystem {
         lock.lock();
         try {
             List<AddressSpace> out = new ArrayList<>(spaces.size());
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 out.add(e.as);
             }
             return out;
@@ -839,16 +841,16 @@ public final class MemorySystem {
     }
 
     /** {@link #entry}, refusing a space whose destruction is waiting too. */
-    private AsEntry liveEntry(AddressSpace as) {
-        AsEntry e = entry(as);
+    private SpaceEntry liveEntry(AddressSpace as) {
+        SpaceEntry e = entry(as);
         if (deferredCalls.willBeDestroyed(as)) {
             throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
         }
         return e;
     }
 
-    private AsEntry entry(AddressSpace as) {
-        for (AsEntry e : spaces) {
+    private SpaceEntry entry(AddressSpace as) {
+        for (SpaceEntry e : spaces) {
             if (e.as == as) {
                 return e;
             }
@@ -907,13 +909,13 @@ public final class MemorySystem {
      * @return what the replay threw, or null
      */
     private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+        List<SpaceEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
         registrations.put(listener, as);
         globalListeners.add(listener);
         if (as == null) {
             allSpacesListeners.add(listener);
         }
-        for (AsEntry e : targets) {
+        for (SpaceEntry e : targets) {
             e.listeners.add(listener);
         }
         // One logGlobalStart however many address spaces it covers, so that it pairs with the
@@ -922,7 +924,7 @@ public final class MemorySystem {
         Throwable failed = null;
         notifying++;
         try {
-            for (AsEntry e : targets) {
+            for (SpaceEntry e : targets) {
                 failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
                         knownIoeventfds(e)));
                 globalStart = false;
@@ -979,7 +981,7 @@ public final class MemorySystem {
         Throwable failed = null;
         notifying++;
         try {
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
                     failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
                             knownIoeventfds(e)));
@@ -1045,26 +1047,7 @@ public final class MemorySystem {
      * @param flags {@code GLOBAL_DIRTY_*} flags
      */
     public void globalDirtyLogStart(int flags) {
-        checkDirtyFlags(flags);
-        lock.lock();
-        try {
-            int old = globalDirtyTracking;
-            globalDirtyTracking |= flags;
-            if (old == 0 && globalDirtyTracking != 0) {
-                Throwable chained = tellGlobal(MemoryListener::logGlobalStart, true);
-                transactionBegin();
-                dirt.markAll();
-                updatePending = true;
-                try {
-                    transactionCommit();
-                } catch (RuntimeException | Error t) {
-                    chained = ListenerList.merge(chained, t);
-                }
-                rethrowListenerFailures(chained);
-            }
-        } finally {
-            lock.unlock();
-        }
+        dirtyLog.globalDirtyLogStart(flags);
     }
 
     /** QEMU's {@code memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION)}. */
@@ -1081,33 +1064,7 @@ public final class MemorySystem {
      * @throws IllegalStateException if a flag is not set
      */
     public void globalDirtyLogStop(int flags) {
-        checkDirtyFlags(flags);
-        lock.lock();
-        try {
-            if ((globalDirtyTracking & flags) != flags) {
-                throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
-                        + " not all set (current 0x" + Integer.toHexString(globalDirtyTracking) + ")");
-            }
-            globalDirtyTracking &= ~flags;
-            if (globalDirtyTracking == 0) {
-                transactionBegin();
-                try {
-                    dirt.markAll();
-                    updatePending = true;
-                } finally {
-                    transactionCommit();
-                }
-                rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalStop, false));
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private static void checkDirtyFlags(int flags) {
-        if (flags == 0 || (flags & ~7) != 0) {
-            throw new IllegalArgumentException("global dirty flags must be a non-empty subset of 7, not " + flags);
-        }
+        dirtyLog.globalDirtyLogStop(flags);
     }
 
     /**
@@ -1122,22 +1079,7 @@ public final class MemorySystem {
      * @param len bytes cleared (unsigned)
      */
     public void clearDirtyBitmap(MemoryRegion region, long start, long len) {
-        if (len == 0) {
-            return;
-        }
-        forEachLoggingRange(region, (l, s) -> {
-            // Cut to [start, start + len) in region offsets (unsigned; a section of 2^64 has size 0).
-            long secStart = s.offsetWithinRegion();
-            long secLast = secStart + s.size() - 1;
-            long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
-            long last = start + len - 1;
-            long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
-            if (Long.compareUnsigned(from, to) <= 0) {
-                l.logClear(new MemoryRegionSection(region, s.flatView(), from, to - from + 1,
-                        s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
-                        s.unmergeable()));
-            }
-        });
+        dirtyLog.clearDirtyBitmap(region, start, len);
     }
 
     /**
@@ -1164,22 +1106,7 @@ public final class MemorySystem {
      * @param lastStage whether this is the last sync of a migration
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
-        asOneNotification(() -> {
-            Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
-            for (MemoryListener l : globalListeners.snapshot()) {
-                if (l.syncsGlobally()) {
-                    failed[0] = ListenerCalls.tell(failed[0], () -> l.logSyncGlobal(lastStage));
-                    continue;
-                }
-                for (AsEntry e : List.copyOf(spaces)) {
-                    if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = ListenerCalls.tell(failed[0], () -> l.logSync(s, lastStage)));
-                    }
-                }
-            }
-            ListenerList.rethrow(failed[0]);
-            return null;
-        });
+        dirtyLog.syncDirtyBitmap(region, lastStage);
     }
 
     /**
@@ -1195,24 +1122,7 @@ public final class MemorySystem {
      * @return what {@code body} returned
      */
     public <T> T asOneNotification(java.util.function.Supplier<T> body) {
-        lock.lock();
-        try {
-            T result = null;
-            Throwable failed = null;
-            notifying++;
-            try {
-                result = body.get();
-            } catch (RuntimeException | Error t) {
-                failed = t;
-            } finally {
-                notifying--;
-            }
-            failed = ListenerList.merge(failed, runDeferred());
-            rethrowListenerFailures(failed);
-            return result;
-        } finally {
-            lock.unlock();
-        }
+        return dirtyLog.asOneNotification(body);
     }
 
     /**
@@ -1232,64 +1142,7 @@ public final class MemorySystem {
      * {@link MemoryListener#logGlobalAfterSync}).
      */
     public void globalAfterDirtyLogSync() {
-        lock.lock();
-        try {
-            rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalAfterSync, true));
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Tells every global listener, in priority order or reversed, as one notification (see
-     * {@link #notifying}); then runs the updates they asked for meanwhile.
-     *
-     * @return what {@link #runDeferred()} reports, or null
-     */
-    private Throwable tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
-        notifying++;
-        try {
-            if (forward) {
-                globalListeners.forward(action);
-            } else {
-                globalListeners.reverse(action);
-            }
-        } finally {
-            notifying--;
-        }
-        return runDeferred();
-    }
-
-    /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */
-    private static void forEachLoggingRange(AsEntry e, MemoryRegion region,
-                                            java.util.function.Consumer<MemoryRegionSection> action) {
-        FlatView view = e.as.currentMap();
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
-                action.accept(MemoryRegionSection.of(fr, view));
-            }
-        }
-    }
-
-    /**
-     * Calls {@code action} for each listener and each logging range of its address spaces' current
-     * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
-     */
-    private void forEachLoggingRange(MemoryRegion region,
-                                     java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
-        asOneNotification(() -> {
-            Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
-            for (MemoryListener l : globalListeners.snapshot()) {
-                for (AsEntry e : List.copyOf(spaces)) {
-                    if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = ListenerCalls.tell(failed[0], () -> action.accept(l, s)));
-                    }
-                }
-            }
-            ListenerList.rethrow(failed[0]);
-            return null;
-        });
+        dirtyLog.globalAfterDirtyLogSync();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -1317,7 +1170,7 @@ public final class MemorySystem {
                 addr += root.addr();
             }
             AddressSpace as = null;
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 if (e.as.root() == root) {
                     as = e.as;
                     break;
@@ -1364,7 +1217,7 @@ public final class MemorySystem {
         dirt.clear();
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
-        AsEntry[] updating = spaces.toArray(new AsEntry[0]);
+        SpaceEntry[] updating = spaces.toArray(new SpaceEntry[0]);
         globalListeners.forward(MemoryListener::begin);
         for (int i = 0; i < updating.length; i++) {
             setFlatview(updating[i], next.get(keys[i]));
@@ -1380,12 +1233,12 @@ public final class MemorySystem {
      * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
      * the cache the update installs, so no shown view loses its references.
      */
-    private void adoptSpacesCreatedDuring(AsEntry[] updating, Map<MemoryRegion, FlatView> next) {
+    private void adoptSpacesCreatedDuring(SpaceEntry[] updating, Map<MemoryRegion, FlatView> next) {
         if (updating.length == spaces.size()) {
             return; // nothing created (nothing is destroyed during an update)
         }
         for (int i = updating.length; i < spaces.size(); i++) {
-            AsEntry e = spaces.get(i);
+            SpaceEntry e = spaces.get(i);
             FlatView shown = e.as.currentMap();
             FlatView updated = next.get(shown.root());
             if (updated == null) {
@@ -1424,7 +1277,7 @@ public final class MemorySystem {
     }
 
     /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
-    private void setFlatview(AsEntry e, FlatView view) {
+    private void setFlatview(SpaceEntry e, FlatView view) {
         FlatView old = e.as.currentMap();
         if (old == view && view == emptyView) {
             return;
@@ -1443,7 +1296,7 @@ public final class MemorySystem {
     private Map<MemoryRegion, FlatView> currentViews() {
         Map<MemoryRegion, FlatView> m = new IdentityHashMap<>(spaces.size() + 1);
         m.put(null, emptyView);
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             FlatView v = e.as.currentMap();
             m.put(v.root(), v);
         }
