@@ -28,7 +28,12 @@ final class DirtyLogNotifications {
     private final ReentrantLock lock;
     /** Every registered listener, in priority order: the system's list. */
     private final ListenerList globalListeners;
-    /** The system's address spaces, creation order (the live list, not a copy). */
+    /**
+     * The system's address spaces, creation order (the live list, not a copy). A callback may create
+     * one during a notification, which appends it; destruction waits until the notification is over.
+     * So a walk that stops at the size it began with visits the spaces there were when it began,
+     * with no copy.
+     */
     private final List<SpaceEntry> spaces;
     /** QEMU's {@code global_dirty_tracking}: {@code GLOBAL_DIRTY_*} flags. */
     private int globalDirtyTracking;
@@ -127,7 +132,8 @@ final class DirtyLogNotifications {
                     failed[0] = ListenerCalls.tell(failed[0], () -> l.logSyncGlobal(lastStage));
                     continue;
                 }
-                for (SpaceEntry e : List.copyOf(spaces)) {
+                for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
+                    SpaceEntry e = spaces.get(i);
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region,
                                 s -> failed[0] = ListenerCalls.tell(failed[0], () -> l.logSync(s, lastStage)));
@@ -210,7 +216,8 @@ final class DirtyLogNotifications {
         asOneNotification(() -> {
             Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
             for (MemoryListener l : globalListeners.snapshot()) {
-                for (SpaceEntry e : List.copyOf(spaces)) {
+                for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
+                    SpaceEntry e = spaces.get(i);
                     if (e.listeners.contains(l)) {
                         forEachLoggingRange(e, region,
                                 s -> failed[0] = ListenerCalls.tell(failed[0], () -> action.accept(l, s)));
