@@ -12,7 +12,6 @@ import dev.guestmem.flat.TopologyDirt;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
-import dev.guestmem.listener.IoeventfdDiff;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.listener.TopologyDiff;
@@ -122,13 +121,8 @@ public final class MemorySystem {
      * that nests a commit must not be handed what the others threw; the outermost rethrows it.
      */
     private int notifying;
-    /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
-    private boolean ioeventfdUpdatePending;
-    /**
-     * Regions of this system whose eventfd list is not empty: while 0, a commit's eventfd update
-     * scans nothing (QEMU avoids the scan when no listener has eventfd hooks).
-     */
-    private int regionsWithEventfds;
+    /** Eventfd bookkeeping: the pending flag, which regions have any, what listeners were told. */
+    private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
     /** One per address space, creation order ({@code address_spaces}). */
     private final List<SpaceEntry> spaces = new ArrayList<>();
@@ -383,7 +377,7 @@ public final class MemorySystem {
         notifying++;
         try {
             Throwable failed = null;
-            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
+            for (int round = 0; updatePending || eventfds.isUpdatePending() || !deferredCalls.isEmpty();
                     round++) {
                 if (round == MAX_CHAINED_UPDATES) {
                     return ListenerList.merge(tooManyRounds(), failed);
@@ -395,9 +389,9 @@ public final class MemorySystem {
                 if (updatePending) {
                     updateTopology();
                 } else {
-                    ioeventfdUpdatePending = false;
+                    eventfds.clearUpdatePending();
                     for (SpaceEntry e : spaces) {
-                        updateIoeventfds(e);
+                        eventfds.update(e);
                     }
                 }
             }
@@ -552,7 +546,7 @@ public final class MemorySystem {
     /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
     public void markIoeventfdUpdatePending() {
         assert lock.isHeldByCurrentThread();
-        ioeventfdUpdatePending = true;
+        eventfds.markUpdatePending();
     }
 
     /**
@@ -602,37 +596,13 @@ public final class MemorySystem {
     /** Internal, for {@code MemoryRegion.addEventfd}: a region's eventfd list stopped being empty. */
     public void regionEventfdsAppeared() {
         assert lock.isHeldByCurrentThread();
-        regionsWithEventfds++;
+        eventfds.regionEventfdsAppeared();
     }
 
     /** Internal, for {@code MemoryRegion.delEventfd}: a region's eventfd list became empty. */
     public void regionEventfdsGone() {
         assert lock.isHeldByCurrentThread();
-        regionsWithEventfds--;
-    }
-
-    /** The eventfds of a view: none without a scan when no region of this system has any. */
-    private List<Ioeventfd> collectIoeventfds(FlatView view) {
-        return regionsWithEventfds == 0 ? List.of() : AddressSpaceIoeventfds.collect(view);
-    }
-
-    /** QEMU's {@code address_space_update_ioeventfds} (skipped while nobody listens, as there). */
-    private void updateIoeventfds(SpaceEntry e) {
-        if (e.listeners.isEmpty()) {
-            e.ioeventfds = null;
-            return;
-        }
-        List<Ioeventfd> now = collectIoeventfds(e.as.currentMap());
-        IoeventfdDiff.update(e.listeners, e.ioeventfds == null ? List.of() : e.ioeventfds, now);
-        e.ioeventfds = now;
-    }
-
-    /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
-    private List<Ioeventfd> knownIoeventfds(SpaceEntry e) {
-        if (e.ioeventfds == null) {
-            e.ioeventfds = collectIoeventfds(e.as.currentMap());
-        }
-        return e.ioeventfds;
+        eventfds.regionEventfdsGone();
     }
 
     /** Internal, for region setters: a change that needs new views happened (topology lock held). */
@@ -716,7 +686,7 @@ public final class MemorySystem {
             // Listeners of every address space hear the new one as if they registered to it now
             // (listener_add_address_space), global start excepted: they heard that once already.
             if (!e.listeners.isEmpty()) {
-                e.ioeventfds = collectIoeventfds(view);
+                e.ioeventfds = eventfds.collect(view);
             }
             Throwable failed = null;
             notifying++;
@@ -795,7 +765,7 @@ public final class MemorySystem {
         notifying++;
         try {
             for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, knownIoeventfds(e)));
+                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, eventfds.known(e)));
             }
         } finally {
             notifying--;
@@ -926,7 +896,7 @@ public final class MemorySystem {
         try {
             for (SpaceEntry e : targets) {
                 failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
-                        knownIoeventfds(e)));
+                        eventfds.known(e)));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
@@ -984,7 +954,7 @@ public final class MemorySystem {
             for (SpaceEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
                     failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
-                            knownIoeventfds(e)));
+                            eventfds.known(e)));
                     if (e.listeners.isEmpty()) {
                         e.ioeventfds = null;
                     }
@@ -1213,7 +1183,7 @@ public final class MemorySystem {
             }
         }
         updatePending = false;
-        ioeventfdUpdatePending = false;
+        eventfds.clearUpdatePending();
         dirt.clear();
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
@@ -1221,7 +1191,7 @@ public final class MemorySystem {
         globalListeners.forward(MemoryListener::begin);
         for (int i = 0; i < updating.length; i++) {
             setFlatview(updating[i], next.get(keys[i]));
-            updateIoeventfds(updating[i]);
+            eventfds.update(updating[i]);
         }
         adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
@@ -1245,7 +1215,7 @@ public final class MemorySystem {
                 next.put(shown.root(), shown);
             } else if (updated != shown) {
                 setFlatview(e, updated);
-                updateIoeventfds(e);
+                eventfds.update(e);
             }
         }
     }
