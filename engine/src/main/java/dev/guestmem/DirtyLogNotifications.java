@@ -145,7 +145,7 @@ final class DirtyLogNotifications {
         });
     }
 
-    /** See {@link MemorySystem#asOneNotification}. */
+    /** Runs {@code body} as one notification: see {@link dev.guestmem.internal.OneNotification}. */
     <T> T asOneNotification(Supplier<T> body) {
         lock.lock();
         try {

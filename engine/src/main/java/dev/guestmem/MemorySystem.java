@@ -9,6 +9,7 @@ import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.flat.IncrementalRender;
 import dev.guestmem.flat.TopologyDirt;
+import dev.guestmem.internal.OneNotification;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
@@ -33,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * Owns everything QEMU keeps in globals for one machine: address spaces (in creation order), the
@@ -150,6 +152,16 @@ public final class MemorySystem {
     }
     private long fullRenders;
     private long windowRenders;
+
+    static {
+        // The one-notification wrapper, for region and discard code, stays off the public API.
+        OneNotification.setAccess(new OneNotification.Access() {
+            @Override
+            public <T> T run(MemorySystem system, Supplier<T> body) {
+                return system.dirtyLog.asOneNotification(body);
+            }
+        });
+    }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
     public MemorySystem() {
@@ -1077,22 +1089,6 @@ public final class MemorySystem {
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
         dirtyLog.syncDirtyBitmap(region, lastStage);
-    }
-
-    /**
-     * Internal, for dirty-log operations made of several listener calls ({@code logSync},
-     * {@code logClear}, {@code logGlobalAfterSync}): runs {@code body} under the lock as one
-     * notification. A topology change or listener (un)registration its callbacks ask for waits until
-     * it is over (the rest of it sees the view it began with), then runs as an update of its own, as
-     * one made at commit time (see <a href="#nested">topology changes from listener callbacks</a>).
-     * If {@code body} throws, the waiting changes run all the same and its throw comes first.
-     *
-     * @param body the operation
-     * @param <T> what it returns
-     * @return what {@code body} returned
-     */
-    public <T> T asOneNotification(java.util.function.Supplier<T> body) {
-        return dirtyLog.asOneNotification(body);
     }
 
     /**
