@@ -9,10 +9,10 @@ import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.flat.IncrementalRender;
 import dev.guestmem.flat.TopologyDirt;
+import dev.guestmem.internal.OneNotification;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
-import dev.guestmem.listener.IoeventfdDiff;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.listener.TopologyDiff;
@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * Owns everything QEMU keeps in globals for one machine: address spaces (in creation order), the
@@ -109,6 +110,7 @@ public final class MemorySystem {
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** {@code RAMBlock->mr}: the region each block of {@link #ramList} backs. */
     private final RamBlockRegions ramBlockRegions = new RamBlockRegions();
+    private final HostRegions hostRegions = new HostRegions(ramList, ramBlockRegions);
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
@@ -121,17 +123,11 @@ public final class MemorySystem {
      * that nests a commit must not be handed what the others threw; the outermost rethrows it.
      */
     private int notifying;
-    /** QEMU's {@code ioeventfd_update_pending}: an eventfd changed, views did not. */
-    private boolean ioeventfdUpdatePending;
-    /**
-     * Regions of this system whose eventfd list is not empty: while 0, a commit's eventfd update
-     * scans nothing (QEMU avoids the scan when no listener has eventfd hooks).
-     */
-    private int regionsWithEventfds;
-    private int globalDirtyTracking;
+    /** Eventfd bookkeeping: the pending flag, which regions have any, what listeners were told. */
+    private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
     /** One per address space, creation order ({@code address_spaces}). */
-    private final List<AsEntry> spaces = new ArrayList<>();
+    private final List<SpaceEntry> spaces = new ArrayList<>();
     /** Every registered listener ({@code memory_listeners}). */
     private final ListenerList globalListeners = new ListenerList();
     /** Listeners registered for every address space; new address spaces get them too. */
@@ -140,6 +136,8 @@ public final class MemorySystem {
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
     /** Registrations, removals, destructions asked for from listener callbacks, run when the notification ends. */
     private final DeferredCalls deferredCalls = new DeferredCalls();
+    /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
+    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
 
     /** The permanent empty view shared by every address space whose root resolves to nothing. */
     private final FlatView emptyView = new FlatView(null, List.of());
@@ -155,18 +153,14 @@ public final class MemorySystem {
     private long fullRenders;
     private long windowRenders;
 
-    private static final class AsEntry {
-        final AddressSpace as;
-        final ListenerList listeners = new ListenerList();
-        /**
-         * QEMU's {@code as->ioeventfds}: what the listeners were told, or null while the address
-         * space has no listener (then nobody needs it, and it is computed when one registers).
-         */
-        List<Ioeventfd> ioeventfds;
-
-        AsEntry(AddressSpace as) {
-            this.as = as;
-        }
+    static {
+        // The one-notification wrapper, for region and discard code, stays off the public API.
+        OneNotification.setAccess(new OneNotification.Access() {
+            @Override
+            public <T> T run(MemorySystem system, Supplier<T> body) {
+                return system.dirtyLog.asOneNotification(body);
+            }
+        });
     }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
@@ -217,8 +211,7 @@ public final class MemorySystem {
         private void rerenderAll() {
             transactionBegin();
             try {
-                dirt.markAll();
-                updatePending = true;
+                markAllStale();
             } finally {
                 transactionCommit();
             }
@@ -276,9 +269,7 @@ public final class MemorySystem {
      *     block backs no region (the regions over it are finalized; QEMU has no such state)
      */
     public HostRegionLocation regionFromHost(long hostAddress) {
-        RamBlock b = ramList.blockContainingHost(hostAddress);
-        MemoryRegion r = b == null ? null : ramBlockRegions.regionOf(b);
-        return r == null ? null : new HostRegionLocation(r, hostAddress - b.hostAddress());
+        return hostRegions.regionFromHost(hostAddress);
     }
 
     /**
@@ -291,11 +282,7 @@ public final class MemorySystem {
      * @throws NullPointerException if {@code host} is null
      */
     public HostRegionLocation regionFromHost(MemorySegment host) {
-        Objects.requireNonNull(host, "host: a native segment to look up");
-        if (!host.isNative()) {
-            throw new IllegalArgumentException("a heap segment has no host address: " + host);
-        }
-        return regionFromHost(host.address());
+        return hostRegions.regionFromHost(host);
     }
 
     /**
@@ -306,8 +293,7 @@ public final class MemorySystem {
      * @return the region whose block holds the address, or null
      */
     public MemoryRegion regionAtHost(long hostAddress) {
-        RamBlock b = ramList.blockContainingHost(hostAddress);
-        return b == null ? null : ramBlockRegions.regionOf(b);
+        return hostRegions.regionAtHost(hostAddress);
     }
 
     /**
@@ -337,12 +323,12 @@ public final class MemorySystem {
 
     /** @return whether global dirty tracking is on ({@code global_dirty_tracking != 0}) */
     public boolean isGlobalDirtyTracking() {
-        return globalDirtyTracking != 0;
+        return dirtyLog.globalDirtyTrackingFlags() != 0;
     }
 
     /** @return the global dirty-tracking flags */
     public int globalDirtyTrackingFlags() {
-        return globalDirtyTracking;
+        return dirtyLog.globalDirtyTrackingFlags();
     }
 
     /** @return this system's permanent empty view */
@@ -404,7 +390,7 @@ public final class MemorySystem {
         notifying++;
         try {
             Throwable failed = null;
-            for (int round = 0; updatePending || ioeventfdUpdatePending || !deferredCalls.isEmpty();
+            for (int round = 0; updatePending || eventfds.isUpdatePending() || !deferredCalls.isEmpty();
                     round++) {
                 if (round == MAX_CHAINED_UPDATES) {
                     return ListenerList.merge(tooManyRounds(), failed);
@@ -416,9 +402,9 @@ public final class MemorySystem {
                 if (updatePending) {
                     updateTopology();
                 } else {
-                    ioeventfdUpdatePending = false;
-                    for (AsEntry e : spaces) {
-                        updateIoeventfds(e);
+                    eventfds.clearUpdatePending();
+                    for (SpaceEntry e : spaces) {
+                        eventfds.update(e);
                     }
                 }
             }
@@ -508,7 +494,7 @@ public final class MemorySystem {
      *
      * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
-    private Throwable runDeferred() {
+    Throwable runDeferred() {
         if (notifying > 0) {
             return null;
         }
@@ -524,7 +510,7 @@ public final class MemorySystem {
      *
      * @param first thrown ahead of (with suppressed) what listeners threw, or null
      */
-    private void rethrowListenerFailures(Throwable first) {
+    void rethrowListenerFailures(Throwable first) {
         ListenerList.rethrow(takeListenerFailures(first));
     }
 
@@ -543,10 +529,26 @@ public final class MemorySystem {
         Throwable failed = invalidationFailure;
         invalidationFailure = null;
         failed = ListenerList.merge(failed, globalListeners.takeFailure());
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             failed = ListenerList.merge(failed, e.listeners.takeFailure());
         }
         return failed;
+    }
+
+    /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
+    void enterNotification() {
+        notifying++;
+    }
+
+    /** The notification begun by {@link #enterNotification()} is over. */
+    void exitNotification() {
+        notifying--;
+    }
+
+    /** Every view must be re-rendered at the next effective commit (topology lock held). */
+    void markAllStale() {
+        dirt.markAll();
+        updatePending = true;
     }
 
     /** @return the current transaction depth */
@@ -557,7 +559,7 @@ public final class MemorySystem {
     /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
     public void markIoeventfdUpdatePending() {
         assert lock.isHeldByCurrentThread();
-        ioeventfdUpdatePending = true;
+        eventfds.markUpdatePending();
     }
 
     /**
@@ -573,7 +575,7 @@ public final class MemorySystem {
         assert lock.isHeldByCurrentThread();
         notifying++;
         try {
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 FlatView view = e.as.currentMap();
                 for (int i = 0; i < view.rangeCount(); i++) {
                     if (view.range(i).region() == region) {
@@ -607,37 +609,13 @@ public final class MemorySystem {
     /** Internal, for {@code MemoryRegion.addEventfd}: a region's eventfd list stopped being empty. */
     public void regionEventfdsAppeared() {
         assert lock.isHeldByCurrentThread();
-        regionsWithEventfds++;
+        eventfds.regionEventfdsAppeared();
     }
 
     /** Internal, for {@code MemoryRegion.delEventfd}: a region's eventfd list became empty. */
     public void regionEventfdsGone() {
         assert lock.isHeldByCurrentThread();
-        regionsWithEventfds--;
-    }
-
-    /** The eventfds of a view: none without a scan when no region of this system has any. */
-    private List<Ioeventfd> collectIoeventfds(FlatView view) {
-        return regionsWithEventfds == 0 ? List.of() : AddressSpaceIoeventfds.collect(view);
-    }
-
-    /** QEMU's {@code address_space_update_ioeventfds} (skipped while nobody listens, as there). */
-    private void updateIoeventfds(AsEntry e) {
-        if (e.listeners.isEmpty()) {
-            e.ioeventfds = null;
-            return;
-        }
-        List<Ioeventfd> now = collectIoeventfds(e.as.currentMap());
-        IoeventfdDiff.update(e.listeners, e.ioeventfds == null ? List.of() : e.ioeventfds, now);
-        e.ioeventfds = now;
-    }
-
-    /** @return the eventfds {@code e}'s listeners know, computing them if nobody listened before */
-    private List<Ioeventfd> knownIoeventfds(AsEntry e) {
-        if (e.ioeventfds == null) {
-            e.ioeventfds = collectIoeventfds(e.as.currentMap());
-        }
-        return e.ioeventfds;
+        eventfds.regionEventfdsGone();
     }
 
     /** Internal, for region setters: a change that needs new views happened (topology lock held). */
@@ -669,7 +647,7 @@ public final class MemorySystem {
         dirt.markRootMoved(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             if (e.as.currentMap().root() == region) {
                 updatePending = true;
                 break;
@@ -705,7 +683,7 @@ public final class MemorySystem {
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
             root.ref();
-            AsEntry e = new AsEntry(as);
+            SpaceEntry e = new SpaceEntry(as);
             spaces.add(e);
             for (MemoryListener l : allSpacesListeners.snapshot()) {
                 e.listeners.add(l);
@@ -721,13 +699,13 @@ public final class MemorySystem {
             // Listeners of every address space hear the new one as if they registered to it now
             // (listener_add_address_space), global start excepted: they heard that once already.
             if (!e.listeners.isEmpty()) {
-                e.ioeventfds = collectIoeventfds(view);
+                e.ioeventfds = eventfds.collect(view);
             }
             Throwable failed = null;
             notifying++;
             try {
                 for (MemoryListener l : e.listeners.snapshot()) {
-                    failed = ListenerList.merge(failed, replayAdd(l, view, false, e.ioeventfds));
+                    failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
                 }
             } finally {
                 notifying--;
@@ -792,7 +770,7 @@ public final class MemorySystem {
      * @return what listeners threw, or null
      */
     private Throwable destroy(AddressSpace as) {
-        AsEntry e = entry(as);
+        SpaceEntry e = entry(as);
         // Listeners of every address space lose this one as if they unregistered from it
         // (listener_del_address_space), so their region_add and region_del stay paired.
         FlatView last = as.currentMap();
@@ -800,7 +778,7 @@ public final class MemorySystem {
         notifying++;
         try {
             for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, replayDel(l, last, knownIoeventfds(e)));
+                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, eventfds.known(e)));
             }
         } finally {
             notifying--;
@@ -827,8 +805,8 @@ public final class MemorySystem {
      * @return what that threw, or null
      */
     private Throwable rollBack(AddressSpace as) {
-        Throwable failed = tell(null, () -> removeListeners(as));
-        return tell(failed, () -> destroyAddressSpace(as));
+        Throwable failed = ListenerCalls.tell(null, () -> removeListeners(as));
+        return ListenerCalls.tell(failed, () -> destroyAddressSpace(as));
     }
 
     /** @return the address spaces in creation order */
@@ -836,7 +814,7 @@ public final class MemorySystem {
         lock.lock();
         try {
             List<AddressSpace> out = new ArrayList<>(spaces.size());
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 out.add(e.as);
             }
             return out;
@@ -846,16 +824,16 @@ public final class MemorySystem {
     }
 
     /** {@link #entry}, refusing a space whose destruction is waiting too. */
-    private AsEntry liveEntry(AddressSpace as) {
-        AsEntry e = entry(as);
+    private SpaceEntry liveEntry(AddressSpace as) {
+        SpaceEntry e = entry(as);
         if (deferredCalls.willBeDestroyed(as)) {
             throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
         }
         return e;
     }
 
-    private AsEntry entry(AddressSpace as) {
-        for (AsEntry e : spaces) {
+    private SpaceEntry entry(AddressSpace as) {
+        for (SpaceEntry e : spaces) {
             if (e.as == as) {
                 return e;
             }
@@ -914,13 +892,13 @@ public final class MemorySystem {
      * @return what the replay threw, or null
      */
     private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<AsEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+        List<SpaceEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
         registrations.put(listener, as);
         globalListeners.add(listener);
         if (as == null) {
             allSpacesListeners.add(listener);
         }
-        for (AsEntry e : targets) {
+        for (SpaceEntry e : targets) {
             e.listeners.add(listener);
         }
         // One logGlobalStart however many address spaces it covers, so that it pairs with the
@@ -929,15 +907,15 @@ public final class MemorySystem {
         Throwable failed = null;
         notifying++;
         try {
-            for (AsEntry e : targets) {
-                failed = ListenerList.merge(failed, replayAdd(listener, e.as.currentMap(), globalStart,
-                        knownIoeventfds(e)));
+            for (SpaceEntry e : targets) {
+                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
+                        eventfds.known(e)));
                 globalStart = false;
             }
             if (globalStart) { // no address space yet
-                failed = tell(failed, listener::begin);
-                failed = tell(failed, listener::logGlobalStart);
-                failed = tell(failed, listener::commit);
+                failed = ListenerCalls.tell(failed, listener::begin);
+                failed = ListenerCalls.tell(failed, listener::logGlobalStart);
+                failed = ListenerCalls.tell(failed, listener::commit);
             }
         } finally {
             notifying--;
@@ -986,10 +964,10 @@ public final class MemorySystem {
         Throwable failed = null;
         notifying++;
         try {
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 if (e.listeners.remove(listener)) {
-                    failed = ListenerList.merge(failed, replayDel(listener, e.as.currentMap(),
-                            knownIoeventfds(e)));
+                    failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
+                            eventfds.known(e)));
                     if (e.listeners.isEmpty()) {
                         e.ioeventfds = null;
                     }
@@ -1037,67 +1015,6 @@ public final class MemorySystem {
         }
     }
 
-    /**
-     * QEMU's {@code listener_add_address_space}: {@code begin}, {@code logGlobalStart} if asked, per
-     * range {@code regionAdd} and {@code logStart(0, mask)} if it logs, {@code commit}. A call that
-     * throws does not stop the replay (QEMU's cannot fail: the listener must still hear the rest).
-     *
-     * @return what the listener threw (the first, others suppressed), or null
-     */
-    private static Throwable replayAdd(MemoryListener listener, FlatView view, boolean globalStart,
-                                       List<Ioeventfd> ioeventfds) {
-        Throwable failed = tell(null, listener::begin);
-        if (globalStart) {
-            failed = tell(failed, listener::logGlobalStart);
-        }
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            failed = tell(failed, () -> listener.regionAdd(s));
-            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, true));
-            if (fr.dirtyLogMask() != 0) {
-                failed = tell(failed, () -> listener.logStart(s, 0, fr.dirtyLogMask()));
-            }
-        }
-        for (Ioeventfd fd : ioeventfds) {
-            failed = tell(failed, () -> listener.eventfdAdd(fd));
-        }
-        return tell(failed, listener::commit);
-    }
-
-    /**
-     * QEMU's {@code listener_del_address_space}: {@code begin}, per range {@code logStop(mask, 0)} if
-     * it logs and {@code regionDel}, ascending, {@code commit}; a call that throws does not stop it.
-     *
-     * @return what the listener threw (the first, others suppressed), or null
-     */
-    private static Throwable replayDel(MemoryListener listener, FlatView view, List<Ioeventfd> ioeventfds) {
-        Throwable failed = tell(null, listener::begin);
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            MemoryRegionSection s = MemoryRegionSection.of(fr, view);
-            if (fr.dirtyLogMask() != 0) {
-                failed = tell(failed, () -> listener.logStop(s, fr.dirtyLogMask(), 0));
-            }
-            failed = tell(failed, () -> CoalescedIoNotify.replay(listener, fr, s, false));
-            failed = tell(failed, () -> listener.regionDel(s));
-        }
-        for (Ioeventfd fd : ioeventfds) {
-            failed = tell(failed, () -> listener.eventfdDel(fd));
-        }
-        return tell(failed, listener::commit);
-    }
-
-    /** One listener call of a replay: a throw is joined to {@code failed} instead of stopping the replay. */
-    private static Throwable tell(Throwable failed, Runnable call) {
-        try {
-            call.run();
-            return failed;
-        } catch (RuntimeException | Error t) {
-            return ListenerList.merge(failed, t);
-        }
-    }
-
     // ---------------------------------------------------------------------------------------------
     // Global dirty logging
 
@@ -1113,26 +1030,7 @@ public final class MemorySystem {
      * @param flags {@code GLOBAL_DIRTY_*} flags
      */
     public void globalDirtyLogStart(int flags) {
-        checkDirtyFlags(flags);
-        lock.lock();
-        try {
-            int old = globalDirtyTracking;
-            globalDirtyTracking |= flags;
-            if (old == 0 && globalDirtyTracking != 0) {
-                Throwable chained = tellGlobal(MemoryListener::logGlobalStart, true);
-                transactionBegin();
-                dirt.markAll();
-                updatePending = true;
-                try {
-                    transactionCommit();
-                } catch (RuntimeException | Error t) {
-                    chained = ListenerList.merge(chained, t);
-                }
-                rethrowListenerFailures(chained);
-            }
-        } finally {
-            lock.unlock();
-        }
+        dirtyLog.globalDirtyLogStart(flags);
     }
 
     /** QEMU's {@code memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION)}. */
@@ -1149,33 +1047,7 @@ public final class MemorySystem {
      * @throws IllegalStateException if a flag is not set
      */
     public void globalDirtyLogStop(int flags) {
-        checkDirtyFlags(flags);
-        lock.lock();
-        try {
-            if ((globalDirtyTracking & flags) != flags) {
-                throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
-                        + " not all set (current 0x" + Integer.toHexString(globalDirtyTracking) + ")");
-            }
-            globalDirtyTracking &= ~flags;
-            if (globalDirtyTracking == 0) {
-                transactionBegin();
-                try {
-                    dirt.markAll();
-                    updatePending = true;
-                } finally {
-                    transactionCommit();
-                }
-                rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalStop, false));
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private static void checkDirtyFlags(int flags) {
-        if (flags == 0 || (flags & ~7) != 0) {
-            throw new IllegalArgumentException("global dirty flags must be a non-empty subset of 7, not " + flags);
-        }
+        dirtyLog.globalDirtyLogStop(flags);
     }
 
     /**
@@ -1190,22 +1062,7 @@ public final class MemorySystem {
      * @param len bytes cleared (unsigned)
      */
     public void clearDirtyBitmap(MemoryRegion region, long start, long len) {
-        if (len == 0) {
-            return;
-        }
-        forEachLoggingRange(region, (l, s) -> {
-            // Cut to [start, start + len) in region offsets (unsigned; a section of 2^64 has size 0).
-            long secStart = s.offsetWithinRegion();
-            long secLast = secStart + s.size() - 1;
-            long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
-            long last = start + len - 1;
-            long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
-            if (Long.compareUnsigned(from, to) <= 0) {
-                l.logClear(new MemoryRegionSection(region, s.flatView(), from, to - from + 1,
-                        s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
-                        s.unmergeable()));
-            }
-        });
+        dirtyLog.clearDirtyBitmap(region, start, len);
     }
 
     /**
@@ -1232,55 +1089,7 @@ public final class MemorySystem {
      * @param lastStage whether this is the last sync of a migration
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
-        asOneNotification(() -> {
-            Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
-            for (MemoryListener l : globalListeners.snapshot()) {
-                if (l.syncsGlobally()) {
-                    failed[0] = tell(failed[0], () -> l.logSyncGlobal(lastStage));
-                    continue;
-                }
-                for (AsEntry e : List.copyOf(spaces)) {
-                    if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> l.logSync(s, lastStage)));
-                    }
-                }
-            }
-            ListenerList.rethrow(failed[0]);
-            return null;
-        });
-    }
-
-    /**
-     * Internal, for dirty-log operations made of several listener calls ({@code logSync},
-     * {@code logClear}, {@code logGlobalAfterSync}): runs {@code body} under the lock as one
-     * notification. A topology change or listener (un)registration its callbacks ask for waits until
-     * it is over (the rest of it sees the view it began with), then runs as an update of its own, as
-     * one made at commit time (see <a href="#nested">topology changes from listener callbacks</a>).
-     * If {@code body} throws, the waiting changes run all the same and its throw comes first.
-     *
-     * @param body the operation
-     * @param <T> what it returns
-     * @return what {@code body} returned
-     */
-    public <T> T asOneNotification(java.util.function.Supplier<T> body) {
-        lock.lock();
-        try {
-            T result = null;
-            Throwable failed = null;
-            notifying++;
-            try {
-                result = body.get();
-            } catch (RuntimeException | Error t) {
-                failed = t;
-            } finally {
-                notifying--;
-            }
-            failed = ListenerList.merge(failed, runDeferred());
-            rethrowListenerFailures(failed);
-            return result;
-        } finally {
-            lock.unlock();
-        }
+        dirtyLog.syncDirtyBitmap(region, lastStage);
     }
 
     /**
@@ -1300,64 +1109,7 @@ public final class MemorySystem {
      * {@link MemoryListener#logGlobalAfterSync}).
      */
     public void globalAfterDirtyLogSync() {
-        lock.lock();
-        try {
-            rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalAfterSync, true));
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Tells every global listener, in priority order or reversed, as one notification (see
-     * {@link #notifying}); then runs the updates they asked for meanwhile.
-     *
-     * @return what {@link #runDeferred()} reports, or null
-     */
-    private Throwable tellGlobal(java.util.function.Consumer<MemoryListener> action, boolean forward) {
-        notifying++;
-        try {
-            if (forward) {
-                globalListeners.forward(action);
-            } else {
-                globalListeners.reverse(action);
-            }
-        } finally {
-            notifying--;
-        }
-        return runDeferred();
-    }
-
-    /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */
-    private static void forEachLoggingRange(AsEntry e, MemoryRegion region,
-                                            java.util.function.Consumer<MemoryRegionSection> action) {
-        FlatView view = e.as.currentMap();
-        for (int i = 0; i < view.rangeCount(); i++) {
-            FlatRange fr = view.range(i);
-            if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
-                action.accept(MemoryRegionSection.of(fr, view));
-            }
-        }
-    }
-
-    /**
-     * Calls {@code action} for each listener and each logging range of its address spaces' current
-     * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
-     */
-    private void forEachLoggingRange(MemoryRegion region,
-                                     java.util.function.BiConsumer<MemoryListener, MemoryRegionSection> action) {
-        asOneNotification(() -> {
-            Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
-            for (MemoryListener l : globalListeners.snapshot()) {
-                for (AsEntry e : List.copyOf(spaces)) {
-                    if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region, s -> failed[0] = tell(failed[0], () -> action.accept(l, s)));
-                    }
-                }
-            }
-            ListenerList.rethrow(failed[0]);
-            return null;
-        });
+        dirtyLog.globalAfterDirtyLogSync();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -1385,7 +1137,7 @@ public final class MemorySystem {
                 addr += root.addr();
             }
             AddressSpace as = null;
-            for (AsEntry e : spaces) {
+            for (SpaceEntry e : spaces) {
                 if (e.as.root() == root) {
                     as = e.as;
                     break;
@@ -1428,15 +1180,15 @@ public final class MemorySystem {
             }
         }
         updatePending = false;
-        ioeventfdUpdatePending = false;
+        eventfds.clearUpdatePending();
         dirt.clear();
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
-        AsEntry[] updating = spaces.toArray(new AsEntry[0]);
+        SpaceEntry[] updating = spaces.toArray(new SpaceEntry[0]);
         globalListeners.forward(MemoryListener::begin);
         for (int i = 0; i < updating.length; i++) {
             setFlatview(updating[i], next.get(keys[i]));
-            updateIoeventfds(updating[i]);
+            eventfds.update(updating[i]);
         }
         adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
@@ -1448,19 +1200,19 @@ public final class MemorySystem {
      * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
      * the cache the update installs, so no shown view loses its references.
      */
-    private void adoptSpacesCreatedDuring(AsEntry[] updating, Map<MemoryRegion, FlatView> next) {
+    private void adoptSpacesCreatedDuring(SpaceEntry[] updating, Map<MemoryRegion, FlatView> next) {
         if (updating.length == spaces.size()) {
             return; // nothing created (nothing is destroyed during an update)
         }
         for (int i = updating.length; i < spaces.size(); i++) {
-            AsEntry e = spaces.get(i);
+            SpaceEntry e = spaces.get(i);
             FlatView shown = e.as.currentMap();
             FlatView updated = next.get(shown.root());
             if (updated == null) {
                 next.put(shown.root(), shown);
             } else if (updated != shown) {
                 setFlatview(e, updated);
-                updateIoeventfds(e);
+                eventfds.update(e);
             }
         }
     }
@@ -1492,7 +1244,7 @@ public final class MemorySystem {
     }
 
     /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
-    private void setFlatview(AsEntry e, FlatView view) {
+    private void setFlatview(SpaceEntry e, FlatView view) {
         FlatView old = e.as.currentMap();
         if (old == view && view == emptyView) {
             return;
@@ -1511,7 +1263,7 @@ public final class MemorySystem {
     private Map<MemoryRegion, FlatView> currentViews() {
         Map<MemoryRegion, FlatView> m = new IdentityHashMap<>(spaces.size() + 1);
         m.put(null, emptyView);
-        for (AsEntry e : spaces) {
+        for (SpaceEntry e : spaces) {
             FlatView v = e.as.currentMap();
             m.put(v.root(), v);
         }

@@ -5,6 +5,7 @@ import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.ManagerAssignment;
 import dev.guestmem.discard.RamDiscardManager;
+import dev.guestmem.internal.OneNotification;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.ioeventfd.IoeventfdList;
@@ -1218,7 +1219,7 @@ public abstract sealed class MemoryRegion
             long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
             // One notification: a topology change made by a listener's logSync waits until the
             // clear and the after-sync have seen the view the sync began with.
-            return system.asOneNotification(() -> {
+            return OneNotification.run(system, () -> {
                 system.syncDirtyBitmap(this);
                 DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
                 system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU

@@ -1,0 +1,231 @@
+package dev.guestmem;
+
+import dev.guestmem.flat.FlatRange;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.listener.ListenerList;
+import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionSection;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The dirty-log half of a {@link MemorySystem}'s listener notifications: global dirty-tracking
+ * state and its start and stop, and the calls that reach listeners per logging range
+ * ({@code logSync}, {@code logClear}) or once each ({@code logSyncGlobal},
+ * {@code logGlobalAfterSync}). Each runs as one notification of its system (see
+ * {@link MemorySystem}, <a href="MemorySystem.html#nested">topology changes from listener
+ * callbacks</a>): what callbacks ask for waits until it is over. The public methods of
+ * {@link MemorySystem} with the same names delegate here and document the behaviour.
+ *
+ * <p><b>Thread safety.</b> Each operation takes the system's topology lock.
+ */
+final class DirtyLogNotifications {
+    private final MemorySystem system;
+    private final ReentrantLock lock;
+    /** Every registered listener, in priority order: the system's list. */
+    private final ListenerList globalListeners;
+    /**
+     * The system's address spaces, creation order (the live list, not a copy). A callback may create
+     * one during a notification, which appends it; destruction waits until the notification is over.
+     * So a walk that stops at the size it began with visits the spaces there were when it began,
+     * with no copy.
+     */
+    private final List<SpaceEntry> spaces;
+    /** QEMU's {@code global_dirty_tracking}: {@code GLOBAL_DIRTY_*} flags. */
+    private int globalDirtyTracking;
+
+    DirtyLogNotifications(MemorySystem system, ListenerList globalListeners, List<SpaceEntry> spaces) {
+        this.system = system;
+        this.lock = system.lock();
+        this.globalListeners = globalListeners;
+        this.spaces = spaces;
+    }
+
+    /** @return the global dirty-tracking flags */
+    int globalDirtyTrackingFlags() {
+        return globalDirtyTracking;
+    }
+
+    /** See {@link MemorySystem#globalDirtyLogStart(int)}. */
+    void globalDirtyLogStart(int flags) {
+        checkDirtyFlags(flags);
+        lock.lock();
+        try {
+            int old = globalDirtyTracking;
+            globalDirtyTracking |= flags;
+            if (old == 0 && globalDirtyTracking != 0) {
+                Throwable chained = tellGlobal(MemoryListener::logGlobalStart, true);
+                system.transactionBegin();
+                system.markAllStale();
+                try {
+                    system.transactionCommit();
+                } catch (RuntimeException | Error t) {
+                    chained = ListenerList.merge(chained, t);
+                }
+                system.rethrowListenerFailures(chained);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** See {@link MemorySystem#globalDirtyLogStop(int)}. */
+    void globalDirtyLogStop(int flags) {
+        checkDirtyFlags(flags);
+        lock.lock();
+        try {
+            if ((globalDirtyTracking & flags) != flags) {
+                throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
+                        + " not all set (current 0x" + Integer.toHexString(globalDirtyTracking) + ")");
+            }
+            globalDirtyTracking &= ~flags;
+            if (globalDirtyTracking == 0) {
+                system.transactionBegin();
+                try {
+                    system.markAllStale();
+                } finally {
+                    system.transactionCommit();
+                }
+                system.rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalStop, false));
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static void checkDirtyFlags(int flags) {
+        if (flags == 0 || (flags & ~7) != 0) {
+            throw new IllegalArgumentException("global dirty flags must be a non-empty subset of 7, not " + flags);
+        }
+    }
+
+    /** See {@link MemorySystem#clearDirtyBitmap}. */
+    void clearDirtyBitmap(MemoryRegion region, long start, long len) {
+        if (len == 0) {
+            return;
+        }
+        forEachLoggingRange(region, (l, s) -> {
+            // Cut to [start, start + len) in region offsets (unsigned; a section of 2^64 has size 0).
+            long secStart = s.offsetWithinRegion();
+            long secLast = secStart + s.size() - 1;
+            long from = Long.compareUnsigned(start, secStart) > 0 ? start : secStart;
+            long last = start + len - 1;
+            long to = Long.compareUnsigned(last, secLast) < 0 ? last : secLast;
+            if (Long.compareUnsigned(from, to) <= 0) {
+                l.logClear(new MemoryRegionSection(region, s.flatView(), from, to - from + 1,
+                        s.offsetWithinAddressSpace() + (from - secStart), s.readonly(), s.nonvolatile(),
+                        s.unmergeable()));
+            }
+        });
+    }
+
+    /** See {@link MemorySystem#syncDirtyBitmap(MemoryRegion, boolean)}. */
+    void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
+        asOneNotification(() -> {
+            Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
+            for (MemoryListener l : globalListeners.snapshot()) {
+                if (l.syncsGlobally()) {
+                    failed[0] = ListenerCalls.tell(failed[0], () -> l.logSyncGlobal(lastStage));
+                    continue;
+                }
+                for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
+                    SpaceEntry e = spaces.get(i);
+                    if (e.listeners.contains(l)) {
+                        forEachLoggingRange(e, region,
+                                s -> failed[0] = ListenerCalls.tell(failed[0], () -> l.logSync(s, lastStage)));
+                    }
+                }
+            }
+            ListenerList.rethrow(failed[0]);
+            return null;
+        });
+    }
+
+    /** Runs {@code body} as one notification: see {@link dev.guestmem.internal.OneNotification}. */
+    <T> T asOneNotification(Supplier<T> body) {
+        lock.lock();
+        try {
+            T result = null;
+            Throwable failed = null;
+            system.enterNotification();
+            try {
+                result = body.get();
+            } catch (RuntimeException | Error t) {
+                failed = t;
+            } finally {
+                system.exitNotification();
+            }
+            failed = ListenerList.merge(failed, system.runDeferred());
+            system.rethrowListenerFailures(failed);
+            return result;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** See {@link MemorySystem#globalAfterDirtyLogSync()}. */
+    void globalAfterDirtyLogSync() {
+        lock.lock();
+        try {
+            system.rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalAfterSync, true));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Tells every global listener, in priority order or reversed, as one notification; then runs
+     * the updates they asked for meanwhile.
+     *
+     * @return what the system's deferred run reports, or null
+     */
+    private Throwable tellGlobal(Consumer<MemoryListener> action, boolean forward) {
+        system.enterNotification();
+        try {
+            if (forward) {
+                globalListeners.forward(action);
+            } else {
+                globalListeners.reverse(action);
+            }
+        } finally {
+            system.exitNotification();
+        }
+        return system.runDeferred();
+    }
+
+    /** Calls {@code action} for every logging range of {@code e}'s current view ({@code region}'s only, unless null). */
+    private static void forEachLoggingRange(SpaceEntry e, MemoryRegion region, Consumer<MemoryRegionSection> action) {
+        FlatView view = e.as.currentMap();
+        for (int i = 0; i < view.rangeCount(); i++) {
+            FlatRange fr = view.range(i);
+            if (fr.dirtyLogMask() != 0 && (region == null || fr.region() == region)) {
+                action.accept(MemoryRegionSection.of(fr, view));
+            }
+        }
+    }
+
+    /**
+     * Calls {@code action} for each listener and each logging range of its address spaces' current
+     * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
+     */
+    private void forEachLoggingRange(MemoryRegion region, BiConsumer<MemoryListener, MemoryRegionSection> action) {
+        asOneNotification(() -> {
+            Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
+            for (MemoryListener l : globalListeners.snapshot()) {
+                for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
+                    SpaceEntry e = spaces.get(i);
+                    if (e.listeners.contains(l)) {
+                        forEachLoggingRange(e, region,
+                                s -> failed[0] = ListenerCalls.tell(failed[0], () -> action.accept(l, s)));
+                    }
+                }
+            }
+            ListenerList.rethrow(failed[0]);
+            return null;
+        });
+    }
+}
