@@ -59,19 +59,20 @@ public final class HeldRamBlocks implements AutoCloseable {
      * Drops every reference the hold took (once; later calls do nothing). Each block is let go even
      * if releasing another one fails.
      *
-     * @throws RamBackendException if a released block's munmap or close failed (the first failure;
-     *     the block is released anyway)
+     * @throws RamBackendException if a released block's munmap or close failed (the first failure,
+     *     later ones suppressed in it; the block is released anyway)
+     * @throws RuntimeException what a notifier of the list threw as a block left it
      */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        RuntimeException failed = null;
+        Throwable failed = null;
         for (RamBlock b : blocks) {
             try {
                 b.unref();
-            } catch (RamBackendException e) {
+            } catch (RuntimeException | Error e) { // a notifier of the list may throw too: the rest still go
                 if (failed == null) {
                     failed = e;
                 } else {
@@ -79,8 +80,11 @@ public final class HeldRamBlocks implements AutoCloseable {
                 }
             }
         }
+        if (failed instanceof RuntimeException e) {
+            throw e;
+        }
         if (failed != null) {
-            throw failed;
+            throw (Error) failed;
         }
     }
 }

@@ -849,9 +849,17 @@ public final class RamBlock implements AutoCloseable {
     /** QEMU's {@code qemu_ram_free}: leave the list, then close the arena (munmap + close once). */
     private void free() {
         RamList l = list;
-        if (l != null) {
-            l.remove(this);
+        try {
+            if (l != null) {
+                l.remove(this); // out of the list even if a notifier throws
+            }
+        } finally {
+            closeArena(); // unmapped even then: nothing else would ever unmap it
         }
+    }
+
+    /** Closes the arena (munmap + close once), waiting out a native call that holds the segment. */
+    private void closeArena() {
         long deadline = System.nanoTime() + 10_000_000_000L;
         for (;;) {
             try {

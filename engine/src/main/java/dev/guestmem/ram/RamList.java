@@ -103,10 +103,12 @@ public final class RamList {
 
     /**
      * Removes a block ({@code qemu_ram_free}'s list part); notifiers hear of it first. Releasing the
-     * block's last reference calls this itself.
+     * block's last reference calls this itself. A notifier that throws stops no other notifier and
+     * not the removal; the first throw comes out once the block is out of the list.
      *
      * @param block the block
      * @return whether it was in this list
+     * @throws RuntimeException what a notifier threw (the block is removed all the same)
      */
     public boolean remove(RamBlock block) {
         lock.lock();
@@ -114,8 +116,19 @@ public final class RamList {
             if (block.ramList() != this) {
                 return false;
             }
+            // A notifier that throws stops neither the others nor the removal: the block's last
+            // reference may be gone, and a block left in the list would keep its mapping for good.
+            Throwable failed = null;
             for (RamBlockNotifier n : notifiers) {
-                n.ramBlockRemoved(block);
+                try {
+                    n.ramBlockRemoved(block);
+                } catch (RuntimeException | Error e) {
+                    if (failed == null) {
+                        failed = e;
+                    } else {
+                        failed.addSuppressed(e);
+                    }
+                }
             }
             RamBlock[] cur = byOffset;
             List<RamBlock> next = new ArrayList<>(cur.length);
@@ -130,6 +143,12 @@ public final class RamList {
                 mru = null;
             }
             block.leaveList();
+            if (failed instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failed != null) {
+                throw (Error) failed;
+            }
             return true;
         } finally {
             lock.unlock();
