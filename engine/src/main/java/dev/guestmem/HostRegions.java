@@ -6,6 +6,7 @@ import dev.guestmem.region.HostRegionLocation;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamBlockRegions;
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 /**
  * Host address to region, QEMU's {@code memory_region_from_host}: the block of one system's RAM list
@@ -31,7 +32,7 @@ final class HostRegions {
 
     /** See {@link MemorySystem#regionFromHost(MemorySegment)}. */
     HostRegionLocation regionFromHost(MemorySegment host) {
-        java.util.Objects.requireNonNull(host, "host: a native segment to look up");
+        Objects.requireNonNull(host, "host: a native segment to look up");
         if (!host.isNative()) {
             throw new IllegalArgumentException("a heap segment has no host address: " + host);
         }

@@ -71,8 +71,22 @@ public final class AddressSpace implements LoadStoreAccessors {
      * and every commit moves every space's counter in step).
      */
     private static final int GENERATION_COUNT_BITS = 44;
-    /** Numbers spaces for their generations; from 1, so an unfilled {@code TlbEntry} (0) never matches. */
+    /** Numbers spaces for their generations (see {@link #generationBase}). */
     private static final AtomicLong SPACES = new AtomicLong();
+    /** Distinct space numbers a generation's high bits hold: 1 to 2^20 - 1 (0 is never one). */
+    private static final long SPACE_NUMBERS = (1L << (64 - GENERATION_COUNT_BITS)) - 1;
+
+    /**
+     * The first generation of the {@code n}th space a process creates: its space number in the high
+     * bits, cycling through 1 to 2^20 - 1, so that no space starts at 0, an unfilled
+     * {@code TlbEntry}'s generation (a plain shift gave the 2^20th space 0).
+     *
+     * @param n the space's creation number, from 1
+     * @return its first generation
+     */
+    static long generationBase(long n) {
+        return (1 + Long.remainderUnsigned(n - 1, SPACE_NUMBERS)) << GENERATION_COUNT_BITS;
+    }
 
     static {
         try {
@@ -132,7 +146,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         DISPATCH.setRelease(this, empty.dispatch());
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
-        GENERATION.setRelease(this, SPACES.incrementAndGet() << GENERATION_COUNT_BITS);
+        GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
     }
 
     /** @return the owning system */
@@ -384,7 +398,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      * on the way changed a mapping, or a space behind one published). Soft TLBs tag entries with it.
      *
      * <p>Values of distinct spaces are distinct (each space counts up from its own base, 2^44 apart,
-     * for the first 2^20 spaces a process creates), so one TLB may hold entries of several spaces, as
+     * among any 2^20 - 1 spaces a process creates in a row), so one TLB may hold entries of several spaces, as
      * TCG's does for a vCPU's address spaces: an entry filled from one never passes another's
      * generation check. Compare for equality only; nothing but "changed or not" is meant.
      *

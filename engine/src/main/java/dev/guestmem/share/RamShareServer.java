@@ -10,6 +10,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -81,7 +82,7 @@ public final class RamShareServer implements AutoCloseable {
      */
     private final List<FollowFeed> feeds = new ArrayList<>();
     /** The latest reasons peers were disconnected for, oldest first, at most {@link #DISCONNECTS_KEPT}. Guarded by {@link #fdLock}. */
-    private final java.util.ArrayDeque<String> disconnects = new java.util.ArrayDeque<>();
+    private final ArrayDeque<String> disconnects = new ArrayDeque<>();
     /** How many disconnect reasons {@link #disconnects()} keeps. */
     public static final int DISCONNECTS_KEPT = 16;
     private final AtomicLong served = new AtomicLong();
