@@ -738,8 +738,11 @@ public final class SharedMachine implements AutoCloseable {
      * @return true if they are applied; false on timeout, if following stopped first, or if this
      *     machine does not follow (and {@code count} is positive)
      * @throws InterruptedException if the thread is interrupted while waiting
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitLayoutChanges(long count, Duration timeout) throws InterruptedException {
+        checkTimeout(timeout); // as attach and serveOne: checked whether or not this machine follows
         if (subscription == null) {
             return count <= 0;
         }

@@ -62,4 +62,14 @@ class ShareArgumentsTest {
             assertEquals(List.of(), server.disconnects());
         }
     }
+
+    /** {@code awaitLayoutChanges} took a null or negative timeout quietly on a machine that does not follow. */
+    @Test
+    void awaitLayoutChangesChecksItsTimeoutLikeAttach() throws Exception {
+        try (SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, 1 << 20)))) {
+            assertThrows(NullPointerException.class, () -> m.awaitLayoutChanges(1, null));
+            assertThrows(IllegalArgumentException.class, () -> m.awaitLayoutChanges(1, Duration.ofSeconds(-1)));
+            assertFalse(m.awaitLayoutChanges(1, Duration.ZERO), "a machine that does not follow has no change");
+        }
+    }
 }
