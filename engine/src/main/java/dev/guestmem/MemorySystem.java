@@ -75,9 +75,12 @@ import java.util.function.Supplier;
  * open transaction too, where only the updates wait for the commit), in call order, before the
  * updates callbacks asked for, replaying the view published then. QEMU's
  * {@code memory_listener_register} from a callback would insert into the list being walked. An
- * address space created from a callback exists at once (the caller gets it); an update under way
- * brings it to the update's view, and its listeners hear its replay inside that update's
- * {@code begin}..{@code commit}.
+ * address space created from a callback exists at once (the caller gets it, and it serves accesses);
+ * an update under way brings it to the update's view. Its replay to the listeners of every address
+ * space waits like a registration (a replay inside the notification would nest a listener's
+ * {@code begin}..{@code commit}, which QEMU never does): in call order with the other calls, before
+ * the updates, it replays the view published then; what it throws comes out of the outermost call,
+ * and the space stays (its creator holds it).
  *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
@@ -467,6 +470,7 @@ public final class MemorySystem {
                 case REGISTER -> register(c.listener(), c.as());
                 case UNREGISTER -> unregister(c.listener());
                 case DESTROY -> destroy(c.as());
+                case ANNOUNCE -> announce(entry(c.as()), c.as().currentMap());
             };
         } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
             return t;
@@ -668,11 +672,19 @@ public final class MemorySystem {
      * registered to it meanwhile are removed first) before the first throw comes out, with what the
      * rollback threw suppressed in it. So a call either returns the space or throws and leaves none.
      *
+     * <p>Called from a listener callback, the space is created and published at once (accesses
+     * through it work), but its replay to the listeners of every address space waits until the
+     * notification under way is over, as a registration made there does (a replay now would nest in
+     * the notification's {@code begin}..{@code commit}): it runs in call order with the other waiting
+     * calls, before the updates callbacks asked for, and replays the view published then. A listener
+     * that throws there does not undo the creation (the callback holds the space); the throw comes
+     * out of the outermost call.
+     *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
      * @return the address space
      * @throws ForeignRegionException if {@code root} belongs to another system
-     * @throws RuntimeException what a listener threw (the space is gone again)
+     * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
         Objects.requireNonNull(root, "root");
@@ -685,9 +697,6 @@ public final class MemorySystem {
             root.ref();
             SpaceEntry e = new SpaceEntry(as);
             spaces.add(e);
-            for (MemoryListener l : allSpacesListeners.snapshot()) {
-                e.listeners.add(l);
-            }
             MemoryRegion key = FlatViewRoots.of(root);
             FlatView view = flatViews.get(key);
             if (view == null) {
@@ -696,20 +705,14 @@ public final class MemorySystem {
                 refRegions(view, 1);
                 fullRenders++;
             }
-            // Listeners of every address space hear the new one as if they registered to it now
-            // (listener_add_address_space), global start excepted: they heard that once already.
-            if (!e.listeners.isEmpty()) {
-                e.ioeventfds = eventfds.collect(view);
+            if (mustDefer()) {
+                // A listener callback: the space serves accesses at once, but its listeners hear it
+                // appear when the notification is over (a replay now would nest in the one under way).
+                as.publish(view);
+                defer(DeferredCalls.Kind.ANNOUNCE, null, as);
+                return as;
             }
-            Throwable failed = null;
-            notifying++;
-            try {
-                for (MemoryListener l : e.listeners.snapshot()) {
-                    failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
-                }
-            } finally {
-                notifying--;
-            }
+            Throwable failed = announce(e, view);
             as.publish(view);
             failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
             if (failed != null) {
@@ -721,6 +724,35 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Gives a new address space the listeners of every address space and replays {@code view} to
+     * them, as if they registered to it now ({@code listener_add_address_space}), global start
+     * excepted: they heard that once already. Outside any notification.
+     *
+     * @param e the new space
+     * @param view its view (published, or about to be)
+     * @return what the replays threw, or null
+     */
+    private Throwable announce(SpaceEntry e, FlatView view) {
+        e.announced = true;
+        for (MemoryListener l : allSpacesListeners.snapshot()) {
+            e.listeners.add(l);
+        }
+        if (!e.listeners.isEmpty()) {
+            e.ioeventfds = eventfds.collect(view);
+        }
+        Throwable failed = null;
+        notifying++;
+        try {
+            for (MemoryListener l : e.listeners.snapshot()) {
+                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
+            }
+        } finally {
+            notifying--;
+        }
+        return failed;
     }
 
     /**
@@ -823,6 +855,20 @@ public final class MemorySystem {
         }
     }
 
+    /**
+     * @return the spaces the listeners of every address space have heard appear (a space created
+     *     from a callback joins them when its replay runs)
+     */
+    private List<SpaceEntry> announcedSpaces() {
+        List<SpaceEntry> out = new ArrayList<>(spaces.size());
+        for (SpaceEntry e : spaces) {
+            if (e.announced) {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
     /** {@link #entry}, refusing a space whose destruction is waiting too. */
     private SpaceEntry liveEntry(AddressSpace as) {
         SpaceEntry e = entry(as);
@@ -892,7 +938,7 @@ public final class MemorySystem {
      * @return what the replay threw, or null
      */
     private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<SpaceEntry> targets = as == null ? List.copyOf(spaces) : List.of(entry(as));
+        List<SpaceEntry> targets = as == null ? announcedSpaces() : List.of(entry(as));
         registrations.put(listener, as);
         globalListeners.add(listener);
         if (as == null) {

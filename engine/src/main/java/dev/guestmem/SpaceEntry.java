@@ -19,6 +19,12 @@ final class SpaceEntry {
      * space has no listener (then nobody needs it, and it is computed when one registers).
      */
     List<Ioeventfd> ioeventfds;
+    /**
+     * Whether the listeners of every address space have heard this space appear: false while a
+     * space created from a listener callback waits for the notification under way to end (a
+     * replay inside it would nest a {@code begin}..{@code commit}); until then it has no listener.
+     */
+    boolean announced;
 
     SpaceEntry(AddressSpace as) {
         this.as = as;
