@@ -8,7 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Listener registrations and removals, and address space destructions, asked for from listener
+ * Listener registrations and removals, address space destructions, and the replays of address
+ * spaces created, asked for from listener
  * callbacks, in call order, waiting for the notification under way to end (a list being walked
  * must not change, and a replay in the middle of an update would show a view some listeners have
  * not heard yet). Answers what the registrations will be once they have run, so a call is checked
@@ -24,7 +25,12 @@ final class DeferredCalls {
         /** {@code unregisterListener(listener)}. */
         UNREGISTER,
         /** {@code destroyAddressSpace(as)}. */
-        DESTROY
+        DESTROY,
+        /**
+         * The replay of {@code as}, created from a callback, to the listeners of every address space
+         * (the space exists at once; they hear it once the update they are in is over).
+         */
+        SPACE_CREATED
     }
 
     /** One deferred call. */

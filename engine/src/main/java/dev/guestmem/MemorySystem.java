@@ -467,10 +467,30 @@ public final class MemorySystem {
                 case REGISTER -> register(c.listener(), c.as());
                 case UNREGISTER -> unregister(c.listener());
                 case DESTROY -> destroy(c.as());
+                case SPACE_CREATED -> replayCreated(c.as());
             };
         } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
             return t;
         }
+    }
+
+    /**
+     * The replay {@link #addressSpace} left for later, being called from a callback: the listeners of
+     * every address space registered now, and not yet told of {@code as}, hear it now.
+     *
+     * @return what their replays threw, or null
+     */
+    private Throwable replayCreated(AddressSpace as) {
+        SpaceEntry e = entry(as);
+        Throwable failed = null;
+        for (MemoryListener l : allSpacesListeners.snapshot()) {
+            if (!e.listeners.contains(l)) {
+                e.listeners.add(l);
+                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, as.currentMap(), false,
+                        eventfds.known(e)));
+            }
+        }
+        return failed;
     }
 
     /**
@@ -668,6 +688,11 @@ public final class MemorySystem {
      * registered to it meanwhile are removed first) before the first throw comes out, with what the
      * rollback threw suppressed in it. So a call either returns the space or throws and leaves none.
      *
+     * <p>Called from a listener callback, the space exists at once (with its view), but listeners of
+     * every address space hear it only once the notification under way is over, in call order with
+     * the (un)registrations asked for there: they may still be inside the current update. What they
+     * throw then comes out of the outermost call, and the space stays.
+     *
      * @param root the root region (of this system)
      * @param name the name shown by mtree
      * @return the address space
@@ -685,8 +710,15 @@ public final class MemorySystem {
             root.ref();
             SpaceEntry e = new SpaceEntry(as);
             spaces.add(e);
-            for (MemoryListener l : allSpacesListeners.snapshot()) {
-                e.listeners.add(l);
+            // From a callback, listeners of every address space may still be inside the update under
+            // way: they hear the new space once it is over (a replay must not nest in an update).
+            boolean replayLater = mustDefer();
+            if (replayLater) {
+                deferredCalls.add(DeferredCalls.Kind.SPACE_CREATED, null, as);
+            } else {
+                for (MemoryListener l : allSpacesListeners.snapshot()) {
+                    e.listeners.add(l);
+                }
             }
             MemoryRegion key = FlatViewRoots.of(root);
             FlatView view = flatViews.get(key);
