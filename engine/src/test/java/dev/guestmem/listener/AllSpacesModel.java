@@ -19,8 +19,10 @@ import java.util.Set;
  * A listener of every address space ({@code registerListener(l, null)}) that rebuilds what it was
  * told. No callback says which address space it is about (a section carries only the view it was
  * taken from, shared by spaces with one root and the old view during an update; an eventfd carries
- * nothing), so it holds the union of every space's map as multisets: sections with their dirty-log
- * masks, eventfds and coalesced windows. Between operations that union must be what the system's
+ * nothing), so it holds the union of every space's map as multisets: sections, eventfds and
+ * coalesced windows. Dirty-log masks are left to the per-space {@link StreamModel}s: which of two
+ * equal sections (one region at one address in two spaces) a mask change is about cannot be told,
+ * and a replay's {@code logStart(0, mask)} cannot be told from an update's. Between operations that union must be what the system's
  * address spaces show; on the way, a {@code regionDel}, {@code regionNop} or mask change must be of
  * a section it holds, and callbacks must come inside {@code begin}..{@code commit} as the docs say,
  * with no update inside another (new spaces and destroyed ones come as replays of their own).
@@ -28,27 +30,13 @@ import java.util.Set;
  * <p><b>Thread safety.</b> One property run, one thread.
  */
 final class AllSpacesModel implements MemoryListener {
-    /** A section with the dirty-log mask held for it. */
-    private record Held(Sec sec, int mask) {
-    }
-
-    /** Marks a mask read at regionAdd, not yet settled by a logStart or the commit. */
-    private static final int PENDING = 1 << 30;
-
     private final String name;
     private final MemorySystem sys;
     private final int priority;
-    private final Map<Held, Integer> held = new HashMap<>();
+    private final Map<Sec, Integer> held = new HashMap<>();
     private final List<Ioeventfd> eventfds = new ArrayList<>();
     private final Map<Window, Integer> windows = new HashMap<>();
     private final List<String> errors = new ArrayList<>();
-    /** logStart transitions heard in this update (a logStop with the same masks may follow). */
-    private final Map<Held, Integer> startedNow = new HashMap<>();
-    /**
-     * Sections told logStop(mask, 0) in this update: a removal replay stops a range before deleting
-     * it, so its regionDel is of the copy held with mask 0 (another space may hold one still logging).
-     */
-    private final Map<Sec, Integer> stoppedNow = new HashMap<>();
     private boolean inUpdate;
     private boolean globalLogging;
     private boolean gone;
@@ -126,15 +114,6 @@ final class AllSpacesModel implements MemoryListener {
         return true;
     }
 
-    private Held anyHeld(Sec sec) {
-        for (Held h : held.keySet()) {
-            if (h.sec().equals(sec)) {
-                return h;
-            }
-        }
-        return null;
-    }
-
     @Override
     public void begin() {
         if (gone) {
@@ -152,83 +131,46 @@ final class AllSpacesModel implements MemoryListener {
             error("commit without begin");
         }
         inUpdate = false;
-        startedNow.clear();
-        stoppedNow.clear();
-        Map<Held, Integer> settled = new HashMap<>();
-        held.forEach((h, n) -> settled.merge(new Held(h.sec(), h.mask() & ~PENDING), n, Integer::sum));
-        held.clear();
-        held.putAll(settled);
     }
 
     @Override
     public void regionAdd(MemoryRegionSection s) {
         Sec sec = Sec.of(s);
         inside("regionAdd " + sec);
-        // Not knowing whether this is a replay (which tells a logging range's mask with logStart(0,
-        // mask)) or an update (which does not: the listener reads the region's mask, as KVM does),
-        // hold the mask read now as pending: a logStart(0, m) of it sets m, commit settles the rest.
-        held.merge(new Held(sec, PENDING | s.region().dirtyLogMask()), 1, Integer::sum);
+        held.merge(sec, 1, Integer::sum);
     }
 
     @Override
     public void regionDel(MemoryRegionSection s) {
         Sec sec = Sec.of(s);
         inside("regionDel " + sec);
-        Held h = take(stoppedNow, sec) && held.containsKey(new Held(sec, 0)) ? new Held(sec, 0) : anyHeld(sec);
-        if (h == null) {
+        if (!take(held, sec)) {
             error("regionDel " + sec + " of a section not held");
-            return;
         }
-        take(held, h);
     }
 
     @Override
     public void regionNop(MemoryRegionSection s) {
-        Sec sec = Sec.of(s);
-        inside("regionNop " + sec);
-        if (anyHeld(sec) == null) {
-            error("regionNop " + sec + " of a section not held");
-        }
+        heldOnly("regionNop", Sec.of(s));
     }
 
+    // Which copy of an equal section a mask change is about cannot be told (see the class comment):
+    // the masks are the per-space models' to check; here only that the section is held.
     @Override
     public void logStart(MemoryRegionSection s, int oldMask, int newMask) {
-        Sec sec = Sec.of(s);
-        inside("logStart " + sec);
-        maskChange("logStart", sec, oldMask, newMask);
-        startedNow.merge(new Held(sec, oldMask << 8 | newMask), 1, Integer::sum);
+        heldOnly("logStart", Sec.of(s));
     }
 
     @Override
     public void logStop(MemoryRegionSection s, int oldMask, int newMask) {
-        Sec sec = Sec.of(s);
-        inside("logStop " + sec);
-        if (take(startedNow, new Held(sec, oldMask << 8 | newMask))) {
-            maskChange("logStop", sec, newMask, newMask); // the start set it already
-        } else {
-            maskChange("logStop", sec, oldMask, newMask);
-        }
-        if (newMask == 0) {
-            stoppedNow.merge(sec, 1, Integer::sum);
-        }
+        heldOnly("logStop", Sec.of(s));
     }
 
-    private void maskChange(String call, Sec sec, int oldMask, int newMask) {
-        if (!take(held, new Held(sec, oldMask)) && !(oldMask == 0 && takePending(sec))) {
-            error(call + " " + sec + " " + oldMask + "->" + newMask + " but it holds no such section with mask "
-                    + oldMask + " (held: " + anyHeld(sec) + ")");
-            return;
+    private void heldOnly(String call, Sec sec) {
+        inside(call + " " + sec);
+        if (!held.containsKey(sec)) {
+            error(call + " " + sec + " of a section not held");
         }
-        held.merge(new Held(sec, newMask), 1, Integer::sum);
-    }
-
-    private boolean takePending(Sec sec) {
-        for (Held h : held.keySet()) {
-            if (h.sec().equals(sec) && (h.mask() & PENDING) != 0) {
-                return take(held, h);
-            }
-        }
-        return false;
     }
 
     @Override
@@ -271,7 +213,7 @@ final class AllSpacesModel implements MemoryListener {
     @Override
     public void coalescedIoAdd(MemoryRegionSection s, long addr, long size) {
         outside("coalescedIoAdd", Outside.COALESCED);
-        if (anyHeld(Sec.of(s)) == null) {
+        if (!held.containsKey(Sec.of(s))) {
             error("coalescedIoAdd in " + Sec.of(s) + ", a section not held");
         }
         windows.merge(new Window(addr, size), 1, Integer::sum);
@@ -290,12 +232,12 @@ final class AllSpacesModel implements MemoryListener {
         if (inUpdate) {
             error("begin without commit");
         }
-        Map<Held, Integer> expected = new HashMap<>();
+        Map<Sec, Integer> expected = new HashMap<>();
         Map<Window, Integer> expectedWindows = new HashMap<>();
         List<Ioeventfd> expectedFds = new ArrayList<>();
         for (AddressSpace as : sys.addressSpaces()) {
             for (FlatRange fr : as.currentMap().ranges()) {
-                expected.merge(new Held(Sec.of(fr), fr.dirtyLogMask()), 1, Integer::sum);
+                expected.merge(Sec.of(fr), 1, Integer::sum);
                 for (CoalescedRange cmr : fr.region().coalescedRanges()) {
                     Window w = StreamModel.cut(fr, cmr);
                     if (w != null) {

@@ -85,8 +85,13 @@ final class StreamModel implements MemoryListener {
      * publishes, learned at {@code commit}; the live read must agree with it.
      */
     private final Map<Long, Integer> addedNow = new HashMap<>();
-    /** Per ROM device range, its ROMD mode when added (a toggle must delete and re-add it). */
+    /**
+     * Per ROM device range, its ROMD mode when added (a toggle must delete and re-add it): learned at
+     * {@code commit} from the view published, as no callback tells it and the region's live mode
+     * may be ahead of the view (a toggle in an open transaction, then a registration replay).
+     */
     private final Map<Long, Boolean> romd = new HashMap<>();
+    private final List<Long> romdAddedNow = new ArrayList<>();
     private final List<Ioeventfd> eventfds = new ArrayList<>();
     private final Map<Window, Integer> windows = new HashMap<>();
     private final List<String> errors = new ArrayList<>();
@@ -97,6 +102,8 @@ final class StreamModel implements MemoryListener {
     private boolean replaying;
     private boolean replayPending;
     private boolean removalPending;
+    /** This update is the removal replay (asked for before its begin: one asked from a callback waits). */
+    private boolean removing;
     private boolean gone;
     private Set<Outside> outsideAllowed = Set.of();
 
@@ -177,6 +184,8 @@ final class StreamModel implements MemoryListener {
         inUpdate = true;
         replaying = replayPending;
         replayPending = false;
+        removing = removalPending;
+        removalPending = false;
     }
 
     @Override
@@ -187,11 +196,11 @@ final class StreamModel implements MemoryListener {
         inUpdate = false;
         replaying = false;
         startedNow.clear();
-        if (!removalPending) {
-            learnAddedMasks(as.currentMap());
+        if (!removing) {
+            learnAdded(as.currentMap());
         }
-        if (removalPending) {
-            removalPending = false;
+        if (removing) {
+            removing = false;
             gone = true;
             if (!sections.isEmpty() || !eventfds.isEmpty() || !windows.isEmpty() || !masks.isEmpty()
                     || !addedNow.isEmpty()) {
@@ -216,16 +225,16 @@ final class StreamModel implements MemoryListener {
             error("regionAdd " + sec + " over a section still held: " + sections.values());
         }
         sections.put(sec.start(), sec);
-        if (s.region() instanceof RomDeviceRegion d) {
-            romd.put(sec.start(), d.isRomd());
+        if (s.region() instanceof RomDeviceRegion) {
+            romdAddedNow.add(sec.start());
         }
         if (!replaying) { // the replay announces logging ranges with logStart(0, mask)
             addedNow.put(sec.start(), s.region().dirtyLogMask());
         }
     }
 
-    /** At commit: the added ranges' masks are the published view's; a live read must have said so. */
-    private void learnAddedMasks(FlatView view) {
+    /** At commit: the added ranges' masks and ROMD modes are the published view's; a live mask read must have said so. */
+    private void learnAdded(FlatView view) {
         for (Map.Entry<Long, Integer> e : addedNow.entrySet()) {
             int i = view.lookup(e.getKey());
             FlatRange fr = i < 0 ? null : view.range(i);
@@ -241,6 +250,13 @@ final class StreamModel implements MemoryListener {
             }
         }
         addedNow.clear();
+        for (long start : romdAddedNow) {
+            int i = view.lookup(start);
+            if (i >= 0 && view.range(i).start() == start) {
+                romd.put(start, view.range(i).romdMode());
+            }
+        }
+        romdAddedNow.clear();
     }
 
     @Override
@@ -258,6 +274,7 @@ final class StreamModel implements MemoryListener {
         masks.remove(sec.start());
         addedNow.remove(sec.start());
         romd.remove(sec.start());
+        romdAddedNow.remove(sec.start());
     }
 
     @Override
