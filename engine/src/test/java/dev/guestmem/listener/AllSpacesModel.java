@@ -22,9 +22,9 @@ import java.util.Set;
  * nothing), so it holds the union of every space's map as multisets: sections, eventfds and
  * coalesced windows. Dirty-log masks are left to the per-space {@link StreamModel}s: which of two
  * equal sections (one region at one address in two spaces) a mask change is about cannot be told,
- * and a replay's {@code logStart(0, mask)} cannot be told from an update's. Between operations that union must be what the system's
- * address spaces show; on the way, a {@code regionDel}, {@code regionNop} or mask change must be of
- * a section it holds, and callbacks must come inside {@code begin}..{@code commit} as the docs say,
+ * and a replay's {@code logStart(0, mask)} cannot be told from an update's. Between operations that
+ * union must be what the system's address spaces show; on the way, a {@code regionDel},
+ * {@code regionNop} or mask change must be of a section it holds, and callbacks must come inside {@code begin}..{@code commit} as the docs say,
  * with no update inside another (new spaces and destroyed ones come as replays of their own).
  *
  * <p><b>Thread safety.</b> One property run, one thread.

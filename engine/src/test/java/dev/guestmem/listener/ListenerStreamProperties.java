@@ -499,7 +499,11 @@ class ListenerStreamProperties {
                         eventfd(io);
                     }
                 });
+            } else if (kind == 1 && ofKind(RomDeviceRegion.class, r) instanceof RomDeviceRegion d) {
+                trace.add("changer romd " + d.name() + " " + !d.isRomd());
+                changer.arm(() -> d.setRomd(!d.isRomd()));
             } else {
+                // Not globalDirtyLogStart/Stop: told at once, inside the update (GlobalDirtyLogFromCallbackTest).
                 long addr = c.pick(ADDRS);
                 boolean enable = c.next(2) == 0;
                 trace.add("changer " + (enable ? "toggles " + r.name() : "moves " + r.name() + " @" + Long.toHexString(addr)));
