@@ -13,9 +13,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * An address space created from a {@code logSync} callback exists at once: the listener syncing
- * then has already taken the spaces it visits, so the new one is synced only for listeners after it
- * in the list; the next sync covers it for everyone.
+ * An address space created from a {@code logSync} callback exists at once, but listeners of every
+ * address space hear its replay only once the sync is over (as a registration asked for there), so
+ * no listener is synced for it in that sync, not even one after the creator in the list; the next
+ * sync covers it for everyone.
  */
 class SyncSpaceCreatedBySyncTest {
     private final MemorySystem sys = new MemorySystem();
@@ -47,7 +48,7 @@ class SyncSpaceCreatedBySyncTest {
     }
 
     @Test
-    void aSpaceCreatedBySyncIsSyncedForTheListenersAfterTheCreator() {
+    void aSpaceCreatedBySyncIsSyncedFromTheNextSync() {
         ContainerRegion root = new ContainerRegion(sys, null, "root", -1L);
         RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
         RamRegion lateRam = RamRegion.allocate(sys, null, "late-ram", 0x1000);
@@ -61,7 +62,7 @@ class SyncSpaceCreatedBySyncTest {
 
         sys.globalDirtyLogSync(false);
 
-        assertEquals(List.of("creator sync ram", "follower sync ram", "follower sync late-ram"), log);
+        assertEquals(List.of("creator sync ram", "follower sync ram"), log);
         log.clear();
         sys.globalDirtyLogSync(false);
         assertEquals(List.of("creator sync ram", "creator sync late-ram", "follower sync ram",
