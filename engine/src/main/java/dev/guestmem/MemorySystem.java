@@ -76,8 +76,8 @@ import java.util.function.Supplier;
  * updates callbacks asked for, replaying the view published then. QEMU's
  * {@code memory_listener_register} from a callback would insert into the list being walked. An
  * address space created from a callback exists at once (the caller gets it); an update under way
- * brings it to the update's view, and its listeners hear its replay inside that update's
- * {@code begin}..{@code commit}.
+ * brings it to the update's view, and listeners of every address space hear its replay once the
+ * notification is over, in call order with the registrations (not nested in the update they are in).
  *
  * <h2 id="views">View sharing</h2>
  * Address spaces whose roots resolve to the same {@linkplain FlatViewRoots flat-view root} share one
