@@ -43,7 +43,8 @@ import dev.guestmem.region.MemoryRegionSection;
  * deferred: checked at the call (a second registration throws at once), run in call order when the
  * current notification is over, ahead of the updates callbacks asked for, with the usual replay of
  * the view published then. A listener that unregisters itself hears the rest of the current
- * notification, then its removal replay.
+ * notification, then its removal replay. An address space created from a callback exists at once,
+ * but listeners of every address space hear its replay only then, in the same order.
  */
 public interface MemoryListener {
     /** @return the priority (QEMU's {@code MemoryListener.priority}); default 0 */

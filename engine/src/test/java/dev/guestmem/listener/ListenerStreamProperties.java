@@ -9,9 +9,12 @@ import dev.guestmem.listener.StreamModel.Outside;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RegionException;
+import dev.guestmem.region.RomDeviceRegion;
 import dev.guestmem.testing.Choices;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -28,10 +31,12 @@ import net.jqwik.api.lifecycle.AfterContainer;
 
 /**
  * The listener event stream against a model listener ({@link StreamModel}): random operation
- * sequences on random region trees (RAM, ROM, MMIO, aliases with offsets, containers, priorities,
- * overlaps, addresses near 2^64), with listeners registered and unregistered on the way and, in
- * some runs, a listener whose {@code commit} changes the topology or registers a listener (both
- * deferred by the engine). Every model must, at every {@code commit} and after every operation,
+ * sequences on random region trees (RAM, ROM, ROM devices with ROMD toggles, MMIO, IOMMU regions,
+ * aliases with offsets, containers, priorities, overlaps, addresses near 2^64), with listeners
+ * registered and unregistered on the way, address spaces created and destroyed, in some runs a
+ * listener of every address space ({@link AllSpacesModel}) and a listener whose {@code commit}
+ * changes the topology, calls {@code setLog}, registers a listener, creates an address space (at
+ * once) or destroys one (deferred). Every model must, at every {@code commit} and after every operation,
  * hold exactly the published view of its address space (section boundaries, attributes, dirty-log
  * masks, coalesced windows), the address space's eventfds and the global-logging state, and must
  * hear callbacks only where the docs promise them (inside {@code begin}..{@code commit}, except an
@@ -43,6 +48,9 @@ class ListenerStreamProperties {
     private static final long[] SIZES = {0x1000, 0x2000, 0x800, 0x3000, 0x10000};
     private static final long[] OFFSETS = {0, 0x400, 0x800, 0x1000};
     private static final EventNotifier[] NOTIFIERS = {EventNotifier.create(), EventNotifier.create()};
+    private static final MemoryRegionOps DEVICE = MemoryRegionOps.builder().read((a, size) -> 0)
+            .write((a, data, size) -> { }).build();
+    private static final int MAX_SPACES = 5;
 
     @AfterContainer
     static void closeNotifiers() {
@@ -72,6 +80,12 @@ class ListenerStreamProperties {
         private final List<Object[]> eventfds = new ArrayList<>(); // {region, addr, size, notifier}
         private final List<StreamModel> models = new ArrayList<>();
         private final List<StreamModel> registered = new ArrayList<>();
+        /** Listeners of every address space, registered now. */
+        private final List<AllSpacesModel> everywhere = new ArrayList<>();
+        private final List<AllSpacesModel> everywhereEver = new ArrayList<>();
+        /** The address spaces: as0 and as1 for good, then the ones created on the way. */
+        private final List<AddressSpace> spaces = new ArrayList<>();
+        private int spacesMade;
         private final Changer changer = new Changer();
         private final List<String> trace = new ArrayList<>();
         private int late;
@@ -92,6 +106,16 @@ class ListenerStreamProperties {
             AddressSpace as0 = sys.addressSpace(root, "as0");
             MemoryRegion other = containers.get(c.next(containers.size()));
             AddressSpace as1 = sys.addressSpace(other, "as1");
+            spaces.add(as0);
+            spaces.add(as1);
+            if (c.next(2) == 0) {
+                AllSpacesModel all = new AllSpacesModel("all", sys, c.next(3));
+                trace.add("register all (every address space)");
+                everywhere.add(all);
+                everywhereEver.add(all);
+                all.allowOutside(outside);
+                sys.registerListener(all, null);
+            }
             register(new StreamModel("m0", as0, c.next(3)));
             register(new StreamModel("m1", as1, c.next(3)));
             if (c.next(3) == 0) {
@@ -104,11 +128,21 @@ class ListenerStreamProperties {
                 for (StreamModel m : models) {
                     m.allowOutside(outside);
                 }
-                operation(outside, List.of(as0, as1), 0);
+                for (AllSpacesModel m : everywhere) {
+                    m.allowOutside(outside);
+                }
+                operation(outside, spaces, 0);
                 check();
             }
             while (!registered.isEmpty()) {
                 unregister(registered.get(0));
+                check();
+            }
+            for (AllSpacesModel m : List.copyOf(everywhere)) {
+                trace.add("unregister " + m);
+                everywhere.remove(m);
+                sys.unregisterListener(m);
+                m.removed();
                 check();
             }
         }
@@ -134,8 +168,14 @@ class ListenerStreamProperties {
             for (StreamModel m : registered) {
                 m.checkQuiescent(sys.ioeventfds(m.addressSpace()), sys.isGlobalDirtyTracking());
             }
+            for (AllSpacesModel m : everywhere) {
+                m.checkQuiescent();
+            }
             List<String> errors = new ArrayList<>();
             for (StreamModel m : models) {
+                errors.addAll(m.errors());
+            }
+            for (AllSpacesModel m : everywhereEver) {
                 errors.addAll(m.errors());
             }
             assertEquals(List.of(), errors, () -> "operations: " + trace);
@@ -144,8 +184,10 @@ class ListenerStreamProperties {
         private void newRegion(String name) {
             long size = c.pick(SIZES);
             MemoryRegion r;
-            switch (c.next(6)) {
+            switch (c.next(8)) {
                 case 0 -> r = RamRegion.allocate(sys, null, name, size);
+                case 6 -> r = RomDeviceRegion.allocate(sys, null, DEVICE, name, size);
+                case 7 -> r = new IommuRegion(sys, null, name, size);
                 case 1 -> r = RamRegion.allocateRom(sys, null, name, size);
                 case 2 -> r = new IoRegion(sys, null, null, name, size);
                 case 3 -> {
@@ -185,7 +227,7 @@ class ListenerStreamProperties {
                 return;
             }
             MemoryRegion r = regions.get(c.next(regions.size()));
-            switch (c.next(17)) {
+            switch (c.next(20)) {
                 case 0 -> {
                     if (r.container() == null) {
                         map(r);
@@ -253,8 +295,56 @@ class ListenerStreamProperties {
                         armChanger(spaces);
                     }
                 }
+                case 16 -> {
+                    if (ofKind(RomDeviceRegion.class, r) instanceof RomDeviceRegion d) {
+                        trace.add("romd " + d.name() + " " + !d.isRomd());
+                        d.setRomd(!d.isRomd());
+                    }
+                }
+                case 17 -> newSpace();
+                case 18 -> {
+                    AddressSpace doomed = madeSpace();
+                    if (doomed != null) {
+                        destroySpace(doomed);
+                    }
+                }
                 default -> newRegion("n" + regions.size());
             }
+        }
+
+        /** A root for a new address space: a container mostly, any region now and then. */
+        private MemoryRegion spaceRoot() {
+            return c.next(4) == 0 ? regions.get(c.next(regions.size())) : containers.get(c.next(containers.size()));
+        }
+
+        private void newSpace() {
+            if (spaces.size() >= MAX_SPACES) {
+                return;
+            }
+            MemoryRegion r = spaceRoot();
+            String name = "s" + spacesMade++;
+            trace.add("addressSpace " + name + " on " + r.name());
+            AddressSpace s = sys.addressSpace(r, name);
+            spaces.add(s);
+            if (c.next(2) == 0) {
+                register(new StreamModel("late" + late++, s, c.next(3)));
+            }
+        }
+
+        /** One of the spaces created on the way (as0 and as1 stay), or null. */
+        private AddressSpace madeSpace() {
+            return spaces.size() <= 2 ? null : spaces.get(2 + c.next(spaces.size() - 2));
+        }
+
+        private void destroySpace(AddressSpace doomed) {
+            for (StreamModel m : List.copyOf(registered)) {
+                if (m.addressSpace() == doomed) {
+                    unregister(m);
+                }
+            }
+            trace.add("destroy " + doomed.name());
+            spaces.remove(doomed);
+            sys.destroyAddressSpace(doomed);
         }
 
         /** A region of that class if there is one (the operation needs it), else {@code fallback}. */
@@ -346,7 +436,48 @@ class ListenerStreamProperties {
                 return;
             }
             MemoryRegion r = regions.get(c.next(regions.size()));
-            if (c.next(3) == 0) {
+            int kind = c.next(4);
+            AddressSpace doomed = madeSpace();
+            if (kind == 1 && c.next(2) == 0) {
+                MemoryRegion ram = ofKind(RamRegion.class, r);
+                trace.add("changer setLog on " + ram.name());
+                changer.arm(() -> vgaLog(ram));
+            } else if (kind == 2 && spaces.size() < MAX_SPACES) {
+                MemoryRegion sr = spaceRoot();
+                String name = "s" + spacesMade++;
+                boolean withModel = c.next(2) == 0;
+                int prio = c.next(3);
+                trace.add("changer creates " + name + " on " + sr.name() + (withModel ? " and registers to it" : ""));
+                changer.arm(() -> {
+                    AddressSpace s = sys.addressSpace(sr, name); // at once
+                    spaces.add(s);
+                    if (withModel) {
+                        StreamModel m = new StreamModel("late" + late++, s, prio);
+                        models.add(m);
+                        registered.add(m);
+                        m.allowOutside(outside);
+                        m.expectReplay();
+                        sys.registerListener(m, s); // deferred
+                    }
+                });
+            } else if (kind == 3 && doomed != null) {
+                trace.add("changer destroys " + doomed.name());
+                List<StreamModel> own = new ArrayList<>();
+                for (StreamModel m : registered) {
+                    if (m.addressSpace() == doomed) {
+                        own.add(m);
+                    }
+                }
+                registered.removeAll(own);
+                spaces.remove(doomed);
+                changer.arm(() -> {
+                    for (StreamModel m : own) {
+                        m.expectRemoval();
+                        sys.unregisterListener(m); // deferred, as the destruction
+                    }
+                    sys.destroyAddressSpace(doomed);
+                });
+            } else if (c.next(3) == 0) {
                 StreamModel m = new StreamModel("late" + late++, spaces.get(c.next(spaces.size())), c.next(3));
                 trace.add("changer registers " + m);
                 models.add(m);
@@ -368,7 +499,11 @@ class ListenerStreamProperties {
                         eventfd(io);
                     }
                 });
+            } else if (kind == 1 && ofKind(RomDeviceRegion.class, r) instanceof RomDeviceRegion d) {
+                trace.add("changer romd " + d.name() + " " + !d.isRomd());
+                changer.arm(() -> d.setRomd(!d.isRomd()));
             } else {
+                // Not globalDirtyLogStart/Stop: told at once, inside the update (GlobalDirtyLogFromCallbackTest).
                 long addr = c.pick(ADDRS);
                 boolean enable = c.next(2) == 0;
                 trace.add("changer " + (enable ? "toggles " + r.name() : "moves " + r.name() + " @" + Long.toHexString(addr)));

@@ -7,6 +7,7 @@ import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
+import dev.guestmem.region.RomDeviceRegion;
 import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -78,6 +79,19 @@ final class StreamModel implements MemoryListener {
     private final int priority;
     private final TreeMap<Long, Sec> sections = new TreeMap<>(Long::compareUnsigned);
     private final Map<Long, Integer> masks = new HashMap<>();
+    /**
+     * Ranges added in this update, with the mask a listener reading the region then would get. No
+     * callback tells an added range's mask (QEMU's neither): it is the mask of the view the update
+     * publishes, learned at {@code commit}; the live read must agree with it.
+     */
+    private final Map<Long, Integer> addedNow = new HashMap<>();
+    /**
+     * Per ROM device range, its ROMD mode when added (a toggle must delete and re-add it): learned at
+     * {@code commit} from the view published, as no callback tells it and the region's live mode
+     * may be ahead of the view (a toggle in an open transaction, then a registration replay).
+     */
+    private final Map<Long, Boolean> romd = new HashMap<>();
+    private final List<Long> romdAddedNow = new ArrayList<>();
     private final List<Ioeventfd> eventfds = new ArrayList<>();
     private final Map<Window, Integer> windows = new HashMap<>();
     private final List<String> errors = new ArrayList<>();
@@ -88,6 +102,8 @@ final class StreamModel implements MemoryListener {
     private boolean replaying;
     private boolean replayPending;
     private boolean removalPending;
+    /** This update is the removal replay (asked for before its begin: one asked from a callback waits). */
+    private boolean removing;
     private boolean gone;
     private Set<Outside> outsideAllowed = Set.of();
 
@@ -168,6 +184,8 @@ final class StreamModel implements MemoryListener {
         inUpdate = true;
         replaying = replayPending;
         replayPending = false;
+        removing = removalPending;
+        removalPending = false;
     }
 
     @Override
@@ -178,10 +196,14 @@ final class StreamModel implements MemoryListener {
         inUpdate = false;
         replaying = false;
         startedNow.clear();
-        if (removalPending) {
-            removalPending = false;
+        if (!removing) {
+            learnAdded(as.currentMap());
+        }
+        if (removing) {
+            removing = false;
             gone = true;
-            if (!sections.isEmpty() || !eventfds.isEmpty() || !windows.isEmpty() || !masks.isEmpty()) {
+            if (!sections.isEmpty() || !eventfds.isEmpty() || !windows.isEmpty() || !masks.isEmpty()
+                    || !addedNow.isEmpty()) {
                 error("after the removal replay still holds " + sections.values() + " eventfds " + eventfds
                         + " windows " + windows.keySet() + " masks " + masks);
             }
@@ -203,13 +225,38 @@ final class StreamModel implements MemoryListener {
             error("regionAdd " + sec + " over a section still held: " + sections.values());
         }
         sections.put(sec.start(), sec);
-        int mask = s.region().dirtyLogMask();
-        if (replaying) {
-            mask = 0; // the replay announces logging ranges with logStart(0, mask)
+        if (s.region() instanceof RomDeviceRegion) {
+            romdAddedNow.add(sec.start());
         }
-        if (mask != 0) {
-            masks.put(sec.start(), mask);
+        if (!replaying) { // the replay announces logging ranges with logStart(0, mask)
+            addedNow.put(sec.start(), s.region().dirtyLogMask());
         }
+    }
+
+    /** At commit: the added ranges' masks and ROMD modes are the published view's; a live mask read must have said so. */
+    private void learnAdded(FlatView view) {
+        for (Map.Entry<Long, Integer> e : addedNow.entrySet()) {
+            int i = view.lookup(e.getKey());
+            FlatRange fr = i < 0 ? null : view.range(i);
+            if (fr == null || fr.start() != e.getKey()) {
+                continue; // the section check reports it
+            }
+            if (fr.dirtyLogMask() != e.getValue()) {
+                error("regionAdd " + fr.region().name() + " @" + Long.toHexString(fr.start()) + ": the region's mask"
+                        + " read then was " + e.getValue() + " but the view published has " + fr.dirtyLogMask());
+            }
+            if (fr.dirtyLogMask() != 0) {
+                masks.put(fr.start(), fr.dirtyLogMask());
+            }
+        }
+        addedNow.clear();
+        for (long start : romdAddedNow) {
+            int i = view.lookup(start);
+            if (i >= 0 && view.range(i).start() == start) {
+                romd.put(start, view.range(i).romdMode());
+            }
+        }
+        romdAddedNow.clear();
     }
 
     @Override
@@ -225,6 +272,9 @@ final class StreamModel implements MemoryListener {
         }
         sections.remove(sec.start());
         masks.remove(sec.start());
+        addedNow.remove(sec.start());
+        romd.remove(sec.start());
+        romdAddedNow.remove(sec.start());
     }
 
     @Override
@@ -373,8 +423,12 @@ final class StreamModel implements MemoryListener {
         List<Sec> expected = new ArrayList<>();
         Map<Long, Integer> expectedMasks = new HashMap<>();
         Map<Window, Integer> expectedWindows = new HashMap<>();
+        Map<Long, Boolean> expectedRomd = new HashMap<>();
         for (FlatRange fr : view.ranges()) {
             expected.add(Sec.of(fr));
+            if (fr.region() instanceof RomDeviceRegion) {
+                expectedRomd.put(fr.start(), fr.romdMode());
+            }
             if (fr.dirtyLogMask() != 0) {
                 expectedMasks.put(fr.start(), fr.dirtyLogMask());
             }
@@ -391,6 +445,9 @@ final class StreamModel implements MemoryListener {
         }
         if (!masks.equals(expectedMasks)) {
             return "log masks " + masks + " but the view has " + expectedMasks;
+        }
+        if (!romd.equals(expectedRomd)) {
+            return "ROMD modes " + romd + " but the view has " + expectedRomd;
         }
         if (!windows.equals(expectedWindows)) {
             return "coalesced windows " + windows + " but the view has " + expectedWindows;
@@ -431,12 +488,12 @@ final class StreamModel implements MemoryListener {
         globalLogging = false;
     }
 
-    private static int order(Ioeventfd a, Ioeventfd b) {
+    static int order(Ioeventfd a, Ioeventfd b) {
         return Ioeventfd.before(a, b) ? -1 : Ioeventfd.before(b, a) ? 1 : 0;
     }
 
     /** The window in guest addresses, cut to the range (computed here, not by the engine's Int128). */
-    private static Window cut(FlatRange fr, CoalescedRange cmr) {
+    static Window cut(FlatRange fr, CoalescedRange cmr) {
         BigInteger base = unsigned(fr.start()).subtract(unsigned(fr.offsetInRegion()));
         BigInteger lo = base.add(unsigned(cmr.offset())).max(unsigned(fr.start()));
         BigInteger hi = base.add(unsigned(cmr.offset())).add(cmr.size() == 0 ? TWO_64 : unsigned(cmr.size()))
