@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -125,24 +126,8 @@ final class DirtyLogNotifications {
 
     /** See {@link MemorySystem#syncDirtyBitmap(MemoryRegion, boolean)}. */
     void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
-        asOneNotification(() -> {
-            Throwable[] failed = {null}; // a throw stops no other sync (see ListenerList)
-            for (MemoryListener l : globalListeners.snapshot()) {
-                if (l.syncsGlobally()) {
-                    failed[0] = ListenerCalls.tell(failed[0], () -> l.logSyncGlobal(lastStage));
-                    continue;
-                }
-                for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
-                    SpaceEntry e = spaces.get(i);
-                    if (e.listeners.contains(l)) {
-                        forEachLoggingRange(e, region,
-                                s -> failed[0] = ListenerCalls.tell(failed[0], () -> l.logSync(s, lastStage)));
-                    }
-                }
-            }
-            ListenerList.rethrow(failed[0]);
-            return null;
-        });
+        forEachLoggingRange(region, MemoryListener::syncsGlobally, l -> l.logSyncGlobal(lastStage),
+                (l, s) -> l.logSync(s, lastStage));
     }
 
     /** Runs {@code body} as one notification: see {@link dev.guestmem.internal.OneNotification}. */
@@ -213,9 +198,23 @@ final class DirtyLogNotifications {
      * views ({@code region}'s only, unless null), listeners in priority order, as one notification.
      */
     private void forEachLoggingRange(MemoryRegion region, BiConsumer<MemoryListener, MemoryRegionSection> action) {
+        forEachLoggingRange(region, l -> false, null, action);
+    }
+
+    /**
+     * {@link #forEachLoggingRange(MemoryRegion, BiConsumer)}, except that a listener for which
+     * {@code whole} holds is told once by {@code wholeAction} (a {@code log_sync_global}) instead of
+     * range by range. A throw stops no other call: the first is rethrown at the end.
+     */
+    private void forEachLoggingRange(MemoryRegion region, Predicate<MemoryListener> whole, Consumer<MemoryListener> wholeAction,
+                                     BiConsumer<MemoryListener, MemoryRegionSection> action) {
         asOneNotification(() -> {
             Throwable[] failed = {null}; // a throw stops no other call (see ListenerList)
             for (MemoryListener l : globalListeners.snapshot()) {
+                if (whole.test(l)) {
+                    failed[0] = ListenerCalls.tell(failed[0], () -> wholeAction.accept(l));
+                    continue;
+                }
                 for (int i = 0, n = spaces.size(); i < n; i++) { // the spaces there are now: see spaces
                     SpaceEntry e = spaces.get(i);
                     if (e.listeners.contains(l)) {
