@@ -569,6 +569,9 @@ public final class SharedMachine implements AutoCloseable {
         } catch (RuntimeException e) { // every listener heard the plug, which is published: it is made
             listenersThrew = e;
         }
+        if (closed.get()) { // a listener closed the machine from the commit (same thread, locks re-entered)
+            undoPlugIntoClosed(region, r, block, pending, listenersThrew);
+        }
         ramRegions.add(r);
         layout = List.copyOf(nextLayout);
         blocks = List.copyOf(nextBlocks);
@@ -576,6 +579,30 @@ public final class SharedMachine implements AutoCloseable {
         if (listenersThrew != null) {
             throw listenersThrew;
         }
+    }
+
+    /**
+     * The machine was closed while the plug committed (a memory listener called {@link #close()}):
+     * its teardown did not know the new region and block, so they are given back here, and the plug
+     * fails instead of adding them to a closed machine, where they would stay mapped for good.
+     */
+    private void undoPlugIntoClosed(SharedRamRegion region, RamRegion r, RamBlock block,
+                                    List<LayoutFollower.Pending> pending, RuntimeException listenersThrew) {
+        pending.forEach(LayoutFollower.Pending::abort);
+        IllegalStateException closedUnder = new IllegalStateException("the shared machine (" + names()
+                + ") was closed by a memory listener while it plugged '" + region.name()
+                + "': the plug is undone and its block released");
+        if (listenersThrew != null) {
+            closedUnder.addSuppressed(listenersThrew);
+        }
+        try {
+            RegionTeardown.destroy(system, List.of(), List.of(r));
+        } catch (RuntimeException e) {
+            closedUnder.addSuppressed(e);
+        } finally {
+            block.close(); // the machine's, from the plug on
+        }
+        throw closedUnder;
     }
 
     /**
