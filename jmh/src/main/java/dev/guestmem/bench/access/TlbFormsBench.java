@@ -39,7 +39,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *     segment, the block's (entries of other blocks are not cached);</li>
  * <li>{@code catching}: the window form without our bounds test, a miss caught as the JDK's
  *     {@code IndexOutOfBoundsException};</li>
- * <li>{@code control}: a copy of the raw loop (must read 1.00).</li>
+ * <li>{@code control}: a copy of the raw loop (must read 1.00);</li>
+ * <li>{@code constAddend}: the {@code addend} form with the block's segment a JVM constant (a
+ *     {@code static final}, as an emulator that generates bytecode can embed it, e.g. as a hidden
+ *     class's class data): C2 then folds the segment's class, size and scope out of every access;</li>
+ * <li>{@code constRaw}: the raw load with the same constant segment, so that {@code constAddend}
+ *     can also be read against a raw arm that has the same advantage (divide the two ratios).</li>
  * </ul>
  * A ratio is {@code guestNs / rawNs}. Run: {@code java -jar jmh/target/benchmarks.jar TlbFormsBench}.
  *
@@ -59,7 +64,7 @@ public class TlbFormsBench {
     private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The hit form timed against the raw load. */
-    @Param({"window", "segments", "addend", "catching", "control"})
+    @Param({"window", "segments", "addend", "catching", "control", "constAddend", "constRaw"})
     public String form;
 
     private int formIndex;
@@ -112,7 +117,8 @@ public class TlbFormsBench {
         seg.fill((byte) 1);
         as = SoftTlbBench.machine(block);
         offsets = SoftTlbBench.hotOffsets();
-        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control").indexOf(form);
+        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control", "constAddend", "constRaw").indexOf(form);
+        pendingSeg = seg;
         if (formIndex < 0) {
             throw new IllegalArgumentException("form " + form);
         }
@@ -158,6 +164,8 @@ public class TlbFormsBench {
             case 1 -> sink += segments();
             case 2 -> sink += addend();
             case 3 -> sink += catching();
+            case 5 -> sink += constAddend();
+            case 6 -> sink += constRaw();
             default -> sink += rawCopy();
         }
     }
@@ -256,6 +264,45 @@ public class TlbFormsBench {
             } else {
                 sum += miss(addr, idx);
             }
+        }
+        return sum;
+    }
+
+    /** The block's segment, for {@link ConstRam}'s initializer (set before its first use). */
+    private static MemorySegment pendingSeg;
+
+    /** The block's segment as a constant: one trial per JVM, so set once. */
+    private static final class ConstRam {
+        static final MemorySegment SEG = pendingSeg;
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private int constAddend() {
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            long addr = BASE + offsets[i];
+            long[] t = tags;
+            int idx = (int) (addr >>> 12) & (t.length - 1);
+            if (t[idx] == (addr & PAGE_MASK)) {
+                sum += ConstRam.SEG.get(LE, addends[idx] + addr);
+            } else {
+                sum += miss(addr, idx);
+            }
+        }
+        return sum;
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private int constRaw() {
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += ConstRam.SEG.get(LE, BASE + offsets[i] - BASE);
         }
         return sum;
     }
