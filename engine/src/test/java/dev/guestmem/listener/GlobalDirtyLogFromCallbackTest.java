@@ -221,4 +221,30 @@ class GlobalDirtyLogFromCallbackTest {
         assertEquals(List.of("begin", "commit", "begin", "commit"), heard, "dirty-rate tracking went on throughout");
         assertEquals(1 << MemoryRegion.DIRTY_MEMORY_MIGRATION, as.currentMap().range(0).dirtyLogMask());
     }
+
+    @Test
+    void aStopAndAStartFromALogSyncInsideATransactionRerenderAtTheCommit() {
+        root.addSubregion(0, RamRegion.allocate(sys, null, "ram", 0x1000));
+        sys.globalDirtyLogStart();
+        MemoryListener flipper = new MemoryListener() {
+            @Override
+            public void logSync(MemoryRegionSection s) {
+                sys.globalDirtyLogStop();
+                sys.globalDirtyLogStart();
+            }
+        };
+        sys.registerListener(flipper, as);
+        sys.registerListener(recorder, as);
+        heard.clear();
+        sys.transactionBegin();
+        try {
+            sys.syncDirtyBitmap(null);
+            // As the same calls outside a callback in the transaction: told now, re-rendered at the commit.
+            assertEquals(List.of("logSync", "logGlobalStop", "logGlobalStart"), heard);
+            assertTrue(sys.isGlobalDirtyTracking());
+        } finally {
+            sys.transactionCommit();
+        }
+        assertEquals(List.of("logSync", "logGlobalStop", "logGlobalStart", "begin", "commit"), heard);
+    }
 }
