@@ -8,12 +8,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Listener registrations and removals, address space destructions, and the replays of address
- * spaces created there (to the listeners of every address space), asked for from listener
- * callbacks, in call order, waiting for the notification under way to end (a list being walked
- * must not change, and a replay in the middle of an update would show a view some listeners have
- * not heard yet). Answers what the registrations will be once they have run, so a call is checked
- * against that when it is made.
+ * Listener registrations and removals, address space destructions, the replays of address
+ * spaces created there (to the listeners of every address space), and global dirty-log starts and
+ * stops, asked for from listener callbacks, in call order, waiting for the notification under way
+ * to end (a list being walked must not change, and a replay or a {@code logGlobalStart} in the
+ * middle of an update would reach some listeners inside it). Answers what the registrations and
+ * the global dirty-log flags will be once they have run, so a call is checked against that when it
+ * is made.
  *
  * <p><b>Thread safety.</b> Not thread-safe; topology lock held.
  */
@@ -27,11 +28,15 @@ final class DeferredCalls {
         /** {@code destroyAddressSpace(as)}. */
         DESTROY,
         /** The replay of {@code as}, created from a callback, to the listeners of every address space. */
-        ANNOUNCE
+        ANNOUNCE,
+        /** {@code globalDirtyLogStart(flags)}. */
+        GLOBAL_START,
+        /** {@code globalDirtyLogStop(flags)}. */
+        GLOBAL_STOP
     }
 
-    /** One deferred call. */
-    record Change(Kind kind, MemoryListener listener, AddressSpace as) {
+    /** One deferred call; {@code flags} only for the global dirty-log kinds (0 otherwise). */
+    record Change(Kind kind, MemoryListener listener, AddressSpace as, int flags) {
         boolean register() {
             return kind == Kind.REGISTER;
         }
@@ -40,7 +45,31 @@ final class DeferredCalls {
     private final ArrayDeque<Change> queue = new ArrayDeque<>();
 
     void add(Kind kind, MemoryListener listener, AddressSpace as) {
-        queue.add(new Change(kind, listener, as));
+        queue.add(new Change(kind, listener, as, 0));
+    }
+
+    /**
+     * @param start a {@code globalDirtyLogStart} (else a stop)
+     * @param flags its {@code GLOBAL_DIRTY_*} flags
+     */
+    void addGlobalDirtyLog(boolean start, int flags) {
+        queue.add(new Change(start ? Kind.GLOBAL_START : Kind.GLOBAL_STOP, null, null, flags));
+    }
+
+    /**
+     * @param now the global dirty-tracking flags now
+     * @return the flags once the waiting starts and stops have run
+     */
+    int globalDirtyFlagsAfter(int now) {
+        int flags = now;
+        for (Change c : queue) {
+            if (c.kind() == Kind.GLOBAL_START) {
+                flags |= c.flags();
+            } else if (c.kind() == Kind.GLOBAL_STOP) {
+                flags &= ~c.flags();
+            }
+        }
+        return flags;
     }
 
     /**

@@ -56,18 +56,8 @@ final class DirtyLogNotifications {
         checkDirtyFlags(flags);
         lock.lock();
         try {
-            int old = globalDirtyTracking;
-            globalDirtyTracking |= flags;
-            if (old == 0 && globalDirtyTracking != 0) {
-                Throwable chained = tellGlobal(MemoryListener::logGlobalStart, true);
-                system.transactionBegin();
-                system.markAllStale();
-                try {
-                    system.transactionCommit();
-                } catch (RuntimeException | Error t) {
-                    chained = ListenerList.merge(chained, t);
-                }
-                system.rethrowListenerFailures(chained);
+            if (!system.deferGlobalDirtyLog(true, flags)) {
+                system.rethrowListenerFailures(start(flags));
             }
         } finally {
             lock.unlock();
@@ -79,23 +69,51 @@ final class DirtyLogNotifications {
         checkDirtyFlags(flags);
         lock.lock();
         try {
-            if ((globalDirtyTracking & flags) != flags) {
+            int willBe = system.globalDirtyFlagsOnceDeferredRun(globalDirtyTracking); // a callback's waits
+            if ((willBe & flags) != flags) {
                 throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
-                        + " not all set (current 0x" + Integer.toHexString(globalDirtyTracking) + ")");
+                        + " not all set (current 0x" + Integer.toHexString(willBe) + ")");
             }
-            globalDirtyTracking &= ~flags;
-            if (globalDirtyTracking == 0) {
-                system.transactionBegin();
-                try {
-                    system.markAllStale();
-                } finally {
-                    system.transactionCommit();
-                }
-                system.rethrowListenerFailures(tellGlobal(MemoryListener::logGlobalStop, false));
+            if (!system.deferGlobalDirtyLog(false, flags)) {
+                system.rethrowListenerFailures(stop(flags));
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The body of a start ({@code memory_global_dirty_log_start}): on the first flag,
+     * {@code logGlobalStart} on every listener, then every view re-rendered (ranges gain MIGRATION).
+     * Outside any notification, or as a call deferred from a callback. Lock held.
+     *
+     * @return what listeners threw, or null
+     */
+    Throwable start(int flags) {
+        int old = globalDirtyTracking;
+        globalDirtyTracking |= flags;
+        if (old != 0 || globalDirtyTracking == 0) {
+            return null;
+        }
+        Throwable failed = tellGlobal(MemoryListener::logGlobalStart, true);
+        return ListenerList.merge(failed, system.rerenderForGlobalDirtyLog());
+    }
+
+    /**
+     * The body of a stop ({@code memory_global_dirty_log_stop}): when the last flag goes, every view
+     * re-rendered (ranges lose MIGRATION), then {@code logGlobalStop} on every listener, even if the
+     * re-render's listeners threw (the flags are off: listeners must hear it). Outside any
+     * notification, or as a call deferred from a callback. Lock held; the flags are set.
+     *
+     * @return what listeners threw, or null
+     */
+    Throwable stop(int flags) {
+        globalDirtyTracking &= ~flags;
+        if (globalDirtyTracking != 0) {
+            return null;
+        }
+        Throwable failed = system.rerenderForGlobalDirtyLog();
+        return ListenerList.merge(failed, tellGlobal(MemoryListener::logGlobalStop, false));
     }
 
     private static void checkDirtyFlags(int flags) {

@@ -69,11 +69,14 @@ import java.util.function.Supplier;
  * {@code memory_region_update_pending}: the change can be lost. guestmem keeps QEMU's contract (a
  * change is visible once the outermost commit returns) instead.
  *
- * <p>A callback may also register or unregister listeners, or destroy an address space. That waits
- * too (the lists are being walked, and a replay in the middle of an update would show a view not
- * every listener has heard): checked at the call, it runs once the notification is over (inside an
- * open transaction too, where only the updates wait for the commit), in call order, before the
- * updates callbacks asked for, replaying the view published then. QEMU's
+ * <p>A callback may also register or unregister listeners, destroy an address space, or start or
+ * stop global dirty logging. That waits too (the lists are being walked, and a replay or a
+ * {@code logGlobalStart} in the middle of an update would reach listeners that have not heard all
+ * of it): checked at the call, it runs once the notification is over (inside an open transaction
+ * too, where only the updates wait for the commit), in call order, before the updates callbacks
+ * asked for, replaying the view published then. A global dirty-log start or stop then does what it
+ * does outside a callback, its re-render included (a start's {@code logGlobalStart} before it, a
+ * stop's {@code logGlobalStop} after it, as QEMU's); until it runs the flags are unchanged. QEMU's
  * {@code memory_listener_register} from a callback would insert into the list being walked. An
  * address space created from a callback exists at once (the caller gets it, and it serves accesses);
  * an update under way brings it to the update's view. Its replay to the listeners of every address
@@ -137,7 +140,10 @@ public final class MemorySystem {
     private final ListenerList allSpacesListeners = new ListenerList();
     /** Where each listener is registered: an address space, or null for all. */
     private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
-    /** Registrations, removals, destructions asked for from listener callbacks, run when the notification ends. */
+    /**
+     * Registrations, removals, destructions, global dirty-log starts and stops asked for from listener
+     * callbacks, run when the notification ends.
+     */
     private final DeferredCalls deferredCalls = new DeferredCalls();
     /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
     private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
@@ -471,6 +477,8 @@ public final class MemorySystem {
                 case UNREGISTER -> unregister(c.listener());
                 case DESTROY -> destroy(c.as());
                 case ANNOUNCE -> announce(entry(c.as()), c.as().currentMap());
+                case GLOBAL_START -> dirtyLog.start(c.flags());
+                case GLOBAL_STOP -> dirtyLog.stop(c.flags());
             };
         } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
             return t;
@@ -489,6 +497,50 @@ public final class MemorySystem {
     private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
         deferredCalls.add(kind, listener, as);
         rethrowListenerFailures(runDeferred());
+    }
+
+    /**
+     * For {@link DirtyLogNotifications}: from a listener callback (or behind calls waiting), queues a
+     * global dirty-log start or stop to run in call order once the notification is over.
+     *
+     * @param start a start (else a stop)
+     * @param flags its {@code GLOBAL_DIRTY_*} flags
+     * @return whether it was queued; if not, the caller runs it now
+     */
+    boolean deferGlobalDirtyLog(boolean start, int flags) {
+        if (!mustDefer()) {
+            return false;
+        }
+        deferredCalls.addGlobalDirtyLog(start, flags);
+        rethrowListenerFailures(runDeferred());
+        return true;
+    }
+
+    /**
+     * @param now the global dirty-tracking flags now
+     * @return the flags once the starts and stops waiting in {@link #deferredCalls} have run
+     */
+    int globalDirtyFlagsOnceDeferredRun(int now) {
+        return deferredCalls.globalDirtyFlagsAfter(now);
+    }
+
+    /**
+     * Re-renders every view, for a global dirty-log start or stop: inside an open transaction at its
+     * commit; else now, also when the start or stop is a call deferred from a callback (running
+     * between notifications: a stop's {@code logGlobalStop} must follow the update, as QEMU's).
+     *
+     * @return what the update reports (outside notifications, with what its listeners threw), or null
+     */
+    Throwable rerenderForGlobalDirtyLog() {
+        markAllStale();
+        if (transactionDepth > 0) {
+            return null;
+        }
+        if (notifying > 0) { // a deferred call, run by runPendingUpdates: it takes what listeners threw
+            updateTopology();
+            return null;
+        }
+        return takeListenerFailures(runPendingUpdates());
     }
 
     /**
@@ -1073,6 +1125,12 @@ public final class MemorySystem {
      * QEMU's {@code memory_global_dirty_log_start}: on the first flag, {@code logGlobalStart} on every
      * listener (forward), then a re-render so RAM ranges gain the MIGRATION bit ({@code logStart}).
      *
+     * <p>Called from a listener callback, the start waits until the notification under way is over,
+     * in call order with the other calls waiting there (see <a href="#nested">topology changes from
+     * listener callbacks</a>), and then does what it does outside a callback. Until it runs the flags
+     * are unchanged: within the callback {@link #globalDirtyTrackingFlags()} does not show it yet.
+     * What its listeners throw comes out of the outermost call.
+     *
      * @param flags {@code GLOBAL_DIRTY_*} flags
      */
     public void globalDirtyLogStart(int flags) {
@@ -1087,9 +1145,16 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_global_dirty_log_stop} (applied at once; QEMU postpones it while the VM is
      * stopped): when the last flag goes, a re-render ({@code logStop}), then {@code logGlobalStop} on
-     * every listener (reverse).
+     * every listener (reverse), even if a listener threw during the re-render (the first throw comes
+     * after it).
      *
-     * @param flags {@code GLOBAL_DIRTY_*} flags, all currently set
+     * <p>Called from a listener callback, the stop waits like {@link #globalDirtyLogStart(int)}:
+     * checked at the call against the flags the waiting starts and stops will leave (so a start
+     * then a stop from one callback is accepted, and runs in that order), it changes the flags and
+     * tells listeners once the notification under way is over.
+     *
+     * @param flags {@code GLOBAL_DIRTY_*} flags, all currently set (from a callback: set once the
+     *     waiting calls have run)
      * @throws IllegalStateException if a flag is not set
      */
     public void globalDirtyLogStop(int flags) {

@@ -36,7 +36,8 @@ import net.jqwik.api.lifecycle.AfterContainer;
  * registered and unregistered on the way, address spaces created and destroyed, in some runs a
  * listener of every address space ({@link AllSpacesModel}) and a listener whose {@code commit}
  * changes the topology, calls {@code setLog}, registers a listener, creates an address space (at
- * once) or destroys one (deferred). Every model must, at every {@code commit} and after every operation,
+ * once) or destroys one (deferred), or starts or stops global dirty logging (deferred; sometimes
+ * both, one after the other). Every model must, at every {@code commit} and after every operation,
  * hold exactly the published view of its address space (section boundaries, attributes, dirty-log
  * masks, coalesced windows), the address space's eventfds and the global-logging state, and must
  * hear callbacks only where the docs promise them (inside {@code begin}..{@code commit}, except an
@@ -261,11 +262,7 @@ class ListenerStreamProperties {
                 case 8 -> {
                     outside.add(Outside.GLOBAL_LOG);
                     trace.add("globalLog " + !sys.isGlobalDirtyTracking());
-                    if (sys.isGlobalDirtyTracking()) {
-                        sys.globalDirtyLogStop();
-                    } else {
-                        sys.globalDirtyLogStart();
-                    }
+                    toggleGlobalLog(sys.isGlobalDirtyTracking());
                 }
                 case 9 -> {
                     outside.add(Outside.EVENTFD);
@@ -309,6 +306,15 @@ class ListenerStreamProperties {
                     }
                 }
                 default -> newRegion("n" + regions.size());
+            }
+        }
+
+        /** Stops global dirty logging if {@code on}, else starts it. */
+        private void toggleGlobalLog(boolean on) {
+            if (on) {
+                sys.globalDirtyLogStop();
+            } else {
+                sys.globalDirtyLogStart();
             }
         }
 
@@ -502,8 +508,19 @@ class ListenerStreamProperties {
             } else if (kind == 1 && ofKind(RomDeviceRegion.class, r) instanceof RomDeviceRegion d) {
                 trace.add("changer romd " + d.name() + " " + !d.isRomd());
                 changer.arm(() -> d.setRomd(!d.isRomd()));
+            } else if (kind == 0 && c.next(2) == 0) {
+                // Waits like the other calls, then runs as it would outside (GlobalDirtyLogFromCallbackTest).
+                outside.add(Outside.GLOBAL_LOG);
+                boolean thenUndo = c.next(3) == 0;
+                trace.add("changer toggles global logging" + (thenUndo ? " and back" : ""));
+                changer.arm(() -> {
+                    boolean on = sys.isGlobalDirtyTracking(); // nothing of the changer's waits yet
+                    toggleGlobalLog(on);
+                    if (thenUndo) {
+                        toggleGlobalLog(!on);
+                    }
+                });
             } else {
-                // Not globalDirtyLogStart/Stop: told at once, inside the update (GlobalDirtyLogFromCallbackTest).
                 long addr = c.pick(ADDRS);
                 boolean enable = c.next(2) == 0;
                 trace.add("changer " + (enable ? "toggles " + r.name() : "moves " + r.name() + " @" + Long.toHexString(addr)));
