@@ -72,7 +72,10 @@ final class DirtyLogNotifications {
             int willBe = system.globalDirtyFlagsOnceDeferredRun(globalDirtyTracking); // a callback's waits
             if ((willBe & flags) != flags) {
                 throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)
-                        + " not all set (current 0x" + Integer.toHexString(willBe) + ")");
+                        + " not all set (" + (willBe == globalDirtyTracking ? "current 0x"
+                                : "0x" + Integer.toHexString(globalDirtyTracking) + " now, once the calls waiting"
+                                        + " from listener callbacks have run 0x")
+                        + Integer.toHexString(willBe) + ")");
             }
             if (!system.deferGlobalDirtyLog(false, flags)) {
                 system.rethrowListenerFailures(stop(flags));

@@ -147,6 +147,22 @@ class GlobalDirtyLogFromCallbackTest {
     }
 
     @Test
+    void aRefusedStopFromACallbackNamesTheFlagsNowAndOnceTheWaitingCallsRun() {
+        root.addSubregion(0, RamRegion.allocate(sys, null, "ram", 0x1000));
+        sys.globalDirtyLogStart();
+        sys.registerListener(changer, as);
+        List<String> refused = new ArrayList<>();
+        armed = () -> {
+            sys.globalDirtyLogStop();
+            refused.add(assertThrows(IllegalStateException.class, sys::globalDirtyLogStop).getMessage());
+        };
+        root.setReadonly(true);
+        assertEquals(List.of("global dirty flags 0x1 not all set (0x1 now, once the calls waiting from listener"
+                + " callbacks have run 0x0)"), refused);
+        assertFalse(sys.isGlobalDirtyTracking());
+    }
+
+    @Test
     void aStopFromALogSyncRunsOnceTheSyncIsOver() {
         root.addSubregion(0, RamRegion.allocate(sys, null, "ram", 0x1000));
         sys.globalDirtyLogStart();
