@@ -5,11 +5,14 @@ import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.List;
 
 /**
- * A following peer's end of a {@link RamShareServer} connection, read one line at a time with the
- * descriptors that came with them. Descriptors arrive with the first byte of their line, so they
- * queue up in line order: the layout's, then each plug's.
+ * A peer's end of a {@link RamShareServer} connection, read one line at a time with the descriptors
+ * that came with them. Descriptors arrive with the first byte of their line, so they queue up in line
+ * order: the layout's, then each plug's. A receive returns at most one message that carries
+ * descriptors, and ends with it: the descriptors queued when a line is returned came with that line
+ * or an earlier one, never a later one.
  *
  * <p><b>Thread safety.</b> One thread at a time (the attaching thread, then the follow thread).
  */
@@ -21,20 +24,44 @@ final class ShareStream implements AutoCloseable {
     private final String path;
     private final StringBuilder text = new StringBuilder();
     private final ArrayDeque<Integer> fds = new ArrayDeque<>();
+    /** Bytes received so far, for messages. */
+    private long received;
     private boolean closed;
 
-    /**
-     * Connects and asks to follow.
-     *
-     * @throws ShareException if the server cannot be reached
-     */
-    ShareStream(String path) {
+    private ShareStream(String path) {
         this.path = path;
         try {
             this.sock = LinuxCalls.unixConnect(path);
         } catch (NativeCallException e) {
             throw new ShareException("cannot connect to " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Connects, as a one-shot peer: the server sends the layout and hangs up.
+     *
+     * @param path the server's socket
+     * @return the stream
+     * @throws ShareException if the server cannot be reached
+     */
+    static ShareStream oneShot(String path) {
+        return new ShareStream(path);
+    }
+
+    /**
+     * Connects and asks to follow: the server sends the layout, answers, then pushes every change.
+     *
+     * @param path the server's socket
+     * @return the stream
+     * @throws ShareException if the server cannot be reached, or the request cannot be sent
+     */
+    static ShareStream following(String path) {
+        ShareStream s = new ShareStream(path);
+        s.requestFollowing();
+        return s;
+    }
+
+    private void requestFollowing() {
         try {
             // at once, before reading: the server waits only so long after the layout
             byte[] req = (ShareProtocol.FOLLOW + "\n").getBytes(StandardCharsets.US_ASCII);
@@ -43,13 +70,13 @@ final class ShareStream implements AutoCloseable {
             }
         } catch (NativeCallException e) {
             if (e.errno() != Linux.EPIPE()) {
-                LinuxCalls.close(sock);
+                close();
                 throw new ShareException("asking " + path + " to follow: " + e.getMessage(), e);
             }
             // The server hung up already: what it sent first (a refusal, or an older server's layout)
             // is still to be read, and says why better than the broken pipe.
         } catch (RuntimeException e) {
-            LinuxCalls.close(sock);
+            close();
             throw e;
         }
     }
@@ -90,6 +117,7 @@ final class ShareStream implements AutoCloseable {
             if (got.data().length == 0) {
                 throw new ShareException(path + " closed the connection" + (text.isEmpty() ? "" : " in the middle of a line"));
             }
+            received += got.data().length;
             if (got.controlTruncated()) {
                 throw new ShareException(path + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors at once");
             }
@@ -114,9 +142,20 @@ final class ShareStream implements AutoCloseable {
         return fd;
     }
 
-    /** @return descriptors received and not taken */
-    int fdsLeft() {
-        return fds.size();
+    /**
+     * Takes every descriptor received and not yet taken; the caller owns them.
+     *
+     * @return them, oldest first
+     */
+    List<Integer> takeAllFds() {
+        List<Integer> all = List.copyOf(fds);
+        fds.clear();
+        return all;
+    }
+
+    /** @return bytes received so far */
+    long received() {
+        return received;
     }
 
     /** Closes the socket and the descriptors not taken. */

@@ -3,13 +3,8 @@ package dev.guestmem.share;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.discard.RamDiscardManagerException;
-import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
-import dev.guestmem.linux.NativeCallException;
-import dev.guestmem.ram.InvalidRamBlockException;
-import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.ram.RamBlock;
-import dev.guestmem.ram.RamBlockBuilder;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
@@ -153,20 +148,20 @@ public final class SharedMachine implements AutoCloseable {
         }
     }
 
-    /** Longest layout message accepted (sixteen region lines are a few hundred bytes). */
-    private static final int MAX_LAYOUT_CHARS = 1 << 20;
-
     /**
      * Connects to a {@link RamShareServer}, receives the layout and the descriptors, and maps each
      * region {@code MAP_SHARED}: read-only (writes fail as ROM writes) when the server sent a
      * read-only descriptor or a memfd sealed against writes. A descriptor smaller than its region is refused, never resized.
+     * The layout must come with exactly one descriptor per region; if anything is refused, every
+     * descriptor received is closed.
      *
-     * @param socketPath the server's Unix socket
      * <p>The layout stays the one of the moment this peer connected; {@link #attachFollowing} also
      * applies the server's later plugs and unplugs.
      *
+     * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the whole message (beyond a century: no limit)
      * @return the machine, owning its mappings
+     * @throws DescriptorCountException if the layout came with more or fewer descriptors than regions
      * @throws ShareException if the server cannot be reached, refuses this process (its
      *     {@link PeerPolicy}; the message gives the server's reason), sends something else or too late
      * @throws IllegalArgumentException if the timeout is negative (refused before connecting)
@@ -174,60 +169,10 @@ public final class SharedMachine implements AutoCloseable {
     public static SharedMachine attach(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
         checkTimeout(timeout); // before connecting: a served peer is noted for good
-        int sock;
-        try {
-            sock = LinuxCalls.unixConnect(socketPath);
-        } catch (NativeCallException e) {
-            throw new ShareException("cannot connect to " + socketPath + ": " + e.getMessage(), e);
-        }
-        List<Integer> fds = new ArrayList<>();
-        try {
-            long deadline = System.nanoTime() + Timeouts.nanos(timeout);
-            StringBuilder text = new StringBuilder();
-            while (!text.toString().endsWith("\n" + ShareProtocol.END + "\n")) {
-                Fds.awaitReadable(sock, deadline, "the layout from " + socketPath);
-                LinuxCalls.Received got = LinuxCalls.recvWithFds(sock, 64 * 1024, ShareProtocol.MAX_REGIONS);
-                for (int fd : got.fds()) {
-                    fds.add(fd);
-                }
-                if (got.data().length == 0) {
-                    throw new ShareException(socketPath + " closed after " + text.length() + " bytes of the layout");
-                }
-                if (got.controlTruncated()) {
-                    throw new ShareException(socketPath + " sent more than " + ShareProtocol.MAX_REGIONS + " descriptors");
-                }
-                text.append(new String(got.data(), StandardCharsets.US_ASCII));
-                String refused = ShareProtocol.refusal(text.toString());
-                if (refused != null) {
-                    throw new ShareException(socketPath + " refused this process (pid " + LinuxCalls.getpid() + "): " + refused);
-                }
-                if (text.length() > MAX_LAYOUT_CHARS) {
-                    throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
-                }
+        try (ShareStream stream = ShareStream.oneShot(socketPath)) {
+            try (ReceivedLayout received = ReceivedLayout.read(stream, System.nanoTime() + Timeouts.nanos(timeout))) {
+                return machineOf(received);
             }
-            List<SharedRamRegion> layout = ShareProtocol.decode(text.toString());
-            try {
-                checkLayout(layout); // the peer's layout: its faults are the peer's, reported as such
-            } catch (IllegalArgumentException e) {
-                throw new ShareException(socketPath + " sent a bad layout: " + e.getMessage(), e);
-            }
-            if (fds.size() != layout.size()) {
-                throw new ShareException(socketPath + " sent " + layout.size() + " regions but " + fds.size() + " descriptors");
-            }
-            List<RamBlock> blocks = new ArrayList<>();
-            try {
-                for (int i = 0; i < layout.size(); i++) {
-                    blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
-                }
-                return new SharedMachine(layout, blocks, true);
-            } catch (RuntimeException e) {
-                blocks.forEach(RamBlock::close);
-                throw e;
-            }
-        } finally {
-            // The blocks hold their own duplicates.
-            fds.forEach(LinuxCalls::close);
-            LinuxCalls.close(sock);
         }
     }
 
@@ -255,6 +200,8 @@ public final class SharedMachine implements AutoCloseable {
      * @param socketPath the server's Unix socket
      * @param timeout how long to wait for the layout and the server's answer (beyond a century: no limit)
      * @return the machine, owning its mappings and its connection
+     * @throws DescriptorCountException if the layout came with more or fewer descriptors than regions
+     *     (read as {@link #attach} reads it; every descriptor received is closed)
      * @throws ShareException if the server cannot be reached, refuses this process, sends something
      *     else or too late, stops serving this process before it could follow (the message gives the
      *     server's reason, e.g. more layout changes came before its request was read than the server
@@ -265,67 +212,57 @@ public final class SharedMachine implements AutoCloseable {
     public static SharedMachine attachFollowing(String socketPath, Duration timeout) {
         Objects.requireNonNull(socketPath, "socketPath");
         checkTimeout(timeout); // before connecting: a served peer is noted for good
-        ShareStream stream = new ShareStream(socketPath);
+        ShareStream stream = ShareStream.following(socketPath);
         try {
             long deadline = System.nanoTime() + Timeouts.nanos(timeout);
-            StringBuilder text = new StringBuilder();
-            String line;
-            do {
-                line = nextLine(stream, deadline, "the layout");
-                String refused = ShareProtocol.refusal(line + "\n");
-                if (refused != null) {
-                    throw new ShareException(socketPath + " refused this process (pid " + LinuxCalls.getpid() + "): " + refused);
-                }
-                text.append(line).append('\n');
-                if (text.length() > MAX_LAYOUT_CHARS) {
-                    throw new ShareException(socketPath + " sent more than " + MAX_LAYOUT_CHARS + " bytes without ending the layout");
-                }
-            } while (!line.equals(ShareProtocol.END));
-            List<SharedRamRegion> layout = ShareProtocol.decode(text.toString());
-            try {
-                checkLayout(layout);
-            } catch (IllegalArgumentException e) {
-                throw new ShareException(socketPath + " sent a bad layout: " + e.getMessage(), e);
-            }
-            List<Integer> fds = new ArrayList<>();
-            List<RamBlock> blocks = new ArrayList<>();
-            try {
-                for (SharedRamRegion r : layout) {
-                    fds.add(stream.takeFd("region '" + r.name() + "' of the layout"));
-                }
-                String answer;
+            try (ReceivedLayout received = ReceivedLayout.read(stream, deadline)) {
+                awaitFollowing(stream, deadline);
+                SharedMachine m = machineOf(received);
                 try {
-                    answer = nextLine(stream, deadline, "the answer to following");
-                } catch (ShareException e) {
-                    throw new ShareException(socketPath + " did not answer the request to follow its layout (" + e.getMessage()
-                            + "): a server that does not push changes; attach again to see its current layout", e);
+                    m.source = socketPath;
+                    m.subscription = new LayoutSubscription(stream, m.new PushTarget());
+                    m.subscription.start(); // the stream is the thread's from here
+                } catch (RuntimeException e) {
+                    m.close();
+                    throw e;
                 }
-                String refused = ShareProtocol.refusal(answer + "\n");
-                if (refused != null) {
-                    throw new ShareException(socketPath + " stopped serving this process (pid " + LinuxCalls.getpid()
-                            + ") before it could follow the layout: " + refused + "; attach again");
-                }
-                if (!answer.equals(ShareProtocol.FOLLOWING)) {
-                    throw new ShareException(socketPath + " answered '" + answer + "' to the request to follow, not '"
-                            + ShareProtocol.FOLLOWING + "'");
-                }
-                for (int i = 0; i < layout.size(); i++) {
-                    blocks.add(mapReceived(socketPath, layout.get(i), fds.get(i)));
-                }
-                SharedMachine m = new SharedMachine(layout, blocks, true);
-                m.source = socketPath;
-                m.subscription = new LayoutSubscription(stream, m.new PushTarget());
-                m.subscription.start(); // the stream is the thread's from here
                 return m;
-            } catch (RuntimeException e) {
-                blocks.forEach(RamBlock::close);
-                throw e;
-            } finally {
-                fds.forEach(LinuxCalls::close); // the blocks hold their own duplicates
             }
         } catch (RuntimeException e) {
             stream.close();
             throw e;
+        }
+    }
+
+    /** Maps a received layout into a new attached machine; the layout keeps its descriptors (the blocks hold duplicates). */
+    private static SharedMachine machineOf(ReceivedLayout received) {
+        List<RamBlock> blocks = received.mapAll();
+        try {
+            return new SharedMachine(received.regions(), blocks, true);
+        } catch (RuntimeException e) {
+            blocks.forEach(RamBlock::close);
+            throw e;
+        }
+    }
+
+    /** Reads the server's answer to the request to follow, which comes after the layout; throws unless it is yes. */
+    private static void awaitFollowing(ShareStream stream, long deadline) {
+        String socketPath = stream.path();
+        String answer;
+        try {
+            answer = nextLine(stream, deadline, "the answer to following");
+        } catch (ShareException e) {
+            throw new ShareException(socketPath + " did not answer the request to follow its layout (" + e.getMessage()
+                    + "): a server that does not push changes; attach again to see its current layout", e);
+        }
+        String refused = ShareProtocol.refusal(answer + "\n");
+        if (refused != null) {
+            throw new ShareException(socketPath + " stopped serving this process (pid " + LinuxCalls.getpid()
+                    + ") before it could follow the layout: " + refused + "; attach again");
+        }
+        if (!answer.equals(ShareProtocol.FOLLOWING)) {
+            throw new ShareException(socketPath + " answered '" + answer + "' to the request to follow, not '"
+                    + ShareProtocol.FOLLOWING + "'");
         }
     }
 
@@ -365,7 +302,7 @@ public final class SharedMachine implements AutoCloseable {
                             }
                             return subscription.listeners();
                         }
-                        RamBlock block = mapReceived(source, change.region(), fd);
+                        RamBlock block = ReceivedBlocks.map(source, change.region(), fd);
                         try {
                             plugLocked(change.region(), block);
                         } catch (RuntimeException e) {
@@ -409,43 +346,13 @@ public final class SharedMachine implements AutoCloseable {
     }
 
     /**
-     * Maps one received descriptor {@code MAP_SHARED}: read-only if the sender opened it read-only
-     * or sealed it against writes, and only if it covers the region. The RAM builder would grow an empty file; the sender's
-     * descriptor is its RAM, never this side's to resize.
+     * Refuses a layout no machine can have.
+     *
+     * @param layout the regions
+     * @throws IllegalArgumentException if it is empty, longer than {@link ShareProtocol#MAX_REGIONS},
+     *     names a region twice or has overlapping regions
      */
-    private static RamBlock mapReceived(String socketPath, SharedRamRegion r, int fd) {
-        try {
-            long have = LinuxCalls.fstatSize(fd);
-            if (Long.compareUnsigned(have, r.size()) < 0) {
-                throw new ShareException(socketPath + " sent a descriptor of 0x" + Long.toHexString(have)
-                        + " bytes for region '" + r.name() + "' of 0x" + Long.toHexString(r.size()));
-            }
-            boolean readOnly = (LinuxCalls.fcntl(fd, Linux.F_GETFL(), 0) & O_ACCMODE) == Linux.O_RDONLY() || writeSealed(fd);
-            RamBlockBuilder b = RamBlock.builder(r.name(), r.size()).fd(fd, 0);
-            RamBlock block = (readOnly ? b.readOnly() : b).build();
-            block.noteMappedElsewhere("the process serving " + socketPath); // it maps this RAM too
-            return block;
-        } catch (InvalidRamBlockException | RamBackendException | NativeCallException e) {
-            throw new ShareException(socketPath + " sent a descriptor that cannot back region '" + r.name()
-                    + "': " + e.getMessage(), e);
-        }
-    }
-
-    /** Whether {@code fd} is a memfd sealed against writes: the kernel refuses a writable shared mapping (EPERM). */
-    private static boolean writeSealed(int fd) {
-        int seals;
-        try {
-            seals = LinuxCalls.getSeals(fd);
-        } catch (NativeCallException e) {
-            return false; // not a memfd: no seals
-        }
-        return (seals & (Linux.F_SEAL_WRITE() | Linux.F_SEAL_FUTURE_WRITE())) != 0;
-    }
-
-    /** {@code O_ACCMODE} of {@code fcntl(F_GETFL)}. */
-    private static final int O_ACCMODE = 3;
-
-    private static void checkLayout(List<SharedRamRegion> layout) {
+    static void checkLayout(List<SharedRamRegion> layout) {
         if (layout.isEmpty() || layout.size() > ShareProtocol.MAX_REGIONS) {
             throw new IllegalArgumentException(layout.size() + " regions; between 1 and " + ShareProtocol.MAX_REGIONS
                     + " can be shared");
