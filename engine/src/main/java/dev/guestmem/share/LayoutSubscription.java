@@ -1,5 +1,6 @@
 package dev.guestmem.share;
 
+import dev.guestmem.linux.LinuxCalls;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -111,6 +112,21 @@ final class LayoutSubscription {
         }
     }
 
+    /**
+     * A plug carries one descriptor and an unplug none: once every line received has been read, any
+     * descriptor still waiting came with a change too many, and the next plug would take it as its
+     * own block's. Stops following (the stream closes what waits) before the change is applied.
+     */
+    private void refuseExtraDescriptors(String line, int fd) {
+        if (stream.drained() && stream.fdsWaiting() > 0) {
+            if (fd >= 0) {
+                LinuxCalls.close(fd);
+            }
+            throw new ShareException(stream.path() + " sent " + stream.fdsWaiting() + " descriptor(s) more than its change '"
+                    + line + "' carries (a plug carries one, an unplug none): not applied");
+        }
+    }
+
     private void run() {
         String why = "the machine was closed";
         try {
@@ -121,6 +137,7 @@ final class LayoutSubscription {
                 }
                 LayoutChange c = ShareProtocol.decodeChange(line, target.layout());
                 int fd = c.kind() == LayoutChange.Kind.PLUGGED ? stream.takeFd("plugged region '" + c.region().name() + "'") : -1;
+                refuseExtraDescriptors(line, fd);
                 List<Consumer<LayoutChange>> toTell = target.apply(c, fd);
                 if (toTell == null) {
                     break;

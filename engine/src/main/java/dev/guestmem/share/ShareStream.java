@@ -153,6 +153,22 @@ final class ShareStream implements AutoCloseable {
         return all;
     }
 
+    /**
+     * Whether every byte received so far has been handed out as a line. The kernel ends a receive
+     * with the message that carries descriptors, so then every descriptor received belongs to a line
+     * already handed out.
+     *
+     * @return true if no part of a line is waiting
+     */
+    boolean drained() {
+        return text.isEmpty();
+    }
+
+    /** @return descriptors received and not yet taken */
+    int fdsWaiting() {
+        return fds.size();
+    }
+
     /** @return bytes received so far */
     long received() {
         return received;
