@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The running guest of a {@link Board}: vCPU 0 loads and stores through the address spaces, vCPU 1
  * through {@link SoftTlbCpu}s (and "translates" code on RAM pages, so its stores meet the CODE
- * client), and a firmware thread flips PAM segments, opens and closes SMRAM, and erases and programs
+ * client), vCPU 2 through the window form ({@link WindowTlbCpu}), and a firmware thread flips PAM
+ * segments, opens and closes SMRAM, and erases and programs
  * the flash, leaving and re-entering ROMD mode. Each thread passes an exit check between blocks of
  * work; {@link #awaitExitChecks()} waits for the next one of each.
  */
@@ -45,6 +46,8 @@ final class BoardGuest {
         SoftTlbCpu mem = new SoftTlbCpu(b.memory);
         SoftTlbCpu smm = new SoftTlbCpu(b.smm);
         workers.add(new Worker("vcpu1", r.split(), rnd -> tlbBlock(rnd, mem, smm)));
+        WindowTlbCpu window = new WindowTlbCpu(b.memory);
+        workers.add(new Worker("vcpu2", r.split(), rnd -> windowBlock(rnd, window)));
         workers.add(new Worker("firmware", r.split(), this::firmwareStep));
     }
 
@@ -131,6 +134,17 @@ final class BoardGuest {
                 case 2 -> smm.ldq(loadAddress(rnd));
                 case 3 -> translate(mem, ramAddress(rnd));
                 default -> mem.stq(ramAddress(rnd), rnd.nextLong());
+            }
+        }
+    }
+
+    private void windowBlock(SplittableRandom rnd, WindowTlbCpu cpu) {
+        cpu.enterBlock();
+        for (int i = 0; i < OPS_PER_BLOCK; i++) {
+            if (rnd.nextInt(4) == 0) {
+                cpu.ldq(loadAddress(rnd));
+            } else {
+                cpu.stq(ramAddress(rnd), rnd.nextLong());
             }
         }
     }
