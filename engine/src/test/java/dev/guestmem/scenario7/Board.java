@@ -120,18 +120,13 @@ final class Board {
         }
     }
 
-    /** The RAM region of a block name (a migration's destination lookup). */
-    MemoryRegion regionOf(String idstr) {
-        for (MemoryRegion r : List.of(ram, optionRom, flash.region())) {
-            if (r.ramBlock().idstr().equals(idstr)) {
-                return r;
-            }
-        }
-        throw new IllegalArgumentException("no block " + idstr);
-    }
-
+    /** The block of a name (a migration's destination lookup: QEMU's {@code qemu_ram_block_by_name}). */
     RamBlock blockOf(String idstr) {
-        return regionOf(idstr).ramBlock();
+        RamBlock b = sys.ramList().blockByName(idstr);
+        if (b == null) {
+            throw new IllegalArgumentException("no block " + idstr);
+        }
+        return b;
     }
 
     /** What the migration stream carries besides RAM: chipset, flash and VGA register state. */
