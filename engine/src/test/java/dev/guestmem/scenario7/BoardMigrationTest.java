@@ -1,5 +1,6 @@
 package dev.guestmem.scenario7;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -22,6 +23,7 @@ class BoardMigrationTest {
     void aRunningBoardMigratesWithItsRamFlashPamAndSmramState() throws Exception {
         Board src = new Board(true);
         src.load(5);
+        byte[] optionRom = src.optionRom.ramBlock().segment().toArray(ValueLayout.JAVA_BYTE);
         try {
             for (int m = 0; m < MIGRATIONS; m++) {
                 Board dst = new Board(true);
@@ -45,6 +47,8 @@ class BoardMigrationTest {
                     String what = "migration " + m + " rounds " + mig.roundPages();
                     BoardCompare.assertSameMachine(src, dst, what);
                     assertTrue(guest.pamFlips > 0 && guest.flashPrograms > 0, what + ": the firmware ran");
+                    assertArrayEquals(optionRom, src.optionRom.ramBlock().segment().toArray(ValueLayout.JAVA_BYTE),
+                            what + ": no CPU store reached the option ROM, whatever PAM showed");
                     assertTrue(guest.blocks(0) > 0 && guest.blocks(1) > 0 && guest.blocks(2) > 0, what + ": the vCPUs ran");
                     System.out.printf("scenario7 %s: %d PAM flips, %d flash programs, %d code invalidations%n",
                             what, guest.pamFlips, guest.flashPrograms, guest.invalidations());
