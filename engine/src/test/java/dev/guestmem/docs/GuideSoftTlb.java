@@ -52,7 +52,10 @@ final class GuideSoftTlb {
                 // fall through
             }
         }
-        as.stl(addr, v);                                     // drops, dispatches or logs as QEMU does
+        if ((e.flags() & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+            return;                                          // ROM or read-only RAM: TCG drops it
+        }
+        as.stl(addr, v);                                     // dispatches or logs as QEMU does
     }
     // end::tlb[]
 

@@ -67,11 +67,17 @@ final class GuideWindowTlb {
             }
         } else if (storeLogged(w, off, v)) {
             return;
-        } else if (GuestTlb.fill(as, addr, scratch) && scratch.generation() == generation) {
-            t[idx] = scratch.window();
-            fills++;
+        } else {
+            boolean direct = GuestTlb.fill(as, addr, scratch);
+            if ((scratch.flags() & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+                return;                                      // ROM or read-only RAM: TCG drops it
+            }
+            if (direct && scratch.generation() == generation) {
+                t[idx] = scratch.window();
+                fills++;
+            }
         }
-        as.stl(addr, v);                                     // drops, dispatches or logs as QEMU does
+        as.stl(addr, v);                                     // dispatches or logs as QEMU does
     }
 
     /** Dirty-logged RAM (migration, VGA, or every page under TCG's CODE client): store, then mark. */

@@ -61,6 +61,9 @@ final class SoftTlbExample {
                 // fall through
             }
         }
+        if ((e.flags & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+            return; // ROM or RAM a read-only alias shows: TCG drops CPU stores there
+        }
         as.stl(addr, v);
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -51,5 +52,25 @@ class SoftTlbExampleTest {
             assertEquals(0x1234, tlb.ldl(base + 0x40), "the refilled entry sees the moved RAM");
             assertTrue(tlb.fills > fills);
         }
+    }
+
+    /** TCG drops CPU stores to RAM a read-only alias shows (TLB_DISCARD_WRITE); the address space does not. */
+    @Test
+    void storesToRamUnderAReadOnlyAliasAreDropped() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        RamRegion ram = new RamRegion(sys, null, "ram", RamBlock.anonymous("ram", 1 << 20), false, false);
+        root.addSubregion(0, ram);
+        AliasRegion shadow = new AliasRegion(sys, null, "pam-rom", ram, 0xe0000, 0x4000);
+        shadow.setReadonly(true);
+        root.addSubregionOverlap(0xe0000, shadow, 1);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        SoftTlbExample tlb = new SoftTlbExample(as);
+        tlb.stl(0xe0010, 42);
+        assertEquals(0, as.ldl(0xe0010), "dropped, as TCG does");
+        shadow.setReadonly(false);
+        tlb.stl(0xe0010, 43);
+        assertEquals(43, as.ldl(0xe0010));
+        sys.destroyAddressSpace(as);
     }
 }
