@@ -5,10 +5,7 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.RamDiscardPolicy;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
-import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
-import dev.guestmem.flat.IncrementalRender;
-import dev.guestmem.flat.TopologyDirt;
 import dev.guestmem.internal.OneNotification;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
@@ -148,19 +145,8 @@ public final class MemorySystem {
     /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
     private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
 
-    /** The permanent empty view shared by every address space whose root resolves to nothing. */
-    private final FlatView emptyView = new FlatView(null, List.of());
-    /** {@code flat_views}: flat-view root to its current view (null key: {@link #emptyView}). */
-    private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
-    private final TopologyDirt dirt = new TopologyDirt();
-    /** Views patched from an old view during the current commit, with their reference deltas. */
-    private final Map<FlatView, Derivation> derived = new IdentityHashMap<>();
-
-    /** A patched view's origin: its ranges' region references move by {@code delta} from {@code from}. */
-    private record Derivation(FlatView from, Map<MemoryRegion, Integer> delta) {
-    }
-    private long fullRenders;
-    private long windowRenders;
+    /** {@code flat_views} with what changed under each root, and the references the views hold. */
+    private final ViewCache views = new ViewCache(lock);
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -185,7 +171,6 @@ public final class MemorySystem {
      */
     public MemorySystem(boolean tcgEnabled) {
         this.tcgEnabled = tcgEnabled;
-        flatViews.put(null, emptyView);
         ramList.addNotifier(new DirtyBitmapSizer());
     }
 
@@ -342,7 +327,7 @@ public final class MemorySystem {
 
     /** @return this system's permanent empty view */
     public FlatView emptyView() {
-        return emptyView;
+        return views.emptyView();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -603,7 +588,7 @@ public final class MemorySystem {
 
     /** Every view must be re-rendered at the next effective commit (topology lock held). */
     void markAllStale() {
-        dirt.markAll();
+        views.markAllStale();
         updatePending = true;
     }
 
@@ -690,7 +675,7 @@ public final class MemorySystem {
      */
     public void invalidate(MemoryRegion region, Int128 start, Int128 end) {
         assert lock.isHeldByCurrentThread();
-        dirt.mark(region, start, end);
+        views.invalidate(region, start, end);
     }
 
     /**
@@ -700,7 +685,7 @@ public final class MemorySystem {
      */
     public void invalidateRootOnly(MemoryRegion region) {
         assert lock.isHeldByCurrentThread();
-        dirt.markRootMoved(region);
+        views.invalidateRootOnly(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
         for (SpaceEntry e : spaces) {
@@ -749,14 +734,7 @@ public final class MemorySystem {
             root.ref();
             SpaceEntry e = new SpaceEntry(as);
             spaces.add(e);
-            MemoryRegion key = FlatViewRoots.of(root);
-            FlatView view = flatViews.get(key);
-            if (view == null) {
-                view = newView(key, FlatViewRenderer.render(key));
-                flatViews.put(key, view);
-                refRegions(view, 1);
-                fullRenders++;
-            }
+            FlatView view = views.cachedOrRendered(root);
             if (mustDefer()) {
                 // A listener callback: the space serves accesses at once, but its listeners hear it
                 // appear when the notification is over (a replay now would nest in the one under way).
@@ -871,11 +849,11 @@ public final class MemorySystem {
         // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
         // now on, and translations through it (an IOMMU of another space) are dropped.
         try {
-            as.publish(emptyView);
+            as.publish(views.emptyView());
         } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
             failed = ListenerList.merge(failed, t);
         }
-        retainViews(currentViews());
+        views.retainShown(spaces);
         as.runDestroyHooks();
         as.root().unref();
         return failed;
@@ -1280,19 +1258,18 @@ public final class MemorySystem {
     /** The body of an effective commit (depth 0, update pending). */
     private void updateTopology() {
         // flatviews_reset: one view per distinct flat-view root of every address space.
-        Map<MemoryRegion, FlatView> next = new IdentityHashMap<>(spaces.size() + 1);
-        next.put(null, emptyView);
+        Map<MemoryRegion, FlatView> next = views.nextGeneration(spaces.size());
         MemoryRegion[] keys = new MemoryRegion[spaces.size()];
         for (int i = 0; i < spaces.size(); i++) {
             MemoryRegion key = FlatViewRoots.of(spaces.get(i).as.root());
             keys[i] = key;
             if (!next.containsKey(key)) {
-                next.put(key, viewFor(key));
+                next.put(key, views.viewFor(key));
             }
         }
         updatePending = false;
         eventfds.clearUpdatePending();
-        dirt.clear();
+        views.clearStale();
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
         SpaceEntry[] updating = spaces.toArray(new SpaceEntry[0]);
@@ -1303,7 +1280,7 @@ public final class MemorySystem {
         }
         adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
-        retainViews(next);
+        views.retain(next);
     }
 
     /**
@@ -1328,36 +1305,10 @@ public final class MemorySystem {
         }
     }
 
-    /** The view for a flat-view root: the cached one if nothing under it changed, else patched or rebuilt. */
-    private FlatView viewFor(MemoryRegion key) {
-        FlatView old = flatViews.get(key);
-        if (old != null && !dirt.isDirty(key)) {
-            return old;
-        }
-        if (old != null) {
-            List<TopologyDirt.Window> windows = dirt.addressWindows(key);
-            if (windows != null) {
-                IncrementalRender.Result patched = IncrementalRender.patch(old, key, windows);
-                if (patched != null) {
-                    windowRenders++;
-                    FlatView v = key == null ? emptyView : FlatView.patched(key, patched.rangeArray(), old, windows);
-                    derived.put(v, new Derivation(old, patched.refDelta()));
-                    return v;
-                }
-            }
-        }
-        fullRenders++;
-        return newView(key, FlatViewRenderer.render(key));
-    }
-
-    private FlatView newView(MemoryRegion key, List<FlatRange> ranges) {
-        return key == null ? emptyView : new FlatView(key, ranges);
-    }
-
     /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
     private void setFlatview(SpaceEntry e, FlatView view) {
         FlatView old = e.as.currentMap();
-        if (old == view && view == emptyView) {
+        if (old == view && view == views.emptyView()) {
             return;
         }
         if (!e.listeners.isEmpty()) {
@@ -1371,86 +1322,13 @@ public final class MemorySystem {
         }
     }
 
-    private Map<MemoryRegion, FlatView> currentViews() {
-        Map<MemoryRegion, FlatView> m = new IdentityHashMap<>(spaces.size() + 1);
-        m.put(null, emptyView);
-        for (SpaceEntry e : spaces) {
-            FlatView v = e.as.currentMap();
-            m.put(v.root(), v);
-        }
-        return m;
-    }
-
-    /**
-     * Makes {@code next} the view cache. As in QEMU, every range of a live view holds a reference on
-     * its region: new views take theirs, dropped views give theirs back, and a patched view inherits
-     * its origin's references adjusted by the patch's delta (so a small change costs little).
-     *
-     * <p>Both maps are keyed by flat-view root and a view's key is its root, so "was cached" and "stays
-     * cached" are one lookup by key each, and a patched view can only inherit from the view its key
-     * had (no identity sets, no pass over anything but the two small maps).
-     */
-    private void retainViews(Map<MemoryRegion, FlatView> next) {
-        // Take new references before dropping old ones so nothing reaches zero in between.
-        next.forEach((key, v) -> {
-            FlatView had = flatViews.get(key);
-            if (had == v) {
-                return;
-            }
-            Derivation d = derived.get(v);
-            if (d != null && d.from() == had) {
-                d.delta().forEach((mr, delta) -> {
-                    for (int k = 0; k < delta; k++) {
-                        mr.ref();
-                    }
-                });
-            } else {
-                refRegions(v, 1);
-            }
-        });
-        next.forEach((key, v) -> {
-            FlatView had = flatViews.get(key);
-            Derivation d = had == v ? null : derived.get(v);
-            if (d != null && d.from() == had) {
-                d.delta().forEach((mr, delta) -> {
-                    for (int k = 0; k > delta; k--) {
-                        mr.unref();
-                    }
-                });
-            }
-        });
-        flatViews.forEach((key, had) -> {
-            FlatView v = next.get(key);
-            if (v == had) {
-                return;
-            }
-            Derivation d = v == null ? null : derived.get(v);
-            if (d == null || d.from() != had) {
-                refRegions(had, -1); // dropped, not inherited
-            }
-        });
-        derived.clear();
-        flatViews = next;
-    }
-
-    private static void refRegions(FlatView v, int delta) {
-        for (int i = 0; i < v.rangeCount(); i++) {
-            MemoryRegion mr = v.range(i).region();
-            if (delta > 0) {
-                mr.ref();
-            } else {
-                mr.unref();
-            }
-        }
-    }
-
     /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
     public long fullRenderCount() {
-        return fullRenders;
+        return views.fullRenderCount();
     }
 
     /** @return how many views were patched by re-rendering only changed windows */
     public long windowRenderCount() {
-        return windowRenders;
+        return views.windowRenderCount();
     }
 }
