@@ -130,7 +130,7 @@ public final class MemorySystem {
     private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
     /** One per address space, creation order ({@code address_spaces}). */
-    private final List<SpaceEntry> spaces = new ArrayList<>();
+    private final AddressSpaceList spaces = new AddressSpaceList(lock);
     /** Every registered listener ({@code memory_listeners}). */
     private final ListenerList globalListeners = new ListenerList();
     /** Listeners registered for every address space; new address spaces get them too. */
@@ -461,7 +461,7 @@ public final class MemorySystem {
                 case REGISTER -> register(c.listener(), c.as());
                 case UNREGISTER -> unregister(c.listener());
                 case DESTROY -> destroy(c.as());
-                case ANNOUNCE -> announce(entry(c.as()), c.as().currentMap());
+                case ANNOUNCE -> announce(spaces.entry(c.as()), c.as().currentMap());
                 case GLOBAL_START -> dirtyLog.start(c.flags());
                 case GLOBAL_STOP -> dirtyLog.stop(c.flags());
             };
@@ -641,7 +641,7 @@ public final class MemorySystem {
     public List<Ioeventfd> ioeventfds(AddressSpace as) {
         lock.lock();
         try {
-            return List.copyOf(AddressSpaceIoeventfds.collect(entry(as).as.currentMap()));
+            return List.copyOf(AddressSpaceIoeventfds.collect(spaces.entry(as).as.currentMap()));
         } finally {
             lock.unlock();
         }
@@ -688,11 +688,8 @@ public final class MemorySystem {
         views.invalidateRootOnly(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
-        for (SpaceEntry e : spaces) {
-            if (e.as.currentMap().root() == region) {
-                updatePending = true;
-                break;
-            }
+        if (spaces.showsViewOf(region)) {
+            updatePending = true;
         }
     }
 
@@ -732,8 +729,7 @@ public final class MemorySystem {
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
             root.ref();
-            SpaceEntry e = new SpaceEntry(as);
-            spaces.add(e);
+            SpaceEntry e = spaces.add(as);
             FlatView view = views.cachedOrRendered(root);
             if (mustDefer()) {
                 // A listener callback: the space serves accesses at once, but its listeners hear it
@@ -806,7 +802,7 @@ public final class MemorySystem {
         lock.lock();
         try {
             liveEntry(as);
-            for (MemoryListener l : entry(as).listeners.snapshot()) {
+            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
                 if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
@@ -832,7 +828,7 @@ public final class MemorySystem {
      * @return what listeners threw, or null
      */
     private Throwable destroy(AddressSpace as) {
-        SpaceEntry e = entry(as);
+        SpaceEntry e = spaces.entry(as);
         // Listeners of every address space lose this one as if they unregistered from it
         // (listener_del_address_space), so their region_add and region_del stay paired.
         FlatView last = as.currentMap();
@@ -875,46 +871,19 @@ public final class MemorySystem {
     public List<AddressSpace> addressSpaces() {
         lock.lock();
         try {
-            List<AddressSpace> out = new ArrayList<>(spaces.size());
-            for (SpaceEntry e : spaces) {
-                out.add(e.as);
-            }
-            return out;
+            return spaces.addressSpaces();
         } finally {
             lock.unlock();
         }
     }
 
-    /**
-     * @return the spaces the listeners of every address space have heard appear (a space created
-     *     from a callback joins them when its replay runs)
-     */
-    private List<SpaceEntry> announcedSpaces() {
-        List<SpaceEntry> out = new ArrayList<>(spaces.size());
-        for (SpaceEntry e : spaces) {
-            if (e.announced) {
-                out.add(e);
-            }
-        }
-        return out;
-    }
-
-    /** {@link #entry}, refusing a space whose destruction is waiting too. */
+    /** {@link AddressSpaceList#entry}, refusing a space whose destruction is waiting too. */
     private SpaceEntry liveEntry(AddressSpace as) {
-        SpaceEntry e = entry(as);
+        SpaceEntry e = spaces.entry(as);
         if (deferredCalls.willBeDestroyed(as)) {
             throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
         }
         return e;
-    }
-
-    private SpaceEntry entry(AddressSpace as) {
-        for (SpaceEntry e : spaces) {
-            if (e.as == as) {
-                return e;
-            }
-        }
-        throw new IllegalStateException("address space " + as + " does not belong to this system");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -968,7 +937,7 @@ public final class MemorySystem {
      * @return what the replay threw, or null
      */
     private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<SpaceEntry> targets = as == null ? announcedSpaces() : List.of(entry(as));
+        List<SpaceEntry> targets = as == null ? spaces.announced() : List.of(spaces.entry(as));
         registrations.put(listener, as);
         globalListeners.add(listener);
         if (as == null) {
@@ -1072,7 +1041,7 @@ public final class MemorySystem {
             Throwable failed = null;
             // From a callback, the removals wait (unregisterListener); registrations waiting too go.
             List<MemoryListener> own = new ArrayList<>();
-            for (MemoryListener l : entry(as).listeners.snapshot()) {
+            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
                 if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
                     own.add(l);
                 }
@@ -1225,13 +1194,7 @@ public final class MemorySystem {
                 root = root.container();
                 addr += root.addr();
             }
-            AddressSpace as = null;
-            for (SpaceEntry e : spaces) {
-                if (e.as.root() == root) {
-                    as = e.as;
-                    break;
-                }
-            }
+            AddressSpace as = spaces.withRoot(root);
             if (as == null) {
                 return MemoryRegionSection.empty();
             }
@@ -1272,7 +1235,7 @@ public final class MemorySystem {
         views.clearStale();
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
-        SpaceEntry[] updating = spaces.toArray(new SpaceEntry[0]);
+        SpaceEntry[] updating = spaces.toArray();
         globalListeners.forward(MemoryListener::begin);
         for (int i = 0; i < updating.length; i++) {
             setFlatview(updating[i], next.get(keys[i]));

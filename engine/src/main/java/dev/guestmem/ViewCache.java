@@ -125,7 +125,7 @@ final class ViewCache {
      *
      * @param spaces every address space of the system
      */
-    void retainShown(List<SpaceEntry> spaces) {
+    void retainShown(AddressSpaceList spaces) {
         assert lock.isHeldByCurrentThread();
         Map<MemoryRegion, FlatView> m = nextGeneration(spaces.size());
         for (SpaceEntry e : spaces) {
