@@ -26,7 +26,6 @@ import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamBlockRegions;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -131,19 +130,16 @@ public final class MemorySystem {
 
     /** One per address space, creation order ({@code address_spaces}). */
     private final AddressSpaceList spaces = new AddressSpaceList(lock);
-    /** Every registered listener ({@code memory_listeners}). */
-    private final ListenerList globalListeners = new ListenerList();
-    /** Listeners registered for every address space; new address spaces get them too. */
-    private final ListenerList allSpacesListeners = new ListenerList();
-    /** Where each listener is registered: an address space, or null for all. */
-    private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
+    /** {@code memory_listeners}, the listeners of every address space, and where each is registered. */
+    private final ListenerRegistry listeners = new ListenerRegistry(this, spaces, eventfds);
     /**
      * Registrations, removals, destructions, global dirty-log starts and stops asked for from listener
      * callbacks, run when the notification ends.
      */
     private final DeferredCalls deferredCalls = new DeferredCalls();
     /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
-    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
+    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, listeners.globalListeners(),
+            spaces);
 
     /** {@code flat_views} with what changed under each root, and the references the views hold. */
     private final ViewCache views = new ViewCache(lock);
@@ -458,10 +454,10 @@ public final class MemorySystem {
     private Throwable apply(DeferredCalls.Change c) {
         try {
             return switch (c.kind()) {
-                case REGISTER -> register(c.listener(), c.as());
-                case UNREGISTER -> unregister(c.listener());
+                case REGISTER -> listeners.register(c.listener(), c.as());
+                case UNREGISTER -> listeners.unregister(c.listener());
                 case DESTROY -> destroy(c.as());
-                case ANNOUNCE -> announce(spaces.entry(c.as()), c.as().currentMap());
+                case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
                 case GLOBAL_START -> dirtyLog.start(c.flags());
                 case GLOBAL_STOP -> dirtyLog.stop(c.flags());
             };
@@ -569,11 +565,7 @@ public final class MemorySystem {
     private Throwable takeKeptFailures() {
         Throwable failed = invalidationFailure;
         invalidationFailure = null;
-        failed = ListenerList.merge(failed, globalListeners.takeFailure());
-        for (SpaceEntry e : spaces) {
-            failed = ListenerList.merge(failed, e.listeners.takeFailure());
-        }
-        return failed;
+        return listeners.takeFailures(failed);
     }
 
     /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
@@ -738,7 +730,7 @@ public final class MemorySystem {
                 defer(DeferredCalls.Kind.ANNOUNCE, null, as);
                 return as;
             }
-            Throwable failed = announce(e, view);
+            Throwable failed = listeners.announce(e, view);
             as.publish(view);
             failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
             if (failed != null) {
@@ -750,35 +742,6 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * Gives a new address space the listeners of every address space and replays {@code view} to
-     * them, as if they registered to it now ({@code listener_add_address_space}), global start
-     * excepted: they heard that once already. Outside any notification.
-     *
-     * @param e the new space
-     * @param view its view (published, or about to be)
-     * @return what the replays threw, or null
-     */
-    private Throwable announce(SpaceEntry e, FlatView view) {
-        e.announced = true;
-        for (MemoryListener l : allSpacesListeners.snapshot()) {
-            e.listeners.add(l);
-        }
-        if (!e.listeners.isEmpty()) {
-            e.ioeventfds = eventfds.collect(view);
-        }
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -803,11 +766,11 @@ public final class MemorySystem {
         try {
             liveEntry(as);
             for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
+                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
             }
-            List<MemoryListener> waiting = deferredCalls.waitingFor(as, registrations);
+            List<MemoryListener> waiting = deferredCalls.waitingFor(as, listeners.registrations());
             if (!waiting.isEmpty()) {
                 throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
                         + " waiting to be registered to it");
@@ -913,7 +876,7 @@ public final class MemorySystem {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            if (deferredCalls.willBeRegistered(listener, registrations)) {
+            if (deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
             if (as != null) {
@@ -923,49 +886,12 @@ public final class MemorySystem {
                 defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
-            Throwable failed = register(listener, as);
+            Throwable failed = listeners.register(listener, as);
             failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * The body of {@link #registerListener}, outside any notification: adds the listener and replays.
-     *
-     * @return what the replay threw, or null
-     */
-    private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<SpaceEntry> targets = as == null ? spaces.announced() : List.of(spaces.entry(as));
-        registrations.put(listener, as);
-        globalListeners.add(listener);
-        if (as == null) {
-            allSpacesListeners.add(listener);
-        }
-        for (SpaceEntry e : targets) {
-            e.listeners.add(listener);
-        }
-        // One logGlobalStart however many address spaces it covers, so that it pairs with the
-        // one logGlobalStop it will hear.
-        boolean globalStart = isGlobalDirtyTracking();
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (SpaceEntry e : targets) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
-                        eventfds.known(e)));
-                globalStart = false;
-            }
-            if (globalStart) { // no address space yet
-                failed = ListenerCalls.tell(failed, listener::begin);
-                failed = ListenerCalls.tell(failed, listener::logGlobalStart);
-                failed = ListenerCalls.tell(failed, listener::commit);
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -982,46 +908,19 @@ public final class MemorySystem {
     public void unregisterListener(MemoryListener listener) {
         lock.lock();
         try {
-            if (!deferredCalls.willBeRegistered(listener, registrations)) {
+            if (!deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 return;
             }
             if (mustDefer()) { // a listener callback: the lists are being walked
                 defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
-            Throwable failed = unregister(listener);
+            Throwable failed = listeners.unregister(listener);
             failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * The body of {@link #unregisterListener}, outside any notification: removes and replays.
-     *
-     * @return what the replay threw, or null
-     */
-    private Throwable unregister(MemoryListener listener) {
-        registrations.remove(listener);
-        globalListeners.remove(listener);
-        allSpacesListeners.remove(listener);
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (SpaceEntry e : spaces) {
-                if (e.listeners.remove(listener)) {
-                    failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
-                            eventfds.known(e)));
-                    if (e.listeners.isEmpty()) {
-                        e.ioeventfds = null;
-                    }
-                }
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -1042,11 +941,11 @@ public final class MemorySystem {
             // From a callback, the removals wait (unregisterListener); registrations waiting too go.
             List<MemoryListener> own = new ArrayList<>();
             for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
+                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
                     own.add(l);
                 }
             }
-            own.addAll(deferredCalls.waitingFor(as, registrations));
+            own.addAll(deferredCalls.waitingFor(as, listeners.registrations()));
             for (MemoryListener l : own) {
                 try {
                     unregisterListener(l); // off even if its replay throws
@@ -1236,13 +1135,13 @@ public final class MemorySystem {
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
         SpaceEntry[] updating = spaces.toArray();
-        globalListeners.forward(MemoryListener::begin);
+        listeners.globalListeners().forward(MemoryListener::begin);
         for (int i = 0; i < updating.length; i++) {
             setFlatview(updating[i], next.get(keys[i]));
             eventfds.update(updating[i]);
         }
         adoptSpacesCreatedDuring(updating, next);
-        globalListeners.forward(MemoryListener::commit);
+        listeners.globalListeners().forward(MemoryListener::commit);
         views.retain(next);
     }
 
