@@ -12,7 +12,6 @@ import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
-import dev.guestmem.listener.TopologyDiff;
 import dev.guestmem.mmio.ReentrancyGuards;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamBlockNotifier;
@@ -27,7 +26,6 @@ import dev.guestmem.region.RamBlockRegions;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -118,8 +116,6 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
-    /** What invalidation listeners threw while a commit published views; rethrown at its end. */
-    private Throwable invalidationFailure;
     /**
      * How many listener notifications are under way (lock held, so on this thread): a listener
      * that nests a commit must not be handed what the others threw; the outermost rethrows it.
@@ -143,6 +139,9 @@ public final class MemorySystem {
 
     /** {@code flat_views} with what changed under each root, and the references the views hold. */
     private final ViewCache views = new ViewCache(lock);
+    /** The body of an effective commit: render, tell the listeners, publish. */
+    private final TopologyUpdate topologyUpdate = new TopologyUpdate(lock, spaces, views, eventfds,
+            listeners.globalListeners());
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -563,9 +562,7 @@ public final class MemorySystem {
 
     /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
     private Throwable takeKeptFailures() {
-        Throwable failed = invalidationFailure;
-        invalidationFailure = null;
-        return listeners.takeFailures(failed);
+        return listeners.takeFailures(topologyUpdate.takeInvalidationFailure());
     }
 
     /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
@@ -1119,69 +1116,11 @@ public final class MemorySystem {
 
     /** The body of an effective commit (depth 0, update pending). */
     private void updateTopology() {
-        // flatviews_reset: one view per distinct flat-view root of every address space.
-        Map<MemoryRegion, FlatView> next = views.nextGeneration(spaces.size());
-        MemoryRegion[] keys = new MemoryRegion[spaces.size()];
-        for (int i = 0; i < spaces.size(); i++) {
-            MemoryRegion key = FlatViewRoots.of(spaces.get(i).as.root());
-            keys[i] = key;
-            if (!next.containsKey(key)) {
-                next.put(key, views.viewFor(key));
-            }
-        }
+        TopologyUpdate.Rendered next = topologyUpdate.render();
+        // A change a callback makes while listeners hear this one is pending again.
         updatePending = false;
         eventfds.clearUpdatePending();
-        views.clearStale();
-        // The spaces as they were when the views were computed: a callback may create one meanwhile
-        // (destruction waits until the update is over).
-        SpaceEntry[] updating = spaces.toArray();
-        listeners.globalListeners().forward(MemoryListener::begin);
-        for (int i = 0; i < updating.length; i++) {
-            setFlatview(updating[i], next.get(keys[i]));
-            eventfds.update(updating[i]);
-        }
-        adoptSpacesCreatedDuring(updating, next);
-        listeners.globalListeners().forward(MemoryListener::commit);
-        views.retain(next);
-    }
-
-    /**
-     * Spaces a callback created while an update told its listeners got the view cached before the
-     * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
-     * the cache the update installs, so no shown view loses its references.
-     */
-    private void adoptSpacesCreatedDuring(SpaceEntry[] updating, Map<MemoryRegion, FlatView> next) {
-        if (updating.length == spaces.size()) {
-            return; // nothing created (nothing is destroyed during an update)
-        }
-        for (int i = updating.length; i < spaces.size(); i++) {
-            SpaceEntry e = spaces.get(i);
-            FlatView shown = e.as.currentMap();
-            FlatView updated = next.get(shown.root());
-            if (updated == null) {
-                next.put(shown.root(), shown);
-            } else if (updated != shown) {
-                setFlatview(e, updated);
-                eventfds.update(e);
-            }
-        }
-    }
-
-    /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
-    private void setFlatview(SpaceEntry e, FlatView view) {
-        FlatView old = e.as.currentMap();
-        if (old == view && view == views.emptyView()) {
-            return;
-        }
-        if (!e.listeners.isEmpty()) {
-            TopologyDiff.update(e.listeners, old, view);
-        }
-        // Release; pairs with the acquire in AddressSpace.currentMap().
-        try {
-            e.as.publish(view);
-        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-            invalidationFailure = ListenerList.merge(invalidationFailure, t);
-        }
+        topologyUpdate.publish(next);
     }
 
     /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
