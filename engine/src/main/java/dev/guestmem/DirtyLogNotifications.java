@@ -6,7 +6,6 @@ import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
-import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -35,11 +34,11 @@ final class DirtyLogNotifications {
      * So a walk that stops at the size it began with visits the spaces there were when it began,
      * with no copy.
      */
-    private final List<SpaceEntry> spaces;
+    private final AddressSpaceList spaces;
     /** QEMU's {@code global_dirty_tracking}: {@code GLOBAL_DIRTY_*} flags. */
     private int globalDirtyTracking;
 
-    DirtyLogNotifications(MemorySystem system, ListenerList globalListeners, List<SpaceEntry> spaces) {
+    DirtyLogNotifications(MemorySystem system, ListenerList globalListeners, AddressSpaceList spaces) {
         this.system = system;
         this.lock = system.lock();
         this.globalListeners = globalListeners;

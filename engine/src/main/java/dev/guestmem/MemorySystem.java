@@ -5,17 +5,13 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.RamDiscardPolicy;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
-import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
-import dev.guestmem.flat.IncrementalRender;
-import dev.guestmem.flat.TopologyDirt;
 import dev.guestmem.internal.OneNotification;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.listener.MemoryListener;
-import dev.guestmem.listener.TopologyDiff;
 import dev.guestmem.mmio.ReentrancyGuards;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamBlockNotifier;
@@ -29,9 +25,7 @@ import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamBlockRegions;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -122,8 +116,6 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
-    /** What invalidation listeners threw while a commit published views; rethrown at its end. */
-    private Throwable invalidationFailure;
     /**
      * How many listener notifications are under way (lock held, so on this thread): a listener
      * that nests a commit must not be handed what the others threw; the outermost rethrows it.
@@ -133,34 +125,23 @@ public final class MemorySystem {
     private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
     /** One per address space, creation order ({@code address_spaces}). */
-    private final List<SpaceEntry> spaces = new ArrayList<>();
-    /** Every registered listener ({@code memory_listeners}). */
-    private final ListenerList globalListeners = new ListenerList();
-    /** Listeners registered for every address space; new address spaces get them too. */
-    private final ListenerList allSpacesListeners = new ListenerList();
-    /** Where each listener is registered: an address space, or null for all. */
-    private final Map<MemoryListener, AddressSpace> registrations = new IdentityHashMap<>();
+    private final AddressSpaceList spaces = new AddressSpaceList(lock);
+    /** {@code memory_listeners}, the listeners of every address space, and where each is registered. */
+    private final ListenerRegistry listeners = new ListenerRegistry(this, spaces, eventfds);
     /**
      * Registrations, removals, destructions, global dirty-log starts and stops asked for from listener
      * callbacks, run when the notification ends.
      */
     private final DeferredCalls deferredCalls = new DeferredCalls();
     /** Global dirty-log state and the dirty-log calls to listeners ({@code logSync}, {@code logClear}...). */
-    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, globalListeners, spaces);
+    private final DirtyLogNotifications dirtyLog = new DirtyLogNotifications(this, listeners.globalListeners(),
+            spaces);
 
-    /** The permanent empty view shared by every address space whose root resolves to nothing. */
-    private final FlatView emptyView = new FlatView(null, List.of());
-    /** {@code flat_views}: flat-view root to its current view (null key: {@link #emptyView}). */
-    private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
-    private final TopologyDirt dirt = new TopologyDirt();
-    /** Views patched from an old view during the current commit, with their reference deltas. */
-    private final Map<FlatView, Derivation> derived = new IdentityHashMap<>();
-
-    /** A patched view's origin: its ranges' region references move by {@code delta} from {@code from}. */
-    private record Derivation(FlatView from, Map<MemoryRegion, Integer> delta) {
-    }
-    private long fullRenders;
-    private long windowRenders;
+    /** {@code flat_views} with what changed under each root, and the references the views hold. */
+    private final ViewCache views = new ViewCache(lock);
+    /** The body of an effective commit: render, tell the listeners, publish. */
+    private final TopologyUpdate topologyUpdate = new TopologyUpdate(lock, spaces, views, eventfds,
+            listeners.globalListeners());
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -185,7 +166,6 @@ public final class MemorySystem {
      */
     public MemorySystem(boolean tcgEnabled) {
         this.tcgEnabled = tcgEnabled;
-        flatViews.put(null, emptyView);
         ramList.addNotifier(new DirtyBitmapSizer());
     }
 
@@ -342,7 +322,7 @@ public final class MemorySystem {
 
     /** @return this system's permanent empty view */
     public FlatView emptyView() {
-        return emptyView;
+        return views.emptyView();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -473,10 +453,10 @@ public final class MemorySystem {
     private Throwable apply(DeferredCalls.Change c) {
         try {
             return switch (c.kind()) {
-                case REGISTER -> register(c.listener(), c.as());
-                case UNREGISTER -> unregister(c.listener());
+                case REGISTER -> listeners.register(c.listener(), c.as());
+                case UNREGISTER -> listeners.unregister(c.listener());
                 case DESTROY -> destroy(c.as());
-                case ANNOUNCE -> announce(entry(c.as()), c.as().currentMap());
+                case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
                 case GLOBAL_START -> dirtyLog.start(c.flags());
                 case GLOBAL_STOP -> dirtyLog.stop(c.flags());
             };
@@ -582,13 +562,7 @@ public final class MemorySystem {
 
     /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
     private Throwable takeKeptFailures() {
-        Throwable failed = invalidationFailure;
-        invalidationFailure = null;
-        failed = ListenerList.merge(failed, globalListeners.takeFailure());
-        for (SpaceEntry e : spaces) {
-            failed = ListenerList.merge(failed, e.listeners.takeFailure());
-        }
-        return failed;
+        return listeners.takeFailures(topologyUpdate.takeInvalidationFailure());
     }
 
     /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
@@ -603,7 +577,7 @@ public final class MemorySystem {
 
     /** Every view must be re-rendered at the next effective commit (topology lock held). */
     void markAllStale() {
-        dirt.markAll();
+        views.markAllStale();
         updatePending = true;
     }
 
@@ -656,7 +630,7 @@ public final class MemorySystem {
     public List<Ioeventfd> ioeventfds(AddressSpace as) {
         lock.lock();
         try {
-            return List.copyOf(AddressSpaceIoeventfds.collect(entry(as).as.currentMap()));
+            return List.copyOf(AddressSpaceIoeventfds.collect(spaces.entry(as).as.currentMap()));
         } finally {
             lock.unlock();
         }
@@ -690,7 +664,7 @@ public final class MemorySystem {
      */
     public void invalidate(MemoryRegion region, Int128 start, Int128 end) {
         assert lock.isHeldByCurrentThread();
-        dirt.mark(region, start, end);
+        views.invalidate(region, start, end);
     }
 
     /**
@@ -700,14 +674,11 @@ public final class MemorySystem {
      */
     public void invalidateRootOnly(MemoryRegion region) {
         assert lock.isHeldByCurrentThread();
-        dirt.markRootMoved(region);
+        views.invalidateRootOnly(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
-        for (SpaceEntry e : spaces) {
-            if (e.as.currentMap().root() == region) {
-                updatePending = true;
-                break;
-            }
+        if (spaces.showsViewOf(region)) {
+            updatePending = true;
         }
     }
 
@@ -747,16 +718,8 @@ public final class MemorySystem {
             }
             AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
             root.ref();
-            SpaceEntry e = new SpaceEntry(as);
-            spaces.add(e);
-            MemoryRegion key = FlatViewRoots.of(root);
-            FlatView view = flatViews.get(key);
-            if (view == null) {
-                view = newView(key, FlatViewRenderer.render(key));
-                flatViews.put(key, view);
-                refRegions(view, 1);
-                fullRenders++;
-            }
+            SpaceEntry e = spaces.add(as);
+            FlatView view = views.cachedOrRendered(root);
             if (mustDefer()) {
                 // A listener callback: the space serves accesses at once, but its listeners hear it
                 // appear when the notification is over (a replay now would nest in the one under way).
@@ -764,7 +727,7 @@ public final class MemorySystem {
                 defer(DeferredCalls.Kind.ANNOUNCE, null, as);
                 return as;
             }
-            Throwable failed = announce(e, view);
+            Throwable failed = listeners.announce(e, view);
             as.publish(view);
             failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
             if (failed != null) {
@@ -776,35 +739,6 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * Gives a new address space the listeners of every address space and replays {@code view} to
-     * them, as if they registered to it now ({@code listener_add_address_space}), global start
-     * excepted: they heard that once already. Outside any notification.
-     *
-     * @param e the new space
-     * @param view its view (published, or about to be)
-     * @return what the replays threw, or null
-     */
-    private Throwable announce(SpaceEntry e, FlatView view) {
-        e.announced = true;
-        for (MemoryListener l : allSpacesListeners.snapshot()) {
-            e.listeners.add(l);
-        }
-        if (!e.listeners.isEmpty()) {
-            e.ioeventfds = eventfds.collect(view);
-        }
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(l, view, false, e.ioeventfds));
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -828,12 +762,12 @@ public final class MemorySystem {
         lock.lock();
         try {
             liveEntry(as);
-            for (MemoryListener l : entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
+            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
+                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
                     throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
                 }
             }
-            List<MemoryListener> waiting = deferredCalls.waitingFor(as, registrations);
+            List<MemoryListener> waiting = deferredCalls.waitingFor(as, listeners.registrations());
             if (!waiting.isEmpty()) {
                 throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
                         + " waiting to be registered to it");
@@ -854,7 +788,7 @@ public final class MemorySystem {
      * @return what listeners threw, or null
      */
     private Throwable destroy(AddressSpace as) {
-        SpaceEntry e = entry(as);
+        SpaceEntry e = spaces.entry(as);
         // Listeners of every address space lose this one as if they unregistered from it
         // (listener_del_address_space), so their region_add and region_del stay paired.
         FlatView last = as.currentMap();
@@ -871,11 +805,11 @@ public final class MemorySystem {
         // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
         // now on, and translations through it (an IOMMU of another space) are dropped.
         try {
-            as.publish(emptyView);
+            as.publish(views.emptyView());
         } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
             failed = ListenerList.merge(failed, t);
         }
-        retainViews(currentViews());
+        views.retainShown(spaces);
         as.runDestroyHooks();
         as.root().unref();
         return failed;
@@ -897,46 +831,19 @@ public final class MemorySystem {
     public List<AddressSpace> addressSpaces() {
         lock.lock();
         try {
-            List<AddressSpace> out = new ArrayList<>(spaces.size());
-            for (SpaceEntry e : spaces) {
-                out.add(e.as);
-            }
-            return out;
+            return spaces.addressSpaces();
         } finally {
             lock.unlock();
         }
     }
 
-    /**
-     * @return the spaces the listeners of every address space have heard appear (a space created
-     *     from a callback joins them when its replay runs)
-     */
-    private List<SpaceEntry> announcedSpaces() {
-        List<SpaceEntry> out = new ArrayList<>(spaces.size());
-        for (SpaceEntry e : spaces) {
-            if (e.announced) {
-                out.add(e);
-            }
-        }
-        return out;
-    }
-
-    /** {@link #entry}, refusing a space whose destruction is waiting too. */
+    /** {@link AddressSpaceList#entry}, refusing a space whose destruction is waiting too. */
     private SpaceEntry liveEntry(AddressSpace as) {
-        SpaceEntry e = entry(as);
+        SpaceEntry e = spaces.entry(as);
         if (deferredCalls.willBeDestroyed(as)) {
             throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
         }
         return e;
-    }
-
-    private SpaceEntry entry(AddressSpace as) {
-        for (SpaceEntry e : spaces) {
-            if (e.as == as) {
-                return e;
-            }
-        }
-        throw new IllegalStateException("address space " + as + " does not belong to this system");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -966,7 +873,7 @@ public final class MemorySystem {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            if (deferredCalls.willBeRegistered(listener, registrations)) {
+            if (deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
             if (as != null) {
@@ -976,49 +883,12 @@ public final class MemorySystem {
                 defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
-            Throwable failed = register(listener, as);
+            Throwable failed = listeners.register(listener, as);
             failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // registered, and told of everything
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * The body of {@link #registerListener}, outside any notification: adds the listener and replays.
-     *
-     * @return what the replay threw, or null
-     */
-    private Throwable register(MemoryListener listener, AddressSpace as) {
-        List<SpaceEntry> targets = as == null ? announcedSpaces() : List.of(entry(as));
-        registrations.put(listener, as);
-        globalListeners.add(listener);
-        if (as == null) {
-            allSpacesListeners.add(listener);
-        }
-        for (SpaceEntry e : targets) {
-            e.listeners.add(listener);
-        }
-        // One logGlobalStart however many address spaces it covers, so that it pairs with the
-        // one logGlobalStop it will hear.
-        boolean globalStart = isGlobalDirtyTracking();
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (SpaceEntry e : targets) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayAdd(listener, e.as.currentMap(), globalStart,
-                        eventfds.known(e)));
-                globalStart = false;
-            }
-            if (globalStart) { // no address space yet
-                failed = ListenerCalls.tell(failed, listener::begin);
-                failed = ListenerCalls.tell(failed, listener::logGlobalStart);
-                failed = ListenerCalls.tell(failed, listener::commit);
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -1035,46 +905,19 @@ public final class MemorySystem {
     public void unregisterListener(MemoryListener listener) {
         lock.lock();
         try {
-            if (!deferredCalls.willBeRegistered(listener, registrations)) {
+            if (!deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 return;
             }
             if (mustDefer()) { // a listener callback: the lists are being walked
                 defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
-            Throwable failed = unregister(listener);
+            Throwable failed = listeners.unregister(listener);
             failed = ListenerList.merge(failed, runDeferred());
             rethrowListenerFailures(failed); // off every address space, and told of everything
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * The body of {@link #unregisterListener}, outside any notification: removes and replays.
-     *
-     * @return what the replay threw, or null
-     */
-    private Throwable unregister(MemoryListener listener) {
-        registrations.remove(listener);
-        globalListeners.remove(listener);
-        allSpacesListeners.remove(listener);
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (SpaceEntry e : spaces) {
-                if (e.listeners.remove(listener)) {
-                    failed = ListenerList.merge(failed, ListenerCalls.replayDel(listener, e.as.currentMap(),
-                            eventfds.known(e)));
-                    if (e.listeners.isEmpty()) {
-                        e.ioeventfds = null;
-                    }
-                }
-            }
-        } finally {
-            notifying--;
-        }
-        return failed;
     }
 
     /**
@@ -1094,12 +937,12 @@ public final class MemorySystem {
             Throwable failed = null;
             // From a callback, the removals wait (unregisterListener); registrations waiting too go.
             List<MemoryListener> own = new ArrayList<>();
-            for (MemoryListener l : entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, registrations)) {
+            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
+                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
                     own.add(l);
                 }
             }
-            own.addAll(deferredCalls.waitingFor(as, registrations));
+            own.addAll(deferredCalls.waitingFor(as, listeners.registrations()));
             for (MemoryListener l : own) {
                 try {
                     unregisterListener(l); // off even if its replay throws
@@ -1247,13 +1090,7 @@ public final class MemorySystem {
                 root = root.container();
                 addr += root.addr();
             }
-            AddressSpace as = null;
-            for (SpaceEntry e : spaces) {
-                if (e.as.root() == root) {
-                    as = e.as;
-                    break;
-                }
-            }
+            AddressSpace as = spaces.withRoot(root);
             if (as == null) {
                 return MemoryRegionSection.empty();
             }
@@ -1279,178 +1116,20 @@ public final class MemorySystem {
 
     /** The body of an effective commit (depth 0, update pending). */
     private void updateTopology() {
-        // flatviews_reset: one view per distinct flat-view root of every address space.
-        Map<MemoryRegion, FlatView> next = new IdentityHashMap<>(spaces.size() + 1);
-        next.put(null, emptyView);
-        MemoryRegion[] keys = new MemoryRegion[spaces.size()];
-        for (int i = 0; i < spaces.size(); i++) {
-            MemoryRegion key = FlatViewRoots.of(spaces.get(i).as.root());
-            keys[i] = key;
-            if (!next.containsKey(key)) {
-                next.put(key, viewFor(key));
-            }
-        }
+        TopologyUpdate.Rendered next = topologyUpdate.render();
+        // A change a callback makes while listeners hear this one is pending again.
         updatePending = false;
         eventfds.clearUpdatePending();
-        dirt.clear();
-        // The spaces as they were when the views were computed: a callback may create one meanwhile
-        // (destruction waits until the update is over).
-        SpaceEntry[] updating = spaces.toArray(new SpaceEntry[0]);
-        globalListeners.forward(MemoryListener::begin);
-        for (int i = 0; i < updating.length; i++) {
-            setFlatview(updating[i], next.get(keys[i]));
-            eventfds.update(updating[i]);
-        }
-        adoptSpacesCreatedDuring(updating, next);
-        globalListeners.forward(MemoryListener::commit);
-        retainViews(next);
-    }
-
-    /**
-     * Spaces a callback created while an update told its listeners got the view cached before the
-     * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
-     * the cache the update installs, so no shown view loses its references.
-     */
-    private void adoptSpacesCreatedDuring(SpaceEntry[] updating, Map<MemoryRegion, FlatView> next) {
-        if (updating.length == spaces.size()) {
-            return; // nothing created (nothing is destroyed during an update)
-        }
-        for (int i = updating.length; i < spaces.size(); i++) {
-            SpaceEntry e = spaces.get(i);
-            FlatView shown = e.as.currentMap();
-            FlatView updated = next.get(shown.root());
-            if (updated == null) {
-                next.put(shown.root(), shown);
-            } else if (updated != shown) {
-                setFlatview(e, updated);
-                eventfds.update(e);
-            }
-        }
-    }
-
-    /** The view for a flat-view root: the cached one if nothing under it changed, else patched or rebuilt. */
-    private FlatView viewFor(MemoryRegion key) {
-        FlatView old = flatViews.get(key);
-        if (old != null && !dirt.isDirty(key)) {
-            return old;
-        }
-        if (old != null) {
-            List<TopologyDirt.Window> windows = dirt.addressWindows(key);
-            if (windows != null) {
-                IncrementalRender.Result patched = IncrementalRender.patch(old, key, windows);
-                if (patched != null) {
-                    windowRenders++;
-                    FlatView v = key == null ? emptyView : FlatView.patched(key, patched.rangeArray(), old, windows);
-                    derived.put(v, new Derivation(old, patched.refDelta()));
-                    return v;
-                }
-            }
-        }
-        fullRenders++;
-        return newView(key, FlatViewRenderer.render(key));
-    }
-
-    private FlatView newView(MemoryRegion key, List<FlatRange> ranges) {
-        return key == null ? emptyView : new FlatView(key, ranges);
-    }
-
-    /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */
-    private void setFlatview(SpaceEntry e, FlatView view) {
-        FlatView old = e.as.currentMap();
-        if (old == view && view == emptyView) {
-            return;
-        }
-        if (!e.listeners.isEmpty()) {
-            TopologyDiff.update(e.listeners, old, view);
-        }
-        // Release; pairs with the acquire in AddressSpace.currentMap().
-        try {
-            e.as.publish(view);
-        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-            invalidationFailure = ListenerList.merge(invalidationFailure, t);
-        }
-    }
-
-    private Map<MemoryRegion, FlatView> currentViews() {
-        Map<MemoryRegion, FlatView> m = new IdentityHashMap<>(spaces.size() + 1);
-        m.put(null, emptyView);
-        for (SpaceEntry e : spaces) {
-            FlatView v = e.as.currentMap();
-            m.put(v.root(), v);
-        }
-        return m;
-    }
-
-    /**
-     * Makes {@code next} the view cache. As in QEMU, every range of a live view holds a reference on
-     * its region: new views take theirs, dropped views give theirs back, and a patched view inherits
-     * its origin's references adjusted by the patch's delta (so a small change costs little).
-     *
-     * <p>Both maps are keyed by flat-view root and a view's key is its root, so "was cached" and "stays
-     * cached" are one lookup by key each, and a patched view can only inherit from the view its key
-     * had (no identity sets, no pass over anything but the two small maps).
-     */
-    private void retainViews(Map<MemoryRegion, FlatView> next) {
-        // Take new references before dropping old ones so nothing reaches zero in between.
-        next.forEach((key, v) -> {
-            FlatView had = flatViews.get(key);
-            if (had == v) {
-                return;
-            }
-            Derivation d = derived.get(v);
-            if (d != null && d.from() == had) {
-                d.delta().forEach((mr, delta) -> {
-                    for (int k = 0; k < delta; k++) {
-                        mr.ref();
-                    }
-                });
-            } else {
-                refRegions(v, 1);
-            }
-        });
-        next.forEach((key, v) -> {
-            FlatView had = flatViews.get(key);
-            Derivation d = had == v ? null : derived.get(v);
-            if (d != null && d.from() == had) {
-                d.delta().forEach((mr, delta) -> {
-                    for (int k = 0; k > delta; k--) {
-                        mr.unref();
-                    }
-                });
-            }
-        });
-        flatViews.forEach((key, had) -> {
-            FlatView v = next.get(key);
-            if (v == had) {
-                return;
-            }
-            Derivation d = v == null ? null : derived.get(v);
-            if (d == null || d.from() != had) {
-                refRegions(had, -1); // dropped, not inherited
-            }
-        });
-        derived.clear();
-        flatViews = next;
-    }
-
-    private static void refRegions(FlatView v, int delta) {
-        for (int i = 0; i < v.rangeCount(); i++) {
-            MemoryRegion mr = v.range(i).region();
-            if (delta > 0) {
-                mr.ref();
-            } else {
-                mr.unref();
-            }
-        }
+        topologyUpdate.publish(next);
     }
 
     /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
     public long fullRenderCount() {
-        return fullRenders;
+        return views.fullRenderCount();
     }
 
     /** @return how many views were patched by re-rendering only changed windows */
     public long windowRenderCount() {
-        return windowRenders;
+        return views.windowRenderCount();
     }
 }
