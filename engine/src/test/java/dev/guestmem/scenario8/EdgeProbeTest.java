@@ -61,4 +61,14 @@ class EdgeProbeTest {
         assertArrayEquals(new byte[0x1000], b);
         c.destroy();
     }
+
+    /** Accepted advice is not huge pages: the kernel's THP setting for shmem decides (guide section 7). */
+    @Test
+    void hugepageAdviceOnAMemfdIsAcceptedWhateverTheShmemSetting() throws java.io.IOException {
+        try (RamBlock b = RamBlock.builder("memfd-thp", 4 * MIB).memfd().hugepages().build()) {
+            assertTrue(b.isHugepageAdvised());
+            assertTrue(Residency.vmFlags(b.hostAddress()).contains(" hg"));
+            assertEquals(4096, b.pageSize(), "THP never changes qemu_ram_pagesize");
+        }
+    }
 }
