@@ -504,12 +504,19 @@ public final class AddressSpace implements LoadStoreAccessors {
     /**
      * {@code address_space_read}: copies {@code len} guest bytes into {@code buf}.
      *
+     * <p>Bytes of failed chunks read as 0: holes, RAM that faults or was released, and the chunks
+     * {@code attrs.memory} refuses (QEMU leaves those as the buffer held them). As in QEMU, an access
+     * whose first chunk {@code attrs.memory} refuses stops there ({@code ACCESS_ERROR}, every byte
+     * 0), and a refused MMIO chunk ends the access (its length is not clamped to the device). A
+     * range wrapping past 2^64 is refused whole with {@code DECODE_ERROR}, nothing read and
+     * {@code buf} as it was.
+     *
      * @param addr guest address (unsigned)
      * @param attrs attributes
      * @param buf destination
      * @param off offset in {@code buf}
      * @param len bytes
-     * @return the ORed {@link MemTxResult} of all chunks (bytes of failed chunks read as 0)
+     * @return the ORed {@link MemTxResult} of all chunks
      * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code buf}
      * @implNote Allocation-free; one {@code MemorySegment.copy} per RAM section (P5).
      */
@@ -526,7 +533,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param dst destination
      * @param off offset in {@code dst}
      * @param len bytes
-     * @return the ORed {@link MemTxResult}
+     * @return the ORed {@link MemTxResult}, failed chunks reading as 0 as for the array form
      * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code dst}
      */
     public int read(long addr, MemTxAttrs attrs, MemorySegment dst, long off, long len) {

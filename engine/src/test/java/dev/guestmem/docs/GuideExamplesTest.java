@@ -25,6 +25,8 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.BitmapRamDiscardManager;
 import dev.guestmem.discard.DiscardedRam;
 import dev.guestmem.discard.RamDiscardListener;
+import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.dispatch.Translation;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.iommu.IommuNotifier;
 import dev.guestmem.iommu.IommuTlbEntry;
@@ -747,6 +749,32 @@ class GuideExamplesTest {
         assertSame(ram, mr);
         assertEquals(0x1234, hostAddress - mr.ramBlock().hostAddress());
         assertEquals(loc, sys.regionFromHost(ram.ramBlock().segment().asSlice(0x1234)));
+    }
+
+    @Test
+    void hostRange() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 64 * MIB);
+        system.addSubregion(0, ram);
+        system.addSubregion(0xe0000000L, new AliasRegion(sys, null, "ram-window", ram, 0x10000, 64 * KIB));
+        AddressSpace as = sys.addressSpace(system, "memory");
+        // tag::host-range[]
+        Translation out = new Translation();                 // reusable: translate allocates nothing
+        PhysSection s = as.translate(0xe0000000L, MIB, false, MemTxAttrs.UNSPECIFIED, out);
+        RamBlock served = s.ramBlock();                      // ram's block (null for MMIO and holes)
+        long hostOffset = s.segmentOffset() + (out.xlat() - s.offsetWithinRegion()); // 0x10000 in s.segment()
+        long run = out.plen();                               // 64 KiB: the alias ends there
+        boolean plainRead = (s.flags() & PhysSection.DIRECT_READ) != 0
+                && (s.flags() & PhysSection.FAULT_PRONE) == 0;  // true: one MemorySegment.copy
+        boolean logged = (s.flags() & PhysSection.DIRTY_LOGGING) != 0;   // false: writes set no bits
+        // end::host-range[]
+        assertSame(ram.ramBlock(), served);
+        assertSame(ram.ramBlock().segment(), s.segment());
+        assertEquals(0x10000, hostOffset);
+        assertEquals(64 * KIB, run);
+        assertTrue(plainRead);
+        assertFalse(logged);
     }
 
     @Test
