@@ -504,12 +504,13 @@ public final class AddressSpace implements LoadStoreAccessors {
     /**
      * {@code address_space_read}: copies {@code len} guest bytes into {@code buf}.
      *
-     * <p>Bytes of failed chunks read as 0: holes, RAM that faults or was released, and the chunks
-     * {@code attrs.memory} refuses (QEMU leaves those as the buffer held them). As in QEMU, an access
-     * whose first chunk {@code attrs.memory} refuses stops there ({@code ACCESS_ERROR}, every byte
-     * 0), and a refused MMIO chunk ends the access (its length is not clamped to the device). A
-     * range wrapping past 2^64 is refused whole with {@code DECODE_ERROR}, nothing read and
-     * {@code buf} as it was.
+     * <p>Bytes of failed chunks read as 0: holes, MMIO that fails, RAM that faults or was released.
+     * A chunk {@code attrs.memory} refuses (not RAM) is not read at all, as QEMU's
+     * {@code flatview_read_continue} skips it: its bytes stay as {@code buf} held them, and
+     * {@code ACCESS_ERROR} says so. As in QEMU, an access whose first chunk {@code attrs.memory}
+     * refuses stops there with {@code buf} untouched, and a refused MMIO chunk ends the access (its
+     * length is not clamped to the device). A range wrapping past 2^64 is refused whole with
+     * {@code DECODE_ERROR}, nothing read and {@code buf} as it was.
      *
      * @param addr guest address (unsigned)
      * @param attrs attributes
@@ -533,7 +534,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      * @param dst destination
      * @param off offset in {@code dst}
      * @param len bytes
-     * @return the ORed {@link MemTxResult}, failed chunks reading as 0 as for the array form
+     * @return the ORed {@link MemTxResult}, failed and refused chunks as for the array form
      * @throws IndexOutOfBoundsException if {@code [off, off+len)} is outside {@code dst}
      */
     public int read(long addr, MemTxAttrs attrs, MemorySegment dst, long off, long len) {

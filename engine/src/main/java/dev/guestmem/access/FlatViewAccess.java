@@ -454,17 +454,9 @@ final class FlatViewAccess {
                 long xlat = sc.t.xlat();
                 long l = sc.t.plen();
                 // flatview_access_allowed: attrs.memory refuses non-RAM (and stops the access).
-                // A read's refused bytes read as 0, as every failed chunk's (QEMU leaves the buffer
-                // as it was: stale data for a device reusing it); a refused first chunk ends the access.
                 if (attrs.memory() && (s.flags() & PhysSection.IS_RAM) == 0) {
                     if (first) {
-                        if (!isWrite) {
-                            zero(arr, arrOff, seg, segOff, len);
-                        }
                         return MemTxResult.ACCESS_ERROR;
-                    }
-                    if (!isWrite) {
-                        zero(arr, arrOff + (int) done, seg, segOff + done, l);
                     }
                     result |= MemTxResult.ACCESS_ERROR;
                     done += l;

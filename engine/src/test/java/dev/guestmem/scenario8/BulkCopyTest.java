@@ -124,13 +124,13 @@ class BulkCopyTest {
         MemTxAttrs memOnly = new MemTxAttrs(false, false, false, true, false, 0);
         long at = DEV - K64 / 2;
         byte[] expected = m.model(at, K64);
-        Arrays.fill(expected, K64 / 2, K64, (byte) 0);
+        Arrays.fill(expected, K64 / 2, K64, (byte) 0x55); // skipped, as QEMU: the buffer's bytes stay
         byte[] back = new byte[K64];
         Arrays.fill(back, (byte) 0x55);
         m.devCalls = 0;
         assertEquals(MemTxResult.ACCESS_ERROR, m.as.read(at, memOnly, back, 0, K64));
         assertEquals(0, m.devCalls, "the device is never called");
-        assertArrayEquals(expected, back, "RAM part read, refused part 0");
+        assertArrayEquals(expected, back, "RAM part read, refused part as the buffer held it");
     }
 
     @Test

@@ -18,11 +18,14 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code AddressSpace.read} promises that the bytes of failed chunks read as 0. A chunk refused
- * because {@code attrs.memory} forbids MMIO is a failed chunk: it must not keep whatever the
- * caller's buffer held before (a reused DMA buffer would hand the device stale data).
+ * {@code AddressSpace.read} with {@code attrs.memory}: as QEMU's {@code flatview_read} and
+ * {@code flatview_read_continue}, a chunk the attribute refuses (MMIO, not RAM) is skipped, not
+ * read: its bytes keep what the caller's buffer held ({@code ACCESS_ERROR} says so), a refusal at the
+ * first chunk ends the access before anything is read, and a refused MMIO chunk, whose length is not
+ * clamped to the device, ends it too. A hole or an MMIO error reads as 0 instead (the unassigned
+ * value QEMU stores).
  */
-class RefusedReadZeroesTest {
+class RefusedReadKeepsBufferTest {
     static final MemTxAttrs MEMORY_ONLY = new MemTxAttrs(false, false, false, true, false, 0);
 
     private static AddressSpace ramThenMmio(MemorySystem sys) {
@@ -39,23 +42,37 @@ class RefusedReadZeroesTest {
     }
 
     @Test
-    void aRefusedMmioChunkAfterRamReadsAsZero() {
+    void aRefusedMmioChunkAfterRamKeepsTheBuffersBytes() {
         AddressSpace as = ramThenMmio(new MemorySystem());
         byte[] buf = new byte[0x20];
         Arrays.fill(buf, (byte) 0x55);
         assertEquals(MemTxResult.ACCESS_ERROR, as.read(0xff0, MEMORY_ONLY, buf, 0, buf.length));
         byte[] expected = new byte[0x20];
+        Arrays.fill(expected, (byte) 0x55);
         Arrays.fill(expected, 0, 0x10, (byte) 0x11);
         assertArrayEquals(expected, buf);
     }
 
     @Test
-    void aReadRefusedAtItsFirstChunkReadsAsZeroThroughout() {
+    void aReadRefusedAtItsFirstChunkLeavesTheBufferAsItWas() {
         AddressSpace as = ramThenMmio(new MemorySystem());
         MemorySegment buf = MemorySegment.ofArray(new byte[0x20]);
         buf.fill((byte) 0x55);
         assertEquals(MemTxResult.ACCESS_ERROR, as.read(0x1ff0, MEMORY_ONLY, buf, 0, buf.byteSize()));
-        assertArrayEquals(new byte[0x20], buf.toArray(ValueLayout.JAVA_BYTE));
+        byte[] expected = new byte[0x20];
+        Arrays.fill(expected, (byte) 0x55);
+        assertArrayEquals(expected, buf.toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    /** Control: the same read without {@code attrs.memory} reads the device and the RAM after it. */
+    @Test
+    void withoutTheAttributeTheDeviceAndTheRamAfterItAreRead() {
+        AddressSpace as = ramThenMmio(new MemorySystem());
+        byte[] buf = new byte[0x2000];
+        assertEquals(MemTxResult.OK, as.read(0xff0, MemTxAttrs.UNSPECIFIED, buf, 0, buf.length));
+        assertEquals(0x11, buf[0xf]);
+        assertEquals(0x22, buf[0x10]);
+        assertEquals(0x33, buf[0x1010]);
     }
 
     @Test
@@ -65,7 +82,8 @@ class RefusedReadZeroesTest {
         Arrays.fill(buf, (byte) 0x55);
         assertEquals(MemTxResult.ACCESS_ERROR, as.read(0xff0, MEMORY_ONLY, buf, 0, buf.length));
         byte[] expected = new byte[0x2000];
-        Arrays.fill(expected, 0, 0x10, (byte) 0x11);   // the RAM after the device is not read either
+        Arrays.fill(expected, (byte) 0x55);            // the RAM after the device is not read either
+        Arrays.fill(expected, 0, 0x10, (byte) 0x11);
         assertArrayEquals(expected, buf);
     }
 }
