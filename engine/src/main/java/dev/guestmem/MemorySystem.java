@@ -434,10 +434,12 @@ public final class MemorySystem {
      * @return what their replays threw, or null
      */
     private Throwable applyDeferredCalls() {
-        // What the walks so far kept first: it came first, and a destruction takes its space's list
-        // (and what it kept) away. Only an outermost loop gets here, so this is the outer call's to take.
-        Throwable failed = deferredCalls.isEmpty() ? null : takeKeptFailures();
+        // Before each call, what the walks so far kept: it came first, and a destruction takes its
+        // space's list (and what it kept) away, also what a global start or stop's re-render just
+        // kept there. Only an outermost loop gets here, so this is the outer call's to take.
+        Throwable failed = null;
         for (int n = deferredCalls.size(); n > 0; n--) {
+            failed = ListenerList.merge(failed, takeKeptFailures());
             failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
         }
         return failed;

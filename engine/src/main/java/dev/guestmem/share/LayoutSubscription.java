@@ -113,18 +113,23 @@ final class LayoutSubscription {
     }
 
     /**
-     * A plug carries one descriptor and an unplug none: once every line received has been read, any
-     * descriptor still waiting came with a change too many, and the next plug would take it as its
-     * own block's. Stops following (the stream closes what waits) before the change is applied.
+     * A plug carries one descriptor and an unplug none. Once this change's descriptor is taken, the
+     * ones waiting must be those of the plugs received after it (and perhaps of a line not received
+     * whole): one more came with a change too many, one fewer left a plug without its own, and which
+     * line's is which cannot be told, so the next plug could map another block's. Stops following
+     * (the stream closes what waits) before the change is applied.
      */
-    private void refuseExtraDescriptors(String line, int fd) {
-        if (stream.drained() && stream.fdsWaiting() > 0) {
-            if (fd >= 0) {
-                LinuxCalls.close(fd);
-            }
-            throw new ShareException(stream.path() + " sent " + stream.fdsWaiting() + " descriptor(s) more than its change '"
-                    + line + "' carries (a plug carries one, an unplug none): not applied");
+    private void refuseUnmatchedDescriptors(String line, int fd) {
+        int waiting = stream.fdsWaiting();
+        int plugs = stream.plugLinesWaiting();
+        if (waiting >= plugs && waiting <= plugs + (stream.partLineWaiting() ? 1 : 0)) {
+            return;
         }
+        if (fd >= 0) {
+            LinuxCalls.close(fd);
+        }
+        throw new ShareException(stream.path() + " sent " + waiting + " descriptor(s) with its change '" + line
+                + "' and the " + plugs + " plug(s) received after it (a plug carries one, an unplug none): not applied");
     }
 
     private void run() {
@@ -137,7 +142,7 @@ final class LayoutSubscription {
                 }
                 LayoutChange c = ShareProtocol.decodeChange(line, target.layout());
                 int fd = c.kind() == LayoutChange.Kind.PLUGGED ? stream.takeFd("plugged region '" + c.region().name() + "'") : -1;
-                refuseExtraDescriptors(line, fd);
+                refuseUnmatchedDescriptors(line, fd);
                 List<Consumer<LayoutChange>> toTell = target.apply(c, fd);
                 if (toTell == null) {
                     break;

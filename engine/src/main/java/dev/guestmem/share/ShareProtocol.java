@@ -99,6 +99,27 @@ public final class ShareProtocol {
     }
 
     /**
+     * Whether the line starting at {@code start} of {@code text} is a plug, which comes with one
+     * descriptor (any other line with none).
+     *
+     * @param text received text
+     * @param start where the line starts
+     * @return true for a {@code plug} line
+     */
+    static boolean isPlug(CharSequence text, int start) {
+        String plug = "plug ";
+        if (text.length() - start < plug.length()) {
+            return false;
+        }
+        for (int i = 0; i < plug.length(); i++) {
+            if (text.charAt(start + i) != plug.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
      * Decodes one pushed line (without its end).
      *
      * @param line the line

@@ -26,6 +26,10 @@ final class ShareStream implements AutoCloseable {
     private final ArrayDeque<Integer> fds = new ArrayDeque<>();
     /** Bytes received so far, for messages. */
     private long received;
+    /** Plug lines received whole and not yet handed out (each came with its descriptor). */
+    private int plugLines;
+    /** Where the first line not yet counted in {@link #plugLines} starts in {@link #text}. */
+    private int countedTo;
     private boolean closed;
 
     private ShareStream(String path) {
@@ -98,8 +102,12 @@ final class ShareStream implements AutoCloseable {
         while (true) {
             int nl = text.indexOf("\n");
             if (nl >= 0) {
+                if (ShareProtocol.isPlug(text, 0)) {
+                    plugLines--;
+                }
                 String line = text.substring(0, nl);
                 text.delete(0, nl + 1);
+                countedTo -= nl + 1;
                 return line;
             }
             if (!Fds.readable(sock, Math.max(0, (deadlineNanos - System.nanoTime()) / 1_000_000L))) {
@@ -125,6 +133,17 @@ final class ShareStream implements AutoCloseable {
             if (text.length() > MAX_PENDING) {
                 throw new ShareException(path + " sent more than " + MAX_PENDING + " bytes without a line end");
             }
+            countWholeLines();
+        }
+    }
+
+    /** Counts the plug lines the last receive completed. */
+    private void countWholeLines() {
+        for (int nl = text.indexOf("\n", countedTo); nl >= 0; nl = text.indexOf("\n", countedTo)) {
+            if (ShareProtocol.isPlug(text, countedTo)) {
+                plugLines++;
+            }
+            countedTo = nl + 1;
         }
     }
 
@@ -154,14 +173,20 @@ final class ShareStream implements AutoCloseable {
     }
 
     /**
-     * Whether every byte received so far has been handed out as a line. The kernel ends a receive
-     * with the message that carries descriptors, so then every descriptor received belongs to a line
-     * already handed out.
+     * The plug lines received whole and not yet handed out. A descriptor arrives with the first
+     * byte of its line, and the kernel ends a receive with the message that carries it, so each of
+     * these lines' descriptors is waiting, and every other descriptor waiting came with a line
+     * handed out already, or with the part of a line after them ({@link #partLineWaiting()}).
      *
-     * @return true if no part of a line is waiting
+     * @return how many
      */
-    boolean drained() {
-        return text.isEmpty();
+    int plugLinesWaiting() {
+        return plugLines;
+    }
+
+    /** @return whether part of a line is waiting (its end not received yet) */
+    boolean partLineWaiting() {
+        return countedTo < text.length();
     }
 
     /** @return descriptors received and not yet taken */

@@ -60,6 +60,52 @@ class PushedChangeDescriptorTest {
         assertNoProbeOpen();
     }
 
+    /**
+     * Two changes in one message with two descriptors, one too many: which one the plug's is cannot be
+     * told, so neither change is applied (the plug used to be mapped over the first of them).
+     */
+    @Test
+    void aPlugAndAnUnplugInOneMessageWithTwoDescriptorsApplyNothing() throws Exception {
+        Thread server = serve("plug c 200000 100000\nunplug a\n", 2);
+        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
+            String why = awaitStop(m);
+            assertTrue(why.contains("descriptor"), why);
+            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
+            assertEquals(0, m.layoutChanges());
+        }
+        server.join(WAIT.toMillis());
+        assertNoProbeOpen();
+    }
+
+    /**
+     * Two plugs in one message with one descriptor: it may be either's, so neither is applied (the
+     * first used to be mapped over it, the second then found none).
+     */
+    @Test
+    void twoPlugsInOneMessageWithOneDescriptorApplyNothing() throws Exception {
+        Thread server = serve("plug c 200000 100000\nplug d 300000 100000\n", 1);
+        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
+            String why = awaitStop(m);
+            assertTrue(why.contains("descriptor"), why);
+            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
+            assertEquals(0, m.layoutChanges());
+        }
+        server.join(WAIT.toMillis());
+        assertNoProbeOpen();
+    }
+
+    /** Control: two plugs in one message with two descriptors, one each in line order, are both applied. */
+    @Test
+    void twoPlugsInOneMessageWithTwoDescriptorsAreApplied() throws Exception {
+        Thread server = serve("plug c 200000 100000\nplug d 300000 100000\n", 2);
+        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
+            assertTrue(m.awaitLayoutChanges(2, WAIT), "following stopped: " + m.followingStopped());
+            assertEquals(List.of("a", "b", "c", "d"), m.layout().stream().map(SharedRamRegion::name).toList());
+        }
+        server.join(WAIT.toMillis());
+        assertNoProbeOpen();
+    }
+
     /** Control: a plug with its one descriptor, then an unplug without, are both applied. */
     @Test
     void aPlugWithItsDescriptorAndABareUnplugAreApplied() throws Exception {
