@@ -263,6 +263,29 @@ public final class PhysSection {
     }
 
     /**
+     * Where a byte of this section lives in {@link #segment()}: QEMU's {@code qemu_map_ram_ptr} for
+     * the {@code xlat} that {@code address_space_translate} returned with this section.
+     *
+     * @param xlat an offset in {@link #region()} inside this section (as {@code Translation.xlat()}
+     *     gives it)
+     * @return its offset in {@link #segment()}
+     * @throws IllegalStateException if the section has no host memory (MMIO, a hole)
+     * @throws IllegalArgumentException if {@code xlat} is not inside this section
+     */
+    public long segmentOffsetOf(long xlat) {
+        if (segment == null) {
+            throw new IllegalStateException("section of " + region + " has no host memory");
+        }
+        long into = xlat - offsetWithinRegion;
+        if (Long.compareUnsigned(into, sizeMinusOne()) > 0) {
+            throw new IllegalArgumentException("offset 0x" + Long.toHexString(xlat) + " in " + region
+                    + " is outside this section (0x" + Long.toHexString(offsetWithinRegion) + " + 0x"
+                    + Long.toHexString(sizeMinusOne()) + ")");
+        }
+        return segmentOffset + into;
+    }
+
+    /**
      * The section's direct window: its host bytes for direct loads and stores (empty slices where
      * the section is not direct), built with the table so that caching it allocates nothing.
      *

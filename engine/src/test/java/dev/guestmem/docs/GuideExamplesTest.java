@@ -763,7 +763,7 @@ class GuideExamplesTest {
         Translation out = new Translation();                 // reusable: translate allocates nothing
         PhysSection s = as.translate(0xe0000000L, MIB, false, MemTxAttrs.UNSPECIFIED, out);
         RamBlock served = s.ramBlock();                      // ram's block (null for MMIO and holes)
-        long hostOffset = s.segmentOffset() + (out.xlat() - s.offsetWithinRegion()); // 0x10000 in s.segment()
+        long hostOffset = s.segmentOffsetOf(out.xlat());      // 0x10000 in s.segment()
         long run = out.plen();                               // 64 KiB: the alias ends there
         boolean plainRead = (s.flags() & PhysSection.DIRECT_READ) != 0
                 && (s.flags() & PhysSection.FAULT_PRONE) == 0;  // true: one MemorySegment.copy
