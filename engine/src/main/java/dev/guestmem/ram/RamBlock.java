@@ -1,6 +1,7 @@
 package dev.guestmem.ram;
 
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;

@@ -6,7 +6,7 @@
  * {@code Arena} so a release waits for accesses in flight and later accesses fail cleanly. A
  * {@link dev.guestmem.ram.RamList} places a system's blocks in one ram_addr space and tells
  * {@link dev.guestmem.ram.RamBlockNotifier}s of changes. File- and fd-backed blocks can raise SIGBUS:
- * {@link dev.guestmem.ram.SigbusFence} and {@link dev.guestmem.ram.FaultProneHold} keep that from
+ * {@code dev.guestmem.internal.SigbusFence} and {@link dev.guestmem.ram.FaultProneHold} keep that from
  * escaping as an error the caller cannot catch.
  */
 package dev.guestmem.ram;

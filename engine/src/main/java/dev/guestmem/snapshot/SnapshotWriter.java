@@ -1,5 +1,6 @@
 package dev.guestmem.snapshot;
 
+import dev.guestmem.internal.SigbusFence;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -252,7 +253,13 @@ public final class SnapshotWriter {
         return id;
     }
 
-    /** {@link Staging#stage} of page {@code p}; a SIGBUS reading it breaks its RAM block and fails the save. */
+    /**
+     * {@link Staging#stage} of page {@code p}; a SIGBUS reading it breaks its RAM block and fails the
+     * save with a {@link SnapshotException}. The copy out of
+     * guest memory is a {@link SigbusFence} call: inlined, a compiled copy's fault is an asynchronous
+     * {@code InternalError} that HotSpot throws at the next safepoint poll, which can be after this
+     * {@code try} (CI saw one escape {@code SnapshotWriter.write} once).
+     */
     private static boolean stage(Staging staging, SnapshotBlock b, long p, long dataOff, CRC32C crc) throws IOException {
         long ps = b.pageSize();
         try {
@@ -306,7 +313,7 @@ public final class SnapshotWriter {
                 for (long c = 0; c < ps; c += buf.byteSize()) {
                     long n = Math.min(buf.byteSize(), ps - c);
                     MemorySegment piece = buf.asSlice(0, n);
-                    MemorySegment.copy(seg, segOff + c, piece, 0, n);
+                    SigbusFence.copy(seg, segOff + c, piece, 0, n); // a real call: see stage()
                     zero &= isZero(piece);
                     crc.update(piece.asByteBuffer());
                     writeFully(ch, piece.asByteBuffer(), dataOff + c);
@@ -318,7 +325,7 @@ public final class SnapshotWriter {
                 flush();
             }
             MemorySegment page = buf.asSlice(used, ps);
-            MemorySegment.copy(seg, segOff, page, 0, ps);
+            SigbusFence.copy(seg, segOff, page, 0, ps);
             if (isZero(page)) {
                 return false;
             }

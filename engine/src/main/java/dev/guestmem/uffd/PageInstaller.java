@@ -1,5 +1,6 @@
 package dev.guestmem.uffd;
 
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.pollfd;
@@ -141,7 +142,13 @@ final class PageInstaller {
                 if (src == null) {
                     buf.fill((byte) 0);
                 } else {
-                    buf.copyFrom(src);
+                    try {
+                        SigbusFence.copy(src, 0, buf, 0, ps); // a real call: a SIGBUS surfaces in this try
+                    } catch (InternalError sigbus) { // the snapshot file truncated under its mapping
+                        fail("reading the snapshot's page " + p + " of block " + b + " faulted (SIGBUS: the file was"
+                                + " truncated, or a hole in it cannot be read)");
+                        return FAILED;
+                    }
                 }
                 for (int i = 0; i < c.length; i += 2) {
                     buf.asSlice(c[i], c[i + 1] - c[i]).fill((byte) 0);

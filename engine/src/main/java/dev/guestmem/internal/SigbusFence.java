@@ -1,4 +1,4 @@
-package dev.guestmem.ram;
+package dev.guestmem.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -24,10 +24,12 @@ import java.lang.invoke.MethodType;
  * separately compiled method. It costs a few nanoseconds an access: this is the checked path, not
  * the dispatch hot path.
  *
+ * <p>For the engine's RAM and snapshot code only: this package is not exported.
+ *
  * <p><b>Thread safety.</b> The handles are written once in the class initialiser (which
  * happens-before any use) and never again.
  */
-final class SigbusFence {
+public final class SigbusFence {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
 
@@ -55,7 +57,7 @@ final class SigbusFence {
     private SigbusFence() {
     }
 
-    static long getLong(MemorySegment s, long off) {
+    public static long getLong(MemorySegment s, long off) {
         try {
             return (long) getLong.invokeExact(s, off);
         } catch (RuntimeException | Error e) {
@@ -65,7 +67,7 @@ final class SigbusFence {
         }
     }
 
-    static void putLong(MemorySegment s, long off, long v) {
+    public static void putLong(MemorySegment s, long off, long v) {
         try {
             putLong.invokeExact(s, off, v);
         } catch (RuntimeException | Error e) {
@@ -75,7 +77,7 @@ final class SigbusFence {
         }
     }
 
-    static int getInt(MemorySegment s, long off) {
+    public static int getInt(MemorySegment s, long off) {
         try {
             return (int) getInt.invokeExact(s, off);
         } catch (RuntimeException | Error e) {
@@ -85,7 +87,7 @@ final class SigbusFence {
         }
     }
 
-    static void putInt(MemorySegment s, long off, int v) {
+    public static void putInt(MemorySegment s, long off, int v) {
         try {
             putInt.invokeExact(s, off, v);
         } catch (RuntimeException | Error e) {
@@ -95,7 +97,7 @@ final class SigbusFence {
         }
     }
 
-    static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
+    public static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
         try {
             copy.invokeExact(src, srcOff, dst, dstOff, len);
         } catch (RuntimeException | Error e) {
