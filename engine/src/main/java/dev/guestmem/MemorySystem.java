@@ -116,11 +116,6 @@ public final class MemorySystem {
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
     private int transactionDepth;
     private boolean updatePending;
-    /**
-     * How many listener notifications are under way (lock held, so on this thread): a listener
-     * that nests a commit must not be handed what the others threw; the outermost rethrows it.
-     */
-    private int notifying;
     /** Eventfd bookkeeping: the pending flag, which regions have any, what listeners were told. */
     private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
@@ -142,6 +137,9 @@ public final class MemorySystem {
     /** The body of an effective commit: render, tell the listeners, publish. */
     private final TopologyUpdate topologyUpdate = new TopologyUpdate(lock, spaces, views, eventfds,
             listeners.globalListeners());
+    /** How many notifications are under way, whether a call waits for them, what listeners threw. */
+    private final Notifications notifications = new Notifications(lock, deferredCalls, listeners, topologyUpdate,
+            this::apply);
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -218,7 +216,7 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockFaultProneChanged(RamBlock block) {
-            if (block.canFault() && lock.isHeldByCurrentThread() && (transactionDepth > 0 || notifying > 0)) {
+            if (block.canFault() && lock.isHeldByCurrentThread() && (transactionDepth > 0 || notifications.underWay())) {
                 // The fence must be in the published views before the caller lets pages fault; inside
                 // an open transaction, or a listener callback, they would change only later.
                 throw new IllegalStateException("RAM block '" + block.idstr() + "' held fault-prone inside an open"
@@ -353,7 +351,7 @@ public final class MemorySystem {
         }
         try {
             transactionDepth--;
-            if (transactionDepth > 0 || notifying > 0) {
+            if (transactionDepth > 0 || notifications.underWay()) {
                 // Inside a notification (a listener callback changed the topology) the views being
                 // published were computed before this change: it stays pending, and the outermost
                 // notification runs it once every listener has heard the current one.
@@ -376,7 +374,7 @@ public final class MemorySystem {
      *     left pending, the views are those of the update before it)
      */
     private Throwable runPendingUpdates() {
-        notifying++;
+        notifications.enter();
         try {
             Throwable failed = null;
             for (int round = 0; updatePending || eventfds.isUpdatePending() || !deferredCalls.isEmpty();
@@ -387,7 +385,7 @@ public final class MemorySystem {
                 // Deferred calls first (registrations, removals, destructions), in call order, each
                 // replaying the view published now; then the update, which new listeners hear as a
                 // diff like everyone else.
-                failed = ListenerList.merge(failed, applyDeferredCalls());
+                failed = ListenerList.merge(failed, notifications.applyDeferredCalls());
                 if (updatePending) {
                     updateTopology();
                 } else {
@@ -399,7 +397,7 @@ public final class MemorySystem {
             }
             return failed;
         } finally {
-            notifying--;
+            notifications.exit();
         }
     }
 
@@ -412,37 +410,19 @@ public final class MemorySystem {
      * @return what their replays threw, or null
      */
     private Throwable runDeferredCalls() {
-        notifying++;
+        notifications.enter();
         try {
             Throwable failed = null;
             for (int round = 0; !deferredCalls.isEmpty(); round++) {
                 if (round == MAX_CHAINED_UPDATES) {
                     return ListenerList.merge(tooManyRounds(), failed);
                 }
-                failed = ListenerList.merge(failed, applyDeferredCalls());
+                failed = ListenerList.merge(failed, notifications.applyDeferredCalls());
             }
             return failed;
         } finally {
-            notifying--;
+            notifications.exit();
         }
-    }
-
-    /**
-     * Runs the calls asked for so far, in call order; what their replays ask for waits for the next
-     * round.
-     *
-     * @return what their replays threw, or null
-     */
-    private Throwable applyDeferredCalls() {
-        // Before each call, what the walks so far kept: it came first, and a destruction takes its
-        // space's list (and what it kept) away, also what a global start or stop's re-render just
-        // kept there. Only an outermost loop gets here, so this is the outer call's to take.
-        Throwable failed = null;
-        for (int n = deferredCalls.size(); n > 0; n--) {
-            failed = ListenerList.merge(failed, takeKeptFailures());
-            failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
-        }
-        return failed;
     }
 
     private static IllegalStateException tooManyRounds() {
@@ -451,28 +431,22 @@ public final class MemorySystem {
                 + " change is left pending and not published");
     }
 
-    /** Runs a call a listener callback asked for; returns what its replays threw. */
-    private Throwable apply(DeferredCalls.Change c) {
-        try {
-            return switch (c.kind()) {
-                case REGISTER -> listeners.register(c.listener(), c.as());
-                case UNREGISTER -> listeners.unregister(c.listener());
-                case DESTROY -> destroy(c.as());
-                case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
-                case GLOBAL_START -> dirtyLog.start(c.flags());
-                case GLOBAL_STOP -> dirtyLog.stop(c.flags());
-            };
-        } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
-            return t;
-        }
-    }
-
     /**
-     * Whether a call must wait in {@link #deferredCalls}: inside a notification, or behind calls
-     * already waiting (they run in call order).
+     * Topology lock held, outside any notification: the body of a call a listener callback asked
+     * for, for {@link Notifications#applyDeferredCalls()}.
+     *
+     * @return what its replays threw, or null
      */
-    private boolean mustDefer() {
-        return notifying > 0 || !deferredCalls.isEmpty();
+    private Throwable apply(DeferredCalls.Change c) {
+        assert lock.isHeldByCurrentThread();
+        return switch (c.kind()) {
+            case REGISTER -> listeners.register(c.listener(), c.as());
+            case UNREGISTER -> listeners.unregister(c.listener());
+            case DESTROY -> destroy(c.as());
+            case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
+            case GLOBAL_START -> dirtyLog.start(c.flags());
+            case GLOBAL_STOP -> dirtyLog.stop(c.flags());
+        };
     }
 
     /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
@@ -490,7 +464,7 @@ public final class MemorySystem {
      * @return whether it was queued; if not, the caller runs it now
      */
     boolean deferGlobalDirtyLog(boolean start, int flags) {
-        if (!mustDefer()) {
+        if (!notifications.mustDefer()) {
             return false;
         }
         deferredCalls.addGlobalDirtyLog(start, flags);
@@ -518,11 +492,11 @@ public final class MemorySystem {
         if (transactionDepth > 0) {
             return null;
         }
-        if (notifying > 0) { // a deferred call, run by runPendingUpdates: it takes what listeners threw
+        if (notifications.underWay()) { // a deferred call, run by runPendingUpdates: it takes what listeners threw
             updateTopology();
             return null;
         }
-        return takeListenerFailures(runPendingUpdates());
+        return notifications.takeListenerFailures(runPendingUpdates());
     }
 
     /**
@@ -533,48 +507,25 @@ public final class MemorySystem {
      * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
      */
     Throwable runDeferred() {
-        if (notifying > 0) {
+        if (notifications.underWay()) {
             return null;
         }
         return transactionDepth > 0 ? runDeferredCalls() : runPendingUpdates();
     }
 
-    /**
-     * Rethrows what listeners threw while being told of a change (the first; the others suppressed
-     * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
-     * cannot fail): views published, every listener told. Topology lock held. Inside another
-     * notification (a listener's nested change) only {@code first} is thrown: the outer one
-     * rethrows the rest.
-     *
-     * @param first thrown ahead of (with suppressed) what listeners threw, or null
-     */
+    /** Topology lock held: see {@link Notifications#rethrowListenerFailures}. */
     void rethrowListenerFailures(Throwable first) {
-        ListenerList.rethrow(takeListenerFailures(first));
+        notifications.rethrowListenerFailures(first);
     }
 
-    /**
-     * What {@link #rethrowListenerFailures} would throw, taken without throwing it.
-     *
-     * @param first the failure so far, or null
-     * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
-     */
-    private Throwable takeListenerFailures(Throwable first) {
-        return notifying == 0 ? ListenerList.merge(first, takeKeptFailures()) : first;
-    }
-
-    /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
-    private Throwable takeKeptFailures() {
-        return listeners.takeFailures(topologyUpdate.takeInvalidationFailure());
-    }
-
-    /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
+    /** Topology lock held: a listener notification begins; pair with {@link #exitNotification()}. */
     void enterNotification() {
-        notifying++;
+        notifications.enter();
     }
 
-    /** The notification begun by {@link #enterNotification()} is over. */
+    /** Topology lock held: the notification begun by {@link #enterNotification()} is over. */
     void exitNotification() {
-        notifying--;
+        notifications.exit();
     }
 
     /** Every view must be re-rendered at the next effective commit (topology lock held). */
@@ -605,7 +556,7 @@ public final class MemorySystem {
      */
     public void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
         assert lock.isHeldByCurrentThread();
-        notifying++;
+        notifications.enter();
         try {
             for (SpaceEntry e : spaces) {
                 FlatView view = e.as.currentMap();
@@ -616,7 +567,7 @@ public final class MemorySystem {
                 }
             }
         } finally {
-            notifying--;
+            notifications.exit();
         }
         rethrowListenerFailures(runDeferred());
     }
@@ -722,7 +673,7 @@ public final class MemorySystem {
             root.ref();
             SpaceEntry e = spaces.add(as);
             FlatView view = views.cachedOrRendered(root);
-            if (mustDefer()) {
+            if (notifications.mustDefer()) {
                 // A listener callback: the space serves accesses at once, but its listeners hear it
                 // appear when the notification is over (a replay now would nest in the one under way).
                 as.publish(view);
@@ -731,7 +682,7 @@ public final class MemorySystem {
             }
             Throwable failed = listeners.announce(e, view);
             as.publish(view);
-            failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
+            failed = notifications.takeListenerFailures(ListenerList.merge(failed, runDeferred()));
             if (failed != null) {
                 // The caller gets the throw, not the handle: take the space down again.
                 failed = ListenerList.merge(failed, rollBack(as));
@@ -774,7 +725,7 @@ public final class MemorySystem {
                 throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
                         + " waiting to be registered to it");
             }
-            if (mustDefer()) {
+            if (notifications.mustDefer()) {
                 defer(DeferredCalls.Kind.DESTROY, null, as);
                 return;
             }
@@ -795,13 +746,13 @@ public final class MemorySystem {
         // (listener_del_address_space), so their region_add and region_del stay paired.
         FlatView last = as.currentMap();
         Throwable failed = null;
-        notifying++;
+        notifications.enter();
         try {
             for (MemoryListener l : e.listeners.snapshot()) {
                 failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, eventfds.known(e)));
             }
         } finally {
-            notifying--;
+            notifications.exit();
         }
         spaces.remove(e);
         // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
@@ -881,7 +832,7 @@ public final class MemorySystem {
             if (as != null) {
                 liveEntry(as); // throws if it is not ours
             }
-            if (mustDefer()) { // a listener callback: the lists are being walked
+            if (notifications.mustDefer()) { // a listener callback: the lists are being walked
                 defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
@@ -910,7 +861,7 @@ public final class MemorySystem {
             if (!deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 return;
             }
-            if (mustDefer()) { // a listener callback: the lists are being walked
+            if (notifications.mustDefer()) { // a listener callback: the lists are being walked
                 defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
