@@ -114,8 +114,6 @@ public final class MemorySystem {
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
-    private int transactionDepth;
-    private boolean updatePending;
     /** Eventfd bookkeeping: the pending flag, which regions have any, what listeners were told. */
     private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
@@ -140,6 +138,9 @@ public final class MemorySystem {
     /** How many notifications are under way, whether a call waits for them, what listeners threw. */
     private final Notifications notifications = new Notifications(lock, deferredCalls, listeners, topologyUpdate,
             this::apply);
+    /** The transaction depth, the pending update, the commit and the loop that runs what waits. */
+    private final Transactions transactions = new Transactions(lock, notifications, deferredCalls, topologyUpdate,
+            views, eventfds, spaces);
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -216,7 +217,7 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockFaultProneChanged(RamBlock block) {
-            if (block.canFault() && lock.isHeldByCurrentThread() && (transactionDepth > 0 || notifications.underWay())) {
+            if (block.canFault() && lock.isHeldByCurrentThread() && (transactions.depth() > 0 || notifications.underWay())) {
                 // The fence must be in the published views before the caller lets pages fault; inside
                 // an open transaction, or a listener callback, they would change only later.
                 throw new IllegalStateException("RAM block '" + block.idstr() + "' held fault-prone inside an open"
@@ -328,8 +329,7 @@ public final class MemorySystem {
 
     /** QEMU's {@code memory_region_transaction_begin}: takes the lock and deepens the transaction. */
     public void transactionBegin() {
-        lock.lock();
-        transactionDepth++;
+        transactions.begin();
     }
 
     /**
@@ -343,92 +343,7 @@ public final class MemorySystem {
      *     in a row
      */
     public void transactionCommit() {
-        if (!lock.isHeldByCurrentThread()) {
-            throw new IllegalStateException("transactionCommit without the topology lock (no transactionBegin)");
-        }
-        if (transactionDepth == 0) {
-            throw new IllegalStateException("transactionCommit without transactionBegin");
-        }
-        try {
-            transactionDepth--;
-            if (transactionDepth > 0 || notifications.underWay()) {
-                // Inside a notification (a listener callback changed the topology) the views being
-                // published were computed before this change: it stays pending, and the outermost
-                // notification runs it once every listener has heard the current one.
-                return;
-            }
-            Throwable chained = runPendingUpdates();
-            rethrowListenerFailures(chained); // the change is whole: every listener heard it
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Runs the pending update, then again while listener callbacks asked for another meanwhile
-     * (each one a whole {@code begin}..{@code commit} of its own), at most
-     * {@link #MAX_CHAINED_UPDATES} times. Depth 0, no notification under way, topology lock held.
-     *
-     * @return null, or the failure to report: what deferred registration replays threw, or, when
-     *     listeners kept changing the topology, an {@link IllegalStateException} (the last change is
-     *     left pending, the views are those of the update before it)
-     */
-    private Throwable runPendingUpdates() {
-        notifications.enter();
-        try {
-            Throwable failed = null;
-            for (int round = 0; updatePending || eventfds.isUpdatePending() || !deferredCalls.isEmpty();
-                    round++) {
-                if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(tooManyRounds(), failed);
-                }
-                // Deferred calls first (registrations, removals, destructions), in call order, each
-                // replaying the view published now; then the update, which new listeners hear as a
-                // diff like everyone else.
-                failed = ListenerList.merge(failed, notifications.applyDeferredCalls());
-                if (updatePending) {
-                    updateTopology();
-                } else {
-                    eventfds.clearUpdatePending();
-                    for (SpaceEntry e : spaces) {
-                        eventfds.update(e);
-                    }
-                }
-            }
-            return failed;
-        } finally {
-            notifications.exit();
-        }
-    }
-
-    /**
-     * The deferred calls alone, inside an open transaction: they wait for the notification, not for
-     * the commit (a direct call in the transaction runs at once, replaying the view published now);
-     * the updates wait for the commit. Again while their replays ask for more, at most
-     * {@link #MAX_CHAINED_UPDATES} rounds. No notification under way, topology lock held.
-     *
-     * @return what their replays threw, or null
-     */
-    private Throwable runDeferredCalls() {
-        notifications.enter();
-        try {
-            Throwable failed = null;
-            for (int round = 0; !deferredCalls.isEmpty(); round++) {
-                if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(tooManyRounds(), failed);
-                }
-                failed = ListenerList.merge(failed, notifications.applyDeferredCalls());
-            }
-            return failed;
-        } finally {
-            notifications.exit();
-        }
-    }
-
-    private static IllegalStateException tooManyRounds() {
-        return new IllegalStateException("listener callbacks changed the topology or the listeners during each of "
-                + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every commit?); the last"
-                + " change is left pending and not published");
+        transactions.commit();
     }
 
     /**
@@ -480,37 +395,14 @@ public final class MemorySystem {
         return deferredCalls.globalDirtyFlagsAfter(now);
     }
 
-    /**
-     * Re-renders every view, for a global dirty-log start or stop: inside an open transaction at its
-     * commit; else now, also when the start or stop is a call deferred from a callback (running
-     * between notifications: a stop's {@code logGlobalStop} must follow the update, as QEMU's).
-     *
-     * @return what the update reports (outside notifications, with what its listeners threw), or null
-     */
+    /** Topology lock held: see {@link Transactions#rerenderForGlobalDirtyLog()}. */
     Throwable rerenderForGlobalDirtyLog() {
-        markAllStale();
-        if (transactionDepth > 0) {
-            return null;
-        }
-        if (notifications.underWay()) { // a deferred call, run by runPendingUpdates: it takes what listeners threw
-            updateTopology();
-            return null;
-        }
-        return notifications.takeListenerFailures(runPendingUpdates());
+        return transactions.rerenderForGlobalDirtyLog();
     }
 
-    /**
-     * Called when a notification other than a commit's ended: runs the calls and updates its
-     * listeners asked for meanwhile, unless it was itself inside a notification (which then runs
-     * them); inside an open transaction only the calls, the updates wait for the commit.
-     *
-     * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
-     */
+    /** Topology lock held: see {@link Transactions#runDeferred()}. */
     Throwable runDeferred() {
-        if (notifications.underWay()) {
-            return null;
-        }
-        return transactionDepth > 0 ? runDeferredCalls() : runPendingUpdates();
+        return transactions.runDeferred();
     }
 
     /** Topology lock held: see {@link Notifications#rethrowListenerFailures}. */
@@ -528,15 +420,14 @@ public final class MemorySystem {
         notifications.exit();
     }
 
-    /** Every view must be re-rendered at the next effective commit (topology lock held). */
+    /** Topology lock held: every view must be re-rendered at the next effective commit. */
     void markAllStale() {
-        views.markAllStale();
-        updatePending = true;
+        transactions.markAllStale();
     }
 
     /** @return the current transaction depth */
     public int transactionDepth() {
-        return transactionDepth;
+        return transactions.depth();
     }
 
     /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
@@ -603,8 +494,7 @@ public final class MemorySystem {
 
     /** Internal, for region setters: a change that needs new views happened (topology lock held). */
     public void markUpdatePending() {
-        assert lock.isHeldByCurrentThread();
-        updatePending = true;
+        transactions.markUpdatePending();
     }
 
     /**
@@ -631,7 +521,7 @@ public final class MemorySystem {
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
         if (spaces.showsViewOf(region)) {
-            updatePending = true;
+            transactions.markUpdatePending();
         }
     }
 
@@ -1065,16 +955,7 @@ public final class MemorySystem {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Topology update
-
-    /** The body of an effective commit (depth 0, update pending). */
-    private void updateTopology() {
-        TopologyUpdate.Rendered next = topologyUpdate.render();
-        // A change a callback makes while listeners hear this one is pending again.
-        updatePending = false;
-        eventfds.clearUpdatePending();
-        topologyUpdate.publish(next);
-    }
+    // Diagnostics
 
     /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
     public long fullRenderCount() {
