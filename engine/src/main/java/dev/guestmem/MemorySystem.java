@@ -364,27 +364,9 @@ public final class MemorySystem {
         };
     }
 
-    /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
-    private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
-        deferredCalls.add(kind, listener, as);
-        rethrowListenerFailures(runDeferred());
-    }
-
-    /**
-     * For {@link DirtyLogNotifications}: from a listener callback (or behind calls waiting), queues a
-     * global dirty-log start or stop to run in call order once the notification is over.
-     *
-     * @param start a start (else a stop)
-     * @param flags its {@code GLOBAL_DIRTY_*} flags
-     * @return whether it was queued; if not, the caller runs it now
-     */
+    /** Topology lock held, for {@link DirtyLogNotifications}: see {@link Transactions#deferGlobalDirtyLog}. */
     boolean deferGlobalDirtyLog(boolean start, int flags) {
-        if (!notifications.mustDefer()) {
-            return false;
-        }
-        deferredCalls.addGlobalDirtyLog(start, flags);
-        rethrowListenerFailures(runDeferred());
-        return true;
+        return transactions.deferGlobalDirtyLog(start, flags);
     }
 
     /**
@@ -567,7 +549,7 @@ public final class MemorySystem {
                 // A listener callback: the space serves accesses at once, but its listeners hear it
                 // appear when the notification is over (a replay now would nest in the one under way).
                 as.publish(view);
-                defer(DeferredCalls.Kind.ANNOUNCE, null, as);
+                transactions.defer(DeferredCalls.Kind.ANNOUNCE, null, as);
                 return as;
             }
             Throwable failed = listeners.announce(e, view);
@@ -616,7 +598,7 @@ public final class MemorySystem {
                         + " waiting to be registered to it");
             }
             if (notifications.mustDefer()) {
-                defer(DeferredCalls.Kind.DESTROY, null, as);
+                transactions.defer(DeferredCalls.Kind.DESTROY, null, as);
                 return;
             }
             rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferred())); // destroyed all the same
@@ -723,7 +705,7 @@ public final class MemorySystem {
                 liveEntry(as); // throws if it is not ours
             }
             if (notifications.mustDefer()) { // a listener callback: the lists are being walked
-                defer(DeferredCalls.Kind.REGISTER, listener, as);
+                transactions.defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
             Throwable failed = listeners.register(listener, as);
@@ -752,7 +734,7 @@ public final class MemorySystem {
                 return;
             }
             if (notifications.mustDefer()) { // a listener callback: the lists are being walked
-                defer(DeferredCalls.Kind.UNREGISTER, listener, null);
+                transactions.defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
             Throwable failed = listeners.unregister(listener);

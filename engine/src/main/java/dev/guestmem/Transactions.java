@@ -1,6 +1,8 @@
 package dev.guestmem;
 
+import dev.guestmem.access.AddressSpace;
 import dev.guestmem.listener.ListenerList;
+import dev.guestmem.listener.MemoryListener;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -100,6 +102,39 @@ final class Transactions {
             return null;
         }
         return depth > 0 ? runDeferredCalls() : runPendingUpdates();
+    }
+
+    /**
+     * Topology lock held: queues a call a listener callback asked for (or one behind calls
+     * waiting); outside notifications, runs the queue (and, outside transactions, what it asks for)
+     * now, and throws what listeners threw.
+     *
+     * @param kind what the call does
+     * @param listener its listener, or null
+     * @param as its address space, or null
+     */
+    void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
+        assert lock.isHeldByCurrentThread();
+        deferredCalls.add(kind, listener, as);
+        notifications.rethrowListenerFailures(runDeferred());
+    }
+
+    /**
+     * Topology lock held: from a listener callback (or behind calls waiting), queues a global
+     * dirty-log start or stop to run in call order once the notification is over.
+     *
+     * @param start a start (else a stop)
+     * @param flags its {@code GLOBAL_DIRTY_*} flags
+     * @return whether it was queued; if not, the caller runs it now
+     */
+    boolean deferGlobalDirtyLog(boolean start, int flags) {
+        assert lock.isHeldByCurrentThread();
+        if (!notifications.mustDefer()) {
+            return false;
+        }
+        deferredCalls.addGlobalDirtyLog(start, flags);
+        notifications.rethrowListenerFailures(runDeferred());
+        return true;
     }
 
     /**
