@@ -141,6 +141,9 @@ public final class MemorySystem {
     /** The transaction depth, the pending update, the commit and the loop that runs what waits. */
     private final Transactions transactions = new Transactions(lock, notifications, deferredCalls, topologyUpdate,
             views, eventfds, spaces);
+    /** Creating and destroying address spaces, at once or waiting for the notification under way. */
+    private final AddressSpaceLifecycle lifecycle = new AddressSpaceLifecycle(this, spaces, views, eventfds,
+            listeners, deferredCalls, notifications, transactions);
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -357,7 +360,7 @@ public final class MemorySystem {
         return switch (c.kind()) {
             case REGISTER -> listeners.register(c.listener(), c.as());
             case UNREGISTER -> listeners.unregister(c.listener());
-            case DESTROY -> destroy(c.as());
+            case DESTROY -> lifecycle.destroy(c.as());
             case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
             case GLOBAL_START -> dirtyLog.start(c.flags());
             case GLOBAL_STOP -> dirtyLog.stop(c.flags());
@@ -535,35 +538,7 @@ public final class MemorySystem {
      * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
-        Objects.requireNonNull(root, "root");
-        lock.lock();
-        try {
-            if (root.system() != this) {
-                throw new ForeignRegionException(root, root);
-            }
-            AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
-            root.ref();
-            SpaceEntry e = spaces.add(as);
-            FlatView view = views.cachedOrRendered(root);
-            if (notifications.mustDefer()) {
-                // A listener callback: the space serves accesses at once, but its listeners hear it
-                // appear when the notification is over (a replay now would nest in the one under way).
-                as.publish(view);
-                transactions.defer(DeferredCalls.Kind.ANNOUNCE, null, as);
-                return as;
-            }
-            Throwable failed = listeners.announce(e, view);
-            as.publish(view);
-            failed = notifications.takeListenerFailures(ListenerList.merge(failed, runDeferred()));
-            if (failed != null) {
-                // The caller gets the throw, not the handle: take the space down again.
-                failed = ListenerList.merge(failed, rollBack(as));
-            }
-            rethrowListenerFailures(failed);
-            return as;
-        } finally {
-            lock.unlock();
-        }
+        return lifecycle.create(root, name);
     }
 
     /**
@@ -584,72 +559,7 @@ public final class MemorySystem {
      *     or still has its own listeners (or will have, once the waiting registrations have run)
      */
     public void destroyAddressSpace(AddressSpace as) {
-        lock.lock();
-        try {
-            liveEntry(as);
-            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
-                    throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
-                }
-            }
-            List<MemoryListener> waiting = deferredCalls.waitingFor(as, listeners.registrations());
-            if (!waiting.isEmpty()) {
-                throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
-                        + " waiting to be registered to it");
-            }
-            if (notifications.mustDefer()) {
-                transactions.defer(DeferredCalls.Kind.DESTROY, null, as);
-                return;
-            }
-            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferred())); // destroyed all the same
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * The body of {@link #destroyAddressSpace}, outside any notification.
-     *
-     * @return what listeners threw, or null
-     */
-    private Throwable destroy(AddressSpace as) {
-        SpaceEntry e = spaces.entry(as);
-        // Listeners of every address space lose this one as if they unregistered from it
-        // (listener_del_address_space), so their region_add and region_del stay paired.
-        FlatView last = as.currentMap();
-        Throwable failed = null;
-        notifications.enter();
-        try {
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, eventfds.known(e)));
-            }
-        } finally {
-            notifications.exit();
-        }
-        spaces.remove(e);
-        // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
-        // now on, and translations through it (an IOMMU of another space) are dropped.
-        try {
-            as.publish(views.emptyView());
-        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-            failed = ListenerList.merge(failed, t);
-        }
-        views.retainShown(spaces);
-        as.runDestroyHooks();
-        as.root().unref();
-        return failed;
-    }
-
-    /**
-     * Undoes an {@link #addressSpace} whose listeners threw: removes the listeners registered to the
-     * space meanwhile (from callbacks), then destroys it; they and the listeners of every address
-     * space hear it go.
-     *
-     * @return what that threw, or null
-     */
-    private Throwable rollBack(AddressSpace as) {
-        Throwable failed = ListenerCalls.tell(null, () -> removeListeners(as));
-        return ListenerCalls.tell(failed, () -> destroyAddressSpace(as));
+        lifecycle.destroyAddressSpace(as);
     }
 
     /** @return the address spaces in creation order */
@@ -660,15 +570,6 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** {@link AddressSpaceList#entry}, refusing a space whose destruction is waiting too. */
-    private SpaceEntry liveEntry(AddressSpace as) {
-        SpaceEntry e = spaces.entry(as);
-        if (deferredCalls.willBeDestroyed(as)) {
-            throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
-        }
-        return e;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -702,7 +603,7 @@ public final class MemorySystem {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
             if (as != null) {
-                liveEntry(as); // throws if it is not ours
+                lifecycle.liveEntry(as); // throws if it is not ours
             }
             if (notifications.mustDefer()) { // a listener callback: the lists are being walked
                 transactions.defer(DeferredCalls.Kind.REGISTER, listener, as);
