@@ -114,13 +114,6 @@ public final class MemorySystem {
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
     private final RamDiscardPolicy ramDiscardPolicy = new RamDiscardPolicy();
-    private int transactionDepth;
-    private boolean updatePending;
-    /**
-     * How many listener notifications are under way (lock held, so on this thread): a listener
-     * that nests a commit must not be handed what the others threw; the outermost rethrows it.
-     */
-    private int notifying;
     /** Eventfd bookkeeping: the pending flag, which regions have any, what listeners were told. */
     private final SpaceIoeventfds eventfds = new SpaceIoeventfds();
 
@@ -142,6 +135,15 @@ public final class MemorySystem {
     /** The body of an effective commit: render, tell the listeners, publish. */
     private final TopologyUpdate topologyUpdate = new TopologyUpdate(lock, spaces, views, eventfds,
             listeners.globalListeners());
+    /** How many notifications are under way, whether a call waits for them, what listeners threw. */
+    private final Notifications notifications = new Notifications(lock, deferredCalls, listeners, topologyUpdate,
+            this::apply);
+    /** The transaction depth, the pending update, the commit and the loop that runs what waits. */
+    private final Transactions transactions = new Transactions(lock, notifications, deferredCalls, topologyUpdate,
+            views, eventfds, spaces);
+    /** Creating and destroying address spaces, at once or waiting for the notification under way. */
+    private final AddressSpaceLifecycle lifecycle = new AddressSpaceLifecycle(this, spaces, views, eventfds,
+            listeners, deferredCalls, notifications, transactions);
 
     static {
         // The one-notification wrapper, for region and discard code, stays off the public API.
@@ -218,7 +220,7 @@ public final class MemorySystem {
          */
         @Override
         public void ramBlockFaultProneChanged(RamBlock block) {
-            if (block.canFault() && lock.isHeldByCurrentThread() && (transactionDepth > 0 || notifying > 0)) {
+            if (block.canFault() && lock.isHeldByCurrentThread() && (transactions.depth() > 0 || notifications.underWay())) {
                 // The fence must be in the published views before the caller lets pages fault; inside
                 // an open transaction, or a listener callback, they would change only later.
                 throw new IllegalStateException("RAM block '" + block.idstr() + "' held fault-prone inside an open"
@@ -330,8 +332,7 @@ public final class MemorySystem {
 
     /** QEMU's {@code memory_region_transaction_begin}: takes the lock and deepens the transaction. */
     public void transactionBegin() {
-        lock.lock();
-        transactionDepth++;
+        transactions.begin();
     }
 
     /**
@@ -345,157 +346,30 @@ public final class MemorySystem {
      *     in a row
      */
     public void transactionCommit() {
-        if (!lock.isHeldByCurrentThread()) {
-            throw new IllegalStateException("transactionCommit without the topology lock (no transactionBegin)");
-        }
-        if (transactionDepth == 0) {
-            throw new IllegalStateException("transactionCommit without transactionBegin");
-        }
-        try {
-            transactionDepth--;
-            if (transactionDepth > 0 || notifying > 0) {
-                // Inside a notification (a listener callback changed the topology) the views being
-                // published were computed before this change: it stays pending, and the outermost
-                // notification runs it once every listener has heard the current one.
-                return;
-            }
-            Throwable chained = runPendingUpdates();
-            rethrowListenerFailures(chained); // the change is whole: every listener heard it
-        } finally {
-            lock.unlock();
-        }
+        transactions.commit();
     }
 
     /**
-     * Runs the pending update, then again while listener callbacks asked for another meanwhile
-     * (each one a whole {@code begin}..{@code commit} of its own), at most
-     * {@link #MAX_CHAINED_UPDATES} times. Depth 0, no notification under way, topology lock held.
+     * Topology lock held, outside any notification: the body of a call a listener callback asked
+     * for, for {@link Notifications#applyDeferredCalls()}.
      *
-     * @return null, or the failure to report: what deferred registration replays threw, or, when
-     *     listeners kept changing the topology, an {@link IllegalStateException} (the last change is
-     *     left pending, the views are those of the update before it)
+     * @return what its replays threw, or null
      */
-    private Throwable runPendingUpdates() {
-        notifying++;
-        try {
-            Throwable failed = null;
-            for (int round = 0; updatePending || eventfds.isUpdatePending() || !deferredCalls.isEmpty();
-                    round++) {
-                if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(tooManyRounds(), failed);
-                }
-                // Deferred calls first (registrations, removals, destructions), in call order, each
-                // replaying the view published now; then the update, which new listeners hear as a
-                // diff like everyone else.
-                failed = ListenerList.merge(failed, applyDeferredCalls());
-                if (updatePending) {
-                    updateTopology();
-                } else {
-                    eventfds.clearUpdatePending();
-                    for (SpaceEntry e : spaces) {
-                        eventfds.update(e);
-                    }
-                }
-            }
-            return failed;
-        } finally {
-            notifying--;
-        }
-    }
-
-    /**
-     * The deferred calls alone, inside an open transaction: they wait for the notification, not for
-     * the commit (a direct call in the transaction runs at once, replaying the view published now);
-     * the updates wait for the commit. Again while their replays ask for more, at most
-     * {@link #MAX_CHAINED_UPDATES} rounds. No notification under way, topology lock held.
-     *
-     * @return what their replays threw, or null
-     */
-    private Throwable runDeferredCalls() {
-        notifying++;
-        try {
-            Throwable failed = null;
-            for (int round = 0; !deferredCalls.isEmpty(); round++) {
-                if (round == MAX_CHAINED_UPDATES) {
-                    return ListenerList.merge(tooManyRounds(), failed);
-                }
-                failed = ListenerList.merge(failed, applyDeferredCalls());
-            }
-            return failed;
-        } finally {
-            notifying--;
-        }
-    }
-
-    /**
-     * Runs the calls asked for so far, in call order; what their replays ask for waits for the next
-     * round.
-     *
-     * @return what their replays threw, or null
-     */
-    private Throwable applyDeferredCalls() {
-        // Before each call, what the walks so far kept: it came first, and a destruction takes its
-        // space's list (and what it kept) away, also what a global start or stop's re-render just
-        // kept there. Only an outermost loop gets here, so this is the outer call's to take.
-        Throwable failed = null;
-        for (int n = deferredCalls.size(); n > 0; n--) {
-            failed = ListenerList.merge(failed, takeKeptFailures());
-            failed = ListenerList.merge(failed, apply(deferredCalls.poll()));
-        }
-        return failed;
-    }
-
-    private static IllegalStateException tooManyRounds() {
-        return new IllegalStateException("listener callbacks changed the topology or the listeners during each of "
-                + MAX_CHAINED_UPDATES + " updates in a row (a listener that changes it on every commit?); the last"
-                + " change is left pending and not published");
-    }
-
-    /** Runs a call a listener callback asked for; returns what its replays threw. */
     private Throwable apply(DeferredCalls.Change c) {
-        try {
-            return switch (c.kind()) {
-                case REGISTER -> listeners.register(c.listener(), c.as());
-                case UNREGISTER -> listeners.unregister(c.listener());
-                case DESTROY -> destroy(c.as());
-                case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
-                case GLOBAL_START -> dirtyLog.start(c.flags());
-                case GLOBAL_STOP -> dirtyLog.stop(c.flags());
-            };
-        } catch (RuntimeException | Error t) { // no longer valid (checked at the call, though)
-            return t;
-        }
+        assert lock.isHeldByCurrentThread();
+        return switch (c.kind()) {
+            case REGISTER -> listeners.register(c.listener(), c.as());
+            case UNREGISTER -> listeners.unregister(c.listener());
+            case DESTROY -> lifecycle.destroy(c.as());
+            case ANNOUNCE -> listeners.announce(spaces.entry(c.as()), c.as().currentMap());
+            case GLOBAL_START -> dirtyLog.start(c.flags());
+            case GLOBAL_STOP -> dirtyLog.stop(c.flags());
+        };
     }
 
-    /**
-     * Whether a call must wait in {@link #deferredCalls}: inside a notification, or behind calls
-     * already waiting (they run in call order).
-     */
-    private boolean mustDefer() {
-        return notifying > 0 || !deferredCalls.isEmpty();
-    }
-
-    /** Queues a call; outside notifications, runs the queue (and, outside transactions, what it asks for) now. */
-    private void defer(DeferredCalls.Kind kind, MemoryListener listener, AddressSpace as) {
-        deferredCalls.add(kind, listener, as);
-        rethrowListenerFailures(runDeferred());
-    }
-
-    /**
-     * For {@link DirtyLogNotifications}: from a listener callback (or behind calls waiting), queues a
-     * global dirty-log start or stop to run in call order once the notification is over.
-     *
-     * @param start a start (else a stop)
-     * @param flags its {@code GLOBAL_DIRTY_*} flags
-     * @return whether it was queued; if not, the caller runs it now
-     */
+    /** Topology lock held, for {@link DirtyLogNotifications}: see {@link Transactions#deferGlobalDirtyLog}. */
     boolean deferGlobalDirtyLog(boolean start, int flags) {
-        if (!mustDefer()) {
-            return false;
-        }
-        deferredCalls.addGlobalDirtyLog(start, flags);
-        rethrowListenerFailures(runDeferred());
-        return true;
+        return transactions.deferGlobalDirtyLog(start, flags);
     }
 
     /**
@@ -506,86 +380,39 @@ public final class MemorySystem {
         return deferredCalls.globalDirtyFlagsAfter(now);
     }
 
-    /**
-     * Re-renders every view, for a global dirty-log start or stop: inside an open transaction at its
-     * commit; else now, also when the start or stop is a call deferred from a callback (running
-     * between notifications: a stop's {@code logGlobalStop} must follow the update, as QEMU's).
-     *
-     * @return what the update reports (outside notifications, with what its listeners threw), or null
-     */
+    /** Topology lock held: see {@link Transactions#rerenderForGlobalDirtyLog()}. */
     Throwable rerenderForGlobalDirtyLog() {
-        markAllStale();
-        if (transactionDepth > 0) {
-            return null;
-        }
-        if (notifying > 0) { // a deferred call, run by runPendingUpdates: it takes what listeners threw
-            updateTopology();
-            return null;
-        }
-        return takeListenerFailures(runPendingUpdates());
+        return transactions.rerenderForGlobalDirtyLog();
     }
 
-    /**
-     * Called when a notification other than a commit's ended: runs the calls and updates its
-     * listeners asked for meanwhile, unless it was itself inside a notification (which then runs
-     * them); inside an open transaction only the calls, the updates wait for the commit.
-     *
-     * @return what {@link #runPendingUpdates()} or {@link #runDeferredCalls()} reports, or null
-     */
+    /** Topology lock held: see {@link Transactions#runDeferred()}. */
     Throwable runDeferred() {
-        if (notifying > 0) {
-            return null;
-        }
-        return transactionDepth > 0 ? runDeferredCalls() : runPendingUpdates();
+        return transactions.runDeferred();
     }
 
-    /**
-     * Rethrows what listeners threw while being told of a change (the first; the others suppressed
-     * in it). The lists keep a throw instead of stopping the change half-way (QEMU's listeners
-     * cannot fail): views published, every listener told. Topology lock held. Inside another
-     * notification (a listener's nested change) only {@code first} is thrown: the outer one
-     * rethrows the rest.
-     *
-     * @param first thrown ahead of (with suppressed) what listeners threw, or null
-     */
+    /** Topology lock held: see {@link Notifications#rethrowListenerFailures}. */
     void rethrowListenerFailures(Throwable first) {
-        ListenerList.rethrow(takeListenerFailures(first));
+        notifications.rethrowListenerFailures(first);
     }
 
-    /**
-     * What {@link #rethrowListenerFailures} would throw, taken without throwing it.
-     *
-     * @param first the failure so far, or null
-     * @return {@code first} with the kept failures suppressed in it (outside notifications), or null
-     */
-    private Throwable takeListenerFailures(Throwable first) {
-        return notifying == 0 ? ListenerList.merge(first, takeKeptFailures()) : first;
-    }
-
-    /** @return what the lists kept of the throws of the walks so far (and invalidation's), taken; or null */
-    private Throwable takeKeptFailures() {
-        return listeners.takeFailures(topologyUpdate.takeInvalidationFailure());
-    }
-
-    /** A listener notification begins (see {@link #notifying}); pair with {@link #exitNotification()}. */
+    /** Topology lock held: a listener notification begins; pair with {@link #exitNotification()}. */
     void enterNotification() {
-        notifying++;
+        notifications.enter();
     }
 
-    /** The notification begun by {@link #enterNotification()} is over. */
+    /** Topology lock held: the notification begun by {@link #enterNotification()} is over. */
     void exitNotification() {
-        notifying--;
+        notifications.exit();
     }
 
-    /** Every view must be re-rendered at the next effective commit (topology lock held). */
+    /** Topology lock held: every view must be re-rendered at the next effective commit. */
     void markAllStale() {
-        views.markAllStale();
-        updatePending = true;
+        transactions.markAllStale();
     }
 
     /** @return the current transaction depth */
     public int transactionDepth() {
-        return transactionDepth;
+        return transactions.depth();
     }
 
     /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
@@ -605,7 +432,7 @@ public final class MemorySystem {
      */
     public void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
         assert lock.isHeldByCurrentThread();
-        notifying++;
+        notifications.enter();
         try {
             for (SpaceEntry e : spaces) {
                 FlatView view = e.as.currentMap();
@@ -616,7 +443,7 @@ public final class MemorySystem {
                 }
             }
         } finally {
-            notifying--;
+            notifications.exit();
         }
         rethrowListenerFailures(runDeferred());
     }
@@ -652,8 +479,7 @@ public final class MemorySystem {
 
     /** Internal, for region setters: a change that needs new views happened (topology lock held). */
     public void markUpdatePending() {
-        assert lock.isHeldByCurrentThread();
-        updatePending = true;
+        transactions.markUpdatePending();
     }
 
     /**
@@ -680,7 +506,7 @@ public final class MemorySystem {
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
         // disabled container sets no pending update there, leaving that view stale. Here it does.
         if (spaces.showsViewOf(region)) {
-            updatePending = true;
+            transactions.markUpdatePending();
         }
     }
 
@@ -712,35 +538,7 @@ public final class MemorySystem {
      * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
-        Objects.requireNonNull(root, "root");
-        lock.lock();
-        try {
-            if (root.system() != this) {
-                throw new ForeignRegionException(root, root);
-            }
-            AddressSpace as = new AddressSpace(this, root, name == null ? "anonymous" : name);
-            root.ref();
-            SpaceEntry e = spaces.add(as);
-            FlatView view = views.cachedOrRendered(root);
-            if (mustDefer()) {
-                // A listener callback: the space serves accesses at once, but its listeners hear it
-                // appear when the notification is over (a replay now would nest in the one under way).
-                as.publish(view);
-                defer(DeferredCalls.Kind.ANNOUNCE, null, as);
-                return as;
-            }
-            Throwable failed = listeners.announce(e, view);
-            as.publish(view);
-            failed = takeListenerFailures(ListenerList.merge(failed, runDeferred()));
-            if (failed != null) {
-                // The caller gets the throw, not the handle: take the space down again.
-                failed = ListenerList.merge(failed, rollBack(as));
-            }
-            rethrowListenerFailures(failed);
-            return as;
-        } finally {
-            lock.unlock();
-        }
+        return lifecycle.create(root, name);
     }
 
     /**
@@ -761,72 +559,7 @@ public final class MemorySystem {
      *     or still has its own listeners (or will have, once the waiting registrations have run)
      */
     public void destroyAddressSpace(AddressSpace as) {
-        lock.lock();
-        try {
-            liveEntry(as);
-            for (MemoryListener l : spaces.entry(as).listeners.snapshot()) {
-                if (deferredCalls.willBeRegisteredFor(l, as, listeners.registrations())) {
-                    throw new IllegalStateException("address space '" + as.name() + "' still has listener " + l);
-                }
-            }
-            List<MemoryListener> waiting = deferredCalls.waitingFor(as, listeners.registrations());
-            if (!waiting.isEmpty()) {
-                throw new IllegalStateException("address space '" + as.name() + "' has listener " + waiting.get(0)
-                        + " waiting to be registered to it");
-            }
-            if (mustDefer()) {
-                defer(DeferredCalls.Kind.DESTROY, null, as);
-                return;
-            }
-            rethrowListenerFailures(ListenerList.merge(destroy(as), runDeferred())); // destroyed all the same
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * The body of {@link #destroyAddressSpace}, outside any notification.
-     *
-     * @return what listeners threw, or null
-     */
-    private Throwable destroy(AddressSpace as) {
-        SpaceEntry e = spaces.entry(as);
-        // Listeners of every address space lose this one as if they unregistered from it
-        // (listener_del_address_space), so their region_add and region_del stay paired.
-        FlatView last = as.currentMap();
-        Throwable failed = null;
-        notifying++;
-        try {
-            for (MemoryListener l : e.listeners.snapshot()) {
-                failed = ListenerList.merge(failed, ListenerCalls.replayDel(l, last, eventfds.known(e)));
-            }
-        } finally {
-            notifying--;
-        }
-        spaces.remove(e);
-        // QEMU's address_space_detach re-renders the space with no root: it shows nothing from
-        // now on, and translations through it (an IOMMU of another space) are dropped.
-        try {
-            as.publish(views.emptyView());
-        } catch (RuntimeException | Error t) { // published; a dependent's invalidation listener threw
-            failed = ListenerList.merge(failed, t);
-        }
-        views.retainShown(spaces);
-        as.runDestroyHooks();
-        as.root().unref();
-        return failed;
-    }
-
-    /**
-     * Undoes an {@link #addressSpace} whose listeners threw: removes the listeners registered to the
-     * space meanwhile (from callbacks), then destroys it; they and the listeners of every address
-     * space hear it go.
-     *
-     * @return what that threw, or null
-     */
-    private Throwable rollBack(AddressSpace as) {
-        Throwable failed = ListenerCalls.tell(null, () -> removeListeners(as));
-        return ListenerCalls.tell(failed, () -> destroyAddressSpace(as));
+        lifecycle.destroyAddressSpace(as);
     }
 
     /** @return the address spaces in creation order */
@@ -837,15 +570,6 @@ public final class MemorySystem {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** {@link AddressSpaceList#entry}, refusing a space whose destruction is waiting too. */
-    private SpaceEntry liveEntry(AddressSpace as) {
-        SpaceEntry e = spaces.entry(as);
-        if (deferredCalls.willBeDestroyed(as)) {
-            throw new IllegalStateException("address space " + as + " is waiting to be destroyed");
-        }
-        return e;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -879,10 +603,10 @@ public final class MemorySystem {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }
             if (as != null) {
-                liveEntry(as); // throws if it is not ours
+                lifecycle.liveEntry(as); // throws if it is not ours
             }
-            if (mustDefer()) { // a listener callback: the lists are being walked
-                defer(DeferredCalls.Kind.REGISTER, listener, as);
+            if (notifications.mustDefer()) { // a listener callback: the lists are being walked
+                transactions.defer(DeferredCalls.Kind.REGISTER, listener, as);
                 return;
             }
             Throwable failed = listeners.register(listener, as);
@@ -910,8 +634,8 @@ public final class MemorySystem {
             if (!deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 return;
             }
-            if (mustDefer()) { // a listener callback: the lists are being walked
-                defer(DeferredCalls.Kind.UNREGISTER, listener, null);
+            if (notifications.mustDefer()) { // a listener callback: the lists are being walked
+                transactions.defer(DeferredCalls.Kind.UNREGISTER, listener, null);
                 return;
             }
             Throwable failed = listeners.unregister(listener);
@@ -1114,16 +838,7 @@ public final class MemorySystem {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Topology update
-
-    /** The body of an effective commit (depth 0, update pending). */
-    private void updateTopology() {
-        TopologyUpdate.Rendered next = topologyUpdate.render();
-        // A change a callback makes while listeners hear this one is pending again.
-        updatePending = false;
-        eventfds.clearUpdatePending();
-        topologyUpdate.publish(next);
-    }
+    // Diagnostics
 
     /** @return how many views were rendered in full (diagnostics for tests and benchmarks) */
     public long fullRenderCount() {
