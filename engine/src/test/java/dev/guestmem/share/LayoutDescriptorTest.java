@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -226,22 +225,7 @@ class LayoutDescriptorTest {
         } catch (InterruptedException e) {
             throw new AssertionError(e);
         }
-        List<String> open = new ArrayList<>();
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : s.toList()) {
-                try {
-                    String target = Files.readSymbolicLink(p).toString();
-                    if (target.contains(PROBE)) {
-                        open.add(p.getFileName() + " -> " + target);
-                    }
-                } catch (IOException e) {
-                    // closed since listed
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        assertEquals(List.of(), open, "descriptors of the layout left open");
+        ProbeDescriptors.assertNoneOpen(PROBE);
     }
 
     private static List<String> mappingsOfProbe() {

@@ -6,15 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,28 +32,12 @@ class PushedChangeDescriptorTest {
 
     @Test
     void anUnplugWithADescriptorStopsFollowingAndAppliesNothing() throws Exception {
-        Thread server = serve("unplug a\n", 1);
-        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
-            String why = awaitStop(m);
-            assertTrue(why.contains("descriptor"), why);
-            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
-            assertEquals(0, m.layoutChanges());
-        }
-        server.join(WAIT.toMillis());
-        assertNoProbeOpen();
+        assertRefused("unplug a\n", 1);
     }
 
     @Test
     void aPlugWithTwoDescriptorsStopsFollowingAndAppliesNothing() throws Exception {
-        Thread server = serve("plug c 200000 100000\n", 2);
-        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
-            String why = awaitStop(m);
-            assertTrue(why.contains("descriptor"), why);
-            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
-            assertEquals(0, m.layoutChanges());
-        }
-        server.join(WAIT.toMillis());
-        assertNoProbeOpen();
+        assertRefused("plug c 200000 100000\n", 2);
     }
 
     /**
@@ -66,15 +46,7 @@ class PushedChangeDescriptorTest {
      */
     @Test
     void aPlugAndAnUnplugInOneMessageWithTwoDescriptorsApplyNothing() throws Exception {
-        Thread server = serve("plug c 200000 100000\nunplug a\n", 2);
-        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
-            String why = awaitStop(m);
-            assertTrue(why.contains("descriptor"), why);
-            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
-            assertEquals(0, m.layoutChanges());
-        }
-        server.join(WAIT.toMillis());
-        assertNoProbeOpen();
+        assertRefused("plug c 200000 100000\nunplug a\n", 2);
     }
 
     /**
@@ -83,15 +55,7 @@ class PushedChangeDescriptorTest {
      */
     @Test
     void twoPlugsInOneMessageWithOneDescriptorApplyNothing() throws Exception {
-        Thread server = serve("plug c 200000 100000\nplug d 300000 100000\n", 1);
-        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
-            String why = awaitStop(m);
-            assertTrue(why.contains("descriptor"), why);
-            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
-            assertEquals(0, m.layoutChanges());
-        }
-        server.join(WAIT.toMillis());
-        assertNoProbeOpen();
+        assertRefused("plug c 200000 100000\nplug d 300000 100000\n", 1);
     }
 
     /** Control: two plugs in one message with two descriptors, one each in line order, are both applied. */
@@ -113,6 +77,22 @@ class PushedChangeDescriptorTest {
         try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
             assertTrue(m.awaitLayoutChanges(2, WAIT), "following stopped: " + m.followingStopped());
             assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
+        }
+        server.join(WAIT.toMillis());
+        assertNoProbeOpen();
+    }
+
+    /**
+     * Serves {@code change} with {@code fds} descriptors after the layout: following must stop, say
+     * why, leave the layout as it was and keep none of the descriptors.
+     */
+    private void assertRefused(String change, int fds) throws Exception {
+        Thread server = serve(change, fds);
+        try (SharedMachine m = SharedMachine.attachFollowing(sock(), WAIT)) {
+            String why = awaitStop(m);
+            assertTrue(why.contains("descriptor"), why);
+            assertEquals(List.of("a", "b"), m.layout().stream().map(SharedRamRegion::name).toList());
+            assertEquals(0, m.layoutChanges());
         }
         server.join(WAIT.toMillis());
         assertNoProbeOpen();
@@ -177,21 +157,6 @@ class PushedChangeDescriptorTest {
     }
 
     private static void assertNoProbeOpen() {
-        List<String> open = new ArrayList<>();
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : s.toList()) {
-                try {
-                    String target = Files.readSymbolicLink(p).toString();
-                    if (target.contains(PROBE)) {
-                        open.add(p.getFileName() + " -> " + target);
-                    }
-                } catch (IOException e) {
-                    // closed since listed
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        assertEquals(List.of(), open, "descriptors of pushed changes left open");
+        ProbeDescriptors.assertNoneOpen(PROBE);
     }
 }
