@@ -1,0 +1,60 @@
+package dev.guestmem.scenario9;
+
+import dev.guestmem.flat.FlatRange;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.region.CoalescedRange;
+import dev.guestmem.region.MemoryRegion;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What the slot table and the coalesced zones must be for a published flat view. */
+final class SlotOracle {
+    /** A slot as the kernel holds it, for comparison. */
+    record Expected(long guestBase, long size, long hostAddress, boolean readonly, boolean logDirty) {
+        @Override
+        public String toString() {
+            return String.format("[0x%x+0x%x host=0x%x%s%s]", guestBase, size, hostAddress, readonly ? " ro" : "",
+                    logDirty ? " log" : "");
+        }
+    }
+
+    private SlotOracle() {
+    }
+
+    static List<Expected> slots(FlatView view) {
+        List<Expected> out = new ArrayList<>();
+        for (FlatRange r : view.ranges()) {
+            MemoryRegion mr = r.region();
+            SlotGeometry g = SlotGeometry.of(r);
+            if (g.size() == 0 || !SlotGeometry.slotted(mr, r.romdMode())) {
+                continue;
+            }
+            out.add(new Expected(g.guestBase(), g.size(), mr.ramBlock().hostAddress() + g.regionOffset(),
+                    SlotGeometry.readonly(mr, r.readonly()), SlotGeometry.logs(r.dirtyLogMask())));
+        }
+        return out;
+    }
+
+    static List<Expected> slots(FakeKvm kvm) {
+        return kvm.slots().stream()
+                .map(s -> new Expected(s.guestBase, s.size, s.host.address(), s.readonly, s.logsDirty()))
+                .toList();
+    }
+
+    /** QEMU's {@code flat_range_coalesced_io_add} over every range: each window cut to its range. */
+    static Map<List<Long>, Integer> coalesced(FlatView view) {
+        Map<List<Long>, Integer> out = new HashMap<>();
+        for (FlatRange r : view.ranges()) {
+            for (CoalescedRange c : r.region().coalescedRanges()) {
+                long lo = Math.max(c.offset(), r.offsetInRegion());
+                long hi = Math.min(c.offset() + c.size(), r.offsetInRegion() + r.size());
+                if (lo < hi) {
+                    out.merge(List.of(r.start() + (lo - r.offsetInRegion()), hi - lo), 1, Integer::sum);
+                }
+            }
+        }
+        return out;
+    }
+}
