@@ -2,6 +2,7 @@ package dev.guestmem.scenario9;
 
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import java.lang.foreign.MemorySegment;
@@ -154,12 +155,17 @@ final class KvmAccel implements MemoryListener {
 
     /** QEMU's {@code cpu_physical_memory_set_dirty_lebitmap}: the slot's dirty pages into guestmem. */
     private static void report(MemoryRegion mr, SlotGeometry g, long[] bits) {
+        RamBlock block = mr.ramBlock();
+        long used = block.usedLength(); // a shrunk block, and a used length that ends inside a page
         for (int w = 0; w < bits.length; w++) {
             long word = bits[w];
             while (word != 0) {
                 long page = ((long) w << 6) + Long.numberOfTrailingZeros(word);
                 word &= word - 1;
-                mr.ramBlock().markWritten(g.regionOffset() + (page << FakeKvm.PAGE_BITS), FakeKvm.PAGE_SIZE);
+                long off = g.regionOffset() + (page << FakeKvm.PAGE_BITS);
+                if (off < used) {
+                    block.markWritten(off, Math.min(FakeKvm.PAGE_SIZE, used - off));
+                }
             }
         }
     }
