@@ -178,4 +178,27 @@ class KvmAccelTest {
         assertNotNull(kvm.slotAt(PcLikeMachine.ACPI, 0x20000));
         assertSlotsMatchView();
     }
+
+    @Test
+    void regionSnapshotOfAFewBytesSyncsTheSlotsOfItsRanges() {
+        m.ram.setLog(true, DirtyMemory.DIRTY_MEMORY_VGA);   // RAM split in several ranges and slots
+        m.ram.snapshotAndClearDirty(0, m.ram.size(), DirtyMemory.DIRTY_MEMORY_VGA);
+        assertNotNull(kvm.vcpuStore(0x123008, 1));
+        assertNotNull(kvm.vcpuStore(PcLikeMachine.HIGH + 0x2000, 1)); // the alias above 4 GiB
+        DirtyBitmapSnapshot snap = m.ram.snapshotAndClearDirty(0x123000, 0x1000, DirtyMemory.DIRTY_MEMORY_VGA);
+        assertTrue(m.ram.snapshotGetDirty(snap, 0x123000, 8));
+        snap = m.ram.snapshotAndClearDirty(PcLikeMachine.BELOW_4G, 0x10000, DirtyMemory.DIRTY_MEMORY_VGA);
+        assertTrue(m.ram.snapshotGetDirty(snap, PcLikeMachine.BELOW_4G + 0x2000, 8));
+    }
+
+    @Test
+    void listenerRegisteredDuringMigrationLogsFromItsFirstSlot() {
+        m.sys.unregisterListener(accel);
+        m.sys.globalDirtyLogStart();
+        m.sys.registerListener(accel, m.as);
+        assertSlotsMatchView();
+        assertTrue(kvm.slotAt(0x80000, 0x20000).logsDirty());
+        m.sys.globalDirtyLogStop();
+        assertSlotsMatchView();
+    }
 }
