@@ -40,6 +40,7 @@ class KvmAccelTest {
         assertEquals(SlotOracle.slots(m.as.currentMap()), SlotOracle.slots(kvm));
         assertEquals(SlotOracle.coalesced(m.as.currentMap()), kvm.coalescedZones());
         assertEquals(new HashSet<>(m.sys.ioeventfds(m.as)), new HashSet<>(kvm.ioeventfds()));
+        assertEquals(SlotOracle.ioeventfds(m.as.currentMap()), new HashSet<>(kvm.ioeventfds()));
     }
 
     @Test

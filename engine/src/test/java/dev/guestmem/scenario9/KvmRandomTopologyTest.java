@@ -104,6 +104,7 @@ class KvmRandomTopologyTest {
             assertEquals(SlotOracle.slots(m.as.currentMap()), SlotOracle.slots(kvm), where);
             assertEquals(SlotOracle.coalesced(m.as.currentMap()), kvm.coalescedZones(), where);
             assertEquals(new HashSet<>(m.sys.ioeventfds(m.as)), new HashSet<>(kvm.ioeventfds()), where);
+            assertEquals(SlotOracle.ioeventfds(m.as.currentMap()), new HashSet<>(kvm.ioeventfds()), where);
         } finally {
             m.sys.lock().unlock();
         }

@@ -154,14 +154,19 @@ final class PcLikeMachine implements AutoCloseable {
         vram.setLog(!vram.isLogging(DirtyMemory.DIRTY_MEMORY_VGA), DirtyMemory.DIRTY_MEMORY_VGA);
     }
 
+    /** Doorbells of the virtio BAR: offset, size (0: any write there, as virtio-pci's fast MMIO). */
+    private static final long[][] DOORBELLS = {{0, 2}, {0x104, 2}, {0x2000, 0}, {0x3ffe, 2}};
+
     void toggleDoorbell(Random rnd) {
-        if (doorbells.isEmpty() || doorbells.size() < 4 && rnd.nextBoolean()) {
+        if (doorbells.isEmpty() || doorbells.size() < DOORBELLS.length && rnd.nextBoolean()) {
             EventNotifier n = EventNotifier.create();
-            virtio.addEventfd(doorbells.size() * 4L, 2, true, 0, n);
+            long[] d = DOORBELLS[doorbells.size()];
+            virtio.addEventfd(d[0], (int) d[1], d[1] != 0, 0, n);
             doorbells.add(n);
         } else {
             EventNotifier n = doorbells.removeLast();
-            virtio.delEventfd(doorbells.size() * 4L, 2, true, 0, n);
+            long[] d = DOORBELLS[doorbells.size()];
+            virtio.delEventfd(d[0], (int) d[1], d[1] != 0, 0, n);
             n.close();
         }
     }

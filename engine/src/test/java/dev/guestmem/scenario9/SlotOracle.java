@@ -5,7 +5,10 @@ import dev.guestmem.flat.FlatView;
 import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.MemoryRegion;
 import java.util.ArrayList;
+import dev.guestmem.ioeventfd.Ioeventfd;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
@@ -52,6 +55,25 @@ final class SlotOracle {
                 long hi = Math.min(c.offset() + c.size(), r.offsetInRegion() + r.size());
                 if (lo < hi) {
                     out.merge(List.of(r.start() + (lo - r.offsetInRegion()), hi - lo), 1, Integer::sum);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * QEMU's {@code address_space_update_ioeventfds}: each region eventfd whose bytes meet a range
+     * that shows the region, at the guest address the range puts it.
+     */
+    static Set<Ioeventfd> ioeventfds(FlatView view) {
+        Set<Ioeventfd> out = new HashSet<>();
+        for (FlatRange r : view.ranges()) {
+            for (Ioeventfd e : r.region().ioeventfds()) {
+                long addr = r.start() + (e.addr() - r.offsetInRegion());
+                boolean startsInside = Long.compareUnsigned(addr - r.start(), r.size()) < 0;
+                boolean coversStart = Long.compareUnsigned(r.start() - addr, e.size()) < 0;
+                if (startsInside || coversStart) {
+                    out.add(new Ioeventfd(addr, e.size(), e.matchData(), e.data(), e.notifier()));
                 }
             }
         }
