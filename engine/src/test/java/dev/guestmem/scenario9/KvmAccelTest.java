@@ -41,6 +41,7 @@ class KvmAccelTest {
         assertEquals(SlotOracle.coalesced(m.as.currentMap()), kvm.coalescedZones());
         assertEquals(new HashSet<>(m.sys.ioeventfds(m.as)), new HashSet<>(kvm.ioeventfds()));
         assertEquals(SlotOracle.ioeventfds(m.as.currentMap()), new HashSet<>(kvm.ioeventfds()));
+        assertEquals(List.of(), SlotOracle.disagreeWithDispatch(m.as, kvm));
     }
 
     @Test

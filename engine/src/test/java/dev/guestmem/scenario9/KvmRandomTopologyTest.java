@@ -105,6 +105,7 @@ class KvmRandomTopologyTest {
             assertEquals(SlotOracle.coalesced(m.as.currentMap()), kvm.coalescedZones(), where);
             assertEquals(new HashSet<>(m.sys.ioeventfds(m.as)), new HashSet<>(kvm.ioeventfds()), where);
             assertEquals(SlotOracle.ioeventfds(m.as.currentMap()), new HashSet<>(kvm.ioeventfds()), where);
+            assertEquals(List.of(), SlotOracle.disagreeWithDispatch(m.as, kvm), where);
         } finally {
             m.sys.lock().unlock();
         }

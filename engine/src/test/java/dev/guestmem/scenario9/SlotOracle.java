@@ -1,5 +1,9 @@
 package dev.guestmem.scenario9;
 
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.region.CoalescedRange;
@@ -74,6 +78,29 @@ final class SlotOracle {
                 boolean coversStart = Long.compareUnsigned(r.start() - addr, e.size()) < 0;
                 if (startsInside || coversStart) {
                     out.add(new Ioeventfd(addr, e.size(), e.matchData(), e.data(), e.notifier()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Slots that disagree with the address space's own dispatch: at the first and last byte of each
+     * slot, the host byte {@code translate} finds must be the slot's, and a writable slot must be
+     * RAM the dispatch writes directly. (A read-only slot may be too: the dispatch, as QEMU's, writes
+     * the RAM behind a read-only alias.)
+     */
+    static List<String> disagreeWithDispatch(AddressSpace as, FakeKvm kvm) {
+        List<String> out = new ArrayList<>();
+        Translation t = new Translation();
+        for (MemSlot slot : kvm.slots()) {
+            for (long off : new long[] {0, slot.size - 8}) {
+                PhysSection ps = as.translate(slot.guestBase + off, 8, false, MemTxAttrs.UNSPECIFIED, t);
+                long host = ps.segment() == null ? -1 : ps.segment().address() + ps.segmentOffsetOf(t.xlat());
+                boolean directWrite = (ps.flags() & PhysSection.DIRECT_WRITE) != 0;
+                if (host != slot.host.address() + off || !slot.readonly && !directWrite) {
+                    out.add(slot + "+0x" + Long.toHexString(off) + ": dispatch host 0x" + Long.toHexString(host)
+                            + (directWrite ? " writable" : " not writable"));
                 }
             }
         }
