@@ -32,6 +32,8 @@ class KvmRandomTopologyTest {
         KvmAccel accel = new KvmAccel(kvm);
         try (PcLikeMachine m = new PcLikeMachine()) {
             m.sys.registerListener(accel, m.as);
+            CommitChecker checker = new CommitChecker(m.as, kvm);
+            m.sys.registerListener(checker, m.as);
             PrecopyToMemory migration = new PrecopyToMemory(m.sys);
             int rounds = -1; // -1: not migrating
             int migrations = 0;
@@ -63,6 +65,7 @@ class KvmRandomTopologyTest {
                         change(m, rnd, rounds >= 0);
                     }
                     check(m, kvm, vcpus, where);
+                    assertEquals(List.of(), List.copyOf(checker.mismatches), where);
                     if (rounds >= 0) {
                         probeLoggedStore(m, kvm, rnd, where);
                     }
@@ -75,6 +78,7 @@ class KvmRandomTopologyTest {
                         "vCPUs stored through slots and exited: " + vcpus.slotStores + " / " + vcpus.exits);
             }
             assertTrue(migrations > 0 || STEPS < 100, "a migration completed");
+            m.sys.unregisterListener(checker);
             m.sys.unregisterListener(accel);
             assertEquals(List.of(), kvm.slots());
         }
