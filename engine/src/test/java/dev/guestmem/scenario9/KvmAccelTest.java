@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.ram.RamBlock;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -139,25 +142,21 @@ class KvmAccelTest {
 
     @Test
     void unplugRemovesTheSlotBeforeTheBlockGoes() {
-        m.plugOrUnplug(new java.util.Random(0) {
-            @Override
-            public int nextInt(int bound) {
-                return 1;
-            }
-        });
+        m.plug(1);
         long dimm = PcLikeMachine.DEVICE_MEMORY + PcLikeMachine.DIMM_SIZE;
         assertNotNull(kvm.vcpuStore(dimm, 3));
         assertSlotsMatchView();
-        m.deviceMemory.delSubregion(m.dimms[1]);
-        m.dimms[1].destroy();
+        RamBlock block = m.dimms[1].ramBlock();
+        m.unplug(1);
+        assertTrue(block.isReleased());
         assertNull(kvm.vcpuStore(dimm, 3), "no slot points at the released block");
-        assertEquals(dev.guestmem.access.MemTxResult.DECODE_ERROR, m.as.stqLe(dimm, 3L, MemTxAttrs.UNSPECIFIED));
+        assertEquals(MemTxResult.DECODE_ERROR, m.as.stqLe(dimm, 3L, MemTxAttrs.UNSPECIFIED));
         assertSlotsMatchView();
     }
 
     @Test
     void ioeventfdsAndCoalescedZonesFollowTheView() {
-        java.util.Random rnd = new java.util.Random(1);
+        Random rnd = new Random(1);
         m.toggleDoorbell(rnd);
         m.toggleDoorbell(rnd);
         m.toggleCoalescing();
@@ -217,5 +216,29 @@ class KvmAccelTest {
         DirtyBitmapSnapshot next = m.vram.snapshotAndClearDirty(0x5000, 0x1000, DirtyMemory.DIRTY_MEMORY_VGA);
         assertTrue(m.vram.snapshotGetDirty(next, 0x5000, 8), "page 5 was written and never reported for its range");
         assertFalse(m.vram.snapshotGetDirty(next, 0, 8), "page 0 was re-armed");
+    }
+
+    @Test
+    void registeringInsideAnOpenTransactionEndsWithTheCommittedView() {
+        m.sys.unregisterListener(accel);
+        m.sys.transactionBegin();
+        try {
+            m.vram.setAddress(PcLikeMachine.HOLE + 8 * PcLikeMachine.MIB);
+            m.setPam(0, 2);
+            m.sys.registerListener(accel, m.as);
+        } finally {
+            m.sys.transactionCommit();
+        }
+        assertSlotsMatchView();
+        m.sys.transactionBegin();
+        try {
+            m.vram.setAddress(PcLikeMachine.HOLE);
+            m.sys.unregisterListener(accel);
+        } finally {
+            m.sys.transactionCommit();
+        }
+        assertEquals(List.of(), kvm.slots());
+        m.sys.registerListener(accel, m.as);
+        assertSlotsMatchView();
     }
 }

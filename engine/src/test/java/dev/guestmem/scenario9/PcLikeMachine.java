@@ -137,13 +137,22 @@ final class PcLikeMachine implements AutoCloseable {
     void plugOrUnplug(Random rnd) {
         int i = rnd.nextInt(DIMM_SLOTS);
         if (dimms[i] == null) {
-            dimms[i] = RamRegion.allocate(sys, null, "dimm" + dimmCount++, DIMM_SIZE);
-            deviceMemory.addSubregion(i * DIMM_SIZE, dimms[i]);
+            plug(i);
         } else {
-            deviceMemory.delSubregion(dimms[i]);
-            dimms[i].destroy();
-            dimms[i] = null;
+            unplug(i);
         }
+    }
+
+    void plug(int i) {
+        dimms[i] = RamRegion.allocate(sys, null, "dimm" + dimmCount++, DIMM_SIZE);
+        deviceMemory.addSubregion(i * DIMM_SIZE, dimms[i]);
+    }
+
+    /** device_del: out of the map, then its creator lets go (the block is released). */
+    void unplug(int i) {
+        deviceMemory.delSubregion(dimms[i]);
+        dimms[i].destroy();
+        dimms[i] = null;
     }
 
     void resizeAcpi(Random rnd) {
