@@ -733,8 +733,10 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_region_clear_dirty_bitmap}: tells each listener with a logging range of
      * {@code region} in its address space's view that {@code [start, start + len)} (region offsets)
-     * was cleared ({@code logClear}), with the section cut to that range. Internal, for the region's
-     * dirty API. A listener that throws stops no other {@code logClear}: every one is made, then the
+     * was cleared ({@code logClear}), with the section cut to that range. The region's
+     * {@code resetDirty} and {@code snapshotAndClearDirty} call it; code that clears bits with
+     * {@link DirtyMemory#snapshotAndClearDirty} (a migration round) calls it itself, so that a
+     * listener keeping a dirty log of its own (KVM's manual protection) re-arms it. A listener that throws stops no other {@code logClear}: every one is made, then the
      * first throw (later ones suppressed in it) is rethrown, after the changes callbacks asked for.
      *
      * @param region the region whose bits were cleared

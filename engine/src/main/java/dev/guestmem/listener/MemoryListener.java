@@ -161,7 +161,8 @@ public interface MemoryListener {
 
     /**
      * QEMU's {@code log_clear}: the dirty bits of {@code section} were just cleared by a region's
-     * {@code snapshotAndClearDirty} or {@code resetDirty}. A listener that keeps dirty state of its
+     * {@code snapshotAndClearDirty} or {@code resetDirty}, or reported cleared with
+     * {@link dev.guestmem.MemorySystem#clearDirtyBitmap} (a migration round). A listener that keeps dirty state of its
      * own (a KVM-like backend with manual write protection) re-arms it for the range here. Called per
      * logging range of that region in the listener's address space, cut to the cleared range.
      *
