@@ -213,6 +213,16 @@ public final class MemorySystem {
             dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, DirtyMemory.DIRTY_CLIENTS_ALL);
         }
 
+        /** {@code cpu_physical_memory_set_dirty_lebitmap}'s clients; CODE invalidated as for a write. */
+        @Override
+        public void ramBlockDirtyLogged(RamBlock block, long offset, long length) {
+            int clients = tcgEnabled ? DirtyMemory.DIRTY_CLIENTS_ALL : DirtyMemory.DIRTY_CLIENTS_NOCODE;
+            if (!isGlobalDirtyTracking()) {
+                clients &= ~(1 << DirtyMemory.DIRTY_MEMORY_MIGRATION);
+            }
+            dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, clients);
+        }
+
         /**
          * A block became fault-prone or stopped being so: sections on it must take (or leave) the
          * fenced path. Rare (a lazy restore's start and end), so every view is re-rendered rather
