@@ -59,7 +59,7 @@ public final class MemoryRegionCache {
     private long len;
     private boolean isWrite;
     private MemorySegment ptr;
-    /** The block may SIGBUS: access {@link #ptr} only through {@link FaultFence}. */
+    /** The block could SIGBUS when the cache was made (see {@link #fenced()}). */
     private boolean fenced;
     private RamBlock block;
 
@@ -162,6 +162,17 @@ public final class MemoryRegionCache {
         }
     }
 
+    /**
+     * Whether {@link #ptr} may be accessed only through {@link FaultFence}: the block could SIGBUS
+     * when the cache was made, or a {@link dev.guestmem.ram.FaultProneHold} opened since (a lazy
+     * restore whose dead page server poisons missing pages). The cache pins its view, so the
+     * re-render that fences the address spaces does not reach it: the hold count is read per access.
+     * Only with {@link #ptr} set.
+     */
+    private boolean fenced() {
+        return fenced || block.faultProneHolds() > 0;
+    }
+
     /** Fills the holder as the address space's loads do (QEMU leaves it untouched on its fast path). */
     private static void ok(MemTxResultHolder res) {
         if (res != null) {
@@ -173,7 +184,7 @@ public final class MemoryRegionCache {
         check(off, size);
         if (ptr != null) {
             try {
-                long val = fenced ? FaultFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
+                long val = fenced() ? FaultFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
                 ok(res);
                 return val;
             } catch (IllegalStateException | InternalError e) {
@@ -207,7 +218,7 @@ public final class MemoryRegionCache {
         check(off, size);
         if (writesDirect(attrs)) {
             try {
-                if (fenced) {
+                if (fenced()) {
                     FaultFence.set(ptr, off, size, big, val);
                 } else {
                     FlatViewAccess.setRaw(ptr, off, size, big, val);
@@ -284,7 +295,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public int lduwLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 2) {
             try {
                 int v = Short.toUnsignedInt(ptr.get(U16_LE, off));
                 ok(res);
@@ -317,7 +328,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public int lduwBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 2) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 2) {
             try {
                 int v = Short.toUnsignedInt(ptr.get(U16_BE, off));
                 ok(res);
@@ -350,7 +361,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public int ldlLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 4) {
             try {
                 int v = ptr.get(U32_LE, off);
                 ok(res);
@@ -383,7 +394,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public int ldlBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 4) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 4) {
             try {
                 int v = ptr.get(U32_BE, off);
                 ok(res);
@@ -416,7 +427,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public long ldqLe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 8) {
             try {
                 long v = ptr.get(U64_LE, off);
                 ok(res);
@@ -449,7 +460,7 @@ public final class MemoryRegionCache {
      * @implNote Allocation-free; RAM is read through the cached slice whatever the attributes.
      */
     public long ldqBe(long off, MemTxAttrs attrs, MemTxResultHolder res) {
-        if (ptr != null && !fenced && off >= 0 && off <= len - 8) {
+        if (ptr != null && !fenced() && off >= 0 && off <= len - 8) {
             try {
                 long v = ptr.get(U64_BE, off);
                 ok(res);
@@ -646,7 +657,7 @@ public final class MemoryRegionCache {
         }
         if (ptr != null) {
             try {
-                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, false, fenced);
+                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, false, fenced());
                 return MemTxResult.OK;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
@@ -675,7 +686,7 @@ public final class MemoryRegionCache {
         }
         if (writesDirect(MemTxAttrs.UNSPECIFIED)) { // address_space_write_cached has no attrs
             try {
-                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced);
+                FlatViewAccess.copy(ptr, off, buf, bufOff, null, 0, n, true, fenced());
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }

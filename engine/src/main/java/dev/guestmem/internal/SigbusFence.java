@@ -24,7 +24,7 @@ import java.lang.invoke.MethodType;
  * separately compiled method. It costs a few nanoseconds an access: this is the checked path, not
  * the dispatch hot path.
  *
- * <p>For the engine's RAM and snapshot code only: this package is not exported.
+ * <p>For the engine's RAM, snapshot and RAM-device code only: this package is not exported.
  *
  * <p><b>Thread safety.</b> The handles are written once in the class initialiser (which
  * happens-before any use) and never again.
@@ -39,6 +39,8 @@ public final class SigbusFence {
     private static MethodHandle getInt;
     private static MethodHandle putInt;
     private static MethodHandle copy;
+    private static MethodHandle getSized;
+    private static MethodHandle putSized;
 
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
@@ -49,6 +51,10 @@ public final class SigbusFence {
             putInt = l.findStatic(SigbusFence.class, "putInt0", MethodType.methodType(void.class, MemorySegment.class, long.class, int.class));
             copy = l.findStatic(SigbusFence.class, "copy0", MethodType.methodType(void.class, MemorySegment.class, long.class,
                     MemorySegment.class, long.class, long.class));
+            getSized = l.findStatic(SigbusFence.class, "getSized0", MethodType.methodType(long.class, MemorySegment.class,
+                    long.class, int.class));
+            putSized = l.findStatic(SigbusFence.class, "putSized0", MethodType.methodType(void.class, MemorySegment.class,
+                    long.class, int.class, long.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -104,6 +110,60 @@ public final class SigbusFence {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * One host-order load of 1, 2, 4 or 8 bytes (unaligned allowed), zero-extended.
+     *
+     * @param s the memory
+     * @param off where in {@code s}
+     * @param size bytes: 1, 2, 4, or anything else for 8
+     * @return the value
+     */
+    public static long getSized(MemorySegment s, long off, int size) {
+        try {
+            return (long) getSized.invokeExact(s, off, size);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * One host-order store of the low 1, 2, 4 or 8 bytes of {@code v} (unaligned allowed).
+     *
+     * @param s the memory
+     * @param off where in {@code s}
+     * @param size bytes: 1, 2, 4, or anything else for 8
+     * @param v the value
+     */
+    public static void putSized(MemorySegment s, long off, int size, long v) {
+        try {
+            putSized.invokeExact(s, off, size, v);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static long getSized0(MemorySegment s, long off, int size) {
+        return switch (size) {
+            case 1 -> Byte.toUnsignedLong(s.get(ValueLayout.JAVA_BYTE, off));
+            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT_UNALIGNED, off));
+            case 4 -> Integer.toUnsignedLong(s.get(INT, off));
+            default -> s.get(LONG, off);
+        };
+    }
+
+    private static void putSized0(MemorySegment s, long off, int size, long v) {
+        switch (size) {
+            case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+            case 2 -> s.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, (short) v);
+            case 4 -> s.set(INT, off, (int) v);
+            default -> s.set(LONG, off, v);
         }
     }
 

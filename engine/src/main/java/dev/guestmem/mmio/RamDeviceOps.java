@@ -1,8 +1,11 @@
 package dev.guestmem.mmio;
 
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.Endianness;
 import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.MmioValue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -10,6 +13,13 @@ import java.lang.foreign.ValueLayout;
  * QEMU's {@code ram_device_mem_ops}: RAM device memory (a device BAR backed by host memory) is
  * accessed like MMIO so that every guest access becomes one host access of the same size, never a
  * {@code memcpy}: host-endian, valid and implemented sizes 1 to 8, unaligned allowed.
+ *
+ * <p>Memory that can SIGBUS ({@link RamBlock#canFault()}: a file truncated under the mapping, a
+ * host segment such as a BAR whose device memory was disabled) is accessed through
+ * {@link SigbusFence}, a real call, so the fault surfaces here even once the JIT has inlined the
+ * callback into a hot access loop: the access answers {@link MemTxResult#ERROR} and the block is
+ * broken ({@link RamBlock#reportFault}), as for RAM over such a block, instead of an
+ * {@code InternalError} thrown out of the access.
  *
  * <p><b>Thread safety.</b> The ops are immutable; accesses are single loads and stores.
  */
@@ -31,12 +41,7 @@ public final class RamDeviceOps {
     public static MemoryRegionOps of(RamBlock block) {
         MemorySegment seg = block.segment();
         MemoryRegionOps.Builder ops = MemoryRegionOps.builder()
-                .read((addr, size) -> switch (size) {
-                    case 1 -> Byte.toUnsignedLong(seg.get(ValueLayout.JAVA_BYTE, addr));
-                    case 2 -> Short.toUnsignedLong(seg.get(SHORT, addr));
-                    case 4 -> Integer.toUnsignedLong(seg.get(INT, addr));
-                    default -> seg.get(LONG, addr);
-                })
+                .readWithAttrs((addr, size, attrs, out) -> load(block, seg, addr, size, out))
                 .endianness(Endianness.NATIVE)
                 .valid(1, 8, true)
                 .impl(1, 8, true);
@@ -46,15 +51,53 @@ public final class RamDeviceOps {
             // and logs a stack trace each time the guest tries
             return ops.build();
         }
-        return ops
-                .write((addr, data, size) -> {
-                    switch (size) {
-                        case 1 -> seg.set(ValueLayout.JAVA_BYTE, addr, (byte) data);
-                        case 2 -> seg.set(SHORT, addr, (short) data);
-                        case 4 -> seg.set(INT, addr, (int) data);
-                        default -> seg.set(LONG, addr, data);
-                    }
-                })
-                .build();
+        return ops.writeWithAttrs((addr, data, size, attrs) -> store(block, seg, addr, size, data)).build();
+    }
+
+    /** One load; checked per access, as a hold makes any block fault-prone for a while. */
+    private static int load(RamBlock block, MemorySegment seg, long addr, int size, MmioValue out) {
+        if (!block.canFault()) {
+            out.value = switch (size) {
+                case 1 -> Byte.toUnsignedLong(seg.get(ValueLayout.JAVA_BYTE, addr));
+                case 2 -> Short.toUnsignedLong(seg.get(SHORT, addr));
+                case 4 -> Integer.toUnsignedLong(seg.get(INT, addr));
+                default -> seg.get(LONG, addr);
+            };
+            return MemTxResult.OK;
+        }
+        out.value = 0;
+        if (block.isBroken()) { // a fault is final: the page may read again (a hole), but the data are gone
+            return MemTxResult.ERROR;
+        }
+        try {
+            out.value = SigbusFence.getSized(seg, addr, size);
+            return MemTxResult.OK;
+        } catch (InternalError sigbus) {
+            block.reportFault(addr, size, sigbus);
+            return MemTxResult.ERROR;
+        }
+    }
+
+    /** One store; see {@link #load}. */
+    private static int store(RamBlock block, MemorySegment seg, long addr, int size, long data) {
+        if (!block.canFault()) {
+            switch (size) {
+                case 1 -> seg.set(ValueLayout.JAVA_BYTE, addr, (byte) data);
+                case 2 -> seg.set(SHORT, addr, (short) data);
+                case 4 -> seg.set(INT, addr, (int) data);
+                default -> seg.set(LONG, addr, data);
+            }
+            return MemTxResult.OK;
+        }
+        if (block.isBroken()) {
+            return MemTxResult.ERROR;
+        }
+        try {
+            SigbusFence.putSized(seg, addr, size, data);
+            return MemTxResult.OK;
+        } catch (InternalError sigbus) {
+            block.reportFault(addr, size, sigbus);
+            return MemTxResult.ERROR;
+        }
     }
 }

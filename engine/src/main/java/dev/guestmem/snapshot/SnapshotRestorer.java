@@ -1,5 +1,6 @@
 package dev.guestmem.snapshot;
 
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
 import dev.guestmem.linux.NativeCallException;
@@ -159,7 +160,8 @@ public final class SnapshotRestorer {
                         if (populate) {
                             populate = populateWrite(dst.asSlice(p * ps, len));
                         }
-                        MemorySegment.copy(map, loc, dst, p * ps, len);
+                        // a real call: a SIGBUS surfaces inside restore's try, however this loop is compiled
+                        SigbusFence.copy(map, loc, dst, p * ps, len);
                     }
                     done += (q - p) * ps;
                     if (done >= nextReport) {

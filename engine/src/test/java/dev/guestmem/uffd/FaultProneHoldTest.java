@@ -12,6 +12,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.ram.FaultProneHold;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
@@ -172,6 +173,56 @@ class FaultProneHoldTest {
                 assertTrue(hold.block() == block);
             }
         } finally {
+            uffd.close();
+        }
+    }
+
+    /**
+     * A region cache (a virtio ring's) made while the block was direct, then used from a loop
+     * compiled then, after a hold fenced the block and a dead page server poisoned its missing
+     * pages: every access answers ERROR and no {@code InternalError} leaves it, as through the
+     * address space.
+     */
+    @Test
+    void aRegionCacheMadeBeforeTheHoldAnswersErrorOnPoisonedPages() {
+        long[] features = new long[1];
+        Uffd uffd = Uffd.open(features);
+        MemoryRegionCache cache = new MemoryRegionCache();
+        try {
+            assumeTrue((features[0] & Uffd.FEATURE_POISON) != 0, "kernel without UFFD_FEATURE_POISON (Linux < 6.6)");
+            assertEquals(SIZE, cache.init(as, BASE, SIZE, true));
+            MemTxResultHolder res = new MemTxResultHolder();
+            long sum = 0;
+            for (int i = 0; i < 200_000; i++) { // pages 0 and 1 present; the loop compiled as direct
+                long off = (i * 8L) & 0x1FFF;
+                cache.stqLe(off, i);
+                sum += cache.ldqLe(off, res);
+            }
+            assertTrue(sum != 0);
+            try (FaultProneHold hold = block.holdFaultProne("lazy restore by a test")) {
+                long start = block.hostAddress();
+                uffd.registerMissing(start, SIZE);
+                assertEquals(SIZE / 4096 - 2, uffd.poisonMissing(start, SIZE, 4096), "pages 2.. were never touched");
+                int errors = 0;
+                int escaped = 0;
+                for (int i = 0; i < 50_000; i++) {
+                    long off = 0x2000 + ((i * 8L) & 0x7FFF);
+                    try {
+                        cache.ldqLe(off, res);
+                        errors += res.get() == MemTxResult.ERROR ? 1 : 0;
+                        errors += cache.stqLe(off, i) == MemTxResult.ERROR ? 1 : 0;
+                    } catch (InternalError e) {
+                        escaped++;
+                    }
+                }
+                assertEquals(0, escaped, "no SIGBUS left an access");
+                assertEquals(100_000, errors);
+                assertTrue(block.isBroken());
+                uffd.unregister(start, SIZE);
+                assertTrue(hold.block() == block);
+            }
+        } finally {
+            cache.destroy();
             uffd.close();
         }
     }
