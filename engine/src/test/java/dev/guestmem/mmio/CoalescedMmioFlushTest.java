@@ -10,6 +10,7 @@ import dev.guestmem.access.DmaMapping;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -123,6 +124,21 @@ class CoalescedMmioFlushTest {
         vga.clearCoalescing();
         flushes = 0;
         assertEquals(List.of("vga r4 after 0"), run(a -> a.ldlLe(VGA)));
+    }
+
+    @Test
+    void anAliasOfAFlushedRegionFlushesToo() {
+        IoRegion vga = device("vga");
+        root.addSubregion(VGA, new AliasRegion(sys, null, "vga-window", vga, 0x100, 0x100));
+        sys.setCoalescedMmioFlusher(() -> flushes++);
+        as.ldlLe(VGA);
+        as.ldlLe(VGA); // cached for the fast path before the flag
+        vga.setFlushCoalesced(); // the target's flag, as QEMU reads it from the section's region
+        flushes = 0;
+        assertEquals(List.of("vga r4 after 1", "vga r4 after 2"), run(a -> {
+            a.ldlLe(VGA);
+            a.ldlLe(VGA + 4);
+        }));
     }
 
     @Test
