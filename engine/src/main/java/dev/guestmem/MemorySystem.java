@@ -105,6 +105,7 @@ public final class MemorySystem {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final boolean tcgEnabled;
+    private final CoalescedMmioFlush coalescedFlush = new CoalescedMmioFlush();
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
     private final RamList ramList = new RamList();
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
@@ -211,6 +212,16 @@ public final class MemorySystem {
         @Override
         public void ramBlockWritten(RamBlock block, long offset, long length) {
             dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, DirtyMemory.DIRTY_CLIENTS_ALL);
+        }
+
+        /** {@code cpu_physical_memory_set_dirty_lebitmap}'s clients; CODE invalidated as for a write. */
+        @Override
+        public void ramBlockDirtyLogged(RamBlock block, long offset, long length) {
+            int clients = tcgEnabled ? DirtyMemory.DIRTY_CLIENTS_ALL : DirtyMemory.DIRTY_CLIENTS_NOCODE;
+            if (!isGlobalDirtyTracking()) {
+                clients &= ~(1 << DirtyMemory.DIRTY_MEMORY_MIGRATION);
+            }
+            dirtyMemory.invalidateAndSetDirty(block.offset() + offset, length, clients);
         }
 
         /**
@@ -328,10 +339,51 @@ public final class MemorySystem {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // Coalesced MMIO
+
+    /**
+     * Sets the accelerator's coalesced-MMIO flush (QEMU's {@code qemu_flush_coalesced_mmio_buffer},
+     * which calls KVM's {@code kvm_flush_coalesced_mmio_buffer}): it must deliver the MMIO writes the
+     * accelerator buffered in {@linkplain dev.guestmem.listener.MemoryListener#coalescedIoAdd
+     * coalesced windows}, typically with {@link AddressSpace#write}. It runs (see
+     * {@link #flushCoalescedMmio}) before every device access made through an address space (loads
+     * and stores, buffer reads and writes, DMA bounce buffers, {@link
+     * dev.guestmem.access.MemoryRegionCache}, a soft TLB's slow path) to a region whose
+     * {@link MemoryRegion#isFlushCoalesced()} is set, as QEMU's {@code prepare_mmio_access}, and at the
+     * start of every {@link #transactionBegin()}. Direct RAM accesses and other devices never call it.
+     *
+     * @param flusher the flush, or null for none (the default)
+     */
+    public void setCoalescedMmioFlusher(Runnable flusher) {
+        coalescedFlush.set(flusher);
+    }
+
+    /** @return the flush set by {@link #setCoalescedMmioFlusher}, or null */
+    public Runnable coalescedMmioFlusher() {
+        return coalescedFlush.get();
+    }
+
+    /**
+     * QEMU's {@code qemu_flush_coalesced_mmio_buffer}: runs the flush set by
+     * {@link #setCoalescedMmioFlusher}, if any, unless this thread is already inside it (a flush
+     * that writes its buffered entries to a flush-coalesced region, or opens a transaction, does not
+     * flush again, as KVM's {@code coalesced_flush_in_progress}). A flush that throws is logged and
+     * this call returns normally.
+     */
+    public void flushCoalescedMmio() {
+        coalescedFlush.flush();
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // Transactions
 
-    /** QEMU's {@code memory_region_transaction_begin}: takes the lock and deepens the transaction. */
+    /**
+     * QEMU's {@code memory_region_transaction_begin}: flushes the accelerator's coalesced MMIO
+     * ({@link #flushCoalescedMmio}, before taking the lock), then takes the lock and deepens the
+     * transaction.
+     */
     public void transactionBegin() {
+        coalescedFlush.flush();
         transactions.begin();
     }
 
@@ -419,6 +471,19 @@ public final class MemorySystem {
     public void markIoeventfdUpdatePending() {
         assert lock.isHeldByCurrentThread();
         eventfds.markUpdatePending();
+    }
+
+    /**
+     * Internal, for {@code MemoryRegion}'s flush flag: {@code region} became flush-coalesced, so no
+     * address space may keep serving it from its fast MMIO slot (which does not flush).
+     *
+     * @param region the region
+     */
+    public void flushCoalescedSet(MemoryRegion region) {
+        assert lock.isHeldByCurrentThread();
+        for (SpaceEntry e : spaces) {
+            e.as.dropFastIo(region);
+        }
     }
 
     /**

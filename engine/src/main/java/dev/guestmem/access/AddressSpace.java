@@ -365,7 +365,8 @@ public final class AddressSpace implements LoadStoreAccessors {
 
     /**
      * The fast MMIO section: the last plain MMIO section ({@link PhysSection#plainReadSizes()} not
-     * 0) a load of this space resolved. Reset by {@link #publish} and refilled exactly as
+     * 0) of a region that is not {@linkplain MemoryRegion#isFlushCoalesced() flush-coalesced} a load
+     * of this space resolved. Reset by {@link #publish} and refilled exactly as
      * {@link #fastWindow()}.
      *
      * @return the section (acquire; never null)
@@ -386,10 +387,31 @@ public final class AddressSpace implements LoadStoreAccessors {
         if (FAST_IO.getOpaque(this) == s || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
             return;
         }
-        if (DISPATCH.getAcquire(this) == d) {
+        // Read under the slots' lock: a flag set after this read drops the slot (dropFastIo) after us.
+        if (DISPATCH.getAcquire(this) == d && !s.region().isFlushCoalesced()) {
             FAST_IO.setRelease(this, s);
         }
         unlockSlots();
+    }
+
+    /**
+     * Internal, for {@link MemoryRegion#setFlushCoalesced()} and its kin: forgets the fast MMIO
+     * section if it is {@code region}'s, so the next load of it takes the full dispatch, which runs
+     * the coalesced-MMIO flush. Under the slots' lock: a refill that read the flag before it was set
+     * has installed by then and is dropped here; a later one sees the flag and does not install.
+     *
+     * @param region a region that just became flush-coalesced
+     */
+    public void dropFastIo(MemoryRegion region) {
+        lockSlots();
+        try {
+            PhysSection s = (PhysSection) FAST_IO.getOpaque(this);
+            if (s.region() == region) {
+                FAST_IO.setRelease(this, ((AddressSpaceDispatch) DISPATCH.getOpaque(this)).unassignedSection());
+            }
+        } finally {
+            unlockSlots();
+        }
     }
 
     /**

@@ -208,6 +208,7 @@ final class FlatViewAccess {
             MemoryRegionOps ops = s.ops();
             if (!whole || !isDirect(s, false, attrs)) {
                 if (ops == null || ops.read() != null) {
+                    prepareMmio(s);
                     return MmioDispatch.readValue(ops, s.guard(), name(s), xlat, size, big, attrs, null, res);
                 }
             } else {
@@ -230,6 +231,7 @@ final class FlatViewAccess {
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, false, attrs)) {
+                prepareMmio(s);
                 return MmioDispatch.readValue(s.ops(), s.guard(), name(s), xlat, size, big, attrs, sc.v, res);
             }
             return loadRam(s, xlat, size, big, res);
@@ -258,6 +260,19 @@ final class FlatViewAccess {
             res.set(r);
         }
         return val;
+    }
+
+    /**
+     * QEMU's {@code prepare_mmio_access}: before a device access to a flush-coalesced region, the
+     * accelerator's buffered MMIO writes go out. The region's own flag, read at access time as QEMU
+     * does, on the dispatch path only: the plain MMIO read fast path never holds such a region
+     * ({@link AddressSpace#dropFastIo}).
+     */
+    static void prepareMmio(PhysSection s) {
+        MemoryRegion r = s.region();
+        if (r != null && r.isFlushCoalesced()) {
+            r.system().flushCoalescedMmio();
+        }
     }
 
     /** {@code address_space_st*_internal}. */
@@ -291,6 +306,7 @@ final class FlatViewAccess {
             boolean whole = (s.flags() & PhysSection.IS_RAM) == 0
                     || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
             if (!whole || !isDirect(s, true, attrs)) {
+                prepareMmio(s);
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
             return storeRam(as, s, xlat, size, big, val);
@@ -306,6 +322,7 @@ final class FlatViewAccess {
             long xlat = sc.t.xlat();
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
+                prepareMmio(s);
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
             return storeRam(as, s, xlat, size, big, val);
@@ -518,6 +535,7 @@ final class FlatViewAccess {
                         continue;
                     }
                 }
+                prepareMmio(s);
                 if (isWrite) {
                     long val = getHostBytes(arr, ai, seg, so, c);
                     result |= MmioDispatch.write(ops, s.guard(), name(s), eventfds(s), xlat, val, c, HOST_BIG, attrs);

@@ -205,6 +205,7 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.loadFault(section, xlat + off, size, released, res);
             }
         }
+        FlatViewAccess.prepareMmio(section);
         int r = MmioDispatch.read(section.ops(), section.guard(), FlatViewAccess.name(section), xlat + off, size, big,
                 attrs, v);
         if (res != null) {
@@ -244,6 +245,7 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, size, released);
             }
         }
+        FlatViewAccess.prepareMmio(section);
         return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
                 FlatViewAccess.eventfds(section), xlat + off, val, size, big, attrs);
     }
@@ -751,6 +753,7 @@ public final class MemoryRegionCache {
         while (done < n) {
             long mrAddr = xlat + off + done;
             int c = MmioDispatch.accessSize(section.ops(), n - done, mrAddr);
+            FlatViewAccess.prepareMmio(section);
             if (write) {
                 long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
                 result |= MmioDispatch.write(section.ops(), section.guard(), name, FlatViewAccess.eventfds(section),

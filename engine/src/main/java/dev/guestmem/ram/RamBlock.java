@@ -703,22 +703,118 @@ public final class RamBlock implements AutoCloseable {
      * restore, another process sharing the memory): each dirty-log client marks them, and translated
      * code on them is invalidated, as for a DMA write (QEMU's
      * {@code cpu_physical_memory_set_dirty_range(..., DIRTY_CLIENTS_ALL)}). A block in no list has
-     * no one to tell.
+     * no one to tell. The range may end inside the last, partial target page of a used length that is
+     * not a multiple of 4 KiB (QEMU's used length always is; a dirty log reports that page whole): it
+     * is then clipped to {@link #usedLength()}.
      *
      * @param ramOffset first byte written
      * @param length bytes written
-     * @throws InvalidRamBlockException if the range is not inside the used length
+     * @throws InvalidRamBlockException if the range is not inside the used length rounded up to a
+     *     4 KiB target page
      */
     public void markWritten(long ramOffset, long length) {
-        long used = usedLength;
-        if (ramOffset < 0 || length < 0 || ramOffset > used || length > used - ramOffset) {
-            throw new InvalidRamBlockException(idstr, "written range [0x" + Long.toHexString(ramOffset) + ", +0x"
-                    + Long.toHexString(length) + ") is not inside the used length 0x" + Long.toHexString(used));
-        }
+        long clipped = clipToUsed(ramOffset, length, usedLength, "written range");
         RamList l = list;
-        if (l != null && length > 0) {
-            l.notifyWritten(this, ramOffset, length);
+        if (l != null && clipped > 0) {
+            l.notifyWritten(this, ramOffset, clipped);
         }
+    }
+
+    /**
+     * Marks dirty the target pages (4 KiB) whose bits are set in a dirty bitmap, as an accelerator
+     * reports its dirty log (QEMU's {@code cpu_physical_memory_set_dirty_lebitmap}). Bit {@code j}
+     * of {@code bitmap[i]} (bit 0 the least significant; a bitmap read from guest or kernel memory
+     * is read as little-endian 64-bit words) stands for the page at
+     * {@code ramOffset + (64 * i + j) * 4 KiB}; bits from {@code pages} on are ignored and words that
+     * are zero cost one test. The clients are QEMU's: VGA always, MIGRATION only while global dirty
+     * tracking is on, CODE only under TCG, whose translations on those pages are invalidated as
+     * {@link #markWritten} does. The range may end inside the last, partial page of the used length
+     * and is then clipped to it. A block in no list has no one to tell (the count is still returned).
+     *
+     * <p>On the block, not on {@link dev.guestmem.dirty.DirtyMemory}: an accelerator holds the
+     * block of its slot and an offset in it (as {@code markWritten}), the range is checked against
+     * the used length, which only the block knows, and the client rule needs the owning system's
+     * TCG and global-tracking state, which reaches it through the list's notifiers
+     * ({@link RamBlockNotifier#ramBlockDirtyLogged}).
+     *
+     * @param ramOffset offset in the block of bit 0's page, a multiple of 4 KiB
+     * @param bitmap the bitmap, at least {@code ceil(pages / 64)} words
+     * @param pages how many pages (bits) it covers, &ge; 0
+     * @return how many pages were reported dirty (set bits among the first {@code pages}), QEMU's
+     *     {@code num_dirty}
+     * @throws InvalidRamBlockException, before anything is marked, if {@code pages} is negative,
+     *     {@code ramOffset} is not page-aligned, the bitmap is shorter than {@code pages} bits, or the
+     *     pages do not lie inside the used length rounded up to a target page
+     * @throws NullPointerException if {@code bitmap} is null
+     */
+    public long markDirtyFromBitmap(long ramOffset, long[] bitmap, long pages) {
+        Objects.requireNonNull(bitmap, "bitmap");
+        if (pages < 0 || (ramOffset & (TARGET_PAGE - 1)) != 0 || bitmap.length < (pages + 63) >>> 6
+                || pages > (Long.MAX_VALUE >>> RamList.TARGET_PAGE_BITS)) {
+            throw new InvalidRamBlockException(idstr, "dirty bitmap of " + pages + " pages at 0x"
+                    + Long.toHexString(ramOffset) + " (" + bitmap.length + " words): pages must be >= 0, the"
+                    + " offset 4 KiB-aligned and the bitmap at least ceil(pages / 64) words long");
+        }
+        long used = usedLength;
+        clipToUsed(ramOffset, pages << RamList.TARGET_PAGE_BITS, used, "dirty bitmap range");
+        RamList l = list;
+        long count = 0;
+        long runStart = -1;
+        long runEnd = -1; // pages, relative to ramOffset: the run of set bits not yet reported
+        int words = (int) ((pages + 63) >>> 6);
+        for (int i = 0; i < words; i++) {
+            long w = bitmap[i];
+            if (w == 0) {
+                continue;
+            }
+            long base = (long) i << 6;
+            if (pages - base < 64) {
+                w &= (1L << (pages - base)) - 1; // bits past pages are not the caller's
+            }
+            count += Long.bitCount(w);
+            while (w != 0) {
+                int j = Long.numberOfTrailingZeros(w);
+                int n = Long.numberOfTrailingZeros(~(w >>> j)); // 64 when the rest of the word is ones
+                n = Math.min(n, 64 - j);
+                if (base + j != runEnd) {
+                    report(l, ramOffset, runStart, runEnd, used);
+                    runStart = base + j;
+                }
+                runEnd = base + j + n;
+                w = j + n >= 64 ? 0 : w & (-1L << (j + n));
+            }
+        }
+        report(l, ramOffset, runStart, runEnd, used);
+        return count;
+    }
+
+    private static final long TARGET_PAGE = 1L << RamList.TARGET_PAGE_BITS;
+
+    /** One run of dirty pages {@code [first, end)} of {@link #markDirtyFromBitmap}, clipped to {@code used}. */
+    private void report(RamList l, long ramOffset, long first, long end, long used) {
+        if (l == null || first < 0) {
+            return;
+        }
+        long off = ramOffset + (first << RamList.TARGET_PAGE_BITS);
+        long len = Math.min((end - first) << RamList.TARGET_PAGE_BITS, used - off);
+        if (len > 0) {
+            l.notifyDirtyLogged(this, off, len);
+        }
+    }
+
+    /**
+     * Checks that {@code [ramOffset, ramOffset + length)} lies inside the used length rounded up to a
+     * target page and returns its length clipped to the used length (0 for a range wholly in the
+     * partial page's tail).
+     */
+    private long clipToUsed(long ramOffset, long length, long used, String what) {
+        long end = (used + TARGET_PAGE - 1) & -TARGET_PAGE;
+        if (ramOffset < 0 || length < 0 || ramOffset > end || length > end - ramOffset) {
+            throw new InvalidRamBlockException(idstr, what + " [0x" + Long.toHexString(ramOffset) + ", +0x"
+                    + Long.toHexString(length) + ") is not inside the used length 0x" + Long.toHexString(used)
+                    + " (rounded up to a 4 KiB page)");
+        }
+        return Math.max(0, Math.min(length, used - ramOffset));
     }
 
     /**

@@ -58,6 +58,21 @@ public interface RamBlockNotifier {
     }
 
     /**
+     * Pages of the block an accelerator's dirty log reported ({@link RamBlock#markDirtyFromBitmap}):
+     * one run of consecutive pages per call, clipped to the used length. Dirty logging marks them
+     * for QEMU's clients of {@code cpu_physical_memory_set_dirty_lebitmap} (VGA; MIGRATION under
+     * global dirty tracking; CODE under TCG). The default treats them as written
+     * ({@link #ramBlockWritten}). Called without the list's lock, on the reporting thread.
+     *
+     * @param block the block
+     * @param offset first byte of the run
+     * @param length bytes of the run
+     */
+    default void ramBlockDirtyLogged(RamBlock block, long offset, long length) {
+        ramBlockWritten(block, offset, length);
+    }
+
+    /**
      * Whether the block {@linkplain RamBlock#canFault() can fault} may have changed (its first
      * {@link FaultProneHold} opened or its last closed). Called without the list's lock, on the
      * thread that took or closed the hold.

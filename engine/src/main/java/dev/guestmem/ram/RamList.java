@@ -205,6 +205,13 @@ public final class RamList {
         }
     }
 
+    /** Tells the notifiers a run of pages a dirty log reported ({@link RamBlock#markDirtyFromBitmap}). */
+    void notifyDirtyLogged(RamBlock block, long offset, long length) {
+        for (RamBlockNotifier n : notifiers) {
+            n.ramBlockDirtyLogged(block, offset, length);
+        }
+    }
+
     /** Tells the notifiers the block's used segment changed (not under the list's lock). */
     void notifyUsedLengthChanged(RamBlock block) {
         for (RamBlockNotifier n : notifiers) {

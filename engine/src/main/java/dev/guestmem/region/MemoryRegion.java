@@ -105,8 +105,8 @@ public abstract sealed class MemoryRegion
     private volatile IoeventfdList ioeventfds = IoeventfdList.EMPTY;
     /** QEMU's {@code mr->coalesced}. */
     private final ArrayList<CoalescedRange> coalesced = new ArrayList<>(0);
-    /** QEMU's {@code mr->flush_coalesced_mmio}. */
-    private boolean flushCoalescedMmio;
+    /** QEMU's {@code mr->flush_coalesced_mmio}; volatile: read by accessors outside the lock. */
+    private volatile boolean flushCoalescedMmio;
     private int refCount = 1;
     private boolean destroyed;
     private boolean finalized;
@@ -912,7 +912,7 @@ public abstract sealed class MemoryRegion
      * whose writes an accelerator may buffer; listeners of every address space showing the region
      * hear {@link dev.guestmem.listener.MemoryListener#coalescedIoAdd} for each flat range it
      * touches, now. Also sets the flush flag ({@link #isFlushCoalesced()}). guestmem's own dispatch
-     * delivers every write at once, so for it the window changes nothing.
+     * delivers every write at once, so for it the window changes nothing beyond that flag.
      *
      * @param offset first byte, in this region
      * @param size length (not 0)
@@ -927,7 +927,7 @@ public abstract sealed class MemoryRegion
         lock();
         try {
             coalesced.add(cmr);
-            flushCoalescedMmio = true; // before the listeners: one that throws leaves the region whole
+            setFlushFlag(true); // before the listeners: one that throws leaves the region whole
             system.coalescedRangeChanged(this, cmr, true);
         } finally {
             unlock();
@@ -955,7 +955,7 @@ public abstract sealed class MemoryRegion
             if (coalesced.isEmpty()) {
                 return;
             }
-            flushCoalescedMmio = false;
+            setFlushFlag(false);
             List<CoalescedRange> removed = List.copyOf(coalesced);
             coalesced.clear();
             // Every window is gone whatever a listener does; each is announced, and the first
@@ -997,12 +997,15 @@ public abstract sealed class MemoryRegion
 
     /**
      * QEMU's {@code memory_region_set_flush_coalesced}: an accelerator must flush buffered writes
-     * before any access to this region.
+     * before any access to this region. From the return of this call on, every device access to the
+     * region through an address space first runs the system's
+     * {@linkplain MemorySystem#setCoalescedMmioFlusher coalesced-MMIO flush} (QEMU's
+     * {@code prepare_mmio_access}); no topology update, no listener call.
      */
     public final void setFlushCoalesced() {
         lock();
         try {
-            flushCoalescedMmio = true;
+            setFlushFlag(true);
         } finally {
             unlock();
         }
@@ -1013,10 +1016,26 @@ public abstract sealed class MemoryRegion
         lock();
         try {
             if (coalesced.isEmpty()) {
-                flushCoalescedMmio = false;
+                setFlushFlag(false);
             }
         } finally {
             unlock();
+        }
+    }
+
+    /**
+     * Changes the flush flag (lock held). Setting it also drops this region's section from every
+     * address space's fast MMIO slot: that plain-read fast path has no flush, and the slow path
+     * that refills it refuses a flush-coalesced region. No re-render, no listener call (QEMU's
+     * {@code memory_region_set_flush_coalesced} has none either): accesses read the flag itself.
+     */
+    private void setFlushFlag(boolean flush) {
+        if (flushCoalescedMmio == flush) {
+            return;
+        }
+        flushCoalescedMmio = flush;
+        if (flush) {
+            system.flushCoalescedSet(this);
         }
     }
 

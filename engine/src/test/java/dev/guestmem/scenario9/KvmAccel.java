@@ -153,21 +153,18 @@ final class KvmAccel implements MemoryListener {
         }
     }
 
-    /** QEMU's {@code cpu_physical_memory_set_dirty_lebitmap}: the slot's dirty pages into guestmem. */
+    /**
+     * QEMU's {@code cpu_physical_memory_set_dirty_lebitmap}: the slot's dirty pages into guestmem, in
+     * one call. A slot of a block shrunk since it was made runs past the used length: its pages
+     * beyond the page-rounded used length are left out (the block refuses them); the last, partial
+     * page the block clips itself.
+     */
     private static void report(MemoryRegion mr, SlotGeometry g, long[] bits) {
         RamBlock block = mr.ramBlock();
-        long used = block.usedLength(); // a shrunk block, and a used length that ends inside a page
-        for (int w = 0; w < bits.length; w++) {
-            long word = bits[w];
-            while (word != 0) {
-                long page = ((long) w << 6) + Long.numberOfTrailingZeros(word);
-                word &= word - 1;
-                long off = g.regionOffset() + (page << FakeKvm.PAGE_BITS);
-                if (off < used) {
-                    block.markWritten(off, Math.min(FakeKvm.PAGE_SIZE, used - off));
-                }
-            }
-        }
+        long used = block.usedLength();
+        long inBlock = used <= g.regionOffset() ? 0 : (used - g.regionOffset() + FakeKvm.PAGE_SIZE - 1) >>> FakeKvm.PAGE_BITS;
+        long pages = Math.min(g.size() >>> FakeKvm.PAGE_BITS, inBlock);
+        block.markDirtyFromBitmap(g.regionOffset(), bits, pages);
     }
 
     private MemSlot slotOf(MemoryRegionSection section) {
