@@ -936,9 +936,10 @@ public abstract sealed class MemoryRegion
 
     /** QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window. */
     public final void setCoalescing() {
+        flushBeforeClear();
         lock();
         try {
-            clearCoalescing();
+            clearCoalescingLocked();
             addCoalescing(0, size);
         } finally {
             unlock();
@@ -946,37 +947,57 @@ public abstract sealed class MemoryRegion
     }
 
     /**
-     * QEMU's {@code memory_region_clear_coalescing}: removes every window (listeners hear
-     * {@code coalescedIoDel} for each) and clears the flush flag.
+     * QEMU's {@code memory_region_clear_coalescing}: flushes the accelerator's coalesced MMIO
+     * ({@link MemorySystem#flushCoalescedMmio}, before taking the lock) if the region has windows,
+     * then removes every window (listeners hear {@code coalescedIoDel} for each) and clears the
+     * flush flag.
      */
     public final void clearCoalescing() {
+        flushBeforeClear();
         lock();
         try {
-            if (coalesced.isEmpty()) {
-                return;
-            }
-            setFlushFlag(false);
-            List<CoalescedRange> removed = List.copyOf(coalesced);
-            coalesced.clear();
-            // Every window is gone whatever a listener does; each is announced, and the first
-            // listener's throw comes after the last (the later ones suppressed in it).
-            RuntimeException first = null;
-            for (CoalescedRange cmr : removed) {
-                try {
-                    system.coalescedRangeChanged(this, cmr, false);
-                } catch (RuntimeException e) {
-                    if (first == null) {
-                        first = e;
-                    } else {
-                        first.addSuppressed(e);
-                    }
-                }
-            }
-            if (first != null) {
-                throw first;
-            }
+            clearCoalescingLocked();
         } finally {
             unlock();
+        }
+    }
+
+    /**
+     * The flush QEMU's {@code memory_region_clear_coalescing} runs first, so the writes buffered in
+     * the windows reach the device before accesses that no longer flush. Outside the lock, as
+     * {@link MemorySystem#transactionBegin}'s; the volatile flag stands for "has windows" (windows
+     * imply it), so a region with the flag alone flushes once more than QEMU would, which is harmless.
+     */
+    private void flushBeforeClear() {
+        if (flushCoalescedMmio) {
+            system.flushCoalescedMmio();
+        }
+    }
+
+    /** {@link #clearCoalescing} with the lock held and the flush done. */
+    private void clearCoalescingLocked() {
+        if (coalesced.isEmpty()) {
+            return;
+        }
+        setFlushFlag(false);
+        List<CoalescedRange> removed = List.copyOf(coalesced);
+        coalesced.clear();
+        // Every window is gone whatever a listener does; each is announced, and the first
+        // listener's throw comes after the last (the later ones suppressed in it).
+        RuntimeException first = null;
+        for (CoalescedRange cmr : removed) {
+            try {
+                system.coalescedRangeChanged(this, cmr, false);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
@@ -1011,8 +1032,13 @@ public abstract sealed class MemoryRegion
         }
     }
 
-    /** QEMU's {@code memory_region_clear_flush_coalesced}: clears the flag unless windows remain. */
+    /**
+     * QEMU's {@code memory_region_clear_flush_coalesced}: flushes the accelerator's coalesced MMIO
+     * ({@link MemorySystem#flushCoalescedMmio}, before taking the lock), then clears the flag unless
+     * windows remain.
+     */
     public final void clearFlushCoalesced() {
+        system.flushCoalescedMmio();
         lock();
         try {
             if (coalesced.isEmpty()) {
