@@ -276,4 +276,44 @@ class CoalescedMmioFlushTest {
             a.ldlLe(VGA + 0x108);
         }));
     }
+    /**
+     * A region's topology change flushes at its transaction's begin, as QEMU's, but before it takes
+     * the topology lock: a flusher that waits for a thread taking that lock (a device that remaps
+     * itself on the delivered write) would otherwise deadlock. Inside a transaction the thread already
+     * holds, a change flushes as a nested begin does.
+     */
+    @Test
+    void aRegionChangeFlushesBeforeTakingTheLock() {
+        List<String> seen = new ArrayList<>();
+        String[] op = {""};
+        sys.setCoalescedMmioFlusher(() -> seen.add(op[0] + (sys.lock().isHeldByCurrentThread() ? " locked" : "")));
+        IoRegion vga = device("vga");
+        IoRegion other = device("other");
+        AliasRegion alias = new AliasRegion(sys, null, "alias", vga, 0, 0x100);
+        List<Runnable> ops = List.of(
+                () -> root.addSubregion(VGA, vga),
+                () -> root.addSubregion(PLAIN, alias),
+                () -> vga.setEnabled(false),
+                () -> vga.setAddress(VGA + 0x1000),
+                () -> vga.setReadonly(true),
+                () -> vga.setSize(0x800),
+                () -> alias.setAliasOffset(0x10),
+                () -> root.delSubregion(vga));
+        List<String> want = new ArrayList<>();
+        for (int i = 0; i < ops.size(); i++) {
+            op[0] = "op" + i;
+            want.add(op[0]);
+            ops.get(i).run();
+        }
+        assertEquals(want, seen, "one flush per change, none under the lock");
+        seen.clear();
+        op[0] = "nested";
+        sys.transactionBegin();
+        try {
+            root.addSubregion(VGA, other);
+        } finally {
+            sys.transactionCommit();
+        }
+        assertEquals(List.of("nested", "nested locked"), seen, "the outer begin, then the change as a nested begin");
+    }
 }
