@@ -380,10 +380,16 @@ public final class MemorySystem {
     /**
      * QEMU's {@code memory_region_transaction_begin}: flushes the accelerator's coalesced MMIO
      * ({@link #flushCoalescedMmio}, before taking the lock), then takes the lock and deepens the
-     * transaction.
+     * transaction. A nested begin flushes too (under the lock, as QEMU's under the BQL); a begin by a
+     * thread that holds the lock outside any transaction does not: that is a region's change, which
+     * flushed before taking the lock (a flusher waiting for a thread that takes the lock would
+     * otherwise deadlock).
      */
     public void transactionBegin() {
-        coalescedFlush.flush();
+        // depth read only while this thread holds the lock, which guards it
+        if (!lock.isHeldByCurrentThread() || transactions.depth() > 0) {
+            coalescedFlush.flush();
+        }
         transactions.begin();
     }
 

@@ -77,7 +77,7 @@ public final class AliasRegion extends MemoryRegion {
      * @param offset new offset in the target
      */
     public void setAliasOffset(long offset) {
-        lock();
+        lockForChange();
         try {
             if (offset == aliasOffset) {
                 return;

@@ -439,7 +439,7 @@ public abstract sealed class MemoryRegion
      */
     public final void addSubregionOverlap(long offset, MemoryRegion sub, int priority) {
         Objects.requireNonNull(sub, "sub");
-        lock();
+        lockForChange();
         try {
             checkCanAdd(offset, sub);
             system.transactionBegin();
@@ -578,7 +578,7 @@ public abstract sealed class MemoryRegion
      */
     public final void delSubregion(MemoryRegion sub) {
         Objects.requireNonNull(sub, "sub");
-        lock();
+        lockForChange();
         try {
             if (sub.container != this) {
                 throw new NotASubregionException(sub, this);
@@ -623,7 +623,7 @@ public abstract sealed class MemoryRegion
      * @param enabled the new state
      */
     public final void setEnabled(boolean enabled) {
-        lock();
+        lockForChange();
         try {
             if (enabled == this.enabled) {
                 return;
@@ -650,7 +650,7 @@ public abstract sealed class MemoryRegion
      * @param addr new offset in the container (unsigned)
      */
     public final void setAddress(long addr) {
-        lock();
+        lockForChange();
         try {
             if (addr == this.addr) {
                 return;
@@ -691,7 +691,7 @@ public abstract sealed class MemoryRegion
      * @param size new size, {@code -1L} for 2^64
      */
     public final void setSize(long size) {
-        lock();
+        lockForChange();
         try {
             if (size == this.size) {
                 return;
@@ -719,7 +719,7 @@ public abstract sealed class MemoryRegion
      *     read-only (a guest write would store into a {@code PROT_READ} mapping and kill the JVM)
      */
     public final void setReadonly(boolean readonly) {
-        lock();
+        lockForChange();
         try {
             if (readonly == this.readonly) {
                 return;
@@ -740,7 +740,7 @@ public abstract sealed class MemoryRegion
      * @param nonvolatile the new flag
      */
     public final void setNonvolatile(boolean nonvolatile) {
-        lock();
+        lockForChange();
         try {
             if (nonvolatile == this.nonvolatile) {
                 return;
@@ -758,7 +758,7 @@ public abstract sealed class MemoryRegion
      * @param unmergeable the new flag
      */
     public final void setUnmergeable(boolean unmergeable) {
-        lock();
+        lockForChange();
         try {
             if (unmergeable == this.unmergeable) {
                 return;
@@ -813,7 +813,7 @@ public abstract sealed class MemoryRegion
      */
     public final void addEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
         Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
-        lock();
+        lockForChange();
         try {
             system.transactionBegin();
             try {
@@ -860,7 +860,7 @@ public abstract sealed class MemoryRegion
      */
     public final void delEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
         Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
-        lock();
+        lockForChange();
         try {
             int i = ioeventfds.find(fd);
             if (i < 0) {
@@ -936,9 +936,10 @@ public abstract sealed class MemoryRegion
 
     /** QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window. */
     public final void setCoalescing() {
+        flushBeforeClear();
         lock();
         try {
-            clearCoalescing();
+            clearCoalescingLocked();
             addCoalescing(0, size);
         } finally {
             unlock();
@@ -946,37 +947,57 @@ public abstract sealed class MemoryRegion
     }
 
     /**
-     * QEMU's {@code memory_region_clear_coalescing}: removes every window (listeners hear
-     * {@code coalescedIoDel} for each) and clears the flush flag.
+     * QEMU's {@code memory_region_clear_coalescing}: flushes the accelerator's coalesced MMIO
+     * ({@link MemorySystem#flushCoalescedMmio}, before taking the lock) if the region has windows,
+     * then removes every window (listeners hear {@code coalescedIoDel} for each) and clears the
+     * flush flag.
      */
     public final void clearCoalescing() {
+        flushBeforeClear();
         lock();
         try {
-            if (coalesced.isEmpty()) {
-                return;
-            }
-            setFlushFlag(false);
-            List<CoalescedRange> removed = List.copyOf(coalesced);
-            coalesced.clear();
-            // Every window is gone whatever a listener does; each is announced, and the first
-            // listener's throw comes after the last (the later ones suppressed in it).
-            RuntimeException first = null;
-            for (CoalescedRange cmr : removed) {
-                try {
-                    system.coalescedRangeChanged(this, cmr, false);
-                } catch (RuntimeException e) {
-                    if (first == null) {
-                        first = e;
-                    } else {
-                        first.addSuppressed(e);
-                    }
-                }
-            }
-            if (first != null) {
-                throw first;
-            }
+            clearCoalescingLocked();
         } finally {
             unlock();
+        }
+    }
+
+    /**
+     * The flush QEMU's {@code memory_region_clear_coalescing} runs first, so the writes buffered in
+     * the windows reach the device before accesses that no longer flush. Outside the lock, as
+     * {@link MemorySystem#transactionBegin}'s; the volatile flag stands for "has windows" (windows
+     * imply it), so a region with the flag alone flushes once more than QEMU would, which is harmless.
+     */
+    private void flushBeforeClear() {
+        if (flushCoalescedMmio) {
+            system.flushCoalescedMmio();
+        }
+    }
+
+    /** {@link #clearCoalescing} with the lock held and the flush done. */
+    private void clearCoalescingLocked() {
+        if (coalesced.isEmpty()) {
+            return;
+        }
+        setFlushFlag(false);
+        List<CoalescedRange> removed = List.copyOf(coalesced);
+        coalesced.clear();
+        // Every window is gone whatever a listener does; each is announced, and the first
+        // listener's throw comes after the last (the later ones suppressed in it).
+        RuntimeException first = null;
+        for (CoalescedRange cmr : removed) {
+            try {
+                system.coalescedRangeChanged(this, cmr, false);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
@@ -1011,8 +1032,13 @@ public abstract sealed class MemoryRegion
         }
     }
 
-    /** QEMU's {@code memory_region_clear_flush_coalesced}: clears the flag unless windows remain. */
+    /**
+     * QEMU's {@code memory_region_clear_flush_coalesced}: flushes the accelerator's coalesced MMIO
+     * ({@link MemorySystem#flushCoalescedMmio}, before taking the lock), then clears the flag unless
+     * windows remain.
+     */
     public final void clearFlushCoalesced() {
+        system.flushCoalescedMmio();
         lock();
         try {
             if (coalesced.isEmpty()) {
@@ -1057,7 +1083,7 @@ public abstract sealed class MemoryRegion
         if (client != DIRTY_MEMORY_VGA) {
             throw new IllegalArgumentException("only DIRTY_MEMORY_VGA (0) can be set per region, not " + client);
         }
-        lock();
+        lockForChange();
         try {
             if (!log && vgaLoggingCount == 0) {
                 throw new IllegalArgumentException("setLog(false) on '" + name + "' without a matching setLog(true)");
@@ -1437,7 +1463,7 @@ public abstract sealed class MemoryRegion
      *     delete a memory backend a device uses)
      */
     public final void destroy() {
-        lock();
+        lockForChange();
         try {
             if (destroyed) {
                 throw new IllegalStateException("region '" + name + "' destroyed twice");
@@ -1560,6 +1586,19 @@ public abstract sealed class MemoryRegion
 
     final void lock() {
         system.lock().lock();
+    }
+
+    /**
+     * {@link #lock()} for a change that opens a transaction: runs the coalesced-MMIO flush of that
+     * transaction's begin first, outside the lock ({@link MemorySystem#transactionBegin}, called
+     * with the lock held by the change itself, then does not flush again). A thread that already
+     * holds the lock does not flush here: its begin flushes, as a nested one.
+     */
+    final void lockForChange() {
+        if (!system.lock().isHeldByCurrentThread()) {
+            system.flushCoalescedMmio();
+        }
+        lock();
     }
 
     final void unlock() {

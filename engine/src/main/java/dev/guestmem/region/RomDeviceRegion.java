@@ -37,7 +37,7 @@ public final class RomDeviceRegion extends MemoryRegion {
      * @param romdMode the new mode
      */
     public void setRomd(boolean romdMode) {
-        lock();
+        lockForChange();
         try {
             if (romdMode == this.romdMode) {
                 return;

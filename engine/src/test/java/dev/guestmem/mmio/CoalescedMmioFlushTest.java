@@ -10,9 +10,12 @@ import dev.guestmem.access.DmaMapping;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import java.util.ArrayList;
 import java.util.List;
@@ -191,5 +194,126 @@ class CoalescedMmioFlushTest {
         sys.setCoalescedMmioFlusher(null);
         assertEquals(List.of("vga r4 after 1"), run(a -> a.ldlLe(VGA)));
         assertEquals(List.of("vga w4 after 1"), run(a -> a.stlLe(VGA, 1)));
+    }
+    /**
+     * QEMU's {@code memory_region_clear_coalescing} and {@code memory_region_clear_flush_coalesced}
+     * flush first: writes buffered while the flag was set reach the device before any access that
+     * no longer flushes.
+     */
+    @Test
+    void clearingTheFlagOrTheWindowsFlushesFirst() {
+        IoRegion vga = device("vga");
+        root.addSubregion(VGA, vga);
+        List<Boolean> locked = new ArrayList<>();
+        sys.setCoalescedMmioFlusher(() -> {
+            flushes++;
+            locked.add(sys.lock().isHeldByCurrentThread());
+        });
+        vga.setFlushCoalesced();
+        flushes = 0;
+        vga.clearFlushCoalesced();
+        assertEquals(1, flushes, "clear_flush_coalesced flushes");
+        vga.addCoalescing(0, 0x100);
+        flushes = 0;
+        vga.clearFlushCoalesced(); // windows remain: the flag stays, QEMU flushes all the same
+        assertEquals(1, flushes);
+        assertTrue(vga.isFlushCoalesced());
+        flushes = 0;
+        vga.clearCoalescing();
+        assertEquals(1, flushes, "clear_coalescing flushes");
+        vga.setCoalescing();
+        vga.setCoalescing(); // clear_coalescing inside
+        assertEquals(2, flushes);
+        flushes = 0;
+        device("none").clearCoalescing(); // no windows: QEMU returns before flushing
+        assertEquals(0, flushes);
+        assertEquals(List.of(false, false, false, false), locked, "never under the topology lock");
+    }
+
+    /** An access an IOMMU translates into a flush-coalesced device flushes (the target section's flag). */
+    @Test
+    void anIommuTranslatedAccessFlushes() {
+        IoRegion vga = device("vga");
+        vga.setFlushCoalesced();
+        root.addSubregion(VGA, vga);
+        ContainerRegion dmaRoot = new ContainerRegion(sys, null, "dma", MemoryRegion.SIZE_2_64);
+        dmaRoot.addSubregion(0, new IommuRegion(sys, null, "iommu", 0x100000, (addr, flag, idx, out) -> {
+            out.iova = addr & ~0xfffL;
+            out.addrMask = 0xfff;
+            out.targetAs = as;
+            out.translatedAddr = VGA + (addr & ~0xfffL);
+            out.perm = IommuTlbEntry.RW;
+        }));
+        AddressSpace dma = sys.addressSpace(dmaRoot, "dma");
+        sys.setCoalescedMmioFlusher(() -> flushes++);
+        flushes = 0;
+        assertEquals(List.of("vga r4 after 1", "vga r4 after 2", "vga w4 after 3", "vga w4 after 4"), run(a -> {
+            dma.ldlLe(0x10);
+            dma.ldlLe(0x10);
+            dma.stlLe(0x14, 1);
+            dma.write(0x20, U, new byte[4], 0, 4);
+        }));
+    }
+
+    /** A device sharing its page with another (a subpage) flushes, once cached for the fast path too. */
+    @Test
+    void aSubpageDeviceFlushes() {
+        IoRegion small = new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((addr, size) -> {
+                    calls.add("small r" + size + " after " + flushes);
+                    return 0;
+                })
+                .valid(1, 8, false).impl(1, 8, false).build(), "small", 0x10);
+        root.addSubregion(VGA + 0x100, small);
+        root.addSubregion(VGA + 0x200, device("other"));
+        sys.setCoalescedMmioFlusher(() -> flushes++);
+        as.ldlLe(VGA + 0x100);
+        as.ldlLe(VGA + 0x100); // the fast MMIO section now
+        small.setFlushCoalesced();
+        flushes = 0;
+        assertEquals(List.of("small r4 after 1", "small r4 after 2"), run(a -> {
+            a.ldlLe(VGA + 0x104);
+            a.ldlLe(VGA + 0x108);
+        }));
+    }
+    /**
+     * A region's topology change flushes at its transaction's begin, as QEMU's, but before it takes
+     * the topology lock: a flusher that waits for a thread taking that lock (a device that remaps
+     * itself on the delivered write) would otherwise deadlock. Inside a transaction the thread already
+     * holds, a change flushes as a nested begin does.
+     */
+    @Test
+    void aRegionChangeFlushesBeforeTakingTheLock() {
+        List<String> seen = new ArrayList<>();
+        String[] op = {""};
+        sys.setCoalescedMmioFlusher(() -> seen.add(op[0] + (sys.lock().isHeldByCurrentThread() ? " locked" : "")));
+        IoRegion vga = device("vga");
+        IoRegion other = device("other");
+        AliasRegion alias = new AliasRegion(sys, null, "alias", vga, 0, 0x100);
+        List<Runnable> ops = List.of(
+                () -> root.addSubregion(VGA, vga),
+                () -> root.addSubregion(PLAIN, alias),
+                () -> vga.setEnabled(false),
+                () -> vga.setAddress(VGA + 0x1000),
+                () -> vga.setReadonly(true),
+                () -> vga.setSize(0x800),
+                () -> alias.setAliasOffset(0x10),
+                () -> root.delSubregion(vga));
+        List<String> want = new ArrayList<>();
+        for (int i = 0; i < ops.size(); i++) {
+            op[0] = "op" + i;
+            want.add(op[0]);
+            ops.get(i).run();
+        }
+        assertEquals(want, seen, "one flush per change, none under the lock");
+        seen.clear();
+        op[0] = "nested";
+        sys.transactionBegin();
+        try {
+            root.addSubregion(VGA, other);
+        } finally {
+            sys.transactionCommit();
+        }
+        assertEquals(List.of("nested", "nested locked"), seen, "the outer begin, then the change as a nested begin");
     }
 }

@@ -146,4 +146,34 @@ class RamBlockDirtyBitmapTest {
         assertEquals(2, alone.markDirtyFromBitmap(0, new long[] {0b11}, 2));
         assertTrue(alone.usedLength() > 0);
     }
+    /**
+     * Random bitmaps (runs across word boundaries, whole words of ones, zero words, a tail cut by
+     * {@code pages}) against bit-by-bit reference marking, at an offset into the block.
+     */
+    @Test
+    void randomBitmapsMarkExactlyTheirSetPages() {
+        Machine m = Machine.of(true, 400 * PAGE);
+        java.util.Random rnd = new java.util.Random(12);
+        long[][] shapes = {{-1L, -1L, 1L}, {1L << 63, 1L, 0, 1L << 63}, {-1L, 0, -1L}};
+        for (int round = 0; round < 40; round++) {
+            long[] bits = round < shapes.length ? shapes[round] : new long[1 + rnd.nextInt(5)];
+            if (round >= shapes.length) {
+                for (int i = 0; i < bits.length; i++) {
+                    int kind = rnd.nextInt(4);
+                    bits[i] = kind == 0 ? 0 : kind == 1 ? -1L : kind == 2 ? rnd.nextLong() : -1L << rnd.nextInt(64);
+                }
+            }
+            long pages = bits.length * 64L - rnd.nextInt(64);
+            long first = rnd.nextInt(400 - (int) pages + 1);
+            List<Long> want = new ArrayList<>();
+            for (long p = 0; p < pages; p++) {
+                if ((bits[(int) (p >>> 6)] >>> (p & 63) & 1) != 0) {
+                    want.add(first + p);
+                }
+            }
+            assertEquals(want.size(), m.block().markDirtyFromBitmap(first * PAGE, bits, pages), "round " + round);
+            assertEquals(want, m.dirty(DirtyMemory.DIRTY_MEMORY_VGA), "round " + round);
+            m.clean();
+        }
+    }
 }
