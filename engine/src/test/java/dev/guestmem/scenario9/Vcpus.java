@@ -1,6 +1,8 @@
 package dev.guestmem.scenario9;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -33,6 +35,8 @@ final class Vcpus implements AutoCloseable {
     private final ReentrantReadWriteLock running = new ReentrantReadWriteLock();
     final AtomicLong slotStores = new AtomicLong();
     final AtomicLong exits = new AtomicLong();
+    /** Exits for stores to RAM the view makes read-only (a PAM segment): dropped, as the guide says. */
+    final AtomicLong dropped = new AtomicLong();
     final Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
 
     Vcpus(FakeKvm kvm, AddressSpace as, int count, long seed) {
@@ -45,6 +49,7 @@ final class Vcpus implements AutoCloseable {
     }
 
     private void run(Random rnd) {
+        TlbEntry page = new TlbEntry();
         while (!stop.get()) {
             running.readLock().lock();
             try {
@@ -55,7 +60,12 @@ final class Vcpus implements AutoCloseable {
                     slotStores.incrementAndGet();
                 } else {
                     exits.incrementAndGet();
-                    as.stqLe(addr, value); // KVM_EXIT_MMIO: the VMM dispatches it
+                    GuestTlb.fill(as, addr, page);
+                    if ((page.flags() & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+                        dropped.incrementAndGet(); // read-only RAM: as.st* would write behind the alias
+                    } else {
+                        as.stqLe(addr, value); // KVM_EXIT_MMIO: the VMM dispatches it
+                    }
                 }
             } catch (Throwable t) { // a store through a slot whose memory was released lands here
                 failures.add(t);
