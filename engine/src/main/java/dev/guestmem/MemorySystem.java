@@ -813,8 +813,10 @@ public final class MemorySystem {
      * @param region the region whose bits were cleared
      * @param start first cleared offset in the region
      * @param len bytes cleared (unsigned)
+     * @throws ForeignRegionException if {@code region} belongs to another system
      */
     public void clearDirtyBitmap(MemoryRegion region, long start, long len) {
+        checkOwn(region, "clearDirtyBitmap");
         dirtyLog.clearDirtyBitmap(region, start, len);
     }
 
@@ -823,6 +825,7 @@ public final class MemorySystem {
      * logging range of its address space's current view, optionally only ranges of one region.
      *
      * @param region only ranges of this region, or null for all
+     * @throws ForeignRegionException if {@code region} belongs to another system
      */
     public void syncDirtyBitmap(MemoryRegion region) {
         syncDirtyBitmap(region, false);
@@ -840,8 +843,12 @@ public final class MemorySystem {
      *
      * @param region only ranges of this region, or null for all
      * @param lastStage whether this is the last sync of a migration
+     * @throws ForeignRegionException if {@code region} belongs to another system
      */
     public void syncDirtyBitmap(MemoryRegion region, boolean lastStage) {
+        if (region != null) {
+            checkOwn(region, "syncDirtyBitmap");
+        }
         dirtyLog.syncDirtyBitmap(region, lastStage);
     }
 
@@ -865,6 +872,13 @@ public final class MemorySystem {
         dirtyLog.globalAfterDirtyLogSync();
     }
 
+    /** A region of another system handed to one of this system's calls is refused before anything runs. */
+    private void checkOwn(MemoryRegion region, String call) {
+        if (region.system() != this) {
+            throw new ForeignRegionException(region, call);
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Lookup
 
@@ -876,8 +890,10 @@ public final class MemorySystem {
      * @param addr offset in it
      * @param size length
      * @return the section, or {@link MemoryRegionSection#empty()}
+     * @throws ForeignRegionException if {@code region} belongs to another system
      */
     public MemoryRegionSection find(MemoryRegion region, long addr, long size) {
+        checkOwn(region, "find");
         lock.lock();
         try {
             if (size == 0) {

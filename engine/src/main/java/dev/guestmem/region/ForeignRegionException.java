@@ -13,4 +13,15 @@ public final class ForeignRegionException extends RegionException {
     public ForeignRegionException(MemoryRegion region, MemoryRegion where) {
         super("region '" + region.name() + "' belongs to another MemorySystem than '" + where.name() + "'");
     }
+
+    /**
+     * Creates an exception for a region handed to a call of another system.
+     *
+     * @param region the foreign region
+     * @param call the call it was handed to
+     */
+    public ForeignRegionException(MemoryRegion region, String call) {
+        super("region '" + region.name() + "' belongs to another MemorySystem than the one whose " + call
+                + " it was handed to");
+    }
 }
