@@ -41,8 +41,6 @@ public final class SigbusFence {
     /** Whether the host is big-endian: the byte-order flag of a host-order ({@code _he}) access. */
     public static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
 
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -51,13 +49,7 @@ public final class SigbusFence {
     private static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     // Deliberately not final: a final handle would be a constant that C2 inlines through.
-    private static MethodHandle getLong;
-    private static MethodHandle putLong;
-    private static MethodHandle getInt;
-    private static MethodHandle putInt;
     private static MethodHandle copy;
-    private static MethodHandle getSized;
-    private static MethodHandle putSized;
     private static MethodHandle get;
     private static MethodHandle set;
     private static MethodHandle toArray;
@@ -66,16 +58,8 @@ public final class SigbusFence {
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
         try {
-            getLong = l.findStatic(SigbusFence.class, "getLong0", MethodType.methodType(long.class, MemorySegment.class, long.class));
-            putLong = l.findStatic(SigbusFence.class, "putLong0", MethodType.methodType(void.class, MemorySegment.class, long.class, long.class));
-            getInt = l.findStatic(SigbusFence.class, "getInt0", MethodType.methodType(int.class, MemorySegment.class, long.class));
-            putInt = l.findStatic(SigbusFence.class, "putInt0", MethodType.methodType(void.class, MemorySegment.class, long.class, int.class));
             copy = l.findStatic(SigbusFence.class, "copy0", MethodType.methodType(void.class, MemorySegment.class, long.class,
                     MemorySegment.class, long.class, long.class));
-            getSized = l.findStatic(SigbusFence.class, "getSized0", MethodType.methodType(long.class, MemorySegment.class,
-                    long.class, int.class));
-            putSized = l.findStatic(SigbusFence.class, "putSized0", MethodType.methodType(void.class, MemorySegment.class,
-                    long.class, int.class, long.class));
             get = l.findStatic(SigbusFence.class, "get0", MethodType.methodType(long.class, MemorySegment.class, long.class,
                     int.class, boolean.class));
             set = l.findStatic(SigbusFence.class, "set0", MethodType.methodType(void.class, MemorySegment.class, long.class,
@@ -92,85 +76,18 @@ public final class SigbusFence {
     private SigbusFence() {
     }
 
-    public static long getLong(MemorySegment s, long off) {
-        try {
-            return (long) getLong.invokeExact(s, off);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static void putLong(MemorySegment s, long off, long v) {
-        try {
-            putLong.invokeExact(s, off, v);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static int getInt(MemorySegment s, long off) {
-        try {
-            return (int) getInt.invokeExact(s, off);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static void putInt(MemorySegment s, long off, int v) {
-        try {
-            putInt.invokeExact(s, off, v);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
+    /**
+     * Copies {@code len} bytes between segments ({@code MemorySegment.copy}: overlap allowed).
+     *
+     * @param src the source
+     * @param srcOff where in {@code src}
+     * @param dst the destination
+     * @param dstOff where in {@code dst}
+     * @param len bytes
+     */
     public static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
         try {
             copy.invokeExact(src, srcOff, dst, dstOff, len);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /**
-     * One host-order load of 1, 2, 4 or 8 bytes (unaligned allowed), zero-extended.
-     *
-     * @param s the memory
-     * @param off where in {@code s}
-     * @param size bytes: 1, 2, 4, or anything else for 8
-     * @return the value
-     */
-    public static long getSized(MemorySegment s, long off, int size) {
-        try {
-            return (long) getSized.invokeExact(s, off, size);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /**
-     * One host-order store of the low 1, 2, 4 or 8 bytes of {@code v} (unaligned allowed).
-     *
-     * @param s the memory
-     * @param off where in {@code s}
-     * @param size bytes: 1, 2, 4, or anything else for 8
-     * @param v the value
-     */
-    public static void putSized(MemorySegment s, long off, int size, long v) {
-        try {
-            putSized.invokeExact(s, off, size, v);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -280,40 +197,6 @@ public final class SigbusFence {
 
     private static void fromArray0(byte[] src, int srcOff, MemorySegment dst, long dstOff, int len) {
         MemorySegment.copy(src, srcOff, dst, ValueLayout.JAVA_BYTE, dstOff, len);
-    }
-
-    private static long getSized0(MemorySegment s, long off, int size) {
-        return switch (size) {
-            case 1 -> Byte.toUnsignedLong(s.get(ValueLayout.JAVA_BYTE, off));
-            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT_UNALIGNED, off));
-            case 4 -> Integer.toUnsignedLong(s.get(INT, off));
-            default -> s.get(LONG, off);
-        };
-    }
-
-    private static void putSized0(MemorySegment s, long off, int size, long v) {
-        switch (size) {
-            case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
-            case 2 -> s.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, (short) v);
-            case 4 -> s.set(INT, off, (int) v);
-            default -> s.set(LONG, off, v);
-        }
-    }
-
-    private static long getLong0(MemorySegment s, long off) {
-        return s.get(LONG, off);
-    }
-
-    private static void putLong0(MemorySegment s, long off, long v) {
-        s.set(LONG, off, v);
-    }
-
-    private static int getInt0(MemorySegment s, long off) {
-        return s.get(INT, off);
-    }
-
-    private static void putInt0(MemorySegment s, long off, int v) {
-        s.set(INT, off, v);
     }
 
     private static void copy0(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
