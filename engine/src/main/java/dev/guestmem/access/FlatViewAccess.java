@@ -4,6 +4,7 @@ import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ioeventfd.IoeventfdList;
@@ -250,7 +251,7 @@ final class FlatViewAccess {
         long val;
         try {
             val = (s.flags() & PhysSection.FAULT_PRONE) != 0
-                    ? FaultFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
+                    ? SigbusFence.get(s.segment(), xlat, size, big) : getRaw(s.segment(), xlat, size, big);
             r = MemTxResult.OK;
         } catch (InternalError | IndexOutOfBoundsException e) { // a released block's IllegalStateException goes up to load
             r = e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
@@ -338,7 +339,7 @@ final class FlatViewAccess {
     static int storeRam(AddressSpace as, PhysSection s, long xlat, int size, boolean big, long val) {
         try {
             if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
-                FaultFence.set(s.segment(), xlat, size, big, val);
+                SigbusFence.set(s.segment(), xlat, size, big, val);
             } else {
                 setRaw(s.segment(), xlat, size, big, val);
             }
@@ -416,7 +417,7 @@ final class FlatViewAccess {
     private static boolean guestPagesRead(MemorySegment ram, long off, long len) {
         try {
             for (long p = off; Long.compareUnsigned(p, off + len) < 0; p = (p | 0xFFF) + 1) {
-                FaultFence.get(ram, p, 1, false);
+                SigbusFence.get(ram, p, 1, false);
             }
             return true;
         } catch (InternalError | IllegalStateException guestFaults) {
@@ -589,14 +590,14 @@ final class FlatViewAccess {
         if (fenced) {
             if (arr != null) {
                 if (isWrite) {
-                    FaultFence.fromArray(arr, ai, ram, ramOff, (int) l);
+                    SigbusFence.fromArray(arr, ai, ram, ramOff, (int) l);
                 } else {
-                    FaultFence.toArray(ram, ramOff, arr, ai, (int) l);
+                    SigbusFence.toArray(ram, ramOff, arr, ai, (int) l);
                 }
             } else if (isWrite) {
-                FaultFence.copy(seg, so, ram, ramOff, l);
+                SigbusFence.copy(seg, so, ram, ramOff, l);
             } else {
-                FaultFence.copy(ram, ramOff, seg, so, l);
+                SigbusFence.copy(ram, ramOff, seg, so, l);
             }
             return;
         }

@@ -3,6 +3,7 @@ package dev.guestmem.access;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
+import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MmioValue;
@@ -163,7 +164,7 @@ public final class MemoryRegionCache {
     }
 
     /**
-     * Whether {@link #ptr} may be accessed only through {@link FaultFence}: the block could SIGBUS
+     * Whether {@link #ptr} may be accessed only through {@link SigbusFence}: the block could SIGBUS
      * when the cache was made, or a {@link dev.guestmem.ram.FaultProneHold} opened since (a lazy
      * restore whose dead page server poisons missing pages). The cache pins its view, so the
      * re-render that fences the address spaces does not reach it: the hold count is read per access.
@@ -184,7 +185,7 @@ public final class MemoryRegionCache {
         check(off, size);
         if (ptr != null) {
             try {
-                long val = fenced() ? FaultFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
+                long val = fenced() ? SigbusFence.get(ptr, off, size, big) : FlatViewAccess.getRaw(ptr, off, size, big);
                 ok(res);
                 return val;
             } catch (IllegalStateException | InternalError e) {
@@ -219,7 +220,7 @@ public final class MemoryRegionCache {
         if (writesDirect(attrs)) {
             try {
                 if (fenced()) {
-                    FaultFence.set(ptr, off, size, big, val);
+                    SigbusFence.set(ptr, off, size, big, val);
                 } else {
                     FlatViewAccess.setRaw(ptr, off, size, big, val);
                 }

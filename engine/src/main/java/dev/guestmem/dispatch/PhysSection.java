@@ -45,7 +45,7 @@ public final class PhysSection {
     public static final int DIRTY_LOGGING = 1 << 8;
     /**
      * The block may raise SIGBUS (file or fd backed, hugetlb, foreign host memory): accesses must be
-     * real calls so the asynchronous {@code InternalError} is caught (see {@code FaultFence}).
+     * real calls so the asynchronous {@code InternalError} is caught (see {@code SigbusFence}).
      */
     public static final int FAULT_PRONE = 1 << 9;
 

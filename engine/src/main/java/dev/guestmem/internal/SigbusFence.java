@@ -5,56 +5,69 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.nio.ByteOrder;
 
 /**
  * Memory accesses that C2 cannot inline into their caller, so that a SIGBUS they raise surfaces
- * inside the caller's {@code try}.
+ * inside the caller's {@code try}: the one fence for RAM that may fault (file- and fd-backed blocks,
+ * hugetlb, a RAM device's host memory, a lazy restore's poisoned pages).
  *
  * <p>Why: when a compiled unsafe access faults, HotSpot skips the instruction (the load yields
  * garbage) and queues the {@code InternalError} as an asynchronous exception, thrown at the thread's
  * next safepoint poll. Inlined methods have no polls of their own, so if the access is inlined into
  * a hot loop the error appears at the loop's next poll or its method's return, outside any
  * {@code try} around the single access: seen in {@code RamSigbusTest.c2CompiledHotLoopSurvivesTruncation}
- * before this class existed. Every compiled method polls on return, so routing the access through a
- * call that stays a real call makes the error appear in the callee's frame, inside the caller's
- * {@code try}.
+ * before this class existed, and in the address space, where it escaped {@code AddressSpace.ldlLe}
+ * into a test loop instead of becoming {@code MemTxResult.ERROR}. Every compiled method polls on
+ * return, so routing the access through a call that stays a real call makes the error appear in the
+ * callee's frame, inside the caller's {@code try}.
  *
  * <p>How: the calls go through method handles held in non-final static fields. C2 only inlines
  * through constant method handles; these are not constants, so each access is a real call to a
- * separately compiled method. It costs a few nanoseconds an access: this is the checked path, not
- * the dispatch hot path.
+ * separately compiled method.
  *
- * <p>For the engine's RAM, snapshot and RAM-device code only: this package is not exported.
+ * <p>Cost: a few nanoseconds an access, paid only on the checked path: {@code RamBlock}'s checked
+ * accessors, snapshot and userfaultfd copies, RAM devices that can fault, and the address space's
+ * accesses to fault-prone sections ({@code PhysSection.FAULT_PRONE}, a {@code MemoryRegionCache}
+ * over such a block). Anonymous RAM keeps the inlined, unfenced fast path, which does not come here.
+ *
+ * <p>For the engine's access, RAM, snapshot, userfaultfd and RAM-device code only: this package is
+ * not exported.
  *
  * <p><b>Thread safety.</b> The handles are written once in the class initialiser (which
  * happens-before any use) and never again.
  */
 public final class SigbusFence {
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    /** Whether the host is big-endian: the byte-order flag of a host-order ({@code _he}) access. */
+    public static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
+
+    private static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     // Deliberately not final: a final handle would be a constant that C2 inlines through.
-    private static MethodHandle getLong;
-    private static MethodHandle putLong;
-    private static MethodHandle getInt;
-    private static MethodHandle putInt;
     private static MethodHandle copy;
-    private static MethodHandle getSized;
-    private static MethodHandle putSized;
+    private static MethodHandle get;
+    private static MethodHandle set;
+    private static MethodHandle toArray;
+    private static MethodHandle fromArray;
 
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
         try {
-            getLong = l.findStatic(SigbusFence.class, "getLong0", MethodType.methodType(long.class, MemorySegment.class, long.class));
-            putLong = l.findStatic(SigbusFence.class, "putLong0", MethodType.methodType(void.class, MemorySegment.class, long.class, long.class));
-            getInt = l.findStatic(SigbusFence.class, "getInt0", MethodType.methodType(int.class, MemorySegment.class, long.class));
-            putInt = l.findStatic(SigbusFence.class, "putInt0", MethodType.methodType(void.class, MemorySegment.class, long.class, int.class));
             copy = l.findStatic(SigbusFence.class, "copy0", MethodType.methodType(void.class, MemorySegment.class, long.class,
                     MemorySegment.class, long.class, long.class));
-            getSized = l.findStatic(SigbusFence.class, "getSized0", MethodType.methodType(long.class, MemorySegment.class,
-                    long.class, int.class));
-            putSized = l.findStatic(SigbusFence.class, "putSized0", MethodType.methodType(void.class, MemorySegment.class,
-                    long.class, int.class, long.class));
+            get = l.findStatic(SigbusFence.class, "get0", MethodType.methodType(long.class, MemorySegment.class, long.class,
+                    int.class, boolean.class));
+            set = l.findStatic(SigbusFence.class, "set0", MethodType.methodType(void.class, MemorySegment.class, long.class,
+                    int.class, boolean.class, long.class));
+            toArray = l.findStatic(SigbusFence.class, "toArray0", MethodType.methodType(void.class, MemorySegment.class,
+                    long.class, byte[].class, int.class, int.class));
+            fromArray = l.findStatic(SigbusFence.class, "fromArray0", MethodType.methodType(void.class, byte[].class,
+                    int.class, MemorySegment.class, long.class, int.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -63,46 +76,15 @@ public final class SigbusFence {
     private SigbusFence() {
     }
 
-    public static long getLong(MemorySegment s, long off) {
-        try {
-            return (long) getLong.invokeExact(s, off);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static void putLong(MemorySegment s, long off, long v) {
-        try {
-            putLong.invokeExact(s, off, v);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static int getInt(MemorySegment s, long off) {
-        try {
-            return (int) getInt.invokeExact(s, off);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    public static void putInt(MemorySegment s, long off, int v) {
-        try {
-            putInt.invokeExact(s, off, v);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
+    /**
+     * Copies {@code len} bytes between segments ({@code MemorySegment.copy}: overlap allowed).
+     *
+     * @param src the source
+     * @param srcOff where in {@code src}
+     * @param dst the destination
+     * @param dstOff where in {@code dst}
+     * @param len bytes
+     */
     public static void copy(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {
         try {
             copy.invokeExact(src, srcOff, dst, dstOff, len);
@@ -114,16 +96,17 @@ public final class SigbusFence {
     }
 
     /**
-     * One host-order load of 1, 2, 4 or 8 bytes (unaligned allowed), zero-extended.
+     * One load of 1, 2, 4 or 8 bytes (unaligned allowed), zero-extended.
      *
      * @param s the memory
      * @param off where in {@code s}
      * @param size bytes: 1, 2, 4, or anything else for 8
+     * @param big big-endian if true, little-endian if false ({@link #HOST_BIG} for host order)
      * @return the value
      */
-    public static long getSized(MemorySegment s, long off, int size) {
+    public static long get(MemorySegment s, long off, int size, boolean big) {
         try {
-            return (long) getSized.invokeExact(s, off, size);
+            return (long) get.invokeExact(s, off, size, big);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -132,16 +115,17 @@ public final class SigbusFence {
     }
 
     /**
-     * One host-order store of the low 1, 2, 4 or 8 bytes of {@code v} (unaligned allowed).
+     * One store of the low 1, 2, 4 or 8 bytes of {@code v} (unaligned allowed).
      *
      * @param s the memory
      * @param off where in {@code s}
      * @param size bytes: 1, 2, 4, or anything else for 8
+     * @param big big-endian if true, little-endian if false ({@link #HOST_BIG} for host order)
      * @param v the value
      */
-    public static void putSized(MemorySegment s, long off, int size, long v) {
+    public static void set(MemorySegment s, long off, int size, boolean big, long v) {
         try {
-            putSized.invokeExact(s, off, size, v);
+            set.invokeExact(s, off, size, big, v);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -149,38 +133,70 @@ public final class SigbusFence {
         }
     }
 
-    private static long getSized0(MemorySegment s, long off, int size) {
-        return switch (size) {
-            case 1 -> Byte.toUnsignedLong(s.get(ValueLayout.JAVA_BYTE, off));
-            case 2 -> Short.toUnsignedLong(s.get(ValueLayout.JAVA_SHORT_UNALIGNED, off));
-            case 4 -> Integer.toUnsignedLong(s.get(INT, off));
-            default -> s.get(LONG, off);
-        };
-    }
-
-    private static void putSized0(MemorySegment s, long off, int size, long v) {
-        switch (size) {
-            case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
-            case 2 -> s.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, (short) v);
-            case 4 -> s.set(INT, off, (int) v);
-            default -> s.set(LONG, off, v);
+    /**
+     * Copies {@code len} bytes of {@code src} into a byte array.
+     *
+     * @param src the memory
+     * @param srcOff where in {@code src}
+     * @param dst the array
+     * @param dstOff where in {@code dst}
+     * @param len bytes
+     */
+    public static void toArray(MemorySegment src, long srcOff, byte[] dst, int dstOff, int len) {
+        try {
+            toArray.invokeExact(src, srcOff, dst, dstOff, len);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 
-    private static long getLong0(MemorySegment s, long off) {
-        return s.get(LONG, off);
+    /**
+     * Copies {@code len} bytes of a byte array into {@code dst}.
+     *
+     * @param src the array
+     * @param srcOff where in {@code src}
+     * @param dst the memory
+     * @param dstOff where in {@code dst}
+     * @param len bytes
+     */
+    public static void fromArray(byte[] src, int srcOff, MemorySegment dst, long dstOff, int len) {
+        try {
+            fromArray.invokeExact(src, srcOff, dst, dstOff, len);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
-    private static void putLong0(MemorySegment s, long off, long v) {
-        s.set(LONG, off, v);
+    // The same switch as the address space's unfenced getRaw/setRaw, which stay where they are so
+    // that the inlined fast path does not change.
+    private static long get0(MemorySegment s, long off, int size, boolean big) {
+        return switch (size) {
+            case 1 -> Byte.toUnsignedLong(s.get(ValueLayout.JAVA_BYTE, off));
+            case 2 -> Short.toUnsignedLong(s.get(big ? U16_BE : U16_LE, off));
+            case 4 -> Integer.toUnsignedLong(s.get(big ? U32_BE : U32_LE, off));
+            default -> s.get(big ? U64_BE : U64_LE, off);
+        };
     }
 
-    private static int getInt0(MemorySegment s, long off) {
-        return s.get(INT, off);
+    private static void set0(MemorySegment s, long off, int size, boolean big, long v) {
+        switch (size) {
+            case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+            case 2 -> s.set(big ? U16_BE : U16_LE, off, (short) v);
+            case 4 -> s.set(big ? U32_BE : U32_LE, off, (int) v);
+            default -> s.set(big ? U64_BE : U64_LE, off, v);
+        }
     }
 
-    private static void putInt0(MemorySegment s, long off, int v) {
-        s.set(INT, off, v);
+    private static void toArray0(MemorySegment src, long srcOff, byte[] dst, int dstOff, int len) {
+        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOff, dst, dstOff, len);
+    }
+
+    private static void fromArray0(byte[] src, int srcOff, MemorySegment dst, long dstOff, int len) {
+        MemorySegment.copy(src, srcOff, dst, ValueLayout.JAVA_BYTE, dstOff, len);
     }
 
     private static void copy0(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long len) {

@@ -70,7 +70,7 @@ public final class RamDeviceOps {
             return MemTxResult.ERROR;
         }
         try {
-            out.value = SigbusFence.getSized(seg, addr, size);
+            out.value = SigbusFence.get(seg, addr, size, SigbusFence.HOST_BIG);
             return MemTxResult.OK;
         } catch (InternalError sigbus) {
             block.reportFault(addr, size, sigbus);
@@ -93,7 +93,7 @@ public final class RamDeviceOps {
             return MemTxResult.ERROR;
         }
         try {
-            SigbusFence.putSized(seg, addr, size, data);
+            SigbusFence.set(seg, addr, size, SigbusFence.HOST_BIG, data);
             return MemTxResult.OK;
         } catch (InternalError sigbus) {
             block.reportFault(addr, size, sigbus);

@@ -540,7 +540,7 @@ public final class RamBlock implements AutoCloseable {
     public long ldqHe(long ramOffset) {
         checkNotBroken();
         try {
-            return SigbusFence.getLong(usedSegment, ramOffset);
+            return SigbusFence.get(usedSegment, ramOffset, 8, SigbusFence.HOST_BIG);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -560,7 +560,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            SigbusFence.putLong(usedSegment, ramOffset, value);
+            SigbusFence.set(usedSegment, ramOffset, 8, SigbusFence.HOST_BIG, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -578,7 +578,7 @@ public final class RamBlock implements AutoCloseable {
     public int ldlHe(long ramOffset) {
         checkNotBroken();
         try {
-            return SigbusFence.getInt(usedSegment, ramOffset);
+            return (int) SigbusFence.get(usedSegment, ramOffset, 4, SigbusFence.HOST_BIG);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }
@@ -598,7 +598,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            SigbusFence.putInt(usedSegment, ramOffset, value);
+            SigbusFence.set(usedSegment, ramOffset, 4, SigbusFence.HOST_BIG, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }
