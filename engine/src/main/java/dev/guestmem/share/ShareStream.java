@@ -27,9 +27,6 @@ final class ShareStream implements AutoCloseable {
     /** Bytes received so far, for messages. */
     private long received;
     /** Plug lines received whole and not yet handed out (each came with its descriptor). */
-    private int plugLines;
-    /** Where the first line not yet counted in {@link #plugLines} starts in {@link #text}. */
-    private int countedTo;
     private boolean closed;
 
     private ShareStream(String path) {
@@ -102,12 +99,8 @@ final class ShareStream implements AutoCloseable {
         while (true) {
             int nl = text.indexOf("\n");
             if (nl >= 0) {
-                if (ShareProtocol.isPlug(text, 0)) {
-                    plugLines--;
-                }
                 String line = text.substring(0, nl);
                 text.delete(0, nl + 1);
-                countedTo -= nl + 1;
                 return line;
             }
             if (!Fds.readable(sock, Math.max(0, (deadlineNanos - System.nanoTime()) / 1_000_000L))) {
@@ -133,17 +126,6 @@ final class ShareStream implements AutoCloseable {
             if (text.length() > MAX_PENDING) {
                 throw new ShareException(path + " sent more than " + MAX_PENDING + " bytes without a line end");
             }
-            countWholeLines();
-        }
-    }
-
-    /** Counts the plug lines the last receive completed. */
-    private void countWholeLines() {
-        for (int nl = text.indexOf("\n", countedTo); nl >= 0; nl = text.indexOf("\n", countedTo)) {
-            if (ShareProtocol.isPlug(text, countedTo)) {
-                plugLines++;
-            }
-            countedTo = nl + 1;
         }
     }
 
@@ -181,12 +163,18 @@ final class ShareStream implements AutoCloseable {
      * @return how many
      */
     int plugLinesWaiting() {
-        return plugLines;
+        int plugs = 0;
+        for (int from = 0, nl = text.indexOf("\n"); nl >= 0; from = nl + 1, nl = text.indexOf("\n", from)) {
+            if (ShareProtocol.isPlug(text, from)) {
+                plugs++;
+            }
+        }
+        return plugs;
     }
 
     /** @return whether part of a line is waiting (its end not received yet) */
     boolean partLineWaiting() {
-        return countedTo < text.length();
+        return text.lastIndexOf("\n") + 1 < text.length();
     }
 
     /** @return descriptors received and not yet taken */
