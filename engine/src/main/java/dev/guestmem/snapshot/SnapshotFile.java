@@ -311,7 +311,7 @@ public final class SnapshotFile implements AutoCloseable {
         byte[] chunk = new byte[(int) Math.min(seg.byteSize(), CRC_CHUNK)];
         for (long off = 0; off < seg.byteSize(); off += chunk.length) {
             int n = (int) Math.min(chunk.length, seg.byteSize() - off);
-            SigbusFence.copy(seg, off, MemorySegment.ofArray(chunk), 0, n); // a real call: the fault surfaces here
+            SigbusFence.toArray(seg, off, chunk, 0, n); // a real call: the fault surfaces here
             c.update(chunk, 0, n);
         }
         return (int) c.getValue();
