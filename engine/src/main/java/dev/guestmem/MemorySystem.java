@@ -89,7 +89,7 @@ import java.util.function.Supplier;
  * they may be called from any thread. Views are published to readers by {@link AddressSpace#publish}
  * (release); the access path never takes the lock.
  */
-public final class MemorySystem {
+public final class MemorySystem implements AutoCloseable {
     /** Global dirty-log flag {@code GLOBAL_DIRTY_MIGRATION}. */
     public static final int GLOBAL_DIRTY_MIGRATION = 1;
     /** Global dirty-log flag {@code GLOBAL_DIRTY_DIRTY_RATE}. */
@@ -104,6 +104,8 @@ public final class MemorySystem {
     public static final int MAX_CHAINED_UPDATES = 100;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Set once by {@link #close()}, under the lock; volatile for the region constructors' early check. */
+    private volatile boolean closed;
     private final boolean tcgEnabled;
     private final CoalescedMmioFlush coalescedFlush = new CoalescedMmioFlush();
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
@@ -609,7 +611,13 @@ public final class MemorySystem {
      * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
-        return lifecycle.create(root, name);
+        lock.lock();
+        try {
+            checkOpen("addressSpace");
+            return lifecycle.create(root, name);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -644,6 +652,62 @@ public final class MemorySystem {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // Closing
+
+    /**
+     * Tears the machine down: every listener is unregistered (each hears its removal replay), every
+     * address space destroyed (a handle kept elsewhere then answers decode errors, as a destroyed
+     * space does), and every region an address space showed or a RAM block backs (with the trees
+     * they are in) taken out of its container, freed of its RAM discard manager and destroyed. What
+     * the machine allocated goes with them: a RAM region made by {@code RamRegion.allocate} unmaps
+     * its block once no view, section or cache references the region any more. A {@code RamBlock}
+     * you built yourself keeps your reference: close it yourself (the machine's regions no longer
+     * hold it). Other machines of the JVM are untouched. Closing twice does nothing.
+     *
+     * <p>Afterwards new regions, address spaces and listener registrations are refused with a
+     * {@link MemorySystemClosedException}; a region being built on another thread while the machine
+     * closes is refused too, and gives its block reference back.
+     *
+     * <p>A listener or region that throws does not stop the teardown: the first throw comes out once
+     * everything is done, the rest suppressed in it. The coalesced-MMIO flusher runs once first (as
+     * for any topology change) and is then dropped.
+     *
+     * @throws IllegalStateException from a listener callback or inside an open transaction (the
+     *     machine is left as it was)
+     */
+    @Override
+    public void close() {
+        flushCoalescedMmio();
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            if (notifications.underWay() || transactions.depth() > 0) {
+                throw new IllegalStateException("close() from a memory listener callback or inside an open"
+                        + " transaction: close the machine once its changes are over");
+            }
+            closed = true; // from here on, new regions and spaces are refused
+            Throwable failed = new MachineTeardown(this).run(listeners.globalListeners().snapshot());
+            coalescedFlush.set(null);
+            rethrowListenerFailures(failed);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** @return whether {@link #close()} was called */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    private void checkOpen(String call) {
+        if (closed) {
+            throw new MemorySystemClosedException(call);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // Listeners
 
     /**
@@ -670,6 +734,7 @@ public final class MemorySystem {
         Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
+            checkOpen("registerListener");
             if (deferredCalls.willBeRegistered(listener, listeners.registrations())) {
                 throw new IllegalStateException("listener " + listener + " is already registered");
             }

@@ -1,6 +1,7 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.MemorySystemClosedException;
 import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.ManagerAssignment;
@@ -115,6 +116,9 @@ public abstract sealed class MemoryRegion
         this.system = Objects.requireNonNull(system, "system");
         this.owner = owner;
         this.name = name == null ? "anonymous" : name;
+        if (system.isClosed()) {
+            throw new MemorySystemClosedException("new region '" + this.name + "'");
+        }
         this.size = size;
     }
 
@@ -1542,7 +1546,18 @@ public abstract sealed class MemoryRegion
 
     /** Enters this RAM kind as the region {@code block} backs ({@code block->mr}); the last step of its construction. */
     final void enterBlockRegion(RamBlock block) {
-        system.ramBlockRegions().add(block, this);
+        lock();
+        try {
+            if (system.isClosed()) {
+                // close() ran since the constructor's check; it could not see this region, so the
+                // block reference the constructor took must not outlive the refusal
+                block.unref();
+                throw new MemorySystemClosedException("new region '" + name + "'");
+            }
+            system.ramBlockRegions().add(block, this);
+        } finally {
+            unlock();
+        }
     }
 
     /** Undoes {@link #enterBlockRegion}; from {@link #onFinalize()}, before the block reference goes. */

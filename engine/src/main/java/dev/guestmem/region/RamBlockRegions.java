@@ -1,7 +1,9 @@
 package dev.guestmem.region;
 
 import dev.guestmem.ram.RamBlock;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -35,6 +37,20 @@ public final class RamBlockRegions {
     public MemoryRegion regionOf(RamBlock block) {
         MemoryRegion[] over = regions.get(block);
         return over == null ? null : over[0];
+    }
+
+    /**
+     * Returns every region over a block of the machine ({@code block->mr} of each block), finalized
+     * ones excepted: a snapshot, in no particular order.
+     *
+     * @return the regions
+     */
+    public List<MemoryRegion> allRegions() {
+        List<MemoryRegion> all = new ArrayList<>();
+        for (MemoryRegion[] over : regions.values()) {
+            all.addAll(Arrays.asList(over));
+        }
+        return all;
     }
 
     /** Enters {@code region} as backed by {@code block}; call as the region's construction ends. */

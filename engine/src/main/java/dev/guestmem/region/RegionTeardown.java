@@ -2,6 +2,8 @@ package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.discard.BitmapRamDiscardManager;
+import dev.guestmem.discard.RamDiscardManager;
 import java.util.List;
 
 /**
@@ -17,16 +19,17 @@ public final class RegionTeardown {
     }
 
     /**
-     * Destroys the address spaces, takes every region out of its container and destroys it
+     * Destroys the address spaces, takes every region out of its container, takes its RAM discard
+     * manager off ({@link BitmapRamDiscardManager#detach}, or clearing any other) and destroys it
      * (regions already destroyed are skipped).
      *
      * @param system the regions' system
      * @param spaces address spaces of {@code system} to destroy
      * @param regions the regions to destroy, in any order
      * @throws IllegalStateException if an address space still has a listener registered to it alone
-     * @throws RuntimeException what a memory listener threw while it was told of the removals (the
-     *     first; the others suppressed in it): the teardown is whole all the same, every region
-     *     destroyed
+     * @throws RuntimeException what a memory listener threw while it was told of the removals, or
+     *     what kept a region from being destroyed (a {@link BitmapRamDiscardManager} with listeners
+     *     still registered): the first, the others suppressed in it; everything else is torn down
      */
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
         RuntimeException listenersThrew = null;
@@ -64,11 +67,26 @@ public final class RegionTeardown {
         }
         for (MemoryRegion r : regions) { // else their blocks stay referenced, mapped, for good
             if (!r.isDestroyed()) {
-                r.destroy();
+                try {
+                    dropDiscardManager(r);
+                    r.destroy();
+                } catch (RuntimeException e) { // this one stays; the others still go
+                    listenersThrew = merge(listenersThrew, e);
+                }
             }
         }
         if (listenersThrew != null) {
             throw listenersThrew;
+        }
+    }
+
+    /** Takes a region's discard manager off first (virtio-mem's unrealize): destroy() refuses a region one covers. */
+    private static void dropDiscardManager(MemoryRegion r) {
+        RamDiscardManager m = r.ramDiscardManager();
+        if (m instanceof BitmapRamDiscardManager own) {
+            own.detach(); // gives its claim that coordinated discards work back, too
+        } else if (m != null) {
+            r.setRamDiscardManager(null);
         }
     }
 

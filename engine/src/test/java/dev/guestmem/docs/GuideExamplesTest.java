@@ -126,6 +126,27 @@ class GuideExamplesTest {
     }
 
     @Test
+    void closeAMachine() {
+        RamBlock block;
+        // tag::close[]
+        try (RamBlock shared = RamBlock.builder("guest-ram", 64L << 20).memfd().build()) {
+            MemorySystem machine = new MemorySystem();
+            ContainerRegion top = new ContainerRegion(machine, null, "system", MemoryRegion.SIZE_2_64);
+            top.addSubregion(0, new RamRegion(machine, null, "ram", shared, false, false));
+            AddressSpace mem = machine.addressSpace(top, "memory");
+            mem.stlLe(0x1000, 42);
+            machine.close();             // regions, spaces and listeners gone; mem answers DECODE_ERROR
+            int kept = shared.ldlHe(0x1000); // 42: the block is still yours, until the try closes it
+            // end::close[]
+            assertEquals(42, kept);
+            assertEquals(MemTxResult.DECODE_ERROR, mem.stlLe(0x1000, 1));
+            assertFalse(shared.isReleased());
+            block = shared;
+        }
+        assertTrue(block.isReleased());
+    }
+
+    @Test
     void equalPriorityNewestWins() {
         // tag::overlap[]
         MemorySystem sys = new MemorySystem();

@@ -176,6 +176,28 @@ class MachineIsolationTest {
     }
 
     @Test
+    void closingOneMachineReleasesItsRamAndNothingOfTheOthers() {
+        List<Machine> ms = machines(3);
+        Machine gone = ms.get(1);
+        RamBlock goneRam = gone.ram.ramBlock();
+        gone.sys.close();
+        gone.kick.close(); // the doorbell's notifier is the user's
+        assertTrue(goneRam.isReleased());
+        assertEquals(MemTxResult.DECODE_ERROR, gone.as.stlLe(0x40, 9));
+        for (Machine m : List.of(ms.get(0), ms.get(2))) {
+            assertTrue(m.ram.ramBlock().segment().scope().isAlive());
+            assertSame(m.ram.ramBlock(), m.sys.ramList().blockByName("ram"));
+            assertEquals(MemTxResult.OK, m.as.stlLe(0x40, 9));
+            assertEquals(9, m.as.ldlLe(0x40));
+            assertEquals(MemTxResult.OK, m.as.stlLe(Machine.DEV + Machine.DOORBELL, 1));
+            assertTrue(m.kick.testAndClear());
+            long before = m.listener.commits.get();
+            m.flipBar();
+            assertEquals(before + 1, m.listener.commits.get());
+        }
+    }
+
+    @Test
     void machinesOnTheirOwnThreadsSeeOnlyThemselves() throws Exception {
         List<Machine> ms = machines(MACHINES);
         for (Machine m : ms) {
