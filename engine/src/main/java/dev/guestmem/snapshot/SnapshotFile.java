@@ -69,46 +69,47 @@ public final class SnapshotFile implements AutoCloseable {
         if (size < SnapshotFormat.HEADER_SIZE) {
             throw corrupt("file is " + size + " bytes, shorter than the " + SnapshotFormat.HEADER_SIZE + "-byte header");
         }
-        this.header = map.asSlice(0, SnapshotFormat.HEADER_SIZE).toArray(ValueLayout.JAVA_BYTE);
-        if (map.get(U64, SnapshotFormat.H_MAGIC) != SnapshotFormat.MAGIC) {
+        this.header = new byte[SnapshotFormat.HEADER_SIZE];
+        SigbusFence.toArray(map, 0, header, 0, header.length);
+        if (u64(map, SnapshotFormat.H_MAGIC) != SnapshotFormat.MAGIC) {
             throw corrupt(String.format("bad magic 0x%016x (expected 0x%016x): not a snapshot or never completed",
-                    map.get(U64, SnapshotFormat.H_MAGIC), SnapshotFormat.MAGIC));
+                    u64(map, SnapshotFormat.H_MAGIC), SnapshotFormat.MAGIC));
         }
         int headerCrc = crc(map.asSlice(0, SnapshotFormat.H_HEADER_CRC));
-        if (headerCrc != map.get(U32, SnapshotFormat.H_HEADER_CRC)) {
-            throw corrupt(String.format("header checksum 0x%08x, computed 0x%08x", map.get(U32, SnapshotFormat.H_HEADER_CRC), headerCrc));
+        if (headerCrc != u32(map, SnapshotFormat.H_HEADER_CRC)) {
+            throw corrupt(String.format("header checksum 0x%08x, computed 0x%08x", u32(map, SnapshotFormat.H_HEADER_CRC), headerCrc));
         }
-        int version = map.get(U32, SnapshotFormat.H_VERSION);
+        int version = u32(map, SnapshotFormat.H_VERSION);
         if (version != SnapshotFormat.VERSION) {
             throw corrupt("format version " + version + ", this code reads " + SnapshotFormat.VERSION);
         }
-        int flags = map.get(U32, SnapshotFormat.H_FLAGS);
+        int flags = u32(map, SnapshotFormat.H_FLAGS);
         this.incremental = (flags & SnapshotFormat.FLAG_INCREMENTAL) != 0;
-        this.id = map.get(U64, SnapshotFormat.H_ID);
-        this.baseId = map.get(U64, SnapshotFormat.H_BASE);
-        long fileLen = map.get(U64, SnapshotFormat.H_FILE_LEN);
+        this.id = u64(map, SnapshotFormat.H_ID);
+        this.baseId = u64(map, SnapshotFormat.H_BASE);
+        long fileLen = u64(map, SnapshotFormat.H_FILE_LEN);
         if (fileLen != size) {
             throw corrupt("header says " + fileLen + " bytes, file has " + size);
         }
-        this.dataOffset = map.get(U64, SnapshotFormat.H_DATA_OFF);
-        this.tableOffset = map.get(U64, SnapshotFormat.H_TABLE_OFF);
-        long tableLen = map.get(U64, SnapshotFormat.H_TABLE_LEN);
+        this.dataOffset = u64(map, SnapshotFormat.H_DATA_OFF);
+        this.tableOffset = u64(map, SnapshotFormat.H_TABLE_OFF);
+        long tableLen = u64(map, SnapshotFormat.H_TABLE_LEN);
         if (dataOffset != SnapshotFormat.DATA_ALIGN || tableOffset < dataOffset || tableLen < 0
                 || tableOffset + tableLen != size) {
             throw corrupt("bad layout: data at " + dataOffset + ", table at " + tableOffset + " length " + tableLen);
         }
         // The header checksum stops at byte 76: the reserved zeros after it are checked here.
         for (long off = SnapshotFormat.H_RESERVED_ZEROS; off < dataOffset; off += 8) {
-            if (map.get(ValueLayout.JAVA_LONG_UNALIGNED, off) != 0) {
+            if (u64(map, off) != 0) {
                 throw corrupt("reserved bytes [" + off + ", " + (off + 8) + ") are not zero");
             }
         }
         MemorySegment table = map.asSlice(tableOffset, tableLen);
         int tableCrc = crc(table);
-        if (tableCrc != map.get(U32, SnapshotFormat.H_TABLE_CRC)) {
-            throw corrupt(String.format("table checksum 0x%08x, computed 0x%08x", map.get(U32, SnapshotFormat.H_TABLE_CRC), tableCrc));
+        if (tableCrc != u32(map, SnapshotFormat.H_TABLE_CRC)) {
+            throw corrupt(String.format("table checksum 0x%08x, computed 0x%08x", u32(map, SnapshotFormat.H_TABLE_CRC), tableCrc));
         }
-        int count = map.get(U32, SnapshotFormat.H_BLOCKS);
+        int count = u32(map, SnapshotFormat.H_BLOCKS);
         List<BlockInfo> list = new ArrayList<>();
         Map<String, BlockInfo> names = new HashMap<>();
         long off = 0;
@@ -116,17 +117,19 @@ public final class SnapshotFile implements AutoCloseable {
             if (off > tableLen - 4) {
                 throw corrupt("block " + i + ": the table ends before its entry");
             }
-            int nameLen = table.get(U32, off);
+            int nameLen = u32(table, off);
             if (nameLen <= 0 || nameLen > SnapshotFormat.MAX_NAME_BYTES || off + 4 + nameLen > tableLen) {
                 throw corrupt("block " + i + ": bad name length " + nameLen);
             }
-            String name = new String(table.asSlice(off + 4, nameLen).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            byte[] nameBytes = new byte[nameLen];
+            SigbusFence.toArray(table, off + 4, nameBytes, 0, nameLen);
+            String name = new String(nameBytes, StandardCharsets.UTF_8);
             off += (4 + nameLen + 7) & ~7L;
             if (off > tableLen - 40) {
                 throw corrupt("block '" + name + "': the table ends inside its entry");
             }
-            BlockInfo b = new BlockInfo(i, name, table.get(U64, off), table.get(U64, off + 8), table.get(U64, off + 16),
-                    table.get(U64, off + 24), table.get(U64, off + 32));
+            BlockInfo b = new BlockInfo(i, name, u64(table, off), u64(table, off + 8), u64(table, off + 16),
+                    u64(table, off + 24), u64(table, off + 32));
             off += 40;
             if (!consistent(b, tableOffset, size)) {
                 throw corrupt("block '" + name + "': inconsistent entry " + b);
@@ -246,7 +249,11 @@ public final class SnapshotFile implements AutoCloseable {
     public long location(int block, long page) {
         BlockInfo b = blocks.get(block);
         Objects.checkIndex(page, b.pageCount());
-        return map.get(U64, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE);
+        try {
+            return u64(map, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE);
+        } catch (InternalError e) { // SIGBUS: the file was cut under the mapping, the table (at its end) first
+            throw unreadable(path, "the table entry of block " + block + " page " + page, e);
+        }
     }
 
     /**
@@ -259,7 +266,11 @@ public final class SnapshotFile implements AutoCloseable {
     public int checksum(int block, long page) {
         BlockInfo b = blocks.get(block);
         Objects.checkIndex(page, b.pageCount());
-        return map.get(U32, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE + 8);
+        try {
+            return u32(map, b.entriesOffset() + page * SnapshotFormat.ENTRY_SIZE + 8);
+        } catch (InternalError e) { // SIGBUS, as in location()
+            throw unreadable(path, "the table entry of block " + block + " page " + page, e);
+        }
     }
 
     /**
@@ -315,6 +326,20 @@ public final class SnapshotFile implements AutoCloseable {
             c.update(chunk, 0, n);
         }
         return (int) c.getValue();
+    }
+
+    /**
+     * A little-endian 64-bit field of the file, read through the fence: the mapping can fault at any
+     * time (another process may cut the file), and the fault must surface in the caller's
+     * {@code try}, not at a later safepoint of an inlined loop.
+     */
+    private static long u64(MemorySegment s, long off) {
+        return SigbusFence.get(s, off, 8, false);
+    }
+
+    /** A little-endian 32-bit field, as {@link #u64}. */
+    private static int u32(MemorySegment s, long off) {
+        return (int) SigbusFence.get(s, off, 4, false);
     }
 
     /** A SIGBUS reading the mapping of {@code path}, as the exception the snapshot code throws. */
