@@ -150,7 +150,10 @@ final class DirtyLogNotifications {
                 (l, s) -> l.logSync(s, lastStage));
     }
 
-    /** Runs {@code body} as one notification: see {@link dev.guestmem.internal.OneNotification}. */
+    /**
+     * Runs {@code body} as one notification: see
+     * {@link dev.guestmem.internal.SystemInternals#runAsOneNotification}.
+     */
     <T> T asOneNotification(Supplier<T> body) {
         lock.lock();
         try {

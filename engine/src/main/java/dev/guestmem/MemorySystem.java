@@ -6,7 +6,7 @@ import dev.guestmem.discard.RamDiscardPolicy;
 import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRoots;
-import dev.guestmem.internal.OneNotification;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
@@ -149,13 +149,61 @@ public final class MemorySystem implements AutoCloseable {
             listeners, deferredCalls, notifications, transactions);
 
     static {
-        // The one-notification wrapper, for region and discard code, stays off the public API.
-        OneNotification.setAccess(new OneNotification.Access() {
-            @Override
-            public <T> T run(MemorySystem system, Supplier<T> body) {
-                return system.dirtyLog.asOneNotification(body);
-            }
-        });
+        // What region and discard code asks of a system stays off the public API.
+        SystemInternals.setAccess(new Internals());
+    }
+
+    /** The way in for {@link SystemInternals}: each operation, on the system it is given. */
+    private static final class Internals implements SystemInternals.Access {
+        @Override
+        public <T> T runAsOneNotification(MemorySystem system, Supplier<T> body) {
+            return system.dirtyLog.asOneNotification(body);
+        }
+
+        @Override
+        public void markUpdatePending(MemorySystem system) {
+            system.markUpdatePending();
+        }
+
+        @Override
+        public void invalidate(MemorySystem system, MemoryRegion region, Int128 start, Int128 end) {
+            system.invalidate(region, start, end);
+        }
+
+        @Override
+        public void invalidateRootOnly(MemorySystem system, MemoryRegion region) {
+            system.invalidateRootOnly(region);
+        }
+
+        @Override
+        public void markIoeventfdUpdatePending(MemorySystem system) {
+            system.markIoeventfdUpdatePending();
+        }
+
+        @Override
+        public void regionEventfdsAppeared(MemorySystem system) {
+            system.regionEventfdsAppeared();
+        }
+
+        @Override
+        public void regionEventfdsGone(MemorySystem system) {
+            system.regionEventfdsGone();
+        }
+
+        @Override
+        public void flushCoalescedSet(MemorySystem system, MemoryRegion region) {
+            system.flushCoalescedSet(region);
+        }
+
+        @Override
+        public void coalescedRangeChanged(MemorySystem system, MemoryRegion region, CoalescedRange cmr, boolean add) {
+            system.coalescedRangeChanged(region, cmr, add);
+        }
+
+        @Override
+        public MemoryRegionSection find(MemorySystem system, MemoryRegion region, long addr, long size) {
+            return system.find(region, addr, size);
+        }
     }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
@@ -475,51 +523,8 @@ public final class MemorySystem implements AutoCloseable {
         return transactions.depth();
     }
 
-    /** Internal, for {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
-    public void markIoeventfdUpdatePending() {
-        assert lock.isHeldByCurrentThread();
-        eventfds.markUpdatePending();
-    }
-
-    /**
-     * Internal, for {@code MemoryRegion}'s flush flag: {@code region} became flush-coalesced, so no
-     * address space may keep serving it from its fast MMIO slot (which does not flush).
-     *
-     * @param region the region
-     */
-    public void flushCoalescedSet(MemoryRegion region) {
-        assert lock.isHeldByCurrentThread();
-        for (SpaceEntry e : spaces) {
-            e.as.dropFastIo(region);
-        }
-    }
-
-    /**
-     * Internal, for {@code MemoryRegion.addCoalescing/clearCoalescing}: QEMU's
-     * {@code memory_region_update_coalesced_range}, telling every address space's listeners about
-     * one window of {@code region} in each flat range of it, now.
-     *
-     * @param region the region
-     * @param cmr the window
-     * @param add whether it was added or removed
-     */
-    public void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
-        assert lock.isHeldByCurrentThread();
-        notifications.enter();
-        try {
-            for (SpaceEntry e : spaces) {
-                FlatView view = e.as.currentMap();
-                for (int i = 0; i < view.rangeCount(); i++) {
-                    if (view.range(i).region() == region) {
-                        CoalescedIoNotify.one(e.listeners, view.range(i), view, cmr, add);
-                    }
-                }
-            }
-        } finally {
-            notifications.exit();
-        }
-        rethrowListenerFailures(runDeferred());
-    }
+    // ---------------------------------------------------------------------------------------------
+    // Eventfds
 
     /**
      * QEMU's {@code as->ioeventfds}, computed now: the eventfds guest writes to {@code as} can signal,
@@ -538,42 +543,91 @@ public final class MemorySystem implements AutoCloseable {
         }
     }
 
-    /** Internal, for {@code MemoryRegion.addEventfd}: a region's eventfd list stopped being empty. */
-    public void regionEventfdsAppeared() {
+    // ---------------------------------------------------------------------------------------------
+    // Region changes: what region code tells its system, through SystemInternals
+
+    /** For {@code MemoryRegion.addEventfd/delEventfd}: eventfds changed (topology lock held). */
+    private void markIoeventfdUpdatePending() {
+        assert lock.isHeldByCurrentThread();
+        eventfds.markUpdatePending();
+    }
+
+    /**
+     * For {@code MemoryRegion}'s flush flag: {@code region} became flush-coalesced, so no
+     * address space may keep serving it from its fast MMIO slot (which does not flush).
+     *
+     * @param region the region
+     */
+    private void flushCoalescedSet(MemoryRegion region) {
+        assert lock.isHeldByCurrentThread();
+        for (SpaceEntry e : spaces) {
+            e.as.dropFastIo(region);
+        }
+    }
+
+    /**
+     * For {@code MemoryRegion.addCoalescing/clearCoalescing}: QEMU's
+     * {@code memory_region_update_coalesced_range}, telling every address space's listeners about
+     * one window of {@code region} in each flat range of it, now.
+     *
+     * @param region the region
+     * @param cmr the window
+     * @param add whether it was added or removed
+     */
+    private void coalescedRangeChanged(MemoryRegion region, CoalescedRange cmr, boolean add) {
+        assert lock.isHeldByCurrentThread();
+        notifications.enter();
+        try {
+            for (SpaceEntry e : spaces) {
+                FlatView view = e.as.currentMap();
+                for (int i = 0; i < view.rangeCount(); i++) {
+                    if (view.range(i).region() == region) {
+                        CoalescedIoNotify.one(e.listeners, view.range(i), view, cmr, add);
+                    }
+                }
+            }
+        } finally {
+            notifications.exit();
+        }
+        rethrowListenerFailures(runDeferred());
+    }
+
+    /** For {@code MemoryRegion.addEventfd}: a region's eventfd list stopped being empty. */
+    private void regionEventfdsAppeared() {
         assert lock.isHeldByCurrentThread();
         eventfds.regionEventfdsAppeared();
     }
 
-    /** Internal, for {@code MemoryRegion.delEventfd}: a region's eventfd list became empty. */
-    public void regionEventfdsGone() {
+    /** For {@code MemoryRegion.delEventfd}: a region's eventfd list became empty. */
+    private void regionEventfdsGone() {
         assert lock.isHeldByCurrentThread();
         eventfds.regionEventfdsGone();
     }
 
-    /** Internal, for region setters: a change that needs new views happened (topology lock held). */
-    public void markUpdatePending() {
+    /** For region setters: a change that needs new views happened (topology lock held). */
+    private void markUpdatePending() {
         transactions.markUpdatePending();
     }
 
     /**
-     * Internal, for region setters: the window {@code [start, end)} of {@code region} (region-local) may
+     * For region setters: the window {@code [start, end)} of {@code region} (region-local) may
      * render differently.
      *
      * @param region the region
      * @param start first changed offset
      * @param end end of the change (exclusive)
      */
-    public void invalidate(MemoryRegion region, Int128 start, Int128 end) {
+    private void invalidate(MemoryRegion region, Int128 start, Int128 end) {
         assert lock.isHeldByCurrentThread();
         views.invalidate(region, start, end);
     }
 
     /**
-     * Internal, for region setters: views rendered from {@code region} itself must be rebuilt (it moved).
+     * For region setters: views rendered from {@code region} itself must be rebuilt (it moved).
      *
      * @param region the region
      */
-    public void invalidateRootOnly(MemoryRegion region) {
+    private void invalidateRootOnly(MemoryRegion region) {
         assert lock.isHeldByCurrentThread();
         views.invalidateRootOnly(region);
         // Deviation from QEMU: moving a region that is some address space's flat-view root inside a
@@ -948,7 +1002,8 @@ public final class MemorySystem implements AutoCloseable {
     // Lookup
 
     /**
-     * Internal: QEMU's {@code memory_region_find_rcu} (no reference taken; see {@link MemoryRegion#find}).
+     * For {@code MemoryRegion.find/present}: QEMU's {@code memory_region_find_rcu} (no reference taken;
+     * see {@link MemoryRegion#find}).
      * A zero size finds nothing.
      *
      * @param region the region addresses are relative to
@@ -957,7 +1012,7 @@ public final class MemorySystem implements AutoCloseable {
      * @return the section, or {@link MemoryRegionSection#empty()}
      * @throws ForeignRegionException if {@code region} belongs to another system
      */
-    public MemoryRegionSection find(MemoryRegion region, long addr, long size) {
+    private MemoryRegionSection find(MemoryRegion region, long addr, long size) {
         checkOwn(region, "find");
         lock.lock();
         try {

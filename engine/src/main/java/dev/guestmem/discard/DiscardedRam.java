@@ -1,7 +1,7 @@
 package dev.guestmem.discard;
 
 import dev.guestmem.dirty.DirtyMemory;
-import dev.guestmem.internal.OneNotification;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
@@ -65,7 +65,7 @@ public final class DiscardedRam {
             DirtyMemory dm = region.system().dirtyMemory();
             long[] cleared = {0};
             // One notification: a listener's logClear that changes the topology waits for the last run.
-            OneNotification.run(region.system(), () -> {
+            SystemInternals.runAsOneNotification(region.system(), () -> {
                 Throwable[] failed = {null}; // a throwing logClear stops no later run (see ListenerList)
                 m.replayDiscarded(DiscardSections.ofRegion(region, 0, rb.usedLength()), s -> {
                     long base = rb.offset() + s.offsetWithinRegion();

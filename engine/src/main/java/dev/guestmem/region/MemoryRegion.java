@@ -6,7 +6,7 @@ import dev.guestmem.dirty.DirtyBitmapSnapshot;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.ManagerAssignment;
 import dev.guestmem.discard.RamDiscardManager;
-import dev.guestmem.internal.OneNotification;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.ioeventfd.IoeventfdList;
@@ -569,9 +569,10 @@ public abstract sealed class MemoryRegion
         }
         subregionList.add(i, sub);
         if (enabled && sub.enabled) {
-            system.markUpdatePending();
+            SystemInternals.markUpdatePending(system);
         }
-        system.invalidate(this, Int128.ofUnsigned(offset), Int128.ofUnsigned(offset).add(sub.size128()));
+        SystemInternals.invalidate(system, this, Int128.ofUnsigned(offset),
+                Int128.ofUnsigned(offset).add(sub.size128()));
     }
 
     /**
@@ -599,7 +600,8 @@ public abstract sealed class MemoryRegion
     }
 
     private void delSubregionCommon(MemoryRegion sub) {
-        system.invalidate(this, Int128.ofUnsigned(sub.addr), Int128.ofUnsigned(sub.addr).add(sub.size128()));
+        SystemInternals.invalidate(system, this, Int128.ofUnsigned(sub.addr),
+                Int128.ofUnsigned(sub.addr).add(sub.size128()));
         sub.container = null;
         for (MemoryRegion a = sub; a instanceof AliasRegion alias; a = alias.target) {
             alias.target.mappedViaAlias--;
@@ -607,7 +609,7 @@ public abstract sealed class MemoryRegion
         }
         subregionList.remove(sub);
         if (enabled && sub.enabled) {
-            system.markUpdatePending();
+            SystemInternals.markUpdatePending(system);
         }
         sub.unref();
     }
@@ -636,7 +638,7 @@ public abstract sealed class MemoryRegion
             try {
                 invalidateSelf();
                 this.enabled = enabled;
-                system.markUpdatePending();
+                SystemInternals.markUpdatePending(system);
             } finally {
                 system.transactionCommit();
             }
@@ -705,7 +707,7 @@ public abstract sealed class MemoryRegion
                 invalidateSelf();
                 this.size = size;
                 invalidateSelf();
-                system.markUpdatePending();
+                SystemInternals.markUpdatePending(system);
             } finally {
                 system.transactionCommit();
             }
@@ -784,7 +786,7 @@ public abstract sealed class MemoryRegion
             change.run();
             if (enabled) {
                 invalidateSelf();
-                system.markUpdatePending();
+                SystemInternals.markUpdatePending(system);
             }
         } finally {
             system.transactionCommit();
@@ -822,13 +824,13 @@ public abstract sealed class MemoryRegion
             system.transactionBegin();
             try {
                 if (ioeventfds.isEmpty()) {
-                    system.regionEventfdsAppeared();
+                    SystemInternals.regionEventfdsAppeared(system);
                 }
                 IoeventfdList old = ioeventfds;
                 ioeventfds = old.with(fd);
                 old.supersede(ioeventfds); // a write still holding the old list follows it (MmioDispatch)
                 if (enabled) {
-                    system.markIoeventfdUpdatePending();
+                    SystemInternals.markIoeventfdUpdatePending(system);
                 }
             } finally {
                 system.transactionCommit();
@@ -877,10 +879,10 @@ public abstract sealed class MemoryRegion
                 old.supersede(ioeventfds); // a write still holding the old list sends it to the device
                 old.awaitSignals(); // and one that checked before has signalled by the time we return
                 if (ioeventfds.isEmpty()) {
-                    system.regionEventfdsGone();
+                    SystemInternals.regionEventfdsGone(system);
                 }
                 if (enabled) {
-                    system.markIoeventfdUpdatePending();
+                    SystemInternals.markIoeventfdUpdatePending(system);
                 }
             } finally {
                 system.transactionCommit();
@@ -932,7 +934,7 @@ public abstract sealed class MemoryRegion
         try {
             coalesced.add(cmr);
             setFlushFlag(true); // before the listeners: one that throws leaves the region whole
-            system.coalescedRangeChanged(this, cmr, true);
+            SystemInternals.coalescedRangeChanged(system, this, cmr, true);
         } finally {
             unlock();
         }
@@ -991,7 +993,7 @@ public abstract sealed class MemoryRegion
         RuntimeException first = null;
         for (CoalescedRange cmr : removed) {
             try {
-                system.coalescedRangeChanged(this, cmr, false);
+                SystemInternals.coalescedRangeChanged(system, this, cmr, false);
             } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
@@ -1065,7 +1067,7 @@ public abstract sealed class MemoryRegion
         }
         flushCoalescedMmio = flush;
         if (flush) {
-            system.flushCoalescedSet(this);
+            SystemInternals.flushCoalescedSet(system, this);
         }
     }
 
@@ -1268,7 +1270,7 @@ public abstract sealed class MemoryRegion
             long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
             // One notification: a topology change made by a listener's logSync waits until the
             // clear and the after-sync have seen the view the sync began with.
-            return OneNotification.run(system, () -> {
+            return SystemInternals.runAsOneNotification(system, () -> {
                 system.syncDirtyBitmap(this);
                 DirtyBitmapSnapshot snap = system.dirtyMemory().snapshotAndClearDirty(ramAddr, size, client);
                 system.clearDirtyBitmap(this, addr, size); // the requested range only, as QEMU
@@ -1399,7 +1401,7 @@ public abstract sealed class MemoryRegion
     public final MemoryRegionSection find(long addr, long size) {
         lock();
         try {
-            MemoryRegionSection s = system.find(this, addr, size);
+            MemoryRegionSection s = SystemInternals.find(system, this, addr, size);
             if (s.region() != null) {
                 s.region().ref();
             }
@@ -1419,7 +1421,7 @@ public abstract sealed class MemoryRegion
     public final boolean present(long offset) {
         lock();
         try {
-            MemoryRegion mr = system.find(this, offset, 1).region();
+            MemoryRegion mr = SystemInternals.find(system, this, offset, 1).region();
             return mr != null && mr != this;
         } finally {
             unlock();
@@ -1591,12 +1593,12 @@ public abstract sealed class MemoryRegion
 
     /** Marks this region's whole extent as changed (for the views that show it). */
     final void invalidateSelf() {
-        system.invalidate(this, Int128.ZERO, size128());
+        SystemInternals.invalidate(system, this, Int128.ZERO, size128());
     }
 
     /** Marks only views rooted at this region (it moved; the container windows are marked separately). */
     private void invalidateSelfOnly() {
-        system.invalidateRootOnly(this);
+        SystemInternals.invalidateRootOnly(system, this);
     }
 
     final void lock() {
