@@ -432,9 +432,9 @@ public final class AddressSpace implements LoadStoreAccessors {
     }
 
     /**
-     * The dirty-memory bitmaps writes to logged sections mark: the system's, the same ones the
-     * fast path's windows captured when their table was built (one source, so the two paths never
-     * disagree).
+     * The dirty-memory bitmaps of this space's system. Writes to logged sections of this space's own
+     * RAM mark them; a write that an IOMMU sent into another system's space marks that system's
+     * (the bitmaps of the RAM it landed in), on every path, as the fast path's windows do.
      *
      * @return the system's dirty memory
      */

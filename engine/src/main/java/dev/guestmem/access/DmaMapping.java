@@ -185,7 +185,7 @@ public final class DmaMapping {
         as.liveMappings.decrementAndGet();
         if (!bounce) {
             if (isWrite && accessLen > 0) {
-                FlatViewAccess.dirty(as, section, ramOffset, accessLen); // the mask of now, as QEMU
+                FlatViewAccess.dirty(section, ramOffset, accessLen); // the mask of now, as QEMU
             }
             block.unref();
             return MemTxResult.OK;

@@ -131,13 +131,19 @@ final class FlatViewAccess {
      * commit that publishes it is logged, as in QEMU, and so is a write through a pointer handed out
      * earlier (a DMA mapping's unmap, a cache's invalidate). (The inlined fast path of {@link LdSt}
      * follows the published view instead, as QEMU's TLB follows its flushes.)
+     *
+     * <p>The bits are the region's system's: after an IOMMU into another machine's space the write
+     * landed in that machine's RAM, indexed by its {@code ram_addr}s, and that machine's migration
+     * must send it (QEMU has one {@code ram_list}; the accessing space's system would be the wrong
+     * bitmap, as {@link PhysSection}'s window already knows).
      */
-    static void dirty(AddressSpace as, PhysSection s, long segOffset, long len) {
+    static void dirty(PhysSection s, long segOffset, long len) {
         RamBlock b = s.ramBlock();
-        if (b != null && s.region() != null) {
-            int mask = s.region().dirtyLogMask();
+        MemoryRegion mr = s.region();
+        if (b != null && mr != null) {
+            int mask = mr.dirtyLogMask();
             if (mask != 0) {
-                as.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
+                mr.system().dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
             }
         }
     }
@@ -315,7 +321,7 @@ final class FlatViewAccess {
         return storeThrough(as, as.currentMap(), addr, size, big, val, attrs);
     }
 
-    /** The store counterpart of {@link #loadThrough}: translated from {@code v}, logged in {@code as}'s system. */
+    /** The store counterpart of {@link #loadThrough}: translated from {@code v}, logged in the target region's system. */
     static int storeThrough(AddressSpace as, FlatView v, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         AccessScratch sc = AccessScratch.acquire();
         try {
@@ -346,7 +352,7 @@ final class FlatViewAccess {
         } catch (InternalError | IndexOutOfBoundsException e) { // a released block's IllegalStateException goes up to store
             return e instanceof IndexOutOfBoundsException ? MemTxResult.DECODE_ERROR : ramFault(s, xlat, size, e);
         }
-        dirty(as, s, xlat, size);
+        dirty(s, xlat, size);
         return MemTxResult.OK;
     }
 
@@ -497,7 +503,7 @@ final class FlatViewAccess {
                     try {
                         copy(ram, xlat, arr, ai, seg, so, l, isWrite, (s.flags() & PhysSection.FAULT_PRONE) != 0);
                         if (isWrite) {
-                            dirty(as, s, xlat, l);
+                            dirty(s, xlat, l);
                         }
                     } catch (IllegalStateException released) {
                         FlatView now = as.currentMap();
@@ -666,7 +672,7 @@ final class FlatViewAccess {
                         try {
                             copy(ram, xlat, arr, arrOff + (int) done, seg, segOff + done, l, true,
                                     (s.flags() & PhysSection.FAULT_PRONE) != 0);
-                            dirty(as, s, xlat, l);
+                            dirty(s, xlat, l);
                         } catch (IllegalStateException released) {
                             ramFault(s, xlat, l, released);
                         } catch (InternalError e) {

@@ -196,7 +196,7 @@ final class LdSt {
             VarHandle.fullFence(); // no membarrier for the clearer: order the store before the load below
         }
         if (as.fastWindow() != w) {
-            FlatViewAccess.dirty(as, w.section(), w.segmentOffset() + off, len);
+            FlatViewAccess.dirty(w.section(), w.segmentOffset() + off, len);
         }
     }
 

@@ -228,7 +228,7 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, size, e);
             }
             if (!isWrite) { // no invalidate for a read cache: log the store now
-                FlatViewAccess.dirty(as, section, xlat + off, size);
+                FlatViewAccess.dirty(section, xlat + off, size);
             }
             return MemTxResult.OK;
         }
@@ -692,7 +692,7 @@ public final class MemoryRegionCache {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }
             if (!isWrite) { // no invalidate for a read cache: log the write now
-                FlatViewAccess.dirty(as, section, xlat + off, n);
+                FlatViewAccess.dirty(section, xlat + off, n);
             }
             return MemTxResult.OK;
         }
@@ -782,7 +782,7 @@ public final class MemoryRegionCache {
         }
         check(off, n);
         if (ptr != null) {
-            FlatViewAccess.dirty(as, section, xlat + off, n); // the region's mask now, as QEMU
+            FlatViewAccess.dirty(section, xlat + off, n); // the region's mask now, as QEMU
         }
     }
 }

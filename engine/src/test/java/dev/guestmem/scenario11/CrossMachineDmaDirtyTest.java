@@ -1,0 +1,111 @@
+package dev.guestmem.scenario11;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.DmaMapping;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A device of one machine (a vfio-user-like peer, a split device process) DMAs through an IOMMU into
+ * another machine's RAM while that machine migrates. The write lands in the target machine's RAM, so
+ * it is that machine's dirty log that must see it (the target region's system: QEMU has one global
+ * {@code ram_list}, where this question cannot arise). Before the fix the slow paths marked the
+ * device's own system's bitmap at the target's ram_addr, so the migration missed the page (and the
+ * device's machine got a bit at an offset that means something else there).
+ */
+class CrossMachineDmaDirtyTest {
+    private static final long MIB = 1 << 20;
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+
+    private MemorySystem target;
+    private RamRegion targetRam;
+    private MemorySystem peer;
+    private RamRegion peerRam;
+    private AddressSpace dma;
+
+    @BeforeEach
+    void setUp() {
+        target = new MemorySystem();
+        ContainerRegion troot = new ContainerRegion(target, null, "target", MemoryRegion.SIZE_2_64);
+        targetRam = RamRegion.allocate(target, null, "target.ram", 4 * MIB);
+        troot.addSubregion(0, targetRam);
+        AddressSpace memory = target.addressSpace(troot, "memory");
+
+        peer = new MemorySystem();
+        ContainerRegion proot = new ContainerRegion(peer, null, "peer", MemoryRegion.SIZE_2_64);
+        peerRam = RamRegion.allocate(peer, null, "peer.ram", 4 * MIB); // same ram_addr range as the target's
+        proot.addSubregion(0x1000_0000L, peerRam);
+        IommuRegion bridge = new IommuRegion(peer, null, "bridge", MIB, (addr, flag, idx, out) -> {
+            out.iova = addr & ~0xfffL;
+            out.addrMask = 0xfff;
+            out.targetAs = memory;
+            out.translatedAddr = 0x20_0000L + (addr & ~0xfffL);
+            out.perm = IommuTlbEntry.RW;
+        });
+        proot.addSubregion(0, bridge);
+        dma = peer.addressSpace(proot, "peer-dma");
+        target.globalDirtyLogStart();
+        clear(target, targetRam);
+        clear(peer, peerRam);
+    }
+
+    private static void clear(MemorySystem sys, RamRegion r) {
+        sys.dirtyMemory().snapshotAndClearDirty(r.ramBlock().offset(), r.size(), DirtyMemory.DIRTY_MEMORY_MIGRATION);
+    }
+
+    private long targetDirtyPages() {
+        return target.dirtyMemory().snapshotAndClearDirty(targetRam.ramBlock().offset(), targetRam.size(),
+                DirtyMemory.DIRTY_MEMORY_MIGRATION).dirtyPageCount();
+    }
+
+    private long peerDirtyPages() {
+        return peer.dirtyMemory().snapshotAndClearDirty(peerRam.ramBlock().offset(), peerRam.size(),
+                DirtyMemory.DIRTY_MEMORY_MIGRATION).dirtyPageCount();
+    }
+
+    @Test
+    void aStoreThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.stl(0x3000, 0x1234, U));
+        assertEquals(1, targetDirtyPages(), "the target's migration must send the page");
+        assertEquals(0, peerDirtyPages(), "the peer's RAM was not written");
+    }
+
+    @Test
+    void aBufferWriteThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.write(0x5000, U, new byte[8192], 0, 8192));
+        assertEquals(2, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aDmaUnmapThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        DmaMapping m = dma.map(0x7000, 4096, true, U);
+        m.segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 7);
+        m.unmap(4);
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aCachedStoreThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        MemoryRegionCache ring = new MemoryRegionCache();
+        ring.init(dma, 0x9000, 64, true);
+        assertEquals(MemTxResult.OK, ring.stlLe(0, 9, U));
+        ring.destroy();
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+}
