@@ -20,7 +20,7 @@ import java.util.List;
  * QEMU's monitor command {@code xp} run from outside the emulator. The machine's layout comes from
  * its {@code info mtree} text, the RAM regions' bytes from their files ({@code mem-path} of a
  * {@code memory-backend-file,share=on}, or {@code /proc/PID/fd/N} of a memfd backend), mapped
- * shared; the output is {@link MemoryDump}'s, line for line QEMU's. {@code --write ADDR HEXBYTES}
+ * shared; the output is {@link dev.guestmem.share.MemoryDump}'s, line for line QEMU's. {@code --write ADDR HEXBYTES}
  * (repeatable) writes bytes first. Addresses that are not in a mapped RAM region print QEMU's
  * {@code Cannot access memory} plus the reason and the status is 1.
  *

@@ -742,7 +742,7 @@ public final class RamBlock implements AutoCloseable {
      * @param pages how many pages (bits) it covers, &ge; 0
      * @return how many pages were reported dirty (set bits among the first {@code pages}), QEMU's
      *     {@code num_dirty}
-     * @throws InvalidRamBlockException, before anything is marked, if {@code pages} is negative,
+     * @throws InvalidRamBlockException before anything is marked, if {@code pages} is negative,
      *     {@code ramOffset} is not page-aligned, the bitmap is shorter than {@code pages} bits, or the
      *     pages do not lie inside the used length rounded up to a target page
      * @throws NullPointerException if {@code bitmap} is null

@@ -22,7 +22,7 @@ import java.util.function.Consumer;
 final class LayoutSubscription {
     /** Longest wait for a line before the thread looks whether it should stop. */
     private static final long SLICE_NANOS = 100_000_000L;
-    /** Longest wait in {@link #stop()} for a listener still running. */
+    /** Longest wait in {@link #stop(boolean)} for a listener still running. */
     private static final Duration STOP_WAIT = Duration.ofSeconds(5);
 
     /** What the thread applies a change to: the machine, which closes {@code fd} in every case. */

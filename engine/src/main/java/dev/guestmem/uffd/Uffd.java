@@ -24,7 +24,7 @@ import java.lang.foreign.ValueLayout;
  * <p>Thread safety: one thread at a time per instance (the structs are reused).
  */
 final class Uffd {
-    /** {@code UFFD_FEATURE_POISON}, 1 << 14. */
+    /** {@code UFFD_FEATURE_POISON}, {@code 1 << 14}. */
     static final long FEATURE_POISON = 1L << 14;
     /** {@code UFFDIO_POISON}. */
     static final long UFFDIO_POISON = 0xC020_AA08L;

@@ -106,7 +106,7 @@ public class DirtyStoreBench {
         MemorySystem on = new MemorySystem(true); // CODE client on RAM
         onBlock = RamBlock.anonymous("ram.on", RAM_SIZE);
         asOn = machine(on, onBlock);
-        ((MemoryRegion) asOn.root().subregions().get(0)).setLog(true, MemoryRegion.DIRTY_MEMORY_VGA);
+        asOn.root().subregions().get(0).setLog(true, MemoryRegion.DIRTY_MEMORY_VGA);
         on.globalDirtyLogStart();
     }
 
