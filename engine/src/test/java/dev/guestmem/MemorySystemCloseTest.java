@@ -20,6 +20,9 @@ import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionTeardown;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -97,6 +100,21 @@ class MemorySystemCloseTest {
             assertEquals(1, mine.refCount());
             assertEquals(0x1122334455667788L, mine.ldqHe(8)); // the memory is the user's, as it was
         }
+    }
+
+    @Test
+    void aWrapperClosedAfterItsSystemClosesQuietly() {
+        SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, MIB)));
+        RamBlock block = m.blocks().getFirst();
+        m.system().close();
+
+        m.close(); // its space and regions are gone already: nothing left to refuse
+
+        assertTrue(block.isReleased());
+        // A part-teardown of spaces and regions the close took already does nothing either.
+        Board b = new Board();
+        b.sys.close();
+        RegionTeardown.destroy(b.sys, List.of(b.as), List.of(b.root, b.ram));
     }
 
     @Test

@@ -21,7 +21,8 @@ public final class RegionTeardown {
     /**
      * Destroys the address spaces, takes every region out of its container, takes its RAM discard
      * manager off ({@link BitmapRamDiscardManager#detach}, or clearing any other) and destroys it
-     * (regions already destroyed are skipped).
+     * (address spaces and regions already destroyed are skipped, so a teardown after
+     * {@link MemorySystem#close()} does nothing).
      *
      * @param system the regions' system
      * @param spaces address spaces of {@code system} to destroy
@@ -34,6 +35,9 @@ public final class RegionTeardown {
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
         RuntimeException listenersThrew = null;
         for (AddressSpace as : spaces) {
+            if (as.system() == system && !system.addressSpaces().contains(as)) {
+                continue; // destroyed already (MemorySystem.close, say): a later teardown has nothing to undo
+            }
             try {
                 system.destroyAddressSpace(as);
             } catch (IllegalStateException e) {
