@@ -2,6 +2,7 @@ package dev.guestmem;
 
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.listener.MemoryListener;
+import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RegionTeardown;
@@ -26,6 +27,8 @@ import java.util.Set;
  *       references is finalized at once, and a RAM region's block reference goes with it: a block
  *       the machine allocated is unmapped now, a block the user built keeps the user's reference
  *       until {@link dev.guestmem.ram.RamBlock#close()}.</li>
+ *   <li>every block still in the machine's RAM list leaves it, so that a block the user built can
+ *       back another machine.</li>
  * </ol>
  * A step that throws (a listener, a region) does not stop the rest; the first throw comes at the end.
  *
@@ -53,7 +56,14 @@ final class MachineTeardown {
             failed = ListenerCalls.tell(failed, () -> system.unregisterListener(l));
         }
         List<MemoryRegion> regions = reachableRegions();
-        return ListenerCalls.tell(failed, () -> RegionTeardown.destroy(system, system.addressSpaces(), regions));
+        failed = ListenerCalls.tell(failed, () -> RegionTeardown.destroy(system, system.addressSpaces(), regions));
+        // A block still listed is the user's, or held by a section copy or cache: it leaves this
+        // machine's ram_addr space, or it could never back another machine (QEMU's qemu_ram_free
+        // takes it out of ram_list with its region). A held one still unmaps on its last unref.
+        for (RamBlock b : system.ramList().blocks()) {
+            failed = ListenerCalls.tell(failed, () -> system.ramList().remove(b));
+        }
+        return failed;
     }
 
     /** @return every region an address space shows or a RAM block backs, with the trees they are in */

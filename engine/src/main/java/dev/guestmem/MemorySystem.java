@@ -715,8 +715,9 @@ public final class MemorySystem implements AutoCloseable {
      * they are in) taken out of its container, freed of its RAM discard manager and destroyed. What
      * the machine allocated goes with them: a RAM region made by {@code RamRegion.allocate} unmaps
      * its block once no view, section or cache references the region any more. A {@code RamBlock}
-     * you built yourself keeps your reference: close it yourself (the machine's regions no longer
-     * hold it). Other machines of the JVM are untouched. Closing twice does nothing.
+     * you built yourself keeps your reference and leaves the machine's RAM list: close it yourself,
+     * or give it to another machine (the machine's regions no longer hold it). Other machines of the
+     * JVM are untouched. Closing twice does nothing.
      *
      * <p>Afterwards new regions, address spaces and listener registrations are refused with a
      * {@link MemorySystemClosedException}; a region being built on another thread while the machine

@@ -103,6 +103,27 @@ class MemorySystemCloseTest {
     }
 
     @Test
+    void aUserBlockLeavesTheClosedMachineAndCanBackAnotherOne() {
+        MemorySystem first = new MemorySystem();
+        try (RamBlock mine = RamBlock.anonymous("mine", MIB)) {
+            ContainerRegion root = new ContainerRegion(first, null, "system", MemoryRegion.SIZE_2_64);
+            root.addSubregion(0, new RamRegion(first, null, "ram", mine, false, false));
+            first.addressSpace(root, "memory").stqLe(8, 0x55);
+
+            first.close();
+
+            assertEquals(null, mine.ramList(), "the closed machine's RAM list still holds the user's block");
+            assertEquals(List.of(), first.ramList().blocks());
+            MemorySystem second = new MemorySystem(); // the same memory, a new machine (a reboot, say)
+            ContainerRegion root2 = new ContainerRegion(second, null, "system", MemoryRegion.SIZE_2_64);
+            root2.addSubregion(0, new RamRegion(second, null, "ram", mine, false, false));
+            assertEquals(0x55, second.addressSpace(root2, "memory").ldqLe(8));
+            second.close();
+            assertEquals(1, mine.refCount());
+        }
+    }
+
+    @Test
     void aWrapperClosedAfterItsSystemClosesQuietly() {
         SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, MIB)));
         RamBlock block = m.blocks().getFirst();

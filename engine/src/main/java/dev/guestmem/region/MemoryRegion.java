@@ -1552,7 +1552,9 @@ public abstract sealed class MemoryRegion
         try {
             if (system.isClosed()) {
                 // close() ran since the constructor's check; it could not see this region, so the
-                // block reference the constructor took must not outlive the refusal
+                // block reference the constructor took must not outlive the refusal, nor the place
+                // in the closed machine's RAM list adoptBlock may have given it since
+                system.ramList().remove(block);
                 block.unref();
                 throw new MemorySystemClosedException("new region '" + name + "'");
             }
