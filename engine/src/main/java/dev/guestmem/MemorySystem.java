@@ -662,6 +662,7 @@ public final class MemorySystem implements AutoCloseable {
      * @param name the name shown by mtree
      * @return the address space
      * @throws ForeignRegionException if {@code root} belongs to another system
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
      * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
@@ -784,6 +785,7 @@ public final class MemorySystem implements AutoCloseable {
      * @param as the address space, or null for all
      * @throws IllegalStateException if the listener is already registered (or, from a callback, will
      *     be once the waiting registrations have run), or {@code as} is not one of this system's
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
      */
     public void registerListener(MemoryListener listener, AddressSpace as) {
         Objects.requireNonNull(listener, "listener");
