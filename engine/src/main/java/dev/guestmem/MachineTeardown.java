@@ -19,8 +19,9 @@ import java.util.Set;
  *   <li>every listener is unregistered (each hears its {@code regionDel}s, as QEMU's
  *       {@code memory_listener_unregister});</li>
  *   <li>the regions to tear down are collected while the spaces still show them: every region
- *       reachable from an address space's root (subregions, alias targets, and the containers above
- *       those), and every region over a RAM block of the machine, mapped or not, with its tree;</li>
+ *       reachable from an address space's root (subregions, alias targets, aliases of those, and the
+ *       containers above them), and every region over a RAM block of the machine, mapped or not,
+ *       with its tree;</li>
  *   <li>{@link RegionTeardown#destroy} does the rest: every address space is destroyed (accesses
  *       through a kept handle are decode errors), the collected regions leave their containers (one
  *       transaction), lose their RAM discard manager, and are destroyed. A region nobody else
@@ -66,7 +67,7 @@ final class MachineTeardown {
         return failed;
     }
 
-    /** @return every region an address space shows or a RAM block backs, with the trees they are in */
+    /** @return every region an address space shows or a RAM block backs, with the trees they and their aliases are in */
     private List<MemoryRegion> reachableRegions() {
         Set<MemoryRegion> found = new LinkedHashSet<>(); // regions compare by identity; found order, for repeatable runs
         ArrayDeque<MemoryRegion> todo = new ArrayDeque<>();
@@ -86,6 +87,9 @@ final class MachineTeardown {
             if (r instanceof AliasRegion alias) {
                 todo.push(alias.target());
             }
+            // an alias in a container nothing maps still maps its target (memory_region_is_mapped),
+            // which a discard manager's detach refuses: it goes too, with its tree
+            todo.addAll(r.aliasReferrers());
         }
         return new ArrayList<>(found);
     }

@@ -713,7 +713,7 @@ public final class MemorySystem implements AutoCloseable {
      * Tears the machine down: every listener is unregistered (each hears its removal replay), every
      * address space destroyed (a handle kept elsewhere then answers decode errors, as a destroyed
      * space does), and every region an address space showed or a RAM block backs (with the trees
-     * they are in) taken out of its container, freed of its RAM discard manager and destroyed. What
+     * they and their aliases are in) taken out of its container, freed of its RAM discard manager and destroyed. What
      * the machine allocated goes with them: a RAM region made by {@code RamRegion.allocate} unmaps
      * its block once no view, section or cache references the region any more. A {@code RamBlock}
      * you built yourself keeps your reference and leaves the machine's RAM list: close it yourself,

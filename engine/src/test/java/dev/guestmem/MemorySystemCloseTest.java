@@ -235,6 +235,29 @@ class MemorySystemCloseTest {
     }
 
     @Test
+    void aDiscardManagedRegionAliasedFromAnUnmappedContainerIsDestroyedToo() {
+        MemorySystem sys = new MemorySystem();
+        RamRegion mem = RamRegion.allocate(sys, null, "virtio-mem", 4 * MIB);
+        BitmapRamDiscardManager.attach(mem, MIB);
+        ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        root.addSubregion(0, mem);
+        // a window onto it in a container nothing maps yet (a BAR the guest has not placed): it
+        // keeps mem "mapped" (QEMU's memory_region_is_mapped), which detaching the manager refuses
+        ContainerRegion bar = new ContainerRegion(sys, null, "bar", MIB);
+        AliasRegion window = new AliasRegion(sys, null, "bar-window", mem, 0, MIB);
+        bar.addSubregion(0, window);
+        sys.addressSpace(root, "memory");
+        RamBlock block = mem.ramBlock();
+
+        sys.close();
+
+        assertTrue(mem.isFinalized());
+        assertTrue(block.isReleased());
+        assertTrue(window.isFinalized());
+        assertTrue(bar.isFinalized());
+    }
+
+    @Test
     void afterCloseNewRegionsSpacesAndListenersAreRefused() {
         MemorySystem sys = new MemorySystem();
         ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
