@@ -1554,8 +1554,11 @@ public abstract sealed class MemoryRegion
                 // close() ran since the constructor's check; it could not see this region, so the
                 // block reference the constructor took must not outlive the refusal, nor the place
                 // in the closed machine's RAM list adoptBlock may have given it since
-                system.ramList().remove(block);
-                block.unref();
+                try {
+                    system.ramList().remove(block);
+                } finally {
+                    block.unref(); // even if a RAM list notifier threw
+                }
                 throw new MemorySystemClosedException("new region '" + name + "'");
             }
             system.ramBlockRegions().add(block, this);
