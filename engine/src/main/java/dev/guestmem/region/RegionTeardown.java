@@ -33,7 +33,7 @@ public final class RegionTeardown {
      *     still registered): the first, the others suppressed in it; everything else is torn down
      */
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
-        RuntimeException listenersThrew = null;
+        RuntimeException failed = null;
         for (AddressSpace as : spaces) {
             if (as.system() == system && !system.addressSpaces().contains(as)) {
                 continue; // destroyed already (MemorySystem.close, say): a later teardown has nothing to undo
@@ -44,9 +44,9 @@ public final class RegionTeardown {
                 if (system.addressSpaces().contains(as)) {
                     throw e; // refused (a listener of its own): nothing of it changed
                 }
-                listenersThrew = merge(listenersThrew, e);
+                failed = merge(failed, e);
             } catch (RuntimeException e) { // destroyed all the same: a listener threw
-                listenersThrew = merge(listenersThrew, e);
+                failed = merge(failed, e);
             }
         }
         system.transactionBegin();
@@ -67,7 +67,7 @@ public final class RegionTeardown {
         try {
             system.transactionCommit();
         } catch (RuntimeException e) { // a listener threw; every one heard the removals, which are made
-            listenersThrew = merge(listenersThrew, e);
+            failed = merge(failed, e);
         }
         for (MemoryRegion r : regions) { // else their blocks stay referenced, mapped, for good
             if (!r.isDestroyed()) {
@@ -75,12 +75,12 @@ public final class RegionTeardown {
                     dropDiscardManager(r);
                     r.destroy();
                 } catch (RuntimeException e) { // this one stays; the others still go
-                    listenersThrew = merge(listenersThrew, e);
+                    failed = merge(failed, e);
                 }
             }
         }
-        if (listenersThrew != null) {
-            throw listenersThrew;
+        if (failed != null) {
+            throw failed;
         }
     }
 
