@@ -662,6 +662,7 @@ public final class MemorySystem implements AutoCloseable {
      * @param name the name shown by mtree
      * @return the address space
      * @throws ForeignRegionException if {@code root} belongs to another system
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
      * @throws RuntimeException what a listener threw (the space is gone again; outside callbacks)
      */
     public AddressSpace addressSpace(MemoryRegion root, String name) {
@@ -712,11 +713,12 @@ public final class MemorySystem implements AutoCloseable {
      * Tears the machine down: every listener is unregistered (each hears its removal replay), every
      * address space destroyed (a handle kept elsewhere then answers decode errors, as a destroyed
      * space does), and every region an address space showed or a RAM block backs (with the trees
-     * they are in) taken out of its container, freed of its RAM discard manager and destroyed. What
+     * they and their aliases are in) taken out of its container, freed of its RAM discard manager and destroyed. What
      * the machine allocated goes with them: a RAM region made by {@code RamRegion.allocate} unmaps
      * its block once no view, section or cache references the region any more. A {@code RamBlock}
-     * you built yourself keeps your reference: close it yourself (the machine's regions no longer
-     * hold it). Other machines of the JVM are untouched. Closing twice does nothing.
+     * you built yourself keeps your reference and leaves the machine's RAM list: close it yourself,
+     * or give it to another machine (the machine's regions no longer hold it). Other machines of the
+     * JVM are untouched. Closing twice does nothing.
      *
      * <p>Afterwards new regions, address spaces and listener registrations are refused with a
      * {@link MemorySystemClosedException}; a region being built on another thread while the machine
@@ -783,6 +785,7 @@ public final class MemorySystem implements AutoCloseable {
      * @param as the address space, or null for all
      * @throws IllegalStateException if the listener is already registered (or, from a callback, will
      *     be once the waiting registrations have run), or {@code as} is not one of this system's
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
      */
     public void registerListener(MemoryListener listener, AddressSpace as) {
         Objects.requireNonNull(listener, "listener");

@@ -20,6 +20,9 @@ import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionTeardown;
+import dev.guestmem.share.SharedMachine;
+import dev.guestmem.share.SharedRamRegion;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -97,6 +100,42 @@ class MemorySystemCloseTest {
             assertEquals(1, mine.refCount());
             assertEquals(0x1122334455667788L, mine.ldqHe(8)); // the memory is the user's, as it was
         }
+    }
+
+    @Test
+    void aUserBlockLeavesTheClosedMachineAndCanBackAnotherOne() {
+        MemorySystem first = new MemorySystem();
+        try (RamBlock mine = RamBlock.anonymous("mine", MIB)) {
+            ContainerRegion root = new ContainerRegion(first, null, "system", MemoryRegion.SIZE_2_64);
+            root.addSubregion(0, new RamRegion(first, null, "ram", mine, false, false));
+            first.addressSpace(root, "memory").stqLe(8, 0x55);
+
+            first.close();
+
+            assertEquals(null, mine.ramList(), "the closed machine's RAM list still holds the user's block");
+            assertEquals(List.of(), first.ramList().blocks());
+            MemorySystem second = new MemorySystem(); // the same memory, a new machine (a reboot, say)
+            ContainerRegion root2 = new ContainerRegion(second, null, "system", MemoryRegion.SIZE_2_64);
+            root2.addSubregion(0, new RamRegion(second, null, "ram", mine, false, false));
+            assertEquals(0x55, second.addressSpace(root2, "memory").ldqLe(8));
+            second.close();
+            assertEquals(1, mine.refCount());
+        }
+    }
+
+    @Test
+    void aWrapperClosedAfterItsSystemClosesQuietly() {
+        SharedMachine m = SharedMachine.createMemfd(List.of(new SharedRamRegion("ram0", 0, MIB)));
+        RamBlock block = m.blocks().getFirst();
+        m.system().close();
+
+        m.close(); // its space and regions are gone already: nothing left to refuse
+
+        assertTrue(block.isReleased());
+        // A part-teardown of spaces and regions the close took already does nothing either.
+        Board b = new Board();
+        b.sys.close();
+        RegionTeardown.destroy(b.sys, List.of(b.as), List.of(b.root, b.ram));
     }
 
     @Test
@@ -193,6 +232,29 @@ class MemorySystemCloseTest {
         assertTrue(mem.isFinalized());
         assertTrue(block.isReleased());
         m.detach(); // already detached: does nothing
+    }
+
+    @Test
+    void aDiscardManagedRegionAliasedFromAnUnmappedContainerIsDestroyedToo() {
+        MemorySystem sys = new MemorySystem();
+        RamRegion mem = RamRegion.allocate(sys, null, "virtio-mem", 4 * MIB);
+        BitmapRamDiscardManager.attach(mem, MIB);
+        ContainerRegion root = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        root.addSubregion(0, mem);
+        // a window onto it in a container nothing maps yet (a BAR the guest has not placed): it
+        // keeps mem "mapped" (QEMU's memory_region_is_mapped), which detaching the manager refuses
+        ContainerRegion bar = new ContainerRegion(sys, null, "bar", MIB);
+        AliasRegion window = new AliasRegion(sys, null, "bar-window", mem, 0, MIB);
+        bar.addSubregion(0, window);
+        sys.addressSpace(root, "memory");
+        RamBlock block = mem.ramBlock();
+
+        sys.close();
+
+        assertTrue(mem.isFinalized());
+        assertTrue(block.isReleased());
+        assertTrue(window.isFinalized());
+        assertTrue(bar.isFinalized());
     }
 
     @Test

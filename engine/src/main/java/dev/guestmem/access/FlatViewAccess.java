@@ -316,13 +316,13 @@ final class FlatViewAccess {
                 prepareMmio(s);
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
-            return storeRam(as, s, xlat, size, big, val);
+            return storeRam(s, xlat, size, big, val);
         }
-        return storeThrough(as, as.currentMap(), addr, size, big, val, attrs);
+        return storeThrough(as.currentMap(), addr, size, big, val, attrs);
     }
 
     /** The store counterpart of {@link #loadThrough}: translated from {@code v}, logged in the target region's system. */
-    static int storeThrough(AddressSpace as, FlatView v, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+    static int storeThrough(FlatView v, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         AccessScratch sc = AccessScratch.acquire();
         try {
             PhysSection s = translate(v, addr, size, true, attrs, sc.t, sc.e);
@@ -332,7 +332,7 @@ final class FlatViewAccess {
                 prepareMmio(s);
                 return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
             }
-            return storeRam(as, s, xlat, size, big, val);
+            return storeRam(s, xlat, size, big, val);
         } finally {
             sc.release();
         }
@@ -342,7 +342,7 @@ final class FlatViewAccess {
      * A store to a RAM section's block at {@code xlat}, logged; a released block's
      * IllegalStateException goes to the caller.
      */
-    static int storeRam(AddressSpace as, PhysSection s, long xlat, int size, boolean big, long val) {
+    static int storeRam(PhysSection s, long xlat, int size, boolean big, long val) {
         try {
             if ((s.flags() & PhysSection.FAULT_PRONE) != 0) {
                 SigbusFence.set(s.segment(), xlat, size, big, val);

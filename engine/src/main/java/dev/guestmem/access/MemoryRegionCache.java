@@ -234,14 +234,14 @@ public final class MemoryRegionCache {
         }
         if ((section.flags() & PhysSection.IOMMU) != 0) {
             try {
-                return FlatViewAccess.storeThrough(as, view, addr + off, size, big, val, attrs);
+                return FlatViewAccess.storeThrough(view, addr + off, size, big, val, attrs);
             } catch (IllegalStateException released) { // a block behind the IOMMU went away
                 return MemTxResult.ERROR;
             }
         }
         if (writesRamSlow(attrs)) { // no pointer means no invalidate will log it: storeRam logs now
             try {
-                return FlatViewAccess.storeRam(as, section, xlat + off, size, big, val);
+                return FlatViewAccess.storeRam(section, xlat + off, size, big, val);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.ramFault(section, xlat + off, size, released);
             }

@@ -16,8 +16,9 @@ import java.util.function.Supplier;
  * <p>This package is not exported. The way in is the JDK's {@code SharedSecrets} pattern:
  * {@link MemorySystem} hands its {@link Access} over when its class initialises, so these
  * operations stay off its public API and users cannot break its invariants through them. Every
- * operation but {@link #runAsOneNotification} expects the caller to hold the system's
- * {@linkplain MemorySystem#lock() topology lock} (they assert it where the system did).
+ * operation but {@link #runAsOneNotification} and {@link #find}, which take it themselves, expects
+ * the caller to hold the system's {@linkplain MemorySystem#lock() topology lock} (they assert it
+ * where the system did).
  *
  * <p><b>Thread safety.</b> Any thread, under the rules of each operation.
  */

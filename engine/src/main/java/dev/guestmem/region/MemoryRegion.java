@@ -1552,8 +1552,13 @@ public abstract sealed class MemoryRegion
         try {
             if (system.isClosed()) {
                 // close() ran since the constructor's check; it could not see this region, so the
-                // block reference the constructor took must not outlive the refusal
-                block.unref();
+                // block reference the constructor took must not outlive the refusal, nor the place
+                // in the closed machine's RAM list adoptBlock may have given it since
+                try {
+                    system.ramList().remove(block);
+                } finally {
+                    block.unref(); // even if a RAM list notifier threw
+                }
                 throw new MemorySystemClosedException("new region '" + name + "'");
             }
             system.ramBlockRegions().add(block, this);

@@ -21,7 +21,8 @@ public final class RegionTeardown {
     /**
      * Destroys the address spaces, takes every region out of its container, takes its RAM discard
      * manager off ({@link BitmapRamDiscardManager#detach}, or clearing any other) and destroys it
-     * (regions already destroyed are skipped).
+     * (address spaces and regions already destroyed are skipped, so a teardown after
+     * {@link MemorySystem#close()} does nothing).
      *
      * @param system the regions' system
      * @param spaces address spaces of {@code system} to destroy
@@ -32,17 +33,20 @@ public final class RegionTeardown {
      *     still registered): the first, the others suppressed in it; everything else is torn down
      */
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
-        RuntimeException listenersThrew = null;
+        RuntimeException failed = null;
         for (AddressSpace as : spaces) {
+            if (as.system() == system && !system.addressSpaces().contains(as)) {
+                continue; // destroyed already (MemorySystem.close, say): a later teardown has nothing to undo
+            }
             try {
                 system.destroyAddressSpace(as);
             } catch (IllegalStateException e) {
                 if (system.addressSpaces().contains(as)) {
                     throw e; // refused (a listener of its own): nothing of it changed
                 }
-                listenersThrew = merge(listenersThrew, e);
+                failed = merge(failed, e);
             } catch (RuntimeException e) { // destroyed all the same: a listener threw
-                listenersThrew = merge(listenersThrew, e);
+                failed = merge(failed, e);
             }
         }
         system.transactionBegin();
@@ -63,7 +67,7 @@ public final class RegionTeardown {
         try {
             system.transactionCommit();
         } catch (RuntimeException e) { // a listener threw; every one heard the removals, which are made
-            listenersThrew = merge(listenersThrew, e);
+            failed = merge(failed, e);
         }
         for (MemoryRegion r : regions) { // else their blocks stay referenced, mapped, for good
             if (!r.isDestroyed()) {
@@ -71,12 +75,12 @@ public final class RegionTeardown {
                     dropDiscardManager(r);
                     r.destroy();
                 } catch (RuntimeException e) { // this one stays; the others still go
-                    listenersThrew = merge(listenersThrew, e);
+                    failed = merge(failed, e);
                 }
             }
         }
-        if (listenersThrew != null) {
-            throw listenersThrew;
+        if (failed != null) {
+            throw failed;
         }
     }
 
