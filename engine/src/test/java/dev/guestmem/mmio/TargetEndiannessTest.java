@@ -168,6 +168,25 @@ class TargetEndiannessTest {
     }
 
     @Test
+    void oneNativeOpsServesMachinesOfEitherOrder() {
+        MemoryRegionOps shared = ops(Endianness.NATIVE, 4, 4);
+        IoRegion foreign = new IoRegion(sys, new Object(), shared, "foreign", 0x100);
+        root.addSubregion(0x1000, foreign);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        try (MemorySystem host = new MemorySystem()) {
+            ContainerRegion hostRoot = new ContainerRegion(host, null, "system", MemoryRegion.SIZE_2_64);
+            IoRegion mine = new IoRegion(host, new Object(), shared, "host", 0x100);
+            hostRoot.addSubregion(0x1000, mine);
+            AddressSpace hostAs = host.addressSpace(hostRoot, "memory");
+            assertEquals(0x11223344, as.ldl(0x1000)); // each machine's own order, never swapped
+            assertEquals(0x11223344, hostAs.ldl(0x1000));
+            assertEquals(Endianness.of(FOREIGN), foreign.ops().endianness());
+            assertEquals(Endianness.host(), mine.ops().endianness());
+            assertEquals(Endianness.NATIVE, shared.endianness(), "the ops given stay as they were");
+        }
+    }
+
+    @Test
     void theDefaultSystemKeepsTheHostsOrder() {
         try (MemorySystem plain = new MemorySystem(); MemorySystem tcg = new MemorySystem(true)) {
             assertEquals(ByteOrder.nativeOrder(), plain.targetOrder());
