@@ -21,8 +21,9 @@ public enum Endianness {
     /**
      * @param order a byte order
      * @return {@link #BIG} or {@link #LITTLE}
+     * @throws NullPointerException if {@code order} is null
      */
     public static Endianness of(java.nio.ByteOrder order) {
-        return order == java.nio.ByteOrder.BIG_ENDIAN ? BIG : LITTLE;
+        return java.util.Objects.requireNonNull(order, "order") == java.nio.ByteOrder.BIG_ENDIAN ? BIG : LITTLE;
     }
 }
