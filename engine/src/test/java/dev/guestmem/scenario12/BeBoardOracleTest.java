@@ -39,8 +39,8 @@ class BeBoardOracleTest {
             MemorySegment ram = b.ram.ramBlock().segment();
             MemorySegment vram = b.vram.ramBlock().segment();
             List<Window> windows = List.of(
-                    new Window("ram", 0x1000, new byte[RAM_SPAN + 8], RAM_SPAN, 1, false, false, false,
-                            () -> ram.asSlice(0x1000, RAM_SPAN + 8).toArray(ValueLayout.JAVA_BYTE)),
+                    new Window("ram", 0x20000, new byte[RAM_SPAN + 8], RAM_SPAN, 1, false, false, false,
+                            () -> ram.asSlice(0x20000, RAM_SPAN + 8).toArray(ValueLayout.JAVA_BYTE)),
                     regs("be-regs", BeBoard.BE_REGS, b.beRegs, 2),
                     regs("le-regs", BeBoard.LE_REGS, b.leRegs, 4),
                     regs("native-regs", BeBoard.NATIVE_REGS, b.nativeRegs, 4),
@@ -118,6 +118,8 @@ class BeBoardOracleTest {
             for (Window w : windows) {
                 assertArrayEquals(w.model(), w.actual().get(), w.name() + " at the end");
             }
+            System.out.printf("scenario12: %d accesses; soft TLB %d direct loads, %d direct stores, %d slow, %d fills%n",
+                    OPS, cpu.directLoads, cpu.directStores, cpu.slowAccesses, cpu.fills);
             assertTrue(cpu.directLoads > 0 && cpu.directStores > 0 && cpu.slowAccesses > 0,
                     "the TLB hit RAM and missed to MMIO: " + cpu.directLoads + "/" + cpu.directStores + "/" + cpu.slowAccesses);
         }
