@@ -24,6 +24,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamBlockRegions;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -107,6 +108,8 @@ public final class MemorySystem implements AutoCloseable {
     /** Set once by {@link #close()}, under the lock; volatile for the region constructors' early check. */
     private volatile boolean closed;
     private final boolean tcgEnabled;
+    /** The guest CPU's byte order: what {@code Endianness.NATIVE} and the unsuffixed ld/st forms mean. */
+    private final ByteOrder targetOrder;
     private final CoalescedMmioFlush coalescedFlush = new CoalescedMmioFlush();
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
     private final RamList ramList = new RamList();
@@ -218,7 +221,25 @@ public final class MemorySystem implements AutoCloseable {
      *        then log the CODE client)
      */
     public MemorySystem(boolean tcgEnabled) {
+        this(tcgEnabled, ByteOrder.nativeOrder());
+    }
+
+    /**
+     * Creates an empty system for a target whose byte order may differ from the host's (a big-endian
+     * PowerPC, m68k, SPARC or MIPS board on an x86 host): QEMU's {@code TARGET_BIG_ENDIAN}. It is what
+     * {@link dev.guestmem.region.Endianness#NATIVE} devices ({@code DEVICE_NATIVE_ENDIAN}), the
+     * address spaces' unsuffixed ld/st forms ({@code address_space_ldl}...) and eventfd data
+     * ({@code memory_region_add_eventfd}'s {@code MO_TE}) follow. The other constructors take the
+     * host's order.
+     *
+     * @param tcgEnabled whether a TCG-style translator runs (QEMU's {@code tcg_enabled()}: RAM regions
+     *        then log the CODE client)
+     * @param targetOrder the target's byte order
+     * @throws NullPointerException if {@code targetOrder} is null
+     */
+    public MemorySystem(boolean tcgEnabled, ByteOrder targetOrder) {
         this.tcgEnabled = tcgEnabled;
+        this.targetOrder = Objects.requireNonNull(targetOrder, "targetOrder");
         ramList.addNotifier(new DirtyBitmapSizer());
     }
 
@@ -371,6 +392,11 @@ public final class MemorySystem implements AutoCloseable {
     /** @return whether the CODE dirty client is on for RAM ({@code tcg_enabled()}) */
     public boolean isTcgEnabled() {
         return tcgEnabled;
+    }
+
+    /** @return the target's byte order ({@code TARGET_BIG_ENDIAN}); the host's unless given at construction */
+    public ByteOrder targetOrder() {
+        return targetOrder;
     }
 
     /** @return whether global dirty tracking is on ({@code global_dirty_tracking != 0}) */

@@ -103,6 +103,8 @@ public final class AddressSpace implements LoadStoreAccessors {
     }
 
     private final MemorySystem system;
+    /** The target is big-endian: the byte order of the unsuffixed ld/st forms ({@code ldl_p}). */
+    private final boolean targetBig;
     private final MemoryRegion root;
     private final String name;
     @SuppressWarnings("unused") // accessed through CURRENT_MAP
@@ -139,6 +141,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      */
     public AddressSpace(MemorySystem system, MemoryRegion root, String name) {
         this.system = Objects.requireNonNull(system, "system");
+        this.targetBig = system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN;
         this.root = Objects.requireNonNull(root, "root");
         this.name = Objects.requireNonNull(name, "name");
         FlatView empty = system.emptyView();
@@ -147,6 +150,11 @@ public final class AddressSpace implements LoadStoreAccessors {
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
         GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
+    }
+
+    /** @return whether the unsuffixed ld/st forms are big-endian (the system's target order) */
+    boolean targetBig() {
+        return targetBig;
     }
 
     /** @return the owning system */

@@ -2,14 +2,17 @@ package dev.guestmem.access;
 
 /**
  * QEMU's {@code memory_ldst.c.inc} family for an {@link AddressSpace}: loads and stores of 1, 2, 4
- * and 8 bytes in the target's (host), little and big byte order ({@code ldub}, {@code lduwLe},
+ * and 8 bytes in the target's, little and big byte order ({@code ldub}, {@code lduwLe},
  * {@code ldlBe}, {@code stqLe}...), each with and without {@link MemTxAttrs} and a
- * {@link MemTxResultHolder}.
+ * {@link MemTxResultHolder}. The target's order, that of the unsuffixed forms ({@code ldl},
+ * {@code stq}: QEMU's {@code ldl_p}), is the system's {@link dev.guestmem.MemorySystem#targetOrder()},
+ * the host's unless the system was created for another.
  *
  * <p>Kept apart from {@link AddressSpace} so that class holds the space itself (view, publication,
  * buffers, DMA) and this one the accessor surface. Each variant is one call into {@code LdSt}'s
  * shared per-width implementation with a {@code static final} byte-order layout, so C2 inlines it
- * with the byte order constant-folded (hot path: TARGETS P1, P2, P4, P8).
+ * with the byte order constant-folded for the suffixed forms; the unsuffixed ones read the space's
+ * final target-order flag, one load and a predictable branch (hot path: TARGETS P1, P2, P4, P8).
  *
  * <p><b>Thread safety.</b> As {@link AddressSpace}: any number of threads, no locks, no allocation.
  */
@@ -70,7 +73,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 2 bytes in the target's (host) byte order ({@code address_space_lduw}), attributes unspecified, result discarded.
+     * Loads 2 bytes in the target's byte order ({@code address_space_lduw}), attributes unspecified, result discarded.
      *
      * @param addr guest address (unsigned)
      * @return the value (zero-extended), 0 on error
@@ -80,7 +83,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 2 bytes in the target's (host) byte order ({@code address_space_lduw}).
+     * Loads 2 bytes in the target's byte order ({@code address_space_lduw}).
      *
      * @param addr guest address (unsigned)
      * @param attrs transaction attributes
@@ -89,11 +92,11 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int lduw(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld16(self(), addr, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld16(self(), addr, self().targetBig(), attrs, result);
     }
 
     /**
-     * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}), attributes unspecified.
+     * Stores 2 bytes in the target's byte order ({@code address_space_stw}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
      * @param val low 16 bits used
@@ -104,7 +107,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Stores 2 bytes in the target's (host) byte order ({@code address_space_stw}).
+     * Stores 2 bytes in the target's byte order ({@code address_space_stw}).
      *
      * @param addr guest address (unsigned)
      * @param val low 16 bits used
@@ -114,7 +117,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stw(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st16(self(), addr, val, LdSt.HOST_BIG, attrs);
+        return LdSt.st16(self(), addr, val, self().targetBig(), attrs);
     }
 
     /**
@@ -214,7 +217,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 4 bytes in the target's (host) byte order ({@code address_space_ldl}), attributes unspecified, result discarded.
+     * Loads 4 bytes in the target's byte order ({@code address_space_ldl}), attributes unspecified, result discarded.
      *
      * @param addr guest address (unsigned)
      * @return the value, 0 on error
@@ -224,7 +227,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 4 bytes in the target's (host) byte order ({@code address_space_ldl}).
+     * Loads 4 bytes in the target's byte order ({@code address_space_ldl}).
      *
      * @param addr guest address (unsigned)
      * @param attrs transaction attributes
@@ -233,11 +236,11 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default int ldl(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld32(self(), addr, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld32(self(), addr, self().targetBig(), attrs, result);
     }
 
     /**
-     * Stores 4 bytes in the target's (host) byte order ({@code address_space_stl}), attributes unspecified.
+     * Stores 4 bytes in the target's byte order ({@code address_space_stl}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
      * @param val the value
@@ -248,7 +251,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Stores 4 bytes in the target's (host) byte order ({@code address_space_stl}).
+     * Stores 4 bytes in the target's byte order ({@code address_space_stl}).
      *
      * @param addr guest address (unsigned)
      * @param val the value
@@ -258,7 +261,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stl(long addr, int val, MemTxAttrs attrs) {
-        return LdSt.st32(self(), addr, val, LdSt.HOST_BIG, attrs);
+        return LdSt.st32(self(), addr, val, self().targetBig(), attrs);
     }
 
     /**
@@ -358,7 +361,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 8 bytes in the target's (host) byte order ({@code address_space_ldq}), attributes unspecified, result discarded.
+     * Loads 8 bytes in the target's byte order ({@code address_space_ldq}), attributes unspecified, result discarded.
      *
      * @param addr guest address (unsigned)
      * @return the value, 0 on error
@@ -368,7 +371,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Loads 8 bytes in the target's (host) byte order ({@code address_space_ldq}).
+     * Loads 8 bytes in the target's byte order ({@code address_space_ldq}).
      *
      * @param addr guest address (unsigned)
      * @param attrs transaction attributes
@@ -377,11 +380,11 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * @implNote Hot path (P1): allocation-free, lock-free; see the address space's fast window.
      */
     default long ldq(long addr, MemTxAttrs attrs, MemTxResultHolder result) {
-        return LdSt.ld64(self(), addr, LdSt.HOST_BIG, attrs, result);
+        return LdSt.ld64(self(), addr, self().targetBig(), attrs, result);
     }
 
     /**
-     * Stores 8 bytes in the target's (host) byte order ({@code address_space_stq}), attributes unspecified.
+     * Stores 8 bytes in the target's byte order ({@code address_space_stq}), attributes unspecified.
      *
      * @param addr guest address (unsigned)
      * @param val the value
@@ -392,7 +395,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     }
 
     /**
-     * Stores 8 bytes in the target's (host) byte order ({@code address_space_stq}).
+     * Stores 8 bytes in the target's byte order ({@code address_space_stq}).
      *
      * @param addr guest address (unsigned)
      * @param val the value
@@ -402,7 +405,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      *     writable RAM (marking dirty pages when it is logged), else the full dispatch.
      */
     default int stq(long addr, long val, MemTxAttrs attrs) {
-        return LdSt.st64(self(), addr, val, LdSt.HOST_BIG, attrs);
+        return LdSt.st64(self(), addr, val, self().targetBig(), attrs);
     }
 
     /**

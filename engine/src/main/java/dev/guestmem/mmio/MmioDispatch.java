@@ -64,7 +64,9 @@ public final class MmioDispatch {
 
     /**
      * @param e a device endianness
-     * @return whether it is big-endian ({@code devend_big_endian}; NATIVE is the host's order)
+     * @return whether it is big-endian ({@code devend_big_endian}). A region's ops never say NATIVE:
+     *     the region resolves it to its system's target order; ops passed here directly take NATIVE
+     *     as the host's order
      */
     public static boolean isBigEndian(Endianness e) {
         return e == Endianness.BIG || (e == Endianness.NATIVE && HOST_BIG);

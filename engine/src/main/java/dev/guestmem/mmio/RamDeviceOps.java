@@ -42,7 +42,7 @@ public final class RamDeviceOps {
         MemorySegment seg = block.segment();
         MemoryRegionOps.Builder ops = MemoryRegionOps.builder()
                 .readWithAttrs((addr, size, attrs, out) -> load(block, seg, addr, size, out))
-                .endianness(Endianness.NATIVE)
+                .endianness(Endianness.host()) // DEVICE_HOST_ENDIAN: not the target's order
                 .valid(1, 8, true)
                 .impl(1, 8, true);
         if (block.isReadOnly()) {

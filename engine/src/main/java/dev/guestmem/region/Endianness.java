@@ -6,6 +6,24 @@ public enum Endianness {
     LITTLE,
     /** Big-endian device ({@code DEVICE_BIG_ENDIAN}). */
     BIG,
-    /** The target's byte order ({@code DEVICE_NATIVE_ENDIAN}); guestmem takes it as the host's. */
-    NATIVE
+    /**
+     * The target's byte order ({@code DEVICE_NATIVE_ENDIAN}): a region resolves it to its system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()} (the host's unless the system was created for
+     * another), so its {@link MemoryRegion#ops()} answer {@link #LITTLE} or {@link #BIG}.
+     */
+    NATIVE;
+
+    /** @return the host's byte order, {@link #LITTLE} or {@link #BIG} (QEMU's {@code DEVICE_HOST_ENDIAN}) */
+    public static Endianness host() {
+        return java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.BIG_ENDIAN ? BIG : LITTLE;
+    }
+
+    /**
+     * @param order a byte order
+     * @return {@link #BIG} or {@link #LITTLE}
+     * @throws NullPointerException if {@code order} is null
+     */
+    public static Endianness of(java.nio.ByteOrder order) {
+        return java.util.Objects.requireNonNull(order, "order") == java.nio.ByteOrder.BIG_ENDIAN ? BIG : LITTLE;
+    }
 }

@@ -14,13 +14,14 @@ public final class IoRegion extends MemoryRegion {
      *
      * @param system the owning system
      * @param owner owner object (a device), or null
-     * @param ops callbacks, or null for a reservation
+     * @param ops callbacks, or null for a reservation; {@link Endianness#NATIVE} ops are held in the
+     *        system's target order ({@link #ops()} answers a copy that says which)
      * @param name name
      * @param size size in bytes, {@code -1L} for 2^64
      */
     public IoRegion(MemorySystem system, Object owner, MemoryRegionOps ops, String name, long size) {
         super(system, owner, name, size);
-        this.ops = ops;
+        this.ops = ops == null ? null : ops.forTarget(system.targetOrder());
     }
 
     @Override

@@ -803,7 +803,8 @@ public abstract sealed class MemoryRegion
      * the device, and returns {@code OK}. {@code size} 0 matches every write at {@code addr}. The
      * write is first checked against the device's {@code valid} rules (an invalid write is still a
      * decode error) and compared in the device's byte order; {@code data} is given in the target's
-     * (here the host's) order and converted, as QEMU does. Listeners hear
+     * order ({@link MemorySystem#targetOrder()}, {@code MO_TE}) and converted, as QEMU does: the
+     * guest CPU's own-order store of {@code data} matches, whatever the device's order. Listeners hear
      * {@link dev.guestmem.listener.MemoryListener#eventfdAdd} at guest addresses.
      *
      * <p>Adding the same eventfd twice keeps two entries (QEMU does too; KVM would refuse the second).
@@ -901,7 +902,8 @@ public abstract sealed class MemoryRegion
         }
         MemoryRegionOps ops = ops();
         boolean deviceBig = ops != null && MmioDispatch.isBigEndian(ops.endianness());
-        if (size != 0 && deviceBig != MmioDispatch.isBigEndian(dev.guestmem.region.Endianness.NATIVE)) {
+        // memory_region_add_eventfd: adjust_endianness(mr, &data, size | MO_TE), the target's order
+        if (size != 0 && deviceBig != (system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN)) {
             return new Ioeventfd(addr, size, matchData, MmioDispatch.swap(MmioDispatch.truncate(data, size), size),
                     notifier);
         }

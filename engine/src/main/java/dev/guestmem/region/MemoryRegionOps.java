@@ -99,6 +99,35 @@ public final class MemoryRegionOps {
     private final boolean implUnaligned;
     private final int plainReadSizes;
 
+    /** A copy of {@code o} in byte order {@code endianness}. */
+    private MemoryRegionOps(MemoryRegionOps o, Endianness endianness) {
+        this.read = o.read;
+        this.write = o.write;
+        this.readWithAttrs = o.readWithAttrs;
+        this.writeWithAttrs = o.writeWithAttrs;
+        this.endianness = endianness;
+        this.validMinAccessSize = o.validMinAccessSize;
+        this.validMaxAccessSize = o.validMaxAccessSize;
+        this.validUnaligned = o.validUnaligned;
+        this.accepts = o.accepts;
+        this.implMinAccessSize = o.implMinAccessSize;
+        this.implMaxAccessSize = o.implMaxAccessSize;
+        this.implUnaligned = o.implUnaligned;
+        this.plainReadSizes = o.plainReadSizes;
+    }
+
+    /**
+     * These ops as a region of a machine whose target has {@code targetOrder} holds them:
+     * {@link Endianness#NATIVE} resolved to that order ({@code devend_big_endian}), anything else
+     * unchanged (this same object).
+     *
+     * @param targetOrder the target's byte order
+     * @return ops whose endianness is {@link Endianness#LITTLE} or {@link Endianness#BIG}
+     */
+    MemoryRegionOps forTarget(java.nio.ByteOrder targetOrder) {
+        return endianness == Endianness.NATIVE ? new MemoryRegionOps(this, Endianness.of(targetOrder)) : this;
+    }
+
     private MemoryRegionOps(Builder b) {
         this.read = b.read;
         this.write = b.write;

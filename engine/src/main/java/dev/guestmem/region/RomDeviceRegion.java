@@ -18,14 +18,15 @@ public final class RomDeviceRegion extends MemoryRegion {
      *
      * @param system the owning system
      * @param owner owner object, or null
-     * @param ops callbacks for writes and non-ROMD reads
+     * @param ops callbacks for writes and non-ROMD reads; {@link Endianness#NATIVE} ops are held in
+     *        the system's target order
      * @param name name
      * @param block the backing block; placed in the system's RAM list if it is in none, and
      *        referenced until the region is finalized
      */
     public RomDeviceRegion(MemorySystem system, Object owner, MemoryRegionOps ops, String name, RamBlock block) {
         super(system, owner, name, Objects.requireNonNull(block, "block").usedLength());
-        this.ops = Objects.requireNonNull(ops, "ops"); // before adoptBlock: a refusal must leave no block reference
+        this.ops = Objects.requireNonNull(ops, "ops").forTarget(system.targetOrder()); // before adoptBlock: a refusal must leave no block reference
         this.block = adoptBlock(system, block);
         enterBlockRegion(this.block); // last: a lookup from another thread finds a complete region
     }

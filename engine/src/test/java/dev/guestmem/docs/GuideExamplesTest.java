@@ -59,6 +59,7 @@ import dev.guestmem.tlb.TlbEntry;
 import dev.guestmem.uffd.LazyRestore;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -257,6 +258,43 @@ class GuideExamplesTest {
         // end::split[]
         assertEquals(List.of("read @0 size 1", "read @1 size 1", "read @2 size 1", "read @3 size 1"), calls);
         assertEquals(0x10111213, v);
+    }
+
+    @Test
+    void bigEndianBoard() {
+        // tag::big-endian[]
+        MemorySystem sys = new MemorySystem(false, ByteOrder.BIG_ENDIAN);   // a PowerPC board, any host
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        system.addSubregion(0, RamRegion.allocate(sys, null, "ram", MIB));
+        long[] reg = new long[2];
+        MemoryRegionOps timerOps = MemoryRegionOps.builder()
+                .read((addr, size) -> reg[(int) (addr >> 2)])
+                .write((addr, data, size) -> reg[(int) (addr >> 2)] = data)
+                .valid(4, 4, false)
+                .endianness(Endianness.NATIVE)      // DEVICE_NATIVE_ENDIAN: big-endian on this board
+                .build();
+        IoRegion timer = new IoRegion(sys, new Object(), timerOps, "timer", 8);
+        system.addSubregion(0xf0000000L, timer);
+        AddressSpace as = sys.addressSpace(system, "memory");
+
+        as.stl(0x100, 0x11223344);                  // unsuffixed: the target's order, big-endian
+        int b0 = as.ldub(0x100);                    // 0x11
+        as.stl(0xf0000000L, 0x11223344);            // the callback gets 0x11223344: no swap
+        int brx = as.ldlLe(0xf0000000L);            // 0x44332211: a byte-reversed load (lwbrx)
+        Endianness order = timer.ops().endianness(); // BIG: the region resolved NATIVE
+        EventNotifier kick = EventNotifier.create();
+        timer.addEventfd(0x4, 4, true, 1, kick);    // data in the target's order
+        as.stl(0xf0000004L, 1);                     // the CPU's own store of 1: signals kick
+        boolean kicked = kick.testAndClear();       // true, and the callback was not called
+        // end::big-endian[]
+        assertEquals(0x11, b0);
+        assertEquals(0x11223344L, reg[0]);
+        assertEquals(0x44332211, brx);
+        assertEquals(Endianness.BIG, order);
+        assertTrue(kicked);
+        assertEquals(0, reg[1]);
+        kick.close();
+        sys.close();
     }
 
     @Test
