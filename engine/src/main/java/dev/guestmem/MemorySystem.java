@@ -739,12 +739,17 @@ public final class MemorySystem implements AutoCloseable {
      * Tears the machine down: every listener is unregistered (each hears its removal replay), every
      * address space destroyed (a handle kept elsewhere then answers decode errors, as a destroyed
      * space does), and every region an address space showed or a RAM block backs (with the trees
-     * they and their aliases are in) taken out of its container, freed of its RAM discard manager and destroyed. What
-     * the machine allocated goes with them: a RAM region made by {@code RamRegion.allocate} unmaps
-     * its block once no view, section or cache references the region any more. A {@code RamBlock}
-     * you built yourself keeps your reference and leaves the machine's RAM list: close it yourself,
-     * or give it to another machine (the machine's regions no longer hold it). Other machines of the
-     * JVM are untouched. Closing twice does nothing.
+     * they and their aliases are in) taken out of its container, freed of its RAM discard manager
+     * and destroyed. What the machine allocated goes with them: a RAM region made by
+     * {@code RamRegion.allocate} unmaps its block once no view, section or cache references the
+     * region any more. A {@code RamBlock} you built yourself keeps your reference and leaves the
+     * machine's RAM list: close it yourself, or give it to another machine (the machine's regions no
+     * longer hold it). Other machines of the JVM are untouched. Closing twice does nothing.
+     *
+     * <p>Stop first what still works on the machine's RAM from outside it: a lazy restore (its page
+     * server would copy into memory that is gone; {@code LazyRestore} is yours to close), a share
+     * stream, vCPU and device threads. {@code DmaMapping}s and {@code MemoryRegionCache}s still held
+     * keep their block mapped until they are unmapped or destroyed.
      *
      * <p>Afterwards new regions, address spaces and listener registrations are refused with a
      * {@link MemorySystemClosedException}; a region being built on another thread while the machine
