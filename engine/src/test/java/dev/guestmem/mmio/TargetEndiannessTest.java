@@ -141,6 +141,37 @@ class TargetEndiannessTest {
         }
     }
 
+    /**
+     * A region without ops (an I/O reservation, plain RAM, an IOMMU region) has QEMU's
+     * {@code unassigned_mem_ops}, which are {@code DEVICE_NATIVE_ENDIAN}: {@code adjust_endianness}
+     * from {@code MO_TE} to the target's order swaps nothing, so the eventfd keeps the data given,
+     * and listeners (KVM) hear it so.
+     */
+    @Test
+    void eventfdDataOfARegionWithoutOpsIsNotSwapped() {
+        IoRegion reservation = new IoRegion(sys, new Object(), null, "reservation", 0x100);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
+        root.addSubregion(0x1000, reservation);
+        root.addSubregion(0x10000, ram);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        List<Long> heard = new ArrayList<>();
+        sys.registerListener(new dev.guestmem.listener.MemoryListener() {
+            @Override
+            public void eventfdAdd(dev.guestmem.ioeventfd.Ioeventfd fd) {
+                heard.add(fd.data());
+            }
+        }, as);
+        try (EventNotifier k1 = EventNotifier.create(); EventNotifier k2 = EventNotifier.create()) {
+            reservation.addEventfd(0x8, 4, true, 0x11223344L, k1);
+            ram.addEventfd(0x8, 4, true, 0x55667788L, k2);
+            assertEquals(0x11223344L, reservation.ioeventfds().get(0).data());
+            assertEquals(0x55667788L, ram.ioeventfds().get(0).data());
+            assertEquals(List.of(0x11223344L, 0x55667788L), heard.stream().sorted().toList());
+            reservation.delEventfd(0x8, 4, true, 0x11223344L, k1);
+            ram.delEventfd(0x8, 4, true, 0x55667788L, k2);
+        }
+    }
+
     @Test
     void aRamDeviceStaysHostEndian() {
         try (Arena arena = Arena.ofShared()) {
