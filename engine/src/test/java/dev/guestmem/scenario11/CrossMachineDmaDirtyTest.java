@@ -9,11 +9,14 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -105,6 +108,33 @@ class CrossMachineDmaDirtyTest {
         ring.init(dma, 0x9000, 64, true);
         assertEquals(MemTxResult.OK, ring.stlLe(0, 9, U));
         ring.destroy();
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aWriteRomThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.writeRom(0xb000, U, new byte[16], 0, 16));
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aMemsetThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.set(0xc000, (byte) 0x5a, 8192, U));
+        assertEquals(2, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aSoftTlbWindowThroughTheIommuLogsInTheMachineItLandsIn() {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(dma, 0xe000, e);
+        DirectWindow w = e.window();
+        assertEquals(0, w.write().byteSize(), "the target logs for migration: no plain direct store");
+        assertEquals(4096, w.loggedWrite().byteSize());
+        w.loggedWrite().set(ValueLayout.JAVA_INT_UNALIGNED, 0x10, 1);
+        w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + 0x10, 4, w.dirtyMask()); // what storeLogged does
         assertEquals(1, targetDirtyPages());
         assertEquals(0, peerDirtyPages());
     }
