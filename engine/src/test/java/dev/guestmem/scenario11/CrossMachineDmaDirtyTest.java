@@ -138,4 +138,38 @@ class CrossMachineDmaDirtyTest {
         assertEquals(1, targetDirtyPages());
         assertEquals(0, peerDirtyPages());
     }
+
+    /**
+     * A translator of the peer machine that fetched code through the IOMMU from the target's RAM: the
+     * page's ram_addr is the target's, and so are the bitmaps and the invalidator a write through the
+     * IOMMU reaches (the entry's window names them; the peer's own bitmaps are the wrong ones).
+     */
+    @Test
+    void codeFetchedThroughTheIommuIsProtectedInTheMachineItLivesIn() {
+        try (MemorySystem tcgTarget = new MemorySystem(true); MemorySystem tcgPeer = new MemorySystem(true)) {
+            ContainerRegion troot = new ContainerRegion(tcgTarget, null, "target", MemoryRegion.SIZE_2_64);
+            troot.addSubregion(0, RamRegion.allocate(tcgTarget, null, "target.ram", MIB));
+            AddressSpace memory = tcgTarget.addressSpace(troot, "memory");
+            ContainerRegion proot = new ContainerRegion(tcgPeer, null, "peer", MemoryRegion.SIZE_2_64);
+            proot.addSubregion(0x1000_0000L, RamRegion.allocate(tcgPeer, null, "peer.ram", MIB));
+            proot.addSubregion(0, new IommuRegion(tcgPeer, null, "bridge", MIB, (addr, flag, idx, out) -> {
+                out.iova = addr & ~0xfffL;
+                out.addrMask = 0xfff;
+                out.targetAs = memory;
+                out.translatedAddr = 0x2_0000L + (addr & ~0xfffL);
+                out.perm = IommuTlbEntry.RW;
+            }));
+            AddressSpace cpu = tcgPeer.addressSpace(proot, "peer-cpu");
+            TlbEntry e = new TlbEntry();
+            GuestTlb.fill(cpu, 0x3000, e);
+            DirtyMemory code = e.window().dirtyMemory();
+            assertEquals(tcgTarget.dirtyMemory(), code, "the page's bitmaps are the target's");
+            java.util.List<Long> dropped = new java.util.ArrayList<>();
+            code.setCodeInvalidator((ramAddr, length) -> dropped.add(ramAddr));
+            tcgPeer.dirtyMemory().setCodeInvalidator((ramAddr, length) -> dropped.add(-ramAddr));
+            code.resetDirty(e.ramAddr(), 4096, DirtyMemory.DIRTY_MEMORY_CODE); // tlb_protect_code
+            assertEquals(MemTxResult.OK, cpu.stlLe(0x3010, 0x90909090, U));
+            assertEquals(java.util.List.of(e.ramAddr() + 0x10), dropped);
+        }
+    }
 }
