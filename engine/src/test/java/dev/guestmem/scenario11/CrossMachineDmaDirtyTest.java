@@ -162,8 +162,9 @@ class CrossMachineDmaDirtyTest {
             AddressSpace cpu = tcgPeer.addressSpace(proot, "peer-cpu");
             TlbEntry e = new TlbEntry();
             GuestTlb.fill(cpu, 0x3000, e);
-            DirtyMemory code = e.window().dirtyMemory();
+            DirtyMemory code = e.window().section().region().system().dirtyMemory();
             assertEquals(tcgTarget.dirtyMemory(), code, "the page's bitmaps are the target's");
+            assertEquals(code, e.window().dirtyMemory(), "a writable logged page's window names them too");
             java.util.List<Long> dropped = new java.util.ArrayList<>();
             code.setCodeInvalidator((ramAddr, length) -> dropped.add(ramAddr));
             tcgPeer.dirtyMemory().setCodeInvalidator((ramAddr, length) -> dropped.add(-ramAddr));
