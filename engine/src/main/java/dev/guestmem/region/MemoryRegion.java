@@ -804,7 +804,8 @@ public abstract sealed class MemoryRegion
      * write is first checked against the device's {@code valid} rules (an invalid write is still a
      * decode error) and compared in the device's byte order; {@code data} is given in the target's
      * order ({@link MemorySystem#targetOrder()}, {@code MO_TE}) and converted, as QEMU does: the
-     * guest CPU's own-order store of {@code data} matches, whatever the device's order. Listeners hear
+     * guest CPU's own-order store of {@code data} matches, whatever the device's order (a region
+     * without ops counts as the target's order, as QEMU's {@code unassigned_mem_ops}). Listeners hear
      * {@link dev.guestmem.listener.MemoryListener#eventfdAdd} at guest addresses.
      *
      * <p>Adding the same eventfd twice keeps two entries (QEMU does too; KVM would refuse the second).
@@ -901,9 +902,11 @@ public abstract sealed class MemoryRegion
             throw new InvalidRangeException("eventfd in '" + name + "'", addr, size, "does not fit in the region");
         }
         MemoryRegionOps ops = ops();
-        boolean deviceBig = ops != null && MmioDispatch.isBigEndian(ops.endianness());
+        boolean targetBig = system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN;
+        // no ops: QEMU's unassigned_mem_ops, DEVICE_NATIVE_ENDIAN, the target's order (no swap)
+        boolean deviceBig = ops == null ? targetBig : MmioDispatch.isBigEndian(ops.endianness());
         // memory_region_add_eventfd: adjust_endianness(mr, &data, size | MO_TE), the target's order
-        if (size != 0 && deviceBig != (system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN)) {
+        if (size != 0 && deviceBig != targetBig) {
             return new Ioeventfd(addr, size, matchData, MmioDispatch.swap(MmioDispatch.truncate(data, size), size),
                     notifier);
         }

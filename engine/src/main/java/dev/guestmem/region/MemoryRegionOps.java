@@ -162,7 +162,11 @@ public final class MemoryRegionOps {
         return plainReadSizes;
     }
 
-    /** @return a builder with QEMU's defaults (little-endian, any valid size, impl 1..4) */
+    /**
+     * @return a builder with defaults little-endian, any valid size, impl 1..4 (QEMU's sizes; but an
+     *     ops struct that leaves {@code .endianness} unset is {@code DEVICE_NATIVE_ENDIAN} in QEMU, the
+     *     enum's zero: port such a device with {@link Endianness#NATIVE})
+     */
     public static Builder builder() {
         return new Builder();
     }

@@ -54,7 +54,10 @@ public final class TlbEntry {
      * The page's ram_addr: where its first byte lies in the system's RAM list, the index of the
      * dirty bitmaps ({@link dev.guestmem.dirty.DirtyMemory}). A JIT that translates code on the page
      * protects it with this ({@code tlb_protect_code}: clear the CODE bit) and learns of writes to
-     * it from its {@link dev.guestmem.dirty.CodeInvalidator}.
+     * it from its {@link dev.guestmem.dirty.CodeInvalidator}. A page reached through an IOMMU into
+     * another system's space is that system's RAM: the ram_addr, the bitmaps and the invalidator are
+     * that system's ({@code window().section().region().system()}: a read-only page's window has no
+     * {@code dirtyMemory()}), not the filling space's.
      *
      * @return the ram_addr, or -1 when {@link #segment()} is null (no RAM behind the page)
      */

@@ -141,6 +141,64 @@ class TargetEndiannessTest {
         }
     }
 
+    /** 8-byte datamatch and the size-0 wildcard, by the unsuffixed stores, on devices of either order. */
+    @Test
+    void eightByteAndWildcardEventfdsMatchTheCpusOwnStores() {
+        IoRegion big = new IoRegion(sys, new Object(), ops(Endianness.BIG, 1, 8), "big", 0x100);
+        IoRegion little = new IoRegion(sys, new Object(), ops(Endianness.LITTLE, 1, 8), "little", 0x100);
+        root.addSubregion(0x1000, big);
+        root.addSubregion(0x2000, little);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        try (EventNotifier kb = EventNotifier.create(); EventNotifier kl = EventNotifier.create();
+             EventNotifier any = EventNotifier.create()) {
+            big.addEventfd(0x8, 8, true, 0x0102030405060708L, kb);
+            little.addEventfd(0x8, 8, true, 0x0102030405060708L, kl);
+            little.addEventfd(0x20, 0, true, 0x99, any); // size 0: any write there, data ignored
+            assertEquals(MemTxResult.OK, as.stq(0x1008, 0x0102030405060708L));
+            assertEquals(MemTxResult.OK, as.stq(0x2008, 0x0102030405060708L));
+            assertEquals(MemTxResult.OK, as.stl(0x2020, 0x12345678));
+            assertTrue(kb.testAndClear(), "big-endian device's 8-byte doorbell");
+            assertTrue(kl.testAndClear(), "little-endian device's 8-byte doorbell");
+            assertTrue(any.testAndClear(), "wildcard");
+            assertEquals(List.of(), calls);
+            assertEquals(MemTxResult.OK, TARGET_BIG ? as.stqLe(0x2008, 0x0102030405060708L)
+                    : as.stqBe(0x2008, 0x0102030405060708L)); // the other order does not match
+            assertFalse(kl.testAndClear());
+            assertEquals(1, calls.size());
+        }
+    }
+
+    /**
+     * A region without ops (an I/O reservation, plain RAM, an IOMMU region) has QEMU's
+     * {@code unassigned_mem_ops}, which are {@code DEVICE_NATIVE_ENDIAN}: {@code adjust_endianness}
+     * from {@code MO_TE} to the target's order swaps nothing, so the eventfd keeps the data given,
+     * and listeners (KVM) hear it so.
+     */
+    @Test
+    void eventfdDataOfARegionWithoutOpsIsNotSwapped() {
+        IoRegion reservation = new IoRegion(sys, new Object(), null, "reservation", 0x100);
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
+        root.addSubregion(0x1000, reservation);
+        root.addSubregion(0x10000, ram);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        List<Long> heard = new ArrayList<>();
+        sys.registerListener(new dev.guestmem.listener.MemoryListener() {
+            @Override
+            public void eventfdAdd(dev.guestmem.ioeventfd.Ioeventfd fd) {
+                heard.add(fd.data());
+            }
+        }, as);
+        try (EventNotifier k1 = EventNotifier.create(); EventNotifier k2 = EventNotifier.create()) {
+            reservation.addEventfd(0x8, 4, true, 0x11223344L, k1);
+            ram.addEventfd(0x8, 4, true, 0x55667788L, k2);
+            assertEquals(0x11223344L, reservation.ioeventfds().get(0).data());
+            assertEquals(0x55667788L, ram.ioeventfds().get(0).data());
+            assertEquals(List.of(0x11223344L, 0x55667788L), heard.stream().sorted().toList());
+            reservation.delEventfd(0x8, 4, true, 0x11223344L, k1);
+            ram.delEventfd(0x8, 4, true, 0x55667788L, k2);
+        }
+    }
+
     @Test
     void aRamDeviceStaysHostEndian() {
         try (Arena arena = Arena.ofShared()) {

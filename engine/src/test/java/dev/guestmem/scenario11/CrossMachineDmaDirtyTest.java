@@ -9,11 +9,14 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -107,5 +110,67 @@ class CrossMachineDmaDirtyTest {
         ring.destroy();
         assertEquals(1, targetDirtyPages());
         assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aWriteRomThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.writeRom(0xb000, U, new byte[16], 0, 16));
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aMemsetThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        assertEquals(MemTxResult.OK, dma.set(0xc000, (byte) 0x5a, 8192, U));
+        assertEquals(2, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    @Test
+    void aSoftTlbWindowThroughTheIommuLogsInTheMachineItLandsIn() {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(dma, 0xe000, e);
+        DirectWindow w = e.window();
+        assertEquals(0, w.write().byteSize(), "the target logs for migration: no plain direct store");
+        assertEquals(4096, w.loggedWrite().byteSize());
+        w.loggedWrite().set(ValueLayout.JAVA_INT_UNALIGNED, 0x10, 1);
+        w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + 0x10, 4, w.dirtyMask()); // what storeLogged does
+        assertEquals(1, targetDirtyPages());
+        assertEquals(0, peerDirtyPages());
+    }
+
+    /**
+     * A translator of the peer machine that fetched code through the IOMMU from the target's RAM: the
+     * page's ram_addr is the target's, and so are the bitmaps and the invalidator a write through the
+     * IOMMU reaches (the entry's window names them; the peer's own bitmaps are the wrong ones).
+     */
+    @Test
+    void codeFetchedThroughTheIommuIsProtectedInTheMachineItLivesIn() {
+        try (MemorySystem tcgTarget = new MemorySystem(true); MemorySystem tcgPeer = new MemorySystem(true)) {
+            ContainerRegion troot = new ContainerRegion(tcgTarget, null, "target", MemoryRegion.SIZE_2_64);
+            troot.addSubregion(0, RamRegion.allocate(tcgTarget, null, "target.ram", MIB));
+            AddressSpace memory = tcgTarget.addressSpace(troot, "memory");
+            ContainerRegion proot = new ContainerRegion(tcgPeer, null, "peer", MemoryRegion.SIZE_2_64);
+            proot.addSubregion(0x1000_0000L, RamRegion.allocate(tcgPeer, null, "peer.ram", MIB));
+            proot.addSubregion(0, new IommuRegion(tcgPeer, null, "bridge", MIB, (addr, flag, idx, out) -> {
+                out.iova = addr & ~0xfffL;
+                out.addrMask = 0xfff;
+                out.targetAs = memory;
+                out.translatedAddr = 0x2_0000L + (addr & ~0xfffL);
+                out.perm = IommuTlbEntry.RW;
+            }));
+            AddressSpace cpu = tcgPeer.addressSpace(proot, "peer-cpu");
+            TlbEntry e = new TlbEntry();
+            GuestTlb.fill(cpu, 0x3000, e);
+            DirtyMemory code = e.window().section().region().system().dirtyMemory();
+            assertEquals(tcgTarget.dirtyMemory(), code, "the page's bitmaps are the target's");
+            assertEquals(code, e.window().dirtyMemory(), "a writable logged page's window names them too");
+            java.util.List<Long> dropped = new java.util.ArrayList<>();
+            code.setCodeInvalidator((ramAddr, length) -> dropped.add(ramAddr));
+            tcgPeer.dirtyMemory().setCodeInvalidator((ramAddr, length) -> dropped.add(-ramAddr));
+            code.resetDirty(e.ramAddr(), 4096, DirtyMemory.DIRTY_MEMORY_CODE); // tlb_protect_code
+            assertEquals(MemTxResult.OK, cpu.stlLe(0x3010, 0x90909090, U));
+            assertEquals(java.util.List.of(e.ramAddr() + 0x10), dropped);
+        }
     }
 }
