@@ -163,9 +163,10 @@ public final class MemoryRegionOps {
     }
 
     /**
-     * @return a builder with defaults little-endian, any valid size, impl 1..4 (QEMU's sizes; but an
-     *     ops struct that leaves {@code .endianness} unset is {@code DEVICE_NATIVE_ENDIAN} in QEMU, the
-     *     enum's zero: port such a device with {@link Endianness#NATIVE})
+     * @return a builder with QEMU's defaults for an ops struct that leaves the fields unset: byte
+     *     order {@link Endianness#NATIVE} ({@code DEVICE_NATIVE_ENDIAN}, the enum's zero: the
+     *     target's order, little-endian unless the system was made for a big-endian target), any
+     *     valid size, impl 1..4
      */
     public static Builder builder() {
         return new Builder();
@@ -237,7 +238,7 @@ public final class MemoryRegionOps {
         private Write write;
         private ReadWithAttrs readWithAttrs;
         private WriteWithAttrs writeWithAttrs;
-        private Endianness endianness = Endianness.LITTLE;
+        private Endianness endianness = Endianness.NATIVE; // QEMU: an unset .endianness is DEVICE_NATIVE_ENDIAN
         private int validMin;
         private int validMax;
         private boolean validUnaligned;

@@ -88,6 +88,21 @@ class TargetEndiannessTest {
     }
 
     @Test
+    void opsBuiltWithoutAByteOrderAreNativeAsAnUnsetQemuField() {
+        MemoryRegionOps unset = MemoryRegionOps.builder().read((addr, size) -> 0x11223344L).valid(4, 4, false).build();
+        assertEquals(Endianness.NATIVE, unset.endianness());
+        IoRegion dev = new IoRegion(sys, new Object(), unset, "unset", 0x100);
+        assertEquals(Endianness.of(FOREIGN), dev.ops().endianness());
+        root.addSubregion(0x1000, dev);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        assertEquals(0x11223344, TARGET_BIG ? as.ldlBe(0x1000) : as.ldlLe(0x1000)); // target order: no swap
+        try (MemorySystem host = new MemorySystem()) {
+            IoRegion hostDev = new IoRegion(host, new Object(), unset, "unset", 0x100);
+            assertEquals(Endianness.host(), hostDev.ops().endianness()); // a host-order system: as before on x86
+        }
+    }
+
+    @Test
     void aRomDevicesNativeOpsHaveTheTargetsOrder() {
         RomDeviceRegion flash = RomDeviceRegion.allocate(sys, new Object(), ops(Endianness.NATIVE, 1, 8), "flash", 0x1000);
         root.addSubregion(0x2000, flash);
