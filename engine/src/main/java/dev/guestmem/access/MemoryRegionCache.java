@@ -641,6 +641,159 @@ public final class MemoryRegionCache {
         return store(off, 8, true, val, attrs);
     }
 
+    // ---------------------------------------------------------------------------------------------
+    // The target's byte order: QEMU's unsuffixed address_space_ld*_cached / st*_cached (ld*_phys_cached)
+
+    /** @return whether the unsuffixed forms are big-endian: the cached space's system's target order */
+    private boolean targetBig() {
+        AddressSpace a = as;
+        return a != null && a.targetBig(); // not initialised: the access fails as the others do
+    }
+
+    /**
+     * Loads 2 bytes in the target's byte order ({@code address_space_lduw_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public int lduw(long off, MemTxResultHolder res) {
+        return lduw(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 2 bytes in the target's byte order ({@code address_space_lduw_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public int lduw(long off, MemTxAttrs attrs, MemTxResultHolder res) {
+        return targetBig() ? lduwBe(off, attrs, res) : lduwLe(off, attrs, res);
+    }
+
+    /**
+     * Loads 4 bytes in the target's byte order ({@code address_space_ldl_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public int ldl(long off, MemTxResultHolder res) {
+        return ldl(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 4 bytes in the target's byte order ({@code address_space_ldl_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public int ldl(long off, MemTxAttrs attrs, MemTxResultHolder res) {
+        return targetBig() ? ldlBe(off, attrs, res) : ldlLe(off, attrs, res);
+    }
+
+    /**
+     * Loads 8 bytes in the target's byte order ({@code address_space_ldq_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public long ldq(long off, MemTxResultHolder res) {
+        return ldq(off, MemTxAttrs.UNSPECIFIED, res);
+    }
+
+    /**
+     * Loads 8 bytes in the target's byte order ({@code address_space_ldq_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @param res receives the {@link MemTxResult}, or null
+     * @return the value, 0 on error
+     */
+    public long ldq(long off, MemTxAttrs attrs, MemTxResultHolder res) {
+        return targetBig() ? ldqBe(off, attrs, res) : ldqLe(off, attrs, res);
+    }
+
+    /**
+     * Stores 2 bytes in the target's byte order ({@code address_space_stw_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stw(long off, int val) {
+        return stw(off, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 2 bytes in the target's byte order ({@code address_space_stw_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     */
+    public int stw(long off, int val, MemTxAttrs attrs) {
+        return targetBig() ? stwBe(off, val, attrs) : stwLe(off, val, attrs);
+    }
+
+    /**
+     * Stores 4 bytes in the target's byte order ({@code address_space_stl_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stl(long off, int val) {
+        return stl(off, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 4 bytes in the target's byte order ({@code address_space_stl_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     */
+    public int stl(long off, int val, MemTxAttrs attrs) {
+        return targetBig() ? stlBe(off, val, attrs) : stlLe(off, val, attrs);
+    }
+
+    /**
+     * Stores 8 bytes in the target's byte order ({@code address_space_stq_cached}), attributes unspecified.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @return a {@link MemTxResult}
+     */
+    public int stq(long off, long val) {
+        return stq(off, val, MemTxAttrs.UNSPECIFIED);
+    }
+
+    /**
+     * Stores 8 bytes in the target's byte order ({@code address_space_stq_cached}): the system's
+     * {@link dev.guestmem.MemorySystem#targetOrder()}, the host's unless it was made for another.
+     *
+     * @param off offset from the cached address
+     * @param val the value
+     * @param attrs transaction attributes, for a device's with-attrs callbacks and an IOMMU
+     * @return a {@link MemTxResult}
+     */
+    public int stq(long off, long val, MemTxAttrs attrs) {
+        return targetBig() ? stqBe(off, val, attrs) : stqLe(off, val, attrs);
+    }
+
     /**
      * {@code address_space_read_cached}.
      *

@@ -8,6 +8,7 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
@@ -109,6 +110,33 @@ class TargetEndiannessTest {
         AddressSpace as = sys.addressSpace(root, "memory");
         assertEquals(MemTxResult.OK, TARGET_BIG ? as.stwBe(0x2000, 0x1234) : as.stwLe(0x2000, 0x1234));
         assertEquals("w0/2=1234", calls.getLast());
+    }
+
+    @Test
+    void theCachesUnsuffixedFormsUseTheTargetsOrder() {
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x10000);
+        root.addSubregion(0, ram);
+        root.addSubregion(0x2_0000, new IoRegion(sys, new Object(), ops(Endianness.LITTLE, 1, 8), "le-dev", 0x100));
+        AddressSpace as = sys.addressSpace(root, "memory");
+        MemoryRegionCache ring = new MemoryRegionCache();
+        ring.init(as, 0x1000, 0x100, true);
+        // address_space_stl_cached / ldl_phys_cached: the target's order, as the space's stl
+        assertEquals(MemTxResult.OK, ring.stl(0, 0x11223344));
+        assertEquals(0x11223344, TARGET_BIG ? as.ldlBe(0x1000) : as.ldlLe(0x1000));
+        assertEquals(0x11223344, ring.ldl(0, null));
+        ring.stw(8, 0xa1b2);
+        assertEquals(0xa1b2, ring.lduw(8, null));
+        assertEquals(0xa1b2, TARGET_BIG ? as.lduwBe(0x1008) : as.lduwLe(0x1008));
+        ring.stq(16, 0x0102030405060708L);
+        assertEquals(0x0102030405060708L, ring.ldq(16, null));
+        assertEquals(0x0102030405060708L, as.ldq(0x1010));
+        ring.invalidate(0, 0x100);
+        ring.destroy();
+        // through a device: the cache's unsuffixed load swaps as the space's does
+        MemoryRegionCache regs = new MemoryRegionCache();
+        regs.init(as, 0x2_0000, 0x100, false);
+        assertEquals(as.ldl(0x2_0000), regs.ldl(0, null));
+        regs.destroy();
     }
 
     @Test
