@@ -48,7 +48,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2 id="refs">References</h2>
  * A region starts with one reference (its creator's). Mapping it into a container, showing it in a
- * live flat view and every {@link MemoryRegionSection#copy()} take one more. {@link #destroy()} drops
+ * live flat view, every {@link MemoryRegionSection#copy()} and every {@link AliasRegion} of it (until
+ * the alias is finalized) take one more. {@link #destroy()} drops
  * the creator's reference (QEMU's {@code object_unparent}); when the count reaches zero on a destroyed
  * region the region is finalized, which is where a RAM region gives its block back.
  *

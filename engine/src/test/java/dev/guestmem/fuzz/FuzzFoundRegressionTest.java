@@ -2,13 +2,18 @@ package dev.guestmem.fuzz;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.flat.FlatViewRenderer;
+import dev.guestmem.flat.FlatViewRoots;
+import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,6 +39,58 @@ class FuzzFoundRegressionTest {
             assertEquals(MemTxResult.DECODE_ERROR, as.read(Long.MIN_VALUE, U, buf, 0, 16));
             assertArrayEquals(new byte[16], buf);
             assertEquals(MemTxResult.DECODE_ERROR, as.write(Long.MIN_VALUE, U, buf, 0, 16));
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A root destroyed while an alias in another space still shows it: when its own space went, its
+     * last reference went too (the alias held none) and it was finalized, emptied and disabled
+     * behind the other space's back, whose published view then no longer matched its tree (a full
+     * render showed nothing; the next commit would have unmapped everything).
+     */
+    @Test
+    void aRegionAnAliasShowsOutlivesItsDestroy() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+            system.addSubregion(0, RamRegion.allocate(sys, null, "ram", 0x1000));
+            ContainerRegion smm = new ContainerRegion(sys, null, "smm", MemoryRegion.SIZE_2_64);
+            smm.addSubregion(0, new AliasRegion(sys, null, "smm-system", system, 0, MemoryRegion.SIZE_2_64));
+            AddressSpace memory = sys.addressSpace(system, "memory");
+            AddressSpace smmSpace = sys.addressSpace(smm, "smm");
+            assertEquals(MemTxResult.OK, memory.stlLe(0x10, 42));
+            system.destroy();
+            sys.destroyAddressSpace(memory);
+            assertFalse(system.isFinalized(), "the alias still shows it");
+            assertEquals(FlatViewRenderer.render(FlatViewRoots.of(smm)), smmSpace.currentMap().ranges(),
+                    "the published view is the tree's");
+            assertEquals(42, smmSpace.ldlLe(0x10));
+            smm.setSize(0x10000); // any later commit keeps it
+            assertEquals(42, smmSpace.ldlLe(0x10));
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * RAM destroyed while only an unmapped alias referred to it was finalized (its block unmapped);
+     * mapping the alias afterwards was accepted and showed RAM whose memory was gone.
+     */
+    @Test
+    void ramAnUnmappedAliasRefersToOutlivesItsDestroy() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            AddressSpace as = sys.addressSpace(root, "as");
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
+            AliasRegion window = new AliasRegion(sys, null, "window", ram, 0, 0x1000);
+            ram.destroy();
+            assertFalse(ram.isFinalized(), "the alias still refers to it");
+            root.addSubregion(0x2000, window);
+            assertEquals(MemTxResult.OK, as.stlLe(0x2010, 7));
+            assertEquals(7, as.ldlLe(0x2010));
         } finally {
             sys.close();
         }
