@@ -493,6 +493,16 @@ final class FlatViewAccess {
                     MemorySegment ram = s.segment();
                     long avail = ram.byteSize() - xlat; // qemu_ram_ptr_length: clamp to the block
                     if (avail <= 0) {
+                        // Past the block (a region grown beyond it): nothing there, read as 0. Only to
+                        // the section's end: a ROM device's length is not clamped to its section, and
+                        // whatever follows it is served as usual.
+                        long toEndMinus1 = s.sizeMinusOne() - (xlat - s.offsetWithinRegion());
+                        if (Long.compareUnsigned(l - 1, toEndMinus1) > 0) {
+                            l = toEndMinus1 + 1;
+                        }
+                        if (!isWrite) {
+                            zero(arr, ai, seg, so, l);
+                        }
                         result |= MemTxResult.DECODE_ERROR;
                         done += l;
                         continue;

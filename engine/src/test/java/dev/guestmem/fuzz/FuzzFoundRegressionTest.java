@@ -13,7 +13,9 @@ import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RomDeviceRegion;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -91,6 +93,40 @@ class FuzzFoundRegressionTest {
             root.addSubregion(0x2000, window);
             assertEquals(MemTxResult.OK, as.stlLe(0x2010, 7));
             assertEquals(7, as.ldlLe(0x2010));
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A buffer access over a ROM device grown past its block ({@code setSize}) and on into RAM: the
+     * bytes past the block are a decode error, but the skip took the whole rest of the access (a ROM
+     * device's length is not clamped to its section), so neither those bytes (not read as 0) nor the
+     * RAM after it were read: the caller's bytes stayed in the buffer.
+     */
+    @Test
+    void aRomDeviceGrownPastItsBlockDoesNotSwallowTheRamAfterIt() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RomDeviceRegion flash = RomDeviceRegion.allocate(sys, null,
+                    MemoryRegionOps.builder().read((a, n) -> 0).write((a, d, n) -> { }).build(), "flash", 0x1000);
+            flash.setSize(0x2000);
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x1000);
+            ram.ramBlock().segment().fill((byte) 0x33);
+            root.addSubregion(0x10000, flash);
+            root.addSubregion(0x12000, ram);
+            AddressSpace as = sys.addressSpace(root, "as");
+            byte[] buf = new byte[16];
+            java.util.Arrays.fill(buf, (byte) 0x77);
+            assertEquals(MemTxResult.DECODE_ERROR, as.read(0x11ff8, U, buf, 0, 16));
+            byte[] want = new byte[16];
+            java.util.Arrays.fill(want, 8, 16, (byte) 0x33);
+            assertArrayEquals(want, buf, "nothing past the block reads 0; the RAM after it is read");
+            java.util.Arrays.fill(buf, (byte) 0x44);
+            // writes go to the device's ops (ROMD mode or not), which take them past the block too
+            assertEquals(MemTxResult.OK, as.write(0x11ff8, U, buf, 0, 16));
+            assertEquals(0x44444444, as.ldlLe(0x12000), "the RAM after it is written");
         } finally {
             sys.close();
         }
