@@ -3,9 +3,12 @@ package dev.guestmem.fuzz;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.DmaMapping;
+import dev.guestmem.access.MemoryRegionCache;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.flat.FlatViewRenderer;
@@ -127,6 +130,42 @@ class FuzzFoundRegressionTest {
             // writes go to the device's ops (ROMD mode or not), which take them past the block too
             assertEquals(MemTxResult.OK, as.write(0x11ff8, U, buf, 0, 16));
             assertEquals(0x44444444, as.ldlLe(0x12000), "the RAM after it is written");
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * RAM grown to 2^64 ({@code setSize(-1)}) and read near 2^64: the bytes left in its block from
+     * the offset ({@code byteSize - xlat}) were computed signed, so at an offset past 2^63 they came
+     * out positive and the copy was made at a negative segment offset: {@code IndexOutOfBoundsException}
+     * out of {@code read}, {@code write} and {@code writeRom}. ({@code map} and
+     * {@code MemoryRegionCache.init} did the same arithmetic but did not throw here; checked too.)
+     */
+    @Test
+    void ramGrownTo2To64IsADecodeErrorPastItsBlockEvenPast2To63() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
+            root.addSubregion(0, ram);
+            ram.setSize(MemoryRegion.SIZE_2_64);
+            AddressSpace as = sys.addressSpace(root, "as");
+            byte[] buf = {1, 2, 3, 4, 5, 6, 7, 8};
+            long far = -8L;
+            assertEquals(MemTxResult.DECODE_ERROR, as.read(far, U, buf, 0, 8));
+            assertArrayEquals(new byte[8], buf);
+            assertEquals(MemTxResult.DECODE_ERROR, as.write(far, U, buf, 0, 8));
+            assertEquals(MemTxResult.OK, as.writeRom(far, U, buf, 0, 8), "write_rom skips what it cannot write");
+            assertEquals(MemTxResult.DECODE_ERROR, as.write(Long.MIN_VALUE, U, buf, 0, 8));
+            DmaMapping map = as.map(far, 8, false, U);
+            assertTrue(map == null || map.isBounce(), "no direct mapping past the block");
+            if (map != null) {
+                map.unmap(0);
+            }
+            MemoryRegionCache cache = new MemoryRegionCache();
+            cache.init(as, far, 8, false);
+            cache.destroy();
         } finally {
             sys.close();
         }
