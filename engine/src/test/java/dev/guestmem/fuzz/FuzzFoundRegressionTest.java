@@ -3,6 +3,9 @@ package dev.guestmem.fuzz;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -18,6 +21,7 @@ import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RegionCycleException;
 import dev.guestmem.region.RomDeviceRegion;
 import org.junit.jupiter.api.Test;
 
@@ -166,6 +170,29 @@ class FuzzFoundRegressionTest {
             MemoryRegionCache cache = new MemoryRegionCache();
             cache.init(as, far, 8, false);
             cache.destroy();
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A region put inside an alias of itself (an alias's own subregions are kept, though rendering
+     * ignores them), then that alias added to the region: the cycle check found the path through the
+     * alias's target first and accepted it as the boards' shifted self-alias, missing that the alias
+     * also contains the region. The two became each other's container, and every walk of the tree
+     * (info mtree, a walk up the containers) recursed until the stack ran out.
+     */
+    @Test
+    void aRegionInsideAnAliasOfItselfCannotTakeThatAlias() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+            AliasRegion alias = new AliasRegion(sys, null, "alias", system, 0, 0x1000);
+            alias.addSubregion(0, system);
+            assertThrows(RegionCycleException.class, () -> system.addSubregion(0x800, alias));
+            assertNull(alias.container(), "refused: nothing changed");
+            assertSame(alias, system.container());
+            assertEquals(java.util.List.of(), system.subregions());
         } finally {
             sys.close();
         }
