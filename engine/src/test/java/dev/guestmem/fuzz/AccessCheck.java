@@ -1,0 +1,297 @@
+package dev.guestmem.fuzz;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.flat.FlatViewRoots;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RomDeviceRegion;
+import dev.guestmem.testing.RenderOracle;
+import dev.guestmem.testing.RenderOracle.Served;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One guest access of {@link FuzzOp.Access}, checked against the RAM model and the oracle's answer
+ * for each byte (QEMU's rules: RAM reads and writes its block; a ROM, or a RAM region marked
+ * read-only itself, refuses writes with {@code DECODE_ERROR}; read-only inherited from an enclosing
+ * region or alias does not stop the address space's writes; a device reads its ops; nothing there is
+ * {@code DECODE_ERROR} and reads 0; an access whose end wraps past 2^64 is refused whole). An ld/st
+ * goes whole to the section it starts in: a device takes it whole, RAM answers {@code DECODE_ERROR}
+ * and changes nothing if it leaves its section. Inside an open transaction only reads are made (the
+ * published view lags the tree) and only their not throwing is checked.
+ */
+final class AccessCheck {
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+
+    /** How a byte behaves. */
+    private enum Kind {
+        UNASSIGNED, RAM, ROM, ROMD, DEVICE,
+        /** A RAM kind's offset past its block (grown by {@code setSize}): a decode error read as 0. */
+        PAST,
+        /** The same in a ROMD-mode ROM device: reads as {@link #PAST}, writes go to the ops. */
+        ROMD_PAST,
+        UNKNOWN
+    }
+
+    /** A byte's behaviour, with its block and offset for the RAM kinds. */
+    private record Byte(Kind kind, RamBlock block, long offset, int range) {
+    }
+
+    private AccessCheck() {
+    }
+
+    /**
+     * Makes the access and checks it.
+     *
+     * @param m the machine
+     * @param a the access
+     */
+    static void run(FuzzMachine m, FuzzOp.Access a) {
+        AddressSpace as = m.spaces.get(a.space() % m.spaces.size());
+        FlatView view = as.currentMap();
+        List<Long> points = new ArrayList<>(FuzzStep.points(view.ranges()));
+        long addr = points.get(a.point() % points.size()) + (a.delta() % 17) - 8;
+        int kind = a.kind() % 4;
+        boolean atRest = m.sys.transactionDepth() == 0;
+        if (!atRest) {
+            kind &= ~1; // reads only
+        }
+        boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == as);
+        MemoryRegion key = live ? FlatViewRoots.of(as.root()) : null;
+        String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr);
+        try {
+            switch (kind) {
+                case 0, 1 -> ldst(m, as, view, key, addr, 1 << (a.size() % 4), kind == 1, a.big(), a.data(), atRest,
+                        where);
+                default -> buffer(m, as, key, addr, 1 + a.size() % 32, kind == 3, a.data(), atRest, where);
+            }
+        } catch (RuntimeException e) {
+            throw new AssertionError(where + ": an access threw " + e, e);
+        }
+    }
+
+    private static Byte classify(MemoryRegion key, FlatView view, long addr) {
+        Served s = RenderOracle.serve(key, addr);
+        int range = view.lookup(addr);
+        if (s == null) {
+            return new Byte(Kind.UNASSIGNED, null, 0, range);
+        }
+        MemoryRegion r = s.region();
+        RamBlock b = r.ramBlock();
+        boolean inBlock = b != null && Long.compareUnsigned(s.offset(), b.usedLength()) < 0;
+        return switch (r) {
+            case RamRegion rr when inBlock && !rr.isRamDevice() ->
+                    new Byte(rr.isReadonly() ? Kind.ROM : Kind.RAM, b, s.offset(), range);
+            case RamRegion rr when !rr.isRamDevice() -> new Byte(Kind.PAST, null, 0, range);
+            case RomDeviceRegion rd when !rd.isRomd() -> new Byte(Kind.DEVICE, null, 0, range);
+            case RomDeviceRegion rd -> new Byte(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range);
+            case IoRegion io -> new Byte(Kind.DEVICE, null, 0, range);
+            case IommuRegion iommu -> new Byte(Kind.UNASSIGNED, null, 0, range); // no model: the unassigned section
+            default -> new Byte(Kind.UNKNOWN, null, 0, range);
+        };
+    }
+
+    private static boolean wraps(long addr, int n) {
+        return Long.compareUnsigned(addr, -n) > 0;
+    }
+
+    private static void ldst(FuzzMachine m, AddressSpace as, FlatView view, MemoryRegion key, long addr, int n,
+                             boolean store, boolean big, long data, boolean atRest, String where) {
+        long value = n == 8 ? data : data & ((1L << (8 * n)) - 1);
+        where += (store ? " st" : " ld") + n + (big ? "be" : "le") + (store ? " 0x" + Long.toHexString(value) : "");
+        MemTxResultHolder res = new MemTxResultHolder();
+        int result;
+        long got = 0;
+        if (store) {
+            result = store(as, addr, n, big, value);
+        } else {
+            got = load(as, addr, n, big, res);
+            result = res.get();
+        }
+        if (!atRest) {
+            return;
+        }
+        if (wraps(addr, n)) {
+            assertEquals(MemTxResult.toString(MemTxResult.DECODE_ERROR), MemTxResult.toString(result), where + " wraps");
+            return;
+        }
+        List<Byte> bytes = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            bytes.add(classify(key, view, addr + k));
+        }
+        Byte first = bytes.getFirst();
+        boolean oneRange = bytes.stream().allMatch(b -> b.range() == first.range() && b.kind() == first.kind());
+        boolean onePage = (addr >>> 12) == ((addr + n - 1) >>> 12);
+        boolean whole = oneRange && onePage;
+        long[] expect = null; // {value, result}
+        switch (first.kind()) {
+            case UNASSIGNED -> expect = new long[] {0, MemTxResult.DECODE_ERROR};
+            case DEVICE -> expect = new long[] {store ? 0 : deviceValue(n), MemTxResult.OK};
+            case RAM, ROM -> {
+                if (whole && (!store || first.kind() == Kind.RAM)) {
+                    if (store) {
+                        for (int k = 0; k < n; k++) {
+                            m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                        }
+                        expect = new long[] {0, MemTxResult.OK};
+                    } else {
+                        expect = new long[] {modelValue(m, first, n, big), MemTxResult.OK};
+                    }
+                } else if (whole || oneRange) {
+                    // a ROM store, or one crossing a page inside a range (whole pages may be one section)
+                    expect = whole ? new long[] {0, MemTxResult.DECODE_ERROR} : null;
+                    if (!whole && store && first.kind() == Kind.RAM && result == MemTxResult.OK) {
+                        for (int k = 0; k < n; k++) {
+                            m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                        }
+                    }
+                } else {
+                    expect = new long[] {0, MemTxResult.DECODE_ERROR}; // leaves its section: refused
+                }
+            }
+            case ROMD -> {
+                if (store) {
+                    expect = new long[] {0, MemTxResult.OK};
+                } else if (whole) {
+                    expect = new long[] {modelValue(m, first, n, big), MemTxResult.OK};
+                }
+            }
+            case PAST, ROMD_PAST, UNKNOWN -> { }
+        }
+        if (expect != null) {
+            assertEquals(MemTxResult.toString((int) expect[1]), MemTxResult.toString(result), where);
+            if (!store && expect[1] == MemTxResult.OK) {
+                assertEquals(Long.toHexString(expect[0]), Long.toHexString(got), where);
+            }
+        }
+    }
+
+    private static long deviceValue(int n) {
+        return n == 8 ? 0x5a5a5a5a5a5a5a5aL : 0x5a5a5a5a5a5a5a5aL & ((1L << (8 * n)) - 1);
+    }
+
+    private static long modelValue(FuzzMachine m, Byte first, int n, boolean big) {
+        long v = 0;
+        for (int k = 0; k < n; k++) {
+            v |= (long) m.ram.get(first.block(), first.offset() + k) << (8 * (big ? n - 1 - k : k));
+        }
+        return v;
+    }
+
+    private static void buffer(FuzzMachine m, AddressSpace as, MemoryRegion key, long addr, int len, boolean write,
+                               long seed, boolean atRest, String where) {
+        where += (write ? " write " : " read ") + len;
+        byte[] buf = new byte[len];
+        new java.util.Random(seed).nextBytes(buf);
+        byte[] sent = buf.clone();
+        FlatView view = as.currentMap();
+        int result = write ? as.write(addr, U, buf, 0, len) : as.read(addr, U, buf, 0, len);
+        if (!atRest) {
+            return;
+        }
+        if (wraps(addr, len)) {
+            assertEquals(MemTxResult.toString(MemTxResult.DECODE_ERROR), MemTxResult.toString(result), where + " wraps");
+            return;
+        }
+        int want = MemTxResult.OK;
+        boolean known = true;
+        // flatview_read/write_continue: RAM chunks stop at their section; MMIO and unassigned chunks
+        // are memory_access_size long from where they start and may run past the region's end
+        for (int k = 0; k < len; ) {
+            Byte b = classify(key, view, addr + k);
+            int chunk = 1;
+            Kind kind = b.kind() == Kind.ROMD_PAST ? (write ? Kind.DEVICE : Kind.PAST) : b.kind();
+            switch (kind) {
+                case UNASSIGNED -> {
+                    chunk = chunk(len - k, 4, addr + k);
+                    want |= MemTxResult.DECODE_ERROR;
+                    for (int j = k; j < k + chunk && !write; j++) {
+                        assertEquals(0, buf[j], where + " byte " + j + " of nothing");
+                    }
+                }
+                case RAM, ROM -> {
+                    if (!write) {
+                        assertEquals(m.ram.get(b.block(), b.offset()), buf[k] & 0xFF, where + " byte " + k);
+                    } else if (b.kind() == Kind.RAM) {
+                        m.ram.set(b.block(), b.offset(), sent[k]);
+                    } else {
+                        want |= MemTxResult.DECODE_ERROR; // not direct: unassigned ops, clamped to the section
+                    }
+                }
+                case ROMD -> {
+                    if (!write) {
+                        // as QEMU: a ROM device is no RAM region, so its direct read is not clamped to
+                        // its section; it runs on in its block (qemu_ram_ptr_length clamps to that)
+                        chunk = (int) Math.min(len - k, b.block().usedLength() - b.offset());
+                        for (int j = 0; j < chunk; j++) {
+                            assertEquals(m.ram.get(b.block(), b.offset() + j), buf[k + j] & 0xFF,
+                                    where + " ROM device byte " + (k + j));
+                        }
+                    } else {
+                        chunk = chunk(len - k, 8, -1); // the device's ops: not RAM, so not clamped to the section
+                    }
+                }
+                case DEVICE -> {
+                    chunk = chunk(len - k, 8, -1);
+                    for (int j = k; j < k + chunk && !write; j++) {
+                        assertEquals(FuzzMachine.DEVICE_BYTE, buf[j] & 0xFF, where + " device byte " + j);
+                    }
+                }
+                case PAST -> {
+                    want |= MemTxResult.DECODE_ERROR;
+                    if (!write) {
+                        assertEquals(0, buf[k], where + " byte " + k + " past a block");
+                    }
+                }
+                case ROMD_PAST, UNKNOWN -> known = false;
+            }
+            k += chunk;
+        }
+        if (known) {
+            assertEquals(MemTxResult.toString(want), MemTxResult.toString(result), where);
+        }
+    }
+
+    /**
+     * QEMU's {@code memory_access_size}.
+     *
+     * @param rem bytes left
+     * @param max the ops' {@code valid.max}
+     * @param addr the offset, or -1 for ops with {@code impl.unaligned}
+     * @return the chunk's size
+     */
+    private static int chunk(int rem, int max, long addr) {
+        long align = addr & -addr;
+        if (addr != -1 && align != 0 && Long.compareUnsigned(align, max) < 0) {
+            max = (int) align;
+        }
+        return Integer.highestOneBit(Math.min(rem, max));
+    }
+
+    private static long load(AddressSpace as, long a, int n, boolean big, MemTxResultHolder r) {
+        return switch (n) {
+            case 1 -> as.ldub(a, U, r);
+            case 2 -> big ? as.lduwBe(a, U, r) : as.lduwLe(a, U, r);
+            case 4 -> Integer.toUnsignedLong(big ? as.ldlBe(a, U, r) : as.ldlLe(a, U, r));
+            default -> big ? as.ldqBe(a, U, r) : as.ldqLe(a, U, r);
+        };
+    }
+
+    private static int store(AddressSpace as, long a, int n, boolean big, long v) {
+        return switch (n) {
+            case 1 -> as.stb(a, (int) v, U);
+            case 2 -> big ? as.stwBe(a, (int) v, U) : as.stwLe(a, (int) v, U);
+            case 4 -> big ? as.stlBe(a, (int) v, U) : as.stlLe(a, (int) v, U);
+            default -> big ? as.stqBe(a, v, U) : as.stqLe(a, v, U);
+        };
+    }
+}
