@@ -954,11 +954,19 @@ public abstract sealed class MemoryRegion
         }
     }
 
-    /** QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window. */
+    /**
+     * QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window.
+     *
+     * @throws InvalidRangeException if the region is empty (size 0); its windows stay as they were
+     */
     public final void setCoalescing() {
         flushBeforeClear();
         lock();
         try {
+            if (size == 0) { // checked before the old windows go: a refusal changes nothing
+                throw new InvalidRangeException("coalesced window in '" + name + "'", 0, 0,
+                        "must be non-empty and fit in the region");
+            }
             clearCoalescingLocked();
             addCoalescing(0, size);
         } finally {

@@ -17,6 +17,9 @@ import dev.guestmem.access.MemTxResult;
 import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.CoalescedRange;
+import dev.guestmem.region.InvalidRangeException;
+import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -193,6 +196,33 @@ class FuzzFoundRegressionTest {
             assertNull(alias.container(), "refused: nothing changed");
             assertSame(alias, system.container());
             assertEquals(java.util.List.of(), system.subregions());
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * {@code setCoalescing()} on a region shrunk to 0 bytes is refused (an empty window), but only
+     * after it had cleared the region's windows and flush flag and told listeners
+     * {@code coalescedIoDel}: the refused call changed the region.
+     */
+    @Test
+    void setCoalescingRefusedForAnEmptyRegionKeepsItsWindows() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            IoRegion dev = new IoRegion(sys, null, null, "dev", 0x1000);
+            root.addSubregion(0x1000, dev);
+            sys.addressSpace(root, "as");
+            EventLog log = new EventLog();
+            sys.registerListener(log.recorder("l"), null);
+            dev.addCoalescing(0, 1);
+            dev.setSize(0);
+            int heard = log.size();
+            assertThrows(InvalidRangeException.class, dev::setCoalescing);
+            assertEquals(java.util.List.of(new CoalescedRange(0, 1)), dev.coalescedRanges());
+            assertTrue(dev.isFlushCoalesced());
+            assertEquals(java.util.List.of(), log.since(heard), "listeners heard nothing");
         } finally {
             sys.close();
         }
