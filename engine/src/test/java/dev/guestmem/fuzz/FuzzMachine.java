@@ -29,8 +29,8 @@ import java.util.List;
 final class FuzzMachine implements AutoCloseable {
     /** What every byte of a device reads. */
     static final int DEVICE_BYTE = 0x5a;
-    /** Most regions the fuzzer makes (aliases) besides the fixed ones. */
-    static final int MAX_REGIONS = 24;
+    /** Most regions the machine holds, the fixed ones and those the fuzzer makes. */
+    static final int MAX_REGIONS = 30;
     /** Most address spaces it makes. */
     static final int MAX_SPACES = 5;
 
@@ -106,7 +106,7 @@ final class FuzzMachine implements AutoCloseable {
     }
 
     /** Ops whose every byte reads {@link #DEVICE_BYTE} and which take any write. */
-    private static MemoryRegionOps deviceOps() {
+    static MemoryRegionOps deviceOps() {
         return MemoryRegionOps.builder()
                 .read((addr, size) -> size == 8 ? 0x5a5a5a5a5a5a5a5aL : 0x5a5a5a5a5a5a5a5aL & ((1L << (8 * size)) - 1))
                 .write((addr, data, size) -> { })

@@ -9,7 +9,8 @@ package dev.guestmem.fuzz;
 sealed interface FuzzOp {
     /**
      * {@code parent.addSubregionOverlap(addr, child, prio)}; an even child selector picks among the
-     * regions without a container, an odd one among all, another machine's too.
+     * regions without a container, an odd one among all, another machine's too; the parent may be
+     * another machine's as well.
      */
     record Add(int parent, int child, int addr, int prio) implements FuzzOp {
     }
@@ -79,8 +80,19 @@ sealed interface FuzzOp {
     record Listener(boolean register, int listener, int space) implements FuzzOp {
     }
 
-    /** A new alias of any region (of this machine or another), at an offset, with a size. */
-    record NewAlias(int target, int offset, int size) implements FuzzOp {
+    /**
+     * A new region with a size: kind 0 an alias of any region (of this machine or another) at an
+     * offset, 1 a container, 2 an I/O region, 3 RAM.
+     */
+    record NewRegion(int kind, int target, int offset, int size) implements FuzzOp {
+    }
+
+    /** {@code setNonvolatile(on)} (even flag selector) or {@code setUnmergeable(on)}. */
+    record SetFlag(int region, int flag, boolean on) implements FuzzOp {
+    }
+
+    /** {@code globalDirtyLogStart()} or {@code globalDirtyLogStop()} (also without a start). */
+    record GlobalDirtyLog(boolean start) implements FuzzOp {
     }
 
     /** A new address space on any region, or the destruction of one. */

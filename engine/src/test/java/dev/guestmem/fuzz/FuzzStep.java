@@ -12,7 +12,10 @@ import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRenderer;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.ram.InvalidRamBlockException;
+import dev.guestmem.ram.RamBackendException;
 import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RegionException;
@@ -112,13 +115,14 @@ final class FuzzStep {
     private static boolean typed(Throwable t) {
         return t instanceof RegionException || t instanceof MemorySystemClosedException
                 || t instanceof InvalidRamBlockException || t instanceof DiscardPolicyException
+                || t instanceof RamBackendException
                 || t.getClass() == IllegalStateException.class || t.getClass() == IllegalArgumentException.class
                 || t.getClass() == NoSuchElementException.class;
     }
 
     private static void apply(FuzzMachine m, FuzzOp op) {
         switch (op) {
-            case FuzzOp.Add a -> m.region(a.parent()).addSubregionOverlap(pick(ADDRS, a.addr()), m.addable(a.child()),
+            case FuzzOp.Add a -> m.anyRegion(a.parent()).addSubregionOverlap(pick(ADDRS, a.addr()), m.addable(a.child()),
                     PRIORITIES[a.prio() % PRIORITIES.length]);
             case FuzzOp.Del d -> {
                 // half the time from its own container, so that regions come free to be added again
@@ -189,10 +193,19 @@ final class FuzzStep {
                     m.sys.unregisterListener(who);
                 }
             }
-            case FuzzOp.NewAlias n -> {
-                if (m.regions.size() < FuzzMachine.MAX_REGIONS) {
-                    m.regions.add(new AliasRegion(m.sys, null, "alias" + m.regions.size(), m.anyRegion(n.target()),
-                            pick(ADDRS, n.offset()), pick(SIZES, n.size())));
+            case FuzzOp.NewRegion n -> newRegion(m, n);
+            case FuzzOp.SetFlag f -> {
+                if (f.flag() % 2 == 0) {
+                    m.region(f.region()).setNonvolatile(f.on());
+                } else {
+                    m.region(f.region()).setUnmergeable(f.on());
+                }
+            }
+            case FuzzOp.GlobalDirtyLog g -> {
+                if (g.start()) {
+                    m.sys.globalDirtyLogStart();
+                } else {
+                    m.sys.globalDirtyLogStop();
                 }
             }
             case FuzzOp.Space s -> {
@@ -206,6 +219,24 @@ final class FuzzStep {
             }
             case FuzzOp.Close c -> m.sys.close();
             case FuzzOp.Access a -> throw new IllegalArgumentException("accesses are not setup calls");
+        }
+    }
+
+    private static void newRegion(FuzzMachine m, FuzzOp.NewRegion n) {
+        if (m.regions.size() >= FuzzMachine.MAX_REGIONS) {
+            return;
+        }
+        String name = "new" + m.regions.size();
+        long size = pick(SIZES, n.size());
+        MemoryRegion r = switch (n.kind() % 4) {
+            case 0 -> new AliasRegion(m.sys, null, name, m.anyRegion(n.target()), pick(ADDRS, n.offset()), size);
+            case 1 -> new ContainerRegion(m.sys, null, name, size);
+            case 2 -> new IoRegion(m.sys, name, FuzzMachine.deviceOps(), name, size);
+            default -> RamRegion.allocate(m.sys, null, name, size);
+        };
+        m.regions.add(r);
+        if (r.ramBlock() != null) {
+            m.ram.track(r.ramBlock());
         }
     }
 

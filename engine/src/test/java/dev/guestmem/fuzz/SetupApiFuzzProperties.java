@@ -73,7 +73,9 @@ class SetupApiFuzzProperties {
                 .withAction(4, action(sel().map(FuzzOp.Destroy::new)))
                 .withAction(4, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.Discard::new)))
                 .withAction(4, action(Combinators.combine(bool(), sel(), sel()).as(FuzzOp.Listener::new)))
-                .withAction(4, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.NewAlias::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel()).as(FuzzOp.NewRegion::new)))
+                .withAction(2, action(Combinators.combine(sel(), sel(), bool()).as(FuzzOp.SetFlag::new)))
+                .withAction(2, action(bool().map(FuzzOp.GlobalDirtyLog::new)))
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
                 .withMaxTransformations(STEPS);

@@ -40,6 +40,11 @@ record StateDigest(String mtree, String flat, String regions, String system, int
         StringBuilder s = new StringBuilder();
         s.append("depth=").append(sys.transactionDepth()).append(" closed=").append(sys.isClosed())
                 .append(" globalDirty=").append(sys.globalDirtyTrackingFlags()).append('\n');
+        s.append("ram list:");
+        for (dev.guestmem.ram.RamBlock b : sys.ramList().blocks()) {
+            s.append(' ').append(b.idstr()).append("@0x").append(Long.toHexString(b.offset()));
+        }
+        s.append('\n');
         for (AddressSpace as : sys.addressSpaces()) {
             s.append(as.name()).append(" root=").append(as.root().name()).append(" gen=").append(as.generation())
                     .append(" eventfds=").append(sys.ioeventfds(as)).append('\n');
