@@ -14,7 +14,8 @@ import java.util.List;
  * What a caller can observe of a machine between two calls: its {@code info mtree} and
  * {@code info mtree -f} text, every region's fields (including what mtree does not print: eventfds,
  * coalescing, logging, references, discard manager), the system's transaction depth, spaces and
- * eventfd lists, and how many callbacks its listeners heard. A refused call must leave it equal.
+ * their eventfd lists, RAM list and RAM discard claims, and how many callbacks its listeners heard.
+ * A refused call must leave it equal.
  *
  * @param mtree {@code info mtree}
  * @param flat {@code info mtree -f}
@@ -40,6 +41,11 @@ record StateDigest(String mtree, String flat, String regions, String system, int
         StringBuilder s = new StringBuilder();
         s.append("depth=").append(sys.transactionDepth()).append(" closed=").append(sys.isClosed())
                 .append(" globalDirty=").append(sys.globalDirtyTrackingFlags()).append('\n');
+        s.append("discard claims:");
+        for (dev.guestmem.discard.RamDiscardPolicy.Kind k : dev.guestmem.discard.RamDiscardPolicy.Kind.values()) {
+            s.append(' ').append(k).append('=').append(sys.ramDiscardPolicy().count(k));
+        }
+        s.append('\n');
         s.append("ram list:");
         for (dev.guestmem.ram.RamBlock b : sys.ramList().blocks()) {
             s.append(' ').append(b.idstr()).append("@0x").append(Long.toHexString(b.offset()));
