@@ -227,4 +227,31 @@ class FuzzFoundRegressionTest {
             sys.close();
         }
     }
+
+    /**
+     * In one transaction a container is shrunk to 0 bytes, moved, and grown again: the commit
+     * re-rendered only the window it left, not the one it came to, so its contents (a device at
+     * 0x1000) were missing from the published view, which no longer matched a full render.
+     */
+    @Test
+    void aContainerShrunkToNothingMovedAndGrownInOneTransactionIsRendered() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+            system.addSubregion(0, RamRegion.allocate(sys, null, "ram", 0x4000));
+            ContainerRegion pci = new ContainerRegion(sys, null, "pci", 0x100000);
+            pci.addSubregion(0x1000, new IoRegion(sys, null, null, "dev", 0x100));
+            system.addSubregion(0x100000, pci);
+            AddressSpace as = sys.addressSpace(system, "memory");
+            sys.transactionBegin();
+            pci.setSize(0);
+            pci.setAddress(0);
+            pci.setSize(0x2000);
+            sys.transactionCommit();
+            assertEquals(FlatViewRenderer.render(FlatViewRoots.of(system)), as.currentMap().ranges());
+            assertEquals("dev", as.currentMap().range(as.currentMap().lookup(0x1000)).region().name());
+        } finally {
+            sys.close();
+        }
+    }
 }
