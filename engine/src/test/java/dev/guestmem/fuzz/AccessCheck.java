@@ -42,9 +42,24 @@ final class AccessCheck {
         UNKNOWN
     }
 
-    /** A byte's behaviour, with its block and offset for the RAM kinds. */
-    private record Byte(Kind kind, RamBlock block, long offset, int range) {
+    /**
+     * A byte's behaviour, with its block and offset for the RAM kinds (for nothing, its address in
+     * the space that has nothing there), its flat range in the view the
+     * access starts in, and how many bytes are left in the IOMMU pages it was translated through
+     * ({@link Long#MAX_VALUE} without an IOMMU: every IOMMU clamps an access to its page).
+     */
+    private record Byte(Kind kind, RamBlock block, long offset, int range, long pageLeft) {
+        Byte(Kind kind, RamBlock block, long offset, int range) {
+            this(kind, block, offset, range, Long.MAX_VALUE);
+        }
+
+        boolean viaIommu() {
+            return pageLeft != Long.MAX_VALUE;
+        }
     }
+
+    /** IOMMUs deep past which the model gives up (a translation that cycles back). */
+    private static final int MODELLED_CHAIN = 4;
 
     private AccessCheck() {
     }
@@ -79,13 +94,27 @@ final class AccessCheck {
         }
     }
 
-    private static Byte classify(MemoryRegion key, FlatView view, long addr) {
+    private static Byte classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
+        return classify(m, key, view.lookup(addr), addr, 0);
+    }
+
+    private static Byte classify(FuzzMachine m, MemoryRegion key, int range, long addr, int depth) {
         Served s = RenderOracle.serve(key, addr);
-        int range = view.lookup(addr);
         if (s == null) {
-            return new Byte(Kind.UNASSIGNED, null, 0, range);
+            return new Byte(Kind.UNASSIGNED, null, addr, range); // the unassigned section's offset: the address
         }
         MemoryRegion r = s.region();
+        if (r instanceof IommuRegion) {
+            if (depth == MODELLED_CHAIN) {
+                return new Byte(Kind.UNKNOWN, null, 0, range);
+            }
+            // FuzzMachine's model: the same address of its target space, one 4 KiB page at a time
+            AddressSpace target = m.iommuTarget();
+            boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == target);
+            Byte b = classify(m, live ? FlatViewRoots.of(target.root()) : null, range, s.offset(), depth + 1);
+            long left = FuzzMachine.PAGE_MASK + 1 - (s.offset() & FuzzMachine.PAGE_MASK);
+            return new Byte(b.kind(), b.block(), b.offset(), range, Math.min(left, b.pageLeft()));
+        }
         RamBlock b = r.ramBlock();
         boolean inBlock = b != null && Long.compareUnsigned(s.offset(), b.usedLength()) < 0;
         return switch (r) {
@@ -95,7 +124,6 @@ final class AccessCheck {
             case RomDeviceRegion rd when !rd.isRomd() -> new Byte(Kind.DEVICE, null, 0, range);
             case RomDeviceRegion rd -> new Byte(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range);
             case IoRegion io -> new Byte(Kind.DEVICE, null, 0, range);
-            case IommuRegion iommu -> new Byte(Kind.UNASSIGNED, null, 0, range); // no model: the unassigned section
             default -> new Byte(Kind.UNKNOWN, null, 0, range);
         };
     }
@@ -126,9 +154,20 @@ final class AccessCheck {
         }
         List<Byte> bytes = new ArrayList<>();
         for (int k = 0; k < n; k++) {
-            bytes.add(classify(key, view, addr + k));
+            bytes.add(classify(m, key, view, addr + k));
         }
         Byte first = bytes.getFirst();
+        if (bytes.stream().anyMatch(Byte::viaIommu)) {
+            // not modelled in detail: a store lands only whole, in one RAM page's bytes of one block
+            boolean oneRam = bytes.stream().allMatch(b -> b.kind() == Kind.RAM && b.block() == first.block()
+                    && b.offset() == first.offset() + bytes.indexOf(b)) && n <= first.pageLeft();
+            if (store && result == MemTxResult.OK && oneRam) {
+                for (int k = 0; k < n; k++) {
+                    m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                }
+            }
+            return;
+        }
         boolean oneRange = bytes.stream().allMatch(b -> b.range() == first.range() && b.kind() == first.kind());
         boolean onePage = (addr >>> 12) == ((addr + n - 1) >>> 12);
         boolean whole = oneRange && onePage;
@@ -207,12 +246,12 @@ final class AccessCheck {
         // flatview_read/write_continue: RAM chunks stop at their section; MMIO and unassigned chunks
         // are memory_access_size long from where they start and may run past the region's end
         for (int k = 0; k < len; ) {
-            Byte b = classify(key, view, addr + k);
+            Byte b = classify(m, key, view, addr + k);
             int chunk = 1;
             Kind kind = b.kind() == Kind.ROMD_PAST ? (write ? Kind.DEVICE : Kind.PAST) : b.kind();
             switch (kind) {
                 case UNASSIGNED -> {
-                    chunk = chunk(len - k, 4, addr + k);
+                    chunk = chunk(clamp(len - k, b), 4, b.offset());
                     want |= MemTxResult.DECODE_ERROR;
                     for (int j = k; j < k + chunk && !write; j++) {
                         assertEquals(0, buf[j], where + " byte " + j + " of nothing");
@@ -231,17 +270,17 @@ final class AccessCheck {
                     if (!write) {
                         // as QEMU: a ROM device is no RAM region, so its direct read is not clamped to
                         // its section; it runs on in its block (qemu_ram_ptr_length clamps to that)
-                        chunk = (int) Math.min(len - k, b.block().usedLength() - b.offset());
+                        chunk = (int) Math.min(clamp(len - k, b), b.block().usedLength() - b.offset());
                         for (int j = 0; j < chunk; j++) {
                             assertEquals(m.ram.get(b.block(), b.offset() + j), buf[k + j] & 0xFF,
                                     where + " ROM device byte " + (k + j));
                         }
                     } else {
-                        chunk = chunk(len - k, 8, -1); // the device's ops: not RAM, so not clamped to the section
+                        chunk = chunk(clamp(len - k, b), 8, -1); // the device's ops: not RAM, so not clamped to the section
                     }
                 }
                 case DEVICE -> {
-                    chunk = chunk(len - k, 8, -1);
+                    chunk = chunk(clamp(len - k, b), 8, -1);
                     for (int j = k; j < k + chunk && !write; j++) {
                         assertEquals(FuzzMachine.DEVICE_BYTE, buf[j] & 0xFF, where + " device byte " + j);
                     }
@@ -259,6 +298,11 @@ final class AccessCheck {
         if (known) {
             assertEquals(MemTxResult.toString(want), MemTxResult.toString(result), where);
         }
+    }
+
+    /** @return {@code rem}, clamped to the IOMMU pages the byte was translated through */
+    private static int clamp(int rem, Byte b) {
+        return (int) Math.min(rem, b.pageLeft());
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.guestmem.fuzz;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
@@ -19,7 +20,8 @@ import java.util.List;
 
 /**
  * The machine the fuzzer drives: containers, RAM (one resizeable), ROM, a ROM device, two I/O
- * regions, aliases (one of an alias), an IOMMU region, two address spaces and a recording listener
+ * regions, aliases (one of an alias), an IOMMU region (each page to the same address of the second
+ * space), two address spaces and a recording listener
  * of every space; plus a second machine whose regions the fuzzer tries to bring in. It holds the
  * handles the fuzzer's selectors index and the {@link RamModel}; {@link FuzzStep} runs the calls.
  *
@@ -31,6 +33,8 @@ final class FuzzMachine implements AutoCloseable {
     static final int DEVICE_BYTE = 0x5a;
     /** Most regions the machine holds, the fixed ones and those the fuzzer makes. */
     static final int MAX_REGIONS = 30;
+    /** The IOMMU's page mask. */
+    static final long PAGE_MASK = 0xfff;
     /** Most address spaces it makes. */
     static final int MAX_SPACES = 5;
 
@@ -65,7 +69,7 @@ final class FuzzMachine implements AutoCloseable {
         AliasRegion low = new AliasRegion(sys, null, "ram-low", main, 0x1000, 0x2000);
         AliasRegion lowAlias = new AliasRegion(sys, null, "ram-low-alias", low, 0x800, 0x1000);
         AliasRegion pciWindow = new AliasRegion(sys, null, "pci-window", pci, 0, 0x10000);
-        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x10000);
+        IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x10000, this::translate);
         ContainerRegion smm = new ContainerRegion(sys, null, "smm", MemoryRegion.SIZE_2_64);
         AliasRegion smmSystem = new AliasRegion(sys, null, "smm-system", system, 0, MemoryRegion.SIZE_2_64);
         regions.addAll(List.of(system, pci, bus, main, hot, bios, flash, mmio, mmio2, low, lowAlias, pciWindow,
@@ -97,6 +101,20 @@ final class FuzzMachine implements AutoCloseable {
         spaces.add(sys.addressSpace(smm, "smm"));
         other.addressSpace(foreignRoot, "foreign");
         sys.registerListener(listeners.getFirst(), null);
+    }
+
+    /** The IOMMU's model: each 4 KiB page to the same address of {@link #iommuTarget()}, read and write. */
+    private void translate(long addr, int flag, int iommuIdx, IommuTlbEntry out) {
+        out.targetAs = iommuTarget();
+        out.iova = addr & ~PAGE_MASK;
+        out.translatedAddr = addr & ~PAGE_MASK;
+        out.addrMask = PAGE_MASK;
+        out.perm = IommuTlbEntry.RW;
+    }
+
+    /** @return where the IOMMU translates to: the second space, "smm" (once destroyed, its empty view) */
+    AddressSpace iommuTarget() {
+        return spaces.get(1);
     }
 
     private static void fill(RamBlock block, int seed) {

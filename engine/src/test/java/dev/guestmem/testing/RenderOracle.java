@@ -63,9 +63,17 @@ public final class RenderOracle {
     }
 
     /**
+     * Most aliases followed on one path, as the renderer's bound ({@code FlatViewRenderer}): an alias
+     * cycle a later change made nest deeper (QEMU would recurse until its stack ran out) is cut there.
+     * The renderer's other bound, a budget of cyclic turns over a whole render, is not modelled.
+     */
+    private static final int MAX_ALIAS_DEPTH = 64;
+
+    /**
      * {@code aliasPath} holds the aliases being followed, each with the base it puts its target at:
      * an alias met again at the same base (a cycle that does not shift, which QEMU would follow
-     * until its stack ran out) serves nothing, as the renderer stops there.
+     * until its stack ran out), or past {@link #MAX_ALIAS_DEPTH} aliases, serves nothing, as the
+     * renderer stops there.
      */
     private static Served oracle(MemoryRegion mr, BigInteger parentBase, BigInteger addr, boolean readonly,
                                  List<Object> aliasPath) {
@@ -80,6 +88,9 @@ public final class RenderOracle {
         if (mr instanceof AliasRegion a) {
             BigInteger targetStart = start.subtract(u(a.aliasOffset()));
             BigInteger base = targetStart.subtract(u(a.target().addr()));
+            if (aliasPath.size() >= MAX_ALIAS_DEPTH * 2) {
+                return null;
+            }
             for (int i = 0; i < aliasPath.size(); i += 2) {
                 if (aliasPath.get(i) == a && aliasPath.get(i + 1).equals(base)) {
                     return null;
