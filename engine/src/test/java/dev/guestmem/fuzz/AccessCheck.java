@@ -26,8 +26,12 @@ import java.util.List;
  * region or alias does not stop the address space's writes; a device reads its ops; nothing there is
  * {@code DECODE_ERROR} and reads 0; an access whose end wraps past 2^64 is refused whole). An ld/st
  * goes whole to the section it starts in: a device takes it whole, RAM answers {@code DECODE_ERROR}
- * and changes nothing if it leaves its section. Inside an open transaction only reads are made (the
- * published view lags the tree) and only their not throwing is checked.
+ * and changes nothing if it leaves its section. A buffer access goes in QEMU's chunks: RAM to the
+ * end of its section; a device, nothing, and a ROM device's ops in {@code memory_access_size}
+ * chunks that may run past the region's end; a ROM device's ROMD-mode read on in its block past its
+ * section (a ROM device is no RAM region, so QEMU does not clamp it); every IOMMU clamps to its page.
+ * Inside an open transaction only reads are made (the published view lags the tree) and only their
+ * not throwing is checked.
  */
 final class AccessCheck {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
@@ -43,13 +47,13 @@ final class AccessCheck {
     }
 
     /**
-     * A byte's behaviour, with its block and offset for the RAM kinds (for nothing, its address in
-     * the space that has nothing there), its flat range in the view the
+     * What the model expects of one byte: its kind, its block and offset for the RAM kinds (for
+     * nothing, its address in the space that has nothing there), its flat range in the view the
      * access starts in, and how many bytes are left in the IOMMU pages it was translated through
-     * ({@link Long#MAX_VALUE} without an IOMMU: every IOMMU clamps an access to its page).
+     * ({@link Long#MAX_VALUE} without an IOMMU).
      */
-    private record Byte(Kind kind, RamBlock block, long offset, int range, long pageLeft) {
-        Byte(Kind kind, RamBlock block, long offset, int range) {
+    private record Expect(Kind kind, RamBlock block, long offset, int range, long pageLeft) {
+        Expect(Kind kind, RamBlock block, long offset, int range) {
             this(kind, block, offset, range, Long.MAX_VALUE);
         }
 
@@ -94,37 +98,37 @@ final class AccessCheck {
         }
     }
 
-    private static Byte classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
+    private static Expect classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
         return classify(m, key, view.lookup(addr), addr, 0);
     }
 
-    private static Byte classify(FuzzMachine m, MemoryRegion key, int range, long addr, int depth) {
+    private static Expect classify(FuzzMachine m, MemoryRegion key, int range, long addr, int depth) {
         Served s = RenderOracle.serve(key, addr);
         if (s == null) {
-            return new Byte(Kind.UNASSIGNED, null, addr, range); // the unassigned section's offset: the address
+            return new Expect(Kind.UNASSIGNED, null, addr, range); // the unassigned section's offset: the address
         }
         MemoryRegion r = s.region();
         if (r instanceof IommuRegion) {
             if (depth == MODELLED_CHAIN) {
-                return new Byte(Kind.UNKNOWN, null, 0, range);
+                return new Expect(Kind.UNKNOWN, null, 0, range);
             }
             // FuzzMachine's model: the same address of its target space, one 4 KiB page at a time
             AddressSpace target = m.iommuTarget();
             boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == target);
-            Byte b = classify(m, live ? FlatViewRoots.of(target.root()) : null, range, s.offset(), depth + 1);
+            Expect b = classify(m, live ? FlatViewRoots.of(target.root()) : null, range, s.offset(), depth + 1);
             long left = FuzzMachine.PAGE_MASK + 1 - (s.offset() & FuzzMachine.PAGE_MASK);
-            return new Byte(b.kind(), b.block(), b.offset(), range, Math.min(left, b.pageLeft()));
+            return new Expect(b.kind(), b.block(), b.offset(), range, Math.min(left, b.pageLeft()));
         }
         RamBlock b = r.ramBlock();
         boolean inBlock = b != null && Long.compareUnsigned(s.offset(), b.usedLength()) < 0;
         return switch (r) {
             case RamRegion rr when inBlock && !rr.isRamDevice() ->
-                    new Byte(rr.isReadonly() ? Kind.ROM : Kind.RAM, b, s.offset(), range);
-            case RamRegion rr when !rr.isRamDevice() -> new Byte(Kind.PAST, null, 0, range);
-            case RomDeviceRegion rd when !rd.isRomd() -> new Byte(Kind.DEVICE, null, 0, range);
-            case RomDeviceRegion rd -> new Byte(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range);
-            case IoRegion io -> new Byte(Kind.DEVICE, null, 0, range);
-            default -> new Byte(Kind.UNKNOWN, null, 0, range);
+                    new Expect(rr.isReadonly() ? Kind.ROM : Kind.RAM, b, s.offset(), range);
+            case RamRegion rr when !rr.isRamDevice() -> new Expect(Kind.PAST, null, 0, range);
+            case RomDeviceRegion rd when !rd.isRomd() -> new Expect(Kind.DEVICE, null, 0, range);
+            case RomDeviceRegion rd -> new Expect(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range);
+            case IoRegion io -> new Expect(Kind.DEVICE, null, 0, range);
+            default -> new Expect(Kind.UNKNOWN, null, 0, range);
         };
     }
 
@@ -152,12 +156,12 @@ final class AccessCheck {
             assertEquals(MemTxResult.toString(MemTxResult.DECODE_ERROR), MemTxResult.toString(result), where + " wraps");
             return;
         }
-        List<Byte> bytes = new ArrayList<>();
+        List<Expect> bytes = new ArrayList<>();
         for (int k = 0; k < n; k++) {
             bytes.add(classify(m, key, view, addr + k));
         }
-        Byte first = bytes.getFirst();
-        if (bytes.stream().anyMatch(Byte::viaIommu)) {
+        Expect first = bytes.getFirst();
+        if (bytes.stream().anyMatch(Expect::viaIommu)) {
             // not modelled in detail: a store lands only whole, in one RAM page's bytes of one block
             boolean oneRam = bytes.stream().allMatch(b -> b.kind() == Kind.RAM && b.block() == first.block()
                     && b.offset() == first.offset() + bytes.indexOf(b)) && n <= first.pageLeft();
@@ -218,7 +222,7 @@ final class AccessCheck {
         return n == 8 ? 0x5a5a5a5a5a5a5a5aL : 0x5a5a5a5a5a5a5a5aL & ((1L << (8 * n)) - 1);
     }
 
-    private static long modelValue(FuzzMachine m, Byte first, int n, boolean big) {
+    private static long modelValue(FuzzMachine m, Expect first, int n, boolean big) {
         long v = 0;
         for (int k = 0; k < n; k++) {
             v |= (long) m.ram.get(first.block(), first.offset() + k) << (8 * (big ? n - 1 - k : k));
@@ -246,7 +250,7 @@ final class AccessCheck {
         // flatview_read/write_continue: RAM chunks stop at their section; MMIO and unassigned chunks
         // are memory_access_size long from where they start and may run past the region's end
         for (int k = 0; k < len; ) {
-            Byte b = classify(m, key, view, addr + k);
+            Expect b = classify(m, key, view, addr + k);
             int chunk = 1;
             Kind kind = b.kind() == Kind.ROMD_PAST ? (write ? Kind.DEVICE : Kind.PAST) : b.kind();
             switch (kind) {
@@ -301,7 +305,7 @@ final class AccessCheck {
     }
 
     /** @return {@code rem}, clamped to the IOMMU pages the byte was translated through */
-    private static int clamp(int rem, Byte b) {
+    private static int clamp(int rem, Expect b) {
         return (int) Math.min(rem, b.pageLeft());
     }
 
