@@ -49,12 +49,13 @@ final class AccessCheck {
     /**
      * What the model expects of one byte: its kind, its block and offset for the RAM kinds (for
      * nothing, its address in the space that has nothing there), its flat range in the view the
-     * access starts in, and how many bytes are left in the IOMMU pages it was translated through
-     * ({@link Long#MAX_VALUE} without an IOMMU).
+     * access starts in, how many bytes are left in the IOMMU pages it was translated through
+     * ({@link Long#MAX_VALUE} without an IOMMU) and in the flat range that serves it at last (a RAM
+     * chunk's bound; {@link Long#MAX_VALUE} for 2^64).
      */
-    private record Expect(Kind kind, RamBlock block, long offset, int range, long pageLeft) {
-        Expect(Kind kind, RamBlock block, long offset, int range) {
-            this(kind, block, offset, range, Long.MAX_VALUE);
+    private record Expect(Kind kind, RamBlock block, long offset, int range, long pageLeft, long rangeLeft) {
+        Expect(Kind kind, RamBlock block, long offset, int range, long rangeLeft) {
+            this(kind, block, offset, range, Long.MAX_VALUE, rangeLeft);
         }
 
         boolean viaIommu() {
@@ -62,8 +63,7 @@ final class AccessCheck {
         }
     }
 
-    /** IOMMUs deep past which the model gives up (a translation that cycles back). */
-    private static final int MODELLED_CHAIN = 4;
+
 
     private AccessCheck() {
     }
@@ -99,36 +99,51 @@ final class AccessCheck {
     }
 
     private static Expect classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
-        return classify(m, key, view.lookup(addr), addr, 0);
+        return classify(m, key, view, view.lookup(addr), addr, 0);
     }
 
-    private static Expect classify(FuzzMachine m, MemoryRegion key, int range, long addr, int depth) {
+    /**
+     * @param key the root of the view {@code addr} is in (its tree, for the oracle)
+     * @param view that view as published (at rest, equal to the oracle's)
+     * @param range the flat range of the byte in the view the access starts in
+     * @param depth IOMMUs passed so far
+     */
+    private static Expect classify(FuzzMachine m, MemoryRegion key, FlatView view, int range, long addr, int depth) {
         Served s = RenderOracle.serve(key, addr);
+        int here = view.lookup(addr);
+        long rangeLeft = here < 0 ? Long.MAX_VALUE : view.range(here).last() - addr + 1;
+        if (rangeLeft <= 0) {
+            rangeLeft = Long.MAX_VALUE; // 2^64 or more than 2^63: no bound for a chunk of a few bytes
+        }
         if (s == null) {
-            return new Expect(Kind.UNASSIGNED, null, addr, range); // the unassigned section's offset: the address
+            return new Expect(Kind.UNASSIGNED, null, addr, range, rangeLeft); // the unassigned section's offset: the address
         }
         MemoryRegion r = s.region();
         if (r instanceof IommuRegion) {
-            if (depth == MODELLED_CHAIN) {
-                return new Expect(Kind.UNKNOWN, null, 0, range);
+            if (depth == IommuRegion.MAX_CHAIN) {
+                // one IOMMU more than a walk may pass: taken as a cycle, the unassigned section
+                return new Expect(Kind.UNASSIGNED, null, s.offset(), range, rangeLeft);
             }
-            // FuzzMachine's model: the same address of its target space, one 4 KiB page at a time
+            // FuzzMachine's model: the same address of its target space, one 4 KiB page at a time.
+            // As QEMU, only the page bounds what follows: a page past the IOMMU region's end runs on.
             AddressSpace target = m.iommuTarget();
             boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == target);
-            Expect b = classify(m, live ? FlatViewRoots.of(target.root()) : null, range, s.offset(), depth + 1);
+            Expect b = classify(m, live ? FlatViewRoots.of(target.root()) : null,
+                    live ? target.currentMap() : m.sys.emptyView(), range, s.offset(), depth + 1);
             long left = FuzzMachine.PAGE_MASK + 1 - (s.offset() & FuzzMachine.PAGE_MASK);
-            return new Expect(b.kind(), b.block(), b.offset(), range, Math.min(left, b.pageLeft()));
+            return new Expect(b.kind(), b.block(), b.offset(), range, Math.min(left, b.pageLeft()), b.rangeLeft());
         }
         RamBlock b = r.ramBlock();
         boolean inBlock = b != null && Long.compareUnsigned(s.offset(), b.usedLength()) < 0;
+        long left = rangeLeft;
         return switch (r) {
             case RamRegion rr when inBlock && !rr.isRamDevice() ->
-                    new Expect(rr.isReadonly() ? Kind.ROM : Kind.RAM, b, s.offset(), range);
-            case RamRegion rr when !rr.isRamDevice() -> new Expect(Kind.PAST, null, 0, range);
-            case RomDeviceRegion rd when !rd.isRomd() -> new Expect(Kind.DEVICE, null, 0, range);
-            case RomDeviceRegion rd -> new Expect(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range);
-            case IoRegion io -> new Expect(Kind.DEVICE, null, 0, range);
-            default -> new Expect(Kind.UNKNOWN, null, 0, range);
+                    new Expect(rr.isReadonly() ? Kind.ROM : Kind.RAM, b, s.offset(), range, left);
+            case RamRegion rr when !rr.isRamDevice() -> new Expect(Kind.PAST, null, 0, range, left);
+            case RomDeviceRegion rd when !rd.isRomd() -> new Expect(Kind.DEVICE, null, 0, range, left);
+            case RomDeviceRegion rd -> new Expect(inBlock ? Kind.ROMD : Kind.ROMD_PAST, b, s.offset(), range, left);
+            case IoRegion io -> new Expect(Kind.DEVICE, null, 0, range, left);
+            default -> new Expect(Kind.UNKNOWN, null, 0, range, left);
         };
     }
 
@@ -262,12 +277,16 @@ final class AccessCheck {
                     }
                 }
                 case RAM, ROM -> {
-                    if (!write) {
-                        assertEquals(m.ram.get(b.block(), b.offset()), buf[k] & 0xFF, where + " byte " + k);
-                    } else if (b.kind() == Kind.RAM) {
-                        m.ram.set(b.block(), b.offset(), sent[k]);
-                    } else {
-                        want |= MemTxResult.DECODE_ERROR; // not direct: unassigned ops, clamped to the section
+                    // one direct copy to the end of the section (and page, and block), the RAM's bytes
+                    chunk = (int) Math.min(Math.min(clamp(len - k, b), b.rangeLeft()), b.block().usedLength() - b.offset());
+                    for (int j = 0; j < chunk; j++) {
+                        if (!write) {
+                            assertEquals(m.ram.get(b.block(), b.offset() + j), buf[k + j] & 0xFF, where + " byte " + (k + j));
+                        } else if (b.kind() == Kind.RAM) {
+                            m.ram.set(b.block(), b.offset() + j, sent[k + j]);
+                        } else {
+                            want |= MemTxResult.DECODE_ERROR; // not direct: unassigned ops, clamped to the section
+                        }
                     }
                 }
                 case ROMD -> {
@@ -290,9 +309,10 @@ final class AccessCheck {
                     }
                 }
                 case PAST -> {
+                    chunk = (int) Math.min(clamp(len - k, b), b.rangeLeft()); // to the section's end
                     want |= MemTxResult.DECODE_ERROR;
-                    if (!write) {
-                        assertEquals(0, buf[k], where + " byte " + k + " past a block");
+                    for (int j = k; j < k + chunk && !write; j++) {
+                        assertEquals(0, buf[j], where + " byte " + j + " past a block");
                     }
                 }
                 case ROMD_PAST, UNKNOWN -> known = false;
