@@ -1,6 +1,7 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.internal.SystemInternals;
 import java.util.Objects;
 
 /**
@@ -43,6 +44,10 @@ public final class AliasRegion extends MemoryRegion {
             // whole (QEMU forbids freeing it early; here it simply lives on), and a finalized one is refused.
             target.ref();
             target.addAliasReferrer(this);
+            // Windows its target recorded before it existed were sent to the aliases there were then;
+            // a later change inside them stops there. Marked whole, its views re-render at the next
+            // commit, which starts the record afresh (a view may be rooted at it before any mapping).
+            SystemInternals.invalidate(system, this, Int128.ZERO, size128());
         } finally {
             system.lock().unlock();
         }

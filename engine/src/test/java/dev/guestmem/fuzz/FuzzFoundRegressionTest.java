@@ -29,8 +29,9 @@ import dev.guestmem.region.RomDeviceRegion;
 import org.junit.jupiter.api.Test;
 
 /**
- * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found, each shrunk to its smallest
- * case; every test here failed before its fix.
+ * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found, and one that
+ * {@code RenderOracleProperties} found while the fuzzer was being checked, each shrunk to its
+ * smallest case; every test here failed before its fix.
  */
 class FuzzFoundRegressionTest {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
@@ -250,6 +251,31 @@ class FuzzFoundRegressionTest {
             sys.transactionCommit();
             assertEquals(FlatViewRenderer.render(FlatViewRoots.of(system)), as.currentMap().ranges());
             assertEquals("dev", as.currentMap().range(as.currentMap().lookup(0x1000)).region().name());
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * Found by {@code RenderOracleProperties} (seed -8180008153324543283): an alias of a region that
+     * had changed since the last commit (here: before any address space, so no commit had cleared
+     * the record), made the root of an address space. The target's recorded window had gone up to
+     * the aliases there were then, so a later change inside it stopped at the target, the alias's
+     * view was taken as clean and kept showing nothing where a device had been enabled.
+     */
+    @Test
+    void anAliasMadeAfterItsTargetChangedFollowsItsNextChange() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", 0x10000);
+            IoRegion dev = new IoRegion(sys, null, null, "dev", 0x1000);
+            dev.setEnabled(false);
+            root.addSubregion(0, dev);
+            AliasRegion window = new AliasRegion(sys, null, "window", root, 0, 0x1000);
+            AddressSpace as = sys.addressSpace(window, "as");
+            dev.setEnabled(true);
+            assertEquals(FlatViewRenderer.render(FlatViewRoots.of(window)), as.currentMap().ranges());
+            assertEquals(1, as.currentMap().ranges().size(), "the device is shown");
         } finally {
             sys.close();
         }
