@@ -176,11 +176,12 @@ final class AccessCheck {
             bytes.add(classify(m, key, view, addr + k));
         }
         Expect first = bytes.getFirst();
-        if (bytes.stream().anyMatch(Expect::viaIommu)) {
-            // not modelled in detail: a store lands only whole, in one RAM page's bytes of one block
-            boolean oneRam = bytes.stream().allMatch(b -> b.kind() == Kind.RAM && b.block() == first.block()
-                    && b.offset() == first.offset() + bytes.indexOf(b)) && n <= first.pageLeft();
-            if (store && result == MemTxResult.OK && oneRam) {
+        if (first.viaIommu()) {
+            // Translated whole from its first byte (what the view shows after it does not matter):
+            // a store lands only whole, in RAM, inside the IOMMU page, the RAM section and the block.
+            boolean fits = first.kind() == Kind.RAM && n <= Math.min(first.pageLeft(), first.rangeLeft())
+                    && n <= first.block().usedLength() - first.offset();
+            if (store && result == MemTxResult.OK && fits) {
                 for (int k = 0; k < n; k++) {
                     m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
                 }
