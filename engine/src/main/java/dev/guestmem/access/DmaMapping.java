@@ -105,7 +105,7 @@ public final class DmaMapping {
         }
         RamBlock b = s.ramBlock();
         MemorySegment ram = s.segment();
-        long avail = ram.byteSize() - xlat;
+        long avail = FlatViewAccess.blockBytesFrom(ram, xlat);
         if (avail <= 0) {
             return null;
         }

@@ -491,8 +491,18 @@ final class FlatViewAccess {
                 long so = segOff + done;
                 if (isDirect(s, isWrite, attrs)) {
                     MemorySegment ram = s.segment();
-                    long avail = ram.byteSize() - xlat; // qemu_ram_ptr_length: clamp to the block
+                    long avail = blockBytesFrom(ram, xlat); // qemu_ram_ptr_length: clamp to the block
                     if (avail <= 0) {
+                        // Past the block (a region grown beyond it): nothing there, read as 0. Only to
+                        // the section's end: a ROM device's length is not clamped to its section, and
+                        // whatever follows it is served as usual.
+                        long toEndMinus1 = s.sizeMinusOne() - (xlat - s.offsetWithinRegion());
+                        if (Long.compareUnsigned(l - 1, toEndMinus1) > 0) {
+                            l = toEndMinus1 + 1;
+                        }
+                        if (!isWrite) {
+                            zero(arr, ai, seg, so, l);
+                        }
                         result |= MemTxResult.DECODE_ERROR;
                         done += l;
                         continue;
@@ -591,6 +601,19 @@ final class FlatViewAccess {
         }
     }
 
+    /**
+     * The bytes of a section's block from region offset {@code xlat} on: 0 past its end. {@code xlat}
+     * is unsigned (a region grown past its block, to 2^64, has offsets past 2^63), so the plain
+     * difference would come out positive there.
+     *
+     * @param ram the block's segment
+     * @param xlat offset in the region (unsigned)
+     * @return bytes left from {@code xlat}, 0 if none
+     */
+    static long blockBytesFrom(MemorySegment ram, long xlat) {
+        return Long.compareUnsigned(xlat, ram.byteSize()) >= 0 ? 0 : ram.byteSize() - xlat;
+    }
+
     static void copy(MemorySegment ram, long ramOff, byte[] arr, int ai, MemorySegment seg, long so, long l,
                      boolean isWrite, boolean fenced) {
         if (fenced) {
@@ -664,7 +687,7 @@ final class FlatViewAccess {
                     }
                 } else {
                     MemorySegment ram = s.segment();
-                    long avail = ram.byteSize() - xlat;
+                    long avail = blockBytesFrom(ram, xlat);
                     if (avail > 0) {
                         if (Long.compareUnsigned(l, avail) > 0) {
                             l = avail;

@@ -107,7 +107,7 @@ public final class MemoryRegionCache {
                 done += t2.plen();
             }
             MemorySegment ram = s.segment();
-            long avail = ram.byteSize() - xlat;
+            long avail = FlatViewAccess.blockBytesFrom(ram, xlat);
             if (Long.compareUnsigned(done, avail) > 0) {
                 done = Math.max(avail, 0);
             }

@@ -40,7 +40,13 @@ public final class TopologyDirt {
     private final Map<MemoryRegion, List<Window>> windows = new IdentityHashMap<>();
     private final Set<MemoryRegion> whole = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<MemoryRegion> rootMoved = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Where each region with windows was (container, offset) when they were propagated to its container. */
+    private final Map<MemoryRegion, Placement> placements = new IdentityHashMap<>();
     private boolean all;
+
+    /** A region's place: its container (identity) and offset there. */
+    private record Placement(MemoryRegion container, long addr) {
+    }
 
     /** Creates an empty record. */
     public TopologyDirt() {
@@ -56,6 +62,15 @@ public final class TopologyDirt {
     public void mark(MemoryRegion region, Int128 start, Int128 end) {
         if (all) {
             return;
+        }
+        Placement now = new Placement(region.container(), region.addr());
+        Placement was = placements.put(region, now);
+        if (was != null && !was.equals(now)) {
+            // It moved since its windows went up to its container: "covered" below would stop a
+            // change there from reaching the container at the new place (a region moved while empty,
+            // then grown, in one transaction). Send them up again from where it is now.
+            propagateToContainer(region, whole.contains(region)
+                    ? List.of(new Window(Int128.ZERO, region.size128())) : windows.getOrDefault(region, List.of()));
         }
         Int128 s = Int128.max(start, Int128.ZERO);
         Int128 e = Int128.min(end, region.size128());
@@ -85,6 +100,15 @@ public final class TopologyDirt {
         }
     }
 
+    private void propagateToContainer(MemoryRegion region, List<Window> list) {
+        MemoryRegion c = region.container();
+        if (c != null) {
+            for (Window w : List.copyOf(list)) {
+                mark(c, w.start.addUnsigned(region.addr()), w.end.addUnsigned(region.addr()));
+            }
+        }
+    }
+
     /**
      * Records that views rendered from {@code region} itself must be rebuilt entirely (it moved, so
      * everything it renders shifts).
@@ -101,6 +125,7 @@ public final class TopologyDirt {
         windows.clear();
         whole.clear();
         rootMoved.clear();
+        placements.clear();
     }
 
     /**
@@ -158,5 +183,6 @@ public final class TopologyDirt {
         windows.clear();
         whole.clear();
         rootMoved.clear();
+        placements.clear();
     }
 }

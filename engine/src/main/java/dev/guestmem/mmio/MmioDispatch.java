@@ -490,8 +490,8 @@ public final class MmioDispatch {
             max = 4;
         }
         if (ops == null || !ops.implUnaligned()) {
-            long alignMax = addr & -addr;
-            if (alignMax != 0 && alignMax < max) {
+            long alignMax = addr & -addr; // 2^63 at offset 2^63: unsigned, or no clamp at all
+            if (alignMax != 0 && Long.compareUnsigned(alignMax, max) < 0) {
                 max = alignMax;
             }
         }

@@ -1,13 +1,16 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.internal.SystemInternals;
 import java.util.Objects;
 
 /**
  * An alias ({@code memory_region_init_alias}): a window of {@code size} bytes onto {@code target}
  * starting at {@code aliasOffset}. Never appears in a flat view; its own subregions are ignored by
  * rendering. As in QEMU the window may pass the target's end (nothing is checked; the target can
- * also shrink under it): rendering shows only the part of the target that exists.
+ * also shrink under it): rendering shows only the part of the target that exists. An alias holds a
+ * reference on its target until the alias is finalized, so a target destroyed while an alias
+ * still refers to it stays whole (and its RAM mapped) until then.
  *
  * <p><b>Thread safety.</b> As {@link MemoryRegion}: mutators take the topology lock.
  */
@@ -25,6 +28,7 @@ public final class AliasRegion extends MemoryRegion {
      * @param aliasOffset offset in {@code target} of the window's start
      * @param size window size, {@code -1L} for 2^64
      * @throws ForeignRegionException if {@code target} belongs to another system
+     * @throws IllegalStateException if {@code target} is finalized (destroyed, no reference left)
      */
     public AliasRegion(MemorySystem system, Object owner, String name, MemoryRegion target, long aliasOffset,
                        long size) {
@@ -36,7 +40,14 @@ public final class AliasRegion extends MemoryRegion {
         this.aliasOffset = aliasOffset;
         system.lock().lock();
         try {
+            // An alias uses its target until it is finalized: a target destroyed meanwhile stays
+            // whole (QEMU forbids freeing it early; here it simply lives on), and a finalized one is refused.
+            target.ref();
             target.addAliasReferrer(this);
+            // Windows its target recorded before it existed were sent to the aliases there were then;
+            // a later change inside them stops there. Marked whole, its views re-render at the next
+            // commit, which starts the record afresh (a view may be rooted at it before any mapping).
+            SystemInternals.invalidate(system, this, Int128.ZERO, size128());
         } finally {
             system.lock().unlock();
         }
@@ -91,5 +102,6 @@ public final class AliasRegion extends MemoryRegion {
     @Override
     void onFinalize() {
         target.removeAliasReferrer(this);
+        target.unref(); // the reference the constructor took: a destroyed target may be finalized now
     }
 }

@@ -48,7 +48,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2 id="refs">References</h2>
  * A region starts with one reference (its creator's). Mapping it into a container, showing it in a
- * live flat view and every {@link MemoryRegionSection#copy()} take one more. {@link #destroy()} drops
+ * live flat view, every {@link MemoryRegionSection#copy()} and every {@link AliasRegion} of it (until
+ * the alias is finalized) take one more. {@link #destroy()} drops
  * the creator's reference (QEMU's {@code object_unparent}); when the count reaches zero on a destroyed
  * region the region is finalized, which is where a RAM region gives its block back.
  *
@@ -468,9 +469,12 @@ public abstract sealed class MemoryRegion
         if (sub.finalized) {
             throw new IllegalStateException("region '" + sub.name + "' is finalized (destroyed, no reference left)");
         }
-        String path = pathTo(sub, this);
+        // Containment first: a path through an alias may also exist (an alias keeps subregions of
+        // its own), and the self-alias acceptance below must not let a real containment cycle in.
+        String nested = pathTo(sub, this, false);
+        String path = nested != null ? nested : pathTo(sub, this);
         if (path != null) {
-            String why = path.contains("=alias=>") ? selfAliasRefusal(offset, sub) : "a region cannot contain itself";
+            String why = nested == null ? selfAliasRefusal(offset, sub) : "a region cannot contain itself";
             if (why != null) {
                 throw new RegionCycleException("adding '" + sub.name + "' to '" + name + "' would close the cycle "
                         + path + " -> " + sub.name + ": " + why);
@@ -523,24 +527,32 @@ public abstract sealed class MemoryRegion
      * @return a printable path, or null if {@code to} is not reachable
      */
     static String pathTo(MemoryRegion from, MemoryRegion to) {
-        return pathTo(from, to, Collections.newSetFromMap(new IdentityHashMap<>()));
+        return pathTo(from, to, true);
     }
 
-    private static String pathTo(MemoryRegion from, MemoryRegion to, Set<MemoryRegion> seen) {
+    /**
+     * @param aliases whether alias-target edges count, or only subregion edges
+     * @return a printable path, or null if {@code to} is not reachable
+     */
+    private static String pathTo(MemoryRegion from, MemoryRegion to, boolean aliases) {
+        return pathTo(from, to, aliases, Collections.newSetFromMap(new IdentityHashMap<>()));
+    }
+
+    private static String pathTo(MemoryRegion from, MemoryRegion to, boolean aliases, Set<MemoryRegion> seen) {
         if (from == to) {
             return from.name;
         }
         if (!seen.add(from)) {
             return null;
         }
-        if (from instanceof AliasRegion a) {
-            String p = pathTo(a.target, to, seen);
+        if (aliases && from instanceof AliasRegion a) {
+            String p = pathTo(a.target, to, true, seen);
             if (p != null) {
                 return from.name + " =alias=> " + p;
             }
         }
         for (MemoryRegion c : from.subregionList) {
-            String p = pathTo(c, to, seen);
+            String p = pathTo(c, to, aliases, seen);
             if (p != null) {
                 return from.name + " -> " + p;
             }
@@ -945,11 +957,19 @@ public abstract sealed class MemoryRegion
         }
     }
 
-    /** QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window. */
+    /**
+     * QEMU's {@code memory_region_set_coalescing}: the whole region becomes the one window.
+     *
+     * @throws InvalidRangeException if the region is empty (size 0); its windows stay as they were
+     */
     public final void setCoalescing() {
         flushBeforeClear();
         lock();
         try {
+            if (size == 0) { // checked before the old windows go: a refusal changes nothing
+                throw new InvalidRangeException("coalesced window in '" + name + "'", 0, 0,
+                        "must be non-empty and fit in the region");
+            }
             clearCoalescingLocked();
             addCoalescing(0, size);
         } finally {

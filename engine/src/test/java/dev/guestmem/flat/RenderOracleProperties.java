@@ -15,6 +15,8 @@ import dev.guestmem.region.RegionException;
 import java.math.BigInteger;
 import java.util.ArrayList;
 import dev.guestmem.testing.Choices;
+import dev.guestmem.testing.RenderOracle;
+import dev.guestmem.testing.RenderOracle.Served;
 import java.util.List;
 import java.util.TreeSet;
 import net.jqwik.api.Arbitraries;
@@ -28,10 +30,7 @@ import net.jqwik.api.ShrinkingMode;
 /**
  * Differential test (TARGETS R2): random region trees, changed between renders, against a naive
  * oracle that answers "which terminal region, at which offset, read-only or not, serves address A" by
- * walking the tree for that one address with QEMU's rules restated per address: a disabled region
- * serves nothing; an address outside a region's range is not served by it; an alias forwards to its
- * target at {@code A - aliasStart + aliasOffset}; otherwise the first subregion in list order that
- * serves A wins; failing that, a terminating region serves A itself. Read-only is ORed along the path.
+ * walking the tree for that one address with QEMU's rules restated per address ({@link RenderOracle}).
  *
  * <p>Each view is also compared with a fresh full render, which checks the incremental commit path,
  * and checked for QEMU's shape (sorted, disjoint, maximally merged). Trees are driven by a list of
@@ -202,11 +201,7 @@ class RenderOracleProperties {
     }
 
     private static BigInteger size128(long size) {
-        return size == -1L ? TWO_64 : new BigInteger(Long.toUnsignedString(size));
-    }
-
-    private static BigInteger u(long v) {
-        return new BigInteger(Long.toUnsignedString(v));
+        return RenderOracle.size128(size);
     }
 
     private static void check(MemorySystem sys, AddressSpace as, Choices c) {
@@ -241,7 +236,7 @@ class RenderOracleProperties {
             points.add(((long) c.next(1 << 16)) << 4);
         }
         for (long addr : points) {
-            Served expected = key == null ? null : oracle(key, BigInteger.ZERO, u(addr), false);
+            Served expected = RenderOracle.serve(key, addr);
             int idx = view.lookup(addr);
             Served actual = null;
             if (idx >= 0) {
@@ -250,63 +245,6 @@ class RenderOracleProperties {
             }
             assertEquals(expected, actual, "address 0x" + Long.toHexString(addr) + " in " + ranges);
         }
-    }
-
-    /** What serves an address: region, offset in it, inherited read-only. */
-    record Served(MemoryRegion region, long offset, boolean readonly) {
-        @Override
-        public String toString() {
-            return region.name() + "@0x" + Long.toHexString(offset) + (readonly ? " ro" : "");
-        }
-    }
-
-    /** The per-address walk (see the class javadoc); {@code parentBase} is where the parent's offset 0 is. */
-    private static Served oracle(MemoryRegion mr, BigInteger parentBase, BigInteger addr, boolean readonly) {
-        return oracle(mr, parentBase, addr, readonly, new ArrayList<>());
-    }
-
-    /**
-     * {@code aliasPath} holds the aliases being followed, each with the base it puts its target at:
-     * an alias met again at the same base (a cycle that does not shift, which QEMU would follow
-     * until its stack ran out) serves nothing, as the renderer stops there.
-     */
-    private static Served oracle(MemoryRegion mr, BigInteger parentBase, BigInteger addr, boolean readonly,
-                                 List<Object> aliasPath) {
-        if (!mr.isEnabled()) {
-            return null;
-        }
-        BigInteger start = parentBase.add(u(mr.addr()));
-        if (addr.compareTo(start) < 0 || addr.compareTo(start.add(size128(mr.size()))) >= 0) {
-            return null;
-        }
-        readonly |= mr.isReadonly();
-        if (mr instanceof AliasRegion a) {
-            BigInteger targetStart = start.subtract(u(a.aliasOffset()));
-            BigInteger base = targetStart.subtract(u(a.target().addr()));
-            for (int i = 0; i < aliasPath.size(); i += 2) {
-                if (aliasPath.get(i) == a && aliasPath.get(i + 1).equals(base)) {
-                    return null;
-                }
-            }
-            aliasPath.add(a);
-            aliasPath.add(base);
-            try {
-                return oracle(a.target(), base, addr, readonly, aliasPath);
-            } finally {
-                aliasPath.removeLast();
-                aliasPath.removeLast();
-            }
-        }
-        for (MemoryRegion sub : mr.subregionList()) {
-            Served s = oracle(sub, start, addr, readonly, aliasPath);
-            if (s != null) {
-                return s;
-            }
-        }
-        if (mr.terminates()) {
-            return new Served(mr, addr.subtract(start).longValue(), readonly);
-        }
-        return null;
     }
 
     /**

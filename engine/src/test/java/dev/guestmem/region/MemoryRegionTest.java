@@ -251,9 +251,9 @@ class MemoryRegionTest {
         ContainerRegion root = container("root", 0x10000);
         IoRegion a = io("a", 0x100);
         AliasRegion al = new AliasRegion(sys, null, "al", a, 0, 0x100);
-        assertEquals(1, a.refCount());
+        assertEquals(2, a.refCount(), "the creator's and the alias's");
         root.addSubregion(0, a);
-        assertEquals(2, a.refCount());
+        assertEquals(3, a.refCount());
         assertThrows(IllegalStateException.class, a::destroy);
         root.delSubregion(a);
         a.ref(); // e.g. a section copy
@@ -261,10 +261,13 @@ class MemoryRegionTest {
         assertTrue(a.isDestroyed());
         assertFalse(a.isFinalized());
         a.unref();
-        assertTrue(a.isFinalized());
-        assertThrows(IllegalStateException.class, a::ref);
+        assertFalse(a.isFinalized(), "the alias still refers to it");
         al.destroy();
         assertTrue(al.isFinalized());
+        assertTrue(a.isFinalized(), "the alias's reference was the last");
+        assertThrows(IllegalStateException.class, a::ref);
+        assertThrows(IllegalStateException.class, () -> new AliasRegion(sys, null, "late", a, 0, 0x100),
+                "an alias of a finalized region");
         assertEquals(List.of(), a.aliasReferrers());
     }
 

@@ -1,0 +1,112 @@
+package dev.guestmem.fuzz;
+
+/**
+ * One call of the setup or access API, drawn at random, valid or not. Operands are selectors (small
+ * non-negative ints) that {@link FuzzMachine} resolves against its state when the call runs: a
+ * region selector indexes its region list modulo its length, an address selector its table of
+ * placements. So every op applies to every state, and jqwik can drop or shrink ops freely.
+ */
+sealed interface FuzzOp {
+    /**
+     * {@code parent.addSubregionOverlap(addr, child, prio)}; an even child selector picks among the
+     * regions without a container, an odd one among all, another machine's too; the parent may be
+     * another machine's as well.
+     */
+    record Add(int parent, int child, int addr, int prio) implements FuzzOp {
+    }
+
+    /** {@code parent.delSubregion(child)}; an even parent selector takes the child's own container. */
+    record Del(int parent, int child) implements FuzzOp {
+    }
+
+    /** {@code region.setAddress(addr)}. */
+    record SetAddress(int region, int addr) implements FuzzOp {
+    }
+
+    /** {@code region.setEnabled(on)}. */
+    record SetEnabled(int region, boolean on) implements FuzzOp {
+    }
+
+    /** {@code region.setReadonly(on)}. */
+    record SetReadonly(int region, boolean on) implements FuzzOp {
+    }
+
+    /** {@code region.setSize(size)}. */
+    record SetSize(int region, int size) implements FuzzOp {
+    }
+
+    /** {@code ramRegion.ramResize(size)} (only RAM regions have it). */
+    record RamResize(int region, int size) implements FuzzOp {
+    }
+
+    /** {@code alias.setAliasOffset(addr)}. */
+    record AliasOffset(int region, int addr) implements FuzzOp {
+    }
+
+    /** {@code region.setLog(on, client)}. */
+    record SetLog(int region, boolean on, int client) implements FuzzOp {
+    }
+
+    /** {@code romDevice.setRomd(on)}. */
+    record SetRomd(int region, boolean on) implements FuzzOp {
+    }
+
+    /** {@code region.addEventfd} or {@code delEventfd}. */
+    record Eventfd(boolean add, int region, int offset, int size, boolean match, int data, int notifier)
+            implements FuzzOp {
+    }
+
+    /** {@code region.addCoalescing(offset, size)}. */
+    record AddCoalescing(int region, int offset, int size) implements FuzzOp {
+    }
+
+    /** The other coalescing calls: 0 set, 1 clear, 2 setFlushCoalesced, 3 clearFlushCoalesced. */
+    record Coalescing(int region, int call) implements FuzzOp {
+    }
+
+    /** {@code transactionBegin()} or {@code transactionCommit()} (also without a begin). */
+    record Transaction(boolean begin) implements FuzzOp {
+    }
+
+    /** {@code region.destroy()}. */
+    record Destroy(int region) implements FuzzOp {
+    }
+
+    /** A RAM discard manager: attach one with a block size, detach the region's, or clear it with null. */
+    record Discard(int region, int call, int blockSize) implements FuzzOp {
+    }
+
+    /** {@code registerListener(listener, space)} (space selector 0: every space) or {@code unregisterListener}. */
+    record Listener(boolean register, int listener, int space) implements FuzzOp {
+    }
+
+    /**
+     * A new region with a size: kind 0 an alias of any region (of this machine or another) at an
+     * offset, 1 a container, 2 an I/O region, 3 RAM.
+     */
+    record NewRegion(int kind, int target, int offset, int size) implements FuzzOp {
+    }
+
+    /** {@code setNonvolatile(on)} (even flag selector) or {@code setUnmergeable(on)}. */
+    record SetFlag(int region, int flag, boolean on) implements FuzzOp {
+    }
+
+    /** {@code globalDirtyLogStart()} or {@code globalDirtyLogStop()} (also without a start). */
+    record GlobalDirtyLog(boolean start) implements FuzzOp {
+    }
+
+    /** A new address space on any region, or the destruction of one. */
+    record Space(boolean create, int sel) implements FuzzOp {
+    }
+
+    /** {@code MemorySystem.close()}. */
+    record Close() implements FuzzOp {
+    }
+
+    /**
+     * A guest access through a space: at a point of its view (a range's edge or an edge of 2^64),
+     * moved by a delta; kind 0 ld, 1 st, 2 read, 3 write; size 1, 2, 4, 8 for ld/st, bytes for buffers.
+     */
+    record Access(int space, int point, int delta, int kind, int size, boolean big, long data) implements FuzzOp {
+    }
+}
