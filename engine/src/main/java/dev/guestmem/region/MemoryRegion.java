@@ -942,11 +942,7 @@ public abstract sealed class MemoryRegion
      * @throws InvalidRangeException if the window is empty or does not lie inside the region
      */
     public final void addCoalescing(long offset, long size) {
-        CoalescedRange cmr = new CoalescedRange(offset, size);
-        if (size == 0 || cmr.end().compareTo(Int128.ofSize(this.size)) > 0) {
-            throw new InvalidRangeException("coalesced window in '" + name + "'", offset, size,
-                    "must be non-empty and fit in the region");
-        }
+        CoalescedRange cmr = coalescedWindow(offset, size);
         lock();
         try {
             coalesced.add(cmr);
@@ -955,6 +951,16 @@ public abstract sealed class MemoryRegion
         } finally {
             unlock();
         }
+    }
+
+    /** The window {@code [offset, offset + size)}, refused if it is empty or does not fit the region. */
+    private CoalescedRange coalescedWindow(long offset, long size) {
+        CoalescedRange cmr = new CoalescedRange(offset, size);
+        if (size == 0 || cmr.end().compareTo(Int128.ofSize(this.size)) > 0) {
+            throw new InvalidRangeException("coalesced window in '" + name + "'", offset, size,
+                    "must be non-empty and fit in the region");
+        }
+        return cmr;
     }
 
     /**
@@ -966,10 +972,7 @@ public abstract sealed class MemoryRegion
         flushBeforeClear();
         lock();
         try {
-            if (size == 0) { // checked before the old windows go: a refusal changes nothing
-                throw new InvalidRangeException("coalesced window in '" + name + "'", 0, 0,
-                        "must be non-empty and fit in the region");
-            }
+            coalescedWindow(0, size); // checked before the old windows go: a refusal changes nothing
             clearCoalescingLocked();
             addCoalescing(0, size);
         } finally {
