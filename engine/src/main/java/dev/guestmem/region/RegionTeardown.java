@@ -4,6 +4,7 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.discard.BitmapRamDiscardManager;
 import dev.guestmem.discard.RamDiscardManager;
+import dev.guestmem.listener.ListenerList;
 import java.util.List;
 
 /**
@@ -33,7 +34,7 @@ public final class RegionTeardown {
      *     still registered): the first, the others suppressed in it; everything else is torn down
      */
     public static void destroy(MemorySystem system, List<AddressSpace> spaces, List<? extends MemoryRegion> regions) {
-        RuntimeException failed = null;
+        Throwable failed = null; // only RuntimeExceptions are caught: an Error goes up at once
         for (AddressSpace as : spaces) {
             if (as.system() == system && !system.addressSpaces().contains(as)) {
                 continue; // destroyed already (MemorySystem.close, say): a later teardown has nothing to undo
@@ -44,9 +45,9 @@ public final class RegionTeardown {
                 if (system.addressSpaces().contains(as)) {
                     throw e; // refused (a listener of its own): nothing of it changed
                 }
-                failed = merge(failed, e);
+                failed = ListenerList.merge(failed, e);
             } catch (RuntimeException e) { // destroyed all the same: a listener threw
-                failed = merge(failed, e);
+                failed = ListenerList.merge(failed, e);
             }
         }
         system.transactionBegin();
@@ -67,7 +68,7 @@ public final class RegionTeardown {
         try {
             system.transactionCommit();
         } catch (RuntimeException e) { // a listener threw; every one heard the removals, which are made
-            failed = merge(failed, e);
+            failed = ListenerList.merge(failed, e);
         }
         for (MemoryRegion r : regions) { // else their blocks stay referenced, mapped, for good
             if (!r.isDestroyed()) {
@@ -75,13 +76,11 @@ public final class RegionTeardown {
                     dropDiscardManager(r);
                     r.destroy();
                 } catch (RuntimeException e) { // this one stays; the others still go
-                    failed = merge(failed, e);
+                    failed = ListenerList.merge(failed, e);
                 }
             }
         }
-        if (failed != null) {
-            throw failed;
-        }
+        ListenerList.rethrow(failed);
     }
 
     /** Takes a region's discard manager off first (virtio-mem's unrealize): destroy() refuses a region one covers. */
@@ -92,13 +91,5 @@ public final class RegionTeardown {
         } else if (m != null) {
             r.setRamDiscardManager(null);
         }
-    }
-
-    private static RuntimeException merge(RuntimeException first, RuntimeException next) {
-        if (first == null) {
-            return next;
-        }
-        first.addSuppressed(next);
-        return first;
     }
 }
