@@ -109,7 +109,7 @@ public final class MemoryRegionCache {
             MemorySegment ram = s.segment();
             long avail = FlatViewAccess.blockBytesFrom(ram, xlat);
             if (Long.compareUnsigned(done, avail) > 0) {
-                done = Math.max(avail, 0);
+                done = avail; // 0 past the block's end
             }
             RamBlock b = s.ramBlock();
             boolean refd = false;
