@@ -142,8 +142,7 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
             try {
                 rb.discard(0, size);
             } catch (RuntimeException e) {
-                region.setRamDiscardManager(null); // still unmapped: we hold the lock
-                m.claim.close();
+                region.setRamDiscardManager(null); // still unmapped: we hold the lock; closes the claim
                 throw e;
             }
             return m;
@@ -156,7 +155,8 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
      * Takes the manager off its region (virtio-mem's unrealize): the region must be unmapped and have
      * no listener registered here; its memory stays as it is, and the manager's claim that
      * coordinated discards work ({@link RamDiscardPolicy#requireCoordinated}) is given back. Calling
-     * it again does nothing.
+     * it again does nothing. {@code region.setRamDiscardManager(null)} does the same; a detached
+     * manager cannot be set again (attach a new one).
      *
      * @throws RamDiscardManagerException if the region is mapped or listeners are registered;
      *     nothing changes then
@@ -164,17 +164,31 @@ public final class BitmapRamDiscardManager implements RamDiscardManager {
     public void detach() {
         lock.lock();
         try {
-            if (claim.isClosed()) {
-                return;
+            if (!isDetached()) {
+                region.setRamDiscardManager(null); // refuses while mapped or listened to; gives the claim back
             }
-            if (!listeners.isEmpty()) {
-                throw new RamDiscardManagerException("manager of '" + region.name() + "' still has "
-                        + listeners.size() + " listener(s)");
-            }
-            region.setRamDiscardManager(null); // refuses while mapped
-            claim.close();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** @return whether the manager is off its region: {@link #detach} ran, or the region's manager was set null */
+    boolean isDetached() {
+        return claim != null && claim.isClosed();
+    }
+
+    /** Refuses to leave the region while a listener is registered (it would never hear of the region again). */
+    void checkNoListeners() {
+        if (!listeners.isEmpty()) {
+            throw new RamDiscardManagerException("manager of '" + region.name() + "' still has "
+                    + listeners.size() + " listener(s)");
+        }
+    }
+
+    /** Gives the claim back once the region has dropped the manager; idempotent. Caller holds the lock. */
+    void releaseClaim() {
+        if (claim != null) {
+            claim.close();
         }
     }
 

@@ -19,8 +19,10 @@ public final class ManagerAssignment {
     /**
      * Refuses an assignment QEMU refuses: to a region that is not RAM ({@link MemoryRegion#isRam()}),
      * to a mapped region (directly or through an alias), a manager to a region that has one, or a
-     * {@link BitmapRamDiscardManager} made for another region. Clearing ({@code next == null}) is
-     * allowed on an unmapped RAM region.
+     * {@link BitmapRamDiscardManager} made for another region or already detached. Clearing
+     * ({@code next == null}) is allowed on an unmapped RAM region, except that a
+     * {@link BitmapRamDiscardManager} with listeners stays, as its {@link BitmapRamDiscardManager#detach}
+     * refuses.
      *
      * @param region the region
      * @param current its manager now, or null
@@ -43,6 +45,26 @@ public final class ManagerAssignment {
         if (next instanceof BitmapRamDiscardManager b && b.region() != region) {
             throw new RamDiscardManagerException("RAM discard manager for '" + region.name()
                     + "': it was made for region '" + b.region().name() + "'");
+        }
+        if (next instanceof BitmapRamDiscardManager b && b.isDetached()) {
+            throw new RamDiscardManagerException("RAM discard manager for '" + region.name()
+                    + "': it was detached and holds no discard claim; attach a new one");
+        }
+        if (next == null && current instanceof BitmapRamDiscardManager b) {
+            b.checkNoListeners();
+        }
+    }
+
+    /**
+     * What the region calls once it has dropped {@code previous} (set null or replaced): a
+     * {@link BitmapRamDiscardManager} gives back its claim that coordinated discards work, as its
+     * {@link BitmapRamDiscardManager#detach} does, so clearing through the region leaves no claim behind.
+     *
+     * @param previous the manager the region had, or null
+     */
+    public static void dropped(RamDiscardManager previous) {
+        if (previous instanceof BitmapRamDiscardManager b) {
+            b.releaseClaim();
         }
     }
 }

@@ -1379,16 +1379,21 @@ public abstract sealed class MemoryRegion
      * QEMU's {@code memory_region_set_ram_discard_manager}: gives this RAM region the manager that
      * knows which parts of it are populated. Only while the region is not mapped (directly or
      * through an alias), and at most one manager: to replace it, clear it first ({@code null}).
+     * Clearing a {@link dev.guestmem.discard.BitmapRamDiscardManager} detaches it (its claim on the
+     * discard policy goes back), as its {@code detach()} does.
      *
      * @param manager the manager, or null to clear
      * @throws dev.guestmem.discard.RamDiscardManagerException if the region is not RAM, is mapped,
-     *     or already has a manager; nothing changes then
+     *     or already has a manager, the manager was made for another region or detached, or a
+     *     cleared manager still has listeners; nothing changes then
      */
     public final void setRamDiscardManager(RamDiscardManager manager) {
         lock();
         try {
             ManagerAssignment.check(this, ramDiscardManager, manager);
+            RamDiscardManager previous = ramDiscardManager;
             ramDiscardManager = manager;
+            ManagerAssignment.dropped(previous);
         } finally {
             unlock();
         }

@@ -3,7 +3,6 @@ package dev.guestmem.region;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.discard.BitmapRamDiscardManager;
-import dev.guestmem.discard.RamDiscardManager;
 import dev.guestmem.listener.ListenerList;
 import java.util.List;
 
@@ -21,7 +20,7 @@ public final class RegionTeardown {
 
     /**
      * Destroys the address spaces, takes every region out of its container, takes its RAM discard
-     * manager off ({@link BitmapRamDiscardManager#detach}, or clearing any other) and destroys it
+     * manager off (clears it, which detaches a {@link BitmapRamDiscardManager}) and destroys it
      * (address spaces and regions already destroyed are skipped, so a teardown after
      * {@link MemorySystem#close()} does nothing).
      *
@@ -85,11 +84,8 @@ public final class RegionTeardown {
 
     /** Takes a region's discard manager off first (virtio-mem's unrealize): destroy() refuses a region one covers. */
     private static void dropDiscardManager(MemoryRegion r) {
-        RamDiscardManager m = r.ramDiscardManager();
-        if (m instanceof BitmapRamDiscardManager own) {
-            own.detach(); // gives its claim that coordinated discards work back, too
-        } else if (m != null) {
-            r.setRamDiscardManager(null);
+        if (r.ramDiscardManager() != null) {
+            r.setRamDiscardManager(null); // a BitmapRamDiscardManager gives its discard claim back, too
         }
     }
 }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionSection;
 import dev.guestmem.region.RamRegion;
 import org.junit.jupiter.api.Test;
 
@@ -101,6 +102,33 @@ class RamDiscardPolicyTest {
         m.detach();
         m.detach();
         assertNull(mem.ramDiscardManager());
+        assertEquals(0, sys.ramDiscardPolicy().count(RamDiscardPolicy.Kind.REQUIRE_COORDINATED));
+    }
+
+    @Test
+    void clearingTheBitmapManagerThroughTheRegionGivesItsClaimBackAsDetachDoes() {
+        MemorySystem sys = new MemorySystem();
+        RamRegion mem = RamRegion.allocate(sys, null, "vmem", 4 << 20);
+        BitmapRamDiscardManager m = BitmapRamDiscardManager.attach(mem, 2 << 20);
+        RamDiscardListener quiet = RamDiscardListener.ramDiscardListener(s -> { }, s -> { }, false);
+        m.registerListener(quiet, new MemoryRegionSection(mem, null, 0, mem.size(), 0, false, false, false));
+        RamDiscardManagerException busy = assertThrows(RamDiscardManagerException.class,
+                () -> mem.setRamDiscardManager(null), "a listener is still registered, as detach() refuses");
+        assertTrue(busy.getMessage().contains("listener"), busy.getMessage());
+        assertSame(m, mem.ramDiscardManager(), "the refusal changed nothing");
+        m.unregisterListener(quiet);
+
+        mem.setRamDiscardManager(null);
+        assertNull(mem.ramDiscardManager());
+        assertEquals(0, sys.ramDiscardPolicy().count(RamDiscardPolicy.Kind.REQUIRE_COORDINATED),
+                "the manager's claim went with it");
+        sys.ramDiscardPolicy().disable("a pinning device now comes").close();
+        m.detach(); // already off: nothing to do
+        RamDiscardManagerException reuse = assertThrows(RamDiscardManagerException.class,
+                () -> mem.setRamDiscardManager(m), "a detached manager holds no claim: attach a new one");
+        assertTrue(reuse.getMessage().contains("detached"), reuse.getMessage());
+        assertNull(mem.ramDiscardManager());
+        BitmapRamDiscardManager.attach(mem, 2 << 20).detach();
         assertEquals(0, sys.ramDiscardPolicy().count(RamDiscardPolicy.Kind.REQUIRE_COORDINATED));
     }
 }
