@@ -399,6 +399,11 @@ public final class MemorySystem implements AutoCloseable {
         return targetOrder;
     }
 
+    /** @return whether the target is big-endian (QEMU's {@code target_big_endian()}): {@link #targetOrder()} is big-endian */
+    public boolean isTargetBigEndian() {
+        return targetOrder == ByteOrder.BIG_ENDIAN;
+    }
+
     /** @return whether global dirty tracking is on ({@code global_dirty_tracking != 0}) */
     public boolean isGlobalDirtyTracking() {
         return dirtyLog.globalDirtyTrackingFlags() != 0;

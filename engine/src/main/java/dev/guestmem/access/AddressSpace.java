@@ -141,7 +141,7 @@ public final class AddressSpace implements LoadStoreAccessors {
      */
     public AddressSpace(MemorySystem system, MemoryRegion root, String name) {
         this.system = Objects.requireNonNull(system, "system");
-        this.targetBig = system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN;
+        this.targetBig = system.isTargetBigEndian();
         this.root = Objects.requireNonNull(root, "root");
         this.name = Objects.requireNonNull(name, "name");
         FlatView empty = system.emptyView();

@@ -914,7 +914,7 @@ public abstract sealed class MemoryRegion
             throw new InvalidRangeException("eventfd in '" + name + "'", addr, size, "does not fit in the region");
         }
         MemoryRegionOps ops = ops();
-        boolean targetBig = system.targetOrder() == java.nio.ByteOrder.BIG_ENDIAN;
+        boolean targetBig = system.isTargetBigEndian();
         // no ops: QEMU's unassigned_mem_ops, DEVICE_NATIVE_ENDIAN, the target's order (no swap)
         boolean deviceBig = ops == null ? targetBig : MmioDispatch.isBigEndian(ops.endianness());
         // memory_region_add_eventfd: adjust_endianness(mr, &data, size | MO_TE), the target's order

@@ -292,6 +292,12 @@ class TargetEndiannessTest {
         try (MemorySystem plain = new MemorySystem(); MemorySystem tcg = new MemorySystem(true)) {
             assertEquals(ByteOrder.nativeOrder(), plain.targetOrder());
             assertEquals(ByteOrder.nativeOrder(), tcg.targetOrder());
+            assertEquals(ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN, plain.isTargetBigEndian());
+        }
+        try (MemorySystem big = new MemorySystem(false, ByteOrder.BIG_ENDIAN);
+             MemorySystem little = new MemorySystem(false, ByteOrder.LITTLE_ENDIAN)) {
+            assertTrue(big.isTargetBigEndian());
+            assertFalse(little.isTargetBigEndian());
         }
     }
 }
