@@ -38,7 +38,11 @@ public final class TopologyDirt {
     }
 
     private final Map<MemoryRegion, List<Window>> windows = new IdentityHashMap<>();
-    private final Set<MemoryRegion> whole = Collections.newSetFromMap(new IdentityHashMap<>());
+    /**
+     * Regions marked dirty as a whole, each with the end (its size) the mark was sent up for: a region
+     * that grows afterwards sends up its new part too.
+     */
+    private final Map<MemoryRegion, Int128> whole = new IdentityHashMap<>();
     private final Set<MemoryRegion> rootMoved = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Where each region with windows was (container, offset) when they were propagated to its container. */
     private final Map<MemoryRegion, Placement> placements = new IdentityHashMap<>();
@@ -69,12 +73,22 @@ public final class TopologyDirt {
             // It moved since its windows went up to its container: "covered" below would stop a
             // change there from reaching the container at the new place (a region moved while empty,
             // then grown, in one transaction). Send them up again from where it is now.
-            propagateToContainer(region, whole.contains(region)
+            propagateToContainer(region, whole.containsKey(region)
                     ? List.of(new Window(Int128.ZERO, region.size128())) : windows.getOrDefault(region, List.of()));
         }
         Int128 s = Int128.max(start, Int128.ZERO);
         Int128 e = Int128.min(end, region.size128());
-        if (s.compareTo(e) >= 0 || whole.contains(region)) {
+        if (s.compareTo(e) >= 0) {
+            return;
+        }
+        Int128 wholeEnd = whole.get(region);
+        if (wholeEnd != null) {
+            if (e.compareTo(wholeEnd) <= 0) {
+                return; // inside what its whole mark covered, and already propagated
+            }
+            // It grew since it was marked whole: mark (and send up) its new extent.
+            whole.put(region, region.size128());
+            propagate(region, wholeEnd, region.size128());
             return;
         }
         List<Window> list = windows.computeIfAbsent(region, k -> new ArrayList<>(2));
@@ -85,12 +99,17 @@ public final class TopologyDirt {
         }
         if (list.size() >= MAX_WINDOWS) {
             windows.remove(region);
-            whole.add(region);
+            whole.put(region, region.size128());
             s = Int128.ZERO;
             e = region.size128();
         } else {
             list.add(new Window(s, e));
         }
+        propagate(region, s, e);
+    }
+
+    /** Sends {@code [s, e)} of {@code region} up to its container and to the aliases of it. */
+    private void propagate(MemoryRegion region, Int128 s, Int128 e) {
         MemoryRegion c = region.container();
         if (c != null) {
             mark(c, s.addUnsigned(region.addr()), e.addUnsigned(region.addr()));
@@ -133,7 +152,7 @@ public final class TopologyDirt {
      * @return whether its view must be rebuilt or patched
      */
     public boolean isDirty(MemoryRegion root) {
-        return all || rootMoved.contains(root) || whole.contains(root) || windows.containsKey(root);
+        return all || rootMoved.contains(root) || whole.containsKey(root) || windows.containsKey(root);
     }
 
     /**
@@ -143,7 +162,7 @@ public final class TopologyDirt {
      * @return the windows, or null if the view must be rebuilt entirely
      */
     public List<Window> addressWindows(MemoryRegion root) {
-        if (all || rootMoved.contains(root) || whole.contains(root)) {
+        if (all || rootMoved.contains(root) || whole.containsKey(root)) {
             return null;
         }
         List<Window> list = windows.get(root);
