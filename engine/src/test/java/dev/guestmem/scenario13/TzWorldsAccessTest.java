@@ -13,7 +13,6 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
 import dev.guestmem.access.MemoryRegionCache;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -126,10 +125,9 @@ class TzWorldsAccessTest {
         }
         // the DMA master's blocked accesses name it in INT_INFO2 (HMASTER = requester 7)
         if (secure != Expect.PASS || nonSecure != Expect.PASS) {
-            int info2 = b.sSpace.ldlLe(MPC_REGS + TzMpc.INT_INFO2, SECURE, res);
             b.secureWrite(MPC_REGS + TzMpc.INT_CLEAR, 1);
             b.dmaSpace.ldlLe(ADDR, secure == Expect.PASS ? DMA_NS : DMA_S, res);
-            info2 = b.sSpace.ldlLe(MPC_REGS + TzMpc.INT_INFO2, SECURE, res);
+            int info2 = b.sSpace.ldlLe(MPC_REGS + TzMpc.INT_INFO2, SECURE, res);
             assertEquals(7, info2 & 0xffff);
             b.secureWrite(MPC_REGS + TzMpc.INT_CLEAR, 1);
         }
@@ -165,9 +163,5 @@ class TzWorldsAccessTest {
 
     private static byte[] sramBytes(TzBoard b, int n) {
         return b.ssram.ramBlock().segment().asSlice(ADDR - SSRAM, n).toArray(ValueLayout.JAVA_BYTE);
-    }
-
-    static MemorySegment segment(TzBoard b) {
-        return b.ssram.ramBlock().segment();
     }
 }
