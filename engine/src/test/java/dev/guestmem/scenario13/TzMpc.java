@@ -71,6 +71,8 @@ final class TzMpc {
     private int intInfo1;
     private int intInfo2;
     private int blockedCount;
+    /** QEMU's order: notify, then update the table (see {@link #notifyChanged}); for a test only. */
+    boolean notifyBeforeUpdate;
 
     /**
      * @param sys the machine
@@ -243,10 +245,15 @@ final class TzMpc {
             case BLK_LUT -> {
                 int old = lut[blkIdx];
                 int now = (int) value;
+                if (notifyBeforeUpdate) {
+                    notifyChanged(blkIdx, old, now);
+                }
                 synchronized (lut) {
                     lut[blkIdx] = now; // before the notifications: a refill must see the new table
                 }
-                notifyChanged(blkIdx, old, now);
+                if (!notifyBeforeUpdate) {
+                    notifyChanged(blkIdx, old, now);
+                }
                 autoincrement(size);
             }
             case INT_CLEAR -> intStat = (value & 1) != 0 ? 0 : intStat;

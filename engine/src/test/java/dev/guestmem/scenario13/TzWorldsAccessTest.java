@@ -13,6 +13,7 @@ import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
 import dev.guestmem.access.MemoryRegionCache;
+import dev.guestmem.iommu.IommuTlbEntry;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -113,6 +114,12 @@ class TzWorldsAccessTest {
             assertEquals(result(e), dma.copy(0x100, ADDR, 4, dmaAttrs), where + " dma copy");
             assertEquals(e == Expect.PASS ? stamp : before, sram(b), where + " dma copy effect");
             stamp++;
+
+            // what a device asks before and around its DMA: QEMU's answers (the blocked region accepts it)
+            assertTrue(b.dmaSpace.accessValid(ADDR, 16, true, dmaAttrs), where + " access_valid");
+            IommuTlbEntry iotlb = b.dmaSpace.iotlbEntry(ADDR, false, dmaAttrs);
+            assertEquals(e == Expect.PASS ? b.mpc.downstreamAs() : b.mpc.blockedAs(), iotlb.targetAs, where + " iotlb");
+            assertEquals((ADDR - SSRAM) & ~0xfffL, iotlb.translatedAddr, where + " iotlb address");
 
             // a region cache made at the start: attributes reach the MPC on every access
             v = stamp++;
