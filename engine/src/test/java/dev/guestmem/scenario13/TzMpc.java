@@ -49,7 +49,7 @@ final class TzMpc {
 
     static final int CTRL_SEC_RESP = 1 << 4;
     static final int CTRL_AUTOINC = 1 << 8;
-    static final int CTRL_SEC_LOCK = 1 << 31;
+    static final int CTRL_LOCKDOWN = 1 << 31;
     static final int INT_INFO2_HNONSEC = 1 << 16;
     static final int INT_INFO2_CFG_NS = 1 << 17;
 
@@ -236,11 +236,11 @@ final class TzMpc {
             long mask = ((1L << size * 8) - 1) << shift;
             value = old & ~mask | (data << shift) & mask;
         }
-        if ((ctrl & CTRL_SEC_LOCK) != 0 && (offset == CTRL || offset == BLK_LUT || offset == INT_EN)) {
+        if ((ctrl & CTRL_LOCKDOWN) != 0 && (offset == CTRL || offset == BLK_LUT || offset == INT_EN)) {
             return MemTxResult.OK; // locked: read-only until reset
         }
         switch (offset) {
-            case CTRL -> ctrl = (int) value & (CTRL_SEC_RESP | CTRL_AUTOINC | CTRL_SEC_LOCK);
+            case CTRL -> ctrl = (int) value & (CTRL_SEC_RESP | CTRL_AUTOINC | CTRL_LOCKDOWN);
             case BLK_IDX -> blkIdx = (int) Long.remainderUnsigned(value & 0xffffffffL, blkMax); // QEMU wraps
             case BLK_LUT -> {
                 int old = lut[blkIdx];

@@ -165,10 +165,10 @@ class TzMpcTest {
 
             // SEC_LOCK: the LUT and CTRL are read-only until reset
             events.clear();
-            b.secureWrite(MPC_REGS + TzMpc.CTRL, TzMpc.CTRL_SEC_LOCK);
+            b.secureWrite(MPC_REGS + TzMpc.CTRL, TzMpc.CTRL_LOCKDOWN);
             b.setLutWord(0, -1);
             b.secureWrite(MPC_REGS + TzMpc.CTRL, 0);
-            assertEquals(TzMpc.CTRL_SEC_LOCK, sreg(b, TzMpc.CTRL));
+            assertEquals(TzMpc.CTRL_LOCKDOWN, sreg(b, TzMpc.CTRL));
             b.secureWrite(MPC_REGS + TzMpc.BLK_IDX, 0);
             assertEquals(0x100, sreg(b, TzMpc.BLK_LUT));
             assertEquals(List.of(), events);
