@@ -29,6 +29,7 @@ import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.ioeventfd.EventNotifier;
 import dev.guestmem.iommu.IommuNotifier;
+import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.listener.MemoryListener;
 import dev.guestmem.ram.RamBlock;
@@ -730,6 +731,68 @@ class GuideExamplesTest {
         MemTxResultHolder r = new MemTxResultHolder();
         pci.ldlLe(0x2000, U, r);
         assertEquals(MemTxResult.DECODE_ERROR, r.get());
+    }
+
+    @Test
+    void secureWorlds() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
+        AddressSpace as = sys.addressSpace(system, "cpu-memory");
+        RamRegion ssram = RamRegion.allocate(sys, null, "ssram", 4 * KIB);
+        ssram.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x5ec);
+        AddressSpace sram = sys.addressSpace(ssram, "mpc-downstream");
+        AddressSpace blocked = sys.addressSpace(new IoRegion(sys, null, MemoryRegionOps.builder()
+                .read((addr, size) -> 0).write((addr, data, size) -> { }).build(), "mpc-blocked-io", 4 * KIB),
+                "mpc-blocked-io");
+        // tag::secure-worlds[]
+        MemTxAttrs secure = new MemTxAttrs(false, true, false, false, false, 0);
+        MemTxAttrs nonSecure = MemTxAttrs.NONE;
+        boolean[] blockIsNs = {true};                     // the MPC's lookup table: one block
+        IommuRegion mpc = new IommuRegion(sys, null, "mpc-upstream", 4 * KIB, new IommuOps() {
+            @Override
+            public void translate(long addr, int flag, int idx, IommuTlbEntry out) {
+                out.iova = addr & ~0xFFFL;
+                out.translatedAddr = out.iova;
+                out.addrMask = 0xFFF;
+                out.perm = IommuTlbEntry.RW;
+                out.targetAs = blockIsNs[0] == (idx == 1) ? sram : blocked; // blocked: RAZ/WI region
+            }
+
+            @Override
+            public int attrsToIndex(MemTxAttrs attrs) {
+                return attrs.secure() || attrs.unspecified() ? 0 : 1;     // 0 secure, 1 non-secure
+            }
+
+            @Override
+            public int numIndexes() {
+                return 2;
+            }
+        });
+        system.addSubregion(0x2800_0000L, mpc);
+        // one TLB per world: an entry does not record the attributes it was filled with
+        TlbEntry nsEntry = new TlbEntry();
+        TlbEntry sEntry = new TlbEntry();
+        GuestTlb.fill(as, 0x2800_0000L, nonSecure, nsEntry); // direct: the SRAM
+        GuestTlb.fill(as, 0x2800_0000L, secure, sEntry);     // TLB_MMIO: the blocked region
+        // the secure firmware takes the block back: change the table first, then notify
+        blockIsNs[0] = false;
+        IommuTlbEntry gone = new IommuTlbEntry(null, 0, 0, 0xFFF, IommuTlbEntry.NONE);
+        mpc.notifiers().notify(0, IommuNotifier.UNMAP, gone);
+        mpc.notifiers().notify(1, IommuNotifier.UNMAP, gone);
+        boolean refill = nsEntry.generation() != as.generation(); // true: both worlds refill
+        // end::secure-worlds[]
+        assertTrue(nsEntry.readDirect());
+        assertEquals(0x5ec, nsEntry.segment().get(ValueLayout.JAVA_INT_UNALIGNED, nsEntry.hostOffset()));
+        assertFalse(sEntry.readDirect());
+        assertTrue((sEntry.flags() & GuestTlb.TLB_MMIO) != 0);
+        assertTrue(refill);
+        assertTrue(sEntry.generation() != as.generation());
+        assertFalse(GuestTlb.fill(as, 0x2800_0000L, nonSecure, nsEntry));
+        assertTrue(GuestTlb.fill(as, 0x2800_0000L, secure, sEntry));
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0, as.ldlLe(0x2800_0000L, nonSecure, r));
+        assertEquals(MemTxResult.OK, r.get());
+        assertEquals(0x5ec, as.ldlLe(0x2800_0000L, secure, r));
     }
 
     @Test
