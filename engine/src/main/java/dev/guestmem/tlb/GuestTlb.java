@@ -166,6 +166,7 @@ public final class GuestTlb {
         out.segment = null;
         out.hostOffset = 0;
         out.ramAddr = -1;
+        out.ramBlock = null;
         if ((s.flags() & PhysSection.IOMMU) != 0) {
             return IommuPageWalk.fill(as, page, attrs, s, out);
         }
@@ -215,6 +216,7 @@ public final class GuestTlb {
         }
         out.segment = s.segment();
         out.hostOffset = s.segmentOffset() + off;
+        out.ramBlock = s.ramBlock();
         out.ramAddr = s.ramBlock() == null ? -1 : s.ramBlock().offset() + out.hostOffset;
         out.flags = flags;
         return direct;

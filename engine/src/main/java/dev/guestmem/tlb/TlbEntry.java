@@ -1,6 +1,7 @@
 package dev.guestmem.tlb;
 
 import dev.guestmem.dispatch.DirectWindow;
+import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -22,6 +23,8 @@ public final class TlbEntry {
     MemorySegment segment;
     long hostOffset;
     long ramAddr = -1;
+    /** The block behind {@link #segment}, or null: what {@link VcpuTlb} references while it keeps the page. */
+    RamBlock ramBlock;
     int flags;
     long generation;
     DirectWindow window = DirectWindow.empty();

@@ -64,7 +64,7 @@ public class TlbFormsBench {
     private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The hit form timed against the raw load. */
-    @Param({"window", "segments", "addend", "catching", "control", "constAddend", "constRaw"})
+    @Param({"window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "global"})
     public String form;
 
     private int formIndex;
@@ -117,7 +117,7 @@ public class TlbFormsBench {
         seg.fill((byte) 1);
         as = SoftTlbBench.machine(block);
         offsets = SoftTlbBench.hotOffsets();
-        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control", "constAddend", "constRaw").indexOf(form);
+        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "global").indexOf(form);
         pendingSeg = seg;
         if (formIndex < 0) {
             throw new IllegalArgumentException("form " + form);
@@ -166,6 +166,7 @@ public class TlbFormsBench {
             case 3 -> sink += catching();
             case 5 -> sink += constAddend();
             case 6 -> sink += constRaw();
+            case 7 -> sink += global();
             default -> sink += rawCopy();
         }
     }
@@ -295,6 +296,29 @@ public class TlbFormsBench {
         return sum;
     }
 
+    /** EXPERIMENT: all of the address space as one global-scope segment; entries hold host addends. */
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private final long[] hostAddends = new long[ENTRIES];
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private int global() {
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            long addr = BASE + offsets[i];
+            long[] t = tags;
+            int idx = (int) (addr >>> 12) & (t.length - 1);
+            if (t[idx] == (addr & PAGE_MASK)) {
+                sum += ALL.get(LE, hostAddends[idx] + addr);
+            } else {
+                sum += miss(addr, idx);
+            }
+        }
+        return sum;
+    }
+
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private int constRaw() {
         int sum = 0;
@@ -337,6 +361,7 @@ public class TlbFormsBench {
             if (scratch.segment() == seg) {
                 tags[idx] = scratch.pageAddr();
                 addends[idx] = scratch.hostOffset() - scratch.pageAddr();
+                hostAddends[idx] = seg.address() + scratch.hostOffset() - scratch.pageAddr();
             }
         }
         return as.ldlLe(addr);

@@ -1,0 +1,546 @@
+package dev.guestmem.tlb;
+
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.listener.ListenerList;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.ram.RamFlags;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A vCPU's soft TLB in QEMU's own shape ({@code CPUTLBEntry}): per entry a page tag for loads, one
+ * for stores and an addend from guest to host address, so a hit is one compare and one load or store
+ * of host memory. It is the fastest form guestmem offers a JIT (benchmark P3); the window form of
+ * {@link GuestTlb} remains for code that wants every access bounds-checked by the JDK.
+ *
+ * {@snippet lang=java :
+ * VcpuTlb tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, null);
+ * for (;;) {
+ *     tlb.enterBlock();              // where the CPU loop polls its exit request
+ *     int insn = tlb.ldlLe(pc);      // hit: tag compare, one host load
+ *     tlb.stlLe(sp - 4, value);      // ROM, logged, code and MMIO pages take the address space
+ * }
+ * }
+ *
+ * <p><b>Why a hit needs no bounds or liveness check.</b> A hit addresses host memory through one
+ * segment that spans the process ({@code MemorySegment.NULL.reinterpret(Long.MAX_VALUE)}), which C2
+ * folds away; what makes that safe is when entries exist. An entry is made only for a whole page of
+ * RAM that the view lets the CPU access directly, that is not fault-prone (file-backed or being
+ * restored lazily: no SIGBUS) and whose block guestmem mapped itself (not caller-provided memory,
+ * {@link RamFlags#PREALLOC}, which its owner may free at any time); and the TLB takes a reference on
+ * that block ({@link RamBlock#tryRef()}) before it keeps the entry. It drops its entries and
+ * references only in {@link #enterBlock()} (when the address space's generation moved),
+ * {@link #flush()} and {@link #close()}, all called by the vCPU's own thread between accesses. So the
+ * memory an entry points into stays mapped for as long as the entry can be used, even if the guest
+ * unplugs the RAM and its block is closed meanwhile (QEMU's vCPUs keep the RCU read lock across a
+ * translation block for the same reason): the block is unmapped at the vCPU's next block entry. A
+ * page an entry maps stays a page of its block (a resizeable block keeps its whole reservation
+ * mapped), so a stale entry used before that block entry reads or writes the RAM the page had, as a
+ * QEMU vCPU finishing its translation block does; it never reaches memory that is not mapped.
+ *
+ * <p><b>Rules.</b> One thread (the vCPU's) uses a TLB; call {@link #enterBlock()} often (at least at
+ * every point where the guest may observe a topology change: block entry, an exit-request poll); a
+ * vCPU that stops running for long (halt, pause) calls {@link #flush()} first, so that it does not
+ * keep unplugged RAM mapped. Keep one TLB per set of attributes (per world, as QEMU keeps one per
+ * MMU index): entries do not record the attributes they were filled with.
+ *
+ * <p><b>Semantics.</b> Hits and misses give what the address space's accessors give, with TCG's
+ * differences: a store to RAM the view makes read-only (ROM, RAM under a read-only alias or
+ * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped; an access that crosses a page, touches
+ * MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an unassigned address
+ * goes through {@link AddressSpace} with this TLB's attributes. A failed access ({@link MemTxResult}
+ * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
+ * {@code cpu_transaction_failed}); a load then returns what the address space returned.
+ *
+ * <p><b>Thread safety.</b> Confined to one thread; any number of TLBs may use one address space.
+ */
+public final class VcpuTlb implements AutoCloseable {
+    /** QEMU's {@code do_transaction_failed}: told of every access that did not complete with {@code OK}. */
+    @FunctionalInterface
+    public interface AccessFault {
+        /**
+         * An access failed.
+         *
+         * @param addr the guest address
+         * @param size bytes (1, 2, 4 or 8)
+         * @param isWrite whether it was a store
+         * @param result the {@link MemTxResult} flags
+         */
+        void failed(long addr, int size, boolean isWrite, int result);
+    }
+
+    private static final int BITS = 8;
+    private static final int MASK = (1 << BITS) - 1;
+    private static final long PAGE_MASK = ~(GuestTlb.PAGE_SIZE - 1);
+    /** No page has this tag: its low bits are set. */
+    private static final long NO_PAGE = -1L;
+    /** The process's memory as one segment: see the class comment for why hits may use it. */
+    private static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+
+    private final AddressSpace as;
+    private final MemTxAttrs attrs;
+    private final AccessFault fault;
+    private final boolean targetBig;
+    /** Per entry: the page loads may use directly, or {@link #NO_PAGE}. */
+    private final long[] readTags = new long[1 << BITS];
+    /** Per entry: the page stores may use directly, or {@link #NO_PAGE}. */
+    private final long[] writeTags = new long[1 << BITS];
+    /** Per entry: host address of the page minus its guest address. */
+    private final long[] addends = new long[1 << BITS];
+    /** Per entry: the page the entry describes, direct or not (its flags answer slow stores), or {@link #NO_PAGE}. */
+    private final long[] pages = new long[1 << BITS];
+    private final int[] flags = new int[1 << BITS];
+    private final TlbEntry scratch = new TlbEntry();
+    private final MemTxResultHolder result = new MemTxResultHolder();
+    /** The blocks entries point into, each referenced once; released at a flush. */
+    private RamBlock[] held = new RamBlock[4];
+    private int heldCount;
+    /** The address space's generation the entries belong to. */
+    private long generation;
+    private long fills;
+    private boolean closed;
+
+    /**
+     * Creates an empty TLB for one vCPU.
+     *
+     * @param as the address space the vCPU accesses
+     * @param attrs the attributes of its accesses (an IOMMU on the way may translate per attributes)
+     * @param fault told of failed accesses, or null to ignore them
+     */
+    public VcpuTlb(AddressSpace as, MemTxAttrs attrs, AccessFault fault) {
+        this.as = Objects.requireNonNull(as, "as");
+        this.attrs = Objects.requireNonNull(attrs, "attrs");
+        this.fault = fault;
+        this.targetBig = as.system().isTargetBigEndian();
+        clearEntries();
+        this.generation = as.generation();
+    }
+
+    /**
+     * Where the CPU loop polls its exit request: if the address space's generation moved (any
+     * topology change, dirty-logging start or stop, an IOMMU unmap), drops every entry and the block
+     * references they held. Allocation-free; a block whose last reference goes is unmapped here.
+     *
+     * @return whether the TLB was flushed
+     */
+    public boolean enterBlock() {
+        long g = as.generation();
+        if (g == generation) {
+            return false;
+        }
+        flush();
+        generation = g;
+        return true;
+    }
+
+    /**
+     * Drops every entry and the block references they held ({@code tlb_flush}); call it before the
+     * vCPU stops running for long, so that RAM unplugged meanwhile is unmapped.
+     */
+    public void flush() {
+        clearEntries();
+        generation = as.generation();
+        Throwable failed = null;
+        for (int i = 0; i < heldCount; i++) {
+            RamBlock b = held[i];
+            held[i] = null;
+            try {
+                b.unref();
+            } catch (RuntimeException e) { // every block is let go, then the first failure
+                failed = ListenerList.merge(failed, e);
+            }
+        }
+        heldCount = 0;
+        ListenerList.rethrow(failed);
+    }
+
+    /** Flushes; later accesses all take the address space (the TLB keeps no entry any more). */
+    @Override
+    public void close() {
+        closed = true;
+        flush();
+    }
+
+    /** @return how many entries were filled (misses that found a direct page); for tests and statistics */
+    public long fills() {
+        return fills;
+    }
+
+    /** @return the blocks the entries hold now */
+    public int heldBlocks() {
+        return heldCount;
+    }
+
+    private void clearEntries() {
+        Arrays.fill(readTags, NO_PAGE);
+        Arrays.fill(writeTags, NO_PAGE);
+        Arrays.fill(pages, NO_PAGE);
+    }
+
+    private static int index(long addr) {
+        return (int) (addr >>> 12) & MASK;
+    }
+
+    // ------------------------------------------------------------------------------------------ loads
+
+    /**
+     * @param addr guest address
+     * @return the byte, zero-extended
+     */
+    public int ldub(long addr) {
+        int i = index(addr);
+        if (readTags[i] == (addr & PAGE_MASK)) {
+            return Byte.toUnsignedInt(HOST.get(ValueLayout.JAVA_BYTE, addends[i] + addr));
+        }
+        return (int) load(addr, 1, false, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the little-endian 16-bit value, zero-extended
+     */
+    public int lduwLe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 1) & PAGE_MASK)) { // the last byte's page: a crossing access misses
+            return Short.toUnsignedInt(HOST.get(U16_LE, addends[i] + addr));
+        }
+        return (int) load(addr, 2, false, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the big-endian 16-bit value, zero-extended
+     */
+    public int lduwBe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 1) & PAGE_MASK)) {
+            return Short.toUnsignedInt(HOST.get(U16_BE, addends[i] + addr));
+        }
+        return (int) load(addr, 2, true, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the little-endian 32-bit value
+     */
+    public int ldlLe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 3) & PAGE_MASK)) {
+            return HOST.get(U32_LE, addends[i] + addr);
+        }
+        return (int) load(addr, 4, false, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the big-endian 32-bit value
+     */
+    public int ldlBe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 3) & PAGE_MASK)) {
+            return HOST.get(U32_BE, addends[i] + addr);
+        }
+        return (int) load(addr, 4, true, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the little-endian 64-bit value
+     */
+    public long ldqLe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 7) & PAGE_MASK)) {
+            return HOST.get(U64_LE, addends[i] + addr);
+        }
+        return load(addr, 8, false, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the big-endian 64-bit value
+     */
+    public long ldqBe(long addr) {
+        int i = index(addr);
+        if (readTags[i] == ((addr + 7) & PAGE_MASK)) {
+            return HOST.get(U64_BE, addends[i] + addr);
+        }
+        return load(addr, 8, true, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the 16-bit value in the target's order, zero-extended
+     */
+    public int lduw(long addr) {
+        return targetBig ? lduwBe(addr) : lduwLe(addr);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the 32-bit value in the target's order
+     */
+    public int ldl(long addr) {
+        return targetBig ? ldlBe(addr) : ldlLe(addr);
+    }
+
+    /**
+     * @param addr guest address
+     * @return the 64-bit value in the target's order
+     */
+    public long ldq(long addr) {
+        return targetBig ? ldqBe(addr) : ldqLe(addr);
+    }
+
+    // ----------------------------------------------------------------------------------------- stores
+
+    /**
+     * @param addr guest address
+     * @param v the byte (low 8 bits)
+     */
+    public void stb(long addr, int v) {
+        int i = index(addr);
+        if (writeTags[i] == (addr & PAGE_MASK)) {
+            HOST.set(ValueLayout.JAVA_BYTE, addends[i] + addr, (byte) v);
+            return;
+        }
+        store(addr, 1, false, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value (low 16 bits), stored little-endian
+     */
+    public void stwLe(long addr, int v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 1) & PAGE_MASK)) {
+            HOST.set(U16_LE, addends[i] + addr, (short) v);
+            return;
+        }
+        store(addr, 2, false, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value (low 16 bits), stored big-endian
+     */
+    public void stwBe(long addr, int v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 1) & PAGE_MASK)) {
+            HOST.set(U16_BE, addends[i] + addr, (short) v);
+            return;
+        }
+        store(addr, 2, true, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, stored little-endian
+     */
+    public void stlLe(long addr, int v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 3) & PAGE_MASK)) {
+            HOST.set(U32_LE, addends[i] + addr, v);
+            return;
+        }
+        store(addr, 4, false, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, stored big-endian
+     */
+    public void stlBe(long addr, int v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 3) & PAGE_MASK)) {
+            HOST.set(U32_BE, addends[i] + addr, v);
+            return;
+        }
+        store(addr, 4, true, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, stored little-endian
+     */
+    public void stqLe(long addr, long v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 7) & PAGE_MASK)) {
+            HOST.set(U64_LE, addends[i] + addr, v);
+            return;
+        }
+        store(addr, 8, false, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, stored big-endian
+     */
+    public void stqBe(long addr, long v) {
+        int i = index(addr);
+        if (writeTags[i] == ((addr + 7) & PAGE_MASK)) {
+            HOST.set(U64_BE, addends[i] + addr, v);
+            return;
+        }
+        store(addr, 8, true, v, i);
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value (low 16 bits), in the target's order
+     */
+    public void stw(long addr, int v) {
+        if (targetBig) {
+            stwBe(addr, v);
+        } else {
+            stwLe(addr, v);
+        }
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, in the target's order
+     */
+    public void stl(long addr, int v) {
+        if (targetBig) {
+            stlBe(addr, v);
+        } else {
+            stlLe(addr, v);
+        }
+    }
+
+    /**
+     * @param addr guest address
+     * @param v the value, in the target's order
+     */
+    public void stq(long addr, long v) {
+        if (targetBig) {
+            stqBe(addr, v);
+        } else {
+            stqLe(addr, v);
+        }
+    }
+
+    // -------------------------------------------------------------------------------------- slow path
+
+    /** A miss: refill the entry if the access stays in one page, then retry directly or take the space. */
+    private long load(long addr, int size, boolean big, int i) {
+        long page = addr & PAGE_MASK;
+        if (((addr + size - 1) & PAGE_MASK) == page && pages[i] != page) {
+            refill(addr, i);
+            if (readTags[i] == page) {
+                return direct(addends[i] + addr, size, big);
+            }
+        }
+        long v = switch (size) {
+            case 1 -> as.ldub(addr, attrs, result);
+            case 2 -> big ? as.lduwBe(addr, attrs, result) : as.lduwLe(addr, attrs, result);
+            case 4 -> big ? as.ldlBe(addr, attrs, result) : as.ldlLe(addr, attrs, result);
+            default -> big ? as.ldqBe(addr, attrs, result) : as.ldqLe(addr, attrs, result);
+        };
+        if (result.get() != MemTxResult.OK && fault != null) {
+            fault.failed(addr, size, false, result.get());
+        }
+        return v;
+    }
+
+    private static long direct(long host, int size, boolean big) {
+        return switch (size) {
+            case 1 -> Byte.toUnsignedInt(HOST.get(ValueLayout.JAVA_BYTE, host));
+            case 2 -> Short.toUnsignedInt(HOST.get(big ? U16_BE : U16_LE, host));
+            case 4 -> HOST.get(big ? U32_BE : U32_LE, host);
+            default -> HOST.get(big ? U64_BE : U64_LE, host);
+        };
+    }
+
+    /** A store miss: as a load miss, but a page the view makes read-only RAM drops the store (TCG). */
+    private void store(long addr, int size, boolean big, long v, int i) {
+        long page = addr & PAGE_MASK;
+        if (((addr + size - 1) & PAGE_MASK) == page) {
+            if (pages[i] != page) {
+                refill(addr, i);
+            }
+            if (writeTags[i] == page) {
+                long host = addends[i] + addr;
+                switch (size) {
+                    case 1 -> HOST.set(ValueLayout.JAVA_BYTE, host, (byte) v);
+                    case 2 -> HOST.set(big ? U16_BE : U16_LE, host, (short) v);
+                    case 4 -> HOST.set(big ? U32_BE : U32_LE, host, (int) v);
+                    default -> HOST.set(big ? U64_BE : U64_LE, host, v);
+                }
+                return;
+            }
+            if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+                return; // ROM or RAM under a read-only alias: TCG drops CPU stores
+            }
+        }
+        int r = switch (size) {
+            case 1 -> as.stb(addr, (int) v, attrs);
+            case 2 -> big ? as.stwBe(addr, (int) v, attrs) : as.stwLe(addr, (int) v, attrs);
+            case 4 -> big ? as.stlBe(addr, (int) v, attrs) : as.stlLe(addr, (int) v, attrs);
+            default -> big ? as.stqBe(addr, v, attrs) : as.stqLe(addr, v, attrs);
+        };
+        if (r != MemTxResult.OK && fault != null) {
+            fault.failed(addr, size, true, r);
+        }
+    }
+
+    /**
+     * Fills entry {@code i} for {@code addr}'s page: its flags always (slow stores read them), its
+     * tags only for a direct page of the current generation whose block is referenced here.
+     */
+    private void refill(long addr, int i) {
+        readTags[i] = NO_PAGE;
+        writeTags[i] = NO_PAGE;
+        pages[i] = NO_PAGE;
+        if (closed) {
+            return;
+        }
+        boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
+        if (scratch.generation() != generation) {
+            return; // the map moved since the last flush: the next enterBlock() flushes anyway
+        }
+        pages[i] = scratch.pageAddr();
+        flags[i] = scratch.flags();
+        if (!readable || !hold(scratch.ramBlock)) {
+            return;
+        }
+        addends[i] = scratch.segment().address() + scratch.hostOffset() - scratch.pageAddr();
+        readTags[i] = scratch.pageAddr();
+        if (scratch.writeDirect()) {
+            writeTags[i] = scratch.pageAddr();
+        }
+        fills++;
+    }
+
+    /** References {@code b} once for this TLB; false if it cannot be (caller-owned, released, none). */
+    private boolean hold(RamBlock b) {
+        if (b == null || (b.flags() & RamFlags.PREALLOC) != 0) {
+            return false;
+        }
+        for (int k = 0; k < heldCount; k++) {
+            if (held[k] == b) {
+                return true;
+            }
+        }
+        if (!b.tryRef()) {
+            return false; // being released: its memory may go at any moment
+        }
+        if (heldCount == held.length) {
+            held = Arrays.copyOf(held, heldCount * 2);
+        }
+        held[heldCount++] = b;
+        return true;
+    }
+}
