@@ -518,8 +518,8 @@ public final class VcpuTlb implements AutoCloseable {
         }
         addends[i] = scratch.segment().address() + scratch.hostOffset() - scratch.pageAddr();
         readTags[i] = scratch.pageAddr();
-        if (scratch.writeDirect()) {
-            writeTags[i] = scratch.pageAddr();
+        if (scratch.writeDirect() && (scratch.ramBlock.flags() & RamFlags.READONLY) == 0) {
+            writeTags[i] = scratch.pageAddr(); // (a PROT_READ block is never write-direct; checked again: a store there is a SIGSEGV)
         }
         fills++;
     }

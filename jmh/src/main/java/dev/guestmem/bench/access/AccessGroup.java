@@ -87,6 +87,6 @@ public final class AccessGroup implements BenchGroup {
     static double p13(BenchResults r) {
         String m = "gc.alloc.rate.norm";
         return Math.max(r.secondary("LoadStoreBench.addressSpace", "set=hot", m),
-                Math.max(r.secondary("SoftTlbBench.tlbHit", "", m), r.secondary("MmioBench.dispatch", "", m)));
+                Math.max(r.secondary("SoftTlbBench.vcpuTlbHit", "", m), r.secondary("MmioBench.dispatch", "", m)));
     }
 }

@@ -277,7 +277,7 @@ public class InterleavedAccessBench {
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private void p3Guest() {
-        sink += tlb.tlbHit();
+        sink += tlb.vcpuTlbHit();
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)

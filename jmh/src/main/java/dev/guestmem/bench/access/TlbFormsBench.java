@@ -1,10 +1,12 @@
 package dev.guestmem.bench.access;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
+import dev.guestmem.tlb.VcpuTlb;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -44,7 +46,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *     {@code static final}, as an emulator that generates bytecode can embed it, e.g. as a hidden
  *     class's class data): C2 then folds the segment's class, size and scope out of every access;</li>
  * <li>{@code constRaw}: the raw load with the same constant segment, so that {@code constAddend}
- *     can also be read against a raw arm that has the same advantage (divide the two ratios).</li>
+ *     can also be read against a raw arm that has the same advantage (divide the two ratios);</li>
+ * <li>{@code vcpu}: {@link VcpuTlb}, P3's form: the addend form over one process-wide constant
+ *     segment, entries holding their blocks.</li>
  * </ul>
  * A ratio is {@code guestNs / rawNs}. Run: {@code java -jar jmh/target/benchmarks.jar TlbFormsBench}.
  *
@@ -64,7 +68,7 @@ public class TlbFormsBench {
     private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The hit form timed against the raw load. */
-    @Param({"window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "global"})
+    @Param({"window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "vcpu"})
     public String form;
 
     private int formIndex;
@@ -79,6 +83,7 @@ public class TlbFormsBench {
     private final long[] tags = new long[ENTRIES];
     private final long[] addends = new long[ENTRIES];
     private final TlbEntry scratch = new TlbEntry();
+    private VcpuTlb vcpuTlb;
     /** The CPU loop's exit request; never set. */
     private volatile boolean exitRequest;
     private int sink;
@@ -117,8 +122,9 @@ public class TlbFormsBench {
         seg.fill((byte) 1);
         as = SoftTlbBench.machine(block);
         offsets = SoftTlbBench.hotOffsets();
-        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "global").indexOf(form);
+        formIndex = Arrays.asList("window", "segments", "addend", "catching", "control", "constAddend", "constRaw", "vcpu").indexOf(form);
         pendingSeg = seg;
+        vcpuTlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, null);
         if (formIndex < 0) {
             throw new IllegalArgumentException("form " + form);
         }
@@ -134,6 +140,7 @@ public class TlbFormsBench {
     /** Releases the RAM. */
     @TearDown(Level.Trial)
     public void tearDown() {
+        vcpuTlb.close();
         block.close();
     }
 
@@ -159,6 +166,7 @@ public class TlbFormsBench {
             flush();
             tlbGeneration = gen;
         }
+        vcpuTlb.enterBlock();
         switch (formIndex) {
             case 0 -> sink += window();
             case 1 -> sink += segments();
@@ -166,7 +174,7 @@ public class TlbFormsBench {
             case 3 -> sink += catching();
             case 5 -> sink += constAddend();
             case 6 -> sink += constRaw();
-            case 7 -> sink += global();
+            case 7 -> sink += vcpu();
             default -> sink += rawCopy();
         }
     }
@@ -296,25 +304,15 @@ public class TlbFormsBench {
         return sum;
     }
 
-    /** EXPERIMENT: all of the address space as one global-scope segment; entries hold host addends. */
-    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-    private final long[] hostAddends = new long[ENTRIES];
-
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
-    private int global() {
+    private int vcpu() {
+        VcpuTlb t = vcpuTlb;
         int sum = 0;
         for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            long addr = BASE + offsets[i];
-            long[] t = tags;
-            int idx = (int) (addr >>> 12) & (t.length - 1);
-            if (t[idx] == (addr & PAGE_MASK)) {
-                sum += ALL.get(LE, hostAddends[idx] + addr);
-            } else {
-                sum += miss(addr, idx);
-            }
+            sum += t.ldlLe(BASE + offsets[i]);
         }
         return sum;
     }
@@ -361,7 +359,6 @@ public class TlbFormsBench {
             if (scratch.segment() == seg) {
                 tags[idx] = scratch.pageAddr();
                 addends[idx] = scratch.hostOffset() - scratch.pageAddr();
-                hostAddends[idx] = seg.address() + scratch.hostOffset() - scratch.pageAddr();
             }
         }
         return as.ldlLe(addr);

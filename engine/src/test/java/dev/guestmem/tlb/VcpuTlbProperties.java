@@ -1,0 +1,231 @@
+package dev.guestmem.tlb;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.AliasRegion;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.RamRegion;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+
+/**
+ * {@link VcpuTlb} against the address space, differentially: two identical machines get the same
+ * topology changes; one is accessed through a TLB (entered after every change, as a CPU loop does),
+ * the other through {@link AddressSpace} with TCG's one difference (a store to a page the view
+ * makes read-only RAM is dropped). Every load must agree, and so must all RAM at the end.
+ */
+class VcpuTlbProperties {
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+    private static final long TOP = -0x2000L;
+
+    /** One of the twins. */
+    private static final class Twin implements AutoCloseable {
+        final MemorySystem sys = new MemorySystem();
+        final ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+        final RamRegion a = RamRegion.allocate(sys, null, "a", 0x8000);
+        final RamBlock bBlock = RamBlock.anonymous("b", 0x4000);
+        final RamRegion b = new RamRegion(sys, null, "b", bBlock, false, false);
+        final RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x2000);
+        final AliasRegion roAlias = new AliasRegion(sys, null, "a-ro", a, 0x1000, 0x3000);
+        final RamRegion top = RamRegion.allocate(sys, null, "top", 0x2000);
+        final byte[] regs = new byte[0x100];
+        final AddressSpace as;
+        boolean logging;
+
+        Twin() {
+            for (int i = 0; i < 0x2000; i++) {
+                rom.ramBlock().segment().set(ValueLayout.JAVA_BYTE, i, (byte) (i * 7));
+            }
+            IoRegion dev = new IoRegion(sys, null, MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        long v = 0;
+                        for (int k = size - 1; k >= 0; k--) {
+                            v = v << 8 | Byte.toUnsignedLong(regs[(int) addr + k]);
+                        }
+                        return v;
+                    })
+                    .write((addr, v, size) -> {
+                        for (int k = 0; k < size; k++) {
+                            regs[(int) addr + k] = (byte) (v >>> (8 * k));
+                        }
+                    })
+                    .valid(1, 8, true).impl(1, 8, true).build(), "dev", 0x100);
+            root.addSubregion(0x10000, a);
+            root.addSubregion(0x20000, b);
+            root.addSubregion(0x30000, rom);
+            roAlias.setReadonly(true);
+            root.addSubregion(0x40000, roAlias);
+            root.addSubregion(0x50000, dev);
+            root.addSubregion(TOP, top);
+            as = sys.addressSpace(root, "as");
+        }
+
+        void change(int what, int arg) {
+            switch (what) {
+                case 0 -> a.setAddress(new long[] {0x10000, 0x18000, 0x60000}[arg % 3]);
+                case 1 -> b.setEnabled(!b.isEnabled());
+                case 2 -> roAlias.setReadonly(!roAlias.isReadonly());
+                case 3 -> {
+                    logging = !logging;
+                    a.setLog(logging, DirtyMemory.DIRTY_MEMORY_VGA);
+                }
+                case 4 -> {
+                    if (b.container() != null) {
+                        root.delSubregion(b);
+                    } else {
+                        root.addSubregionOverlap(new long[] {0x20000, 0x11000}[arg % 2], b, 1);
+                    }
+                }
+                default -> roAlias.setAliasOffset((arg % 4) * 0x800L);
+            }
+        }
+
+        byte[] ram() {
+            byte[] all = new byte[0x8000 + 0x4000 + 0x2000 + 0x2000 + 0x100];
+            MemorySegmentCopy.copy(a.ramBlock().segment(), all, 0, 0x8000);
+            MemorySegmentCopy.copy(bBlock.segment(), all, 0x8000, 0x4000);
+            MemorySegmentCopy.copy(rom.ramBlock().segment(), all, 0xc000, 0x2000);
+            MemorySegmentCopy.copy(top.ramBlock().segment(), all, 0xe000, 0x2000);
+            System.arraycopy(regs, 0, all, 0x10000, 0x100);
+            return all;
+        }
+
+        @Override
+        public void close() {
+            sys.close();
+            bBlock.close();
+        }
+    }
+
+    /** Copies a segment's first bytes into an array. */
+    private static final class MemorySegmentCopy {
+        static void copy(java.lang.foreign.MemorySegment from, byte[] to, int at, int len) {
+            java.lang.foreign.MemorySegment.copy(from, ValueLayout.JAVA_BYTE, 0, to, at, len);
+        }
+    }
+
+    private static final long[] BASES = {0x10000, 0x18000, 0x20000, 0x11000, 0x30000, 0x40000, 0x50000, 0x60000,
+        TOP, 0};
+
+    @Property(tries = 200)
+    void theTlbAgreesWithTheAddressSpace(@ForAll long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        try (Twin viaTlb = new Twin(); Twin viaSpace = new Twin()) {
+            VcpuTlb tlb = new VcpuTlb(viaTlb.as, U, null);
+            TlbEntry probe = new TlbEntry();
+            MemTxResultHolder ignored = new MemTxResultHolder();
+            for (int step = 0; step < 400; step++) {
+                if (rnd.nextInt(12) == 0) {
+                    int what = rnd.nextInt(6);
+                    int arg = rnd.nextInt(16);
+                    viaTlb.change(what, arg);
+                    viaSpace.change(what, arg);
+                    tlb.enterBlock();
+                    continue;
+                }
+                long addr = BASES[rnd.nextInt(BASES.length)] + (rnd.nextBoolean()
+                        ? rnd.nextLong(-8, 0x8008) : 0x1000L * rnd.nextInt(9) + rnd.nextInt(-8, 8));
+                int size = 1 << rnd.nextInt(4);
+                boolean big = rnd.nextBoolean();
+                String at = "step " + step + " addr 0x" + Long.toHexString(addr) + " size " + size;
+                if (rnd.nextBoolean()) {
+                    assertEquals(load(viaSpace.as, addr, size, big, ignored), load(tlb, addr, size, big), at);
+                } else {
+                    long v = rnd.nextLong();
+                    store(tlb, addr, size, big, v);
+                    boolean onePage = ((addr ^ (addr + size - 1)) & ~0xFFFL) == 0;
+                    GuestTlb.fill(viaSpace.as, addr, probe);
+                    if (!onePage || (probe.flags() & GuestTlb.TLB_DISCARD_WRITE) == 0) {
+                        store(viaSpace.as, addr, size, big, v);
+                    }
+                }
+            }
+            tlb.close();
+            assertArrayEquals(viaSpace.ram(), viaTlb.ram());
+        }
+    }
+
+    private static long load(VcpuTlb t, long addr, int size, boolean big) {
+        return switch (size) {
+            case 1 -> t.ldub(addr);
+            case 2 -> big ? t.lduwBe(addr) : t.lduwLe(addr);
+            case 4 -> big ? t.ldlBe(addr) : t.ldlLe(addr);
+            default -> big ? t.ldqBe(addr) : t.ldqLe(addr);
+        };
+    }
+
+    private static long load(AddressSpace as, long addr, int size, boolean big, MemTxResultHolder r) {
+        return switch (size) {
+            case 1 -> as.ldub(addr, U, r);
+            case 2 -> big ? as.lduwBe(addr, U, r) : as.lduwLe(addr, U, r);
+            case 4 -> big ? as.ldlBe(addr, U, r) : as.ldlLe(addr, U, r);
+            default -> big ? as.ldqBe(addr, U, r) : as.ldqLe(addr, U, r);
+        };
+    }
+
+    private static void store(VcpuTlb t, long addr, int size, boolean big, long v) {
+        switch (size) {
+            case 1 -> t.stb(addr, (int) v);
+            case 2 -> {
+                if (big) {
+                    t.stwBe(addr, (int) v);
+                } else {
+                    t.stwLe(addr, (int) v);
+                }
+            }
+            case 4 -> {
+                if (big) {
+                    t.stlBe(addr, (int) v);
+                } else {
+                    t.stlLe(addr, (int) v);
+                }
+            }
+            default -> {
+                if (big) {
+                    t.stqBe(addr, v);
+                } else {
+                    t.stqLe(addr, v);
+                }
+            }
+        }
+    }
+
+    private static void store(AddressSpace as, long addr, int size, boolean big, long v) {
+        switch (size) {
+            case 1 -> as.stb(addr, (int) v, U);
+            case 2 -> {
+                if (big) {
+                    as.stwBe(addr, (int) v, U);
+                } else {
+                    as.stwLe(addr, (int) v, U);
+                }
+            }
+            case 4 -> {
+                if (big) {
+                    as.stlBe(addr, (int) v, U);
+                } else {
+                    as.stlLe(addr, (int) v, U);
+                }
+            }
+            default -> {
+                if (big) {
+                    as.stqBe(addr, v, U);
+                } else {
+                    as.stqLe(addr, v, U);
+                }
+            }
+        }
+    }
+}
