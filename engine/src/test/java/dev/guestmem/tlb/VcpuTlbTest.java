@@ -9,9 +9,12 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.iommu.IommuNotifier;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
@@ -189,6 +192,40 @@ class VcpuTlbTest {
             assertEquals(as.ldlLe(-2L), tlb.ldlLe(-2L));
             tlb.stlLe(-2L, 0x0a0b0c0d);
             assertEquals(0x01020304, as.ldlLe(0), "no wrap into page 0 unless the space does it");
+            tlb.close();
+        }
+    }
+
+    /** An IOMMU's UNMAP moves the space's generation: the next block entry drops what it mapped. */
+    @Test
+    void anIommuUnmapIsSeenAtTheNextBlockEntry() {
+        try (MemorySystem sys = new MemorySystem()) {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            ContainerRegion behind = new ContainerRegion(sys, null, "behind", MemoryRegion.SIZE_2_64);
+            RamRegion first = RamRegion.allocate(sys, null, "first", 0x1000);
+            RamRegion second = RamRegion.allocate(sys, null, "second", 0x1000);
+            first.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 1);
+            second.ramBlock().segment().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 2);
+            behind.addSubregion(0x0, first);
+            behind.addSubregion(0x1000, second);
+            AddressSpace target = sys.addressSpace(behind, "behind");
+            long[] to = {0x0};
+            IommuRegion iommu = new IommuRegion(sys, null, "iommu", 0x1000, (addr, flag, idx, out) -> {
+                out.iova = addr & ~0xFFFL;
+                out.translatedAddr = to[0];
+                out.addrMask = 0xFFF;
+                out.perm = IommuTlbEntry.RW;
+                out.targetAs = target;
+            });
+            root.addSubregion(0x80000, iommu);
+            AddressSpace as = sys.addressSpace(root, "as");
+            VcpuTlb tlb = new VcpuTlb(as, U, null);
+            assertEquals(1, tlb.ldlLe(0x80000));
+            assertEquals(1, tlb.fills(), "a direct page behind the IOMMU");
+            to[0] = 0x1000;                        // the table first, then the event
+            iommu.notifiers().notify(0, IommuNotifier.UNMAP, new IommuTlbEntry(null, 0, 0, 0xFFF, IommuTlbEntry.NONE));
+            assertTrue(tlb.enterBlock());
+            assertEquals(2, tlb.ldlLe(0x80000));
             tlb.close();
         }
     }
