@@ -57,6 +57,7 @@ import dev.guestmem.snapshot.SnapshotRestorer;
 import dev.guestmem.snapshot.SnapshotWriter;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
+import dev.guestmem.tlb.VcpuTlb;
 import dev.guestmem.uffd.LazyRestore;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
@@ -343,6 +344,31 @@ class GuideExamplesTest {
                     .read((a, s) -> 0xd0).write((a, d, s) -> { }).build(), "dev", 0x1000));
             return new TlbMachine(as, ram);
         }
+    }
+
+    @Test
+    void vcpuTlb() {
+        TlbMachine m = TlbMachine.create();
+        AddressSpace as = m.as();
+        RamRegion ram = m.ram();
+        // tag::vcpu-tlb[]
+        VcpuTlb tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED,
+                (addr, size, isWrite, result) -> { /* raise the guest's bus error */ });
+        tlb.enterBlock();                       // in the CPU loop, where it polls its exit request
+        tlb.stlLe(0x1000, 42);                  // miss: the entry is filled, then a direct store
+        int hit = tlb.ldlLe(0x1000);            // hit: one tag compare, one host load
+        int mmio = tlb.ldlLe(0x200000);         // MMIO page: the address space, every time
+        ram.setAddress(0x100000);               // the generation moves...
+        tlb.enterBlock();                       // ...so the next block entry drops every entry
+        int moved = tlb.ldlLe(0x101000);        // 42 again, from the new place
+        tlb.flush();                            // before the vCPU halts for long: lets go of its RAM
+        // end::vcpu-tlb[]
+        assertEquals(42, hit);
+        assertEquals(0xd0, mmio);
+        assertEquals(42, moved);
+        assertEquals(2, tlb.fills(), "0x1000, then 0x101000 after the move; MMIO pages are never kept");
+        assertEquals(0, tlb.heldBlocks());
+        tlb.close();
     }
 
     @Test
