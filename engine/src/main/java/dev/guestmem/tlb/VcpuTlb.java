@@ -508,13 +508,10 @@ public final class VcpuTlb implements AutoCloseable {
             return;
         }
         boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
-        if (scratch.generation() != generation) {
-            return; // the map moved since the last flush: the next enterBlock() flushes anyway
-        }
-        pages[i] = scratch.pageAddr();
+        pages[i] = scratch.pageAddr(); // the current map's flags decide slow stores either way
         flags[i] = scratch.flags();
-        if (!readable || !hold(scratch.ramBlock)) {
-            return;
+        if (!readable || scratch.generation() != generation || !hold(scratch.ramBlock)) {
+            return; // (a newer map than the entries': direct only after the next enterBlock's flush)
         }
         addends[i] = scratch.segment().address() + scratch.hostOffset() - scratch.pageAddr();
         readTags[i] = scratch.pageAddr();
