@@ -211,7 +211,8 @@ class IncrementalCommitReviewTest {
      * Long transactions (a burst of toggles on one bus, so that it passes the record's window limit,
      * then other changes) over more kinds of change than {@link TopologyDirtTest}'s property: RAM, ROM
      * device and I/O devices; buses up to and across 2^64; an alias of an alias; spaces rooted at a
-     * bus and at an alias (whose flat-view roots change as the tree does); read-only, non-volatile,
+     * bus and at an alias (whose flat-view roots change as the tree does); a 2^64-sized backdrop
+     * with RAM ending at 2^64; zero-sized devices; read-only, non-volatile,
      * unmergeable, VGA logging and ROMD flags; aliases made and mapped mid-transaction; nested
      * transactions; global dirty logging started and stopped inside. After every commit each space's
      * view equals a full render, its dispatch table answers as a full build does, and its listener
@@ -226,6 +227,9 @@ class IncrementalCommitReviewTest {
         try (MemorySystem sys = new MemorySystem()) {
             ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
             root.addSubregionOverlap(0, RamRegion.allocate(sys, null, "low-ram", 0x40000), -1);
+            ContainerRegion backdrop = new ContainerRegion(sys, null, "backdrop", MemoryRegion.SIZE_2_64);
+            backdrop.addSubregion(-0x10000L, RamRegion.allocate(sys, null, "top-ram", 0x10000)); // ends at 2^64
+            root.addSubregionOverlap(0, backdrop, -2);
             ContainerRegion shadowRoot = new ContainerRegion(sys, null, "shadow-root", MemoryRegion.SIZE_2_64);
             List<ContainerRegion> buses = new ArrayList<>();
             List<MemoryRegion> regions = new ArrayList<>(); // every device, bus and alias
@@ -304,7 +308,7 @@ class IncrementalCommitReviewTest {
                     MemoryRegion d = devs.get(next.applyAsInt(devs.size()));
                     MemoryRegion any = regions.get(next.applyAsInt(regions.size()));
                     AliasRegion a = aliases.get(next.applyAsInt(aliases.size()));
-                    switch (next.applyAsInt(16)) {
+                    switch (next.applyAsInt(18)) {
                         case 0 -> d.setEnabled(!d.isEnabled());
                         case 1 -> {
                             if (d.container() != null) {
@@ -365,6 +369,12 @@ class IncrementalCommitReviewTest {
                             }
                             globalLog = !globalLog;
                         }
+                        case 15 -> {
+                            if (d instanceof IoRegion) { // zero-sized and back
+                                d.setSize(d.size() == 0 ? 0x100 : 0);
+                            }
+                        }
+                        case 16 -> backdrop.setEnabled(!backdrop.isEnabled());
                         default -> {
                             if (next.applyAsInt(4) == 0) { // rarely: it sends patches to full renders
                                 any.setUnmergeable(!any.isUnmergeable());
