@@ -33,7 +33,7 @@ final class ViewCache {
     private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
     private final TopologyDirt dirt = new TopologyDirt();
     /**
-     * The views of the update being published ({@link #publishing}), null otherwise: until
+     * The views of the update being published ({@link #publishing(Map)}), null otherwise: until
      * {@link #retain} the cache still holds the views from before it, stale where it changed the tree.
      */
     private Map<MemoryRegion, FlatView> publishing;
