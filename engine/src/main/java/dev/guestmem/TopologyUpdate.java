@@ -74,6 +74,8 @@ final class TopologyUpdate {
         Map<MemoryRegion, FlatView> next = rendered.next();
         MemoryRegion[] keys = rendered.keys();
         views.clearStale();
+        // A space a callback creates from here on takes its view from next (or renders one into it).
+        views.publishing(next);
         // The spaces as they were when the views were computed: a callback may create one meanwhile
         // (destruction waits until the update is over).
         SpaceEntry[] updating = spaces.toArray();
@@ -82,31 +84,8 @@ final class TopologyUpdate {
             setFlatview(updating[i], next.get(keys[i]));
             eventfds.update(updating[i]);
         }
-        adoptSpacesCreatedDuring(updating, next);
         globalListeners.forward(MemoryListener::commit);
         views.retain(next);
-    }
-
-    /**
-     * Spaces a callback created while an update told its listeners got the view cached before the
-     * update (or a fresh render); bring them to the update's view of their root, or keep theirs in
-     * the cache the update installs, so no shown view loses its references.
-     */
-    private void adoptSpacesCreatedDuring(SpaceEntry[] updating, Map<MemoryRegion, FlatView> next) {
-        if (updating.length == spaces.size()) {
-            return; // nothing created (nothing is destroyed during an update)
-        }
-        for (int i = updating.length; i < spaces.size(); i++) {
-            SpaceEntry e = spaces.get(i);
-            FlatView shown = e.as.currentMap();
-            FlatView updated = next.get(shown.root());
-            if (updated == null) {
-                next.put(shown.root(), shown);
-            } else if (updated != shown) {
-                setFlatview(e, updated);
-                eventfds.update(e);
-            }
-        }
     }
 
     /** QEMU's {@code address_space_set_flatview}: tell the listeners, then publish. */

@@ -32,6 +32,11 @@ final class ViewCache {
     /** {@code flat_views}: flat-view root to its current view (null key: {@link #emptyView}). */
     private Map<MemoryRegion, FlatView> flatViews = new IdentityHashMap<>();
     private final TopologyDirt dirt = new TopologyDirt();
+    /**
+     * The views of the update being published ({@link #publishing(Map)}), null otherwise: until
+     * {@link #retain} the cache still holds the views from before it, stale where it changed the tree.
+     */
+    private Map<MemoryRegion, FlatView> publishing;
     /** Views patched from an old view during the current update, with their reference deltas. */
     private final Map<FlatView, Derivation> derived = new IdentityHashMap<>();
     private long fullRenders;
@@ -62,6 +67,18 @@ final class ViewCache {
     FlatView cachedOrRendered(MemoryRegion root) {
         assert lock.isHeldByCurrentThread();
         MemoryRegion key = FlatViewRoots.of(root);
+        if (publishing != null) {
+            // A listener callback while an update is published: the cache's view may predate the
+            // update (whose record of changes is gone). Take the update's view, or a render now,
+            // which the update installs and references (retain).
+            FlatView view = publishing.get(key);
+            if (view == null) {
+                view = newView(key, FlatViewRenderer.render(key));
+                publishing.put(key, view);
+                fullRenders++;
+            }
+            return view;
+        }
         FlatView view = flatViews.get(key);
         if (view == null) {
             view = newView(key, FlatViewRenderer.render(key));
@@ -136,6 +153,17 @@ final class ViewCache {
     }
 
     /**
+     * Topology lock held: the views of an update are about to be published; until {@link #retain}
+     * installs them, a new address space takes its view from them ({@link #cachedOrRendered}).
+     *
+     * @param next the update's views, keyed by flat-view root (a render for a new space is added)
+     */
+    void publishing(Map<MemoryRegion, FlatView> next) {
+        assert lock.isHeldByCurrentThread();
+        publishing = next;
+    }
+
+    /**
      * Topology lock held: makes {@code next} the view cache. As in QEMU, every range of a live view
      * holds a reference on its region: new views take theirs, dropped views give theirs back, and a
      * patched view inherits its origin's references adjusted by the patch's delta (so a small change
@@ -189,6 +217,7 @@ final class ViewCache {
         });
         derived.clear();
         flatViews = next;
+        publishing = null;
     }
 
     private static void refRegions(FlatView v, int delta) {
