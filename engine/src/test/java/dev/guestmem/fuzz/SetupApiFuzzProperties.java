@@ -78,6 +78,18 @@ class SetupApiFuzzProperties {
                 .withAction(2, action(bool().map(FuzzOp.GlobalDirtyLog::new)))
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.TlbFill::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())
+                        .as(FuzzOp.CacheInit::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), Arbitraries.longs())
+                        .as(FuzzOp.CacheAccess::new)))
+                .withAction(3, action(Combinators.combine(sel(), bool(), sel(), sel()).as(FuzzOp.CacheEnd::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.DmaMap::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), Arbitraries.longs())
+                        .as(FuzzOp.DmaUse::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel()).as(FuzzOp.DmaUnmap::new)))
+                .withAction(2, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.DmaClient::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel()).as(FuzzOp.DirtyClear::new)))
                 .withMaxTransformations(STEPS);
     }
 
