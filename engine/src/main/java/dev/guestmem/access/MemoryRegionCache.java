@@ -62,6 +62,7 @@ public final class MemoryRegionCache {
     private MemorySegment ptr;
     /** The block could SIGBUS when the cache was made (see {@link #fenced()}). */
     private boolean fenced;
+    /** The block of the cached section, held until {@link #destroy} (direct or not: see {@link #init}). */
     private RamBlock block;
 
     /** Creates an empty cache ({@code address_space_cache_init_empty}): destroy is safe. */
@@ -79,6 +80,8 @@ public final class MemoryRegionCache {
      * @param isWrite whether writes will be made
      * @return the usable length, possibly less than {@code len}
      * @throws IllegalArgumentException if {@code len} is 0
+     * @implNote Holds a reference on the RAM block of every section whose memory it may copy (RAM,
+     *     ROM, a ROM device), direct or not, until {@link #destroy} or the next {@code init}.
      */
     public long init(AddressSpace as, long addr, long len, boolean isWrite) {
         Objects.requireNonNull(as, "as"); // checked before the old translation is dropped
@@ -127,6 +130,15 @@ public final class MemoryRegionCache {
                 }
             }
             l = done;
+        } else if (s.segment() != null && s.ramBlock() != null) {
+            // not direct for this kind of access, but reads (a write cache over ROM or a ROMD
+            // device) or debug stores still copy the block: hold it as a direct cache does
+            try {
+                s.ramBlock().ref();
+                this.block = s.ramBlock();
+            } catch (RuntimeException released) {
+                // released under us: those accesses answer ERROR, as for any released block
+            }
         }
         this.len = l;
         return l;

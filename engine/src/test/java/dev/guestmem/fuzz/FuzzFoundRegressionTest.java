@@ -29,7 +29,8 @@ import dev.guestmem.region.RomDeviceRegion;
 import org.junit.jupiter.api.Test;
 
 /**
- * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found, and one that
+ * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found (the later ones by its oracles
+ * of state kept across calls: soft-TLB entries, caches, DMA mappings, dirty bitmaps), and one that
  * {@code RenderOracleProperties} found while the fuzzer was being checked, each shrunk to its
  * smallest case; every test here failed before its fix.
  */
@@ -276,6 +277,40 @@ class FuzzFoundRegressionTest {
             dev.setEnabled(true);
             assertEquals(FlatViewRenderer.render(FlatViewRoots.of(window)), as.currentMap().ranges());
             assertEquals(1, as.currentMap().ranges().size(), "the device is shown");
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A cache made for writing over a ROMD-mode ROM device (or a ROM) is not direct, but its reads
+     * copy the device's block, and it held no reference on the block (only a direct cache did): once
+     * the device was unplugged and destroyed (or the machine closed) the block was released and
+     * every read through the cache answered {@code ERROR}, although a held cache keeps its block
+     * mapped ({@code MemorySystem.close}; QEMU's cache holds its region).
+     */
+    @Test
+    void aWriteCacheOverAFlashKeepsItsBlockMapped() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RomDeviceRegion flash = RomDeviceRegion.allocate(sys, null,
+                    MemoryRegionOps.builder().read((a, n) -> 0).write((a, d, n) -> { }).build(), "flash", 0x1000);
+            dev.guestmem.ram.RamBlock block = flash.ramBlock();
+            block.segment().fill((byte) 0x5c);
+            root.addSubregion(0x10000, flash);
+            AddressSpace as = sys.addressSpace(root, "as");
+            MemoryRegionCache cache = new MemoryRegionCache();
+            assertEquals(0x100, cache.init(as, 0x10000, 0x100, true));
+            assertFalse(cache.isDirect(), "stores go to the device");
+            root.delSubregion(flash);
+            flash.destroy();
+            assertFalse(block.isReleased(), "the cache holds it");
+            dev.guestmem.access.MemTxResultHolder res = new dev.guestmem.access.MemTxResultHolder();
+            assertEquals(0x5c5c5c5c, cache.ldlLe(0, U, res));
+            assertEquals(MemTxResult.toString(MemTxResult.OK), MemTxResult.toString(res.get()));
+            cache.destroy();
+            assertTrue(block.isReleased(), "destroy lets it go");
         } finally {
             sys.close();
         }
