@@ -117,11 +117,13 @@ public final class MemoryRegionCache {
             RamBlock b = s.ramBlock();
             boolean refd = false;
             try {
-                b.ref();
-                refd = true;
-                this.ptr = ram.asSlice(xlat, done);
-                this.block = b;
-                this.fenced = (s.flags() & PhysSection.FAULT_PRONE) != 0;
+                if (done != 0) { // at or past the block's end no byte is left: not direct
+                    b.ref();
+                    refd = true;
+                    this.ptr = ram.asSlice(xlat, done);
+                    this.block = b;
+                    this.fenced = (s.flags() & PhysSection.FAULT_PRONE) != 0;
+                }
             } catch (RuntimeException released) {
                 // block released or shrunk under us: fall back to the slow path
                 this.ptr = null;

@@ -108,6 +108,26 @@ final class AccessCheck {
     }
 
     /**
+     * A point for the calls that keep state (TLB fills, caches, DMA maps): three times in four inside
+     * a range of the space's view, at a page or a few bytes from its start; else as {@link #pointOf}.
+     *
+     * @param as a space
+     * @param point selects a range (or a point of {@link #pointOf})
+     * @param delta selects the place in it
+     * @return the address
+     */
+    static long mappedPoint(AddressSpace as, int point, int delta) {
+        List<dev.guestmem.flat.FlatRange> ranges = as.currentMap().ranges();
+        if (ranges.isEmpty() || point % 4 == 3) {
+            return pointOf(as, point / 4, delta);
+        }
+        dev.guestmem.flat.FlatRange r = ranges.get((point / 4) % ranges.size());
+        long into = (delta % 8) * 0x1000L + (delta / 8) % 3 * 0xffcL; // page starts, and bytes before a page end
+        long size = r.last() - r.start() + 1; // 0 for 2^64
+        return r.start() + (size == 0 || Long.compareUnsigned(into, size) < 0 ? into : Long.remainderUnsigned(into, size));
+    }
+
+    /**
      * @param m the machine
      * @param as a space
      * @return the root of its view for the oracle, null once it is destroyed

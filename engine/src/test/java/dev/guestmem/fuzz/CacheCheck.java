@@ -56,10 +56,10 @@ final class CacheCheck {
     private CacheCheck() {
     }
 
-    static void init(FuzzMachine m, FuzzOp.CacheInit c) {
+    static String init(FuzzMachine m, FuzzOp.CacheInit c) {
         Kept k = m.caches[c.cache() % m.caches.length];
         AddressSpace as = m.space(c.space());
-        long addr = AccessCheck.pointOf(as, c.point(), c.delta());
+        long addr = AccessCheck.mappedPoint(as, c.point(), c.delta());
         long want = LENGTHS[c.len() % LENGTHS.length];
         String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr);
         boolean atRest = m.sys.transactionDepth() == 0;
@@ -73,12 +73,12 @@ final class CacheCheck {
         k.kind = null;
         k.block = null;
         if (!atRest) {
-            return;
+            return "in a transaction";
         }
         AccessCheck.Expect x = AccessCheck.classify(m, key, view, addr);
         if (x.viaIommu()) {
             assertFalse(k.cache.isDirect(), where + ": a cache does not follow an IOMMU");
-            return;
+            return "iommu";
         }
         k.kind = x.kind();
         boolean direct = switch (x.kind()) {
@@ -105,9 +105,10 @@ final class CacheCheck {
                 }
             }
         }
+        return (direct ? "direct " : "") + x.kind();
     }
 
-    static void access(FuzzMachine m, FuzzOp.CacheAccess a) {
+    static String access(FuzzMachine m, FuzzOp.CacheAccess a) {
         Kept k = m.caches[a.cache() % m.caches.length];
         int kind = a.kind() % 4;
         boolean store = kind % 2 == 1;
@@ -124,7 +125,7 @@ final class CacheCheck {
             final long o = off;
             assertThrows(IndexOutOfBoundsException.class, () -> run(k, kd, o, n, a.data(), new byte[n]),
                     where + ": outside the cache's 0x" + Long.toHexString(k.len) + " bytes");
-            return;
+            return "outside";
         }
         byte[] buf = new byte[n];
         new java.util.Random(a.data()).nextBytes(buf);
@@ -136,7 +137,7 @@ final class CacheCheck {
             throw new AssertionError(where + ": a cache access threw " + e, e);
         }
         if (k.kind == null) {
-            return;
+            return "unknown";
         }
         long value = n == 8 || kind >= 2 ? a.data() : a.data() & ((1L << (8 * n)) - 1);
         if (k.inRam()) {
@@ -170,6 +171,7 @@ final class CacheCheck {
                     where + " on nothing");
             assertEquals(0, got[0], where + " on nothing");
         }
+        return (store ? "store " : "load ") + k.kind;
     }
 
     /** Makes the access (little-endian ld/st; buffers into or from {@code buf}); returns {value, result}. */
@@ -197,7 +199,7 @@ final class CacheCheck {
         };
     }
 
-    static void end(FuzzMachine m, FuzzOp.CacheEnd e) {
+    static String end(FuzzMachine m, FuzzOp.CacheEnd e) {
         Kept k = m.caches[e.cache() % m.caches.length];
         String where = FuzzStep.where(m);
         if (!e.invalidate()) {
@@ -206,7 +208,7 @@ final class CacheCheck {
             k.kind = null;
             k.block = null;
             assertEquals(0, k.cache.length(), where + ": a destroyed cache has no bytes");
-            return;
+            return "destroy";
         }
         long n = e.size() % 3 == 0 ? k.len : 1 + e.size() % 16;
         long off = k.len == 0 ? e.offset() % 3 : (e.offset() * 0x9e37L) % k.len;
@@ -214,12 +216,12 @@ final class CacheCheck {
         if (!k.write) {
             assertThrows(IllegalStateException.class, () -> k.cache.invalidate(off, n),
                     where + ": invalidate of a cache made for reading");
-            return;
+            return "invalidate refused";
         }
         if (!inside) {
             assertThrows(IndexOutOfBoundsException.class, () -> k.cache.invalidate(off, n),
                     where + ": invalidate outside the cache's 0x" + Long.toHexString(k.len) + " bytes");
-            return;
+            return "invalidate outside";
         }
         k.cache.invalidate(off, n);
         if (k.kind == null && n > 0) {
@@ -229,6 +231,7 @@ final class CacheCheck {
             MemoryRegion r = m.regionOf(k.block);
             m.dirty.wrote(k.block, k.offset + off, n, r == null ? 0 : r.dirtyLogMask());
         }
+        return "invalidate";
     }
 
     /**

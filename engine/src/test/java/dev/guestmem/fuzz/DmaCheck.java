@@ -80,12 +80,12 @@ final class DmaCheck {
         return m.mappings.stream().filter(k -> !k.unmapped).count();
     }
 
-    static void map(FuzzMachine m, FuzzOp.DmaMap d) {
+    static String map(FuzzMachine m, FuzzOp.DmaMap d) {
         if (live(m) >= MAX_LIVE) {
-            return;
+            return "enough held";
         }
         AddressSpace as = m.space(d.space());
-        long addr = AccessCheck.pointOf(as, d.point(), d.delta());
+        long addr = AccessCheck.mappedPoint(as, d.point(), d.delta());
         long len = LENGTHS[d.len() % LENGTHS.length];
         String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr) + " len 0x" + Long.toHexString(len);
         boolean atRest = m.sys.transactionDepth() == 0;
@@ -111,7 +111,7 @@ final class DmaCheck {
                         + Long.toHexString(before) + " of 0x" + Long.toHexString(max) + ")");
             }
             assertEquals(before, as.bounceBufferSize(), where + ": a refused map reserved bounce space");
-            return;
+            return "null";
         }
         long n = map.length();
         assertTrue(n > 0 && Long.compareUnsigned(n, len) <= 0, where + ": mapped 0x" + Long.toHexString(n));
@@ -148,12 +148,13 @@ final class DmaCheck {
             }
         }
         m.mappings.add(new Kept(as, map, d.write(), block, offset));
+        return map.isBounce() ? "bounce" : "direct";
     }
 
-    static void use(FuzzMachine m, FuzzOp.DmaUse u) {
+    static String use(FuzzMachine m, FuzzOp.DmaUse u) {
         var writable = m.mappings.stream().filter(k -> !k.unmapped && k.write).toList();
         if (writable.isEmpty()) {
-            return;
+            return "none held";
         }
         Kept k = writable.get(u.mapping() % writable.size());
         long len = k.map.length();
@@ -171,11 +172,12 @@ final class DmaCheck {
                 m.wroteUnlogged(k.block, k.offset + off + j, bytes[j]); // logged by the unmap
             }
         }
+        return k.block != null ? "direct" : "bounce";
     }
 
-    static void unmap(FuzzMachine m, FuzzOp.DmaUnmap u) {
+    static String unmap(FuzzMachine m, FuzzOp.DmaUnmap u) {
         if (m.mappings.isEmpty()) {
-            return;
+            return "none held";
         }
         Kept k = m.mappings.get(u.mapping() % m.mappings.size());
         String where = FuzzStep.where(m) + " of 0x" + Long.toHexString(k.map.addr());
@@ -191,7 +193,7 @@ final class DmaCheck {
             long asked = n;
             assertThrows(IllegalStateException.class, () -> k.map.unmap(asked), where + ": a second unmap");
             assertEquals(bounceBefore, k.as.bounceBufferSize(), where + ": a refused unmap freed bounce space");
-            return;
+            return "second unmap";
         }
         boolean atRest = m.sys.transactionDepth() == 0;
         if (k.map.isBounce() && k.write && n > 0 && !atRest) {
@@ -219,16 +221,18 @@ final class DmaCheck {
             assertEquals(k.map.isBounce() ? 1 : 0, c.runs, where + ": a map client waiting for space on '"
                     + k.as.name() + "' after a " + (k.map.isBounce() ? "bounce" : "direct") + " unmap");
         }
+        return (k.map.isBounce() ? "bounce" : "direct") + (n > 0 && k.write ? " write" : "")
+                + (waiting.isEmpty() ? "" : " with a client waiting");
     }
 
-    static void client(FuzzMachine m, FuzzOp.DmaClient c) {
+    static String client(FuzzMachine m, FuzzOp.DmaClient c) {
         AddressSpace as = m.space(c.space());
         if (c.call() % 2 == 1) {
             as.setMaxBounceBufferSize(LIMITS[c.limit() % LIMITS.length]);
-            return;
+            return "limit";
         }
         if (m.mapClients.size() >= 16) {
-            return;
+            return "enough clients";
         }
         boolean free = as.bounceBufferSize() < as.maxBounceBufferSize();
         Client client = new Client(as);
@@ -236,6 +240,7 @@ final class DmaCheck {
         as.registerMapClient(client);
         assertEquals(free ? 1 : 0, client.runs, FuzzStep.where(m) + ": a map client registered with "
                 + (free ? "" : "no ") + "space free");
+        return free ? "client ran" : "client waits";
     }
 
     /**

@@ -315,4 +315,32 @@ class FuzzFoundRegressionTest {
             sys.close();
         }
     }
+
+    /**
+     * A cache made exactly at the end of a RAM block, in a region grown past it ({@code setSize}):
+     * no byte is left, so {@code init} gives 0, but it kept a 0-byte slice of the block as its
+     * pointer, so {@code isDirect()} said true (and the block was held) where one byte further it
+     * said false.
+     */
+    @Test
+    void aCacheAtTheEndOfABlockIsNotDirect() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x2000);
+            root.addSubregion(0, ram);
+            ram.setSize(0x10000);
+            AddressSpace as = sys.addressSpace(root, "as");
+            for (boolean write : new boolean[] {false, true}) {
+                for (long addr : new long[] {0x2000, 0x2001}) {
+                    MemoryRegionCache cache = new MemoryRegionCache();
+                    assertEquals(0, cache.init(as, addr, 8, write));
+                    assertFalse(cache.isDirect(), "no byte of the block at 0x" + Long.toHexString(addr));
+                    cache.destroy();
+                }
+            }
+        } finally {
+            sys.close();
+        }
+    }
 }

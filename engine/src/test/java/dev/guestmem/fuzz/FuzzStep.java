@@ -62,21 +62,22 @@ final class FuzzStep {
      *
      * @param m the machine
      * @param op the op
-     * @return what happened: "access", "ok", or the refusal's exception class
+     * @return what happened: "access", "ok", the refusal's exception class, or what a call on kept
+     *     state met (for {@code -Dguestmem.audit=true})
      */
     static String run(FuzzMachine m, FuzzOp op) {
         m.history.add(op.toString());
         String outcome = "access";
         switch (op) {
             case FuzzOp.Access a -> AccessCheck.run(m, a);
-            case FuzzOp.TlbFill f -> TlbCheck.fill(m, f);
-            case FuzzOp.CacheInit c -> CacheCheck.init(m, c);
-            case FuzzOp.CacheAccess c -> CacheCheck.access(m, c);
-            case FuzzOp.CacheEnd c -> CacheCheck.end(m, c);
-            case FuzzOp.DmaMap d -> DmaCheck.map(m, d);
-            case FuzzOp.DmaUse d -> DmaCheck.use(m, d);
-            case FuzzOp.DmaUnmap d -> DmaCheck.unmap(m, d);
-            case FuzzOp.DmaClient d -> DmaCheck.client(m, d);
+            case FuzzOp.TlbFill f -> outcome = TlbCheck.fill(m, f);
+            case FuzzOp.CacheInit c -> outcome = CacheCheck.init(m, c);
+            case FuzzOp.CacheAccess c -> outcome = CacheCheck.access(m, c);
+            case FuzzOp.CacheEnd c -> outcome = CacheCheck.end(m, c);
+            case FuzzOp.DmaMap d -> outcome = DmaCheck.map(m, d);
+            case FuzzOp.DmaUse d -> outcome = DmaCheck.use(m, d);
+            case FuzzOp.DmaUnmap d -> outcome = DmaCheck.unmap(m, d);
+            case FuzzOp.DmaClient d -> outcome = DmaCheck.client(m, d);
             default -> outcome = runSetup(m, op);
         }
         // the state users keep across calls: RAM, dirty bitmaps, TLB entries, caches, mappings
@@ -238,7 +239,10 @@ final class FuzzStep {
             }
             case FuzzOp.Close c -> m.sys.close();
             case FuzzOp.DirtyClear d -> {
-                MemoryRegion r = m.region(d.region());
+                // seven in eight: a region with RAM (else any region, for the refusals)
+                List<MemoryRegion> ram = m.regions.stream().filter(x -> x.ramBlock() != null).toList();
+                MemoryRegion r = d.region() % 8 == 7 || ram.isEmpty() ? m.region(d.region() / 8)
+                        : ram.get((d.region() / 8) % ram.size());
                 int client = d.client() % DirtyMemory.DIRTY_MEMORY_NUM;
                 long size = d.size() % 3 == 0 ? r.size() : pick(DIRTY_SIZES, d.size());
                 DirtyBitmapSnapshot snap = r.snapshotAndClearDirty(pick(DIRTY_OFFSETS, d.offset()), size, client);
