@@ -9,6 +9,7 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MmioValue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -907,10 +908,15 @@ public final class MemoryRegionCache {
      */
     private int mmioBuffer(long off, byte[] buf, int bufOff, int n, boolean write) {
         if (!write && readsDirect()) {
+            // bytes past the block (a ROM grown past it by setSize) read 0, a decode error, as a load there
+            int inBlock = (int) Math.min(n, FlatViewAccess.blockBytesFrom(section.segment(), xlat + off));
+            Arrays.fill(buf, bufOff + inBlock, bufOff + n, (byte) 0);
             try {
-                FlatViewAccess.copy(section.segment(), xlat + off, buf, bufOff, null, 0, n, false,
-                        (section.flags() & PhysSection.FAULT_PRONE) != 0);
-                return MemTxResult.OK;
+                if (inBlock > 0) {
+                    FlatViewAccess.copy(section.segment(), xlat + off, buf, bufOff, null, 0, inBlock, false,
+                            (section.flags() & PhysSection.FAULT_PRONE) != 0);
+                }
+                return inBlock == n ? MemTxResult.OK : MemTxResult.DECODE_ERROR;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }

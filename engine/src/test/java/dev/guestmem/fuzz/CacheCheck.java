@@ -142,6 +142,20 @@ final class CacheCheck {
         long value = n == 8 || kind >= 2 ? a.data() : a.data() & ((1L << (8 * n)) - 1);
         if (k.inRam()) {
             boolean writesRam = store && k.kind == AccessCheck.Kind.RAM; // ROM and ROMD stores go to their ops
+            // a write cache over ROM grown past its block (not direct, not clamped to the block):
+            // bytes past it read 0 with DECODE_ERROR, a whole load 0, as through the address space
+            boolean past = Long.compareUnsigned(k.offset + off + n, k.block.usedLength()) > 0;
+            if (past && !store) {
+                assertEquals(MemTxResult.toString(MemTxResult.DECODE_ERROR), MemTxResult.toString((int) got[1]),
+                        where + " past the block");
+                for (int j = 0; j < n; j++) {
+                    long o = k.offset + off + j;
+                    int want = kind == 0 || Long.compareUnsigned(o, k.block.usedLength()) >= 0 ? 0 : m.ram.get(k.block, o);
+                    int have = kind == 0 ? (int) (got[0] >>> (8 * j)) & 0xff : buf[j] & 0xff;
+                    assertEquals(want, have, where + ": byte " + j + " read through the cache, past the block");
+                }
+                return "load past the block";
+            }
             for (int j = 0; j < n; j++) {
                 long o = k.offset + off + j;
                 if (writesRam) {

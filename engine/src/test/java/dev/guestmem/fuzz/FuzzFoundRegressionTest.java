@@ -343,4 +343,38 @@ class FuzzFoundRegressionTest {
             sys.close();
         }
     }
+
+    /**
+     * A cache made for writing over a ROM grown past its block ({@code setSize}) is not direct, but
+     * its buffer reads copy the block, without a bound: a read past the block threw
+     * {@code IndexOutOfBoundsException} out of {@code read} (its loads answered {@code DECODE_ERROR},
+     * as the address space does). The bytes past the block now read 0 with {@code DECODE_ERROR}.
+     */
+    @Test
+    void aWriteCacheReadPastARomsBlockIsADecodeError() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x1000);
+            rom.ramBlock().segment().fill((byte) 0x3c);
+            root.addSubregion(0x10000, rom);
+            rom.setSize(0x10000);
+            AddressSpace as = sys.addressSpace(root, "as");
+            MemoryRegionCache cache = new MemoryRegionCache();
+            assertEquals(0x20, cache.init(as, 0x10ff0, 0x20, true));
+            byte[] buf = new byte[0x20];
+            java.util.Arrays.fill(buf, (byte) 0x77);
+            assertEquals(MemTxResult.DECODE_ERROR, cache.read(0, buf, 0, 0x20));
+            byte[] want = new byte[0x20];
+            java.util.Arrays.fill(want, 0, 0x10, (byte) 0x3c);
+            assertArrayEquals(want, buf, "the block's bytes, then zeros");
+            assertEquals(MemTxResult.OK, cache.read(0, buf, 0, 0x10));
+            dev.guestmem.access.MemTxResultHolder res = new dev.guestmem.access.MemTxResultHolder();
+            assertEquals(0, cache.ldlLe(0x18, U, res));
+            assertEquals(MemTxResult.DECODE_ERROR, res.get(), "as a load there");
+            cache.destroy();
+        } finally {
+            sys.close();
+        }
+    }
 }
