@@ -251,6 +251,13 @@ final class FuzzMachine implements AutoCloseable {
             for (CacheCheck.Kept c : caches) {
                 c.cache.destroy();
             }
+            // nothing holds them now: every block the machine allocated is unmapped (not ours)
+            for (RamBlock b : ram.blocks()) {
+                if (b != hotBlock && !b.isReleased()) {
+                    throw new AssertionError("after close and every mapping and cache let go, block '" + b.idstr()
+                            + "' is still mapped (" + String.join(", ", history) + ")");
+                }
+            }
         } finally {
             hotBlock.close();
             for (EventNotifier n : notifiers) {

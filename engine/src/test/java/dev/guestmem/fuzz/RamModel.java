@@ -27,6 +27,11 @@ final class RamModel {
         bytes.put(block, b);
     }
 
+    /** @return the blocks tracked */
+    java.util.Set<RamBlock> blocks() {
+        return bytes.keySet();
+    }
+
     /**
      * @param block a tracked block
      * @param offset an offset below its maximum length

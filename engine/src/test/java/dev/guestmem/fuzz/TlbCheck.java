@@ -72,8 +72,10 @@ final class TlbCheck {
             m.tlbs.removeFirst();
         }
         m.tlbs.add(new Kept(as, e));
-        return e.writeDirect() ? "write direct" : e.readDirect() ? "read direct"
-                : (e.flags() & GuestTlb.TLB_INVALID) != 0 ? "invalid" : "slow";
+        int idx = as.currentMap().lookup(addr);
+        String via = idx >= 0 && as.currentMap().range(idx).region() instanceof IommuRegion ? "via iommu " : "";
+        return via + (e.writeDirect() ? "write direct" : e.readDirect() ? "read direct"
+                : (e.flags() & GuestTlb.TLB_INVALID) != 0 ? "invalid" : "slow");
     }
 
     /**
