@@ -109,7 +109,10 @@ final class CacheCheck {
     }
 
     static String access(FuzzMachine m, FuzzOp.CacheAccess a) {
-        Kept k = m.caches[a.cache() % m.caches.length];
+        // seven in eight: a cache with bytes, if one has (else any, empty or destroyed ones too)
+        var held = java.util.Arrays.stream(m.caches).filter(c -> c.len != 0).toList();
+        Kept k = a.cache() % 8 == 7 || held.isEmpty() ? m.caches[a.cache() % m.caches.length]
+                : held.get((a.cache() / 8) % held.size());
         int kind = a.kind() % 4;
         boolean store = kind % 2 == 1;
         if (store && k.kind == null) {
@@ -262,7 +265,7 @@ final class CacheCheck {
     static void check(FuzzMachine m) {
         for (Kept k : m.caches) {
             if (k.inRam()) {
-                assertFalse(k.block.isReleased(), FuzzStep.where(m) + ": block '" + k.block.idstr()
+                assertFalse(k.block.isReleased(), () -> FuzzStep.where(m) + ": block '" + k.block.idstr()
                         + "' released while a cache holds it");
             }
         }

@@ -250,7 +250,6 @@ final class DmaCheck {
      * @param m the machine
      */
     static void check(FuzzMachine m) {
-        String where = FuzzStep.where(m);
         for (AddressSpace as : m.spaces) {
             long bounce = 0;
             long live = 0;
@@ -260,15 +259,16 @@ final class DmaCheck {
                     bounce += k.map.isBounce() ? k.map.length() : 0;
                 }
             }
-            assertEquals(bounce, as.bounceBufferSize(), where + ": bounce bytes of '" + as.name() + "'");
-            assertEquals(live, as.liveMappings(), where + ": live mappings of '" + as.name() + "'");
+            assertEquals(bounce, as.bounceBufferSize(), () -> FuzzStep.where(m) + ": bounce bytes of '" + as.name() + "'");
+            assertEquals(live, as.liveMappings(), () -> FuzzStep.where(m) + ": live mappings of '" + as.name() + "'");
         }
         for (Client c : m.mapClients) {
-            assertTrue(c.runs <= 1, where + ": a map client ran " + c.runs + " times");
+            assertTrue(c.runs <= 1, () -> FuzzStep.where(m) + ": a map client ran " + c.runs + " times");
         }
         for (Kept k : m.mappings) {
             if (!k.unmapped && k.block != null) {
-                assertFalse(k.block.isReleased(), where + ": block '" + k.block.idstr() + "' released under a mapping");
+                assertFalse(k.block.isReleased(), () -> FuzzStep.where(m) + ": block '" + k.block.idstr()
+                        + "' released under a mapping");
             }
         }
     }

@@ -81,8 +81,9 @@ final class FuzzStep {
             default -> outcome = runSetup(m, op);
         }
         // the state users keep across calls: RAM, dirty bitmaps, TLB entries, caches, mappings
-        m.ram.check(where(m));
-        m.dirty.check(m.sys, where(m));
+        String where = where(m);
+        m.ram.check(where);
+        m.dirty.check(m.sys, where);
         TlbCheck.check(m, outcome.equals("ok"));
         CacheCheck.check(m);
         DmaCheck.check(m);

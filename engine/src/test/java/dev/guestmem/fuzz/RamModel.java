@@ -82,7 +82,8 @@ final class RamModel {
             }
             byte[] want = e.getValue();
             int used = (int) block.usedLength();
-            for (int i = 0; i < used; i++) {
+            long first = MemorySegment.ofArray(want).asSlice(0, used).mismatch(seg.asSlice(0, used));
+            for (int i = (int) Math.max(first, 0); first >= 0 && i < used; i++) {
                 byte got = seg.get(ValueLayout.JAVA_BYTE, i);
                 if (got != want[i]) {
                     fail("after " + where + ": RAM block '" + block.idstr() + "' byte 0x" + Integer.toHexString(i)

@@ -89,7 +89,7 @@ class SetupApiFuzzProperties {
                         .as(FuzzOp.DmaUse::new)))
                 .withAction(4, action(Combinators.combine(sel(), sel()).as(FuzzOp.DmaUnmap::new)))
                 .withAction(2, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.DmaClient::new)))
-                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel()).as(FuzzOp.DirtyClear::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), sel()).as(FuzzOp.DirtyClear::new)))
                 .withMaxTransformations(STEPS);
     }
 
