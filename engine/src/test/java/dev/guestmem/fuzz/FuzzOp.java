@@ -111,8 +111,8 @@ sealed interface FuzzOp {
     }
 
     /**
-     * A soft-TLB fill ({@code GuestTlb.fill}) of the page of a point of a space's view (chosen as
-     * {@link Access} chooses its address), kept by the machine: while its generation says it is
+     * A soft-TLB fill ({@code GuestTlb.fill}) of the page of a point of a space's view (mostly inside
+     * a range: {@code AccessCheck.mappedPoint}), kept by the machine: while its generation says it is
      * valid it must equal a fresh fill and the oracle ({@link TlbCheck}).
      */
     record TlbFill(int space, int point, int delta) implements FuzzOp {
@@ -120,14 +120,15 @@ sealed interface FuzzOp {
 
     /**
      * {@code MemoryRegionCache.init} of one of the machine's caches on a range of a space (from a
-     * point as {@link Access} chooses), for reading or writing ({@link CacheCheck}).
+     * point as {@link TlbFill} chooses), for reading or writing ({@link CacheCheck}).
      */
     record CacheInit(int cache, int space, int point, int delta, int len, boolean write) implements FuzzOp {
     }
 
     /**
-     * An access through a cache: kind 0 ld, 1 st, 2 read, 3 write; size 1, 2, 4, 8 (bytes for
-     * buffers); the offset inside the cached range, or (one in eight) past it.
+     * An access through a cache (mostly one with bytes): kind 0 ld, 1 st, 2 read, 3 write; size 1,
+     * 2, 4, 8 (bytes for buffers), cut to fit; the offset inside the cached range, or (one in eight)
+     * past it.
      */
     record CacheAccess(int cache, int offset, int kind, int size, long data) implements FuzzOp {
     }
@@ -136,7 +137,7 @@ sealed interface FuzzOp {
     record CacheEnd(int cache, boolean invalidate, int offset, int size) implements FuzzOp {
     }
 
-    /** {@code as.map(addr, len, isWrite)} of a range from a point, kept by the machine ({@link DmaCheck}). */
+    /** {@code as.map(addr, len, isWrite)} of a range from a point as {@link TlbFill} chooses, kept ({@link DmaCheck}). */
     record DmaMap(int space, int point, int delta, int len, boolean write) implements FuzzOp {
     }
 

@@ -33,7 +33,9 @@ import java.util.TreeSet;
  * throws one of the engine's typed exceptions and leaves the machine exactly as it was
  * ({@link StateDigest}, RAM, no callback heard); a call that succeeds leaves every published view
  * equal to a full render and to the per-address {@link RenderOracle}; RAM always matches the
- * {@link RamModel}. Accesses are checked by {@link AccessCheck}.
+ * {@link RamModel}. Accesses are checked by {@link AccessCheck}; calls on state kept across calls
+ * by {@link TlbCheck}, {@link CacheCheck} and {@link DmaCheck}, and after every call that state,
+ * and the dirty bitmaps ({@link DirtyModel}), are checked again.
  */
 final class FuzzStep {
     /** Placements: offsets, addresses, alias offsets; edges of 2^63 and 2^64 included. */

@@ -22,7 +22,10 @@ import net.jqwik.api.state.Transformer;
  * address spaces, {@code close()}) and guest accesses of every size at edge addresses, on a
  * {@link FuzzMachine}. After every call {@link FuzzStep} checks that a refusal is typed and changed
  * nothing, that a success leaves views equal to the per-address oracle, and that RAM matches its
- * model. {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
+ * model. It also keeps what users keep across calls (soft-TLB entries, caches, DMA mappings and map
+ * clients, dirty bitmaps) and checks it after every later call against {@link TlbCheck},
+ * {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}.
+ * {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
  */
 class SetupApiFuzzProperties {
     /** With {@code -Dguestmem.audit=true}, jqwik reports how each kind of call ended. */
