@@ -9,6 +9,7 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MmioValue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -62,6 +63,7 @@ public final class MemoryRegionCache {
     private MemorySegment ptr;
     /** The block could SIGBUS when the cache was made (see {@link #fenced()}). */
     private boolean fenced;
+    /** The block of the cached section, held until {@link #destroy} (direct or not: see {@link #init}). */
     private RamBlock block;
 
     /** Creates an empty cache ({@code address_space_cache_init_empty}): destroy is safe. */
@@ -79,6 +81,8 @@ public final class MemoryRegionCache {
      * @param isWrite whether writes will be made
      * @return the usable length, possibly less than {@code len}
      * @throws IllegalArgumentException if {@code len} is 0
+     * @implNote Holds a reference on the RAM block of every section whose memory it may copy (RAM,
+     *     ROM, a ROM device), direct or not, until {@link #destroy} or the next {@code init}.
      */
     public long init(AddressSpace as, long addr, long len, boolean isWrite) {
         Objects.requireNonNull(as, "as"); // checked before the old translation is dropped
@@ -114,11 +118,13 @@ public final class MemoryRegionCache {
             RamBlock b = s.ramBlock();
             boolean refd = false;
             try {
-                b.ref();
-                refd = true;
-                this.ptr = ram.asSlice(xlat, done);
-                this.block = b;
-                this.fenced = (s.flags() & PhysSection.FAULT_PRONE) != 0;
+                if (done != 0) { // at or past the block's end no byte is left: not direct
+                    b.ref();
+                    refd = true;
+                    this.ptr = ram.asSlice(xlat, done);
+                    this.block = b;
+                    this.fenced = (s.flags() & PhysSection.FAULT_PRONE) != 0;
+                }
             } catch (RuntimeException released) {
                 // block released or shrunk under us: fall back to the slow path
                 this.ptr = null;
@@ -127,6 +133,15 @@ public final class MemoryRegionCache {
                 }
             }
             l = done;
+        } else if (s.segment() != null && s.ramBlock() != null) {
+            // not direct for this kind of access, but reads (a write cache over ROM or a ROMD
+            // device) or debug stores still copy the block: hold it as a direct cache does
+            try {
+                s.ramBlock().ref();
+                this.block = s.ramBlock();
+            } catch (RuntimeException released) {
+                // released under us: those accesses answer ERROR, as for any released block
+            }
         }
         this.len = l;
         return l;
@@ -893,10 +908,15 @@ public final class MemoryRegionCache {
      */
     private int mmioBuffer(long off, byte[] buf, int bufOff, int n, boolean write) {
         if (!write && readsDirect()) {
+            // bytes past the block (a ROM grown past it by setSize) read 0, a decode error, as a load there
+            int inBlock = (int) Math.min(n, FlatViewAccess.blockBytesFrom(section.segment(), xlat + off));
+            Arrays.fill(buf, bufOff + inBlock, bufOff + n, (byte) 0);
             try {
-                FlatViewAccess.copy(section.segment(), xlat + off, buf, bufOff, null, 0, n, false,
-                        (section.flags() & PhysSection.FAULT_PRONE) != 0);
-                return MemTxResult.OK;
+                if (inBlock > 0) {
+                    FlatViewAccess.copy(section.segment(), xlat + off, buf, bufOff, null, 0, inBlock, false,
+                            (section.flags() & PhysSection.FAULT_PRONE) != 0);
+                }
+                return inBlock == n ? MemTxResult.OK : MemTxResult.DECODE_ERROR;
             } catch (IllegalStateException | InternalError e) {
                 return FlatViewAccess.ramFault(section, xlat + off, n, e);
             }

@@ -37,7 +37,7 @@ final class AccessCheck {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
 
     /** How a byte behaves. */
-    private enum Kind {
+    enum Kind {
         UNASSIGNED, RAM, ROM, ROMD, DEVICE,
         /** A RAM kind's offset past its block (grown by {@code setSize}): a decode error read as 0. */
         PAST,
@@ -53,7 +53,7 @@ final class AccessCheck {
      * ({@link Long#MAX_VALUE} without an IOMMU) and in the flat range that serves it at last (a RAM
      * chunk's bound; {@link Long#MAX_VALUE} for 2^64).
      */
-    private record Expect(Kind kind, RamBlock block, long offset, int range, long pageLeft, long rangeLeft) {
+    record Expect(Kind kind, RamBlock block, long offset, int range, long pageLeft, long rangeLeft) {
         Expect(Kind kind, RamBlock block, long offset, int range, long rangeLeft) {
             this(kind, block, offset, range, Long.MAX_VALUE, rangeLeft);
         }
@@ -75,17 +75,15 @@ final class AccessCheck {
      * @param a the access
      */
     static void run(FuzzMachine m, FuzzOp.Access a) {
-        AddressSpace as = m.spaces.get(a.space() % m.spaces.size());
+        AddressSpace as = m.space(a.space());
         FlatView view = as.currentMap();
-        List<Long> points = new ArrayList<>(FuzzStep.points(view.ranges()));
-        long addr = points.get(a.point() % points.size()) + (a.delta() % 17) - 8;
+        long addr = pointOf(as, a.point(), a.delta());
         int kind = a.kind() % 4;
         boolean atRest = m.sys.transactionDepth() == 0;
         if (!atRest) {
             kind &= ~1; // reads only
         }
-        boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == as);
-        MemoryRegion key = live ? FlatViewRoots.of(as.root()) : null;
+        MemoryRegion key = key(m, as);
         String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr);
         try {
             switch (kind) {
@@ -98,7 +96,49 @@ final class AccessCheck {
         }
     }
 
-    private static Expect classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
+    /**
+     * @param as a space
+     * @param point selects one of {@link FuzzStep#points} of its published view
+     * @param delta moves it by -8..8
+     * @return the address
+     */
+    static long pointOf(AddressSpace as, int point, int delta) {
+        List<Long> points = new ArrayList<>(FuzzStep.points(as.currentMap().ranges()));
+        return points.get(point % points.size()) + (delta % 17) - 8;
+    }
+
+    /**
+     * A point for the calls that keep state (TLB fills, caches, DMA maps): three times in four inside
+     * a range of the space's view, at a page or a few bytes from its start; else as {@link #pointOf}.
+     *
+     * @param as a space
+     * @param point selects a range (or a point of {@link #pointOf})
+     * @param delta selects the place in it
+     * @return the address
+     */
+    static long mappedPoint(AddressSpace as, int point, int delta) {
+        List<dev.guestmem.flat.FlatRange> ranges = as.currentMap().ranges();
+        if (ranges.isEmpty() || point % 4 == 3) {
+            return pointOf(as, point / 4, delta);
+        }
+        dev.guestmem.flat.FlatRange r = ranges.get((point / 4) % ranges.size());
+        long into = (delta % 8) * 0x1000L + (delta / 8) % 3 * 0xffcL; // page starts, and bytes before a page end
+        long size = r.last() - r.start() + 1; // 0 for 2^64
+        return r.start() + (size == 0 || Long.compareUnsigned(into, size) < 0 ? into : Long.remainderUnsigned(into, size));
+    }
+
+    /**
+     * @param m the machine
+     * @param as a space
+     * @return the root of its view for the oracle, null once it is destroyed
+     */
+    static MemoryRegion key(FuzzMachine m, AddressSpace as) {
+        boolean live = m.sys.addressSpaces().stream().anyMatch(l -> l == as);
+        return live ? FlatViewRoots.of(as.root()) : null;
+    }
+
+    /** What the model expects of the byte at {@code addr} of the view {@code key} roots, published as {@code view}. */
+    static Expect classify(FuzzMachine m, MemoryRegion key, FlatView view, long addr) {
         return classify(m, key, view, view.lookup(addr), addr, 0);
     }
 
@@ -183,7 +223,7 @@ final class AccessCheck {
                     && n <= first.block().usedLength() - first.offset();
             if (store && result == MemTxResult.OK && fits) {
                 for (int k = 0; k < n; k++) {
-                    m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                    m.wrote(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
                 }
             }
             return;
@@ -199,7 +239,7 @@ final class AccessCheck {
                 if (whole && (!store || first.kind() == Kind.RAM)) {
                     if (store) {
                         for (int k = 0; k < n; k++) {
-                            m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                            m.wrote(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
                         }
                         expect = new long[] {0, MemTxResult.OK};
                     } else {
@@ -210,7 +250,7 @@ final class AccessCheck {
                     expect = whole ? new long[] {0, MemTxResult.DECODE_ERROR} : null;
                     if (!whole && store && first.kind() == Kind.RAM && result == MemTxResult.OK) {
                         for (int k = 0; k < n; k++) {
-                            m.ram.set(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
+                            m.wrote(first.block(), first.offset() + k, (byte) (value >>> (8 * (big ? n - 1 - k : k))));
                         }
                     }
                 } else {
@@ -248,15 +288,31 @@ final class AccessCheck {
 
     private static void buffer(FuzzMachine m, AddressSpace as, MemoryRegion key, long addr, int len, boolean write,
                                long seed, boolean atRest, String where) {
-        where += (write ? " write " : " read ") + len;
         byte[] buf = new byte[len];
         new java.util.Random(seed).nextBytes(buf);
-        byte[] sent = buf.clone();
-        FlatView view = as.currentMap();
-        int result = write ? as.write(addr, U, buf, 0, len) : as.read(addr, U, buf, 0, len);
         if (!atRest) {
+            int ignored = write ? as.write(addr, U, buf, 0, len) : as.read(addr, U, buf, 0, len);
             return;
         }
+        buffer(m, as, key, addr, buf, write, b -> write ? as.write(addr, U, b, 0, len) : as.read(addr, U, b, 0, len),
+                where);
+    }
+
+    /**
+     * Makes a buffer access at rest and checks its bytes and result against the model, as
+     * {@code AddressSpace.read}/{@code write} of the view published now would make it (also what a
+     * DMA bounce buffer's prefill and write-back do).
+     *
+     * @param buf the bytes to write, or the buffer to read into (random bytes the read must replace)
+     * @param access makes the access with {@code buf} and returns its result
+     */
+    static void buffer(FuzzMachine m, AddressSpace as, MemoryRegion key, long addr, byte[] buf, boolean write,
+                       java.util.function.ToIntFunction<byte[]> access, String where) {
+        int len = buf.length;
+        where += (write ? " write " : " read ") + len;
+        byte[] sent = buf.clone();
+        FlatView view = as.currentMap();
+        int result = access.applyAsInt(buf);
         if (wraps(addr, len)) {
             assertEquals(MemTxResult.toString(MemTxResult.DECODE_ERROR), MemTxResult.toString(result), where + " wraps");
             return;
@@ -284,7 +340,7 @@ final class AccessCheck {
                         if (!write) {
                             assertEquals(m.ram.get(b.block(), b.offset() + j), buf[k + j] & 0xFF, where + " byte " + (k + j));
                         } else if (b.kind() == Kind.RAM) {
-                            m.ram.set(b.block(), b.offset() + j, sent[k + j]);
+                            m.wrote(b.block(), b.offset() + j, sent[k + j]);
                         } else {
                             want |= MemTxResult.DECODE_ERROR; // not direct: unassigned ops, clamped to the section
                         }

@@ -29,7 +29,8 @@ import dev.guestmem.region.RomDeviceRegion;
 import org.junit.jupiter.api.Test;
 
 /**
- * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found, and one that
+ * Defects the setup-API fuzzer ({@link SetupApiFuzzProperties}) found (the later ones by its oracles
+ * of state kept across calls: soft-TLB entries, caches, DMA mappings, dirty bitmaps), and one that
  * {@code RenderOracleProperties} found while the fuzzer was being checked, each shrunk to its
  * smallest case; every test here failed before its fix.
  */
@@ -276,6 +277,102 @@ class FuzzFoundRegressionTest {
             dev.setEnabled(true);
             assertEquals(FlatViewRenderer.render(FlatViewRoots.of(window)), as.currentMap().ranges());
             assertEquals(1, as.currentMap().ranges().size(), "the device is shown");
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A cache made for writing over a ROMD-mode ROM device (or a ROM) is not direct, but its reads
+     * copy the device's block, and it held no reference on the block (only a direct cache did): once
+     * the device was unplugged and destroyed (or the machine closed) the block was released and
+     * every read through the cache answered {@code ERROR}, although a held cache keeps its block
+     * mapped ({@code MemorySystem.close}; QEMU's cache holds its region).
+     */
+    @Test
+    void aWriteCacheOverAFlashKeepsItsBlockMapped() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RomDeviceRegion flash = RomDeviceRegion.allocate(sys, null,
+                    MemoryRegionOps.builder().read((a, n) -> 0).write((a, d, n) -> { }).build(), "flash", 0x1000);
+            dev.guestmem.ram.RamBlock block = flash.ramBlock();
+            block.segment().fill((byte) 0x5c);
+            root.addSubregion(0x10000, flash);
+            AddressSpace as = sys.addressSpace(root, "as");
+            MemoryRegionCache cache = new MemoryRegionCache();
+            assertEquals(0x100, cache.init(as, 0x10000, 0x100, true));
+            assertFalse(cache.isDirect(), "stores go to the device");
+            root.delSubregion(flash);
+            flash.destroy();
+            assertFalse(block.isReleased(), "the cache holds it");
+            dev.guestmem.access.MemTxResultHolder res = new dev.guestmem.access.MemTxResultHolder();
+            assertEquals(0x5c5c5c5c, cache.ldlLe(0, U, res));
+            assertEquals(MemTxResult.toString(MemTxResult.OK), MemTxResult.toString(res.get()));
+            cache.destroy();
+            assertTrue(block.isReleased(), "destroy lets it go");
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A cache made exactly at the end of a RAM block, in a region grown past it ({@code setSize}):
+     * no byte is left, so {@code init} gives 0, but it kept a 0-byte slice of the block as its
+     * pointer, so {@code isDirect()} said true (and the block was held) where one byte further it
+     * said false.
+     */
+    @Test
+    void aCacheAtTheEndOfABlockIsNotDirect() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x2000);
+            root.addSubregion(0, ram);
+            ram.setSize(0x10000);
+            AddressSpace as = sys.addressSpace(root, "as");
+            for (boolean write : new boolean[] {false, true}) {
+                for (long addr : new long[] {0x2000, 0x2001}) {
+                    MemoryRegionCache cache = new MemoryRegionCache();
+                    assertEquals(0, cache.init(as, addr, 8, write));
+                    assertFalse(cache.isDirect(), "no byte of the block at 0x" + Long.toHexString(addr));
+                    cache.destroy();
+                }
+            }
+        } finally {
+            sys.close();
+        }
+    }
+
+    /**
+     * A cache made for writing over a ROM grown past its block ({@code setSize}) is not direct, but
+     * its buffer reads copy the block, without a bound: a read past the block threw
+     * {@code IndexOutOfBoundsException} out of {@code read} (its loads answered {@code DECODE_ERROR},
+     * as the address space does). The bytes past the block now read 0 with {@code DECODE_ERROR}.
+     */
+    @Test
+    void aWriteCacheReadPastARomsBlockIsADecodeError() {
+        MemorySystem sys = new MemorySystem();
+        try {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x1000);
+            rom.ramBlock().segment().fill((byte) 0x3c);
+            root.addSubregion(0x10000, rom);
+            rom.setSize(0x10000);
+            AddressSpace as = sys.addressSpace(root, "as");
+            MemoryRegionCache cache = new MemoryRegionCache();
+            assertEquals(0x20, cache.init(as, 0x10ff0, 0x20, true));
+            byte[] buf = new byte[0x20];
+            java.util.Arrays.fill(buf, (byte) 0x77);
+            assertEquals(MemTxResult.DECODE_ERROR, cache.read(0, buf, 0, 0x20));
+            byte[] want = new byte[0x20];
+            java.util.Arrays.fill(want, 0, 0x10, (byte) 0x3c);
+            assertArrayEquals(want, buf, "the block's bytes, then zeros");
+            assertEquals(MemTxResult.OK, cache.read(0, buf, 0, 0x10));
+            dev.guestmem.access.MemTxResultHolder res = new dev.guestmem.access.MemTxResultHolder();
+            assertEquals(0, cache.ldlLe(0x18, U, res));
+            assertEquals(MemTxResult.DECODE_ERROR, res.get(), "as a load there");
+            cache.destroy();
         } finally {
             sys.close();
         }

@@ -55,6 +55,16 @@ final class FuzzMachine implements AutoCloseable {
     private final RamBlock hotBlock = RamBlock.builder("hotram", 0x2000).resizeable(0x8000, null).build();
     /** What the fuzzer did, for failure messages. */
     final List<String> history = new ArrayList<>();
+    /** What the dirty bitmaps must say. */
+    final DirtyModel dirty = new DirtyModel();
+    /** Soft-TLB entries the fuzzer filled and keeps, oldest first. */
+    final List<TlbCheck.Kept> tlbs = new ArrayList<>();
+    /** The caches the fuzzer inits, uses and destroys, with what each holds. */
+    final CacheCheck.Kept[] caches = {new CacheCheck.Kept(), new CacheCheck.Kept(), new CacheCheck.Kept()};
+    /** DMA mappings the fuzzer made, unmapped ones kept (a second unmap must be refused). */
+    final List<DmaCheck.Kept> mappings = new ArrayList<>();
+    /** Map clients registered, per space index: how often each ran. */
+    final List<DmaCheck.Client> mapClients = new ArrayList<>();
 
     FuzzMachine() {
         ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
@@ -136,6 +146,60 @@ final class FuzzMachine implements AutoCloseable {
 
     /**
      * @param sel a selector
+     * @return the address space it picks (destroyed ones too)
+     */
+    AddressSpace space(int sel) {
+        return spaces.get(sel % spaces.size());
+    }
+
+    /**
+     * @param block a RAM block of this machine
+     * @return the region it backs (RAM, ROM or ROM device; not an alias), or null
+     */
+    MemoryRegion regionOf(RamBlock block) {
+        for (MemoryRegion r : regions) {
+            if ((r instanceof RamRegion || r instanceof RomDeviceRegion) && r.ramBlock() == block) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /** @return every RAM block the machine made (the models track them) */
+    List<RamBlock> blocks() {
+        return regions.stream().filter(r -> r instanceof RamRegion || r instanceof RomDeviceRegion)
+                .map(MemoryRegion::ramBlock).toList();
+    }
+
+    /**
+     * A byte the model expects a write through an address space (or an unmap, or a cache that
+     * logs at once) to have stored: in the RAM model, and dirty for the clients its region logs now.
+     *
+     * @param block the block
+     * @param offset the byte's offset
+     * @param value the byte
+     */
+    void wrote(RamBlock block, long offset, byte value) {
+        ram.set(block, offset, value);
+        MemoryRegion r = regionOf(block);
+        dirty.wrote(block, offset, 1, r == null ? 0 : r.dirtyLogMask());
+    }
+
+    /**
+     * A byte stored around the logging (a direct DMA or write-cache pointer): in the RAM model only,
+     * until an unmap or invalidate logs it.
+     *
+     * @param block the block
+     * @param offset the byte's offset
+     * @param value the byte
+     */
+    void wroteUnlogged(RamBlock block, long offset, byte value) {
+        ram.set(block, offset, value);
+        dirty.wrote(block, offset, 1, 0);
+    }
+
+    /**
+     * @param sel a selector
      * @return the region it picks, of this machine
      */
     MemoryRegion region(int sel) {
@@ -165,7 +229,11 @@ final class FuzzMachine implements AutoCloseable {
         return anyRegion(sel / 2);
     }
 
-    /** Unmaps what the machines hold: closes both systems (committing open transactions first) and our block. */
+    /**
+     * Unmaps what the machines hold: closes both systems (committing open transactions first), then
+     * unmaps the DMA mappings and destroys the caches still held (which the guide lets outlive the
+     * machine), and closes our block.
+     */
     @Override
     public void close() {
         try {
@@ -174,6 +242,22 @@ final class FuzzMachine implements AutoCloseable {
             }
             sys.close();
             other.close();
+            for (DmaCheck.Kept k : mappings) {
+                if (!k.unmapped) {
+                    k.unmapped = true;
+                    k.map.unmap(k.map.length());
+                }
+            }
+            for (CacheCheck.Kept c : caches) {
+                c.cache.destroy();
+            }
+            // nothing holds them now: every block the machine allocated is unmapped (not ours)
+            for (RamBlock b : ram.blocks()) {
+                if (b != hotBlock && !b.isReleased()) {
+                    throw new AssertionError("after close and every mapping and cache let go, block '" + b.idstr()
+                            + "' is still mapped (" + String.join(", ", history) + ")");
+                }
+            }
         } finally {
             hotBlock.close();
             for (EventNotifier n : notifiers) {

@@ -109,4 +109,51 @@ sealed interface FuzzOp {
      */
     record Access(int space, int point, int delta, int kind, int size, boolean big, long data) implements FuzzOp {
     }
+
+    /**
+     * A soft-TLB fill ({@code GuestTlb.fill}) of the page of a point of a space's view (mostly inside
+     * a range: {@code AccessCheck.mappedPoint}), kept by the machine: while its generation says it is
+     * valid it must equal a fresh fill and the oracle ({@link TlbCheck}).
+     */
+    record TlbFill(int space, int point, int delta) implements FuzzOp {
+    }
+
+    /**
+     * {@code MemoryRegionCache.init} of one of the machine's caches on a range of a space (from a
+     * point as {@link TlbFill} chooses), for reading or writing ({@link CacheCheck}).
+     */
+    record CacheInit(int cache, int space, int point, int delta, int len, boolean write) implements FuzzOp {
+    }
+
+    /**
+     * An access through a cache (mostly one with bytes): kind 0 ld, 1 st, 2 read, 3 write; size 1,
+     * 2, 4, 8 (bytes for buffers), cut to fit; the offset inside the cached range, or (one in eight)
+     * past it.
+     */
+    record CacheAccess(int cache, int offset, int kind, int size, long data) implements FuzzOp {
+    }
+
+    /** {@code cache.invalidate(off, n)} (else {@code cache.destroy()}). */
+    record CacheEnd(int cache, boolean invalidate, int offset, int size) implements FuzzOp {
+    }
+
+    /** {@code as.map(addr, len, isWrite)} of a range from a point as {@link TlbFill} chooses, kept ({@link DmaCheck}). */
+    record DmaMap(int space, int point, int delta, int len, boolean write) implements FuzzOp {
+    }
+
+    /** A device's write of random bytes into a kept write mapping. */
+    record DmaUse(int mapping, int offset, int len, long seed) implements FuzzOp {
+    }
+
+    /** {@code mapping.unmap(n)}: n 0, all, or part of it; also of a mapping already unmapped. */
+    record DmaUnmap(int mapping, int how) implements FuzzOp {
+    }
+
+    /** {@code registerMapClient} on a space (even call), or {@code setMaxBounceBufferSize} (odd). */
+    record DmaClient(int space, int call, int limit) implements FuzzOp {
+    }
+
+    /** {@code region.snapshotAndClearDirty(offset, size, client)}, checked by {@link DirtyModel}. */
+    record DirtyClear(int region, int client, int offset, int size) implements FuzzOp {
+    }
 }

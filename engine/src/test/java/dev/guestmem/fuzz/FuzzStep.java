@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.guestmem.MemorySystemClosedException;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.dirty.DirtyBitmapSnapshot;
+import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.discard.BitmapRamDiscardManager;
 import dev.guestmem.discard.DiscardPolicyException;
 import dev.guestmem.flat.FlatRange;
@@ -31,7 +33,9 @@ import java.util.TreeSet;
  * throws one of the engine's typed exceptions and leaves the machine exactly as it was
  * ({@link StateDigest}, RAM, no callback heard); a call that succeeds leaves every published view
  * equal to a full render and to the per-address {@link RenderOracle}; RAM always matches the
- * {@link RamModel}. Accesses are checked by {@link AccessCheck}.
+ * {@link RamModel}. Accesses are checked by {@link AccessCheck}; calls on state kept across calls
+ * by {@link TlbCheck}, {@link CacheCheck} and {@link DmaCheck}, and after every call that state,
+ * and the dirty bitmaps ({@link DirtyModel}), are checked again.
  */
 final class FuzzStep {
     /** Placements: offsets, addresses, alias offsets; edges of 2^63 and 2^64 included. */
@@ -47,6 +51,8 @@ final class FuzzStep {
     static final long[] COALESCED_SIZES = {0, 1, 0x10, 0x1000, -1L, Long.MAX_VALUE};
     static final long[] DISCARD_BLOCKS = {0x1000, 0x2000, 0x800, 0x3000, 0};
     static final int[] LOG_CLIENTS = {0, 0, 0, 1, 2, -1, 3};
+    static final long[] DIRTY_OFFSETS = {0, 0x1000, 0x800, 0x3000, -1L};
+    static final long[] DIRTY_SIZES = {0x1000, 1, 0, 0x2000, 0x10000};
     /** How deep the fuzzer nests transactions. */
     static final int MAX_DEPTH = 3;
 
@@ -58,17 +64,31 @@ final class FuzzStep {
      *
      * @param m the machine
      * @param op the op
-     * @return what happened: "access", "ok", or the refusal's exception class
+     * @return what happened: "access", "ok", the refusal's exception class, or what a call on kept
+     *     state met (for {@code -Dguestmem.audit=true})
      */
     static String run(FuzzMachine m, FuzzOp op) {
         m.history.add(op.toString());
         String outcome = "access";
-        if (op instanceof FuzzOp.Access a) {
-            AccessCheck.run(m, a);
-        } else {
-            outcome = runSetup(m, op);
+        switch (op) {
+            case FuzzOp.Access a -> AccessCheck.run(m, a);
+            case FuzzOp.TlbFill f -> outcome = TlbCheck.fill(m, f);
+            case FuzzOp.CacheInit c -> outcome = CacheCheck.init(m, c);
+            case FuzzOp.CacheAccess c -> outcome = CacheCheck.access(m, c);
+            case FuzzOp.CacheEnd c -> outcome = CacheCheck.end(m, c);
+            case FuzzOp.DmaMap d -> outcome = DmaCheck.map(m, d);
+            case FuzzOp.DmaUse d -> outcome = DmaCheck.use(m, d);
+            case FuzzOp.DmaUnmap d -> outcome = DmaCheck.unmap(m, d);
+            case FuzzOp.DmaClient d -> outcome = DmaCheck.client(m, d);
+            default -> outcome = runSetup(m, op);
         }
-        m.ram.check(where(m));
+        // the state users keep across calls: RAM, dirty bitmaps, TLB entries, caches, mappings
+        String where = where(m);
+        m.ram.check(where);
+        m.dirty.check(m.sys, where);
+        TlbCheck.check(m, outcome.equals("ok"));
+        CacheCheck.check(m);
+        DmaCheck.check(m);
         return outcome;
     }
 
@@ -79,6 +99,8 @@ final class FuzzStep {
         Throwable thrown = null;
         try {
             apply(m, op);
+        } catch (AssertionError e) {
+            throw e; // a model's check inside the call
         } catch (Throwable t) {
             thrown = t;
         }
@@ -136,6 +158,7 @@ final class FuzzStep {
             case FuzzOp.SetSize s -> m.region(s.region()).setSize(pick(SIZES, s.size()));
             case FuzzOp.RamResize r -> {
                 if (m.region(r.region()) instanceof RamRegion rr) {
+                    m.dirty.forget(rr.ramBlock()); // a resize re-dirties the block
                     rr.ramResize(pick(SIZES, r.size()));
                 }
             }
@@ -218,7 +241,17 @@ final class FuzzStep {
                 }
             }
             case FuzzOp.Close c -> m.sys.close();
-            case FuzzOp.Access a -> throw new IllegalArgumentException("accesses are not setup calls");
+            case FuzzOp.DirtyClear d -> {
+                // seven in eight: a region with RAM (else any region, for the refusals)
+                List<MemoryRegion> ram = m.regions.stream().filter(x -> x.ramBlock() != null).toList();
+                MemoryRegion r = d.region() % 8 == 7 || ram.isEmpty() ? m.region(d.region() / 8)
+                        : ram.get((d.region() / 8) % ram.size());
+                int client = d.client() % DirtyMemory.DIRTY_MEMORY_NUM;
+                long size = d.size() % 3 == 0 ? r.size() : pick(DIRTY_SIZES, d.size());
+                DirtyBitmapSnapshot snap = r.snapshotAndClearDirty(pick(DIRTY_OFFSETS, d.offset()), size, client);
+                m.dirty.cleared(m.sys, m.blocks(), snap, client, where(m));
+            }
+            default -> throw new IllegalArgumentException(op + " is no setup call");
         }
     }
 
@@ -244,6 +277,7 @@ final class FuzzStep {
         if (!(m.region(d.region()) instanceof RamRegion r)) {
             return;
         }
+        m.dirty.forget(r.ramBlock()); // a discard may clear its pages' bits
         switch (d.call() % 3) {
             case 0 -> {
                 BitmapRamDiscardManager.attach(r, DISCARD_BLOCKS[d.blockSize() % DISCARD_BLOCKS.length]);

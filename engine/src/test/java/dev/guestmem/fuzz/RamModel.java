@@ -27,6 +27,11 @@ final class RamModel {
         bytes.put(block, b);
     }
 
+    /** @return the blocks tracked */
+    java.util.Set<RamBlock> blocks() {
+        return bytes.keySet();
+    }
+
     /**
      * @param block a tracked block
      * @param offset an offset below its maximum length
@@ -77,7 +82,8 @@ final class RamModel {
             }
             byte[] want = e.getValue();
             int used = (int) block.usedLength();
-            for (int i = 0; i < used; i++) {
+            long first = MemorySegment.ofArray(want).asSlice(0, used).mismatch(seg.asSlice(0, used));
+            for (int i = (int) Math.max(first, 0); first >= 0 && i < used; i++) {
                 byte got = seg.get(ValueLayout.JAVA_BYTE, i);
                 if (got != want[i]) {
                     fail("after " + where + ": RAM block '" + block.idstr() + "' byte 0x" + Integer.toHexString(i)

@@ -22,7 +22,10 @@ import net.jqwik.api.state.Transformer;
  * address spaces, {@code close()}) and guest accesses of every size at edge addresses, on a
  * {@link FuzzMachine}. After every call {@link FuzzStep} checks that a refusal is typed and changed
  * nothing, that a success leaves views equal to the per-address oracle, and that RAM matches its
- * model. {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
+ * model. It also keeps what users keep across calls (soft-TLB entries, caches, DMA mappings and map
+ * clients, dirty bitmaps) and checks it after every later call against {@link TlbCheck},
+ * {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}.
+ * {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
  */
 class SetupApiFuzzProperties {
     /** With {@code -Dguestmem.audit=true}, jqwik reports how each kind of call ended. */
@@ -78,6 +81,18 @@ class SetupApiFuzzProperties {
                 .withAction(2, action(bool().map(FuzzOp.GlobalDirtyLog::new)))
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.TlbFill::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())
+                        .as(FuzzOp.CacheInit::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), Arbitraries.longs())
+                        .as(FuzzOp.CacheAccess::new)))
+                .withAction(2, action(Combinators.combine(sel(), bool(), sel(), sel()).as(FuzzOp.CacheEnd::new)))
+                .withAction(5, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.DmaMap::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), Arbitraries.longs())
+                        .as(FuzzOp.DmaUse::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel()).as(FuzzOp.DmaUnmap::new)))
+                .withAction(2, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.DmaClient::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), sel()).as(FuzzOp.DirtyClear::new)))
                 .withMaxTransformations(STEPS);
     }
 
