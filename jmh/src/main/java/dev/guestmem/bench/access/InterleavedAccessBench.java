@@ -41,7 +41,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * stack store inside the loop.
  *
  * <p>{@code p4mega} (information) times P4's dispatch arm against {@code
- * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline.
+ * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline;
+ * {@code p3inline} (information) times P3's TLB with the block-entry check compiled into the loop
+ * ({@code SoftTlbBench.vcpuTlbHitInline}).
  *
  * <p>The {@code ctl} target is the harness's control: the P1 raw loop against a line-for-line copy
  * of it ({@link LoadStoreBench#rawControl()}); identical work must read 1.00.
@@ -60,8 +62,8 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 7;
-    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega"};
+    private static final int TARGETS = 8;
+    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline"};
 
     /**
      * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
@@ -69,7 +71,7 @@ public class InterleavedAccessBench {
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline"})
     public String target;
 
     private int first;
@@ -111,6 +113,10 @@ public class InterleavedAccessBench {
         public long p4megaGuestNs;
         /** The callback through a call site that has seen three device classes. */
         public long p4megaRawNs;
+        /** P3's TLB with the block-entry check in the loop's compile unit (information). */
+        public long p3inlineGuestNs;
+        /** P3 raw arm, for {@code p3inline}. */
+        public long p3inlineRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@link ArmPair}). */
@@ -133,6 +139,8 @@ public class InterleavedAccessBench {
             ctlRawNs = 0;
             p4megaGuestNs = 0;
             p4megaRawNs = 0;
+            p3inlineGuestNs = 0;
+            p3inlineRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -164,9 +172,9 @@ public class InterleavedAccessBench {
         }
         // in NAMES' order: each target's guest arm and its baseline
         Runnable[] guests = {this::p1Guest, this::p2Guest, this::p2indGuest, this::p3Guest, this::p4Guest,
-            this::ctlCopy, this::p4Guest};
+            this::ctlCopy, this::p4Guest, this::p3InlineGuest};
         Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4Raw, this::p1Raw,
-            this::p4MegaRaw};
+            this::p4MegaRaw, this::p3Raw};
         for (int t = 0; t < TARGETS; t++) {
             pairs[t] = new ArmPair(guests[t], raws[t]);
         }
@@ -238,9 +246,13 @@ public class InterleavedAccessBench {
                 t.ctlGuestNs += guest;
                 t.ctlRawNs += raw;
             }
-            default -> {
+            case 6 -> {
                 t.p4megaGuestNs += guest;
                 t.p4megaRawNs += raw;
+            }
+            default -> {
+                t.p3inlineGuestNs += guest;
+                t.p3inlineRawNs += raw;
             }
         }
     }
@@ -278,6 +290,11 @@ public class InterleavedAccessBench {
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private void p3Guest() {
         sink += tlb.vcpuTlbHit();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p3InlineGuest() {
+        sink += tlb.vcpuTlbHitInline();
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)

@@ -163,8 +163,9 @@ public class SoftTlbBench {
     }
 
     /**
-     * The soft-TLB hit path (P3): {@link VcpuTlb}, entered as a CPU loop enters a block (a
-     * generation compare), then one {@code ldlLe} per access: a page-tag compare and one host load.
+     * The soft-TLB hit path (P3): {@link VcpuTlb}, entered as a CPU loop enters a translated block
+     * (a generation compare), then the block's body, its own compile unit as a JIT's translated
+     * block is: one {@code ldlLe} per access, a page-tag compare and one host load.
      *
      * @return a sum
      */
@@ -172,6 +173,34 @@ public class SoftTlbBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int vcpuTlbHit() {
+        vcpu.enterBlock();
+        return vcpuBlock();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private int vcpuBlock() {
+        VcpuTlb t = vcpu;
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += t.ldlLe(BASE + offsets[i]);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational (P3inline): the same with the block-entry check in the loop's own compile unit,
+     * as an interpreter that polls in its dispatch loop has it: C2 compiles that loop less well
+     * (1.3-1.4x instead of 1.03 in the runs of 2026-11-29).
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int vcpuTlbHitInline() {
         VcpuTlb t = vcpu;
         t.enterBlock();
         int sum = 0;
