@@ -15,14 +15,16 @@ import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.region.RomDeviceRegion;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 
 /**
- * {@link VcpuTlb} against the address space, differentially: two identical machines get the same
- * topology changes; one is accessed through a TLB (entered after every change, as a CPU loop does),
+ * {@link VcpuTlb} against the address space, differentially: two identical machines (RAM moved,
+ * toggled, re-mapped and logged; ROM; RAM under a read-only alias; MMIO; a resizeable block resized;
+ * a flash switched between ROMD and I/O mode; RAM at the top of 2^64) get the same topology changes; one is accessed through a TLB (entered after every change, as a CPU loop does),
  * the other through {@link AddressSpace} with TCG's one difference (a store to a page the view
  * makes read-only RAM is dropped). Every load must agree, and so must all RAM at the end.
  */
@@ -40,6 +42,10 @@ class VcpuTlbProperties {
         final RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x2000);
         final AliasRegion roAlias = new AliasRegion(sys, null, "a-ro", a, 0x1000, 0x3000);
         final RamRegion top = RamRegion.allocate(sys, null, "top", 0x2000);
+        final RamBlock growBlock = RamBlock.builder("grow", 0x2000).resizeable(0x6000, null).build();
+        final RamRegion grow = new RamRegion(sys, null, "grow", growBlock, false, false);
+        final RamBlock flashBlock = RamBlock.anonymous("flash", 0x2000);
+        final RomDeviceRegion flash;
         final byte[] regs = new byte[0x100];
         final AddressSpace as;
         boolean logging;
@@ -69,6 +75,14 @@ class VcpuTlbProperties {
             root.addSubregion(0x40000, roAlias);
             root.addSubregion(0x50000, dev);
             root.addSubregion(TOP, top);
+            root.addSubregion(0x70000, grow);
+            // a flash: reads the array directly in ROMD mode; in I/O mode reads and every write hit
+            // the callbacks, which read and write the device's registers
+            flash = new RomDeviceRegion(sys, null, MemoryRegionOps.builder()
+                    .read((addr, size) -> regs[(int) (addr & 0xff)] & 0xffL)
+                    .write((addr, v, size) -> regs[(int) (addr & 0xff)] = (byte) v)
+                    .valid(1, 8, true).impl(1, 1, false).build(), "flash", flashBlock);
+            root.addSubregion(0x80000, flash);
             as = sys.addressSpace(root, "as");
         }
 
@@ -88,17 +102,21 @@ class VcpuTlbProperties {
                         root.addSubregionOverlap(new long[] {0x20000, 0x11000}[arg % 2], b, 1);
                     }
                 }
-                default -> roAlias.setAliasOffset((arg % 4) * 0x800L);
+                case 5 -> roAlias.setAliasOffset((arg % 4) * 0x800L);
+                case 6 -> grow.ramResize(0x1000L * (1 + arg % 6));
+                default -> flash.setRomd(!flash.isRomd());
             }
         }
 
         byte[] ram() {
-            byte[] all = new byte[0x8000 + 0x4000 + 0x2000 + 0x2000 + 0x100];
+            byte[] all = new byte[0x8000 + 0x4000 + 0x2000 + 0x2000 + 0x100 + 0x6000 + 0x2000];
             MemorySegmentCopy.copy(a.ramBlock().segment(), all, 0, 0x8000);
             MemorySegmentCopy.copy(bBlock.segment(), all, 0x8000, 0x4000);
             MemorySegmentCopy.copy(rom.ramBlock().segment(), all, 0xc000, 0x2000);
             MemorySegmentCopy.copy(top.ramBlock().segment(), all, 0xe000, 0x2000);
             System.arraycopy(regs, 0, all, 0x10000, 0x100);
+            MemorySegmentCopy.copy(growBlock.maxSegment(), all, 0x10100, 0x6000);
+            MemorySegmentCopy.copy(flashBlock.segment(), all, 0x16100, 0x2000);
             return all;
         }
 
@@ -106,6 +124,8 @@ class VcpuTlbProperties {
         public void close() {
             sys.close();
             bBlock.close();
+            growBlock.close();
+            flashBlock.close();
         }
     }
 
@@ -117,7 +137,7 @@ class VcpuTlbProperties {
     }
 
     private static final long[] BASES = {0x10000, 0x18000, 0x20000, 0x11000, 0x30000, 0x40000, 0x50000, 0x60000,
-        TOP, 0};
+        0x70000, 0x80000, TOP, 0};
 
     @Property(tries = 200)
     void theTlbAgreesWithTheAddressSpace(@ForAll long seed) {
@@ -128,7 +148,7 @@ class VcpuTlbProperties {
             MemTxResultHolder ignored = new MemTxResultHolder();
             for (int step = 0; step < 400; step++) {
                 if (rnd.nextInt(12) == 0) {
-                    int what = rnd.nextInt(6);
+                    int what = rnd.nextInt(8);
                     int arg = rnd.nextInt(16);
                     viaTlb.change(what, arg);
                     viaSpace.change(what, arg);
