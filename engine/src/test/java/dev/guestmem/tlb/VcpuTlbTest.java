@@ -252,4 +252,28 @@ class VcpuTlbTest {
             tlb.close();
         }
     }
+
+    /**
+     * A resizeable block shrunk under a kept entry: before the next block entry the stale hit reads
+     * the block's reservation, which stays mapped; after it, the page is gone from the view.
+     */
+    @Test
+    void aShrunkBlockKeepsItsReservationMappedForAStaleEntry() {
+        try (MemorySystem sys = new MemorySystem();
+             RamBlock block = RamBlock.builder("vram", 0x4000).resizeable(0x4000, null).build()) {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion vram = new RamRegion(sys, null, "vram", block, false, false);
+            root.addSubregion(0x100000, vram);
+            AddressSpace as = sys.addressSpace(root, "as");
+            List<Fault> faults = new ArrayList<>();
+            VcpuTlb tlb = new VcpuTlb(as, U, (a, s, w, r) -> faults.add(new Fault(a, s, w, r)));
+            tlb.stlLe(0x103000, 0x77);
+            vram.ramResize(0x1000);               // the page at 0x103000 leaves the view
+            assertEquals(0x77, tlb.ldlLe(0x103000), "stale hit: the reservation, still mapped");
+            assertTrue(tlb.enterBlock());
+            assertEquals(0, tlb.ldlLe(0x103000));
+            assertEquals(List.of(new Fault(0x103000, 4, false, MemTxResult.DECODE_ERROR)), faults);
+            tlb.close();
+        }
+    }
 }
