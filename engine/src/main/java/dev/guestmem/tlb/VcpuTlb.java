@@ -52,7 +52,8 @@ import java.util.Objects;
  *
  * <p><b>Semantics.</b> Hits and misses give what the address space's accessors give, with TCG's
  * differences: a store to RAM the view makes read-only (ROM, RAM under a read-only alias or
- * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped; an access that crosses a page, touches
+ * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped (of a store across two pages, the
+ * bytes on such a page); an access that crosses a page, touches
  * MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an unassigned address
  * goes through {@link AddressSpace} with this TLB's attributes. A failed access ({@link MemTxResult}
  * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
@@ -484,6 +485,9 @@ public final class VcpuTlb implements AutoCloseable {
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
             }
+        } else if (discardsWrites(page) || discardsWrites((addr + size - 1) & PAGE_MASK)) {
+            storeBytesAcross(addr, size, big, v); // TCG drops the part on such a page (do_st_leN), not the whole
+            return;
         }
         int r = switch (size) {
             case 1 -> as.stb(addr, (int) v, attrs);
@@ -491,6 +495,41 @@ public final class VcpuTlb implements AutoCloseable {
             case 4 -> big ? as.stlBe(addr, (int) v, attrs) : as.stlLe(addr, (int) v, attrs);
             default -> big ? as.stqBe(addr, v, attrs) : as.stqLe(addr, v, attrs);
         };
+        if (r != MemTxResult.OK && fault != null) {
+            fault.failed(addr, size, true, r);
+        }
+    }
+
+    /** Whether the view makes {@code page} RAM that CPU stores may not change: its entry's flags, else a fill's. */
+    private boolean discardsWrites(long page) {
+        int k = index(page);
+        int f;
+        if (pages[k] == page) {
+            f = flags[k];
+        } else {
+            GuestTlb.fill(as, page, attrs, scratch); // flags only: nothing is kept, no block referenced
+            f = scratch.flags();
+        }
+        return (f & GuestTlb.TLB_DISCARD_WRITE) != 0;
+    }
+
+    /**
+     * A store across two pages of which one or both drop CPU stores: byte by byte, the bytes of a
+     * dropping page left out (rare: the space's whole store would write RAM under a read-only alias).
+     */
+    private void storeBytesAcross(long addr, int size, boolean big, long v) {
+        boolean firstDrops = discardsWrites(addr & PAGE_MASK);
+        boolean lastDrops = discardsWrites((addr + size - 1) & PAGE_MASK);
+        int r = MemTxResult.OK;
+        for (int k = 0; k < size; k++) {
+            long a = addr + k;
+            boolean first = (a & PAGE_MASK) == (addr & PAGE_MASK);
+            if (first ? firstDrops : lastDrops) {
+                continue;
+            }
+            int shift = 8 * (big ? size - 1 - k : k);
+            r |= as.stb(a, (int) (v >>> shift), attrs);
+        }
         if (r != MemTxResult.OK && fault != null) {
             fault.failed(addr, size, true, r);
         }
