@@ -4,6 +4,7 @@ import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -80,6 +81,31 @@ public final class FlatViewRenderer {
     private static final int MAX_CYCLIC_TURNS = 4096;
     private int cyclicTurns;
 
+    /**
+     * A cyclic entry's state: rendering it again with a clip inside one it was rendered with adds
+     * nothing (every hole it could fill was filled then), so the renderer skips it. Without this, two
+     * self-aliases in one region render every interleaving of their turns (exponentially many) and the
+     * turn bound cut the render short at a point that depended on the window rendered.
+     */
+    private record CycleState(AliasRegion alias, Int128 base, boolean readonly, boolean nonvolatile,
+                              boolean unmergeable) {
+    }
+
+    /** The clips each cyclic state was rendered with, this render. */
+    private final Map<CycleState, List<Int128[]>> cycleClips = new HashMap<>();
+
+    /** Records that {@code state} renders over {@code [cs, ce)}; false if a clip it had covers that already. */
+    private boolean firstCycleVisit(CycleState state, Int128 cs, Int128 ce) {
+        List<Int128[]> clips = cycleClips.computeIfAbsent(state, k -> new ArrayList<>(2));
+        for (Int128[] c : clips) {
+            if (c[0].compareTo(cs) <= 0 && c[1].compareTo(ce) >= 0) {
+                return false;
+            }
+        }
+        clips.add(new Int128[] {cs, ce});
+        return true;
+    }
+
     /** Whether {@code alias} is already being rendered at {@code base} on this path (the state would repeat). */
     private boolean repeats(AliasRegion alias, Int128 base) {
         for (int i = 0; i < aliasPath.size(); i += 2) {
@@ -110,8 +136,12 @@ public final class FlatViewRenderer {
         if (mr instanceof AliasRegion alias) {
             MemoryRegion target = alias.target();
             Int128 aliasBase = base.subUnsigned(target.addr()).subUnsigned(alias.aliasOffset());
+            boolean cyclic = aliasPath.contains(alias);
+            if (cyclic && !firstCycleVisit(new CycleState(alias, aliasBase, readonly, nonvolatile, unmergeable), cs, ce)) {
+                return; // this state was rendered over this clip already, on another path
+            }
             if (aliasPath.size() >= MAX_ALIAS_DEPTH * 2 || repeats(alias, aliasBase)
-                    || aliasPath.contains(alias) && ++cyclicTurns > MAX_CYCLIC_TURNS) {
+                    || cyclic && ++cyclicTurns > MAX_CYCLIC_TURNS) {
                 // An alias cycle that no longer shifts (a later move made it so): QEMU would recurse
                 // until its stack ran out. Stop here instead.
                 return;
