@@ -48,14 +48,16 @@ import java.util.Objects;
  * every point where the guest may observe a topology change: block entry, an exit-request poll); a
  * vCPU that stops running for long (halt, pause) calls {@link #flush()} first, so that it does not
  * keep unplugged RAM mapped. Keep one TLB per set of attributes (per world, as QEMU keeps one per
- * MMU index): entries do not record the attributes they were filled with.
+ * MMU index): entries do not record the attributes they were filled with. Start a lazy restore into
+ * a block with the vCPUs paused or past {@link #enterBlock()}: entries made before it stay direct
+ * until then.
  *
  * <p><b>Semantics.</b> Hits and misses give what the address space's accessors give, with TCG's
  * differences: a store to RAM the view makes read-only (ROM, RAM under a read-only alias or
  * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped (of a store across two pages, the
- * bytes on such a page); an access that crosses a page, touches
- * MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an unassigned address
- * goes through {@link AddressSpace} with this TLB's attributes. A failed access ({@link MemTxResult}
+ * bytes on such a page); an access that crosses a page, touches MMIO, ROM-device callbacks, logged
+ * pages (dirty logging, translated code) or an unassigned address goes through {@link AddressSpace}
+ * with this TLB's attributes. A failed access ({@link MemTxResult}
  * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
  * {@code cpu_transaction_failed}); a load then returns what the address space returned.
  *
