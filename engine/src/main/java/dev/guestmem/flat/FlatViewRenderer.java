@@ -82,27 +82,33 @@ public final class FlatViewRenderer {
     private int cyclicTurns;
 
     /**
-     * A cyclic entry's state: rendering it again with a clip inside one it was rendered with adds
-     * nothing (every hole it could fill was filled then), so the renderer skips it. Without this, two
-     * self-aliases in one region render every interleaving of their turns (exponentially many) and the
-     * turn bound cut the render short at a point that depended on the window rendered.
+     * A cyclic entry's state: rendering it again with a clip inside one it was rendered with, from no
+     * deeper a path (so with no less of {@link #MAX_ALIAS_DEPTH} left), adds nothing (every hole it
+     * could fill was filled then), so the renderer skips it. Without this, two self-aliases in one
+     * region render every interleaving of their turns (exponentially many) and the turn bound cut the
+     * render short at a point that depended on the window rendered.
      */
     private record CycleState(AliasRegion alias, Int128 base, boolean readonly, boolean nonvolatile,
                               boolean unmergeable) {
     }
 
-    /** The clips each cyclic state was rendered with, this render. */
-    private final Map<CycleState, List<Int128[]>> cycleClips = new HashMap<>();
+    /** A clip a cyclic state was rendered with, and the alias depth of the path it was rendered at. */
+    private record CycleVisit(Int128 start, Int128 end, int depth) {
+    }
 
-    /** Records that {@code state} renders over {@code [cs, ce)}; false if a clip it had covers that already. */
+    /** The visits of each cyclic state, this render. */
+    private final Map<CycleState, List<CycleVisit>> cycleVisits = new HashMap<>();
+
+    /** Records that {@code state} renders over {@code [cs, ce)} now; false if an earlier visit covers that. */
     private boolean firstCycleVisit(CycleState state, Int128 cs, Int128 ce) {
-        List<Int128[]> clips = cycleClips.computeIfAbsent(state, k -> new ArrayList<>(2));
-        for (Int128[] c : clips) {
-            if (c[0].compareTo(cs) <= 0 && c[1].compareTo(ce) >= 0) {
+        int depth = aliasPath.size() / 2;
+        List<CycleVisit> visits = cycleVisits.computeIfAbsent(state, k -> new ArrayList<>(2));
+        for (CycleVisit v : visits) {
+            if (v.start.compareTo(cs) <= 0 && v.end.compareTo(ce) >= 0 && v.depth <= depth) {
                 return false;
             }
         }
-        clips.add(new Int128[] {cs, ce});
+        visits.add(new CycleVisit(cs, ce, depth));
         return true;
     }
 
