@@ -16,10 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
-import dev.guestmem.access.MemTxResultHolder;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
@@ -122,7 +119,7 @@ class Q35SmramRandomProperties {
         try (Q35Machine m = new Q35Machine(true)) {
             Model model = new Model();
             WorldCpu cpu = new WorldCpu(m.cpuMemory, NORMAL, m.cpuSmm, SMM);
-            MemTxResultHolder res = new MemTxResultHolder();
+            WorldAccessPaths paths = new WorldAccessPaths();
             long[] ramAddr = new long[1];
             for (int step = 0; step < STEPS; step++) {
                 if (rnd.nextInt(8) == 0) {
@@ -144,37 +141,13 @@ class Q35SmramRandomProperties {
                 AddressSpace space = smm ? m.cpuSmm : m.cpuMemory;
                 boolean store = rnd.nextBoolean();
                 int v = rnd.nextInt();
-                int path = rnd.nextInt(3);
+                int path = rnd.nextInt(WorldAccessPaths.COUNT);
                 String what = "step " + step + (smm ? " SMM " : " normal ") + (store ? "store" : "load") + " path "
                         + path + " @0x" + Long.toHexString(addr) + " sees " + sees + " smram 0x"
                         + Integer.toHexString(model.smram) + " esmramc 0x" + Integer.toHexString(model.esmramc);
                 int vgaWrites = m.vgaWrites[0];
-                int result;
-                int got = 0;
-                if (path == 0) {
-                    cpu.setWorld(smm ? WorldCpu.SECURE : WorldCpu.NORMAL);
-                    if (store) {
-                        result = cpu.stl(addr, v);
-                    } else {
-                        got = cpu.ldl(addr);
-                        result = cpu.lastResult;
-                    }
-                } else if (path == 1) {
-                    if (store) {
-                        result = space.stlLe(addr, v, attrs);
-                    } else {
-                        got = space.ldlLe(addr, attrs, res);
-                        result = res.get();
-                    }
-                } else {
-                    byte[] buf = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
-                    if (store) {
-                        result = space.write(addr, attrs, buf, 0, 4);
-                    } else {
-                        result = space.read(addr, attrs, buf, 0, 4);
-                        got = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).getInt();
-                    }
-                }
+                int result = paths.access(path, cpu, smm ? WorldCpu.SECURE : WorldCpu.NORMAL, space, attrs, addr, store, v);
+                int got = paths.got;
                 assertEquals(sees == Sees.NOTHING ? MemTxResult.DECODE_ERROR : MemTxResult.OK, result, what);
                 if (store && sees == Sees.RAM) {
                     model.ram.put(ramAddr[0], v);

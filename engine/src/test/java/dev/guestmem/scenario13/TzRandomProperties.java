@@ -44,6 +44,7 @@ class TzRandomProperties {
             MemoryRegionCache cache = new MemoryRegionCache();
             cache.init(b.dmaSpace, SSRAM, TzBoard.SSRAM_SIZE, true);
             MemTxResultHolder res = new MemTxResultHolder();
+            WorldAccessPaths paths = new WorldAccessPaths();
             for (int step = 0; step < STEPS; step++) {
                 int op = rnd.nextInt(20);
                 if (op == 0) {
@@ -84,29 +85,10 @@ class TzRandomProperties {
                         + " block " + block + (pass ? " pass" : " blocked") + " secResp " + secResp;
                 int result;
                 int got = 0;
-                if (path == 0) {
-                    cpu.setWorld(secure ? WorldCpu.SECURE : WorldCpu.NORMAL);
-                    if (store) {
-                        result = cpu.stl(addr, v);
-                    } else {
-                        got = cpu.ldl(addr);
-                        result = cpu.lastResult;
-                    }
-                } else if (path == 1) {
-                    if (store) {
-                        result = space.stlLe(addr, v, attrs);
-                    } else {
-                        got = space.ldlLe(addr, attrs, res);
-                        result = res.get();
-                    }
-                } else if (path == 2) {
-                    byte[] buf = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
-                    if (store) {
-                        result = space.write(addr, attrs, buf, 0, 4);
-                    } else {
-                        result = space.read(addr, attrs, buf, 0, 4);
-                        got = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).getInt();
-                    }
+                if (path < WorldAccessPaths.COUNT) {
+                    result = paths.access(path, cpu, secure ? WorldCpu.SECURE : WorldCpu.NORMAL, space, attrs, addr,
+                            store, v);
+                    got = paths.got;
                 } else if (path == 3) {
                     if (store) {
                         result = cache.stlLe(off, v, dmaAttrs);
