@@ -119,6 +119,14 @@ sealed interface FuzzOp {
     }
 
     /**
+     * A load of 1, 2, 4 or 8 bytes through a fresh {@code VcpuTlb} of a space, twice (a miss that
+     * fills, then a hit where the page is direct), at a point as {@link TlbFill} chooses: each must
+     * give what the space's own load gives, and report a fault exactly when it fails ({@link VcpuCheck}).
+     */
+    record VcpuLoad(int space, int point, int delta, int size, boolean big) implements FuzzOp {
+    }
+
+    /**
      * {@code MemoryRegionCache.init} of one of the machine's caches on a range of a space (from a
      * point as {@link TlbFill} chooses), for reading or writing ({@link CacheCheck}).
      */

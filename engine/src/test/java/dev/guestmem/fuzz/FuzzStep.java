@@ -73,6 +73,7 @@ final class FuzzStep {
         switch (op) {
             case FuzzOp.Access a -> AccessCheck.run(m, a);
             case FuzzOp.TlbFill f -> outcome = TlbCheck.fill(m, f);
+            case FuzzOp.VcpuLoad l -> outcome = VcpuCheck.load(m, l);
             case FuzzOp.CacheInit c -> outcome = CacheCheck.init(m, c);
             case FuzzOp.CacheAccess c -> outcome = CacheCheck.access(m, c);
             case FuzzOp.CacheEnd c -> outcome = CacheCheck.end(m, c);

@@ -82,6 +82,7 @@ class SetupApiFuzzProperties {
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.TlbFill::new)))
+                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())
                         .as(FuzzOp.CacheInit::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), Arbitraries.longs())
