@@ -1,5 +1,12 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
+
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
@@ -31,12 +38,6 @@ import java.nio.ByteOrder;
  */
 final class FlatViewAccess {
     static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
-    static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private FlatViewAccess() {
     }

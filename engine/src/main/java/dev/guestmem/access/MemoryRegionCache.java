@@ -1,5 +1,12 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
+
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
 import dev.guestmem.flat.FlatView;
@@ -8,7 +15,6 @@ import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MmioValue;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -44,12 +50,6 @@ import java.util.Objects;
  * time; {@link #init} and {@link #destroy} must not race with accesses.
  */
 public final class MemoryRegionCache {
-    private static final ValueLayout.OfShort U16_LE = FlatViewAccess.U16_LE;
-    private static final ValueLayout.OfShort U16_BE = FlatViewAccess.U16_BE;
-    private static final ValueLayout.OfInt U32_LE = FlatViewAccess.U32_LE;
-    private static final ValueLayout.OfInt U32_BE = FlatViewAccess.U32_BE;
-    private static final ValueLayout.OfLong U64_LE = FlatViewAccess.U64_LE;
-    private static final ValueLayout.OfLong U64_BE = FlatViewAccess.U64_BE;
 
     private final Translation t = new Translation();
     private final MmioValue v = new MmioValue();

@@ -1,5 +1,12 @@
 package dev.guestmem.internal;
 
+import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -41,12 +48,6 @@ public final class SigbusFence {
     /** Whether the host is big-endian: the byte-order flag of a host-order ({@code _he}) access. */
     public static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
 
-    private static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     // Deliberately not final: a final handle would be a constant that C2 inlines through.
     private static MethodHandle copy;

@@ -1,5 +1,12 @@
 package dev.guestmem.tlb;
 
+import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
+import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
+
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
@@ -9,7 +16,6 @@ import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamFlags;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -85,12 +91,6 @@ public final class VcpuTlb implements AutoCloseable {
     private static final long NO_PAGE = -1L;
     /** The process's memory as one segment: see the class comment for why hits may use it. */
     private static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-    private static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort U16_BE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfInt U32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32_BE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private final AddressSpace as;
     private final MemTxAttrs attrs;
