@@ -139,12 +139,10 @@ public final class VcpuTlb implements AutoCloseable {
      * @return whether the TLB was flushed
      */
     public boolean enterBlock() {
-        long g = as.generation();
-        if (g == generation) {
+        if (as.generation() == generation) {
             return false;
         }
-        flush();
-        generation = g;
+        flush(); // takes the generation it flushes to
         return true;
     }
 
@@ -487,9 +485,13 @@ public final class VcpuTlb implements AutoCloseable {
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
             }
-        } else if (discardsWrites(page) || discardsWrites((addr + size - 1) & PAGE_MASK)) {
-            storeBytesAcross(addr, size, big, v); // TCG drops the part on such a page (do_st_leN), not the whole
-            return;
+        } else {
+            boolean firstDrops = discardsWrites(page);
+            boolean lastDrops = discardsWrites((addr + size - 1) & PAGE_MASK);
+            if (firstDrops || lastDrops) { // TCG drops the part on such a page (do_st_leN), not the whole
+                storeBytesAcross(addr, size, big, v, firstDrops, lastDrops);
+                return;
+            }
         }
         int r = switch (size) {
             case 1 -> as.stb(addr, (int) v, attrs);
@@ -519,9 +521,7 @@ public final class VcpuTlb implements AutoCloseable {
      * A store across two pages of which one or both drop CPU stores: byte by byte, the bytes of a
      * dropping page left out (rare: the space's whole store would write RAM under a read-only alias).
      */
-    private void storeBytesAcross(long addr, int size, boolean big, long v) {
-        boolean firstDrops = discardsWrites(addr & PAGE_MASK);
-        boolean lastDrops = discardsWrites((addr + size - 1) & PAGE_MASK);
+    private void storeBytesAcross(long addr, int size, boolean big, long v, boolean firstDrops, boolean lastDrops) {
         int r = MemTxResult.OK;
         for (int k = 0; k < size; k++) {
             long a = addr + k;
