@@ -6,6 +6,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.testing.SizedAccess;
 import dev.guestmem.tlb.VcpuTlb;
 
 /**
@@ -33,14 +34,14 @@ final class VcpuCheck {
         boolean big = l.big();
         int[] faults = new int[2]; // count, last result
         MemTxResultHolder res = new MemTxResultHolder();
-        long want = load(as, addr, size, big, res);
+        long want = SizedAccess.load(as, addr, size, big, res);
         try (VcpuTlb tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, (a, s, w, r) -> {
             faults[0]++;
             faults[1] = r;
         })) {
             for (int pass = 0; pass < 2; pass++) {
                 faults[0] = 0;
-                long got = load(tlb, addr, size, big);
+                long got = SizedAccess.load(tlb, addr, size, big);
                 String what = FuzzStep.where(m) + ": VcpuTlb load " + (pass == 0 ? "(miss)" : "(again)") + " of "
                         + size + " bytes at 0x" + Long.toHexString(addr) + " of '" + as.name() + "'";
                 assertEquals(want, got, what);
@@ -51,24 +52,5 @@ final class VcpuCheck {
             }
             return tlb.fills() > 0 ? "direct" : "slow";
         }
-    }
-
-    private static long load(VcpuTlb t, long addr, int size, boolean big) {
-        return switch (size) {
-            case 1 -> t.ldub(addr);
-            case 2 -> big ? t.lduwBe(addr) : t.lduwLe(addr);
-            case 4 -> big ? t.ldlBe(addr) : t.ldlLe(addr);
-            default -> big ? t.ldqBe(addr) : t.ldqLe(addr);
-        };
-    }
-
-    private static long load(AddressSpace as, long addr, int size, boolean big, MemTxResultHolder r) {
-        MemTxAttrs u = MemTxAttrs.UNSPECIFIED;
-        return switch (size) {
-            case 1 -> as.ldub(addr, u, r);
-            case 2 -> big ? as.lduwBe(addr, u, r) : as.lduwLe(addr, u, r);
-            case 4 -> big ? as.ldlBe(addr, u, r) : as.ldlLe(addr, u, r);
-            default -> big ? as.ldqBe(addr, u, r) : as.ldqLe(addr, u, r);
-        };
     }
 }

@@ -16,6 +16,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RomDeviceRegion;
+import dev.guestmem.testing.SizedAccess;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import net.jqwik.api.ForAll;
@@ -161,14 +162,15 @@ class VcpuTlbProperties {
                 boolean big = rnd.nextBoolean();
                 String at = "step " + step + " addr 0x" + Long.toHexString(addr) + " size " + size;
                 if (rnd.nextBoolean()) {
-                    assertEquals(load(viaSpace.as, addr, size, big, ignored), load(tlb, addr, size, big), at);
+                    assertEquals(SizedAccess.load(viaSpace.as, addr, size, big, ignored),
+                            SizedAccess.load(tlb, addr, size, big), at);
                 } else {
                     long v = rnd.nextLong();
-                    store(tlb, addr, size, big, v);
+                    SizedAccess.store(tlb, addr, size, big, v);
                     boolean firstDrops = drops(viaSpace.as, addr, probe);
                     boolean lastDrops = drops(viaSpace.as, addr + size - 1, probe);
                     if (!firstDrops && !lastDrops) {
-                        store(viaSpace.as, addr, size, big, v);
+                        SizedAccess.store(viaSpace.as, addr, size, big, v);
                     } else { // TCG drops the bytes on a page the view makes read-only RAM, page by page
                         for (int k = 0; k < size; k++) {
                             boolean first = ((addr ^ (addr + k)) & ~0xFFFL) == 0;
@@ -188,77 +190,5 @@ class VcpuTlbProperties {
     private static boolean drops(AddressSpace as, long addr, TlbEntry probe) {
         GuestTlb.fill(as, addr, probe);
         return (probe.flags() & GuestTlb.TLB_DISCARD_WRITE) != 0;
-    }
-
-    private static long load(VcpuTlb t, long addr, int size, boolean big) {
-        return switch (size) {
-            case 1 -> t.ldub(addr);
-            case 2 -> big ? t.lduwBe(addr) : t.lduwLe(addr);
-            case 4 -> big ? t.ldlBe(addr) : t.ldlLe(addr);
-            default -> big ? t.ldqBe(addr) : t.ldqLe(addr);
-        };
-    }
-
-    private static long load(AddressSpace as, long addr, int size, boolean big, MemTxResultHolder r) {
-        return switch (size) {
-            case 1 -> as.ldub(addr, U, r);
-            case 2 -> big ? as.lduwBe(addr, U, r) : as.lduwLe(addr, U, r);
-            case 4 -> big ? as.ldlBe(addr, U, r) : as.ldlLe(addr, U, r);
-            default -> big ? as.ldqBe(addr, U, r) : as.ldqLe(addr, U, r);
-        };
-    }
-
-    private static void store(VcpuTlb t, long addr, int size, boolean big, long v) {
-        switch (size) {
-            case 1 -> t.stb(addr, (int) v);
-            case 2 -> {
-                if (big) {
-                    t.stwBe(addr, (int) v);
-                } else {
-                    t.stwLe(addr, (int) v);
-                }
-            }
-            case 4 -> {
-                if (big) {
-                    t.stlBe(addr, (int) v);
-                } else {
-                    t.stlLe(addr, (int) v);
-                }
-            }
-            default -> {
-                if (big) {
-                    t.stqBe(addr, v);
-                } else {
-                    t.stqLe(addr, v);
-                }
-            }
-        }
-    }
-
-    private static void store(AddressSpace as, long addr, int size, boolean big, long v) {
-        switch (size) {
-            case 1 -> as.stb(addr, (int) v, U);
-            case 2 -> {
-                if (big) {
-                    as.stwBe(addr, (int) v, U);
-                } else {
-                    as.stwLe(addr, (int) v, U);
-                }
-            }
-            case 4 -> {
-                if (big) {
-                    as.stlBe(addr, (int) v, U);
-                } else {
-                    as.stlLe(addr, (int) v, U);
-                }
-            }
-            default -> {
-                if (big) {
-                    as.stqBe(addr, v, U);
-                } else {
-                    as.stqLe(addr, v, U);
-                }
-            }
-        }
     }
 }
