@@ -57,26 +57,18 @@ class IncrementalCommitReviewTest {
             AddressSpace as = sys.addressSpace(root, "as");
             assertEquals(board, as.currentMap().root());
 
-            AddressSpace[] created = new AddressSpace[1];
-            boolean[] armed = {false};
-            sys.registerListener(new MemoryListener() {
-                @Override
-                public void commit() {
-                    if (armed[0] && created[0] == null) {
-                        created[0] = sys.addressSpace(board, "board-as");
-                    }
-                }
-            }, as);
+            SpaceOnCommit created = new SpaceOnCommit(sys, board, "board-as");
+            sys.registerListener(created, as);
 
-            armed[0] = true; // not during the registration's replay
+            created.armed = true; // not during the registration's replay
             sys.transactionBegin();
             board.addSubregion(0x2000, new IoRegion(sys, null, null, "rtc", 0x100)); // changes board's view
             root.addSubregion(0x20000, new IoRegion(sys, null, null, "late", 0x100)); // as's view is root's now
             sys.transactionCommit();
 
-            assertNotNull(created[0]);
+            assertNotNull(created.space);
             assertFullRender(root, as);
-            assertFullRender(board, created[0]);
+            assertFullRender(board, created.space);
         }
     }
 
@@ -94,21 +86,13 @@ class IncrementalCommitReviewTest {
             IoRegion bar = new IoRegion(sys, null, null, "bar", 0x100);
             card.addSubregion(0x1000, bar);
 
-            AddressSpace[] created = new AddressSpace[1];
-            boolean[] armed = {false};
-            sys.registerListener(new MemoryListener() {
-                @Override
-                public void commit() {
-                    if (armed[0] && created[0] == null) {
-                        created[0] = sys.addressSpace(card, "card-as");
-                    }
-                }
-            }, as);
-            armed[0] = true;
+            SpaceOnCommit created = new SpaceOnCommit(sys, card, "card-as");
+            sys.registerListener(created, as);
+            created.armed = true;
             root.addSubregion(0x20000, new IoRegion(sys, null, null, "dev", 0x100)); // a commit
 
-            assertNotNull(created[0]);
-            assertFullRender(card, created[0]);
+            assertNotNull(created.space);
+            assertFullRender(card, created.space);
             sys.transactionBegin();
             try {
                 card.delSubregion(bar);
@@ -144,6 +128,29 @@ class IncrementalCommitReviewTest {
                     "the copy of dev two turns of 0x400 in");
             under.setAddress(0x800); // a window there re-renders it
             assertFullRender(root, as);
+        }
+    }
+
+    /** A listener that creates an address space on {@code root} at its first commit once armed. */
+    private static final class SpaceOnCommit implements MemoryListener {
+        private final MemorySystem sys;
+        private final MemoryRegion root;
+        private final String name;
+        /** Set after registration, so that the registration's own replay creates nothing. */
+        boolean armed;
+        AddressSpace space;
+
+        SpaceOnCommit(MemorySystem sys, MemoryRegion root, String name) {
+            this.sys = sys;
+            this.root = root;
+            this.name = name;
+        }
+
+        @Override
+        public void commit() {
+            if (armed && space == null) {
+                space = sys.addressSpace(root, name);
+            }
         }
     }
 
