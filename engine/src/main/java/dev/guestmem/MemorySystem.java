@@ -754,7 +754,8 @@ public final class MemorySystem implements AutoCloseable {
      * <p>Stop first what still works on the machine's RAM from outside it: a lazy restore (its page
      * server would copy into memory that is gone; {@code LazyRestore} is yours to close), a share
      * stream, vCPU and device threads. {@code DmaMapping}s and {@code MemoryRegionCache}s still held
-     * keep their block mapped until they are unmapped or destroyed.
+     * keep their block mapped until they are unmapped or destroyed, a {@code VcpuTlb} until it is
+     * flushed or closed.
      *
      * <p>Afterwards new regions, address spaces and listener registrations are refused with a
      * {@link MemorySystemClosedException}; a region being built on another thread while the machine
