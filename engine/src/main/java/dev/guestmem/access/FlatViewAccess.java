@@ -1,5 +1,6 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
@@ -22,7 +23,6 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The slow access paths over one {@link FlatView}, as QEMU's {@code flatview_translate},
@@ -37,7 +37,6 @@ import java.nio.ByteOrder;
  * immutable snapshot; IOMMU hops load the target space's current view with acquire.
  */
 final class FlatViewAccess {
-    static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
 
     private FlatViewAccess() {
     }

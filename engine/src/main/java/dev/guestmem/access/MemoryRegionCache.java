@@ -1,5 +1,6 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
@@ -931,9 +932,9 @@ public final class MemoryRegionCache {
             if (write) {
                 long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
                 result |= MmioDispatch.write(section.ops(), section.guard(), name, FlatViewAccess.eventfds(section),
-                        mrAddr, val, c, FlatViewAccess.HOST_BIG, MemTxAttrs.UNSPECIFIED);
+                        mrAddr, val, c, HOST_BIG, MemTxAttrs.UNSPECIFIED);
             } else {
-                result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, FlatViewAccess.HOST_BIG,
+                result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, HOST_BIG,
                         MemTxAttrs.UNSPECIFIED, v);
                 FlatViewAccess.putHostBytes(buf, bufOff + done, null, 0, c, v.value);
             }
