@@ -7,6 +7,7 @@ import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.internal.SystemInternals;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
@@ -114,6 +115,8 @@ public final class MemorySystem implements AutoCloseable {
     /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
     private final RamList ramList = new RamList();
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
+    /** The TLB invalidations IOMMU UNMAPs owe when the notifying thread's MMIO write returns. */
+    private final OwedInvalidations owedInvalidations = new OwedInvalidations();
     /** {@code RAMBlock->mr}: the region each block of {@link #ramList} backs. */
     private final RamBlockRegions ramBlockRegions = new RamBlockRegions();
     private final HostRegions hostRegions = new HostRegions(ramList, ramBlockRegions);
@@ -206,6 +209,11 @@ public final class MemorySystem implements AutoCloseable {
         @Override
         public MemoryRegionSection find(MemorySystem system, MemoryRegion region, long addr, long size) {
             return system.find(region, addr, size);
+        }
+
+        @Override
+        public OwedInvalidations owedInvalidations(MemorySystem system) {
+            return system.owedInvalidations;
         }
     }
 

@@ -15,6 +15,7 @@ import dev.guestmem.flat.FlatView;
 import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.ioeventfd.IoeventfdList;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
@@ -282,6 +283,20 @@ final class FlatViewAccess {
         }
     }
 
+    /**
+     * {@code memory_region_dispatch_write} on the section's region, then what an IOMMU model's UNMAP
+     * sent during it owes the soft TLBs ({@link OwedInvalidations#afterMmioWrite}: one plain field
+     * read while nothing is owed). Every MMIO write of the access paths goes through here.
+     */
+    static int mmioWrite(PhysSection s, long xlat, long val, int size, boolean big, MemTxAttrs attrs) {
+        int r = MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+        OwedInvalidations owed = s.owedInvalidations();
+        if (owed != null) { // null: the unassigned section, no device
+            owed.afterMmioWrite();
+        }
+        return r;
+    }
+
     /** {@code address_space_st*_internal}. */
     static int store(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         if (Long.compareUnsigned(addr, -size) > 0) {
@@ -314,7 +329,7 @@ final class FlatViewAccess {
                     || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
             if (!whole || !isDirect(s, true, attrs)) {
                 prepareMmio(s);
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+                return mmioWrite(s, xlat, val, size, big, attrs);
             }
             return storeRam(s, xlat, size, big, val);
         }
@@ -330,7 +345,7 @@ final class FlatViewAccess {
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
                 prepareMmio(s);
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+                return mmioWrite(s, xlat, val, size, big, attrs);
             }
             return storeRam(s, xlat, size, big, val);
         } finally {
@@ -555,7 +570,7 @@ final class FlatViewAccess {
                 prepareMmio(s);
                 if (isWrite) {
                     long val = getHostBytes(arr, ai, seg, so, c);
-                    result |= MmioDispatch.write(ops, s.guard(), name(s), eventfds(s), xlat, val, c, HOST_BIG, attrs);
+                    result |= mmioWrite(s, xlat, val, c, HOST_BIG, attrs);
                 } else {
                     result |= MmioDispatch.read(ops, s.guard(), name(s), xlat, c, HOST_BIG, attrs, sc.v);
                     putHostBytes(arr, ai, seg, so, c, sc.v.value);

@@ -263,8 +263,7 @@ public final class MemoryRegionCache {
             }
         }
         FlatViewAccess.prepareMmio(section);
-        return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
-                FlatViewAccess.eventfds(section), xlat + off, val, size, big, attrs);
+        return FlatViewAccess.mmioWrite(section, xlat + off, val, size, big, attrs);
     }
 
     /**
@@ -931,8 +930,7 @@ public final class MemoryRegionCache {
             FlatViewAccess.prepareMmio(section);
             if (write) {
                 long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
-                result |= MmioDispatch.write(section.ops(), section.guard(), name, FlatViewAccess.eventfds(section),
-                        mrAddr, val, c, HOST_BIG, MemTxAttrs.UNSPECIFIED);
+                result |= FlatViewAccess.mmioWrite(section, mrAddr, val, c, HOST_BIG, MemTxAttrs.UNSPECIFIED);
             } else {
                 result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, HOST_BIG,
                         MemTxAttrs.UNSPECIFIED, v);
