@@ -949,7 +949,7 @@ public final class RamBlock implements AutoCloseable {
         RamList l = list;
         try {
             if (l != null) {
-                l.remove(this); // out of the list even if a notifier throws
+                l.removeReleased(this); // out of the list even if a notifier throws
             }
         } finally {
             closeArena(); // unmapped even then: nothing else would ever unmap it

@@ -137,12 +137,24 @@ public final class RamList {
      * @throws RuntimeException what a notifier threw (the block is removed all the same)
      */
     public boolean remove(RamBlock block) {
+        return remove(block, true);
+    }
+
+    /**
+     * The block's last reference went ({@code qemu_ram_free}): out of the list whatever still names
+     * it, since its memory is being unmapped.
+     */
+    void removeReleased(RamBlock block) {
+        remove(block, false);
+    }
+
+    private boolean remove(RamBlock block, boolean refuseInUse) {
         lock.lock();
         try {
             if (block.ramList() != this) {
                 return false;
             }
-            if (blockInUse.test(block)) {
+            if (refuseInUse && blockInUse.test(block)) {
                 throw new IllegalStateException("RAM block '" + block.idstr()
                         + "' backs a region that is not finalized: destroy the region, which gives the block back");
             }
