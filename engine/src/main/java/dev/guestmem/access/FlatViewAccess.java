@@ -8,6 +8,7 @@ import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
 
+import dev.guestmem.MemorySystem;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
@@ -143,8 +144,11 @@ final class FlatViewAccess {
         MemoryRegion mr = s.region();
         if (b != null && mr != null) {
             int mask = mr.dirtyLogMask();
-            if (mask != 0) {
-                mr.system().dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
+            MemorySystem sys = mr.system();
+            // A block out of its machine's list (close() took it; another machine may have placed it
+            // since) has no ram_addr there: a late DMA unmap or cache store marks nothing.
+            if (mask != 0 && b.ramList() == sys.ramList()) {
+                sys.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
             }
         }
     }
