@@ -7,6 +7,7 @@ import dev.guestmem.flat.FlatRange;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.flat.FlatViewRoots;
 import dev.guestmem.internal.SystemInternals;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.ioeventfd.AddressSpaceIoeventfds;
 import dev.guestmem.ioeventfd.Ioeventfd;
 import dev.guestmem.listener.CoalescedIoNotify;
@@ -111,11 +112,16 @@ public final class MemorySystem implements AutoCloseable {
     /** The guest CPU's byte order: what {@code Endianness.NATIVE} and the unsuffixed ld/st forms mean. */
     private final ByteOrder targetOrder;
     private final CoalescedMmioFlush coalescedFlush = new CoalescedMmioFlush();
-    /** {@code ram_list}: the blocks of this machine, placed in one ram_addr space. */
-    private final RamList ramList = new RamList();
-    private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** {@code RAMBlock->mr}: the region each block of {@link #ramList} backs. */
     private final RamBlockRegions ramBlockRegions = new RamBlockRegions();
+    /**
+     * {@code ram_list}: the blocks of this machine, placed in one ram_addr space. A block a region
+     * still stands on (not finalized) leaves it only through {@link #close()}, the machine gone.
+     */
+    private final RamList ramList = new RamList(b -> !closed && ramBlockRegions.regionOf(b) != null);
+    private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
+    /** The TLB invalidations IOMMU UNMAPs owe when the notifying thread's MMIO write returns. */
+    private final OwedInvalidations owedInvalidations = new OwedInvalidations();
     private final HostRegions hostRegions = new HostRegions(ramList, ramBlockRegions);
     /** {@code ram_list.dirty_memory}: one bitmap per dirty client, indexed by ram_addr page. */
     private final DirtyMemory dirtyMemory = new DirtyMemory();
@@ -206,6 +212,11 @@ public final class MemorySystem implements AutoCloseable {
         @Override
         public MemoryRegionSection find(MemorySystem system, MemoryRegion region, long addr, long size) {
             return system.find(region, addr, size);
+        }
+
+        @Override
+        public OwedInvalidations owedInvalidations(MemorySystem system) {
+            return system.owedInvalidations;
         }
     }
 

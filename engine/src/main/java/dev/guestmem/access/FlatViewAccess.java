@@ -1,5 +1,6 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
@@ -7,6 +8,7 @@ import static dev.guestmem.internal.ByteOrderLayouts.U32_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U64_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U64_LE;
 
+import dev.guestmem.MemorySystem;
 import dev.guestmem.dispatch.AddressSpaceDispatch;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.dispatch.Translation;
@@ -14,6 +16,7 @@ import dev.guestmem.flat.FlatView;
 import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.iommu.IommuOps;
 import dev.guestmem.iommu.IommuTlbEntry;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.ioeventfd.IoeventfdList;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.ram.RamBlock;
@@ -22,7 +25,6 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The slow access paths over one {@link FlatView}, as QEMU's {@code flatview_translate},
@@ -37,7 +39,6 @@ import java.nio.ByteOrder;
  * immutable snapshot; IOMMU hops load the target space's current view with acquire.
  */
 final class FlatViewAccess {
-    static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
 
     private FlatViewAccess() {
     }
@@ -143,8 +144,11 @@ final class FlatViewAccess {
         MemoryRegion mr = s.region();
         if (b != null && mr != null) {
             int mask = mr.dirtyLogMask();
-            if (mask != 0) {
-                mr.system().dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
+            MemorySystem sys = mr.system();
+            // A block out of its machine's list (close() took it; another machine may have placed it
+            // since) has no ram_addr there: a late DMA unmap or cache store marks nothing.
+            if (mask != 0 && b.ramList() == sys.ramList()) {
+                sys.dirtyMemory().invalidateAndSetDirty(b.offset() + segOffset, len, mask);
             }
         }
     }
@@ -283,6 +287,20 @@ final class FlatViewAccess {
         }
     }
 
+    /**
+     * {@code memory_region_dispatch_write} on the section's region, then what an IOMMU model's UNMAP
+     * sent during it owes the soft TLBs ({@link OwedInvalidations#afterMmioWrite}: one plain field
+     * read while nothing is owed). Every MMIO write of the access paths goes through here.
+     */
+    static int mmioWrite(PhysSection s, long xlat, long val, int size, boolean big, MemTxAttrs attrs) {
+        int r = MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+        OwedInvalidations owed = s.owedInvalidations();
+        if (owed != null) { // null: the unassigned section, no device
+            owed.afterMmioWrite();
+        }
+        return r;
+    }
+
     /** {@code address_space_st*_internal}. */
     static int store(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         if (Long.compareUnsigned(addr, -size) > 0) {
@@ -315,7 +333,7 @@ final class FlatViewAccess {
                     || Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
             if (!whole || !isDirect(s, true, attrs)) {
                 prepareMmio(s);
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+                return mmioWrite(s, xlat, val, size, big, attrs);
             }
             return storeRam(s, xlat, size, big, val);
         }
@@ -331,7 +349,7 @@ final class FlatViewAccess {
             long l = sc.t.plen();
             if (Long.compareUnsigned(l, size) < 0 || !isDirect(s, true, attrs)) {
                 prepareMmio(s);
-                return MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+                return mmioWrite(s, xlat, val, size, big, attrs);
             }
             return storeRam(s, xlat, size, big, val);
         } finally {
@@ -556,7 +574,7 @@ final class FlatViewAccess {
                 prepareMmio(s);
                 if (isWrite) {
                     long val = getHostBytes(arr, ai, seg, so, c);
-                    result |= MmioDispatch.write(ops, s.guard(), name(s), eventfds(s), xlat, val, c, HOST_BIG, attrs);
+                    result |= mmioWrite(s, xlat, val, c, HOST_BIG, attrs);
                 } else {
                     result |= MmioDispatch.read(ops, s.guard(), name(s), xlat, c, HOST_BIG, attrs, sc.v);
                     putHostBytes(arr, ai, seg, so, c, sc.v.value);

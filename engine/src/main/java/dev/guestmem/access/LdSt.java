@@ -1,5 +1,7 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
+
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
@@ -37,7 +39,6 @@ import java.lang.invoke.VarHandle;
  * Hot path: TARGETS P1, P2, P8 ({@code LoadStoreBench}, {@code DirtyStoreBench}).
  */
 final class LdSt {
-    static final boolean HOST_BIG = FlatViewAccess.HOST_BIG;
     static final ValueLayout.OfShort U16_NE = ValueLayout.JAVA_SHORT_UNALIGNED;
     static final ValueLayout.OfInt U32_NE = ValueLayout.JAVA_INT_UNALIGNED;
     static final ValueLayout.OfLong U64_NE = ValueLayout.JAVA_LONG_UNALIGNED;

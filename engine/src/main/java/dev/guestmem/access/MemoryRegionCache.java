@@ -1,5 +1,6 @@
 package dev.guestmem.access;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_BE;
 import static dev.guestmem.internal.ByteOrderLayouts.U16_LE;
 import static dev.guestmem.internal.ByteOrderLayouts.U32_BE;
@@ -262,8 +263,7 @@ public final class MemoryRegionCache {
             }
         }
         FlatViewAccess.prepareMmio(section);
-        return MmioDispatch.write(section.ops(), section.guard(), FlatViewAccess.name(section),
-                FlatViewAccess.eventfds(section), xlat + off, val, size, big, attrs);
+        return FlatViewAccess.mmioWrite(section, xlat + off, val, size, big, attrs);
     }
 
     /**
@@ -930,10 +930,9 @@ public final class MemoryRegionCache {
             FlatViewAccess.prepareMmio(section);
             if (write) {
                 long val = FlatViewAccess.getHostBytes(buf, bufOff + done, null, 0, c);
-                result |= MmioDispatch.write(section.ops(), section.guard(), name, FlatViewAccess.eventfds(section),
-                        mrAddr, val, c, FlatViewAccess.HOST_BIG, MemTxAttrs.UNSPECIFIED);
+                result |= FlatViewAccess.mmioWrite(section, mrAddr, val, c, HOST_BIG, MemTxAttrs.UNSPECIFIED);
             } else {
-                result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, FlatViewAccess.HOST_BIG,
+                result |= MmioDispatch.read(section.ops(), section.guard(), name, mrAddr, c, HOST_BIG,
                         MemTxAttrs.UNSPECIFIED, v);
                 FlatViewAccess.putHostBytes(buf, bufOff + done, null, 0, c, v.value);
             }

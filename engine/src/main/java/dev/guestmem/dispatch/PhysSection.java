@@ -2,6 +2,8 @@ package dev.guestmem.dispatch;
 
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.flat.FlatRange;
+import dev.guestmem.internal.SystemInternals;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
 import dev.guestmem.mmio.RamDeviceOps;
@@ -60,6 +62,8 @@ public final class PhysSection {
     private final RamBlock ramBlock;
     private final MemoryRegionOps ops;
     private final ReentrancyGuard guard;
+    /** The region's system's record, which every MMIO write ends with; null without a region. */
+    private final OwedInvalidations owedInvalidations;
     private final Subpage subpage;
     private final DirectWindow window;
     // The plain MMIO read fast path (P4), decided once here: the callback, the sizes it serves in one
@@ -84,6 +88,7 @@ public final class PhysSection {
         this.ops = ops;
         this.guard = guard;
         this.subpage = subpage;
+        this.owedInvalidations = region == null ? null : SystemInternals.owedInvalidations(region.system());
         boolean logged = (flags & DIRTY_LOGGING) != 0;
         boolean readonly = (flags & READONLY) != 0;
         // read-only view: a window handed to a JIT must not let it write ROM through the read slice
@@ -335,6 +340,15 @@ public final class PhysSection {
     /** @return the owner's re-entrancy guard, or null when the guard does not apply */
     public ReentrancyGuard guard() {
         return guard;
+    }
+
+    /**
+     * @return the region's system's {@link OwedInvalidations}, whose {@link OwedInvalidations#afterMmioWrite}
+     *     ends every MMIO write the engine makes to this section; null for the unassigned and subpage
+     *     sections
+     */
+    public OwedInvalidations owedInvalidations() {
+        return owedInvalidations;
     }
 
     /** @return the subpage table of a page-level subpage section, else null */

@@ -6,9 +6,15 @@ import java.nio.ByteOrder;
 /**
  * The unaligned 2-, 4- and 8-byte layouts in each byte order, for the engine's guest accesses
  * ({@code _le}/{@code _be} forms). One home, so the access path, the SIGBUS fence and the vCPU TLB
- * share the same constants (static finals: C2 folds them wherever they are read).
+ * share the same constants (static finals: C2 folds them wherever they are read), and the host's
+ * byte order with them.
  */
 public final class ByteOrderLayouts {
+    /**
+     * Whether the host is big-endian: the byte-order flag of a host-order ({@code _he}) access. The
+     * engine's one definition (a static final, so the hot paths fold their byte-order tests away).
+     */
+    public static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
     /** 2 bytes, little-endian, unaligned. */
     public static final ValueLayout.OfShort U16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** 2 bytes, big-endian, unaligned. */

@@ -12,7 +12,6 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.nio.ByteOrder;
 
 /**
  * Memory accesses that C2 cannot inline into their caller, so that a SIGBUS they raise surfaces
@@ -45,8 +44,6 @@ import java.nio.ByteOrder;
  * happens-before any use) and never again.
  */
 public final class SigbusFence {
-    /** Whether the host is big-endian: the byte-order flag of a host-order ({@code _he}) access. */
-    public static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
 
 
     // Deliberately not final: a final handle would be a constant that C2 inlines through.
@@ -102,7 +99,7 @@ public final class SigbusFence {
      * @param s the memory
      * @param off where in {@code s}
      * @param size bytes: 1, 2, 4, or anything else for 8
-     * @param big big-endian if true, little-endian if false ({@link #HOST_BIG} for host order)
+     * @param big big-endian if true, little-endian if false ({@link ByteOrderLayouts#HOST_BIG} for host order)
      * @return the value
      */
     public static long get(MemorySegment s, long off, int size, boolean big) {
@@ -121,7 +118,7 @@ public final class SigbusFence {
      * @param s the memory
      * @param off where in {@code s}
      * @param size bytes: 1, 2, 4, or anything else for 8
-     * @param big big-endian if true, little-endian if false ({@link #HOST_BIG} for host order)
+     * @param big big-endian if true, little-endian if false ({@link ByteOrderLayouts#HOST_BIG} for host order)
      * @param v the value
      */
     public static void set(MemorySegment s, long off, int size, boolean big, long v) {

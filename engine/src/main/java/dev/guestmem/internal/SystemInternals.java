@@ -1,6 +1,7 @@
 package dev.guestmem.internal;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.region.CoalescedRange;
 import dev.guestmem.region.Int128;
 import dev.guestmem.region.MemoryRegion;
@@ -109,6 +110,14 @@ public final class SystemInternals {
          * @return the section
          */
         MemoryRegionSection find(MemorySystem system, MemoryRegion region, long addr, long size);
+
+        /**
+         * See {@link SystemInternals#owedInvalidations}.
+         *
+         * @param system the system
+         * @return its record
+         */
+        OwedInvalidations owedInvalidations(MemorySystem system);
     }
 
     /** Set once, by {@link MemorySystem}'s class initialisation; volatile so any thread sees it. */
@@ -253,5 +262,17 @@ public final class SystemInternals {
      */
     public static MemoryRegionSection find(MemorySystem system, MemoryRegion region, long addr, long size) {
         return access.find(system, region, addr, size);
+    }
+
+    /**
+     * The record of the TLB invalidations that IOMMU {@code UNMAP}s of {@code system}'s IOMMU regions
+     * owe when the notifying thread's MMIO write returns: for the IOMMU code, which records, and the
+     * dispatch tables, whose sections hand it to every MMIO write's end. Any thread, no lock.
+     *
+     * @param system the system
+     * @return its record, the same object for the life of the system
+     */
+    public static OwedInvalidations owedInvalidations(MemorySystem system) {
+        return access.owedInvalidations(system);
     }
 }

@@ -1,6 +1,7 @@
 package dev.guestmem.iommu;
 
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.IommuRegion;
@@ -318,7 +319,7 @@ public final class IommuNotifiers {
             }
             TlbInvalidation w = watches[iommuIdx];
             if (w == null) {
-                w = new TlbInvalidation(iommuIdx);
+                w = new TlbInvalidation(iommuIdx, SystemInternals.owedInvalidations(region.system()));
                 try {
                     register(w.notifier());
                 } catch (RuntimeException refused) {

@@ -1,5 +1,7 @@
 package dev.guestmem.mmio;
 
+import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
+
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
@@ -12,7 +14,6 @@ import dev.guestmem.region.MmioValue;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandles;
-import java.nio.ByteOrder;
 
 /**
  * MMIO dispatch with QEMU's access-size rules ({@code system/memory.c}):
@@ -55,7 +56,6 @@ import java.nio.ByteOrder;
  */
 public final class MmioDispatch {
     private static final Logger LOG = System.getLogger("dev.guestmem.guest-error");
-    private static final boolean HOST_BIG = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
     /** The one package {@link #engineAccess} serves. */
     private static final String TRUSTED_PACKAGE = "dev.guestmem.access";
 

@@ -1,6 +1,7 @@
 package dev.guestmem.mmio;
 
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.internal.ByteOrderLayouts;
 import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.Endianness;
@@ -70,7 +71,7 @@ public final class RamDeviceOps {
             return MemTxResult.ERROR;
         }
         try {
-            out.value = SigbusFence.get(seg, addr, size, SigbusFence.HOST_BIG);
+            out.value = SigbusFence.get(seg, addr, size, ByteOrderLayouts.HOST_BIG);
             return MemTxResult.OK;
         } catch (InternalError sigbus) {
             block.reportFault(addr, size, sigbus);
@@ -93,7 +94,7 @@ public final class RamDeviceOps {
             return MemTxResult.ERROR;
         }
         try {
-            SigbusFence.set(seg, addr, size, SigbusFence.HOST_BIG, data);
+            SigbusFence.set(seg, addr, size, ByteOrderLayouts.HOST_BIG, data);
             return MemTxResult.OK;
         } catch (InternalError sigbus) {
             block.reportFault(addr, size, sigbus);

@@ -1,6 +1,7 @@
 package dev.guestmem.ram;
 
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.internal.ByteOrderLayouts;
 import dev.guestmem.internal.SigbusFence;
 import dev.guestmem.linux.Linux;
 import dev.guestmem.linux.LinuxCalls;
@@ -540,7 +541,7 @@ public final class RamBlock implements AutoCloseable {
     public long ldqHe(long ramOffset) {
         checkNotBroken();
         try {
-            return SigbusFence.get(usedSegment, ramOffset, 8, SigbusFence.HOST_BIG);
+            return SigbusFence.get(usedSegment, ramOffset, 8, ByteOrderLayouts.HOST_BIG);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -560,7 +561,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            SigbusFence.set(usedSegment, ramOffset, 8, SigbusFence.HOST_BIG, value);
+            SigbusFence.set(usedSegment, ramOffset, 8, ByteOrderLayouts.HOST_BIG, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 8, e);
         }
@@ -578,7 +579,7 @@ public final class RamBlock implements AutoCloseable {
     public int ldlHe(long ramOffset) {
         checkNotBroken();
         try {
-            return (int) SigbusFence.get(usedSegment, ramOffset, 4, SigbusFence.HOST_BIG);
+            return (int) SigbusFence.get(usedSegment, ramOffset, 4, ByteOrderLayouts.HOST_BIG);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }
@@ -598,7 +599,7 @@ public final class RamBlock implements AutoCloseable {
         checkNotBroken();
         checkWritable();
         try {
-            SigbusFence.set(usedSegment, ramOffset, 4, SigbusFence.HOST_BIG, value);
+            SigbusFence.set(usedSegment, ramOffset, 4, ByteOrderLayouts.HOST_BIG, value);
         } catch (InternalError e) {
             throw markBroken(ramOffset, 4, e);
         }
@@ -948,7 +949,7 @@ public final class RamBlock implements AutoCloseable {
         RamList l = list;
         try {
             if (l != null) {
-                l.remove(this); // out of the list even if a notifier throws
+                l.removeReleased(this); // out of the list even if a notifier throws
             }
         } finally {
             closeArena(); // unmapped even then: nothing else would ever unmap it

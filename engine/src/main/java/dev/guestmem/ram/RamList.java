@@ -4,8 +4,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 /**
  * One machine's RAM blocks and their ram_addr space: QEMU's {@code ram_list} with
@@ -42,8 +44,24 @@ public final class RamList {
     /** QEMU's {@code ram_list.mru_block}: a racy hint, any value is correct to start from. */
     private volatile RamBlock mru;
 
-    /** Creates an empty list. */
+    /** Whether a block may not leave the list now (a region of the owning system stands on it). */
+    private final Predicate<RamBlock> blockInUse;
+
+    /** Creates an empty list whose {@link #remove} takes any listed block (a list of its own). */
     public RamList() {
+        this(b -> false);
+    }
+
+    /**
+     * Creates an empty list whose {@link #remove} refuses a block while {@code blockInUse} says so:
+     * a {@code MemorySystem}'s list, which keeps a block that a region not yet finalized stands on
+     * (QEMU's {@code qemu_ram_free} runs only when the region is finalized).
+     *
+     * @param blockInUse asked under the list's lock, before anything changes; must not call back
+     *     into this list
+     */
+    public RamList(Predicate<RamBlock> blockInUse) {
+        this.blockInUse = Objects.requireNonNull(blockInUse, "blockInUse");
     }
 
     /**
@@ -106,15 +124,39 @@ public final class RamList {
      * block's last reference calls this itself. A notifier that throws stops no other notifier and
      * not the removal; the first throw comes out once the block is out of the list.
      *
+     * <p>A {@code MemorySystem}'s list refuses a block that a region of the system still stands on
+     * (one not yet finalized: destroyed and unreferenced): the region's sections, dirty marking and
+     * the re-rendering a {@link RamBlock#holdFaultProne fault-prone hold} or a resize asks for all go
+     * through the block's place in this list. Destroy the region; its finalization gives the block
+     * back, and the list drops it with the last reference. (A call racing the construction of a
+     * region over the block is not detected.)
+     *
      * @param block the block
      * @return whether it was in this list
+     * @throws IllegalStateException if a region stands on the block (see above); nothing changes
      * @throws RuntimeException what a notifier threw (the block is removed all the same)
      */
     public boolean remove(RamBlock block) {
+        return remove(block, true);
+    }
+
+    /**
+     * The block's last reference went ({@code qemu_ram_free}): out of the list whatever still names
+     * it, since its memory is being unmapped.
+     */
+    void removeReleased(RamBlock block) {
+        remove(block, false);
+    }
+
+    private boolean remove(RamBlock block, boolean refuseInUse) {
         lock.lock();
         try {
             if (block.ramList() != this) {
                 return false;
+            }
+            if (refuseInUse && blockInUse.test(block)) {
+                throw new IllegalStateException("RAM block '" + block.idstr()
+                        + "' backs a region that is not finalized: destroy the region, which gives the block back");
             }
             // A notifier that throws stops neither the others nor the removal: the block's last
             // reference may be gone, and a block left in the list would keep its mapping for good.

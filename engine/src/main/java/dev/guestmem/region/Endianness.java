@@ -1,5 +1,7 @@
 package dev.guestmem.region;
 
+import dev.guestmem.internal.ByteOrderLayouts;
+
 /** Byte order of a device's registers, as QEMU's {@code enum device_endian}. */
 public enum Endianness {
     /** Little-endian device ({@code DEVICE_LITTLE_ENDIAN}). */
@@ -15,7 +17,7 @@ public enum Endianness {
 
     /** @return the host's byte order, {@link #LITTLE} or {@link #BIG} (QEMU's {@code DEVICE_HOST_ENDIAN}) */
     public static Endianness host() {
-        return java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.BIG_ENDIAN ? BIG : LITTLE;
+        return ByteOrderLayouts.HOST_BIG ? BIG : LITTLE;
     }
 
     /**

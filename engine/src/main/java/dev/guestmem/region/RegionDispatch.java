@@ -2,6 +2,7 @@ package dev.guestmem.region;
 
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.mmio.MmioDispatch;
 import dev.guestmem.mmio.ReentrancyGuard;
 import java.util.Objects;
@@ -57,9 +58,12 @@ final class RegionDispatch {
             off += alias.aliasOffset();
             mr = alias.target();
         }
-        // The eventfd overload, with the terminal region's list: what the address-space write does.
-        return MmioDispatch.write(mr.ops(), guardOf(mr), mr.name(), mr.ioeventfds(), off, data, size, bigEndian,
+        // The eventfd overload, with the terminal region's list: what the address-space write does,
+        // and its end, where an IOMMU model's UNMAP sent during the write gets its second TLB move.
+        int r = MmioDispatch.write(mr.ops(), guardOf(mr), mr.name(), mr.ioeventfds(), off, data, size, bigEndian,
                 attrs);
+        SystemInternals.owedInvalidations(mr.system()).afterMmioWrite();
+        return r;
     }
 
     /** Whether the {@code size} bytes at {@code off} lie inside a live {@code mr} (QEMU checks neither). */

@@ -82,9 +82,9 @@ class SigbusFenceTest {
     void hostOrderIsNativeOrder() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(8);
-            SigbusFence.set(s, 0, 8, SigbusFence.HOST_BIG, PATTERN);
+            SigbusFence.set(s, 0, 8, ByteOrderLayouts.HOST_BIG, PATTERN);
             assertEquals(PATTERN, s.get(ValueLayout.JAVA_LONG_UNALIGNED, 0));
-            assertEquals((int) PATTERN, (int) SigbusFence.get(s, 0, 4, SigbusFence.HOST_BIG));
+            assertEquals((int) PATTERN, (int) SigbusFence.get(s, 0, 4, ByteOrderLayouts.HOST_BIG));
         }
     }
 

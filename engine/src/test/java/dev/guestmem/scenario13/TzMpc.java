@@ -71,7 +71,7 @@ final class TzMpc {
     private int intInfo1;
     private int intInfo2;
     private int blockedCount;
-    /** QEMU's order: notify, then update the table (see {@link #notifyChanged}); for a test only. */
+    /** QEMU's order: notify, then update the table (see {@link #notifyChanged}); for a test only, as both are safe. */
     boolean notifyBeforeUpdate;
 
     /**
@@ -249,7 +249,7 @@ final class TzMpc {
                     notifyChanged(blkIdx, old, now);
                 }
                 synchronized (lut) {
-                    lut[blkIdx] = now; // before the notifications: a refill must see the new table
+                    lut[blkIdx] = now; // before the notifications: a notifier that translates sees the new table
                 }
                 if (!notifyBeforeUpdate) {
                     notifyChanged(blkIdx, old, now);
@@ -274,8 +274,11 @@ final class TzMpc {
 
     /**
      * {@code tz_mpc_iommu_notify}: per changed block, UNMAP in both contexts, then MAP in each to
-     * where its world now goes. (QEMU updates the table after notifying; a notifier that refills at
-     * once, as the engine's TLB watch may, must find the new table, so it is written first here.)
+     * where its world now goes. (QEMU updates the table after notifying. Soft TLBs are safe in either
+     * order, since the table changes inside the secure firmware's register write: an entry refilled
+     * from the old table after the UNMAP is made stale when that write returns. The port writes the
+     * table first all the same, so that a notifier that translates at once, instead of taking the
+     * event's entry, finds the new table.)
      */
     private void notifyChanged(int lutIdx, int oldLut, int newLut) {
         long addr = (long) lutIdx * blockSize * 32;
