@@ -11,9 +11,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A {@code qemu-system-x86_64 -machine pc} that never runs guest code ({@code -accel tcg -S}) and
- * shares its RAM: {@code memory-backend-file,share=on} at a path, or
- * {@code memory-backend-memfd,share=on} reachable as {@code /proc/PID/fd/N}. It listens for qtest
+ * A QEMU that never runs guest code ({@code -accel tcg -S}): a {@code -machine pc} that shares its
+ * RAM ({@link #startPc}: {@code memory-backend-file,share=on} at a path, or
+ * {@code memory-backend-memfd,share=on} reachable as {@code /proc/PID/fd/N}), or any machine and
+ * devices a caller names ({@link #start}, e.g. to compare flat views with QEMU's). It listens for qtest
  * and QMP on Unix sockets in a private directory; {@link #close()} kills it and removes the
  * directory (and nothing else: the caller owns the RAM file).
  *
@@ -52,14 +53,32 @@ public final class QemuProcess implements AutoCloseable {
      * @throws IOException if the private directory cannot be made
      */
     public static QemuProcess startPc(Path binary, long megabytes, Path memPath, Duration timeout) throws IOException {
-        Path dir = Files.createTempDirectory("gm-qemu-");
-        Path log = dir.resolve("qemu.log");
         String backend = memPath != null
                 ? "memory-backend-file,id=" + BACKEND_ID + ",size=" + megabytes + "M,mem-path=" + memPath + ",share=on"
                 : "memory-backend-memfd,id=" + BACKEND_ID + ",size=" + megabytes + "M,share=on";
-        List<String> cmd = new ArrayList<>(List.of(binary.toString(),
-                "-machine", "pc,memory-backend=" + BACKEND_ID, "-object", backend, "-m", megabytes + "M",
-                "-accel", "tcg", "-display", "none", "-nodefaults", "-S",
+        return start(binary, List.of("-machine", "pc,memory-backend=" + BACKEND_ID, "-object", backend,
+                "-m", megabytes + "M"), timeout);
+    }
+
+    /**
+     * Starts QEMU with a caller's machine and devices, paused before the first instruction and
+     * without default devices or a display ({@code -accel tcg -display none -nodefaults -S}), and
+     * waits until its qtest and QMP sockets exist.
+     *
+     * @param binary the QEMU binary
+     * @param machineArgs the machine's own arguments ({@code -machine}, {@code -m}, {@code -device}...)
+     * @param timeout how long to wait for the sockets (beyond a century: no limit)
+     * @return the running QEMU
+     * @throws ShareException if it exits or does not listen in time (the message has its output)
+     * @throws IOException if the private directory cannot be made
+     */
+    public static QemuProcess start(Path binary, List<String> machineArgs, Duration timeout) throws IOException {
+        Path dir = Files.createTempDirectory("gm-qemu-");
+        Path log = dir.resolve("qemu.log");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(binary.toString());
+        cmd.addAll(machineArgs);
+        cmd.addAll(List.of("-accel", "tcg", "-display", "none", "-nodefaults", "-S",
                 "-qtest", "unix:" + dir.resolve("qtest.sock") + ",server=on,wait=off", "-qtest-log", "none",
                 "-qmp", "unix:" + dir.resolve("qmp.sock") + ",server=on,wait=off"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())

@@ -84,6 +84,35 @@ public final class QtestClient implements AutoCloseable {
         return HexFormat.of().parseHex(stripHex(call("read " + hex(addr) + " " + len)));
     }
 
+    /**
+     * {@code outb|outw|outl PORT VALUE}: a write to the I/O address space (x86 port I/O).
+     *
+     * @param size 1, 2 or 4
+     * @param port the port
+     * @param value the value (low {@code size} bytes)
+     */
+    public void out(int size, int port, long value) {
+        call("out" + portSuffix(size) + " " + hex(port & 0xFFFF) + " " + hex(value));
+    }
+
+    /**
+     * {@code inb|inw|inl PORT}: a read of the I/O address space (x86 port I/O).
+     *
+     * @param size 1, 2 or 4
+     * @param port the port
+     * @return the value, zero-extended
+     */
+    public long in(int size, int port) {
+        return Long.parseUnsignedLong(stripHex(call("in" + portSuffix(size) + " " + hex(port & 0xFFFF))), 16);
+    }
+
+    private static String portSuffix(int size) {
+        if (size == 8) {
+            throw new IllegalArgumentException("port I/O is 1, 2 or 4 bytes, not 8");
+        }
+        return suffix(size);
+    }
+
     private static String stripHex(String s) {
         return s.startsWith("0x") ? s.substring(2) : s;
     }

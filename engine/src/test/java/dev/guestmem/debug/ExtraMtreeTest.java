@@ -29,7 +29,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class ExtraMtreeTest {
     private static final Pattern RANGE = Pattern.compile(
-            "^  ([0-9a-f]{16})-([0-9a-f]{16}) \\(prio -?[0-9]+, [a-z/-]+\\): (.*?)(?: @([0-9a-f]{16}))?$");
+            "^  ([0-9a-f]{16})-([0-9a-f]{16}) \\(prio -?[0-9]+, ([a-z/-]+)\\): (.*?)(?: @([0-9a-f]{16}))?$");
 
     static Path dir() throws URISyntaxException {
         return Path.of(ExtraMtreeTest.class.getResource("/extra-mtree").toURI());
@@ -50,8 +50,11 @@ class ExtraMtreeTest {
         return out;
     }
 
-    /** A flat range: its region's name, its addresses, and where its region starts ({@code start - @offset}). */
-    record Shown(String name, long start, long last, long regionStart) {
+    /**
+     * A flat range: its region's name, its addresses, where its region starts ({@code start -
+     * @offset}), and its type as QEMU prints it.
+     */
+    record Shown(String name, long start, long last, long regionStart, String type) {
     }
 
     /**
@@ -64,8 +67,8 @@ class ExtraMtreeTest {
             Matcher m = RANGE.matcher(l);
             if (m.matches()) {
                 long start = Long.parseUnsignedLong(m.group(1), 16);
-                long offset = m.group(4) == null ? 0 : Long.parseUnsignedLong(m.group(4), 16);
-                shown.add(new Shown(m.group(3), start, Long.parseUnsignedLong(m.group(2), 16), start - offset));
+                long offset = m.group(5) == null ? 0 : Long.parseUnsignedLong(m.group(5), 16);
+                shown.add(new Shown(m.group(4), start, Long.parseUnsignedLong(m.group(2), 16), start - offset, m.group(3)));
             }
         }
         List<MtreeBlock> out = new ArrayList<>();
@@ -108,8 +111,33 @@ class ExtraMtreeTest {
                 }
             }
         }
+        // The README's second rule: an alias is read-only by itself when what shows through it is
+        // rom while its target is RAM (a flat range of the target, inside the alias's addresses,
+        // at the target offset the alias maps there).
+        // Memory-region blocks print from base 0: there the decision made for the same alias line
+        // in an address-space block is reused, as for i/o above.
+        boolean readonly = n.readonlyMarker();
+        if (n.isAlias() && t == MtreeType.RAM && !n.disabled()) {
+            String key = "alias " + n.name() + " " + Long.toHexString(n.start()) + "-" + Long.toHexString(n.end()) + " @"
+                    + n.alias().target() + " " + Long.toHexString(n.alias().targetStart());
+            if (anyAddress) {
+                readonly |= decided.get(key) == MtreeType.ROM;
+            } else {
+                // Every range of the target shown across the alias at its mapping is rom (a writable
+                // alias below a read-only one with the same mapping, ram-below-4g under pam-rom, shows
+                // ram elsewhere). Ranges are matched by overlap: the flat view merges the ranges of
+                // neighbouring read-only windows onto one region.
+                List<Shown> through = shown.stream().filter(r -> r.name().equals(n.alias().target())
+                        && Long.compareUnsigned(r.last(), n.start()) >= 0 && Long.compareUnsigned(r.start(), n.end()) <= 0
+                        && r.regionStart() == n.start() - n.alias().targetStart()).toList();
+                readonly |= !through.isEmpty() && through.stream().allMatch(r -> r.type().equals("rom"));
+                if (readonly) {
+                    decided.put(key, MtreeType.ROM);
+                }
+            }
+        }
         return new MtreeNode(n.line(), n.start(), n.end(), n.priority(), n.nonvolatile(), t, n.name(), n.alias(),
-                n.disabled(), n.readonlyMarker(), n.overflowMarks(), n.hidden(), n.owner(), kids);
+                n.disabled(), readonly, n.overflowMarks(), n.hidden(), n.owner(), kids);
     }
 
     static String norm(String s) {

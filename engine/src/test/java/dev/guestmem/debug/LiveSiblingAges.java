@@ -1,0 +1,183 @@
+package dev.guestmem.debug;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What {@code info mtree} does not print: the age of equal-priority siblings, which decides who
+ * wins where they overlap. QEMU prints siblings by address, so the importer assumes that of two
+ * siblings at different addresses the one at the higher address is the newer ({@link MtreeImporter},
+ * "Sibling order"). A live machine whose registers a test moves breaks that whenever it maps a
+ * region below an older one it overlaps. This tracker follows ages over the texts of a walk: a
+ * region that appears or moves is the newest of its step, and after it the regions the step's writes
+ * re-add in place, in the order the device model re-adds them. {@link #importerOrderHolds} then
+ * says whether the importer's assumption is true of every pair that matters (enabled, equal
+ * priority, overlapping, different addresses, and not two aliases that map the same target the same
+ * way, whose order shows nowhere); a step where it is false, or unknown (both moved in one step),
+ * cannot be compared and the walk skips it.
+ *
+ * <p>A region is known by its block, the names on its path, and its rank among same-named siblings
+ * in print order; a rank that changes because a namesake moved makes both look moved, which can only
+ * make more pairs unknown (a skip), never a wrong order.
+ */
+final class LiveSiblingAges {
+    /** Ages of one step: {@code step * STEP_AGES}, plus one more per region the step re-adds in place. */
+    private static final int STEP_AGES = 1 << 16;
+
+    /** Where each region was last seen (start) and its age: when it was last (re-)added. */
+    private record Seen(long start, int age) {
+    }
+
+    private Map<String, Seen> seen = new HashMap<>();
+    private int step;
+    /**
+     * The pairs that overlapped, both enabled, in the first text: there the importer's order was
+     * checked against QEMU's flat view (step 0). Two regions that met only later, neither re-added
+     * since, have an age nobody saw.
+     */
+    private final Set<String> overlappedFirst = new HashSet<>();
+
+    /**
+     * Records a step's text.
+     *
+     * @param doc the parsed {@code info mtree -D}
+     * @param reAdded names of regions the step's writes re-add even where they do not move, oldest
+     *     first (after anything the step moved)
+     */
+    void record(MtreeDocument doc, List<String> reAdded) {
+        Map<String, Seen> now = new HashMap<>();
+        forEachNode(doc, (key, node) -> {
+            Seen before = seen.get(key);
+            int age = before == null ? 0 : before.age();
+            if (step > 0 && reAdded.contains(node.name())) {
+                age = step * STEP_AGES + 1 + reAdded.lastIndexOf(node.name());
+            } else if (step > 0 && (before == null || before.start() != node.start())) {
+                age = step * STEP_AGES;
+            }
+            now.put(key, new Seen(node.start(), age));
+        });
+        seen = now;
+        if (step == 0) {
+            forEachOverlap(doc, (key, kids, a, b) -> overlappedFirst.add(pairKey(key, kids, a, b)));
+        }
+        step++;
+    }
+
+    /**
+     * @param doc the text last {@linkplain #record recorded}
+     * @return null if the importer's sibling order is QEMU's for every pair that matters, else the
+     *     first pair where it is not, or where the order is unknown
+     */
+    String importerOrderHolds(MtreeDocument doc) {
+        List<String> problems = new ArrayList<>();
+        forEachOverlap(doc, (key, kids, a, b) -> {
+            MtreeNode low = Long.compareUnsigned(a.start(), b.start()) < 0 ? a : b;
+            MtreeNode high = low == a ? b : a;
+            int lowAge = ageOf(key, kids, low);
+            int highAge = ageOf(key, kids, high);
+            boolean known = highAge > lowAge || highAge == 0 && lowAge == 0 && overlappedFirst.contains(pairKey(key, kids, a, b));
+            if (!known && problems.isEmpty()) {
+                problems.add(String.format("%s: %s @%x (age %x) over %s @%x (age %x)", key,
+                        low.name(), low.start(), lowAge, high.name(), high.start(), highAge));
+            }
+        });
+        return problems.isEmpty() ? null : problems.getFirst();
+    }
+
+    private interface PairVisitor {
+        void visit(String parentKey, List<MtreeNode> siblings, MtreeNode a, MtreeNode b);
+    }
+
+    /**
+     * Visits every pair of siblings whose order decides what shows: both enabled, equal priority,
+     * overlapping, at different addresses, and not two windows onto the same target.
+     */
+    private static void forEachOverlap(MtreeDocument doc, PairVisitor v) {
+        forEachContainer(doc, (key, node) -> {
+            List<MtreeNode> kids = node.children();
+            for (int i = 0; i < kids.size(); i++) {
+                for (int j = i + 1; j < kids.size(); j++) {
+                    MtreeNode a = kids.get(i);
+                    MtreeNode b = kids.get(j);
+                    if (!(a.hidden() || b.hidden() || a.disabled() || b.disabled() || a.priority() != b.priority()
+                            || a.start() == b.start()
+                            || Long.compareUnsigned(a.start(), b.end()) > 0 || Long.compareUnsigned(b.start(), a.end()) > 0
+                            || sameWindow(a, b))) {
+                        v.visit(key, kids, a, b);
+                    }
+                }
+            }
+        });
+    }
+
+    private static String pairKey(String parentKey, List<MtreeNode> siblings, MtreeNode a, MtreeNode b) {
+        String ka = childKey(parentKey, siblings, a);
+        String kb = childKey(parentKey, siblings, b);
+        return ka.compareTo(kb) < 0 ? ka + " & " + kb : kb + " & " + ka;
+    }
+
+    private int ageOf(String parentKey, List<MtreeNode> siblings, MtreeNode node) {
+        Seen s = seen.get(childKey(parentKey, siblings, node));
+        return s == null ? 0 : s.age();
+    }
+
+    /**
+     * Two aliases of the same target (by name: the walk's machines have one bridge per bus, so one
+     * region per name among siblings) that put each target address at the same place show the same
+     * thing wherever they overlap, whichever is newer.
+     */
+    private static boolean sameWindow(MtreeNode a, MtreeNode b) {
+        return a.isAlias() && b.isAlias() && a.alias().target().equals(b.alias().target())
+                && a.start() - a.alias().targetStart() == b.start() - b.alias().targetStart();
+    }
+
+    private interface NodeVisitor {
+        void visit(String key, MtreeNode node);
+    }
+
+    private static void forEachNode(MtreeDocument doc, NodeVisitor v) {
+        walk(doc, v, false);
+    }
+
+    private static void forEachContainer(MtreeDocument doc, NodeVisitor v) {
+        walk(doc, v, true);
+    }
+
+    private static void walk(MtreeDocument doc, NodeVisitor v, boolean parents) {
+        Map<String, Integer> blockRanks = new HashMap<>();
+        for (MtreeBlock b : doc.blocks()) {
+            String name = switch (b) {
+                case MtreeBlock.AddressSpaceGroup g -> "as:" + String.join(",", g.names());
+                case MtreeBlock.RegionBlock r -> "mr:" + r.name();
+            };
+            int rank = blockRanks.merge(name, 1, Integer::sum);
+            walk(name + "#" + rank + "/" + b.root().name(), b.root(), v, parents);
+        }
+    }
+
+    private static void walk(String key, MtreeNode node, NodeVisitor v, boolean parents) {
+        if (!parents || !node.children().isEmpty()) {
+            v.visit(key, node);
+        }
+        for (MtreeNode c : node.children()) {
+            walk(childKey(key, node.children(), c), c, v, parents);
+        }
+    }
+
+    private static String childKey(String parentKey, List<MtreeNode> siblings, MtreeNode child) {
+        int rank = 0;
+        for (MtreeNode s : siblings) {
+            if (s == child) {
+                break;
+            }
+            if (s.name() != null && s.name().equals(child.name())) {
+                rank++;
+            }
+        }
+        return parentKey + "/" + child.name() + "#" + rank;
+    }
+}
