@@ -35,9 +35,15 @@ class SetupApiFuzzProperties {
 
     /** The machines made by the chains of the current try, closed after it. */
     private final List<FuzzMachine> made = new ArrayList<>();
+    /** The variant the current try's machine is made as: TCG-like (CODE on for RAM), two vCPUs. */
+    private boolean tcg;
+    private boolean twoVcpus;
 
     @Property(afterFailure = AfterFailureMode.SAMPLE_FIRST)
-    void badInputChangesNothing(@ForAll("chains") ActionChain<FuzzMachine> chain) {
+    void badInputChangesNothing(@ForAll("chains") ActionChain<FuzzMachine> chain, @ForAll boolean tcg,
+                                @ForAll boolean twoVcpus) {
+        this.tcg = tcg;
+        this.twoVcpus = twoVcpus;
         chain.run();
     }
 
@@ -82,7 +88,13 @@ class SetupApiFuzzProperties {
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.TlbFill::new)))
-                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
+                .withAction(2, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.FreshVcpuLoad::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool(), Arbitraries.longs())
+                        .as(FuzzOp.VcpuStore::new)))
+                .withAction(4, action(sel().map(FuzzOp.VcpuEnterBlock::new)))
+                .withAction(1, action(sel().map(FuzzOp.VcpuFlush::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), bool()).as(FuzzOp.Translate::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())
                         .as(FuzzOp.CacheInit::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), Arbitraries.longs())
@@ -98,7 +110,7 @@ class SetupApiFuzzProperties {
     }
 
     private FuzzMachine newMachine() {
-        FuzzMachine m = new FuzzMachine();
+        FuzzMachine m = new FuzzMachine(tcg, twoVcpus);
         made.add(m);
         return m;
     }
