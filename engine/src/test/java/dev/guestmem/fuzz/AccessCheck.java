@@ -77,7 +77,7 @@ final class AccessCheck {
     static void run(FuzzMachine m, FuzzOp.Access a) {
         AddressSpace as = m.space(a.space());
         FlatView view = as.currentMap();
-        long addr = pointOf(as, a.point(), a.delta());
+        long addr = m.nearCode(a.point(), a.delta(), pointOf(as, a.point(), a.delta()));
         int kind = a.kind() % 4;
         boolean atRest = m.sys.transactionDepth() == 0;
         if (!atRest) {

@@ -35,6 +35,7 @@ final class DirtyModel {
     private static final int PAGE_BITS = DirtyMemory.TARGET_PAGE_BITS;
     private static final int CLIENTS = DirtyMemory.DIRTY_MEMORY_NUM;
     private static final int CODE = DirtyMemory.DIRTY_MEMORY_CODE;
+    private static final boolean AUDIT = Boolean.getBoolean("guestmem.audit");
     private static final long PAGE = 1L << PAGE_BITS;
 
     /** Pages that must read dirty, per client. */
@@ -235,6 +236,9 @@ final class DirtyModel {
      * @param where what ran
      */
     void checkOp(String where) {
+        if (AUDIT && !calls.isEmpty()) {
+            net.jqwik.api.statistics.Statistics.label("code hook").collect(where.replaceAll("^step \\d+ (\\w+).*", "$1"));
+        }
         List<long[]> logged = new ArrayList<>(); // [start, end) in ram_addr space, CODE in the mask
         for (Write w : writes) {
             if ((w.mask() & DirtyMemory.MASK_CODE) != 0) {

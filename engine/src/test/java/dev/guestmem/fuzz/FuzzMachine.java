@@ -68,6 +68,10 @@ final class FuzzMachine implements AutoCloseable {
     final List<DmaCheck.Kept> mappings = new ArrayList<>();
     /** Map clients registered, per space index: how often each ran. */
     final List<DmaCheck.Client> mapClients = new ArrayList<>();
+    /** Guest pages a JIT translated code from ({@link FuzzOp.Translate}), newest last. */
+    final List<Long> codePages = new ArrayList<>();
+    /** Where accesses near code land in a page: its start, inside, and where wide ones cross. */
+    private static final long[] NEAR_CODE = {0, 4, 0x10, 0x800, 0xff8, 0xffc, 0xfff};
     /** The vCPUs' TLBs, kept from construction to {@link #close()}. */
     final List<VcpuCheck.Vcpu> vcpus = new ArrayList<>();
 
@@ -165,6 +169,22 @@ final class FuzzMachine implements AutoCloseable {
                 .impl(1, 8, true)
                 .endianness(Endianness.LITTLE)
                 .build();
+    }
+
+    /**
+     * Steers two accesses in seven to a page a JIT translated code from (so that stores meet code
+     * pages through every path).
+     *
+     * @param point the op's point selector
+     * @param delta the op's delta selector
+     * @param otherwise the address the op picks else
+     * @return the address
+     */
+    long nearCode(int point, int delta, long otherwise) {
+        if (point % 7 < 5 || codePages.isEmpty()) {
+            return otherwise;
+        }
+        return codePages.get((point / 7) % codePages.size()) + NEAR_CODE[delta % NEAR_CODE.length];
     }
 
     /**

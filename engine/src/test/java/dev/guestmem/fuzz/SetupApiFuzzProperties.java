@@ -92,7 +92,7 @@ class SetupApiFuzzProperties {
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool(), Arbitraries.longs())
                         .as(FuzzOp.VcpuStore::new)))
-                .withAction(4, action(sel().map(FuzzOp.VcpuEnterBlock::new)))
+                .withAction(8, action(sel().map(FuzzOp.VcpuEnterBlock::new)))
                 .withAction(1, action(sel().map(FuzzOp.VcpuFlush::new)))
                 .withAction(3, action(Combinators.combine(sel(), sel(), sel(), bool()).as(FuzzOp.Translate::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())

@@ -148,6 +148,21 @@ final class VcpuCheck {
         return "flush";
     }
 
+    /** Offsets in a page a vCPU comes back to: its start, inside, and where wide accesses cross. */
+    private static final long[] AGAIN = {0, 8, 0x800, 0xff8, 0xffc, 0xffe, 0xfff};
+
+    /**
+     * @return one in five: a page the vCPU accessed since its last flush (where an older entry may
+     *     answer), else a point as {@link AccessCheck#mappedPoint} chooses (or {@link FuzzMachine#nearCode})
+     */
+    private static long point(FuzzMachine m, Vcpu v, int point, int delta) {
+        if (point % 5 == 4 && !v.fills.isEmpty()) {
+            List<Long> pages = v.fills.keySet().stream().sorted(Long::compareUnsigned).toList();
+            return pages.get((point / 5) % pages.size()) + AGAIN[delta % AGAIN.length];
+        }
+        return m.nearCode(point, delta, AccessCheck.mappedPoint(v.as, point, delta));
+    }
+
     /** Records what a fill of {@code addr}'s page gives now: the TLB's miss on it may keep that. */
     private static void record(FuzzMachine m, Vcpu v, long addr) {
         TlbEntry e = new TlbEntry();
@@ -161,11 +176,14 @@ final class VcpuCheck {
         }
     }
 
-    /** @return the machine's listed block holding {@code ramAddr}, or null */
+    /**
+     * @return the machine's listed block holding {@code ramAddr} in its reservation (inside a
+     *     transaction the published view may still show pages a {@code ramResize} cut off), or null
+     */
     static RamBlock blockAt(FuzzMachine m, long ramAddr) {
         for (RamBlock b : m.blocks()) {
             if (!b.isReleased() && b.ramList() == m.sys.ramList()
-                    && Long.compareUnsigned(ramAddr - b.offset(), b.usedLength()) < 0) {
+                    && Long.compareUnsigned(ramAddr - b.offset(), b.maxLength()) < 0) {
                 return b;
             }
         }
@@ -195,7 +213,7 @@ final class VcpuCheck {
     /** A load through the kept TLB. */
     static String load(FuzzMachine m, FuzzOp.VcpuLoad op) {
         Vcpu v = vcpu(m, op.vcpu());
-        long addr = AccessCheck.mappedPoint(v.as, op.point(), op.delta());
+        long addr = point(m, v, op.point(), op.delta());
         return load(m, v, addr, 1 << (op.size() & 3), op.big());
     }
 
@@ -242,7 +260,7 @@ final class VcpuCheck {
     static String store(FuzzMachine m, FuzzOp.VcpuStore op) {
         Vcpu v = vcpu(m, op.vcpu());
         AddressSpace as = v.as;
-        long addr = AccessCheck.mappedPoint(as, op.point(), op.delta());
+        long addr = point(m, v, op.point(), op.delta());
         int n = 1 << (op.size() & 3);
         boolean big = op.big();
         if (m.sys.transactionDepth() != 0) {
@@ -409,9 +427,12 @@ final class VcpuCheck {
      */
     static String translate(FuzzMachine m, FuzzOp.Translate op) {
         AddressSpace as = m.space(op.space());
-        long addr = AccessCheck.mappedPoint(as, op.point(), op.delta());
         TlbEntry e = new TlbEntry();
-        GuestTlb.fill(as, addr, e);
+        long addr = 0;
+        for (int k = 0; k < 8 && (k == 0 || e.ramAddr() == -1); k++) { // a JIT translates from RAM: look for some
+            addr = AccessCheck.mappedPoint(as, op.point() + 4 * k, op.delta());
+            GuestTlb.fill(as, addr, e);
+        }
         if (e.ramAddr() == -1) {
             return "no RAM";
         }
@@ -421,6 +442,10 @@ final class VcpuCheck {
         }
         long off = e.ramAddr() - b.offset();
         m.sys.dirtyMemory().resetDirty(e.ramAddr(), GuestTlb.PAGE_SIZE, DirtyMemory.DIRTY_MEMORY_CODE);
+        m.codePages.add(addr & PAGE_MASK);
+        if (m.codePages.size() > 8) {
+            m.codePages.removeFirst();
+        }
         for (long p = off & PAGE_MASK; p < off + GuestTlb.PAGE_SIZE; p += GuestTlb.PAGE_SIZE) {
             m.dirty.protect(b, (int) (p >>> 12), op.keeps());
         }
