@@ -149,11 +149,13 @@ final class DirtyModel {
      * range that keep no translations (the guide's hook).
      *
      * @param bits the machine's bitmaps
+     * @param listedIn the machine's RAM list
      * @param blocks the blocks the fuzzer knows
      * @param ramAddr first byte written
      * @param length bytes written
      */
-    void codeInvalidated(DirtyMemory bits, Iterable<RamBlock> blocks, long ramAddr, long length) {
+    void codeInvalidated(DirtyMemory bits, dev.guestmem.ram.RamList listedIn, Iterable<RamBlock> blocks, long ramAddr,
+                         long length) {
         RamBlock block = null;
         for (RamBlock b : blocks) {
             if (!b.isReleased() && Long.compareUnsigned(ramAddr - b.offset(), b.maxLength()) < 0) {
@@ -168,7 +170,9 @@ final class DirtyModel {
             int last = (int) ((ramAddr - block.offset() + length - 1) >>> PAGE_BITS);
             long used = (block.usedLength() + PAGE - 1) >>> PAGE_BITS;
             for (int p = first; p <= last; p++) {
-                if (p >= used) {
+                if (block.ramList() != listedIn) {
+                    touched = true; // held past the machine's close: its bits are no longer modelled
+                } else if (p >= used) {
                     touched = true; // past a block a resize shrank: its clear left CODE clean there
                 } else if (c.get(p)) {
                     touched = true;

@@ -84,7 +84,7 @@ final class FuzzMachine implements AutoCloseable {
         sys = new MemorySystem(tcg);
         // as a JIT does (the guide's CODE section): drop translations, unprotect pages left without
         sys.dirtyMemory().setCodeInvalidator((ramAddr, length) ->
-                dirty.codeInvalidated(sys.dirtyMemory(), blocks(), ramAddr, length));
+                dirty.codeInvalidated(sys.dirtyMemory(), sys.ramList(), blocks(), ramAddr, length));
         ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
         ContainerRegion pci = new ContainerRegion(sys, null, "pci", 0x100000);
         ContainerRegion bus = new ContainerRegion(sys, null, "bus", 0x10000);
