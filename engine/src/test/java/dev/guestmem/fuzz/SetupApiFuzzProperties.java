@@ -22,9 +22,11 @@ import net.jqwik.api.state.Transformer;
  * address spaces, {@code close()}) and guest accesses of every size at edge addresses, on a
  * {@link FuzzMachine}. After every call {@link FuzzStep} checks that a refusal is typed and changed
  * nothing, that a success leaves views equal to the per-address oracle, and that RAM matches its
- * model. It also keeps what users keep across calls (soft-TLB entries, caches, DMA mappings and map
- * clients, dirty bitmaps) and checks it after every later call against {@link TlbCheck},
- * {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}.
+ * model. It also keeps what users keep across calls (soft-TLB entries, one or two vCPU TLBs with
+ * their loads, stores and block entries, caches, DMA mappings and map clients, dirty bitmaps, pages
+ * a JIT translated) and checks it after every later call against {@link TlbCheck},
+ * {@link VcpuCheck}, {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}. Each try's machine
+ * is one of four variants: with or without TCG (the CODE dirty client on for RAM), one or two vCPUs.
  * {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
  */
 class SetupApiFuzzProperties {

@@ -229,7 +229,7 @@ final class VcpuCheck {
         v.faults = 0;
         long got = SizedAccess.load(v.tlb, addr, size, big);
         if (got == want && faultsMatch(v, addr, size, false, res.get())) {
-            return stale ? "stale load, as now" : "load";
+            return (stale ? "stale load, as now" : "load") + kind(m, v, addr, size);
         }
         String what = what(m, v, "ld", addr, size, big);
         long mask = size == 8 ? -1L : (1L << (8 * size)) - 1; // (4-byte loads come sign-extended)
@@ -237,7 +237,7 @@ final class VcpuCheck {
             for (Fill f : v.fills.getOrDefault(page, List.of())) {
                 if (f.gen() == v.gen && f.readDirect() && f.block() != null
                         && (got & mask) == modelValue(m, f.block(), f.offset() + (addr - page), size, big)) {
-                    return "stale load, as at the flush";
+                    return "stale load, as at the flush" + kind(m, v, addr, size);
                 }
             }
         }
@@ -254,6 +254,21 @@ final class VcpuCheck {
             v |= (long) m.ram.get(b, offset + k) << (8 * (big ? n - 1 - k : k));
         }
         return v;
+    }
+
+    private static final boolean AUDIT = Boolean.getBoolean("guestmem.audit");
+
+    /** @return for the audit: what the access's first byte is, and whether it crosses a page */
+    private static String kind(FuzzMachine m, Vcpu v, long addr, int n) {
+        if (!AUDIT) {
+            return "";
+        }
+        String across = ((addr ^ (addr + n - 1)) & PAGE_MASK) != 0 ? " across" : "";
+        if (m.sys.transactionDepth() != 0) {
+            return across;
+        }
+        AccessCheck.Expect x = AccessCheck.classify(m, AccessCheck.key(m, v.as), v.as.currentMap(), addr);
+        return " " + x.kind() + (x.viaIommu() ? " via iommu" : "") + across;
     }
 
     /** A store through the kept TLB (a load inside a transaction). */
@@ -320,7 +335,7 @@ final class VcpuCheck {
         }
         if (outcomes.size() == 1) {
             outcomes.values().iterator().next().run();
-            return (stale ? "stale store" : "store") + (crossing ? " across" : "") + (d1 || d2 ? " dropping" : "");
+            return (stale ? "stale store" : "store") + (d1 || d2 ? " dropping" : "") + kind(m, v, addr, n);
         }
         List<String> refused = new ArrayList<>();
         for (Map.Entry<String, Runnable> o : outcomes.entrySet()) {
@@ -330,7 +345,7 @@ final class VcpuCheck {
                 o.getValue().run();
                 m.ram.check(what);
                 m.dirty.check(m.sys, m.blocks(), what);
-                return "stale store, " + o.getKey();
+                return "stale store, " + o.getKey() + kind(m, v, addr, n);
             } catch (AssertionError e) {
                 refused.add(o.getKey() + ": " + e.getMessage());
             }
