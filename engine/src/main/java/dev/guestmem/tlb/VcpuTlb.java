@@ -167,7 +167,10 @@ public final class VcpuTlb implements AutoCloseable {
         ListenerList.rethrow(failed);
     }
 
-    /** Flushes; later accesses all take the address space (the TLB keeps no entry any more). */
+    /**
+     * Flushes; later accesses all take the address space (the TLB keeps no entry any more), and
+     * stores to RAM the view makes read-only are still dropped.
+     */
     @Override
     public void close() {
         closed = true;
@@ -469,7 +472,7 @@ public final class VcpuTlb implements AutoCloseable {
     private void store(long addr, int size, boolean big, long v, int i) {
         long page = addr & PAGE_MASK;
         if (((addr + size - 1) & PAGE_MASK) == page) {
-            if (pages[i] != page) {
+            if (pages[i] != page || closed) { // closed: no flush follows, so the flags are taken anew each time
                 refill(addr, i);
             }
             if (writeTags[i] == page) {
@@ -544,15 +547,11 @@ public final class VcpuTlb implements AutoCloseable {
     private void refill(long addr, int i) {
         readTags[i] = NO_PAGE;
         writeTags[i] = NO_PAGE;
-        pages[i] = NO_PAGE;
-        if (closed) {
-            return;
-        }
         boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
         pages[i] = scratch.pageAddr(); // the current map's flags decide slow stores either way
         flags[i] = scratch.flags();
-        if (!readable || scratch.generation() != generation || !hold(scratch.ramBlock)) {
-            return; // (a newer map than the entries': direct only after the next enterBlock's flush)
+        if (closed || !readable || scratch.generation() != generation || !hold(scratch.ramBlock)) {
+            return; // (closed: never direct again; a newer map: direct only after the next enterBlock's flush)
         }
         addends[i] = scratch.segment().address() + scratch.hostOffset() - scratch.pageAddr();
         readTags[i] = scratch.pageAddr();

@@ -59,7 +59,7 @@ final class CacheCheck {
     static String init(FuzzMachine m, FuzzOp.CacheInit c) {
         Kept k = m.caches[c.cache() % m.caches.length];
         AddressSpace as = m.space(c.space());
-        long addr = AccessCheck.mappedPoint(as, c.point(), c.delta());
+        long addr = m.nearCode(c.point(), c.delta(), AccessCheck.mappedPoint(as, c.point(), c.delta()));
         long want = LENGTHS[c.len() % LENGTHS.length];
         String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr);
         boolean atRest = m.sys.transactionDepth() == 0;

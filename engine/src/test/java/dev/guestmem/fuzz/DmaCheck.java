@@ -85,7 +85,7 @@ final class DmaCheck {
             return "enough held";
         }
         AddressSpace as = m.space(d.space());
-        long addr = AccessCheck.mappedPoint(as, d.point(), d.delta());
+        long addr = m.nearCode(d.point(), d.delta(), AccessCheck.mappedPoint(as, d.point(), d.delta()));
         long len = LENGTHS[d.len() % LENGTHS.length];
         String where = FuzzStep.where(m) + " at 0x" + Long.toHexString(addr) + " len 0x" + Long.toHexString(len);
         boolean atRest = m.sys.transactionDepth() == 0;

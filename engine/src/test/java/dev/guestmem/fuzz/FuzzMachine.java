@@ -24,6 +24,9 @@ import java.util.List;
  * space), two address spaces and a recording listener
  * of every space; plus a second machine whose regions the fuzzer tries to bring in. It holds the
  * handles the fuzzer's selectors index and the {@link RamModel}; {@link FuzzStep} runs the calls.
+ * It keeps one or two vCPU TLBs for its whole life ({@link VcpuCheck}), and a code-invalidation
+ * hook as a JIT registers one ({@link DirtyModel}); the TCG-like variant runs with the CODE dirty
+ * client on for RAM ({@code new MemorySystem(true)}), as QEMU's TCG does.
  *
  * <p>I/O regions and the ROM device's ops read {@value #DEVICE_BYTE} in every byte and ignore
  * writes, so any splitting of an access reads the same bytes.
@@ -38,7 +41,7 @@ final class FuzzMachine implements AutoCloseable {
     /** Most address spaces it makes. */
     static final int MAX_SPACES = 5;
 
-    final MemorySystem sys = new MemorySystem();
+    final MemorySystem sys;
     /** Another machine: its regions may not enter this one's tree. */
     final MemorySystem other = new MemorySystem();
     /** Every region of this machine the fuzzer holds, fixed ones first. */
@@ -65,8 +68,23 @@ final class FuzzMachine implements AutoCloseable {
     final List<DmaCheck.Kept> mappings = new ArrayList<>();
     /** Map clients registered, per space index: how often each ran. */
     final List<DmaCheck.Client> mapClients = new ArrayList<>();
+    /** Guest pages a JIT translated code from ({@link FuzzOp.Translate}), newest last. */
+    final List<Long> codePages = new ArrayList<>();
+    /** Where accesses near code land in a page: its start, inside, and where wide ones cross. */
+    private static final long[] NEAR_CODE = {0, 4, 0x10, 0x800, 0xff8, 0xffc, 0xfff};
+    /** The vCPUs' TLBs, kept from construction to {@link #close()}. */
+    final List<VcpuCheck.Vcpu> vcpus = new ArrayList<>();
 
-    FuzzMachine() {
+    /**
+     * @param tcg whether the CODE dirty client is on for RAM (QEMU's {@code tcg_enabled()})
+     * @param twoVcpus whether a second vCPU runs in the second space (as x86's SMM world), beside
+     *     the first in "memory"
+     */
+    FuzzMachine(boolean tcg, boolean twoVcpus) {
+        sys = new MemorySystem(tcg);
+        // as a JIT does (the guide's CODE section): drop translations, unprotect pages left without
+        sys.dirtyMemory().setCodeInvalidator((ramAddr, length) ->
+                dirty.codeInvalidated(sys.dirtyMemory(), sys.ramList(), blocks(), ramAddr, length));
         ContainerRegion system = new ContainerRegion(sys, null, "system", MemoryRegion.SIZE_2_64);
         ContainerRegion pci = new ContainerRegion(sys, null, "pci", 0x100000);
         ContainerRegion bus = new ContainerRegion(sys, null, "bus", 0x10000);
@@ -111,6 +129,15 @@ final class FuzzMachine implements AutoCloseable {
         spaces.add(sys.addressSpace(smm, "smm"));
         other.addressSpace(foreignRoot, "foreign");
         sys.registerListener(listeners.getFirst(), null);
+        vcpus.add(new VcpuCheck.Vcpu("vcpu0", spaces.get(0)));
+        if (twoVcpus) {
+            vcpus.add(new VcpuCheck.Vcpu("vcpu1", spaces.get(1)));
+        }
+    }
+
+    /** The default machine: no TCG, one vCPU. */
+    FuzzMachine() {
+        this(false, false);
     }
 
     /** The IOMMU's model: each 4 KiB page to the same address of {@link #iommuTarget()}, read and write. */
@@ -142,6 +169,22 @@ final class FuzzMachine implements AutoCloseable {
                 .impl(1, 8, true)
                 .endianness(Endianness.LITTLE)
                 .build();
+    }
+
+    /**
+     * Steers two accesses in seven to a page a JIT translated code from (so that stores meet code
+     * pages through every path).
+     *
+     * @param point the op's point selector
+     * @param delta the op's delta selector
+     * @param otherwise the address the op picks else
+     * @return the address
+     */
+    long nearCode(int point, int delta, long otherwise) {
+        if (point % 7 < 5 || codePages.isEmpty()) {
+            return otherwise;
+        }
+        return codePages.get((point / 7) % codePages.size()) + NEAR_CODE[delta % NEAR_CODE.length];
     }
 
     /**
@@ -251,6 +294,21 @@ final class FuzzMachine implements AutoCloseable {
             for (CacheCheck.Kept c : caches) {
                 c.cache.destroy();
             }
+            // the vCPUs outlive the machine: what their entries may hit is still mapped, and their
+            // own close (after the machine's) lets it go
+            for (VcpuCheck.Vcpu v : vcpus) {
+                for (RamBlock b : v.mayHold()) {
+                    if (b.isReleased()) {
+                        throw new AssertionError("after close, block '" + b.idstr() + "' is released while "
+                                + v.name + "'s TLB may still hit it (" + String.join(", ", history) + ")");
+                    }
+                }
+                v.closed = true;
+                v.tlb.close();
+                if (v.tlb.heldBlocks() != 0) {
+                    throw new AssertionError(v.name + " holds blocks after its close");
+                }
+            }
             // nothing holds them now: every block the machine allocated is unmapped (not ours)
             for (RamBlock b : ram.blocks()) {
                 if (b != hotBlock && !b.isReleased()) {
@@ -259,6 +317,12 @@ final class FuzzMachine implements AutoCloseable {
                 }
             }
         } finally {
+            for (VcpuCheck.Vcpu v : vcpus) {
+                if (!v.closed) {
+                    v.closed = true;
+                    v.tlb.close();
+                }
+            }
             hotBlock.close();
             for (EventNotifier n : notifiers) {
                 n.close();

@@ -123,7 +123,35 @@ sealed interface FuzzOp {
      * fills, then a hit where the page is direct), at a point as {@link TlbFill} chooses: each must
      * give what the space's own load gives, and report a fault exactly when it fails ({@link VcpuCheck}).
      */
-    record VcpuLoad(int space, int point, int delta, int size, boolean big) implements FuzzOp {
+    record FreshVcpuLoad(int space, int point, int delta, int size, boolean big) implements FuzzOp {
+    }
+
+    /** {@code enterBlock()} of one of the machine's kept vCPU TLBs ({@link VcpuCheck}). */
+    record VcpuEnterBlock(int vcpu) implements FuzzOp {
+    }
+
+    /** {@code flush()} of a kept vCPU TLB. */
+    record VcpuFlush(int vcpu) implements FuzzOp {
+    }
+
+    /**
+     * A load of 1, 2, 4 or 8 bytes, either order, through a kept vCPU TLB, at a point of its space as
+     * {@link TlbFill} chooses (inside ranges of every kind, at page starts and just before page ends,
+     * so that wide accesses cross pages; or at an edge of the view).
+     */
+    record VcpuLoad(int vcpu, int point, int delta, int size, boolean big) implements FuzzOp {
+    }
+
+    /** A store of 1, 2, 4 or 8 bytes through a kept vCPU TLB, chosen as {@link VcpuLoad}. */
+    record VcpuStore(int vcpu, int point, int delta, int size, boolean big, long data) implements FuzzOp {
+    }
+
+    /**
+     * A JIT translates code from the page of a point (as {@link TlbFill} chooses): it clears the
+     * page's CODE bit, as the guide's CODE section shows; {@code keeps}: the page keeps translations
+     * when a write invalidates some (the code hook leaves it protected).
+     */
+    record Translate(int space, int point, int delta, boolean keeps) implements FuzzOp {
     }
 
     /**

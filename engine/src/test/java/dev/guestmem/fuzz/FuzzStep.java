@@ -69,11 +69,17 @@ final class FuzzStep {
      */
     static String run(FuzzMachine m, FuzzOp op) {
         m.history.add(op.toString());
+        m.dirty.beginOp();
         String outcome = "access";
         switch (op) {
             case FuzzOp.Access a -> AccessCheck.run(m, a);
             case FuzzOp.TlbFill f -> outcome = TlbCheck.fill(m, f);
+            case FuzzOp.FreshVcpuLoad l -> outcome = VcpuCheck.freshLoad(m, l);
             case FuzzOp.VcpuLoad l -> outcome = VcpuCheck.load(m, l);
+            case FuzzOp.VcpuStore s -> outcome = VcpuCheck.store(m, s);
+            case FuzzOp.VcpuEnterBlock e -> outcome = VcpuCheck.enterBlock(m, e);
+            case FuzzOp.VcpuFlush f -> outcome = VcpuCheck.flush(m, f);
+            case FuzzOp.Translate t -> outcome = VcpuCheck.translate(m, t);
             case FuzzOp.CacheInit c -> outcome = CacheCheck.init(m, c);
             case FuzzOp.CacheAccess c -> outcome = CacheCheck.access(m, c);
             case FuzzOp.CacheEnd c -> outcome = CacheCheck.end(m, c);
@@ -86,10 +92,12 @@ final class FuzzStep {
         // the state users keep across calls: RAM, dirty bitmaps, TLB entries, caches, mappings
         String where = where(m);
         m.ram.check(where);
-        m.dirty.check(m.sys, where);
+        m.dirty.check(m.sys, m.blocks(), where);
+        m.dirty.checkOp(where);
         TlbCheck.check(m, outcome.equals("ok"));
         CacheCheck.check(m);
         DmaCheck.check(m);
+        VcpuCheck.check(m);
         return outcome;
     }
 
@@ -160,7 +168,11 @@ final class FuzzStep {
             case FuzzOp.RamResize r -> {
                 if (m.region(r.region()) instanceof RamRegion rr) {
                     m.dirty.forget(rr.ramBlock()); // a resize re-dirties the block
+                    long before = rr.ramBlock().usedLength();
                     rr.ramResize(pick(SIZES, r.size()));
+                    if (rr.ramBlock().usedLength() != before) {
+                        m.dirty.resized(rr.ramBlock()); // every page dirty again, for CODE too
+                    }
                 }
             }
             case FuzzOp.AliasOffset s -> {

@@ -27,6 +27,22 @@ final class RamModel {
         bytes.put(block, b);
     }
 
+    /** @return a copy of every block's expected bytes, for {@link #restore} */
+    Map<RamBlock, byte[]> save() {
+        Map<RamBlock, byte[]> copy = new IdentityHashMap<>();
+        bytes.forEach((b, v) -> copy.put(b, v.clone()));
+        return copy;
+    }
+
+    /**
+     * Goes back to what {@link #save} copied (blocks tracked since keep their bytes).
+     *
+     * @param saved the copy
+     */
+    void restore(Map<RamBlock, byte[]> saved) {
+        saved.forEach((b, v) -> bytes.put(b, v.clone()));
+    }
+
     /** @return the blocks tracked */
     java.util.Set<RamBlock> blocks() {
         return bytes.keySet();

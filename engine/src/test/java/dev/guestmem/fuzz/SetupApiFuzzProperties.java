@@ -22,9 +22,11 @@ import net.jqwik.api.state.Transformer;
  * address spaces, {@code close()}) and guest accesses of every size at edge addresses, on a
  * {@link FuzzMachine}. After every call {@link FuzzStep} checks that a refusal is typed and changed
  * nothing, that a success leaves views equal to the per-address oracle, and that RAM matches its
- * model. It also keeps what users keep across calls (soft-TLB entries, caches, DMA mappings and map
- * clients, dirty bitmaps) and checks it after every later call against {@link TlbCheck},
- * {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}.
+ * model. It also keeps what users keep across calls (soft-TLB entries, one or two vCPU TLBs with
+ * their loads, stores and block entries, caches, DMA mappings and map clients, dirty bitmaps, pages
+ * a JIT translated) and checks it after every later call against {@link TlbCheck},
+ * {@link VcpuCheck}, {@link CacheCheck}, {@link DmaCheck} and {@link DirtyModel}. Each try's machine
+ * is one of four variants: with or without TCG (the CODE dirty client on for RAM), one or two vCPUs.
  * {@code -Dguestmem.property.tries=N} runs it longer (as every property here).
  */
 class SetupApiFuzzProperties {
@@ -35,9 +37,15 @@ class SetupApiFuzzProperties {
 
     /** The machines made by the chains of the current try, closed after it. */
     private final List<FuzzMachine> made = new ArrayList<>();
+    /** The variant the current try's machine is made as: TCG-like (CODE on for RAM), two vCPUs. */
+    private boolean tcg;
+    private boolean twoVcpus;
 
     @Property(afterFailure = AfterFailureMode.SAMPLE_FIRST)
-    void badInputChangesNothing(@ForAll("chains") ActionChain<FuzzMachine> chain) {
+    void badInputChangesNothing(@ForAll("chains") ActionChain<FuzzMachine> chain, @ForAll boolean tcg,
+                                @ForAll boolean twoVcpus) {
+        this.tcg = tcg;
+        this.twoVcpus = twoVcpus;
         chain.run();
     }
 
@@ -82,7 +90,13 @@ class SetupApiFuzzProperties {
                 .withAction(4, action(Combinators.combine(bool(), sel()).as(FuzzOp.Space::new)))
                 .withAction(1, action(Arbitraries.just(new FuzzOp.Close())))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel()).as(FuzzOp.TlbFill::new)))
-                .withAction(4, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
+                .withAction(2, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.FreshVcpuLoad::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool()).as(FuzzOp.VcpuLoad::new)))
+                .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), bool(), Arbitraries.longs())
+                        .as(FuzzOp.VcpuStore::new)))
+                .withAction(8, action(sel().map(FuzzOp.VcpuEnterBlock::new)))
+                .withAction(1, action(sel().map(FuzzOp.VcpuFlush::new)))
+                .withAction(3, action(Combinators.combine(sel(), sel(), sel(), bool()).as(FuzzOp.Translate::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), sel(), bool())
                         .as(FuzzOp.CacheInit::new)))
                 .withAction(6, action(Combinators.combine(sel(), sel(), sel(), sel(), Arbitraries.longs())
@@ -98,7 +112,7 @@ class SetupApiFuzzProperties {
     }
 
     private FuzzMachine newMachine() {
-        FuzzMachine m = new FuzzMachine();
+        FuzzMachine m = new FuzzMachine(tcg, twoVcpus);
         made.add(m);
         return m;
     }

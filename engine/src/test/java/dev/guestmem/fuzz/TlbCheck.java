@@ -112,6 +112,18 @@ final class TlbCheck {
         }
     }
 
+    /**
+     * The oracle's flags for a page of a space's published view, at rest (what a fill must give).
+     *
+     * @param m the machine
+     * @param as the space
+     * @param page the page's address
+     * @return the flags ({@link GuestTlb#TLB_DISCARD_WRITE} where a vCPU drops stores)
+     */
+    static int expectedFlags(FuzzMachine m, AddressSpace as, long page) {
+        return expect(m, AccessCheck.key(m, as), as.currentMap(), page & ~(PAGE - 1), 0).flags();
+    }
+
     /** Whether two entries agree in every field {@link #describe} shows (without building the text). */
     private static boolean same(TlbEntry a, TlbEntry b) {
         DirectWindow v = a.window();

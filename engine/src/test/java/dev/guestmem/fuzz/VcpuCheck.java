@@ -1,33 +1,482 @@
 package dev.guestmem.fuzz;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.flat.FlatView;
+import dev.guestmem.ram.RamBlock;
+import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.testing.SizedAccess;
+import dev.guestmem.tlb.GuestTlb;
+import dev.guestmem.tlb.TlbEntry;
 import dev.guestmem.tlb.VcpuTlb;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * {@code VcpuTlb}'s loads against the address space's, in whatever state the chain left the machine
- * (open transactions, a closed system, pages behind the IOMMU, grown RAM, ROM devices in either
- * mode): the TLB's miss and its hit must return what the space's load returns, and its fault hook
- * must hear exactly the failed ones. The TLB lives for one op, so it keeps no block referenced
- * across calls (the leak check at close stays exact).
+ * {@code VcpuTlb} as an emulator keeps it: one per vCPU for the machine's whole life, driven by
+ * loads, stores, {@code enterBlock()} and {@code flush()} between the fuzzer's other calls, in
+ * whatever state they leave the machine (open transactions, a closed system, destroyed spaces,
+ * pages behind the IOMMU, grown RAM, ROM devices in either mode, logged and read-only RAM).
+ *
+ * <p>The guide's contract. While the address space's generation is the one of the TLB's last flush
+ * (its construction, {@code flush()}, or an {@code enterBlock()} that flushed), every load gives
+ * what the space's own load gives (value, result, and the fault hook hears exactly the failed
+ * ones); every store does what the space's own store does on the published view (checked against
+ * the models: {@link AccessCheck#expect}, {@link RamModel}, {@link DirtyModel}, the code hook),
+ * except that a store to a page the view makes read-only RAM ({@code TLB_DISCARD_WRITE}, from the
+ * oracle's {@link TlbCheck#expectedFlags}) is dropped without a fault, and of a store across two
+ * pages only the bytes on such a page are dropped (the rest stored byte by byte).
+ *
+ * <p>After a topology change and before the next {@code enterBlock()} (QEMU's RCU section across a
+ * translation block) the guide promises less, and this is exactly what is asserted: an access either
+ * behaves as above on the view published now, or, for a page the vCPU accessed since its last
+ * flush, as the entry it may have filled then: a direct entry of the flush's view reads or writes the
+ * RAM the page had then (unlogged, as any direct store), and a slow entry's drop decision is the one
+ * of the view it was filled from. Memory safety: the blocks such entries point into are never
+ * released while the TLB may hold them (and the machine's close leaves them to the TLB's own
+ * {@code close()}, which must then work).
+ *
+ * <p>Inside an open transaction (the published view lags the tree the oracle reads) stores are made
+ * as loads.
  */
 final class VcpuCheck {
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+    private static final long PAGE_MASK = ~(GuestTlb.PAGE_SIZE - 1);
+
+    /**
+     * What a fill of a page gave at one of the vCPU's accesses: the TLB may hold it.
+     *
+     * @param flags its flags (a slow store's drop decision)
+     * @param gen its generation
+     * @param readDirect whether loads may hit it
+     * @param writeDirect whether stores may hit it
+     * @param block the block behind it, or null
+     * @param offset the page's offset in the block
+     */
+    record Fill(int flags, long gen, boolean readDirect, boolean writeDirect, RamBlock block, long offset) {
+        boolean drops() {
+            return (flags & GuestTlb.TLB_DISCARD_WRITE) != 0;
+        }
+    }
+
+    /** A vCPU the machine keeps: its TLB and what that may hold. */
+    static final class Vcpu {
+        final String name;
+        final AddressSpace as;
+        final VcpuTlb tlb;
+        /** The generation of the TLB's entries: at construction or its last flush. */
+        long gen;
+        /** Per page, the fills the TLB may have made since its last flush. */
+        final Map<Long, List<Fill>> fills = new HashMap<>();
+        int faults;
+        long faultAddr;
+        int faultSize;
+        boolean faultWrite;
+        int faultResult;
+        boolean closed;
+
+        Vcpu(String name, AddressSpace as) {
+            this.name = name;
+            this.as = as;
+            this.tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> {
+                faults++;
+                faultAddr = addr;
+                faultSize = size;
+                faultWrite = isWrite;
+                faultResult = result;
+            });
+            this.gen = as.generation();
+        }
+
+        /** The TLB flushed: nothing held, entries of the generation now. */
+        void flushed() {
+            gen = as.generation();
+            fills.clear();
+            assertEquals(0, tlb.heldBlocks(), name + ": blocks held after a flush");
+        }
+
+        /** @return the blocks direct entries of the TLB's generation may point into (it holds each) */
+        Set<RamBlock> mayHold() {
+            Set<RamBlock> s = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (List<Fill> l : fills.values()) {
+                for (Fill f : l) {
+                    if (f.gen() == gen && f.readDirect() && f.block() != null) {
+                        s.add(f.block());
+                    }
+                }
+            }
+            return s;
+        }
+    }
+
     private VcpuCheck() {
     }
 
+    private static Vcpu vcpu(FuzzMachine m, int sel) {
+        return m.vcpus.get(sel % m.vcpus.size());
+    }
+
+    /** {@code enterBlock()}: flushes exactly when the generation moved. */
+    static String enterBlock(FuzzMachine m, FuzzOp.VcpuEnterBlock op) {
+        Vcpu v = vcpu(m, op.vcpu());
+        boolean moved = v.as.generation() != v.gen;
+        boolean flushed = v.tlb.enterBlock();
+        assertEquals(moved, flushed, FuzzStep.where(m) + ": " + v.name + " enterBlock() flushed");
+        if (flushed) {
+            v.flushed();
+        }
+        return flushed ? "flushed" : "kept";
+    }
+
+    /** {@code flush()}. */
+    static String flush(FuzzMachine m, FuzzOp.VcpuFlush op) {
+        Vcpu v = vcpu(m, op.vcpu());
+        v.tlb.flush();
+        v.flushed();
+        return "flush";
+    }
+
+    /** Offsets in a page a vCPU comes back to: its start, inside, and where wide accesses cross. */
+    private static final long[] AGAIN = {0, 8, 0x800, 0xff8, 0xffc, 0xffe, 0xfff};
+
     /**
-     * Runs the op.
+     * @return one in five: a page the vCPU accessed since its last flush (where an older entry may
+     *     answer), else a point as {@link AccessCheck#mappedPoint} chooses (or {@link FuzzMachine#nearCode})
+     */
+    private static long point(FuzzMachine m, Vcpu v, int point, int delta) {
+        if (point % 5 == 4 && !v.fills.isEmpty()) {
+            List<Long> pages = v.fills.keySet().stream().sorted(Long::compareUnsigned).toList();
+            return pages.get((point / 5) % pages.size()) + AGAIN[delta % AGAIN.length];
+        }
+        return m.nearCode(point, delta, AccessCheck.mappedPoint(v.as, point, delta));
+    }
+
+    /** Records what a fill of {@code addr}'s page gives now: the TLB's miss on it may keep that. */
+    private static void record(FuzzMachine m, Vcpu v, long addr) {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(v.as, addr, U, e);
+        RamBlock b = e.ramAddr() == -1 ? null : blockAt(m, e.ramAddr());
+        Fill f = new Fill(e.flags(), e.generation(), e.readDirect(), e.writeDirect(), b,
+                b == null ? 0 : e.ramAddr() - b.offset());
+        List<Fill> l = v.fills.computeIfAbsent(addr & PAGE_MASK, k -> new ArrayList<>());
+        if (!l.contains(f)) {
+            l.add(f);
+        }
+    }
+
+    /**
+     * @return the machine's listed block holding {@code ramAddr} in its reservation (inside a
+     *     transaction the published view may still show pages a {@code ramResize} cut off), or null
+     */
+    static RamBlock blockAt(FuzzMachine m, long ramAddr) {
+        for (RamBlock b : m.blocks()) {
+            if (!b.isReleased() && b.ramList() == m.sys.ramList()
+                    && Long.compareUnsigned(ramAddr - b.offset(), b.maxLength()) < 0) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private static String what(FuzzMachine m, Vcpu v, String op, long addr, int size, boolean big) {
+        return FuzzStep.where(m) + ": " + v.name + " " + op + size + (big ? "be" : "le") + " at 0x"
+                + Long.toHexString(addr) + " of '" + v.as.name() + "'" + (v.as.generation() != v.gen
+                ? " (stale: the view moved since its last flush)" : "");
+    }
+
+    /** @return whether the fault hook heard exactly one failed access, with these arguments, or none for OK */
+    private static boolean faultsMatch(Vcpu v, long addr, int size, boolean write, int result) {
+        if (result == MemTxResult.OK) {
+            return v.faults == 0;
+        }
+        return v.faults == 1 && v.faultAddr == addr && v.faultSize == size && v.faultWrite == write
+                && v.faultResult == result;
+    }
+
+    private static String faultText(Vcpu v) {
+        return v.faults == 0 ? "no fault" : v.faults + " fault(s), the last " + MemTxResult.toString(v.faultResult)
+                + " at 0x" + Long.toHexString(v.faultAddr) + " size " + v.faultSize + (v.faultWrite ? " write" : " read");
+    }
+
+    /** A load through the kept TLB. */
+    static String load(FuzzMachine m, FuzzOp.VcpuLoad op) {
+        Vcpu v = vcpu(m, op.vcpu());
+        long addr = point(m, v, op.point(), op.delta());
+        return load(m, v, addr, 1 << (op.size() & 3), op.big());
+    }
+
+    private static String load(FuzzMachine m, Vcpu v, long addr, int size, boolean big) {
+        boolean stale = v.as.generation() != v.gen;
+        long page = addr & PAGE_MASK;
+        boolean onePage = ((addr + size - 1) & PAGE_MASK) == page;
+        if (onePage) {
+            record(m, v, addr);
+        }
+        MemTxResultHolder res = new MemTxResultHolder();
+        long want = SizedAccess.load(v.as, addr, size, big, res);
+        v.faults = 0;
+        long got = SizedAccess.load(v.tlb, addr, size, big);
+        if (got == want && faultsMatch(v, addr, size, false, res.get())) {
+            return (stale ? "stale load, as now" : "load") + kind(m, v, addr, size);
+        }
+        String what = what(m, v, "ld", addr, size, big);
+        long mask = size == 8 ? -1L : (1L << (8 * size)) - 1; // (4-byte loads come sign-extended)
+        if (stale && onePage && v.faults == 0) {
+            for (Fill f : v.fills.getOrDefault(page, List.of())) {
+                if (f.gen() == v.gen && f.readDirect() && f.block() != null
+                        && (got & mask) == modelValue(m, f.block(), f.offset() + (addr - page), size, big)) {
+                    return "stale load, as at the flush" + kind(m, v, addr, size);
+                }
+            }
+        }
+        assertEquals(Long.toHexString(want), Long.toHexString(got), what + ": the value (the space's load gave "
+                + MemTxResult.toString(res.get()) + ", the TLB " + faultText(v) + ")");
+        fail(what + ": the space's load gave " + MemTxResult.toString(res.get()) + ", the TLB's fault hook heard "
+                + faultText(v));
+        return null;
+    }
+
+    private static long modelValue(FuzzMachine m, RamBlock b, long offset, int n, boolean big) {
+        long v = 0;
+        for (int k = 0; k < n; k++) {
+            v |= (long) m.ram.get(b, offset + k) << (8 * (big ? n - 1 - k : k));
+        }
+        return v;
+    }
+
+    private static final boolean AUDIT = Boolean.getBoolean("guestmem.audit");
+
+    /** @return for the audit: what the access's first byte is, and whether it crosses a page */
+    private static String kind(FuzzMachine m, Vcpu v, long addr, int n) {
+        if (!AUDIT) {
+            return "";
+        }
+        String across = ((addr ^ (addr + n - 1)) & PAGE_MASK) != 0 ? " across" : "";
+        if (m.sys.transactionDepth() != 0) {
+            return across;
+        }
+        AccessCheck.Expect x = AccessCheck.classify(m, AccessCheck.key(m, v.as), v.as.currentMap(), addr);
+        return " " + x.kind() + (x.viaIommu() ? " via iommu" : "") + across;
+    }
+
+    /** A store through the kept TLB (a load inside a transaction). */
+    static String store(FuzzMachine m, FuzzOp.VcpuStore op) {
+        Vcpu v = vcpu(m, op.vcpu());
+        AddressSpace as = v.as;
+        long addr = point(m, v, op.point(), op.delta());
+        int n = 1 << (op.size() & 3);
+        boolean big = op.big();
+        if (m.sys.transactionDepth() != 0) {
+            return load(m, v, addr, n, big) + " in a transaction";
+        }
+        long value = n == 8 ? op.data() : op.data() & ((1L << (8 * n)) - 1);
+        boolean stale = as.generation() != v.gen;
+        long p1 = addr & PAGE_MASK;
+        long p2 = (addr + n - 1) & PAGE_MASK;
+        boolean crossing = p1 != p2;
+        if (!crossing) {
+            record(m, v, addr);
+        }
+        FlatView view = as.currentMap();
+        MemoryRegion key = AccessCheck.key(m, as);
+        boolean d1 = (TlbCheck.expectedFlags(m, as, p1) & GuestTlb.TLB_DISCARD_WRITE) != 0;
+        boolean d2 = crossing && (TlbCheck.expectedFlags(m, as, p2) & GuestTlb.TLB_DISCARD_WRITE) != 0;
+        String what = what(m, v, "st", addr, n, big) + " 0x" + Long.toHexString(value);
+        long now = as.generation();
+        boolean older = stale && (v.fills.getOrDefault(p1, List.of()).stream().anyMatch(f -> f.gen() != now)
+                || v.fills.getOrDefault(p2, List.of()).stream().anyMatch(f -> f.gen() != now));
+        // several outcomes are possible only where an older entry may answer: only then save the models
+        Map<RamBlock, byte[]> ramBefore = older ? m.ram.save() : null;
+        Object dirtyBefore = older ? m.dirty.save() : null;
+        v.faults = 0;
+        SizedAccess.store(v.tlb, addr, n, big, value);
+        assertTrue(v.faults <= 1, what + ": " + faultText(v));
+        if (v.faults == 1) {
+            assertEquals(addr + "/" + n + "/write", v.faultAddr + "/" + v.faultSize + (v.faultWrite ? "/write" : "/read"),
+                    what + ": the fault's address, size and direction");
+            assertFalse(v.faultResult == MemTxResult.OK, what + ": a fault reported OK");
+        }
+        int result = v.faults == 0 ? MemTxResult.OK : v.faultResult;
+        // what may have happened: as on the view now; when stale, also as an entry it may still hold
+        Map<String, Runnable> outcomes = new LinkedHashMap<>();
+        Store s = new Store(m, view, key, addr, n, big, value, result, what);
+        outcomes.put("as the view now", crossing ? s.across(d1, d2) : d1 ? s::dropped : s::throughSpace);
+        if (older) {
+            if (!crossing) {
+                for (Fill f : v.fills.getOrDefault(p1, List.of())) {
+                    if (f.gen() == now) {
+                        continue;
+                    }
+                    if (f.gen() == v.gen && f.writeDirect() && f.block() != null) {
+                        outcomes.put("directly into the RAM the page had at the flush", () -> s.direct(f));
+                    }
+                    outcomes.put(f.drops() ? "dropped by an older entry" : "through the space (an older slow entry)",
+                            f.drops() ? s::dropped : s::throughSpace);
+                }
+            } else {
+                for (boolean e1 : drops(v, p1, d1, now)) {
+                    for (boolean e2 : drops(v, p2, d2, now)) {
+                        outcomes.putIfAbsent("across, dropping " + e1 + "/" + e2 + " (older entries)", s.across(e1, e2));
+                    }
+                }
+            }
+        }
+        if (outcomes.size() == 1) {
+            outcomes.values().iterator().next().run();
+            return (stale ? "stale store" : "store") + (d1 || d2 ? " dropping" : "") + kind(m, v, addr, n);
+        }
+        List<String> refused = new ArrayList<>();
+        for (Map.Entry<String, Runnable> o : outcomes.entrySet()) {
+            m.ram.restore(ramBefore);
+            m.dirty.restore(dirtyBefore);
+            try {
+                o.getValue().run();
+                m.ram.check(what);
+                m.dirty.check(m.sys, m.blocks(), what);
+                return "stale store, " + o.getKey() + kind(m, v, addr, n);
+            } catch (AssertionError e) {
+                refused.add(o.getKey() + ": " + e.getMessage());
+            }
+        }
+        fail(what + ": matches none of the outcomes allowed:\n  " + String.join("\n  ", refused));
+        return null;
+    }
+
+    /** The drop decisions a crossing store may take for a page: the view's now, and older fills'. */
+    private static Set<Boolean> drops(Vcpu v, long page, boolean now, long gen) {
+        Set<Boolean> s = new java.util.LinkedHashSet<>();
+        s.add(now);
+        for (Fill f : v.fills.getOrDefault(page, List.of())) {
+            if (f.gen() != gen) {
+                s.add(f.drops());
+            }
+        }
+        return s;
+    }
+
+    /** The outcomes of one store, each recording its bytes in the models and checking the result. */
+    private record Store(FuzzMachine m, FlatView view, MemoryRegion key, long addr, int n, boolean big, long value,
+                         int result, String what) {
+        private byte at(int k) {
+            return (byte) (value >>> (8 * (big ? n - 1 - k : k)));
+        }
+
+        void dropped() {
+            assertEquals(MemTxResult.toString(MemTxResult.OK), MemTxResult.toString(result),
+                    what + ": a store to read-only RAM is dropped, without a fault");
+        }
+
+        void throughSpace() {
+            AccessCheck.check(AccessCheck.expect(m, view, key, addr, n, true, big, value, result), true, 0, result,
+                    what + ": as the space's store");
+        }
+
+        void direct(Fill f) {
+            for (int k = 0; k < n; k++) {
+                m.wroteUnlogged(f.block(), f.offset() + (addr & ~PAGE_MASK) + k, at(k));
+            }
+            dropped();
+        }
+
+        /** A crossing store: whole through the space, or byte by byte without the dropping pages' bytes. */
+        Runnable across(boolean firstDrops, boolean lastDrops) {
+            if (!firstDrops && !lastDrops) {
+                return this::throughSpace;
+            }
+            return () -> {
+                int want = MemTxResult.OK;
+                boolean known = true;
+                for (int k = 0; k < n; k++) {
+                    long a = addr + k;
+                    if ((a & PAGE_MASK) == (addr & PAGE_MASK) ? firstDrops : lastDrops) {
+                        continue;
+                    }
+                    long[] x = AccessCheck.expect(m, view, key, a, 1, true, false, at(k) & 0xff, result);
+                    if (x == null) {
+                        known = false;
+                    } else {
+                        want |= (int) x[1];
+                    }
+                }
+                if (known) {
+                    assertEquals(MemTxResult.toString(want), MemTxResult.toString(result),
+                            what + ": a store across pages, byte by byte without the bytes of read-only RAM");
+                }
+            };
+        }
+    }
+
+    /**
+     * After every call: every block a direct entry of the TLB's generation may point into is still
+     * mapped (the TLB holds it), and the TLB holds no block it could not have filled from.
+     *
+     * @param m the machine
+     */
+    static void check(FuzzMachine m) {
+        for (Vcpu v : m.vcpus) {
+            Set<RamBlock> may = v.mayHold();
+            for (RamBlock b : may) {
+                assertFalse(b.isReleased(), () -> FuzzStep.where(m) + ": block '" + b.idstr() + "' released while "
+                        + v.name + "'s TLB may still hit it");
+            }
+            assertTrue(v.tlb.heldBlocks() <= may.size(), () -> FuzzStep.where(m) + ": " + v.name + " holds "
+                    + v.tlb.heldBlocks() + " blocks, but filled direct entries from " + may.size());
+        }
+    }
+
+    /**
+     * The JIT translates code from a page: it clears the page's CODE bit ({@code tlb_protect_code},
+     * as the guide's CODE section does with {@code resetDirty}).
+     */
+    static String translate(FuzzMachine m, FuzzOp.Translate op) {
+        AddressSpace as = m.space(op.space());
+        TlbEntry e = new TlbEntry();
+        long addr = 0;
+        for (int k = 0; k < 8 && (k == 0 || e.ramAddr() == -1); k++) { // a JIT translates from RAM: look for some
+            addr = AccessCheck.mappedPoint(as, op.point() + 4 * k, op.delta());
+            GuestTlb.fill(as, addr, e);
+        }
+        if (e.ramAddr() == -1) {
+            return "no RAM";
+        }
+        RamBlock b = blockAt(m, e.ramAddr());
+        if (b == null) {
+            return "another machine's RAM";
+        }
+        long off = e.ramAddr() - b.offset();
+        m.sys.dirtyMemory().resetDirty(e.ramAddr(), GuestTlb.PAGE_SIZE, DirtyMemory.DIRTY_MEMORY_CODE);
+        m.codePages.add(addr & PAGE_MASK);
+        if (m.codePages.size() > 8) {
+            m.codePages.removeFirst();
+        }
+        for (long p = off & PAGE_MASK; p < off + GuestTlb.PAGE_SIZE; p += GuestTlb.PAGE_SIZE) {
+            m.dirty.protect(b, (int) (p >>> 12), op.keeps());
+        }
+        return m.sys.isTcgEnabled() ? "code page" : "code page without TCG";
+    }
+
+    /**
+     * A load of 1, 2, 4 or 8 bytes through a fresh {@code VcpuTlb}, twice (a miss that fills, then a
+     * hit where the page is direct): each must give what the space's own load gives, and report a
+     * fault exactly when it fails. The TLB lives for the op, so it keeps no block across calls.
      *
      * @param m the machine
      * @param l the op
      * @return "direct" when the TLB kept the page, else "slow" (for the audit)
      */
-    static String load(FuzzMachine m, FuzzOp.VcpuLoad l) {
+    static String freshLoad(FuzzMachine m, FuzzOp.FreshVcpuLoad l) {
         AddressSpace as = m.space(l.space());
         long addr = AccessCheck.mappedPoint(as, l.point(), l.delta());
         int size = 1 << (l.size() & 3);
@@ -35,7 +484,7 @@ final class VcpuCheck {
         int[] faults = new int[2]; // count, last result
         MemTxResultHolder res = new MemTxResultHolder();
         long want = SizedAccess.load(as, addr, size, big, res);
-        try (VcpuTlb tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, (a, s, w, r) -> {
+        try (VcpuTlb tlb = new VcpuTlb(as, U, (a, s, w, r) -> {
             faults[0]++;
             faults[1] = r;
         })) {

@@ -49,6 +49,40 @@ class VcpuTlbReviewTest {
         }
     }
 
+    /**
+     * After {@code close()} every access takes the address space, with the TLB's own rules: a store
+     * to RAM the view makes read-only is still dropped, whether or not it crosses a page (it was
+     * dropped only across pages: a single-page store wrote the RAM behind a read-only alias, and one
+     * to ROM reported a {@code DECODE_ERROR} fault).
+     */
+    @Test
+    void aClosedTlbStillDropsStoresToReadOnlyRam() {
+        try (MemorySystem sys = new MemorySystem()) {
+            ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
+            root.addSubregion(0x100000, ram);
+            AliasRegion ro = new AliasRegion(sys, null, "ram-ro", ram, 0, 0x2000);
+            ro.setReadonly(true);
+            root.addSubregion(0x200000, ro);
+            root.addSubregion(0x300000, RamRegion.allocateRom(sys, null, "rom", 0x1000));
+            AddressSpace as = sys.addressSpace(root, "as");
+            int[] faults = {0};
+            VcpuTlb tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> faults[0]++);
+            tlb.close();
+
+            tlb.stlLe(0x200010, 0x11223344);
+            assertEquals(0, as.ldlLe(0x100010), "a store through the read-only alias is dropped");
+            tlb.stlLe(0x200ffe, 0x11223344);
+            assertEquals(0, as.ldlLe(0x100ffe), "and so is one across its pages");
+            tlb.stlLe(0x300010, 0x11223344);
+            assertEquals(0, faults[0], "a store to ROM is dropped without a fault");
+            tlb.stlLe(0x100010, 0x55667788);
+            assertEquals(0x55667788, as.ldlLe(0x100010), "writable RAM is written, through the space");
+            assertEquals(0, tlb.heldBlocks(), "a closed TLB keeps no entry");
+            assertEquals(0, tlb.fills());
+        }
+    }
+
     /** Closing the machine under a TLB's entries: they stay usable until the flush, which then unmaps. */
     @Test
     void aMachineClosedUnderTheEntriesKeepsTheirBlockUntilTheFlush() {
