@@ -181,7 +181,7 @@ final class LiveMapWalk {
 
     /** A memory base of the given size (aligned to it), in the places where maps get interesting. */
     private long memoryBase(long size, boolean wide) {
-        long base = switch (random.nextInt(wide ? 12 : 10)) {
+        long base = switch (random.nextInt(wide ? 18 : 10)) { // a 64-bit BAR goes high 8 times in 18
             case 0 -> 0;                                                   // unmapped (a base of 0)
             case 1, 2 -> otherMemoryBar(size);                             // over another BAR
             case 3 -> random.nextLong(0x2000_0000L);                       // under RAM (PCI is prio -1)
@@ -189,7 +189,7 @@ final class LiveMapWalk {
             case 5, 6, 7 -> 0xC000_0000L + random.nextLong(0x4000_0000L);  // the PCI hole, IOAPIC, BIOS
             case 8 -> random.nextLong(0x1_0000_0000L);                     // anywhere below 4 GiB
             case 9 -> 0xFFFF_FFFFL & -size;                                // the top of 32-bit space
-            case 10 -> 0x1_0000_0000L + random.nextLong(1L << 40);         // above 4 GiB
+            case 10, 11, 12, 13 -> 0x1_0000_0000L + random.nextLong(1L << 40); // above 4 GiB
             default -> random.nextBoolean()
                     ? (1L << 63) - size * random.nextInt(0, 3)              // around 2^63
                     : -size * random.nextInt(1, 4);                        // the top of 64-bit space
