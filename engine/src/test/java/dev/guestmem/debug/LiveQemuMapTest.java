@@ -25,23 +25,27 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Flat views against QEMU itself on maps nobody wrote down: a live x86 machine (QEMU 7.2 from
- * Debian, paused, driven through qtest) whose BARs, ROMs, command registers, bridge windows and
- * chipset registers a {@link LiveMapWalk} moves at random; after every step QEMU prints its tree
+ * Flat views against QEMU itself on maps nobody wrote down: a live machine (QEMU 7.2 from Debian,
+ * paused, driven through qtest) whose BARs, ROMs, command registers, bridge windows and chipset
+ * registers a {@link LiveMapWalk} moves at random; after every step QEMU prints its tree
  * ({@code info mtree -D}) and its flat views ({@code info mtree -f}), the tree is imported, and the
- * engine's flat views of it must be QEMU's, line for line.
+ * engine's flat views of it must be QEMU's, line for line. The machines: x86 q35 and pc, whose
+ * configuration space is reached through port I/O, and Arm's virt, whose PCIe host (gpex) has only
+ * a memory-mapped ECAM and shows its buses through a few windows ({@link LiveGpex}, read from the
+ * machine's own text), so that most BARs are clipped away or cut at a window's edge.
  *
  * <p>The import types {@code i/o} lines from QEMU's flat view as {@link ExtraMtreeTest} does (the
  * fixtures' README rule). QEMU's text does not show which of two overlapping equal-priority
  * siblings at different addresses is newer; a step where the importer's assumption about that is
  * false or unknown ({@link LiveSiblingAges}) is not compared; the walk goes on until it has compared
- * as many steps as asked (within four times as many). The machines have at most one bridge per bus, so that regions named alike among siblings
- * are one bridge's windows (see {@link LiveSiblingAges}).
+ * as many steps as asked (within four times as many). The machines have at most one bridge per
+ * bus, so that regions named alike among siblings are one bridge's windows (see
+ * {@link LiveSiblingAges}).
  *
  * <p>Length: {@code -Dguestmem.live.steps=N} compared steps per machine (default 40), seed
  * {@code -Dguestmem.live.seed=S} (default: random, printed); {@code -Dguestmem.live.only=TEXT} runs
- * only the machines whose command line contains TEXT (e.g. {@code aarch64}). A failure names the seed, the step,
- * every register write so far, and leaves the texts under {@code target/live-qemu/}.
+ * only the machines whose command line contains TEXT (e.g. {@code aarch64}). A failure names the
+ * seed, the step, every register write so far, and leaves the texts under {@code target/live-qemu/}.
  */
 @Timeout(value = 600, unit = TimeUnit.SECONDS)
 class LiveQemuMapTest {
