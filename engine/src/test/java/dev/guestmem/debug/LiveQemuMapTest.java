@@ -125,7 +125,7 @@ class LiveQemuMapTest {
                 String got = ExtraMtreeTest.norm(ours);
                 if (!want.equals(got)) {
                     Path dir = keep(machine, step, tree, flat, ours);
-                    fail("seed " + seed + " (-Dguestmem.live.seed=" + seed + "), " + walk.describe() + ", step " + step
+                    fail(args.get(1) + ": seed " + seed + " (-Dguestmem.live.seed=" + seed + "), " + walk.describe() + ", step " + step
                             + ": flat views differ from QEMU's at " + firstDifference(want, got) + "\nwrites:\n  "
                             + String.join("\n  ", history.stream().map(Object::toString).toList()) + "\ntexts in " + dir);
                 }
