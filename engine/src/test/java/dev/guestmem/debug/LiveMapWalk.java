@@ -5,19 +5,26 @@ import dev.guestmem.debug.LivePci.Bdf;
 import dev.guestmem.debug.LivePci.Write;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.SplittableRandom;
 
 /**
- * A random walk over the registers of a live x86 machine that move its memory map, the way
+ * A random walk over the registers of a live machine that move its memory map, the way
  * firmware and a guest OS program them: BARs and expansion ROMs (often overlapping each other, RAM,
  * the legacy VGA and PAM window, and at 64-bit addresses up to the top of the address space),
- * command registers (memory, I/O, bus master), bridge windows and bridge control (VGA), and the
- * chipset's PAM, SMRAM/TSEG, PCIEXBAR, RCBA and power-management bases (q35's MCH and ICH9, the
+ * command registers (memory, I/O, bus master), bridge windows and bridge control (VGA), and on x86
+ * the chipset's PAM, SMRAM/TSEG, PCIEXBAR, RCBA and power-management bases (q35's MCH and ICH9, the
  * i440FX and PIIX4). Functions are found by probing the buses, not named.
  *
- * <p>Two rules keep the walk able to talk to QEMU: nothing is mapped over the configuration ports
- * 0xCF8-0xCFF (an I/O BAR, bridge I/O window or PM base there would cut the test off), and SMRAM
- * is never locked (D_LCK), so the SMRAM registers stay writable.
+ * <p>Behind a gpex host ({@link LiveGpex}: Arm's and RISC-V's {@code virt}) PCI addresses show only
+ * through the host's windows, so half of the memory BARs and bridge windows go inside or across a
+ * window's edges (where the alias clips them) and the rest anywhere, as on x86; I/O BARs go inside
+ * the I/O window, at its end, or anywhere in the 32-bit I/O space beyond it.
+ *
+ * <p>Two rules keep the walk able to talk to an x86 QEMU: nothing is mapped over the configuration
+ * ports 0xCF8-0xCFF (an I/O BAR, bridge I/O window or PM base there would cut the test off), and
+ * SMRAM is never locked (D_LCK), so the SMRAM registers stay writable. A gpex machine's ECAM is
+ * outside every window, out of reach of the walk.
  */
 final class LiveMapWalk {
     private static final int Q35_MCH = 0x29C0_8086;
@@ -27,6 +34,8 @@ final class LiveMapWalk {
     private static final long CONFIG_PORTS = 0xCF8;
 
     private final LivePci pci;
+    /** The host's windows, or null on x86 (PCI memory shows wherever nothing above it does). */
+    private final LiveGpex gpex;
     private final SplittableRandom random;
     private final List<Bdf> functions = new ArrayList<>();
     private final List<Bdf> bridges = new ArrayList<>();
@@ -44,8 +53,9 @@ final class LiveMapWalk {
      * Numbers the buses behind bridges (bus 1, 2... depth first, as firmware does), then finds
      * every function, BAR and chipset register.
      */
-    LiveMapWalk(LivePci pci, SplittableRandom random) {
+    LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, SplittableRandom random) {
         this.pci = pci;
+        this.gpex = gpex.orElse(null);
         this.random = random;
         int[] nextBus = {1};
         enumerate(0, nextBus);
@@ -142,11 +152,12 @@ final class LiveMapWalk {
             reAdded.addAll(BRIDGE_WINDOWS);
         }
         if (bar.io()) {
-            long base = ioBase(bar.size());
+            long base = gpex != null ? gpexIoBase(bar.size()) : ioBase(bar.size());
             add(writes, bar.bdf(), bar.reg(), 4, base | 1, "I/O BAR");
             return;
         }
-        long base = memoryBase(bar.size(), bar.wide());
+        long base = gpex != null && random.nextBoolean() ? nearWindow(bar.size(), bar.wide())
+                : memoryBase(bar.size(), bar.wide());
         if (bar.rom()) {
             add(writes, bar.bdf(), bar.reg(), 4, base & 0xFFFF_F800L | (random.nextInt(4) == 0 ? 0 : 1), "ROM");
         } else if (bar.wide()) {
@@ -175,8 +186,40 @@ final class LiveMapWalk {
     private long otherIoBar(long size) {
         List<Bar> io = bars.stream().filter(Bar::io).toList();
         Bar other = io.get(random.nextInt(io.size()));
-        long otherBase = pci.read(other.bdf(), other.reg(), 4) & ~3L & 0xFFFF;
+        // x86 ports are 16 bits; a gpex host's I/O BARs take 32-bit port addresses (beyond its window)
+        long otherBase = pci.read(other.bdf(), other.reg(), 4) & ~3L & (gpex != null ? 0xFFFF_FFFFL : 0xFFFF);
         return otherBase + random.nextLong(Math.max(other.size(), size));
+    }
+
+    /**
+     * An I/O base behind a gpex host: inside its I/O window, at the window's end, over another I/O
+     * BAR, or anywhere in the 32-bit I/O space (mostly beyond the window, where nothing shows).
+     */
+    private long gpexIoBase(long size) {
+        LiveGpex.Window w = gpex.io();
+        long base = switch (random.nextInt(4)) {
+            case 0 -> w.first() + random.nextLong(w.size());
+            case 1 -> w.last() + 1 + size * random.nextInt(-2, 2);
+            case 2 -> otherIoBar(size);
+            default -> random.nextLong(0x1_0000_0000L);
+        };
+        return base & -size & 0xFFFF_FFFFL;
+    }
+
+    /**
+     * A memory base behind a gpex host, in a window a BAR of this kind can reach: anywhere inside,
+     * or a few BARs' sizes around one of its edges (across an edge the size does not align to).
+     */
+    private long nearWindow(long size, boolean wide) {
+        List<LiveGpex.Window> reach = gpex.memory().stream().filter(w -> wide || w.below4g()).toList();
+        if (reach.isEmpty()) {
+            return memoryBase(size, wide);
+        }
+        LiveGpex.Window w = reach.get(random.nextInt(reach.size()));
+        long edge = random.nextBoolean() ? w.first() : w.last() + 1;
+        long base = random.nextInt(3) == 0 ? w.first() + random.nextLong(w.size())
+                : (edge & -size) + size * random.nextInt(-2, 2);
+        return base & -size;
     }
 
     /** A memory base of the given size (aligned to it), in the places where maps get interesting. */
@@ -210,12 +253,13 @@ final class LiveMapWalk {
     private void bridgeWindow(Bdf bridge, List<Write> writes) {
         switch (random.nextInt(5)) {
             case 0 -> { // memory window, 1 MiB granules
-                long base = memoryWindowEnd();
+                long base = gpex != null && random.nextBoolean() ? windowNearWindow(false) : memoryWindowEnd();
                 long limit = random.nextInt(5) == 0 ? base - 0x10_0000L : base + random.nextLong(4) * 0x10_0000L;
                 add(writes, bridge, 0x20, 4, (base >>> 16 & 0xFFF0) | (limit >>> 16 & 0xFFF0) << 16, "memory window");
             }
             case 1 -> { // prefetchable window, 64-bit
-                long base = random.nextInt(4) == 0 ? 0x1_0000_0000L * random.nextInt(1, 8) : memoryWindowEnd();
+                long base = gpex != null && random.nextBoolean() ? windowNearWindow(true)
+                        : random.nextInt(4) == 0 ? 0x1_0000_0000L * random.nextInt(1, 8) : memoryWindowEnd();
                 long limit = random.nextInt(5) == 0 ? base - 0x10_0000L : base + random.nextLong(4) * 0x10_0000L;
                 add(writes, bridge, 0x24, 4, (base >>> 16 & 0xFFF0 | 1) | (limit >>> 16 & 0xFFF0 | 1) << 16,
                         "prefetchable window");
@@ -230,6 +274,16 @@ final class LiveMapWalk {
             default -> add(writes, bridge, 0x3E, 2, random.nextInt(4) == 0 ? 0 : random.nextInt(2) << 3 | random.nextInt(2) << 4,
                     "bridge control (VGA, VGA16)");
         }
+    }
+
+    /** A bridge window's base (1 MiB granules) inside or a few MiB around an edge of a gpex window. */
+    private long windowNearWindow(boolean wide) {
+        List<LiveGpex.Window> reach = gpex.memory().stream().filter(w -> wide || w.below4g()).toList();
+        LiveGpex.Window w = reach.isEmpty() ? gpex.memory().getFirst() : reach.get(random.nextInt(reach.size()));
+        long edge = random.nextBoolean() ? w.first() : w.last() + 1;
+        long base = random.nextInt(3) == 0 ? w.first() + random.nextLong(w.size())
+                : edge + 0x10_0000L * random.nextInt(-3, 2);
+        return base & -0x10_0000L;
     }
 
     private long memoryWindowEnd() {

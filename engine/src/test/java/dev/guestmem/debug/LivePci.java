@@ -5,39 +5,105 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * PCI configuration space of a live QEMU through qtest port I/O (mechanism #1: the address at
- * 0xCF8, the data at 0xCFC), and the registers of its devices that change the memory map: BARs and
- * expansion ROMs, command registers, bridge windows and bridge control, and the chipset's own
- * (PAM, SMRAM, PCIEXBAR, ICH9's RCBA and PMBASE, PIIX4's PM base), each a {@link Knob} that turns to
- * a random value.
+ * PCI configuration space of a live QEMU through qtest, by the machine's {@link ConfigAccess}
+ * (x86 port I/O, or a PCIe host's memory-mapped ECAM), and the registers of its devices that change
+ * the memory map: BARs and expansion ROMs, command registers, bridge windows and bridge control.
  */
 final class LivePci {
-    private final QtestClient qtest;
+    private final ConfigAccess config;
 
-    LivePci(QtestClient qtest) {
-        this.qtest = qtest;
+    LivePci(ConfigAccess config) {
+        this.config = config;
     }
 
     /** A function's address: bus, device, function. */
     record Bdf(int bus, int dev, int fn) {
-        int address(int reg) {
-            return 0x8000_0000 | bus << 16 | dev << 11 | fn << 8 | reg & 0xFC;
-        }
-
         @Override
         public String toString() {
             return String.format("%02x:%02x.%x", bus, dev, fn);
         }
     }
 
+    /** How a machine reaches configuration space: 1-, 2- or 4-byte accesses at a register offset. */
+    interface ConfigAccess {
+        long read(Bdf f, int reg, int size);
+
+        void write(Bdf f, int reg, int size, long value);
+
+        /**
+         * @return whether configuration space is reached through the I/O ports 0xCF8-0xCFF, which
+         *     then must stay uncovered by BARs and windows
+         */
+        boolean usesConfigPorts();
+    }
+
+    /** Mechanism #1 of x86: the dword's address at 0xCF8, the data at 0xCFC (plus the offset in the dword). */
+    static ConfigAccess portIo(QtestClient qtest) {
+        return new ConfigAccess() {
+            @Override
+            public long read(Bdf f, int reg, int size) {
+                qtest.out(4, 0xCF8, address(f, reg));
+                return qtest.in(size, 0xCFC + (reg & 3));
+            }
+
+            @Override
+            public void write(Bdf f, int reg, int size, long value) {
+                qtest.out(4, 0xCF8, address(f, reg));
+                qtest.out(size, 0xCFC + (reg & 3), value);
+            }
+
+            @Override
+            public boolean usesConfigPorts() {
+                return true;
+            }
+
+            private static long address(Bdf f, int reg) {
+                return (0x8000_0000L | f.bus() << 16 | f.dev() << 11 | f.fn() << 8 | reg & 0xFC) & 0xFFFF_FFFFL;
+            }
+        };
+    }
+
+    /**
+     * PCIe's enhanced configuration access: each function's 4 KiB at {@code base + (bus << 20 |
+     * dev << 15 | fn << 12)}, read and written as memory (sub-dword registers with byte and word
+     * accesses, as a guest does).
+     *
+     * @param base the guest-physical address of bus 0's configuration space
+     */
+    static ConfigAccess ecam(QtestClient qtest, long base) {
+        return new ConfigAccess() {
+            @Override
+            public long read(Bdf f, int reg, int size) {
+                return qtest.read(size, address(f, reg));
+            }
+
+            @Override
+            public void write(Bdf f, int reg, int size, long value) {
+                qtest.write(size, address(f, reg), value);
+            }
+
+            @Override
+            public boolean usesConfigPorts() {
+                return false;
+            }
+
+            private long address(Bdf f, int reg) {
+                return base + ((long) f.bus() << 20 | f.dev() << 15 | f.fn() << 12 | reg & 0xFFF);
+            }
+        };
+    }
+
     long read(Bdf f, int reg, int size) {
-        qtest.out(4, 0xCF8, f.address(reg) & 0xFFFF_FFFFL);
-        return qtest.in(size, 0xCFC + (reg & 3));
+        return config.read(f, reg, size);
     }
 
     void write(Bdf f, int reg, int size, long value) {
-        qtest.out(4, 0xCF8, f.address(reg) & 0xFFFF_FFFFL);
-        qtest.out(size, 0xCFC + (reg & 3), value);
+        config.write(f, reg, size, value);
+    }
+
+    /** @return whether the configuration ports must stay uncovered (see {@link ConfigAccess#usesConfigPorts}) */
+    boolean usesConfigPorts() {
+        return config.usesConfigPorts();
     }
 
     /** One register write a step makes: what, where, which value (for the failure report). */
