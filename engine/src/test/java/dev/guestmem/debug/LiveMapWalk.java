@@ -36,6 +36,8 @@ final class LiveMapWalk {
     private final LivePci pci;
     /** The host's windows, or null on x86 (PCI memory shows wherever nothing above it does). */
     private final LiveGpex gpex;
+    /** Writes a VT-d's GCMD register, or null without one. */
+    private final java.util.function.LongConsumer vtdGcmd;
     private final SplittableRandom random;
     private final List<Bdf> functions = new ArrayList<>();
     private final List<Bdf> bridges = new ArrayList<>();
@@ -54,8 +56,18 @@ final class LiveMapWalk {
      * every function, BAR and chipset register.
      */
     LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, SplittableRandom random) {
+        this(pci, gpex, Optional.empty(), random);
+    }
+
+    /**
+     * As above, and with a VT-d whose translation enable the walk toggles now and then (through
+     * {@code gcmd}, which writes the register block's GCMD).
+     */
+    LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, Optional<java.util.function.LongConsumer> gcmd,
+                SplittableRandom random) {
         this.pci = pci;
         this.gpex = gpex.orElse(null);
+        this.vtdGcmd = gcmd.orElse(null);
         this.random = random;
         int[] nextBus = {1};
         enumerate(0, nextBus);
@@ -93,7 +105,8 @@ final class LiveMapWalk {
     String describe() {
         return functions.size() + " functions, " + bridges.size() + " bridges, " + bars.size() + " BARs/ROMs"
                 + (mch.isEmpty() ? "" : ", q35 MCH") + (lpc.isEmpty() ? "" : ", ICH9 LPC")
-                + (i440fx.isEmpty() ? "" : ", i440FX") + (piix4pm.isEmpty() ? "" : ", PIIX4 PM");
+                + (i440fx.isEmpty() ? "" : ", i440FX") + (piix4pm.isEmpty() ? "" : ", PIIX4 PM")
+                + (vtdGcmd == null ? "" : ", VT-d");
     }
 
     /** Makes one random step: one register (or one 64-bit pair) written. */
@@ -101,7 +114,10 @@ final class LiveMapWalk {
         List<Write> writes = new ArrayList<>();
         List<String> reAdded = new ArrayList<>();
         int pick = random.nextInt(100);
-        if (pick < 45 && !bars.isEmpty()) {
+        if (vtdGcmd != null && random.nextInt(10) == 0) {
+            // Not a PCI register: a Write without a function, applied below through the GCMD writer.
+            add(writes, null, LiveVtd.GCMD, 4, random.nextBoolean() ? LiveVtd.TE : 0, "VT-d GCMD (translation enable)");
+        } else if (pick < 45 && !bars.isEmpty()) {
             moveBar(bars.get(random.nextInt(bars.size())), writes, reAdded);
         } else if (pick < 60) {
             Bdf f = functions.get(random.nextInt(functions.size()));
@@ -128,7 +144,11 @@ final class LiveMapWalk {
             return step();
         }
         for (Write w : writes) {
-            pci.write(w.bdf(), w.reg(), w.size(), w.value());
+            if (w.bdf() == null) {
+                vtdGcmd.accept(w.value());
+            } else {
+                pci.write(w.bdf(), w.reg(), w.size(), w.value());
+            }
         }
         return new Step(writes, reAdded);
     }

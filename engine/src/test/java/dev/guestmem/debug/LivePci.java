@@ -106,11 +106,14 @@ final class LivePci {
         return config.usesConfigPorts();
     }
 
-    /** One register write a step makes: what, where, which value (for the failure report). */
+    /**
+     * One register write a step makes: what, where, which value (for the failure report). A null
+     * {@code bdf} is a device register outside configuration space (the walk says which).
+     */
     record Write(Bdf bdf, int reg, int size, long value, String what) {
         @Override
         public String toString() {
-            return String.format("%s %s [0x%02x]/%d := 0x%x", bdf, what, reg, size, value);
+            return String.format("%s %s [0x%02x]/%d := 0x%x", bdf == null ? "mmio" : bdf, what, reg, size, value);
         }
     }
 

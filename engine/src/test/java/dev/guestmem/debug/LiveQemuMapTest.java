@@ -64,6 +64,10 @@ class LiveQemuMapTest {
                 + " -device VGA -device ivshmem-plain,memdev=shm -device pci-bridge,id=br,chassis_nr=1"
                 + " -device virtio-rng-pci,bus=br,addr=1 -device pci-bridge,id=br2,bus=br,addr=2,chassis_nr=2"
                 + " -device rtl8139,bus=br2,addr=1",
+        // q35 with VT-d (every device's DMA space behind an IOMMU region the walk turns on and off),
+        // two VGA-compatible devices, PCIe devices behind a root port
+        "qemu-system-x86_64 -machine q35 -m 256M -device intel-iommu -device qxl-vga -device virtio-vga -device e1000e"
+                + " -device pcie-root-port,id=rp,chassis=1 -device virtio-net-pci,bus=rp -device ich9-intel-hda",
         "qemu-system-x86_64 -machine pc -m 256M -device e1000 -device cirrus-vga -device pci-bridge,id=br,chassis_nr=1"
                 + " -device rtl8139,bus=br,addr=1 -device virtio-rng-pci -device ich9-usb-uhci1",
         // gpex at the high ECAM, with a 64-bit window at 512 GiB: a root port, a PCIe-to-PCI
@@ -94,7 +98,9 @@ class LiveQemuMapTest {
             // The machine's own text says how to reach configuration space: a gpex host's ECAM, else x86 ports.
             Optional<LiveGpex> gpex = LiveGpex.read(MtreeParser.parse(qmp.hmp("info mtree").replace("\r\n", "\n")));
             LivePci pci = new LivePci(gpex.map(g -> LivePci.ecam(qtest, g.ecam())).orElseGet(() -> LivePci.portIo(qtest)));
-            LiveMapWalk walk = new LiveMapWalk(pci, gpex, new SplittableRandom(seed));
+            MtreeDocument plain = MtreeParser.parse(qmp.hmp("info mtree").replace("\r\n", "\n"));
+            Optional<java.util.function.LongConsumer> vtd = LiveVtd.read(plain).map(v -> value -> v.writeGcmd(qtest, value));
+            LiveMapWalk walk = new LiveMapWalk(pci, gpex, vtd, new SplittableRandom(seed));
             LiveSiblingAges ages = new LiveSiblingAges();
             List<LivePci.Write> history = new ArrayList<>();
             int compared = 0;

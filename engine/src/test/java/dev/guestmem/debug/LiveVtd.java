@@ -1,0 +1,42 @@
+package dev.guestmem.debug;
+
+import dev.guestmem.share.QtestClient;
+import java.util.Optional;
+
+/**
+ * An Intel VT-d IOMMU ({@code -device intel-iommu}) of a live q35, found in the machine's own
+ * {@code info mtree} (its register block {@code intel_iommu} in system memory). Setting or clearing
+ * translation enable (GCMD.TE) switches every device's DMA address space between the
+ * {@code vtd-nodmar} alias and the IOMMU region ({@code vtd_switch_address_space}), so the walk's
+ * flat views meet IOMMU regions turned on and off.
+ *
+ * @param registers the guest-physical address of the register block
+ */
+record LiveVtd(long registers) {
+    /** {@code DMAR_GCMD_REG}. */
+    static final int GCMD = 0x18;
+    /** {@code VTD_GCMD_TE}: translation enable. */
+    static final long TE = 1L << 31;
+
+    /**
+     * @param doc a machine's {@code info mtree}
+     * @return its VT-d, or empty if its system memory shows none
+     */
+    static Optional<LiveVtd> read(MtreeDocument doc) {
+        for (MtreeBlock b : doc.blocks()) {
+            if (b instanceof MtreeBlock.AddressSpaceGroup g && g.names().contains("memory")) {
+                for (MtreeNode n : g.root().children()) {
+                    if (!n.isAlias() && n.name().equals("intel_iommu")) {
+                        return Optional.of(new LiveVtd(n.start()));
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Writes GCMD through the guest's view of memory. */
+    void writeGcmd(QtestClient qtest, long value) {
+        qtest.write(4, registers + GCMD, value);
+    }
+}
