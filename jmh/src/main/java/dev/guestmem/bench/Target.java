@@ -47,6 +47,20 @@ public record Target(String id, String targetText, ToDoubleFunction<BenchResults
         return new Target(id, "<=" + trim(max), measure, v -> v <= max);
     }
 
+    /**
+     * A target met when the figure lies in {@code [min, max]} (prints {@code min..max}): a control,
+     * which must read its expected value from either side.
+     *
+     * @param id the id
+     * @param min the smallest passing figure
+     * @param max the largest passing figure
+     * @param measure computes the figure
+     * @return the target
+     */
+    public static Target within(String id, double min, double max, ToDoubleFunction<BenchResults> measure) {
+        return new Target(id, trim(min) + ".." + trim(max), measure, v -> v >= min && v <= max);
+    }
+
     private static String trim(double v) {
         return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
     }

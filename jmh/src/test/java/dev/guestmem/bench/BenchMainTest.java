@@ -27,6 +27,13 @@ class BenchMainTest {
         Target m = Target.atMost("P6", 20, r -> 1.0);
         assertEquals("<=20", m.targetText());
         assertTrue(m.pass().test(20));
+        Target c = Target.within("CTL", 0.95, 1.05, r -> 1.0);
+        assertEquals("0.95..1.05", c.targetText());
+        assertTrue(c.pass().test(1.0));
+        assertTrue(!c.pass().test(0.89), "a control that reads low is as wrong as one that reads high");
+        assertTrue(!c.pass().test(1.06));
+        assertEquals(1.05, dev.guestmem.bench.access.AccessChart.bound("0.95..1.05"));
+        assertEquals(2.0, dev.guestmem.bench.access.AccessChart.bound("<=2.0"));
     }
 
     @Test

@@ -46,6 +46,17 @@ public final class AccessChart {
         Files.writeString(Path.of(args[1]), svg(lines, title));
     }
 
+    /**
+     * The bound a row's marker shows.
+     *
+     * @param target a target as printed after {@code target=}
+     * @return X for {@code <=X} or {@code >=X}, B for a range {@code A..B}
+     */
+    public static double bound(String target) {
+        int range = target.indexOf("..");
+        return Double.parseDouble(range >= 0 ? target.substring(range + 2) : target.substring(2));
+    }
+
     /** Targets whose figure is absolute (ms, ns, B/op), not a ratio: not drawn. */
     private static final java.util.Set<String> ABSOLUTE = java.util.Set.of("P4ns", "P6", "P9", "P13");
 
@@ -56,7 +67,7 @@ public final class AccessChart {
         int h = 60 + rowH * lines.size();
         double max = 1;
         for (Line l : lines) {
-            max = Math.max(max, Math.max(l.ratio(), Double.parseDouble(l.target().substring(2))));
+            max = Math.max(max, Math.max(l.ratio(), bound(l.target())));
         }
         max = Math.ceil(max);
         double scale = (w - left - 150) / max;
@@ -72,7 +83,7 @@ public final class AccessChart {
         }
         int y = 40;
         for (Line l : lines) {
-            double t = Double.parseDouble(l.target().substring(2));
+            double t = bound(l.target());
             String color = l.pass() ? "#3a3" : "#c33";
             sb.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"%d\">%s</text>%n", y + 17, l.id()));
             sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"20\" fill=\"%s\"/>%n",

@@ -47,7 +47,7 @@ public final class AccessGroup implements BenchGroup {
                 Target.atMost("P3", 1.1, r -> interleaved(r, "p3")),
                 Target.atMost("P4", 2.0, r -> interleaved(r, "p4")),
                 Target.atMost("P4ns", 10, r -> r.score("MmioBench.dispatch")),
-                Target.atMost("CTL", 1.05, r -> interleaved(r, "ctl")),
+                Target.within("CTL", 0.95, 1.05, r -> interleaved(r, "ctl")),
                 Target.atMost("P4mega", 2.0, r -> interleaved(r, "p4mega")),
                 Target.atMost("P3inline", 1.1, r -> interleaved(r, "p3inline")),
                 Target.atLeast("P5", 0.9, AccessGroup::p5),
