@@ -20,16 +20,17 @@ import java.util.Set;
  * way, whose order shows nowhere); a step where it is false, or unknown (both moved in one step),
  * cannot be compared and the walk skips it.
  *
- * <p>A region is known by its block, the names on its path, and its rank among same-named siblings
- * in print order; a rank that changes because a namesake moved makes both look moved, which can only
- * make more pairs unknown (a skip), never a wrong order.
+ * <p>A region is known by its block and the names and printed ranges on its path, so a region that
+ * moves or changes size is a new one (the newest), and a namesake's move changes nothing for it.
+ * When a container moves, all its subregions look new together: siblings of one age, whose pairs
+ * are unknown (a skip), never a wrong order.
  */
 final class LiveSiblingAges {
     /** Ages of one step: {@code step * STEP_AGES}, plus one more per region the step re-adds in place. */
     private static final int STEP_AGES = 1 << 16;
 
-    /** Where each region was last seen (start) and its age: when it was last (re-)added. */
-    private record Seen(long start, int age) {
+    /** A region's age: when it was last (re-)added. */
+    private record Seen(int age) {
     }
 
     private Map<String, Seen> seen = new HashMap<>();
@@ -55,14 +56,14 @@ final class LiveSiblingAges {
             int age = before == null ? 0 : before.age();
             if (step > 0 && reAdded.contains(node.name())) {
                 age = step * STEP_AGES + 1 + reAdded.lastIndexOf(node.name());
-            } else if (step > 0 && (before == null || before.start() != node.start())) {
+            } else if (step > 0 && before == null) { // appeared, moved or resized: a new key
                 age = step * STEP_AGES;
             }
-            now.put(key, new Seen(node.start(), age));
+            now.put(key, new Seen(age));
         });
         seen = now;
         if (step == 0) {
-            forEachOverlap(doc, (key, kids, a, b) -> overlappedFirst.add(pairKey(key, kids, a, b)));
+            forEachOverlap(doc, (key, a, b) -> overlappedFirst.add(pairKey(key, a, b)));
         }
         step++;
     }
@@ -74,12 +75,12 @@ final class LiveSiblingAges {
      */
     String importerOrderHolds(MtreeDocument doc) {
         List<String> problems = new ArrayList<>();
-        forEachOverlap(doc, (key, kids, a, b) -> {
+        forEachOverlap(doc, (key, a, b) -> {
             MtreeNode low = Long.compareUnsigned(a.start(), b.start()) < 0 ? a : b;
             MtreeNode high = low == a ? b : a;
-            int lowAge = ageOf(key, kids, low);
-            int highAge = ageOf(key, kids, high);
-            boolean known = highAge > lowAge || highAge == 0 && lowAge == 0 && overlappedFirst.contains(pairKey(key, kids, a, b));
+            int lowAge = ageOf(key, low);
+            int highAge = ageOf(key, high);
+            boolean known = highAge > lowAge || highAge == 0 && lowAge == 0 && overlappedFirst.contains(pairKey(key, a, b));
             if (!known && problems.isEmpty()) {
                 problems.add(String.format("%s: %s @%x (age %x) over %s @%x (age %x)", key,
                         low.name(), low.start(), lowAge, high.name(), high.start(), highAge));
@@ -89,7 +90,7 @@ final class LiveSiblingAges {
     }
 
     private interface PairVisitor {
-        void visit(String parentKey, List<MtreeNode> siblings, MtreeNode a, MtreeNode b);
+        void visit(String parentKey, MtreeNode a, MtreeNode b);
     }
 
     /**
@@ -107,21 +108,21 @@ final class LiveSiblingAges {
                             || a.start() == b.start()
                             || Long.compareUnsigned(a.start(), b.end()) > 0 || Long.compareUnsigned(b.start(), a.end()) > 0
                             || sameWindow(a, b))) {
-                        v.visit(key, kids, a, b);
+                        v.visit(key, a, b);
                     }
                 }
             }
         });
     }
 
-    private static String pairKey(String parentKey, List<MtreeNode> siblings, MtreeNode a, MtreeNode b) {
-        String ka = childKey(parentKey, siblings, a);
-        String kb = childKey(parentKey, siblings, b);
+    private static String pairKey(String parentKey, MtreeNode a, MtreeNode b) {
+        String ka = childKey(parentKey, a);
+        String kb = childKey(parentKey, b);
         return ka.compareTo(kb) < 0 ? ka + " & " + kb : kb + " & " + ka;
     }
 
-    private int ageOf(String parentKey, List<MtreeNode> siblings, MtreeNode node) {
-        Seen s = seen.get(childKey(parentKey, siblings, node));
+    private int ageOf(String parentKey, MtreeNode node) {
+        Seen s = seen.get(childKey(parentKey, node));
         return s == null ? 0 : s.age();
     }
 
@@ -164,20 +165,11 @@ final class LiveSiblingAges {
             v.visit(key, node);
         }
         for (MtreeNode c : node.children()) {
-            walk(childKey(key, node.children(), c), c, v, parents);
+            walk(childKey(key, c), c, v, parents);
         }
     }
 
-    private static String childKey(String parentKey, List<MtreeNode> siblings, MtreeNode child) {
-        int rank = 0;
-        for (MtreeNode s : siblings) {
-            if (s == child) {
-                break;
-            }
-            if (s.name() != null && s.name().equals(child.name())) {
-                rank++;
-            }
-        }
-        return parentKey + "/" + child.name() + "#" + rank;
+    private static String childKey(String parentKey, MtreeNode child) {
+        return parentKey + "/" + child.name() + "@" + Long.toHexString(child.start()) + "-" + Long.toHexString(child.end());
     }
 }
