@@ -9,6 +9,7 @@ import dev.guestmem.region.RomDeviceRegion;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * Rebuilds a {@link MemorySystem} from {@code info mtree} text: the region tree with stand-in
@@ -75,7 +76,9 @@ import java.util.function.Function;
  * Text does not show the age of equal-priority siblings. Siblings are added in the order that
  * makes the one printed first at an address the newest, and at different addresses the one at the
  * higher address the newer (the fixtures' README rule): by address ascending, at one address
- * last-printed first, each added as the newest.
+ * last-printed first, each added as the newest. A caller that knows the ages passes them
+ * ({@link #importDocument(MtreeDocument, Rules, Function, ToLongFunction)}); this order then only
+ * breaks ties.
  *
  * <h2 id="roots">Roots</h2>
  * A region that is in no printed container (an address-space root, an alias target reached only
@@ -152,14 +155,37 @@ public final class MtreeImporter {
      *     from the region's size in the text (nothing is kept)
      */
     public static MtreeImport importDocument(MtreeDocument doc, Rules rules, Function<String, RamBlock> ramBlocks) {
+        return importDocument(doc, rules, ramBlocks, null);
+    }
+
+    /**
+     * Imports a text, with sibling ages the caller knows: the text does not show which of two
+     * equal-priority siblings is the newer (see <a href="#age">Sibling order</a>), which decides
+     * who shows where they overlap. A caller that followed the machine (a test that moved its
+     * registers, a log of its topology changes) can say so.
+     *
+     * @param doc the parsed text
+     * @param rules how to read types and markers
+     * @param ramBlocks region name to block, or null for a stand-in (see
+     *     {@link #importDocument(MtreeDocument, Rules, Function)})
+     * @param siblingAge for a printed node, its age among its siblings (larger is newer); siblings
+     *     of equal age keep the order the text implies. Called with the document's own nodes (their
+     *     {@link MtreeNode#line()} says which printed line). Null: the text's order everywhere
+     * @return the machine
+     * @throws MtreeParseException if the text is inconsistent (an alias without a target, a cycle)
+     * @throws dev.guestmem.ram.InvalidRamBlockException if a supplied block's used length differs
+     *     from the region's size in the text (nothing is kept)
+     */
+    public static MtreeImport importDocument(MtreeDocument doc, Rules rules, Function<String, RamBlock> ramBlocks,
+                                             ToLongFunction<MtreeNode> siblingAge) {
         if (ramBlocks == null) {
-            return closestReading(doc, rules).built;
+            return closestReading(doc, rules, siblingAge).built;
         }
         // Search with stand-ins (the caller's function is called once per region), then build
         // the chosen reading over the caller's blocks.
-        Reading r = closestReading(doc, rules);
+        Reading r = closestReading(doc, rules, siblingAge);
         r.built.close();
-        return new ReadingBuilder(doc, rules, ramBlocks, r.choices).build();
+        return new ReadingBuilder(doc, rules, ramBlocks, r.choices, siblingAge).build();
     }
 
     /** At most this many readings of the text are built before the first one is kept. */
@@ -176,14 +202,14 @@ public final class MtreeImporter {
      * @return the first reading that prints the text again, else the first that could be built
      * @throws MtreeParseException the first reading's error if no reading could be built
      */
-    private static Reading closestReading(MtreeDocument doc, Rules rules) {
+    private static Reading closestReading(MtreeDocument doc, Rules rules, ToLongFunction<MtreeNode> siblingAge) {
         MtreeDialect dialect = comparisonDialect(doc);
         String want = null;
         List<Integer> choices = List.of();
         Reading first = null;
         MtreeParseException firstError = null;
         for (int attempt = 0; attempt < MAX_READINGS && choices != null; attempt++) {
-            ReadingBuilder builder = new ReadingBuilder(doc, rules, null, choices);
+            ReadingBuilder builder = new ReadingBuilder(doc, rules, null, choices, siblingAge);
             MtreeImport imp;
             try {
                 imp = builder.build();

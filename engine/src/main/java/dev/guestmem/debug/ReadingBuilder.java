@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * Builds the machine of one reading of an {@code info mtree} text: stand-in regions for the
@@ -40,6 +41,8 @@ final class ReadingBuilder {
     /** The caller's RAM blocks by region name, or null for stand-ins everywhere. */
     private final Function<String, RamBlock> supplied;
     private final ReadingChoices choices;
+    /** The caller's sibling ages (larger is newer), or null: the text's order alone. */
+    private final ToLongFunction<MtreeNode> siblingAge;
     private PrintedRegions regions;
     private Map<Integer, Integer> aliasTargets;
     private final Map<Integer, MemoryRegion> made = new HashMap<>();
@@ -52,11 +55,12 @@ final class ReadingBuilder {
     private ContainerRegion holder;
 
     ReadingBuilder(MtreeDocument doc, MtreeImporter.Rules rules, Function<String, RamBlock> supplied,
-            List<Integer> choices) {
+            List<Integer> choices, ToLongFunction<MtreeNode> siblingAge) {
         this.doc = doc;
         this.rules = rules;
         this.supplied = supplied;
         this.choices = new ReadingChoices(choices);
+        this.siblingAge = siblingAge;
     }
 
     /** @return the decisions this build took; valid after {@link #build} (also when it failed) */
@@ -214,8 +218,16 @@ final class ReadingBuilder {
             for (int i = 0; i < idx.length; i++) {
                 idx[i] = i;
             }
-            // Oldest first: address ascending; at one address the last printed is the oldest.
+            // Oldest first: by the caller's ages if given, then address ascending; at one address
+            // the last printed is the oldest.
             Arrays.sort(idx, (x, y) -> {
+                if (siblingAge != null) {
+                    int a = Long.compare(siblingAge.applyAsLong(o.children.get(x).node),
+                            siblingAge.applyAsLong(o.children.get(y).node));
+                    if (a != 0) {
+                        return a;
+                    }
+                }
                 int c = Long.compareUnsigned(o.children.get(x).rel(), o.children.get(y).rel());
                 return c != 0 ? c : Integer.compare(y, x);
             });

@@ -36,10 +36,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>The import types {@code i/o} lines from QEMU's flat view as {@link ExtraMtreeTest} does (the
  * fixtures' README rule). QEMU's text does not show which of two overlapping equal-priority
- * siblings at different addresses is newer; a step where the importer's assumption about that is
- * false or unknown ({@link LiveSiblingAges}) is not compared; the walk goes on until it has compared
- * as many steps as asked (within four times as many). The machines have at most one bridge per
- * bus, so that regions named alike among siblings are one bridge's windows (see
+ * siblings at different addresses is newer: {@link LiveSiblingAges} follows the ages over the walk
+ * and the import is given them; a step where some pair's order is unknown is not compared, and the
+ * walk goes on until it has compared as many steps as asked (within four times as many). The
+ * machines have at most one bridge per bus, so that regions named alike among siblings are one bridge's windows (see
  * {@link LiveSiblingAges}).
  *
  * <p>Length: {@code -Dguestmem.live.steps=N} compared steps per machine (default 40), seed
@@ -117,14 +117,14 @@ class LiveQemuMapTest {
                 String flat = qmp.hmp("info mtree -f").replace("\r\n", "\n");
                 MtreeDocument doc = MtreeParser.parse(tree);
                 ages.record(doc, s.reAdded());
-                String unknownOrder = ages.importerOrderHolds(doc);
+                String unknownOrder = ages.unknownOrder(doc);
                 if (unknownOrder != null) {
                     skipped.add("step " + step + ": " + unknownOrder);
                     continue;
                 }
                 String ours;
                 try (MtreeImport imp = MtreeImporter.importDocument(ExtraMtreeTest.annotate(doc, flat),
-                        MtreeImporter.Rules.ANNOTATED)) {
+                        MtreeImporter.Rules.ANNOTATED, null, ages.ages())) {
                     ours = FlatViewPrinter.print(imp.system());
                 }
                 String want = ExtraMtreeTest.norm(flat);

@@ -6,19 +6,20 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.ToLongFunction;
 
 /**
  * What {@code info mtree} does not print: the age of equal-priority siblings, which decides who
- * wins where they overlap. QEMU prints siblings by address, so the importer assumes that of two
- * siblings at different addresses the one at the higher address is the newer ({@link MtreeImporter},
- * "Sibling order"). A live machine whose registers a test moves breaks that whenever it maps a
- * region below an older one it overlaps. This tracker follows ages over the texts of a walk: a
- * region that appears or moves is the newest of its step, and after it the regions the step's writes
- * re-add in place, in the order the device model re-adds them. {@link #importerOrderHolds} then
- * says whether the importer's assumption is true of every pair that matters (enabled, equal
- * priority, overlapping, different addresses, and not two aliases that map the same target the same
- * way, whose order shows nowhere); a step where it is false, or unknown (both moved in one step),
- * cannot be compared and the walk skips it.
+ * wins where they overlap. QEMU prints siblings by address; the importer's default assumes that of
+ * two siblings at different addresses the one at the higher address is the newer ({@link
+ * MtreeImporter}, "Sibling order"), which a walk that maps a region below an older one it overlaps
+ * breaks. This tracker follows ages over the texts of a walk: a region that appears, moves or
+ * changes size is the newest of its step, and after it the regions the step's writes re-add in
+ * place, in the order the device model re-adds them. The walk imports each text with these ages
+ * ({@link #ages()}); {@link #unknownOrder} names a pair that matters (enabled, equal priority,
+ * overlapping, different addresses, and not two aliases that map the same target the same way,
+ * whose order shows nowhere) whose order is unknown (both (re-)added in one step, or both there
+ * from the start but overlapping only later): such a step is not compared.
  *
  * <p>A region is known by its block and the names and printed ranges on its path, so a region that
  * moves or changes size is a new one (the newest), and a namesake's move changes nothing for it.
@@ -41,6 +42,8 @@ final class LiveSiblingAges {
      * since, have an age nobody saw.
      */
     private final Set<String> overlappedFirst = new HashSet<>();
+    /** The last recorded text's ages by printed line. */
+    private Map<Integer, Integer> byLine = Map.of();
 
     /**
      * Records a step's text.
@@ -51,6 +54,7 @@ final class LiveSiblingAges {
      */
     void record(MtreeDocument doc, List<String> reAdded) {
         Map<String, Seen> now = new HashMap<>();
+        Map<Integer, Integer> lines = new HashMap<>();
         forEachNode(doc, (key, node) -> {
             Seen before = seen.get(key);
             int age = before == null ? 0 : before.age();
@@ -60,7 +64,9 @@ final class LiveSiblingAges {
                 age = step * STEP_AGES;
             }
             now.put(key, new Seen(age));
+            lines.put(node.line(), age);
         });
+        byLine = lines;
         seen = now;
         if (step == 0) {
             forEachOverlap(doc, (key, a, b) -> overlappedFirst.add(pairKey(key, a, b)));
@@ -69,21 +75,31 @@ final class LiveSiblingAges {
     }
 
     /**
-     * @param doc the text last {@linkplain #record recorded}
-     * @return null if the importer's sibling order is QEMU's for every pair that matters, else the
-     *     first pair where it is not, or where the order is unknown
+     * The ages to import the last recorded text with ({@link MtreeImporter}'s sibling ages): by
+     * printed line, so every printing of a region answers.
+     *
+     * @return the age of a node of the last recorded text (0 for a line it does not know)
      */
-    String importerOrderHolds(MtreeDocument doc) {
+    ToLongFunction<MtreeNode> ages() {
+        Map<Integer, Integer> copy = Map.copyOf(byLine);
+        return n -> copy.getOrDefault(n.line(), 0);
+    }
+
+    /**
+     * @param doc the text last {@linkplain #record recorded}
+     * @return null if the order of every pair that matters is known (so the import, given
+     *     {@link #ages()}, is QEMU's), else the first pair whose order is unknown: both (re-)added
+     *     in one step, or both there from the start but first overlapping later
+     */
+    String unknownOrder(MtreeDocument doc) {
         List<String> problems = new ArrayList<>();
         forEachOverlap(doc, (key, a, b) -> {
-            MtreeNode low = Long.compareUnsigned(a.start(), b.start()) < 0 ? a : b;
-            MtreeNode high = low == a ? b : a;
-            int lowAge = ageOf(key, low);
-            int highAge = ageOf(key, high);
-            boolean known = highAge > lowAge || highAge == 0 && lowAge == 0 && overlappedFirst.contains(pairKey(key, a, b));
+            int ageA = ageOf(key, a);
+            int ageB = ageOf(key, b);
+            boolean known = ageA != ageB || ageA == 0 && overlappedFirst.contains(pairKey(key, a, b));
             if (!known && problems.isEmpty()) {
-                problems.add(String.format("%s: %s @%x (age %x) over %s @%x (age %x)", key,
-                        low.name(), low.start(), lowAge, high.name(), high.start(), highAge));
+                problems.add(String.format("%s: %s @%x and %s @%x (age %x)", key, a.name(), a.start(), b.name(),
+                        b.start(), ageA));
             }
         });
         return problems.isEmpty() ? null : problems.getFirst();

@@ -56,6 +56,35 @@ class MtreeImporterTest {
     }
 
     @Test
+    void siblingAgesTheCallerKnowsDecideOverlaps() {
+        // The text cannot show that the background was mapped after the device: the caller says so.
+        String text = """
+                address-space: memory
+                  0000000000000000-000000000000ffff (prio 0, container): system
+                    0000000000000000-0000000000003fff (prio 0, i/o): background
+                    0000000000001000-0000000000001fff (prio 0, i/o): device
+                """;
+        MtreeDocument doc = MtreeParser.parse(text);
+        try (MtreeImport imp = MtreeImporter.importDocument(doc, MtreeImporter.Rules.ANNOTATED, null,
+                n -> n.name().equals("background") ? 2 : 1)) {
+            assertEquals("""
+                    FlatView #0
+                     AS "memory", root: system
+                     Root memory region: system
+                      0000000000000000-0000000000003fff (prio 0, i/o): background
+
+                    """, flat(imp));
+            assertEquals(List.of("background", "device"),
+                    imp.regionsNamed("system").getFirst().subregions().stream().map(MemoryRegion::name).toList(),
+                    "newest first, as QEMU keeps equal priorities");
+        }
+        // Equal ages keep the text's order (the higher address is the newer).
+        try (MtreeImport imp = MtreeImporter.importDocument(doc, MtreeImporter.Rules.ANNOTATED, null, n -> 7)) {
+            assertTrue(flat(imp).contains("(prio 0, i/o): device\n"));
+        }
+    }
+
+    @Test
     void differentAddressesEqualPriorityHigherAddressWins() {
         // A device inside an equal-priority background: the one at the higher address is newer.
         String text = """
