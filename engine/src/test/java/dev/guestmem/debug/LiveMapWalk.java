@@ -36,8 +36,8 @@ final class LiveMapWalk {
     private final LivePci pci;
     /** The host's windows, or null on x86 (PCI memory shows wherever nothing above it does). */
     private final LiveGpex gpex;
-    /** Writes a VT-d's GCMD register, or null without one. */
-    private final java.util.function.LongConsumer vtdGcmd;
+    /** Device registers outside configuration space the walk also turns (VT-d, VGA). */
+    private final List<LiveKnob> knobs;
     private final SplittableRandom random;
     private final List<Bdf> functions = new ArrayList<>();
     private final List<Bdf> bridges = new ArrayList<>();
@@ -56,18 +56,14 @@ final class LiveMapWalk {
      * every function, BAR and chipset register.
      */
     LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, SplittableRandom random) {
-        this(pci, gpex, Optional.empty(), random);
+        this(pci, gpex, List.of(), random);
     }
 
-    /**
-     * As above, and with a VT-d whose translation enable the walk toggles now and then (through
-     * {@code gcmd}, which writes the register block's GCMD).
-     */
-    LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, Optional<java.util.function.LongConsumer> gcmd,
-                SplittableRandom random) {
+    /** As above, and turning {@code knobs} too (one step in ten when there are any). */
+    LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, List<LiveKnob> knobs, SplittableRandom random) {
         this.pci = pci;
         this.gpex = gpex.orElse(null);
-        this.vtdGcmd = gcmd.orElse(null);
+        this.knobs = List.copyOf(knobs);
         this.random = random;
         int[] nextBus = {1};
         enumerate(0, nextBus);
@@ -106,7 +102,7 @@ final class LiveMapWalk {
         return functions.size() + " functions, " + bridges.size() + " bridges, " + bars.size() + " BARs/ROMs"
                 + (mch.isEmpty() ? "" : ", q35 MCH") + (lpc.isEmpty() ? "" : ", ICH9 LPC")
                 + (i440fx.isEmpty() ? "" : ", i440FX") + (piix4pm.isEmpty() ? "" : ", PIIX4 PM")
-                + (vtdGcmd == null ? "" : ", VT-d");
+                + knobs.stream().map(k -> ", " + k.name()).reduce("", String::concat);
     }
 
     /** Makes one random step: one register (or one 64-bit pair) written. */
@@ -114,9 +110,9 @@ final class LiveMapWalk {
         List<Write> writes = new ArrayList<>();
         List<String> reAdded = new ArrayList<>();
         int pick = random.nextInt(100);
-        if (vtdGcmd != null && random.nextInt(10) == 0) {
-            // Not a PCI register: a Write without a function, applied below through the GCMD writer.
-            add(writes, null, LiveVtd.GCMD, 4, random.nextBoolean() ? LiveVtd.TE : 0, "VT-d GCMD (translation enable)");
+        if (!knobs.isEmpty() && random.nextInt(10) == 0) {
+            // Not a PCI register: the knob writes it now and returns a Write without a function.
+            writes.add(knobs.get(random.nextInt(knobs.size())).turn(random, reAdded));
         } else if (pick < 45 && !bars.isEmpty()) {
             moveBar(bars.get(random.nextInt(bars.size())), writes, reAdded);
         } else if (pick < 60) {
@@ -144,9 +140,7 @@ final class LiveMapWalk {
             return step();
         }
         for (Write w : writes) {
-            if (w.bdf() == null) {
-                vtdGcmd.accept(w.value());
-            } else {
+            if (w.bdf() != null) { // a knob's write is done already
                 pci.write(w.bdf(), w.reg(), w.size(), w.value());
             }
         }

@@ -99,8 +99,9 @@ class LiveQemuMapTest {
             Optional<LiveGpex> gpex = LiveGpex.read(MtreeParser.parse(qmp.hmp("info mtree").replace("\r\n", "\n")));
             LivePci pci = new LivePci(gpex.map(g -> LivePci.ecam(qtest, g.ecam())).orElseGet(() -> LivePci.portIo(qtest)));
             MtreeDocument plain = MtreeParser.parse(qmp.hmp("info mtree").replace("\r\n", "\n"));
-            Optional<java.util.function.LongConsumer> vtd = LiveVtd.read(plain).map(v -> value -> v.writeGcmd(qtest, value));
-            LiveMapWalk walk = new LiveMapWalk(pci, gpex, vtd, new SplittableRandom(seed));
+            List<LiveKnob> knobs = Stream.of(LiveVtd.read(qtest, plain), LiveVga.read(qtest, plain))
+                    .flatMap(Optional::stream).toList();
+            LiveMapWalk walk = new LiveMapWalk(pci, gpex, knobs, new SplittableRandom(seed));
             LiveSiblingAges ages = new LiveSiblingAges();
             List<LivePci.Write> history = new ArrayList<>();
             int compared = 0;
@@ -108,6 +109,8 @@ class LiveQemuMapTest {
             int step = 0;
             int above4g = 0;
             int above263 = 0;
+            int iommuOn = 0;
+            int chain4 = 0;
             int throughWindow = 0;
             int atEdge = 0;
             for (; compared <= STEPS && step <= 4 * STEPS; step++) { // until STEPS steps after the first were compared
@@ -138,6 +141,8 @@ class LiveQemuMapTest {
                 compared++;
                 above4g += flat.contains("\n  00000001") || flat.matches("(?s).*\n  0000000[2-9a-f].*") ? 1 : 0;
                 above263 += flat.matches("(?s).*\n  [89a-f]{1}[0-9a-f]{15}-.*") ? 1 : 0;
+                iommuOn += flat.contains("-dmar\n") ? 1 : 0;
+                chain4 += flat.matches("(?s).*\n  00000000000(a0000|b0000|b8000)-[0-9a-f]{16} \\(prio -?[0-9]+, ram\\): [a-z.]*vram.*") ? 1 : 0;
                 if (gpex.isPresent()) {
                     throughWindow += throughWindows(flat, gpex.get(), false) ? 1 : 0;
                     atEdge += throughWindows(flat, gpex.get(), true) ? 1 : 0;
@@ -147,7 +152,8 @@ class LiveQemuMapTest {
                     + " %d skipped (sibling order unknown)%s%n", args.get(1), seed,
                     walk.describe() + gpex.map(g -> ", " + g).orElse(""), compared,
                     gpex.isPresent() ? throughWindow + " with BARs through a window, " + atEdge + " at a window's edge"
-                            : above4g + " with ranges above 4 GiB, " + above263 + " above 2^63", skipped.size(),
+                            : above4g + " with ranges above 4 GiB, " + above263 + " above 2^63, " + iommuOn
+                                    + " with VT-d translating, " + chain4 + " with VGA chain-4 RAM", skipped.size(),
                     skipped.isEmpty() ? "" : ", first: " + skipped.getFirst());
             assertTrue(compared > STEPS, "only " + compared + " of " + step + " steps compared (seed " + seed + "): " + skipped);
         }

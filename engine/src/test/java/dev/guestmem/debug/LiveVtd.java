@@ -1,33 +1,37 @@
 package dev.guestmem.debug;
 
 import dev.guestmem.share.QtestClient;
+import java.util.List;
 import java.util.Optional;
+import java.util.SplittableRandom;
 
 /**
  * An Intel VT-d IOMMU ({@code -device intel-iommu}) of a live q35, found in the machine's own
  * {@code info mtree} (its register block {@code intel_iommu} in system memory). Setting or clearing
  * translation enable (GCMD.TE) switches every device's DMA address space between the
- * {@code vtd-nodmar} alias and the IOMMU region ({@code vtd_switch_address_space}), so the walk's
- * flat views meet IOMMU regions turned on and off.
+ * {@code vtd-nodmar} alias and the IOMMU region ({@code vtd_switch_address_space}: enabling only),
+ * so the walk's flat views meet IOMMU regions turned on and off.
  *
+ * @param qtest the machine's qtest connection
  * @param registers the guest-physical address of the register block
  */
-record LiveVtd(long registers) {
+record LiveVtd(QtestClient qtest, long registers) implements LiveKnob {
     /** {@code DMAR_GCMD_REG}. */
     static final int GCMD = 0x18;
     /** {@code VTD_GCMD_TE}: translation enable. */
     static final long TE = 1L << 31;
 
     /**
-     * @param doc a machine's {@code info mtree}
+     * @param qtest the machine's qtest connection
+     * @param doc the machine's {@code info mtree}
      * @return its VT-d, or empty if its system memory shows none
      */
-    static Optional<LiveVtd> read(MtreeDocument doc) {
+    static Optional<LiveKnob> read(QtestClient qtest, MtreeDocument doc) {
         for (MtreeBlock b : doc.blocks()) {
             if (b instanceof MtreeBlock.AddressSpaceGroup g && g.names().contains("memory")) {
                 for (MtreeNode n : g.root().children()) {
                     if (!n.isAlias() && n.name().equals("intel_iommu")) {
-                        return Optional.of(new LiveVtd(n.start()));
+                        return Optional.of(new LiveVtd(qtest, n.start()));
                     }
                 }
             }
@@ -35,8 +39,15 @@ record LiveVtd(long registers) {
         return Optional.empty();
     }
 
-    /** Writes GCMD through the guest's view of memory. */
-    void writeGcmd(QtestClient qtest, long value) {
+    @Override
+    public String name() {
+        return "VT-d";
+    }
+
+    @Override
+    public LivePci.Write turn(SplittableRandom random, List<String> reAdded) {
+        long value = random.nextBoolean() ? TE : 0;
         qtest.write(4, registers + GCMD, value);
+        return new LivePci.Write(null, GCMD, 4, value, "VT-d GCMD (translation enable) @0x" + Long.toHexString(registers));
     }
 }
