@@ -78,7 +78,7 @@ class LiveQemuMapTest {
                 + " -device rtl8139,bus=br,addr=1,romfile=ROMFILE,romsize=2048 -device virtio-rng-pci,bus=br,addr=2",
         // gpex below 4 GiB only (ECAM at 1008 MiB, no 64-bit window): a conventional bridge, a
         // 16 MiB framebuffer BAR and a 1 MiB ROM that cross the window's end (0x3eff0000)
-        "qemu-system-aarch64 -machine virt,highmem=off -cpu cortex-a15 -m 128M -device bochs-display"
+        "qemu-system-aarch64 -machine virt,highmem=off -cpu cortex-a15 -m 128M -device bochs-display,romfile=ROMFILE,romsize=65536"
                 + " -device e1000e,romfile=ROMFILE,romsize=1048576 -device pci-bridge,id=br,chassis_nr=1"
                 + " -device virtio-net-pci,bus=br,addr=1,romfile=ROMFILE,romsize=65536 -device rtl8139,bus=br,addr=2,romfile=",
     })
