@@ -47,8 +47,11 @@ final class LiveMapWalk {
     private final List<Bdf> i440fx = new ArrayList<>();
     private final List<Bdf> piix4pm = new ArrayList<>();
 
-    /** What one step wrote, and which regions it re-added in place (see {@link LiveSiblingAges}). */
-    record Step(List<Write> writes, List<String> reAdded) {
+    /**
+     * What one step wrote, which regions it re-added in place, and where it mapped several at once,
+     * oldest first (see {@link LiveSiblingAges}).
+     */
+    record Step(List<Write> writes, List<String> reAdded, List<Long> mappedAt) {
     }
 
     /**
@@ -109,6 +112,7 @@ final class LiveMapWalk {
     Step step() {
         List<Write> writes = new ArrayList<>();
         List<String> reAdded = new ArrayList<>();
+        List<Long> mappedAt = List.of();
         int pick = random.nextInt(100);
         if (!knobs.isEmpty() && random.nextInt(10) == 0) {
             // Not a PCI register: the knob writes it now and returns a Write without a function.
@@ -120,6 +124,7 @@ final class LiveMapWalk {
             long command = pci.read(f, 0x04, 2);
             long bits = random.nextInt(8); // I/O, memory, bus master
             add(writes, f, 0x04, 2, command & ~7L | bits, "command");
+            mappedAt = barBases(f); // pci_update_mappings maps what decoding turns on in BAR order
             if (bridges.contains(f)) {
                 reAdded.addAll(BRIDGE_WINDOWS);
             }
@@ -144,7 +149,23 @@ final class LiveMapWalk {
                 pci.write(w.bdf(), w.reg(), w.size(), w.value());
             }
         }
-        return new Step(writes, reAdded);
+        return new Step(writes, reAdded, mappedAt);
+    }
+
+    /** Where a function's BARs and ROM point now, in BAR order (the ROM last), as its bus sees them. */
+    private List<Long> barBases(Bdf f) {
+        List<Long> out = new ArrayList<>();
+        for (Bar b : bars) {
+            if (b.bdf().equals(f)) {
+                long low = pci.read(f, b.reg(), 4);
+                long base = b.io() ? low & ~3L : b.rom() ? low & 0xFFFF_F800L : low & 0xFFFF_FFF0L;
+                if (b.wide()) {
+                    base |= pci.read(f, b.reg() + 4, 4) << 32;
+                }
+                out.add(base);
+            }
+        }
+        return out;
     }
 
     /**

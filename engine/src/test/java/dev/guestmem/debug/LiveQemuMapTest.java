@@ -114,12 +114,12 @@ class LiveQemuMapTest {
             int throughWindow = 0;
             int atEdge = 0;
             for (; compared <= STEPS && step <= 4 * STEPS; step++) { // until STEPS steps after the first were compared
-                LiveMapWalk.Step s = step == 0 ? new LiveMapWalk.Step(List.of(), List.of()) : walk.step();
+                LiveMapWalk.Step s = step == 0 ? new LiveMapWalk.Step(List.of(), List.of(), List.of()) : walk.step();
                 history.addAll(s.writes());
                 String tree = qmp.hmp("info mtree -D").replace("\r\n", "\n");
                 String flat = qmp.hmp("info mtree -f").replace("\r\n", "\n");
                 MtreeDocument doc = MtreeParser.parse(tree);
-                ages.record(doc, s.reAdded());
+                ages.record(doc, s.reAdded(), s.mappedAt());
                 String unknownOrder = ages.unknownOrder(doc);
                 if (unknownOrder != null) {
                     skipped.add("step " + step + ": " + unknownOrder);

@@ -27,8 +27,13 @@ import java.util.function.ToLongFunction;
  * are unknown (a skip), never a wrong order.
  */
 final class LiveSiblingAges {
-    /** Ages of one step: {@code step * STEP_AGES}, plus one more per region the step re-adds in place. */
+    /**
+     * Ages of one step: {@code step * STEP_AGES} for what it moved, plus 1 + i for the i-th of
+     * several regions it mapped at once, plus {@code NAMED_AGES} + i for the i-th it re-added in
+     * place (a bridge's windows come after its BARs).
+     */
     private static final int STEP_AGES = 1 << 16;
+    private static final int NAMED_AGES = 64;
 
     /** A region's age: when it was last (re-)added. */
     private record Seen(int age) {
@@ -51,17 +56,23 @@ final class LiveSiblingAges {
      * @param doc the parsed {@code info mtree -D}
      * @param reAdded names of regions the step's writes re-add even where they do not move, oldest
      *     first (after anything the step moved)
+     * @param mappedAt where the step's write mapped several regions at once, oldest first (a
+     *     command write maps a function's BARs in BAR order): a region that appears or moves there
+     *     (not inside another that did) is that much newer than the others of its step
      */
-    void record(MtreeDocument doc, List<String> reAdded) {
+    void record(MtreeDocument doc, List<String> reAdded, List<Long> mappedAt) {
         Map<String, Seen> now = new HashMap<>();
         Map<Integer, Integer> lines = new HashMap<>();
-        forEachNode(doc, (key, node) -> {
+        Set<String> fresh = new HashSet<>();
+        forEachNode(doc, (parentKey, key, node) -> {
             Seen before = seen.get(key);
             int age = before == null ? 0 : before.age();
             if (step > 0 && reAdded.contains(node.name())) {
-                age = step * STEP_AGES + 1 + reAdded.lastIndexOf(node.name());
+                age = step * STEP_AGES + NAMED_AGES + reAdded.lastIndexOf(node.name());
             } else if (step > 0 && before == null) { // appeared, moved or resized: a new key
-                age = step * STEP_AGES;
+                fresh.add(key);
+                int order = fresh.contains(parentKey) ? -1 : mappedAt.indexOf(node.start());
+                age = step * STEP_AGES + 1 + order; // order -1: the step's plain age
             }
             now.put(key, new Seen(age));
             lines.put(node.line(), age);
@@ -114,7 +125,7 @@ final class LiveSiblingAges {
      * overlapping, at different addresses, and not two windows onto the same target.
      */
     private static void forEachOverlap(MtreeDocument doc, PairVisitor v) {
-        forEachContainer(doc, (key, node) -> {
+        forEachContainer(doc, (parentKey, key, node) -> {
             List<MtreeNode> kids = node.children();
             for (int i = 0; i < kids.size(); i++) {
                 for (int j = i + 1; j < kids.size(); j++) {
@@ -153,7 +164,7 @@ final class LiveSiblingAges {
     }
 
     private interface NodeVisitor {
-        void visit(String key, MtreeNode node);
+        void visit(String parentKey, String key, MtreeNode node);
     }
 
     private static void forEachNode(MtreeDocument doc, NodeVisitor v) {
@@ -172,16 +183,16 @@ final class LiveSiblingAges {
                 case MtreeBlock.RegionBlock r -> "mr:" + r.name();
             };
             int rank = blockRanks.merge(name, 1, Integer::sum);
-            walk(name + "#" + rank + "/" + b.root().name(), b.root(), v, parents);
+            walk("", name + "#" + rank + "/" + b.root().name(), b.root(), v, parents);
         }
     }
 
-    private static void walk(String key, MtreeNode node, NodeVisitor v, boolean parents) {
+    private static void walk(String parentKey, String key, MtreeNode node, NodeVisitor v, boolean parents) {
         if (!parents || !node.children().isEmpty()) {
-            v.visit(key, node);
+            v.visit(parentKey, key, node);
         }
         for (MtreeNode c : node.children()) {
-            walk(childKey(key, c), c, v, parents);
+            walk(key, childKey(key, c), c, v, parents);
         }
     }
 
