@@ -21,6 +21,18 @@ class VcpuTlbReviewTest {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
 
     /**
+     * 16 KiB of RAM at 0x100000 whose first 8 KiB also show read-only at 0x200000 (a PAM-like shadow).
+     */
+    private static RamRegion ramBehindReadOnlyAlias(MemorySystem sys, ContainerRegion root) {
+        RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
+        root.addSubregion(0x100000, ram);
+        AliasRegion ro = new AliasRegion(sys, null, "ram-ro", ram, 0, 0x2000);
+        ro.setReadonly(true);
+        root.addSubregion(0x200000, ro);
+        return ram;
+    }
+
+    /**
      * TCG drops a CPU store to RAM the view makes read-only page by page ({@code do_st_leN}), so a
      * store that crosses into or out of such a page writes only the bytes of a writable page.
      */
@@ -28,11 +40,7 @@ class VcpuTlbReviewTest {
     void aStoreAcrossAPageDropsTheBytesOfReadOnlyRamPages() {
         try (MemorySystem sys = new MemorySystem()) {
             ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
-            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
-            root.addSubregion(0x100000, ram);
-            AliasRegion ro = new AliasRegion(sys, null, "ram-ro", ram, 0, 0x2000);
-            ro.setReadonly(true);
-            root.addSubregion(0x200000, ro);
+            RamRegion ram = ramBehindReadOnlyAlias(sys, root);
             root.addSubregion(0x202000, new AliasRegion(sys, null, "ram-rw", ram, 0x2000, 0x2000));
             AddressSpace as = sys.addressSpace(root, "as");
             VcpuTlb tlb = new VcpuTlb(as, U, null);
@@ -59,11 +67,7 @@ class VcpuTlbReviewTest {
     void aClosedTlbStillDropsStoresToReadOnlyRam() {
         try (MemorySystem sys = new MemorySystem()) {
             ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
-            RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
-            root.addSubregion(0x100000, ram);
-            AliasRegion ro = new AliasRegion(sys, null, "ram-ro", ram, 0, 0x2000);
-            ro.setReadonly(true);
-            root.addSubregion(0x200000, ro);
+            RamRegion ram = ramBehindReadOnlyAlias(sys, root);
             root.addSubregion(0x300000, RamRegion.allocateRom(sys, null, "rom", 0x1000));
             AddressSpace as = sys.addressSpace(root, "as");
             int[] faults = {0};
