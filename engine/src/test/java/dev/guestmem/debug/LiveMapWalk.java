@@ -56,13 +56,9 @@ final class LiveMapWalk {
 
     /**
      * Numbers the buses behind bridges (bus 1, 2... depth first, as firmware does), then finds
-     * every function, BAR and chipset register.
+     * every function, BAR and chipset register. The walk also turns {@code knobs} (one step in ten
+     * when there are any).
      */
-    LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, SplittableRandom random) {
-        this(pci, gpex, List.of(), random);
-    }
-
-    /** As above, and turning {@code knobs} too (one step in ten when there are any). */
     LiveMapWalk(LivePci pci, Optional<LiveGpex> gpex, List<LiveKnob> knobs, SplittableRandom random) {
         this.pci = pci;
         this.gpex = gpex.orElse(null);

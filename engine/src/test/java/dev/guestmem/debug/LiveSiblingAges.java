@@ -35,11 +35,8 @@ final class LiveSiblingAges {
     private static final int STEP_AGES = 1 << 16;
     private static final int NAMED_AGES = 64;
 
-    /** A region's age: when it was last (re-)added. */
-    private record Seen(int age) {
-    }
-
-    private Map<String, Seen> seen = new HashMap<>();
+    /** Each region's age (when it was last (re-)added), by key. */
+    private Map<String, Integer> seen = new HashMap<>();
     private int step;
     /**
      * The pairs that overlapped, both enabled, in the first text: there the importer's order was
@@ -61,12 +58,12 @@ final class LiveSiblingAges {
      *     (not inside another that did) is that much newer than the others of its step
      */
     void record(MtreeDocument doc, List<String> reAdded, List<Long> mappedAt) {
-        Map<String, Seen> now = new HashMap<>();
+        Map<String, Integer> now = new HashMap<>();
         Map<Integer, Integer> lines = new HashMap<>();
         Set<String> fresh = new HashSet<>();
         forEachNode(doc, (parentKey, key, node) -> {
-            Seen before = seen.get(key);
-            int age = before == null ? 0 : before.age();
+            Integer before = seen.get(key);
+            int age = before == null ? 0 : before;
             if (step > 0 && reAdded.contains(node.name())) {
                 age = step * STEP_AGES + NAMED_AGES + reAdded.lastIndexOf(node.name());
             } else if (step > 0 && before == null) { // appeared, moved or resized: a new key
@@ -74,7 +71,7 @@ final class LiveSiblingAges {
                 int order = fresh.contains(parentKey) ? -1 : mappedAt.indexOf(node.start());
                 age = step * STEP_AGES + 1 + order; // order -1: the step's plain age
             }
-            now.put(key, new Seen(age));
+            now.put(key, age);
             lines.put(node.line(), age);
         });
         byLine = lines;
@@ -149,8 +146,7 @@ final class LiveSiblingAges {
     }
 
     private int ageOf(String parentKey, MtreeNode node) {
-        Seen s = seen.get(childKey(parentKey, node));
-        return s == null ? 0 : s.age();
+        return seen.getOrDefault(childKey(parentKey, node), 0);
     }
 
     /**
