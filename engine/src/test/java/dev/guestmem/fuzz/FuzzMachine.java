@@ -225,7 +225,9 @@ final class FuzzMachine implements AutoCloseable {
     void wrote(RamBlock block, long offset, byte value) {
         ram.set(block, offset, value);
         MemoryRegion r = regionOf(block);
-        dirty.wrote(block, offset, 1, r == null ? 0 : r.dirtyLogMask());
+        // a block out of this machine's list (close() took it) has no ram_addr here: nothing logs
+        boolean listed = block.ramList() == sys.ramList();
+        dirty.wrote(block, offset, 1, r == null || !listed ? 0 : r.dirtyLogMask());
     }
 
     /**
