@@ -250,8 +250,7 @@ final class CacheCheck {
             m.dirty.forgetClean(); // it may mark pages of any block dirty
         }
         if (k.inRam() && k.kind == AccessCheck.Kind.RAM && n > 0) {
-            MemoryRegion r = m.regionOf(k.block);
-            m.dirty.wrote(k.block, k.offset + off, n, r == null ? 0 : r.dirtyLogMask());
+            m.dirty.wrote(k.block, k.offset + off, n, m.logMask(k.block));
         }
         return "invalidate";
     }

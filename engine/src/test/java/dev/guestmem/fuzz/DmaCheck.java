@@ -210,8 +210,7 @@ final class DmaCheck {
             int r = k.map.unmap(n);
             assertEquals(MemTxResult.toString(MemTxResult.OK), MemTxResult.toString(r), where);
             if (k.block != null && k.write && n > 0) {
-                MemoryRegion region = m.regionOf(k.block);
-                m.dirty.wrote(k.block, k.offset, n, region == null ? 0 : region.dirtyLogMask());
+                m.dirty.wrote(k.block, k.offset, n, m.logMask(k.block));
             }
         }
         if (k.map.isBounce()) {

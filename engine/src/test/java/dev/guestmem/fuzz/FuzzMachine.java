@@ -224,10 +224,17 @@ final class FuzzMachine implements AutoCloseable {
      */
     void wrote(RamBlock block, long offset, byte value) {
         ram.set(block, offset, value);
+        dirty.wrote(block, offset, 1, logMask(block));
+    }
+
+    /**
+     * @param block a block of this machine
+     * @return the clients a write to it logs now: its region's mask, or none when the block has no
+     *     region or is out of this machine's list (close() took it: no ram_addr here)
+     */
+    int logMask(RamBlock block) {
         MemoryRegion r = regionOf(block);
-        // a block out of this machine's list (close() took it) has no ram_addr here: nothing logs
-        boolean listed = block.ramList() == sys.ramList();
-        dirty.wrote(block, offset, 1, r == null || !listed ? 0 : r.dirtyLogMask());
+        return r == null || block.ramList() != sys.ramList() ? 0 : r.dirtyLogMask();
     }
 
     /**
