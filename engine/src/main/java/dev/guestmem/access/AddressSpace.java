@@ -349,6 +349,37 @@ public final class AddressSpace implements LoadStoreAccessors {
     }
 
     /**
+     * The fast window for a load: {@link #fastWindow()}'s value, read after an acquire fence
+     * instead of with an acquire load. The fence keeps every load a fresh read (a polling loop of
+     * loads is never hoisted: the window and the bytes are read again each time, after whatever the
+     * thread read before); the window's fields and the bytes it leads to are ordered after the read
+     * by their address dependency (final fields, and a segment address taken from them). What it
+     * allows: a store that follows with no synchronization between ({@link #fastWindowForStore()})
+     * may reuse this value, and then the two share the segment's checks (TARGETS P1).
+     *
+     * @return the window (never null)
+     * @implNote Hot path (P1, P2): no instruction for the fence on x86, one plain load.
+     */
+    DirectWindow fastWindowForLoad() {
+        VarHandle.acquireFence();
+        return (DirectWindow) FAST.get(this);
+    }
+
+    /**
+     * The fast window for a store: a plain read, which C2 may merge with a load's read just before
+     * (nothing synchronizes between them: the store then uses the view that load saw, as a TCG vCPU
+     * keeps its view for a whole block). Every store ends with {@link #fastWindow()}'s acquire read
+     * (it compares the window with the current one for the dirty-log race), so two stores never share
+     * a read, and a store loop is never hoisted.
+     *
+     * @return the window (never null)
+     * @implNote Hot path (P1, P8): one plain load, or none where merged.
+     */
+    DirectWindow fastWindowForStore() {
+        return (DirectWindow) FAST.get(this);
+    }
+
+    /**
      * Makes the window of {@code s}, found in {@code d}, the fast window. Called by the slow path
      * after a lookup. A window looked up in an older table must never be installed once a newer table
      * is published (an access started after {@link #publish} returned would reach memory the commit

@@ -19,10 +19,13 @@ import java.lang.invoke.VarHandle;
  * of a body (hot from many call sites) then has no non-constant VarHandle and stays small, which
  * keeps C2 willing to inline it into every caller ("already compiled into a big method" otherwise).
  *
- * <p>The fast case is the address space's fast window (one acquire load of an immutable
+ * <p>The fast case is the address space's fast window (one load of an immutable
  * {@link DirectWindow}, its start and slice, then {@link #fits}, which C2 merges with the segment's
- * own bounds check, and the segment access). Stores to dirty-logged RAM take the window's logged
- * slice and then mark the bytes through the window. A load that misses tries the space's fast MMIO
+ * own bounds check, and the segment access). A load reads the window after an acquire fence, a
+ * store with a plain read and its {@link DirectWindow#writable()} flag on the same read slice: in
+ * an emulator's load-then-store (an x86 {@code add [mem], reg}, P1) C2 then reads the window once
+ * and checks the segment once, as for the raw baseline's {@code get} and {@code set}. Stores to
+ * dirty-logged RAM take the window's logged slice and then mark the bytes through the window. A load that misses tries the space's fast MMIO
  * section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
  * IOMMU, subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills both.
  *
@@ -108,7 +111,7 @@ final class LdSt {
     }
 
     static int ld8(AddressSpace as, long addr, MemTxAttrs attrs, MemTxResultHolder res) {
-        DirectWindow w = as.fastWindow();
+        DirectWindow w = as.fastWindowForLoad();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 1)) {
@@ -127,7 +130,7 @@ final class LdSt {
 
     static int ld16(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
-        DirectWindow w = as.fastWindow();
+        DirectWindow w = as.fastWindowForLoad();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 2)) {
@@ -146,7 +149,7 @@ final class LdSt {
 
     static int ld32(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                     MemTxResultHolder res) {
-        DirectWindow w = as.fastWindow();
+        DirectWindow w = as.fastWindowForLoad();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 4)) {
@@ -165,7 +168,7 @@ final class LdSt {
 
     static long ld64(AddressSpace as, long addr, boolean big, MemTxAttrs attrs,
                      MemTxResultHolder res) {
-        DirectWindow w = as.fastWindow();
+        DirectWindow w = as.fastWindowForLoad();
         MemorySegment ram = w.read();
         long off = addr - w.start();
         if (fits(off, ram, 8)) {
@@ -202,10 +205,10 @@ final class LdSt {
     }
 
     static int st8(AddressSpace as, long addr, int val, MemTxAttrs attrs) {
-        DirectWindow w = as.fastWindow();
-        MemorySegment ram = w.write();
+        DirectWindow w = as.fastWindowForStore();
+        MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
-        if (fits(off, ram, 1)) {
+        if (w.writable() && fits(off, ram, 1)) {
             try {
                 ram.set(ValueLayout.JAVA_BYTE, off, (byte) val);
             } catch (IllegalStateException released) {
@@ -233,10 +236,10 @@ final class LdSt {
     }
 
     static int st16(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
-        DirectWindow w = as.fastWindow();
-        MemorySegment ram = w.write();
+        DirectWindow w = as.fastWindowForStore();
+        MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
-        if (fits(off, ram, 2)) {
+        if (w.writable() && fits(off, ram, 2)) {
             try {
                 ram.set(U16_NE, off, order((short) val, big));
             } catch (IllegalStateException released) {
@@ -264,10 +267,10 @@ final class LdSt {
     }
 
     static int st32(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
-        DirectWindow w = as.fastWindow();
-        MemorySegment ram = w.write();
+        DirectWindow w = as.fastWindowForStore();
+        MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
-        if (fits(off, ram, 4)) {
+        if (w.writable() && fits(off, ram, 4)) {
             try {
                 ram.set(U32_NE, off, order(val, big));
             } catch (IllegalStateException released) {
@@ -295,10 +298,10 @@ final class LdSt {
     }
 
     static int st64(AddressSpace as, long addr, long val, boolean big, MemTxAttrs attrs) {
-        DirectWindow w = as.fastWindow();
-        MemorySegment ram = w.write();
+        DirectWindow w = as.fastWindowForStore();
+        MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
-        if (fits(off, ram, 8)) {
+        if (w.writable() && fits(off, ram, 8)) {
             try {
                 ram.set(U64_NE, off, order(val, big));
             } catch (IllegalStateException released) {

@@ -20,6 +20,12 @@ import java.lang.foreign.MemorySegment;
  * An address below the section wraps {@code off} to a huge unsigned value and an empty slice has a
  * negative limit, so the same test rejects other sections, MMIO, ROM stores and logged stores.
  *
+ * <p>Where stores may go direct (RAM neither read-only nor dirty-logged), {@link #write()} is the
+ * {@link #read()} slice itself, not a second view of the same bytes: a store that follows a load
+ * through the same window then works on the same segment object, so C2 shares the segment's own
+ * checks between the two (the raw baseline's {@code get} and {@code set} share them the same way;
+ * TARGETS P1). Everywhere else {@link #read()} is a read-only view.
+ *
  * <p>Every section of a dispatch table has its window, built with the table, so caching one (the
  * address space's fast window, an emulator's soft TLB) allocates nothing. A window is only valid
  * for the view it came from: see {@link dev.guestmem.access.AddressSpace#generation()}.
@@ -27,12 +33,13 @@ import java.lang.foreign.MemorySegment;
  * <p><b>Thread safety.</b> Immutable (final fields: safe to publish through a race).
  */
 public final class DirectWindow {
-    private static final DirectWindow EMPTY = new DirectWindow(0, MemorySegment.NULL, MemorySegment.NULL,
+    private static final DirectWindow EMPTY = new DirectWindow(0, MemorySegment.NULL, false,
             MemorySegment.NULL, null, 0, null, 0, 0);
 
     private final long start;
+    /** Loads' slice; also stores' when {@link #writable} (then a writable segment, else read-only or empty). */
     private final MemorySegment read;
-    private final MemorySegment write;
+    private final boolean writable;
     private final MemorySegment loggedWrite;
     private final PhysSection section;
     private final long segmentOffset;
@@ -41,11 +48,18 @@ public final class DirectWindow {
     private final long ramAddr;
     private final int dirtyMask;
 
-    DirectWindow(long start, MemorySegment read, MemorySegment write, MemorySegment loggedWrite,
+    /**
+     * @param read the loads' slice: writable exactly when {@code writable}, else read-only or empty
+     * @param writable whether stores may write {@code read} directly
+     */
+    DirectWindow(long start, MemorySegment read, boolean writable, MemorySegment loggedWrite,
                  PhysSection section, long segmentOffset, DirtyMemory dirty, long ramAddr, int dirtyMask) {
+        if (writable == (read.byteSize() == 0 || read.isReadOnly())) {
+            throw new IllegalArgumentException("a window's read slice is writable exactly when stores may use it");
+        }
         this.start = start;
         this.read = read;
-        this.write = write;
+        this.writable = writable;
         this.loggedWrite = loggedWrite;
         this.section = section;
         this.segmentOffset = segmentOffset;
@@ -69,7 +83,8 @@ public final class DirectWindow {
      * A window of {@code length} bytes of this one, from byte {@code offset} of its slices, seen at
      * guest address {@code guestStart} of another space: a page reached through an IOMMU. The read
      * slice is kept only if {@code readable}, the write and logged slices only if {@code writable};
-     * a slice this window does not have stays empty.
+     * a slice this window does not have stays empty. A write-only page ({@code readable} false) has
+     * no direct stores either (the write slice is the read slice): its stores take the translated path.
      *
      * @param offset offset in this window's slices
      * @param length bytes
@@ -80,9 +95,12 @@ public final class DirectWindow {
      */
     public DirectWindow slice(long offset, long length, long guestStart, boolean readable, boolean writable) {
         MemorySegment r = readable ? part(read, offset, length) : MemorySegment.NULL;
-        MemorySegment w = writable ? part(write, offset, length) : MemorySegment.NULL;
+        boolean w = writable && this.writable && r.byteSize() > 0;
+        if (!w && r.byteSize() > 0 && !r.isReadOnly()) {
+            r = r.asReadOnly(); // a page the IOMMU maps read-only: the slice must not write it
+        }
         MemorySegment lw = writable ? part(loggedWrite, offset, length) : MemorySegment.NULL;
-        if (r.byteSize() == 0 && w.byteSize() == 0 && lw.byteSize() == 0) {
+        if (r.byteSize() == 0 && lw.byteSize() == 0) {
             return EMPTY;
         }
         boolean logged = lw.byteSize() > 0;
@@ -121,7 +139,9 @@ public final class DirectWindow {
 
     /**
      * The slice loads may read directly: RAM, ROM, a ROM device in ROMD mode, on a block that cannot
-     * raise SIGBUS; else empty. Read-only, so a window handed out cannot write ROM.
+     * raise SIGBUS; else empty. Writable only where stores may go direct too ({@link #writable()}:
+     * it is then also {@link #write()}); a read-only view everywhere else, so a window handed out
+     * cannot write ROM.
      *
      * @return the slice (never null)
      * @implNote Hot path (P1-P3).
@@ -131,13 +151,25 @@ public final class DirectWindow {
     }
 
     /**
-     * The slice stores may write directly with nothing else to do: RAM that is neither read-only
-     * (own or inherited flag) nor dirty-logged, on a block that cannot raise SIGBUS; else empty.
+     * Whether stores may write {@link #read()} directly with nothing else to do: RAM that is neither
+     * read-only (own or inherited flag) nor dirty-logged, on a block that cannot raise SIGBUS.
+     *
+     * @return whether {@link #write()} is the read slice
+     * @implNote Hot path (P1): the store test {@code writable() && fits(off, read())} on the slice a
+     *     load just tested lets C2 share that slice's checks between the load and the store.
+     */
+    public boolean writable() {
+        return writable;
+    }
+
+    /**
+     * The slice stores may write directly with nothing else to do: {@link #read()} itself where
+     * {@link #writable()}, else empty.
      *
      * @return the slice (never null)
      */
     public MemorySegment write() {
-        return write;
+        return writable ? read : MemorySegment.NULL;
     }
 
     /**
@@ -184,7 +216,7 @@ public final class DirectWindow {
 
     @Override
     public String toString() {
-        return "DirectWindow[0x" + Long.toHexString(start) + " read=" + read.byteSize() + " write=" + write.byteSize()
+        return "DirectWindow[0x" + Long.toHexString(start) + " read=" + read.byteSize() + " write=" + write().byteSize()
                 + " logged=" + loggedWrite.byteSize() + "]";
     }
 }

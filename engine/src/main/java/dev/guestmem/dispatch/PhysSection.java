@@ -91,10 +91,13 @@ public final class PhysSection {
         this.owedInvalidations = region == null ? null : SystemInternals.owedInvalidations(region.system());
         boolean logged = (flags & DIRTY_LOGGING) != 0;
         boolean readonly = (flags & READONLY) != 0;
-        // read-only view: a window handed to a JIT must not let it write ROM through the read slice
         MemorySegment read = directSlice(DIRECT_READ);
-        read = read.byteSize() > 0 ? read.asReadOnly() : read;
-        MemorySegment write = logged || readonly ? MemorySegment.NULL : directSlice(DIRECT_WRITE);
+        // stores direct through the read slice itself: RAM neither read-only nor logged (a non-empty
+        // read slice is the section's whole slice, exactly what DIRECT_WRITE would give)
+        boolean writable = !logged && !readonly && read.byteSize() > 0 && (flags & DIRECT_WRITE) != 0;
+        if (!writable && read.byteSize() > 0) {
+            read = read.asReadOnly(); // a window handed to a JIT must not let it write ROM through the read slice
+        }
         MemorySegment loggedWrite = logged && !readonly ? directSlice(DIRECT_WRITE) : MemorySegment.NULL;
         DirtyMemory dirty = null;
         long ramAddr = 0;
@@ -104,8 +107,8 @@ public final class PhysSection {
             ramAddr = ramBlock.offset() + segmentOffset;
             mask = range.dirtyLogMask();
         }
-        boolean direct = read.byteSize() > 0 || write.byteSize() > 0 || loggedWrite.byteSize() > 0;
-        this.window = direct ? new DirectWindow(start, read, write, loggedWrite, this, segmentOffset, dirty, ramAddr, mask)
+        boolean direct = read.byteSize() > 0 || loggedWrite.byteSize() > 0;
+        this.window = direct ? new DirectWindow(start, read, writable, loggedWrite, this, segmentOffset, dirty, ramAddr, mask)
                 : DirectWindow.empty(); // most sections of a big machine are MMIO: no object each
         boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
         this.plainRead = plainIo ? ops.read() : null;

@@ -3,6 +3,7 @@ package dev.guestmem.tlb;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -105,6 +106,39 @@ class GuestTlbTest {
             assertEquals(GuestTlb.TLB_NOTDIRTY, n.flags() & GuestTlb.TLB_NOTDIRTY);
         });
         change(0x500000, () -> sys.globalDirtyLogStop(), n -> assertTrue(n.writeDirect()));
+    }
+
+    /**
+     * Where stores may go direct, a window's write slice is its read slice itself (one segment, so a
+     * load and a store through it share the segment's checks); read-only and dirty-logged RAM keep
+     * a read-only read slice and an empty write slice.
+     */
+    @Test
+    void aWindowStoresGoDirectThroughIsItsReadSlice() {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, 0x100000, e);
+        assertTrue(e.window().writable());
+        assertSame(e.window().read(), e.window().write());
+        assertFalse(e.window().read().isReadOnly());
+        e.window().write().set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x40, 0x1234);
+        assertEquals(0x1234, as.ldlLe(0x100040));
+
+        ram.setLog(true, dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_VGA);
+        GuestTlb.fill(as, 0x100000, e);
+        assertFalse(e.window().writable(), "logged: stores mark the bytes, never direct");
+        assertEquals(0, e.window().write().byteSize());
+        assertTrue(e.window().read().isReadOnly());
+        assertEquals(0x10000, e.window().loggedWrite().byteSize());
+        ram.setLog(false, dev.guestmem.dirty.DirtyMemory.DIRTY_MEMORY_VGA);
+
+        ram.setReadonly(true);
+        GuestTlb.fill(as, 0x100000, e);
+        assertFalse(e.window().writable());
+        assertEquals(0, e.window().write().byteSize());
+        assertTrue(e.window().read().isReadOnly());
+        assertEquals(0x1234, e.window().read().get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0x40));
+        as.stlLe(0x100040, 0x5678); // QEMU's answer for read-only RAM: DECODE_ERROR, nothing written
+        assertEquals(0x1234, as.ldlLe(0x100040), "a store to read-only RAM is dropped");
     }
 
     /** A window handed to a JIT reads ROM but cannot write it: the read slice is read-only, the write slice empty. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.guestmem.MemorySystem;
@@ -119,6 +120,7 @@ class IommuTlbFillTest {
         assertEquals(0x1000, e.window().read().byteSize());
         assertEquals(7, e.window().read().get(ValueLayout.JAVA_INT_UNALIGNED, 0));
         assertEquals(0x1000, e.window().write().byteSize());
+        assertSame(e.window().read(), e.window().write(), "read-write: one slice for loads and stores");
         // and it agrees with the access path
         assertEquals(7, cpu.ldlLe(IOMMU_BASE + 0x3000));
     }
@@ -132,6 +134,10 @@ class IommuTlbFillTest {
         assertTrue(e.readDirect());
         assertFalse(e.writeDirect());
         assertEquals(0, e.window().write().byteSize());
+        assertFalse(e.window().writable());
+        assertTrue(e.window().read().isReadOnly(), "RAM the IOMMU maps read-only: the read slice cannot write it");
+        assertThrows(IllegalArgumentException.class,
+                () -> e.window().read().set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x77));
         assertEquals(MemTxResult.DECODE_ERROR, cpu.stlLe(IOMMU_BASE + 0x1000, 1), "the slow path refuses the write");
         assertFalse(GuestTlb.fill(cpu, IOMMU_BASE + 0x2000, e), "write-only: not directly readable");
         assertFalse(e.writeDirect());
