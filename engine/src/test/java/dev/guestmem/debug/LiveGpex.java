@@ -34,12 +34,7 @@ record LiveGpex(long ecam, List<Window> memory, Window io) {
      * @return its gpex's facts, or empty if its system memory has no {@code pcie-ecam} (not a gpex machine)
      */
     static Optional<LiveGpex> read(MtreeDocument doc) {
-        MtreeNode system = null;
-        for (MtreeBlock b : doc.blocks()) {
-            if (b instanceof MtreeBlock.AddressSpaceGroup g && g.names().contains("memory")) {
-                system = g.root();
-            }
-        }
+        MtreeNode system = doc.addressSpace("memory").orElse(null);
         if (system == null) {
             return Optional.empty();
         }

@@ -27,16 +27,9 @@ record LiveVtd(QtestClient qtest, long registers) implements LiveKnob {
      * @return its VT-d, or empty if its system memory shows none
      */
     static Optional<LiveKnob> read(QtestClient qtest, MtreeDocument doc) {
-        for (MtreeBlock b : doc.blocks()) {
-            if (b instanceof MtreeBlock.AddressSpaceGroup g && g.names().contains("memory")) {
-                for (MtreeNode n : g.root().children()) {
-                    if (!n.isAlias() && n.name().equals("intel_iommu")) {
-                        return Optional.of(new LiveVtd(qtest, n.start()));
-                    }
-                }
-            }
-        }
-        return Optional.empty();
+        return doc.addressSpace("memory").flatMap(system -> system.children().stream()
+                .filter(n -> !n.isAlias() && n.name().equals("intel_iommu")).findFirst())
+                .map(n -> new LiveVtd(qtest, n.start()));
     }
 
     @Override

@@ -31,6 +31,25 @@ class MtreeTextFixtureTest {
         return tests;
     }
 
+    /** A group of spaces sharing one root answers for each of its names; an unknown name for none. */
+    @org.junit.jupiter.api.Test
+    void anAddressSpaceIsFoundByAnyNameOfItsGroup() {
+        MtreeDocument doc = MtreeParser.parse("""
+                address-space: cpu-memory-0
+                address-space: memory
+                  0000000000000000-ffffffffffffffff (prio 0, container): system
+                    0000000000000000-0000000000000fff (prio 0, ram): ram
+
+                address-space: I/O
+                  0000000000000000-000000000000ffff (prio 0, container): io
+
+                """);
+        assertEquals("system", doc.addressSpace("memory").orElseThrow().name());
+        assertEquals("system", doc.addressSpace("cpu-memory-0").orElseThrow().name());
+        assertEquals("io", doc.addressSpace("I/O").orElseThrow().name());
+        assertEquals(java.util.Optional.empty(), doc.addressSpace("pci"));
+    }
+
     /** Same text in the same order; the captures lack QEMU's final blank line. */
     static void same(String expected, String actual) {
         assertEquals(expected.stripTrailing(), actual.stripTrailing());
