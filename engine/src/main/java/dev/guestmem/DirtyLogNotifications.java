@@ -55,6 +55,7 @@ final class DirtyLogNotifications {
         checkDirtyFlags(flags);
         lock.lock();
         try {
+            system.checkOpen("globalDirtyLogStart");
             if (!system.deferGlobalDirtyLog(true, flags)) {
                 system.rethrowListenerFailures(start(flags));
             }
@@ -68,6 +69,7 @@ final class DirtyLogNotifications {
         checkDirtyFlags(flags);
         lock.lock();
         try {
+            system.checkOpen("globalDirtyLogStop");
             int willBe = system.globalDirtyFlagsOnceDeferredRun(globalDirtyTracking); // a callback's waits
             if ((willBe & flags) != flags) {
                 throw new IllegalStateException("global dirty flags 0x" + Integer.toHexString(flags)

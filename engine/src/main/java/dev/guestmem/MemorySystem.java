@@ -118,7 +118,8 @@ public final class MemorySystem implements AutoCloseable {
      * {@code ram_list}: the blocks of this machine, placed in one ram_addr space. A block a region
      * still stands on (not finalized) leaves it only through {@link #close()}, the machine gone.
      */
-    private final RamList ramList = new RamList(b -> !closed && ramBlockRegions.regionOf(b) != null);
+    private final RamList ramList = new RamList(b -> !closed && ramBlockRegions.regionOf(b) != null,
+            call -> checkOpen("ramList()." + call));
     private final ReentrancyGuards reentrancyGuards = new ReentrancyGuards();
     /** The TLB invalidations IOMMU UNMAPs owe when the notifying thread's MMIO write returns. */
     private final OwedInvalidations owedInvalidations = new OwedInvalidations();
@@ -218,6 +219,16 @@ public final class MemorySystem implements AutoCloseable {
         public OwedInvalidations owedInvalidations(MemorySystem system) {
             return system.owedInvalidations;
         }
+
+        @Override
+        public void transactionBegin(MemorySystem system) {
+            system.beginUnchecked();
+        }
+
+        @Override
+        public void transactionCommit(MemorySystem system) {
+            system.transactions.commit();
+        }
     }
 
     /** Creates an empty system (no TCG: the CODE dirty client stays off). */
@@ -281,13 +292,17 @@ public final class MemorySystem implements AutoCloseable {
             rerenderAll();
         }
 
-        /** Re-renders every view in one update (a change every section on a block must see). */
+        /**
+         * Re-renders every view in one update (a change every section on a block must see). Not
+         * refused on a closed machine: a block's notification is no call of the user's (and such a
+         * machine has no view left to render).
+         */
         private void rerenderAll() {
-            transactionBegin();
+            beginUnchecked();
             try {
                 markAllStale();
             } finally {
-                transactionCommit();
+                transactions.commit();
             }
         }
 
@@ -445,9 +460,17 @@ public final class MemorySystem implements AutoCloseable {
      * start of every {@link #transactionBegin()}. Direct RAM accesses and other devices never call it.
      *
      * @param flusher the flush, or null for none (the default)
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed} (its flush was
+     *     dropped then)
      */
     public void setCoalescedMmioFlusher(Runnable flusher) {
-        coalescedFlush.set(flusher);
+        lock.lock();
+        try {
+            checkOpen("setCoalescedMmioFlusher");
+            coalescedFlush.set(flusher);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** @return the flush set by {@link #setCoalescedMmioFlusher}, or null */
@@ -476,13 +499,37 @@ public final class MemorySystem implements AutoCloseable {
      * thread that holds the lock outside any transaction does not: that is a region's change, which
      * flushed before taking the lock (a flusher waiting for a thread that takes the lock would
      * otherwise deadlock).
+     *
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}; no
+     *     transaction is open then
      */
     public void transactionBegin() {
+        flushForBegin();
+        lock.lock();
+        try {
+            checkOpen("transactionBegin"); // under the lock, which close() sets the flag under
+            transactions.begin();
+        } finally {
+            lock.unlock(); // the begin holds it once more, until the commit
+        }
+    }
+
+    /**
+     * {@link #transactionBegin()} without the closed check: for region code that checked already
+     * (under the lock it still holds), a finalization and the teardown, which run on a closed
+     * machine too.
+     */
+    private void beginUnchecked() {
+        flushForBegin();
+        transactions.begin();
+    }
+
+    /** The coalesced-MMIO flush of a begin (see {@link #transactionBegin()}: not for a region's own change). */
+    private void flushForBegin() {
         // depth read only while this thread holds the lock, which guards it
         if (!lock.isHeldByCurrentThread() || transactions.depth() > 0) {
             coalescedFlush.flush();
         }
-        transactions.begin();
     }
 
     /**
@@ -494,8 +541,11 @@ public final class MemorySystem implements AutoCloseable {
      * @throws IllegalStateException without a matching {@link #transactionBegin()} on this thread, or
      *     when listener callbacks changed the topology during {@link #MAX_CHAINED_UPDATES} updates
      *     in a row
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed} (no
+     *     transaction of the user's can be open then: {@code close()} refuses inside one)
      */
     public void transactionCommit() {
+        checkOpen("transactionCommit");
         transactions.commit();
     }
 
@@ -768,9 +818,25 @@ public final class MemorySystem implements AutoCloseable {
      * keep their block mapped until they are unmapped or destroyed, a {@code VcpuTlb} until it is
      * flushed or closed.
      *
-     * <p>Afterwards new regions, address spaces and listener registrations are refused with a
-     * {@link MemorySystemClosedException}; a region being built on another thread while the machine
-     * closes is refused too, and gives its block reference back.
+     * <p>Afterwards every call that would change the machine is refused with a
+     * {@link MemorySystemClosedException} naming the call, and changes nothing: new regions, address
+     * spaces, listener registrations ({@link #registerListener}, {@code RamList.addNotifier}, an IOMMU
+     * region's notifiers), {@link #transactionBegin()}/{@link #transactionCommit()},
+     * {@link #globalDirtyLogStart()}/{@link #globalDirtyLogStop()} (the flags stay as the close left
+     * them), {@link #setCoalescedMmioFlusher}, {@code RamList.add}, and every region change (see
+     * <a href="region/MemoryRegion.html#setters">the region setters</a>), on the regions the
+     * teardown destroyed and on those it never collected alike. A region being built on another
+     * thread while the machine closes is refused too, and gives its block reference back. A listener
+     * callback made during the teardown itself (a removal replay) is refused the same way: the
+     * machine is closed from the start of the teardown. What keeps working: the getters and other
+     * queries; unregistering ({@link #unregisterListener}, {@code RamList.remove} and
+     * {@code removeNotifier}, an IOMMU notifier's {@code unregister}); releasing what you hold
+     * (unmapping a {@code DmaMapping}, destroying a {@code MemoryRegionCache}, flushing or closing a
+     * {@code VcpuTlb}, {@code MemoryRegionSection.release}, a region's {@code ref}/{@code unref}, a
+     * {@code RamBlock}'s lifetime); destroying regions the teardown left ({@code destroy()}, or
+     * {@code RegionTeardown.destroy}, which also takes them out of their containers) and clearing a
+     * RAM discard manager; the dirty-log syncs and clears, which have no listener left to tell. A
+     * kept address space handle answers accesses with {@code DECODE_ERROR}.
      *
      * <p>A listener or region that throws does not stop the teardown: the first throw comes out once
      * everything is done, the rest suppressed in it. The coalesced-MMIO flusher runs once first (as
@@ -805,7 +871,14 @@ public final class MemorySystem implements AutoCloseable {
         return closed;
     }
 
-    private void checkOpen(String call) {
+    /**
+     * Refuses a call that would change a closed machine. Under the lock for a call that then changes
+     * something (close() sets the flag under it, so the call sees the machine as it will stay).
+     *
+     * @param call the refused call, for the message
+     * @throws MemorySystemClosedException if {@link #close()} was called
+     */
+    void checkOpen(String call) {
         if (closed) {
             throw new MemorySystemClosedException(call);
         }
@@ -926,7 +999,11 @@ public final class MemorySystem implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Global dirty logging
 
-    /** QEMU's {@code memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION)}. */
+    /**
+     * QEMU's {@code memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION)}.
+     *
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
+     */
     public void globalDirtyLogStart() {
         globalDirtyLogStart(GLOBAL_DIRTY_MIGRATION);
     }
@@ -942,12 +1019,17 @@ public final class MemorySystem implements AutoCloseable {
      * What its listeners throw comes out of the outermost call.
      *
      * @param flags {@code GLOBAL_DIRTY_*} flags
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}; the flags stay
      */
     public void globalDirtyLogStart(int flags) {
         dirtyLog.globalDirtyLogStart(flags);
     }
 
-    /** QEMU's {@code memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION)}. */
+    /**
+     * QEMU's {@code memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION)}.
+     *
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}
+     */
     public void globalDirtyLogStop() {
         globalDirtyLogStop(GLOBAL_DIRTY_MIGRATION);
     }
@@ -966,6 +1048,8 @@ public final class MemorySystem implements AutoCloseable {
      * @param flags {@code GLOBAL_DIRTY_*} flags, all currently set (from a callback: set once the
      *     waiting calls have run)
      * @throws IllegalStateException if a flag is not set
+     * @throws MemorySystemClosedException if the system is {@linkplain #close() closed}; the flags stay
+     *     as close() left them
      */
     public void globalDirtyLogStop(int flags) {
         dirtyLog.globalDirtyLogStop(flags);

@@ -12,13 +12,15 @@ import java.util.function.Supplier;
  * What the engine's region and discard code asks of a {@link MemorySystem} that is no part of its
  * API: a region's change marks an update pending and the windows that render differently, tells
  * the eventfd and coalescing bookkeeping, looks up a section without a reference; a dirty-log
- * operation made of several listener calls runs as one notification.
+ * operation made of several listener calls runs as one notification; a transaction opens on a
+ * closed system too (region code refuses a closed system's change itself, and a finalization or a
+ * teardown must still run).
  *
  * <p>This package is not exported. The way in is the JDK's {@code SharedSecrets} pattern:
  * {@link MemorySystem} hands its {@link Access} over when its class initialises, so these
  * operations stay off its public API and users cannot break its invariants through them. Every
- * operation but {@link #runAsOneNotification} and {@link #find}, which take it themselves, expects
- * the caller to hold the system's {@linkplain MemorySystem#lock() topology lock} (they assert it
+ * operation but {@link #runAsOneNotification}, {@link #find}, {@link #transactionBegin} and
+ * {@link #transactionCommit}, which take (or release) it themselves, expects the caller to hold the system's {@linkplain MemorySystem#lock() topology lock} (they assert it
  * where the system did).
  *
  * <p><b>Thread safety.</b> Any thread, under the rules of each operation.
@@ -118,6 +120,20 @@ public final class SystemInternals {
          * @return its record
          */
         OwedInvalidations owedInvalidations(MemorySystem system);
+
+        /**
+         * See {@link SystemInternals#transactionBegin}.
+         *
+         * @param system the system
+         */
+        void transactionBegin(MemorySystem system);
+
+        /**
+         * See {@link SystemInternals#transactionCommit}.
+         *
+         * @param system the system
+         */
+        void transactionCommit(MemorySystem system);
     }
 
     /** Set once, by {@link MemorySystem}'s class initialisation; volatile so any thread sees it. */
@@ -274,5 +290,28 @@ public final class SystemInternals {
      */
     public static OwedInvalidations owedInvalidations(MemorySystem system) {
         return access.owedInvalidations(system);
+    }
+
+    /**
+     * {@link MemorySystem#transactionBegin()} without its refusal on a closed system: for region code
+     * that has refused a closed system's change itself (under the lock it still holds), and for
+     * what must run on a closed system too (a region's finalization, {@code RegionTeardown},
+     * {@code close()}'s own teardown).
+     *
+     * @param system the system
+     */
+    public static void transactionBegin(MemorySystem system) {
+        access.transactionBegin(system);
+    }
+
+    /**
+     * {@link MemorySystem#transactionCommit()} without its refusal on a closed system: pairs with
+     * {@link #transactionBegin}.
+     *
+     * @param system the system
+     * @throws IllegalStateException as {@link MemorySystem#transactionCommit()}
+     */
+    public static void transactionCommit(MemorySystem system) {
+        access.transactionCommit(system);
     }
 }

@@ -1,5 +1,6 @@
 package dev.guestmem.iommu;
 
+import dev.guestmem.MemorySystemClosedException;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.listener.ListenerList;
@@ -99,9 +100,17 @@ public final class IommuNotifiers {
      * @throws IommuException if {@code n} is already registered, its index is not below the region's
      *     {@code numIndexes()}, the model refuses the new flags, or the call comes from the model's
      *     {@link IommuOps#notifyFlagChanged} hook on this region; nothing changes then
+     * @throws MemorySystemClosedException if the region's system is closed (a new listener of a
+     *     machine that is gone, as {@code MemorySystem.registerListener}); nothing changes then.
+     *     Unregistering stays possible.
      */
     public void register(IommuNotifier n) {
         Objects.requireNonNull(n, "notifier");
+        // Not under the topology lock (the model's flags hook runs here): the teardown neither reads
+        // nor changes the notifiers, so a registration racing close() is one made just before it.
+        if (region.system().isClosed()) {
+            throw new MemorySystemClosedException("register of an IOMMU notifier on '" + region.name() + "'");
+        }
         synchronized (lock) {
             refuseFromFlagsHook("register " + n);
             if (n.registeredOn != null) {

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -47,6 +48,12 @@ public final class RamList {
     /** Whether a block may not leave the list now (a region of the owning system stands on it). */
     private final Predicate<RamBlock> blockInUse;
 
+    /**
+     * Asked, under the list's lock, with the call's name before {@link #add} or {@link #addNotifier}
+     * changes anything: throws to refuse it (a closed {@code MemorySystem}'s list).
+     */
+    private final Consumer<String> checkOpen;
+
     /** Creates an empty list whose {@link #remove} takes any listed block (a list of its own). */
     public RamList() {
         this(b -> false);
@@ -61,7 +68,22 @@ public final class RamList {
      *     into this list
      */
     public RamList(Predicate<RamBlock> blockInUse) {
+        this(blockInUse, call -> { });
+    }
+
+    /**
+     * {@link #RamList(Predicate)} for a list that can be closed: a {@code MemorySystem}'s, which
+     * takes no new block or notifier once the machine is closed (its teardown took every block out).
+     * Removing blocks and notifiers stays possible.
+     *
+     * @param blockInUse as for {@link #RamList(Predicate)}
+     * @param checkOpen asked under the list's lock with the call's name ({@code "add"},
+     *     {@code "addNotifier"}) before anything changes; throws to refuse the call; must not call
+     *     back into this list
+     */
+    public RamList(Predicate<RamBlock> blockInUse, Consumer<String> checkOpen) {
         this.blockInUse = Objects.requireNonNull(blockInUse, "blockInUse");
+        this.checkOpen = Objects.requireNonNull(checkOpen, "checkOpen");
     }
 
     /**
@@ -84,10 +106,13 @@ public final class RamList {
      * @return the ram_addr offset given to it
      * @throws InvalidRamBlockException if another block has the same idstr, or the block is in a list
      * @throws IllegalStateException if the block is released
+     * @throws RuntimeException what the list's open check throws (a closed {@code MemorySystem}'s
+     *     list: {@link dev.guestmem.MemorySystemClosedException}); nothing changes then
      */
     public long add(RamBlock block) {
         lock.lock();
         try {
+            checkOpen.accept("add");
             if (block.isReleased()) {
                 throw new IllegalStateException("RAM block '" + block.idstr() + "' is released");
             }
@@ -202,10 +227,13 @@ public final class RamList {
      * list at once, as in QEMU.
      *
      * @param notifier the notifier
+     * @throws RuntimeException what the list's open check throws (a closed {@code MemorySystem}'s
+     *     list: {@link dev.guestmem.MemorySystemClosedException}); nothing changes then
      */
     public void addNotifier(RamBlockNotifier notifier) {
         lock.lock();
         try {
+            checkOpen.accept("addNotifier");
             notifiers.add(notifier);
             for (RamBlock b : byOffset) {
                 notifier.ramBlockAdded(b);

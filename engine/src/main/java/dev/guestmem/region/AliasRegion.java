@@ -88,7 +88,7 @@ public final class AliasRegion extends MemoryRegion {
      * @param offset new offset in the target
      */
     public void setAliasOffset(long offset) {
-        lockForChange();
+        lockOpenForChange("setAliasOffset");
         try {
             if (offset == aliasOffset) {
                 return;

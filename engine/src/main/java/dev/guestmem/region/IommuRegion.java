@@ -85,8 +85,14 @@ public final class IommuRegion extends MemoryRegion {
      * @param ops the hooks, or null
      * @throws dev.guestmem.iommu.IommuException if the new model refuses the registered notifiers'
      *     flags or has fewer contexts than they use; the old model stays then
+     * @throws dev.guestmem.MemorySystemClosedException if the system is closed; the old model stays
      */
     public void setIommuOps(IommuOps ops) {
+        // Not under the topology lock (the model change tells notifiers and soft TLBs), so a call
+        // racing close() may still land: the teardown neither reads nor changes the model.
+        if (system().isClosed()) {
+            throw closedRefusal("setIommuOps");
+        }
         notifiers.changeModel(this.ops, ops, () -> this.ops = ops);
     }
 

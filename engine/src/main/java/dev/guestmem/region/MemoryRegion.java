@@ -44,7 +44,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * Every setter has QEMU's shape: return if unchanged, begin a transaction, change the field, mark an
  * update pending (if the region is enabled, for flag setters), commit. Inside an outer
  * {@link MemorySystem#transactionBegin()} the views change only at the outermost commit.
- * Invalid input throws a {@link RegionException} subtype before anything changes.
+ * Invalid input throws a {@link RegionException} subtype before anything changes. Once the system is
+ * {@linkplain MemorySystem#close() closed}, every call that would change a region (the setters,
+ * {@code addSubregion}/{@code delSubregion}, eventfds, coalescing, dirty logging and the dirty
+ * bitmaps, setting a RAM discard manager, and the kinds' own: alias offset, ROMD mode, RAM resize,
+ * IOMMU model and notifier registration) throws a {@link MemorySystemClosedException} naming the
+ * call and changes nothing, whether the teardown destroyed the region or never collected it. The
+ * getters, {@link #find}, {@link #ref()}/{@link #unref()}, {@link #destroy()} and clearing a
+ * RAM discard manager still work.
  *
  * <h2 id="refs">References</h2>
  * A region starts with one reference (its creator's). Mapping it into a container, showing it in a
@@ -194,9 +201,15 @@ public abstract sealed class MemoryRegion
      * region is mapped: the access path reads it when the flat view's dispatch table is built.
      *
      * @param disabled true to turn the guard off
+     * @throws MemorySystemClosedException if the system is {@linkplain MemorySystem#close() closed}
      */
     public final void setReentrancyGuardDisabled(boolean disabled) {
-        this.disableReentrancyGuard = disabled;
+        lockOpen("setReentrancyGuardDisabled");
+        try {
+            this.disableReentrancyGuard = disabled;
+        } finally {
+            unlock();
+        }
     }
 
     /** @return whether this region fills the parts of its range its subregions leave free */
@@ -444,15 +457,15 @@ public abstract sealed class MemoryRegion
      */
     public final void addSubregionOverlap(long offset, MemoryRegion sub, int priority) {
         Objects.requireNonNull(sub, "sub");
-        lockForChange();
+        lockOpenForChange("addSubregionOverlap");
         try {
             checkCanAdd(offset, sub);
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 sub.priority = priority;
                 addSubregionCommon(offset, sub);
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -595,16 +608,29 @@ public abstract sealed class MemoryRegion
      */
     public final void delSubregion(MemoryRegion sub) {
         Objects.requireNonNull(sub, "sub");
+        lockOpenForChange("delSubregion");
+        try {
+            delSubregionUnchecked(sub);
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * {@link #delSubregion} without the refusal on a closed machine, for {@link RegionTeardown},
+     * which takes regions out on a closed machine too (its own teardown, or a user's after it).
+     */
+    final void delSubregionUnchecked(MemoryRegion sub) {
         lockForChange();
         try {
             if (sub.container != this) {
                 throw new NotASubregionException(sub, this);
             }
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 delSubregionCommon(sub);
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -641,18 +667,18 @@ public abstract sealed class MemoryRegion
      * @param enabled the new state
      */
     public final void setEnabled(boolean enabled) {
-        lockForChange();
+        lockOpenForChange("setEnabled");
         try {
             if (enabled == this.enabled) {
                 return;
             }
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 invalidateSelf();
                 this.enabled = enabled;
                 SystemInternals.markUpdatePending(system);
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -668,7 +694,7 @@ public abstract sealed class MemoryRegion
      * @param addr new offset in the container (unsigned)
      */
     public final void setAddress(long addr) {
-        lockForChange();
+        lockOpenForChange("setAddress");
         try {
             if (addr == this.addr) {
                 return;
@@ -676,18 +702,18 @@ public abstract sealed class MemoryRegion
             MemoryRegion c = container;
             if (c == null) {
                 // The region may be the root of a view: its own address shifts what it renders.
-                system.transactionBegin();
+                SystemInternals.transactionBegin(system);
                 try {
                     // QEMU only sets the field; a view rendered from this region shifts, so it is
                     // rebuilt (and an update marked pending only when such a view exists).
                     invalidateSelfOnly();
                     this.addr = addr;
                 } finally {
-                    system.transactionCommit();
+                    SystemInternals.transactionCommit(system);
                 }
                 return;
             }
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 ref();
                 invalidateSelfOnly();
@@ -696,7 +722,7 @@ public abstract sealed class MemoryRegion
                 invalidateSelfOnly();
                 unref();
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -709,19 +735,19 @@ public abstract sealed class MemoryRegion
      * @param size new size, {@code -1L} for 2^64
      */
     public final void setSize(long size) {
-        lockForChange();
+        lockOpenForChange("setSize");
         try {
             if (size == this.size) {
                 return;
             }
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 invalidateSelf();
                 this.size = size;
                 invalidateSelf();
                 SystemInternals.markUpdatePending(system);
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -737,7 +763,7 @@ public abstract sealed class MemoryRegion
      *     read-only (a guest write would store into a {@code PROT_READ} mapping and kill the JVM)
      */
     public final void setReadonly(boolean readonly) {
-        lockForChange();
+        lockOpenForChange("setReadonly");
         try {
             if (readonly == this.readonly) {
                 return;
@@ -758,7 +784,7 @@ public abstract sealed class MemoryRegion
      * @param nonvolatile the new flag
      */
     public final void setNonvolatile(boolean nonvolatile) {
-        lockForChange();
+        lockOpenForChange("setNonvolatile");
         try {
             if (nonvolatile == this.nonvolatile) {
                 return;
@@ -776,7 +802,7 @@ public abstract sealed class MemoryRegion
      * @param unmergeable the new flag
      */
     public final void setUnmergeable(boolean unmergeable) {
-        lockForChange();
+        lockOpenForChange("setUnmergeable");
         try {
             if (unmergeable == this.unmergeable) {
                 return;
@@ -793,7 +819,7 @@ public abstract sealed class MemoryRegion
      * @param change the field assignment
      */
     final void flagChange(Runnable change) {
-        system.transactionBegin();
+        SystemInternals.transactionBegin(system);
         try {
             change.run();
             if (enabled) {
@@ -801,7 +827,7 @@ public abstract sealed class MemoryRegion
                 SystemInternals.markUpdatePending(system);
             }
         } finally {
-            system.transactionCommit();
+            SystemInternals.transactionCommit(system);
         }
     }
 
@@ -833,9 +859,9 @@ public abstract sealed class MemoryRegion
      */
     public final void addEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
         Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
-        lockForChange();
+        lockOpenForChange("addEventfd");
         try {
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 if (ioeventfds.isEmpty()) {
                     SystemInternals.regionEventfdsAppeared(system);
@@ -847,7 +873,7 @@ public abstract sealed class MemoryRegion
                     SystemInternals.markIoeventfdUpdatePending(system);
                 }
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -880,13 +906,13 @@ public abstract sealed class MemoryRegion
      */
     public final void delEventfd(long addr, int size, boolean matchData, long data, EventNotifier notifier) {
         Ioeventfd fd = eventfd(addr, size, matchData, data, notifier);
-        lockForChange();
+        lockOpenForChange("delEventfd");
         try {
             int i = ioeventfds.find(fd);
             if (i < 0) {
                 throw new java.util.NoSuchElementException("region '" + name + "' has no eventfd " + fd);
             }
-            system.transactionBegin();
+            SystemInternals.transactionBegin(system);
             try {
                 IoeventfdList old = ioeventfds;
                 ioeventfds = old.without(i);
@@ -899,7 +925,7 @@ public abstract sealed class MemoryRegion
                     SystemInternals.markIoeventfdUpdatePending(system);
                 }
             } finally {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         } finally {
             unlock();
@@ -943,7 +969,7 @@ public abstract sealed class MemoryRegion
      */
     public final void addCoalescing(long offset, long size) {
         CoalescedRange cmr = coalescedWindow(offset, size);
-        lock();
+        lockOpen("addCoalescing");
         try {
             coalesced.add(cmr);
             setFlushFlag(true); // before the listeners: one that throws leaves the region whole
@@ -970,7 +996,7 @@ public abstract sealed class MemoryRegion
      */
     public final void setCoalescing() {
         flushBeforeClear();
-        lock();
+        lockOpen("setCoalescing");
         try {
             coalescedWindow(0, size); // checked before the old windows go: a refusal changes nothing
             clearCoalescingLocked();
@@ -988,7 +1014,7 @@ public abstract sealed class MemoryRegion
      */
     public final void clearCoalescing() {
         flushBeforeClear();
-        lock();
+        lockOpen("clearCoalescing");
         try {
             clearCoalescingLocked();
         } finally {
@@ -1058,7 +1084,7 @@ public abstract sealed class MemoryRegion
      * {@code prepare_mmio_access}); no topology update, no listener call.
      */
     public final void setFlushCoalesced() {
-        lock();
+        lockOpen("setFlushCoalesced");
         try {
             setFlushFlag(true);
         } finally {
@@ -1073,7 +1099,7 @@ public abstract sealed class MemoryRegion
      */
     public final void clearFlushCoalesced() {
         system.flushCoalescedMmio();
-        lock();
+        lockOpen("clearFlushCoalesced");
         try {
             if (coalesced.isEmpty()) {
                 setFlushFlag(false);
@@ -1117,7 +1143,7 @@ public abstract sealed class MemoryRegion
         if (client != DIRTY_MEMORY_VGA) {
             throw new IllegalArgumentException("only DIRTY_MEMORY_VGA (0) can be set per region, not " + client);
         }
-        lockForChange();
+        lockOpenForChange("setLog");
         try {
             if (!log && vgaLoggingCount == 0) {
                 throw new IllegalArgumentException("setLog(false) on '" + name + "' without a matching setLog(true)");
@@ -1189,7 +1215,7 @@ public abstract sealed class MemoryRegion
      * @throws InvalidRangeException if the range does not lie inside the region
      */
     public final void setDirty(long addr, long size) {
-        lock();
+        lockOpen("setDirty");
         try {
             long ramAddr = dirtyRamAddr(addr, size, "setDirty");
             int mask = dirtyLogMask();
@@ -1217,7 +1243,7 @@ public abstract sealed class MemoryRegion
         if (!isRomDevice()) {
             throw new RegionException("flushRomDevice on '" + name + "', which is not a ROM device");
         }
-        lock();
+        lockOpen("flushRomDevice");
         try {
             long ramAddr = dirtyRamAddr(addr, size, "flushRomDevice");
             int mask = dirtyLogMask();
@@ -1256,7 +1282,7 @@ public abstract sealed class MemoryRegion
      */
     public final void resetDirty(long addr, long size, int client) {
         checkDirtyClient(client);
-        lock();
+        lockOpen("resetDirty");
         try {
             long ramAddr = dirtyRamAddr(addr, size, "resetDirty");
             if (size == 0) {
@@ -1293,7 +1319,7 @@ public abstract sealed class MemoryRegion
      */
     public final DirtyBitmapSnapshot snapshotAndClearDirty(long addr, long size, int client) {
         checkDirtyClient(client);
-        lock();
+        lockOpen("snapshotAndClearDirty");
         try {
             long ramAddr = dirtyRamAddr(addr, size, "snapshotAndClearDirty");
             // One notification: a topology change made by a listener's logSync waits until the
@@ -1390,6 +1416,9 @@ public abstract sealed class MemoryRegion
     public final void setRamDiscardManager(RamDiscardManager manager) {
         lock();
         try {
+            if (manager != null && system.isClosed()) { // clearing one gives back, and the teardown does it
+                throw closedRefusal("setRamDiscardManager");
+            }
             ManagerAssignment.check(this, ramDiscardManager, manager);
             RamDiscardManager previous = ramDiscardManager;
             ramDiscardManager = manager;
@@ -1549,13 +1578,13 @@ public abstract sealed class MemoryRegion
         // view, and a deletion from an enabled region would ask for a re-render, which could nest
         // inside the commit that is dropping the view holding our last reference.
         enabled = false;
-        system.transactionBegin();
+        SystemInternals.transactionBegin(system);
         try {
             while (!subregionList.isEmpty()) {
                 delSubregionCommon(subregionList.get(0));
             }
         } finally {
-            system.transactionCommit();
+            SystemInternals.transactionCommit(system);
         }
         onFinalize();
     }
@@ -1658,6 +1687,41 @@ public abstract sealed class MemoryRegion
 
     final void unlock() {
         system.lock().unlock();
+    }
+
+    /**
+     * {@link #lock()} for a call that changes the region, refused on a closed machine: checked under
+     * the lock, which {@link MemorySystem#close()} sets its flag under, so a refused call changes
+     * nothing and an accepted one runs before the teardown or not at all.
+     *
+     * @param call the call, for the refusal's message
+     * @throws MemorySystemClosedException if the system is closed (the lock is released again)
+     */
+    final void lockOpen(String call) {
+        lock();
+        if (system.isClosed()) {
+            unlock();
+            throw closedRefusal(call);
+        }
+    }
+
+    /**
+     * {@link #lockForChange()}, refused on a closed machine as {@link #lockOpen(String)}.
+     *
+     * @param call the call, for the refusal's message
+     * @throws MemorySystemClosedException if the system is closed (the lock is released again)
+     */
+    final void lockOpenForChange(String call) {
+        lockForChange();
+        if (system.isClosed()) {
+            unlock();
+            throw closedRefusal(call);
+        }
+    }
+
+    /** @return the refusal of {@code call} on this region of a closed machine */
+    final MemorySystemClosedException closedRefusal(String call) {
+        return new MemorySystemClosedException(call + " of region '" + name + "'");
     }
 
     @Override

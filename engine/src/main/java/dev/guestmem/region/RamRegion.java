@@ -1,6 +1,7 @@
 package dev.guestmem.region;
 
 import dev.guestmem.MemorySystem;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.mmio.RamDeviceOps;
 import dev.guestmem.ram.RamBlock;
 import java.util.Objects;
@@ -91,21 +92,26 @@ public final class RamRegion extends MemoryRegion {
      *     manager; nothing changes then
      */
     public void ramResize(long newSize) {
-        if (hasRamDiscardManager()) {
-            // its populated/discarded map covers the size it was made for (virtio-mem's memdev is fixed)
-            throw new dev.guestmem.discard.RamDiscardManagerException("region '" + name()
-                    + "' has a RAM discard manager: it cannot be resized");
-        }
-        MemorySystem sys = system();
-        sys.transactionBegin();
+        lockOpenForChange("ramResize");
         try {
-            block.resize(newSize); // validates first; throws before anything changed
-            setSize(newSize);
-            if (ramDevice) {
-                ramDeviceOps = RamDeviceOps.of(block); // over the new used length
+            if (hasRamDiscardManager()) {
+                // its populated/discarded map covers the size it was made for (virtio-mem's memdev is fixed)
+                throw new dev.guestmem.discard.RamDiscardManagerException("region '" + name()
+                        + "' has a RAM discard manager: it cannot be resized");
+            }
+            MemorySystem sys = system();
+            SystemInternals.transactionBegin(sys);
+            try {
+                block.resize(newSize); // validates first; throws before anything changed
+                setSize(newSize);
+                if (ramDevice) {
+                    ramDeviceOps = RamDeviceOps.of(block); // over the new used length
+                }
+            } finally {
+                SystemInternals.transactionCommit(sys);
             }
         } finally {
-            sys.transactionCommit();
+            unlock();
         }
     }
 

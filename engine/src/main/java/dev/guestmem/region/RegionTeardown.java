@@ -3,6 +3,7 @@ package dev.guestmem.region;
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.discard.BitmapRamDiscardManager;
+import dev.guestmem.internal.SystemInternals;
 import dev.guestmem.listener.ListenerList;
 import java.util.List;
 
@@ -10,7 +11,9 @@ import java.util.List;
  * Takes down a machine built from regions so that their RAM is released: a region keeps its block
  * referenced until it is {@linkplain MemoryRegion#destroy() destroyed} and no view shows it, so
  * closing the blocks alone leaves them mapped. QEMU's {@code address_space_destroy} and
- * {@code object_unparent} of every region, in one call.
+ * {@code object_unparent} of every region, in one call. It works on a closed system too, where the
+ * region setters are refused: {@link MemorySystem#close()} runs it, and a user may run it afterwards
+ * to destroy regions the close left (never shown in an address space, no RAM).
  *
  * <p><b>Thread safety.</b> Stateless; call once accesses through the address spaces have stopped.
  */
@@ -49,23 +52,23 @@ public final class RegionTeardown {
                 failed = ListenerList.merge(failed, e);
             }
         }
-        system.transactionBegin();
+        SystemInternals.transactionBegin(system); // a closed system's too
         boolean removed = false;
         try {
             for (MemoryRegion r : regions) {
                 MemoryRegion c = r.container();
                 if (c != null) {
-                    c.delSubregion(r);
+                    c.delSubregionUnchecked(r);
                 }
             }
             removed = true;
         } finally {
             if (!removed) {
-                system.transactionCommit();
+                SystemInternals.transactionCommit(system);
             }
         }
         try {
-            system.transactionCommit();
+            SystemInternals.transactionCommit(system);
         } catch (RuntimeException e) { // a listener threw; every one heard the removals, which are made
             failed = ListenerList.merge(failed, e);
         }

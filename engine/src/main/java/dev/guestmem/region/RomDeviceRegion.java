@@ -38,7 +38,7 @@ public final class RomDeviceRegion extends MemoryRegion {
      * @param romdMode the new mode
      */
     public void setRomd(boolean romdMode) {
-        lockForChange();
+        lockOpenForChange("setRomd");
         try {
             if (romdMode == this.romdMode) {
                 return;
