@@ -1525,7 +1525,12 @@ public abstract sealed class MemoryRegion
      * Drops the creator's reference (QEMU's {@code object_unparent}). The region must not be mapped in
      * a container any more; it stays usable while others still reference it (old views, sections).
      *
-     * @throws IllegalStateException if it is still a subregion, or already destroyed
+     * <p>On a {@linkplain MemorySystem#close() closed} machine, destroying a destroyed region does
+     * nothing: {@code close()} destroyed the regions it collected, so a device's unrealize that
+     * destroys its region afterwards is not a double destroy.
+     *
+     * @throws IllegalStateException if it is still a subregion, or already destroyed (on a machine
+     *     that is not closed)
      * @throws dev.guestmem.discard.RamDiscardManagerException if it still has a
      *     {@link RamDiscardManager} (detach it first, as virtio-mem's unrealize does; QEMU cannot
      *     delete a memory backend a device uses)
@@ -1534,6 +1539,9 @@ public abstract sealed class MemoryRegion
         lockForChange();
         try {
             if (destroyed) {
+                if (system.isClosed()) {
+                    return; // close() destroyed it: the owner's own destroy comes after, and is no error
+                }
                 throw new IllegalStateException("region '" + name + "' destroyed twice");
             }
             if (container != null) {
