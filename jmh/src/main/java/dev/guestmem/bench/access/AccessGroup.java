@@ -50,6 +50,7 @@ public final class AccessGroup implements BenchGroup {
                 Target.within("CTL", 0.95, 1.05, r -> interleaved(r, "ctl")),
                 Target.atMost("P4mega", 2.0, r -> interleaved(r, "p4mega")),
                 Target.atMost("P3inline", 1.1, r -> interleaved(r, "p3inline")),
+                Target.atMost("P1warm", 2.0, r -> interleaved(r, "p1warm")),
                 Target.atLeast("P5", 0.9, AccessGroup::p5),
                 Target.atLeast("P12", 0.8, AccessGroup::p12),
                 Target.atMost("P13", 0.1, AccessGroup::p13));

@@ -43,7 +43,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>{@code p4mega} (information) times P4's dispatch arm against {@code
  * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline;
  * {@code p3inline} (information) times P3's TLB with the block-entry check compiled into the loop
- * ({@code SoftTlbBench.vcpuTlbHitInline}).
+ * ({@code SoftTlbBench.vcpuTlbHitInline}). {@code p1warm} (information) is P1's pair in a JVM whose
+ * loads and stores have also missed the space's fast window ({@link LoadStoreBench#warmMissPaths()}),
+ * as an emulator's do (MMIO, other RAM sections, ROM): C2 then compiles the miss path's call into the
+ * guest loop instead of a trap, and a store no longer shares the window its load read.
  *
  * <p>The {@code ctl} target is the harness's control: the P1 raw loop against a line-for-line copy
  * of it ({@link LoadStoreBench#rawControl()}); identical work must read 1.00.
@@ -62,8 +65,8 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 8;
-    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline"};
+    private static final int TARGETS = 9;
+    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm"};
 
     /**
      * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
@@ -71,7 +74,7 @@ public class InterleavedAccessBench {
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm"})
     public String target;
 
     private int first;
@@ -117,6 +120,10 @@ public class InterleavedAccessBench {
         public long p3inlineGuestNs;
         /** P3 raw arm, for {@code p3inline}. */
         public long p3inlineRawNs;
+        /** P1's guest arm in a JVM whose loads and stores have also missed the fast window (information). */
+        public long p1warmGuestNs;
+        /** P1 raw arm, for {@code p1warm}. */
+        public long p1warmRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@link ArmPair}). */
@@ -141,6 +148,8 @@ public class InterleavedAccessBench {
             p4megaRawNs = 0;
             p3inlineGuestNs = 0;
             p3inlineRawNs = 0;
+            p1warmGuestNs = 0;
+            p1warmRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -172,11 +181,14 @@ public class InterleavedAccessBench {
         }
         // in NAMES' order: each target's guest arm and its baseline
         Runnable[] guests = {this::p1Guest, this::p2Guest, this::p2indGuest, this::p3Guest, this::p4Guest,
-            this::ctlCopy, this::p4Guest, this::p3InlineGuest};
+            this::ctlCopy, this::p4Guest, this::p3InlineGuest, this::p1Guest};
         Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4Raw, this::p1Raw,
-            this::p4MegaRaw, this::p3Raw};
+            this::p4MegaRaw, this::p3Raw, this::p1Raw};
         for (int t = 0; t < TARGETS; t++) {
             pairs[t] = new ArmPair(guests[t], raws[t]);
+        }
+        if (target.equals("p1warm") || target.equals("all")) {
+            hot.warmMissPaths(); // before any arm compiles: the profile an emulator's loads and stores have
         }
         // Run every arm for a few seconds before the first iteration, whatever warm-up the run
         // asks for: with --quick's 2 s the ratios still moved as C2 recompiled (P3 2.1 -> 1.15, P4
@@ -250,9 +262,13 @@ public class InterleavedAccessBench {
                 t.p4megaGuestNs += guest;
                 t.p4megaRawNs += raw;
             }
-            default -> {
+            case 7 -> {
                 t.p3inlineGuestNs += guest;
                 t.p3inlineRawNs += raw;
+            }
+            default -> {
+                t.p1warmGuestNs += guest;
+                t.p1warmRawNs += raw;
             }
         }
     }

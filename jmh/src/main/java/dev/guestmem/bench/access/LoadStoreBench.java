@@ -91,6 +91,25 @@ public class LoadStoreBench {
     }
 
     /**
+     * Loads and stores that miss the space's fast window half the time (low RAM, then main RAM, a
+     * store to the BIOS ROM, a load of nothing), as an emulator's do: run before the measured loops
+     * compile, it gives the shared access path the profile it has in an emulator (its miss branches
+     * taken), not the pristine one of a JVM that only ever hit.
+     */
+    void warmMissPaths() {
+        int s = 0;
+        for (int i = 0; i < 200_000; i++) {
+            long low = 0x1000 + ((i * 4L) & 0xFFF);
+            s += as.ldlLe(low);
+            as.stlLe(low, s);
+            s += as.ldlLe(BASE + ((i * 4L) & 0xFFF));
+            as.stlLe(BASE + ((i * 4L) & 0xFFF), s);
+            as.stlLe(0xFFFC0000L, s); // ROM: dropped on the slow path
+            s += as.ldlLe(0x8000_0000L); // nothing there
+        }
+    }
+
+    /**
      * The PC-like map of the access benchmarks: {@code ram} at {@link #BASE} (1 GiB), 640 KiB of low
      * RAM at 0 and a 256 KiB BIOS ROM below 4 GiB, so lookups go through a real dispatch table.
      *
