@@ -25,8 +25,8 @@ import java.lang.invoke.VarHandle;
  * store with a plain read and its {@link DirectWindow#writable()} flag on the same read slice: in
  * an emulator's load-then-store (an x86 {@code add [mem], reg}, P1) C2 then reads the window once
  * and checks the segment once, as for the raw baseline's {@code get} and {@code set}. Stores to
- * dirty-logged RAM take the window's logged slice and then mark the bytes through the window. A load that misses tries the space's fast MMIO
- * section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
+ * dirty-logged RAM take the window's logged slice and then mark the bytes through the window. A
+ * load that misses tries the space's fast MMIO section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
  * IOMMU, subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills both.
  *
  * <p>A direct access can fail two ways. {@code IllegalStateException}: the block was released

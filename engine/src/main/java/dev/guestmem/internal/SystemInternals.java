@@ -20,8 +20,8 @@ import java.util.function.Supplier;
  * {@link MemorySystem} hands its {@link Access} over when its class initialises, so these
  * operations stay off its public API and users cannot break its invariants through them. Every
  * operation but {@link #runAsOneNotification}, {@link #find}, {@link #transactionBegin} and
- * {@link #transactionCommit}, which take (or release) it themselves, expects the caller to hold the system's {@linkplain MemorySystem#lock() topology lock} (they assert it
- * where the system did).
+ * {@link #transactionCommit}, which take (or release) it themselves, expects the caller to hold the
+ * system's {@linkplain MemorySystem#lock() topology lock} (they assert it where the system did).
  *
  * <p><b>Thread safety.</b> Any thread, under the rules of each operation.
  */

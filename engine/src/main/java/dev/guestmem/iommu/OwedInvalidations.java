@@ -56,18 +56,32 @@ public final class OwedInvalidations {
         }
         Thread me = Thread.currentThread();
         synchronized (this) {
-            List<Debt> next = new ArrayList<>();
-            AddressSpace[] mine = spaces;
-            for (Debt d : owed == null ? new Debt[0] : owed) {
-                if (d.thread == me) {
-                    mine = union(d.spaces, spaces);
-                } else if (d.thread.isAlive()) {
-                    next.add(d);
-                }
-            }
-            next.add(new Debt(me, mine));
+            AddressSpace[] before = owedBy(me);
+            List<Debt> next = othersAlive(me);
+            next.add(new Debt(me, before == null ? spaces : union(before, spaces)));
             owed = next.toArray(new Debt[0]);
         }
+    }
+
+    /** @return what {@code thread} owes, or null; under the lock */
+    private AddressSpace[] owedBy(Thread thread) {
+        for (Debt d : owed == null ? new Debt[0] : owed) {
+            if (d.thread == thread) {
+                return d.spaces;
+            }
+        }
+        return null;
+    }
+
+    /** @return the debts of the other threads still alive (an ended thread's are dropped); under the lock */
+    private List<Debt> othersAlive(Thread me) {
+        List<Debt> others = new ArrayList<>();
+        for (Debt d : owed == null ? new Debt[0] : owed) {
+            if (d.thread != me && d.thread.isAlive()) {
+                others.add(d);
+            }
+        }
+        return others;
     }
 
     /**
@@ -96,16 +110,10 @@ public final class OwedInvalidations {
         if (!touch) {
             return; // other threads' debts: theirs to settle
         }
-        AddressSpace[] mine = null;
+        AddressSpace[] mine;
         synchronized (this) {
-            List<Debt> next = new ArrayList<>();
-            for (Debt d : owed == null ? new Debt[0] : owed) {
-                if (d.thread == me) {
-                    mine = d.spaces;
-                } else if (d.thread.isAlive()) {
-                    next.add(d);
-                }
-            }
+            mine = owedBy(me);
+            List<Debt> next = othersAlive(me);
             owed = next.isEmpty() ? null : next.toArray(new Debt[0]);
         }
         if (mine == null) {
@@ -125,11 +133,7 @@ public final class OwedInvalidations {
     private static AddressSpace[] union(AddressSpace[] a, AddressSpace[] b) {
         List<AddressSpace> all = new ArrayList<>(Arrays.asList(a));
         for (AddressSpace s : b) {
-            boolean there = false;
-            for (AddressSpace t : all) {
-                there |= t == s;
-            }
-            if (!there) {
+            if (!all.contains(s)) { // identity: an address space has no equals of its own
                 all.add(s);
             }
         }

@@ -1707,10 +1707,7 @@ public abstract sealed class MemoryRegion
      */
     final void lockOpen(String call) {
         lock();
-        if (system.isClosed()) {
-            unlock();
-            throw closedRefusal(call);
-        }
+        refuseIfClosed(call);
     }
 
     /**
@@ -1721,6 +1718,11 @@ public abstract sealed class MemoryRegion
      */
     final void lockOpenForChange(String call) {
         lockForChange();
+        refuseIfClosed(call);
+    }
+
+    /** With the lock just taken: on a closed machine, gives it back and refuses {@code call}. */
+    private void refuseIfClosed(String call) {
         if (system.isClosed()) {
             unlock();
             throw closedRefusal(call);

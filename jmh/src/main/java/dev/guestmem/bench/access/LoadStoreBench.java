@@ -99,11 +99,11 @@ public class LoadStoreBench {
     void warmMissPaths() {
         int s = 0;
         for (int i = 0; i < 200_000; i++) {
-            long low = 0x1000 + ((i * 4L) & 0xFFF);
-            s += as.ldlLe(low);
-            as.stlLe(low, s);
-            s += as.ldlLe(BASE + ((i * 4L) & 0xFFF));
-            as.stlLe(BASE + ((i * 4L) & 0xFFF), s);
+            long off = (i * 4L) & 0xFFF;
+            s += as.ldlLe(0x1000 + off);
+            as.stlLe(0x1000 + off, s);
+            s += as.ldlLe(BASE + off);
+            as.stlLe(BASE + off, s);
             as.stlLe(0xFFFC0000L, s); // ROM: dropped on the slow path
             s += as.ldlLe(0x8000_0000L); // nothing there
         }
