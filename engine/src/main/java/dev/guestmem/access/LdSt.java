@@ -26,8 +26,14 @@ import java.lang.invoke.VarHandle;
  * an emulator's load-then-store (an x86 {@code add [mem], reg}, P1) C2 then reads the window once
  * and checks the segment once, as for the raw baseline's {@code get} and {@code set}. Stores to
  * dirty-logged RAM take the window's logged slice and then mark the bytes through the window. A
- * load that misses tries the space's fast MMIO section (a plain one-call read of a device). Anything else (another section, a fault-prone block,
- * IOMMU, subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills both.
+ * load that misses tries the space's fast MMIO section (a plain one-call read of a device).
+ * Anything else (another section, a fault-prone block, IOMMU, subpages, unassigned) takes
+ * {@link FlatViewAccess}'s full dispatch, which refills both, always as a call ({@link MissPath}).
+ *
+ * <p>The fast paths call nothing C2 might decline to inline: the byte swap and the result are
+ * written out in each method. In a JVM whose early accesses mostly missed, the fast path's call
+ * sites look rare to C2, and it refused even a 10-byte helper there ("low call site frequency"),
+ * which left two calls in every guest load ({@code P1warm}).
  *
  * <p>A direct access can fail two ways. {@code IllegalStateException}: the block was released
  * between reading the window and the access (a racing topology change); the access then runs again
@@ -65,28 +71,6 @@ final class LdSt {
         return Long.compareUnsigned(off, limit) < 0;
     }
 
-    // Segment accesses always use the native-order layout (a static final, so even a standalone
-    // compile of a shared body has a constant VarHandle and stays small enough for C2 to inline it
-    // into callers), then swap when the access's byte order is not the host's. Inlined into an
-    // accessor, big is a constant and the test folds away (or leaves one bswap).
-    private static short order(short v, boolean big) {
-        return big != HOST_BIG ? Short.reverseBytes(v) : v;
-    }
-
-    private static int order(int v, boolean big) {
-        return big != HOST_BIG ? Integer.reverseBytes(v) : v;
-    }
-
-    private static long order(long v, boolean big) {
-        return big != HOST_BIG ? Long.reverseBytes(v) : v;
-    }
-
-    private static void ok(MemTxResultHolder res) {
-        if (res != null) {
-            res.set(MemTxResult.OK);
-        }
-    }
-
     /** The trusting MMIO read, only for this package; a constant, so calls through it inline (P4). */
     private static final MmioDispatch.EngineAccess MMIO =
             MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
@@ -107,7 +91,7 @@ final class LdSt {
                         s.deviceBigEndian(), attrs, res);
             }
         }
-        return FlatViewAccess.load(as, addr, size, big, attrs, res);
+        return MissPath.load(as, addr, size, big, attrs, res);
     }
 
     static int ld8(AddressSpace as, long addr, MemTxAttrs attrs, MemTxResultHolder res) {
@@ -117,7 +101,9 @@ final class LdSt {
         if (fits(off, ram, 1)) {
             try {
                 int v = Byte.toUnsignedInt(ram.get(ValueLayout.JAVA_BYTE, off));
-                ok(res);
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
                 return v;
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 1, false, attrs, res);
@@ -135,8 +121,11 @@ final class LdSt {
         long off = addr - w.start();
         if (fits(off, ram, 2)) {
             try {
-                int v = Short.toUnsignedInt(order(ram.get(U16_NE, off), big));
-                ok(res);
+                short raw = ram.get(U16_NE, off);
+                int v = Short.toUnsignedInt(big != HOST_BIG ? Short.reverseBytes(raw) : raw);
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
                 return v;
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 2, big, attrs, res);
@@ -154,8 +143,11 @@ final class LdSt {
         long off = addr - w.start();
         if (fits(off, ram, 4)) {
             try {
-                int v = order(ram.get(U32_NE, off), big);
-                ok(res);
+                int raw = ram.get(U32_NE, off);
+                int v = big != HOST_BIG ? Integer.reverseBytes(raw) : raw;
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
                 return v;
             } catch (IllegalStateException released) {
                 return (int) FlatViewAccess.load(as, addr, 4, big, attrs, res);
@@ -173,8 +165,11 @@ final class LdSt {
         long off = addr - w.start();
         if (fits(off, ram, 8)) {
             try {
-                long v = order(ram.get(U64_NE, off), big);
-                ok(res);
+                long raw = ram.get(U64_NE, off);
+                long v = big != HOST_BIG ? Long.reverseBytes(raw) : raw;
+                if (res != null) {
+                    res.set(MemTxResult.OK);
+                }
                 return v;
             } catch (IllegalStateException released) {
                 return FlatViewAccess.load(as, addr, 8, big, attrs, res);
@@ -232,16 +227,17 @@ final class LdSt {
             republished(as, w, off, 1);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 1, false, val & 0xFFL, attrs);
+        return MissPath.store(as, addr, 1, false, val & 0xFFL, attrs);
     }
 
     static int st16(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
+        short hostOrder = big != HOST_BIG ? Short.reverseBytes((short) val) : (short) val;
         DirectWindow w = as.fastWindowForStore();
         MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
         if (w.writable() && fits(off, ram, 2)) {
             try {
-                ram.set(U16_NE, off, order((short) val, big));
+                ram.set(U16_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             } catch (InternalError sigbus) {
@@ -253,7 +249,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 2)) {
             try {
-                ram.set(U16_NE, off, order((short) val, big));
+                ram.set(U16_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
             } catch (InternalError sigbus) {
@@ -263,16 +259,17 @@ final class LdSt {
             republished(as, w, off, 2);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 2, big, val & 0xFFFFL, attrs);
+        return MissPath.store(as, addr, 2, big, val & 0xFFFFL, attrs);
     }
 
     static int st32(AddressSpace as, long addr, int val, boolean big, MemTxAttrs attrs) {
+        int hostOrder = big != HOST_BIG ? Integer.reverseBytes(val) : val;
         DirectWindow w = as.fastWindowForStore();
         MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
         if (w.writable() && fits(off, ram, 4)) {
             try {
-                ram.set(U32_NE, off, order(val, big));
+                ram.set(U32_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             } catch (InternalError sigbus) {
@@ -284,7 +281,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 4)) {
             try {
-                ram.set(U32_NE, off, order(val, big));
+                ram.set(U32_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
             } catch (InternalError sigbus) {
@@ -294,16 +291,17 @@ final class LdSt {
             republished(as, w, off, 4);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
+        return MissPath.store(as, addr, 4, big, Integer.toUnsignedLong(val), attrs);
     }
 
     static int st64(AddressSpace as, long addr, long val, boolean big, MemTxAttrs attrs) {
+        long hostOrder = big != HOST_BIG ? Long.reverseBytes(val) : val;
         DirectWindow w = as.fastWindowForStore();
         MemorySegment ram = w.read(); // the slice a load just before tested, if any: one set of checks
         long off = addr - w.start();
         if (w.writable() && fits(off, ram, 8)) {
             try {
-                ram.set(U64_NE, off, order(val, big));
+                ram.set(U64_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             } catch (InternalError sigbus) {
@@ -315,7 +313,7 @@ final class LdSt {
         ram = w.loggedWrite(); // dirty-logged RAM: the store, then the marking
         if (fits(off, ram, 8)) {
             try {
-                ram.set(U64_NE, off, order(val, big));
+                ram.set(U64_NE, off, hostOrder);
             } catch (IllegalStateException released) {
                 return FlatViewAccess.store(as, addr, 8, big, val, attrs);
             } catch (InternalError sigbus) {
@@ -325,6 +323,6 @@ final class LdSt {
             republished(as, w, off, 8);
             return MemTxResult.OK;
         }
-        return FlatViewAccess.store(as, addr, 8, big, val, attrs);
+        return MissPath.store(as, addr, 8, big, val, attrs);
     }
 }

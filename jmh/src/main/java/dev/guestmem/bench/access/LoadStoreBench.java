@@ -225,4 +225,30 @@ public class LoadStoreBench {
         cursor = (cursor + OPS) & (offsets.length - 1);
         return sum;
     }
+
+    /**
+     * Informational: the price of a miss. The same pairs, alternating between low RAM and main RAM,
+     * so every load misses the space's fast window and takes the full dispatch (which refills the
+     * window for the store after it); compare with {@link #addressSpace()} and {@link #raw()}.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int missingWindow() {
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            long addr = ((i & 1) == 0 ? BASE : 0x1000) + (offsets[cursor + i] & 0xFFFF);
+            AddressSpace a = as;
+            int v = a.ldlLe(addr);
+            a.stlLe(addr, v + 1);
+            sum += v;
+        }
+        cursor = (cursor + OPS) & (offsets.length - 1);
+        return sum;
+    }
 }
