@@ -165,9 +165,10 @@ public final class AddressSpaceDispatch {
             }
             MRU.setOpaque(this, s);
         }
-        Subpage sp = s.subpage();
-        if (resolveSubpage && sp != null) {
-            s = sections[sp.sectionIndex((int) (addr & PAGE_OFFSET_MASK))];
+        // The flag, not subpage() != null: C2 will not inline a method whose signature names a class
+        // not loaded yet, and Subpage is not loaded in a machine that never had one (a call a lookup).
+        if (resolveSubpage && (s.flags() & PhysSection.SUBPAGE) != 0) {
+            s = sections[s.subpage().sectionIndex((int) (addr & PAGE_OFFSET_MASK))];
         }
         return s;
     }
