@@ -83,15 +83,62 @@ final class LdSt {
     private static long ioOrSlow(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs,
                                  MemTxResultHolder res) {
         PhysSection s = as.fastIo();
+        if (readsPlainly(s, addr, size)) {
+            return plainRead(s, addr, size, big, attrs, res);
+        }
+        return MissPath.load(as, addr, size, big, attrs, res);
+    }
+
+    /**
+     * Whether a load of {@code size} bytes at {@code addr} is one plain call of section {@code s}'s
+     * device: a size the section serves with one call ({@link PhysSection#plainReadSizes()}, 0 for
+     * anything but plain MMIO), wholly inside it, aligned or to a device that takes unaligned reads.
+     */
+    private static boolean readsPlainly(PhysSection s, long addr, int size) {
         long off = addr - s.start();
         if ((s.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
             long xlat = off + s.offsetWithinRegion();
-            if ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) {
-                return MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,
-                        s.deviceBigEndian(), attrs, res);
-            }
+            return (xlat & (size - 1)) == 0 || s.plainReadUnaligned();
+        }
+        return false;
+    }
+
+    /** The read {@link #readsPlainly} allowed: the guard, one callback, truncation, byte order. */
+    private static long plainRead(PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
+                                  MemTxResultHolder res) {
+        long xlat = addr - s.start() + s.offsetWithinRegion();
+        return MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big, s.deviceBigEndian(),
+                attrs, res);
+    }
+
+    /**
+     * QEMU's {@code io_readx}: a load a soft TLB found to be MMIO of section {@code s}. One plain call
+     * of the device when {@link #readsPlainly} (and the region is not flush-coalesced: the fast MMIO
+     * slot never holds such a region, this path has no slot to drop, so it reads the flag), else the
+     * full dispatch of {@code addr}. A section of another machine is only a hint not taken.
+     */
+    static long ioLoad(AddressSpace as, PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
+                       MemTxResultHolder res) {
+        if (readsPlainly(s, addr, size) && !s.region().isFlushCoalesced() && s.region().system() == as.system()) {
+            return plainRead(s, addr, size, big, attrs, res);
         }
         return MissPath.load(as, addr, size, big, attrs, res);
+    }
+
+    /**
+     * QEMU's {@code io_writex}: a store a soft TLB found to be MMIO of section {@code s}, to the
+     * device as the full dispatch would send it (the whole access to the region of its first byte,
+     * eventfds, coalesced-MMIO flush, IOMMU invalidations owed after it), without looking
+     * {@code addr} up again; else the full dispatch of {@code addr}.
+     */
+    static int ioStore(AddressSpace as, PhysSection s, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+        long off = addr - s.start();
+        if (s.isDeviceOnly() && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(addr, -size) <= 0 && s.region().system() == as.system()) {
+            FlatViewAccess.prepareMmio(s);
+            return FlatViewAccess.mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
+        }
+        return MissPath.store(as, addr, size, big, val, attrs);
     }
 
     static int ld8(AddressSpace as, long addr, MemTxAttrs attrs, MemTxResultHolder res) {

@@ -1,5 +1,8 @@
 package dev.guestmem.access;
 
+import dev.guestmem.dispatch.PhysSection;
+import java.util.Objects;
+
 /**
  * QEMU's {@code memory_ldst.c.inc} family for an {@link AddressSpace}: loads and stores of 1, 2, 4
  * and 8 bytes in the target's, little and big byte order ({@code ldub}, {@code lduwLe},
@@ -502,5 +505,62 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      */
     default int stqBe(long addr, long val, MemTxAttrs attrs) {
         return LdSt.st64(self(), addr, val, true, attrs);
+    }
+
+    /**
+     * QEMU's {@code io_readx}: a load that a soft TLB found to be MMIO of {@code section}, the
+     * section its fill looked up ({@link dev.guestmem.tlb.TlbEntry#ioSection()}), made without
+     * looking {@code addr} up again, so that each device's page keeps its own entry where the
+     * address space has one fast MMIO slot. The load is the one of the view the section came from:
+     * one plain call of the device when the section serves it with one (size, alignment, whole
+     * access inside the section), else the full dispatch of {@code addr} on the current view, which
+     * also answers a section that does not cover {@code addr} or belongs to another machine.
+     *
+     * @param section a section of this space's dispatch (a TLB entry's), not null
+     * @param addr guest address (unsigned)
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian
+     * @param attrs transaction attributes
+     * @param result receives the {@link MemTxResult}, or null
+     * @return the value, zero-extended; 0 on error
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8
+     * @implNote Allocation-free and lock-free (the device's callback aside).
+     */
+    default long ioLoad(PhysSection section, long addr, int size, boolean bigEndian, MemTxAttrs attrs,
+                        MemTxResultHolder result) {
+        Objects.requireNonNull(section, "section");
+        checkSize(size);
+        return LdSt.ioLoad(self(), section, addr, size, bigEndian, attrs, result);
+    }
+
+    /**
+     * QEMU's {@code io_writex}: a store that a soft TLB found to be MMIO of {@code section} (see
+     * {@link #ioLoad}), sent to the device as the full dispatch sends it (the whole access to the
+     * region of its first byte, with its eventfds, coalesced-MMIO flush and re-entrancy guard)
+     * without looking {@code addr} up again; a section that is not device-only
+     * ({@link PhysSection#isDeviceOnly()}), does not hold {@code addr} or belongs to another machine
+     * leaves the store to the full dispatch of {@code addr}.
+     *
+     * @param section a section of this space's dispatch (a TLB entry's), not null
+     * @param addr guest address (unsigned)
+     * @param size 1, 2, 4 or 8
+     * @param bigEndian whether the access is big-endian
+     * @param value the value (its low {@code size} bytes are stored)
+     * @param attrs transaction attributes
+     * @return a {@link MemTxResult}
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8
+     * @implNote Allocation-free and lock-free (the device's callback aside).
+     */
+    default int ioStore(PhysSection section, long addr, int size, boolean bigEndian, long value, MemTxAttrs attrs) {
+        Objects.requireNonNull(section, "section");
+        checkSize(size);
+        long v = size == 8 ? value : value & ((1L << (8 * size)) - 1);
+        return LdSt.ioStore(self(), section, addr, size, bigEndian, v, attrs);
+    }
+
+    private static void checkSize(int size) {
+        if (size != 1 && size != 2 && size != 4 && size != 8) {
+            throw new IllegalArgumentException("access size " + size + ": 1, 2, 4 or 8");
+        }
     }
 }

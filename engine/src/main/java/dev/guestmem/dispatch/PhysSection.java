@@ -72,6 +72,7 @@ public final class PhysSection {
     private final int plainReadSizes;
     private final boolean plainReadUnaligned;
     private final boolean deviceBigEndian;
+    private final boolean deviceOnly;
 
     private PhysSection(FlatRange range, MemoryRegion region, long start, long last, long offsetWithinRegion,
                                 int flags, MemorySegment segment, long segmentOffset, RamBlock ramBlock,
@@ -115,6 +116,8 @@ public final class PhysSection {
         this.plainReadSizes = plainIo && ops.read() != null ? ops.plainReadSizes() : 0;
         this.plainReadUnaligned = plainIo && ops.validUnaligned();
         this.deviceBigEndian = ops != null && MmioDispatch.isBigEndian(ops.endianness());
+        this.deviceOnly = ops != null
+                && (flags & (DIRECT_READ | DIRECT_WRITE | DIRECT_WRITE_DEBUG | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
     }
 
     /**
@@ -352,6 +355,17 @@ public final class PhysSection {
      */
     public OwedInvalidations owedInvalidations() {
         return owedInvalidations;
+    }
+
+    /**
+     * Whether every access to this section goes to its region's callbacks: it has ops and no direct
+     * access of any kind, no IOMMU, no subpage table (MMIO, a ROM device in I/O mode, a RAM device).
+     * A soft TLB may then send a page's accesses straight to it ({@code TlbEntry.ioSection()}).
+     *
+     * @return whether this is a device-only section
+     */
+    public boolean isDeviceOnly() {
+        return deviceOnly;
     }
 
     /** @return the subpage table of a page-level subpage section, else null */

@@ -167,10 +167,14 @@ public final class GuestTlb {
         out.hostOffset = 0;
         out.ramAddr = -1;
         out.ramBlock = null;
+        out.ioSection = null; // none behind an IOMMU: its accesses take the translation and its permissions
         if ((s.flags() & PhysSection.IOMMU) != 0) {
             return IommuPageWalk.fill(as, page, attrs, s, out);
         }
         out.window = s.window();
+        if (s.isDeviceOnly() && holdsPage(s, page - s.start())) {
+            out.ioSection = s;
+        }
         return describe(s, page - s.start(), IommuTlbEntry.RW, out);
     }
 

@@ -1,6 +1,7 @@
 package dev.guestmem.tlb;
 
 import dev.guestmem.dispatch.DirectWindow;
+import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.ram.RamBlock;
 import java.lang.foreign.MemorySegment;
 
@@ -28,6 +29,7 @@ public final class TlbEntry {
     int flags;
     long generation;
     DirectWindow window = DirectWindow.empty();
+    PhysSection ioSection;
 
     /** Creates an empty entry (flags {@link GuestTlb#TLB_INVALID}). */
     public TlbEntry() {
@@ -81,6 +83,20 @@ public final class TlbEntry {
      */
     public DirectWindow window() {
         return window;
+    }
+
+    /**
+     * QEMU's iotlb: the section every access to the page goes to when the page is wholly one
+     * {@linkplain PhysSection#isDeviceOnly() device-only} section of the filling space (MMIO, a ROM
+     * device in I/O mode, a RAM device), reached without an IOMMU. The emulator sends the page's
+     * accesses to {@link dev.guestmem.access.LoadStoreAccessors#ioLoad} and
+     * {@link dev.guestmem.access.LoadStoreAccessors#ioStore} with it, which skip the lookup: every
+     * device page then has its own entry, where the address space keeps one fast MMIO section.
+     *
+     * @return the section, or null (RAM, subpage, unassigned, or a page behind an IOMMU)
+     */
+    public PhysSection ioSection() {
+        return ioSection;
     }
 
     /** @return the {@code TLB_*} flags of {@link GuestTlb} */

@@ -11,6 +11,7 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamFlags;
@@ -105,6 +106,8 @@ public final class VcpuTlb implements AutoCloseable {
     /** Per entry: the page the entry describes, direct or not (its flags answer slow stores), or {@link #NO_PAGE}. */
     private final long[] pages = new long[1 << BITS];
     private final int[] flags = new int[1 << BITS];
+    /** Per entry: the device-only section of the entry's page (QEMU's iotlb), or null. */
+    private final PhysSection[] ioSections = new PhysSection[1 << BITS];
     private final TlbEntry scratch = new TlbEntry();
     private final MemTxResultHolder result = new MemTxResultHolder();
     /** The blocks entries point into, each referenced once; released at a flush. */
@@ -191,6 +194,7 @@ public final class VcpuTlb implements AutoCloseable {
         Arrays.fill(readTags, NO_PAGE);
         Arrays.fill(writeTags, NO_PAGE);
         Arrays.fill(pages, NO_PAGE);
+        Arrays.fill(ioSections, null); // lets the views they came from go
     }
 
     private static int index(long addr) {
@@ -441,18 +445,33 @@ public final class VcpuTlb implements AutoCloseable {
     /** A miss: refill the entry if the access stays in one page, then retry directly or take the space. */
     private long load(long addr, int size, boolean big, int i) {
         long page = addr & PAGE_MASK;
-        if (((addr + size - 1) & PAGE_MASK) == page && pages[i] != page) {
-            refill(addr, i);
-            if (readTags[i] == page) {
-                return direct(addends[i] + addr, size, big);
+        if (((addr + size - 1) & PAGE_MASK) == page) {
+            if (pages[i] != page) {
+                refill(addr, i);
+                if (readTags[i] == page) {
+                    return direct(addends[i] + addr, size, big);
+                }
+            }
+            PhysSection io = ioSections[i]; // the entry is this page's now
+            if (io != null) { // a device page: straight to its section (io_readx)
+                return reported(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
             }
         }
-        long v = switch (size) {
+        return reported(spaceLoad(addr, size, big), addr, size);
+    }
+
+    /** The address space's load (kept apart so {@link #load} stays small enough for C2 to inline). */
+    private long spaceLoad(long addr, int size, boolean big) {
+        return switch (size) {
             case 1 -> as.ldub(addr, attrs, result);
             case 2 -> big ? as.lduwBe(addr, attrs, result) : as.lduwLe(addr, attrs, result);
             case 4 -> big ? as.ldlBe(addr, attrs, result) : as.ldlLe(addr, attrs, result);
             default -> big ? as.ldqBe(addr, attrs, result) : as.ldqLe(addr, attrs, result);
         };
+    }
+
+    /** Tells the fault handler of a load that did not complete with {@code OK}; returns {@code v}. */
+    private long reported(long v, long addr, int size) {
         if (result.get() != MemTxResult.OK && fault != null) {
             fault.failed(addr, size, false, result.get());
         }
@@ -487,6 +506,14 @@ public final class VcpuTlb implements AutoCloseable {
             }
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
+            }
+            PhysSection io = ioSections[i];
+            if (io != null && pages[i] == page) { // a device page: straight to its section (io_writex)
+                int r = as.ioStore(io, addr, size, big, v, attrs);
+                if (r != MemTxResult.OK && fault != null) {
+                    fault.failed(addr, size, true, r);
+                }
+                return;
             }
         } else {
             boolean firstDrops = discardsWrites(page);
@@ -547,9 +574,11 @@ public final class VcpuTlb implements AutoCloseable {
     private void refill(long addr, int i) {
         readTags[i] = NO_PAGE;
         writeTags[i] = NO_PAGE;
+        ioSections[i] = null;
         boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
         pages[i] = scratch.pageAddr(); // the current map's flags decide slow stores either way
         flags[i] = scratch.flags();
+        ioSections[i] = closed || scratch.generation() != generation ? null : scratch.ioSection();
         if (closed || !readable || scratch.generation() != generation || !hold(scratch.ramBlock)) {
             return; // (closed: never direct again; a newer map: direct only after the next enterBlock's flush)
         }

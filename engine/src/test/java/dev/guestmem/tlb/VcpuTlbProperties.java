@@ -11,6 +11,7 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.AliasRegion;
 import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.Endianness;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
@@ -48,6 +49,9 @@ class VcpuTlbProperties {
         final RamBlock flashBlock = RamBlock.anonymous("flash", 0x2000);
         final RomDeviceRegion flash;
         final byte[] regs = new byte[0x100];
+        /** A big-endian device of two whole pages, aligned accesses of 1-4 bytes, 2-byte chunks: TLB io entries. */
+        final byte[] regs2 = new byte[0x2000];
+        final IoRegion dev2;
         final AddressSpace as;
         boolean logging;
 
@@ -84,6 +88,16 @@ class VcpuTlbProperties {
                     .write((addr, v, size) -> regs[(int) (addr & 0xff)] = (byte) v)
                     .valid(1, 8, true).impl(1, 1, false).build(), "flash", flashBlock);
             root.addSubregion(0x80000, flash);
+            dev2 = new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> (Byte.toUnsignedLong(regs2[(int) addr]) << 8)
+                            | Byte.toUnsignedLong(regs2[(int) addr + 1 & 0x1fff]))
+                    .write((addr, v, size) -> {
+                        regs2[(int) addr] = (byte) (v >>> 8);
+                        regs2[(int) addr + 1 & 0x1fff] = (byte) v;
+                    })
+                    .endianness(Endianness.BIG)
+                    .valid(1, 4, false).impl(2, 2, false).build(), "dev2", 0x2000);
+            root.addSubregion(0x90000, dev2);
             as = sys.addressSpace(root, "as");
         }
 
@@ -105,12 +119,13 @@ class VcpuTlbProperties {
                 }
                 case 5 -> roAlias.setAliasOffset((arg % 4) * 0x800L);
                 case 6 -> grow.ramResize(0x1000L * (1 + arg % 6));
+                case 7 -> dev2.setAddress(new long[] {0x90000, 0xA0000, 0x19000}[arg % 3]);
                 default -> flash.setRomd(!flash.isRomd());
             }
         }
 
         byte[] ram() {
-            byte[] all = new byte[0x8000 + 0x4000 + 0x2000 + 0x2000 + 0x100 + 0x6000 + 0x2000];
+            byte[] all = new byte[0x8000 + 0x4000 + 0x2000 + 0x2000 + 0x100 + 0x6000 + 0x2000 + 0x2000];
             MemorySegmentCopy.copy(a.ramBlock().segment(), all, 0, 0x8000);
             MemorySegmentCopy.copy(bBlock.segment(), all, 0x8000, 0x4000);
             MemorySegmentCopy.copy(rom.ramBlock().segment(), all, 0xc000, 0x2000);
@@ -118,6 +133,7 @@ class VcpuTlbProperties {
             System.arraycopy(regs, 0, all, 0x10000, 0x100);
             MemorySegmentCopy.copy(growBlock.maxSegment(), all, 0x10100, 0x6000);
             MemorySegmentCopy.copy(flashBlock.segment(), all, 0x16100, 0x2000);
+            System.arraycopy(regs2, 0, all, 0x18100, 0x2000);
             return all;
         }
 
@@ -138,7 +154,7 @@ class VcpuTlbProperties {
     }
 
     private static final long[] BASES = {0x10000, 0x18000, 0x20000, 0x11000, 0x30000, 0x40000, 0x50000, 0x60000,
-        0x70000, 0x80000, TOP, 0};
+        0x70000, 0x80000, 0x90000, 0xA0000, 0x19000, TOP, 0};
 
     @Property(tries = 200)
     void theTlbAgreesWithTheAddressSpace(@ForAll long seed) {
@@ -149,7 +165,7 @@ class VcpuTlbProperties {
             MemTxResultHolder ignored = new MemTxResultHolder();
             for (int step = 0; step < 400; step++) {
                 if (rnd.nextInt(12) == 0) {
-                    int what = rnd.nextInt(8);
+                    int what = rnd.nextInt(9);
                     int arg = rnd.nextInt(16);
                     viaTlb.change(what, arg);
                     viaSpace.change(what, arg);

@@ -2,9 +2,11 @@ package dev.guestmem.bench.access;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
 import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.tlb.VcpuTlb;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.CompilerControl;
@@ -18,6 +20,7 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -46,6 +49,7 @@ public class MmioBench {
     private MemoryRegionOps.Read anyRead;
     private AddressSpace as;
     private AddressSpace unguarded;
+    private VcpuTlb tlb;
     private long[] offsets;
     /** The CPU loop's exit request; never set, read once per guest access (see LoadStoreBench). */
     private volatile boolean exitRequest;
@@ -87,6 +91,13 @@ public class MmioBench {
             directMegamorphic();
         }
         anyRead = read;
+        tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, null);
+    }
+
+    /** Lets the TLB go. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        tlb.close();
     }
 
     /**
@@ -164,6 +175,89 @@ public class MmioBench {
                 break;
             }
             sum += unguarded.ldlLe(BASE + offsets[i]);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational: reads alternating between two devices (the space's fast MMIO slot holds one).
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long dispatchTwoDevices() {
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += as.ldlLe(BASE + ((i & 1) << 12) + offsets[i]);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational: the same reads through a vCPU's {@code VcpuTlb}, as a JIT makes them.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long tlbTwoDevices() {
+        VcpuTlb t = tlb;
+        t.enterBlock();
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += t.ldlLe(BASE + ((i & 1) << 12) + offsets[i]);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational: P4's reads of one device through a {@code VcpuTlb}.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long tlbOneDevice() {
+        VcpuTlb t = tlb;
+        t.enterBlock();
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += t.ldlLe(BASE + offsets[i]);
+        }
+        return sum;
+    }
+
+    /**
+     * Informational: register writes alternating between the two devices through a {@code VcpuTlb}.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long tlbWritesTwoDevices() {
+        VcpuTlb t = tlb;
+        t.enterBlock();
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            t.stlLe(BASE + ((i & 1) << 12) + offsets[i], i);
+            sum += i;
         }
         return sum;
     }
