@@ -70,6 +70,8 @@ public final class PhysSection {
     // call (0 when the section is not plain MMIO), and the device's alignment and byte order.
     private final MemoryRegionOps.Read plainRead;
     private final int plainReadSizes;
+    private final MemoryRegionOps.Write plainWrite;
+    private final int plainWriteSizes;
     private final boolean plainReadUnaligned;
     private final boolean deviceBigEndian;
     private final boolean deviceOnly;
@@ -114,6 +116,9 @@ public final class PhysSection {
         boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
         this.plainRead = plainIo ? ops.read() : null;
         this.plainReadSizes = plainIo && ops.read() != null ? ops.plainReadSizes() : 0;
+        this.plainWrite = plainIo ? ops.write() : null;
+        this.plainWriteSizes = plainIo && ops.write() != null && (flags & (DIRECT_WRITE | DIRECT_WRITE_DEBUG)) == 0
+                ? ops.plainWriteSizes() : 0;
         this.plainReadUnaligned = plainIo && ops.validUnaligned();
         this.deviceBigEndian = ops != null && MmioDispatch.isBigEndian(ops.endianness());
         this.deviceOnly = ops != null
@@ -316,6 +321,22 @@ public final class PhysSection {
      */
     public int plainReadSizes() {
         return plainReadSizes;
+    }
+
+    /**
+     * The access sizes a store may serve with one call of {@link #plainWrite()}: the ops'
+     * {@link MemoryRegionOps#plainWriteSizes()} for a plain MMIO section, 0 for anything else.
+     * Alignment, the region's eventfds and its coalesced-MMIO flush are still the caller's to check.
+     *
+     * @return the size bits
+     */
+    public int plainWriteSizes() {
+        return plainWriteSizes;
+    }
+
+    /** @return the plain write callback of a plain MMIO section, else null */
+    public MemoryRegionOps.Write plainWrite() {
+        return plainWrite;
     }
 
     /** @return the plain read callback of a plain MMIO section, else null */

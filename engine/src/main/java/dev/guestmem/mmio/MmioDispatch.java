@@ -221,6 +221,58 @@ public final class MmioDispatch {
             }
             return value;
         }
+
+        /**
+         * The common MMIO write as a small method, the store counterpart of {@link #readPlain}: the
+         * caller has established, from a dispatch section built for {@code region}, that
+         * {@code write} is {@code ops.write()}, that {@code size} is in
+         * {@link MemoryRegionOps#plainWriteSizes()}, that the access is aligned or the device takes
+         * unaligned accesses, that {@code guard} is the region's guard, and, at this access, that the
+         * region has no eventfds; what is left of {@link #write} is the byte order, the guard and one
+         * callback. A refused re-entry goes through {@link #write}, which logs it.
+         *
+         * @param ops the region's ops
+         * @param write {@code ops.write()}, precomputed by the caller's section
+         * @param guard the owner's re-entrancy guard, or null
+         * @param region the region (for the log when the device throws)
+         * @param addr offset in the region
+         * @param data the value in the low {@code size} bytes
+         * @param size 1, 2, 4 or 8
+         * @param bigEndian whether the access is big-endian
+         * @param deviceBig whether the device is big-endian
+         * @param attrs attributes (only for the refused path)
+         * @return a {@link MemTxResult}
+         * @implNote Allocation-free, lock-free, CAS-free.
+         */
+        public int writePlain(MemoryRegionOps ops, MemoryRegionOps.Write write, ReentrancyGuard guard,
+                              MemoryRegion region, long addr, long data, int size, boolean bigEndian,
+                              boolean deviceBig, MemTxAttrs attrs) {
+            long self = 0;
+            int entered = 0;
+            if (guard != null) {
+                self = Thread.currentThread().threadId();
+                entered = guard.enter(self);
+                if (entered < 0) {
+                    return write(ops, guard, region.name(), addr, data, size, bigEndian, attrs);
+                }
+            }
+            long value = truncate(data, size);
+            if (bigEndian != deviceBig) {
+                value = swap(value, size);
+            }
+            int r = MemTxResult.OK;
+            try {
+                write.write(addr, value, size);
+            } catch (RuntimeException e) {
+                deviceThrew(region.name(), addr, e);
+                r = MemTxResult.ERROR;
+            } finally {
+                if (entered > 0) {
+                    guard.exit(self);
+                }
+            }
+            return r;
+        }
     }
 
     /**

@@ -98,6 +98,7 @@ public final class MemoryRegionOps {
     private final int implMaxAccessSize;
     private final boolean implUnaligned;
     private final int plainReadSizes;
+    private final int plainWriteSizes;
 
     /** A copy of {@code o} in byte order {@code endianness}. */
     private MemoryRegionOps(MemoryRegionOps o, Endianness endianness) {
@@ -114,6 +115,7 @@ public final class MemoryRegionOps {
         this.implMaxAccessSize = o.implMaxAccessSize;
         this.implUnaligned = o.implUnaligned;
         this.plainReadSizes = o.plainReadSizes;
+        this.plainWriteSizes = o.plainWriteSizes;
     }
 
     /**
@@ -141,14 +143,20 @@ public final class MemoryRegionOps {
         this.implMinAccessSize = b.implMin;
         this.implMaxAccessSize = b.implMax;
         this.implUnaligned = b.implUnaligned;
-        int sizes = 0;
+        int reads = 0;
+        int writes = 0;
         for (int size = 1; size <= 8; size <<= 1) {
             boolean valid = validMaxAccessSize == 0 || (size <= validMaxAccessSize && size >= validMinAccessSize);
-            if (read != null && accepts == null && valid && size >= implMinAccessSize() && size <= implMaxAccessSize()) {
-                sizes |= size;
+            boolean oneCall = accepts == null && valid && size >= implMinAccessSize() && size <= implMaxAccessSize();
+            if (read != null && oneCall) {
+                reads |= size;
+            }
+            if (write != null && oneCall) {
+                writes |= size;
             }
         }
-        this.plainReadSizes = sizes;
+        this.plainReadSizes = reads;
+        this.plainWriteSizes = writes;
     }
 
     /**
@@ -160,6 +168,16 @@ public final class MemoryRegionOps {
      */
     public int plainReadSizes() {
         return plainReadSizes;
+    }
+
+    /**
+     * The access sizes whose writes are one call of the plain {@link #write()} callback, as
+     * {@link #plainReadSizes()} for reads (the MMIO store fast path of a soft TLB's device page).
+     *
+     * @return the size mask
+     */
+    public int plainWriteSizes() {
+        return plainWriteSizes;
     }
 
     /**

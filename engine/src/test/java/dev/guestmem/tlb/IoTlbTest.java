@@ -220,6 +220,31 @@ class IoTlbTest {
         }
     }
 
+    @Test
+    void aDeviceWritingItselfThroughTheEntryIsRefusedAndAThrowingOneIsAnError() {
+        try (Machine m = new Machine()) {
+            int[] inner = {-1};
+            IoRegion loop = new IoRegion(m.sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, sz) -> 0)
+                    .write((addr, v, sz) -> {
+                        if (addr == 4) {
+                            inner[0] = m.as.ioStore(sectionOf(m.as, 0x60000), 0x60008, 4, false, 1, U);
+                        } else if (addr == 8) {
+                            throw new IllegalStateException("device fault");
+                        }
+                    }).build(), "loop", 0x1000);
+            m.root.addSubregion(0x60000, loop);
+            List<Integer> faults = new ArrayList<>();
+            try (VcpuTlb tlb = new VcpuTlb(m.as, U, (addr, size, isWrite, r) -> faults.add(r))) {
+                tlb.stlLe(0x60000, 0); // the io entry
+                tlb.stlLe(0x60004, 0); // re-enters: the inner store is refused, the outer completes
+                assertEquals(MemTxResult.ACCESS_ERROR, inner[0]);
+                tlb.stlLe(0x60008, 0); // throws: ERROR
+                assertEquals(List.of(MemTxResult.ERROR), faults);
+            }
+        }
+    }
+
     private static PhysSection sectionOf(AddressSpace as, long addr) {
         TlbEntry e = new TlbEntry();
         GuestTlb.fill(as, addr, MemTxAttrs.UNSPECIFIED, e);
