@@ -64,7 +64,9 @@ import java.util.Objects;
  * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped (of a store across two pages, the
  * bytes on such a page); an access that crosses a page, touches MMIO, ROM-device callbacks, logged
  * pages (dirty logging, translated code) or an unassigned address goes through {@link AddressSpace}
- * with this TLB's attributes. A failed access ({@link MemTxResult}
+ * with this TLB's attributes; on a page that is wholly one device-only section the entry keeps that
+ * section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
+ * lookup, on the view of the entry's fill. A failed access ({@link MemTxResult}
  * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
  * {@code cpu_transaction_failed}); a load then returns what the address space returned.
  *

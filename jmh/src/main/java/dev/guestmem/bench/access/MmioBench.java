@@ -207,16 +207,7 @@ public class MmioBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long tlbTwoDevices() {
-        VcpuTlb t = tlb;
-        t.enterBlock();
-        long sum = 0;
-        for (int i = 0; i < OPS; i++) {
-            if (exitRequest) {
-                break;
-            }
-            sum += t.ldlLe(BASE + ((i & 1) << 12) + offsets[i]);
-        }
-        return sum;
+        return tlbReads(1 << 12);
     }
 
     /**
@@ -228,6 +219,11 @@ public class MmioBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long tlbOneDevice() {
+        return tlbReads(0);
+    }
+
+    /** Reads through the TLB, every other one {@code otherDevice} bytes further (0: one device). */
+    private long tlbReads(long otherDevice) {
         VcpuTlb t = tlb;
         t.enterBlock();
         long sum = 0;
@@ -235,7 +231,7 @@ public class MmioBench {
             if (exitRequest) {
                 break;
             }
-            sum += t.ldlLe(BASE + offsets[i]);
+            sum += t.ldlLe(BASE + (i & 1) * otherDevice + offsets[i]);
         }
         return sum;
     }

@@ -111,11 +111,12 @@ public class SharedSpaceBench {
         }
     }
 
-    private int pairs(long base, Cursor c) {
+    /** Load+store pairs at {@code base}, every other one at {@code other} instead (the same: one section). */
+    private int pairs(long base, long other, Cursor c) {
         int sum = 0;
         int at = c.next;
         for (int i = 0; i < OPS; i++) {
-            long addr = base + (((at + i) * 4L) & 0xFFFF);
+            long addr = ((i & 1) == 0 ? base : other) + (((at + i) * 4L) & 0xFFFF);
             int v = as.ldlLe(addr);
             as.stlLe(addr, v + 1);
             sum += v;
@@ -136,7 +137,7 @@ public class SharedSpaceBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int togetherMain(Cursor c) {
-        return pairs(LoadStoreBench.BASE + c.lane, c);
+        return pairs(LoadStoreBench.BASE + c.lane, LoadStoreBench.BASE + c.lane, c);
     }
 
     /**
@@ -151,7 +152,7 @@ public class SharedSpaceBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int apartMain(Cursor c) {
-        return pairs(LoadStoreBench.BASE, c);
+        return pairs(LoadStoreBench.BASE, LoadStoreBench.BASE, c);
     }
 
     /**
@@ -166,7 +167,7 @@ public class SharedSpaceBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int apartLow(Cursor c) {
-        return pairs(LOW, c);
+        return pairs(LOW, LOW, c);
     }
 
     /**
@@ -181,16 +182,7 @@ public class SharedSpaceBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public int aloneAlternating(Cursor c) {
-        int sum = 0;
-        int at = c.next;
-        for (int i = 0; i < OPS; i++) {
-            long addr = ((i & 1) == 0 ? LoadStoreBench.BASE : LOW) + (((at + i) * 4L) & 0xFFFF);
-            int v = as.ldlLe(addr);
-            as.stlLe(addr, v + 1);
-            sum += v;
-        }
-        c.next = at + OPS;
-        return sum;
+        return pairs(LoadStoreBench.BASE, LOW, c);
     }
 
     /**
