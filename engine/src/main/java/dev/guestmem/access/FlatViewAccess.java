@@ -287,13 +287,29 @@ final class FlatViewAccess {
         }
     }
 
+    /** The trusting MMIO write, only for this package (a constant: calls through it inline). */
+    private static final MmioDispatch.EngineAccess MMIO =
+            MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
+
     /**
      * {@code memory_region_dispatch_write} on the section's region, then what an IOMMU model's UNMAP
      * sent during it owes the soft TLBs ({@link OwedInvalidations#afterMmioWrite}: one plain field
-     * read while nothing is owed). Every MMIO write of the access paths goes through here.
+     * read while nothing is owed). Every MMIO write of the access paths goes through here. A write
+     * the section serves with one call ({@link PhysSection#plainWriteSizes()}, wholly inside it,
+     * aligned or to a device that takes unaligned accesses) to a region with no eventfds at this
+     * moment is that call ({@link MmioDispatch.EngineAccess#writePlain}); the rest take every rule.
      */
     static int mmioWrite(PhysSection s, long xlat, long val, int size, boolean big, MemTxAttrs attrs) {
-        int r = MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+        long off = xlat - s.offsetWithinRegion();
+        int r;
+        if ((s.plainWriteSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)
+                && ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) // valid.unaligned, for writes too
+                && s.region().ioeventfds().isEmpty()) {
+            r = MMIO.writePlain(s.ops(), s.plainWrite(), s.guard(), s.region(), xlat, val, size, big,
+                    s.deviceBigEndian(), attrs);
+        } else {
+            r = MmioDispatch.write(s.ops(), s.guard(), name(s), eventfds(s), xlat, val, size, big, attrs);
+        }
         OwedInvalidations owed = s.owedInvalidations();
         if (owed != null) { // null: the unassigned section, no device
             owed.afterMmioWrite();

@@ -5,9 +5,7 @@ import static dev.guestmem.internal.ByteOrderLayouts.HOST_BIG;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
-import dev.guestmem.iommu.OwedInvalidations;
 import dev.guestmem.mmio.MmioDispatch;
-import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -137,21 +135,8 @@ final class LdSt {
         long off = addr - s.start();
         if (s.isDeviceOnly() && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
                 && Long.compareUnsigned(addr, -size) <= 0 && s.region().system() == as.system()) {
-            MemoryRegion mr = s.region();
-            long xlat = off + s.offsetWithinRegion();
-            if ((s.plainWriteSizes() & size) != 0 && off <= s.sizeMinusOne() - (size - 1)
-                    && ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) // valid.unaligned, for writes too
-                    && mr.ioeventfds().isEmpty() && !mr.isFlushCoalesced()) {
-                int r = MMIO.writePlain(s.ops(), s.plainWrite(), s.guard(), mr, xlat, val, size, big,
-                        s.deviceBigEndian(), attrs);
-                OwedInvalidations owed = s.owedInvalidations();
-                if (owed != null) {
-                    owed.afterMmioWrite();
-                }
-                return r;
-            }
             FlatViewAccess.prepareMmio(s);
-            return FlatViewAccess.mmioWrite(s, xlat, val, size, big, attrs);
+            return FlatViewAccess.mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
         }
         return MissPath.store(as, addr, size, big, val, attrs);
     }

@@ -276,7 +276,7 @@ public final class MmioDispatch {
     }
 
     /**
-     * Hands the access package its {@link EngineAccess}; call once, from a class initialiser.
+     * Hands the access package its {@link EngineAccess}; call it from a class initialiser, once per class.
      *
      * {@snippet lang=java :
      * // in a class of dev.guestmem.access
