@@ -66,7 +66,9 @@ import java.util.Objects;
  * pages (dirty logging, translated code) or an unassigned address goes through {@link AddressSpace}
  * with this TLB's attributes; on a page that is wholly one device-only section the entry keeps that
  * section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
- * lookup, on the view of the entry's fill. A failed access ({@link MemTxResult}
+ * lookup, while the address space's generation is still the TLB's (a device access is never made
+ * on a view older than the current one: after a change and before the next {@link #enterBlock()},
+ * such a page takes the address space, as every non-direct page does). A failed access ({@link MemTxResult}
  * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
  * {@code cpu_transaction_failed}); a load then returns what the address space returned.
  *
@@ -455,7 +457,7 @@ public final class VcpuTlb implements AutoCloseable {
                 }
             }
             PhysSection io = ioSections[i]; // the entry is this page's now
-            if (io != null) { // a device page: straight to its section (io_readx)
+            if (io != null && as.generation() == generation) { // a device page of the current view: io_readx
                 return reported(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
             }
         }
@@ -510,7 +512,7 @@ public final class VcpuTlb implements AutoCloseable {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
             }
             PhysSection io = ioSections[i];
-            if (io != null && pages[i] == page) { // a device page: straight to its section (io_writex)
+            if (io != null && pages[i] == page && as.generation() == generation) { // io_writex, current view
                 int r = as.ioStore(io, addr, size, big, v, attrs);
                 if (r != MemTxResult.OK && fault != null) {
                     fault.failed(addr, size, true, r);

@@ -152,6 +152,27 @@ class IoTlbTest {
         }
     }
 
+    /**
+     * A device page's entry is used only while the view is the one it was filled from: between a
+     * change and the next block entry the page takes the address space, the current view, as every
+     * non-direct page does (the fuzzer's model; found by it when the entry kept the old device).
+     */
+    @Test
+    void aStaleIoEntryTakesTheCurrentViewUntilTheBlockEntry() {
+        try (Machine m = new Machine()) {
+            List<Integer> faults = new ArrayList<>();
+            try (VcpuTlb tlb = new VcpuTlb(m.as, U, (addr, size, isWrite, r) -> faults.add(r))) {
+                assertEquals((int) (0xA000_0000L | 4), tlb.ldlLe(DEV_A + 4)); // the io entry
+                m.a.setAddress(0x40000);                                   // no enterBlock yet
+                assertEquals(0, tlb.ldlLe(DEV_A + 4));
+                tlb.stlLe(DEV_A + 8, 1);
+                assertEquals(List.of(MemTxResult.DECODE_ERROR, MemTxResult.DECODE_ERROR), faults);
+                assertEquals(List.of("a r 4/4"), m.calls);
+                assertEquals((int) (0xA000_0000L | 4), tlb.ldlLe(0x40004));   // the new place, before the flush too
+            }
+        }
+    }
+
     @Test
     void aSectionThatDoesNotHoldTheAddressIsOnlyAHint() {
         try (Machine m = new Machine(); Machine other = new Machine()) {
