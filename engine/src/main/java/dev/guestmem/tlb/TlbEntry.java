@@ -91,7 +91,9 @@ public final class TlbEntry {
      * device in I/O mode, a RAM device), reached without an IOMMU. The emulator sends the page's
      * accesses to {@link dev.guestmem.access.LoadStoreAccessors#ioLoad} and
      * {@link dev.guestmem.access.LoadStoreAccessors#ioStore} with it, which skip the lookup: every
-     * device page then has its own entry, where the address space keeps one fast MMIO section.
+     * device page then has its own entry, where the address space keeps one fast MMIO section. Use
+     * it while {@link #generation()} is the space's current one, as {@link VcpuTlb} does; after a
+     * change, send the page's accesses to the space's ordinary accessors until the entry is refilled.
      *
      * @return the section, or null (RAM, subpage, unassigned, or a page behind an IOMMU)
      */
