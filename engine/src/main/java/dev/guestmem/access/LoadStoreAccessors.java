@@ -514,7 +514,9 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * address space has one fast MMIO slot. The load is the one of the view the section came from:
      * one plain call of the device when the section serves it with one (size, alignment, whole
      * access inside the section), else the full dispatch of {@code addr} on the current view, which
-     * also answers a section that does not cover {@code addr} or belongs to another machine.
+     * also answers a section that does not cover {@code addr} or belongs to another machine. A
+     * section of another address space of this machine is not detected (a section does not know its
+     * space): it reaches the device that space maps there ({@code IoTlbReviewTest}'s gated probe).
      *
      * @param section a section of this space's dispatch (a TLB entry's), not null
      * @param addr guest address (unsigned)
