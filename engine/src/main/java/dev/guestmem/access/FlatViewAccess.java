@@ -220,14 +220,22 @@ final class FlatViewAccess {
             MemoryRegionOps ops = s.ops();
             if (!whole || !isDirect(s, false, attrs)) {
                 if (ops == null || ops.read() != null) {
-                    prepareMmio(s);
-                    return MmioDispatch.readValue(ops, s.guard(), name(s), xlat, size, big, attrs, null, res);
+                    return mmioRead(s, xlat, size, big, attrs, res);
                 }
             } else {
                 return loadRam(s, xlat, size, big, res);
             }
         }
         return loadThrough(as.currentMap(), addr, size, big, attrs, res);
+    }
+
+    /**
+     * {@code memory_region_dispatch_read} on the section's region after the coalesced-MMIO flush, for
+     * a section whose ops have a plain read callback (or none: unassigned), every rule applied.
+     */
+    static long mmioRead(PhysSection s, long xlat, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
+        prepareMmio(s);
+        return MmioDispatch.readValue(s.ops(), s.guard(), name(s), xlat, size, big, attrs, null, res);
     }
 
     /**

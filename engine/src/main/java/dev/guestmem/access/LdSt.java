@@ -114,13 +114,21 @@ final class LdSt {
     /**
      * QEMU's {@code io_readx}: a load a soft TLB found to be MMIO of section {@code s}. One plain call
      * of the device when {@link #readsPlainly} (and the region is not flush-coalesced: the fast MMIO
-     * slot never holds such a region, this path has no slot to drop, so it reads the flag), else the
-     * full dispatch of {@code addr}. A section of another machine is only a hint not taken.
+     * slot never holds such a region, this path has no slot to drop, so it reads the flag); else,
+     * for a device-only section with a plain read callback holding {@code addr}, every rule of the
+     * dispatch on that section (splitting, {@code accepts}, the flush); else the full dispatch of
+     * {@code addr} (a device with only an attrs-taking read needs its scratch). A section of another
+     * machine is only a hint not taken.
      */
     static long ioLoad(AddressSpace as, PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
                        MemTxResultHolder res) {
         if (readsPlainly(s, addr, size) && !s.region().isFlushCoalesced() && s.region().system() == as.system()) {
             return plainRead(s, addr, size, big, attrs, res);
+        }
+        long off = addr - s.start();
+        if (s.isDeviceOnly() && s.ops().read() != null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(addr, -size) <= 0 && s.region().system() == as.system()) {
+            return FlatViewAccess.mmioRead(s, off + s.offsetWithinRegion(), size, big, attrs, res);
         }
         return MissPath.load(as, addr, size, big, attrs, res);
     }
