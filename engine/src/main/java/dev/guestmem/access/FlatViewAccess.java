@@ -295,9 +295,23 @@ final class FlatViewAccess {
         }
     }
 
-    /** The trusting MMIO write, only for this package (a constant: calls through it inline). */
-    private static final MmioDispatch.EngineAccess MMIO =
-            MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
+    /** The trusting MMIO read and write, only for this package; a constant, so calls through it inline (P4). */
+    static final MmioDispatch.EngineAccess MMIO = MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
+
+    /**
+     * Whether an access of {@code size} bytes at offset {@code off} of section {@code s} is one call
+     * of its device: a size in {@code sizes} (the section's {@link PhysSection#plainReadSizes()} or
+     * {@link PhysSection#plainWriteSizes()}, 0 for anything but plain MMIO), wholly inside the
+     * section, aligned in the region or to a device that takes unaligned accesses (valid.unaligned,
+     * for reads and writes alike).
+     */
+    static boolean oneCall(PhysSection s, int sizes, long off, int size) {
+        if ((sizes & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
+            long xlat = off + s.offsetWithinRegion();
+            return (xlat & (size - 1)) == 0 || s.plainReadUnaligned();
+        }
+        return false;
+    }
 
     /**
      * {@code memory_region_dispatch_write} on the section's region, then what an IOMMU model's UNMAP
@@ -308,11 +322,8 @@ final class FlatViewAccess {
      * moment is that call ({@link MmioDispatch.EngineAccess#writePlain}); the rest take every rule.
      */
     static int mmioWrite(PhysSection s, long xlat, long val, int size, boolean big, MemTxAttrs attrs) {
-        long off = xlat - s.offsetWithinRegion();
         int r;
-        if ((s.plainWriteSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)
-                && ((xlat & (size - 1)) == 0 || s.plainReadUnaligned()) // valid.unaligned, for writes too
-                && s.region().ioeventfds().isEmpty()) {
+        if (oneCall(s, s.plainWriteSizes(), xlat - s.offsetWithinRegion(), size) && s.region().ioeventfds().isEmpty()) {
             r = MMIO.writePlain(s.ops(), s.plainWrite(), s.guard(), s.region(), xlat, val, size, big,
                     s.deviceBigEndian(), attrs);
         } else {

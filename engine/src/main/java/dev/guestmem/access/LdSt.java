@@ -71,10 +71,6 @@ final class LdSt {
         return Long.compareUnsigned(off, limit) < 0;
     }
 
-    /** The trusting MMIO read, only for this package; a constant, so calls through it inline (P4). */
-    private static final MmioDispatch.EngineAccess MMIO =
-            MmioDispatch.engineAccess(java.lang.invoke.MethodHandles.lookup());
-
     /**
      * A load that missed the fast window: a plain single-chunk MMIO read of the space's fast MMIO
      * section through {@link MmioDispatch.EngineAccess#readPlain} (P4), else the full dispatch (which
@@ -83,38 +79,24 @@ final class LdSt {
     private static long ioOrSlow(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs,
                                  MemTxResultHolder res) {
         PhysSection s = as.fastIo();
-        if (readsPlainly(s, addr, size)) {
+        if (FlatViewAccess.oneCall(s, s.plainReadSizes(), addr - s.start(), size)) {
             return plainRead(s, addr, size, big, attrs, res);
         }
         return MissPath.load(as, addr, size, big, attrs, res);
     }
 
-    /**
-     * Whether a load of {@code size} bytes at {@code addr} is one plain call of section {@code s}'s
-     * device: a size the section serves with one call ({@link PhysSection#plainReadSizes()}, 0 for
-     * anything but plain MMIO), wholly inside it, aligned or to a device that takes unaligned reads.
-     */
-    private static boolean readsPlainly(PhysSection s, long addr, int size) {
-        long off = addr - s.start();
-        if ((s.plainReadSizes() & size) != 0 && off >= 0 && off <= s.sizeMinusOne() - (size - 1)) {
-            long xlat = off + s.offsetWithinRegion();
-            return (xlat & (size - 1)) == 0 || s.plainReadUnaligned();
-        }
-        return false;
-    }
-
-    /** The read {@link #readsPlainly} allowed: the guard, one callback, truncation, byte order. */
+    /** A read {@link FlatViewAccess#oneCall} allowed: the guard, one callback, truncation, byte order. */
     private static long plainRead(PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
                                   MemTxResultHolder res) {
         long xlat = addr - s.start() + s.offsetWithinRegion();
-        return MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big, s.deviceBigEndian(),
-                attrs, res);
+        return FlatViewAccess.MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,
+                s.deviceBigEndian(), attrs, res);
     }
 
     /**
      * QEMU's {@code io_readx}: a load a soft TLB found to be MMIO of section {@code s}. One plain call
-     * of the device when {@link #readsPlainly} (and the region is not flush-coalesced: the fast MMIO
-     * slot never holds such a region, this path has no slot to drop, so it reads the flag); else,
+     * of the device when {@link FlatViewAccess#oneCall} (and the region is not flush-coalesced: the
+     * fast MMIO slot never holds such a region, this path has no slot to drop, so it reads the flag); else,
      * for a device-only section with a plain read callback holding {@code addr}, every rule of the
      * dispatch on that section (splitting, {@code accepts}, the flush); else the full dispatch of
      * {@code addr} (a device with only an attrs-taking read needs its scratch). A section of another
@@ -122,13 +104,15 @@ final class LdSt {
      */
     static long ioLoad(AddressSpace as, PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
                        MemTxResultHolder res) {
-        if (readsPlainly(s, addr, size) && !s.region().isFlushCoalesced() && s.region().system() == as.system()) {
-            return plainRead(s, addr, size, big, attrs, res);
-        }
         long off = addr - s.start();
-        if (s.isDeviceOnly() && s.ops().read() != null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                && Long.compareUnsigned(addr, -size) <= 0 && s.region().system() == as.system()) {
-            return FlatViewAccess.mmioRead(s, off + s.offsetWithinRegion(), size, big, attrs, res);
+        if (s.isDeviceOnly() && s.region().system() == as.system()) { // (a plainly read section is device-only)
+            if (FlatViewAccess.oneCall(s, s.plainReadSizes(), off, size) && !s.region().isFlushCoalesced()) {
+                return plainRead(s, addr, size, big, attrs, res);
+            }
+            if (s.ops().read() != null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                    && Long.compareUnsigned(addr, -size) <= 0) {
+                return FlatViewAccess.mmioRead(s, off + s.offsetWithinRegion(), size, big, attrs, res);
+            }
         }
         return MissPath.load(as, addr, size, big, attrs, res);
     }

@@ -1,6 +1,7 @@
 package dev.guestmem.access;
 
 import dev.guestmem.dispatch.PhysSection;
+import dev.guestmem.mmio.MmioDispatch;
 import java.util.Objects;
 
 /**
@@ -556,8 +557,7 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
     default int ioStore(PhysSection section, long addr, int size, boolean bigEndian, long value, MemTxAttrs attrs) {
         Objects.requireNonNull(section, "section");
         checkSize(size);
-        long v = size == 8 ? value : value & ((1L << (8 * size)) - 1);
-        return LdSt.ioStore(self(), section, addr, size, bigEndian, v, attrs);
+        return LdSt.ioStore(self(), section, addr, size, bigEndian, MmioDispatch.truncate(value, size), attrs);
     }
 
     private static void checkSize(int size) {
