@@ -113,16 +113,14 @@ public final class PhysSection {
         boolean direct = read.byteSize() > 0 || loggedWrite.byteSize() > 0;
         this.window = direct ? new DirectWindow(start, read, writable, loggedWrite, this, segmentOffset, dirty, ramAddr, mask)
                 : DirectWindow.empty(); // most sections of a big machine are MMIO: no object each
-        boolean plainIo = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
-        this.plainRead = plainIo ? ops.read() : null;
-        this.plainReadSizes = plainIo && ops.read() != null ? ops.plainReadSizes() : 0;
-        this.plainWrite = plainIo ? ops.write() : null;
-        this.plainWriteSizes = plainIo && ops.write() != null && (flags & (DIRECT_WRITE | DIRECT_WRITE_DEBUG)) == 0
-                ? ops.plainWriteSizes() : 0;
-        this.plainReadUnaligned = plainIo && ops.validUnaligned();
+        // (no direct read means no direct write either: of() sets DIRECT_WRITE* only beside DIRECT_READ)
+        this.deviceOnly = ops != null && (flags & (DIRECT_READ | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
+        this.plainRead = deviceOnly ? ops.read() : null;
+        this.plainReadSizes = deviceOnly ? ops.plainReadSizes() : 0; // 0 without a plain read callback
+        this.plainWrite = deviceOnly ? ops.write() : null;
+        this.plainWriteSizes = deviceOnly ? ops.plainWriteSizes() : 0; // 0 without a plain write callback
+        this.plainReadUnaligned = deviceOnly && ops.validUnaligned();
         this.deviceBigEndian = ops != null && MmioDispatch.isBigEndian(ops.endianness());
-        this.deviceOnly = ops != null
-                && (flags & (DIRECT_READ | DIRECT_WRITE | DIRECT_WRITE_DEBUG | IOMMU | SUBPAGE | UNASSIGNED)) == 0;
     }
 
     /**

@@ -68,8 +68,8 @@ import java.util.Objects;
  * section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
  * lookup, while the address space's generation is still the TLB's (a device access is never made
  * on a view older than the current one: after a change and before the next {@link #enterBlock()},
- * such a page takes the address space, as every non-direct page does). A failed access ({@link MemTxResult}
- * not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
+ * such a page takes the address space, as every non-direct page does). A failed access
+ * ({@link MemTxResult} not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
  * {@code cpu_transaction_failed}); a load then returns what the address space returned.
  *
  * <p><b>Thread safety.</b> Confined to one thread; any number of TLBs may use one address space.
@@ -458,10 +458,10 @@ public final class VcpuTlb implements AutoCloseable {
             }
             PhysSection io = ioSections[i]; // the entry is this page's now
             if (io != null && as.generation() == generation) { // a device page of the current view: io_readx
-                return reported(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
+                return reportLoad(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
             }
         }
-        return reported(spaceLoad(addr, size, big), addr, size);
+        return reportLoad(spaceLoad(addr, size, big), addr, size);
     }
 
     /** The address space's load (kept apart so {@link #load} stays small enough for C2 to inline). */
@@ -475,7 +475,7 @@ public final class VcpuTlb implements AutoCloseable {
     }
 
     /** Tells the fault handler of a load that did not complete with {@code OK}; returns {@code v}. */
-    private long reported(long v, long addr, int size) {
+    private long reportLoad(long v, long addr, int size) {
         if (result.get() != MemTxResult.OK && fault != null) {
             fault.failed(addr, size, false, result.get());
         }
@@ -513,10 +513,7 @@ public final class VcpuTlb implements AutoCloseable {
             }
             PhysSection io = ioSections[i];
             if (io != null && pages[i] == page && as.generation() == generation) { // io_writex, current view
-                int r = as.ioStore(io, addr, size, big, v, attrs);
-                if (r != MemTxResult.OK && fault != null) {
-                    fault.failed(addr, size, true, r);
-                }
+                reportStore(as.ioStore(io, addr, size, big, v, attrs), addr, size);
                 return;
             }
         } else {
@@ -533,6 +530,11 @@ public final class VcpuTlb implements AutoCloseable {
             case 4 -> big ? as.stlBe(addr, (int) v, attrs) : as.stlLe(addr, (int) v, attrs);
             default -> big ? as.stqBe(addr, v, attrs) : as.stqLe(addr, v, attrs);
         };
+        reportStore(r, addr, size);
+    }
+
+    /** Tells the fault handler of a store whose result {@code r} is not {@code OK}. */
+    private void reportStore(int r, long addr, int size) {
         if (r != MemTxResult.OK && fault != null) {
             fault.failed(addr, size, true, r);
         }
@@ -566,9 +568,7 @@ public final class VcpuTlb implements AutoCloseable {
             int shift = 8 * (big ? size - 1 - k : k);
             r |= as.stb(a, (int) (v >>> shift), attrs);
         }
-        if (r != MemTxResult.OK && fault != null) {
-            fault.failed(addr, size, true, r);
-        }
+        reportStore(r, addr, size);
     }
 
     /**
