@@ -64,6 +64,7 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle GENERATION;
     private static final VarHandle FAST;
     private static final VarHandle FAST_IO;
+    private static final VarHandle FAST_IO_STORE;
     private static final VarHandle SLOT_LOCK;
     /**
      * Bits of a generation that count this space's changes; the bits above hold a number unique to
@@ -96,6 +97,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             GENERATION = l.findVarHandle(AddressSpace.class, "generation", long.class);
             FAST = l.findVarHandle(AddressSpace.class, "fastWindow", DirectWindow.class);
             FAST_IO = l.findVarHandle(AddressSpace.class, "fastIo", PhysSection.class);
+            FAST_IO_STORE = l.findVarHandle(AddressSpace.class, "fastIoStore", PhysSection.class);
             SLOT_LOCK = l.findVarHandle(AddressSpace.class, "slotLock", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -117,6 +119,8 @@ public final class AddressSpace implements LoadStoreAccessors {
     private DirectWindow fastWindow;
     @SuppressWarnings("unused") // accessed through FAST_IO
     private PhysSection fastIo;
+    @SuppressWarnings("unused") // accessed through FAST_IO_STORE
+    private PhysSection fastIoStore;
     /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
     @SuppressWarnings("unused") // accessed through SLOT_LOCK
     private int slotLock;
@@ -149,6 +153,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         DISPATCH.setRelease(this, empty.dispatch());
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
+        FAST_IO_STORE.setRelease(this, empty.dispatch().unassignedSection());
         GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
     }
 
@@ -207,6 +212,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             DISPATCH.setRelease(this, view.dispatch());
             FAST.setRelease(this, view.dispatch().unassignedSection().window());
             FAST_IO.setRelease(this, view.dispatch().unassignedSection());
+            FAST_IO_STORE.setRelease(this, view.dispatch().unassignedSection());
             GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
         } finally {
             unlockSlots();
@@ -429,6 +435,36 @@ public final class AddressSpace implements LoadStoreAccessors {
         // Read under the slots' lock: a flag set after this read drops the slot (dropFastIo) after us.
         if (DISPATCH.getAcquire(this) == d && !s.region().isFlushCoalesced()) {
             FAST_IO.setRelease(this, s);
+        }
+        unlockSlots();
+    }
+
+    /**
+     * The fast MMIO section for stores: the last {@linkplain PhysSection#isDeviceOnly() device-only}
+     * section a store of this space resolved, so the next store to that device skips the lookup
+     * (stores that miss the fast window reach it through {@link MissPath}, out of line). Reset by
+     * {@link #publish} and refilled exactly as {@link #fastWindow()}. Unlike {@link #fastIo()} it
+     * may hold a flush-coalesced region: the store path runs the flush itself.
+     *
+     * @return the section (acquire; never null)
+     */
+    PhysSection fastIoStore() {
+        return (PhysSection) FAST_IO_STORE.getAcquire(this);
+    }
+
+    /**
+     * Makes {@code s}, found in {@code d}, the fast MMIO section for stores (the refill protocol of
+     * {@link #cacheFastSection}).
+     *
+     * @param d the table {@code s} was looked up in
+     * @param s a device-only section of {@code d}
+     */
+    void cacheFastIoStore(AddressSpaceDispatch d, PhysSection s) {
+        if (FAST_IO_STORE.getOpaque(this) == s || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
+            return;
+        }
+        if (DISPATCH.getAcquire(this) == d) {
+            FAST_IO_STORE.setRelease(this, s);
         }
         unlockSlots();
     }

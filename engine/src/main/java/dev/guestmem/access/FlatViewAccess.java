@@ -323,7 +323,7 @@ final class FlatViewAccess {
      */
     static int mmioWrite(PhysSection s, long xlat, long val, int size, boolean big, MemTxAttrs attrs) {
         int r;
-        if (oneCall(s, s.plainWriteSizes(), xlat - s.offsetWithinRegion(), size) && s.region().ioeventfds().isEmpty()) {
+        if (oneCall(s, s.plainWriteSizes(), xlat - s.offsetWithinRegion(), size) && !s.region().hasIoeventfds()) {
             r = MMIO.writePlain(s.ops(), s.plainWrite(), s.guard(), s.region(), xlat, val, size, big,
                     s.deviceBigEndian(), attrs);
         } else {
@@ -334,6 +334,23 @@ final class FlatViewAccess {
             owed.afterMmioWrite();
         }
         return r;
+    }
+
+    /**
+     * A store that missed {@link LdSt}'s fast window ({@link MissPath}'s target): to the space's fast
+     * MMIO section for stores when it holds {@code addr}, which is what the full dispatch would do
+     * with it (a device-only section's stores always go to its device, the whole access to the
+     * region of its first byte), else {@link #store}.
+     */
+    static int storeMissed(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+        PhysSection s = as.fastIoStore();
+        long off = addr - s.start();
+        if (s.isDeviceOnly() && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(addr, -size) <= 0) {
+            prepareMmio(s);
+            return mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
+        }
+        return store(as, addr, size, big, val, attrs);
     }
 
     /** {@code address_space_st*_internal}. */
@@ -360,6 +377,8 @@ final class FlatViewAccess {
         PhysSection s = d.lookupRegion(addr, true);
         if ((s.flags() & (PhysSection.DIRECT_READ | PhysSection.FAULT_PRONE)) == PhysSection.DIRECT_READ) {
             as.cacheFastSection(d, s); // the next access to this RAM takes LdSt's fast path
+        } else if (s.isDeviceOnly()) {
+            as.cacheFastIoStore(d, s); // the next store to this device skips the lookup (storeMissed)
         }
         if ((s.flags() & PhysSection.IOMMU) == 0) {
             long off = addr - s.start();

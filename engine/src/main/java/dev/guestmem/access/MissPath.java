@@ -7,7 +7,7 @@ import java.lang.invoke.MethodType;
 /**
  * The full dispatch of one load or store that missed {@link LdSt}'s fast window, called out of line:
  * through method handles held in fields C2 does not treat as constants, so it compiles a call here
- * and never inlines {@link FlatViewAccess#load} or {@link FlatViewAccess#store} into the ld/st
+ * and never inlines {@link FlatViewAccess#load} or {@link FlatViewAccess#storeMissed} into the ld/st
  * methods.
  *
  * <p>Why: once an emulator's loads and stores have missed often enough (MMIO, a second RAM section,
@@ -34,7 +34,7 @@ final class MissPath {
         try {
             load = lookup.findStatic(FlatViewAccess.class, "load", MethodType.methodType(long.class,
                     AddressSpace.class, long.class, int.class, boolean.class, MemTxAttrs.class, MemTxResultHolder.class));
-            store = lookup.findStatic(FlatViewAccess.class, "store", MethodType.methodType(int.class,
+            store = lookup.findStatic(FlatViewAccess.class, "storeMissed", MethodType.methodType(int.class,
                     AddressSpace.class, long.class, int.class, boolean.class, long.class, MemTxAttrs.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -55,13 +55,13 @@ final class MissPath {
         }
     }
 
-    /** {@link FlatViewAccess#store}, out of line. */
+    /** {@link FlatViewAccess#storeMissed}, out of line. */
     static int store(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         try {
             return (int) store.invokeExact(as, addr, size, big, val, attrs);
         } catch (RuntimeException | Error e) {
             throw e;
-        } catch (Throwable checked) { // FlatViewAccess.store declares none
+        } catch (Throwable checked) { // FlatViewAccess.storeMissed declares none
             throw new AssertionError(checked);
         }
     }

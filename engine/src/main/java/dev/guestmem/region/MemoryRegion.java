@@ -957,6 +957,16 @@ public abstract sealed class MemoryRegion
     }
 
     /**
+     * Whether the region has an eventfd now: one read of the published list (an MMIO write's test
+     * for its one-call path; {@link IoeventfdList#EMPTY} is the only empty list).
+     *
+     * @return whether {@link #ioeventfds()} is not empty
+     */
+    public final boolean hasIoeventfds() {
+        return ioeventfds != IoeventfdList.EMPTY;
+    }
+
+    /**
      * QEMU's {@code memory_region_add_coalescing}: marks {@code [offset, offset + size)} as a window
      * whose writes an accelerator may buffer; listeners of every address space showing the region
      * hear {@link dev.guestmem.listener.MemoryListener#coalescedIoAdd} for each flat range it

@@ -130,6 +130,48 @@ class FastSectionTest {
         assertEquals(MemTxResult.DECODE_ERROR, r.get());
     }
 
+    /** A device that records each write it gets as "name@offset=value". */
+    private static IoRegion recordingDevice(MemorySystem sys, String name, java.util.List<String> writes) {
+        return new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                .read((addr, size) -> 0)
+                .write((addr, v, size) -> writes.add(name + "@" + Long.toHexString(addr) + "=" + v))
+                .build(), name, 0x1000);
+    }
+
+    /**
+     * The fast MMIO section for stores never sends a store to a device that a newer view no longer
+     * shows there: after each change the same address reaches the new map's device, RAM or nothing.
+     */
+    @Test
+    void fastMmioStoreSlotFollowsEveryPublication() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        java.util.List<String> writes = new java.util.ArrayList<>();
+        IoRegion a = recordingDevice(sys, "a", writes);
+        IoRegion b = recordingDevice(sys, "b", writes);
+        root.addSubregion(BASE, a);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x10, 1)); // the full dispatch, which fills the slot
+        assertTrue(as.fastIoStore().region() == a, "the slot holds a's section");
+        assertEquals(MemTxResult.OK, as.stlLe(BASE + 0xffc, 2)); // through the slot
+        assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(BASE + 0xffe, 3)); // unaligned: a refuses it (valid)
+        a.setAddress(BASE + 0x10000);
+        assertFalse(as.fastIoStore().region() == a, "the publication emptied the slot");
+        assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(BASE + 0x10, 4));
+        root.addSubregion(BASE, b);
+        assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x10, 5));
+        assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x10010, 6)); // a at its new place takes the slot
+        assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x20, 7)); // b again, after a's refill
+        b.setEnabled(false);
+        assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(BASE + 0x20, 8));
+        try (RamBlock block = RamBlock.anonymous("ram", 0x1000)) {
+            root.addSubregion(BASE, new RamRegion(sys, null, "ram", block, false, false));
+            assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x20, 9));
+            assertEquals(9, block.segment().get(ValueLayout.JAVA_INT_UNALIGNED, 0x20));
+        }
+        assertEquals(java.util.List.of("a@10=1", "a@ffc=2", "b@10=5", "a@10=6", "b@20=7"), writes);
+    }
+
     /**
      * Readers load one device register while a writer keeps swapping which device (or nothing) is
      * mapped there: every answer is one a published view gave, and once the writer stops, the next
@@ -187,6 +229,68 @@ class FastSectionTest {
             default -> 0xA00_0040;
         };
         assertEquals(expected, last, "after " + n + " changes the slot answers for the last view");
+        assertTrue(n > 100, "the writer made changes: " + n);
+    }
+
+    /**
+     * Stores to one device register while a writer keeps swapping which device (or nothing) is mapped
+     * there: every store is OK or DECODE_ERROR, and once the writer stops, the next store reaches the
+     * last view's device (no stale slot for stores survives the refill race).
+     */
+    @Test
+    void fastMmioStoreSlotUnderChurn() throws Exception {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        java.util.List<String> writes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        IoRegion a = recordingDevice(sys, "a", writes);
+        IoRegion b = recordingDevice(sys, "b", writes);
+        root.addSubregion(BASE, a);
+        root.addSubregion(BASE + 0x100000, b);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread[] storers = new Thread[2];
+        for (int t = 0; t < storers.length; t++) {
+            storers[t] = new Thread(() -> {
+                while (!stop.get()) {
+                    int r = as.stlLe(BASE + 0x40, 1);
+                    if (r != MemTxResult.OK && r != MemTxResult.DECODE_ERROR) {
+                        bad.add("result " + r);
+                    }
+                    if (writes.size() > 100_000) {
+                        writes.clear();
+                    }
+                }
+            });
+            storers[t].start();
+        }
+        long seconds = Boolean.getBoolean("guestmem.stress") ? Long.getLong("guestmem.stress.seconds", 2) : 1;
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        long n = 0;
+        while (System.nanoTime() < end) {
+            switch ((int) (n++ % 3)) {
+                case 0 -> {
+                    a.setAddress(BASE + 0x200000);
+                    b.setAddress(BASE);
+                }
+                case 1 -> b.setAddress(BASE + 0x100000);
+                default -> a.setAddress(BASE);
+            }
+        }
+        stop.set(true);
+        for (Thread t : storers) {
+            t.join();
+        }
+        assertEquals(java.util.List.of(), bad.subList(0, Math.min(5, bad.size())), bad.size() + " bad results");
+        writes.clear();
+        int last = as.stlLe(BASE + 0x40, 2);
+        java.util.List<String> expected = switch ((int) ((n - 1) % 3)) {
+            case 0 -> java.util.List.of("b@40=2");
+            case 1 -> java.util.List.of();
+            default -> java.util.List.of("a@40=2");
+        };
+        assertEquals(expected, writes, "after " + n + " changes the slot stores for the last view");
+        assertEquals(expected.isEmpty() ? MemTxResult.DECODE_ERROR : MemTxResult.OK, last);
         assertTrue(n > 100, "the writer made changes: " + n);
     }
 }

@@ -66,6 +66,25 @@ class IoeventfdDispatchTest extends IoeventfdTestBase {
     }
 
     @Test
+    void aRegionHasEventfdsFromItsFirstAddUntilItsLastDelete() {
+        IoRegion dev = device(Endianness.LITTLE, 1, 8);
+        assertFalse(dev.hasIoeventfds());
+        EventNotifier kick = notifier();
+        dev.addEventfd(0x10, 2, true, 3, kick);
+        dev.addEventfd(0x18, 4, false, 0, kick);
+        assertTrue(dev.hasIoeventfds());
+        dev.delEventfd(0x10, 2, true, 3, kick);
+        assertTrue(dev.hasIoeventfds());
+        dev.delEventfd(0x18, 4, false, 0, kick);
+        assertFalse(dev.hasIoeventfds(), "the write path's one-call test reads this");
+        assertTrue(dev.ioeventfds().isEmpty());
+        // and the writes that matched go to the device again
+        assertEquals(MemTxResult.OK, as.stwLe(BASE + 0x10, 3));
+        assertFalse(kick.testAndClear());
+        assertEquals(1, deviceWrites.size());
+    }
+
+    @Test
     void withoutMatchDataAnyValueOfThatSizeMatches() {
         IoRegion dev = device(Endianness.LITTLE, 1, 8);
         EventNotifier kick = notifier();

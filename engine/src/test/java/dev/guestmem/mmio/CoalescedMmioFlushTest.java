@@ -129,6 +129,27 @@ class CoalescedMmioFlushTest {
         assertEquals(List.of("vga r4 after 0"), run(a -> a.ldlLe(VGA)));
     }
 
+    /** The same for stores, which the space's fast MMIO section for stores takes past the lookup. */
+    @Test
+    void theFlagSetOnAMappedRegionFlushesBeforeItsStores() {
+        IoRegion vga = device("vga");
+        root.addSubregion(VGA, vga);
+        sys.setCoalescedMmioFlusher(() -> flushes++);
+        as.stlLe(VGA, 1);
+        as.stlLe(VGA, 2); // the space's fast MMIO section for stores now
+        flushes = 0;
+        assertEquals(List.of("vga w4 after 0"), run(a -> a.stlLe(VGA, 3)));
+        vga.setFlushCoalesced();
+        flushes = 0;
+        assertEquals(List.of("vga w4 after 1", "vga w2 after 2"), run(a -> {
+            a.stlLe(VGA, 4);
+            a.stwLe(VGA + 2, 5);
+        }));
+        vga.clearFlushCoalesced();
+        flushes = 0;
+        assertEquals(List.of("vga w4 after 0"), run(a -> a.stlLe(VGA, 6)));
+    }
+
     @Test
     void anAliasOfAFlushedRegionFlushesToo() {
         IoRegion vga = device("vga");

@@ -257,4 +257,25 @@ public class MmioBench {
         }
         return sum;
     }
+
+    /**
+     * Informational: register writes of one device through the address space (an interpreter's
+     * store to MMIO, without a soft TLB).
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long dispatchWrites() {
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            as.stlLe(BASE + offsets[i], i);
+            sum += i;
+        }
+        return sum;
+    }
 }
