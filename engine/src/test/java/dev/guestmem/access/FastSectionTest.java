@@ -188,42 +188,22 @@ class FastSectionTest {
         AddressSpace as = sys.addressSpace(root, "memory");
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Thread[] readers = new Thread[2];
-        for (int t = 0; t < readers.length; t++) {
-            readers[t] = new Thread(() -> {
-                MemTxResultHolder r = new MemTxResultHolder();
-                while (!stop.get()) {
-                    int v = as.ldlLe(BASE + 0x40, MemTxAttrs.UNSPECIFIED, r);
-                    boolean ok = r.get() == MemTxResult.OK ? v == 0xA00_0040 || v == 0xB00_0040
-                            : r.get() == MemTxResult.DECODE_ERROR && v == 0;
-                    if (!ok) {
-                        bad.add(Integer.toHexString(v) + " result " + r.get());
-                    }
+        Thread[] readers = startTwo(() -> {
+            MemTxResultHolder r = new MemTxResultHolder();
+            while (!stop.get()) {
+                int v = as.ldlLe(BASE + 0x40, MemTxAttrs.UNSPECIFIED, r);
+                boolean ok = r.get() == MemTxResult.OK ? v == 0xA00_0040 || v == 0xB00_0040
+                        : r.get() == MemTxResult.DECODE_ERROR && v == 0;
+                if (!ok) {
+                    bad.add(Integer.toHexString(v) + " result " + r.get());
                 }
-            });
-            readers[t].start();
-        }
-        long seconds = Boolean.getBoolean("guestmem.stress") ? Long.getLong("guestmem.stress.seconds", 2) : 1;
-        long end = System.nanoTime() + seconds * 1_000_000_000L;
-        long n = 0;
-        while (System.nanoTime() < end) {
-            switch ((int) (n++ % 3)) {
-                case 0 -> { // b over a's place
-                    a.setAddress(BASE + 0x200000);
-                    b.setAddress(BASE);
-                }
-                case 1 -> b.setAddress(BASE + 0x100000); // nothing there
-                default -> a.setAddress(BASE); // a back
             }
-        }
-        stop.set(true);
-        for (Thread t : readers) {
-            t.join();
-        }
+        });
+        long n = swapUntilDone(a, b, stop, readers);
         assertEquals(java.util.List.of(), bad.subList(0, Math.min(5, bad.size())), bad.size() + " bad answers");
         MemTxResultHolder r = new MemTxResultHolder();
         int last = as.ldlLe(BASE + 0x40, MemTxAttrs.UNSPECIFIED, r);
-        int expected = switch ((int) ((n - 1) % 3)) {
+        int expected = switch (lastSwap(n)) {
             case 0 -> 0xB00_0040;
             case 1 -> 0;
             default -> 0xA00_0040;
@@ -249,26 +229,44 @@ class FastSectionTest {
         AddressSpace as = sys.addressSpace(root, "memory");
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.List<String> bad = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Thread[] storers = new Thread[2];
-        for (int t = 0; t < storers.length; t++) {
-            storers[t] = new Thread(() -> {
-                while (!stop.get()) {
-                    int r = as.stlLe(BASE + 0x40, 1);
-                    if (r != MemTxResult.OK && r != MemTxResult.DECODE_ERROR) {
-                        bad.add("result " + r);
-                    }
-                    if (writes.size() > 100_000) {
-                        writes.clear();
-                    }
+        Thread[] storers = startTwo(() -> {
+            while (!stop.get()) {
+                int r = as.stlLe(BASE + 0x40, 1);
+                if (r != MemTxResult.OK && r != MemTxResult.DECODE_ERROR) {
+                    bad.add("result " + r);
                 }
-            });
-            storers[t].start();
-        }
+                if (writes.size() > 100_000) {
+                    writes.clear();
+                }
+            }
+        });
+        long n = swapUntilDone(a, b, stop, storers);
+        assertEquals(java.util.List.of(), bad.subList(0, Math.min(5, bad.size())), bad.size() + " bad results");
+        writes.clear();
+        int last = as.stlLe(BASE + 0x40, 2);
+        java.util.List<String> expected = switch (lastSwap(n)) {
+            case 0 -> java.util.List.of("b@40=2");
+            case 1 -> java.util.List.of();
+            default -> java.util.List.of("a@40=2");
+        };
+        assertEquals(expected, writes, "after " + n + " changes the slot stores for the last view");
+        assertEquals(expected.isEmpty() ? MemTxResult.DECODE_ERROR : MemTxResult.OK, last);
+        assertTrue(n > 100, "the writer made changes: " + n);
+    }
+
+    /**
+     * Keeps changing what is at BASE (0: b over a's place, 1: nothing, 2: a back; a starts there, b
+     * 0x100000 above) for the stress length, then stops {@code threads} and joins them.
+     *
+     * @return how many changes were made ({@link #lastSwap} says what the last one left)
+     */
+    private static long swapUntilDone(IoRegion a, IoRegion b, java.util.concurrent.atomic.AtomicBoolean stop,
+                                      Thread[] threads) throws InterruptedException {
         long seconds = Boolean.getBoolean("guestmem.stress") ? Long.getLong("guestmem.stress.seconds", 2) : 1;
         long end = System.nanoTime() + seconds * 1_000_000_000L;
         long n = 0;
         while (System.nanoTime() < end) {
-            switch ((int) (n++ % 3)) {
+            switch (lastSwap(++n)) {
                 case 0 -> {
                     a.setAddress(BASE + 0x200000);
                     b.setAddress(BASE);
@@ -278,19 +276,23 @@ class FastSectionTest {
             }
         }
         stop.set(true);
-        for (Thread t : storers) {
+        for (Thread t : threads) {
             t.join();
         }
-        assertEquals(java.util.List.of(), bad.subList(0, Math.min(5, bad.size())), bad.size() + " bad results");
-        writes.clear();
-        int last = as.stlLe(BASE + 0x40, 2);
-        java.util.List<String> expected = switch ((int) ((n - 1) % 3)) {
-            case 0 -> java.util.List.of("b@40=2");
-            case 1 -> java.util.List.of();
-            default -> java.util.List.of("a@40=2");
-        };
-        assertEquals(expected, writes, "after " + n + " changes the slot stores for the last view");
-        assertEquals(expected.isEmpty() ? MemTxResult.DECODE_ERROR : MemTxResult.OK, last);
-        assertTrue(n > 100, "the writer made changes: " + n);
+        return n;
+    }
+
+    /** @return what the {@code n}th change of {@link #swapUntilDone} put at BASE: 0 b, 1 nothing, 2 a */
+    private static int lastSwap(long n) {
+        return (int) ((n - 1) % 3);
+    }
+
+    /** @return two started threads running {@code body} */
+    private static Thread[] startTwo(Runnable body) {
+        Thread[] threads = {new Thread(body), new Thread(body)};
+        for (Thread t : threads) {
+            t.start();
+        }
+        return threads;
     }
 }
