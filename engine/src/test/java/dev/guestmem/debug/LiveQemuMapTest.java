@@ -30,9 +30,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * registers a {@link LiveMapWalk} moves at random; after every step QEMU prints its tree
  * ({@code info mtree -D}) and its flat views ({@code info mtree -f}), the tree is imported, and the
  * engine's flat views of it must be QEMU's, line for line. The machines: x86 q35 and pc, whose
- * configuration space is reached through port I/O, and Arm's virt, whose PCIe host (gpex) has only
- * a memory-mapped ECAM and shows its buses through a few windows ({@link LiveGpex}, read from the
- * machine's own text), so that most BARs are clipped away or cut at a window's edge.
+ * configuration space is reached through port I/O, and the virt machines of Arm, RISC-V and
+ * LoongArch, whose PCIe host (gpex) has only a memory-mapped ECAM and shows its buses through a few
+ * windows ({@link LiveGpex}, read from the machine's own text), so that most BARs are clipped away
+ * or cut at a window's edge.
  *
  * <p>The import types {@code i/o} lines from QEMU's flat view as {@link ExtraMtreeTest} does (the
  * fixtures' README rule). QEMU's text does not show which of two overlapping equal-priority
@@ -81,6 +82,18 @@ class LiveQemuMapTest {
         "qemu-system-aarch64 -machine virt,highmem=off -cpu cortex-a15 -m 128M -device bochs-display,romfile=ROMFILE,romsize=65536"
                 + " -device e1000e,romfile=ROMFILE,romsize=1048576 -device pci-bridge,id=br,chassis_nr=1"
                 + " -device virtio-net-pci,bus=br,addr=1,romfile=ROMFILE,romsize=65536 -device rtl8139,bus=br,addr=2,romfile=",
+        // RISC-V's virt: the same gpex at other addresses (ECAM at 768 MiB, windows at 1 GiB and
+        // 16 GiB, I/O ports at 48 MiB), a root port with a PCIe-to-PCI bridge, 64- and 32-bit BARs
+        "qemu-system-riscv64 -machine virt -m 256M -object memory-backend-ram,id=shm,size=64M"
+                + " -device e1000,romfile=ROMFILE,romsize=262144 -device virtio-net-pci,romfile=ROMFILE -device ivshmem-plain,memdev=shm"
+                + " -device pcie-root-port,id=rp,chassis=1 -device pcie-pci-bridge,id=br,bus=rp"
+                + " -device rtl8139,bus=br,addr=1,romfile=ROMFILE,romsize=2048 -device virtio-rng-pci,bus=br,addr=2"
+                + " -device bochs-display,romfile=",
+        // LoongArch's virt: a gpex whose I/O window shows only ports 0x4000-0xffff, at 0x18004000
+        "qemu-system-loongarch64 -machine virt -m 1G -object memory-backend-ram,id=shm,size=64M"
+                + " -device e1000,romfile=ROMFILE,romsize=262144 -device ivshmem-plain,memdev=shm -device rtl8139,romfile="
+                + " -device pci-bridge,id=br,chassis_nr=1 -device virtio-net-pci,bus=br,addr=1,romfile=ROMFILE,romsize=65536"
+                + " -device virtio-rng-pci,bus=br,addr=2",
     })
     void randomRegisterWalkRendersAsQemu(String machine) throws Exception {
         assumeTrue(machine.contains(System.getProperty("guestmem.live.only", "")),
@@ -187,7 +200,8 @@ class LiveQemuMapTest {
 
     /** The Debian package of each binary, for the skip message. */
     private static final Map<String, String> PACKAGES = Map.of("qemu-system-x86_64", "qemu-system-x86",
-            "qemu-system-aarch64", "qemu-system-arm", "qemu-system-riscv64", "qemu-system-misc");
+            "qemu-system-aarch64", "qemu-system-arm", "qemu-system-riscv64", "qemu-system-misc",
+            "qemu-system-loongarch64", "qemu-system-misc");
 
     /** A 2 KiB option ROM (the 0x55AA signature, nothing to run: the machines never run) for {@code romfile=}. */
     private static Path optionRom() throws IOException {
