@@ -65,6 +65,7 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle FAST;
     private static final VarHandle FAST_IO;
     private static final VarHandle FAST_IO_STORE;
+    private static final VarHandle PREVIOUS_RAM;
     private static final VarHandle SLOT_LOCK;
     /**
      * Bits of a generation that count this space's changes; the bits above hold a number unique to
@@ -98,6 +99,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST = l.findVarHandle(AddressSpace.class, "fastWindow", DirectWindow.class);
             FAST_IO = l.findVarHandle(AddressSpace.class, "fastIo", PhysSection.class);
             FAST_IO_STORE = l.findVarHandle(AddressSpace.class, "fastIoStore", PhysSection.class);
+            PREVIOUS_RAM = l.findVarHandle(AddressSpace.class, "previousRam", PhysSection.class);
             SLOT_LOCK = l.findVarHandle(AddressSpace.class, "slotLock", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -121,6 +123,10 @@ public final class AddressSpace implements LoadStoreAccessors {
     private PhysSection fastIo;
     @SuppressWarnings("unused") // accessed through FAST_IO_STORE
     private PhysSection fastIoStore;
+    @SuppressWarnings("unused") // accessed through PREVIOUS_RAM
+    private PhysSection previousRam;
+    /** Hits of {@link #previousRam}, for its promotion (on lines of their own: hits write it). */
+    private final PreviousHits previousHits = new PreviousHits();
     /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
     @SuppressWarnings("unused") // accessed through SLOT_LOCK
     private int slotLock;
@@ -154,6 +160,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         FAST.setRelease(this, empty.dispatch().unassignedSection().window());
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
         FAST_IO_STORE.setRelease(this, empty.dispatch().unassignedSection());
+        PREVIOUS_RAM.setRelease(this, empty.dispatch().unassignedSection());
         GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
     }
 
@@ -213,6 +220,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST.setRelease(this, view.dispatch().unassignedSection().window());
             FAST_IO.setRelease(this, view.dispatch().unassignedSection());
             FAST_IO_STORE.setRelease(this, view.dispatch().unassignedSection());
+            PREVIOUS_RAM.setRelease(this, view.dispatch().unassignedSection());
             GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
         } finally {
             unlockSlots();
@@ -392,7 +400,8 @@ public final class AddressSpace implements LoadStoreAccessors {
      * unmapped). So a refill installs only under the slots' lock and only if {@code d} is still the
      * current table; {@link #publish} swaps table and slots under the same lock. A refill that finds
      * the lock taken simply does not cache: the access itself is already done, and the next miss
-     * tries again, so readers never wait.
+     * tries again, so readers never wait. The section the window replaces becomes the
+     * {@linkplain #previousRam() previous RAM section} (a slot holds only the current table's).
      *
      * @param d the table {@code s} was looked up in
      * @param s a directly readable RAM section of {@code d}
@@ -403,7 +412,49 @@ public final class AddressSpace implements LoadStoreAccessors {
             return;
         }
         if (DISPATCH.getAcquire(this) == d) {
+            PhysSection replaced = ((DirectWindow) FAST.getOpaque(this)).section();
+            if (replaced != null) { // null: the empty window of a fresh table
+                PREVIOUS_RAM.setRelease(this, replaced);
+            }
             FAST.setRelease(this, w);
+        }
+        unlockSlots();
+    }
+
+    /**
+     * The RAM section the fast window held before its last refill: an access that misses the fast
+     * window tries it out of line before the full dispatch ({@link FlatViewAccess#loadMissed},
+     * {@link FlatViewAccess#storeMissed}), so code that alternates between two RAM sections (an
+     * interpreter's code and its stack in two regions, two threads in two sections) takes neither
+     * the radix walk nor a refill; every {@link PreviousHits#PERIOD}th such access swaps it with the
+     * fast window ({@link #countPreviousHit}), so code that moved for good to it is inline again soon.
+     * Reset by {@link #publish}, set only under the slots' lock from the current table, so it never
+     * outlives its view, as {@link #fastWindow()}.
+     *
+     * @return the section (acquire; never null: the unassigned section when there is none)
+     */
+    PhysSection previousRam() {
+        return (PhysSection) PREVIOUS_RAM.getAcquire(this);
+    }
+
+    /**
+     * Counts an access served from {@code s}, the {@link #previousRam()} it read, and on every
+     * {@link PreviousHits#PERIOD}th swaps it with the fast window, so code that moved for good to
+     * that section gets the inline path back. Under the slots' lock, and only while the previous
+     * slot still holds {@code s}: a publication empties the slot under the same lock, so a section
+     * still there is the current table's.
+     *
+     * @param s the previous RAM section an access was just served from
+     */
+    void countPreviousHit(PhysSection s) {
+        if (!previousHits.due() || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
+            return;
+        }
+        if (PREVIOUS_RAM.getOpaque(this) == s) {
+            PhysSection replaced = ((DirectWindow) FAST.getOpaque(this)).section();
+            PREVIOUS_RAM.setRelease(this, replaced != null ? replaced
+                    : ((AddressSpaceDispatch) DISPATCH.getOpaque(this)).unassignedSection());
+            FAST.setRelease(this, s.window());
         }
         unlockSlots();
     }

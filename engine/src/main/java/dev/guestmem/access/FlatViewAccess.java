@@ -350,7 +350,46 @@ final class FlatViewAccess {
             prepareMmio(s);
             return mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
         }
+        s = as.previousRam();
+        off = addr - s.start();
+        if (holdsDirect(s, off, size) && isDirect(s, true, attrs)) {
+            as.countPreviousHit(s);
+            try {
+                return storeRam(s, off + s.offsetWithinRegion(), size, big, val);
+            } catch (IllegalStateException released) {
+                // its block was released since: the current view's answer
+            }
+        }
         return store(as, addr, size, big, val, attrs);
+    }
+
+    /**
+     * A load that missed the fast window and the fast MMIO section ({@link MissPath}'s target): from
+     * the space's {@linkplain AddressSpace#previousRam() previous RAM section} when the whole access
+     * lies in it, which is what the full dispatch would do with it, else {@link #load}.
+     */
+    static long loadMissed(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
+        PhysSection s = as.previousRam();
+        long off = addr - s.start();
+        if (holdsDirect(s, off, size)) {
+            as.countPreviousHit(s);
+            try {
+                return loadRam(s, off + s.offsetWithinRegion(), size, big, res);
+            } catch (IllegalStateException released) {
+                // its block was released since: the current view's answer
+            }
+        }
+        return load(as, addr, size, big, attrs, res);
+    }
+
+    /**
+     * Whether section {@code s} is directly readable RAM holding all {@code size} bytes from offset
+     * {@code off} (an address below it wraps {@code off} to a huge value): then the full dispatch of
+     * the access finds {@code s} and reads it from the block ({@code loadOnce}'s whole test).
+     */
+    private static boolean holdsDirect(PhysSection s, long off, int size) {
+        return (s.flags() & PhysSection.DIRECT_READ) != 0 && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(s.sizeMinusOne() - off, size - 1) >= 0;
     }
 
     /** {@code address_space_st*_internal}. */

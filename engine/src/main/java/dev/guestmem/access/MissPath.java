@@ -5,9 +5,10 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 
 /**
- * The full dispatch of one load or store that missed {@link LdSt}'s fast window, called out of line:
+ * The slow path of one load or store that missed {@link LdSt}'s fast window (the space's previous
+ * RAM section, for a store its fast MMIO section for stores, then the full dispatch), called out of line:
  * through method handles held in fields C2 does not treat as constants, so it compiles a call here
- * and never inlines {@link FlatViewAccess#load} or {@link FlatViewAccess#storeMissed} into the ld/st
+ * and never inlines {@link FlatViewAccess#loadMissed} or {@link FlatViewAccess#storeMissed} into the ld/st
  * methods.
  *
  * <p>Why: once an emulator's loads and stores have missed often enough (MMIO, a second RAM section,
@@ -32,7 +33,7 @@ final class MissPath {
     static {
         MethodHandles.Lookup lookup = MethodHandles.lookup();
         try {
-            load = lookup.findStatic(FlatViewAccess.class, "load", MethodType.methodType(long.class,
+            load = lookup.findStatic(FlatViewAccess.class, "loadMissed", MethodType.methodType(long.class,
                     AddressSpace.class, long.class, int.class, boolean.class, MemTxAttrs.class, MemTxResultHolder.class));
             store = lookup.findStatic(FlatViewAccess.class, "storeMissed", MethodType.methodType(int.class,
                     AddressSpace.class, long.class, int.class, boolean.class, long.class, MemTxAttrs.class));
@@ -44,13 +45,13 @@ final class MissPath {
     private MissPath() {
     }
 
-    /** {@link FlatViewAccess#load}, out of line. */
+    /** {@link FlatViewAccess#loadMissed}, out of line. */
     static long load(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
         try {
             return (long) load.invokeExact(as, addr, size, big, attrs, res);
         } catch (RuntimeException | Error e) {
             throw e;
-        } catch (Throwable checked) { // FlatViewAccess.load declares none
+        } catch (Throwable checked) { // FlatViewAccess.loadMissed declares none
             throw new AssertionError(checked);
         }
     }

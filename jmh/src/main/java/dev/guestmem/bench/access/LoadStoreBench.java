@@ -56,6 +56,8 @@ import org.openjdk.jmh.annotations.Warmup;
 public class LoadStoreBench {
     static final int OPS = 1024;
     static final long BASE = 1L << 30;
+    /** Where {@link #missingBoth}'s three RAM regions are. */
+    private static final long[] THREE_BASES = {0x1000, BASE, 1L << 32};
     static final long RAM = 256L << 20;
     private static final ValueLayout.OfInt LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -66,6 +68,8 @@ public class LoadStoreBench {
     private RamBlock block;
     private MemorySegment seg;
     private AddressSpace as;
+    /** A machine of three small RAM regions (low, {@link #BASE}, 4 GiB) for {@link #missingBoth}. */
+    private AddressSpace threeSections;
     private long[] offsets;
     private int cursor;
     /** The CPU loop's exit request; never set, read once per guest access pair. */
@@ -82,6 +86,13 @@ public class LoadStoreBench {
         seg = block.segment();
         seg.fill((byte) 1); // pre-fault every page for both variants
         as = pcLikeMachine(block);
+        MemorySystem three = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(three, null, "system", -1L);
+        for (long base : THREE_BASES) {
+            root.addSubregion(base, new RamRegion(three, null, "ram@" + Long.toHexString(base),
+                    RamBlock.anonymous("ram@" + Long.toHexString(base), 0x10000), false, false));
+        }
+        threeSections = three.addressSpace(root, "memory");
         SplittableRandom rnd = new SplittableRandom(1);
         long span = set.equals("hot") ? 16 << 10 : RAM;
         offsets = new long[set.equals("hot") ? OPS : 1 << 20];
@@ -227,9 +238,10 @@ public class LoadStoreBench {
     }
 
     /**
-     * Informational: the price of a miss. The same pairs, alternating between low RAM and main RAM,
-     * so every load misses the space's fast window and takes the full dispatch (which refills the
-     * window for the store after it); compare with {@link #addressSpace()} and {@link #raw()}.
+     * Informational: pairs alternating between low RAM and main RAM, so every load misses the space's
+     * fast window. The space's previous RAM section serves them out of line without a lookup or a
+     * refill (before it, each took the full dispatch and refilled the window for the store after
+     * it); compare with {@link #addressSpace()}, {@link #missingBoth()} and {@link #raw()}.
      *
      * @return a sum
      */
@@ -244,6 +256,32 @@ public class LoadStoreBench {
             }
             long addr = ((i & 1) == 0 ? BASE : 0x1000) + (offsets[cursor + i] & 0xFFFF);
             AddressSpace a = as;
+            int v = a.ldlLe(addr);
+            a.stlLe(addr, v + 1);
+            sum += v;
+        }
+        cursor = (cursor + OPS) & (offsets.length - 1);
+        return sum;
+    }
+
+    /**
+     * Informational: the price of a full miss. Pairs rotating over three RAM regions, so every load
+     * misses both the fast window and the previous RAM section and takes the full dispatch (which
+     * refills the window for the store after it).
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int missingBoth() {
+        int sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            long addr = THREE_BASES[i % 3] + (offsets[cursor + i] & 0xFFFF);
+            AddressSpace a = threeSections;
             int v = a.ldlLe(addr);
             a.stlLe(addr, v + 1);
             sum += v;
