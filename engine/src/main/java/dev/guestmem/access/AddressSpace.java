@@ -66,6 +66,7 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle FAST_IO;
     private static final VarHandle FAST_IO_STORE;
     private static final VarHandle PREVIOUS_RAM;
+    private static final VarHandle PREVIOUS_IO;
     private static final VarHandle SLOT_LOCK;
     /**
      * Bits of a generation that count this space's changes; the bits above hold a number unique to
@@ -100,6 +101,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST_IO = l.findVarHandle(AddressSpace.class, "fastIo", PhysSection.class);
             FAST_IO_STORE = l.findVarHandle(AddressSpace.class, "fastIoStore", PhysSection.class);
             PREVIOUS_RAM = l.findVarHandle(AddressSpace.class, "previousRam", PhysSection.class);
+            PREVIOUS_IO = l.findVarHandle(AddressSpace.class, "previousIo", PhysSection.class);
             SLOT_LOCK = l.findVarHandle(AddressSpace.class, "slotLock", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -127,6 +129,10 @@ public final class AddressSpace implements LoadStoreAccessors {
     private PhysSection previousRam;
     /** Hits of {@link #previousRam}, for its promotion (on lines of their own: hits write it). */
     private final PreviousHits previousHits = new PreviousHits();
+    @SuppressWarnings("unused") // accessed through PREVIOUS_IO
+    private PhysSection previousIo;
+    /** Hits of {@link #previousIo}, for its promotion. */
+    private final PreviousHits previousIoHits = new PreviousHits();
     /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
     @SuppressWarnings("unused") // accessed through SLOT_LOCK
     private int slotLock;
@@ -161,6 +167,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         FAST_IO.setRelease(this, empty.dispatch().unassignedSection());
         FAST_IO_STORE.setRelease(this, empty.dispatch().unassignedSection());
         PREVIOUS_RAM.setRelease(this, empty.dispatch().unassignedSection());
+        PREVIOUS_IO.setRelease(this, empty.dispatch().unassignedSection());
         GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
     }
 
@@ -221,6 +228,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST_IO.setRelease(this, view.dispatch().unassignedSection());
             FAST_IO_STORE.setRelease(this, view.dispatch().unassignedSection());
             PREVIOUS_RAM.setRelease(this, view.dispatch().unassignedSection());
+            PREVIOUS_IO.setRelease(this, view.dispatch().unassignedSection());
             GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
         } finally {
             unlockSlots();
@@ -485,6 +493,40 @@ public final class AddressSpace implements LoadStoreAccessors {
         }
         // Read under the slots' lock: a flag set after this read drops the slot (dropFastIo) after us.
         if (DISPATCH.getAcquire(this) == d && !s.region().isFlushCoalesced()) {
+            PREVIOUS_IO.setRelease(this, FAST_IO.getOpaque(this)); // the unassigned section at first
+            FAST_IO.setRelease(this, s);
+        }
+        unlockSlots();
+    }
+
+    /**
+     * The plain MMIO section the fast MMIO section held before its last refill, the device
+     * counterpart of {@link #previousRam()}: a load that misses both fast slots and is one call of
+     * that device is served from it out of line ({@link FlatViewAccess#loadMissed}), so reads
+     * alternating between two devices take no lookup; every {@link PreviousHits#PERIOD}th such load
+     * swaps it with the fast MMIO section. It may hold a region that became flush-coalesced since
+     * (only the fast MMIO section is dropped then): its loads test the flag themselves.
+     *
+     * @return the section (acquire; never null: the unassigned section when there is none)
+     */
+    PhysSection previousIo() {
+        return (PhysSection) PREVIOUS_IO.getAcquire(this);
+    }
+
+    /**
+     * Counts a load served from {@code s}, the {@link #previousIo()} it read, and on every
+     * {@link PreviousHits#PERIOD}th swaps it with the fast MMIO section, under the slots' lock,
+     * while the slot still holds {@code s} (so it is the current table's) and its region is not
+     * flush-coalesced (read under the lock, as {@link #cacheFastIo} does).
+     *
+     * @param s the previous MMIO section a load was just served from
+     */
+    void countPreviousIoHit(PhysSection s) {
+        if (!previousIoHits.due() || !SLOT_LOCK.compareAndSet(this, 0, 1)) {
+            return;
+        }
+        if (PREVIOUS_IO.getOpaque(this) == s && !s.region().isFlushCoalesced()) {
+            PREVIOUS_IO.setRelease(this, FAST_IO.getOpaque(this));
             FAST_IO.setRelease(this, s);
         }
         unlockSlots();

@@ -366,7 +366,8 @@ final class FlatViewAccess {
     /**
      * A load that missed the fast window and the fast MMIO section ({@link MissPath}'s target): from
      * the space's {@linkplain AddressSpace#previousRam() previous RAM section} when the whole access
-     * lies in it, which is what the full dispatch would do with it, else {@link #load}.
+     * lies in it, or one call of its {@linkplain AddressSpace#previousIo() previous MMIO section}'s
+     * device, which is what the full dispatch would do with it, else {@link #load}.
      */
     static long loadMissed(AddressSpace as, long addr, int size, boolean big, MemTxAttrs attrs, MemTxResultHolder res) {
         PhysSection s = as.previousRam();
@@ -378,6 +379,11 @@ final class FlatViewAccess {
             } catch (IllegalStateException released) {
                 // its block was released since: the current view's answer
             }
+        }
+        s = as.previousIo();
+        if (oneCall(s, s.plainReadSizes(), addr - s.start(), size) && !s.region().isFlushCoalesced()) {
+            as.countPreviousIoHit(s);
+            return LdSt.plainRead(s, addr, size, big, attrs, res);
         }
         return load(as, addr, size, big, attrs, res);
     }

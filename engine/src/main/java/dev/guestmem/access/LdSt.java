@@ -88,7 +88,7 @@ final class LdSt {
     }
 
     /** A read {@link FlatViewAccess#oneCall} allowed: the guard, one callback, truncation, byte order. */
-    private static long plainRead(PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
+    static long plainRead(PhysSection s, long addr, int size, boolean big, MemTxAttrs attrs,
                                   MemTxResultHolder res) {
         long xlat = addr - s.start() + s.offsetWithinRegion();
         return FlatViewAccess.MMIO.readPlain(s.ops(), s.plainRead(), s.guard(), s.region(), xlat, size, big,

@@ -173,6 +173,46 @@ class FastSectionTest {
     }
 
     /**
+     * Reads alternating between two devices: the one the fast MMIO section held before serves them
+     * without a lookup (the slot keeps its device), until a publication empties it; used for good,
+     * it is promoted within a period.
+     */
+    @Test
+    void thePreviousMmioSectionServesAlternatingDevicesAndFollowsPublications() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        IoRegion a = device(sys, 0xA, "a");
+        IoRegion b = device(sys, 0xB, "b");
+        root.addSubregion(BASE, a);
+        root.addSubregion(BASE + 0x10000, b);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        as.ldlLe(BASE);
+        as.ldlLe(BASE + 0x10000);
+        assertTrue(as.fastIo().region() == b && as.previousIo().region() == a);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(0xA00_0000 + 4 * i, as.ldlLe(BASE + 4 * i));
+            assertEquals(0xB00_0000 + 4 * i, as.ldlLe(BASE + 0x10000 + 4 * i));
+        }
+        assertTrue(as.fastIo().region() == b, "no refill: a came from the previous section");
+
+        a.setAddress(BASE + 0x20000);
+        assertFalse(as.previousIo().region() == a, "the publication emptied it");
+        MemTxResultHolder r = new MemTxResultHolder();
+        assertEquals(0, as.ldlLe(BASE + 0x10, MemTxAttrs.UNSPECIFIED, r));
+        assertEquals(MemTxResult.DECODE_ERROR, r.get());
+        assertEquals(0xA00_0010, as.ldlLe(BASE + 0x20010));
+
+        as.ldlLe(BASE + 0x10000); // fast: b, previous: a
+        int loads = 0;
+        while (as.fastIo().region() != a) {
+            assertEquals(0xA00_0020, as.ldlLe(BASE + 0x20020));
+            loads++;
+            assertTrue(loads <= PreviousHits.PERIOD, "promoted within a period: " + loads);
+        }
+        assertTrue(as.previousIo().region() == b, "the two swapped");
+    }
+
+    /**
      * Readers load one device register while a writer keeps swapping which device (or nothing) is
      * mapped there: every answer is one a published view gave, and once the writer stops, the next
      * load answers for the last view (no stale slot survives the refill race).

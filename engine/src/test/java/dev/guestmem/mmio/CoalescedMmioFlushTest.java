@@ -150,6 +150,24 @@ class CoalescedMmioFlushTest {
         assertEquals(List.of("vga w4 after 0"), run(a -> a.stlLe(VGA, 6)));
     }
 
+    /** A device in the space's previous MMIO section that becomes flush-coalesced is flushed for too. */
+    @Test
+    void theFlagSetOnThePreviousMmioSectionsRegionFlushesItsLoads() {
+        IoRegion vga = device("vga");
+        root.addSubregion(VGA, vga);
+        root.addSubregion(PLAIN, device("plain"));
+        sys.setCoalescedMmioFlusher(() -> flushes++);
+        as.ldlLe(VGA);
+        as.ldlLe(PLAIN); // vga is the previous MMIO section now, plain the fast one
+        vga.setFlushCoalesced();
+        flushes = 0;
+        assertEquals(List.of("vga r4 after 1", "plain r4 after 1", "vga r4 after 2"), run(a -> {
+            a.ldlLe(VGA);
+            a.ldlLe(PLAIN);
+            a.ldlLe(VGA);
+        }));
+    }
+
     @Test
     void anAliasOfAFlushedRegionFlushesToo() {
         IoRegion vga = device("vga");
