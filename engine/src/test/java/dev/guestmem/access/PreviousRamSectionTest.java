@@ -53,13 +53,24 @@ class PreviousRamSectionTest {
         return as.fastWindow().section().region();
     }
 
+    /** A machine with {@code atA} at {@link #A} and {@code atB} at {@link #B}. */
+    private AddressSpace machine(MemoryRegion atA, MemoryRegion atB) {
+        root.addSubregion(A, atA);
+        root.addSubregion(B, atB);
+        return sys.addressSpace(root, "memory");
+    }
+
+    /** Loads from A, then B: B's section is the fast window, A's the previous one. */
+    private static void previousAFastB(AddressSpace as) {
+        as.ldlLe(A);
+        as.ldlLe(B);
+    }
+
     @Test
     void alternatingLoadsAndStoresTakeThePreviousSectionWithoutARefill() {
         RamRegion a = ram("a", 0x1100_0000, false);
         RamRegion b = ram("b", 0x2200_0000, false);
-        root.addSubregion(A, a);
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
+        AddressSpace as = machine(a, b);
         assertEquals(0x1100_0010, as.ldlLe(A + 0x10)); // the fast window: a
         assertEquals(0x2200_0010, as.ldlLe(B + 0x10)); // now b, and a the previous section
         assertSame(a, as.previousRam().region());
@@ -90,11 +101,8 @@ class PreviousRamSectionTest {
     void aSectionUsedForGoodIsPromotedAndAlternationSwapsOncePerPeriod() {
         RamRegion a = ram("a", 0x1100_0000, false);
         RamRegion b = ram("b", 0x2200_0000, false);
-        root.addSubregion(A, a);
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
-        as.ldlLe(A);
-        as.ldlLe(B);
+        AddressSpace as = machine(a, b);
+        previousAFastB(as);
         assertSame(a, as.previousRam().region());
         int hits = 0;
         while (fastRegion(as) != a) {
@@ -129,16 +137,13 @@ class PreviousRamSectionTest {
     void anAccessCrossingThePreviousSectionsEndTakesTheFullDispatch() {
         RamRegion a = ram("a", 0x1100_0000, false);
         RamRegion b = ram("b", 0x2200_0000, false);
-        root.addSubregion(A, new AliasRegion(sys, null, "a-first-page", a, 0, 0x1000));
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
+        AddressSpace as = machine(new AliasRegion(sys, null, "a-first-page", a, 0, 0x1000), b);
         MemTxResultHolder r = new MemTxResultHolder();
         long full = as.ldlLe(A + 0xffe, MemTxAttrs.UNSPECIFIED, r); // the full dispatch, nothing cached yet
         int fullResult = r.get();
         assertEquals(MemTxResult.DECODE_ERROR, fullResult);
         int fullStore = as.stlLe(A + 0xffe, 1);
-        as.ldlLe(A);
-        as.ldlLe(B);
+        previousAFastB(as);
         assertSame(a, as.previousRam().region());
         assertEquals(full, as.ldlLe(A + 0xffe, MemTxAttrs.UNSPECIFIED, r));
         assertEquals(fullResult, r.get());
@@ -151,13 +156,10 @@ class PreviousRamSectionTest {
     void aPreviousRomSectionRefusesStoresAsTheFullDispatch() {
         RamRegion rom = ram("rom", 0x3300_0000, true);
         RamRegion b = ram("b", 0x2200_0000, false);
-        root.addSubregion(A, rom);
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
+        AddressSpace as = machine(rom, b);
         int full = as.stlLe(A + 0x40, 7); // the full dispatch: QEMU's unassigned ops refuse it
         assertEquals(MemTxResult.DECODE_ERROR, full);
-        as.ldlLe(A);
-        as.ldlLe(B);
+        previousAFastB(as);
         assertSame(rom, as.previousRam().region());
         assertEquals(full, as.stlLe(A + 0x40, 7), "through the previous section as through the full dispatch");
         assertEquals(0x3300_0040, as.ldlLe(A + 0x40));
@@ -169,11 +171,8 @@ class PreviousRamSectionTest {
         RamRegion a = ram("a", 0x1100_0000, false);
         RamRegion b = ram("b", 0x2200_0000, false);
         RamRegion c = ram("c", 0x4400_0000, false);
-        root.addSubregion(A, a);
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
-        as.ldlLe(A);
-        as.ldlLe(B);
+        AddressSpace as = machine(a, b);
+        previousAFastB(as);
         assertSame(a, as.previousRam().region());
 
         root.delSubregion(a);
@@ -200,9 +199,7 @@ class PreviousRamSectionTest {
     void storesThroughThePreviousSectionAreLogged() {
         RamRegion a = ram("a", 0x1100_0000, false);
         RamRegion b = ram("b", 0x2200_0000, false);
-        root.addSubregion(A, a);
-        root.addSubregion(B, b);
-        AddressSpace as = sys.addressSpace(root, "memory");
+        AddressSpace as = machine(a, b);
         sys.globalDirtyLogStart();
         DirtyMemory dirty = sys.dirtyMemory();
         as.ldlLe(B); // fast window: b
