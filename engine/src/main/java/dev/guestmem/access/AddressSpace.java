@@ -67,6 +67,7 @@ public final class AddressSpace implements LoadStoreAccessors {
     private static final VarHandle FAST_IO_STORE;
     private static final VarHandle PREVIOUS_RAM;
     private static final VarHandle PREVIOUS_IO;
+    private static final VarHandle PREVIOUS_IO_STORE;
     private static final VarHandle SLOT_LOCK;
     /**
      * Bits of a generation that count this space's changes; the bits above hold a number unique to
@@ -102,6 +103,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST_IO_STORE = l.findVarHandle(AddressSpace.class, "fastIoStore", PhysSection.class);
             PREVIOUS_RAM = l.findVarHandle(AddressSpace.class, "previousRam", PhysSection.class);
             PREVIOUS_IO = l.findVarHandle(AddressSpace.class, "previousIo", PhysSection.class);
+            PREVIOUS_IO_STORE = l.findVarHandle(AddressSpace.class, "previousIoStore", PhysSection.class);
             SLOT_LOCK = l.findVarHandle(AddressSpace.class, "slotLock", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -131,6 +133,8 @@ public final class AddressSpace implements LoadStoreAccessors {
     private final PreviousHits previousHits = new PreviousHits();
     @SuppressWarnings("unused") // accessed through PREVIOUS_IO
     private PhysSection previousIo;
+    @SuppressWarnings("unused") // accessed through PREVIOUS_IO_STORE
+    private PhysSection previousIoStore;
     /** Hits of {@link #previousIo}, for its promotion. */
     private final PreviousHits previousIoHits = new PreviousHits();
     /** 1 while a publication or a refill updates the fast slots (see {@link #cacheFastSection}). */
@@ -168,6 +172,7 @@ public final class AddressSpace implements LoadStoreAccessors {
         FAST_IO_STORE.setRelease(this, empty.dispatch().unassignedSection());
         PREVIOUS_RAM.setRelease(this, empty.dispatch().unassignedSection());
         PREVIOUS_IO.setRelease(this, empty.dispatch().unassignedSection());
+        PREVIOUS_IO_STORE.setRelease(this, empty.dispatch().unassignedSection());
         GENERATION.setRelease(this, generationBase(SPACES.incrementAndGet()));
     }
 
@@ -229,6 +234,7 @@ public final class AddressSpace implements LoadStoreAccessors {
             FAST_IO_STORE.setRelease(this, view.dispatch().unassignedSection());
             PREVIOUS_RAM.setRelease(this, view.dispatch().unassignedSection());
             PREVIOUS_IO.setRelease(this, view.dispatch().unassignedSection());
+            PREVIOUS_IO_STORE.setRelease(this, view.dispatch().unassignedSection());
             GENERATION.setRelease(this, (long) GENERATION.getOpaque(this) + 1);
         } finally {
             unlockSlots();
@@ -557,9 +563,22 @@ public final class AddressSpace implements LoadStoreAccessors {
             return;
         }
         if (DISPATCH.getAcquire(this) == d) {
+            PREVIOUS_IO_STORE.setRelease(this, FAST_IO_STORE.getOpaque(this)); // the unassigned section at first
             FAST_IO_STORE.setRelease(this, s);
         }
         unlockSlots();
+    }
+
+    /**
+     * The device-only section the fast MMIO section for stores held before its last refill: stores
+     * that miss every other slot try it too ({@link FlatViewAccess#storeMissed}), so writes
+     * alternating between two devices take no lookup. Both store slots are out of line already, so
+     * neither is promoted. Reset by {@link #publish}.
+     *
+     * @return the section (acquire; never null: the unassigned section when there is none)
+     */
+    PhysSection previousIoStore() {
+        return (PhysSection) PREVIOUS_IO_STORE.getAcquire(this);
     }
 
     /**

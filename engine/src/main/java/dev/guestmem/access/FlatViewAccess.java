@@ -338,20 +338,18 @@ final class FlatViewAccess {
 
     /**
      * A store that missed {@link LdSt}'s fast window ({@link MissPath}'s target): to the space's fast
-     * MMIO section for stores when it holds {@code addr}, which is what the full dispatch would do
-     * with it (a device-only section's stores always go to its device, the whole access to the
-     * region of its first byte), else {@link #store}.
+     * MMIO section for stores when it holds {@code addr}, else its previous RAM section when that
+     * holds the whole access and takes direct writes, else its previous MMIO section for stores,
+     * which is what the full dispatch would do with it (a device-only section's stores always go to
+     * its device, the whole access to the region of its first byte), else {@link #store}.
      */
     static int storeMissed(AddressSpace as, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         PhysSection s = as.fastIoStore();
-        long off = addr - s.start();
-        if (s.isDeviceOnly() && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                && Long.compareUnsigned(addr, -size) <= 0) {
-            prepareMmio(s);
-            return mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
+        if (holdsFirstByte(s, addr, size)) {
+            return deviceStore(s, addr, size, big, val, attrs);
         }
         s = as.previousRam();
-        off = addr - s.start();
+        long off = addr - s.start();
         if (holdsDirect(s, off, size) && isDirect(s, true, attrs)) {
             as.countPreviousHit(s);
             try {
@@ -360,7 +358,23 @@ final class FlatViewAccess {
                 // its block was released since: the current view's answer
             }
         }
+        s = as.previousIoStore();
+        if (holdsFirstByte(s, addr, size)) {
+            return deviceStore(s, addr, size, big, val, attrs);
+        }
         return store(as, addr, size, big, val, attrs);
+    }
+
+    /** Whether {@code s} is device-only and holds {@code addr}, the access not wrapping past 2^64. */
+    private static boolean holdsFirstByte(PhysSection s, long addr, int size) {
+        return s.isDeviceOnly() && Long.compareUnsigned(addr - s.start(), s.sizeMinusOne()) <= 0
+                && Long.compareUnsigned(addr, -size) <= 0;
+    }
+
+    /** A store to device-only section {@code s} holding {@code addr}: the full dispatch's, without the lookup. */
+    private static int deviceStore(PhysSection s, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+        prepareMmio(s);
+        return mmioWrite(s, addr - s.start() + s.offsetWithinRegion(), val, size, big, attrs);
     }
 
     /**

@@ -212,6 +212,33 @@ class FastSectionTest {
         assertTrue(as.previousIo().region() == b, "the two swapped");
     }
 
+    /** Writes alternating between two devices: the previous store device takes them without a refill. */
+    @Test
+    void thePreviousMmioSectionForStoresServesAlternatingDevices() {
+        MemorySystem sys = new MemorySystem();
+        ContainerRegion root = new ContainerRegion(sys, null, "system", -1L);
+        java.util.List<String> writes = new java.util.ArrayList<>();
+        IoRegion a = recordingDevice(sys, "a", writes);
+        IoRegion b = recordingDevice(sys, "b", writes);
+        root.addSubregion(BASE, a);
+        root.addSubregion(BASE + 0x10000, b);
+        AddressSpace as = sys.addressSpace(root, "memory");
+        as.stlLe(BASE, 0);
+        as.stlLe(BASE + 0x10000, 0);
+        assertTrue(as.fastIoStore().region() == b && as.previousIoStore().region() == a);
+        writes.clear();
+        for (int i = 1; i <= 3; i++) {
+            assertEquals(MemTxResult.OK, as.stlLe(BASE + 4 * i, i));
+            assertEquals(MemTxResult.OK, as.stlLe(BASE + 0x10000 + 4 * i, 10 * i));
+        }
+        assertEquals(java.util.List.of("a@4=1", "b@4=10", "a@8=2", "b@8=20", "a@c=3", "b@c=30"), writes);
+        assertTrue(as.fastIoStore().region() == b, "no refill: a's stores came from the previous section");
+        a.setEnabled(false);
+        assertFalse(as.previousIoStore().region() == a, "the publication emptied it");
+        assertEquals(MemTxResult.DECODE_ERROR, as.stlLe(BASE + 4, 5));
+        assertEquals(6, writes.size());
+    }
+
     /**
      * Readers load one device register while a writer keeps swapping which device (or nothing) is
      * mapped there: every answer is one a published view gave, and once the writer stops, the next

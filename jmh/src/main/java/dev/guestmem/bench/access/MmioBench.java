@@ -278,4 +278,24 @@ public class MmioBench {
         }
         return sum;
     }
+
+    /**
+     * Informational: register writes alternating between the two devices through the address space.
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long dispatchWritesTwoDevices() {
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            as.stlLe(BASE + ((i & 1) << 12) + offsets[i], i);
+            sum += i;
+        }
+        return sum;
+    }
 }
