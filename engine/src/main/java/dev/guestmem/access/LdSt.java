@@ -27,9 +27,9 @@ import java.lang.invoke.VarHandle;
  * and checks the segment once, as for the raw baseline's {@code get} and {@code set}. Stores to
  * dirty-logged RAM take the window's logged slice and then mark the bytes through the window. A
  * load that misses tries the space's fast MMIO section (a plain one-call read of a device). Then,
- * out of line ({@link MissPath}), a load or store tries the space's previous RAM section, and a
- * store its fast MMIO section for stores ({@link FlatViewAccess#loadMissed},
- * {@link FlatViewAccess#storeMissed}); anything else (another section, a fault-prone block, IOMMU,
+ * out of line ({@link MissPath}), a load or store tries the space's previous RAM section, a load
+ * its previous MMIO section, a store its two MMIO sections for stores
+ * ({@link FlatViewAccess#loadMissed}, {@link FlatViewAccess#storeMissed}); anything else (another section, a fault-prone block, IOMMU,
  * subpages, unassigned) takes {@link FlatViewAccess}'s full dispatch, which refills the slots.
  *
  * <p>The fast paths call nothing C2 might decline to inline: the byte swap and the result are

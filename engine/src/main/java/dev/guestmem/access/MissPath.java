@@ -6,7 +6,7 @@ import java.lang.invoke.MethodType;
 
 /**
  * The slow path of one load or store that missed {@link LdSt}'s fast window (the space's previous
- * RAM section, for a store its fast MMIO section for stores, then the full dispatch), called out of line:
+ * sections and, for a store, its MMIO sections for stores, then the full dispatch), called out of line:
  * through method handles held in fields C2 does not treat as constants, so it compiles a call here
  * and never inlines {@link FlatViewAccess#loadMissed} or {@link FlatViewAccess#storeMissed} into the ld/st
  * methods.
