@@ -268,15 +268,7 @@ public class MmioBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long dispatchWrites() {
-        long sum = 0;
-        for (int i = 0; i < OPS; i++) {
-            if (exitRequest) {
-                break;
-            }
-            as.stlLe(BASE + offsets[i], i);
-            sum += i;
-        }
-        return sum;
+        return spaceWrites(0);
     }
 
     /**
@@ -288,12 +280,17 @@ public class MmioBench {
     @OperationsPerInvocation(OPS)
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     public long dispatchWritesTwoDevices() {
+        return spaceWrites(1 << 12);
+    }
+
+    /** Writes through the address space, every other one {@code otherDevice} bytes further (0: one device). */
+    private long spaceWrites(long otherDevice) {
         long sum = 0;
         for (int i = 0; i < OPS; i++) {
             if (exitRequest) {
                 break;
             }
-            as.stlLe(BASE + ((i & 1) << 12) + offsets[i], i);
+            as.stlLe(BASE + (i & 1) * otherDevice + offsets[i], i);
             sum += i;
         }
         return sum;
