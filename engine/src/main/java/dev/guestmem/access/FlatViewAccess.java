@@ -314,6 +314,15 @@ final class FlatViewAccess {
     }
 
     /**
+     * Whether a load of {@code size} bytes at offset {@code off} of {@code s} is one plain read of its
+     * device with nothing before it: {@link #oneCall}, and the region is not flush-coalesced at this
+     * moment (a section that did not come from the fast MMIO slot, which never holds such a region).
+     */
+    static boolean readsInOneCall(PhysSection s, long off, int size) {
+        return oneCall(s, s.plainReadSizes(), off, size) && !s.region().isFlushCoalesced();
+    }
+
+    /**
      * {@code memory_region_dispatch_write} on the section's region, then what an IOMMU model's UNMAP
      * sent during it owes the soft TLBs ({@link OwedInvalidations#afterMmioWrite}: one plain field
      * read while nothing is owed). Every MMIO write of the access paths goes through here. A write
@@ -366,13 +375,13 @@ final class FlatViewAccess {
     }
 
     /** Whether {@code s} is device-only and holds {@code addr}, the access not wrapping past 2^64. */
-    private static boolean holdsFirstByte(PhysSection s, long addr, int size) {
+    static boolean holdsFirstByte(PhysSection s, long addr, int size) {
         return s.isDeviceOnly() && Long.compareUnsigned(addr - s.start(), s.sizeMinusOne()) <= 0
                 && Long.compareUnsigned(addr, -size) <= 0;
     }
 
     /** A store to device-only section {@code s} holding {@code addr}: the full dispatch's, without the lookup. */
-    private static int deviceStore(PhysSection s, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
+    static int deviceStore(PhysSection s, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
         prepareMmio(s);
         return mmioWrite(s, addr - s.start() + s.offsetWithinRegion(), val, size, big, attrs);
     }
@@ -395,7 +404,7 @@ final class FlatViewAccess {
             }
         }
         s = as.previousIo();
-        if (oneCall(s, s.plainReadSizes(), addr - s.start(), size) && !s.region().isFlushCoalesced()) {
+        if (readsInOneCall(s, addr - s.start(), size)) {
             as.countPreviousIoHit(s);
             return LdSt.plainRead(s, addr, size, big, attrs, res);
         }

@@ -108,11 +108,10 @@ final class LdSt {
                        MemTxResultHolder res) {
         long off = addr - s.start();
         if (s.isDeviceOnly() && s.region().system() == as.system()) { // (a plainly read section is device-only)
-            if (FlatViewAccess.oneCall(s, s.plainReadSizes(), off, size) && !s.region().isFlushCoalesced()) {
+            if (FlatViewAccess.readsInOneCall(s, off, size)) {
                 return plainRead(s, addr, size, big, attrs, res);
             }
-            if (s.ops().read() != null && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                    && Long.compareUnsigned(addr, -size) <= 0) {
+            if (s.ops().read() != null && FlatViewAccess.holdsFirstByte(s, addr, size)) {
                 return FlatViewAccess.mmioRead(s, off + s.offsetWithinRegion(), size, big, attrs, res);
             }
         }
@@ -126,11 +125,8 @@ final class LdSt {
      * {@code addr} up again; else the full dispatch of {@code addr}.
      */
     static int ioStore(AddressSpace as, PhysSection s, long addr, int size, boolean big, long val, MemTxAttrs attrs) {
-        long off = addr - s.start();
-        if (s.isDeviceOnly() && Long.compareUnsigned(off, s.sizeMinusOne()) <= 0
-                && Long.compareUnsigned(addr, -size) <= 0 && s.region().system() == as.system()) {
-            FlatViewAccess.prepareMmio(s);
-            return FlatViewAccess.mmioWrite(s, off + s.offsetWithinRegion(), val, size, big, attrs);
+        if (FlatViewAccess.holdsFirstByte(s, addr, size) && s.region().system() == as.system()) {
+            return FlatViewAccess.deviceStore(s, addr, size, big, val, attrs);
         }
         return MissPath.store(as, addr, size, big, val, attrs);
     }
