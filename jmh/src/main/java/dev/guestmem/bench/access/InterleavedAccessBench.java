@@ -40,7 +40,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code -XX:CompileCommand=print,*LoadStoreBench.raw}: no {@code vmovd}/{@code vmovq} pair and no
  * stack store inside the loop.
  *
- * <p>{@code p4mega} (information) times P4's dispatch arm against {@code
+ * <p>{@code p4floor} (information) times the least a RAM-first dispatch can do
+ * ({@code MmioBench.dispatchFloor}: two range tests, no guard or size rules) against P4's direct
+ * call: the share of P4's 2.0x that is gone before any of the dispatch's rules run.
+ * {@code p4mega} (information) times P4's dispatch arm against {@code
  * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline;
  * {@code p3inline} (information) times P3's TLB with the block-entry check compiled into the loop
  * ({@code SoftTlbBench.vcpuTlbHitInline}). {@code p1warm} (information) is P1's pair in a JVM whose
@@ -67,8 +70,9 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 9;
-    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm"};
+    private static final int TARGETS = 10;
+    private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm",
+        "p4floor"};
 
     /**
      * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
@@ -76,7 +80,7 @@ public class InterleavedAccessBench {
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm", "p4floor"})
     public String target;
 
     private int first;
@@ -126,6 +130,10 @@ public class InterleavedAccessBench {
         public long p1warmGuestNs;
         /** P1 raw arm, for {@code p1warm}. */
         public long p1warmRawNs;
+        /** P4's least possible dispatch, written out by hand (information, see MmioBench.dispatchFloor). */
+        public long p4floorGuestNs;
+        /** P4 direct-call arm, for {@code p4floor}. */
+        public long p4floorRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@link ArmPair}). */
@@ -152,6 +160,8 @@ public class InterleavedAccessBench {
             p3inlineRawNs = 0;
             p1warmGuestNs = 0;
             p1warmRawNs = 0;
+            p4floorGuestNs = 0;
+            p4floorRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -183,9 +193,9 @@ public class InterleavedAccessBench {
         }
         // in NAMES' order: each target's guest arm and its baseline
         Runnable[] guests = {this::p1Guest, this::p2Guest, this::p2indGuest, this::p3Guest, this::p4Guest,
-            this::ctlCopy, this::p4Guest, this::p3InlineGuest, this::p1Guest};
+            this::ctlCopy, this::p4Guest, this::p3InlineGuest, this::p1Guest, this::p4FloorGuest};
         Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4Raw, this::p1Raw,
-            this::p4MegaRaw, this::p3Raw, this::p1Raw};
+            this::p4MegaRaw, this::p3Raw, this::p1Raw, this::p4Raw};
         for (int t = 0; t < TARGETS; t++) {
             pairs[t] = new ArmPair(guests[t], raws[t]);
         }
@@ -268,9 +278,13 @@ public class InterleavedAccessBench {
                 t.p3inlineGuestNs += guest;
                 t.p3inlineRawNs += raw;
             }
-            default -> {
+            case 8 -> {
                 t.p1warmGuestNs += guest;
                 t.p1warmRawNs += raw;
+            }
+            default -> {
+                t.p4floorGuestNs += guest;
+                t.p4floorRawNs += raw;
             }
         }
     }
@@ -323,6 +337,11 @@ public class InterleavedAccessBench {
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
     private void p4Guest() {
         sink += (int) mmio.dispatch();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p4FloorGuest() {
+        sink += (int) mmio.dispatchFloor();
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
