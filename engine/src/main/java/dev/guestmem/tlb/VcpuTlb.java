@@ -61,10 +61,15 @@ import java.util.Objects;
  *
  * <p><b>Semantics.</b> Hits and misses give what the address space's accessors give, with TCG's
  * differences: a store to RAM the view makes read-only (ROM, RAM under a read-only alias or
- * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped (of a store across two pages, the
- * bytes on such a page); an access that crosses a page, touches MMIO, ROM-device callbacks, logged
- * pages (dirty logging, translated code) or an unassigned address goes through {@link AddressSpace}
- * with this TLB's attributes; on a page that is wholly one device-only section the entry keeps that
+ * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped; an access that crosses a page is split
+ * by page as TCG splits it ({@code do_ld_beN}/{@code do_st_leN}), not sent whole to the region of
+ * its first byte as the space's ld/st send it: each page's bytes go to that page alone, directly
+ * where its entry allows, dropped on a page that drops stores, else through the address space in
+ * naturally aligned pieces of up to 8 bytes ({@code 1 << ctz(left | addr | 8)}, QEMU's
+ * {@code int_ld_mmio_beN}), each failed piece reported on its own (an access that would wrap past
+ * 2^64 is the space's, whole: an error); an access on one page that touches MMIO, ROM-device
+ * callbacks, logged pages (dirty logging, translated code) or an unassigned address goes through
+ * {@link AddressSpace} with this TLB's attributes; on a page that is wholly one device-only section the entry keeps that
  * section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
  * lookup, while the address space's generation is still the TLB's (a device access is never made
  * on a view older than the current one: after a change and before the next {@link #enterBlock()},
@@ -460,8 +465,50 @@ public final class VcpuTlb implements AutoCloseable {
             if (io != null && as.generation() == generation) { // a device page of the current view: io_readx
                 return reportLoad(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
             }
+        } else if (page + GuestTlb.PAGE_SIZE != 0) { // (an access wrapping past 2^64 takes the space: an error)
+            return loadAcross(addr, size, big);
         }
         return reportLoad(spaceLoad(addr, size, big), addr, size);
+    }
+
+    /**
+     * A load across two pages, as TCG makes it ({@code do_ld_beN} on each page): each page's bytes
+     * from that page alone, then joined. A page its entry lets loads use directly gives its bytes
+     * from host memory; any other page gives them in naturally aligned pieces of up to 8 bytes
+     * through the address space ({@code int_ld_mmio_beN}: a device sees each piece as one access of
+     * that size, each failed piece is reported), never as one access to the first byte's region.
+     */
+    private long loadAcross(long addr, int size, boolean big) {
+        long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
+        int first = (int) (second - addr);
+        long be = loadPartBe(addr, first, 0);
+        be = loadPartBe(second, size - first, be);
+        return big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
+    }
+
+    /** {@code n} bytes at {@code addr}, all on one page, appended big-endian to {@code be}. */
+    private long loadPartBe(long addr, int n, long be) {
+        long page = addr & PAGE_MASK;
+        int i = index(addr);
+        if (pages[i] != page) {
+            refill(addr, i);
+        }
+        if (readTags[i] == page) {
+            long host = addends[i] + addr;
+            for (int k = 0; k < n; k++) {
+                be = be << 8 | Byte.toUnsignedLong(HOST.get(ValueLayout.JAVA_BYTE, host + k));
+            }
+            return be;
+        }
+        long a = addr;
+        for (int left = n; left > 0; ) {
+            int piece = Integer.lowestOneBit(left | (int) a | 8);
+            long v = reportLoad(spaceLoad(a, piece, true), a, piece);
+            be = piece == 8 ? v : be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
+            a += piece;
+            left -= piece;
+        }
+        return be;
     }
 
     /** The address space's load (kept apart so {@link #load} stays small enough for C2 to inline). */
@@ -516,13 +563,9 @@ public final class VcpuTlb implements AutoCloseable {
                 reportStore(as.ioStore(io, addr, size, big, v, attrs), addr, size);
                 return;
             }
-        } else {
-            boolean firstDrops = discardsWrites(page);
-            boolean lastDrops = discardsWrites((addr + size - 1) & PAGE_MASK);
-            if (firstDrops || lastDrops) { // TCG drops the part on such a page (do_st_leN), not the whole
-                storeBytesAcross(addr, size, big, v, firstDrops, lastDrops);
-                return;
-            }
+        } else if (page + GuestTlb.PAGE_SIZE != 0) { // (an access wrapping past 2^64 takes the space: an error)
+            storeAcross(addr, size, big, v);
+            return;
         }
         int r = switch (size) {
             case 1 -> as.stb(addr, (int) v, attrs);
@@ -540,35 +583,54 @@ public final class VcpuTlb implements AutoCloseable {
         }
     }
 
-    /** Whether the view makes {@code page} RAM that CPU stores may not change: its entry's flags, else a fill's. */
-    private boolean discardsWrites(long page) {
-        int k = index(page);
-        int f;
-        if (pages[k] == page) {
-            f = flags[k];
-        } else {
-            GuestTlb.fill(as, page, attrs, scratch); // flags only: nothing is kept, no block referenced
-            f = scratch.flags();
-        }
-        return (f & GuestTlb.TLB_DISCARD_WRITE) != 0;
+    /**
+     * A store across two pages, as TCG makes it ({@code do_st_leN} on each page): each page's bytes
+     * to that page alone. A page its entry lets stores use directly takes its bytes in host memory, a
+     * page the view makes read-only RAM drops them, any other page takes them in naturally aligned
+     * pieces of up to 8 bytes through the address space ({@code int_st_mmio_leN}; each failed piece
+     * is reported).
+     */
+    private void storeAcross(long addr, int size, boolean big, long v) {
+        long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
+        int first = (int) (second - addr);
+        long le = big ? Long.reverseBytes(v) >>> (64 - 8 * size) : v; // memory order, first byte lowest
+        le = storePartLe(addr, first, le);
+        storePartLe(second, size - first, le);
     }
 
-    /**
-     * A store across two pages of which one or both drop CPU stores: byte by byte, the bytes of a
-     * dropping page left out (rare: the space's whole store would write RAM under a read-only alias).
-     */
-    private void storeBytesAcross(long addr, int size, boolean big, long v, boolean firstDrops, boolean lastDrops) {
-        int r = MemTxResult.OK;
-        for (int k = 0; k < size; k++) {
-            long a = addr + k;
-            boolean first = (a & PAGE_MASK) == (addr & PAGE_MASK);
-            if (first ? firstDrops : lastDrops) {
-                continue;
-            }
-            int shift = 8 * (big ? size - 1 - k : k);
-            r |= as.stb(a, (int) (v >>> shift), attrs);
+    /** Stores the low {@code n} bytes of {@code le} at {@code addr} (all on one page); returns the bytes left. */
+    private long storePartLe(long addr, int n, long le) {
+        long page = addr & PAGE_MASK;
+        int i = index(addr);
+        if (pages[i] != page || closed) {
+            refill(addr, i);
         }
-        reportStore(r, addr, size);
+        if (writeTags[i] == page) {
+            long host = addends[i] + addr;
+            for (int k = 0; k < n; k++) {
+                HOST.set(ValueLayout.JAVA_BYTE, host + k, (byte) le);
+                le >>>= 8;
+            }
+            return le;
+        }
+        if ((flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
+            return le >>> (8 * n); // (n < 8: a part of a crossing access)
+        }
+        long a = addr;
+        for (int left = n; left > 0; ) {
+            int piece = Integer.lowestOneBit(left | (int) a | 8);
+            int r = switch (piece) {
+                case 1 -> as.stb(a, (int) le, attrs);
+                case 2 -> as.stwLe(a, (int) le, attrs);
+                case 4 -> as.stlLe(a, (int) le, attrs);
+                default -> as.stqLe(a, le, attrs);
+            };
+            reportStore(r, a, piece);
+            le = piece == 8 ? 0 : le >>> (8 * piece);
+            a += piece;
+            left -= piece;
+        }
+        return le;
     }
 
     /**

@@ -13,6 +13,7 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.flat.FlatView;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.testing.PageSplit;
 import dev.guestmem.testing.SizedAccess;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
@@ -36,13 +37,15 @@ import java.util.Set;
  * ones); every store does what the space's own store does on the published view (checked against
  * the models: {@link AccessCheck#expect}, {@link RamModel}, {@link DirtyModel}, the code hook),
  * except that a store to a page the view makes read-only RAM ({@code TLB_DISCARD_WRITE}, from the
- * oracle's {@link TlbCheck#expectedFlags}) is dropped without a fault, and of a store across two
- * pages only the bytes on such a page are dropped (the rest stored byte by byte).
+ * oracle's {@link TlbCheck#expectedFlags}) is dropped without a fault, and an access across two
+ * pages is split by page as TCG splits it ({@link PageSplit}: each page's part dropped on such a
+ * page, else in naturally aligned pieces through the space, each piece checked against the models
+ * with the fault the hook heard for it).
  *
  * <p>After a topology change and before the next {@code enterBlock()} (QEMU's RCU section across a
  * translation block) the guide promises less, and this is exactly what is asserted: an access either
  * behaves as above on the view published now, or, for a page the vCPU accessed since its last
- * flush, as the entry it may have filled then: a direct entry of the flush's view reads or writes the
+ * flush (each page's part of an access across two pages on its own), as the entry it may have filled then: a direct entry of the flush's view reads or writes the
  * RAM the page had then (unlogged, as any direct store), and a slow entry's drop decision is the one
  * of the view it was filled from. Memory safety: the blocks such entries point into are never
  * released while the TLB may hold them (and the machine's close leaves them to the TLB's own
@@ -85,12 +88,18 @@ final class VcpuCheck {
         int faultSize;
         boolean faultWrite;
         int faultResult;
+        /** Every fault heard since {@code faults} was last zeroed (an access across pages may fail piece by piece). */
+        final List<PageSplit.Fault> heard = new ArrayList<>();
         boolean closed;
 
         Vcpu(String name, AddressSpace as) {
             this.name = name;
             this.as = as;
             this.tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> {
+                if (faults == 0) {
+                    heard.clear();
+                }
+                heard.add(new PageSplit.Fault(addr, size, isWrite, result));
                 faults++;
                 faultAddr = addr;
                 faultSize = size;
@@ -196,15 +205,6 @@ final class VcpuCheck {
                 ? " (stale: the view moved since its last flush)" : "");
     }
 
-    /** @return whether the fault hook heard exactly one failed access, with these arguments, or none for OK */
-    private static boolean faultsMatch(Vcpu v, long addr, int size, boolean write, int result) {
-        if (result == MemTxResult.OK) {
-            return v.faults == 0;
-        }
-        return v.faults == 1 && v.faultAddr == addr && v.faultSize == size && v.faultWrite == write
-                && v.faultResult == result;
-    }
-
     private static String faultText(Vcpu v) {
         return v.faults == 0 ? "no fault" : v.faults + " fault(s), the last " + MemTxResult.toString(v.faultResult)
                 + " at 0x" + Long.toHexString(v.faultAddr) + " size " + v.faultSize + (v.faultWrite ? " write" : " read");
@@ -221,14 +221,18 @@ final class VcpuCheck {
         boolean stale = v.as.generation() != v.gen;
         long page = addr & PAGE_MASK;
         boolean onePage = ((addr + size - 1) & PAGE_MASK) == page;
+        boolean crossing = PageSplit.crosses(addr, size);
         if (onePage) {
             record(m, v, addr);
+        } else if (crossing) { // TCG's split: each page through its own entry
+            record(m, v, addr);
+            record(m, v, addr + PageSplit.firstPart(addr, size));
         }
-        MemTxResultHolder res = new MemTxResultHolder();
-        long want = SizedAccess.load(v.as, addr, size, big, res);
+        List<PageSplit.Fault> wantFaults = new ArrayList<>();
+        long want = PageSplit.load(v.as, addr, size, big, wantFaults);
         v.faults = 0;
         long got = SizedAccess.load(v.tlb, addr, size, big);
-        if (got == want && faultsMatch(v, addr, size, false, res.get())) {
+        if (got == want && heard(v).equals(wantFaults)) {
             return (stale ? "stale load, as now" : "load") + kind(m, v, addr, size);
         }
         String what = what(m, v, "ld", addr, size, big);
@@ -241,11 +245,53 @@ final class VcpuCheck {
                 }
             }
         }
-        assertEquals(Long.toHexString(want), Long.toHexString(got), what + ": the value (the space's load gave "
-                + MemTxResult.toString(res.get()) + ", the TLB " + faultText(v) + ")");
-        fail(what + ": the space's load gave " + MemTxResult.toString(res.get()) + ", the TLB's fault hook heard "
-                + faultText(v));
+        if (stale && crossing && staleAcross(m, v, addr, size, big, got & mask)) {
+            return "stale load across pages, a part as at the flush" + kind(m, v, addr, size);
+        }
+        assertEquals(Long.toHexString(want), Long.toHexString(got), what + ": the value (the space gave "
+                + wantFaults + ", the TLB " + heard(v) + ")");
+        fail(what + ": the space gave " + wantFaults + ", the TLB's fault hook heard " + heard(v));
         return null;
+    }
+
+    /** The faults heard since {@code v.faults} was zeroed. */
+    private static List<PageSplit.Fault> heard(Vcpu v) {
+        return v.faults == 0 ? List.of() : v.heard;
+    }
+
+    /**
+     * Whether a stale load across two pages gave {@code got}: each page's part either as the view
+     * now (its pieces through the space, and their faults) or from the RAM a direct entry of the
+     * flush's view had for that page.
+     */
+    private static boolean staleAcross(FuzzMachine m, Vcpu v, long addr, int size, boolean big, long got) {
+        int first = PageSplit.firstPart(addr, size);
+        long second = addr + first;
+        List<long[]> firsts = partValues(m, v, addr, first);   // {value, faults heard for it}
+        List<long[]> seconds = partValues(m, v, second, size - first);
+        for (long[] a : firsts) {
+            for (long[] b : seconds) {
+                long be = a[0] << (8 * (size - first)) | b[0];
+                long value = big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
+                if (value == got && a[1] + b[1] == v.faults) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** A crossing load's part: the values it may have given, each with how many faults it made. */
+    private static List<long[]> partValues(FuzzMachine m, Vcpu v, long part, int n) {
+        List<long[]> out = new ArrayList<>();
+        List<PageSplit.Fault> f = new ArrayList<>();
+        out.add(new long[] {PageSplit.loadPartBe(v.as, part, n, 0, f), f.size()});
+        for (Fill fill : v.fills.getOrDefault(part & PAGE_MASK, List.of())) {
+            if (fill.gen() == v.gen && fill.readDirect() && fill.block() != null) {
+                out.add(new long[] {modelValue(m, fill.block(), fill.offset() + (part & ~PAGE_MASK), n, true), 0});
+            }
+        }
+        return out;
     }
 
     private static long modelValue(FuzzMachine m, RamBlock b, long offset, int n, boolean big) {
@@ -286,13 +332,17 @@ final class VcpuCheck {
         long p1 = addr & PAGE_MASK;
         long p2 = (addr + n - 1) & PAGE_MASK;
         boolean crossing = p1 != p2;
-        if (!crossing) {
+        boolean split = PageSplit.crosses(addr, n); // (a crossing that wraps past 2^64 is the space's, whole)
+        if (!crossing || split) {
             record(m, v, addr);
+        }
+        if (split) {
+            record(m, v, p2);
         }
         FlatView view = as.currentMap();
         MemoryRegion key = AccessCheck.key(m, as);
         boolean d1 = (TlbCheck.expectedFlags(m, as, p1) & GuestTlb.TLB_DISCARD_WRITE) != 0;
-        boolean d2 = crossing && (TlbCheck.expectedFlags(m, as, p2) & GuestTlb.TLB_DISCARD_WRITE) != 0;
+        boolean d2 = split && (TlbCheck.expectedFlags(m, as, p2) & GuestTlb.TLB_DISCARD_WRITE) != 0;
         String what = what(m, v, "st", addr, n, big) + " 0x" + Long.toHexString(value);
         long now = as.generation();
         boolean older = stale && (v.fills.getOrDefault(p1, List.of()).stream().anyMatch(f -> f.gen() != now)
@@ -302,19 +352,28 @@ final class VcpuCheck {
         Object dirtyBefore = older ? m.dirty.save() : null;
         v.faults = 0;
         SizedAccess.store(v.tlb, addr, n, big, value);
-        assertTrue(v.faults <= 1, what + ": " + faultText(v));
-        if (v.faults == 1) {
-            assertEquals(addr + "/" + n + "/write", v.faultAddr + "/" + v.faultSize + (v.faultWrite ? "/write" : "/read"),
-                    what + ": the fault's address, size and direction");
-            assertFalse(v.faultResult == MemTxResult.OK, what + ": a fault reported OK");
+        if (!split) {
+            assertTrue(v.faults <= 1, what + ": " + faultText(v));
+            if (v.faults == 1) {
+                assertEquals(addr + "/" + n + "/write", v.faultAddr + "/" + v.faultSize + (v.faultWrite ? "/write" : "/read"),
+                        what + ": the fault's address, size and direction");
+                assertFalse(v.faultResult == MemTxResult.OK, what + ": a fault reported OK");
+            }
         }
         int result = v.faults == 0 ? MemTxResult.OK : v.faultResult;
         // what may have happened: as on the view now; when stale, also as an entry it may still hold
         Map<String, Runnable> outcomes = new LinkedHashMap<>();
-        Store s = new Store(m, view, key, addr, n, big, value, result, what);
-        outcomes.put("as the view now", crossing ? s.across(d1, d2) : d1 ? s::dropped : s::throughSpace);
-        if (older) {
-            if (!crossing) {
+        Store s = new Store(m, view, key, addr, n, big, value, result, List.copyOf(heard(v)), what);
+        if (split) {
+            long second = addr + PageSplit.firstPart(addr, n);
+            for (Part e1 : parts(v, p1, d1, now, stale)) {
+                for (Part e2 : parts(v, p2, d2, now, stale)) {
+                    outcomes.putIfAbsent("across, first page " + e1 + ", second " + e2, s.across(e1, e2, second));
+                }
+            }
+        } else {
+            outcomes.put("as the view now", crossing ? s::throughSpace : d1 ? s::dropped : s::throughSpace);
+            if (older && !crossing) {
                 for (Fill f : v.fills.getOrDefault(p1, List.of())) {
                     if (f.gen() == now) {
                         continue;
@@ -325,12 +384,6 @@ final class VcpuCheck {
                     outcomes.put(f.drops() ? "dropped by an older entry" : "through the space (an older slow entry)",
                             f.drops() ? s::dropped : s::throughSpace);
                 }
-            } else {
-                for (boolean e1 : drops(v, p1, d1, now)) {
-                    for (boolean e2 : drops(v, p2, d2, now)) {
-                        outcomes.putIfAbsent("across, dropping " + e1 + "/" + e2 + " (older entries)", s.across(e1, e2));
-                    }
-                }
             }
         }
         if (outcomes.size() == 1) {
@@ -339,13 +392,15 @@ final class VcpuCheck {
         }
         List<String> refused = new ArrayList<>();
         for (Map.Entry<String, Runnable> o : outcomes.entrySet()) {
-            m.ram.restore(ramBefore);
-            m.dirty.restore(dirtyBefore);
+            if (older) {
+                m.ram.restore(ramBefore);
+                m.dirty.restore(dirtyBefore);
+            }
             try {
                 o.getValue().run();
                 m.ram.check(what);
                 m.dirty.check(m.sys, m.blocks(), what);
-                return "stale store, " + o.getKey() + kind(m, v, addr, n);
+                return (stale ? "stale store, " : "store, ") + o.getKey() + kind(m, v, addr, n);
             } catch (AssertionError e) {
                 refused.add(o.getKey() + ": " + e.getMessage());
             }
@@ -354,13 +409,28 @@ final class VcpuCheck {
         return null;
     }
 
-    /** The drop decisions a crossing store may take for a page: the view's now, and older fills'. */
-    private static Set<Boolean> drops(Vcpu v, long page, boolean now, long gen) {
-        Set<Boolean> s = new java.util.LinkedHashSet<>();
-        s.add(now);
-        for (Fill f : v.fills.getOrDefault(page, List.of())) {
-            if (f.gen() != gen) {
-                s.add(f.drops());
+    /**
+     * What a crossing store may do with one page's part: drop it, send it through the space in
+     * pieces, or write it directly into the RAM a direct entry of the flush's view had ({@code fill}).
+     */
+    private record Part(boolean drops, Fill fill) {
+        @Override
+        public String toString() {
+            return fill != null ? "direct (the flush's RAM)" : drops ? "dropped" : "through the space";
+        }
+    }
+
+    /** The ways a crossing store may treat a page's part: the view's now, and older fills'. */
+    private static Set<Part> parts(Vcpu v, long page, boolean dropsNow, long now, boolean stale) {
+        Set<Part> s = new java.util.LinkedHashSet<>();
+        s.add(new Part(dropsNow, null));
+        if (stale) {
+            for (Fill f : v.fills.getOrDefault(page, List.of())) {
+                if (f.gen() == now) {
+                    continue;
+                }
+                s.add(f.gen() == v.gen && f.writeDirect() && f.block() != null ? new Part(false, f)
+                        : new Part(f.drops(), null));
             }
         }
         return s;
@@ -368,7 +438,7 @@ final class VcpuCheck {
 
     /** The outcomes of one store, each recording its bytes in the models and checking the result. */
     private record Store(FuzzMachine m, FlatView view, MemoryRegion key, long addr, int n, boolean big, long value,
-                         int result, String what) {
+                         int result, List<PageSplit.Fault> heard, String what) {
         private byte at(int k) {
             return (byte) (value >>> (8 * (big ? n - 1 - k : k)));
         }
@@ -390,30 +460,44 @@ final class VcpuCheck {
             dropped();
         }
 
-        /** A crossing store: whole through the space, or byte by byte without the dropping pages' bytes. */
-        Runnable across(boolean firstDrops, boolean lastDrops) {
-            if (!firstDrops && !lastDrops) {
-                return this::throughSpace;
-            }
+        /**
+         * A store across two pages as TCG makes it ({@link PageSplit}): each page's part dropped,
+         * direct, or in naturally aligned pieces through the space, each piece checked against the
+         * model with the fault the TLB reported for it; no fault heard for anything else.
+         */
+        Runnable across(Part firstPage, Part secondPage, long second) {
             return () -> {
-                int want = MemTxResult.OK;
-                boolean known = true;
+                int matched = 0;
                 for (int k = 0; k < n; k++) {
                     long a = addr + k;
-                    if ((a & PAGE_MASK) == (addr & PAGE_MASK) ? firstDrops : lastDrops) {
+                    Part part = Long.compareUnsigned(a, second) < 0 ? firstPage : secondPage;
+                    if (part.fill() != null) {
+                        m.wroteUnlogged(part.fill().block(), part.fill().offset() + (a & ~PAGE_MASK), at(k));
+                    }
+                }
+                for (long start : new long[] {addr, second}) {
+                    Part part = start == addr ? firstPage : secondPage;
+                    int len = start == addr ? (int) (second - addr) : n - (int) (second - addr);
+                    if (part.drops() || part.fill() != null) {
                         continue;
                     }
-                    long[] x = AccessCheck.expect(m, view, key, a, 1, true, false, at(k) & 0xff, result);
-                    if (x == null) {
-                        known = false;
-                    } else {
-                        want |= (int) x[1];
+                    for (PageSplit.Piece p : PageSplit.pieces(start, len)) {
+                        long pv = 0;
+                        for (int k = 0; k < p.size(); k++) {
+                            pv |= (at((int) (p.addr() - addr) + k) & 0xffL) << (8 * k);
+                        }
+                        int r = MemTxResult.OK;
+                        for (PageSplit.Fault f : heard) {
+                            if (f.addr() == p.addr() && f.size() == p.size() && f.isWrite()) {
+                                r = f.result();
+                                matched++;
+                            }
+                        }
+                        AccessCheck.check(AccessCheck.expect(m, view, key, p.addr(), p.size(), true, false, pv, r),
+                                true, 0, r, what + ": its piece of " + p.size() + " at 0x" + Long.toHexString(p.addr()));
                     }
                 }
-                if (known) {
-                    assertEquals(MemTxResult.toString(want), MemTxResult.toString(result),
-                            what + ": a store across pages, byte by byte without the bytes of read-only RAM");
-                }
+                assertEquals(heard.size(), matched, what + ": faults heard for pieces it did not send: " + heard);
             };
         }
     }
@@ -481,23 +565,17 @@ final class VcpuCheck {
         long addr = AccessCheck.mappedPoint(as, l.point(), l.delta());
         int size = 1 << (l.size() & 3);
         boolean big = l.big();
-        int[] faults = new int[2]; // count, last result
-        MemTxResultHolder res = new MemTxResultHolder();
-        long want = SizedAccess.load(as, addr, size, big, res);
-        try (VcpuTlb tlb = new VcpuTlb(as, U, (a, s, w, r) -> {
-            faults[0]++;
-            faults[1] = r;
-        })) {
+        List<PageSplit.Fault> wantFaults = new ArrayList<>();
+        long want = PageSplit.load(as, addr, size, big, wantFaults); // (across pages: TCG's split)
+        List<PageSplit.Fault> heard = new ArrayList<>();
+        try (VcpuTlb tlb = new VcpuTlb(as, U, (a, s, w, r) -> heard.add(new PageSplit.Fault(a, s, w, r)))) {
             for (int pass = 0; pass < 2; pass++) {
-                faults[0] = 0;
+                heard.clear();
                 long got = SizedAccess.load(tlb, addr, size, big);
                 String what = FuzzStep.where(m) + ": VcpuTlb load " + (pass == 0 ? "(miss)" : "(again)") + " of "
                         + size + " bytes at 0x" + Long.toHexString(addr) + " of '" + as.name() + "'";
                 assertEquals(want, got, what);
-                assertEquals(res.get() == MemTxResult.OK ? 0 : 1, faults[0], what + ": faults reported");
-                if (faults[0] == 1) {
-                    assertEquals(res.get(), faults[1], what + ": the fault's result");
-                }
+                assertEquals(wantFaults, heard, what + ": faults reported");
             }
             return tlb.fills() > 0 ? "direct" : "slow";
         }

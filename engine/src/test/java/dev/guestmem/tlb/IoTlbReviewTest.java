@@ -22,6 +22,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RomDeviceRegion;
+import dev.guestmem.testing.PageSplit;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
@@ -154,7 +155,7 @@ class IoTlbReviewTest {
                 }
             }
             if (mode == Mode.TLB) {
-                r.tlb = new VcpuTlb(r.as, U, (addr, size, isWrite, res) -> r.fault = res);
+                r.tlb = new VcpuTlb(r.as, U, (addr, size, isWrite, res) -> r.fault |= res);
             }
             List<String> out = r.log; // device calls and step results, interleaved
             MemTxResultHolder res = new MemTxResultHolder();
@@ -167,6 +168,11 @@ class IoTlbReviewTest {
                             r.fault = MemTxResult.OK;
                             v = tlbLoad(r.tlb, l);
                             result = r.fault;
+                        } else if (PageSplit.crosses(l.addr(), l.size())) { // TCG splits it by page
+                            List<PageSplit.Fault> faults = new ArrayList<>();
+                            v = PageSplit.load(r.as, l.addr(), l.size(), l.big(), faults);
+                            v = l.size() == 4 ? Integer.toUnsignedLong((int) v) : v;
+                            result = faults.stream().mapToInt(PageSplit.Fault::result).reduce(0, (a, b) -> a | b);
                         } else if (mode == Mode.IO) {
                             PhysSection sec = sectionOf(r.as, l.addr());
                             v = sec != null ? r.as.ioLoad(sec, l.addr(), l.size(), l.big(), U, res) : spaceLoad(r.as, l, res);
@@ -184,6 +190,11 @@ class IoTlbReviewTest {
                             r.fault = MemTxResult.OK;
                             tlbStore(r.tlb, st);
                             result = r.fault;
+                        } else if (PageSplit.crosses(st.addr(), st.size())) { // TCG splits it by page
+                            List<PageSplit.Fault> faults = new ArrayList<>();
+                            PageSplit.store(r.as, st.addr(), st.size(), st.big(), st.value(), page -> drops(r.as, page),
+                                    faults);
+                            result = faults.stream().mapToInt(PageSplit.Fault::result).reduce(0, (a, b) -> a | b);
                         } else if (mode == Mode.IO) {
                             PhysSection sec = sectionOf(r.as, st.addr());
                             result = sec != null ? r.as.ioStore(sec, st.addr(), st.size(), st.big(), st.value(), U)
@@ -212,6 +223,13 @@ class IoTlbReviewTest {
             }
             return List.copyOf(out);
         }
+    }
+
+    /** Whether the view makes {@code page} RAM that CPU stores may not change (TCG drops them). */
+    private static boolean drops(AddressSpace as, long page) {
+        TlbEntry e = new TlbEntry();
+        GuestTlb.fill(as, page, e);
+        return (e.flags() & GuestTlb.TLB_DISCARD_WRITE) != 0;
     }
 
     private static long tlbLoad(VcpuTlb t, Load l) {

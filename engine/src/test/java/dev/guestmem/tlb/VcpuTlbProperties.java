@@ -17,6 +17,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.region.RomDeviceRegion;
+import dev.guestmem.testing.PageSplit;
 import dev.guestmem.testing.SizedAccess;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
@@ -27,8 +28,10 @@ import net.jqwik.api.Property;
  * {@link VcpuTlb} against the address space, differentially: two identical machines (RAM moved,
  * toggled, re-mapped and logged; ROM; RAM under a read-only alias; MMIO; a resizeable block resized;
  * a flash switched between ROMD and I/O mode; RAM at the top of 2^64) get the same topology changes; one is accessed through a TLB (entered after every change, as a CPU loop does),
- * the other through {@link AddressSpace} with TCG's one difference (a store to a page the view
- * makes read-only RAM is dropped; of a store across two pages, the bytes on such a page). Every load must agree, and so must all RAM at the end.
+ * the other through {@link AddressSpace} with TCG's differences ({@link PageSplit}: an access across
+ * two pages is split by page into naturally aligned pieces; a store to a page the view makes
+ * read-only RAM is dropped, of a store across two pages the bytes on such a page). Every load must
+ * agree, and so must all RAM at the end.
  */
 class VcpuTlbProperties {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
@@ -162,7 +165,6 @@ class VcpuTlbProperties {
         try (Twin viaTlb = new Twin(); Twin viaSpace = new Twin()) {
             VcpuTlb tlb = new VcpuTlb(viaTlb.as, U, null);
             TlbEntry probe = new TlbEntry();
-            MemTxResultHolder ignored = new MemTxResultHolder();
             for (int step = 0; step < 400; step++) {
                 if (rnd.nextInt(12) == 0) {
                     int what = rnd.nextInt(9);
@@ -178,23 +180,12 @@ class VcpuTlbProperties {
                 boolean big = rnd.nextBoolean();
                 String at = "step " + step + " addr 0x" + Long.toHexString(addr) + " size " + size;
                 if (rnd.nextBoolean()) {
-                    assertEquals(SizedAccess.load(viaSpace.as, addr, size, big, ignored),
+                    assertEquals(PageSplit.load(viaSpace.as, addr, size, big, null),
                             SizedAccess.load(tlb, addr, size, big), at);
                 } else {
                     long v = rnd.nextLong();
                     SizedAccess.store(tlb, addr, size, big, v);
-                    boolean firstDrops = drops(viaSpace.as, addr, probe);
-                    boolean lastDrops = drops(viaSpace.as, addr + size - 1, probe);
-                    if (!firstDrops && !lastDrops) {
-                        SizedAccess.store(viaSpace.as, addr, size, big, v);
-                    } else { // TCG drops the bytes on a page the view makes read-only RAM, page by page
-                        for (int k = 0; k < size; k++) {
-                            boolean first = ((addr ^ (addr + k)) & ~0xFFFL) == 0;
-                            if (!(first ? firstDrops : lastDrops)) {
-                                viaSpace.as.stb(addr + k, (int) (v >>> (8 * (big ? size - 1 - k : k))), U);
-                            }
-                        }
-                    }
+                    PageSplit.store(viaSpace.as, addr, size, big, v, page -> drops(viaSpace.as, page, probe), null);
                 }
             }
             tlb.close();

@@ -1,0 +1,143 @@
+package dev.guestmem.tlb;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.guestmem.MemorySystem;
+import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
+import dev.guestmem.access.MemTxResult;
+import dev.guestmem.region.ContainerRegion;
+import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.MemoryRegion;
+import dev.guestmem.region.MemoryRegionOps;
+import dev.guestmem.region.RamRegion;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link VcpuTlb}: an access across two pages is split by page as TCG splits it ({@code do_ld_beN},
+ * {@code do_st_leN}), not sent whole to the region of its first byte as the address space's ld/st
+ * send it. Expectations worked out by hand from QEMU's rule: each page's bytes from that page, a
+ * non-RAM page's in naturally aligned pieces of {@code 1 << ctz(left | addr | 8)} bytes.
+ */
+class PageCrossingTest {
+    private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
+
+    /** Two RAM regions side by side at 0x10000 and 0x11000, a logging device at 0x12000, ROM at 0x13000. */
+    private static final class Machine implements AutoCloseable {
+        final MemorySystem sys = new MemorySystem();
+        final ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
+        final List<String> log = new ArrayList<>();
+        final List<String> faults = new ArrayList<>();
+        final RamRegion rom = RamRegion.allocateRom(sys, null, "rom", 0x1000);
+        final AddressSpace as;
+        final VcpuTlb tlb;
+
+        Machine() {
+            root.addSubregion(0x10000, RamRegion.allocate(sys, null, "a", 0x1000));
+            root.addSubregion(0x11000, RamRegion.allocate(sys, null, "b", 0x1000));
+            root.addSubregion(0x12000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add("r " + addr + "/" + size);
+                        return 0xF0E0D0C0B0A09080L >>> (8 * addr); // byte k of the device reads 0x80 + 0x10 * k
+                    })
+                    .write((addr, v, size) -> log.add("w " + addr + "=" + Long.toHexString(v) + "/" + size))
+                    .valid(1, 8, true).impl(1, 8, true).build(), "dev", 0x1000));
+            root.addSubregion(0x13000, rom);
+            as = sys.addressSpace(root, "as");
+            tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> faults.add(
+                    (isWrite ? "st" : "ld") + size + "@" + Long.toHexString(addr) + " " + MemTxResult.toString(result)));
+        }
+
+        @Override
+        public void close() {
+            tlb.close();
+            sys.close();
+        }
+    }
+
+    @Test
+    void aLoadAcrossTwoRamRegionsReadsBoth() {
+        try (Machine m = new Machine()) {
+            m.as.stqLe(0x10ff8, 0x1122334455667788L);
+            m.as.stqLe(0x11000, 0x99AABBCCDDEEFF00L);
+            assertEquals(0xDDEEFF0011223344L, m.tlb.ldqLe(0x10ffc));
+            assertEquals(0x44332211_00FFEEDDL, m.tlb.ldqBe(0x10ffc));
+            assertEquals(0x00_11, m.tlb.lduwLe(0x10fff));
+            assertEquals(List.of(), m.faults);
+            assertEquals(0, m.as.ldqLe(0x10ffc), "(the space's own ld sends it whole to the first region: refused)");
+        }
+    }
+
+    @Test
+    void aStoreAcrossTwoRamRegionsWritesBoth() {
+        try (Machine m = new Machine()) {
+            m.tlb.stqBe(0x10ffd, 0x0102030405060708L);
+            assertEquals(0x0302010000000000L, m.as.ldqLe(0x10ff8));
+            assertEquals(0x0000000807060504L, m.as.ldqLe(0x11000));
+            m.tlb.stlLe(0x10ffe, 0xCAFEBABE);
+            assertEquals(0xBABE, m.as.lduwLe(0x10ffe));
+            assertEquals(0xCAFE, m.as.lduwLe(0x11000));
+            assertEquals(List.of(), m.faults);
+        }
+    }
+
+    @Test
+    void aDevicePageGetsItsPartInAlignedPieces() {
+        try (Machine m = new Machine()) {
+            m.as.stqLe(0x11ff8, 0x1122334455667788L); // 0x11ffc.. reads 44 33 22 11
+            // 4 bytes of RAM, then 4 of the device: one 4-byte read at offset 0
+            assertEquals(0xB0A0908011223344L, m.tlb.ldqLe(0x11ffc));
+            assertEquals(List.of("r 0/4"), m.log);
+            m.log.clear();
+            // 3 bytes of RAM, then 5 of the device: 5 is odd, so five 1-byte pieces (ctz(5 | addr | 8) = 0)
+            assertEquals(0x3322118090A0B0C0L, m.tlb.ldqBe(0x11ffd));
+            assertEquals(List.of("r 0/1", "r 1/1", "r 2/1", "r 3/1", "r 4/1"), m.log);
+            m.log.clear();
+            // a store: 2 bytes of RAM, then one 2-byte piece at offset 0
+            m.tlb.stlBe(0x11ffe, 0xA1B2C3D4);
+            assertEquals(0xB2A1, m.as.lduwLe(0x11ffe));
+            assertEquals(List.of("w 0=d4c3/2"), m.log);
+            m.log.clear();
+            // 2 bytes of RAM, then 6 of the device: three 2-byte pieces
+            m.tlb.stqLe(0x11ffe, 0x0807060504030201L);
+            assertEquals(0x0201, m.as.lduwLe(0x11ffe));
+            assertEquals(List.of("w 0=403/2", "w 2=605/2", "w 4=807/2"), m.log);
+            assertEquals(List.of(), m.faults);
+        }
+    }
+
+    @Test
+    void aStoreAcrossRomAndRamDropsOnlyTheRomPart() {
+        try (Machine m = new Machine()) {
+            m.tlb.stlLe(0x12ffe, 0x11223344); // device, then ROM: the ROM's 2 bytes dropped, without a fault
+            assertEquals(List.of("w 4094=3344/2"), m.log);
+            assertEquals(0, m.as.lduwLe(0x13000));
+            m.tlb.stlLe(0x11ffe, 0x55667788); // RAM, then the device: both parts written
+            assertEquals(0x7788, m.as.lduwLe(0x11ffe));
+            assertEquals(List.of("w 4094=3344/2", "w 0=5566/2"), m.log);
+            assertEquals(List.of(), m.faults);
+        }
+    }
+
+    @Test
+    void aPartWithNothingMappedFailsPieceByPiece() {
+        try (Machine m = new Machine()) {
+            m.rom.ramBlock().segment().set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0xffe, (short) 0xA55A);
+            // ROM's last 2 bytes, then nothing at 0x14000: three failed 2-byte pieces, each reported
+            assertEquals(0xA55AL, m.tlb.ldqLe(0x13ffe));
+            assertEquals(List.of("ld2@14000 DECODE_ERROR", "ld2@14002 DECODE_ERROR", "ld2@14004 DECODE_ERROR"),
+                    m.faults);
+        }
+    }
+
+    @Test
+    void anAccessWrappingPast2To64IsTheSpacesErrorWhole() {
+        try (Machine m = new Machine()) {
+            assertEquals(0, m.tlb.ldlLe(-2L));
+            m.tlb.stlLe(-2L, 1);
+            assertEquals(List.of("ld4@fffffffffffffffe DECODE_ERROR", "st4@fffffffffffffffe DECODE_ERROR"), m.faults);
+        }
+    }
+}
