@@ -69,8 +69,8 @@ import java.util.Objects;
  * {@code int_ld_mmio_beN}), each failed piece reported on its own (an access that would wrap past
  * 2^64 is the space's, whole: an error); an access on one page that touches MMIO, ROM-device
  * callbacks, logged pages (dirty logging, translated code) or an unassigned address goes through
- * {@link AddressSpace} with this TLB's attributes; on a page that is wholly one device-only section the entry keeps that
- * section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
+ * {@link AddressSpace} with this TLB's attributes; on a page that is wholly one device-only
+ * section the entry keeps that section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
  * lookup, while the address space's generation is still the TLB's (a device access is never made
  * on a view older than the current one: after a change and before the next {@link #enterBlock()},
  * such a page takes the address space, as every non-direct page does). A failed access
@@ -474,9 +474,10 @@ public final class VcpuTlb implements AutoCloseable {
     /**
      * A load across two pages, as TCG makes it ({@code do_ld_beN} on each page): each page's bytes
      * from that page alone, then joined. A page its entry lets loads use directly gives its bytes
-     * from host memory; any other page gives them in naturally aligned pieces of up to 8 bytes
-     * through the address space ({@code int_ld_mmio_beN}: a device sees each piece as one access of
-     * that size, each failed piece is reported), never as one access to the first byte's region.
+     * from host memory; any other page gives them in naturally aligned pieces through the address
+     * space ({@code int_ld_mmio_beN}: {@code 1 << ctz(left | addr | 8)} bytes; a device sees each
+     * piece as one access of that size, each failed piece is reported), never as one access to the
+     * first byte's region.
      */
     private long loadAcross(long addr, int size, boolean big) {
         long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
@@ -501,10 +502,10 @@ public final class VcpuTlb implements AutoCloseable {
             return be;
         }
         long a = addr;
-        for (int left = n; left > 0; ) {
-            int piece = Integer.lowestOneBit(left | (int) a | 8);
+        for (int left = n; left > 0; ) { // (a part is under 8 bytes: pieces of 1, 2 or 4)
+            int piece = Integer.lowestOneBit(left | (int) a);
             long v = reportLoad(spaceLoad(a, piece, true), a, piece);
-            be = piece == 8 ? v : be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
+            be = be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
             a += piece;
             left -= piece;
         }
@@ -587,8 +588,7 @@ public final class VcpuTlb implements AutoCloseable {
      * A store across two pages, as TCG makes it ({@code do_st_leN} on each page): each page's bytes
      * to that page alone. A page its entry lets stores use directly takes its bytes in host memory, a
      * page the view makes read-only RAM drops them, any other page takes them in naturally aligned
-     * pieces of up to 8 bytes through the address space ({@code int_st_mmio_leN}; each failed piece
-     * is reported).
+     * pieces through the address space ({@code int_st_mmio_leN}; each failed piece is reported).
      */
     private void storeAcross(long addr, int size, boolean big, long v) {
         long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
@@ -614,19 +614,18 @@ public final class VcpuTlb implements AutoCloseable {
             return le;
         }
         if ((flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
-            return le >>> (8 * n); // (n < 8: a part of a crossing access)
+            return le >>> (8 * n);
         }
         long a = addr;
-        for (int left = n; left > 0; ) {
-            int piece = Integer.lowestOneBit(left | (int) a | 8);
+        for (int left = n; left > 0; ) { // (a part is under 8 bytes: pieces of 1, 2 or 4)
+            int piece = Integer.lowestOneBit(left | (int) a);
             int r = switch (piece) {
                 case 1 -> as.stb(a, (int) le, attrs);
                 case 2 -> as.stwLe(a, (int) le, attrs);
-                case 4 -> as.stlLe(a, (int) le, attrs);
-                default -> as.stqLe(a, le, attrs);
+                default -> as.stlLe(a, (int) le, attrs);
             };
             reportStore(r, a, piece);
-            le = piece == 8 ? 0 : le >>> (8 * piece);
+            le >>>= 8 * piece;
             a += piece;
             left -= piece;
         }
