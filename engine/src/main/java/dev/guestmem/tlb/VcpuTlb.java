@@ -60,21 +60,24 @@ import java.util.Objects;
  * until then.
  *
  * <p><b>Semantics.</b> Hits and misses give what the address space's accessors give, with TCG's
- * differences: a store to RAM the view makes read-only (ROM, RAM under a read-only alias or
- * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped; an access that crosses a page is split
+ * differences. A store to RAM the view makes read-only (ROM, RAM under a read-only alias or
+ * container: {@link GuestTlb#TLB_DISCARD_WRITE}) is dropped. An access that crosses a page is split
  * by page as TCG splits it ({@code do_ld_beN}/{@code do_st_leN}), not sent whole to the region of
  * its first byte as the space's ld/st send it: each page's bytes go to that page alone, directly
  * where its entry allows, dropped on a page that drops stores, else through the address space in
- * naturally aligned pieces of up to 8 bytes ({@code 1 << ctz(left | addr | 8)}, QEMU's
+ * naturally aligned pieces ({@code 1 << ctz(left | addr | 8)} bytes, QEMU's
  * {@code int_ld_mmio_beN}), each failed piece reported on its own (an access that would wrap past
- * 2^64 is the space's, whole: an error); an access on one page that touches MMIO, ROM-device
- * callbacks, logged pages (dirty logging, translated code) or an unassigned address goes through
- * {@link AddressSpace} with this TLB's attributes; on a page that is wholly one device-only
- * section the entry keeps that section (QEMU's iotlb) and the access goes to it with {@code ioLoad}/{@code ioStore}, without a
- * lookup, while the address space's generation is still the TLB's (a device access is never made
- * on a view older than the current one: after a change and before the next {@link #enterBlock()},
- * such a page takes the address space, as every non-direct page does). A failed access
- * ({@link MemTxResult} not {@code OK}) is reported to the {@link AccessFault} given at construction (QEMU's
+ * 2^64 is the space's, whole: an error). An unaligned access to a page the TLB cannot use directly
+ * is split into such pieces too (current TCG splits every MMIO access so: a device never sees an
+ * unaligned access from a vCPU, where the space's ld/st hand it one). An aligned access on one page
+ * that touches MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an
+ * unassigned address goes through {@link AddressSpace} with this TLB's attributes; on a page that
+ * is wholly one device-only section the entry keeps that section (QEMU's iotlb) and the access goes
+ * to it with {@code ioLoad}/{@code ioStore}, without a lookup, while the address space's generation
+ * is still the TLB's (a device access is never made on a view older than the current one: after a
+ * change and before the next {@link #enterBlock()}, such a page takes the address space, as every
+ * non-direct page does). A failed access ({@link MemTxResult} not {@code OK}) is reported to the
+ * {@link AccessFault} given at construction (QEMU's
  * {@code cpu_transaction_failed}); a load then returns what the address space returned.
  *
  * <p><b>Thread safety.</b> Confined to one thread; any number of TLBs may use one address space.
@@ -461,6 +464,9 @@ public final class VcpuTlb implements AutoCloseable {
                     return direct(addends[i] + addr, size, big);
                 }
             }
+            if ((addr & (size - 1)) != 0) { // unaligned, on a page loads cannot use directly
+                return inOrder(loadPartBe(addr, size, 0), size, big);
+            }
             PhysSection io = ioSections[i]; // the entry is this page's now
             if (io != null && as.generation() == generation) { // a device page of the current view: io_readx
                 return reportLoad(as.ioLoad(io, addr, size, big, attrs, result), addr, size);
@@ -469,6 +475,16 @@ public final class VcpuTlb implements AutoCloseable {
             return loadAcross(addr, size, big);
         }
         return reportLoad(spaceLoad(addr, size, big), addr, size);
+    }
+
+    /** {@code size} bytes collected big-endian (first byte highest), read in the access's byte order. */
+    private static long inOrder(long be, int size, boolean big) {
+        return big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
+    }
+
+    /** A value in the access's byte order as its {@code size} bytes in memory order, the first in the low byte. */
+    private static long littleEndian(long v, int size, boolean big) {
+        return big ? Long.reverseBytes(v) >>> (64 - 8 * size) : v;
     }
 
     /**
@@ -483,11 +499,16 @@ public final class VcpuTlb implements AutoCloseable {
         long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
         int first = (int) (second - addr);
         long be = loadPartBe(addr, first, 0);
-        be = loadPartBe(second, size - first, be);
-        return big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
+        return inOrder(loadPartBe(second, size - first, be), size, big);
     }
 
-    /** {@code n} bytes at {@code addr}, all on one page, appended big-endian to {@code be}. */
+    /**
+     * {@code n} bytes at {@code addr}, all on one page, appended big-endian to {@code be}: from host
+     * memory if the page's entry lets loads use it directly, else in naturally aligned pieces
+     * through the address space. Used for a page's part of a crossing access and for an unaligned
+     * access to a page loads cannot use directly (TCG's {@code do_ld_mmio_beN} splits every MMIO
+     * access so: a device never sees an unaligned access from a vCPU).
+     */
     private long loadPartBe(long addr, int n, long be) {
         long page = addr & PAGE_MASK;
         int i = index(addr);
@@ -502,7 +523,7 @@ public final class VcpuTlb implements AutoCloseable {
             return be;
         }
         long a = addr;
-        for (int left = n; left > 0; ) { // (a part is under 8 bytes: pieces of 1, 2 or 4)
+        for (int left = n; left > 0; ) { // (a part, or an unaligned access: pieces of 1, 2 or 4)
             int piece = Integer.lowestOneBit(left | (int) a);
             long v = reportLoad(spaceLoad(a, piece, true), a, piece);
             be = be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
@@ -559,6 +580,10 @@ public final class VcpuTlb implements AutoCloseable {
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
             }
+            if ((addr & (size - 1)) != 0) { // unaligned, on a page stores cannot use directly: TCG's pieces
+                storePartLe(addr, size, littleEndian(v, size, big));
+                return;
+            }
             PhysSection io = ioSections[i];
             if (io != null && pages[i] == page && as.generation() == generation) { // io_writex, current view
                 reportStore(as.ioStore(io, addr, size, big, v, attrs), addr, size);
@@ -593,12 +618,16 @@ public final class VcpuTlb implements AutoCloseable {
     private void storeAcross(long addr, int size, boolean big, long v) {
         long second = (addr & PAGE_MASK) + GuestTlb.PAGE_SIZE;
         int first = (int) (second - addr);
-        long le = big ? Long.reverseBytes(v) >>> (64 - 8 * size) : v; // memory order, first byte lowest
-        le = storePartLe(addr, first, le);
+        long le = storePartLe(addr, first, littleEndian(v, size, big));
         storePartLe(second, size - first, le);
     }
 
-    /** Stores the low {@code n} bytes of {@code le} at {@code addr} (all on one page); returns the bytes left. */
+    /**
+     * Stores the low {@code n} bytes of {@code le} at {@code addr} (all on one page) and returns the
+     * bytes left: into host memory if the page's entry lets stores use it directly, nowhere if the
+     * page drops stores, else in naturally aligned pieces through the address space
+     * ({@code do_st_mmio_leN}).
+     */
     private long storePartLe(long addr, int n, long le) {
         long page = addr & PAGE_MASK;
         int i = index(addr);
@@ -617,7 +646,7 @@ public final class VcpuTlb implements AutoCloseable {
             return le >>> (8 * n);
         }
         long a = addr;
-        for (int left = n; left > 0; ) { // (a part is under 8 bytes: pieces of 1, 2 or 4)
+        for (int left = n; left > 0; ) { // (a part, or an unaligned access: pieces of 1, 2 or 4)
             int piece = Integer.lowestOneBit(left | (int) a);
             int r = switch (piece) {
                 case 1 -> as.stb(a, (int) le, attrs);

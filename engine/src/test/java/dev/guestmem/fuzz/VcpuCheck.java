@@ -38,9 +38,9 @@ import java.util.Set;
  * the models: {@link AccessCheck#expect}, {@link RamModel}, {@link DirtyModel}, the code hook),
  * except that a store to a page the view makes read-only RAM ({@code TLB_DISCARD_WRITE}, from the
  * oracle's {@link TlbCheck#expectedFlags}) is dropped without a fault, and an access across two
- * pages is split by page as TCG splits it ({@link PageSplit}: each page's part dropped on such a
- * page, else in naturally aligned pieces through the space, each piece checked against the models
- * with the fault the hook heard for it).
+ * pages, or an unaligned one, is split as TCG splits it ({@link PageSplit}: each page's part dropped
+ * on such a page, else in naturally aligned pieces through the space, each piece checked against
+ * the models with the fault the hook heard for it).
  *
  * <p>After a topology change and before the next {@code enterBlock()} (QEMU's RCU section across a
  * translation block) the guide promises less, and this is exactly what is asserted: an access either
@@ -332,17 +332,19 @@ final class VcpuCheck {
         long p1 = addr & PAGE_MASK;
         long p2 = (addr + n - 1) & PAGE_MASK;
         boolean crossing = p1 != p2;
-        boolean split = PageSplit.crosses(addr, n); // (a crossing that wraps past 2^64 is the space's, whole)
+        // TCG's pieces: across two pages, or unaligned (a crossing that wraps past 2^64 is the space's, whole)
+        boolean split = PageSplit.splits(addr, n);
+        boolean across = split && crossing;
         if (!crossing || split) {
             record(m, v, addr);
         }
-        if (split) {
+        if (across) {
             record(m, v, p2);
         }
         FlatView view = as.currentMap();
         MemoryRegion key = AccessCheck.key(m, as);
         boolean d1 = (TlbCheck.expectedFlags(m, as, p1) & GuestTlb.TLB_DISCARD_WRITE) != 0;
-        boolean d2 = split && (TlbCheck.expectedFlags(m, as, p2) & GuestTlb.TLB_DISCARD_WRITE) != 0;
+        boolean d2 = across && (TlbCheck.expectedFlags(m, as, p2) & GuestTlb.TLB_DISCARD_WRITE) != 0;
         String what = what(m, v, "st", addr, n, big) + " 0x" + Long.toHexString(value);
         long now = as.generation();
         boolean older = stale && (v.fills.getOrDefault(p1, List.of()).stream().anyMatch(f -> f.gen() != now)
@@ -365,10 +367,12 @@ final class VcpuCheck {
         Map<String, Runnable> outcomes = new LinkedHashMap<>();
         Store s = new Store(m, view, key, addr, n, big, value, result, List.copyOf(heard(v)), what);
         if (split) {
-            long second = addr + PageSplit.firstPart(addr, n);
+            long second = across ? addr + PageSplit.firstPart(addr, n) : addr + n; // (one page: no second part)
+            Set<Part> seconds = across ? parts(v, p2, d2, now, stale) : Set.of(new Part(false, null));
             for (Part e1 : parts(v, p1, d1, now, stale)) {
-                for (Part e2 : parts(v, p2, d2, now, stale)) {
-                    outcomes.putIfAbsent("across, first page " + e1 + ", second " + e2, s.across(e1, e2, second));
+                for (Part e2 : seconds) {
+                    outcomes.putIfAbsent((across ? "across, first page " + e1 + ", second " + e2 : "unaligned, " + e1),
+                            s.pieces(e1, e2, second));
                 }
             }
         } else {
@@ -461,11 +465,13 @@ final class VcpuCheck {
         }
 
         /**
-         * A store across two pages as TCG makes it ({@link PageSplit}): each page's part dropped,
-         * direct, or in naturally aligned pieces through the space, each piece checked against the
-         * model with the fault the TLB reported for it; no fault heard for anything else.
+         * A store TCG makes in pieces ({@link PageSplit}: across two pages, or unaligned): each
+         * page's part dropped, direct, or in naturally aligned pieces through the space, each piece
+         * checked against the model with the fault the TLB reported for it; no fault heard for
+         * anything else. {@code second} is where the second page's part starts ({@code addr + n}
+         * when there is none).
          */
-        Runnable across(Part firstPage, Part secondPage, long second) {
+        Runnable pieces(Part firstPage, Part secondPage, long second) {
             return () -> {
                 int matched = 0;
                 for (int k = 0; k < n; k++) {
@@ -478,6 +484,9 @@ final class VcpuCheck {
                 for (long start : new long[] {addr, second}) {
                     Part part = start == addr ? firstPage : secondPage;
                     int len = start == addr ? (int) (second - addr) : n - (int) (second - addr);
+                    if (len == 0) {
+                        continue;
+                    }
                     if (part.drops() || part.fill() != null) {
                         continue;
                     }

@@ -13,8 +13,10 @@ import java.util.function.LongPredicate;
  * {@code do_st_leN} of QEMU's {@code accel/tcg/cputlb.c}): each page's bytes go to that page alone,
  * in naturally aligned pieces of up to 8 bytes ({@code int_ld_mmio_beN}: a piece is
  * {@code 1 << ctz(left | addr | 8)} bytes), each piece one access of the space, each failed piece
- * one fault. (On RAM the pieces give the bytes TCG copies from host memory.) An access on one page,
- * or one that wraps past 2^64, is the space's own access, whole.
+ * one fault. (On RAM the pieces give the bytes TCG copies from host memory.) An unaligned access on
+ * one page is split into the same pieces (current TCG splits every MMIO access so, and on RAM the
+ * pieces give the same bytes). An aligned access on one page, or one that wraps past 2^64, is the
+ * space's own access, whole.
  */
 public final class PageSplit {
     private static final long PAGE = 0x1000;
@@ -42,6 +44,17 @@ public final class PageSplit {
     public static boolean crosses(long addr, int size) {
         long page = addr & -PAGE;
         return ((addr + size - 1) & -PAGE) != page && page + PAGE != 0;
+    }
+
+    /**
+     * @param addr guest address
+     * @param size bytes
+     * @return whether a vCPU makes the access in pieces: it crosses a page or is unaligned, and does
+     *     not wrap past 2^64
+     */
+    public static boolean splits(long addr, int size) {
+        boolean wraps = Long.compareUnsigned(addr, -size) > 0;
+        return !wraps && (crosses(addr, size) || (addr & (size - 1)) != 0);
     }
 
     /**
@@ -77,14 +90,14 @@ public final class PageSplit {
      */
     public static long load(AddressSpace as, long addr, int size, boolean big, List<Fault> faults) {
         MemTxResultHolder r = new MemTxResultHolder();
-        if (!crosses(addr, size)) {
+        if (!splits(addr, size)) {
             long v = SizedAccess.load(as, addr, size, big, r);
             if (r.get() != MemTxResult.OK && faults != null) {
                 faults.add(new Fault(addr, size, false, r.get()));
             }
             return v;
         }
-        int first = firstPart(addr, size);
+        int first = crosses(addr, size) ? firstPart(addr, size) : size;
         long be = loadPartBe(as, addr, first, 0, faults);
         be = loadPartBe(as, addr + first, size - first, be, faults);
         long v = big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
@@ -122,11 +135,11 @@ public final class PageSplit {
      */
     public static void store(AddressSpace as, long addr, int size, boolean big, long v, LongPredicate dropsPage,
                              List<Fault> faults) {
-        if (!crosses(addr, size)) {
-            boolean onePage = ((addr ^ (addr + size - 1)) & -PAGE) == 0;
-            if (onePage && dropsPage.test(addr & -PAGE)) {
-                return; // (an access wrapping past 2^64 is the space's error, whole)
-            }
+        boolean onePage = ((addr ^ (addr + size - 1)) & -PAGE) == 0;
+        if (onePage && dropsPage.test(addr & -PAGE)) {
+            return; // (an access wrapping past 2^64 is the space's error, whole)
+        }
+        if (!splits(addr, size)) {
             int r = SizedAccess.store(as, addr, size, big, v);
             if (r != MemTxResult.OK && faults != null) {
                 faults.add(new Fault(addr, size, true, r));
@@ -134,9 +147,12 @@ public final class PageSplit {
             return;
         }
         long le = big ? Long.reverseBytes(v) >>> (64 - 8 * size) : v; // memory order, first byte lowest
-        int first = firstPart(addr, size);
+        int first = crosses(addr, size) ? firstPart(addr, size) : size;
         for (long part : new long[] {addr, addr + first}) {
             int n = part == addr ? first : size - first;
+            if (n == 0) {
+                continue;
+            }
             if (dropsPage.test(part & -PAGE)) {
                 le >>>= 8 * n;
                 continue;

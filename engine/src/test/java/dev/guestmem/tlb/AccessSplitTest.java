@@ -18,13 +18,18 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link VcpuTlb}: an access across two pages is split by page as TCG splits it ({@code do_ld_beN},
  * {@code do_st_leN}), not sent whole to the region of its first byte as the address space's ld/st
- * send it. Expectations worked out by hand from QEMU's rule: each page's bytes from that page, a
- * non-RAM page's in naturally aligned pieces of {@code 1 << ctz(left | addr | 8)} bytes.
+ * send it, and an unaligned access to a device is split into aligned pieces ({@code
+ * do_ld_mmio_beN}). Expectations worked out by hand from QEMU's rule: each page's bytes from that
+ * page, a non-RAM page's in naturally aligned pieces of {@code 1 << ctz(left | addr | 8)} bytes.
  */
-class PageCrossingTest {
+class AccessSplitTest {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
 
-    /** Two RAM regions side by side at 0x10000 and 0x11000, a logging device at 0x12000, ROM at 0x13000. */
+    /**
+     * Two RAM regions side by side at 0x10000 and 0x11000, a logging device at 0x12000 (any size,
+     * unaligned accepted), ROM at 0x13000, nothing at 0x14000, a device taking only aligned accesses
+     * of 1 to 4 bytes at 0x15000.
+     */
     private static final class Machine implements AutoCloseable {
         final MemorySystem sys = new MemorySystem();
         final ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
@@ -45,6 +50,13 @@ class PageCrossingTest {
                     .write((addr, v, size) -> log.add("w " + addr + "=" + Long.toHexString(v) + "/" + size))
                     .valid(1, 8, true).impl(1, 8, true).build(), "dev", 0x1000));
             root.addSubregion(0x13000, rom);
+            root.addSubregion(0x15000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add("strict r " + addr + "/" + size);
+                        return 0xF0E0D0C0B0A09080L >>> (8 * addr);
+                    })
+                    .write((addr, v, size) -> log.add("strict w " + addr + "=" + Long.toHexString(v) + "/" + size))
+                    .valid(1, 4, false).build(), "strict", 0x1000)); // aligned accesses of 1 to 4 bytes only
             as = sys.addressSpace(root, "as");
             tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> faults.add(
                     (isWrite ? "st" : "ld") + size + "@" + Long.toHexString(addr) + " " + MemTxResult.toString(result)));
@@ -129,6 +141,42 @@ class PageCrossingTest {
             assertEquals(0xA55AL, m.tlb.ldqLe(0x13ffe));
             assertEquals(List.of("ld2@14000 DECODE_ERROR", "ld2@14002 DECODE_ERROR", "ld2@14004 DECODE_ERROR"),
                     m.faults);
+        }
+    }
+
+    @Test
+    void anUnalignedAccessToADeviceIsMadeInAlignedPieces() {
+        try (Machine m = new Machine()) {
+            // 4 bytes at offset 2: two 2-byte pieces (ctz(4 | 2) = 1), bytes A0 B0 C0 D0
+            assertEquals(0xD0C0B0A0, m.tlb.ldlLe(0x15002));
+            assertEquals(List.of("strict r 2/2", "strict r 4/2"), m.log);
+            assertEquals(List.of(), m.faults);
+            assertEquals(0, m.as.ldlLe(0x15002), "(the space's own ld hands the device the unaligned access: refused)");
+            m.log.clear();
+            // 8 bytes at offset 4: two 4-byte pieces
+            assertEquals(0xB0A09080F0E0D0C0L, m.tlb.ldqLe(0x15004)); // (the device reads 80 90 A0 B0 at 8: its shift wraps)
+            assertEquals(List.of("strict r 4/4", "strict r 8/4"), m.log);
+            m.log.clear();
+            // a store of 4 bytes at offset 1: four 1-byte pieces (ctz(4 | 1) = 0, then 3, 2, 1 left)
+            m.tlb.stlLe(0x15001, 0x11223344);
+            assertEquals(List.of("strict w 1=44/1", "strict w 2=33/1", "strict w 3=22/1", "strict w 4=11/1"), m.log);
+            m.log.clear();
+            // big-endian, 2 bytes at offset 3: two 1-byte pieces, in memory order
+            m.tlb.stwBe(0x15003, 0xABCD);
+            assertEquals(List.of("strict w 3=ab/1", "strict w 4=cd/1"), m.log);
+            m.log.clear();
+            // an aligned access is one piece, as before
+            assertEquals(0xB0A09080, m.tlb.ldlLe(0x15000));
+            assertEquals(List.of("strict r 0/4"), m.log);
+            assertEquals(List.of(), m.faults);
+        }
+    }
+
+    @Test
+    void anUnalignedAccessToNothingFailsPieceByPiece() {
+        try (Machine m = new Machine()) {
+            assertEquals(0, m.tlb.ldlLe(0x14006));
+            assertEquals(List.of("ld2@14006 DECODE_ERROR", "ld2@14008 DECODE_ERROR"), m.faults);
         }
     }
 
