@@ -45,9 +45,10 @@ import java.util.Set;
  * <p>After a topology change and before the next {@code enterBlock()} (QEMU's RCU section across a
  * translation block) the guide promises less, and this is exactly what is asserted: an access either
  * behaves as above on the view published now, or, for a page the vCPU accessed since its last
- * flush (each page's part of an access across two pages on its own), as the entry it may have filled then: a direct entry of the flush's view reads or writes the
- * RAM the page had then (unlogged, as any direct store), and a slow entry's drop decision is the one
- * of the view it was filled from. Memory safety: the blocks such entries point into are never
+ * flush (each page's part of an access across two pages on its own), as the entry it may have
+ * filled then: a direct entry of the flush's view reads or writes the RAM the page had then
+ * (unlogged, as any direct store), and a slow entry's drop decision is the one of the view it was
+ * filled from. Memory safety: the blocks such entries point into are never
  * released while the TLB may hold them (and the machine's close leaves them to the TLB's own
  * {@code close()}, which must then work).
  *
