@@ -168,9 +168,11 @@ public final class GuestTlb {
         out.ramAddr = -1;
         out.ramBlock = null;
         out.ioSection = null; // none behind an IOMMU: its accesses take the translation and its permissions
+        out.subpage = false;
         if ((s.flags() & PhysSection.IOMMU) != 0) {
             return IommuPageWalk.fill(as, page, attrs, s, out);
         }
+        out.subpage = s.subpage() != null;
         out.window = s.window();
         if (s.isDeviceOnly() && holdsPage(s, page - s.start())) {
             out.ioSection = s;

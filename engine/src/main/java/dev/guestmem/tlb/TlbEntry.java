@@ -30,6 +30,7 @@ public final class TlbEntry {
     long generation;
     DirectWindow window = DirectWindow.empty();
     PhysSection ioSection;
+    boolean subpage;
 
     /** Creates an empty entry (flags {@link GuestTlb#TLB_INVALID}). */
     public TlbEntry() {
@@ -99,6 +100,21 @@ public final class TlbEntry {
      */
     public PhysSection ioSection() {
         return ioSection;
+    }
+
+    /**
+     * Whether the page is one QEMU splits into subpages: shared by several sections, or only partly
+     * covered by one (a device smaller than a page, RAM ending inside it). TCG reaches such a page
+     * through its subpage region ({@code subpage_read}/{@code subpage_write}), that is by the
+     * view's buffer rules ({@code flatview_read}, after {@code flatview_access_valid}), one
+     * naturally aligned piece at a time, not by the ld/st rule of the space's accessors; a JIT
+     * with its own TLB does the same with {@code AddressSpace.accessValid} and {@code read}/{@code
+     * write} (as {@link VcpuTlb} does). False behind an IOMMU.
+     *
+     * @return whether the page is a subpage page
+     */
+    public boolean subpage() {
+        return subpage;
     }
 
     /** @return the {@code TLB_*} flags of {@link GuestTlb} */

@@ -69,7 +69,13 @@ import java.util.Objects;
  * {@code int_ld_mmio_beN}), each failed piece reported on its own (an access that would wrap past
  * 2^64 is the space's, whole: an error). An unaligned access to a page the TLB cannot use directly
  * is split into such pieces too (current TCG splits every MMIO access so: a device never sees an
- * unaligned access from a vCPU, where the space's ld/st hand it one). An aligned access on one page
+ * unaligned access from a vCPU, where the space's ld/st hand it one). On a page several sections
+ * share ({@link TlbEntry#subpage()}) each piece, an aligned access's one included, takes QEMU's
+ * {@code subpage_read}/{@code subpage_write}: refused whole ({@code DECODE_ERROR}) unless the view
+ * accepts it ({@link AddressSpace#accessValid}), else by the buffer rules of
+ * {@link AddressSpace#read(long, MemTxAttrs, byte[], int, int)}/{@code write} (a piece across two
+ * sections gives each its bytes; a device taking at most 4 bytes gets an 8-byte piece as two
+ * accesses), and a piece that failed loads 0. Any other aligned access on one page
  * that touches MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an
  * unassigned address goes through {@link AddressSpace} with this TLB's attributes; on a page that
  * is wholly one device-only section the entry keeps that section (QEMU's iotlb) and the access goes
@@ -100,6 +106,8 @@ public final class VcpuTlb implements AutoCloseable {
     private static final int BITS = 8;
     private static final int MASK = (1 << BITS) - 1;
     private static final long PAGE_MASK = ~(GuestTlb.PAGE_SIZE - 1);
+    /** In {@link #flags}, beside {@link GuestTlb}'s: the page is a subpage page ({@link TlbEntry#subpage()}). */
+    private static final int SUBPAGE = 1 << 30;
     /** No page has this tag: its low bits are set. */
     private static final long NO_PAGE = -1L;
     /** The process's memory as one segment: see the class comment for why hits may use it. */
@@ -121,6 +129,8 @@ public final class VcpuTlb implements AutoCloseable {
     /** Per entry: the device-only section of the entry's page (QEMU's iotlb), or null. */
     private final PhysSection[] ioSections = new PhysSection[1 << BITS];
     private final TlbEntry scratch = new TlbEntry();
+    /** A piece's bytes on their way to or from a subpage page (the buffer rules). */
+    private final byte[] pieceBytes = new byte[8];
     private final MemTxResultHolder result = new MemTxResultHolder();
     /** The blocks entries point into, each referenced once; released at a flush. */
     private RamBlock[] held = new RamBlock[4];
@@ -464,7 +474,7 @@ public final class VcpuTlb implements AutoCloseable {
                     return direct(addends[i] + addr, size, big);
                 }
             }
-            if ((addr & (size - 1)) != 0) { // unaligned, on a page loads cannot use directly
+            if ((addr & (size - 1)) != 0 || (flags[i] & SUBPAGE) != 0) { // TCG's pieces (a subpage page: one if aligned)
                 return inOrder(loadPartBe(addr, size, 0), size, big);
             }
             PhysSection io = ioSections[i]; // the entry is this page's now
@@ -522,11 +532,12 @@ public final class VcpuTlb implements AutoCloseable {
             }
             return be;
         }
+        boolean subpage = (flags[i] & SUBPAGE) != 0;
         long a = addr;
-        for (int left = n; left > 0; ) { // (a part, or an unaligned access: pieces of 1, 2 or 4)
-            int piece = Integer.lowestOneBit(left | (int) a);
-            long v = reportLoad(spaceLoad(a, piece, true), a, piece);
-            be = be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
+        for (int left = n; left > 0; ) {
+            int piece = Integer.lowestOneBit(left | (int) a | 8);
+            long v = subpage ? subpageLoad(a, piece) : reportLoad(spaceLoad(a, piece, true), a, piece);
+            be = piece == 8 ? v : be << (8 * piece) | v & ((1L << (8 * piece)) - 1); // (a 4-byte load comes sign-extended)
             a += piece;
             left -= piece;
         }
@@ -580,7 +591,7 @@ public final class VcpuTlb implements AutoCloseable {
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
                 return; // ROM or RAM under a read-only alias: TCG drops CPU stores
             }
-            if ((addr & (size - 1)) != 0) { // unaligned, on a page stores cannot use directly: TCG's pieces
+            if ((addr & (size - 1)) != 0 || (flags[i] & SUBPAGE) != 0) { // TCG's pieces (a subpage page: one if aligned)
                 storePartLe(addr, size, littleEndian(v, size, big));
                 return;
             }
@@ -645,20 +656,54 @@ public final class VcpuTlb implements AutoCloseable {
         if ((flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
             return le >>> (8 * n);
         }
+        boolean subpage = (flags[i] & SUBPAGE) != 0;
         long a = addr;
-        for (int left = n; left > 0; ) { // (a part, or an unaligned access: pieces of 1, 2 or 4)
-            int piece = Integer.lowestOneBit(left | (int) a);
-            int r = switch (piece) {
+        for (int left = n; left > 0; ) {
+            int piece = Integer.lowestOneBit(left | (int) a | 8);
+            int r = subpage ? subpageStore(a, piece, le) : switch (piece) {
                 case 1 -> as.stb(a, (int) le, attrs);
                 case 2 -> as.stwLe(a, (int) le, attrs);
-                default -> as.stlLe(a, (int) le, attrs);
+                case 4 -> as.stlLe(a, (int) le, attrs);
+                default -> as.stqLe(a, le, attrs);
             };
             reportStore(r, a, piece);
-            le >>>= 8 * piece;
+            le = piece == 8 ? 0 : le >>> (8 * piece);
             a += piece;
             left -= piece;
         }
         return le;
+    }
+
+    /**
+     * QEMU's {@code subpage_read} of one piece: the whole piece refused ({@code DECODE_ERROR}, 0) unless
+     * the view accepts it ({@code flatview_access_valid}: every chunk valid for its region), else read
+     * by the buffer rules ({@code flatview_read}: RAM copied, each device chunk as its sizes allow);
+     * a piece that failed gives 0. Reports a failure; returns the bytes big-endian.
+     */
+    private long subpageLoad(long a, int n) {
+        int r = MemTxResult.DECODE_ERROR;
+        long be = 0;
+        if (as.accessValid(a, n, false, attrs)) {
+            r = as.read(a, attrs, pieceBytes, 0, n);
+            for (int k = 0; k < n && r == MemTxResult.OK; k++) {
+                be = be << 8 | (pieceBytes[k] & 0xFF);
+            }
+        }
+        if (r != MemTxResult.OK && fault != null) {
+            fault.failed(a, n, false, r);
+        }
+        return be;
+    }
+
+    /** QEMU's {@code subpage_write} of one piece (its bytes the low {@code n} of {@code le}), as {@link #subpageLoad}. */
+    private int subpageStore(long a, int n, long le) {
+        if (!as.accessValid(a, n, true, attrs)) {
+            return MemTxResult.DECODE_ERROR;
+        }
+        for (int k = 0; k < n; k++) {
+            pieceBytes[k] = (byte) (le >>> (8 * k));
+        }
+        return as.write(a, attrs, pieceBytes, 0, n);
     }
 
     /**
@@ -671,7 +716,7 @@ public final class VcpuTlb implements AutoCloseable {
         ioSections[i] = null;
         boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
         pages[i] = scratch.pageAddr(); // the current map's flags decide slow stores either way
-        flags[i] = scratch.flags();
+        flags[i] = scratch.flags() | (scratch.subpage() ? SUBPAGE : 0);
         ioSections[i] = closed || scratch.generation() != generation ? null : scratch.ioSection();
         if (closed || !readable || scratch.generation() != generation || !hold(scratch.ramBlock)) {
             return; // (closed: never direct again; a newer map: direct only after the next enterBlock's flush)

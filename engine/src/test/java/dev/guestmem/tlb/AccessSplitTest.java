@@ -28,7 +28,9 @@ class AccessSplitTest {
     /**
      * Two RAM regions side by side at 0x10000 and 0x11000, a logging device at 0x12000 (any size,
      * unaligned accepted), ROM at 0x13000, nothing at 0x14000, a device taking only aligned accesses
-     * of 1 to 4 bytes at 0x15000.
+     * of 1 to 4 bytes at 0x15000, and at 0x16000 a page shared by two small devices, A (0x104 bytes,
+     * aligned accesses of 1 to 4) and B (0x100 bytes, 1 to 8, unaligned allowed), and C (4 bytes at
+     * 0x16400, nothing after it).
      */
     private static final class Machine implements AutoCloseable {
         final MemorySystem sys = new MemorySystem();
@@ -57,6 +59,28 @@ class AccessSplitTest {
                     })
                     .write((addr, v, size) -> log.add("strict w " + addr + "=" + Long.toHexString(v) + "/" + size))
                     .valid(1, 4, false).build(), "strict", 0x1000)); // aligned accesses of 1 to 4 bytes only
+            // one page shared by two small devices (a subpage page): A takes aligned accesses of 1 to 4 bytes
+            root.addSubregion(0x16000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add("A r " + addr + "/" + size);
+                        return 0xAAAAAAAAAAAAAAAAL;
+                    })
+                    .write((addr, v, size) -> log.add("A w " + addr + "=" + Long.toHexString(v) + "/" + size))
+                    .valid(1, 4, false).build(), "A", 0x104));
+            root.addSubregion(0x16104, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add("B r " + addr + "/" + size);
+                        return 0xBBBBBBBBBBBBBBBBL;
+                    })
+                    .write((addr, v, size) -> log.add("B w " + addr + "=" + Long.toHexString(v) + "/" + size))
+                    .valid(1, 8, true).build(), "B", 0x100));
+            root.addSubregion(0x16400, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add("C r " + addr + "/" + size);
+                        return 0xCCCCCCCCL;
+                    })
+                    .write((addr, v, size) -> log.add("C w " + addr + "=" + Long.toHexString(v) + "/" + size))
+                    .valid(1, 4, false).build(), "C", 0x4));
             as = sys.addressSpace(root, "as");
             tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> faults.add(
                     (isWrite ? "st" : "ld") + size + "@" + Long.toHexString(addr) + " " + MemTxResult.toString(result)));
@@ -177,6 +201,46 @@ class AccessSplitTest {
         try (Machine m = new Machine()) {
             assertEquals(0, m.tlb.ldlLe(0x14006));
             assertEquals(List.of("ld2@14006 DECODE_ERROR", "ld2@14008 DECODE_ERROR"), m.faults);
+        }
+    }
+
+    /**
+     * QEMU's TCG reaches a page shared by several sections through its subpage region: each piece
+     * by the view's buffer rules ({@code flatview_read}/{@code flatview_write}), refused whole unless
+     * the view accepts it ({@code subpage_accepts}); the space's own ld/st give the whole access to
+     * the first byte's region.
+     */
+    @Test
+    void aSubpagePageTakesTheBufferRules() {
+        try (Machine m = new Machine()) {
+            // an aligned 8-byte load across A's last 4 bytes and B's first 4: a 4-byte chunk each
+            assertEquals(0xBBBBBBBB_AAAAAAAAL, m.tlb.ldqLe(0x16100));
+            assertEquals(List.of("A r 256/4", "B r 0/4"), m.log);
+            m.log.clear();
+            // 8 bytes inside A, which takes at most 4: two chunks of 4 (the space's ldq refuses it)
+            assertEquals(0xAAAAAAAA_AAAAAAAAL, m.tlb.ldqLe(0x16000));
+            assertEquals(List.of("A r 0/4", "A r 4/4"), m.log);
+            m.log.clear();
+            assertEquals(0, m.as.ldqLe(0x16000));
+            assertEquals(List.of(), m.log, "(the space's own ld: refused by A's size rules)");
+            // a store across the two devices: each its own 4 bytes
+            m.tlb.stqLe(0x16100, 0x0807060504030201L);
+            assertEquals(List.of("A w 256=4030201/4", "B w 0=8070605/4"), m.log);
+            m.log.clear();
+            assertEquals(List.of(), m.faults);
+            // C's 4 bytes, then nothing: the view refuses the piece whole
+            // (subpage_accepts: the chunk after C is unassigned), so not even C is called
+            assertEquals(0, m.tlb.ldqLe(0x16400));
+            m.tlb.stqLe(0x16400, 1);
+            assertEquals(List.of(), m.log);
+            assertEquals(List.of("ld8@16400 DECODE_ERROR", "st8@16400 DECODE_ERROR"), m.faults);
+            m.faults.clear();
+            // B's last 4 bytes, then nothing: the view accepts it (its first chunk is sized by the guest
+            // address, 8 bytes B takes unaligned: flatview_access_valid), the buffer read then makes B's
+            // 4 bytes and fails on the rest: the piece gives 0 and its fault
+            assertEquals(0, m.tlb.ldqLe(0x16200));
+            assertEquals(List.of("B r 252/4"), m.log);
+            assertEquals(List.of("ld8@16200 DECODE_ERROR"), m.faults);
         }
     }
 
