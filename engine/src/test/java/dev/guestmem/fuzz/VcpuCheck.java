@@ -388,13 +388,13 @@ final class VcpuCheck {
         if (wraps) {
             outcomes.put("as the view now", s::throughSpace);
         } else {
-            long second = across ? addr + PageSplit.firstPart(addr, n) : addr + n; // (one page: no second part)
+            int firstLen = across ? PageSplit.firstPart(addr, n) : n; // (one page: no second part)
             Set<Part> seconds = across ? parts(v, p2, d2, subpageNow.test(p2), now, stale)
                     : Set.of(new Part(false, null, false));
             for (Part e1 : parts(v, p1, d1, subpageNow.test(p1), now, stale)) {
                 for (Part e2 : seconds) {
                     outcomes.putIfAbsent(across ? "across, first page " + e1 + ", second " + e2 : e1.toString(),
-                            s.pieces(e1, e2, second));
+                            s.pieces(e1, e2, firstLen));
                 }
             }
         }
@@ -469,22 +469,23 @@ final class VcpuCheck {
          * naturally aligned pieces through the space (one piece for an aligned store on one page),
          * each piece checked against the model with the fault the TLB reported for it (on a subpage
          * page: refused whole unless the view accepts it, else by the buffer rules); no fault heard
-         * for anything else. {@code second} is where the second page's part starts ({@code addr + n}
-         * when there is none).
+         * for anything else. {@code firstLen} is the first page's part's bytes ({@code n} when the
+         * store is on one page; addresses may wrap to 0 after it, so parts go by count).
          */
-        Runnable pieces(Part firstPage, Part secondPage, long second) {
+        Runnable pieces(Part firstPage, Part secondPage, int firstLen) {
             return () -> {
                 int matched = 0;
                 for (int k = 0; k < n; k++) {
                     long a = addr + k;
-                    Part part = Long.compareUnsigned(a, second) < 0 ? firstPage : secondPage;
+                    Part part = k < firstLen ? firstPage : secondPage;
                     if (part.fill() != null) {
                         m.wroteUnlogged(part.fill().block(), part.fill().offset() + (a & ~PAGE_MASK), at(k));
                     }
                 }
-                for (long start : new long[] {addr, second}) {
-                    Part part = start == addr ? firstPage : secondPage;
-                    int len = start == addr ? (int) (second - addr) : n - (int) (second - addr);
+                for (int first = 1; first >= 0; first--) {
+                    Part part = first == 1 ? firstPage : secondPage;
+                    long start = first == 1 ? addr : addr + firstLen;
+                    int len = first == 1 ? firstLen : n - firstLen;
                     if (len == 0 || part.drops() || part.fill() != null) {
                         continue;
                     }
