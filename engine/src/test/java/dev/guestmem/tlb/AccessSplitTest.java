@@ -13,6 +13,7 @@ import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongUnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -44,46 +45,32 @@ class AccessSplitTest {
         Machine() {
             root.addSubregion(0x10000, RamRegion.allocate(sys, null, "a", 0x1000));
             root.addSubregion(0x11000, RamRegion.allocate(sys, null, "b", 0x1000));
-            root.addSubregion(0x12000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
-                    .read((addr, size) -> {
-                        log.add("r " + addr + "/" + size);
-                        return 0xF0E0D0C0B0A09080L >>> (8 * addr); // byte k of the device reads 0x80 + 0x10 * k
-                    })
-                    .write((addr, v, size) -> log.add("w " + addr + "=" + Long.toHexString(v) + "/" + size))
+            // byte k of "dev" and "strict" reads 0x80 + 0x10 * k; A, B and C read their own letter
+            root.addSubregion(0x12000, new IoRegion(sys, new Object(), logged("", a -> 0xF0E0D0C0B0A09080L >>> (8 * a))
                     .valid(1, 8, true).impl(1, 8, true).build(), "dev", 0x1000));
             root.addSubregion(0x13000, rom);
-            root.addSubregion(0x15000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
-                    .read((addr, size) -> {
-                        log.add("strict r " + addr + "/" + size);
-                        return 0xF0E0D0C0B0A09080L >>> (8 * addr);
-                    })
-                    .write((addr, v, size) -> log.add("strict w " + addr + "=" + Long.toHexString(v) + "/" + size))
+            root.addSubregion(0x15000, new IoRegion(sys, new Object(), logged("strict ", a -> 0xF0E0D0C0B0A09080L >>> (8 * a))
                     .valid(1, 4, false).build(), "strict", 0x1000)); // aligned accesses of 1 to 4 bytes only
-            // one page shared by two small devices (a subpage page): A takes aligned accesses of 1 to 4 bytes
-            root.addSubregion(0x16000, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
-                    .read((addr, size) -> {
-                        log.add("A r " + addr + "/" + size);
-                        return 0xAAAAAAAAAAAAAAAAL;
-                    })
-                    .write((addr, v, size) -> log.add("A w " + addr + "=" + Long.toHexString(v) + "/" + size))
+            // one page shared by small devices (a subpage page)
+            root.addSubregion(0x16000, new IoRegion(sys, new Object(), logged("A ", a -> 0xAAAAAAAAAAAAAAAAL)
                     .valid(1, 4, false).build(), "A", 0x104));
-            root.addSubregion(0x16104, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
-                    .read((addr, size) -> {
-                        log.add("B r " + addr + "/" + size);
-                        return 0xBBBBBBBBBBBBBBBBL;
-                    })
-                    .write((addr, v, size) -> log.add("B w " + addr + "=" + Long.toHexString(v) + "/" + size))
+            root.addSubregion(0x16104, new IoRegion(sys, new Object(), logged("B ", a -> 0xBBBBBBBBBBBBBBBBL)
                     .valid(1, 8, true).build(), "B", 0x100));
-            root.addSubregion(0x16400, new IoRegion(sys, new Object(), MemoryRegionOps.builder()
-                    .read((addr, size) -> {
-                        log.add("C r " + addr + "/" + size);
-                        return 0xCCCCCCCCL;
-                    })
-                    .write((addr, v, size) -> log.add("C w " + addr + "=" + Long.toHexString(v) + "/" + size))
+            root.addSubregion(0x16400, new IoRegion(sys, new Object(), logged("C ", a -> 0xCCCCCCCCL)
                     .valid(1, 4, false).build(), "C", 0x4));
             as = sys.addressSpace(root, "as");
             tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> faults.add(
                     (isWrite ? "st" : "ld") + size + "@" + Long.toHexString(addr) + " " + MemTxResult.toString(result)));
+        }
+
+        /** Ops whose calls are logged as "{@code tag}r offset/size" and "{@code tag}w offset=value/size". */
+        private MemoryRegionOps.Builder logged(String tag, LongUnaryOperator valueAt) {
+            return MemoryRegionOps.builder()
+                    .read((addr, size) -> {
+                        log.add(tag + "r " + addr + "/" + size);
+                        return valueAt.applyAsLong(addr);
+                    })
+                    .write((addr, v, size) -> log.add(tag + "w " + addr + "=" + Long.toHexString(v) + "/" + size));
         }
 
         @Override
