@@ -528,9 +528,10 @@ public final class VcpuTlb implements AutoCloseable {
     /**
      * {@code n} bytes at {@code addr}, all on one page, appended big-endian to {@code be}: from host
      * memory if the page's entry lets loads use it directly, else in naturally aligned pieces
-     * through the address space. Used for a page's part of a crossing access and for an unaligned
-     * access to a page loads cannot use directly (TCG's {@code do_ld_mmio_beN} splits every MMIO
-     * access so: a device never sees an unaligned access from a vCPU).
+     * through the address space (on a subpage page each by the buffer rules: {@link #subpageLoad}).
+     * Used for a page's part of a crossing access, for an unaligned access to a page loads cannot
+     * use directly (TCG's {@code do_ld_mmio_beN} splits every MMIO access so: a device never sees an
+     * unaligned access from a vCPU), and for any access to a subpage page.
      */
     private long loadPartBe(long addr, int n, long be) {
         long page = addr & PAGE_MASK;
@@ -658,7 +659,7 @@ public final class VcpuTlb implements AutoCloseable {
      * Stores the low {@code n} bytes of {@code le} at {@code addr} (all on one page) and returns the
      * bytes left: into host memory if the page's entry lets stores use it directly, nowhere if the
      * page drops stores, else in naturally aligned pieces through the address space
-     * ({@code do_st_mmio_leN}).
+     * ({@code do_st_mmio_leN}; on a subpage page each by the buffer rules: {@link #subpageStore}).
      */
     private long storePartLe(long addr, int n, long le) {
         long page = addr & PAGE_MASK;
