@@ -518,6 +518,9 @@ public sealed interface LoadStoreAccessors permits AddressSpace {
      * also answers a section that does not cover {@code addr} or belongs to another machine. A
      * section of another address space of this machine is not detected (a section does not know its
      * space): it reaches the device that space maps there ({@code IoTlbReviewTest}'s gated probe).
+     * The access is taken whole, as {@code io_readx} took it: a vCPU splits an unaligned or
+     * page-crossing access into TCG's aligned pieces first, as {@link dev.guestmem.tlb.VcpuTlb} does
+     * (the device then sees only aligned accesses).
      *
      * @param section a section of this space's dispatch (a TLB entry's), not null
      * @param addr guest address (unsigned)
