@@ -468,7 +468,7 @@ public final class VcpuTlb implements AutoCloseable {
     private long load(long addr, int size, boolean big, int i) {
         long page = addr & PAGE_MASK;
         if (((addr + size - 1) & PAGE_MASK) == page) {
-            if (pages[i] != page) {
+            if (pages[i] != page || closed) { // closed: as for stores, the page's decisions are taken anew each time
                 refill(addr, i);
                 if (readTags[i] == page) {
                     return direct(addends[i] + addr, size, big);
@@ -536,7 +536,7 @@ public final class VcpuTlb implements AutoCloseable {
     private long loadPartBe(long addr, int n, long be) {
         long page = addr & PAGE_MASK;
         int i = index(addr);
-        if (pages[i] != page) {
+        if (pages[i] != page || closed) { // (closed: taken anew each time, as in load and storePartLe)
             refill(addr, i);
         }
         if (readTags[i] == page) {

@@ -231,6 +231,23 @@ class AccessSplitTest {
         }
     }
 
+    /**
+     * A closed TLB keeps no entry it would trust: each access takes its page's rule from the view
+     * of that moment, loads as stores (a load once kept the first fill's decision until the next flush).
+     */
+    @Test
+    void aClosedTlbTakesEachPagesRuleFromTheViewNow() {
+        try (Machine m = new Machine()) {
+            m.tlb.close();
+            assertEquals(0, m.tlb.ldqLe(0x17000)); // nothing there yet
+            m.root.addSubregion(0x17000, new IoRegion(m.sys, new Object(), m.logged("D ", a -> 0xDDDDDDDDL)
+                    .valid(1, 4, false).build(), "D", 0x10)); // the page is now a subpage page
+            assertEquals(0xDDDDDDDD_DDDDDDDDL, m.tlb.ldqLe(0x17000)); // its buffer rules: two 4-byte reads
+            assertEquals(List.of("D r 0/4", "D r 4/4"), m.log);
+            assertEquals(List.of("ld8@17000 DECODE_ERROR"), m.faults);
+        }
+    }
+
     @Test
     void anAccessWrappingPast2To64IsTheSpacesErrorWhole() {
         try (Machine m = new Machine()) {
