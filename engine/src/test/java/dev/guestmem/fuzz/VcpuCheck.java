@@ -412,6 +412,9 @@ final class VcpuCheck {
                 o.getValue().run();
                 m.ram.check(what);
                 m.dirty.check(m.sys, m.blocks(), what);
+                // and the code hook: a store that wrote the byte RAM already held looks dropped to the
+                // two checks above, but only a store through the space tells the hook of a code page
+                m.dirty.checkOp(what);
                 return (stale ? "stale store, " : "store, ") + o.getKey() + kind(m, v, addr, n);
             } catch (AssertionError e) {
                 refused.add(o.getKey() + ": " + e.getMessage());
