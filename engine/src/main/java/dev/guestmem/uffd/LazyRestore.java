@@ -537,7 +537,6 @@ public final class LazyRestore implements AutoCloseable {
         synchronized (lock) {
             if (state == State.RESTORING) {
                 failure = "page server process " + server.pid() + " " + exit + " while pages were missing";
-                state = State.BROKEN;
                 recorded = true;
                 if (registered) { // else nothing was dropped: the start sees BROKEN and changes nothing
                     for (SnapshotBlock t : targets) {
@@ -548,6 +547,10 @@ public final class LazyRestore implements AutoCloseable {
                     // RAM does, instead of faulting to the guardian, which can only poison it.
                     unregisterAll();
                 }
+                // Last: whoever reads BROKEN (state() takes no lock) finds the ranges unregistered.
+                // Set first, a discard and read right after it could still fault to the guardian
+                // (LazyRestoreRegressionTest's after-server-death case, under CPU load).
+                state = State.BROKEN;
             }
         }
         if (!recorded) { // closed meanwhile: close() poisoned what was missing, and there is no failure to report
@@ -670,8 +673,10 @@ public final class LazyRestore implements AutoCloseable {
 
     /**
      * Where the restore stands. After a page-server death this becomes {@link State#BROKEN} once
-     * this JVM's watchdog has recorded the death, which may be after an access has already failed:
-     * the guardian poisons the missing pages first, and the kernel wakes the waiting access then.
+     * this JVM's watchdog has recorded the death, poisoned what was missing and unregistered the
+     * ranges (so a page discarded from then on reads zeros), which may be after an access has
+     * already failed: the guardian poisons the missing pages first, and the kernel wakes the
+     * waiting access then.
      * {@link #awaitComplete} waits for the watchdog's verdict.
      *
      * @return where the restore stands
