@@ -626,13 +626,17 @@ public final class VcpuTlb implements AutoCloseable {
             storePartLe(addr, size, littleEndian(v, size, big));
             return;
         }
-        int r = switch (size) {
+        reportStore(spaceStore(addr, size, big, v), addr, size);
+    }
+
+    /** The address space's store, the counterpart of {@link #spaceLoad}. */
+    private int spaceStore(long addr, int size, boolean big, long v) {
+        return switch (size) {
             case 1 -> as.stb(addr, (int) v, attrs);
             case 2 -> big ? as.stwBe(addr, (int) v, attrs) : as.stwLe(addr, (int) v, attrs);
             case 4 -> big ? as.stlBe(addr, (int) v, attrs) : as.stlLe(addr, (int) v, attrs);
             default -> big ? as.stqBe(addr, v, attrs) : as.stqLe(addr, v, attrs);
         };
-        reportStore(r, addr, size);
     }
 
     /** Tells the fault handler of a store whose result {@code r} is not {@code OK}. */
@@ -682,13 +686,7 @@ public final class VcpuTlb implements AutoCloseable {
         long a = addr;
         for (int left = n; left > 0; ) {
             int piece = Integer.lowestOneBit(left | (int) a | 8);
-            int r = subpage ? subpageStore(a, piece, le) : switch (piece) {
-                case 1 -> as.stb(a, (int) le, attrs);
-                case 2 -> as.stwLe(a, (int) le, attrs);
-                case 4 -> as.stlLe(a, (int) le, attrs);
-                default -> as.stqLe(a, le, attrs);
-            };
-            reportStore(r, a, piece);
+            reportStore(subpage ? subpageStore(a, piece, le) : spaceStore(a, piece, false, le), a, piece);
             le = piece == 8 ? 0 : le >>> (8 * piece);
             a += piece;
             left -= piece;
