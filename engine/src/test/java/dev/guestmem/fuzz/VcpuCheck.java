@@ -87,29 +87,15 @@ final class VcpuCheck {
         long gen;
         /** Per page, the fills the TLB may have made since its last flush. */
         final Map<Long, List<Fill>> fills = new HashMap<>();
-        int faults;
-        long faultAddr;
-        int faultSize;
-        boolean faultWrite;
-        int faultResult;
-        /** Every fault heard since {@code faults} was last zeroed (an access across pages may fail piece by piece). */
+        /** The faults the hook heard since the checker last cleared it (an access may fail piece by piece). */
         final List<PageSplit.Fault> heard = new ArrayList<>();
         boolean closed;
 
         Vcpu(String name, AddressSpace as) {
             this.name = name;
             this.as = as;
-            this.tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) -> {
-                if (faults == 0) {
-                    heard.clear();
-                }
-                heard.add(new PageSplit.Fault(addr, size, isWrite, result));
-                faults++;
-                faultAddr = addr;
-                faultSize = size;
-                faultWrite = isWrite;
-                faultResult = result;
-            });
+            this.tlb = new VcpuTlb(as, U, (addr, size, isWrite, result) ->
+                    heard.add(new PageSplit.Fault(addr, size, isWrite, result)));
             this.gen = as.generation();
         }
 
@@ -209,11 +195,6 @@ final class VcpuCheck {
                 ? " (stale: the view moved since its last flush)" : "");
     }
 
-    private static String faultText(Vcpu v) {
-        return v.faults == 0 ? "no fault" : v.faults + " fault(s), the last " + MemTxResult.toString(v.faultResult)
-                + " at 0x" + Long.toHexString(v.faultAddr) + " size " + v.faultSize + (v.faultWrite ? " write" : " read");
-    }
-
     /** A load through the kept TLB. */
     static String load(FuzzMachine m, FuzzOp.VcpuLoad op) {
         Vcpu v = vcpu(m, op.vcpu());
@@ -234,14 +215,14 @@ final class VcpuCheck {
         }
         List<PageSplit.Fault> wantFaults = new ArrayList<>();
         long want = PageSplit.load(v.as, addr, size, big, wantFaults);
-        v.faults = 0;
+        v.heard.clear();
         long got = SizedAccess.load(v.tlb, addr, size, big);
-        if (got == want && heard(v).equals(wantFaults)) {
+        if (got == want && v.heard.equals(wantFaults)) {
             return (stale ? "stale load, as now" : "load") + kind(m, v, addr, size);
         }
         String what = what(m, v, "ld", addr, size, big);
         long mask = size == 8 ? -1L : (1L << (8 * size)) - 1; // (4-byte loads come sign-extended)
-        if (stale && onePage && v.faults == 0) {
+        if (stale && onePage && v.heard.isEmpty()) {
             for (Fill f : v.fills.getOrDefault(page, List.of())) {
                 if (f.gen() == v.gen && f.readDirect() && f.block() != null
                         && (got & mask) == modelValue(m, f.block(), f.offset() + (addr - page), size, big)) {
@@ -252,7 +233,7 @@ final class VcpuCheck {
         if (stale && onePage) { // an older slow entry's subpage decision, on the view now
             for (boolean subpage : subpageDecisions(v, page)) {
                 List<PageSplit.Fault> f = new ArrayList<>();
-                if (PageSplit.load(v.as, addr, size, big, f, pg -> subpage) == got && heard(v).equals(f)) {
+                if (PageSplit.load(v.as, addr, size, big, f, pg -> subpage) == got && v.heard.equals(f)) {
                     return "stale load, an older entry's subpage decision" + kind(m, v, addr, size);
                 }
             }
@@ -261,14 +242,9 @@ final class VcpuCheck {
             return "stale load across pages, a part as at the flush" + kind(m, v, addr, size);
         }
         assertEquals(Long.toHexString(want), Long.toHexString(got), what + ": the value (the space gave "
-                + wantFaults + ", the TLB " + heard(v) + ")");
-        fail(what + ": the space gave " + wantFaults + ", the TLB's fault hook heard " + heard(v));
+                + wantFaults + ", the TLB " + v.heard + ")");
+        fail(what + ": the space gave " + wantFaults + ", the TLB's fault hook heard " + v.heard);
         return null;
-    }
-
-    /** The faults heard since {@code v.faults} was zeroed. */
-    private static List<PageSplit.Fault> heard(Vcpu v) {
-        return v.faults == 0 ? List.of() : v.heard;
     }
 
     /**
@@ -285,7 +261,7 @@ final class VcpuCheck {
             for (long[] b : seconds) {
                 long be = a[0] << (8 * (size - first)) | b[0];
                 long value = big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
-                if (value == got && a[1] + b[1] == v.faults) {
+                if (value == got && a[1] + b[1] == v.heard.size()) {
                     return true;
                 }
             }
@@ -379,12 +355,12 @@ final class VcpuCheck {
         // several outcomes are possible only where an older entry may answer: only then save the models
         Map<RamBlock, byte[]> ramBefore = older ? m.ram.save() : null;
         Object dirtyBefore = older ? m.dirty.save() : null;
-        v.faults = 0;
+        v.heard.clear();
         SizedAccess.store(v.tlb, addr, n, big, value);
-        int result = v.faults == 0 ? MemTxResult.OK : v.faultResult;
+        int result = v.heard.isEmpty() ? MemTxResult.OK : v.heard.getLast().result();
         // what may have happened: as on the view now; when stale, also as an entry it may still hold
         Map<String, Runnable> outcomes = new LinkedHashMap<>();
-        Store s = new Store(m, as, view, key, addr, n, big, value, result, List.copyOf(heard(v)), what);
+        Store s = new Store(m, as, view, key, addr, n, big, value, result, List.copyOf(v.heard), what);
         if (wraps) {
             outcomes.put("as the view now", s::throughSpace);
         } else {

@@ -57,9 +57,8 @@ public final class PageSplit {
      * @return whether a vCPU makes the access in pieces: it crosses a page or is unaligned, and does
      *     not wrap past 2^64
      */
-    public static boolean splits(long addr, int size) {
-        boolean wraps = Long.compareUnsigned(addr, -size) > 0;
-        return !wraps && (crosses(addr, size) || (addr & (size - 1)) != 0);
+    private static boolean splits(long addr, int size) {
+        return !wraps(addr, size) && (crosses(addr, size) || (addr & (size - 1)) != 0);
     }
 
     /**
@@ -120,7 +119,7 @@ public final class PageSplit {
     public static long load(AddressSpace as, long addr, int size, boolean big, List<Fault> faults,
                             LongPredicate subpage) {
         MemTxResultHolder r = new MemTxResultHolder();
-        if (!splits(addr, size) && (wraps(addr, size) || !subpage.test(addr & -PAGE))) {
+        if (whole(addr, size, subpage)) {
             long v = SizedAccess.load(as, addr, size, big, r);
             if (r.get() != MemTxResult.OK && faults != null) {
                 faults.add(new Fault(addr, size, false, r.get()));
@@ -132,6 +131,22 @@ public final class PageSplit {
         be = loadPartBe(as, addr + first, size - first, be, faults, subpage);
         long v = big ? be : Long.reverseBytes(be) >>> (64 - 8 * size);
         return size == 4 ? (int) v : v;
+    }
+
+    /**
+     * @param as the address space, whose view now says which pages are subpage pages
+     * @param addr guest address
+     * @param size bytes
+     * @return whether a vCPU makes the access in pieces ({@link #load}, {@link #store}), not whole
+     *     through the space's ld/st
+     */
+    public static boolean inPieces(AddressSpace as, long addr, int size) {
+        return !whole(addr, size, subpages(as));
+    }
+
+    /** Whether a vCPU makes the access whole through the space: no pieces, and not on a subpage page (or wrapping). */
+    private static boolean whole(long addr, int size, LongPredicate subpage) {
+        return !splits(addr, size) && (wraps(addr, size) || !subpage.test(addr & -PAGE));
     }
 
     private static boolean wraps(long addr, int size) {
@@ -213,7 +228,7 @@ public final class PageSplit {
         if (onePage && dropsPage.test(addr & -PAGE)) {
             return; // (an access wrapping past 2^64 is the space's error, whole)
         }
-        if (!splits(addr, size) && (wraps(addr, size) || !subpage.test(addr & -PAGE))) {
+        if (whole(addr, size, subpage)) {
             int r = SizedAccess.store(as, addr, size, big, v);
             if (r != MemTxResult.OK && faults != null) {
                 faults.add(new Fault(addr, size, true, r));
@@ -243,7 +258,7 @@ public final class PageSplit {
     }
 
     /** One piece's store (its bytes the low ones of {@code le}): the space's st, or QEMU's {@code subpage_write}. */
-    public static int pieceStore(AddressSpace as, Piece p, long le, boolean subpage) {
+    private static int pieceStore(AddressSpace as, Piece p, long le, boolean subpage) {
         if (!subpage) {
             return SizedAccess.store(as, p.addr(), p.size(), false, le);
         }

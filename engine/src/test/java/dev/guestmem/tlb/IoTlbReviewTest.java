@@ -168,7 +168,7 @@ class IoTlbReviewTest {
                             r.fault = MemTxResult.OK;
                             v = tlbLoad(r.tlb, l);
                             result = r.fault;
-                        } else if (PageSplit.splits(l.addr(), l.size()) || PageSplit.subpages(r.as).test(l.addr() & -PAGE)) { // TCG's pieces
+                        } else if (PageSplit.inPieces(r.as, l.addr(), l.size())) { // as TCG makes it
                             List<PageSplit.Fault> faults = new ArrayList<>();
                             v = PageSplit.load(r.as, l.addr(), l.size(), l.big(), faults);
                             v = l.size() == 4 ? Integer.toUnsignedLong((int) v) : v;
@@ -190,7 +190,7 @@ class IoTlbReviewTest {
                             r.fault = MemTxResult.OK;
                             tlbStore(r.tlb, st);
                             result = r.fault;
-                        } else if (PageSplit.splits(st.addr(), st.size()) || PageSplit.subpages(r.as).test(st.addr() & -PAGE)) { // TCG's pieces
+                        } else if (PageSplit.inPieces(r.as, st.addr(), st.size())) { // as TCG makes it
                             List<PageSplit.Fault> faults = new ArrayList<>();
                             PageSplit.store(r.as, st.addr(), st.size(), st.big(), st.value(), page -> drops(r.as, page),
                                     faults);
