@@ -10,11 +10,14 @@ import java.util.List;
  * P1-P4 are the ratios of {@link InterleavedAccessBench}, which runs each target's guest and raw arm
  * back to back in every invocation: P1 the hot set of {@link LoadStoreBench}, P2 the dependent random
  * walk of {@link ChaseBench} (memory-latency-bound), {@code P2ind} the independent random addresses of
- * {@link LoadStoreBench} (bound by misses in flight), P3 {@link SoftTlbBench}, P4 {@link MmioBench}.
- * The standalone classes also run, for the absolute table and the GC profile: {@code P4ns} is
- * {@code MmioBench.dispatch} in ns; {@code P4floor} (information) the least any RAM-first dispatch can
- * do ({@code MmioBench.dispatchFloor}) against P4's baseline. P5 {@link InterleavedBulkBench} ({@link BulkBench}'s arms
- * interleaved; worst of read/write at 64 KiB and 1 MiB, as a throughput ratio), P12 {@link ChurnBench}, P13 the largest {@code gc.alloc.rate.norm} (bytes
+ * {@link LoadStoreBench} (bound by misses in flight), P3 {@link SoftTlbBench}, P4 {@link MmioBench};
+ * P4's baseline is a direct call of the device callback that the JIT does not inline
+ * ({@code MmioBench.directCall}). The standalone classes also run, for the absolute table and the GC
+ * profile: {@code P4ns} is {@code MmioBench.dispatch} in ns. Information lines: {@code P4inline} P4's
+ * dispatch against the callback compiled into the loop (no call left), {@code P4floor} the least any
+ * RAM-first dispatch can do ({@code MmioBench.dispatchFloor}) against that, {@code P4mega} against a
+ * call site that has seen three device classes. P5 {@link InterleavedBulkBench} ({@link BulkBench}'s
+ * arms interleaved; worst of read/write at 64 KiB and 1 MiB, as a throughput ratio), P12 {@link ChurnBench}, P13 the largest {@code gc.alloc.rate.norm} (bytes
  * per operation) of the P1, P3 and P4 paths; the group always runs JMH's GC profiler for it.
  *
  * <p><b>Thread safety.</b> Immutable.
@@ -50,6 +53,7 @@ public final class AccessGroup implements BenchGroup {
                 Target.atMost("P4ns", 10, r -> r.score("MmioBench.dispatch")),
                 Target.within("CTL", 0.95, 1.05, r -> interleaved(r, "ctl")),
                 Target.atMost("P4mega", 2.0, r -> interleaved(r, "p4mega")),
+                Target.atMost("P4inline", 2.0, r -> interleaved(r, "p4inline")),
                 Target.atMost("P4floor", 2.0, r -> interleaved(r, "p4floor")),
                 Target.atMost("P3inline", 1.1, r -> interleaved(r, "p3inline")),
                 Target.atMost("P1warm", 2.0, r -> interleaved(r, "p1warm")),

@@ -40,11 +40,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code -XX:CompileCommand=print,*LoadStoreBench.raw}: no {@code vmovd}/{@code vmovq} pair and no
  * stack store inside the loop.
  *
- * <p>{@code p4floor} (information) times the least a RAM-first dispatch can do
- * ({@code MmioBench.dispatchFloor}: two range tests, no guard or size rules) against P4's direct
- * call: the share of P4's 2.0x that is gone before any of the dispatch's rules run.
- * {@code p4mega} (information) times P4's dispatch arm against {@code
- * MmioBench.directMegamorphic}, the same callback through a call site the JIT cannot inline;
+ * <p>P4's baseline is a direct call of the device callback that the JIT does not inline
+ * ({@code MmioBench.directCall}). For information: {@code p4inline} times P4's dispatch arm against
+ * the callback compiled into the loop ({@code MmioBench.direct}: no call left), {@code p4floor} the
+ * least a RAM-first dispatch can do ({@code MmioBench.dispatchFloor}: two range tests, no guard or
+ * size rules) against that same inlined callback; {@code p4mega} the dispatch arm against {@code
+ * MmioBench.directMegamorphic}, the callback through a call site that has seen three device classes;
  * {@code p3inline} (information) times P3's TLB with the block-entry check compiled into the loop
  * ({@code SoftTlbBench.vcpuTlbHitInline}). {@code p1warm} (information) is P1's pair in a JVM whose
  * loads and stores have also missed the space's fast window ({@link LoadStoreBench#warmMissPaths()}),
@@ -70,9 +71,9 @@ public class InterleavedAccessBench {
     private ChaseBench chase;
     private SoftTlbBench tlb;
     private MmioBench mmio;
-    private static final int TARGETS = 10;
+    private static final int TARGETS = 11;
     private static final String[] NAMES = {"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm",
-        "p4floor"};
+        "p4floor", "p4inline"};
 
     /**
      * Which target's pair this JVM runs ({@code ctl}: the control, see the class comment): one per
@@ -80,7 +81,7 @@ public class InterleavedAccessBench {
      * loops' miss path look warm and C2 then keeps a call, and its spills, in every RAM loop);
      * {@code all} runs every pair in one JVM, for information.
      */
-    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm", "p4floor"})
+    @Param({"p1", "p2", "p2ind", "p3", "p4", "ctl", "p4mega", "p3inline", "p1warm", "p4floor", "p4inline"})
     public String target;
 
     private int first;
@@ -112,7 +113,7 @@ public class InterleavedAccessBench {
         public long p3RawNs;
         /** P4 dispatch arm. */
         public long p4GuestNs;
-        /** P4 direct-call arm. */
+        /** P4 baseline: the callback behind a direct call the JIT does not inline. */
         public long p4RawNs;
         /** Control: the P1 raw loop's identical copy (see {@code LoadStoreBench.rawControl}). */
         public long ctlGuestNs;
@@ -132,8 +133,12 @@ public class InterleavedAccessBench {
         public long p1warmRawNs;
         /** P4's least possible dispatch, written out by hand (information, see MmioBench.dispatchFloor). */
         public long p4floorGuestNs;
-        /** P4 direct-call arm, for {@code p4floor}. */
+        /** The callback compiled into the loop, for {@code p4floor}. */
         public long p4floorRawNs;
+        /** P4's dispatch arm, for {@code p4inline} (information). */
+        public long p4inlineGuestNs;
+        /** The callback compiled into the loop (information). */
+        public long p4inlineRawNs;
         /** Arm pairs counted. */
         public long keptPairs;
         /** Arm pairs left out because one arm was preempted (see {@link ArmPair}). */
@@ -162,6 +167,8 @@ public class InterleavedAccessBench {
             p1warmRawNs = 0;
             p4floorGuestNs = 0;
             p4floorRawNs = 0;
+            p4inlineGuestNs = 0;
+            p4inlineRawNs = 0;
             keptPairs = 0;
             droppedPairs = 0;
         }
@@ -193,9 +200,10 @@ public class InterleavedAccessBench {
         }
         // in NAMES' order: each target's guest arm and its baseline
         Runnable[] guests = {this::p1Guest, this::p2Guest, this::p2indGuest, this::p3Guest, this::p4Guest,
-            this::ctlCopy, this::p4Guest, this::p3InlineGuest, this::p1Guest, this::p4FloorGuest};
-        Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4Raw, this::p1Raw,
-            this::p4MegaRaw, this::p3Raw, this::p1Raw, this::p4Raw};
+            this::ctlCopy, this::p4Guest, this::p3InlineGuest, this::p1Guest, this::p4FloorGuest,
+            this::p4Guest};
+        Runnable[] raws = {this::p1Raw, this::p2Raw, this::p2indRaw, this::p3Raw, this::p4CallRaw, this::p1Raw,
+            this::p4MegaRaw, this::p3Raw, this::p1Raw, this::p4InlineRaw, this::p4InlineRaw};
         for (int t = 0; t < TARGETS; t++) {
             pairs[t] = new ArmPair(guests[t], raws[t]);
         }
@@ -282,9 +290,13 @@ public class InterleavedAccessBench {
                 t.p1warmGuestNs += guest;
                 t.p1warmRawNs += raw;
             }
-            default -> {
+            case 9 -> {
                 t.p4floorGuestNs += guest;
                 t.p4floorRawNs += raw;
+            }
+            default -> {
+                t.p4inlineGuestNs += guest;
+                t.p4inlineRawNs += raw;
             }
         }
     }
@@ -355,7 +367,12 @@ public class InterleavedAccessBench {
     }
 
     @CompilerControl(CompilerControl.Mode.DONT_INLINE)
-    private void p4Raw() {
+    private void p4CallRaw() {
+        sink += (int) mmio.directCall();
+    }
+
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private void p4InlineRaw() {
         sink += (int) mmio.direct();
     }
 }

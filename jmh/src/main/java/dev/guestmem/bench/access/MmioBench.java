@@ -28,8 +28,11 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * TARGETS P4: a 4-byte MMIO read through the address space (lookup, validity and size rules,
- * re-entrancy guard of the owning device, the callback, endianness) against calling the same
- * callback object directly, over 16 registers of a device mapped at 0xFEB00000 beside RAM.
+ * re-entrancy guard of the owning device, the callback, endianness) against a direct call of the
+ * same callback ({@link #directCall()}), over 16 registers of a device mapped at 0xFEB00000 beside
+ * RAM. For information, the same reads against the callback compiled into the loop
+ * ({@link #direct()}: no call left, {@code P4inline}) and against a call site that has seen three
+ * device classes ({@link #directMegamorphic()}, {@code P4mega}).
  *
  * <p>Both arms poll a volatile exit-request flag before each access and read the callback (or the
  * address space) from a field, as an emulator's CPU loop does (see {@code LoadStoreBench}).
@@ -116,7 +119,8 @@ public class MmioBench {
     }
 
     /**
-     * Baseline: the device callback called directly.
+     * Information ({@code P4inline}): the device callback called in the loop, where the JIT compiles
+     * its code into the loop itself (no call is left).
      *
      * @return a sum
      */
@@ -135,9 +139,36 @@ public class MmioBench {
     }
 
     /**
+     * Baseline of P4: the device callback behind a direct call, one the JIT does not inline, as a
+     * C emulator calls a device's read function (the callback's own code is compiled into the
+     * callee, {@link #callDevice}).
+     *
+     * @return a sum
+     */
+    @Benchmark
+    @OperationsPerInvocation(OPS)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public long directCall() {
+        long sum = 0;
+        for (int i = 0; i < OPS; i++) {
+            if (exitRequest) {
+                break;
+            }
+            sum += callDevice(offsets[i]);
+        }
+        return sum;
+    }
+
+    /** {@link #directCall()}'s callee: one call of the device's read, kept out of the caller. */
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private long callDevice(long addr) {
+        return read.read(addr, 4);
+    }
+
+    /**
      * Informational: the callback called directly through a call site that has seen three device
      * classes, so the JIT cannot inline it (an emulator's device-dispatch site, or QEMU's
-     * {@code ops->read} function pointer); the P4 baseline {@link #direct()} inlines it.
+     * {@code ops->read} function pointer); {@link #direct()} inlines it, {@link #directCall()} calls it.
      *
      * @return a sum
      */
