@@ -78,6 +78,7 @@ final class IommuPageWalk {
             s = target.dispatch().physPageFind(addr);
         }
         long off = addr - s.start();
+        out.subpage = s.subpage() != null; // TCG reaches the target's subpage region: its pieces take the buffer rules
         boolean direct = GuestTlb.describe(s, off, perm, out);
         if (out.segment != null) {
             out.window = s.window().slice(off, PAGE, out.pageAddr, (perm & IommuTlbEntry.RO) != 0,

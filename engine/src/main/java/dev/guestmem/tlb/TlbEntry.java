@@ -109,7 +109,9 @@ public final class TlbEntry {
      * view's buffer rules ({@code flatview_read}, after {@code flatview_access_valid}), one
      * naturally aligned piece at a time, not by the ld/st rule of the space's accessors; a JIT
      * with its own TLB does the same with {@code AddressSpace.accessValid} and {@code read}/{@code
-     * write} (as {@link VcpuTlb} does). False behind an IOMMU.
+     * write} (as {@link VcpuTlb} does). Behind an IOMMU, whether the page it maps to is one in
+     * the target space (TCG's fill follows the IOMMU to the target's section); the accesses still
+     * go to this space's address, whose translation reaches the same bytes.
      *
      * @return whether the page is a subpage page
      */

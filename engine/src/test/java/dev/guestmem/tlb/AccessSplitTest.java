@@ -6,8 +6,11 @@ import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
+import dev.guestmem.iommu.IommuOps;
+import dev.guestmem.iommu.IommuTlbEntry;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.IoRegion;
+import dev.guestmem.region.IommuRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.MemoryRegionOps;
 import dev.guestmem.region.RamRegion;
@@ -228,6 +231,44 @@ class AccessSplitTest {
             assertEquals(0, m.tlb.ldqLe(0x16200));
             assertEquals(List.of("B r 252/4"), m.log);
             assertEquals(List.of("ld8@16200 DECODE_ERROR"), m.faults);
+        }
+    }
+
+    /**
+     * A guest page an IOMMU maps onto a page several devices share is a subpage page too: TCG's fill
+     * follows the IOMMU to the target's section ({@code address_space_translate_for_iotlb}), the
+     * subpage region, so an access there takes the buffer rules as on a page of the space itself.
+     * The CPU's page 0x20000 maps to the downstream page 0x7000, where A (0x104 bytes) and B share it.
+     */
+    @Test
+    void aSubpagePageBehindAnIommuTakesTheBufferRulesToo() {
+        try (Machine m = new Machine()) {
+            ContainerRegion downstreamRoot = new ContainerRegion(m.sys, null, "downstream", MemoryRegion.SIZE_2_64);
+            downstreamRoot.addSubregion(0x7000, new IoRegion(m.sys, new Object(), m.logged("A ", a -> 0xAAAAAAAAAAAAAAAAL)
+                    .valid(1, 4, false).build(), "A", 0x104));
+            downstreamRoot.addSubregion(0x7104, new IoRegion(m.sys, new Object(), m.logged("B ", a -> 0xBBBBBBBBBBBBBBBBL)
+                    .valid(1, 8, true).build(), "B", 0x100));
+            AddressSpace downstream = m.sys.addressSpace(downstreamRoot, "downstream");
+            m.root.addSubregion(0x20000, new IommuRegion(m.sys, null, "remapper", 0x1000, new IommuOps() {
+                @Override
+                public void translate(long addr, int flag, int iommuIdx, IommuTlbEntry out) {
+                    out.iova = addr & ~0xFFFL;
+                    out.translatedAddr = 0x7000;
+                    out.addrMask = 0xFFF;
+                    out.perm = IommuTlbEntry.RW;
+                    out.targetAs = downstream;
+                }
+            }));
+            m.tlb.enterBlock();
+            assertEquals(0xBBBBBBBB_AAAAAAAAL, m.tlb.ldqLe(0x20100)); // a 4-byte chunk each
+            assertEquals(List.of("A r 256/4", "B r 0/4"), m.log);
+            m.log.clear();
+            assertEquals(0xAAAAAAAA_AAAAAAAAL, m.tlb.ldqLe(0x20000)); // two chunks of A's at most 4
+            assertEquals(List.of("A r 0/4", "A r 4/4"), m.log);
+            m.log.clear();
+            m.tlb.stqLe(0x20100, 0x0807060504030201L);
+            assertEquals(List.of("A w 256=4030201/4", "B w 0=8070605/4"), m.log);
+            assertEquals(List.of(), m.faults);
         }
     }
 
