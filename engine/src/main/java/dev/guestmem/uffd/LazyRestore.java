@@ -54,7 +54,8 @@ import java.util.concurrent.TimeUnit;
  * No Java thread of this JVM takes part, so a safepoint that waits for a thread stuck on a fault
  * cannot stop it: the poison wakes that thread with SIGBUS, the safepoint completes. The second
  * line is a watchdog thread here that sees the server's socket close, poisons too (EEXIST on what
- * the guardian already did), marks the restore {@link State#BROKEN} and records the reason. If the
+ * the guardian already did), unregisters the ranges, and only then marks the restore
+ * {@link State#BROKEN} and records the reason. If the
  * guardian dies first, {@link #guardianLost()} says so (also on stderr) and only the watchdog is
  * left, which a pending safepoint can hold (the hazard again): a restore that has lost its
  * guardian should be finished or closed, not left to run.

@@ -33,8 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * interleaved with the raw arm as {@link InterleavedAccessBench} does (same machine, hot set and
  * loop shape as {@link SoftTlbBench}; every arm its own compile unit). Forms:
  * <ul>
- * <li>{@code window}: P3's form, an array of {@link DirectWindow}s (one bounds test is tag and
- *     range check);</li>
+ * <li>{@code window}: P3's form until {@link VcpuTlb} took its place, an array of
+ *     {@link DirectWindow}s (one bounds test is tag and range check);</li>
  * <li>{@code segments}: the window's read slice and start in two parallel arrays (one dependent
  *     load less);</li>
  * <li>{@code addend}: QEMU's shape, a page tag and an addend per entry into one loop-invariant
