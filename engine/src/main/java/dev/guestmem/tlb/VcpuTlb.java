@@ -11,12 +11,15 @@ import dev.guestmem.access.AddressSpace;
 import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.access.MemTxResult;
 import dev.guestmem.access.MemTxResultHolder;
+import dev.guestmem.dirty.DirtyMemory;
+import dev.guestmem.dispatch.DirectWindow;
 import dev.guestmem.dispatch.PhysSection;
 import dev.guestmem.listener.ListenerList;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.ram.RamFlags;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -31,7 +34,7 @@ import java.util.Objects;
  * for (;;) {
  *     tlb.enterBlock();              // where the CPU loop polls its exit request
  *     int insn = tlb.ldlLe(pc);      // hit: tag compare, one host load
- *     tlb.stlLe(sp - 4, value);      // ROM, logged, code and MMIO pages take the address space
+ *     tlb.stlLe(sp - 4, value);      // hit; logged RAM: the store, then its marking; MMIO: the space
  * }
  * }
  *
@@ -75,8 +78,15 @@ import java.util.Objects;
  * accepts it ({@link AddressSpace#accessValid}), else by the buffer rules of
  * {@link AddressSpace#read(long, MemTxAttrs, byte[], int, int)}/{@code write} (a piece across two
  * sections gives each its bytes; a device taking at most 4 bytes gets an 8-byte piece as two
- * accesses), and a piece that failed loads 0. Any other aligned access on one page
- * that touches MMIO, ROM-device callbacks, logged pages (dirty logging, translated code) or an
+ * accesses), and a piece that failed loads 0. A store on one page of RAM that only dirty logging
+ * keeps from direct stores (a display's, migration's, or translated code's: QEMU's
+ * {@code TLB_NOTDIRTY} page) is written directly and then marked as the address space marks it
+ * ({@link DirtyMemory#invalidateAndSetDirty(long, long, int)}, translated code on the page invalidated), while
+ * the view is the TLB's; the entry then skips the marking for as long as the page stays dirty for
+ * every client that logs it (the clean epoch of {@link DirtyMemory#cleanEpoch()}, read after
+ * the store: every clear moves it, so the next store marks again, as QEMU's
+ * {@code tlb_reset_dirty} re-arms the flag). Any other aligned access on one page
+ * that touches MMIO, ROM-device callbacks or an
  * unassigned address goes through {@link AddressSpace} with this TLB's attributes; on a page that
  * is wholly one device-only section the entry keeps that section (QEMU's iotlb) and the access goes
  * to it with {@code ioLoad}/{@code ioStore}, without a lookup, while the address space's generation
@@ -110,6 +120,8 @@ public final class VcpuTlb implements AutoCloseable {
     private static final int SUBPAGE = 1 << 30;
     /** No page has this tag: its low bits are set. */
     private static final long NO_PAGE = -1L;
+    /** No clean epoch is odd at rest (see {@link DirtyMemory#cleanEpoch()}). */
+    private static final long NO_EPOCH = -1L;
     /** The process's memory as one segment: see the class comment for why hits may use it. */
     private static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
@@ -128,6 +140,24 @@ public final class VcpuTlb implements AutoCloseable {
     private final int[] flags = new int[1 << BITS];
     /** Per entry: the device-only section of the entry's page (QEMU's iotlb), or null. */
     private final PhysSection[] ioSections = new PhysSection[1 << BITS];
+    /**
+     * Per entry: the page stores may write directly and then mark dirty, RAM that only dirty logging
+     * keeps from {@link #writeTags} (QEMU's {@code TLB_NOTDIRTY} page), or {@link #NO_PAGE}.
+     */
+    private final long[] loggedTags = new long[1 << BITS];
+    /** Per entry of {@link #loggedTags}: the bitmaps its stores mark (the block's system's). */
+    private final DirtyMemory[] loggedDirty = new DirtyMemory[1 << BITS];
+    /** Per entry of {@link #loggedTags}: the ram_addr of the page's first byte. */
+    private final long[] loggedRamAddrs = new long[1 << BITS];
+    /** Per entry of {@link #loggedTags}: the clients logging the page ({@code dirty_log_mask}). */
+    private final int[] loggedMasks = new int[1 << BITS];
+    /**
+     * Per entry of {@link #loggedTags}: the clean epoch at which the page was dirty for every client
+     * of its mask, so a store need not mark it while that epoch lasts (QEMU drops the entry's
+     * {@code TLB_NOTDIRTY} then; {@code tlb_reset_dirty} re-arms it, here every clear moves the
+     * epoch); odd ({@link #NO_EPOCH}) while not known.
+     */
+    private final long[] loggedEpochs = new long[1 << BITS];
     private final TlbEntry scratch = new TlbEntry();
     /** A piece's bytes on their way to or from a subpage page (the buffer rules). */
     private final byte[] pieceBytes = new byte[8];
@@ -216,7 +246,9 @@ public final class VcpuTlb implements AutoCloseable {
         Arrays.fill(readTags, NO_PAGE);
         Arrays.fill(writeTags, NO_PAGE);
         Arrays.fill(pages, NO_PAGE);
+        Arrays.fill(loggedTags, NO_PAGE);
         Arrays.fill(ioSections, null); // lets the views they came from go
+        Arrays.fill(loggedDirty, null);
     }
 
     private static int index(long addr) {
@@ -341,8 +373,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stb(long addr, int v) {
         int i = index(addr);
-        if (writeTags[i] == (addr & PAGE_MASK)) {
+        long tag = addr & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(ValueLayout.JAVA_BYTE, addends[i] + addr, (byte) v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(ValueLayout.JAVA_BYTE, addends[i] + addr, (byte) v);
+            logged(i, addr, 1);
             return;
         }
         store(addr, 1, false, v, i);
@@ -354,8 +392,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stwLe(long addr, int v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 1) & PAGE_MASK)) {
+        long tag = (addr + 1) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U16_LE, addends[i] + addr, (short) v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U16_LE, addends[i] + addr, (short) v);
+            logged(i, addr, 2);
             return;
         }
         store(addr, 2, false, v, i);
@@ -367,8 +411,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stwBe(long addr, int v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 1) & PAGE_MASK)) {
+        long tag = (addr + 1) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U16_BE, addends[i] + addr, (short) v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U16_BE, addends[i] + addr, (short) v);
+            logged(i, addr, 2);
             return;
         }
         store(addr, 2, true, v, i);
@@ -380,8 +430,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stlLe(long addr, int v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 3) & PAGE_MASK)) {
+        long tag = (addr + 3) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U32_LE, addends[i] + addr, v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U32_LE, addends[i] + addr, v);
+            logged(i, addr, 4);
             return;
         }
         store(addr, 4, false, v, i);
@@ -393,8 +449,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stlBe(long addr, int v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 3) & PAGE_MASK)) {
+        long tag = (addr + 3) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U32_BE, addends[i] + addr, v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U32_BE, addends[i] + addr, v);
+            logged(i, addr, 4);
             return;
         }
         store(addr, 4, true, v, i);
@@ -406,8 +468,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stqLe(long addr, long v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 7) & PAGE_MASK)) {
+        long tag = (addr + 7) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U64_LE, addends[i] + addr, v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U64_LE, addends[i] + addr, v);
+            logged(i, addr, 8);
             return;
         }
         store(addr, 8, false, v, i);
@@ -419,8 +487,14 @@ public final class VcpuTlb implements AutoCloseable {
      */
     public void stqBe(long addr, long v) {
         int i = index(addr);
-        if (writeTags[i] == ((addr + 7) & PAGE_MASK)) {
+        long tag = (addr + 7) & PAGE_MASK;
+        if (writeTags[i] == tag) {
             HOST.set(U64_BE, addends[i] + addr, v);
+            return;
+        }
+        if (loggedHit(i, tag)) {
+            HOST.set(U64_BE, addends[i] + addr, v);
+            logged(i, addr, 8);
             return;
         }
         store(addr, 8, true, v, i);
@@ -593,13 +667,12 @@ public final class VcpuTlb implements AutoCloseable {
                 refill(addr, i);
             }
             if (writeTags[i] == page) {
-                long host = addends[i] + addr;
-                switch (size) {
-                    case 1 -> HOST.set(ValueLayout.JAVA_BYTE, host, (byte) v);
-                    case 2 -> HOST.set(big ? U16_BE : U16_LE, host, (short) v);
-                    case 4 -> HOST.set(big ? U32_BE : U32_LE, host, (int) v);
-                    default -> HOST.set(big ? U64_BE : U64_LE, host, v);
-                }
+                directStore(addends[i] + addr, size, big, v);
+                return;
+            }
+            if (loggedHit(i, page)) {
+                directStore(addends[i] + addr, size, big, v);
+                logged(i, addr, size);
                 return;
             }
             if (pages[i] == page && (flags[i] & GuestTlb.TLB_DISCARD_WRITE) != 0) {
@@ -612,6 +685,43 @@ public final class VcpuTlb implements AutoCloseable {
             }
         }
         storeElse(addr, size, big, v, i);
+    }
+
+    /** Whether entry {@code i} is a logged one for page {@code tag} of the current view. */
+    private boolean loggedHit(int i, long tag) {
+        return loggedTags[i] == tag && as.generation() == generation; // (a newer view: the space's rules)
+    }
+
+    /**
+     * After a store of {@code size} bytes at {@code addr} into the page of logged entry {@code i}:
+     * nothing more while the clean epoch is the one at which the page was last seen dirty for every
+     * client of its mask (read after the store, as {@link DirtyMemory#invalidateAndSetDirty} reads
+     * it: a clear that started before then has moved it), else TCG's {@code notdirty_write}: the
+     * marking, code invalidation included, then the page's epoch again if it is now dirty for all.
+     */
+    private void logged(int i, long addr, int size) {
+        DirtyMemory d = loggedDirty[i];
+        if (DirtyMemory.writersFence()) {
+            VarHandle.fullFence(); // no membarrier for the clearer: order the store before the epoch's read
+        }
+        long e = d.cleanEpoch();
+        if (e != loggedEpochs[i]) {
+            loggedEpochs[i] = NO_EPOCH;
+            long page = loggedRamAddrs[i];
+            d.invalidateAndSetDirty(page + (addr & ~PAGE_MASK), size, loggedMasks[i]);
+            if ((e & 1) == 0 && d.allDirty(page, GuestTlb.PAGE_SIZE, loggedMasks[i]) && d.validateCleanEpoch(e)) {
+                loggedEpochs[i] = e;
+            }
+        }
+    }
+
+    private static void directStore(long host, int size, boolean big, long v) {
+        switch (size) {
+            case 1 -> HOST.set(ValueLayout.JAVA_BYTE, host, (byte) v);
+            case 2 -> HOST.set(big ? U16_BE : U16_LE, host, (short) v);
+            case 4 -> HOST.set(big ? U32_BE : U32_LE, host, (int) v);
+            default -> HOST.set(big ? U64_BE : U64_LE, host, v);
+        }
     }
 
     /** The rest of a store miss, apart from {@link #store} as {@link #loadElse} is from {@link #load}. */
@@ -733,7 +843,9 @@ public final class VcpuTlb implements AutoCloseable {
     private void refill(long addr, int i) {
         readTags[i] = NO_PAGE;
         writeTags[i] = NO_PAGE;
+        loggedTags[i] = NO_PAGE;
         ioSections[i] = null;
+        loggedDirty[i] = null;
         boolean readable = GuestTlb.fill(as, addr, attrs, scratch);
         pages[i] = scratch.pageAddr(); // the current map's flags decide slow stores either way
         flags[i] = scratch.flags() | (scratch.subpage() ? SUBPAGE : 0);
@@ -743,10 +855,33 @@ public final class VcpuTlb implements AutoCloseable {
         }
         addends[i] = scratch.segment().address() + scratch.hostOffset() - scratch.pageAddr();
         readTags[i] = scratch.pageAddr();
-        if (scratch.writeDirect() && (scratch.ramBlock.flags() & RamFlags.READONLY) == 0) {
-            writeTags[i] = scratch.pageAddr(); // (a PROT_READ block is never write-direct; checked again: a store there is a SIGSEGV)
-        }
         fills++;
+        if ((scratch.ramBlock.flags() & RamFlags.READONLY) != 0) {
+            return; // (a PROT_READ block is never written directly; checked again: a store there is a SIGSEGV)
+        }
+        if (scratch.writeDirect()) {
+            writeTags[i] = scratch.pageAddr();
+        } else if (scratch.flags() == GuestTlb.TLB_NOTDIRTY) {
+            logged(i, scratch.window(), scratch.pageAddr()); // only the dirty log keeps stores off it
+        }
+    }
+
+    /**
+     * Makes entry {@code i} a logged one if window {@code w} lets stores write page {@code page}
+     * directly when they then mark it: its logged slice holds the page (RAM the view lets the CPU
+     * write, reached with write permission).
+     */
+    private void logged(int i, DirectWindow w, long page) {
+        long off = page - w.start();
+        long size = w.loggedWrite().byteSize();
+        if (w.dirtyMemory() != null && size >= GuestTlb.PAGE_SIZE
+                && Long.compareUnsigned(off, size - GuestTlb.PAGE_SIZE) <= 0) {
+            loggedTags[i] = page;
+            loggedDirty[i] = w.dirtyMemory();
+            loggedRamAddrs[i] = w.ramAddr() + off;
+            loggedMasks[i] = w.dirtyMask();
+            loggedEpochs[i] = NO_EPOCH;
+        }
     }
 
     /** References {@code b} once for this TLB; false if it cannot be (caller-owned, released, none). */

@@ -9,6 +9,7 @@ import java.util.List;
  * Group {@code dirty}: P8 (4-byte store plus {@code invalidateAndSetDirty} for all three clients
  * against the store alone, {@link DirtyStoreBench}) and P9 (snapshot-and-clear of a 64 GiB bitmap,
  * absolute milliseconds, the worse of all-clean and 1% dirty, {@link DirtySnapshotBench}).
+ * {@code P8vcpu} (information) is P8's pair through a {@code VcpuTlb}, a JIT's path.
  *
  * <p><b>Thread safety.</b> Immutable.
  */
@@ -31,6 +32,8 @@ public final class DirtyGroup implements BenchGroup {
     public List<Target> targets() {
         return List.of(
                 Target.atMost("P8", 1.5, DirtyGroup::p8),
+                Target.atMost("P8vcpu", 1.5, r -> r.score("DirtyStoreBench.vcpuLoggingOn")
+                        / r.score("DirtyStoreBench.vcpuLoggingOff")),
                 Target.atMost("P9", 5, DirtyGroup::p9));
     }
 

@@ -2,11 +2,13 @@ package dev.guestmem.bench.dirty;
 
 import dev.guestmem.MemorySystem;
 import dev.guestmem.access.AddressSpace;
+import dev.guestmem.access.MemTxAttrs;
 import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.ram.RamBlock;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
+import dev.guestmem.tlb.VcpuTlb;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,6 +49,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       VGA client on the region, CODE on ({@code tcg_enabled}) and global MIGRATION logging
  *       started: the store, then the "all clients dirty?" check. P8 is the worse of the two
  *       ratios (raw and guest path).</li>
+ *   <li>{@link #vcpuLoggingOff} / {@link #vcpuLoggingOn} (information, {@code P8vcpu}): the same
+ *       stores through a {@link VcpuTlb} on each of the two machines, a JIT's path; {@link
+ *       #vcpuCodeOnly} (information): through a {@code VcpuTlb} of a machine whose only client is
+ *       CODE ({@code tcg_enabled}, no display or migration logging), every JIT's steady state.</li>
  * </ul>
  * Every arm has the shape of an emulator loop: it polls a volatile exit-request flag before each
  * store and takes its memory and offset from fields, and is its own compile unit (see {@code
@@ -79,6 +85,10 @@ public class DirtyStoreBench {
     private RamBlock onBlock;
     private AddressSpace asOff;
     private AddressSpace asOn;
+    private RamBlock codeBlock;
+    private VcpuTlb tlbOff;
+    private VcpuTlb tlbOn;
+    private VcpuTlb tlbCode;
     /** The CPU loop's exit request; never set, read once per store. */
     private volatile boolean exitRequest;
 
@@ -108,6 +118,10 @@ public class DirtyStoreBench {
         asOn = machine(on, onBlock);
         asOn.root().subregions().get(0).setLog(true, MemoryRegion.DIRTY_MEMORY_VGA);
         on.globalDirtyLogStart();
+        tlbOff = new VcpuTlb(asOff, MemTxAttrs.UNSPECIFIED, null);
+        tlbOn = new VcpuTlb(asOn, MemTxAttrs.UNSPECIFIED, null);
+        codeBlock = RamBlock.anonymous("ram.code", RAM_SIZE);
+        tlbCode = new VcpuTlb(machine(new MemorySystem(true), codeBlock), MemTxAttrs.UNSPECIFIED, null);
     }
 
     private static AddressSpace machine(MemorySystem sys, RamBlock block) {
@@ -119,9 +133,13 @@ public class DirtyStoreBench {
     /** Frees the RAM. */
     @TearDown(Level.Trial)
     public void tearDown() {
+        tlbOff.close();
+        tlbOn.close();
+        tlbCode.close();
         arena.close();
         offBlock.close();
         onBlock.close();
+        codeBlock.close();
     }
 
     /**
@@ -228,6 +246,58 @@ public class DirtyStoreBench {
                 break;
             }
             v += asOn.stlLe(RAM_ADDR + offsets[i], v + i);
+        }
+        return v;
+    }
+
+    /**
+     * Information ({@code P8vcpu}'s baseline): the stores through a {@link VcpuTlb} of the machine
+     * without logging.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int vcpuLoggingOff() {
+        return vcpuBlock(tlbOff);
+    }
+
+    /**
+     * Information ({@code P8vcpu}): the stores through a {@link VcpuTlb} of the machine logging for
+     * all three clients.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int vcpuLoggingOn() {
+        return vcpuBlock(tlbOn);
+    }
+
+    /**
+     * Information: the stores through a {@link VcpuTlb} of a TCG machine, CODE its only client.
+     *
+     * @return a value for the blackhole
+     */
+    @Benchmark
+    @OperationsPerInvocation(STORES)
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    public int vcpuCodeOnly() {
+        return vcpuBlock(tlbCode);
+    }
+
+    /** One translated block of stores: the block entry, then the stores, each after the exit poll. */
+    @CompilerControl(CompilerControl.Mode.DONT_INLINE)
+    private int vcpuBlock(VcpuTlb t) {
+        t.enterBlock();
+        int v = value++;
+        for (int i = 0; i < STORES; i++) {
+            if (exitRequest) {
+                break;
+            }
+            t.stlLe(RAM_ADDR + offsets[i], v + i);
         }
         return v;
     }
