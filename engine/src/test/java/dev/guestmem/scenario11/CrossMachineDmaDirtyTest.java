@@ -17,6 +17,7 @@ import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
 import dev.guestmem.tlb.GuestTlb;
 import dev.guestmem.tlb.TlbEntry;
+import dev.guestmem.tlb.VcpuTlb;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -137,6 +138,21 @@ class CrossMachineDmaDirtyTest {
         w.dirtyMemory().invalidateAndSetDirty(w.ramAddr() + 0x10, 4, w.dirtyMask()); // what storeLogged does
         assertEquals(1, targetDirtyPages());
         assertEquals(0, peerDirtyPages());
+    }
+
+    /** A vCPU of the peer storing through the IOMMU: directly, then marked in the target's bitmaps. */
+    @Test
+    void aVcpuTlbStoreThroughTheIommuIsLoggedByTheMachineItLandsIn() {
+        try (VcpuTlb tlb = new VcpuTlb(dma, U, null)) {
+            tlb.enterBlock();
+            for (int round = 0; round < 3; round++) {
+                tlb.stlLe(0xe010, round);     // every clear makes the next store mark the page again
+                tlb.stlLe(0xe014, round);
+                assertEquals(1, targetDirtyPages(), "round " + round);
+                assertEquals(0, peerDirtyPages());
+                assertEquals(round, target.addressSpaces().get(0).ldlLe(0x20_e014L));
+            }
+        }
     }
 
     /**
