@@ -698,6 +698,8 @@ public final class VcpuTlb implements AutoCloseable {
      * client of its mask (read after the store, as {@link DirtyMemory#invalidateAndSetDirty} reads
      * it: a clear that started before then has moved it), else TCG's {@code notdirty_write}: the
      * marking, code invalidation included, then the page's epoch again if it is now dirty for all.
+     * Then, as the space's store path re-reads its window, the view: if one was published meanwhile,
+     * the bytes are marked for every client.
      */
     private void logged(int i, long addr, int size) {
         DirtyMemory d = loggedDirty[i];
@@ -712,6 +714,13 @@ public final class VcpuTlb implements AutoCloseable {
             if ((e & 1) == 0 && d.allDirty(page, GuestTlb.PAGE_SIZE, loggedMasks[i]) && d.validateCleanEpoch(e)) {
                 loggedEpochs[i] = e;
             }
+        }
+        if (as.generation() != generation) {
+            // A view was published during the store (a client may have started logging the page, with
+            // a mask this entry does not know): mark it for every client, as QEMU's notdirty_write
+            // marks whatever the mask, where the space's store marks with the region's new mask.
+            loggedEpochs[i] = NO_EPOCH;
+            d.invalidateAndSetDirty(loggedRamAddrs[i] + (addr & ~PAGE_MASK), size, DirtyMemory.DIRTY_CLIENTS_ALL);
         }
     }
 

@@ -36,7 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * runs the same scenario twice, once through a {@code VcpuTlb} and once through the address space,
  * and compares data, bitmaps and code invalidations.
  *
- * <p>Probes whose name starts with {@code DEFECT_} show a defect and fail on the reviewed code.
+ * <p>The two probes of a client that starts logging during a logged store failed on the reviewed
+ * code (4191f40) and pass since the fix that marks for every client when a view was published
+ * during the store.
  */
 class LoggedEntryReviewTest {
     private static final MemTxAttrs U = MemTxAttrs.UNSPECIFIED;
@@ -134,10 +136,10 @@ class LoggedEntryReviewTest {
     }
 
     // ------------------------------------------------------------------------------------------------
-    // DEFECT probe: a dirty client that starts logging between the hit check and the marking
+    // A dirty client that starts logging between the hit check and the marking (failed on 4191f40)
 
     /**
-     * DEFECT (fails on 4191f40): VGA logging starts on the page after the logged hit checked the
+     * Failed on 4191f40: VGA logging starts on the page after the logged hit checked the
      * generation and before the marking (here, deterministically, from the code invalidator the
      * store itself calls; in a real emulator a display thread's {@code setLog(true)} racing the vCPU).
      * The address space's store marks the bytes with the region's mask of the moment after the store
@@ -145,13 +147,11 @@ class LoggedEntryReviewTest {
      * (CODE only), so the store is never marked VGA and a display that cleared VGA and then reads
      * the page never sees it. (Before 4191f40 the store went through the space and was marked; QEMU's
      * {@code notdirty_write} marks every NOCODE client whatever the mask, so it cannot lose it either.)
-     * Checked fix (both DEFECT probes pass, VcpuTlb*Test and CrossMachineDmaDirtyTest unchanged): at
-     * the end of {@code VcpuTlb.logged(int, long, int)}, after the marking, as {@code republished}
-     * does: {@code if (as.generation() != generation) { loggedEpochs[i] = NO_EPOCH;
-     * d.invalidateAndSetDirty(ramAddr, size, DIRTY_CLIENTS_ALL); }}.
+     * Fixed at the end of {@code VcpuTlb.logged(int, long, int)}, after the marking, as
+     * {@code republished} does: if the generation moved, the bytes are marked for every client.
      */
     @Test
-    void DEFECT_aClientThatStartsLoggingDuringALoggedStoreIsMarked() {
+    void aClientThatStartsLoggingDuringALoggedStoreIsMarked() {
         String[] r = both(sys -> {
             ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
             RamRegion ram = RamRegion.allocate(sys, null, "vram", 0x4000);
@@ -177,10 +177,10 @@ class LoggedEntryReviewTest {
 
     /**
      * The same race, migration flavour: global dirty logging starts during the store. Same cause as
-     * above (fails on 4191f40 the same way).
+     * above (failed on 4191f40 the same way).
      */
     @Test
-    void DEFECT_globalLoggingThatStartsDuringALoggedStoreIsMarked() {
+    void globalLoggingThatStartsDuringALoggedStoreIsMarked() {
         String[] r = both(sys -> {
             ContainerRegion root = new ContainerRegion(sys, null, "root", MemoryRegion.SIZE_2_64);
             RamRegion ram = RamRegion.allocate(sys, null, "ram", 0x4000);
