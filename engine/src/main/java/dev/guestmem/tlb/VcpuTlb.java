@@ -871,7 +871,7 @@ public final class VcpuTlb implements AutoCloseable {
         if (scratch.writeDirect()) {
             writeTags[i] = scratch.pageAddr();
         } else if (scratch.flags() == GuestTlb.TLB_NOTDIRTY) {
-            logged(i, scratch.window(), scratch.pageAddr()); // only the dirty log keeps stores off it
+            fillLogged(i, scratch.window(), scratch.pageAddr()); // only the dirty log keeps stores off it
         }
     }
 
@@ -880,7 +880,7 @@ public final class VcpuTlb implements AutoCloseable {
      * directly when they then mark it: its logged slice holds the page (RAM the view lets the CPU
      * write, reached with write permission).
      */
-    private void logged(int i, DirectWindow w, long page) {
+    private void fillLogged(int i, DirectWindow w, long page) {
         long off = page - w.start();
         long size = w.loggedWrite().byteSize();
         if (w.dirtyMemory() != null && size >= GuestTlb.PAGE_SIZE

@@ -9,8 +9,7 @@ import dev.guestmem.dirty.DirtyMemory;
 import dev.guestmem.region.ContainerRegion;
 import dev.guestmem.region.MemoryRegion;
 import dev.guestmem.region.RamRegion;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -23,19 +22,8 @@ import org.junit.jupiter.api.Test;
  * own epoch check. Episodes: {@code -Dguestmem.tlb.raceEpisodes=N} (default 20,000).
  */
 class VcpuTlbLoggedStoreRaceTest {
-    private static final VarHandle SEQ;
-
-    static {
-        try {
-            SEQ = MethodHandles.lookup().findVarHandle(VcpuTlbLoggedStoreRaceTest.class, "seq", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /** Episode handshake: the consumer publishes 2k+1 to start episode k, the writer answers 2k+2. */
-    @SuppressWarnings("unused") // accessed through SEQ
-    private volatile long seq;
+    /** Episode handshake: the consumer publishes 2k-1 to start episode k, the writer answers 2k. */
+    private final AtomicLong seq = new AtomicLong();
 
     @Test
     void aStoreWhoseMarkingWasSkippedIsNotLost() throws Exception {
@@ -54,15 +42,15 @@ class VcpuTlbLoggedStoreRaceTest {
                 try (VcpuTlb tlb = new VcpuTlb(as, MemTxAttrs.UNSPECIFIED, null)) {
                     tlb.enterBlock();
                     for (long k = 1; k <= episodes; k++) {
-                        while ((long) SEQ.getVolatile(this) != 2 * k - 1) {
+                        while (seq.get() != 2 * k - 1) {
                             Thread.onSpinWait();
                         }
                         tlb.stqLe(addr, k); // the guest store, its marking skipped while the page's epoch holds
-                        SEQ.setVolatile(this, 2 * k);
+                        seq.set(2 * k);
                     }
                 } catch (Throwable t) {
                     failed.set(t);
-                    SEQ.setVolatile(this, Long.MAX_VALUE);
+                    seq.set(Long.MAX_VALUE);
                 }
             }, "vcpu");
             vcpu.start();
@@ -70,10 +58,10 @@ class VcpuTlbLoggedStoreRaceTest {
             long skipped = 0;
             for (long k = 1; k <= episodes && failed.get() == null; k++) {
                 d.setDirtyRange(ramAddr, 8, DirtyMemory.MASK_VGA); // episode start: dirty for its one client
-                SEQ.setVolatile(this, 2 * k - 1);
+                seq.set(2 * k - 1);
                 boolean wasDirty = d.testAndClearDirty(ramAddr, 8, DirtyMemory.DIRTY_MEMORY_VGA);
                 long seen = as.ldqLe(addr); // "send" the page
-                while ((long) SEQ.getVolatile(this) < 2 * k) {
+                while (seq.get() < 2 * k) {
                     Thread.onSpinWait();
                 }
                 if (!d.getDirty(ramAddr, 8, DirtyMemory.DIRTY_MEMORY_VGA)) {
